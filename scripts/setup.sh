@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs what netkube needs on a fresh Debian 12 machine (as root): the Debian packages
+# that are missing, the npm dependencies (npm ci) and the build. Safe to run again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# command -> Debian package
+declare -A NEED=(
+  [etcd]=etcd-server [etcdctl]=etcd-client [nft]=nftables [iptables]=iptables [ip]=iproute2
+  [dig]=bind9-dnsutils [dnsperf]=dnsperf [iperf3]=iperf3 [conntrack]=conntrack [socat]=socat
+  [tcpdump]=tcpdump [busybox]=busybox-static [podman]=podman [runc]=runc [openssl]=openssl
+  [dnsmasq]=dnsmasq-base [nsenter]=util-linux
+)
+missing=()
+for cmd in "${!NEED[@]}"; do
+  command -v "$cmd" >/dev/null 2>&1 || [ -x "/usr/sbin/$cmd" ] || missing+=("${NEED[$cmd]}")
+done
+[ -x /usr/lib/cni/bridge ] || missing+=(containernetworking-plugins)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing Debian packages: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# npm ci only when the lock file changed since the last install.
+stamp=node_modules/.netkube-lock
+if [ ! -f "$stamp" ] || ! cmp -s package-lock.json "$stamp"; then
+  echo "setup: npm ci"
+  npm ci --no-audit --no-fund --loglevel=error
+  cp package-lock.json "$stamp"
+fi
+
+echo "setup: build"
+npx tsc -p tsconfig.json
+chmod +x dist/src/cli/main.js

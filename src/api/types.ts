@@ -1,0 +1,515 @@
+// Kubernetes API object shapes, as JSON on the wire. Field names and nesting follow
+// k8s.io/api so that real manifests apply unchanged. Only what netkube serves is declared;
+// unknown fields are preserved by the apiserver as they arrive (Kubernetes would prune them).
+
+// ---------- meta/v1 ----------
+export interface OwnerReference {
+  apiVersion: string
+  kind: string
+  name: string
+  uid: string
+  controller?: boolean
+  blockOwnerDeletion?: boolean
+}
+
+export interface ManagedFieldsEntry {
+  manager?: string
+  operation?: string
+  apiVersion?: string
+  time?: string
+  fieldsType?: string
+  fieldsV1?: unknown
+  subresource?: string
+}
+
+export interface ObjectMeta {
+  name?: string
+  generateName?: string
+  namespace?: string
+  uid?: string
+  resourceVersion?: string
+  generation?: number
+  creationTimestamp?: string
+  deletionTimestamp?: string
+  deletionGracePeriodSeconds?: number
+  labels?: Record<string, string>
+  annotations?: Record<string, string>
+  ownerReferences?: OwnerReference[]
+  finalizers?: string[]
+  managedFields?: ManagedFieldsEntry[]
+}
+
+export interface ListMeta {
+  resourceVersion?: string
+  continue?: string
+  remainingItemCount?: number
+}
+
+export interface TypeMeta {
+  apiVersion?: string
+  kind?: string
+}
+
+/** Any top-level API object. */
+export interface KubeObject extends TypeMeta {
+  metadata: ObjectMeta
+  [extra: string]: unknown
+}
+
+export interface KubeList<T extends KubeObject = KubeObject> extends TypeMeta {
+  metadata: ListMeta
+  items: T[]
+}
+
+export interface StatusCause {
+  reason?: string
+  message?: string
+  field?: string
+}
+
+export interface StatusDetails {
+  name?: string
+  group?: string
+  kind?: string
+  uid?: string
+  causes?: StatusCause[]
+  retryAfterSeconds?: number
+}
+
+export interface Status extends TypeMeta {
+  metadata: ListMeta
+  status: 'Success' | 'Failure'
+  message?: string
+  reason?: string
+  details?: StatusDetails
+  code: number
+}
+
+export interface LabelSelectorRequirement {
+  key: string
+  operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist'
+  values?: string[]
+}
+
+export interface LabelSelector {
+  matchLabels?: Record<string, string>
+  matchExpressions?: LabelSelectorRequirement[]
+}
+
+export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR'
+
+export interface WatchEvent<T = KubeObject> {
+  type: WatchEventType
+  object: T
+}
+
+export interface TableColumnDefinition {
+  name: string
+  type: string
+  format: string
+  description: string
+  priority: number
+}
+
+export interface TableRow {
+  cells: unknown[]
+  object?: unknown
+}
+
+export interface Table extends TypeMeta {
+  metadata: ListMeta
+  columnDefinitions: TableColumnDefinition[]
+  rows: TableRow[]
+}
+
+export interface Condition {
+  type: string
+  status: 'True' | 'False' | 'Unknown'
+  reason?: string
+  message?: string
+  lastTransitionTime?: string
+  lastHeartbeatTime?: string
+  lastProbeTime?: string | null
+  lastUpdateTime?: string
+  observedGeneration?: number
+}
+
+export type IntOrString = number | string
+
+// ---------- core/v1 ----------
+export interface Namespace extends KubeObject {
+  spec?: { finalizers?: string[] }
+  status?: { phase?: 'Active' | 'Terminating' }
+}
+
+export interface Taint {
+  key: string
+  value?: string
+  effect: 'NoSchedule' | 'PreferNoSchedule' | 'NoExecute'
+  timeAdded?: string
+}
+
+export interface Toleration {
+  key?: string
+  operator?: 'Exists' | 'Equal'
+  value?: string
+  effect?: '' | 'NoSchedule' | 'PreferNoSchedule' | 'NoExecute'
+  tolerationSeconds?: number
+}
+
+export interface NodeAddress {
+  type: 'InternalIP' | 'ExternalIP' | 'Hostname' | 'InternalDNS' | 'ExternalDNS'
+  address: string
+}
+
+export type ResourceList = Record<string, string>
+
+export interface NodeSpec {
+  podCIDR?: string
+  podCIDRs?: string[]
+  unschedulable?: boolean
+  taints?: Taint[]
+  providerID?: string
+}
+
+export interface NodeStatus {
+  capacity?: ResourceList
+  allocatable?: ResourceList
+  conditions?: Condition[]
+  addresses?: NodeAddress[]
+  daemonEndpoints?: { kubeletEndpoint?: { Port: number } }
+  nodeInfo?: Record<string, string>
+}
+
+export interface Node extends KubeObject {
+  spec?: NodeSpec
+  status?: NodeStatus
+}
+
+export interface EnvVar {
+  name: string
+  value?: string
+  valueFrom?: {
+    fieldRef?: { fieldPath: string; apiVersion?: string }
+    configMapKeyRef?: { name: string; key: string; optional?: boolean }
+  }
+}
+
+export interface ContainerPort {
+  name?: string
+  containerPort: number
+  hostPort?: number
+  protocol?: 'TCP' | 'UDP' | 'SCTP'
+  hostIP?: string
+}
+
+export interface HTTPGetAction {
+  path?: string
+  port: IntOrString
+  host?: string
+  scheme?: 'HTTP' | 'HTTPS'
+  httpHeaders?: { name: string; value: string }[]
+}
+
+export interface Probe {
+  exec?: { command?: string[] }
+  httpGet?: HTTPGetAction
+  tcpSocket?: { port: IntOrString; host?: string }
+  initialDelaySeconds?: number
+  timeoutSeconds?: number
+  periodSeconds?: number
+  successThreshold?: number
+  failureThreshold?: number
+  terminationGracePeriodSeconds?: number
+}
+
+export interface VolumeMount {
+  name: string
+  mountPath: string
+  readOnly?: boolean
+  subPath?: string
+}
+
+export interface Container {
+  name: string
+  image?: string
+  command?: string[]
+  args?: string[]
+  workingDir?: string
+  ports?: ContainerPort[]
+  env?: EnvVar[]
+  resources?: { requests?: ResourceList; limits?: ResourceList }
+  volumeMounts?: VolumeMount[]
+  livenessProbe?: Probe
+  readinessProbe?: Probe
+  startupProbe?: Probe
+  imagePullPolicy?: 'Always' | 'IfNotPresent' | 'Never'
+  terminationMessagePath?: string
+  terminationMessagePolicy?: 'File' | 'FallbackToLogsOnError'
+}
+
+export interface Volume {
+  name: string
+  emptyDir?: { medium?: string; sizeLimit?: string }
+  configMap?: { name: string; items?: { key: string; path: string }[]; optional?: boolean }
+  hostPath?: { path: string; type?: string }
+}
+
+export interface PodSpec {
+  containers: Container[]
+  initContainers?: Container[]
+  volumes?: Volume[]
+  restartPolicy?: 'Always' | 'OnFailure' | 'Never'
+  terminationGracePeriodSeconds?: number
+  activeDeadlineSeconds?: number
+  dnsPolicy?: 'ClusterFirst' | 'ClusterFirstWithHostNet' | 'Default' | 'None'
+  dnsConfig?: { nameservers?: string[]; searches?: string[]; options?: { name: string; value?: string }[] }
+  nodeSelector?: Record<string, string>
+  nodeName?: string
+  hostNetwork?: boolean
+  hostname?: string
+  subdomain?: string
+  schedulerName?: string
+  tolerations?: Toleration[]
+  priority?: number
+  serviceAccountName?: string
+  enableServiceLinks?: boolean
+  securityContext?: Record<string, unknown>
+  affinity?: Record<string, unknown>
+}
+
+export interface ContainerStateWaiting { reason?: string; message?: string }
+export interface ContainerStateRunning { startedAt?: string }
+export interface ContainerStateTerminated {
+  exitCode: number
+  signal?: number
+  reason?: string
+  message?: string
+  startedAt?: string
+  finishedAt?: string
+  containerID?: string
+}
+
+export interface ContainerState {
+  waiting?: ContainerStateWaiting
+  running?: ContainerStateRunning
+  terminated?: ContainerStateTerminated
+}
+
+export interface ContainerStatus {
+  name: string
+  state?: ContainerState
+  lastState?: ContainerState
+  ready: boolean
+  started?: boolean
+  restartCount: number
+  image: string
+  imageID: string
+  containerID?: string
+}
+
+export type PodPhase = 'Pending' | 'Running' | 'Succeeded' | 'Failed' | 'Unknown'
+
+export interface PodStatus {
+  phase?: PodPhase
+  conditions?: Condition[]
+  message?: string
+  reason?: string
+  hostIP?: string
+  hostIPs?: { ip: string }[]
+  podIP?: string
+  podIPs?: { ip: string }[]
+  startTime?: string
+  containerStatuses?: ContainerStatus[]
+  initContainerStatuses?: ContainerStatus[]
+  qosClass?: string
+}
+
+export interface Pod extends KubeObject {
+  spec: PodSpec
+  status?: PodStatus
+}
+
+export interface PodTemplateSpec {
+  metadata?: ObjectMeta
+  spec: PodSpec
+}
+
+export interface Binding extends KubeObject {
+  target: { kind?: string; name: string; apiVersion?: string; namespace?: string }
+}
+
+export interface ServicePort {
+  name?: string
+  protocol?: 'TCP' | 'UDP' | 'SCTP'
+  port: number
+  targetPort?: IntOrString
+  nodePort?: number
+  appProtocol?: string
+}
+
+export interface ServiceSpec {
+  type?: 'ClusterIP' | 'NodePort' | 'LoadBalancer' | 'ExternalName'
+  selector?: Record<string, string>
+  ports?: ServicePort[]
+  clusterIP?: string
+  clusterIPs?: string[]
+  externalIPs?: string[]
+  externalName?: string
+  sessionAffinity?: 'None' | 'ClientIP'
+  sessionAffinityConfig?: { clientIP?: { timeoutSeconds?: number } }
+  externalTrafficPolicy?: 'Cluster' | 'Local'
+  internalTrafficPolicy?: 'Cluster' | 'Local'
+  publishNotReadyAddresses?: boolean
+  ipFamilies?: ('IPv4' | 'IPv6')[]
+  ipFamilyPolicy?: 'SingleStack' | 'PreferDualStack' | 'RequireDualStack'
+  healthCheckNodePort?: number
+  loadBalancerIP?: string
+}
+
+export interface Service extends KubeObject {
+  spec: ServiceSpec
+  status?: { loadBalancer?: { ingress?: { ip?: string; hostname?: string }[] } }
+}
+
+export interface EndpointAddress {
+  ip: string
+  hostname?: string
+  nodeName?: string
+  targetRef?: ObjectReference
+}
+
+export interface EndpointPort {
+  name?: string
+  port: number
+  protocol?: 'TCP' | 'UDP' | 'SCTP'
+  appProtocol?: string
+}
+
+export interface EndpointSubset {
+  addresses?: EndpointAddress[]
+  notReadyAddresses?: EndpointAddress[]
+  ports?: EndpointPort[]
+}
+
+export interface Endpoints extends KubeObject {
+  subsets?: EndpointSubset[]
+}
+
+export interface ObjectReference {
+  kind?: string
+  namespace?: string
+  name?: string
+  uid?: string
+  apiVersion?: string
+  resourceVersion?: string
+  fieldPath?: string
+}
+
+export interface ConfigMap extends KubeObject {
+  data?: Record<string, string>
+  binaryData?: Record<string, string>
+  immutable?: boolean
+}
+
+// ---------- apps/v1 ----------
+export interface RollingUpdateDeployment {
+  maxUnavailable?: IntOrString
+  maxSurge?: IntOrString
+}
+
+export interface DeploymentSpec {
+  replicas?: number
+  selector: LabelSelector
+  template: PodTemplateSpec
+  strategy?: { type?: 'RollingUpdate' | 'Recreate'; rollingUpdate?: RollingUpdateDeployment }
+  minReadySeconds?: number
+  revisionHistoryLimit?: number
+  paused?: boolean
+  progressDeadlineSeconds?: number
+}
+
+export interface DeploymentStatus {
+  observedGeneration?: number
+  replicas?: number
+  updatedReplicas?: number
+  readyReplicas?: number
+  availableReplicas?: number
+  unavailableReplicas?: number
+  conditions?: Condition[]
+  collisionCount?: number
+}
+
+export interface Deployment extends KubeObject {
+  spec: DeploymentSpec
+  status?: DeploymentStatus
+}
+
+export interface ReplicaSetSpec {
+  replicas?: number
+  minReadySeconds?: number
+  selector: LabelSelector
+  template?: PodTemplateSpec
+}
+
+export interface ReplicaSetStatus {
+  replicas: number
+  fullyLabeledReplicas?: number
+  readyReplicas?: number
+  availableReplicas?: number
+  observedGeneration?: number
+  conditions?: Condition[]
+}
+
+export interface ReplicaSet extends KubeObject {
+  spec: ReplicaSetSpec
+  status?: ReplicaSetStatus
+}
+
+/** autoscaling/v1 Scale, served by the scale subresource. */
+export interface Scale extends KubeObject {
+  spec: { replicas?: number }
+  status?: { replicas: number; selector?: string }
+}
+
+// ---------- discovery.k8s.io/v1 ----------
+export interface EndpointConditions {
+  ready?: boolean
+  serving?: boolean
+  terminating?: boolean
+}
+
+export interface Endpoint {
+  addresses: string[]
+  conditions?: EndpointConditions
+  hostname?: string
+  targetRef?: ObjectReference
+  nodeName?: string
+  zone?: string
+}
+
+export interface EndpointSlice extends KubeObject {
+  addressType: 'IPv4' | 'IPv6' | 'FQDN'
+  endpoints: Endpoint[]
+  ports?: EndpointPort[]
+}
+
+// ---------- coordination.k8s.io/v1 ----------
+export interface Lease extends KubeObject {
+  spec?: {
+    holderIdentity?: string
+    leaseDurationSeconds?: number
+    acquireTime?: string
+    renewTime?: string
+    leaseTransitions?: number
+  }
+}
+
+// Well-known label and annotation keys.
+export const LABEL_SERVICE_NAME = 'kubernetes.io/service-name'
+export const LABEL_MANAGED_BY = 'endpointslice.kubernetes.io/managed-by'
+export const LABEL_POD_TEMPLATE_HASH = 'pod-template-hash'
+export const LABEL_HOSTNAME = 'kubernetes.io/hostname'
+export const ANNOTATION_REVISION = 'deployment.kubernetes.io/revision'
+export const TAINT_NODE_UNREACHABLE = 'node.kubernetes.io/unreachable'
+export const TAINT_NODE_NOT_READY = 'node.kubernetes.io/not-ready'

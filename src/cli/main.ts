@@ -1,0 +1,41 @@
+#!/usr/bin/env node
+// netkube's single entry point. Each subcommand is loaded lazily so that short-lived
+// invocations (the CNI plugin, `lab status`) do not pay for the modules they don't use.
+import { VERSION } from '../version.js'
+
+type CommandMain = (argv: string[]) => Promise<number | void>
+
+interface Command {
+  summary: string
+  load: () => Promise<CommandMain>
+}
+
+const COMMANDS: Record<string, Command> = {
+  version: { summary: 'print the version', load: async () => async () => void console.log(`netkube ${VERSION.gitVersion}`) },
+}
+
+function usage(): string {
+  const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(20)} ${c.summary}`)
+  return `usage: netkube <command> [flags]\n\ncommands:\n${lines.join('\n')}\n`
+}
+
+async function main(): Promise<void> {
+  const [name, ...rest] = process.argv.slice(2)
+  if (!name || name === 'help' || name === '--help' || name === '-h') {
+    process.stdout.write(usage())
+    return
+  }
+  const cmd = COMMANDS[name]
+  if (!cmd) {
+    process.stderr.write(`netkube: unknown command "${name}"\n\n${usage()}`)
+    process.exitCode = 2
+    return
+  }
+  const code = await (await cmd.load())(rest)
+  if (typeof code === 'number') process.exitCode = code
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`netkube: ${err instanceof Error ? err.message : String(err)}\n`)
+  process.exitCode = 1
+})
