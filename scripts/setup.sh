@@ -9,7 +9,7 @@ declare -A NEED=(
   [etcd]=etcd-server [etcdctl]=etcd-client [nft]=nftables [iptables]=iptables [ip]=iproute2
   [dig]=bind9-dnsutils [dnsperf]=dnsperf [iperf3]=iperf3 [conntrack]=conntrack [socat]=socat
   [tcpdump]=tcpdump [busybox]=busybox-static [podman]=podman [runc]=runc [openssl]=openssl
-  [dnsmasq]=dnsmasq-base [nsenter]=util-linux
+  [dnsmasq]=dnsmasq-base [nsenter]=util-linux [ping]=iputils-ping
 )
 missing=()
 for cmd in "${!NEED[@]}"; do
@@ -29,6 +29,15 @@ if [ ! -f "$stamp" ] || ! cmp -s package-lock.json "$stamp"; then
   echo "setup: npm ci"
   npm ci --no-audit --no-fund --loglevel=error
   cp package-lock.json "$stamp"
+fi
+
+# The setns addon (src/net/native): lets src/net open netlink sockets inside other network
+# namespaces. Optional: without it src/net falls back to `ip -n`/nsenter.
+if [ ! -f src/net/native/build/Release/netkube_setns.node ] || [ src/net/native/setns.c -nt src/net/native/build/Release/netkube_setns.node ]; then
+  echo "setup: build setns addon"
+  gyp="$(dirname "$(readlink -f "$(command -v npm)")")/../node_modules/node-gyp/bin/node-gyp.js"
+  (cd src/net/native && node "$gyp" rebuild --nodedir="$(npm config get nodedir 2>/dev/null || echo /usr)" >/dev/null 2>&1) \
+    || echo "setup: setns addon not built (falling back to ip/nsenter)" >&2
 fi
 
 echo "setup: build"

@@ -12,6 +12,13 @@ interface Command {
 
 const COMMANDS: Record<string, Command> = {
   version: { summary: 'print the version', load: async () => async () => void console.log(`netkube ${VERSION.gitVersion}`) },
+  apiserver: { summary: 'the API server on an existing etcd (--etcd-servers)', load: async () => (await import('../apiserver/cli.js')).runApiserver },
+  server: { summary: 'a control plane: local etcd + apiserver (state under --state-dir)', load: async () => (await import('../apiserver/cli.js')).runServer },
+  kubelet: { summary: 'run pods on this node (process runtime, CNI, probes)', load: async () => (await import('../kubelet/cli.js')).main },
+  lab: { summary: 'a multi-node cluster on this machine: lab up|down|status', load: async () => (await import('../lab/cli.js')).main },
+  agnhost: { summary: 'the built-in test image: serve the hostname over HTTP/TCP/UDP', load: async () => (await import('../agnhost/serve.js')).main },
+  overlay: { summary: 'flannel-style overlay agent: subnet lease in etcd, VXLAN/host-gw routes', load: async () => (await import('../overlay/cli.js')).main },
+  proxy: { summary: 'kube-proxy: Services to nftables/iptables/ipvs rules on this node', load: async () => (await import('../proxy/cli.js')).main },
 }
 
 function usage(): string {

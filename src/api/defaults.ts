@@ -1,0 +1,245 @@
+// Defaulting as kube-apiserver applies it before validation (pkg/apis/*/v1/defaults.go).
+// Mutates in place and is idempotent: defaulting a defaulted object changes nothing.
+// Metadata (uid, creationTimestamp, generation, resourceVersion) is the apiserver's job, not this.
+import type { ResourceInfo } from './resources.js'
+import type {
+  Container,
+  Deployment,
+  EndpointSlice,
+  Endpoints,
+  KubeObject,
+  Namespace,
+  Pod,
+  PodSpec,
+  Probe,
+  ReplicaSet,
+  Service,
+  Node,
+} from './types.js'
+
+type Obj = Record<string, unknown>
+// Not a type guard on purpose: typed fields keep their declared types after the check.
+const isObj = <T>(v: T | undefined | null): v is T => v !== null && typeof v === 'object' && !Array.isArray(v)
+
+export function applyDefaults(r: ResourceInfo, obj: KubeObject): void {
+  if (!isObj(obj)) return
+  if (!isObj(obj.metadata)) obj.metadata = {}
+  switch (`${r.group}/${r.kind}`) {
+    case '/Pod':
+      defaultPod(obj as Pod)
+      break
+    case '/Service':
+      defaultService(obj as Service)
+      break
+    case '/Namespace':
+      defaultNamespace(obj as Namespace)
+      break
+    case '/Node':
+      defaultNode(obj as Node)
+      break
+    case '/Endpoints':
+      defaultEndpoints(obj as Endpoints)
+      break
+    case 'apps/Deployment':
+      defaultDeployment(obj as Deployment)
+      break
+    case 'apps/ReplicaSet':
+      defaultReplicaSet(obj as ReplicaSet)
+      break
+    case 'discovery.k8s.io/EndpointSlice':
+      defaultEndpointSlice(obj as EndpointSlice)
+      break
+    default:
+      break
+  }
+}
+
+function defaultPod(pod: Pod): void {
+  if (!isObj(pod.spec)) return
+  defaultPodSpec(pod.spec)
+  // kube-apiserver copies podIP into podIPs (and hostIP into hostIPs) for old clients.
+  const st = pod.status
+  if (isObj(st)) {
+    if (st.podIP && (!st.podIPs || st.podIPs.length === 0)) st.podIPs = [{ ip: st.podIP }]
+    if (st.hostIP && (!st.hostIPs || st.hostIPs.length === 0)) st.hostIPs = [{ ip: st.hostIP }]
+  }
+}
+
+/** Pod spec defaults, shared by Pods and the templates of Deployments and ReplicaSets. */
+export function defaultPodSpec(spec: PodSpec): void {
+  spec.restartPolicy ??= 'Always'
+  spec.dnsPolicy ??= 'ClusterFirst'
+  spec.terminationGracePeriodSeconds ??= 30
+  spec.schedulerName ??= 'default-scheduler'
+  spec.enableServiceLinks ??= true
+  spec.securityContext ??= {}
+  // serviceAccountName stays unset: netkube has no ServiceAccount admission.
+  if (spec.hostNetwork) {
+    for (const c of [...(spec.containers ?? []), ...(spec.initContainers ?? [])]) {
+      // hostNetwork pods publish their container ports on the host.
+      for (const p of (isObj(c) && Array.isArray(c.ports) ? c.ports : [])) if (isObj(p) && p.hostPort === undefined) p.hostPort = p.containerPort
+    }
+  }
+  if (Array.isArray(spec.containers)) for (const c of spec.containers) if (isObj(c)) defaultContainer(c)
+  if (Array.isArray(spec.initContainers)) for (const c of spec.initContainers) if (isObj(c)) defaultContainer(c)
+  if (Array.isArray(spec.volumes)) {
+    for (const v of spec.volumes) {
+      if (!isObj(v)) continue
+      // A volume with no source is an emptyDir, as in k8s.
+      const sources = Object.keys(v).filter((k) => k !== 'name')
+      if (sources.length === 0) v.emptyDir = {}
+      if (isObj(v.configMap)) (v.configMap as Obj).defaultMode ??= 0o644
+      if (isObj(v.hostPath)) (v.hostPath as Obj).type ??= ''
+    }
+  }
+  if (Array.isArray(spec.tolerations)) {
+    for (const t of spec.tolerations) if (isObj(t) && t.operator === undefined && t.key !== undefined) t.operator = 'Equal'
+  }
+}
+
+/** `:latest` or no tag (and no digest) → Always, else IfNotPresent. */
+export function defaultPullPolicy(image: string | undefined): 'Always' | 'IfNotPresent' {
+  if (!image) return 'IfNotPresent'
+  if (image.includes('@')) return 'IfNotPresent'
+  const lastSlash = image.lastIndexOf('/')
+  const tail = image.slice(lastSlash + 1)
+  const colon = tail.lastIndexOf(':')
+  if (colon < 0) return 'Always'
+  return tail.slice(colon + 1) === 'latest' ? 'Always' : 'IfNotPresent'
+}
+
+function defaultContainer(c: Container): void {
+  c.imagePullPolicy ??= defaultPullPolicy(c.image)
+  c.terminationMessagePath ??= '/dev/termination-log'
+  c.terminationMessagePolicy ??= 'File'
+  if (Array.isArray(c.ports)) for (const p of c.ports) if (isObj(p)) p.protocol ??= 'TCP'
+  if (!isObj(c.resources)) c.resources = {}
+  else {
+    // Requests default to limits when only limits are given.
+    const res = c.resources
+    if (isObj(res.limits)) {
+      res.requests ??= {}
+      for (const [k, v] of Object.entries(res.limits)) res.requests[k] ??= v
+    }
+  }
+  for (const key of ['livenessProbe', 'readinessProbe', 'startupProbe'] as const) {
+    const p = c[key]
+    if (isObj(p)) defaultProbe(p)
+  }
+  if (Array.isArray(c.env)) {
+    for (const e of c.env) {
+      const fr = isObj(e) && isObj(e.valueFrom) ? (e.valueFrom as Obj).fieldRef : undefined
+      if (isObj(fr)) (fr as Obj).apiVersion ??= 'v1'
+    }
+  }
+}
+
+function defaultProbe(p: Probe): void {
+  p.timeoutSeconds ??= 1
+  p.periodSeconds ??= 10
+  p.successThreshold ??= 1
+  p.failureThreshold ??= 3
+  if (isObj(p.httpGet)) {
+    p.httpGet.scheme ??= 'HTTP'
+    p.httpGet.path ??= '/'
+  }
+}
+
+function defaultService(svc: Service): void {
+  if (!isObj(svc.spec)) return
+  const s = svc.spec
+  s.type ??= 'ClusterIP'
+  s.sessionAffinity ??= 'None'
+  if (s.sessionAffinity === 'ClientIP') {
+    s.sessionAffinityConfig ??= {}
+    s.sessionAffinityConfig.clientIP ??= {}
+    s.sessionAffinityConfig.clientIP.timeoutSeconds ??= 10800
+  }
+  if (Array.isArray(s.ports)) {
+    for (const p of s.ports) {
+      if (!isObj(p)) continue
+      p.protocol ??= 'TCP'
+      // targetPort 0 / "" means "same as port" in k8s too.
+      if (p.targetPort === undefined || p.targetPort === 0 || p.targetPort === '') p.targetPort = p.port
+    }
+  }
+  if (s.type !== 'ExternalName') {
+    s.internalTrafficPolicy ??= 'Cluster'
+    if (s.type === 'NodePort' || s.type === 'LoadBalancer') s.externalTrafficPolicy ??= 'Cluster'
+    // Single-stack IPv4 unless the client asked otherwise; the allocator fills clusterIP(s).
+    s.ipFamilyPolicy ??= 'SingleStack'
+    if (!s.ipFamilies || s.ipFamilies.length === 0) {
+      const ip = s.clusterIPs?.[0] ?? s.clusterIP
+      s.ipFamilies = [ip && ip !== 'None' && ip.includes(':') ? 'IPv6' : 'IPv4']
+    }
+    if (s.clusterIP && (!s.clusterIPs || s.clusterIPs.length === 0)) s.clusterIPs = [s.clusterIP]
+    else if (!s.clusterIP && s.clusterIPs && s.clusterIPs.length > 0) s.clusterIP = s.clusterIPs[0]
+  }
+  if (s.type === 'LoadBalancer') (s as Obj).allocateLoadBalancerNodePorts ??= true
+  svc.status ??= { loadBalancer: {} }
+}
+
+function defaultNamespace(ns: Namespace): void {
+  ns.spec ??= {}
+  ns.spec.finalizers ??= ['kubernetes']
+  ns.status ??= {}
+  ns.status.phase ??= 'Active'
+  // kube-apiserver labels every namespace with its own name.
+  const name = ns.metadata.name
+  if (name) {
+    ns.metadata.labels ??= {}
+    ns.metadata.labels['kubernetes.io/metadata.name'] = name
+  }
+}
+
+function defaultNode(node: Node): void {
+  node.spec ??= {}
+  node.status ??= {}
+  const st = node.status
+  if (isObj(st.capacity) && !isObj(st.allocatable)) st.allocatable = { ...st.capacity }
+  if (node.spec.podCIDR && (!node.spec.podCIDRs || node.spec.podCIDRs.length === 0)) node.spec.podCIDRs = [node.spec.podCIDR]
+}
+
+function defaultEndpoints(ep: Endpoints): void {
+  if (!Array.isArray(ep.subsets)) return
+  for (const ss of ep.subsets) if (isObj(ss) && Array.isArray(ss.ports)) for (const p of ss.ports) if (isObj(p)) p.protocol ??= 'TCP'
+}
+
+function defaultEndpointSlice(es: EndpointSlice): void {
+  if (Array.isArray(es.ports)) for (const p of es.ports) if (isObj(p)) p.protocol ??= 'TCP'
+  // endpoints is required in the schema; an absent list is an empty one.
+  es.endpoints ??= []
+  for (const e of es.endpoints) {
+    if (!isObj(e)) continue
+    // conditions.ready nil is interpreted as "unknown" (treated as ready) by consumers; k8s keeps nil.
+    e.conditions ??= {}
+  }
+}
+
+function defaultTemplate(spec: { template?: { metadata?: Obj; spec?: PodSpec } }): void {
+  const tpl = spec.template
+  if (!isObj(tpl)) return
+  if (isObj(tpl.spec)) defaultPodSpec(tpl.spec)
+}
+
+function defaultDeployment(d: Deployment): void {
+  if (!isObj(d.spec)) return
+  const s = d.spec
+  s.replicas ??= 1
+  s.strategy ??= {}
+  s.strategy.type ??= 'RollingUpdate'
+  if (s.strategy.type === 'RollingUpdate') {
+    s.strategy.rollingUpdate ??= {}
+    s.strategy.rollingUpdate.maxUnavailable ??= '25%'
+    s.strategy.rollingUpdate.maxSurge ??= '25%'
+  }
+  s.revisionHistoryLimit ??= 10
+  s.progressDeadlineSeconds ??= 600
+  defaultTemplate(s as unknown as { template?: { spec?: PodSpec } })
+}
+
+function defaultReplicaSet(rs: ReplicaSet): void {
+  if (!isObj(rs.spec)) return
+  rs.spec.replicas ??= 1
+  defaultTemplate(rs.spec as unknown as { template?: { spec?: PodSpec } })
+}

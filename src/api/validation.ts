@@ -1,0 +1,150 @@
+// Validation as kube-apiserver does it: each function returns field errors (empty = valid) that the
+// apiserver turns into a 422 Invalid Status (see formatFieldErrors / toStatusCauses).
+// Call order in the apiserver, as in k8s: applyDefaults → validateCreate / validateUpdate.
+// The per-kind rules live in ./validation/*.ts; this module only dispatches.
+import type { FieldError } from './field-errors.js'
+import { isDNS1035Label, isDNS1123Label, isDNS1123Subdomain } from './names.js'
+import type { ResourceInfo } from './resources.js'
+import type { KubeObject } from './types.js'
+import { validateDeployment, validateReplicaSet, validateSelectorUpdate, validateWorkloadStatus } from './validation/apps.js'
+import { isObj, type Errs, type Obj } from './validation/common.js'
+import { validateObjectMeta, validateObjectMetaUpdate, type NameFn } from './validation/meta.js'
+import {
+  validateConfigMap,
+  validateConfigMapUpdate,
+  validateEndpointSlice,
+  validateEndpointSliceUpdate,
+  validateEndpoints,
+  validateLease,
+  validateNamespace,
+  validateNamespaceStatus,
+  validateNode,
+  validateNodeStatus,
+} from './validation/other.js'
+import { validatePod, validatePodStatus, validatePodUpdate } from './validation/pod.js'
+import { validateService, validateServiceStatus, validateServiceUpdate } from './validation/service.js'
+
+export { validateLabelSelector } from './validation/apps.js'
+export { validatePodSpec } from './validation/pod.js'
+
+const kindOf = (r: ResourceInfo): string => `${r.group}/${r.kind}`
+
+/** The name rule per kind: Namespaces are DNS-1123 labels, Services DNS-1035 labels, the rest subdomains. */
+export function nameValidator(r: ResourceInfo): NameFn {
+  switch (kindOf(r)) {
+    case '/Namespace':
+      return isDNS1123Label
+    case '/Service':
+      return isDNS1035Label
+    default:
+      return isDNS1123Subdomain
+  }
+}
+
+function validateSpec(r: ResourceInfo, obj: Obj, errs: Errs): void {
+  switch (kindOf(r)) {
+    case '/Pod':
+      validatePod(obj, errs)
+      break
+    case '/Service':
+      validateService(obj, errs)
+      break
+    case '/Namespace':
+      validateNamespace(obj, errs)
+      break
+    case '/Node':
+      validateNode(obj, errs)
+      break
+    case '/Endpoints':
+      validateEndpoints(obj, errs)
+      break
+    case '/ConfigMap':
+      validateConfigMap(obj, errs)
+      break
+    case 'apps/Deployment':
+      validateDeployment(r, obj, errs)
+      break
+    case 'apps/ReplicaSet':
+      validateReplicaSet(r, obj, errs)
+      break
+    case 'discovery.k8s.io/EndpointSlice':
+      validateEndpointSlice(obj, errs)
+      break
+    case 'coordination.k8s.io/Lease':
+      validateLease(obj, errs)
+      break
+    default:
+      break
+  }
+}
+
+export function validateCreate(r: ResourceInfo, obj: KubeObject): FieldError[] {
+  const errs: Errs = []
+  if (!isObj(obj)) return [{ type: 'FieldValueTypeInvalid', field: '', value: obj, message: 'Invalid value: the object must be a JSON object' }]
+  validateObjectMeta(r, obj.metadata, nameValidator(r), errs)
+  validateSpec(r, obj, errs)
+  return errs
+}
+
+/** validateCreate's rules plus what may not change between old and new. */
+export function validateUpdate(r: ResourceInfo, obj: KubeObject, old: KubeObject): FieldError[] {
+  const errs = validateCreate(r, obj)
+  if (!isObj(obj) || !isObj(old)) return errs
+  validateObjectMetaUpdate(obj.metadata, old.metadata, errs)
+  switch (kindOf(r)) {
+    case '/Pod':
+      validatePodUpdate(obj, old, errs)
+      break
+    case '/Service':
+      validateServiceUpdate(obj, old, errs)
+      break
+    case '/ConfigMap':
+      validateConfigMapUpdate(obj, old, errs)
+      break
+    case 'apps/Deployment':
+    case 'apps/ReplicaSet':
+      validateSelectorUpdate(obj, old, errs)
+      break
+    case 'discovery.k8s.io/EndpointSlice':
+      validateEndpointSliceUpdate(obj, old, errs)
+      break
+    default:
+      break
+  }
+  return errs
+}
+
+/**
+ * A write to the status subresource. The apiserver keeps the stored spec (copying old.spec into
+ * obj) before calling this, as k8s status strategies do; here: metadata still valid and unchanged
+ * identity, and the status itself well-formed.
+ */
+export function validateStatusUpdate(r: ResourceInfo, obj: KubeObject, old: KubeObject): FieldError[] {
+  const errs: Errs = []
+  if (!isObj(obj)) return [{ type: 'FieldValueTypeInvalid', field: '', value: obj, message: 'Invalid value: the object must be a JSON object' }]
+  validateObjectMeta(r, obj.metadata, nameValidator(r), errs)
+  if (isObj(old)) validateObjectMetaUpdate(obj.metadata, old.metadata, errs)
+  switch (kindOf(r)) {
+    case '/Pod':
+      validatePodStatus(obj.status, errs)
+      break
+    case '/Service':
+      validateServiceStatus(obj, errs)
+      break
+    case '/Namespace':
+      validateNamespaceStatus(obj, errs)
+      break
+    case '/Node':
+      validateNodeStatus(obj, errs)
+      break
+    case 'apps/Deployment':
+      validateWorkloadStatus('Deployment', obj, errs)
+      break
+    case 'apps/ReplicaSet':
+      validateWorkloadStatus('ReplicaSet', obj, errs)
+      break
+    default:
+      break
+  }
+  return errs
+}

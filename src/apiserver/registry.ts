@@ -1,0 +1,507 @@
+// The generic object registry: the verbs of the Kubernetes API (get, list, create, update,
+// patch, delete, deletecollection) over the etcd store, with the semantics kube-apiserver
+// gives them — defaulting, validation, optimistic concurrency, status/main split,
+// generation, finalizers, graceful pod deletion, ClusterIP/NodePort allocation and the
+// namespace lifecycle. HTTP concerns (paths, content types, streaming) live in routes.ts.
+import type { ResourceInfo } from '../api/resources.js'
+import { etcdKey, etcdListPrefix, findResource, groupVersion, RESOURCES } from '../api/resources.js'
+import type { KubeList, KubeObject, Pod, Service, Status } from '../api/types.js'
+import { applyDefaults } from '../api/defaults.js'
+import { validateCreate, validateStatusUpdate, validateUpdate } from '../api/validation.js'
+import { applyJsonPatch, applyMergePatch, applyStrategicMergePatch, PatchError } from '../api/patch.js'
+import { matchesFields, matchesLabels, parseFieldSelector, parseLabelSelector, selectableFields, SelectorError, unsupportedFields, type ParsedSelector } from '../api/selectors.js'
+import { EtcdStore, StorageError, type SideEffects } from '../storage/store.js'
+import { AllocationError, allocationKeys, ServiceAllocator } from './allocator.js'
+import * as E from './errors.js'
+import { generateName, nowRfc3339, prepareForCreate, prepareForStatusUpdate, prepareForUpdate } from './strategy.js'
+import { logger } from '../util/log.js'
+
+const log = logger('registry')
+
+export interface ListQuery {
+  labelSelector?: string
+  fieldSelector?: string
+  limit?: number
+  continue?: string
+  resourceVersion?: string
+}
+
+export interface DeleteOpts {
+  gracePeriodSeconds?: number
+  propagationPolicy?: 'Orphan' | 'Background' | 'Foreground'
+  preconditions?: { uid?: string; resourceVersion?: string }
+  dryRun?: boolean
+}
+
+export type PatchKind = 'merge' | 'strategic' | 'json'
+
+/** Compiled label + field selectors for list and watch. */
+export interface Filter {
+  labels: ParsedSelector
+  fields: ParsedSelector
+}
+
+export const gr = (r: ResourceInfo): E.GroupResource => ({ group: r.group, resource: r.plural })
+
+/** Namespaces that exist from the start and may not be deleted. */
+export const SYSTEM_NAMESPACES = ['default', 'kube-system', 'kube-public', 'kube-node-lease']
+const UNDELETABLE_NAMESPACES = new Set(['default', 'kube-system', 'kube-public'])
+
+/** Resources for which PUT on a missing object creates it (kube's AllowCreateOnUpdate). */
+const CREATE_ON_UPDATE = new Set(['endpoints', 'leases'])
+
+const NAMESPACES = findResource('', 'v1', 'namespaces')!
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v)
+}
+
+export class Registry {
+  /** Called after an object is really removed from etcd (cascade of dependents). */
+  onRemoved: ((r: ResourceInfo, obj: KubeObject, policy: DeleteOpts['propagationPolicy']) => void) | undefined
+
+  constructor(
+    readonly store: EtcdStore,
+    readonly alloc: ServiceAllocator,
+  ) {}
+
+  key(r: ResourceInfo, ns: string | undefined, name: string): string {
+    return etcdKey(r, ns, name)
+  }
+
+  compileFilter(r: ResourceInfo, q: { labelSelector?: string; fieldSelector?: string }): Filter {
+    try {
+      const labels = parseLabelSelector(q.labelSelector ?? '')
+      const fields = parseFieldSelector(q.fieldSelector ?? '')
+      const bad = unsupportedFields(r, fields)
+      if (bad.length) throw E.badRequest(`field label not supported: ${bad[0]}`)
+      return { labels, fields }
+    } catch (err) {
+      if (err instanceof SelectorError) throw E.badRequest(err.message)
+      throw err
+    }
+  }
+
+  matches(r: ResourceInfo, f: Filter, obj: KubeObject): boolean {
+    if (f.labels.length && !matchesLabels(f.labels, obj.metadata.labels)) return false
+    if (f.fields.length && !matchesFields(f.fields, selectableFields(r, obj))) return false
+    return true
+  }
+
+  private withType(r: ResourceInfo, obj: KubeObject): KubeObject {
+    // apiVersion/kind first, as Kubernetes serialises them.
+    const { apiVersion: _a, kind: _k, ...rest } = obj
+    return { apiVersion: groupVersion(r), kind: r.kind, ...rest } as KubeObject
+  }
+
+  async get(r: ResourceInfo, ns: string | undefined, name: string): Promise<KubeObject> {
+    const obj = await this.store.get(this.key(r, ns, name))
+    if (!obj) throw E.notFound(gr(r), name)
+    return this.withType(r, obj)
+  }
+
+  async list(r: ResourceInfo, ns: string | undefined, q: ListQuery): Promise<KubeList> {
+    const filter = this.compileFilter(r, q)
+    const prefix = etcdListPrefix(r, ns)
+    const limit = q.limit && q.limit > 0 ? q.limit : 0
+    const items: KubeObject[] = []
+    let cont = q.continue
+    let revision = 0
+    let remaining: number | undefined
+    for (;;) {
+      let page
+      try {
+        const want = limit ? limit - items.length : 0
+        page = await this.store.list(prefix, { limit: want, ...(cont ? { continue: cont } : {}), ...(revision ? { revision } : {}) })
+      } catch (err) {
+        if (err instanceof StorageError && err.code === 'InvalidContinue') throw E.badRequest(`continue key is not valid: ${err.message}`)
+        if (err instanceof StorageError && err.code === 'Compacted')
+          throw E.expired('The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.')
+        throw err
+      }
+      revision = page.revision
+      for (const o of page.items) if (this.matches(r, filter, o)) items.push(this.withType(r, o))
+      cont = page.continue
+      remaining = page.remaining
+      if (!cont || !limit || items.length >= limit) break
+    }
+    const meta: KubeList['metadata'] = { resourceVersion: String(revision) }
+    if (cont) {
+      meta.continue = cont
+      if (remaining !== undefined && !filter.labels.length && !filter.fields.length) meta.remainingItemCount = remaining
+    }
+    return { apiVersion: groupVersion(r), kind: r.listKind, metadata: meta, items }
+  }
+
+  /** Checks apiVersion/kind of a request body against the resource the URL names. */
+  checkBody(r: ResourceInfo, body: unknown, expectKind = r.kind, expectVersion = groupVersion(r)): KubeObject {
+    if (!isObject(body)) throw E.badRequest(`the object provided is unrecognized (must be of type ${expectKind})`)
+    const obj = body as KubeObject
+    if (obj.apiVersion !== undefined && obj.apiVersion !== expectVersion)
+      throw E.badRequest(`the API version in the data (${String(obj.apiVersion)}) does not match the expected API version (${expectVersion})`)
+    if (obj.kind !== undefined && obj.kind !== expectKind)
+      throw E.badRequest(`the kind in the data (${String(obj.kind)}) does not match the expected kind (${expectKind})`)
+    if (obj.metadata === undefined) obj.metadata = {}
+    if (!isObject(obj.metadata)) throw E.badRequest('metadata: must be an object')
+    obj.apiVersion = expectVersion
+    obj.kind = expectKind
+    return obj
+  }
+
+  private checkNamespace(r: ResourceInfo, obj: KubeObject, ns: string | undefined): void {
+    if (!r.namespaced) return
+    if (obj.metadata.namespace && ns && obj.metadata.namespace !== ns)
+      throw E.badRequest('the namespace of the provided object does not match the namespace sent on the request')
+    obj.metadata.namespace = ns
+  }
+
+  private async requireNamespace(r: ResourceInfo, ns: string | undefined, name: string): Promise<void> {
+    if (!r.namespaced || !ns) return
+    const nsObj = await this.store.get(this.key(NAMESPACES, undefined, ns))
+    if (!nsObj) throw E.notFound(gr(NAMESPACES), ns)
+    if (nsObj.metadata.deletionTimestamp)
+      throw E.forbidden(gr(r), name, `unable to create new content in namespace ${ns} because it is being terminated`)
+  }
+
+  private invalid(r: ResourceInfo, obj: KubeObject, errs: { type: string }[]): E.ApiError {
+    return E.invalid(r.kind, r.group, obj.metadata.name ?? '', errs as never)
+  }
+
+  async create(r: ResourceInfo, ns: string | undefined, body: unknown, opts: { dryRun?: boolean; system?: boolean } = {}): Promise<KubeObject> {
+    const obj = this.checkBody(r, body)
+    this.checkNamespace(r, obj, ns)
+    const generated = !obj.metadata.name && !!obj.metadata.generateName
+    for (let attempt = 0; ; attempt++) {
+      const o = structuredClone(obj)
+      if (generated) o.metadata.name = generateName(o.metadata.generateName!)
+      await this.requireNamespace(r, ns, o.metadata.name ?? '')
+      prepareForCreate(r, o, new Date())
+      applyDefaults(r, o)
+      // `system` writes (the apiserver's own endpoints on loopback) skip validation.
+      const errs = opts.system ? [] : validateCreate(r, o)
+      if (errs.length) throw this.invalid(r, o, errs)
+      let side: SideEffects | undefined
+      try {
+        if (r.kind === 'Service') side = await this.alloc.allocate(o as Service)
+      } catch (err) {
+        if (err instanceof AllocationError) throw this.invalid(r, o, err.errs)
+        throw err
+      }
+      if (opts.dryRun) return this.withType(r, o)
+      try {
+        const out = await this.store.create(this.key(r, ns, o.metadata.name!), o, side)
+        return this.withType(r, out)
+      } catch (err) {
+        if (err instanceof StorageError && err.code === 'AlreadyExists') {
+          if (generated && attempt < 8) continue
+          throw E.alreadyExists(gr(r), o.metadata.name!)
+        }
+        // A concurrent create took an address we picked: pick again.
+        if (err instanceof StorageError && err.code === 'Conflict' && attempt < 16) continue
+        throw err
+      }
+    }
+  }
+
+  /**
+   * PUT. `sub` is 'status' for the status subresource. A body without resourceVersion is an
+   * unconditional update (retried over concurrent writers); with one, a stale value is 409.
+   */
+  async update(r: ResourceInfo, ns: string | undefined, name: string, body: unknown, opts: { dryRun?: boolean; sub?: string; system?: boolean } = {}): Promise<KubeObject> {
+    const obj = this.checkBody(r, body)
+    this.checkNamespace(r, obj, ns)
+    if (obj.metadata.name !== undefined && obj.metadata.name !== name)
+      throw E.badRequest(`the name of the object (${obj.metadata.name}) does not match the name on the URL (${name})`)
+    obj.metadata.name = name
+    const key = this.key(r, ns, name)
+    const wantRv = obj.metadata.resourceVersion
+    for (let attempt = 0; ; attempt++) {
+      const cur = await this.store.get(key)
+      if (!cur) {
+        if (CREATE_ON_UPDATE.has(r.plural) && !opts.sub) return this.create(r, ns, obj, opts)
+        throw E.notFound(gr(r), name)
+      }
+      const curRv = cur.metadata.resourceVersion!
+      if (wantRv && wantRv !== curRv) throw E.conflict(gr(r), name, E.STALE_OBJECT)
+      let next: KubeObject
+      if (opts.sub === 'status') {
+        next = prepareForStatusUpdate(obj, cur)
+        next.apiVersion = obj.apiVersion
+        next.kind = obj.kind
+        const errs = validateStatusUpdate(r, next, cur)
+        if (errs.length) throw this.invalid(r, next, errs)
+      } else {
+        next = structuredClone(obj)
+        prepareForUpdate(r, next, cur)
+        applyDefaults(r, next)
+        const errs = opts.system ? [] : validateUpdate(r, next, cur)
+        if (errs.length) throw this.invalid(r, next, errs)
+      }
+      let side: SideEffects | undefined
+      try {
+        if (r.kind === 'Service' && !opts.sub) side = await this.alloc.allocate(next as Service, cur as Service)
+      } catch (err) {
+        if (err instanceof AllocationError) throw this.invalid(r, next, err.errs)
+        throw err
+      }
+      if (opts.dryRun) return this.withType(r, { ...next, metadata: { ...next.metadata, resourceVersion: curRv } })
+      try {
+        if (this.finalized(r, next)) {
+          const out = await this.store.delete(key, Number(curRv), { delete: allocationKeys(next as Service) })
+          this.onRemoved?.(r, out, 'Background')
+          return this.withType(r, { ...next, metadata: { ...next.metadata, resourceVersion: out.metadata.resourceVersion! } })
+        }
+        return this.withType(r, await this.store.update(key, next, Number(curRv), side))
+      } catch (err) {
+        if (err instanceof StorageError && (err.code === 'Conflict' || err.code === 'NotFound')) {
+          if (!wantRv && attempt < 16) continue
+          if (err.code === 'NotFound') throw E.notFound(gr(r), name)
+          throw E.conflict(gr(r), name, E.STALE_OBJECT)
+        }
+        throw err
+      }
+    }
+  }
+
+  /** An object being deleted whose last finalizer is gone (and, for pods, whose grace is over) is removed. */
+  private finalized(r: ResourceInfo, obj: KubeObject): boolean {
+    const m = obj.metadata
+    if (!m.deletionTimestamp || (m.finalizers?.length ?? 0) > 0) return false
+    if (r.kind === 'Namespace') return false // the namespace loop removes it once it is empty
+    if (r.kind === 'Pod' && (m.deletionGracePeriodSeconds ?? 0) > 0) return false
+    return true
+  }
+
+  async patch(r: ResourceInfo, ns: string | undefined, name: string, kind: PatchKind, patch: unknown, opts: { dryRun?: boolean; sub?: string } = {}): Promise<KubeObject> {
+    for (let attempt = 0; ; attempt++) {
+      const cur = await this.get(r, ns, name)
+      let next: unknown
+      try {
+        if (kind === 'merge') next = applyMergePatch(structuredClone(cur), patch)
+        else if (kind === 'strategic') next = applyStrategicMergePatch(r, structuredClone(cur), patch)
+        else next = applyJsonPatch(structuredClone(cur), patch)
+      } catch (err) {
+        if (err instanceof PatchError) throw E.invalidPatch(err.message)
+        throw err
+      }
+      if (!isObject(next)) throw E.badRequest('the patch produced something that is not an object')
+      const nextObj = next as KubeObject
+      // Without a resourceVersion in the patch, the patch applies to whatever is current:
+      // pin the version we patched, and start over if someone wrote in between.
+      const pinned = !isObject(nextObj.metadata) || nextObj.metadata.resourceVersion === cur.metadata.resourceVersion
+      const patchHasRv = isObject(patch) && isObject((patch as KubeObject).metadata) && (patch as KubeObject).metadata.resourceVersion !== undefined
+      if (isObject(nextObj.metadata) && !patchHasRv) nextObj.metadata.resourceVersion = cur.metadata.resourceVersion!
+      try {
+        return await this.update(r, ns, name, nextObj, opts)
+      } catch (err) {
+        if (err instanceof E.ApiError && err.reason === 'Conflict' && pinned && !patchHasRv && attempt < 16) continue
+        throw err
+      }
+    }
+  }
+
+  async delete(r: ResourceInfo, ns: string | undefined, name: string, opts: DeleteOpts = {}): Promise<KubeObject> {
+    const key = this.key(r, ns, name)
+    for (let attempt = 0; ; attempt++) {
+      const cur = await this.store.get(key)
+      if (!cur) throw E.notFound(gr(r), name)
+      const pre = opts.preconditions
+      if (pre?.uid && pre.uid !== cur.metadata.uid)
+        throw E.conflict(gr(r), name, `Precondition failed: UID in precondition: ${pre.uid}, UID in object meta: ${cur.metadata.uid}`)
+      if (pre?.resourceVersion && pre.resourceVersion !== cur.metadata.resourceVersion)
+        throw E.conflict(gr(r), name, `Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in object meta: ${cur.metadata.resourceVersion}`)
+      const rev = Number(cur.metadata.resourceVersion)
+      let next: KubeObject | undefined
+      if (r.kind === 'Namespace') {
+        if (UNDELETABLE_NAMESPACES.has(name)) throw E.forbidden(gr(r), name, 'this namespace may not be deleted')
+        next = structuredClone(cur)
+        next.metadata.deletionTimestamp ??= nowRfc3339()
+        next.status = { ...(next.status as object), phase: 'Terminating' }
+      } else {
+        next = this.gracefulOrFinalizing(r, cur, opts)
+      }
+      if (opts.dryRun) return this.withType(r, next ?? cur)
+      try {
+        if (next) {
+          if (deepEqualMeta(next, cur)) return this.withType(r, cur)
+          const out = await this.store.update(key, next, rev)
+          if (r.kind === 'Namespace') this.kickNamespaces()
+          return this.withType(r, out)
+        }
+        const out = await this.store.delete(key, rev, { delete: r.kind === 'Service' ? allocationKeys(cur as Service) : [] })
+        this.onRemoved?.(r, out, opts.propagationPolicy)
+        return this.withType(r, out)
+      } catch (err) {
+        if (err instanceof StorageError && err.code === 'Conflict' && attempt < 16) continue
+        if (err instanceof StorageError && err.code === 'NotFound') throw E.notFound(gr(r), name)
+        throw err
+      }
+    }
+  }
+
+  /**
+   * The updated object when deletion must wait (finalizers, or a running pod's grace
+   * period for the kubelet), undefined when the object can go now.
+   */
+  private gracefulOrFinalizing(r: ResourceInfo, cur: KubeObject, opts: DeleteOpts): KubeObject | undefined {
+    const m = cur.metadata
+    const hasFinalizers = (m.finalizers?.length ?? 0) > 0
+    if (r.kind === 'Pod') {
+      const pod = cur as Pod
+      const terminal = pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed'
+      let grace = opts.gracePeriodSeconds ?? pod.spec?.terminationGracePeriodSeconds ?? 30
+      // Unscheduled or finished pods have no kubelet to wait for (kube's CheckGracefulDelete).
+      if (!pod.spec?.nodeName || terminal) grace = 0
+      if (grace > 0 || hasFinalizers) {
+        const next = structuredClone(cur)
+        const prevGrace = m.deletionGracePeriodSeconds
+        // A later delete may shorten the grace period, never extend it.
+        if (prevGrace === undefined || grace < prevGrace || !m.deletionTimestamp) {
+          next.metadata.deletionGracePeriodSeconds = grace
+          next.metadata.deletionTimestamp = nowRfc3339(new Date(Date.now() + grace * 1000))
+        }
+        if (grace === 0 && !hasFinalizers) return undefined
+        return next
+      }
+      return undefined
+    }
+    if (!hasFinalizers) return undefined
+    const next = structuredClone(cur)
+    if (!m.deletionTimestamp) {
+      next.metadata.deletionTimestamp = nowRfc3339()
+      next.metadata.deletionGracePeriodSeconds = 0
+      next.metadata.generation = (m.generation ?? 0) + 1
+    }
+    return next
+  }
+
+  async deleteCollection(r: ResourceInfo, ns: string | undefined, q: ListQuery, opts: DeleteOpts): Promise<KubeList> {
+    const list = await this.list(r, ns, { ...(q.labelSelector ? { labelSelector: q.labelSelector } : {}), ...(q.fieldSelector ? { fieldSelector: q.fieldSelector } : {}) })
+    const items: KubeObject[] = []
+    for (const o of list.items) {
+      try {
+        items.push(await this.delete(r, o.metadata.namespace, o.metadata.name!, opts))
+      } catch (err) {
+        if (!(err instanceof E.ApiError && err.reason === 'NotFound')) throw err
+      }
+    }
+    return { ...list, items }
+  }
+
+  // ---------- namespace lifecycle ----------
+
+  private nsTimer: NodeJS.Timeout | undefined
+  private nsRunning = false
+  private nsAgain = false
+  private closed = false
+
+  /** Start the loop that empties Terminating namespaces (also resumes after a restart). */
+  startNamespaceLoop(intervalMs = 2000): void {
+    const tick = (): void => {
+      if (this.closed) return
+      this.kickNamespaces()
+      this.nsTimer = setTimeout(tick, intervalMs)
+    }
+    this.nsTimer = setTimeout(tick, 0)
+  }
+
+  stop(): void {
+    this.closed = true
+    if (this.nsTimer) clearTimeout(this.nsTimer)
+  }
+
+  kickNamespaces(): void {
+    if (this.closed) return
+    if (this.nsRunning) {
+      this.nsAgain = true
+      return
+    }
+    this.nsRunning = true
+    void this.sweepNamespaces()
+      .catch((err: Error) => log.warn({ err: err.message }, 'namespace sweep failed'))
+      .finally(() => {
+        this.nsRunning = false
+        if (this.nsAgain && !this.closed) {
+          this.nsAgain = false
+          this.kickNamespaces()
+        }
+      })
+  }
+
+  private async sweepNamespaces(): Promise<void> {
+    const nss = await this.store.list(etcdListPrefix(NAMESPACES))
+    for (const ns of nss.items) {
+      if (!ns.metadata.deletionTimestamp || this.closed) continue
+      const name = ns.metadata.name!
+      let left = 0
+      for (const r of RESOURCES) {
+        if (!r.namespaced) continue
+        const objs = await this.store.list(etcdListPrefix(r, name))
+        for (const o of objs.items) {
+          left++
+          if (o.metadata.deletionTimestamp && r.kind !== 'Pod') continue
+          try {
+            await this.delete(r, name, o.metadata.name!, {})
+          } catch (err) {
+            if (!(err instanceof E.ApiError && err.reason === 'NotFound')) throw err
+          }
+        }
+      }
+      if (left > 0) {
+        // Deletions above may have finished everything; look again on the next pass.
+        this.nsAgain = true
+        continue
+      }
+      if ((ns.metadata.finalizers?.length ?? 0) > 0) continue
+      try {
+        const out = await this.store.delete(this.key(NAMESPACES, undefined, name), Number(ns.metadata.resourceVersion))
+        log.info({ namespace: name }, 'namespace removed')
+        this.onRemoved?.(NAMESPACES, out, 'Background')
+      } catch (err) {
+        if (!(err instanceof StorageError)) throw err
+      }
+    }
+  }
+
+  /** Make sure an object exists (bootstrap): create it when missing, leave it otherwise. */
+  async ensure(r: ResourceInfo, ns: string | undefined, obj: KubeObject): Promise<KubeObject> {
+    try {
+      return await this.get(r, ns, obj.metadata.name!)
+    } catch (err) {
+      if (!(err instanceof E.ApiError && err.reason === 'NotFound')) throw err
+    }
+    try {
+      return await this.create(r, ns, obj)
+    } catch (err) {
+      if (err instanceof E.ApiError && err.reason === 'AlreadyExists') return this.get(r, ns, obj.metadata.name!)
+      throw err
+    }
+  }
+
+  /** Delete what the removed object owned (a minimal garbage collector: same namespace, by owner uid). */
+  async deleteDependents(owner: KubeObject): Promise<void> {
+    const uid = owner.metadata.uid
+    const ns = owner.metadata.namespace
+    if (!uid || !ns) return
+    for (const r of RESOURCES) {
+      if (!r.namespaced) continue
+      const objs = await this.store.list(etcdListPrefix(r, ns))
+      for (const o of objs.items) {
+        if (!o.metadata.ownerReferences?.some((ref) => ref.uid === uid)) continue
+        try {
+          await this.delete(r, ns, o.metadata.name!, { propagationPolicy: 'Background' })
+        } catch (err) {
+          if (!(err instanceof E.ApiError && err.reason === 'NotFound')) log.warn({ err: (err as Error).message }, 'cascade delete failed')
+        }
+      }
+    }
+  }
+
+  statusFor(r: ResourceInfo, obj: KubeObject): Status {
+    return E.successStatus({ name: obj.metadata.name!, group: r.group, kind: r.plural, uid: obj.metadata.uid! })
+  }
+}
+
+function deepEqualMeta(a: KubeObject, b: KubeObject): boolean {
+  return JSON.stringify(a) === JSON.stringify(b)
+}

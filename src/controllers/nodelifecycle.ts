@@ -1,0 +1,106 @@
+// Node lifecycle controller shell: a monitor loop (every monitorPeriodMs) folds Lease renewals
+// and Ready heartbeats into per-node health, then applies decideNode's actions.
+import type { Lease, Node, Pod } from '../api/types.js'
+import type { Client } from '../client/interfaces.js'
+import { isNotFound } from '../client/errors.js'
+import { logger } from '../util/log.js'
+import { setCondition } from './apiutil.js'
+import { R, type InformerFactory } from './informers.js'
+import type { ControllerMetrics } from './metrics.js'
+import { decideNode, observeNode, type NodeHealth, type NodeLifecycleConfig } from './nodelifecycle-core.js'
+
+export const NODE_LEASE_NAMESPACE = 'kube-node-lease'
+const BY_NODE = 'nodeName'
+
+export class NodeLifecycleController {
+  private readonly nodes
+  private readonly leases
+  private readonly pods
+  private readonly health = new Map<string, NodeHealth>()
+  private timer: NodeJS.Timeout | undefined
+  private busy: Promise<void> = Promise.resolve()
+  private stopped = false
+  private readonly log = logger('controller.nodelifecycle')
+
+  constructor(
+    private readonly client: Client,
+    f: InformerFactory,
+    private readonly metrics: ControllerMetrics,
+    private readonly cfg: NodeLifecycleConfig & { monitorPeriodMs: number },
+  ) {
+    f.addIndexers<Pod>(R.pods, { [BY_NODE]: (p) => (p.spec.nodeName ? [p.spec.nodeName] : []) })
+    this.nodes = f.get<Node>(R.nodes)
+    this.leases = f.get<Lease>(R.leases)
+    this.pods = f.get<Pod>(R.pods)
+  }
+
+  run(): void {
+    const tick = () => {
+      if (this.stopped) return
+      this.busy = this.monitor()
+        .catch((err) => {
+          this.metrics.reconcileErrors.inc({ controller: 'nodelifecycle' })
+          this.log.warn({ err: (err as Error).message }, 'node monitor pass failed')
+        })
+        .finally(() => {
+          if (!this.stopped) this.timer = setTimeout(tick, this.cfg.monitorPeriodMs)
+        })
+    }
+    tick()
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true
+    if (this.timer) clearTimeout(this.timer)
+    await this.busy
+  }
+
+  /** One pass over every node (exported for tests through the controller manager). */
+  async monitor(): Promise<void> {
+    const end = this.metrics.reconcileDuration.startTimer({ controller: 'nodelifecycle' })
+    this.metrics.reconciles.inc({ controller: 'nodelifecycle' })
+    const now = Date.now()
+    const seen = new Set<string>()
+    for (const node of this.nodes.store.list()) {
+      const name = node.metadata.name!
+      seen.add(name)
+      const lease = this.leases.store.get(`${NODE_LEASE_NAMESPACE}/${name}`)
+      const h = observeNode(this.health.get(name), node, lease, now)
+      this.health.set(name, h)
+      const d = decideNode(node, h, this.pods.store.byIndex(BY_NODE, name), now, this.cfg)
+      for (const a of d.actions) {
+        try {
+          await this.apply(node, a)
+        } catch (err) {
+          if (!isNotFound(err)) throw err
+        }
+      }
+    }
+    for (const n of this.health.keys()) if (!seen.has(n)) this.health.delete(n)
+    end()
+  }
+
+  private async apply(node: Node, a: ReturnType<typeof decideNode>['actions'][number]): Promise<void> {
+    const nodes = this.client.resource<Node>(R.nodes)
+    switch (a.kind) {
+      case 'nodeConditions':
+        this.log.info({ node: node.metadata.name }, 'node stopped heartbeating: conditions Unknown')
+        await nodes.patchStatus(node.metadata.name!, { status: { conditions: a.conditions } }, 'merge')
+        break
+      case 'taints':
+        await nodes.patch(node.metadata.name!, { spec: { taints: a.taints.length ? a.taints : null } }, 'merge')
+        break
+      case 'markPodNotReady': {
+        const pod = this.pods.store.get(`${a.namespace}/${a.name}`)
+        if (!pod) return
+        const conds = setCondition(pod.status?.conditions, { type: 'Ready', status: 'False', reason: 'NodeNotReady', message: 'Node is not ready' })
+        await this.client.resource<Pod>(R.pods, a.namespace).patchStatus(a.name, { status: { conditions: conds } }, 'merge')
+        break
+      }
+      case 'evictPod':
+        this.log.info({ node: node.metadata.name, pod: `${a.namespace}/${a.name}` }, 'evicting pod from unreachable node')
+        await this.client.resource<Pod>(R.pods, a.namespace).delete(a.name)
+        break
+    }
+  }
+}

@@ -1,0 +1,81 @@
+// A cache of whole answers in wire format, with TTLs that count down (the cache
+// CoreDNS puts in front of `forward`). Entries are stored with the offsets of their
+// TTL fields so a hit is a copy plus a few 32-bit writes, never a parse.
+import { ttlOffsets } from './wire.js'
+
+interface Entry {
+  buf: Buffer
+  offsets: number[]
+  ttls: number[]
+  storedAt: number
+  expiresAt: number
+}
+
+export interface TtlCacheOptions {
+  maxEntries: number
+  /** Upper bound on how long anything is kept, seconds (CoreDNS default Corefile: `cache 30`). */
+  maxTtl: number
+  /** How long an answer without records (e.g. NODATA without SOA) is kept, seconds. */
+  emptyTtl: number
+}
+
+export class TtlCache {
+  private readonly map = new Map<string, Entry>()
+  hits = 0
+  misses = 0
+
+  constructor(
+    private readonly opts: TtlCacheOptions,
+    private readonly nowMs: () => number = Date.now,
+  ) {}
+
+  get size(): number {
+    return this.map.size
+  }
+
+  /** Store a response; returns false when it is not cacheable (malformed, TC, or an rcode other than NOERROR/NXDOMAIN). */
+  set(key: string, resp: Buffer): boolean {
+    if (resp.length < 12 || resp[2]! & 0x02) return false
+    const rcode = resp[3]! & 0xf
+    if (rcode !== 0 && rcode !== 3) return false
+    const t = ttlOffsets(resp)
+    if (!t) return false
+    const ttl = Math.min(this.opts.maxTtl, t.offsets.length ? t.minTtl : this.opts.emptyTtl)
+    if (ttl <= 0) return false
+    if (this.map.size >= this.opts.maxEntries) {
+      // Evict the oldest insertion (Map keeps insertion order).
+      const first = this.map.keys().next().value
+      if (first !== undefined) this.map.delete(first)
+    }
+    const now = this.nowMs()
+    const buf = Buffer.from(resp)
+    this.map.delete(key)
+    this.map.set(key, { buf, offsets: t.offsets, ttls: t.offsets.map((o) => buf.readUInt32BE(o)), storedAt: now, expiresAt: now + ttl * 1000 })
+    return true
+  }
+
+  /** A fresh copy of the cached response with TTLs reduced by its age, or undefined. */
+  get(key: string): Buffer | undefined {
+    const e = this.map.get(key)
+    if (!e) {
+      this.misses++
+      return undefined
+    }
+    const now = this.nowMs()
+    if (now >= e.expiresAt) {
+      this.map.delete(key)
+      this.misses++
+      return undefined
+    }
+    this.hits++
+    const age = Math.floor((now - e.storedAt) / 1000)
+    const out = Buffer.allocUnsafe(e.buf.length)
+    e.buf.copy(out)
+    for (let i = 0; i < e.offsets.length; i++) out.writeUInt32BE(Math.max(0, e.ttls[i]! - age), e.offsets[i]!)
+    return out
+  }
+
+  clear(): void {
+    this.map.clear()
+  }
+}

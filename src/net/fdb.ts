@@ -1,0 +1,59 @@
+// Forwarding-database entries of a VXLAN device over rtnetlink: RTM_NEWNEIGH with family
+// AF_BRIDGE (7) and NTF_SELF — "self" means the entry belongs to the device itself (the VXLAN
+// driver's own table: inner MAC → remote VTEP IP), not to a bridge it might be enslaved to.
+// NUD_PERMANENT keeps the entry from ageing out.
+import nl from 'netlink'
+import { NetError, errnoOf, isErrno } from './errors.js'
+import { bufferToIp, ipToBuffer } from './ip.js'
+import { AF_BRIDGE, FlagsNew, macToString, type Rtnl } from './rtnl.js'
+import { macToBuffer } from './rtnl.js'
+
+export interface FdbInfo {
+  mac: string
+  /** remote VTEP address; undefined for entries without a destination */
+  dst?: string
+  dev: string
+  self: boolean
+  permanent: boolean
+}
+
+export async function listFdb(rt: Rtnl, dev?: string): Promise<FdbInfo[]> {
+  const links = await rt.listLinks()
+  const names = new Map(links.map((l) => [l.index, l.name]))
+  const msgs = await rt.call('list', 'fdb', () => rt.sock.getNeighbors({ family: AF_BRIDGE }))
+  const out: FdbInfo[] = []
+  for (const m of msgs) {
+    if (m.data.family !== AF_BRIDGE) continue
+    const name = names.get(m.data.ifindex ?? 0) ?? ''
+    if (dev && name !== dev) continue
+    const mac = macToString(m.attrs.lladdr)
+    if (!mac) continue
+    const f: FdbInfo = { mac, dev: name, self: Boolean(m.data.flags?.self), permanent: Boolean(m.data.state?.permanent) }
+    if (m.attrs.dst) f.dst = bufferToIp(m.attrs.dst)
+    out.push(f)
+  }
+  return out
+}
+
+/** `bridge fdb replace MAC dev DEV dst IP self permanent` */
+export async function replaceFdb(rt: Rtnl, f: { mac: string; dst: string; dev: string }): Promise<void> {
+  const ifindex = await rt.indexOf(f.dev, 'replace fdb')
+  const data: nl.rt.Neighbor = { family: AF_BRIDGE, ifindex, state: { permanent: true }, flags: { self: true } }
+  await rt.call('replace fdb', `${f.mac} dst ${f.dst} dev ${f.dev} self`, () =>
+    rt.sock.newNeighbor(data, { lladdr: macToBuffer(f.mac), dst: ipToBuffer(f.dst) }, { flags: FlagsNew.CREATE | FlagsNew.REPLACE }),
+  )
+}
+
+/** false when there was nothing to delete */
+export async function deleteFdb(rt: Rtnl, f: { mac: string; dst?: string; dev: string }): Promise<boolean> {
+  const ifindex = await rt.indexOf(f.dev, 'delete fdb')
+  const attrs: nl.rt.NeighborAttrs = { lladdr: macToBuffer(f.mac) }
+  if (f.dst) attrs.dst = ipToBuffer(f.dst)
+  try {
+    await rt.sock.delNeighbor({ family: AF_BRIDGE, ifindex, flags: { self: true } }, attrs)
+    return true
+  } catch (err) {
+    if (isErrno(err, 'ENOENT', 'ESRCH', 'ENODEV')) return false
+    throw new NetError('delete fdb', `${f.mac} dev ${f.dev}`, errnoOf(err))
+  }
+}

@@ -1,0 +1,5 @@
+{
+  "targets": [
+    { "target_name": "netkube_setns", "sources": ["setns.c"] }
+  ]
+}

@@ -1,0 +1,131 @@
+// kube-proxy for netkube. Design note:
+//   informers (Services, EndpointSlices, own Node) ─► change trackers ─► SyncRunner
+//   (coalesced, ≥ minSyncMs apart, full every fullSyncMs) ─► pure planning ─► one kernel
+//   transaction (nftables: `nft -f`; iptables: `iptables-restore --noflush`; ipvs: rendered).
+// Node prerequisites (sysctls, service CIDR route) are ensured first, inside the node's netns.
+// The first sync is full and replaces our table wholesale: rules left by a previous proxy
+// process are adopted (rewritten), never duplicated. See README.md for hooks and priorities.
+import type { Server } from 'node:http'
+import type { EndpointSlice, KubeObject, Node, Service } from '../api/types.js'
+import { findResource } from '../api/resources.js'
+import type { Client, EventHandler, SharedInformer } from '../client/interfaces.js'
+import { createInformer } from '../client/informer.js'
+import { NftExec, type NftRunner } from '../net/nft.js'
+import { logger } from '../util/log.js'
+import type { ProxyBackend } from './backend.js'
+import { IptablesBackend, IptablesExec } from './iptables.js'
+import { IpvsBackend, RecordingIpvsRunner } from './ipvs.js'
+import { ProxyMetrics, serveHealth } from './metrics.js'
+import { NftBackend } from './nft-backend.js'
+import { ensureNodePrerequisites } from './node.js'
+import { Proxier } from './proxier.js'
+
+export type ProxyMode = 'nftables' | 'iptables' | 'ipvs'
+
+export interface StartProxyOptions {
+  client: Client
+  nodeName: string
+  /** Network namespace (name or path) to program; default: this process's own (never the root one). */
+  netns?: string
+  mode: ProxyMode
+  clusterCIDR: string
+  serviceCIDR: string
+  nodeIPs: string[]
+  minSyncMs?: number
+  fullSyncMs?: number
+  /** /healthz and /metrics on this port (0 = pick one, undefined = none). */
+  healthPort?: number
+  healthHost?: string
+  /** Device for the service CIDR route (default: the one reaching the pod network). */
+  serviceRouteDev?: string
+  /** Skip sysctls and route (tests that prepared the namespace themselves). */
+  skipNodeSetup?: boolean
+  /** Override the nft runner (tests). */
+  nft?: NftRunner
+}
+
+export interface ProxyHandle {
+  proxier: Proxier
+  metrics: ProxyMetrics
+  healthPort?: number
+  stop(): Promise<void>
+}
+
+export function makeBackend(opts: Pick<StartProxyOptions, 'mode' | 'netns' | 'clusterCIDR' | 'nodeIPs' | 'nft'>): ProxyBackend {
+  switch (opts.mode) {
+    case 'nftables':
+      return new NftBackend(opts.nft ?? new NftExec(opts.netns), { clusterCIDR: opts.clusterCIDR })
+    case 'iptables':
+      return new IptablesBackend(new IptablesExec(opts.netns), { clusterCIDR: opts.clusterCIDR })
+    case 'ipvs':
+      // No IPVS in this kernel: the rules are rendered and recorded, not applied.
+      return new IpvsBackend(new RecordingIpvsRunner(), { clusterCIDR: opts.clusterCIDR, nodeIPs: opts.nodeIPs })
+  }
+}
+
+function resource(group: string, version: string, plural: string) {
+  const r = findResource(group, version, plural)
+  if (!r) throw new Error(`proxy: resource ${group}/${version}/${plural} not in the catalogue`)
+  return r
+}
+
+function handler<T extends KubeObject>(fn: (prev: T | undefined, cur: T | undefined) => void): EventHandler<T> {
+  return { onAdd: (o) => fn(undefined, o), onUpdate: (a, b) => fn(a, b), onDelete: (o) => fn(o, undefined) }
+}
+
+export async function startProxy(opts: StartProxyOptions): Promise<ProxyHandle> {
+  const log = logger('proxy')
+  if (!opts.skipNodeSetup) await ensureNodePrerequisites(opts.netns, opts.serviceCIDR, opts.clusterCIDR, opts.serviceRouteDev)
+  else if (!opts.netns) (await import('./node.js')).assertNotRootNetns(undefined)
+  const metrics = new ProxyMetrics()
+  const proxier = new Proxier({
+    backend: makeBackend(opts),
+    node: { name: opts.nodeName, ips: [...opts.nodeIPs], clusterCIDR: opts.clusterCIDR, serviceCIDR: opts.serviceCIDR },
+    metrics,
+    minSyncMs: opts.minSyncMs,
+    fullSyncMs: opts.fullSyncMs,
+    log,
+  })
+  const services = createInformer<Service>(opts.client.resource<Service>(resource('', 'v1', 'services')), { name: 'proxy-services' })
+  const slices = createInformer<EndpointSlice>(opts.client.resource<EndpointSlice>(resource('discovery.k8s.io', 'v1', 'endpointslices')), {
+    name: 'proxy-endpointslices',
+  })
+  const nodes = createInformer<Node>(opts.client.resource<Node>(resource('', 'v1', 'nodes')), {
+    name: 'proxy-nodes',
+    fieldSelector: `metadata.name=${opts.nodeName}`,
+  })
+  services.addEventHandler(handler<Service>((a, b) => proxier.onService(a, b)))
+  slices.addEventHandler(handler<EndpointSlice>((a, b) => proxier.onEndpointSlice(a, b)))
+  nodes.addEventHandler(
+    handler<Node>((_a, b) => {
+      if (b && b.metadata.name === opts.nodeName) proxier.onNode(b)
+    }),
+  )
+  const informers: SharedInformer<KubeObject>[] = [services, slices, nodes] as unknown as SharedInformer<KubeObject>[]
+  await Promise.all(informers.map((i) => i.start()))
+  // Only now may the kernel be written: an empty cache would mean "no endpoints anywhere".
+  const first = proxier.nextSync()
+  proxier.setSynced()
+  let server: Server | undefined
+  let healthPort: number | undefined
+  if (opts.healthPort !== undefined) {
+    server = await serveHealth(opts.healthPort, opts.healthHost ?? '127.0.0.1', metrics, proxier.healthSource(), Math.max(60_000, 2 * (opts.minSyncMs ?? 1000)))
+    const addr = server.address()
+    healthPort = typeof addr === 'object' && addr ? addr.port : undefined
+  }
+  await first
+  log.info({ node: opts.nodeName, mode: opts.mode, netns: opts.netns, result: proxier.lastResult }, 'proxy running')
+  return {
+    proxier,
+    metrics,
+    healthPort,
+    async stop() {
+      for (const i of informers) i.stop()
+      await proxier.stop()
+      if (server) await new Promise<void>((r) => server!.close(() => r()))
+    },
+  }
+}
+
+export { Proxier } from './proxier.js'
+export { buildServicePorts } from './serviceport.js'

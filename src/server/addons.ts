@@ -1,0 +1,57 @@
+// Cluster add-ons the server creates, as kubeadm does: cluster DNS runs self-hosted, a
+// Deployment in kube-system behind the Service `kube-dns` with the well-known ClusterIP.
+import type { Deployment, Service } from '../api/types.js'
+
+export const DNS_LABELS = { 'k8s-app': 'kube-dns' }
+
+export function dnsService(clusterIP: string): Service {
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { name: 'kube-dns', namespace: 'kube-system', labels: { ...DNS_LABELS, 'kubernetes.io/name': 'CoreDNS' } },
+    spec: {
+      selector: DNS_LABELS,
+      clusterIP,
+      ports: [
+        { name: 'dns', port: 53, protocol: 'UDP', targetPort: 53 },
+        { name: 'dns-tcp', port: 53, protocol: 'TCP', targetPort: 53 },
+        { name: 'metrics', port: 9153, protocol: 'TCP', targetPort: 9153 },
+      ],
+    },
+  }
+}
+
+/** The DNS Deployment. Its pods read the API with the kubeconfig the server wrote for them. */
+export function dnsDeployment(o: { kubeconfig: string; clusterDomain: string; replicas?: number }): Deployment {
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name: 'netkube-dns', namespace: 'kube-system', labels: DNS_LABELS },
+    spec: {
+      replicas: o.replicas ?? 2,
+      selector: { matchLabels: DNS_LABELS },
+      strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 1, maxSurge: '25%' } },
+      template: {
+        metadata: { labels: DNS_LABELS },
+        spec: {
+          // The pod resolves through the node's resolvers, not through itself.
+          dnsPolicy: 'Default',
+          containers: [
+            {
+              name: 'dns',
+              image: 'netkube/dns',
+              args: ['--kubeconfig', o.kubeconfig, '--listen', '0.0.0.0:53', '--cluster-domain', o.clusterDomain, '--metrics-port', '9153'],
+              ports: [
+                { name: 'dns', containerPort: 53, protocol: 'UDP' },
+                { name: 'dns-tcp', containerPort: 53, protocol: 'TCP' },
+                { name: 'metrics', containerPort: 9153, protocol: 'TCP' },
+              ],
+              readinessProbe: { httpGet: { path: '/healthz', port: 9153 }, periodSeconds: 2 },
+              livenessProbe: { httpGet: { path: '/healthz', port: 9153 }, periodSeconds: 10, failureThreshold: 5 },
+            },
+          ],
+        },
+      },
+    },
+  }
+}

@@ -1,0 +1,160 @@
+import t, { type Test } from 'tap'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { clientConfigFromEnv, loadKubeconfig, parseKubeconfig } from '../../src/client/kubeconfig.js'
+import { parseYaml } from '../../src/client/yaml.js'
+
+const CA = '-----BEGIN CERTIFICATE-----\nMIIBfake\n-----END CERTIFICATE-----\n'
+const CA64 = Buffer.from(CA).toString('base64')
+
+// As `kubectl config view --raw` prints it: sequences at the parent key's indentation.
+const KUBECTL_YAML = `apiVersion: v1
+clusters:
+- cluster:
+    certificate-authority-data: ${CA64}
+    server: https://127.0.0.1:6443
+  name: netkube
+- cluster:
+    insecure-skip-tls-verify: true
+    server: "https://10.0.0.1:443"   # quoted, with a comment
+  name: other
+contexts:
+- context:
+    cluster: netkube
+    user: admin
+  name: admin@netkube
+- context:
+    cluster: other
+    namespace: kube-system
+    user: 'reader'
+  name: other
+current-context: admin@netkube
+kind: Config
+preferences: {}
+users:
+- name: admin
+  user:
+    token: abc.def-123
+- name: reader
+  user:
+    tokenFile: reader.token
+`
+
+function tmp(t: Test): string {
+  const d = mkdtempSync(join(tmpdir(), 'netkube-kc-'))
+  t.teardown(() => rmSync(d, { recursive: true, force: true }))
+  return d
+}
+
+t.test('kubectl-style YAML: current context, inline CA and token', async (t) => {
+  const cfg = parseKubeconfig(KUBECTL_YAML)
+  t.same(cfg, { server: 'https://127.0.0.1:6443', caPem: CA, token: 'abc.def-123' })
+})
+
+t.test('named context: insecure flag, token file relative to the kubeconfig', async (t) => {
+  const d = tmp(t)
+  writeFileSync(join(d, 'config'), KUBECTL_YAML)
+  writeFileSync(join(d, 'reader.token'), 'tok-from-file\n')
+  const cfg = loadKubeconfig(join(d, 'config'), 'other')
+  t.same(cfg, { server: 'https://10.0.0.1:443', insecureSkipTLSVerify: true, token: 'tok-from-file' })
+})
+
+t.test('JSON kubeconfig (as the apiserver writes it) and certificate-authority by path', async (t) => {
+  const d = tmp(t)
+  writeFileSync(join(d, 'ca.crt'), CA)
+  const doc = {
+    apiVersion: 'v1',
+    kind: 'Config',
+    clusters: [{ name: 'c', cluster: { server: 'https://127.0.0.1:7443', 'certificate-authority': 'ca.crt' } }],
+    users: [{ name: 'u', user: { token: 't0k' } }],
+    contexts: [{ name: 'u@c', context: { cluster: 'c', user: 'u' } }],
+    'current-context': 'u@c',
+  }
+  writeFileSync(join(d, 'kc.json'), JSON.stringify(doc, null, 2))
+  t.same(loadKubeconfig(join(d, 'kc.json')), { server: 'https://127.0.0.1:7443', caPem: CA, token: 't0k' })
+})
+
+t.test('errors name the problem', async (t) => {
+  t.throws(() => parseKubeconfig(KUBECTL_YAML, { context: 'nope' }), /no context named "nope"/)
+  t.throws(() => parseKubeconfig('apiVersion: v1\nclusters: []\n'), /no current-context/)
+  t.throws(() => parseKubeconfig('- a\n- b\n'), /not a kubeconfig/)
+  t.throws(() => loadKubeconfig('/nonexistent/kubeconfig'), /cannot read kubeconfig/)
+  t.throws(() => parseKubeconfig('a: &x 1\n'), /anchors/)
+})
+
+t.test('clientConfigFromEnv: --kubeconfig beats KUBECONFIG beats ~/.kube/config; flags override', async (t) => {
+  const d = tmp(t)
+  const mk = (name: string, server: string) => {
+    const p = join(d, name)
+    writeFileSync(p, `clusters:\n- name: c\n  cluster:\n    server: ${server}\ncontexts:\n- name: x\n  context:\n    cluster: c\n    user: u\ncurrent-context: x\nusers:\n- name: u\n  user:\n    token: t-${name}\n`)
+    return p
+  }
+  const a = mk('a', 'https://a:1')
+  const b = mk('b', 'https://b:2')
+  t.equal(clientConfigFromEnv(['--kubeconfig', a], { KUBECONFIG: b }).server, 'https://a:1')
+  t.equal(clientConfigFromEnv([`--kubeconfig=${a}`], { KUBECONFIG: b }).token, 't-a')
+  t.equal(clientConfigFromEnv([], { KUBECONFIG: `${join(d, 'missing')}:${b}` }).server, 'https://b:2', 'first existing file of the list')
+  const home = join(d, 'home')
+  mk('unused', 'x')
+  t.throws(() => clientConfigFromEnv([], { HOME: home }), /no kubeconfig/)
+  t.same(clientConfigFromEnv(['--server', 'https://s:3', '--token', 'T'], { HOME: home }), { server: 'https://s:3', token: 'T' })
+  t.equal(clientConfigFromEnv(['--server=https://o:4'], { KUBECONFIG: a }).server, 'https://o:4')
+})
+
+t.test('YAML subset: scalars, nesting, quoting, block scalars', async (t) => {
+  const doc = parseYaml(`# comment
+top:
+  str: hello world
+  colon: http://x:1/y
+  num: 42
+  neg: -3
+  float: 1.5
+  bool: false
+  nul: ~
+  empty:
+  sq: 'it''s'
+  dq: "tab\\there \\u00e9"
+  hash: a#b
+  list:
+    - one
+    - two: 2
+      three: 3
+    -
+      - nested
+  emptyList: []
+  flow: {"a": [1, 2]}
+  lit: |
+    line1
+      indented
+
+    line3
+  folded: >-
+    a
+    b
+after: "end"
+`)
+  t.same(doc, {
+    top: {
+      str: 'hello world',
+      colon: 'http://x:1/y',
+      num: 42,
+      neg: -3,
+      float: 1.5,
+      bool: false,
+      nul: null,
+      empty: null,
+      sq: "it's",
+      dq: 'tab\there é',
+      hash: 'a#b',
+      list: ['one', { two: 2, three: 3 }, ['nested']],
+      emptyList: [],
+      flow: { a: [1, 2] },
+      lit: 'line1\n  indented\n\nline3\n',
+      folded: 'a b',
+    },
+    after: 'end',
+  })
+  t.throws(() => parseYaml('a: 1\n---\nb: 2\n'), /multi-document/)
+  t.throws(() => parseYaml('a:\n\t- x\n'), /tabs/)
+})

@@ -1,0 +1,62 @@
+// Pure parts of the kubelet: image catalogue, resolv.conf/hosts per dnsPolicy, pod phase.
+import t from 'tap'
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { Pod } from '../../src/api/types.js'
+import { resolveArgv, imageRepoName, NETKUBE_MAIN } from '../../src/kubelet/images.js'
+import { podResolvConf, podHosts } from '../../src/kubelet/sandbox.js'
+import { computePodStatus, podPhase, type ContainerView } from '../../src/kubelet/pod-status.js'
+
+const pod = (spec: Partial<Pod['spec']> = {}): Pod => ({
+  metadata: { name: 'web-1', namespace: 'shop', uid: 'u1' },
+  spec: { containers: [{ name: 'c', image: 'agnhost' }], ...spec },
+})
+
+t.test('image catalogue follows ENTRYPOINT/CMD override rules', async (t) => {
+  t.equal(imageRepoName('registry.k8s.io/e2e-test-images/agnhost:2.45'), 'agnhost')
+  t.equal(imageRepoName('busybox@sha256:abc'), 'busybox')
+  t.same(resolveArgv('agnhost', undefined, undefined).slice(1), [NETKUBE_MAIN, 'agnhost', 'serve-hostname'])
+  t.same(resolveArgv('agnhost:2.45', undefined, ['netexec', '--http-port=8080']).slice(-2), ['netexec', '--http-port=8080'])
+  const bb = resolveArgv('busybox', ['sh', '-c', 'exit 3'], undefined)
+  t.match(bb[0], /busybox$/)
+  t.same(bb.slice(1), ['sh', '-c', 'exit 3'])
+  t.throws(() => resolveArgv('quay.io/nope/unknown:1', undefined, undefined), { name: 'ImageNotFoundError' })
+})
+
+t.test('resolv.conf per dnsPolicy', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'nk-dns-'))
+  const host = join(dir, 'resolv.conf')
+  writeFileSync(host, 'nameserver 192.0.2.53\nsearch corp.example\noptions edns0\n')
+  const dns = { clusterDNS: ['10.96.0.10'], clusterDomain: 'cluster.local', hostResolvConf: host }
+  t.equal(
+    podResolvConf(pod(), dns),
+    'search shop.svc.cluster.local svc.cluster.local cluster.local corp.example\nnameserver 10.96.0.10\noptions ndots:5\n',
+  )
+  t.equal(podResolvConf(pod({ dnsPolicy: 'Default' }), dns), 'search corp.example\nnameserver 192.0.2.53\noptions edns0\n')
+  t.equal(
+    podResolvConf(pod({ dnsPolicy: 'None', dnsConfig: { nameservers: ['1.2.3.4'], searches: ['a.b'], options: [{ name: 'ndots', value: '2' }] } }), dns),
+    'search a.b\nnameserver 1.2.3.4\noptions ndots:2\n',
+  )
+  t.match(podHosts(pod({ hostname: 'h', subdomain: 'sub' }), '10.244.1.5', 'cluster.local'), /10\.244\.1\.5\th\.sub\.shop\.svc\.cluster\.local\th/)
+})
+
+const cs = (state: ContainerView['status']['state'], extra: Partial<ContainerView['status']> = {}): ContainerView => ({
+  status: { name: 'c', ready: false, restartCount: 0, image: 'x', imageID: 'x', state, ...extra },
+  finished: !!state?.terminated,
+})
+
+t.test('pod phase follows the kubelet rules', async (t) => {
+  t.equal(podPhase(pod(), [cs({ waiting: { reason: 'ContainerCreating' } })]), 'Pending')
+  t.equal(podPhase(pod(), [cs({ running: {} })]), 'Running')
+  t.equal(podPhase(pod(), [cs({ waiting: { reason: 'CrashLoopBackOff' } }, { lastState: { terminated: { exitCode: 1 } } })]), 'Running')
+  t.equal(podPhase(pod({ restartPolicy: 'Never' }), [cs({ terminated: { exitCode: 0 } })]), 'Succeeded')
+  t.equal(podPhase(pod({ restartPolicy: 'Never' }), [cs({ terminated: { exitCode: 2 } })]), 'Failed')
+  const st = computePodStatus(
+    { pod: pod(), hostIP: '192.168.56.10', podIP: '10.244.1.5', sandboxReady: true, containers: [cs({ running: {} }, { ready: true })], startTime: 'x' },
+    '2026-01-01T00:00:00Z',
+  )
+  t.equal(st.phase, 'Running')
+  t.equal(st.podIP, '10.244.1.5')
+  t.equal(st.conditions?.find((c) => c.type === 'Ready')?.status, 'True')
+})
