@@ -7,8 +7,8 @@
 // is NXDOMAIN, not a forward); netkube gets them as Services in its read model. The
 // query file asks for every service once per pass, a tenth of them in upper case
 // (both servers are case-insensitive), plus a few NXDOMAIN names.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { spawn } from 'node:child_process'
 import { DnsModel } from '../src/dns/model.js'
@@ -22,6 +22,8 @@ const OUTSTANDING = Number(process.env.BENCH_DNS_OUTSTANDING ?? 100)
 const COREDNS_QPS = 34_000
 
 interface PerfResult {
+  /** CPU time the server spent per answered query (user + system), microseconds. */
+  cpuUsPerQuery?: number
   qps: number
   avgLatencyMs: number
   maxLatencyMs: number
@@ -49,6 +51,21 @@ async function dnsperf(port: number, file: string): Promise<PerfResult> {
     noerror: num(/NOERROR (\d+)/),
     nxdomain: num(/NXDOMAIN (\d+)/) || 0,
   }
+}
+
+/** CPU seconds (user + system) a process has used so far, from /proc (clock ticks of 10 ms). */
+function procCpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  return (Number(fields[11]) + Number(fields[12])) / 100
+}
+
+/** One dnsperf run with the server's CPU time measured around it. */
+async function measured(port: number, file: string, cpuSeconds: () => number): Promise<PerfResult> {
+  const before = cpuSeconds()
+  const r = await dnsperf(port, file)
+  r.cpuUsPerQuery = ((cpuSeconds() - before) * 1e6) / r.completed
+  return r
 }
 
 async function waitForAnswer(port: number, name: string): Promise<void> {
@@ -108,18 +125,27 @@ async function main(): Promise<void> {
     })
 
     // ---- one run each, netkube first ----
-    const a = await dnsperf(nk.port, qfile)
-    const b = await dnsperf(dmPort, qfile)
-    const rows: [string, string, string, string, string][] = [
-      ['server', 'qps', 'avg latency ms', 'max latency ms', 'lost'],
-      ['netkube dns', a.qps.toFixed(0), a.avgLatencyMs.toFixed(3), a.maxLatencyMs.toFixed(2), String(a.lost)],
-      ['dnsmasq', b.qps.toFixed(0), b.avgLatencyMs.toFixed(3), b.maxLatencyMs.toFixed(2), String(b.lost)],
-      ['CoreDNS (published, 2 vCPU)', String(COREDNS_QPS), '-', '-', '-'],
+    // The bench process does nothing but serve DNS while dnsperf (a child) runs, so its
+    // own CPU usage is the server's. CPU per query is the figure that survives a busy
+    // machine: qps depends on how much of the two cores the neighbours leave us.
+    const selfCpu = (): number => {
+      const u = process.cpuUsage()
+      return (u.user + u.system) / 1e6
+    }
+    const a = await measured(nk.port, qfile, selfCpu)
+    const b = await measured(dmPort, qfile, () => procCpuSeconds(dm.pid!))
+    const rows: string[][] = [
+      ['server', 'qps', 'avg latency ms', 'max latency ms', 'lost', 'server CPU us/query'],
+      ['netkube dns', a.qps.toFixed(0), a.avgLatencyMs.toFixed(3), a.maxLatencyMs.toFixed(2), String(a.lost), a.cpuUsPerQuery!.toFixed(1)],
+      ['dnsmasq', b.qps.toFixed(0), b.avgLatencyMs.toFixed(3), b.maxLatencyMs.toFixed(2), String(b.lost), b.cpuUsPerQuery!.toFixed(1)],
+      ['CoreDNS (published, 2 vCPU)', String(COREDNS_QPS), '-', '-', '-', '-'],
     ]
     const w = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)))
     console.log(`\nbench:dns  ${SERVICES} services, ${queries.length} names, dnsperf -l ${SECONDS} -q ${OUTSTANDING}, loopback, ${SECONDS}s each\n`)
     for (const r of rows) console.log(r.map((v, c) => (c === 0 ? v.padEnd(w[c]!) : v.padStart(w[c]!))).join('  '))
-    console.log(`\nnetkube / dnsmasq qps: ${(a.qps / b.qps).toFixed(2)}x   netkube / CoreDNS published: ${(a.qps / COREDNS_QPS).toFixed(2)}x`)
+    console.log(`\nnetkube / dnsmasq qps: ${(a.qps / b.qps).toFixed(2)}x   netkube / CoreDNS published: ${(a.qps / COREDNS_QPS).toFixed(2)}x   dnsmasq / netkube CPU per query: ${(b.cpuUsPerQuery! / a.cpuUsPerQuery!).toFixed(2)}x`)
+    const load = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')
+    console.log(`machine: ${cpus().length} CPUs, load average ${load} (other work on the machine moves qps; CPU per query moves less)`)
     console.log(`answers: netkube NOERROR ${a.noerror} NXDOMAIN ${a.nxdomain}; dnsmasq NOERROR ${b.noerror} NXDOMAIN ${b.nxdomain}`)
   } finally {
     for (const c of cleanups.reverse()) await c()

@@ -22,6 +22,7 @@ import { applySubnetEnv, loadSubnetEnv, type BridgeConf } from './config.js'
 import { CniCode, CniError } from './errors.js'
 import { ipamAdd, ipamDel, ipamGc, ipamHolds } from './ipam/host-local.js'
 import { masqAdd, masqDel } from './masq.js'
+import { crashPoint } from './crash.js'
 import type { CniInterface, CniIpConfig, CniRequest, CniResult, CniRoute } from './types.js'
 
 /** Where the host side lives: undefined = this process's namespace (a runtime exec'd us there). */
@@ -137,6 +138,7 @@ export async function cmdAdd(req: CniRequest, rawConf: BridgeConf, ctx: PluginCo
     undo.push(() => ipamDel(conf, req.containerId, req.ifname))
     await ensureVeth(host, conf, req, hostName)
     undo.push(() => host.deleteLink(hostName))
+    crashPoint('after-veth')
     const routes = podRoutes(conf, ipam.ips, ipam.routes)
     await configurePod(pod, req.ifname, ipam.ips, routes)
     if (conf.isGateway) await ensureGateway(host, conf, ipam.ips)
@@ -147,10 +149,12 @@ export async function cmdAdd(req: CniRequest, rawConf: BridgeConf, ctx: PluginCo
         undo.push(() => masqDel(ctx.hostNetns, conf.name, addr))
       }
     }
+    // The bridge's MAC follows its ports (lowest port MAC): read it now, not before.
+    const brNow = (await host.getLink(conf.bridge)) ?? br
     const hostLink = await host.getLink(hostName)
     const podLink = await pod.getLink(req.ifname)
     const mine: CniInterface[] = [
-      { name: br.name, ...(br.mac ? { mac: br.mac } : {}) },
+      { name: brNow.name, ...(brNow.mac ? { mac: brNow.mac } : {}) },
       { name: hostName, ...(hostLink?.mac ? { mac: hostLink.mac } : {}) },
       { name: req.ifname, ...(podLink?.mac ? { mac: podLink.mac } : {}), ...(podLink?.mtu ? { mtu: podLink.mtu } : {}), sandbox: req.netns },
     ]

@@ -5,6 +5,7 @@ import type { CniIpConfig, CniRoute } from '../types.js'
 import { allocate, releaseAttachment, releaseStale } from './allocator.js'
 import { withLock } from './lock.js'
 import { FileStore, type Allocation } from './store.js'
+import { crashPoint } from '../crash.js'
 
 export interface IpamResult {
   ips: (CniIpConfig & { subnet: string })[]
@@ -17,7 +18,11 @@ function storeFor(conf: BridgeConf): FileStore {
 
 export async function ipamAdd(conf: BridgeConf, containerID: string, ifname: string): Promise<IpamResult> {
   const store = storeFor(conf)
-  const got = await withLock(store.lockPath, () => allocate(store, conf.ipam.ranges, containerID, ifname))
+  const got = await withLock(store.lockPath, () => {
+    const a = allocate(store, conf.ipam.ranges, containerID, ifname)
+    crashPoint('in-ipam-lock')
+    return a
+  })
   const ips = got.map((a) => ({
     address: `${a.ip}/${a.range.subnet.split('/')[1]}`,
     gateway: a.range.gateway,

@@ -56,7 +56,21 @@ export function applyDefaults(r: ResourceInfo, obj: KubeObject): void {
 
 function defaultPod(pod: Pod): void {
   if (!isObj(pod.spec)) return
-  defaultPodSpec(pod.spec)
+  const spec = pod.spec
+  defaultPodSpec(spec)
+  // These three are Pod-only in k8s (SetDefaults_Pod), so they never appear in templates.
+  spec.enableServiceLinks ??= true
+  for (const c of [...(Array.isArray(spec.containers) ? spec.containers : []), ...(Array.isArray(spec.initContainers) ? spec.initContainers : [])]) {
+    if (!isObj(c)) continue
+    // Requests default to limits when only limits are given.
+    const res = c.resources
+    if (isObj(res) && isObj(res.limits)) {
+      res.requests ??= {}
+      for (const [k, v] of Object.entries(res.limits)) res.requests[k] ??= v
+    }
+    // hostNetwork pods publish their container ports on the host.
+    if (spec.hostNetwork && Array.isArray(c.ports)) for (const p of c.ports) if (isObj(p) && !p.hostPort) p.hostPort = p.containerPort
+  }
   // kube-apiserver copies podIP into podIPs (and hostIP into hostIPs) for old clients.
   const st = pod.status
   if (isObj(st)) {
@@ -71,15 +85,8 @@ export function defaultPodSpec(spec: PodSpec): void {
   spec.dnsPolicy ??= 'ClusterFirst'
   spec.terminationGracePeriodSeconds ??= 30
   spec.schedulerName ??= 'default-scheduler'
-  spec.enableServiceLinks ??= true
   spec.securityContext ??= {}
   // serviceAccountName stays unset: netkube has no ServiceAccount admission.
-  if (spec.hostNetwork) {
-    for (const c of [...(spec.containers ?? []), ...(spec.initContainers ?? [])]) {
-      // hostNetwork pods publish their container ports on the host.
-      for (const p of (isObj(c) && Array.isArray(c.ports) ? c.ports : [])) if (isObj(p) && p.hostPort === undefined) p.hostPort = p.containerPort
-    }
-  }
   if (Array.isArray(spec.containers)) for (const c of spec.containers) if (isObj(c)) defaultContainer(c)
   if (Array.isArray(spec.initContainers)) for (const c of spec.initContainers) if (isObj(c)) defaultContainer(c)
   if (Array.isArray(spec.volumes)) {
@@ -113,15 +120,8 @@ function defaultContainer(c: Container): void {
   c.terminationMessagePath ??= '/dev/termination-log'
   c.terminationMessagePolicy ??= 'File'
   if (Array.isArray(c.ports)) for (const p of c.ports) if (isObj(p)) p.protocol ??= 'TCP'
+  // ResourceRequirements is a struct in Go, so `resources: {}` always shows.
   if (!isObj(c.resources)) c.resources = {}
-  else {
-    // Requests default to limits when only limits are given.
-    const res = c.resources
-    if (isObj(res.limits)) {
-      res.requests ??= {}
-      for (const [k, v] of Object.entries(res.limits)) res.requests[k] ??= v
-    }
-  }
   for (const key of ['livenessProbe', 'readinessProbe', 'startupProbe'] as const) {
     const p = c[key]
     if (isObj(p)) defaultProbe(p)
@@ -139,7 +139,7 @@ function defaultProbe(p: Probe): void {
   p.periodSeconds ??= 10
   p.successThreshold ??= 1
   p.failureThreshold ??= 3
-  if (isObj(p.httpGet)) {
+  if (isObj(p.httpGet) && p.httpGet) {
     p.httpGet.scheme ??= 'HTTP'
     p.httpGet.path ??= '/'
   }
@@ -150,10 +150,10 @@ function defaultService(svc: Service): void {
   const s = svc.spec
   s.type ??= 'ClusterIP'
   s.sessionAffinity ??= 'None'
-  if (s.sessionAffinity === 'ClientIP') {
-    s.sessionAffinityConfig ??= {}
-    s.sessionAffinityConfig.clientIP ??= {}
-    s.sessionAffinityConfig.clientIP.timeoutSeconds ??= 10800
+  // k8s drops sessionAffinityConfig for None and fills the 3-hour default for ClientIP.
+  if (s.sessionAffinity === 'None') delete s.sessionAffinityConfig
+  if (s.sessionAffinity === 'ClientIP' && typeof s.sessionAffinityConfig?.clientIP?.timeoutSeconds !== 'number') {
+    s.sessionAffinityConfig = { clientIP: { timeoutSeconds: 10800 } }
   }
   if (Array.isArray(s.ports)) {
     for (const p of s.ports) {
@@ -163,9 +163,9 @@ function defaultService(svc: Service): void {
       if (p.targetPort === undefined || p.targetPort === 0 || p.targetPort === '') p.targetPort = p.port
     }
   }
+  if (s.type === 'NodePort' || s.type === 'LoadBalancer') s.externalTrafficPolicy ??= 'Cluster'
   if (s.type !== 'ExternalName') {
     s.internalTrafficPolicy ??= 'Cluster'
-    if (s.type === 'NodePort' || s.type === 'LoadBalancer') s.externalTrafficPolicy ??= 'Cluster'
     // Single-stack IPv4 unless the client asked otherwise; the allocator fills clusterIP(s).
     s.ipFamilyPolicy ??= 'SingleStack'
     if (!s.ipFamilies || s.ipFamilies.length === 0) {
@@ -181,14 +181,14 @@ function defaultService(svc: Service): void {
 
 function defaultNamespace(ns: Namespace): void {
   ns.spec ??= {}
-  ns.spec.finalizers ??= ['kubernetes']
+  if (isObj(ns.spec)) ns.spec.finalizers ??= ['kubernetes']
   ns.status ??= {}
-  ns.status.phase ??= 'Active'
+  if (isObj(ns.status)) ns.status.phase ??= 'Active'
   // kube-apiserver labels every namespace with its own name.
   const name = ns.metadata.name
   if (name) {
     ns.metadata.labels ??= {}
-    ns.metadata.labels['kubernetes.io/metadata.name'] = name
+    if (isObj(ns.metadata.labels)) ns.metadata.labels['kubernetes.io/metadata.name'] = name
   }
 }
 
@@ -196,8 +196,8 @@ function defaultNode(node: Node): void {
   node.spec ??= {}
   node.status ??= {}
   const st = node.status
-  if (isObj(st.capacity) && !isObj(st.allocatable)) st.allocatable = { ...st.capacity }
-  if (node.spec.podCIDR && (!node.spec.podCIDRs || node.spec.podCIDRs.length === 0)) node.spec.podCIDRs = [node.spec.podCIDR]
+  if (isObj(st) && isObj(st.capacity) && !isObj(st.allocatable)) st.allocatable = { ...st.capacity }
+  if (isObj(node.spec) && node.spec.podCIDR && (!node.spec.podCIDRs || node.spec.podCIDRs.length === 0)) node.spec.podCIDRs = [node.spec.podCIDR]
 }
 
 function defaultEndpoints(ep: Endpoints): void {
@@ -206,7 +206,12 @@ function defaultEndpoints(ep: Endpoints): void {
 }
 
 function defaultEndpointSlice(es: EndpointSlice): void {
-  if (Array.isArray(es.ports)) for (const p of es.ports) if (isObj(p)) p.protocol ??= 'TCP'
+  if (Array.isArray(es.ports))
+    for (const p of es.ports) {
+      if (!isObj(p)) continue
+      p.name ??= ''
+      p.protocol ??= 'TCP'
+    }
   // endpoints is required in the schema; an absent list is an empty one.
   es.endpoints ??= []
   for (const e of es.endpoints) {
@@ -227,11 +232,16 @@ function defaultDeployment(d: Deployment): void {
   const s = d.spec
   s.replicas ??= 1
   s.strategy ??= {}
-  s.strategy.type ??= 'RollingUpdate'
-  if (s.strategy.type === 'RollingUpdate') {
-    s.strategy.rollingUpdate ??= {}
-    s.strategy.rollingUpdate.maxUnavailable ??= '25%'
-    s.strategy.rollingUpdate.maxSurge ??= '25%'
+  const st = s.strategy
+  if (isObj(st)) {
+    st.type ??= 'RollingUpdate'
+    if (st.type === 'RollingUpdate') {
+      st.rollingUpdate ??= {}
+      if (isObj(st.rollingUpdate)) {
+        st.rollingUpdate.maxUnavailable ??= '25%'
+        st.rollingUpdate.maxSurge ??= '25%'
+      }
+    }
   }
   s.revisionHistoryLimit ??= 10
   s.progressDeadlineSeconds ??= 600
@@ -242,4 +252,38 @@ function defaultReplicaSet(rs: ReplicaSet): void {
   if (!isObj(rs.spec)) return
   rs.spec.replicas ??= 1
   defaultTemplate(rs.spec as unknown as { template?: { spec?: PodSpec } })
+}
+
+/**
+ * Update-time carry-over that k8s does in its REST strategies before validation, so that a PUT of
+ * a manifest without server-assigned fields (`kubectl replace`, apply of a Service) keeps them:
+ * Service clusterIP/clusterIPs/ipFamilies/ipFamilyPolicy and nodePorts (matched by port+protocol)
+ * and healthCheckNodePort. Mutates `obj`; call after applyDefaults(obj), before validateUpdate.
+ */
+export function preserveOnUpdate(r: ResourceInfo, obj: KubeObject, old: KubeObject): void {
+  if (r.group !== '' || r.kind !== 'Service') return
+  const s = (obj as Service).spec
+  const o = (old as Service).spec
+  if (!isObj(s) || !isObj(o)) return
+  const type = s.type ?? 'ClusterIP'
+  const oldType = o.type ?? 'ClusterIP'
+  if (type !== 'ExternalName' && oldType !== 'ExternalName') {
+    if (!s.clusterIP && o.clusterIP) {
+      s.clusterIP = o.clusterIP
+      s.clusterIPs = o.clusterIPs ? [...o.clusterIPs] : [o.clusterIP]
+      if (o.ipFamilies) s.ipFamilies = [...o.ipFamilies]
+      if (o.ipFamilyPolicy) s.ipFamilyPolicy = o.ipFamilyPolicy
+    } else if (s.clusterIP && s.clusterIP === o.clusterIP && (!s.clusterIPs || s.clusterIPs.length === 0) && o.clusterIPs) {
+      s.clusterIPs = [...o.clusterIPs]
+    }
+  }
+  if ((type === 'NodePort' || type === 'LoadBalancer') && Array.isArray(s.ports) && Array.isArray(o.ports)) {
+    for (const p of s.ports) {
+      if (!isObj(p) || p.nodePort) continue
+      const prev = o.ports.find((q) => isObj(q) && q.port === p.port && (q.protocol ?? 'TCP') === (p.protocol ?? 'TCP'))
+      if (prev?.nodePort) p.nodePort = prev.nodePort
+    }
+  }
+  if (type === 'LoadBalancer' && s.externalTrafficPolicy === 'Local' && !s.healthCheckNodePort && o.healthCheckNodePort)
+    s.healthCheckNodePort = o.healthCheckNodePort
 }

@@ -277,8 +277,9 @@ function mergeMap(original: Obj, patch: Obj, path: string, table: Record<string,
   const retain = patch[RETAIN_KEYS]
   if (retain !== undefined) {
     if (!Array.isArray(retain) || !retain.every((x) => typeof x === 'string')) throw new PatchError(`strategic merge patch: $retainKeys must be a list of strings at ${path || '<root>'}`)
-    for (const k of Object.keys(patch)) {
-      if (k.startsWith('$')) continue
+    for (const [k, v] of Object.entries(patch)) {
+      // kubectl sends `"rollingUpdate": null` next to `$retainKeys: ["type"]`: clearing is fine.
+      if (k.startsWith('$') || v === null) continue
       if (!retain.includes(k)) throw new PatchError(`strategic merge patch: $retainKeys at ${path || '<root>'} does not list ${JSON.stringify(k)}`)
     }
     for (const k of Object.keys(original)) if (!retain.includes(k)) delete original[k]

@@ -192,7 +192,8 @@ const podPrinter: Printer = {
       pod.metadata.name ?? '',
       `${ready}/${total}`,
       podStatusReason(pod),
-      restartsCell([...initStatuses, ...statuses], now),
+      // While initializing, kubectl counts init container restarts; afterwards only the app containers'.
+      restartsCell(podStatusReason(pod).startsWith('Init:') ? initStatuses : statuses, now),
       age(pod.metadata.creationTimestamp, now),
       none(st.podIP),
       none(pod.spec?.nodeName),

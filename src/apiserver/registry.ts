@@ -410,6 +410,13 @@ export class Registry {
     if (this.nsTimer) clearTimeout(this.nsTimer)
   }
 
+  private sweep: Promise<void> = Promise.resolve()
+
+  /** Resolves when no namespace sweep is running (used on shutdown). */
+  idle(): Promise<void> {
+    return this.sweep
+  }
+
   kickNamespaces(): void {
     if (this.closed) return
     if (this.nsRunning) {
@@ -417,7 +424,7 @@ export class Registry {
       return
     }
     this.nsRunning = true
-    void this.sweepNamespaces()
+    this.sweep = this.sweepNamespaces()
       .catch((err: Error) => log.warn({ err: err.message }, 'namespace sweep failed'))
       .finally(() => {
         this.nsRunning = false
@@ -484,7 +491,7 @@ export class Registry {
     const ns = owner.metadata.namespace
     if (!uid || !ns) return
     for (const r of RESOURCES) {
-      if (!r.namespaced) continue
+      if (!r.namespaced || this.closed) continue
       const objs = await this.store.list(etcdListPrefix(r, ns))
       for (const o of objs.items) {
         if (!o.metadata.ownerReferences?.some((ref) => ref.uid === uid)) continue

@@ -30,6 +30,8 @@ declare module 'fastify' {
 
 export const BODY_LIMIT = 3 * 1024 * 1024
 
+const LEAF_KINDS = new Set(['Pod', 'Endpoints', 'EndpointSlice', 'Lease', 'Node'])
+
 export interface ApiServerOptions {
   etcdEndpoints: string[]
   stateDir: string
@@ -196,9 +198,16 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     throw err
   }
   const registry = new Registry(store, alloc)
-  registry.onRemoved = (_r, obj, policy) => {
-    if (policy === 'Orphan') return
-    void registry.deleteDependents(obj).catch((err: Error) => log.warn({ err: err.message }, 'cascade failed'))
+  // A minimal garbage collector: deleting an owner deletes its dependents (same namespace),
+  // unless propagationPolicy=Orphan. Leaf kinds own nothing, so their (hot) deletes skip the scan.
+  const pending = new Set<Promise<void>>()
+  registry.onRemoved = (r, obj, policy) => {
+    if (policy === 'Orphan' || LEAF_KINDS.has(r.kind)) return
+    const p = registry
+      .deleteDependents(obj)
+      .catch((err: Error) => log.warn({ err: err.message }, 'cascade failed'))
+      .finally(() => pending.delete(p))
+    pending.add(p)
   }
   let ready = false
   const appOpts: AppOptions = {
@@ -250,6 +259,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     async close() {
       registry.stop()
       await app.close()
+      await Promise.allSettled([...pending, registry.idle()])
       await store.close()
       app = app as FastifyInstance
     },

@@ -61,9 +61,18 @@ export interface DeployResult {
 
 // ---------- template hashing and identity ----------
 
+/** Drop null-valued keys: Go clients send `creationTimestamp: null` for what is simply unset. */
+function dropNulls(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(dropNulls)
+  if (v === null || typeof v !== 'object') return v
+  const out: Record<string, unknown> = {}
+  for (const [k, x] of Object.entries(v)) if (x !== null && x !== undefined) out[k] = dropNulls(x)
+  return out
+}
+
 function stripHash(t: PodTemplateSpec | undefined): PodTemplateSpec | undefined {
   if (!t) return t
-  const c = deepClone(t)
+  const c = dropNulls(deepClone(t)) as PodTemplateSpec
   if (c.metadata?.labels) {
     delete c.metadata.labels[LABEL_POD_TEMPLATE_HASH]
     if (Object.keys(c.metadata.labels).length === 0) delete c.metadata.labels
@@ -135,6 +144,12 @@ function w(rs: ReplicaSet): RSW {
 }
 
 const st = (x: RSW) => x.rs.status ?? { replicas: 0 }
+/**
+ * Available pods an RS can be counted on for: never more than its (possibly just lowered) size.
+ * The cache may still show the availability from before a scale-down; counting that twice
+ * would scale down again and break maxUnavailable.
+ */
+const avail = (x: RSW) => Math.min(st(x).availableReplicas ?? 0, x.replicas)
 const sumSpec = (l: RSW[]) => l.reduce((a, x) => a + x.replicas, 0)
 const revisionOf = (x: { annotations: Record<string, string> }) => {
   const n = Number(x.annotations[ANNOTATION_REVISION])
@@ -338,7 +353,7 @@ function reconcileOld(d: Deployment, all: RSW[], n: RSW, olds: RSW[]): boolean {
   const replicas = d.spec.replicas ?? 1
   let allPods = sumSpec(all)
   const minAvailable = replicas - maxUnavailable(d)
-  const newUnavailable = n.replicas - (st(n).availableReplicas ?? 0)
+  const newUnavailable = n.replicas - avail(n)
   const maxScaledDown = allPods - minAvailable - newUnavailable
   if (maxScaledDown <= 0) return false
   let scaled = false
@@ -347,7 +362,7 @@ function reconcileOld(d: Deployment, all: RSW[], n: RSW, olds: RSW[]): boolean {
   for (const x of [...olds].sort((a, b) => a.created - b.created)) {
     if (cleaned >= maxScaledDown) break
     if (x.replicas === 0) continue
-    const unhealthy = x.replicas - (st(x).availableReplicas ?? 0)
+    const unhealthy = x.replicas - avail(x)
     if (unhealthy <= 0) continue
     const down = Math.min(maxScaledDown - cleaned, unhealthy)
     scale(d, x, x.replicas - down)
@@ -356,7 +371,7 @@ function reconcileOld(d: Deployment, all: RSW[], n: RSW, olds: RSW[]): boolean {
   }
   allPods -= cleaned
   // Then healthy ones, as far as the available count above minAvailable allows.
-  const availableAll = all.reduce((a, x) => a + (st(x).availableReplicas ?? 0), 0)
+  const availableAll = all.reduce((a, x) => a + avail(x), 0)
   let total = availableAll - minAvailable
   if (total > 0) {
     // Available pods of RSs just shrunk by the cleanup above are not counted twice: a scale

@@ -47,11 +47,12 @@ interface IpJsonRoute {
 /** Map `ip`'s stderr to an errno name so callers can branch like on the netlink path. */
 function errnoFromIp(stderr: string): string {
   const s = stderr.toLowerCase()
-  if (s.includes('file exists')) return 'EEXIST'
+  if (s.includes('file exists') || s.includes('already assigned')) return 'EEXIST'
   if (s.includes('cannot find device') || s.includes('no such device')) return 'ENODEV'
   if (s.includes('no such process')) return 'ESRCH'
-  if (s.includes('network is unreachable')) return 'ENETUNREACH'
-  if (s.includes('cannot assign requested address')) return 'EADDRNOTAVAIL'
+  // iproute2 prints the kernel's extack text instead of strerror for these
+  if (s.includes('network is unreachable') || s.includes('invalid gateway')) return 'ENETUNREACH'
+  if (s.includes('cannot assign requested address') || s.includes('address not found')) return 'EADDRNOTAVAIL'
   if (s.includes('invalid argument')) return 'EINVAL'
   if (s.includes('operation not permitted')) return 'EPERM'
   if (s.includes('no such file')) return 'ENOENT'

@@ -22,7 +22,7 @@ export function dnsService(clusterIP: string): Service {
 }
 
 /** The DNS Deployment. Its pods read the API with the kubeconfig the server wrote for them. */
-export function dnsDeployment(o: { kubeconfig: string; clusterDomain: string; replicas?: number }): Deployment {
+export function dnsDeployment(o: { kubeconfig: string; clusterDomain: string; clusterIP: string; replicas?: number }): Deployment {
   return {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
@@ -40,13 +40,14 @@ export function dnsDeployment(o: { kubeconfig: string; clusterDomain: string; re
             {
               name: 'dns',
               image: 'netkube/dns',
-              args: ['--kubeconfig', o.kubeconfig, '--listen', '0.0.0.0:53', '--cluster-domain', o.clusterDomain, '--metrics-port', '9153'],
+              args: ['--kubeconfig', o.kubeconfig, '--listen', '0.0.0.0:53', '--cluster-domain', o.clusterDomain, '--metrics-listen', '0.0.0.0:9153', '--ns-address', o.clusterIP],
               ports: [
                 { name: 'dns', containerPort: 53, protocol: 'UDP' },
                 { name: 'dns-tcp', containerPort: 53, protocol: 'TCP' },
                 { name: 'metrics', containerPort: 9153, protocol: 'TCP' },
               ],
-              readinessProbe: { httpGet: { path: '/healthz', port: 9153 }, periodSeconds: 2 },
+              // Ready once its informers have synced (it answers SERVFAIL before that).
+              readinessProbe: { httpGet: { path: '/readyz', port: 9153 }, periodSeconds: 2 },
               livenessProbe: { httpGet: { path: '/healthz', port: 9153 }, periodSeconds: 10, failureThreshold: 5 },
             },
           ],

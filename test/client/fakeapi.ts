@@ -134,6 +134,9 @@ export class FakeApi {
     }
   }
 
+  /** Per-stream write chain, so split halves of consecutive events never interleave. */
+  private chains = new WeakMap<http.ServerResponse, Promise<void>>()
+
   private writeEvent(res: http.ServerResponse, ev: unknown): void {
     const line = JSON.stringify(ev) + '\n'
     const split = this.opts.splitWritesMs
@@ -146,10 +149,14 @@ export class FakeApi {
     let cut = Math.floor(buf.length / 2)
     const mb = buf.findIndex((b) => b >= 0xc0)
     if (mb > 0) cut = mb + 1
-    res.write(buf.subarray(0, cut))
-    setTimeout(() => {
+    const prev = this.chains.get(res) ?? Promise.resolve()
+    const next = prev.then(async () => {
+      if (res.destroyed) return
+      res.write(buf.subarray(0, cut))
+      await new Promise((r) => setTimeout(r, split))
       if (!res.destroyed) res.write(buf.subarray(cut))
-    }, split)
+    })
+    this.chains.set(res, next)
   }
 
   // ---------- HTTP ----------

@@ -239,3 +239,9 @@ t.test('progress deadline exceeded when nothing moves', async (t) => {
   t.equal(sim.d.status?.conditions?.find((c) => c.type === 'Progressing')?.reason, 'ProgressDeadlineExceeded')
   t.equal(sim.d.status?.conditions?.find((c) => c.type === 'Available')?.status, 'False')
 })
+
+t.test('templates compare equal across null/absent fields (what kubectl rollout undo sends)', async (t) => {
+  const a = deploy(1, 1, 1).spec.template
+  const b = { ...structuredClone(a), metadata: { ...a.metadata, creationTimestamp: null as unknown as string } }
+  t.equal(computeTemplateHash(b), computeTemplateHash(a))
+})

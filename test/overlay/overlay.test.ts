@@ -10,7 +10,7 @@ import { withEtcd } from '../helpers/etcd.js'
 import { cleanupRunNamespaces } from '../helpers/netns.js'
 import { run } from '../../src/util/exec.js'
 import { vtepMac } from '../../src/overlay/device.js'
-import { Lab, observe, stopChild, until, type Node, type Pod } from './cluster.js'
+import { observe, privateBuild, stopChild, until, withLab, type Lab, type Node, type Pod } from './cluster.js'
 
 const PREFIX = '/coreos.com/network'
 const CONFIG = { Network: '10.5.0.0/16', SubnetMin: '10.5.1.0', SubnetMax: '10.5.4.0', Backend: { Type: 'vxlan' } }
@@ -94,8 +94,7 @@ t.test('flannel-style overlay across three node namespaces', async (t) => {
   await client.put(`${PREFIX}/config`).value(JSON.stringify(CONFIG))
   const dir = mkdtempSync(join(tmpdir(), 'nk-overlay-'))
   t.teardown(() => rmSync(dir, { recursive: true, force: true }))
-  const lab = new Lab(t, dir, etcd.endpoint)
-  await lab.up()
+  const lab = await withLab(t, dir, etcd.endpoint, await privateBuild(t))
   for (let i = 1; i <= 3; i++) await lab.addNode(i)
   for (const n of lab.nodes) lab.startAgent(n, ['--metrics-port', '9101'])
   for (const n of lab.nodes) await until(`${n.name} subnet.env`, () => lab.subnetEnv(n), 20000)
@@ -137,7 +136,8 @@ t.test('flannel-style overlay across three node namespaces', async (t) => {
   const mtu = Number(lab.subnetEnv(n1)!.FLANNEL_MTU)
   const big = await ping(n1.pods[0]!, n3.pods[1]!.ip, ['-M', 'do', '-s', String(mtu - 28)])
   t.ok(big.ok, `ping -M do -s ${mtu - 28} crosses (${mtu} bytes IP = FLANNEL_MTU)`)
-  const over = await ping(n1.pods[0]!, n3.pods[1]!.ip, ['-M', 'do', '-s', String(mtu - 27)])
+  // one byte more does not fit flannel.1 (tried from the node, whose route to pods uses it)
+  const over = await ping({ ns: n1.ns, ip: n1.ip }, n3.pods[1]!.ip, ['-M', 'do', '-s', String(mtu - 27)])
   t.notOk(over.ok, `-s ${mtu - 27} does not fit: ${over.out.trim().split('\n').find((l) => /too long|mtu/i.test(l)) ?? ''}`)
 
   // metrics and health
@@ -189,6 +189,41 @@ t.test('flannel-style overlay across three node namespaces', async (t) => {
   t.equal(leases.length, 3, 'exactly three leases in etcd (no duplicate for the restarted node)')
   const m2 = await crossNodeMatrix(lab)
   t.same(m2.failures, [], `after restarts: ${m2.tried} pairs still reach each other`)
+
+  // etcd unreachable for a while: a lease created meanwhile arrives through the resumed watch
+  await lab.etcdOutage(async () => {
+    await new Promise((r) => setTimeout(r, 1500))
+    await client.put(`${PREFIX}/subnets/10.5.9.0-24`).value(JSON.stringify({ PublicIP: '192.168.56.99', BackendType: 'vxlan', BackendData: { VNI: 1, VtepMAC: '0e:00:00:00:00:99' } }))
+  })
+  await until('lease from the outage programmed on every node', async () => {
+    for (const n of lab.nodes) if (!(await observe(n.ns)).routes.includes('10.5.9.0/24 via 10.5.9.0 dev flannel.1 onlink')) return false
+    return true
+  }, 20000)
+  t.pass('after an etcd disconnect the watch resumed and delivered the change made meanwhile')
+  await client.delete().key(`${PREFIX}/subnets/10.5.9.0-24`)
+  await converged(lab)
+
+  // own lease deleted under a running agent: it takes the same subnet back
+  const key1 = `${PREFIX}/subnets/${lab.subnetEnv(n1)!.FLANNEL_SUBNET!.replace(/\.1\/24$/, '.0-24')}`
+  await client.delete().key(key1)
+  const back = await until('n1 lease re-acquired', async () => {
+    const v = await client.get(key1).string()
+    return v && JSON.parse(v).PublicIP === n1.ip ? v : undefined
+  })
+  t.ok(back, 'deleted own lease re-acquired (same subnet)')
+  t.ok(n1.agent && n1.agent.exitCode === null, 'agent still running')
+  // own subnet taken by another node: the agent must not keep routing it — it stops loudly
+  const a1 = n1.agent!
+  const a1exit = new Promise<number | null>((r) => a1.once('exit', (c) => r(c)))
+  await client.put(key1).value(JSON.stringify({ PublicIP: '192.168.56.98', BackendType: 'vxlan', BackendData: { VNI: 1, VtepMAC: '0e:00:00:00:00:98' } }))
+  t.equal(await a1exit, 1, 'agent exits 1 when its subnet is taken')
+  t.match(lab.agentLog(n1), /lost the lease on 10\.5\.\d+\.0\/24 \(taken by 192\.168\.56\.98\) and could not take it back; stopping/, 'and says why')
+  const vx = await run('ip', ['-n', n1.ns, 'link', 'show', 'flannel.1'], { allowFailure: true })
+  t.not(vx.code, 0, 'flannel.1 removed: no more routing for a subnet it does not own')
+  await client.delete().key(key1)
+  lab.startAgent(n1)
+  await converged(lab)
+  t.pass('restarted agent takes its subnet back (from subnet.env) and everything converges')
 
   // two new nodes race for the last free subnet (range 10.5.1.0–10.5.4.0 = 4 subnets)
   const n4 = await lab.addNode(4)

@@ -1,0 +1,168 @@
+// bench:api — latency (p50/p99) and throughput of the apiserver's main verbs over HTTPS
+// with keep-alive, at a stated concurrency, against a real local etcd.
+// Baseline: the Kubernetes API call latency SLO (sig-scalability): p99 ≤ 1 s for
+// single-object mutating and read calls, ≤ 5 s for namespace-scoped LISTs; watch event
+// delivery has no official SLO (the watch-latency SLI is WIP), the column shows the 1 s
+// mutating budget as a yardstick.
+// Usage: npm run bench:api [-- --concurrency 16 --count 2000]
+import { Agent, request } from 'node:https'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { startEtcd } from '../src/etcd/process.js'
+import { startApiServer } from '../src/apiserver/server.js'
+
+function arg(name: string, dflt: number): number {
+  const i = process.argv.indexOf(`--${name}`)
+  return i >= 0 ? Number(process.argv[i + 1]) : dflt
+}
+
+const CONCURRENCY = arg('concurrency', 16)
+const COUNT = arg('count', 2000)
+const LIST_COUNT = arg('lists', 200)
+const WATCH_COUNT = arg('watch', 500)
+
+interface Conn {
+  url: string
+  token: string
+  agent: Agent
+  ca: string
+}
+
+function call(c: Conn, method: string, path: string, body?: unknown): Promise<{ status: number; text: string }> {
+  const payload = body === undefined ? undefined : JSON.stringify(body)
+  return new Promise((resolve, reject) => {
+    const headers: Record<string, string> = { Authorization: `Bearer ${c.token}`, Accept: 'application/json' }
+    if (payload) {
+      headers['Content-Type'] = 'application/json'
+      headers['Content-Length'] = String(Buffer.byteLength(payload))
+    }
+    const req = request(new URL(path, c.url), { method, headers, agent: c.agent, ca: c.ca }, (res) => {
+      let text = ''
+      res.setEncoding('utf8')
+      res.on('data', (d: string) => (text += d))
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }))
+    })
+    req.on('error', reject)
+    if (payload) req.write(payload)
+    req.end()
+  })
+}
+
+function pct(sorted: number[], p: number): number {
+  if (!sorted.length) return NaN
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!
+}
+
+interface Row {
+  op: string
+  n: number
+  conc: number
+  p50: number
+  p99: number
+  rps: number
+  slo: string
+}
+
+/** Run `n` operations with `conc` in flight; returns per-op latencies (ms) and wall time. */
+async function drive(n: number, conc: number, op: (i: number) => Promise<void>): Promise<{ lat: number[]; wallMs: number }> {
+  const lat: number[] = []
+  let next = 0
+  const t0 = performance.now()
+  await Promise.all(
+    Array.from({ length: conc }, async () => {
+      for (;;) {
+        const i = next++
+        if (i >= n) return
+        const s = performance.now()
+        await op(i)
+        lat.push(performance.now() - s)
+      }
+    }),
+  )
+  return { lat: lat.sort((a, b) => a - b), wallMs: performance.now() - t0 }
+}
+
+function row(op: string, conc: number, r: { lat: number[]; wallMs: number }, slo: string): Row {
+  return { op, n: r.lat.length, conc, p50: pct(r.lat, 50), p99: pct(r.lat, 99), rps: (r.lat.length / r.wallMs) * 1000, slo }
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'netkube-bench-api-'))
+  const etcd = await startEtcd({ dataDir: join(dir, 'etcd') })
+  const api = await startApiServer({ etcdEndpoints: [etcd.endpoint], stateDir: join(dir, 'state'), port: 0, logLevel: 'warn' })
+  const c: Conn = { url: api.url, token: api.token, agent: new Agent({ keepAlive: true, maxSockets: CONCURRENCY * 2 }), ca: api.caPem }
+  const rows: Row[] = []
+  try {
+    await call(c, 'POST', '/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'bench' } })
+    const base = '/api/v1/namespaces/bench/configmaps'
+    const cm = (i: number) => ({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: `cm-${i}`, labels: { app: 'bench', shard: String(i % 10) } }, data: { i: String(i), pad: 'x'.repeat(256) } })
+    const check = (r: { status: number; text: string }, want: number): void => {
+      if (r.status !== want) throw new Error(`HTTP ${r.status}: ${r.text.slice(0, 200)}`)
+    }
+
+    rows.push(row('create configmap', CONCURRENCY, await drive(COUNT, CONCURRENCY, async (i) => check(await call(c, 'POST', base, cm(i)), 201)), '≤ 1 s'))
+    rows.push(row('get configmap', CONCURRENCY, await drive(COUNT, CONCURRENCY, async (i) => check(await call(c, 'GET', `${base}/cm-${i % COUNT}`), 200)), '≤ 1 s'))
+    rows.push(row('update configmap (PUT)', CONCURRENCY, await drive(COUNT, CONCURRENCY, async (i) => check(await call(c, 'PUT', `${base}/cm-${i}`, { ...cm(i), data: { i: 'u' } }), 200)), '≤ 1 s'))
+    rows.push(row(`list ${COUNT} (all)`, 4, await drive(Math.max(4, Math.floor(LIST_COUNT / 10)), 4, async () => check(await call(c, 'GET', base), 200)), '≤ 5 s'))
+    rows.push(row(`list labelSelector (1/10)`, CONCURRENCY, await drive(LIST_COUNT, CONCURRENCY, async (i) => check(await call(c, 'GET', `${base}?labelSelector=shard%3D${i % 10}`), 200)), '≤ 5 s'))
+    rows.push(row('list limit=100', CONCURRENCY, await drive(LIST_COUNT, CONCURRENCY, async () => check(await call(c, 'GET', `${base}?limit=100`), 200)), '≤ 5 s'))
+
+    // Watch delivery: time from sending a create to its ADDED event arriving on an open watch.
+    const rv = JSON.parse((await call(c, 'GET', `/api/v1/namespaces/bench/pods?limit=1`)).text).metadata.resourceVersion as string
+    const sent = new Map<string, number>()
+    const delivered: number[] = []
+    let wantDone!: () => void
+    const allDone = new Promise<void>((r) => (wantDone = r))
+    const wreq = request(new URL(`/api/v1/namespaces/bench/endpoints?watch=true&resourceVersion=${rv}`, c.url), { headers: { Authorization: `Bearer ${c.token}` }, ca: c.ca }, (res) => {
+      let buf = ''
+      res.setEncoding('utf8')
+      res.on('data', (d: string) => {
+        buf += d
+        let i: number
+        while ((i = buf.indexOf('\n')) >= 0) {
+          const ev = JSON.parse(buf.slice(0, i)) as { type: string; object: { metadata: { name: string } } }
+          buf = buf.slice(i + 1)
+          const s = sent.get(ev.object.metadata.name)
+          if (ev.type === 'ADDED' && s !== undefined) delivered.push(performance.now() - s)
+          if (delivered.length >= WATCH_COUNT) wantDone()
+        }
+      })
+    })
+    wreq.end()
+    await new Promise((r) => setTimeout(r, 200))
+    const tw = performance.now()
+    await drive(WATCH_COUNT, CONCURRENCY, async (i) => {
+      const name = `ep-${i}`
+      sent.set(name, performance.now())
+      check(await call(c, 'POST', '/api/v1/namespaces/bench/endpoints', { apiVersion: 'v1', kind: 'Endpoints', metadata: { name } }), 201)
+    })
+    await Promise.race([allDone, new Promise((r) => setTimeout(r, 30_000))])
+    const wallMs = performance.now() - tw
+    wreq.destroy()
+    rows.push(row('watch delivery (create→event)', CONCURRENCY, { lat: delivered.sort((a, b) => a - b), wallMs }, '(1 s)'))
+
+    rows.push(row('delete configmap', CONCURRENCY, await drive(COUNT, CONCURRENCY, async (i) => check(await call(c, 'DELETE', `${base}/cm-${i}`), 200)), '≤ 1 s'))
+  } finally {
+    c.agent.destroy()
+    await api.close()
+    await etcd.stop()
+    rmSync(dir, { recursive: true, force: true })
+  }
+
+  const f = (n: number) => (Number.isNaN(n) ? '-' : n < 10 ? n.toFixed(2) : n.toFixed(1))
+  const header = ['operation', 'n', 'conc', 'p50 ms', 'p99 ms', 'ops/s', 'SLO p99']
+  const lines = rows.map((r) => [r.op, String(r.n), String(r.conc), f(r.p50), f(r.p99), f(r.rps), r.slo])
+  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)))
+  const fmt = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ')
+  console.log(`netkube apiserver bench — HTTPS keep-alive, concurrency ${CONCURRENCY}, local etcd 3.4, ${COUNT} objects`)
+  console.log('baseline: Kubernetes API call latency SLO (p99 ≤ 1 s single-object calls, ≤ 5 s namespaced LIST)\n')
+  console.log(fmt(header))
+  console.log(widths.map((w) => '-'.repeat(w)).join('  '))
+  for (const l of lines) console.log(fmt(l))
+}
+
+main().catch((err: unknown) => {
+  console.error(err)
+  process.exitCode = 1
+})

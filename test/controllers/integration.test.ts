@@ -1,0 +1,213 @@
+// Controllers + scheduler against a real apiserver, with fake nodes acting as kubelets.
+import t from 'tap'
+import { execFile } from 'node:child_process'
+import { promisify } from 'node:util'
+import type { Deployment, EndpointSlice, Endpoints, Node, Pod, ReplicaSet, Service } from '../../src/api/types.js'
+import { ANNOTATION_REVISION } from '../../src/api/types.js'
+import { getCondition, podIsReady } from '../../src/api/meta.js'
+import { R } from '../../src/controllers/informers.js'
+import { eventually, withCluster } from './fakecluster.js'
+
+const exec = promisify(execFile)
+
+function deployment(image: string): Deployment {
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name: 'web', namespace: 'default' },
+    spec: {
+      replicas: 6,
+      selector: { matchLabels: { app: 'web' } },
+      strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: 1, maxUnavailable: 1 } },
+      template: {
+        metadata: { labels: { app: 'web' } },
+        spec: { containers: [{ name: 'web', image, ports: [{ name: 'http', containerPort: 8080 }], resources: { requests: { cpu: '100m', memory: '64Mi' } } }] },
+      },
+    },
+  }
+}
+
+t.test('controllers and scheduler drive fake nodes', async (t) => {
+  const { api, client, kubelet } = await withCluster(t)
+  const pods = client.resource<Pod>(R.pods, 'default')
+  const deps = client.resource<Deployment>(R.deployments, 'default')
+  const rss = client.resource<ReplicaSet>(R.replicasets, 'default')
+  const webPods = async () => (await pods.list({ labelSelector: 'app=web' })).items
+  const readyWeb = (l: Pod[]) => l.filter((p) => !p.metadata.deletionTimestamp && podIsReady(p))
+  for (const n of ['node1', 'node2', 'node3']) await kubelet.addNode(n)
+
+  await t.test('a Deployment of 6 spreads over 3 nodes', async (t) => {
+    await deps.create(deployment('agnhost:v1'))
+    const l = await eventually('6 ready pods', async () => {
+      const l = readyWeb(await webPods())
+      return l.length === 6 && l
+    })
+    const perNode: Record<string, number> = {}
+    for (const p of l) perNode[p.spec.nodeName!] = (perNode[p.spec.nodeName!] ?? 0) + 1
+    t.same(perNode, { node1: 2, node2: 2, node3: 2 }, 'two per node')
+    for (const p of l) {
+      t.match(p.metadata.name, /^web-[bcdfghjklmnpqrstvwxz2456789]+-[bcdfghjklmnpqrstvwxz2456789]{5}$/)
+      const ref = p.metadata.ownerReferences?.[0]
+      t.equal(ref?.kind, 'ReplicaSet')
+      t.equal(ref?.controller, true)
+    }
+    const d = await eventually('deployment status', async () => {
+      const d = await deps.get('web')
+      return d.status?.availableReplicas === 6 && d.status.observedGeneration === d.metadata.generation && d
+    })
+    t.equal(d.metadata.annotations?.[ANNOTATION_REVISION], '1')
+    t.equal(getCondition(d.status?.conditions, 'Available')?.status, 'True')
+    t.equal(getCondition(d.status?.conditions, 'Progressing')?.reason, 'NewReplicaSetAvailable')
+    const rs = (await rss.list()).items
+    t.equal(rs.length, 1)
+    t.equal(rs[0]!.status?.readyReplicas, 6)
+  })
+
+  await t.test('Service → Endpoints and EndpointSlice, ready and not ready', async (t) => {
+    await client.resource<Service>(R.services, 'default').create({
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: 'web', namespace: 'default' },
+      spec: { selector: { app: 'web' }, ports: [{ name: 'http', port: 80, targetPort: 'http' }] },
+    })
+    const ep = await eventually('endpoints with 6 addresses', async () => {
+      const ep = await client.resource<Endpoints>(R.endpoints, 'default').get('web')
+      return ep.subsets?.[0]?.addresses?.length === 6 && ep
+    })
+    t.same(ep.subsets![0]!.ports, [{ name: 'http', port: 8080, protocol: 'TCP' }], 'named targetPort resolved')
+    t.ok(ep.subsets![0]!.addresses!.every((a) => a.nodeName && a.targetRef?.kind === 'Pod'))
+    const slices = await eventually('one slice with 6 endpoints', async () => {
+      const l = (await client.resource<EndpointSlice>(R.endpointslices, 'default').list({ labelSelector: 'kubernetes.io/service-name=web' })).items
+      return l.length === 1 && l[0]!.endpoints.length === 6 && l
+    })
+    t.equal(slices[0]!.metadata.labels?.['endpointslice.kubernetes.io/managed-by'], 'endpointslice-controller.k8s.io')
+    t.equal(slices[0]!.metadata.ownerReferences?.[0]?.kind, 'Service')
+    t.same(slices[0]!.ports, [{ name: 'http', port: 8080, protocol: 'TCP' }])
+    const victim = readyWeb(await webPods())[0]!
+    await kubelet.setReady(victim, false)
+    await eventually('pod moves to notReadyAddresses', async () => {
+      const ep = await client.resource<Endpoints>(R.endpoints, 'default').get('web')
+      return ep.subsets?.[0]?.addresses?.length === 5 && ep.subsets[0].notReadyAddresses?.[0]?.targetRef?.name === victim.metadata.name
+    })
+    await eventually('slice condition ready=false', async () => {
+      const l = (await client.resource<EndpointSlice>(R.endpointslices, 'default').list({ labelSelector: 'kubernetes.io/service-name=web' })).items
+      const e = l[0]?.endpoints.find((e) => e.targetRef?.name === victim.metadata.name)
+      return e?.conditions?.ready === false && e.conditions.serving === false
+    })
+    await kubelet.setReady((await pods.get(victim.metadata.name!)), true)
+    await eventually('6 ready again', async () => readyWeb(await webPods()).length === 6)
+  })
+
+  await t.test('rolling update keeps ≥ 5 ready, kubectl rollout status and undo work', async (t) => {
+    let minReady = 6
+    let sampling = true
+    const sampler = (async () => {
+      while (sampling) {
+        minReady = Math.min(minReady, readyWeb(await webPods()).length)
+        await new Promise((r) => setTimeout(r, 100))
+      }
+    })()
+    await deps.patch('web', { spec: { template: { spec: { containers: [{ name: 'web', image: 'agnhost:v2' }] } } } }, 'strategic')
+    const kubectl = (...args: string[]) => exec('kubectl', ['--kubeconfig', api.kubeconfigPath, ...args], { timeout: 90_000 })
+    const rs = await kubectl('rollout', 'status', 'deployment/web', '--timeout=80s')
+    t.match(rs.stdout, /successfully rolled out/)
+    const d = await eventually('rollout complete', async () => {
+      const d = await deps.get('web')
+      return d.status?.updatedReplicas === 6 && d.status.availableReplicas === 6 && d.status.replicas === 6 && d
+    })
+    sampling = false
+    await sampler
+    t.ok(minReady >= 5, `never below 5 ready (min ${minReady})`)
+    t.equal(d.metadata.annotations?.[ANNOTATION_REVISION], '2')
+    const l = readyWeb(await webPods())
+    t.ok(l.every((p) => p.spec.containers[0]!.image === 'agnhost:v2'), 'all pods run v2')
+
+    const undo = await kubectl('rollout', 'undo', 'deployment/web')
+    t.match(undo.stdout, /rolled back/)
+    await kubectl('rollout', 'status', 'deployment/web', '--timeout=80s')
+    const d2 = await eventually('rolled back', async () => {
+      const d = await deps.get('web')
+      const l = readyWeb(await webPods())
+      return d.status?.updatedReplicas === 6 && d.status.replicas === 6 && l.length === 6 && l.every((p) => p.spec.containers[0]!.image === 'agnhost:v1') && d
+    })
+    t.equal(d2.metadata.annotations?.[ANNOTATION_REVISION], '3')
+    const list = (await rss.list()).items
+    t.equal(list.length, 2, `the old RS was reused, not a third one: ${JSON.stringify(list.map((r) => [r.metadata.name, r.metadata.creationTimestamp, r.spec.template]))} deployment: ${JSON.stringify(d2.spec.template)}`)
+    const v1 = list.find((r) => r.spec.template?.spec.containers[0]?.image === 'agnhost:v1')!
+    t.equal(v1.spec.replicas, 6)
+    t.equal(v1.metadata.annotations?.[ANNOTATION_REVISION], '3')
+  })
+
+  await t.test('scale to 0 and back to 6', async (t) => {
+    await deps.patch('web', { spec: { replicas: 0 } }, 'merge')
+    await eventually('no pods', async () => (await webPods()).length === 0)
+    await deps.patch('web', { spec: { replicas: 6 } }, 'merge')
+    await eventually('6 ready', async () => readyWeb(await webPods()).length === 6)
+    const d = await eventually('status 6', async () => {
+      const d = await deps.get('web')
+      return d.status?.availableReplicas === 6 && d
+    })
+    t.equal(d.status?.updatedReplicas, 6)
+  })
+
+  await t.test('an unschedulable pod gets PodScheduled=False and runs once a node fits', async (t) => {
+    await pods.create({
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'picky', namespace: 'default' },
+      spec: { nodeSelector: { disk: 'ssd' }, containers: [{ name: 'c', image: 'agnhost', resources: { requests: { cpu: '1' } } }] },
+    })
+    const cond = await eventually('Unschedulable condition', async () => {
+      const p = await pods.get('picky')
+      const c = getCondition(p.status?.conditions, 'PodScheduled')
+      return c?.reason === 'Unschedulable' && c
+    })
+    t.equal(cond.status, 'False')
+    t.equal(cond.message, "0/3 nodes are available: 3 node(s) didn't match Pod's node affinity/selector.")
+    await kubelet.addNode('node4', { labels: { disk: 'ssd' } })
+    const p = await eventually('picky bound to node4', async () => {
+      const p = await pods.get('picky')
+      return p.spec.nodeName && p
+    })
+    t.equal(p.spec.nodeName, 'node4')
+    await pods.delete('picky')
+  })
+
+  await t.test('a node whose lease stops becomes Unknown; its pods are replaced elsewhere', async (t) => {
+    kubelet.kill('node3')
+    const n = await eventually('node3 Unknown and tainted', async () => {
+      const n = await client.resource<Node>(R.nodes).get('node3')
+      return getCondition(n.status?.conditions, 'Ready')?.status === 'Unknown' && (n.spec?.taints ?? []).length === 2 && n
+    }, 15_000)
+    t.equal(getCondition(n.status?.conditions, 'Ready')?.reason, 'NodeStatusUnknown')
+    t.same(n.spec!.taints!.map((x) => `${x.key}:${x.effect}`).sort(), ['node.kubernetes.io/unreachable:NoExecute', 'node.kubernetes.io/unreachable:NoSchedule'])
+    await eventually('6 ready web pods, none on node3', async () => {
+      const l = readyWeb(await webPods())
+      return l.length === 6 && l.every((p) => p.spec.nodeName !== 'node3')
+    }, 30_000)
+    // The agent comes back: heartbeats and Ready again → taints removed.
+    kubelet.revive('node3')
+    await client.resource<Node>(R.nodes).patchStatus('node3', {
+      status: { conditions: [{ type: 'Ready', status: 'True', reason: 'KubeletReady', lastHeartbeatTime: new Date().toISOString(), lastTransitionTime: new Date().toISOString() }] },
+    }, 'merge')
+    await eventually('node3 untainted', async () => ((await client.resource<Node>(R.nodes).get('node3')).spec?.taints ?? []).length === 0, 10_000)
+    t.pass('taints removed when the node is back')
+  })
+
+  await t.test('deleting the Deployment cascades to ReplicaSets and pods; Service deletion to its slices', async (t) => {
+    await deps.delete('web')
+    await eventually('RSes gone', async () => (await rss.list()).items.length === 0)
+    await eventually('pods gone', async () => (await webPods()).length === 0)
+    await client.resource<Service>(R.services, 'default').delete('web')
+    await eventually('slices gone', async () => (await client.resource<EndpointSlice>(R.endpointslices, 'default').list({ labelSelector: 'kubernetes.io/service-name=web' })).items.length === 0)
+    await eventually('endpoints gone', async () => {
+      try {
+        await client.resource<Endpoints>(R.endpoints, 'default').get('web')
+        return false
+      } catch {
+        return true
+      }
+    })
+    t.pass('cascade done')
+  })
+})

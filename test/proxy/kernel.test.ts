@@ -1,0 +1,156 @@
+// The proxy against the real kernel, in namespaces this test creates: a node with a bridge and
+// three pods answering their own name, and a client namespace acting as another host.
+// The proxier is fed Service/EndpointSlice objects directly (no apiserver).
+import t from 'tap'
+import { NftExec } from '../../src/net/nft.js'
+import { nsenterRun } from '../../src/net/netns.js'
+import { IptablesBackend, IptablesExec } from '../../src/proxy/iptables.js'
+import { NftBackend } from '../../src/proxy/nft-backend.js'
+import { NFT_TABLE } from '../../src/proxy/nftables.js'
+import { ensureNodePrerequisites } from '../../src/proxy/node.js'
+import { Proxier } from '../../src/proxy/proxier.js'
+import type { ProxyBackend } from '../../src/proxy/backend.js'
+import { buildTopology, connectMany, type Topology } from '../../bench/proxy-topology.js'
+import { RUN_PREFIX, cleanupRunNamespaces } from '../helpers/netns.js'
+import { slice, svc } from './fixtures.js'
+
+const CIP = '10.96.0.20'
+const NP = { type: 'NodePort' as const, ports: [{ name: 'http', port: 80, targetPort: 8080, nodePort: 30080 }] }
+
+let topo: Topology
+t.before(async () => {
+  topo = await buildTopology(RUN_PREFIX)
+  await ensureNodePrerequisites(topo.node, topo.serviceCIDR, topo.clusterCIDR)
+})
+t.teardown(async () => {
+  await topo?.destroy()
+  await cleanupRunNamespaces()
+})
+
+function proxier(backend: ProxyBackend): Proxier {
+  return new Proxier({ backend, node: { name: 'node-a', ips: [topo.nodeIP], clusterCIDR: topo.clusterCIDR, serviceCIDR: topo.serviceCIDR }, manual: true })
+}
+const eps = () => topo.pods.map((p) => ({ ip: p.ip, node: 'node-a' }))
+
+async function waitServers(): Promise<void> {
+  for (let i = 0; i < 50; i++) {
+    const r = await connectMany(topo.pods[0]!.ns, topo.pods[2]!.ip, 8080, 1, 500)
+    if (r.counts.pod3) return
+    await new Promise((r) => setTimeout(r, 100))
+  }
+  throw new Error('pod servers did not come up')
+}
+
+t.test('nftables mode', async (t) => {
+  await waitServers()
+  const p = proxier(new NftBackend(new NftExec(topo.node), { clusterCIDR: topo.clusterCIDR }))
+  let web = svc('web', { clusterIP: CIP, ...NP })
+  let webSlice = slice('web', eps())
+  p.onService(undefined, web)
+  p.onEndpointSlice(undefined, webSlice)
+  p.onService(undefined, svc('empty', { clusterIP: '10.96.0.30' }))
+  p.setSynced()
+  await p.syncNow()
+
+  t.test('node prerequisites', async (t) => {
+    const fwd = await nsenterRun(topo.node, 'cat', ['/proc/sys/net/ipv4/ip_forward'])
+    t.equal(fwd.stdout.trim(), '1')
+    const br = await nsenterRun(topo.node, 'cat', ['/proc/sys/net/bridge/bridge-nf-call-iptables'])
+    t.equal(br.stdout.trim(), '1')
+    const rt = await nsenterRun(topo.node, 'ip', ['route', 'show', '10.96.0.0/12'])
+    t.match(rt.stdout, /10\.96\.0\.0\/12 dev br0/)
+  })
+
+  t.test('ClusterIP: 300 new connections spread over 3 endpoints, each ≥ 15 %', async (t) => {
+    const r = await connectMany(topo.client, CIP, 80, 300)
+    t.same(r.errors, {}, 'no errors')
+    for (const pod of ['pod1', 'pod2', 'pod3']) t.ok((r.counts[pod] ?? 0) >= 45, `${pod}: ${r.counts[pod]} of 300`)
+  })
+
+  t.test('the node itself and a pod reach the ClusterIP; a pod reaches itself (hairpin)', async (t) => {
+    const fromNode = await connectMany(topo.node, CIP, 80, 30)
+    t.same(fromNode.errors, {})
+    t.equal(Object.keys(fromNode.counts).length, 3, 'node spreads too')
+    const fromPod = await connectMany(topo.pods[0]!.ns, CIP, 80, 30)
+    t.same(fromPod.errors, {}, 'same-bridge pod traffic un-DNATs (bridge-nf-call-iptables)')
+    t.ok((fromPod.counts.pod1 ?? 0) > 0, 'hairpin: pod1 reached itself through the service')
+  })
+
+  t.test('NodePort answers on the node address from another namespace', async (t) => {
+    const r = await connectMany(topo.client, topo.nodeIP, 30080, 30)
+    t.same(r.errors, {})
+    t.equal(Object.values(r.counts).reduce((a, b) => a + b, 0), 30)
+  })
+
+  t.test('no endpoints: refused at once, not a timeout', async (t) => {
+    const r = await connectMany(topo.client, '10.96.0.30', 80, 5, 3000)
+    t.same(r.errors, { ECONNREFUSED: 5 })
+    t.comment(`refused after ${r.times.map((x) => x.toFixed(1)).join(', ')} ms`)
+    const fromNode = await connectMany(topo.node, '10.96.0.30', 80, 2, 3000)
+    t.same(fromNode.errors, { ECONNREFUSED: 2 }, 'also from the node itself (output hook)')
+  })
+
+  t.test('ClientIP affinity: all connections go to one endpoint', async (t) => {
+    const aff = svc('web', { clusterIP: CIP, ...NP, sessionAffinity: 'ClientIP' })
+    p.onService(web, aff)
+    web = aff
+    const res = await p.syncNow()
+    t.notOk(res.full, 'incremental')
+    const r = await connectMany(topo.client, CIP, 80, 60)
+    t.same(r.errors, {})
+    t.equal(Object.keys(r.counts).length, 1, `one endpoint: ${JSON.stringify(r.counts)}`)
+    const plain = svc('web', { clusterIP: CIP, ...NP })
+    p.onService(web, plain)
+    web = plain
+    await p.syncNow()
+  })
+
+  t.test('removing an endpoint: no new connection reaches it', async (t) => {
+    const two = slice('web', eps().slice(0, 2))
+    p.onEndpointSlice(webSlice, two)
+    webSlice = two
+    const res = await p.syncNow()
+    t.notOk(res.full)
+    const r = await connectMany(topo.client, CIP, 80, 100)
+    t.same(r.errors, {})
+    t.notOk(r.counts.pod3, `pod3 got none: ${JSON.stringify(r.counts)}`)
+    t.ok(r.counts.pod1 && r.counts.pod2)
+  })
+
+  t.test('a restarted proxy adopts the table: rewritten, not duplicated', async (t) => {
+    const before = (await new NftExec(topo.node).listTable('ip', NFT_TABLE))!
+    const p2 = proxier(new NftBackend(new NftExec(topo.node), { clusterCIDR: topo.clusterCIDR }))
+    p2.onService(undefined, web)
+    p2.onEndpointSlice(undefined, webSlice)
+    p2.onService(undefined, svc('empty', { clusterIP: '10.96.0.30' }))
+    p2.setSynced()
+    t.ok((await p2.syncNow()).full)
+    const after = (await new NftExec(topo.node).listTable('ip', NFT_TABLE))!
+    t.equal(after, before, 'same ruleset after adoption')
+    t.equal((after.match(/chain service-/g) ?? []).length, 1)
+    const tables = await nsenterRun(topo.node, 'nft', ['list', 'tables'])
+    t.equal(tables.stdout.trim(), `table ip ${NFT_TABLE}`)
+  })
+
+  await nsenterRun(topo.node, 'nft', ['delete', 'table', 'ip', NFT_TABLE])
+})
+
+t.test('iptables mode: the same ClusterIP spread, NodePort and reject', async (t) => {
+  const p = proxier(new IptablesBackend(new IptablesExec(topo.node), { clusterCIDR: topo.clusterCIDR }))
+  p.onService(undefined, svc('web', { clusterIP: CIP, ...NP }))
+  p.onEndpointSlice(undefined, slice('web', eps()))
+  p.onService(undefined, svc('empty', { clusterIP: '10.96.0.30' }))
+  p.setSynced()
+  await p.syncNow()
+  await p.syncNow() // a second full restore must not duplicate anything
+  const r = await connectMany(topo.client, CIP, 80, 300)
+  t.same(r.errors, {})
+  for (const pod of ['pod1', 'pod2', 'pod3']) t.ok((r.counts[pod] ?? 0) >= 45, `${pod}: ${r.counts[pod]} of 300`)
+  const np = await connectMany(topo.client, topo.nodeIP, 30080, 10)
+  t.same(np.errors, {})
+  const rej = await connectMany(topo.client, '10.96.0.30', 80, 3, 3000)
+  t.same(rej.errors, { ECONNREFUSED: 3 })
+  const save = await nsenterRun(topo.node, 'iptables-legacy-save', ['-t', 'nat'])
+  t.equal((save.stdout.match(/-A PREROUTING .*KUBE-SERVICES/g) ?? []).length, 1, 'jump ensured once')
+  t.equal((save.stdout.match(/^:KUBE-SVC-/gm) ?? []).length, 1)
+})
