@@ -1,9 +1,9 @@
 // `netkube cni install`: put the plugin executable `netkube` into a CNI bin dir and a
 // `.conflist` into a CNI conf dir, for any runtime (podman, containerd, CRI-O, our kubelet).
-// The executable is a two-line launcher of dist/cni/thin.js (fast path to the node agent's
-// socket, else the full plugin in-process).
-import { chmodSync, mkdirSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
+// The executable is the C shim (cni/native/shim.c) or, without it, a two-line Node launcher
+// of dist/cni/thin.js; both forward to the node agent's socket, else run the full plugin.
+import { chmodSync, copyFileSync, existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
 export interface InstallOptions {
@@ -32,7 +32,10 @@ export interface InstallOptions {
 }
 
 export function launcherText(): string {
-  const thin = fileURLToPath(new URL('./thin.js', import.meta.url))
+  // Always the compiled entry: from dist/cni/install.js it is the sibling; from the sources
+  // (tests run .ts directly) it is <root>/dist/cni/thin.js.
+  const here = dirname(fileURLToPath(import.meta.url))
+  const thin = /[/]dist[/]cni$/.test(here) ? join(here, 'thin.js') : join(here, '..', 'dist', 'cni', 'thin.js')
   return `#!/usr/bin/env node\n// netkube CNI plugin (written by \`netkube cni install\`)\nimport(${JSON.stringify(thin)})\n`
 }
 
@@ -63,13 +66,35 @@ export function conflist(o: InstallOptions): Record<string, unknown> {
   return { cniVersion: o.cniVersion ?? '1.1.0', name: o.name ?? 'netkube', plugins: [plugin] }
 }
 
-export function install(o: InstallOptions): { plugin: string; conf: string } {
+/** The compiled C shim (scripts/setup.sh builds it), if present. */
+export function shimPath(): string | undefined {
+  const here = dirname(fileURLToPath(import.meta.url))
+  const root = /[/]dist[/]cni$/.test(here) ? join(here, '..', '..') : join(here, '..')
+  const p = join(root, 'cni', 'native', 'build', 'netkube-shim')
+  return existsSync(p) ? p : undefined
+}
+
+/**
+ * `netkube` in the bin dir is the C shim when built (a runtime's exec costs ~1 ms, not a Node
+ * start), with `netkube.js` (the Node launcher) next to it as its fallback; without the shim,
+ * `netkube` is the Node launcher itself. `shim: false` forces the Node launcher.
+ */
+export function install(o: InstallOptions & { shim?: boolean }): { plugin: string; conf: string; shim: boolean } {
   mkdirSync(o.binDir, { recursive: true })
   mkdirSync(o.confDir, { recursive: true })
   const plugin = join(o.binDir, 'netkube')
-  writeFileSync(plugin, launcherText())
-  chmodSync(plugin, 0o755)
+  const shim = o.shim === false ? undefined : shimPath()
+  const js = shim ? join(o.binDir, 'netkube.js') : plugin
+  writeFileSync(js, launcherText())
+  chmodSync(js, 0o755)
+  if (shim) {
+    // write to a temp name and rename: a runtime may be exec'ing the old binary right now
+    const tmp = `${plugin}.tmp-${process.pid}`
+    copyFileSync(shim, tmp)
+    chmodSync(tmp, 0o755)
+    renameSync(tmp, plugin)
+  }
   const conf = join(o.confDir, o.confFile ?? `10-${o.name ?? 'netkube'}.conflist`)
   writeFileSync(conf, JSON.stringify(conflist(o), null, 2) + '\n')
-  return { plugin, conf }
+  return { plugin, conf, shim: Boolean(shim) }
 }

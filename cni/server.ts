@@ -1,9 +1,9 @@
 // The CNI server: the node agent (kubelet/overlay agent) hosts it so that a runtime's exec of
 // the thin `netkube` binary costs one Node start + one unix-socket round trip, while the
 // agent — netlink and the plugin code already loaded and JIT-warm — does the work
-// (Cilium / Multus "thick" style). The wire format is one JSON object each way:
-//   request  {"env": {CNI_*…}, "stdin": "<config>"}   (client half-closes after writing)
-//   response {"exit": 0|1, "stdout": "<result or error JSON>"}
+// (Cilium / Multus "thick" style). The wire format is simple enough for the C shim:
+//   request : "NKCNI1\n" { "KEY=VALUE" NUL }* NUL <stdin bytes>   (client half-closes)
+//   response: "<exit code>\n" <stdout bytes>                       (server closes)
 // The default address is the abstract socket `@netkube-cni`: abstract unix sockets belong to
 // the network namespace, so each node namespace's agent gets its own with no file to share.
 import { createServer, type Server } from 'node:net'
@@ -24,6 +24,39 @@ export interface CniServer {
   close(): Promise<void>
 }
 
+const MAGIC = 'NKCNI1\n'
+
+export function encodeRequest(env: Record<string, string | undefined>, stdin: string): Buffer {
+  const parts = [MAGIC]
+  for (const [k, v] of Object.entries(env)) if (k.startsWith('CNI_') && v !== undefined) parts.push(`${k}=${v}\0`)
+  parts.push('\0', stdin)
+  return Buffer.from(parts.join(''))
+}
+
+export function decodeRequest(buf: Buffer): CniIo | undefined {
+  if (buf.subarray(0, MAGIC.length).toString() !== MAGIC) return undefined
+  const env: Record<string, string> = {}
+  let i = MAGIC.length
+  for (;;) {
+    const z = buf.indexOf(0, i)
+    if (z < 0) return undefined
+    if (z === i) {
+      i++
+      break
+    }
+    const kv = buf.subarray(i, z).toString()
+    const eq = kv.indexOf('=')
+    const k = kv.slice(0, eq)
+    if (eq > 0 && k.startsWith('CNI_')) env[k] = kv.slice(eq + 1)
+    i = z + 1
+  }
+  return { env, stdin: buf.subarray(i).toString() }
+}
+
+export function encodeResponse(out: CniOutcome): string {
+  return `${out.exit}\n${out.stdout}`
+}
+
 /** Node's spelling of an abstract socket is a leading NUL. */
 export function socketAddress(path: string): string {
   return path.startsWith('@') ? `\0${path.slice(1)}` : path
@@ -32,25 +65,21 @@ export function socketAddress(path: string): string {
 export function startCniServer(opts: CniServerOptions = {}): Promise<CniServer> {
   const path = opts.socketPath ?? DEFAULT_AGENT_SOCKET
   const ctx: PluginContext = opts.hostNetns ? { hostNetns: opts.hostNetns } : {}
-  const server: Server = createServer((conn) => {
+  // allowHalfOpen: the client half-closes after its request; we still have to answer.
+  const server: Server = createServer({ allowHalfOpen: true }, (conn) => {
     const chunks: Buffer[] = []
     conn.on('data', (d: Buffer) => chunks.push(d))
     conn.on('error', () => conn.destroy())
     conn.on('end', () => {
       const t0 = performance.now()
-      let io: CniIo
-      try {
-        const msg = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { env?: Record<string, string>; stdin?: string }
-        const env: Record<string, string> = {}
-        for (const [k, v] of Object.entries(msg.env ?? {})) if (k.startsWith('CNI_') && typeof v === 'string') env[k] = v
-        io = { env, stdin: typeof msg.stdin === 'string' ? msg.stdin : '' }
-      } catch {
-        conn.end(JSON.stringify({ exit: 1, stdout: JSON.stringify({ cniVersion: '1.1.0', code: 6, msg: 'bad request to CNI server' }) + '\n' }))
+      const io = decodeRequest(Buffer.concat(chunks))
+      if (!io) {
+        conn.end(encodeResponse({ exit: 1, stdout: JSON.stringify({ cniVersion: '1.1.0', code: 6, msg: 'bad request to the CNI server' }) + '\n' }))
         return
       }
       void handleCni(io, ctx).then((out) => {
         opts.onRequest?.(io.env.CNI_COMMAND ?? '?', out, performance.now() - t0)
-        conn.end(JSON.stringify(out))
+        conn.end(encodeResponse(out))
       })
     })
   })

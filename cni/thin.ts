@@ -1,4 +1,5 @@
-// The exec'd entry, kept thin: it imports nothing but node:net/node:fs. If a node agent serves
+// The JS twin of the C shim (cni/native/shim.c), used when the shim is not built, and the
+// shim's fallback target. Kept thin: it imports nothing but node:net/node:fs. If a node agent serves
 // CNI on its socket (config `agentSocket`, env NETKUBE_CNI_SOCKET, default `@netkube-cni`), the
 // env + stdin are forwarded there and the answer printed; otherwise (no agent, or it went
 // away before answering) the full plugin is loaded and runs in this process.
@@ -29,22 +30,23 @@ const path = socketFor(stdin)
 if (path === '' || path === 'none') {
   void standalone(stdin)
 } else {
-  const env: Record<string, string> = {}
-  for (const [k, v] of Object.entries(process.env)) if (k.startsWith('CNI_') && v !== undefined) env[k] = v
+  const parts = ['NKCNI1\n']
+  for (const [k, v] of Object.entries(process.env)) if (k.startsWith('CNI_') && v !== undefined) parts.push(`${k}=${v}\0`)
+  parts.push('\0', stdin)
   const sock = connect(path.startsWith('@') ? `\0${path.slice(1)}` : path)
   const chunks: Buffer[] = []
   let done = false
-  sock.on('connect', () => sock.end(JSON.stringify({ env, stdin })))
+  sock.on('connect', () => sock.end(parts.join('')))
   sock.on('data', (d: Buffer) => chunks.push(d))
   sock.on('end', () => {
-    try {
-      const out = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { exit: number; stdout: string }
-      done = true
-      process.stdout.write(out.stdout, () => process.exit(out.exit))
-    } catch {
-      if (!done) void standalone(stdin)
-      done = true
-    }
+    const resp = Buffer.concat(chunks)
+    const nl = resp.indexOf(10)
+    if (done) return
+    done = true
+    // no answer (the agent went away mid-request): run the plugin here (ADD/DEL are idempotent)
+    if (nl < 0) return void standalone(stdin)
+    const exit = Number(resp.subarray(0, nl).toString())
+    process.stdout.write(resp.subarray(nl + 1), () => process.exit(exit))
   })
   sock.on('error', () => {
     if (!done) void standalone(stdin)

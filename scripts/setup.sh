@@ -40,6 +40,15 @@ if [ ! -f src/net/native/build/Release/netkube_setns.node ] || [ src/net/native/
     || echo "setup: setns addon not built (falling back to ip/nsenter)" >&2
 fi
 
+# The CNI shim (cni/native): the small C executable runtimes exec as `netkube`; it forwards to
+# the node agent's socket. Optional: without it the plugin is a Node launcher.
+if [ ! -x cni/native/build/netkube-shim ] || [ cni/native/shim.c -nt cni/native/build/netkube-shim ]; then
+  echo "setup: build CNI shim"
+  mkdir -p cni/native/build
+  cc -O2 -Wall -o cni/native/build/netkube-shim cni/native/shim.c \
+    || echo "setup: CNI shim not built (the plugin runs as a Node launcher)" >&2
+fi
+
 echo "setup: build"
 npx tsc -p tsconfig.json
 chmod +x dist/src/cli/main.js

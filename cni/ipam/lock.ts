@@ -12,7 +12,7 @@ import { CniCode, CniError } from '../errors.js'
 
 const chains = new Map<string, Promise<unknown>>()
 
-export async function withLock<T>(path: string, fn: () => Promise<T> | T, timeoutMs = 10_000): Promise<T> {
+export async function withLock<T>(path: string, fn: () => Promise<T> | T, timeoutMs = 60_000): Promise<T> {
   const prev = chains.get(path) ?? Promise.resolve()
   let release!: () => void
   const mine = new Promise<void>((r) => (release = r))

@@ -29,6 +29,8 @@ export interface AgentOptions {
   serviceCIDR: string
   clusterDNS: string[]
   clusterDomain?: string
+  /** The node's resolver config, for pods with dnsPolicy Default (kubelet's --resolv-conf). */
+  resolvConf?: string
   proxyMode?: 'nftables' | 'iptables' | 'ipvs'
   backend?: 'vxlan' | 'host-gw'
   kubeletPort?: number
@@ -94,6 +96,7 @@ export async function startAgent(o: AgentOptions): Promise<Agent> {
       cniConfDir: confDir,
       clusterDNS: o.clusterDNS,
       clusterDomain: o.clusterDomain ?? 'cluster.local',
+      ...(o.resolvConf ? { hostResolvConf: o.resolvConf } : {}),
       port: o.kubeletPort ?? 10250,
       ...(o.backoffInitialMs !== undefined ? { backoffInitialMs: o.backoffInitialMs } : {}),
     })

@@ -20,6 +20,8 @@ export async function main(argv: string[]): Promise<number | void> {
       tcp: { type: 'string', multiple: true },
       udp: { type: 'string', multiple: true },
       'exit-after': { type: 'string' },
+      // agnhost netexec's flag: keep serving this many seconds after SIGTERM (not ready).
+      'delay-shutdown': { type: 'string' },
       'exit-code': { type: 'string' },
     },
   })
@@ -73,6 +75,9 @@ export async function main(argv: string[]): Promise<number | void> {
     process.once('SIGTERM', resolve)
     process.once('SIGINT', resolve)
   })
+  ready = false
+  const delay = Number(values['delay-shutdown'] ?? '0')
+  if (delay > 0) await new Promise((r) => setTimeout(r, delay * 1000))
   // Open servers would keep the process alive: a container exits when told to.
   process.exit(0)
 }

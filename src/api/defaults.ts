@@ -23,7 +23,8 @@ const isObj = <T>(v: T | undefined | null): v is T => v !== null && typeof v ===
 
 export function applyDefaults(r: ResourceInfo, obj: KubeObject): void {
   if (!isObj(obj)) return
-  if (!isObj(obj.metadata)) obj.metadata = {}
+  // A missing metadata becomes {}; a malformed one is left for validation to report.
+  if (obj.metadata === undefined || obj.metadata === null) obj.metadata = {}
   switch (`${r.group}/${r.kind}`) {
     case '/Pod':
       defaultPod(obj as Pod)
@@ -64,7 +65,7 @@ function defaultPod(pod: Pod): void {
     if (!isObj(c)) continue
     // Requests default to limits when only limits are given.
     const res = c.resources
-    if (isObj(res) && isObj(res.limits)) {
+    if (isObj(res) && isObj(res.limits) && (res.requests === undefined || isObj(res.requests))) {
       res.requests ??= {}
       for (const [k, v] of Object.entries(res.limits)) res.requests[k] ??= v
     }
@@ -185,8 +186,8 @@ function defaultNamespace(ns: Namespace): void {
   ns.status ??= {}
   if (isObj(ns.status)) ns.status.phase ??= 'Active'
   // kube-apiserver labels every namespace with its own name.
-  const name = ns.metadata.name
-  if (name) {
+  const name = isObj(ns.metadata) ? ns.metadata.name : undefined
+  if (name && typeof name === 'string') {
     ns.metadata.labels ??= {}
     if (isObj(ns.metadata.labels)) ns.metadata.labels['kubernetes.io/metadata.name'] = name
   }
@@ -214,6 +215,7 @@ function defaultEndpointSlice(es: EndpointSlice): void {
     }
   // endpoints is required in the schema; an absent list is an empty one.
   es.endpoints ??= []
+  if (!Array.isArray(es.endpoints)) return
   for (const e of es.endpoints) {
     if (!isObj(e)) continue
     // conditions.ready nil is interpreted as "unknown" (treated as ready) by consumers; k8s keeps nil.

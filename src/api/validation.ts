@@ -20,6 +20,7 @@ import {
   validateNamespaceStatus,
   validateNode,
   validateNodeStatus,
+  validateNodeUpdate,
 } from './validation/other.js'
 import { validatePod, validatePodStatus, validatePodUpdate } from './validation/pod.js'
 import { validateService, validateServiceStatus, validateServiceUpdate } from './validation/service.js'
@@ -108,6 +109,9 @@ export function validateUpdate(r: ResourceInfo, obj: KubeObject, old: KubeObject
     case 'discovery.k8s.io/EndpointSlice':
       validateEndpointSliceUpdate(obj, old, errs)
       break
+    case '/Node':
+      validateNodeUpdate(obj, old, errs)
+      break
     default:
       break
   }
@@ -146,5 +150,33 @@ export function validateStatusUpdate(r: ResourceInfo, obj: KubeObject, old: Kube
     default:
       break
   }
+  return errs
+}
+
+/** autoscaling/v1 Scale written to a `scale` subresource (kind in messages: `Scale.autoscaling`). */
+export function validateScale(obj: unknown): FieldError[] {
+  const errs: Errs = []
+  if (!isObj(obj)) return [{ type: 'FieldValueTypeInvalid', field: '', value: obj, message: 'Invalid value: the object must be a JSON object' }]
+  const spec = obj.spec
+  if (spec !== undefined && spec !== null && !isObj(spec)) errs.push({ type: 'FieldValueTypeInvalid', field: 'spec', value: spec, message: 'Invalid value: must be of type object' })
+  const replicas = isObj(spec) ? spec.replicas : undefined
+  if (replicas !== undefined && replicas !== null) {
+    if (typeof replicas !== 'number' || !Number.isInteger(replicas))
+      errs.push({ type: 'FieldValueTypeInvalid', field: 'spec.replicas', value: replicas, message: `Invalid value: ${JSON.stringify(replicas)}: must be of type integer` })
+    else if (replicas < 0) errs.push({ type: 'FieldValueInvalid', field: 'spec.replicas', value: replicas, message: `Invalid value: ${replicas}: must be greater than or equal to 0` })
+  }
+  return errs
+}
+
+/** core/v1 Binding posted to pods/<name>/binding (kind in messages: `Binding`). */
+export function validateBinding(obj: unknown): FieldError[] {
+  if (!isObj(obj)) return [{ type: 'FieldValueTypeInvalid', field: '', value: obj, message: 'Invalid value: the object must be a JSON object' }]
+  const target = obj.target
+  if (!isObj(target) || typeof target.name !== 'string' || target.name === '') return [{ type: 'FieldValueRequired', field: 'target.name', message: 'Required value' }]
+  const errs: Errs = []
+  for (const m of isDNS1123Subdomain(target.name)) errs.push({ type: 'FieldValueInvalid', field: 'target.name', value: target.name, message: `Invalid value: ${JSON.stringify(target.name)}: ${m}` })
+  // Only binding to a Node is supported, as in k8s.
+  if (target.kind !== undefined && target.kind !== '' && target.kind !== 'Node')
+    errs.push({ type: 'FieldValueNotSupported', field: 'target.kind', value: target.kind, message: `Unsupported value: ${JSON.stringify(target.kind)}: supported values: "Node"` })
   return errs
 }

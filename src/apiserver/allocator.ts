@@ -71,7 +71,7 @@ export function allocationKeys(svc: Service): string[] {
   const keys: string[] = []
   const ip = svc.spec?.clusterIP
   if (ip && ip !== 'None' && svc.spec?.type !== 'ExternalName') keys.push(IP_PREFIX + ip)
-  if (needsNodePorts(svc)) for (const p of svc.spec.ports ?? []) if (p.nodePort) keys.push(PORT_PREFIX + p.nodePort)
+  if (needsNodePorts(svc)) for (const p of svc.spec.ports ?? []) if (p?.nodePort) keys.push(PORT_PREFIX + p.nodePort)
   return keys
 }
 
@@ -104,7 +104,11 @@ export class ServiceAllocator {
     const create: Record<string, string> = {}
     const del: string[] = []
     const owner = JSON.stringify({ namespace: svc.metadata.namespace, name: svc.metadata.name })
+    if (!svc.spec || typeof svc.spec !== 'object') svc.spec = {}
     const spec = svc.spec
+    // Validation rejects malformed ports; never trip over one here regardless.
+    if (spec.ports !== undefined && !Array.isArray(spec.ports)) throw new AllocationError([fieldInvalid('spec.ports', spec.ports, 'must be a list')])
+    if (spec.ports?.some((p) => p === null || typeof p !== 'object')) throw new AllocationError([fieldInvalid('spec.ports', null, 'must be a list of objects')])
     const errs: FieldError[] = []
 
     const oldIP = old && needsClusterIP(old) ? old.spec.clusterIP : undefined
@@ -140,7 +144,7 @@ export class ServiceAllocator {
     if (oldIP && spec.clusterIP !== oldIP) del.push(IP_PREFIX + oldIP)
 
     const oldPorts = new Set<number>()
-    if (old && needsNodePorts(old)) for (const p of old.spec.ports ?? []) if (p.nodePort) oldPorts.add(p.nodePort)
+    if (old && needsNodePorts(old)) for (const p of old.spec.ports ?? []) if (p?.nodePort) oldPorts.add(p.nodePort)
     const keep = new Set<number>()
     if (needsNodePorts(svc)) {
       const ports: ServicePort[] = spec.ports ?? []
@@ -148,7 +152,7 @@ export class ServiceAllocator {
       if (old) {
         for (const p of ports) {
           if (p.nodePort) continue
-          const prev = old.spec.ports?.find((o) => o.port === p.port && (o.protocol ?? 'TCP') === (p.protocol ?? 'TCP'))
+          const prev = old.spec.ports?.find((o) => o?.port === p.port && (o.protocol ?? 'TCP') === (p.protocol ?? 'TCP'))
           if (prev?.nodePort && needsNodePorts(old)) p.nodePort = prev.nodePort
         }
       }

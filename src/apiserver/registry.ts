@@ -57,8 +57,6 @@ function isObject(v: unknown): v is Record<string, unknown> {
 }
 
 export class Registry {
-  /** Called after an object is really removed from etcd (cascade of dependents). */
-  onRemoved: ((r: ResourceInfo, obj: KubeObject, policy: DeleteOpts['propagationPolicy']) => void) | undefined
 
   constructor(
     readonly store: EtcdStore,
@@ -176,9 +174,11 @@ export class Registry {
       if (generated) o.metadata.name = generateName(o.metadata.generateName!)
       await this.requireNamespace(r, ns, o.metadata.name ?? '')
       prepareForCreate(r, o, new Date())
-      applyDefaults(r, o)
       // `system` writes (the apiserver's own endpoints on loopback) skip validation.
-      const errs = opts.system ? [] : validateCreate(r, o)
+      const errs = guard(r, () => {
+        applyDefaults(r, o)
+        return opts.system ? [] : validateCreate(r, o)
+      })
       if (errs.length) throw this.invalid(r, o, errs)
       let side: SideEffects | undefined
       try {
@@ -228,13 +228,16 @@ export class Registry {
         next = prepareForStatusUpdate(obj, cur)
         next.apiVersion = obj.apiVersion
         next.kind = obj.kind
-        const errs = validateStatusUpdate(r, next, cur)
+        const errs = guard(r, () => validateStatusUpdate(r, next, cur))
         if (errs.length) throw this.invalid(r, next, errs)
       } else {
         next = structuredClone(obj)
         prepareForUpdate(r, next, cur)
-        applyDefaults(r, next)
-        const errs = opts.system ? [] : validateUpdate(r, next, cur)
+        if (r.kind === 'Service') carryClusterIP(next as Service, cur as Service)
+        const errs = guard(r, () => {
+          applyDefaults(r, next)
+          return opts.system ? [] : validateUpdate(r, next, cur)
+        })
         if (errs.length) throw this.invalid(r, next, errs)
       }
       let side: SideEffects | undefined
@@ -248,7 +251,6 @@ export class Registry {
       try {
         if (this.finalized(r, next)) {
           const out = await this.store.delete(key, Number(curRv), { delete: allocationKeys(next as Service) })
-          this.onRemoved?.(r, out, 'Background')
           return this.withType(r, { ...next, metadata: { ...next.metadata, resourceVersion: out.metadata.resourceVersion! } })
         }
         return this.withType(r, await this.store.update(key, next, Number(curRv), side))
@@ -329,7 +331,6 @@ export class Registry {
           return this.withType(r, out)
         }
         const out = await this.store.delete(key, rev, { delete: r.kind === 'Service' ? allocationKeys(cur as Service) : [] })
-        this.onRemoved?.(r, out, opts.propagationPolicy)
         return this.withType(r, out)
       } catch (err) {
         if (err instanceof StorageError && err.code === 'Conflict' && attempt < 16) continue
@@ -343,7 +344,15 @@ export class Registry {
    * The updated object when deletion must wait (finalizers, or a running pod's grace
    * period for the kubelet), undefined when the object can go now.
    */
-  private gracefulOrFinalizing(r: ResourceInfo, cur: KubeObject, opts: DeleteOpts): KubeObject | undefined {
+  private gracefulOrFinalizing(r: ResourceInfo, curIn: KubeObject, opts: DeleteOpts): KubeObject | undefined {
+    // Orphan and Foreground deletes hand the object to the garbage collector through a
+    // finalizer (kube's `orphan` / `foregroundDeletion`); it removes the finalizer when done.
+    const cur = structuredClone(curIn)
+    const gcFinalizer = opts.propagationPolicy === 'Orphan' ? 'orphan' : opts.propagationPolicy === 'Foreground' ? 'foregroundDeletion' : undefined
+    if (gcFinalizer && !(cur.metadata.finalizers ?? []).includes(gcFinalizer)) {
+      const other = gcFinalizer === 'orphan' ? 'foregroundDeletion' : 'orphan'
+      cur.metadata.finalizers = [...(cur.metadata.finalizers ?? []).filter((f) => f !== other), gcFinalizer]
+    }
     const m = cur.metadata
     const hasFinalizers = (m.finalizers?.length ?? 0) > 0
     if (r.kind === 'Pod') {
@@ -461,9 +470,8 @@ export class Registry {
       }
       if ((ns.metadata.finalizers?.length ?? 0) > 0) continue
       try {
-        const out = await this.store.delete(this.key(NAMESPACES, undefined, name), Number(ns.metadata.resourceVersion))
+        await this.store.delete(this.key(NAMESPACES, undefined, name), Number(ns.metadata.resourceVersion))
         log.info({ namespace: name }, 'namespace removed')
-        this.onRemoved?.(NAMESPACES, out, 'Background')
       } catch (err) {
         if (!(err instanceof StorageError)) throw err
       }
@@ -485,27 +493,30 @@ export class Registry {
     }
   }
 
-  /** Delete what the removed object owned (a minimal garbage collector: same namespace, by owner uid). */
-  async deleteDependents(owner: KubeObject): Promise<void> {
-    const uid = owner.metadata.uid
-    const ns = owner.metadata.namespace
-    if (!uid || !ns) return
-    for (const r of RESOURCES) {
-      if (!r.namespaced || this.closed) continue
-      const objs = await this.store.list(etcdListPrefix(r, ns))
-      for (const o of objs.items) {
-        if (!o.metadata.ownerReferences?.some((ref) => ref.uid === uid)) continue
-        try {
-          await this.delete(r, ns, o.metadata.name!, { propagationPolicy: 'Background' })
-        } catch (err) {
-          if (!(err instanceof E.ApiError && err.reason === 'NotFound')) log.warn({ err: (err as Error).message }, 'cascade delete failed')
-        }
-      }
-    }
-  }
-
   statusFor(r: ResourceInfo, obj: KubeObject): Status {
     return E.successStatus({ name: obj.metadata.name!, group: r.group, kind: r.plural, uid: obj.metadata.uid! })
+  }
+}
+
+/** An update that leaves clusterIP empty keeps the allocated one (as kube-apiserver does). */
+function carryClusterIP(next: Service, old: Service): void {
+  if (!next.spec || typeof next.spec !== 'object' || !old.spec?.clusterIP) return
+  if (next.spec.type === 'ExternalName' || next.spec.clusterIP) return
+  next.spec.clusterIP = old.spec.clusterIP
+  if (!next.spec.clusterIPs?.length && old.spec.clusterIPs) next.spec.clusterIPs = [...old.spec.clusterIPs]
+}
+
+/**
+ * Defaulting and validation walk client-supplied JSON; a shape they did not expect (a string
+ * where a list belongs) must become a 400, never a 500 or a half-written object.
+ */
+function guard<T>(r: ResourceInfo, fn: () => T): T {
+  try {
+    return fn()
+  } catch (err) {
+    if (err instanceof E.ApiError) throw err
+    log.warn({ err: (err as Error).message, kind: r.kind }, 'defaulting/validation threw on a malformed object')
+    throw E.badRequest(`the ${r.kind} object is malformed: ${(err as Error).message}`)
   }
 }
 

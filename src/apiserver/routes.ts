@@ -13,6 +13,7 @@ import { StorageError } from '../storage/store.js'
 import * as E from './errors.js'
 import { gr, type DeleteOpts, type PatchKind, type Registry } from './registry.js'
 import { startWatch } from './watch.js'
+import { decodeK8sProtobuf, ProtobufError } from './protobuf.js'
 import type { Metrics } from './metrics.js'
 
 export interface RouteOptions {
@@ -103,6 +104,14 @@ function includeObject(q: Query): 'None' | 'Metadata' | 'Object' {
 function parseBody(req: FastifyRequest): unknown {
   const raw = req.body
   if (!Buffer.isBuffer(raw) || raw.length === 0) throw E.badRequest('the body of the request is empty')
+  if (mediaType(req) === PROTOBUF) {
+    try {
+      return decodeK8sProtobuf(raw)
+    } catch (err) {
+      if (err instanceof ProtobufError) throw E.unsupportedMediaType(`${PROTOBUF} (${err.message})`)
+      throw E.badRequest(`the body of the request could not be decoded: ${(err as Error).message}`)
+    }
+  }
   try {
     return JSON.parse(raw.toString('utf8'))
   } catch (err) {
@@ -114,9 +123,12 @@ function mediaType(req: FastifyRequest): string {
   return (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase()
 }
 
+const PROTOBUF = 'application/vnd.kubernetes.protobuf'
+const WATCH_BUFFER_LIMIT = 16 * 1024 * 1024
+
 function requireJson(req: FastifyRequest): void {
   const ct = mediaType(req)
-  if (ct !== '' && ct !== 'application/json' && ct !== '*/*') throw E.unsupportedMediaType(ct)
+  if (ct !== '' && ct !== 'application/json' && ct !== '*/*' && ct !== PROTOBUF) throw E.unsupportedMediaType(ct)
 }
 
 function patchKind(req: FastifyRequest): PatchKind {
@@ -218,7 +230,9 @@ export function registerResourceRoutes(app: FastifyInstance, o: RouteOptions): v
           res.flushHeaders?.()
           o.metrics.watchers.inc({ resource: r.plural })
           o.metrics.requests.inc({ verb: 'watch', resource: r.plural, code: '200' })
-          const w = startWatch(
+          // `w` is assigned before the first write: startWatch emits only after an await.
+          let w: ReturnType<typeof startWatch> | undefined = undefined
+          const running = startWatch(
             reg,
             {
               r,
@@ -230,11 +244,20 @@ export function registerResourceRoutes(app: FastifyInstance, o: RouteOptions): v
               bookmarkIntervalMs: o.bookmarkIntervalMs,
               render: (obj) => render(obj, table),
             },
-            { write: (s) => void res.write(s), end: () => res.end() },
+            {
+              write: (s) => {
+                res.write(s)
+                // A client that stopped reading is cut off (as kube-apiserver drops slow watchers)
+                // rather than buffering without bound; it re-watches from its last RV.
+                if (res.writableLength > WATCH_BUFFER_LIMIT) w?.stop()
+              },
+              end: () => res.end(),
+            },
           )
-          req.raw.on('close', () => w.stop())
-          res.on('close', () => w.stop())
-          await w.done
+          w = running
+          req.raw.on('close', () => running.stop())
+          res.on('close', () => running.stop())
+          await running.done
           o.metrics.watchers.dec({ resource: r.plural })
           return reply
         }

@@ -30,7 +30,6 @@ declare module 'fastify' {
 
 export const BODY_LIMIT = 3 * 1024 * 1024
 
-const LEAF_KINDS = new Set(['Pod', 'Endpoints', 'EndpointSlice', 'Lease', 'Node'])
 
 export interface ApiServerOptions {
   etcdEndpoints: string[]
@@ -75,6 +74,7 @@ export interface AppOptions {
 
 function statusOf(err: unknown): E.ApiError {
   if (err instanceof E.ApiError) return err
+  if (err === null || typeof err !== 'object') return E.internal(String(err))
   const e = err as { code?: string; statusCode?: number; message?: string }
   if (e.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return E.tooLarge()
   if (e.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return E.unsupportedMediaType('')
@@ -120,7 +120,7 @@ export function buildApiApp(o: AppOptions): FastifyInstance {
 
   app.setErrorHandler((err, req, reply) => {
     const apiErr = statusOf(err)
-    if (apiErr.code >= 500) log.error({ err: (err as Error).stack ?? String(err), url: req.url }, 'request failed')
+    if (apiErr.code >= 500) log.error({ err: (err as Error | null)?.stack ?? String(err), url: req.url }, 'request failed')
     reply.code(apiErr.code).type('application/json').send(apiErr.status)
   })
   app.setNotFoundHandler((_req, reply) => {
@@ -198,17 +198,6 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     throw err
   }
   const registry = new Registry(store, alloc)
-  // A minimal garbage collector: deleting an owner deletes its dependents (same namespace),
-  // unless propagationPolicy=Orphan. Leaf kinds own nothing, so their (hot) deletes skip the scan.
-  const pending = new Set<Promise<void>>()
-  registry.onRemoved = (r, obj, policy) => {
-    if (policy === 'Orphan' || LEAF_KINDS.has(r.kind)) return
-    const p = registry
-      .deleteDependents(obj)
-      .catch((err: Error) => log.warn({ err: err.message }, 'cascade failed'))
-      .finally(() => pending.delete(p))
-    pending.add(p)
-  }
   let ready = false
   const appOpts: AppOptions = {
     registry,
@@ -218,7 +207,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   }
   if (opts.bookmarkIntervalMs !== undefined) appOpts.bookmarkIntervalMs = opts.bookmarkIntervalMs
   if (opts.kubeletScheme) appOpts.kubeletScheme = opts.kubeletScheme
-  let app = buildApiApp(appOpts)
+  const app = buildApiApp(appOpts)
   const port = opts.port ?? 6443
   try {
     await app.listen({ host, port })
@@ -252,16 +241,13 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     caPem: certs.caPem,
     token,
     kubeconfigPath,
-    get app() {
-      return app
-    },
+    app,
     registry,
     async close() {
       registry.stop()
       await app.close()
-      await Promise.allSettled([...pending, registry.idle()])
+      await registry.idle()
       await store.close()
-      app = app as FastifyInstance
     },
   }
 }

@@ -160,6 +160,8 @@ export class Informer<T extends KubeObject> implements SharedInformer<T> {
           continue
         }
         if (r.error) {
+          // A stream that worked for a while before failing starts the back-off afresh.
+          if (r.events > 0 || Date.now() - started > 10_000) this.backoff.reset()
           this.log.warn({ err: r.error.message, rv: this.rv }, 'watch failed')
           await this.sleep(this.backoff.next())
           continue
@@ -284,6 +286,9 @@ export class Informer<T extends KubeObject> implements SharedInformer<T> {
       case 'ADDED':
       case 'MODIFIED': {
         const key = objectKey(obj)
+        // Never go back in time: an event older than what the cache holds (a paged list
+        // read past the watch start) would otherwise regress the object.
+        if (olderThanCached(this.store.get(key), obj)) break
         const old = this.store.put(key, obj)
         if (old) this.dispatch('onUpdate', old, obj)
         else this.dispatch('onAdd', obj)
@@ -306,7 +311,7 @@ export class Informer<T extends KubeObject> implements SharedInformer<T> {
         return new Error(`unknown watch event type ${String((ev as { type: unknown }).type)}`)
     }
     const rv = obj?.metadata?.resourceVersion
-    if (rv) this.rv = rv
+    if (rv && !rvLess(rv, this.rv)) this.rv = rv
     return 'ok'
   }
 
@@ -330,6 +335,18 @@ export class Informer<T extends KubeObject> implements SharedInformer<T> {
       this.log.error({ err: (err as Error).message, handler: kind }, 'event handler threw')
     }
   }
+}
+
+/** resourceVersions are opaque in Kubernetes; netkube's are etcd revisions, compared only when numeric. */
+function rvLess(a: string, b: string): boolean {
+  if (!/^\d+$/.test(a) || !/^\d+$/.test(b)) return false
+  return BigInt(a) < BigInt(b)
+}
+
+function olderThanCached(cached: KubeObject | undefined, incoming: KubeObject): boolean {
+  const a = cached?.metadata.resourceVersion
+  const b = incoming.metadata.resourceVersion
+  return !!a && !!b && rvLess(b, a)
 }
 
 export function createInformer<T extends KubeObject>(client: ResourceClient<T>, opts: InformerOptions<T> = {}): Informer<T> {

@@ -110,3 +110,24 @@ export function decideNode(node: Node, health: NodeHealth, pods: Pod[], now: num
   }
   return requeue === undefined ? { actions } : { actions, requeueAfterMs: requeue }
 }
+
+/**
+ * Pod garbage collection for vanished nodes (upstream's PodGC): a pod bound to a node that no
+ * longer exists can never be finished by a kubelet, so after a quarantine it is force-deleted.
+ * `firstSeen` remembers when each orphan was first noticed (mutated: the caller keeps it).
+ */
+export function orphanedPods(pods: Pod[], nodeNames: Set<string>, firstSeen: Map<string, number>, now: number, quarantineMs: number): Pod[] {
+  const out: Pod[] = []
+  const still = new Set<string>()
+  for (const p of pods) {
+    const n = p.spec.nodeName
+    if (!n || nodeNames.has(n)) continue
+    const key = `${p.metadata.namespace}/${p.metadata.name}`
+    still.add(key)
+    const since = firstSeen.get(key) ?? now
+    firstSeen.set(key, since)
+    if (now - since >= quarantineMs) out.push(p)
+  }
+  for (const k of firstSeen.keys()) if (!still.has(k)) firstSeen.delete(k)
+  return out
+}

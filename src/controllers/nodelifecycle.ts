@@ -2,12 +2,12 @@
 // and Ready heartbeats into per-node health, then applies decideNode's actions.
 import type { Lease, Node, Pod } from '../api/types.js'
 import type { Client } from '../client/interfaces.js'
-import { isNotFound } from '../client/errors.js'
+import { isConflict, isNotFound } from '../client/errors.js'
 import { logger } from '../util/log.js'
 import { setCondition } from './apiutil.js'
 import { R, type InformerFactory } from './informers.js'
 import type { ControllerMetrics } from './metrics.js'
-import { decideNode, observeNode, type NodeHealth, type NodeLifecycleConfig } from './nodelifecycle-core.js'
+import { decideNode, observeNode, orphanedPods, type NodeHealth, type NodeLifecycleConfig } from './nodelifecycle-core.js'
 
 export const NODE_LEASE_NAMESPACE = 'kube-node-lease'
 const BY_NODE = 'nodeName'
@@ -17,6 +17,7 @@ export class NodeLifecycleController {
   private readonly leases
   private readonly pods
   private readonly health = new Map<string, NodeHealth>()
+  private readonly orphanSince = new Map<string, number>()
   private timer: NodeJS.Timeout | undefined
   private busy: Promise<void> = Promise.resolve()
   private stopped = false
@@ -26,7 +27,7 @@ export class NodeLifecycleController {
     private readonly client: Client,
     f: InformerFactory,
     private readonly metrics: ControllerMetrics,
-    private readonly cfg: NodeLifecycleConfig & { monitorPeriodMs: number },
+    private readonly cfg: NodeLifecycleConfig & { monitorPeriodMs: number; orphanQuarantineMs?: number },
   ) {
     f.addIndexers<Pod>(R.pods, { [BY_NODE]: (p) => (p.spec.nodeName ? [p.spec.nodeName] : []) })
     this.nodes = f.get<Node>(R.nodes)
@@ -72,11 +73,22 @@ export class NodeLifecycleController {
         try {
           await this.apply(node, a)
         } catch (err) {
-          if (!isNotFound(err)) throw err
+          if (!isNotFound(err) && !isConflict(err)) throw err
         }
       }
     }
     for (const n of this.health.keys()) if (!seen.has(n)) this.health.delete(n)
+    // Pods bound to nodes that are gone: nobody will ever finish them.
+    if (this.nodes.hasSynced() && this.pods.hasSynced()) {
+      for (const p of orphanedPods(this.pods.store.list(), seen, this.orphanSince, now, this.cfg.orphanQuarantineMs ?? 20_000)) {
+        this.log.info({ pod: `${p.metadata.namespace}/${p.metadata.name}`, node: p.spec.nodeName }, 'deleting pod bound to a vanished node')
+        try {
+          await this.client.resource<Pod>(R.pods, p.metadata.namespace).delete(p.metadata.name!, { gracePeriodSeconds: 0, preconditions: { uid: p.metadata.uid! } })
+        } catch (err) {
+          if (!isNotFound(err) && !isConflict(err)) throw err
+        }
+      }
+    }
     end()
   }
 
@@ -88,7 +100,8 @@ export class NodeLifecycleController {
         await nodes.patchStatus(node.metadata.name!, { status: { conditions: a.conditions } }, 'merge')
         break
       case 'taints':
-        await nodes.patch(node.metadata.name!, { spec: { taints: a.taints.length ? a.taints : null } }, 'merge')
+        // Pinned to the version we decided on: a concurrent taint change wins, we retry next tick.
+        await nodes.patch(node.metadata.name!, { metadata: { resourceVersion: node.metadata.resourceVersion }, spec: { taints: a.taints.length ? a.taints : null } }, 'merge')
         break
       case 'markPodNotReady': {
         const pod = this.pods.store.get(`${a.namespace}/${a.name}`)

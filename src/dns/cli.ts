@@ -4,6 +4,7 @@
 // The cluster DNS, as Kubernetes runs CoreDNS (self-hosted: a Deployment behind the
 // kube-dns Service). The kubeconfig comes from --kubeconfig, $KUBECONFIG, ~/.kube/config
 // or the in-cluster service account, in kubectl's order.
+import cluster from 'node:cluster'
 import { clientConfigFromEnv, flagValue } from '../client/kubeconfig.js'
 import { createClient } from '../client/rest.js'
 import { logger } from '../util/log.js'
@@ -22,6 +23,7 @@ const USAGE = `usage: netkube dns [flags]
   --ttl SECONDS                 TTL of cluster records (default 5)
   --ns-address IP               our Service address (kube-dns ClusterIP), for the zone's NS glue
   --metrics-listen HOST:PORT    serve /healthz, /readyz, /metrics (default: off; env NETKUBE_DNS_METRICS_LISTEN)
+  --workers N                   serving processes sharing the sockets (default 1; each runs its own informers)
 `
 
 /** `0.0.0.0:53`, `[::]:53`, `:53`, `53`. */
@@ -37,6 +39,11 @@ export async function main(argv: string[]): Promise<number> {
     return 0
   }
   const log = logger('dns')
+  const workers = Number(flagValue(argv, 'workers') ?? 1)
+  // Node answers on one core; CoreDNS uses them all. With --workers N the primary forks
+  // N copies that share the UDP socket (node:cluster hands every worker the same fd, the
+  // kernel wakes whichever is idle) and the TCP/metrics listeners (round-robin).
+  if (workers > 1 && cluster.isPrimary) return supervise(workers, log)
   const listen = parseListen(flagValue(argv, 'listen') ?? process.env.NETKUBE_DNS_LISTEN ?? '0.0.0.0:53')
   const metricsListen = flagValue(argv, 'metrics-listen') ?? process.env.NETKUBE_DNS_METRICS_LISTEN
   const client = createClient(clientConfigFromEnv(argv))
@@ -70,5 +77,35 @@ export async function main(argv: string[]): Promise<number> {
   log.info('dns server stopping')
   feed.stop()
   await server.stop()
+  return 0
+}
+
+/** Keep `n` workers running (a dead one is replaced after a short pause); stop them on SIGTERM. */
+async function supervise(n: number, log: ReturnType<typeof logger>): Promise<number> {
+  let stopping = false
+  const fork = (): void => {
+    const w = cluster.fork()
+    w.on('exit', (code, signal) => {
+      if (stopping) return
+      log.warn({ pid: w.process.pid, code, signal }, 'dns worker exited; restarting')
+      setTimeout(fork, 500)
+    })
+  }
+  for (let i = 0; i < n; i++) fork()
+  await new Promise<void>((resolve) => {
+    process.once('SIGTERM', resolve)
+    process.once('SIGINT', resolve)
+  })
+  stopping = true
+  const workers = Object.values(cluster.workers ?? {}).filter((w) => w !== undefined)
+  await Promise.all(
+    workers.map(
+      (w) =>
+        new Promise<void>((resolve) => {
+          w.once('exit', () => resolve())
+          w.process.kill('SIGTERM')
+        }),
+    ),
+  )
   return 0
 }

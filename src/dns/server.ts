@@ -75,9 +75,16 @@ export async function startDnsServer(opts: DnsServerOptions): Promise<DnsServerH
   if (opts.nsAddress) cfg.nsAddress = opts.nsAddress
   const model = opts.model
   const maxEntries = opts.cacheMaxEntries ?? 50_000
-  const upstreams = (opts.upstreams ?? readResolvConf(opts.resolvConf ?? '/etc/resolv.conf')).map((u) =>
-    typeof u === 'string' ? parseUpstream(u) : u,
-  )
+  // Never forward to ourselves: a DNS pod given ClusterFirst instead of Default would
+  // find the kube-dns ClusterIP in its resolv.conf and loop every unknown name.
+  const isSelf = (u: Upstream): boolean =>
+    (u.host === opts.nsAddress && u.port === 53) || (u.host === host && u.port === (opts.port ?? 53))
+  const upstreams = (opts.upstreams ?? readResolvConf(opts.resolvConf ?? '/etc/resolv.conf'))
+    .map((u) => (typeof u === 'string' ? parseUpstream(u) : u))
+    .filter((u) => {
+      if (isSelf(u)) log.warn({ upstream: u }, 'ignoring an upstream that is this server')
+      return !isSelf(u)
+    })
   const forwarder = new Forwarder(upstreams, opts.upstreamTimeoutMs ?? 2000)
   const cacheOpts = { maxEntries, maxTtl: opts.forwardCacheMaxTtl ?? 30, emptyTtl: 5 }
   const forwardCache = new TtlCache(cacheOpts)

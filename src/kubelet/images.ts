@@ -40,7 +40,7 @@ const CATALOGUE: Record<string, ImageEntry> = {
   agnhost,
   // nginx-shaped manifests get an HTTP server on port 80 answering its hostname.
   nginx: { entrypoint: [node, NETKUBE_MAIN, 'agnhost'], cmd: ['--http-port', '80'] },
-  busybox: { entrypoint: [], cmd: [busybox, 'sh'], commandPrefix: [busybox] },
+  busybox: { entrypoint: [busybox], cmd: ['sh'], commandPrefix: [busybox] },
   pause: { entrypoint: [busybox, 'sleep'], cmd: ['2147483647'] },
   dns: { entrypoint: [node, NETKUBE_MAIN, 'dns'], cmd: [] },
   netkube: { entrypoint: [node, NETKUBE_MAIN], cmd: [] },

@@ -11,6 +11,7 @@ const USAGE = `usage:
 export async function main(argv: string[]): Promise<number | void> {
   const [verb, ...rest] = argv
   if (verb === 'forward') return (await import('./forward.js')).main(rest)
+  if (verb === 'supervise') return (await import('./supervise.js')).main(rest)
   const { values: v } = parseArgs({
     args: rest,
     options: {

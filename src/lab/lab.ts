@@ -14,6 +14,9 @@ import type { Node } from '../api/types.js'
 import { RESOURCES } from '../api/resources.js'
 import { freePort } from '../util/ports.js'
 
+/** Names under this domain resolve (to the gateway) through the lab's upstream resolver. */
+export const LAB_EXTERNAL_DOMAIN = 'example.org'
+
 export interface LabState {
   plan: LabPlan
   stateDir: string
@@ -33,6 +36,11 @@ export interface LabUpOptions {
   serverFlags?: string[]
   progress?: (line: string) => void
   timeoutMs?: number
+}
+
+/** Where a supervised component's current PID is kept. */
+export function componentPidfile(stateDir: string, role: string, node: string): string {
+  return join(stateDir, 'run', `${role}-${node}.pid`)
 }
 
 export function defaultStateDir(name: string): string {
@@ -114,11 +122,27 @@ export async function labUp(o: LabUpOptions = {}): Promise<LabState> {
     state.daemons.push(d)
     saveState(state)
   }
+  // Server and agents run under `lab supervise` (restart on crash, like systemd units).
+  mkdirSync(join(stateDir, 'run'), { recursive: true })
+  const supervised = (role: string, nodeName: string): string[] => [node, NETKUBE_MAIN, 'lab', 'supervise', '--pidfile', componentPidfile(stateDir, role, nodeName), '--']
   const t0 = Date.now()
   const step = (msg: string): void => say(`[lab ${((Date.now() - t0) / 1000).toFixed(1).padStart(5)}s] ${msg}`)
   try {
     step(`underlay ${plan.underlayCidr}: ${plan.nodes.map((n) => `${n.name}=${n.ip}`).join(' ')}`)
     await buildUnderlay(plan)
+
+    // The lab's own "outside world" resolver on the underlay gateway: the cluster DNS
+    // forwards non-cluster names there, so lookups never leave the lab's namespaces.
+    step(`upstream DNS on the underlay gateway ${plan.gateway} (dnsmasq)`)
+    add(
+      spawnDaemon('dnsmasq', 'underlay', plan.underlayNetns, [
+        'dnsmasq', '--keep-in-foreground', '--no-resolv', '--no-hosts', '--bind-interfaces',
+        `--listen-address=${plan.gateway}`, `--address=/${LAB_EXTERNAL_DOMAIN}/${plan.gateway}`,
+        `--pid-file=${join(stateDir, 'run', 'dnsmasq.pid')}`, '--log-facility=-',
+      ], join(stateDir, 'logs', 'dnsmasq.log')),
+    )
+    const resolvConf = join(stateDir, 'resolv.conf')
+    writeFileSync(resolvConf, `nameserver ${plan.gateway}\n`)
 
     const server = plan.nodes[0]!
     const etcdUrl = `http://${server.ip}:${plan.etcdPort}`
@@ -140,6 +164,7 @@ export async function labUp(o: LabUpOptions = {}): Promise<LabState> {
     const serverDir = join(stateDir, 'server')
     add(
       spawnDaemon('server', server.name, server.netns, [
+        ...supervised('server', server.name),
         node, NETKUBE_MAIN, 'server',
         '--state-dir', serverDir,
         '--etcd-servers', etcdUrl,
@@ -181,6 +206,7 @@ export async function labUp(o: LabUpOptions = {}): Promise<LabState> {
       mkdirSync(dir, { recursive: true })
       add(
         spawnDaemon('agent', n.name, n.netns, [
+          ...supervised('agent', n.name),
           node, NETKUBE_MAIN, 'agent',
           '--kubeconfig', join(stateDir, 'node.kubeconfig'),
           '--node-name', n.name,
@@ -192,6 +218,7 @@ export async function labUp(o: LabUpOptions = {}): Promise<LabState> {
           '--cluster-cidr', plan.clusterCIDR,
           '--service-cidr', plan.serviceCIDR,
           '--cluster-dns', plan.clusterDNS,
+          '--resolv-conf', resolvConf,
           ...(o.agentFlags ?? []),
         ], join(stateDir, 'logs', `agent-${n.name}.log`)),
       )

@@ -17,9 +17,9 @@ export interface FdbInfo {
   permanent: boolean
 }
 
-export async function listFdb(rt: Rtnl, dev?: string): Promise<FdbInfo[]> {
-  const links = await rt.listLinks()
-  const names = new Map(links.map((l) => [l.index, l.name]))
+/** `names` (ifindex → name) saves a link dump when the caller already has one. */
+export async function listFdb(rt: Rtnl, dev?: string, names?: Map<number, string>): Promise<FdbInfo[]> {
+  names ??= new Map((await rt.listLinks()).map((l) => [l.index, l.name]))
   const msgs = await rt.call('list', 'fdb', () => rt.sock.getNeighbors({ family: AF_BRIDGE }))
   const out: FdbInfo[] = []
   for (const m of msgs) {

@@ -14,9 +14,9 @@ export interface NeighInfo {
   permanent: boolean
 }
 
-export async function listNeighbors(rt: Rtnl, dev?: string): Promise<NeighInfo[]> {
-  const links = await rt.listLinks()
-  const names = new Map(links.map((l) => [l.index, l.name]))
+/** `names` (ifindex → name) saves a link dump when the caller already has one. */
+export async function listNeighbors(rt: Rtnl, dev?: string, names?: Map<number, string>): Promise<NeighInfo[]> {
+  names ??= new Map((await rt.listLinks()).map((l) => [l.index, l.name]))
   const msgs = await rt.call('list', 'neighbours', () => rt.sock.getNeighbors({ family: AF_INET }))
   const out: NeighInfo[] = []
   for (const m of msgs) {

@@ -142,11 +142,15 @@ export async function startOverlayAgent(opts: OverlayAgentOptions): Promise<Over
 
     let running: Promise<void> | undefined
     let again = false
+    // the device is checked on the periodic pass (someone deleted or changed it); event-driven
+    // passes only handle lease changes, which keeps a join's latency to a few netlink dumps
+    let checkDevice = true
     const syncOnce = async () => {
       const started = Date.now()
       const remotes = [...leases.values()].filter((l) => l.subnet.ip !== subnet.ip)
       const want = desiredState({ backend: cfg.backend, own: owned.lease, remotes, vxlanDev: vxDev, underlayDev: underlay.dev, underlayNet: underlay.net })
-      if (isVxlan && spec) {
+      if (isVxlan && spec && checkDevice) {
+        checkDevice = false
         // someone deleted or changed the device: fix it (recreated → entries are re-added below)
         const r = await k.ensureVxlan(spec)
         if (r.action !== 'kept') {
@@ -263,7 +267,10 @@ export async function startOverlayAgent(opts: OverlayAgentOptions): Promise<Over
         kick()
       },
     })
-    const timer = setInterval(() => void sync(), interval)
+    const timer = setInterval(() => {
+      checkDevice = true
+      void sync()
+    }, interval)
     timer.unref()
     await sync()
 

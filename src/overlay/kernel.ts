@@ -92,12 +92,13 @@ export class OverlayKernel {
     const routes = (await this.rt.listRoutes({ family: 4 }))
       .filter((r) => r.dst !== '0.0.0.0/0' && cidrContains(net, r.dst.split('/')[0]!))
       .map((r) => ({ dst: r.dst, via: r.via ?? '', dev: r.dev ?? '', onlink: r.onlink }))
-    const vx = await this.rt.getLink(vxlanDev)
+    const names = new Map((await this.rt.listLinks()).map((l) => [l.index, l.name]))
+    const vx = [...names.values()].includes(vxlanDev)
     const neighs = vx
-      ? (await listNeighbors(this.rt, vxlanDev)).filter((n) => n.permanent && n.mac).map((n) => ({ ip: n.ip, mac: n.mac!, dev: n.dev }))
+      ? (await listNeighbors(this.rt, vxlanDev, names)).filter((n) => n.permanent && n.mac).map((n) => ({ ip: n.ip, mac: n.mac!, dev: n.dev }))
       : []
     const fdb = vx
-      ? (await listFdb(this.rt, vxlanDev)).filter((f) => f.self && f.dst).map((f) => ({ mac: f.mac, dst: f.dst!, dev: f.dev }))
+      ? (await listFdb(this.rt, vxlanDev, names)).filter((f) => f.self && f.dst).map((f) => ({ mac: f.mac, dst: f.dst!, dev: f.dev }))
       : []
     return { routes, neighs, fdb }
   }

@@ -165,6 +165,43 @@ export class Lab {
   }
 
   /**
+   * Pods wired by netkube's CNI plugin (cni/main.js, exec'd inside the node namespace like a
+   * runtime would, node-aware mode: subnet, MTU and gateway come from the node's subnet.env).
+   */
+  async addPodsCni(n: Node, count: number, cniMain: string): Promise<Pod[]> {
+    const conf = JSON.stringify({
+      cniVersion: '1.0.0',
+      name: 'overlay',
+      type: 'netkube',
+      bridge: 'cni0',
+      subnetFile: n.subnetFile,
+      agentSocket: 'none',
+      ipam: { type: 'host-local', dataDir: join(n.dir, 'ipam') },
+    })
+    const start = n.pods.length
+    for (let j = start + 1; j <= start + count; j++) {
+      const pns = `${n.ns}p${j}`
+      await createNetns(pns)
+      n.pods.push({ ns: pns, ip: '' })
+      const env = {
+        ...process.env,
+        CNI_COMMAND: 'ADD',
+        CNI_CONTAINERID: `${pns}-c`,
+        CNI_NETNS: `/run/netns/${pns}`,
+        CNI_IFNAME: 'eth0',
+        CNI_PATH: '/usr/lib/cni',
+      }
+      const r = await run('ip', ['netns', 'exec', n.ns, process.execPath, cniMain], { env, input: conf, allowFailure: true })
+      if (r.code !== 0) throw new Error(`CNI ADD ${pns} failed (${r.code}): ${r.stdout.trim()} ${r.stderr.trim()}`)
+      const res = JSON.parse(r.stdout) as { ips?: { address: string }[] }
+      const ip = res.ips?.[0]?.address?.split('/')[0]
+      if (!ip) throw new Error(`CNI ADD ${pns}: no IP in result ${r.stdout}`)
+      n.pods[n.pods.length - 1]!.ip = ip
+    }
+    return n.pods
+  }
+
+  /**
    * Pods wired from subnet.env the way the CNI bridge plugin does: bridge cni0 holding the
    * subnet's first address, a veth per pod, the pod's default route via the bridge, all with
    * FLANNEL_MTU.

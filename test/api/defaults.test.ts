@@ -1,4 +1,4 @@
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { applyDefaults, defaultPullPolicy, preserveOnUpdate } from '../../src/api/defaults.js'
 import { RESOURCES } from '../../src/api/resources.js'
 import type { KubeObject } from '../../src/api/types.js'
@@ -12,14 +12,11 @@ function defaulted(plural: string, obj: unknown): KubeObject {
 }
 
 /** Defaulting twice must equal defaulting once. */
-function idempotent(t: Tap.Test, plural: string, obj: unknown): void {
+function idempotent(t: Test, plural: string, obj: unknown): void {
   const once = defaulted(plural, obj)
   const twice = structuredClone(once)
   applyDefaults(res(plural), twice)
   t.same(twice, once, `${plural} defaulting is idempotent`)
-}
-declare namespace Tap {
-  type Test = Parameters<Parameters<typeof t.test>[1]>[0]
 }
 
 t.test('Service defaults (as kube-apiserver stores a minimal Service)', async (t) => {

@@ -259,3 +259,18 @@ t.test('strategic merge: ownerReferences by uid; kinds without a table fall back
   t.same(out.metadata.ownerReferences.map((o) => o.uid), ['1', '2'])
   t.same(out.data, { b: '2', c: '3' })
 })
+
+t.test('strategic merge: a volume switching source with $retainKeys (what kubectl sends)', async (t) => {
+  const d = deployment()
+  const out = applyStrategicMergePatch(res('deployments'), d, {
+    spec: {
+      template: {
+        spec: {
+          '$setElementOrder/volumes': [{ name: 'data' }],
+          volumes: [{ $retainKeys: ['configMap', 'name'], configMap: { name: 'cfg' }, emptyDir: null, name: 'data' }],
+        },
+      },
+    },
+  }) as ReturnType<typeof deployment>
+  t.same(out.spec.template.spec.volumes, [{ name: 'data', configMap: { name: 'cfg' } }])
+})

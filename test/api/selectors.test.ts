@@ -135,7 +135,8 @@ t.test('formatLabelSelector round-trips through the parser', async (t) => {
   for (const [ls, want] of cases) {
     const s = formatLabelSelector(ls)
     t.equal(s, want)
-    for (const labels of [{ app: 'web', zone: 'a' }, { app: 'web', env: 'dev', zone: 'a' }, { app: 'x' }, {}]) {
+    const sets: Record<string, string>[] = [{ app: 'web', zone: 'a' }, { app: 'web', env: 'dev', zone: 'a' }, { app: 'x' }, {}]
+    for (const labels of sets) {
       t.equal(matchesLabels(parseLabelSelector(s), labels), labelSelectorMatches(ls, labels), `${s} vs ${JSON.stringify(labels)}`)
     }
   }

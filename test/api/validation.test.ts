@@ -3,88 +3,11 @@ import { applyDefaults } from '../../src/api/defaults.js'
 import { formatFieldErrors, toStatusCauses, type FieldError } from '../../src/api/field-errors.js'
 import { RESOURCES } from '../../src/api/resources.js'
 import type { KubeObject } from '../../src/api/types.js'
-import { validateCreate, validateStatusUpdate, validateUpdate } from '../../src/api/validation.js'
+import { validateBinding, validateCreate, validateScale, validateStatusUpdate, validateUpdate } from '../../src/api/validation.js'
+import { base, realManifests } from './fixtures/manifests.js'
 
 const res = (plural: string) => RESOURCES.find((r) => r.plural === plural)!
 type Mut = (o: any) => void // eslint-disable-line @typescript-eslint/no-explicit-any
-
-const base: Record<string, () => Record<string, unknown>> = {
-  pods: () => ({
-    apiVersion: 'v1',
-    kind: 'Pod',
-    metadata: { name: 'web-1', namespace: 'default', labels: { app: 'web' } },
-    spec: {
-      containers: [
-        {
-          name: 'web',
-          image: 'nginx:1.25',
-          ports: [{ name: 'http', containerPort: 80 }],
-          env: [{ name: 'MODE', value: 'prod' }],
-          volumeMounts: [{ name: 'data', mountPath: '/data' }],
-          readinessProbe: { httpGet: { port: 'http' } },
-          resources: { requests: { cpu: '100m', memory: '64Mi' }, limits: { cpu: '1', memory: '128Mi' } },
-        },
-      ],
-      volumes: [{ name: 'data', emptyDir: {} }],
-      tolerations: [{ key: 'node.kubernetes.io/not-ready', operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 300 }],
-    },
-  }),
-  services: () => ({
-    apiVersion: 'v1',
-    kind: 'Service',
-    metadata: { name: 'web', namespace: 'default' },
-    spec: { selector: { app: 'web' }, ports: [{ name: 'http', port: 80, targetPort: 8080 }, { name: 'https', port: 443, targetPort: 'https' }] },
-  }),
-  deployments: () => ({
-    apiVersion: 'apps/v1',
-    kind: 'Deployment',
-    metadata: { name: 'web', namespace: 'default', labels: { app: 'web' } },
-    spec: {
-      replicas: 3,
-      selector: { matchLabels: { app: 'web' } },
-      template: { metadata: { labels: { app: 'web', tier: 'fe' } }, spec: { containers: [{ name: 'web', image: 'nginx:1.25' }] } },
-    },
-  }),
-  replicasets: () => ({
-    apiVersion: 'apps/v1',
-    kind: 'ReplicaSet',
-    metadata: { name: 'web-5d8f7', namespace: 'default' },
-    spec: {
-      replicas: 2,
-      selector: { matchLabels: { app: 'web', 'pod-template-hash': '5d8f7' } },
-      template: { metadata: { labels: { app: 'web', 'pod-template-hash': '5d8f7' } }, spec: { containers: [{ name: 'web', image: 'nginx:1.25' }] } },
-    },
-  }),
-  namespaces: () => ({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'team-a' } }),
-  nodes: () => ({
-    apiVersion: 'v1',
-    kind: 'Node',
-    metadata: { name: 'node-1', labels: { 'kubernetes.io/hostname': 'node-1' } },
-    spec: { podCIDR: '10.244.1.0/24', podCIDRs: ['10.244.1.0/24'], taints: [{ key: 'node.kubernetes.io/not-ready', effect: 'NoSchedule' }] },
-    status: { addresses: [{ type: 'InternalIP', address: '192.168.50.11' }], conditions: [{ type: 'Ready', status: 'True' }] },
-  }),
-  endpoints: () => ({
-    apiVersion: 'v1',
-    kind: 'Endpoints',
-    metadata: { name: 'web', namespace: 'default' },
-    subsets: [{ addresses: [{ ip: '10.244.1.5', nodeName: 'node-1' }], ports: [{ name: 'http', port: 8080 }, { name: 'https', port: 8443 }] }],
-  }),
-  endpointslices: () => ({
-    apiVersion: 'discovery.k8s.io/v1',
-    kind: 'EndpointSlice',
-    metadata: { name: 'web-abc12', namespace: 'default', labels: { 'kubernetes.io/service-name': 'web' } },
-    addressType: 'IPv4',
-    endpoints: [{ addresses: ['10.244.1.5'], conditions: { ready: true }, nodeName: 'node-1' }],
-    ports: [{ name: 'http', port: 8080, protocol: 'TCP' }],
-  }),
-  configmaps: () => ({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'cfg', namespace: 'default' }, data: { 'app.properties': 'a=1', KEY_2: 'x' } }),
-  leases: () => ({
-    apiVersion: 'coordination.k8s.io/v1',
-    kind: 'Lease',
-    metadata: { name: 'node-1', namespace: 'kube-node-lease' },
-    spec: { holderIdentity: 'node-1', leaseDurationSeconds: 40, renewTime: '2026-11-28T04:00:00.123456Z' },
-  }),
-}
 
 function make(plural: string, mut?: Mut, defaults = true): KubeObject {
   const o = base[plural]!()
@@ -221,18 +144,19 @@ t.test('invalid manifests: exact fields, reasons and messages', async (t) => {
     const errs = validateCreate(res(c.plural), make(c.plural, c.mut))
     for (const [field, type, msg] of c.want) {
       const hit = errs.find((e) => e.field === field && e.type === type && e.message.includes(msg))
-      t.ok(hit, `${c.plural}: ${c.what}: ${field} ${type} "${msg}"`, hit ? undefined : { found: errs })
+      t.ok(hit, `${c.plural}: ${c.what}: ${field} ${type} "${msg}"`, hit ? {} : { found: errs })
     }
   }
 })
 
 t.test('formatFieldErrors reproduces the kube-apiserver message', async (t) => {
-  const one = validateCreate(res('services'), make('services', (o) => (o.spec.ports = [{ port: 70000 }])))
+  const one = validateCreate(res('services'), make('services', (o) => (o.spec.ports = [{ port: 70000, targetPort: 80 }])))
   t.equal(formatFieldErrors('Service', 'web', one), 'Service "web" is invalid: spec.ports[0].port: Invalid value: 70000: must be between 1 and 65535, inclusive')
+  // targetPort defaults to port before validation, so k8s reports both (as kubectl shows it).
   const two = validateCreate(res('services'), make('services', (o) => { o.spec.ports = [{ port: 70000 }]; o.spec.type = 'Magic' }))
   t.equal(
     formatFieldErrors('Service', 'web', two),
-    'Service "web" is invalid: [spec.type: Unsupported value: "Magic": supported values: "ClusterIP", "ExternalName", "LoadBalancer", "NodePort", spec.ports[0].port: Invalid value: 70000: must be between 1 and 65535, inclusive]',
+    'Service "web" is invalid: [spec.ports[0].port: Invalid value: 70000: must be between 1 and 65535, inclusive, spec.ports[0].targetPort: Invalid value: 70000: must be between 1 and 65535, inclusive, spec.type: Unsupported value: "Magic": supported values: "ClusterIP", "ExternalName", "LoadBalancer", "NodePort"]',
   )
   const dep = validateCreate(res('deployments'), make('deployments', (o) => (o.spec.template.metadata.labels = { app: 'x' })))
   t.equal(formatFieldErrors('Deployment.apps', 'web', dep), 'Deployment.apps "web" is invalid: spec.template.metadata.labels: Invalid value: {"app":"x"}: `selector` does not match template `labels`')
@@ -285,6 +209,10 @@ t.test('updates: immutable fields', async (t) => {
   t.ok(has(upd('endpointslices', (o) => { o.addressType = 'IPv6'; o.endpoints = [{ addresses: ['fd00::5'] }] }), 'addressType', 'field is immutable'))
   t.same(upd('configmaps', (o) => (o.data.x = '1')), [])
   t.ok(has(upd('configmaps', (o) => (o.data.x = '1'), (o) => (o.immutable = true)), 'data', 'field is immutable when `immutable` is set'))
+  // Node podCIDR: set once
+  t.ok(has(upd('nodes', (o) => { o.spec.podCIDR = '10.244.2.0/24'; o.spec.podCIDRs = ['10.244.2.0/24'] }), 'spec.podCIDRs', 'node updates may not change podCIDR'))
+  t.same(upd('nodes', (o) => { o.spec.podCIDR = '10.244.2.0/24'; o.spec.podCIDRs = ['10.244.2.0/24'] }, (o) => { delete o.spec.podCIDR; delete o.spec.podCIDRs }), [], '"" → set allowed')
+  t.same(upd('nodes', (o) => (o.spec.unschedulable = true)), [], 'cordon allowed')
   // update still runs the create rules
   t.ok(has(upd('deployments', (o) => (o.spec.replicas = -3)), 'spec.replicas', 'must be greater than or equal to 0'))
 })
@@ -316,4 +244,26 @@ t.test('status updates', async (t) => {
   const renamed = structuredClone(d2) as Record<string, any> // eslint-disable-line @typescript-eslint/no-explicit-any
   renamed.metadata.name = 'other'
   t.ok(validateStatusUpdate(res('deployments'), renamed as KubeObject, d).some((e) => e.field === 'metadata.name'))
+})
+
+t.test('real upstream manifests are accepted as they are', async (t) => {
+  for (const m of realManifests) {
+    const o = m.obj() as KubeObject
+    applyDefaults(res(m.plural), o)
+    t.same(validateCreate(res(m.plural), o), [], `${m.plural}/${o.metadata.name}`)
+    t.same(validateUpdate(res(m.plural), structuredClone(o), o), [], `${m.plural}/${o.metadata.name} unchanged update`)
+  }
+})
+
+t.test('scale and binding subresources', async (t) => {
+  t.same(validateScale({ spec: { replicas: 5 } }), [])
+  t.same(validateScale({ spec: {} }), [])
+  t.same(validateScale({ spec: { replicas: -1 } }).map((e) => [e.field, e.message]), [['spec.replicas', 'Invalid value: -1: must be greater than or equal to 0']])
+  t.same(validateScale({ spec: { replicas: '3' } }).map((e) => e.type), ['FieldValueTypeInvalid'])
+  t.same(validateBinding({ target: { kind: 'Node', name: 'node-1' } }), [])
+  t.same(validateBinding({ target: { name: 'node-1' } }), [])
+  t.same(validateBinding({ target: {} }).map((e) => [e.field, e.type]), [['target.name', 'FieldValueRequired']])
+  t.same(validateBinding({ target: { kind: 'Pod', name: 'x' } }).map((e) => e.type), ['FieldValueNotSupported'])
+  t.same(validateBinding({ target: { name: 'Node_1' } }).map((e) => e.type), ['FieldValueInvalid'])
+  t.same(validateBinding(7).map((e) => e.type), ['FieldValueTypeInvalid'])
 })

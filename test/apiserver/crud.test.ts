@@ -2,6 +2,7 @@
 // real HTTPS requests (auth, body limits).
 import t from 'tap'
 import { apiRequest, withApiServer } from '../helpers/apiserver.js'
+import { RESOURCES, groupVersion } from '../../src/api/resources.js'
 import { cm, deployment, inj, service } from './util.js'
 
 t.test('apiserver CRUD and errors', async (t) => {
@@ -148,6 +149,34 @@ t.test('apiserver CRUD and errors', async (t) => {
     t.equal(wrongCt.status, 415)
     const badSel = await inj(srv, 'GET', `${base}?labelSelector=a%20in%20(`)
     t.equal(badSel.status, 400)
+  })
+
+  t.test('wrong types get a 4xx and store nothing, for every resource', async (t) => {
+    const shapes: [string, (name: string) => Record<string, unknown>][] = [
+      ['labels as string', (name) => ({ metadata: { name, labels: 'app=web' } })],
+      ['name as number', () => ({ metadata: { name: 5 } })],
+      ['metadata as array', () => ({ metadata: ['x'] })],
+      ['spec as string', (name) => ({ metadata: { name }, spec: 'nope' })],
+      ['spec lists as strings', (name) => ({ metadata: { name }, spec: { containers: 'c', ports: 'p', selector: 'a', template: 5, taints: 'x' } })],
+      ['deep nulls', (name) => ({ metadata: { name, annotations: null, ownerReferences: [null] }, spec: { containers: [null], ports: [null] }, data: [1] })],
+      ['invalid name', () => ({ metadata: { name: 'Not_A_Name' } })],
+    ]
+    for (const r of RESOURCES) {
+      const path = `${r.group ? `/apis/${r.group}` : '/api'}/${r.version}${r.namespaced ? '/namespaces/default' : ''}/${r.plural}`
+      for (const [label, make] of shapes) {
+        const name = `fuzz-${r.plural}-${shapes.findIndex((s) => s[0] === label)}`
+        const body = { apiVersion: groupVersion(r), kind: r.kind, ...make(name) }
+        const res = await inj(srv, 'POST', path, body)
+        // Kubernetes accepts some of these for kinds without a spec (it prunes unknown fields).
+        if (res.status === 201) {
+          await inj(srv, 'DELETE', `${path}/${res.body.metadata.name}`)
+          continue
+        }
+        t.ok(res.status >= 400 && res.status < 500, `${r.plural} ${label}: ${res.status} ${res.text.slice(0, 160)}`)
+        t.equal(res.body?.kind, 'Status')
+        t.equal((await inj(srv, 'GET', `${path}/${name}`)).status, 404, `${r.plural} ${label}: nothing stored`)
+      }
+    }
   })
 
   t.test('422 Invalid carries field causes (allocation errors)', async (t) => {

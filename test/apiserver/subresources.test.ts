@@ -132,17 +132,24 @@ t.test('subresources and lifecycle', async (t) => {
     t.equal(ok.status, 200)
   })
 
-  t.test('owner references: deleting the owner deletes dependents unless orphaned', async (t) => {
-    const owner = await inj(srv, 'POST', '/api/v1/namespaces/default/configmaps', cm('owner'))
-    const ref = [{ apiVersion: 'v1', kind: 'ConfigMap', name: 'owner', uid: owner.body.metadata.uid }]
-    await inj(srv, 'POST', '/api/v1/namespaces/default/configmaps', { ...cm('dep'), metadata: { name: 'dep', ownerReferences: ref } })
-    await inj(srv, 'DELETE', '/api/v1/namespaces/default/configmaps/owner')
-    await eventually(async () => ((await inj(srv, 'GET', '/api/v1/namespaces/default/configmaps/dep')).status === 404 ? true : undefined))
-    const owner2 = await inj(srv, 'POST', '/api/v1/namespaces/default/configmaps', cm('owner2'))
-    await inj(srv, 'POST', '/api/v1/namespaces/default/configmaps', { ...cm('orphan'), metadata: { name: 'orphan', ownerReferences: [{ ...ref[0], name: 'owner2', uid: owner2.body.metadata.uid }] } })
-    await inj(srv, 'DELETE', '/api/v1/namespaces/default/configmaps/owner2?propagationPolicy=Orphan')
-    await new Promise((r) => setTimeout(r, 300))
-    t.equal((await inj(srv, 'GET', '/api/v1/namespaces/default/configmaps/orphan')).status, 200)
+  t.test('propagationPolicy Orphan/Foreground hand the object to the GC through a finalizer', async (t) => {
+    const path = '/api/v1/namespaces/default/configmaps'
+    await inj(srv, 'POST', path, cm('orph'))
+    const o = await inj(srv, 'DELETE', `${path}/orph?propagationPolicy=Orphan`)
+    t.equal(o.status, 202)
+    t.same(o.body.metadata.finalizers, ['orphan'])
+    t.ok(o.body.metadata.deletionTimestamp)
+    await inj(srv, 'POST', path, cm('fg'))
+    const f = await inj(srv, 'DELETE', `${path}/fg`, { kind: 'DeleteOptions', apiVersion: 'v1', propagationPolicy: 'Foreground' })
+    t.same(f.body.metadata.finalizers, ['foregroundDeletion'])
+    // What the garbage collector does when it is done: drop its finalizer; the object goes.
+    const done = await inj(srv, 'PATCH', `${path}/fg`, { metadata: { finalizers: null } }, merge)
+    t.equal(done.status, 200)
+    t.equal((await inj(srv, 'GET', `${path}/fg`)).status, 404)
+    await inj(srv, 'POST', path, cm('bg'))
+    t.equal((await inj(srv, 'DELETE', `${path}/bg?propagationPolicy=Background`)).status, 200, 'background deletes at once')
+    const bad = await inj(srv, 'DELETE', `${path}/orph?propagationPolicy=Sideways`)
+    t.equal(bad.status, 400)
   })
 
   t.test('namespace deletion: Terminating, no new content, contents removed, then the namespace', async (t) => {

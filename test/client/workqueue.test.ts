@@ -127,21 +127,22 @@ t.test('maxRetries drops a key that keeps failing', async (t) => {
   await workers
 })
 
-t.test('addAfter: ready after the delay; the earlier of two delays wins; dedup with pending', async (t) => {
+t.test('addAfter: ready after the delay; the earlier of two delays wins; superseded timers do not re-add', async (t) => {
   const q = createWorkQueue<string>()
   const t0 = Date.now()
-  q.addAfter('x', 60)
-  q.addAfter('x', 20)
-  q.addAfter('x', 200)
-  t.equal(q.len(), 0)
-  const k = await q.get()
-  const waited = Date.now() - t0
-  t.equal(k, 'x')
-  t.ok(waited >= 18 && waited < 150, `earliest delay used (${waited} ms)`)
+  q.addAfter('x', 300)
+  q.addAfter('x', 20) // earlier: replaces the 300 ms timer
+  q.addAfter('x', 400) // later: ignored
+  q.addAfter('y', 150)
+  t.equal(q.len(), 0, 'nothing ready yet')
+  t.equal(await q.get(), 'x', 'x (20 ms) comes before y (150 ms)')
+  t.ok(Date.now() - t0 >= 18, 'not before its delay')
   q.done('x')
-  await sleep(80)
-  t.equal(q.len(), 0, 'the superseded later timers did not add it again')
-  q.addAfter('y', 0)
+  t.equal(await q.get(), 'y')
+  q.done('y')
+  await sleep(450)
+  t.equal(q.len(), 0, 'the superseded 300/400 ms timers did not add x again')
+  q.addAfter('z', 0)
   t.equal(q.len(), 1, 'zero delay adds now')
   q.shutDown()
 })

@@ -45,7 +45,7 @@ export async function execCni(p: Plugin, node: string, command: string, conf: ob
     ...c.env,
   }
   const input = typeof conf === 'string' ? conf : JSON.stringify(conf)
-  const r = await run('nsenter', [`--net=/run/netns/${node}`, p.bin], { env, input, allowFailure: true, timeoutMs: 60_000 })
+  const r = await run('nsenter', [`--net=/run/netns/${node}`, p.bin], { env, input, allowFailure: true, timeoutMs: 300_000 })
   let json: Record<string, unknown> | undefined
   try {
     json = r.stdout.trim() ? (JSON.parse(r.stdout) as Record<string, unknown>) : undefined

@@ -119,7 +119,15 @@ export class FakeKubelet {
       if (!cur || cur.metadata.deletionTimestamp || cur.status?.phase === 'Running' || !this.alive.get(node)) return
       const ip = `10.244.${Math.floor(this.ip / 250)}.${(this.ip % 250) + 2}`
       this.ip++
-      void api.patchStatus(p.metadata.name!, { status: this.runningStatus(ip, true) }, 'merge').catch(() => {})
+      // A failed write is retried (a real kubelet's status manager does the same).
+      api.patchStatus(p.metadata.name!, { status: this.runningStatus(ip, true) }, 'merge').catch(() => {
+        const again = setTimeout(() => {
+          this.timers.delete(again)
+          const now = this.inf.store.get(objectKey(p))
+          if (now) this.handle(now)
+        }, 300)
+        this.timers.add(again)
+      })
     }, this.readyDelayMs)
     this.timers.add(t)
   }

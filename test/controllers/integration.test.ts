@@ -136,6 +136,23 @@ t.test('controllers and scheduler drive fake nodes', async (t) => {
     const v1 = list.find((r) => r.spec.template?.spec.containers[0]?.image === 'agnhost:v1')!
     t.equal(v1.spec.replicas, 6)
     t.equal(v1.metadata.annotations?.[ANNOTATION_REVISION], '3')
+    const hist = await kubectl('rollout', 'history', 'deployment/web')
+    t.match(hist.stdout, /REVISION[\s\S]*\n2 [\s\S]*\n3 /, 'rollout history lists revisions 2 and 3')
+
+    // pause: a template change makes no rollout progress until resume.
+    await kubectl('rollout', 'pause', 'deployment/web')
+    await kubectl('set', 'image', 'deployment/web', 'web=agnhost:v3')
+    await new Promise((r) => setTimeout(r, 1500))
+    t.equal((await rss.list()).items.length, 2, 'paused: no new ReplicaSet')
+    const dp = await deps.get('web')
+    t.equal(getCondition(dp.status?.conditions, 'Progressing')?.reason, 'DeploymentPaused')
+    await kubectl('rollout', 'resume', 'deployment/web')
+    await kubectl('rollout', 'status', 'deployment/web', '--timeout=80s')
+    await eventually('v3 everywhere', async () => {
+      const l = readyWeb(await webPods())
+      return l.length === 6 && l.every((p) => p.spec.containers[0]!.image === 'agnhost:v3')
+    })
+    t.equal((await deps.get('web')).metadata.annotations?.[ANNOTATION_REVISION], '4')
   })
 
   await t.test('scale to 0 and back to 6', async (t) => {
@@ -192,6 +209,49 @@ t.test('controllers and scheduler drive fake nodes', async (t) => {
     }, 'merge')
     await eventually('node3 untainted', async () => ((await client.resource<Node>(R.nodes).get('node3')).spec?.taints ?? []).length === 0, 10_000)
     t.pass('taints removed when the node is back')
+  })
+
+  await t.test('foreground and orphan deletion of a ReplicaSet', async (t) => {
+    const mk = async (name: string) => {
+      await rss.create({
+        apiVersion: 'apps/v1',
+        kind: 'ReplicaSet',
+        metadata: { name, namespace: 'default' },
+        spec: { replicas: 2, selector: { matchLabels: { app: name } }, template: { metadata: { labels: { app: name } }, spec: { containers: [{ name: 'c', image: 'agnhost' }] } } },
+      })
+      await eventually(`${name}: 2 ready pods`, async () => readyWeb((await pods.list({ labelSelector: `app=${name}` })).items).length === 2)
+    }
+    await mk('fg')
+    await rss.delete('fg', { propagationPolicy: 'Foreground' })
+    const during = await rss.get('fg')
+    t.ok(during.metadata.deletionTimestamp && during.metadata.finalizers?.includes('foregroundDeletion'), 'owner waits with the foregroundDeletion finalizer')
+    let podsLeftWhenOwnerGone = -1
+    await eventually('fg gone', async () => {
+      const left = (await pods.list({ labelSelector: 'app=fg' })).items.length
+      try {
+        await rss.get('fg')
+        return false
+      } catch {
+        podsLeftWhenOwnerGone = left
+        return true
+      }
+    })
+    t.equal(podsLeftWhenOwnerGone, 0, 'dependents were gone before the owner')
+
+    await mk('orph')
+    await rss.delete('orph', { propagationPolicy: 'Orphan' })
+    await eventually('orph RS gone', async () => {
+      try {
+        await rss.get('orph')
+        return false
+      } catch {
+        return true
+      }
+    })
+    const left = (await pods.list({ labelSelector: 'app=orph' })).items
+    t.equal(left.length, 2, 'orphaned pods stay')
+    t.ok(left.every((p) => (p.metadata.ownerReferences ?? []).length === 0), 'and lost their ownerReference')
+    for (const p of left) await pods.delete(p.metadata.name!, { gracePeriodSeconds: 0 })
   })
 
   await t.test('deleting the Deployment cascades to ReplicaSets and pods; Service deletion to its slices', async (t) => {

@@ -105,3 +105,30 @@ t.test('`netkube dns` subcommand: kubeconfig flag, listen flag, survives kill -9
   launch()
   t.same((await digUntil(port, ['web.default.svc.cluster.local'], (r) => r.answer.length > 0, 30_000)).answer, want, 'back after restart')
 })
+
+t.test('`netkube dns --workers 2`: workers share the sockets; SIGTERM stops them all', async (t) => {
+  const api = await withApiServer(t)
+  const client = createClient({ server: api.url, token: api.token, caPem: api.caPem })
+  const services = client.resource<Service>(findResource('', 'v1', 'services')!, 'default')
+  const created = await services.create(svc('default', 'web', { ports: [{ port: 80, protocol: 'TCP' }] }))
+  const port = await freePort()
+  const main = join(import.meta.dirname, '..', '..', 'src', 'cli', 'main.ts')
+  const c = spawn(process.execPath, [...process.execArgv, main, 'dns', '--kubeconfig', api.kubeconfigPath, '--listen', `127.0.0.1:${port}`, '--upstream', '127.0.0.1:9', '--workers', '2'], {
+    stdio: ['ignore', 'ignore', 'ignore'],
+    env: { ...process.env, NETKUBE_LOG_LEVEL: 'warn' },
+  })
+  t.teardown(() => {
+    if (c.pid && c.exitCode === null) process.kill(c.pid, 'SIGKILL')
+  })
+  const want = [`web.default.svc.cluster.local. 5 IN A ${created.spec.clusterIP}`]
+  t.same((await digUntil(port, ['web.default.svc.cluster.local'], (r) => r.answer.length > 0, 30_000)).answer, want)
+  // Both workers must be synced before any answers NXDOMAIN/SERVFAIL: ask many times, over both transports.
+  await new Promise((r) => setTimeout(r, 1000))
+  for (let i = 0; i < 10; i++) {
+    t.same((await dig(port, [i % 2 ? '+tcp' : '+notcp', 'web.default.svc.cluster.local'])).answer, want)
+  }
+  const exited = new Promise<number | null>((r) => c.once('exit', (code) => r(code)))
+  process.kill(c.pid!, 'SIGTERM')
+  t.equal(await exited, 0, 'primary exits cleanly after its workers')
+  t.equal((await dig(port, ['+time=1', 'web.default.svc.cluster.local'])).status, 'NONE', 'nothing left listening')
+})

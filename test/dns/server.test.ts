@@ -6,6 +6,7 @@ import { request } from 'node:http'
 import t from 'tap'
 import dns2 from 'dns2'
 import { DnsModel } from '../../src/dns/model.js'
+import { freePort } from '../../src/util/ports.js'
 import { startDnsServer, type DnsServerOptions } from '../../src/dns/server.js'
 import { dig } from './dig.js'
 import { clusterModel, svc } from './fixtures.js'
@@ -25,13 +26,18 @@ async function fakeUpstream(t: Tap.Test): Promise<{ port: number; hits: () => nu
       const name = q.name.toLowerCase()
       if ((name === 'example.com' || name === 'www.example.com') && q.type === Packet.TYPE.A)
         resp.answers.push({ name: q.name, type: Packet.TYPE.A, class: Packet.CLASS.IN, ttl: 60, address: '192.0.2.7' } as never)
-      else if (name !== 'example.com' && name !== 'www.example.com') resp.header.rcode = Packet.RCODE.NXDOMAIN
+      else if (name === 'big.example' && q.type === Packet.TYPE.TXT)
+        // ~1.6 KB: dns2 sends it truncated (TC) over UDP, whole over TCP.
+        for (let i = 0; i < 8; i++) resp.answers.push({ name: q.name, type: Packet.TYPE.TXT, class: Packet.CLASS.IN, ttl: 60, data: [`${i}`.repeat(200)] } as never)
+      else if (name !== 'example.com' && name !== 'www.example.com' && name !== 'big.example') resp.header.rcode = Packet.RCODE.NXDOMAIN
       send(resp)
     },
   } as never)
-  const addrs = await server.listen({ udp: { port: 0, address: '127.0.0.1' } } as never)
+  // UDP and TCP on one port, as a real resolver (the forwarder retries over TCP there).
+  const port = await freePort()
+  await server.listen({ udp: { port, address: '127.0.0.1' }, tcp: { port, address: '127.0.0.1' } } as never)
   t.teardown(() => server.close())
-  return { port: (addrs as { udp: { port: number } }).udp.port, hits: () => hits }
+  return { port, hits: () => hits }
 }
 
 async function start(t: Tap.Test, extra: Partial<DnsServerOptions> = {}, model = clusterModel(60)) {
@@ -177,6 +183,11 @@ t.test('forwarding to upstream with a cache; ExternalName is chased', async (t) 
   t.equal(up.hits(), 2, 'NXDOMAIN cached too')
   const ext = await dig(port, ['ext.prod.svc.cluster.local', 'A'])
   t.same(ext.answer, ['ext.prod.svc.cluster.local. 5 IN CNAME www.example.com.', 'www.example.com. 60 IN A 192.0.2.7'])
+  // Too big for UDP upstream: the client sees TC, retries over TCP, and so do we.
+  const bigUdp = await dig(port, ['+ignore', 'big.example', 'TXT'])
+  t.ok(bigUdp.flags.includes('tc'), 'TC passed on over UDP')
+  const bigTcp = await dig(port, ['big.example', 'TXT'])
+  t.equal(bigTcp.answer.length, 8, 'dig retried over TCP and we forwarded over TCP')
   const unknownPtr = await dig(port, ['-x', '192.0.2.99'])
   t.equal(unknownPtr.status, 'NXDOMAIN', 'reverse names we do not own go upstream')
 })

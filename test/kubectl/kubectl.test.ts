@@ -87,7 +87,6 @@ t.test('kubectl suite', async (t) => {
         return r.stdout
       }
 
-      // (`kubectl create namespace` of 1.32+ sends protobuf, which netkube does not decode; apply sends JSON.)
       t.match(await ok('apply', '-f', file(`ns-${ns}.yaml`, `apiVersion: v1\nkind: Namespace\nmetadata:\n  name: ${ns}\n`)), `namespace/${ns} created`)
       const first = await ok('apply', '-n', ns, '-f', manifest)
       t.match(first, 'deployment.apps/web created')
@@ -146,6 +145,14 @@ t.test('kubectl suite', async (t) => {
       t.match(await ok('replace', '-n', ns, '-f', file(`cm2-${ns}.yaml`, cmYaml('two'))), 'configmap/settings replaced')
       t.equal((await ok('get', '-n', ns, 'cm', 'settings', '-o', 'jsonpath={.data.mode}')).trim(), 'two')
 
+      // Typed generators (sent as protobuf by 1.32+ clients, JSON by older ones).
+      t.match(await ok('create', 'namespace', `${ns}-typed`), `namespace/${ns}-typed created`)
+      t.match(await ok('create', '-n', ns, 'configmap', 'lit', '--from-literal=a=b'), 'configmap/lit created')
+      t.match(await ok('create', '-n', ns, 'deployment', 'gen', '--image=agnhost', '--replicas=0', '--port=8080'), 'deployment.apps/gen created')
+      t.equal((await ok('get', '-n', ns, 'deploy', 'gen', '-o', 'jsonpath={.spec.replicas}/{.spec.template.spec.containers[0].ports[0].containerPort}')).trim(), '0/8080')
+      t.match(await ok('create', '-n', ns, 'service', 'nodeport', 'gen', '--tcp=80:8080'), 'service/gen created')
+      t.match((await ok('get', '-n', ns, 'svc', 'gen', '-o', 'jsonpath={.spec.ports[0].nodePort}')).trim(), /^3\d{4}$/)
+
       const nope = await k('get', '-n', ns, 'pods', 'nope')
       t.equal(nope.code, 1)
       t.equal(nope.stderr.trim(), 'Error from server (NotFound): pods "nope" not found')
@@ -156,7 +163,7 @@ t.test('kubectl suite', async (t) => {
       const gone = await k('get', '-n', ns, 'deploy', 'web')
       t.equal(gone.stderr.trim(), 'Error from server (NotFound): deployments.apps "web" not found')
       t.match(await ok('delete', '-n', ns, 'pod', 'web-1'), 'pod "web-1" deleted')
-      t.match(await ok('delete', 'namespace', ns), `namespace "${ns}" deleted`)
+      t.match(await ok('delete', 'namespace', ns, `${ns}-typed`), `namespace "${ns}" deleted`)
     })
   }
 })

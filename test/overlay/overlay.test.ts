@@ -94,7 +94,8 @@ t.test('flannel-style overlay across three node namespaces', async (t) => {
   await client.put(`${PREFIX}/config`).value(JSON.stringify(CONFIG))
   const dir = mkdtempSync(join(tmpdir(), 'nk-overlay-'))
   t.teardown(() => rmSync(dir, { recursive: true, force: true }))
-  const lab = await withLab(t, dir, etcd.endpoint, await privateBuild(t))
+  const cli = await privateBuild(t)
+  const lab = await withLab(t, dir, etcd.endpoint, cli)
   for (let i = 1; i <= 3; i++) await lab.addNode(i)
   for (const n of lab.nodes) lab.startAgent(n, ['--metrics-port', '9101'])
   for (const n of lab.nodes) await until(`${n.name} subnet.env`, () => lab.subnetEnv(n), 20000)
@@ -116,9 +117,22 @@ t.test('flannel-style overlay across three node namespaces', async (t) => {
   await converged(lab)
   t.pass('every node: permanent ARP, FDB and onlink route for each other node, nothing else')
 
-  for (const n of lab.nodes) await lab.addPods(n, 2)
+  // pods wired by netkube's CNI plugin from each node's subnet.env
+  const cniMain = join(cli, '../../../cni/main.js')
+  for (const n of lab.nodes) await lab.addPodsCni(n, 2, cniMain)
+  const env1 = lab.subnetEnv(lab.nodes[0]!)!
+  const podLink = JSON.parse((await run('ip', ['-n', lab.nodes[0]!.pods[0]!.ns, '-j', 'link', 'show', 'eth0'])).stdout)[0]
+  t.equal(String(podLink.mtu), env1.FLANNEL_MTU, 'CNI plugin gave the pod FLANNEL_MTU')
+  t.ok(lab.nodes.every((n) => n.pods.every((p) => p.ip.startsWith(lab.subnetEnv(n)!.FLANNEL_SUBNET!.replace(/\.1\/24$/, '.')))), 'pod IPs from each node\'s FLANNEL_SUBNET')
   const m = await crossNodeMatrix(lab)
   t.same(m.failures, [], `VXLAN: ${m.tried} pod pairs across nodes: ping and TCP`)
+
+  // pod → outside the cluster network is masqueraded to the node address; pod → pod is not
+  const outside = lab.spawn('ip', ['netns', 'exec', lab.ul, 'socat', 'TCP-LISTEN:7001,bind=192.168.56.1,fork,reuseaddr', 'SYSTEM:echo $SOCAT_PEERADDR'], 'outside.log')
+  await until('outside server', async () => (await run('ip', ['netns', 'exec', lab.ul, 'ss', '-ltn'])).stdout.includes(':7001'))
+  const seenAs = await run('ip', ['netns', 'exec', lab.nodes[0]!.pods[0]!.ns, 'socat', '-T', '3', '-', 'TCP:192.168.56.1:7001,connect-timeout=3'], { allowFailure: true })
+  await stopChild(outside)
+  t.equal(seenAs.stdout.trim(), lab.nodes[0]!.ip, 'pod → outside arrives from the node address (masquerade)')
 
   // the wire: VXLAN on UDP 8472 with VNI 1 between the node addresses
   const [n1, n2, n3] = lab.nodes as [Node, Node, Node]
@@ -247,10 +261,10 @@ t.test('flannel-style overlay across three node namespaces', async (t) => {
   for (const n of lab.nodes) await lab.stopAgent(n)
   await client.put(`${PREFIX}/config`).value(JSON.stringify({ ...CONFIG, Backend: { Type: 'host-gw' } }))
   for (const n of lab.nodes) lab.startAgent(n)
-  const expectedHostGw = (l: Lab, n: Node, others: Node[]) => ({
+  const expectedHostGw = (l: Lab, n: Node, others: Node[] = l.nodes.filter((o) => o !== n)) => ({
     routes: others.map((o) => `${l.subnetEnv(o)!.FLANNEL_SUBNET!.replace(/\.1\/24$/, '.0/24')} via ${o.ip} dev eth0`).sort(),
-    neighs: [],
-    fdb: [],
+    neighs: [] as string[],
+    fdb: [] as string[],
   })
   await converged(lab, lab.nodes, expectedHostGw)
   t.pass('host-gw: one route per remote subnet via its PublicIP; flannel.1 and its entries gone')

@@ -235,3 +235,16 @@ export function validateLease(lease: Obj, errs: Errs): void {
   const strategy = asString(spec.strategy, 'spec.strategy', errs)
   if (strategy !== undefined) oneOf(strategy, 'spec.strategy', ['OldestEmulationVersion'], errs)
 }
+
+/** A node's podCIDR(s) may be set once (by the IPAM controller or the kubelet), never changed. */
+export function validateNodeUpdate(node: Obj, old: Obj, errs: Errs): void {
+  const spec = asObj(node.spec, 'spec', [])
+  const oldSpec = asObj(old.spec, 'spec', [])
+  const oldCIDRs = Array.isArray(oldSpec?.podCIDRs) ? oldSpec!.podCIDRs : oldSpec?.podCIDR ? [oldSpec.podCIDR] : []
+  const newCIDRs = Array.isArray(spec?.podCIDRs) ? spec!.podCIDRs : spec?.podCIDR ? [spec.podCIDR] : []
+  if (oldCIDRs.length > 0 && !deepEqual(oldCIDRs, newCIDRs))
+    errs.push(forbidden('spec.podCIDRs', 'node updates may not change podCIDR except from "" to valid'))
+  const oldPid = oldSpec?.providerID
+  if (typeof oldPid === 'string' && oldPid !== '' && spec?.providerID !== oldPid)
+    errs.push(forbidden('spec.providerID', 'node updates may not change providerID except from "" to valid'))
+}

@@ -26,7 +26,6 @@ export function validateService(svc: Obj, errs: Errs): void {
     return
   }
   const type = asString(spec.type, 'spec.type', errs) ?? 'ClusterIP'
-  oneOf(type, 'spec.type', TYPES, errs)
   const clusterIP = asString(spec.clusterIP, 'spec.clusterIP', errs) ?? ''
   const clusterIPs = asArray(spec.clusterIPs, 'spec.clusterIPs', errs)
   const headless = clusterIP === 'None'
@@ -137,6 +136,8 @@ export function validateService(svc: Obj, errs: Errs): void {
   const hc = asInt(spec.healthCheckNodePort, 'spec.healthCheckNodePort', errs)
   if (hc !== undefined && hc !== 0 && !(type === 'LoadBalancer' && etp === 'Local'))
     errs.push(invalid('spec.healthCheckNodePort', hc, 'may only be set when `type` is \'LoadBalancer\' and `externalTrafficPolicy` is \'Local\''))
+  // Last, as in k8s: the type check follows the port checks in the message order.
+  oneOf(type, 'spec.type', TYPES, errs)
 }
 
 /** clusterIP is immutable once set, except when switching to or from ExternalName. */

@@ -1,0 +1,100 @@
+// `netkube agent`: everything a node runs, like k3s's agent. Order matters:
+//   1. overlay: lease this node's pod subnet and program routes to the others; it writes
+//      subnet.env, which the CNI plugin reads (so pods can only start once the node routes);
+//   2. CNI: the plugin and its conflist installed for this node, and the CNI server that
+//      serves the plugin's work from this warm process (the exec'd binary forwards to it);
+//   3. kubelet: registers the Node with the leased podCIDR and runs pods;
+//   4. kube-proxy: programs Services for this node.
+import { join } from 'node:path';
+import { startOverlayAgent } from '../overlay/agent.js';
+import { install as installCni } from '../../cni/install.js';
+import { startCniServer } from '../../cni/server.js';
+import { startKubelet } from '../kubelet/kubelet.js';
+import { startProxy } from '../proxy/index.js';
+import { logger } from '../util/log.js';
+import { canonicalCidr } from '../net/ip.js';
+const log = logger('agent');
+export async function startAgent(o) {
+    const stops = [];
+    const stopAll = async () => {
+        for (const s of stops.reverse())
+            await s().catch((err) => log.warn({ err: err.message }, 'stop failed'));
+    };
+    try {
+        const subnetFile = join(o.stateDir, 'subnet.env');
+        const overlay = await startOverlayAgent({
+            etcdEndpoints: o.etcdEndpoints,
+            publicIP: o.nodeIP,
+            ...(o.iface ? { iface: o.iface } : {}),
+            subnetFile,
+            ...(o.backend ? { backend: o.backend } : {}),
+            onFatal: (err) => {
+                log.fatal({ err: err.message }, 'overlay lost its lease; exiting so the node is not left routing a subnet it does not own');
+                process.exit(1);
+            },
+        });
+        stops.push(() => overlay.stop());
+        // subnet.env names the gateway address (10.244.3.1/24); the Node's podCIDR is the network.
+        const podCIDR = canonicalCidr(overlay.subnetEnv.subnet);
+        log.info({ podCIDR }, 'overlay ready');
+        const binDir = join(o.stateDir, 'cni', 'bin');
+        const confDir = join(o.stateDir, 'cni', 'net.d');
+        installCni({
+            binDir,
+            confDir,
+            name: 'netkube',
+            subnetFile,
+            dataDir: join(o.stateDir, 'ipam'),
+            isGateway: true,
+            // Hairpin: a pod reaching itself through its Service comes back through its own port.
+            hairpinMode: true,
+        });
+        const cniServer = await startCniServer({});
+        stops.push(() => cniServer.close());
+        const kubelet = await startKubelet({
+            client: o.client,
+            nodeName: o.nodeName,
+            nodeIP: o.nodeIP,
+            podCIDR: podCIDR,
+            stateDir: join(o.stateDir, 'kubelet'),
+            netnsPrefix: o.netnsPrefix,
+            cniBinDirs: [binDir],
+            cniConfDir: confDir,
+            clusterDNS: o.clusterDNS,
+            clusterDomain: o.clusterDomain ?? 'cluster.local',
+            ...(o.resolvConf ? { hostResolvConf: o.resolvConf } : {}),
+            port: o.kubeletPort ?? 10250,
+            ...(o.backoffInitialMs !== undefined ? { backoffInitialMs: o.backoffInitialMs } : {}),
+        });
+        stops.push(() => kubelet.stop());
+        let proxy;
+        if (!o.noProxy) {
+            proxy = await startProxy({
+                client: o.client,
+                nodeName: o.nodeName,
+                mode: o.proxyMode ?? 'nftables',
+                clusterCIDR: o.clusterCIDR,
+                serviceCIDR: o.serviceCIDR,
+                nodeIPs: [o.nodeIP],
+                // The node's route to ClusterIPs goes out of its uplink; the output DNAT rewrites it.
+                ...(o.iface ? { serviceRouteDev: o.iface } : {}),
+            });
+            stops.push(() => proxy.stop());
+        }
+        log.info({ node: o.nodeName, ip: o.nodeIP, podCIDR }, 'agent ready');
+        return {
+            overlay,
+            kubelet,
+            ...(proxy ? { proxy } : {}),
+            async stop(opts = {}) {
+                if (opts.killPods)
+                    await kubelet.stop({ killPods: true });
+                await stopAll();
+            },
+        };
+    }
+    catch (err) {
+        await stopAll();
+        throw err;
+    }
+}

@@ -1,0 +1,63 @@
+// `netkube agent`: overlay + CNI + kubelet + kube-proxy for one node.
+import { parseArgs } from 'node:util';
+import { hostname } from 'node:os';
+import { createClient } from '../client/rest.js';
+import { loadKubeconfig } from '../client/kubeconfig.js';
+import { startAgent } from './agent.js';
+import { waitForSignal } from '../kubelet/cli.js';
+export async function main(argv) {
+    const { values: v } = parseArgs({
+        args: argv,
+        options: {
+            kubeconfig: { type: 'string' },
+            'node-name': { type: 'string' },
+            'node-ip': { type: 'string' },
+            iface: { type: 'string' },
+            'etcd-endpoints': { type: 'string' },
+            'state-dir': { type: 'string' },
+            'netns-prefix': { type: 'string' },
+            'cluster-cidr': { type: 'string' },
+            'service-cidr': { type: 'string' },
+            'cluster-dns': { type: 'string' },
+            'cluster-domain': { type: 'string' },
+            'resolv-conf': { type: 'string' },
+            'proxy-mode': { type: 'string' },
+            backend: { type: 'string' },
+            'kubelet-port': { type: 'string' },
+            'no-proxy': { type: 'boolean' },
+            'backoff-initial': { type: 'string' },
+        },
+    });
+    if (!v.kubeconfig || !v['node-ip'] || !v['etcd-endpoints']) {
+        process.stderr.write('usage: netkube agent --kubeconfig FILE --node-ip IP --etcd-endpoints URL[,URL] [--node-name N] [--iface DEV] [--state-dir D] [--proxy-mode nftables|iptables|ipvs] [--backend vxlan|host-gw]\n');
+        return 2;
+    }
+    const mode = v['proxy-mode'] ?? 'nftables';
+    if (mode !== 'nftables' && mode !== 'iptables' && mode !== 'ipvs')
+        throw new Error(`--proxy-mode must be nftables, iptables or ipvs, not "${mode}"`);
+    const backend = v.backend;
+    if (backend !== undefined && backend !== 'vxlan' && backend !== 'host-gw')
+        throw new Error(`--backend must be vxlan or host-gw, not "${backend}"`);
+    const nodeName = v['node-name'] ?? hostname();
+    const agent = await startAgent({
+        client: createClient(loadKubeconfig(v.kubeconfig)),
+        nodeName,
+        nodeIP: v['node-ip'],
+        ...(v.iface ? { iface: v.iface } : {}),
+        etcdEndpoints: v['etcd-endpoints'].split(','),
+        stateDir: v['state-dir'] ?? `/var/lib/netkube/agent/${nodeName}`,
+        netnsPrefix: v['netns-prefix'] ?? `nk-${nodeName}-`,
+        clusterCIDR: v['cluster-cidr'] ?? '10.244.0.0/16',
+        serviceCIDR: v['service-cidr'] ?? '10.96.0.0/12',
+        clusterDNS: (v['cluster-dns'] ?? '10.96.0.10').split(','),
+        clusterDomain: v['cluster-domain'] ?? 'cluster.local',
+        ...(v['resolv-conf'] ? { resolvConf: v['resolv-conf'] } : {}),
+        proxyMode: mode,
+        ...(backend ? { backend } : {}),
+        kubeletPort: Number(v['kubelet-port'] ?? 10250),
+        noProxy: v['no-proxy'] ?? false,
+        ...(v['backoff-initial'] ? { backoffInitialMs: Number(v['backoff-initial']) } : {}),
+    });
+    await waitForSignal();
+    await agent.stop();
+}

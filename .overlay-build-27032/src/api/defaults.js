@@ -1,0 +1,319 @@
+// Not a type guard on purpose: typed fields keep their declared types after the check.
+const isObj = (v) => v !== null && typeof v === 'object' && !Array.isArray(v);
+export function applyDefaults(r, obj) {
+    if (!isObj(obj))
+        return;
+    // A missing metadata becomes {}; a malformed one is left for validation to report.
+    if (obj.metadata === undefined || obj.metadata === null)
+        obj.metadata = {};
+    switch (`${r.group}/${r.kind}`) {
+        case '/Pod':
+            defaultPod(obj);
+            break;
+        case '/Service':
+            defaultService(obj);
+            break;
+        case '/Namespace':
+            defaultNamespace(obj);
+            break;
+        case '/Node':
+            defaultNode(obj);
+            break;
+        case '/Endpoints':
+            defaultEndpoints(obj);
+            break;
+        case 'apps/Deployment':
+            defaultDeployment(obj);
+            break;
+        case 'apps/ReplicaSet':
+            defaultReplicaSet(obj);
+            break;
+        case 'discovery.k8s.io/EndpointSlice':
+            defaultEndpointSlice(obj);
+            break;
+        default:
+            break;
+    }
+}
+function defaultPod(pod) {
+    if (!isObj(pod.spec))
+        return;
+    const spec = pod.spec;
+    defaultPodSpec(spec);
+    // These three are Pod-only in k8s (SetDefaults_Pod), so they never appear in templates.
+    spec.enableServiceLinks ??= true;
+    for (const c of [...(Array.isArray(spec.containers) ? spec.containers : []), ...(Array.isArray(spec.initContainers) ? spec.initContainers : [])]) {
+        if (!isObj(c))
+            continue;
+        // Requests default to limits when only limits are given.
+        const res = c.resources;
+        if (isObj(res) && isObj(res.limits) && (res.requests === undefined || isObj(res.requests))) {
+            res.requests ??= {};
+            for (const [k, v] of Object.entries(res.limits))
+                res.requests[k] ??= v;
+        }
+        // hostNetwork pods publish their container ports on the host.
+        if (spec.hostNetwork && Array.isArray(c.ports))
+            for (const p of c.ports)
+                if (isObj(p) && !p.hostPort)
+                    p.hostPort = p.containerPort;
+    }
+    // kube-apiserver copies podIP into podIPs (and hostIP into hostIPs) for old clients.
+    const st = pod.status;
+    if (isObj(st)) {
+        if (st.podIP && (!st.podIPs || st.podIPs.length === 0))
+            st.podIPs = [{ ip: st.podIP }];
+        if (st.hostIP && (!st.hostIPs || st.hostIPs.length === 0))
+            st.hostIPs = [{ ip: st.hostIP }];
+    }
+}
+/** Pod spec defaults, shared by Pods and the templates of Deployments and ReplicaSets. */
+export function defaultPodSpec(spec) {
+    spec.restartPolicy ??= 'Always';
+    spec.dnsPolicy ??= 'ClusterFirst';
+    spec.terminationGracePeriodSeconds ??= 30;
+    spec.schedulerName ??= 'default-scheduler';
+    spec.securityContext ??= {};
+    // serviceAccountName stays unset: netkube has no ServiceAccount admission.
+    if (Array.isArray(spec.containers))
+        for (const c of spec.containers)
+            if (isObj(c))
+                defaultContainer(c);
+    if (Array.isArray(spec.initContainers))
+        for (const c of spec.initContainers)
+            if (isObj(c))
+                defaultContainer(c);
+    if (Array.isArray(spec.volumes)) {
+        for (const v of spec.volumes) {
+            if (!isObj(v))
+                continue;
+            // A volume with no source is an emptyDir, as in k8s.
+            const sources = Object.keys(v).filter((k) => k !== 'name');
+            if (sources.length === 0)
+                v.emptyDir = {};
+            if (isObj(v.configMap))
+                v.configMap.defaultMode ??= 0o644;
+            if (isObj(v.hostPath))
+                v.hostPath.type ??= '';
+        }
+    }
+    if (Array.isArray(spec.tolerations)) {
+        for (const t of spec.tolerations)
+            if (isObj(t) && t.operator === undefined && t.key !== undefined)
+                t.operator = 'Equal';
+    }
+}
+/** `:latest` or no tag (and no digest) → Always, else IfNotPresent. */
+export function defaultPullPolicy(image) {
+    if (!image)
+        return 'IfNotPresent';
+    if (image.includes('@'))
+        return 'IfNotPresent';
+    const lastSlash = image.lastIndexOf('/');
+    const tail = image.slice(lastSlash + 1);
+    const colon = tail.lastIndexOf(':');
+    if (colon < 0)
+        return 'Always';
+    return tail.slice(colon + 1) === 'latest' ? 'Always' : 'IfNotPresent';
+}
+function defaultContainer(c) {
+    c.imagePullPolicy ??= defaultPullPolicy(c.image);
+    c.terminationMessagePath ??= '/dev/termination-log';
+    c.terminationMessagePolicy ??= 'File';
+    if (Array.isArray(c.ports))
+        for (const p of c.ports)
+            if (isObj(p))
+                p.protocol ??= 'TCP';
+    // ResourceRequirements is a struct in Go, so `resources: {}` always shows.
+    if (!isObj(c.resources))
+        c.resources = {};
+    for (const key of ['livenessProbe', 'readinessProbe', 'startupProbe']) {
+        const p = c[key];
+        if (isObj(p))
+            defaultProbe(p);
+    }
+    if (Array.isArray(c.env)) {
+        for (const e of c.env) {
+            const fr = isObj(e) && isObj(e.valueFrom) ? e.valueFrom.fieldRef : undefined;
+            if (isObj(fr))
+                fr.apiVersion ??= 'v1';
+        }
+    }
+}
+function defaultProbe(p) {
+    p.timeoutSeconds ??= 1;
+    p.periodSeconds ??= 10;
+    p.successThreshold ??= 1;
+    p.failureThreshold ??= 3;
+    if (isObj(p.httpGet) && p.httpGet) {
+        p.httpGet.scheme ??= 'HTTP';
+        p.httpGet.path ??= '/';
+    }
+}
+function defaultService(svc) {
+    if (!isObj(svc.spec))
+        return;
+    const s = svc.spec;
+    s.type ??= 'ClusterIP';
+    s.sessionAffinity ??= 'None';
+    // k8s drops sessionAffinityConfig for None and fills the 3-hour default for ClientIP.
+    if (s.sessionAffinity === 'None')
+        delete s.sessionAffinityConfig;
+    if (s.sessionAffinity === 'ClientIP' && typeof s.sessionAffinityConfig?.clientIP?.timeoutSeconds !== 'number') {
+        s.sessionAffinityConfig = { clientIP: { timeoutSeconds: 10800 } };
+    }
+    if (Array.isArray(s.ports)) {
+        for (const p of s.ports) {
+            if (!isObj(p))
+                continue;
+            p.protocol ??= 'TCP';
+            // targetPort 0 / "" means "same as port" in k8s too.
+            if (p.targetPort === undefined || p.targetPort === 0 || p.targetPort === '')
+                p.targetPort = p.port;
+        }
+    }
+    if (s.type === 'NodePort' || s.type === 'LoadBalancer')
+        s.externalTrafficPolicy ??= 'Cluster';
+    if (s.type !== 'ExternalName') {
+        s.internalTrafficPolicy ??= 'Cluster';
+        // Single-stack IPv4 unless the client asked otherwise; the allocator fills clusterIP(s).
+        s.ipFamilyPolicy ??= 'SingleStack';
+        if (!s.ipFamilies || s.ipFamilies.length === 0) {
+            const ip = s.clusterIPs?.[0] ?? s.clusterIP;
+            s.ipFamilies = [ip && ip !== 'None' && ip.includes(':') ? 'IPv6' : 'IPv4'];
+        }
+        if (s.clusterIP && (!s.clusterIPs || s.clusterIPs.length === 0))
+            s.clusterIPs = [s.clusterIP];
+        else if (!s.clusterIP && s.clusterIPs && s.clusterIPs.length > 0)
+            s.clusterIP = s.clusterIPs[0];
+    }
+    if (s.type === 'LoadBalancer')
+        s.allocateLoadBalancerNodePorts ??= true;
+    svc.status ??= { loadBalancer: {} };
+}
+function defaultNamespace(ns) {
+    ns.spec ??= {};
+    if (isObj(ns.spec))
+        ns.spec.finalizers ??= ['kubernetes'];
+    ns.status ??= {};
+    if (isObj(ns.status))
+        ns.status.phase ??= 'Active';
+    // kube-apiserver labels every namespace with its own name.
+    const name = isObj(ns.metadata) ? ns.metadata.name : undefined;
+    if (name && typeof name === 'string') {
+        ns.metadata.labels ??= {};
+        if (isObj(ns.metadata.labels))
+            ns.metadata.labels['kubernetes.io/metadata.name'] = name;
+    }
+}
+function defaultNode(node) {
+    node.spec ??= {};
+    node.status ??= {};
+    const st = node.status;
+    if (isObj(st) && isObj(st.capacity) && !isObj(st.allocatable))
+        st.allocatable = { ...st.capacity };
+    if (isObj(node.spec) && node.spec.podCIDR && (!node.spec.podCIDRs || node.spec.podCIDRs.length === 0))
+        node.spec.podCIDRs = [node.spec.podCIDR];
+}
+function defaultEndpoints(ep) {
+    if (!Array.isArray(ep.subsets))
+        return;
+    for (const ss of ep.subsets)
+        if (isObj(ss) && Array.isArray(ss.ports))
+            for (const p of ss.ports)
+                if (isObj(p))
+                    p.protocol ??= 'TCP';
+}
+function defaultEndpointSlice(es) {
+    if (Array.isArray(es.ports))
+        for (const p of es.ports) {
+            if (!isObj(p))
+                continue;
+            p.name ??= '';
+            p.protocol ??= 'TCP';
+        }
+    // endpoints is required in the schema; an absent list is an empty one.
+    es.endpoints ??= [];
+    if (!Array.isArray(es.endpoints))
+        return;
+    for (const e of es.endpoints) {
+        if (!isObj(e))
+            continue;
+        // conditions.ready nil is interpreted as "unknown" (treated as ready) by consumers; k8s keeps nil.
+        e.conditions ??= {};
+    }
+}
+function defaultTemplate(spec) {
+    const tpl = spec.template;
+    if (!isObj(tpl))
+        return;
+    if (isObj(tpl.spec))
+        defaultPodSpec(tpl.spec);
+}
+function defaultDeployment(d) {
+    if (!isObj(d.spec))
+        return;
+    const s = d.spec;
+    s.replicas ??= 1;
+    s.strategy ??= {};
+    const st = s.strategy;
+    if (isObj(st)) {
+        st.type ??= 'RollingUpdate';
+        if (st.type === 'RollingUpdate') {
+            st.rollingUpdate ??= {};
+            if (isObj(st.rollingUpdate)) {
+                st.rollingUpdate.maxUnavailable ??= '25%';
+                st.rollingUpdate.maxSurge ??= '25%';
+            }
+        }
+    }
+    s.revisionHistoryLimit ??= 10;
+    s.progressDeadlineSeconds ??= 600;
+    defaultTemplate(s);
+}
+function defaultReplicaSet(rs) {
+    if (!isObj(rs.spec))
+        return;
+    rs.spec.replicas ??= 1;
+    defaultTemplate(rs.spec);
+}
+/**
+ * Update-time carry-over that k8s does in its REST strategies before validation, so that a PUT of
+ * a manifest without server-assigned fields (`kubectl replace`, apply of a Service) keeps them:
+ * Service clusterIP/clusterIPs/ipFamilies/ipFamilyPolicy and nodePorts (matched by port+protocol)
+ * and healthCheckNodePort. Mutates `obj`; call after applyDefaults(obj), before validateUpdate.
+ */
+export function preserveOnUpdate(r, obj, old) {
+    if (r.group !== '' || r.kind !== 'Service')
+        return;
+    const s = obj.spec;
+    const o = old.spec;
+    if (!isObj(s) || !isObj(o))
+        return;
+    const type = s.type ?? 'ClusterIP';
+    const oldType = o.type ?? 'ClusterIP';
+    if (type !== 'ExternalName' && oldType !== 'ExternalName') {
+        if (!s.clusterIP && o.clusterIP) {
+            s.clusterIP = o.clusterIP;
+            s.clusterIPs = o.clusterIPs ? [...o.clusterIPs] : [o.clusterIP];
+            if (o.ipFamilies)
+                s.ipFamilies = [...o.ipFamilies];
+            if (o.ipFamilyPolicy)
+                s.ipFamilyPolicy = o.ipFamilyPolicy;
+        }
+        else if (s.clusterIP && s.clusterIP === o.clusterIP && (!s.clusterIPs || s.clusterIPs.length === 0) && o.clusterIPs) {
+            s.clusterIPs = [...o.clusterIPs];
+        }
+    }
+    if ((type === 'NodePort' || type === 'LoadBalancer') && Array.isArray(s.ports) && Array.isArray(o.ports)) {
+        for (const p of s.ports) {
+            if (!isObj(p) || p.nodePort)
+                continue;
+            const prev = o.ports.find((q) => isObj(q) && q.port === p.port && (q.protocol ?? 'TCP') === (p.protocol ?? 'TCP'));
+            if (prev?.nodePort)
+                p.nodePort = prev.nodePort;
+        }
+    }
+    if (type === 'LoadBalancer' && s.externalTrafficPolicy === 'Local' && !s.healthCheckNodePort && o.healthCheckNodePort)
+        s.healthCheckNodePort = o.healthCheckNodePort;
+}

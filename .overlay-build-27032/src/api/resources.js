@@ -1,0 +1,48 @@
+// The catalogue of resources netkube serves. Discovery, routing, etcd key layout and the
+// client all read this one table, so a resource is added in exactly one place.
+const allVerbs = ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'];
+function res(group, version, kind, plural, namespaced, opts = {}) {
+    return {
+        group,
+        version,
+        kind,
+        listKind: `${kind}List`,
+        plural,
+        singular: kind.toLowerCase(),
+        namespaced,
+        shortNames: opts.shortNames ?? [],
+        subresources: opts.subresources ?? [],
+        etcdPrefix: opts.etcdPrefix ?? (group === '' || group === 'apps' || group === 'coordination.k8s.io' ? plural : `${group}/${plural}`),
+        categories: opts.categories ?? [],
+        verbs: allVerbs,
+    };
+}
+export const RESOURCES = [
+    res('', 'v1', 'Namespace', 'namespaces', false, { shortNames: ['ns'], subresources: ['status'] }),
+    res('', 'v1', 'Node', 'nodes', false, { shortNames: ['no'], subresources: ['status', 'proxy'], etcdPrefix: 'minions' }),
+    res('', 'v1', 'Pod', 'pods', true, { shortNames: ['po'], subresources: ['status', 'binding', 'log'], categories: ['all'] }),
+    res('', 'v1', 'Service', 'services', true, { shortNames: ['svc'], subresources: ['status'], etcdPrefix: 'services/specs', categories: ['all'] }),
+    res('', 'v1', 'Endpoints', 'endpoints', true, { shortNames: ['ep'], etcdPrefix: 'services/endpoints' }),
+    res('', 'v1', 'ConfigMap', 'configmaps', true, { shortNames: ['cm'] }),
+    res('apps', 'v1', 'Deployment', 'deployments', true, { shortNames: ['deploy'], subresources: ['status', 'scale'], etcdPrefix: 'deployments', categories: ['all'] }),
+    res('apps', 'v1', 'ReplicaSet', 'replicasets', true, { shortNames: ['rs'], subresources: ['status', 'scale'], etcdPrefix: 'replicasets', categories: ['all'] }),
+    res('discovery.k8s.io', 'v1', 'EndpointSlice', 'endpointslices', true, { etcdPrefix: 'endpointslices' }),
+    res('coordination.k8s.io', 'v1', 'Lease', 'leases', true, { etcdPrefix: 'leases' }),
+];
+export function groupVersion(r) {
+    return r.group === '' ? r.version : `${r.group}/${r.version}`;
+}
+export function findResource(group, version, plural) {
+    return RESOURCES.find((r) => r.group === group && r.version === version && r.plural === plural);
+}
+export function findResourceByKind(apiVersion, kind) {
+    return RESOURCES.find((r) => groupVersion(r) === apiVersion && r.kind === kind);
+}
+/** The etcd key of one object (namespace is ignored for cluster-scoped resources). */
+export function etcdKey(r, namespace, name) {
+    return r.namespaced ? `/registry/${r.etcdPrefix}/${namespace}/${name}` : `/registry/${r.etcdPrefix}/${name}`;
+}
+/** The etcd prefix covering a list (all namespaces when namespace is undefined). */
+export function etcdListPrefix(r, namespace) {
+    return r.namespaced && namespace ? `/registry/${r.etcdPrefix}/${namespace}/` : `/registry/${r.etcdPrefix}/`;
+}

@@ -1,0 +1,469 @@
+import { groupVersion } from './resources.js';
+import { formatLabelSelector } from './selectors.js';
+const DOC = {
+    name: 'Name must be unique within a namespace. Is required when creating resources, although some resources may allow a client to request the generation of an appropriate name automatically. Name is primarily intended for creation idempotence and configuration definition. Cannot be updated. More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/names#names',
+    age: 'CreationTimestamp is a timestamp representing the server time when this object was created. It is not guaranteed to be set in happens-before order across separate operations. Clients may not set this value. It is represented in RFC3339 form and is in UTC.\n\nPopulated by the system. Read-only. Null for lists. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata',
+};
+function col(name, type = 'string', priority = 0, description = '', format = '') {
+    return { name, type, format, description, priority };
+}
+const nameCol = () => col('Name', 'string', 0, DOC.name, 'name');
+const ageCol = () => col('Age', 'string', 0, DOC.age);
+/** duration.HumanDuration: `5s`, `3m2s`, `15m`, `4h`, `2d3h`, `20d`, `2y45d`. */
+export function humanDuration(ms) {
+    const seconds = Math.trunc(ms / 1000);
+    if (seconds < -1)
+        return '<invalid>';
+    if (seconds < 0)
+        return '0s';
+    if (seconds < 60 * 2)
+        return `${seconds}s`;
+    const minutes = Math.trunc(seconds / 60);
+    if (minutes < 10) {
+        const s = seconds % 60;
+        return s === 0 ? `${minutes}m` : `${minutes}m${s}s`;
+    }
+    if (minutes < 60 * 3)
+        return `${minutes}m`;
+    const hours = Math.trunc(minutes / 60);
+    if (hours < 8) {
+        const m = minutes % 60;
+        return m === 0 ? `${hours}h` : `${hours}h${m}m`;
+    }
+    if (hours < 48)
+        return `${hours}h`;
+    if (hours < 24 * 8) {
+        const h = hours % 24;
+        return h === 0 ? `${Math.trunc(hours / 24)}d` : `${Math.trunc(hours / 24)}d${h}h`;
+    }
+    if (hours < 24 * 365 * 2)
+        return `${Math.trunc(hours / 24)}d`;
+    if (hours < 24 * 365 * 8) {
+        const dy = Math.trunc(hours / 24) % 365;
+        const y = Math.trunc(hours / 24 / 365);
+        return dy === 0 ? `${y}y` : `${y}y${dy}d`;
+    }
+    return `${Math.trunc(hours / 24 / 365)}y`;
+}
+/** translateTimestampSince: `<unknown>` for a missing timestamp. */
+export function age(ts, now) {
+    if (!ts)
+        return '<unknown>';
+    const t = Date.parse(ts);
+    if (!Number.isFinite(t))
+        return '<unknown>';
+    return humanDuration(now.getTime() - t);
+}
+const none = (s) => (s ? s : '<none>');
+function selectorString(sel) {
+    const keys = Object.keys(sel ?? {}).sort();
+    if (keys.length === 0)
+        return '<none>';
+    return keys.map((k) => `${k}=${sel[k]}`).join(',');
+}
+function labelSelectorCell(ls) {
+    if (!ls)
+        return '<none>';
+    try {
+        const s = formatLabelSelector(ls);
+        return s === '' ? '<none>' : s;
+    }
+    catch {
+        return '<error>';
+    }
+}
+// ---------- pods ----------
+function hasPodReadyCondition(pod) {
+    return (pod.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
+}
+/** kubectl's pod STATUS column (printPod). */
+export function podStatusReason(pod) {
+    const st = pod.status ?? {};
+    let reason = st.reason || st.phase || '';
+    const initStatuses = st.initContainerStatuses ?? [];
+    const nInit = pod.spec?.initContainers?.length ?? 0;
+    let initializing = false;
+    for (let i = 0; i < initStatuses.length; i++) {
+        const c = initStatuses[i];
+        const term = c.state?.terminated;
+        const wait = c.state?.waiting;
+        if (term && term.exitCode === 0)
+            continue;
+        if (term) {
+            if (!term.reason)
+                reason = term.signal ? `Init:Signal:${term.signal}` : `Init:ExitCode:${term.exitCode}`;
+            else
+                reason = `Init:${term.reason}`;
+        }
+        else if (wait?.reason && wait.reason !== 'PodInitializing') {
+            reason = `Init:${wait.reason}`;
+        }
+        else {
+            reason = `Init:${i}/${nInit}`;
+        }
+        initializing = true;
+        break;
+    }
+    if (!initializing) {
+        let hasRunning = false;
+        const statuses = st.containerStatuses ?? [];
+        for (let i = statuses.length - 1; i >= 0; i--) {
+            const c = statuses[i];
+            const term = c.state?.terminated;
+            const wait = c.state?.waiting;
+            if (wait?.reason)
+                reason = wait.reason;
+            else if (term?.reason)
+                reason = term.reason;
+            else if (term)
+                reason = term.signal ? `Signal:${term.signal}` : `ExitCode:${term.exitCode}`;
+            else if (c.ready && c.state?.running)
+                hasRunning = true;
+        }
+        if (reason === 'Completed' && hasRunning)
+            reason = hasPodReadyCondition(pod) ? 'Running' : 'NotReady';
+    }
+    if (pod.metadata.deletionTimestamp && st.reason === 'NodeLost')
+        reason = 'Unknown';
+    else if (pod.metadata.deletionTimestamp)
+        reason = 'Terminating';
+    return reason;
+}
+function restartsCell(statuses, now) {
+    let restarts = 0;
+    let last;
+    for (const c of statuses) {
+        restarts += c.restartCount ?? 0;
+        const fin = c.lastState?.terminated?.finishedAt;
+        if (c.restartCount > 0 && fin) {
+            const t = Date.parse(fin);
+            if (Number.isFinite(t) && (last === undefined || t > last))
+                last = t;
+        }
+    }
+    return last !== undefined && restarts > 0 ? `${restarts} (${humanDuration(now.getTime() - last)} ago)` : String(restarts);
+}
+const podPrinter = {
+    columns: [
+        nameCol(),
+        col('Ready', 'string', 0, 'The aggregate readiness state of this pod for accepting traffic.'),
+        col('Status', 'string', 0, 'The aggregate status of the containers in this pod.'),
+        col('Restarts', 'string', 0, 'The number of times the containers in this pod have been restarted and when the last container in this pod has restarted.'),
+        ageCol(),
+        col('IP', 'string', 1, 'podIP is the IP address allocated to the pod.'),
+        col('Node', 'string', 1, 'NodeName indicates in which node this pod is scheduled.'),
+        col('Nominated Node', 'string', 1, 'nominatedNodeName is set only when this pod preempts other pods on the node.'),
+        col('Readiness Gates', 'string', 1, 'If specified, all readiness gates will be evaluated for pod readiness.'),
+    ],
+    cells(obj, now) {
+        const pod = obj;
+        const st = pod.status ?? {};
+        const total = pod.spec?.containers?.length ?? 0;
+        const statuses = st.containerStatuses ?? [];
+        const ready = statuses.filter((c) => c.ready && c.state?.running).length;
+        const initStatuses = st.initContainerStatuses ?? [];
+        const gates = pod.spec?.readinessGates ?? [];
+        let gatesCell = '<none>';
+        if (gates.length > 0) {
+            const trueGates = gates.filter((g) => (st.conditions ?? []).some((c) => c.type === g.conditionType && c.status === 'True')).length;
+            gatesCell = `${trueGates}/${gates.length}`;
+        }
+        return [
+            pod.metadata.name ?? '',
+            `${ready}/${total}`,
+            podStatusReason(pod),
+            // While initializing, kubectl counts init container restarts; afterwards only the app containers'.
+            restartsCell(podStatusReason(pod).startsWith('Init:') ? initStatuses : statuses, now),
+            age(pod.metadata.creationTimestamp, now),
+            none(st.podIP),
+            none(pod.spec?.nodeName),
+            none(st.nominatedNodeName),
+            gatesCell,
+        ];
+    },
+};
+// ---------- services ----------
+function serviceExternalIP(svc) {
+    const s = svc.spec ?? {};
+    const ext = s.externalIPs ?? [];
+    switch (s.type ?? 'ClusterIP') {
+        case 'ClusterIP':
+        case 'NodePort':
+            return ext.length > 0 ? ext.join(',') : '<none>';
+        case 'LoadBalancer': {
+            const ing = (svc.status?.loadBalancer?.ingress ?? []).map((i) => i.ip || i.hostname || '').filter(Boolean);
+            const all = [...ing, ...ext];
+            return all.length > 0 ? all.join(',') : '<pending>';
+        }
+        case 'ExternalName':
+            return s.externalName ?? '<none>';
+        default:
+            return '<unknown>';
+    }
+}
+function servicePorts(svc) {
+    const ports = svc.spec?.ports ?? [];
+    if (ports.length === 0)
+        return '<none>';
+    return ports.map((p) => (p.nodePort ? `${p.port}:${p.nodePort}/${p.protocol ?? 'TCP'}` : `${p.port}/${p.protocol ?? 'TCP'}`)).join(',');
+}
+const servicePrinter = {
+    columns: [
+        nameCol(),
+        col('Type', 'string', 0, 'type determines how the Service is exposed.'),
+        col('Cluster-IP', 'string', 0, 'clusterIP is the IP address of the service and is usually assigned randomly.'),
+        col('External-IP', 'string', 0, 'externalIPs is a list of IP addresses for which nodes in the cluster will also accept traffic for this service.'),
+        col('Port(s)', 'string', 0, 'The list of ports that are exposed by this service.'),
+        ageCol(),
+        col('Selector', 'string', 1, 'Route service traffic to pods with label keys and values matching this selector.'),
+    ],
+    cells(obj, now) {
+        const svc = obj;
+        const s = svc.spec ?? {};
+        return [
+            svc.metadata.name ?? '',
+            s.type ?? 'ClusterIP',
+            none(s.clusterIPs?.join(',') || s.clusterIP),
+            serviceExternalIP(svc),
+            servicePorts(svc),
+            age(svc.metadata.creationTimestamp, now),
+            selectorString(s.selector),
+        ];
+    },
+};
+// ---------- apps ----------
+function containersAndImages(tpl) {
+    const cs = tpl?.spec?.containers ?? [];
+    return [cs.map((c) => c.name).join(','), cs.map((c) => c.image ?? '').join(',')];
+}
+const deploymentPrinter = {
+    columns: [
+        nameCol(),
+        col('Ready', 'string', 0, 'Number of the pod with ready state'),
+        col('Up-to-date', 'integer', 0, 'Total number of non-terminated pods targeted by this deployment that have the desired template spec.'),
+        col('Available', 'integer', 0, 'Total number of available pods (ready for at least minReadySeconds) targeted by this deployment.'),
+        ageCol(),
+        col('Containers', 'string', 1, 'Names of each container in the template.'),
+        col('Images', 'string', 1, 'Images referenced by each container in the template.'),
+        col('Selector', 'string', 1, 'Label selector for pods. Existing ReplicaSets whose pods are selected by this will be the ones affected by this deployment.'),
+    ],
+    cells(obj, now) {
+        const d = obj;
+        const [names, images] = containersAndImages(d.spec?.template);
+        return [
+            d.metadata.name ?? '',
+            `${d.status?.readyReplicas ?? 0}/${d.spec?.replicas ?? 0}`,
+            d.status?.updatedReplicas ?? 0,
+            d.status?.availableReplicas ?? 0,
+            age(d.metadata.creationTimestamp, now),
+            names,
+            images,
+            labelSelectorCell(d.spec?.selector),
+        ];
+    },
+};
+const replicaSetPrinter = {
+    columns: [
+        nameCol(),
+        col('Desired', 'integer', 0, 'Replicas is the number of desired replicas.'),
+        col('Current', 'integer', 0, 'Replicas is the most recently observed number of replicas.'),
+        col('Ready', 'integer', 0, 'The number of ready replicas for this replica set.'),
+        ageCol(),
+        col('Containers', 'string', 1, 'Names of each container in the template.'),
+        col('Images', 'string', 1, 'Images referenced by each container in the template.'),
+        col('Selector', 'string', 1, 'Selector is a label query over pods that should match the replica count.'),
+    ],
+    cells(obj, now) {
+        const rs = obj;
+        const [names, images] = containersAndImages(rs.spec?.template);
+        return [
+            rs.metadata.name ?? '',
+            rs.spec?.replicas ?? 0,
+            rs.status?.replicas ?? 0,
+            rs.status?.readyReplicas ?? 0,
+            age(rs.metadata.creationTimestamp, now),
+            names,
+            images,
+            labelSelectorCell(rs.spec?.selector),
+        ];
+    },
+};
+// ---------- nodes ----------
+function nodeStatus(node) {
+    const conds = node.status?.conditions ?? [];
+    const ready = conds.find((c) => c.type === 'Ready');
+    const parts = [ready ? (ready.status === 'True' ? 'Ready' : 'NotReady') : 'Unknown'];
+    if (ready && ready.status === 'Unknown')
+        parts[0] = 'NotReady';
+    if (node.spec?.unschedulable)
+        parts.push('SchedulingDisabled');
+    return parts.join(',');
+}
+function nodeRoles(node) {
+    const roles = new Set();
+    for (const [k, v] of Object.entries(node.metadata.labels ?? {})) {
+        if (k.startsWith('node-role.kubernetes.io/')) {
+            const role = k.slice('node-role.kubernetes.io/'.length);
+            if (role)
+                roles.add(role);
+        }
+        else if (k === 'kubernetes.io/role' && v)
+            roles.add(v);
+    }
+    return roles.size === 0 ? '<none>' : [...roles].sort().join(',');
+}
+function nodeAddress(node, type) {
+    return none(node.status?.addresses?.find((a) => a.type === type)?.address);
+}
+const nodePrinter = {
+    columns: [
+        nameCol(),
+        col('Status', 'string', 0, 'The status of the node'),
+        col('Roles', 'string', 0, 'The roles of the node'),
+        ageCol(),
+        col('Version', 'string', 0, 'Kubelet Version reported by the node.'),
+        col('Internal-IP', 'string', 1, 'List of addresses reachable to the node. Queried from cloud provider, if available.'),
+        col('External-IP', 'string', 1, 'List of addresses reachable to the node. Queried from cloud provider, if available.'),
+        col('OS-Image', 'string', 1, 'OS Image reported by the node from /etc/os-release (e.g. Debian GNU/Linux 7 (wheezy)).'),
+        col('Kernel-Version', 'string', 1, 'Kernel Version reported by the node from `uname -r` (e.g. 3.16.0-0.bpo.4-amd64).'),
+        col('Container-Runtime', 'string', 1, 'ContainerRuntime Version reported by the node through runtime remote API (e.g. containerd://1.4.2).'),
+    ],
+    cells(obj, now) {
+        const node = obj;
+        const info = node.status?.nodeInfo ?? {};
+        return [
+            node.metadata.name ?? '',
+            nodeStatus(node),
+            nodeRoles(node),
+            age(node.metadata.creationTimestamp, now),
+            info.kubeletVersion ?? '',
+            nodeAddress(node, 'InternalIP'),
+            nodeAddress(node, 'ExternalIP'),
+            info.osImage || '<unknown>',
+            info.kernelVersion || '<unknown>',
+            info.containerRuntimeVersion || '<unknown>',
+        ];
+    },
+};
+// ---------- the rest ----------
+const namespacePrinter = {
+    columns: [nameCol(), col('Status', 'string', 0, 'The status of the namespace'), ageCol()],
+    cells: (obj, now) => [obj.metadata.name ?? '', obj.status?.phase ?? '', age(obj.metadata.creationTimestamp, now)],
+};
+/** formatEndpoints: `ip:port` pairs, at most 3, then ` + N more...`. */
+export function formatEndpoints(ep) {
+    const subsets = ep.subsets ?? [];
+    if (subsets.length === 0)
+        return '<none>';
+    const list = [];
+    const max = 3;
+    let more = false;
+    let count = 0;
+    for (const ss of subsets) {
+        const ports = ss.ports && ss.ports.length > 0 ? ss.ports : [undefined];
+        for (const port of ports) {
+            for (const a of ss.addresses ?? []) {
+                if (list.length < max)
+                    list.push(port ? `${a.ip}:${port.port}` : a.ip);
+                else
+                    more = true;
+                count++;
+            }
+        }
+    }
+    let out = list.join(',');
+    if (more)
+        out += ` + ${count - max} more...`;
+    return out || '<none>';
+}
+const endpointsPrinter = {
+    columns: [nameCol(), col('Endpoints', 'string', 0, 'Endpoints of the service'), ageCol()],
+    cells: (obj, now) => [obj.metadata.name ?? '', formatEndpoints(obj), age(obj.metadata.creationTimestamp, now)],
+};
+function limited(items, unset) {
+    if (items.length === 0)
+        return unset;
+    const max = 3;
+    const shown = items.slice(0, max).join(',');
+    return items.length > max ? `${shown} + ${items.length - max} more...` : shown;
+}
+const endpointSlicePrinter = {
+    columns: [
+        nameCol(),
+        col('AddressType', 'string', 0, 'addressType specifies the type of address carried by this EndpointSlice.'),
+        col('Ports', 'string', 0, 'ports specifies the list of network ports exposed by each endpoint in this slice.'),
+        col('Endpoints', 'string', 0, 'endpoints is a list of unique endpoints in this slice.'),
+        ageCol(),
+    ],
+    cells(obj, now) {
+        const es = obj;
+        const ports = (es.ports ?? []).map((p) => (p.port === undefined || p.port === null ? '<unset>' : String(p.port)));
+        const addrs = (es.endpoints ?? []).flatMap((e) => e.addresses ?? []);
+        return [es.metadata.name ?? '', es.addressType ?? '', limited(ports, '<unset>'), limited(addrs, '<unset>'), age(es.metadata.creationTimestamp, now)];
+    },
+};
+const configMapPrinter = {
+    columns: [nameCol(), col('Data', 'integer', 0, 'Data contains the configuration data.'), ageCol()],
+    cells(obj, now) {
+        const cm = obj;
+        return [cm.metadata.name ?? '', Object.keys(cm.data ?? {}).length + Object.keys(cm.binaryData ?? {}).length, age(cm.metadata.creationTimestamp, now)];
+    },
+};
+const leasePrinter = {
+    columns: [nameCol(), col('Holder', 'string', 0, 'holderIdentity contains the identity of the holder of a current lease.'), ageCol()],
+    cells: (obj, now) => [obj.metadata.name ?? '', obj.spec?.holderIdentity ?? '', age(obj.metadata.creationTimestamp, now)],
+};
+const defaultPrinter = {
+    columns: [nameCol(), ageCol()],
+    cells: (obj, now) => [obj.metadata.name ?? '', age(obj.metadata.creationTimestamp, now)],
+};
+const PRINTERS = {
+    '/pods': podPrinter,
+    '/services': servicePrinter,
+    'apps/deployments': deploymentPrinter,
+    'apps/replicasets': replicaSetPrinter,
+    '/nodes': nodePrinter,
+    '/namespaces': namespacePrinter,
+    '/endpoints': endpointsPrinter,
+    'discovery.k8s.io/endpointslices': endpointSlicePrinter,
+    '/configmaps': configMapPrinter,
+    'coordination.k8s.io/leases': leasePrinter,
+};
+/** The column definitions for r (also used by clients printing tables locally). */
+export function tableColumns(r) {
+    return (PRINTERS[`${r.group}/${r.plural}`] ?? defaultPrinter).columns.map((c) => ({ ...c }));
+}
+function rowObject(r, obj, mode) {
+    if (mode === 'None')
+        return undefined;
+    if (mode === 'Object')
+        return { apiVersion: obj.apiVersion ?? groupVersion(r), kind: obj.kind ?? r.kind, ...obj };
+    return { kind: 'PartialObjectMetadata', apiVersion: 'meta.k8s.io/v1', metadata: obj.metadata };
+}
+export function toTable(r, objs, opts = {}) {
+    const printer = PRINTERS[`${r.group}/${r.plural}`] ?? defaultPrinter;
+    const now = opts.now ?? new Date();
+    const mode = opts.includeObject ?? 'Metadata';
+    const rows = objs.map((o) => {
+        let cells;
+        try {
+            cells = printer.cells(o, now);
+        }
+        catch {
+            // A malformed stored object must not break `kubectl get` for the whole list.
+            cells = printer.columns.map((_, i) => (i === 0 ? o.metadata?.name ?? '' : '<error>'));
+        }
+        const row = { cells };
+        const object = rowObject(r, o, mode);
+        if (object !== undefined)
+            row.object = object;
+        return row;
+    });
+    return {
+        kind: 'Table',
+        apiVersion: 'meta.k8s.io/v1',
+        metadata: {},
+        columnDefinitions: printer.columns.map((c) => ({ ...c })),
+        rows,
+    };
+}

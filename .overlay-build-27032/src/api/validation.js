@@ -1,0 +1,161 @@
+import { isDNS1035Label, isDNS1123Label, isDNS1123Subdomain } from './names.js';
+import { validateDeployment, validateReplicaSet, validateSelectorUpdate, validateWorkloadStatus } from './validation/apps.js';
+import { isObj } from './validation/common.js';
+import { validateObjectMeta, validateObjectMetaUpdate } from './validation/meta.js';
+import { validateConfigMap, validateConfigMapUpdate, validateEndpointSlice, validateEndpointSliceUpdate, validateEndpoints, validateLease, validateNamespace, validateNamespaceStatus, validateNode, validateNodeStatus, } from './validation/other.js';
+import { validatePod, validatePodStatus, validatePodUpdate } from './validation/pod.js';
+import { validateService, validateServiceStatus, validateServiceUpdate } from './validation/service.js';
+export { validateLabelSelector } from './validation/apps.js';
+export { validatePodSpec } from './validation/pod.js';
+const kindOf = (r) => `${r.group}/${r.kind}`;
+/** The name rule per kind: Namespaces are DNS-1123 labels, Services DNS-1035 labels, the rest subdomains. */
+export function nameValidator(r) {
+    switch (kindOf(r)) {
+        case '/Namespace':
+            return isDNS1123Label;
+        case '/Service':
+            return isDNS1035Label;
+        default:
+            return isDNS1123Subdomain;
+    }
+}
+function validateSpec(r, obj, errs) {
+    switch (kindOf(r)) {
+        case '/Pod':
+            validatePod(obj, errs);
+            break;
+        case '/Service':
+            validateService(obj, errs);
+            break;
+        case '/Namespace':
+            validateNamespace(obj, errs);
+            break;
+        case '/Node':
+            validateNode(obj, errs);
+            break;
+        case '/Endpoints':
+            validateEndpoints(obj, errs);
+            break;
+        case '/ConfigMap':
+            validateConfigMap(obj, errs);
+            break;
+        case 'apps/Deployment':
+            validateDeployment(r, obj, errs);
+            break;
+        case 'apps/ReplicaSet':
+            validateReplicaSet(r, obj, errs);
+            break;
+        case 'discovery.k8s.io/EndpointSlice':
+            validateEndpointSlice(obj, errs);
+            break;
+        case 'coordination.k8s.io/Lease':
+            validateLease(obj, errs);
+            break;
+        default:
+            break;
+    }
+}
+export function validateCreate(r, obj) {
+    const errs = [];
+    if (!isObj(obj))
+        return [{ type: 'FieldValueTypeInvalid', field: '', value: obj, message: 'Invalid value: the object must be a JSON object' }];
+    validateObjectMeta(r, obj.metadata, nameValidator(r), errs);
+    validateSpec(r, obj, errs);
+    return errs;
+}
+/** validateCreate's rules plus what may not change between old and new. */
+export function validateUpdate(r, obj, old) {
+    const errs = validateCreate(r, obj);
+    if (!isObj(obj) || !isObj(old))
+        return errs;
+    validateObjectMetaUpdate(obj.metadata, old.metadata, errs);
+    switch (kindOf(r)) {
+        case '/Pod':
+            validatePodUpdate(obj, old, errs);
+            break;
+        case '/Service':
+            validateServiceUpdate(obj, old, errs);
+            break;
+        case '/ConfigMap':
+            validateConfigMapUpdate(obj, old, errs);
+            break;
+        case 'apps/Deployment':
+        case 'apps/ReplicaSet':
+            validateSelectorUpdate(obj, old, errs);
+            break;
+        case 'discovery.k8s.io/EndpointSlice':
+            validateEndpointSliceUpdate(obj, old, errs);
+            break;
+        default:
+            break;
+    }
+    return errs;
+}
+/**
+ * A write to the status subresource. The apiserver keeps the stored spec (copying old.spec into
+ * obj) before calling this, as k8s status strategies do; here: metadata still valid and unchanged
+ * identity, and the status itself well-formed.
+ */
+export function validateStatusUpdate(r, obj, old) {
+    const errs = [];
+    if (!isObj(obj))
+        return [{ type: 'FieldValueTypeInvalid', field: '', value: obj, message: 'Invalid value: the object must be a JSON object' }];
+    validateObjectMeta(r, obj.metadata, nameValidator(r), errs);
+    if (isObj(old))
+        validateObjectMetaUpdate(obj.metadata, old.metadata, errs);
+    switch (kindOf(r)) {
+        case '/Pod':
+            validatePodStatus(obj.status, errs);
+            break;
+        case '/Service':
+            validateServiceStatus(obj, errs);
+            break;
+        case '/Namespace':
+            validateNamespaceStatus(obj, errs);
+            break;
+        case '/Node':
+            validateNodeStatus(obj, errs);
+            break;
+        case 'apps/Deployment':
+            validateWorkloadStatus('Deployment', obj, errs);
+            break;
+        case 'apps/ReplicaSet':
+            validateWorkloadStatus('ReplicaSet', obj, errs);
+            break;
+        default:
+            break;
+    }
+    return errs;
+}
+/** autoscaling/v1 Scale written to a `scale` subresource (kind in messages: `Scale.autoscaling`). */
+export function validateScale(obj) {
+    const errs = [];
+    if (!isObj(obj))
+        return [{ type: 'FieldValueTypeInvalid', field: '', value: obj, message: 'Invalid value: the object must be a JSON object' }];
+    const spec = obj.spec;
+    if (spec !== undefined && spec !== null && !isObj(spec))
+        errs.push({ type: 'FieldValueTypeInvalid', field: 'spec', value: spec, message: 'Invalid value: must be of type object' });
+    const replicas = isObj(spec) ? spec.replicas : undefined;
+    if (replicas !== undefined && replicas !== null) {
+        if (typeof replicas !== 'number' || !Number.isInteger(replicas))
+            errs.push({ type: 'FieldValueTypeInvalid', field: 'spec.replicas', value: replicas, message: `Invalid value: ${JSON.stringify(replicas)}: must be of type integer` });
+        else if (replicas < 0)
+            errs.push({ type: 'FieldValueInvalid', field: 'spec.replicas', value: replicas, message: `Invalid value: ${replicas}: must be greater than or equal to 0` });
+    }
+    return errs;
+}
+/** core/v1 Binding posted to pods/<name>/binding (kind in messages: `Binding`). */
+export function validateBinding(obj) {
+    if (!isObj(obj))
+        return [{ type: 'FieldValueTypeInvalid', field: '', value: obj, message: 'Invalid value: the object must be a JSON object' }];
+    const target = obj.target;
+    if (!isObj(target) || typeof target.name !== 'string' || target.name === '')
+        return [{ type: 'FieldValueRequired', field: 'target.name', message: 'Required value' }];
+    const errs = [];
+    for (const m of isDNS1123Subdomain(target.name))
+        errs.push({ type: 'FieldValueInvalid', field: 'target.name', value: target.name, message: `Invalid value: ${JSON.stringify(target.name)}: ${m}` });
+    // Only binding to a Node is supported, as in k8s.
+    if (target.kind !== undefined && target.kind !== '' && target.kind !== 'Node')
+        errs.push({ type: 'FieldValueNotSupported', field: 'target.kind', value: target.kind, message: `Unsupported value: ${JSON.stringify(target.kind)}: supported values: "Node"` });
+    return errs;
+}

@@ -1,0 +1,63 @@
+// Discovery documents (/api, /api/v1, /apis, /apis/<g>, /apis/<g>/<v>) built from the
+// resource catalogue. kubectl resolves `deploy`, `svc`, `all` and subresources (scale,
+// status) from these, so short names, categories and subresource kinds must be right.
+import { RESOURCES, groupVersion } from '../api/resources.js';
+const SUBRESOURCES = {
+    status: { kind: '', verbs: ['get', 'patch', 'update'] },
+    scale: { kind: 'Scale', verbs: ['get', 'patch', 'update'], group: 'autoscaling', version: 'v1' },
+    binding: { kind: 'Binding', verbs: ['create'] },
+    log: { kind: 'Pod', verbs: ['get'] },
+    proxy: { kind: 'NodeProxyOptions', verbs: ['create', 'delete', 'get', 'patch', 'update'] },
+};
+export function groups() {
+    const out = new Map();
+    for (const r of RESOURCES) {
+        if (r.group === '')
+            continue;
+        const vs = out.get(r.group) ?? [];
+        if (!vs.includes(r.version))
+            vs.push(r.version);
+        out.set(r.group, vs);
+    }
+    return out;
+}
+export function apiVersions(serverAddress) {
+    return { kind: 'APIVersions', versions: ['v1'], serverAddressByClientCIDRs: [{ clientCIDR: '0.0.0.0/0', serverAddress }] };
+}
+function apiGroup(name, versions) {
+    const vs = versions.map((v) => ({ groupVersion: `${name}/${v}`, version: v }));
+    return { name, versions: vs, preferredVersion: vs[0] };
+}
+export function apiGroupList() {
+    return { kind: 'APIGroupList', apiVersion: 'v1', groups: [...groups()].map(([g, vs]) => apiGroup(g, vs)) };
+}
+export function apiGroupDoc(group) {
+    const vs = groups().get(group);
+    return vs ? { kind: 'APIGroup', apiVersion: 'v1', ...apiGroup(group, vs) } : undefined;
+}
+function resourceEntries(r) {
+    const main = { name: r.plural, singularName: r.singular, namespaced: r.namespaced, kind: r.kind, verbs: r.verbs };
+    if (r.shortNames.length)
+        main.shortNames = r.shortNames;
+    if (r.categories.length)
+        main.categories = r.categories;
+    const out = [main];
+    for (const sub of r.subresources) {
+        const s = SUBRESOURCES[sub];
+        if (!s)
+            continue;
+        const e = { name: `${r.plural}/${sub}`, singularName: '', namespaced: r.namespaced, kind: s.kind || r.kind, verbs: s.verbs };
+        if (s.group)
+            e.group = s.group;
+        if (s.version)
+            e.version = s.version;
+        out.push(e);
+    }
+    return out;
+}
+export function apiResourceList(group, version) {
+    const rs = RESOURCES.filter((r) => r.group === group && r.version === version);
+    if (!rs.length)
+        return undefined;
+    return { kind: 'APIResourceList', apiVersion: 'v1', groupVersion: groupVersion(rs[0]), resources: rs.flatMap(resourceEntries) };
+}

@@ -1,0 +1,455 @@
+// The REST surface: maps Kubernetes paths, methods, query parameters and media types onto
+// the registry's verbs, and registry results back onto HTTP (status codes, Tables, watch
+// streams). Paths: /api/v1/... and /apis/<group>/<version>/..., each
+//   [watch/][namespaces/<ns>/]<plural>[/<name>[/<subresource>]]
+import { Readable } from 'node:stream';
+import { findResource } from '../api/resources.js';
+import { toTable } from '../api/table.js';
+import { formatLabelSelector } from '../api/selectors.js';
+import { applyJsonPatch, applyMergePatch, applyStrategicMergePatch, PatchError } from '../api/patch.js';
+import { StorageError } from '../storage/store.js';
+import * as E from './errors.js';
+import { gr } from './registry.js';
+import { startWatch } from './watch.js';
+import { decodeK8sProtobuf, ProtobufError } from './protobuf.js';
+/** Resolve the path after /api/v1/ or /apis/<g>/<v>/ to a resource; 404 when nothing serves it. */
+export function parseTarget(group, version, rest) {
+    const segs = rest.split('/').filter((s) => s !== '').map((s) => decodeURIComponent(s));
+    let watchPath = false;
+    if (segs[0] === 'watch') {
+        watchPath = true;
+        segs.shift();
+    }
+    let namespace;
+    if (segs[0] === 'namespaces' && segs.length >= 3) {
+        const inner = findResource(group, version, segs[2]);
+        if (inner && inner.namespaced) {
+            namespace = segs[1];
+            segs.splice(0, 2);
+        }
+    }
+    const [plural, name, sub, ...extra] = segs;
+    const r = plural ? findResource(group, version, plural) : undefined;
+    if (!r || extra.length)
+        throw E.pathNotFound();
+    if (r.namespaced === false && namespace !== undefined)
+        throw E.pathNotFound();
+    if (sub !== undefined && !r.subresources.includes(sub))
+        throw E.pathNotFound();
+    return { r, namespace, name, sub, watchPath };
+}
+function boolParam(v) {
+    return v === 'true' || v === '1';
+}
+function intParam(q, name) {
+    const v = q[name];
+    if (v === undefined || v === '')
+        return undefined;
+    if (!/^-?\d+$/.test(v))
+        throw E.badRequest(`invalid value for ${name}: ${JSON.stringify(v)}`);
+    return Number(v);
+}
+function dryRun(q) {
+    const v = q.dryRun;
+    if (v === undefined || v === '')
+        return false;
+    if (v !== 'All')
+        throw E.badRequest(`dryRun: Unsupported value: ${JSON.stringify(v)}: supported values: "All"`);
+    return true;
+}
+/** What the client accepts: a Table (kubectl get), or plain JSON; 406 for protobuf-only clients. */
+function wantsTable(req) {
+    const accept = req.headers.accept ?? '';
+    if (!accept)
+        return false;
+    let json = false;
+    let table = false;
+    for (const part of accept.split(',')) {
+        const [type, ...params] = part.split(';').map((s) => s.trim());
+        const p = Object.fromEntries(params.map((x) => x.split('=').map((s) => s.trim())));
+        if (type === 'application/json' || type === '*/*' || type === 'application/*') {
+            if (p.as === 'Table' && (!p.g || p.g === 'meta.k8s.io')) {
+                if (!json)
+                    table = true;
+            }
+            else if (!p.as)
+                json = true;
+        }
+    }
+    if (!json && !table)
+        throw E.notAcceptable();
+    return table;
+}
+function includeObject(q) {
+    const v = q.includeObject;
+    if (v === 'None' || v === 'Object' || v === 'Metadata')
+        return v;
+    return 'Metadata';
+}
+function parseBody(req) {
+    const raw = req.body;
+    if (!Buffer.isBuffer(raw) || raw.length === 0)
+        throw E.badRequest('the body of the request is empty');
+    if (mediaType(req) === PROTOBUF) {
+        try {
+            return decodeK8sProtobuf(raw);
+        }
+        catch (err) {
+            if (err instanceof ProtobufError)
+                throw E.unsupportedMediaType(`${PROTOBUF} (${err.message})`);
+            throw E.badRequest(`the body of the request could not be decoded: ${err.message}`);
+        }
+    }
+    try {
+        return JSON.parse(raw.toString('utf8'));
+    }
+    catch (err) {
+        throw E.badRequest(`the body of the request was not valid JSON: ${err.message}`);
+    }
+}
+function mediaType(req) {
+    return (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
+}
+const PROTOBUF = 'application/vnd.kubernetes.protobuf';
+function requireJson(req) {
+    const ct = mediaType(req);
+    if (ct !== '' && ct !== 'application/json' && ct !== '*/*' && ct !== PROTOBUF)
+        throw E.unsupportedMediaType(ct);
+}
+function patchKind(req) {
+    switch (mediaType(req)) {
+        case 'application/merge-patch+json':
+            return 'merge';
+        case 'application/strategic-merge-patch+json':
+            return 'strategic';
+        case 'application/json-patch+json':
+            return 'json';
+        default:
+            throw E.unsupportedMediaType(mediaType(req) || '(none)');
+    }
+}
+function deleteOptions(req, q) {
+    const opts = {};
+    const raw = req.body;
+    if (Buffer.isBuffer(raw) && raw.length > 0) {
+        let body;
+        try {
+            body = JSON.parse(raw.toString('utf8'));
+        }
+        catch (err) {
+            throw E.badRequest(`the body of the request was not valid JSON: ${err.message}`);
+        }
+        if (typeof body.gracePeriodSeconds === 'number')
+            opts.gracePeriodSeconds = body.gracePeriodSeconds;
+        if (typeof body.propagationPolicy === 'string')
+            opts.propagationPolicy = body.propagationPolicy;
+        if (body.preconditions && typeof body.preconditions === 'object')
+            opts.preconditions = body.preconditions;
+        if (Array.isArray(body.dryRun) && body.dryRun.includes('All'))
+            opts.dryRun = true;
+        if (body.orphanDependents === true)
+            opts.propagationPolicy = 'Orphan';
+    }
+    const g = intParam(q, 'gracePeriodSeconds');
+    if (g !== undefined)
+        opts.gracePeriodSeconds = g;
+    if (q.propagationPolicy)
+        opts.propagationPolicy = q.propagationPolicy;
+    if (opts.propagationPolicy && !['Orphan', 'Background', 'Foreground'].includes(opts.propagationPolicy))
+        throw E.badRequest(`propagationPolicy: Unsupported value: ${JSON.stringify(opts.propagationPolicy)}`);
+    if (opts.gracePeriodSeconds !== undefined && opts.gracePeriodSeconds < 0)
+        opts.gracePeriodSeconds = 0;
+    if (dryRun(q))
+        opts.dryRun = true;
+    return opts;
+}
+function toScale(r, obj) {
+    const spec = obj.spec;
+    const status = obj.status;
+    return {
+        apiVersion: 'autoscaling/v1',
+        kind: 'Scale',
+        metadata: {
+            name: obj.metadata.name,
+            namespace: obj.metadata.namespace,
+            uid: obj.metadata.uid,
+            resourceVersion: obj.metadata.resourceVersion,
+            creationTimestamp: obj.metadata.creationTimestamp,
+        },
+        spec: { replicas: spec?.replicas ?? 1 },
+        status: { replicas: status?.replicas ?? 0, selector: spec?.selector ? formatLabelSelector(spec.selector) : '' },
+    };
+}
+export function registerResourceRoutes(app, o) {
+    const reg = o.registry;
+    const handle = async (req, reply, group, version, rest) => {
+        const t = parseTarget(group, version, rest);
+        const q = req.query;
+        const { r, namespace: ns, name, sub } = t;
+        const isWatch = t.watchPath || boolParam(q.watch);
+        const setVerb = (verb) => {
+            req.kctx = { verb, resource: sub ? `${r.plural}/${sub}` : r.plural };
+        };
+        const now = new Date();
+        const render = (obj, table) => {
+            if (!table)
+                return obj;
+            const items = obj.items;
+            if (Array.isArray(items)) {
+                const tbl = toTable(r, items, { now, includeObject: includeObject(q) });
+                tbl.metadata = obj.metadata;
+                return tbl;
+            }
+            const tbl = toTable(r, [obj], { now, includeObject: includeObject(q) });
+            tbl.metadata = { resourceVersion: obj.metadata.resourceVersion };
+            return tbl;
+        };
+        switch (req.method) {
+            case 'GET': {
+                if (isWatch) {
+                    setVerb('watch');
+                    const table = wantsTable(req);
+                    let fieldSelector = q.fieldSelector;
+                    if (name)
+                        fieldSelector = [`metadata.name=${name}`, fieldSelector].filter(Boolean).join(',');
+                    const filter = reg.compileFilter(r, { labelSelector: q.labelSelector ?? '', fieldSelector: fieldSelector ?? '' });
+                    const timeoutSec = intParam(q, 'timeoutSeconds');
+                    // Like kube-apiserver: without timeoutSeconds, a random 30–60 min cut-off spreads re-watches.
+                    const timeoutMs = timeoutSec !== undefined && timeoutSec > 0 ? timeoutSec * 1000 : (1800 + Math.random() * 1800) * 1000;
+                    reply.hijack();
+                    const res = reply.raw;
+                    res.writeHead(200, { 'Content-Type': 'application/json', 'Cache-Control': 'no-cache, private', 'Transfer-Encoding': 'chunked' });
+                    res.flushHeaders?.();
+                    o.metrics.watchers.inc({ resource: r.plural });
+                    o.metrics.requests.inc({ verb: 'watch', resource: r.plural, code: '200' });
+                    const w = startWatch(reg, {
+                        r,
+                        namespace: ns,
+                        filter,
+                        resourceVersion: q.resourceVersion ?? '',
+                        allowBookmarks: boolParam(q.allowWatchBookmarks),
+                        timeoutMs,
+                        bookmarkIntervalMs: o.bookmarkIntervalMs,
+                        render: (obj) => render(obj, table),
+                    }, { write: (s) => void res.write(s), end: () => res.end() });
+                    req.raw.on('close', () => w.stop());
+                    res.on('close', () => w.stop());
+                    await w.done;
+                    o.metrics.watchers.dec({ resource: r.plural });
+                    return reply;
+                }
+                if (!name) {
+                    setVerb('list');
+                    const table = wantsTable(req);
+                    const list = await reg.list(r, ns, {
+                        ...(q.labelSelector ? { labelSelector: q.labelSelector } : {}),
+                        ...(q.fieldSelector ? { fieldSelector: q.fieldSelector } : {}),
+                        ...(intParam(q, 'limit') ? { limit: intParam(q, 'limit') } : {}),
+                        ...(q.continue ? { continue: q.continue } : {}),
+                    });
+                    return render(list, table);
+                }
+                setVerb('get');
+                if (sub === 'log')
+                    return podLog(req, reply, ns, name, q);
+                const table = wantsTable(req);
+                const obj = await reg.get(r, ns, name);
+                if (sub === 'scale')
+                    return toScale(r, obj);
+                return render(obj, table);
+            }
+            case 'POST': {
+                setVerb('create');
+                requireJson(req);
+                if (name && sub === 'binding') {
+                    reply.code(201);
+                    return bind(r, ns, name, parseBody(req), dryRun(q));
+                }
+                if (name || sub)
+                    throw E.methodNotAllowed();
+                if (r.namespaced && !ns)
+                    throw E.methodNotAllowed();
+                reply.code(201);
+                return reg.create(r, ns, parseBody(req), { dryRun: dryRun(q) });
+            }
+            case 'PUT': {
+                setVerb('update');
+                requireJson(req);
+                if (!name)
+                    throw E.methodNotAllowed();
+                if (sub === 'scale')
+                    return scaleUpdate(r, ns, name, parseBody(req), dryRun(q));
+                if (sub && sub !== 'status')
+                    throw E.methodNotAllowed();
+                return reg.update(r, ns, name, parseBody(req), { dryRun: dryRun(q), ...(sub ? { sub } : {}) });
+            }
+            case 'PATCH': {
+                setVerb('patch');
+                if (!name)
+                    throw E.methodNotAllowed();
+                const kind = patchKind(req);
+                const patch = parseBody(req);
+                if (sub === 'scale') {
+                    const cur = toScale(r, await reg.get(r, ns, name));
+                    let next;
+                    try {
+                        next = kind === 'json' ? applyJsonPatch(cur, patch) : kind === 'merge' ? applyMergePatch(cur, patch) : applyStrategicMergePatch(r, cur, patch);
+                    }
+                    catch (err) {
+                        if (err instanceof PatchError)
+                            throw E.invalidPatch(err.message);
+                        throw err;
+                    }
+                    return scaleUpdate(r, ns, name, next, dryRun(q));
+                }
+                if (sub && sub !== 'status')
+                    throw E.methodNotAllowed();
+                return reg.patch(r, ns, name, kind, patch, { dryRun: dryRun(q), ...(sub ? { sub } : {}) });
+            }
+            case 'DELETE': {
+                const opts = deleteOptions(req, q);
+                if (!name) {
+                    setVerb('deletecollection');
+                    return reg.deleteCollection(r, ns, { ...(q.labelSelector ? { labelSelector: q.labelSelector } : {}), ...(q.fieldSelector ? { fieldSelector: q.fieldSelector } : {}) }, opts);
+                }
+                setVerb('delete');
+                if (sub)
+                    throw E.methodNotAllowed();
+                const out = await reg.delete(r, ns, name, opts);
+                // Marked for deletion but still there (finalizers, graceful pod): 202, as kube does.
+                const stillThere = !opts.dryRun && (await reg.store.get(reg.key(r, ns, name))) !== undefined;
+                reply.code(stillThere ? 202 : 200);
+                return out;
+            }
+            default:
+                throw E.methodNotAllowed();
+        }
+    };
+    /** POST pods/<name>/binding: assign the node once; a bound pod answers 409. */
+    const bind = async (r, ns, name, body, dry) => {
+        if (!body || typeof body !== 'object')
+            throw E.badRequest('the object provided is unrecognized (must be of type Binding)');
+        const b = body;
+        if (b.kind !== undefined && b.kind !== 'Binding')
+            throw E.badRequest(`the kind in the data (${b.kind}) does not match the expected kind (Binding)`);
+        const node = b.target?.name;
+        const bgr = { group: '', resource: 'pods/binding' };
+        if (!node)
+            throw E.invalid('Binding', '', name, [{ type: 'FieldValueRequired', field: 'target.name', message: 'Required value' }]);
+        if (b.metadata?.name && b.metadata.name !== name)
+            throw E.badRequest(`the name of the object (${b.metadata.name}) does not match the name on the URL (${name})`);
+        try {
+            await reg.store.guaranteedUpdate(reg.key(r, ns, name), (cur) => {
+                const pod = cur;
+                if (pod.metadata.deletionTimestamp)
+                    throw E.conflict(bgr, name, `pod ${name} is being deleted, cannot be assigned to a host`);
+                if (pod.spec.nodeName)
+                    throw E.conflict(bgr, name, `pod ${name} is already assigned to node "${pod.spec.nodeName}"`);
+                if (b.metadata?.uid && b.metadata.uid !== pod.metadata.uid)
+                    throw E.conflict(bgr, name, `Precondition failed: UID in precondition: ${b.metadata.uid}, UID in object meta: ${pod.metadata.uid}`);
+                if (dry)
+                    throw new DryRunDone();
+                pod.spec.nodeName = node;
+                const conds = pod.status?.conditions ?? [];
+                if (!conds.some((c) => c.type === 'PodScheduled')) {
+                    pod.status = { ...pod.status, conditions: [...conds, { type: 'PodScheduled', status: 'True', lastTransitionTime: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z') }] };
+                }
+                else {
+                    pod.status = { ...pod.status, conditions: conds.map((c) => (c.type === 'PodScheduled' ? { ...c, status: 'True', reason: undefined, message: undefined } : c)) };
+                }
+                return pod;
+            });
+        }
+        catch (err) {
+            if (err instanceof DryRunDone)
+                return E.successStatus();
+            if (err instanceof StorageError && err.code === 'NotFound')
+                throw E.notFound(gr(r), name);
+            throw err;
+        }
+        const st = E.successStatus();
+        st.code = 201;
+        return st;
+    };
+    const scaleUpdate = async (r, ns, name, body, dry) => {
+        if (!body || typeof body !== 'object')
+            throw E.badRequest('the object provided is unrecognized (must be of type Scale)');
+        const s = body;
+        if (s.kind !== undefined && s.kind !== 'Scale')
+            throw E.badRequest(`the kind in the data (${s.kind}) does not match the expected kind (Scale)`);
+        const replicas = s.spec?.replicas;
+        if (typeof replicas !== 'number' || !Number.isInteger(replicas) || replicas < 0) {
+            throw E.invalid('Scale', 'autoscaling', name, [{ type: 'FieldValueInvalid', field: 'spec.replicas', value: replicas, message: `Invalid value: ${JSON.stringify(replicas)}: must be greater than or equal to 0` }]);
+        }
+        const cur = await reg.get(r, ns, name);
+        const rv = s.metadata?.resourceVersion;
+        if (rv && rv !== cur.metadata.resourceVersion)
+            throw E.conflict(gr(r), name, E.STALE_OBJECT);
+        const next = structuredClone(cur);
+        next.spec.replicas = replicas;
+        const out = await reg.update(r, ns, name, next, { dryRun: dry });
+        return toScale(r, out);
+    };
+    /** GET pods/<name>/log: proxied to the kubelet of the pod's node. */
+    const podLog = async (req, reply, ns, name, q) => {
+        const pods = findResource('', 'v1', 'pods');
+        const pod = (await reg.get(pods, ns, name));
+        const names = pod.spec.containers.map((c) => c.name);
+        let container = q.container;
+        if (!container) {
+            if (names.length !== 1)
+                throw E.badRequest(`a container name must be specified for pod ${name}, choose one of: [${names.join(' ')}]`);
+            container = names[0];
+        }
+        if (!names.includes(container) && !(pod.spec.initContainers ?? []).some((c) => c.name === container))
+            throw E.badRequest(`container ${container} is not valid for pod ${name}`);
+        if (!pod.spec.nodeName)
+            throw E.badRequest(`pod ${name} does not have a host assigned`);
+        const nodes = findResource('', 'v1', 'nodes');
+        let node;
+        try {
+            node = (await reg.get(nodes, undefined, pod.spec.nodeName));
+        }
+        catch {
+            throw E.badRequest(`nodes "${pod.spec.nodeName}" not found`);
+        }
+        const ip = node.status?.addresses?.find((a) => a.type === 'InternalIP')?.address;
+        const port = node.status?.daemonEndpoints?.kubeletEndpoint?.Port;
+        if (!ip || !port)
+            throw E.badRequest(`node ${pod.spec.nodeName} has no kubelet endpoint`);
+        const params = new URLSearchParams();
+        for (const k of ['follow', 'previous', 'timestamps', 'tailLines', 'sinceSeconds', 'sinceTime', 'limitBytes']) {
+            const v = q[k];
+            if (v !== undefined)
+                params.set(k, v);
+        }
+        const host = ip.includes(':') ? `[${ip}]` : ip;
+        const url = `${o.kubeletScheme}://${host}:${port}/containerLogs/${encodeURIComponent(ns)}/${encodeURIComponent(name)}/${encodeURIComponent(container)}${params.size ? '?' + params : ''}`;
+        const ctl = new AbortController();
+        req.raw.on('close', () => ctl.abort());
+        let res;
+        try {
+            res = await fetch(url, { signal: ctl.signal });
+        }
+        catch (err) {
+            throw E.internal(`Get "${url}": ${err.message}`);
+        }
+        if (!res.ok) {
+            const text = await res.text();
+            throw E.internal(`kubelet answered ${res.status}: ${text.trim()}`);
+        }
+        reply.header('Content-Type', 'text/plain');
+        return reply.send(res.body ? Readable.fromWeb(res.body) : '');
+    };
+    const resourceHandler = (group, version) => async (req, reply) => {
+        const params = req.params;
+        const g = group === '*' ? params.group : group;
+        const v = version === '*' ? params.version : version;
+        return handle(req, reply, g, v, params['*'] ?? '');
+    };
+    const methods = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'];
+    app.route({ method: [...methods], url: '/api/v1/*', handler: resourceHandler('', 'v1') });
+    app.route({ method: [...methods], url: '/apis/:group/:version/*', handler: resourceHandler('*', '*') });
+}
+class DryRunDone extends Error {
+}

@@ -1,0 +1,211 @@
+// netkube's kube-apiserver: fastify over HTTPS, bearer-token authentication, discovery,
+// health, metrics and the resource routes, on the etcd store. `buildApiApp` assembles the
+// HTTP app (tests drive it through `inject`); `startApiServer` adds PKI, tokens, the
+// kubeconfig, bootstrap objects and the listening socket.
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import Fastify from 'fastify';
+import { VERSION } from '../version.js';
+import { EtcdStore, StorageError } from '../storage/store.js';
+import { logger } from '../util/log.js';
+import { nthIP, ServiceAllocator } from './allocator.js';
+import { TokenAuthenticator, ensureTokenFile, isAnonymousPath } from './auth.js';
+import { bootstrap } from './bootstrap.js';
+import { defaultSANs, ensureServingCerts } from './certs.js';
+import { apiGroupDoc, apiGroupList, apiResourceList, apiVersions } from './discovery.js';
+import * as E from './errors.js';
+import { writeKubeconfig } from './kubeconfig.js';
+import { createMetrics } from './metrics.js';
+import { OPENAPI_V2_PROTOBUF, openapiV2Json, openapiV2Protobuf } from './openapi.js';
+import { Registry } from './registry.js';
+import { registerResourceRoutes } from './routes.js';
+const log = logger('apiserver');
+export const BODY_LIMIT = 3 * 1024 * 1024;
+function statusOf(err) {
+    if (err instanceof E.ApiError)
+        return err;
+    if (err === null || typeof err !== 'object')
+        return E.internal(String(err));
+    const e = err;
+    if (e.code === 'FST_ERR_CTP_BODY_TOO_LARGE')
+        return E.tooLarge();
+    if (e.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE')
+        return E.unsupportedMediaType('');
+    if (err instanceof StorageError) {
+        if (err.code === 'Compacted')
+            return E.expired('too old resource version');
+    }
+    if (e.statusCode && e.statusCode >= 400 && e.statusCode < 500)
+        return E.badRequest(e.message ?? 'bad request');
+    return E.internal(e.message ?? String(err));
+}
+export function buildApiApp(o) {
+    const metrics = o.metrics ?? createMetrics();
+    const app = Fastify({
+        logger: false,
+        bodyLimit: BODY_LIMIT,
+        forceCloseConnections: true,
+        // kubectl sends '+' and ':' in selectors; keep the router strict about paths only.
+        routerOptions: { ignoreTrailingSlash: true, maxParamLength: 1000 },
+        ...(o.https ? { https: { key: o.https.key, cert: o.https.cert } } : {}),
+    });
+    app.decorateRequest('kctx', null);
+    // Bodies stay raw: the routes decide how to parse (JSON, patches) and answer with a Status.
+    app.removeAllContentTypeParsers();
+    app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: BODY_LIMIT }, (_req, body, done) => done(null, body));
+    app.addHook('onRequest', async (req, reply) => {
+        const path = req.url.split('?')[0];
+        const user = o.auth.authenticate(req.headers.authorization);
+        if (user)
+            return;
+        if (!req.headers.authorization && isAnonymousPath(path))
+            return;
+        const st = E.unauthorized().status;
+        metrics.requests.inc({ verb: req.method.toLowerCase(), resource: '', code: '401' });
+        return reply.code(401).type('application/json').send(st);
+    });
+    app.addHook('onResponse', async (req, reply) => {
+        const k = req.kctx;
+        if (!k)
+            return;
+        metrics.requests.inc({ verb: k.verb, resource: k.resource, code: String(reply.statusCode) });
+        metrics.latency.observe({ verb: k.verb, resource: k.resource }, reply.elapsedTime / 1000);
+    });
+    app.setErrorHandler((err, req, reply) => {
+        const apiErr = statusOf(err);
+        if (apiErr.code >= 500)
+            log.error({ err: err?.stack ?? String(err), url: req.url }, 'request failed');
+        reply.code(apiErr.code).type('application/json').send(apiErr.status);
+    });
+    app.setNotFoundHandler((_req, reply) => {
+        const st = E.pathNotFound().status;
+        reply.code(404).type('application/json').send(st);
+    });
+    app.get('/version', async () => VERSION);
+    app.get('/healthz', async (_req, reply) => reply.type('text/plain').send('ok'));
+    app.get('/livez', async (_req, reply) => reply.type('text/plain').send('ok'));
+    app.get('/readyz', async (_req, reply) => {
+        if (o.isReady && !o.isReady())
+            return reply.code(503).type('text/plain').send('[-]bootstrap not finished\nreadyz check failed');
+        return reply.type('text/plain').send('ok');
+    });
+    app.get('/metrics', async (_req, reply) => reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()));
+    app.get('/openapi/v2', async (req, reply) => {
+        if ((req.headers.accept ?? '').includes('protobuf'))
+            return reply.type(OPENAPI_V2_PROTOBUF).send(openapiV2Protobuf());
+        return openapiV2Json();
+    });
+    app.get('/api', async () => apiVersions(o.serverAddress ?? '127.0.0.1:6443'));
+    app.get('/apis', async () => apiGroupList());
+    app.get('/api/v1', async () => apiResourceList('', 'v1'));
+    app.get('/apis/:group', async (req) => {
+        const doc = apiGroupDoc(req.params.group);
+        if (!doc)
+            throw E.pathNotFound();
+        return doc;
+    });
+    app.get('/apis/:group/:version', async (req) => {
+        const p = req.params;
+        const doc = apiResourceList(p.group, p.version);
+        if (!doc)
+            throw E.pathNotFound();
+        return doc;
+    });
+    registerResourceRoutes(app, {
+        registry: o.registry,
+        metrics,
+        bookmarkIntervalMs: o.bookmarkIntervalMs ?? 60_000,
+        kubeletScheme: o.kubeletScheme ?? 'http',
+    });
+    return app;
+}
+async function waitForEtcd(store, timeoutMs = 30_000) {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+        try {
+            await store.currentRevision();
+            return;
+        }
+        catch (err) {
+            if (Date.now() > deadline)
+                throw new Error(`etcd not reachable: ${err.message}`);
+            await new Promise((r) => setTimeout(r, 200));
+        }
+    }
+}
+export async function startApiServer(opts) {
+    if (opts.logLevel)
+        log.level = opts.logLevel;
+    const host = opts.host ?? '127.0.0.1';
+    const advertise = opts.advertiseAddress ?? (host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host);
+    mkdirSync(opts.stateDir, { recursive: true, mode: 0o700 });
+    const serviceCIDR = opts.serviceCIDR ?? '10.96.0.0/12';
+    const store = new EtcdStore(opts.etcdEndpoints);
+    const alloc = new ServiceAllocator(store, serviceCIDR);
+    const sans = defaultSANs([advertise, ...(host !== '0.0.0.0' && host !== '::' ? [host] : []), ...(opts.extraSANs ?? [])], nthIP(alloc.cidr, 1));
+    const certs = await ensureServingCerts(join(opts.stateDir, 'pki'), sans);
+    const token = ensureTokenFile(join(opts.stateDir, 'tokens.csv'));
+    const auth = TokenAuthenticator.fromFile(join(opts.stateDir, 'tokens.csv'));
+    try {
+        await waitForEtcd(store);
+    }
+    catch (err) {
+        await store.close();
+        throw err;
+    }
+    const registry = new Registry(store, alloc);
+    let ready = false;
+    const appOpts = {
+        registry,
+        auth,
+        https: { key: certs.keyPem, cert: certs.certPem },
+        isReady: () => ready,
+    };
+    if (opts.bookmarkIntervalMs !== undefined)
+        appOpts.bookmarkIntervalMs = opts.bookmarkIntervalMs;
+    if (opts.kubeletScheme)
+        appOpts.kubeletScheme = opts.kubeletScheme;
+    const app = buildApiApp(appOpts);
+    const port = opts.port ?? 6443;
+    try {
+        await app.listen({ host, port });
+    }
+    catch (err) {
+        await store.close();
+        throw err;
+    }
+    const addr = app.server.address();
+    const boundPort = typeof addr === 'object' && addr ? addr.port : port;
+    const urlHost = advertise.includes(':') ? `[${advertise}]` : advertise;
+    const url = `https://${urlHost}:${boundPort}`;
+    // /api reports where clients reach us; the app was built before the port was known.
+    appOpts.serverAddress = `${urlHost}:${boundPort}`;
+    try {
+        await bootstrap(registry, advertise, boundPort);
+    }
+    catch (err) {
+        await app.close();
+        await store.close();
+        throw err;
+    }
+    ready = true;
+    registry.startNamespaceLoop();
+    const kubeconfigPath = join(opts.stateDir, 'admin.kubeconfig');
+    writeKubeconfig(kubeconfigPath, url, certs.caPem, token);
+    log.info({ url, stateDir: opts.stateDir }, 'apiserver ready');
+    return {
+        url,
+        port: boundPort,
+        caPem: certs.caPem,
+        token,
+        kubeconfigPath,
+        app,
+        registry,
+        async close() {
+            registry.stop();
+            await app.close();
+            await registry.idle();
+            await store.close();
+        },
+    };
+}

@@ -1,0 +1,112 @@
+// Per-resource rules for what the server owns in an object, mirroring the "strategies" of
+// kube-apiserver's registry: system metadata on create, which part a main update vs a
+// status update may change, and when metadata.generation moves. Pure functions.
+import { randomUUID } from 'node:crypto';
+export function hasStatusSubresource(r) {
+    return r.subresources.includes('status');
+}
+export function nowRfc3339(now = new Date()) {
+    return now.toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+const GENERATE_ALPHABET = 'bcdfghjklmnpqrstvwxz2456789';
+/** `generateName` + 5 random characters, from the alphabet Kubernetes uses (no vowels). */
+export function generateName(base) {
+    let s = '';
+    for (let i = 0; i < 5; i++)
+        s += GENERATE_ALPHABET[Math.floor(Math.random() * GENERATE_ALPHABET.length)];
+    return base.slice(0, 63 - 5) + s;
+}
+/** What the content of an object is without server-owned parts: drives generation. */
+function specPart(r, obj) {
+    const { metadata, status: _s, apiVersion: _a, kind: _k, ...rest } = obj;
+    // Deployment annotations are copied onto ReplicaSets, so kube bumps generation for them too.
+    if (r.kind === 'Deployment')
+        return { rest, annotations: metadata.annotations ?? {} };
+    return rest;
+}
+export function deepEqual(a, b) {
+    if (a === b)
+        return true;
+    if (typeof a !== typeof b || a === null || b === null || typeof a !== 'object')
+        return false;
+    if (Array.isArray(a) !== Array.isArray(b))
+        return false;
+    if (Array.isArray(a)) {
+        const bb = b;
+        return a.length === bb.length && a.every((v, i) => deepEqual(v, bb[i]));
+    }
+    const ao = a;
+    const bo = b;
+    const ak = Object.keys(ao).filter((k) => ao[k] !== undefined);
+    const bk = Object.keys(bo).filter((k) => bo[k] !== undefined);
+    return ak.length === bk.length && ak.every((k) => deepEqual(ao[k], bo[k]));
+}
+/** System fields on create; status starts empty for resources whose status a controller owns. */
+export function prepareForCreate(r, obj, now) {
+    const m = obj.metadata;
+    m.uid = randomUUID();
+    m.creationTimestamp = nowRfc3339(now);
+    m.generation = 1;
+    delete m.resourceVersion;
+    delete m.deletionTimestamp;
+    delete m.deletionGracePeriodSeconds;
+    delete m.managedFields;
+    if (!r.namespaced)
+        delete m.namespace;
+    if (hasStatusSubresource(r)) {
+        switch (r.kind) {
+            case 'Node':
+                break; // the kubelet registers its node with its status
+            case 'Namespace':
+                obj.status = { phase: 'Active' };
+                break;
+            case 'Pod':
+                obj.status = { phase: 'Pending' };
+                break;
+            case 'Service':
+                obj.status = { loadBalancer: {} };
+                break;
+            default:
+                obj.status = {};
+        }
+    }
+}
+/** Carry server-owned metadata over from the stored object on a main-resource update. */
+function carrySystemMeta(next, old) {
+    next.uid = old.uid;
+    next.creationTimestamp = old.creationTimestamp;
+    next.generation = old.generation;
+    next.namespace = old.namespace;
+    if (old.deletionTimestamp)
+        next.deletionTimestamp = old.deletionTimestamp;
+    else
+        delete next.deletionTimestamp;
+    if (old.deletionGracePeriodSeconds !== undefined)
+        next.deletionGracePeriodSeconds = old.deletionGracePeriodSeconds;
+    else
+        delete next.deletionGracePeriodSeconds;
+    if (next.namespace === undefined)
+        delete next.namespace;
+    delete next.managedFields;
+}
+export function prepareForUpdate(r, next, old) {
+    carrySystemMeta(next.metadata, old.metadata);
+    if (hasStatusSubresource(r)) {
+        if (old.status === undefined)
+            delete next.status;
+        else
+            next.status = structuredClone(old.status);
+    }
+    if (!deepEqual(specPart(r, next), specPart(r, old)))
+        next.metadata.generation = (old.metadata.generation ?? 0) + 1;
+}
+/** A status update: only `status` moves (plus labels/annotations, as kube's status strategies allow nothing else). */
+export function prepareForStatusUpdate(next, old) {
+    const out = structuredClone(old);
+    if (next.status === undefined)
+        delete out.status;
+    else
+        out.status = next.status;
+    out.metadata.resourceVersion = next.metadata?.resourceVersion ?? old.metadata.resourceVersion;
+    return out;
+}

@@ -1,0 +1,168 @@
+// kubeconfig → ClientConfig. Reads the files kubectl writes (YAML or JSON): the context
+// (current-context unless named), its cluster (server, CA inline or by path, insecure flag)
+// and its user (token inline or by file). Relative file paths resolve against the
+// kubeconfig's own directory, as kubectl does.
+import { existsSync, readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { parseYaml } from './yaml.js';
+export class KubeconfigError extends Error {
+    constructor(msg) {
+        super(msg);
+        this.name = 'KubeconfigError';
+    }
+}
+function isObj(v) {
+    return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+function str(v) {
+    if (v === null || v === undefined)
+        return undefined;
+    if (typeof v === 'string')
+        return v;
+    if (typeof v === 'number' || typeof v === 'boolean')
+        return String(v);
+    return undefined;
+}
+/** Finds `name` in a kubeconfig list (clusters/contexts/users) and returns its inner `key` object. */
+function named(doc, list, key, name, file) {
+    const items = doc[list];
+    if (Array.isArray(items)) {
+        for (const it of items) {
+            if (isObj(it) && str(it.name) === name) {
+                const inner = it[key];
+                return isObj(inner) ? inner : {};
+            }
+        }
+    }
+    throw new KubeconfigError(`${file}: no ${list.replace(/s$/, '')} named "${name}"`);
+}
+function onlyEntry(doc, list, key) {
+    const items = doc[list];
+    if (Array.isArray(items) && items.length === 1 && isObj(items[0]) && isObj(items[0][key]))
+        return items[0][key];
+    return undefined;
+}
+/** Parses kubeconfig text; `baseDir` resolves relative certificate/token paths. */
+export function parseKubeconfig(text, opts = {}) {
+    const file = opts.file ?? 'kubeconfig';
+    const baseDir = opts.baseDir ?? process.cwd();
+    let doc;
+    try {
+        doc = parseYaml(text);
+    }
+    catch (err) {
+        throw new KubeconfigError(`${file}: ${err.message}`);
+    }
+    if (!isObj(doc))
+        throw new KubeconfigError(`${file}: not a kubeconfig (top level is not a mapping)`);
+    const ctxName = opts.context ?? str(doc['current-context']);
+    let cluster;
+    let user;
+    if (ctxName) {
+        const ctx = named(doc, 'contexts', 'context', ctxName, file);
+        const clusterName = str(ctx.cluster);
+        if (!clusterName)
+            throw new KubeconfigError(`${file}: context "${ctxName}" names no cluster`);
+        cluster = named(doc, 'clusters', 'cluster', clusterName, file);
+        const userName = str(ctx.user);
+        user = userName ? named(doc, 'users', 'user', userName, file) : {};
+    }
+    else {
+        // No context at all: a file with exactly one cluster (and at most one user) is unambiguous.
+        cluster = onlyEntry(doc, 'clusters', 'cluster');
+        user = onlyEntry(doc, 'users', 'user') ?? {};
+        if (!cluster)
+            throw new KubeconfigError(`${file}: no current-context and no --context given`);
+    }
+    const server = str(cluster.server);
+    if (!server)
+        throw new KubeconfigError(`${file}: cluster has no server`);
+    const cfg = { server };
+    const abs = (p) => (isAbsolute(p) ? p : resolve(baseDir, p));
+    const caData = str(cluster['certificate-authority-data']);
+    const caFile = str(cluster['certificate-authority']);
+    if (caData)
+        cfg.caPem = Buffer.from(caData, 'base64').toString('utf8');
+    else if (caFile)
+        cfg.caPem = readFileSync(abs(caFile), 'utf8');
+    if (cluster['insecure-skip-tls-verify'] === true || cluster['insecure-skip-tls-verify'] === 'true')
+        cfg.insecureSkipTLSVerify = true;
+    const token = str(user.token);
+    const tokenFile = str(user.tokenFile) ?? str(user['token-file']);
+    if (token)
+        cfg.token = token;
+    else if (tokenFile)
+        cfg.token = readFileSync(abs(tokenFile), 'utf8').trim();
+    return cfg;
+}
+/** Reads one kubeconfig file. `context` overrides current-context. */
+export function loadKubeconfig(path, context) {
+    let text;
+    try {
+        text = readFileSync(path, 'utf8');
+    }
+    catch (err) {
+        throw new KubeconfigError(`cannot read kubeconfig ${path}: ${err.message}`);
+    }
+    const opts = { baseDir: dirname(resolve(path)), file: path };
+    if (context !== undefined)
+        opts.context = context;
+    return parseKubeconfig(text, opts);
+}
+/** Value of `--name=value` or `--name value` in argv. */
+export function flagValue(argv, name) {
+    for (let k = 0; k < argv.length; k++) {
+        const a = argv[k];
+        if (a === '--')
+            break;
+        if (a === `--${name}`)
+            return argv[k + 1];
+        if (a.startsWith(`--${name}=`))
+            return a.slice(name.length + 3);
+    }
+    return undefined;
+}
+const SA_DIR = '/var/run/secrets/kubernetes.io/serviceaccount';
+/**
+ * The client config a program should use, by kubectl's precedence: `--kubeconfig` flag,
+ * then $KUBECONFIG (first existing file of the list), then ~/.kube/config, then the
+ * in-cluster service account. `--context`, `--server` and `--token` flags override.
+ */
+export function clientConfigFromEnv(argv = process.argv.slice(2), env = process.env) {
+    const context = flagValue(argv, 'context');
+    let cfg;
+    const flagPath = flagValue(argv, 'kubeconfig');
+    if (flagPath) {
+        cfg = loadKubeconfig(flagPath, context);
+    }
+    else {
+        const candidates = (env.KUBECONFIG ?? '').split(':').filter((p) => p !== '');
+        const home = env.HOME ?? homedir();
+        if (candidates.length === 0)
+            candidates.push(join(home, '.kube', 'config'));
+        const found = candidates.find((p) => existsSync(p));
+        if (found)
+            cfg = loadKubeconfig(found, context);
+        else if (env.KUBERNETES_SERVICE_HOST && existsSync(join(SA_DIR, 'token'))) {
+            const host = env.KUBERNETES_SERVICE_HOST.includes(':') ? `[${env.KUBERNETES_SERVICE_HOST}]` : env.KUBERNETES_SERVICE_HOST;
+            cfg = { server: `https://${host}:${env.KUBERNETES_SERVICE_PORT ?? '443'}`, token: readFileSync(join(SA_DIR, 'token'), 'utf8').trim() };
+            if (existsSync(join(SA_DIR, 'ca.crt')))
+                cfg.caPem = readFileSync(join(SA_DIR, 'ca.crt'), 'utf8');
+        }
+    }
+    const server = flagValue(argv, 'server');
+    const token = flagValue(argv, 'token');
+    if (!cfg) {
+        if (!server)
+            throw new KubeconfigError('no kubeconfig: pass --kubeconfig, set KUBECONFIG, or create ~/.kube/config');
+        cfg = { server };
+    }
+    if (server)
+        cfg.server = server;
+    if (token)
+        cfg.token = token;
+    if (flagValue(argv, 'insecure-skip-tls-verify') === 'true' || argv.includes('--insecure-skip-tls-verify'))
+        cfg.insecureSkipTLSVerify = true;
+    return cfg;
+}

@@ -1,0 +1,34 @@
+// `netkube controller-manager --kubeconfig FILE [--node-monitor-grace-period 40s]
+//   [--pod-eviction-timeout 5m] [--node-monitor-period 1s] [--workers 2] [--metrics-port N]`
+import { clientConfigFromEnv, flagValue } from '../client/kubeconfig.js';
+import { createClient } from '../client/rest.js';
+import { parseDurationMs, serveMetrics, untilSignal } from './cliutil.js';
+import { startControllerManager } from './manager.js';
+export async function main(argv) {
+    if (argv.includes('--help') || argv.includes('-h')) {
+        process.stdout.write('usage: netkube controller-manager [--kubeconfig FILE] [--node-monitor-grace-period 40s]\n' +
+            '         [--pod-eviction-timeout 5m] [--node-monitor-period 1s] [--workers 2] [--metrics-port N]\n');
+        return 0;
+    }
+    const client = createClient({ ...clientConfigFromEnv(argv), userAgent: 'netkube-controller-manager' });
+    const opts = { client };
+    const grace = flagValue(argv, 'node-monitor-grace-period');
+    const evict = flagValue(argv, 'pod-eviction-timeout');
+    const period = flagValue(argv, 'node-monitor-period');
+    const workers = flagValue(argv, 'workers');
+    if (grace)
+        opts.nodeMonitorGracePeriodMs = parseDurationMs(grace);
+    if (evict)
+        opts.podEvictionTimeoutMs = parseDurationMs(evict);
+    if (period)
+        opts.nodeMonitorPeriodMs = parseDurationMs(period);
+    if (workers)
+        opts.workers = Number(workers);
+    const cm = await startControllerManager(opts);
+    const port = flagValue(argv, 'metrics-port');
+    const closeMetrics = port ? serveMetrics(cm.metrics, Number(port)) : async () => { };
+    await untilSignal('controller-manager');
+    await cm.stop();
+    await closeMetrics();
+    return 0;
+}

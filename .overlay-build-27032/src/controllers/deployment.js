@@ -1,0 +1,120 @@
+import { isAlreadyExists, isConflict, isNotFound } from '../client/errors.js';
+import { newControllerRef } from '../api/meta.js';
+import { controllerRef, labelSelectorMatches, objectKey } from './apiutil.js';
+import { QueueController, splitKey } from './base.js';
+import { reconcileDeployment, templatesEqualIgnoringHash } from './deployment-core.js';
+import { BY_NAMESPACE, R } from './informers.js';
+export class DeploymentController extends QueueController {
+    client;
+    deps;
+    rss;
+    pods;
+    constructor(client, f, metrics) {
+        super('deployment', metrics);
+        this.client = client;
+        this.deps = f.get(R.deployments);
+        this.rss = f.get(R.replicasets);
+        this.pods = f.get(R.pods);
+        this.deps.addEventHandler({
+            onAdd: (d) => this.enqueue(objectKey(d)),
+            onUpdate: (_o, d) => this.enqueue(objectKey(d)),
+            onDelete: (d) => this.enqueue(objectKey(d)),
+        });
+        const onRS = (rs) => {
+            const r = controllerRef(rs);
+            if (r) {
+                if (r.kind === 'Deployment')
+                    this.enqueue(`${rs.metadata.namespace}/${r.name}`);
+                return;
+            }
+            for (const d of this.deps.store.byIndex(BY_NAMESPACE, rs.metadata.namespace ?? '')) {
+                if (labelSelectorMatches(d.spec.selector, rs.metadata.labels))
+                    this.enqueue(objectKey(d));
+            }
+        };
+        this.rss.addEventHandler({ onAdd: onRS, onUpdate: (o, n) => (onRS(o), onRS(n)), onDelete: onRS });
+        // Recreate waits for old pods to be gone: their deletion moves it on.
+        this.pods.addEventHandler({
+            onDelete: (p) => {
+                const r = controllerRef(p);
+                if (!r || r.kind !== 'ReplicaSet')
+                    return;
+                const rs = this.rss.store.get(`${p.metadata.namespace}/${r.name}`);
+                const dr = rs && controllerRef(rs);
+                if (dr?.kind === 'Deployment') {
+                    const d = this.deps.store.get(`${p.metadata.namespace}/${dr.name}`);
+                    if (d?.spec.strategy?.type === 'Recreate')
+                        this.enqueue(objectKey(d));
+                }
+            },
+        });
+    }
+    async sync(key) {
+        const d = this.deps.store.get(key);
+        if (!d)
+            return;
+        const { namespace, name } = splitKey(key);
+        const rsList = this.rss.store.byIndex(BY_NAMESPACE, namespace);
+        const pods = d.spec.strategy?.type === 'Recreate' ? this.pods.store.byIndex(BY_NAMESPACE, namespace) : [];
+        const res = reconcileDeployment({ d, rsList, pods, now: Date.now() });
+        const rsClient = this.client.resource(R.replicasets, namespace);
+        const dClient = this.client.resource(R.deployments, namespace);
+        const byName = new Map(rsList.map((rs) => [rs.metadata.name, rs]));
+        for (const a of res.actions) {
+            switch (a.kind) {
+                case 'adoptRS':
+                case 'releaseRS': {
+                    const rs = byName.get(a.name);
+                    const others = (rs.metadata.ownerReferences ?? []).filter((r) => r.uid !== d.metadata.uid);
+                    const refs = a.kind === 'adoptRS' ? [...others, newControllerRef(d, 'apps/v1', 'Deployment')] : others;
+                    await ignore(rsClient.patch(a.name, { metadata: { uid: rs.metadata.uid, resourceVersion: rs.metadata.resourceVersion, ownerReferences: refs } }, 'merge'), isNotFound, isConflict);
+                    if (a.kind === 'adoptRS')
+                        this.queue.addAfter(key, 100);
+                    break;
+                }
+                case 'createRS':
+                    try {
+                        await rsClient.create(a.rs);
+                    }
+                    catch (err) {
+                        if (!isAlreadyExists(err))
+                            throw err;
+                        // Same name: ours (a stale cache) is fine; someone else's with another template is
+                        // a hash collision: bump collisionCount so the next hash differs.
+                        const cur = await rsClient.get(a.rs.metadata.name);
+                        const ours = controllerRef(cur)?.uid === d.metadata.uid && templatesEqualIgnoringHash(cur.spec.template, d.spec.template);
+                        if (!ours) {
+                            await dClient.patchStatus(name, { status: { collisionCount: (d.status?.collisionCount ?? 0) + 1 } }, 'merge');
+                            this.queue.addAfter(key, 100);
+                            return;
+                        }
+                    }
+                    break;
+                case 'updateRS':
+                    await ignore(rsClient.patch(a.name, { metadata: { annotations: a.annotations }, spec: { replicas: a.replicas, minReadySeconds: a.minReadySeconds } }, 'merge'), isNotFound);
+                    break;
+                case 'deleteRS':
+                    await ignore(rsClient.delete(a.name, { propagationPolicy: 'Background', preconditions: { uid: byName.get(a.name)?.metadata.uid ?? '' } }), isNotFound, isConflict);
+                    break;
+                case 'annotateDeployment':
+                    await ignore(dClient.patch(name, { metadata: { annotations: a.annotations } }, 'merge'), isNotFound);
+                    break;
+                case 'status':
+                    await ignore(dClient.patchStatus(name, { status: a.status }, 'merge'), isNotFound);
+                    break;
+            }
+        }
+        if (res.requeueAfterMs !== undefined)
+            this.queue.addAfter(key, res.requeueAfterMs);
+    }
+}
+async function ignore(p, ...preds) {
+    try {
+        return await p;
+    }
+    catch (err) {
+        if (preds.some((f) => f(err)))
+            return undefined;
+        throw err;
+    }
+}

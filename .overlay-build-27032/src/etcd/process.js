@@ -1,0 +1,79 @@
+// Starts and supervises a local etcd (Debian's etcd-server) as a child process. Used by
+// `netkube server` when no --etcd-servers is given, by the lab, and by the test harness.
+import { spawn } from 'node:child_process';
+import { mkdirSync, openSync, closeSync } from 'node:fs';
+import { join } from 'node:path';
+import { freePort } from '../util/ports.js';
+import { logger } from '../util/log.js';
+const log = logger('etcd');
+export async function waitEtcdHealthy(endpoint, timeoutMs = 15000) {
+    const deadline = Date.now() + timeoutMs;
+    let lastErr = '';
+    while (Date.now() < deadline) {
+        try {
+            const res = await fetch(`${endpoint}/health`, { signal: AbortSignal.timeout(1000) });
+            const body = (await res.json());
+            if (body.health === 'true')
+                return;
+            lastErr = JSON.stringify(body);
+        }
+        catch (err) {
+            lastErr = err.message;
+        }
+        await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error(`etcd at ${endpoint} not healthy after ${timeoutMs} ms: ${lastErr}`);
+}
+export async function startEtcd(opts) {
+    const host = opts.host ?? '127.0.0.1';
+    const clientPort = opts.clientPort ?? (await freePort());
+    const peerPort = opts.peerPort ?? (await freePort());
+    const name = opts.name ?? 'netkube';
+    mkdirSync(opts.dataDir, { recursive: true });
+    const endpoint = `http://${host}:${clientPort}`;
+    const args = [
+        '--name', name,
+        '--data-dir', join(opts.dataDir, 'data'),
+        '--listen-client-urls', endpoint,
+        '--advertise-client-urls', endpoint,
+        '--listen-peer-urls', `http://${host}:${peerPort}`,
+        '--initial-advertise-peer-urls', `http://${host}:${peerPort}`,
+        '--initial-cluster', `${name}=http://${host}:${peerPort}`,
+        '--log-level', 'warn',
+        '--logger', 'zap',
+    ];
+    if (opts.autoCompactionRevisions) {
+        args.push('--auto-compaction-mode', 'revision', '--auto-compaction-retention', String(opts.autoCompactionRevisions));
+    }
+    const logFd = openSync(join(opts.dataDir, 'etcd.log'), 'a');
+    const [file, argv] = opts.netns ? ['ip', ['netns', 'exec', opts.netns, 'etcd', ...args]] : ['etcd', args];
+    const child = spawn(file, argv, { stdio: ['ignore', logFd, logFd] });
+    closeSync(logFd);
+    const exited = new Promise((resolve) => child.once('exit', () => resolve()));
+    try {
+        await Promise.race([
+            waitEtcdHealthy(endpoint),
+            exited.then(() => {
+                throw new Error(`etcd exited early (code ${child.exitCode}); see ${join(opts.dataDir, 'etcd.log')}`);
+            }),
+        ]);
+    }
+    catch (err) {
+        child.kill('SIGKILL');
+        throw err;
+    }
+    log.info({ endpoint, pid: child.pid }, 'etcd ready');
+    return {
+        endpoint,
+        pid: child.pid,
+        child,
+        async stop() {
+            if (child.exitCode !== null || child.signalCode !== null)
+                return;
+            child.kill('SIGTERM');
+            const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+            await exited;
+            clearTimeout(timer);
+        },
+    };
+}

@@ -1,0 +1,50 @@
+// `netkube kubelet`: the node agent that runs pods, alone (the agent also embeds it).
+import { parseArgs } from 'node:util';
+import { hostname } from 'node:os';
+import { createClient } from '../client/rest.js';
+import { loadKubeconfig } from '../client/kubeconfig.js';
+import { startKubelet } from './kubelet.js';
+import { logger } from '../util/log.js';
+export const KUBELET_FLAGS = {
+    kubeconfig: { type: 'string' },
+    'node-name': { type: 'string' },
+    'node-ip': { type: 'string' },
+    'pod-cidr': { type: 'string' },
+    'state-dir': { type: 'string' },
+    'netns-prefix': { type: 'string' },
+    'cni-bin-dir': { type: 'string' },
+    'cni-conf-dir': { type: 'string' },
+    'cluster-dns': { type: 'string' },
+    'cluster-domain': { type: 'string' },
+    'kubelet-port': { type: 'string' },
+};
+export async function main(argv) {
+    const { values: v } = parseArgs({ args: argv, options: KUBELET_FLAGS });
+    if (!v.kubeconfig || !v['node-ip']) {
+        process.stderr.write('usage: netkube kubelet --kubeconfig FILE --node-ip IP [--node-name N] [--pod-cidr CIDR] [--state-dir D] [--netns-prefix P] [--cni-bin-dir D] [--cni-conf-dir D] [--cluster-dns IP] [--kubelet-port 10250]\n');
+        return 2;
+    }
+    const nodeName = v['node-name'] ?? hostname();
+    const kubelet = await startKubelet({
+        client: createClient(loadKubeconfig(v.kubeconfig)),
+        nodeName,
+        nodeIP: v['node-ip'],
+        ...(v['pod-cidr'] ? { podCIDR: v['pod-cidr'] } : {}),
+        stateDir: v['state-dir'] ?? `/var/lib/netkube/kubelet/${nodeName}`,
+        netnsPrefix: v['netns-prefix'] ?? `nk-${nodeName}-`,
+        cniBinDirs: (v['cni-bin-dir'] ?? '/opt/cni/bin').split(':'),
+        cniConfDir: v['cni-conf-dir'] ?? '/etc/cni/net.d',
+        clusterDNS: (v['cluster-dns'] ?? '10.96.0.10').split(',').filter(Boolean),
+        clusterDomain: v['cluster-domain'] ?? 'cluster.local',
+        port: Number(v['kubelet-port'] ?? 10250),
+    });
+    await waitForSignal();
+    logger('kubelet').info('shutting down');
+    await kubelet.stop();
+}
+export function waitForSignal() {
+    return new Promise((resolve) => {
+        process.once('SIGTERM', () => resolve('SIGTERM'));
+        process.once('SIGINT', () => resolve('SIGINT'));
+    });
+}

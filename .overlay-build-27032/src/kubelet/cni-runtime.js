@@ -1,0 +1,149 @@
+// The runtime side of CNI, as libcni does it: pick the network config from the conf dir,
+// exec each plugin of the list in order for ADD (feeding prevResult forward) and in reverse
+// for DEL, cache the ADD result so DEL/CHECK can pass it back, and surface the plugin's error
+// JSON. Used by the kubelet for every pod sandbox.
+import { readdirSync, readFileSync, mkdirSync, writeFileSync, rmSync, existsSync, renameSync } from 'node:fs';
+import { join } from 'node:path';
+import { run } from '../util/exec.js';
+import { nsenterRun } from '../net/netns.js';
+export class CniInvocationError extends Error {
+    plugin;
+    command;
+    code;
+    details;
+    constructor(plugin, command, code, msg, details) {
+        super(`CNI ${command} ${plugin}: ${msg}${details ? ` (${details})` : ''}${code ? ` [code ${code}]` : ''}`);
+        this.plugin = plugin;
+        this.command = command;
+        this.code = code;
+        this.details = details;
+    }
+}
+/** The network list in effect: the lexically first .conflist (or .conf wrapped in a list). */
+export function loadNetworkList(confDir) {
+    let files;
+    try {
+        files = readdirSync(confDir).filter((f) => /\.(conflist|conf|json)$/.test(f)).sort();
+    }
+    catch {
+        throw new Error(`no CNI configuration directory ${confDir}`);
+    }
+    if (files.length === 0)
+        throw new Error(`no CNI network configuration in ${confDir}`);
+    const file = join(confDir, files[0]);
+    const parsed = JSON.parse(readFileSync(file, 'utf8'));
+    if (Array.isArray(parsed.plugins))
+        return parsed;
+    const { cniVersion, name, ...plugin } = parsed;
+    return { cniVersion: String(cniVersion), name: String(name), plugins: [plugin] };
+}
+export class CniRuntime {
+    opts;
+    constructor(opts) {
+        this.opts = opts;
+        mkdirSync(opts.cacheDir, { recursive: true });
+    }
+    cachePath(a) {
+        return join(this.opts.cacheDir, `${a.containerId}-${a.ifName}.json`);
+    }
+    findPlugin(type) {
+        for (const dir of this.opts.binDirs) {
+            const p = join(dir, type);
+            if (existsSync(p))
+                return p;
+        }
+        throw new CniInvocationError(type, 'find', 0, `failed to find plugin "${type}" in path [${this.opts.binDirs.join(' ')}]`);
+    }
+    async exec(command, list, plugin, a, prevResult) {
+        const conf = { ...plugin, cniVersion: list.cniVersion, name: list.name };
+        if (prevResult)
+            conf.prevResult = prevResult;
+        const env = {
+            PATH: process.env.PATH,
+            CNI_COMMAND: command,
+            CNI_CONTAINERID: a.containerId,
+            CNI_NETNS: a.netnsPath,
+            CNI_IFNAME: a.ifName,
+            CNI_PATH: this.opts.binDirs.join(':'),
+            CNI_ARGS: ['IgnoreUnknown=1', ...Object.entries(a.args).map(([k, v]) => `${k}=${v}`)].join(';'),
+        };
+        const runOpts = { input: JSON.stringify(conf), env, allowFailure: true, timeoutMs: this.opts.timeoutMs ?? 30000 };
+        const bin = this.findPlugin(plugin.type);
+        const res = this.opts.netns ? await nsenterRun(this.opts.netns, bin, [], runOpts) : await run(bin, [], runOpts);
+        if (res.code !== 0) {
+            let code = res.code;
+            let msg = res.stderr.trim() || `exit ${res.code}`;
+            let details;
+            try {
+                const e = JSON.parse(res.stdout);
+                code = e.code ?? code;
+                msg = e.msg ?? msg;
+                details = e.details;
+            }
+            catch {
+                /* not JSON: keep stderr */
+            }
+            throw new CniInvocationError(plugin.type, command, code, msg, details);
+        }
+        if (command !== 'ADD')
+            return undefined;
+        try {
+            return JSON.parse(res.stdout);
+        }
+        catch {
+            throw new CniInvocationError(plugin.type, command, 0, `plugin printed no JSON result: ${res.stdout.slice(0, 200)}`);
+        }
+    }
+    /** ADD every plugin in order; on failure DEL what was added (the spec's rollback). */
+    async add(a) {
+        const list = loadNetworkList(this.opts.confDir);
+        let result;
+        try {
+            for (const plugin of list.plugins)
+                result = await this.exec('ADD', list, plugin, a, result);
+        }
+        catch (err) {
+            await this.del(a, list).catch(() => { });
+            throw err;
+        }
+        if (!result)
+            throw new Error(`CNI network ${list.name} has no plugins`);
+        const path = this.cachePath(a);
+        writeFileSync(`${path}.tmp`, JSON.stringify({ list, result }));
+        renameSync(`${path}.tmp`, path);
+        return result;
+    }
+    /** DEL in reverse order with the cached result; idempotent (the plugins must accept repeats). */
+    async del(a, listOverride) {
+        const path = this.cachePath(a);
+        let cached;
+        try {
+            cached = JSON.parse(readFileSync(path, 'utf8'));
+        }
+        catch {
+            cached = undefined;
+        }
+        // DEL with the config that ADD used, so a changed conflist still tears down the old network.
+        const list = listOverride ?? cached?.list ?? loadNetworkList(this.opts.confDir);
+        for (const plugin of [...list.plugins].reverse())
+            await this.exec('DEL', list, plugin, a, cached?.result);
+        rmSync(path, { force: true });
+    }
+    async check(a) {
+        const cached = JSON.parse(readFileSync(this.cachePath(a), 'utf8'));
+        if (cached.list.disableCheck)
+            return;
+        for (const plugin of cached.list.plugins)
+            await this.exec('CHECK', cached.list, plugin, a, cached.result);
+    }
+    /** Container IDs with a cached attachment (used to clean up after a crash). */
+    cachedAttachments() {
+        return readdirSync(this.opts.cacheDir)
+            .filter((f) => f.endsWith('.json'))
+            .map((f) => {
+            const base = f.slice(0, -5);
+            const i = base.lastIndexOf('-');
+            return { containerId: base.slice(0, i), ifName: base.slice(i + 1) };
+        });
+    }
+}

@@ -1,0 +1,229 @@
+// The kubelet: watches the pods bound to its node, runs one PodWorker per pod, reports
+// status, finishes graceful deletions, and cleans up whatever no longer belongs to it
+// (sandboxes, processes, IP allocations left by a crash or a restart).
+import { join } from 'node:path';
+import { mkdirSync } from 'node:fs';
+import { Registry, Gauge, Histogram, Counter } from 'prom-client';
+import { RESOURCES } from '../api/resources.js';
+import { createInformer } from '../client/informer.js';
+import { listNetns } from '../net/netns.js';
+import { CniRuntime } from './cni-runtime.js';
+import { ProcessRuntime } from './runtime.js';
+import { SandboxManager } from './sandbox.js';
+import { PodWorker } from './pod-worker.js';
+import { computePodStatus } from './pod-status.js';
+import { NodeHeartbeat } from './node-status.js';
+import { startKubeletServer } from './server.js';
+import { logger } from '../util/log.js';
+import { deleteNetns } from '../net/netns.js';
+const log = logger('kubelet');
+const res = (plural) => RESOURCES.find((r) => r.plural === plural);
+export async function startKubelet(o) {
+    mkdirSync(o.stateDir, { recursive: true });
+    const registry = new Registry();
+    const runningPods = new Gauge({ name: 'kubelet_running_pods', help: 'Pods with a worker on this node', registers: [registry] });
+    const syncDuration = new Histogram({ name: 'kubelet_pod_worker_duration_seconds', help: 'Duration of one pod sync', registers: [registry] });
+    const statusUpdates = new Counter({ name: 'kubelet_pod_status_updates_total', help: 'Pod status writes', labelNames: ['result'], registers: [registry] });
+    const startLatency = new Histogram({
+        name: 'kubelet_pod_start_duration_seconds',
+        help: 'Pod creation to Ready as seen by this kubelet',
+        buckets: [0.5, 1, 2, 3, 5, 10, 20, 60],
+        registers: [registry],
+    });
+    const runtime = new ProcessRuntime(join(o.stateDir, 'containers'));
+    const cni = new CniRuntime({ binDirs: o.cniBinDirs, confDir: o.cniConfDir, cacheDir: join(o.stateDir, 'cni-cache') });
+    const sandboxes = new SandboxManager({
+        stateDir: o.stateDir,
+        netnsPrefix: o.netnsPrefix,
+        cni,
+        dns: { clusterDNS: o.clusterDNS, clusterDomain: o.clusterDomain ?? 'cluster.local', hostResolvConf: o.hostResolvConf ?? '/etc/resolv.conf' },
+    });
+    const workers = new Map();
+    const lastStatus = new Map();
+    const readyObserved = new Set();
+    const configMaps = async (ns, name) => {
+        try {
+            return (await o.client.resource(res('configmaps'), ns).get(name)).data ?? {};
+        }
+        catch {
+            return undefined;
+        }
+    };
+    const server = await startKubeletServer({
+        host: o.listenHost ?? '0.0.0.0',
+        port: o.port ?? 10250,
+        registry,
+        logPath: (ns, pod, container, previous) => {
+            const w = [...workers.values()].find((x) => x.pod.metadata.namespace === ns && x.pod.metadata.name === pod);
+            if (!w)
+                return undefined;
+            const name = container ?? w.pod.spec.containers[0].name;
+            const count = w.currentRestartCount(name);
+            if (count === undefined)
+                return undefined;
+            if (previous)
+                return count > 0 ? w.logPath(name, count - 1) : undefined;
+            return w.logPath(name, count);
+        },
+    });
+    const heartbeat = new NodeHeartbeat(o.client, {
+        nodeName: o.nodeName,
+        nodeIP: o.nodeIP,
+        kubeletPort: server.port,
+        ...(o.podCIDR ? { podCIDR: o.podCIDR } : {}),
+        ...(o.nodeLabels ? { labels: o.nodeLabels } : {}),
+    });
+    await heartbeat.register();
+    await heartbeat.renewLease();
+    heartbeat.start();
+    const pods = o.client.resource(res('pods'));
+    const informer = createInformer(pods, { fieldSelector: `spec.nodeName=${o.nodeName}` });
+    const deleteFromApi = async (pod) => {
+        try {
+            await o.client
+                .resource(res('pods'), pod.metadata.namespace)
+                .delete(pod.metadata.name, { gracePeriodSeconds: 0, preconditions: { uid: pod.metadata.uid } });
+        }
+        catch (err) {
+            const code = err.code;
+            if (code !== 404 && code !== 409)
+                throw err;
+        }
+    };
+    const terminate = async (w, graceMs, removeFromApi) => {
+        if (w.terminated)
+            return;
+        log.info({ pod: `${w.pod.metadata.namespace}/${w.pod.metadata.name}`, graceMs }, 'terminating pod');
+        await w.terminate(graceMs);
+        workers.delete(w.uid);
+        lastStatus.delete(w.uid);
+        if (removeFromApi)
+            await deleteFromApi(w.pod);
+    };
+    const writeStatus = async (w) => {
+        const status = computePodStatus(w.view(), new Date().toISOString());
+        // Compare without timestamps that move on every pass.
+        const key = JSON.stringify({ ...status, conditions: status.conditions?.map((c) => ({ t: c.type, s: c.status })) });
+        if (lastStatus.get(w.uid) === key)
+            return;
+        try {
+            const updated = await o.client
+                .resource(res('pods'), w.pod.metadata.namespace)
+                .patchStatus(w.pod.metadata.name, { status }, 'merge');
+            lastStatus.set(w.uid, key);
+            statusUpdates.inc({ result: 'ok' });
+            if (updated.metadata.uid === w.uid)
+                w.pod = { ...w.pod, status: updated.status };
+            const ready = status.conditions?.find((c) => c.type === 'Ready')?.status === 'True';
+            if (ready && !readyObserved.has(w.uid)) {
+                readyObserved.add(w.uid);
+                const created = Date.parse(w.pod.metadata.creationTimestamp ?? '');
+                if (!Number.isNaN(created))
+                    startLatency.observe((Date.now() - created) / 1000);
+            }
+        }
+        catch (err) {
+            statusUpdates.inc({ result: 'error' });
+            log.warn({ pod: w.pod.metadata.name, err: err.message }, 'status update failed');
+        }
+    };
+    const syncPod = async (pod) => {
+        const uid = pod.metadata.uid;
+        let w = workers.get(uid);
+        if (pod.metadata.deletionTimestamp) {
+            const graceS = pod.metadata.deletionGracePeriodSeconds ?? pod.spec.terminationGracePeriodSeconds ?? 30;
+            if (!w)
+                w = new PodWorker(pod, workerDeps);
+            await terminate(w, graceS * 1000, true);
+            return;
+        }
+        if (!w) {
+            w = new PodWorker(pod, workerDeps);
+            workers.set(uid, w);
+        }
+        else {
+            w.pod = pod;
+        }
+        const t0 = process.hrtime.bigint();
+        await w.sync();
+        syncDuration.observe(Number(process.hrtime.bigint() - t0) / 1e9);
+        await writeStatus(w);
+    };
+    const workerDeps = {
+        runtime,
+        sandboxes,
+        stateDir: o.stateDir,
+        nodeName: o.nodeName,
+        hostIP: o.nodeIP,
+        getConfigMap: configMaps,
+        ...(o.backoffInitialMs !== undefined ? { backoffInitialMs: o.backoffInitialMs } : {}),
+    };
+    const inFlight = new Set();
+    const kick = (pod) => {
+        const uid = pod.metadata.uid;
+        if (inFlight.has(uid))
+            return;
+        inFlight.add(uid);
+        syncPod(pod)
+            .catch((err) => log.warn({ pod: pod.metadata.name, err: err.message }, 'pod sync failed'))
+            .finally(() => inFlight.delete(uid));
+    };
+    informer.addEventHandler({
+        onAdd: kick,
+        onUpdate: (_old, pod) => kick(pod),
+        onDelete: (pod) => {
+            const w = workers.get(pod.metadata.uid);
+            if (w)
+                void terminate(w, (pod.spec.terminationGracePeriodSeconds ?? 30) * 1000, false).catch(() => { });
+        },
+    });
+    await informer.start();
+    /** Remove what belongs to no pod this node should run: after a crash or restart. */
+    const cleanupOrphans = async () => {
+        const live = new Set(informer.store.list().map((p) => p.metadata.uid));
+        for (const rec of sandboxes.records()) {
+            if (live.has(rec.uid) || workers.has(rec.uid))
+                continue;
+            log.info({ uid: rec.uid, netns: rec.netns }, 'removing orphaned sandbox');
+            const orphan = new PodWorker({ metadata: { uid: rec.uid, name: rec.name, namespace: rec.namespace }, spec: { containers: [] } }, workerDeps);
+            await orphan.terminate(2000);
+        }
+        for (const st of runtime.list()) {
+            if (live.has(st.podUid) || workers.has(st.podUid))
+                continue;
+            await runtime.stop(st.id, 2000);
+            runtime.remove(st.id);
+        }
+        const known = new Set(sandboxes.records().map((r) => r.netns));
+        for (const ns of listNetns()) {
+            if (ns.startsWith(o.netnsPrefix) && !known.has(ns) && ![...workers.values()].some((w) => sandboxes.netnsName(w.uid) === ns)) {
+                log.info({ netns: ns }, 'removing leaked pod namespace');
+                await deleteNetns(ns);
+            }
+        }
+    };
+    await cleanupOrphans();
+    const tick = setInterval(() => {
+        runningPods.set(workers.size);
+        for (const pod of informer.store.list())
+            kick(pod);
+    }, o.syncIntervalMs ?? 1000);
+    tick.unref();
+    const orphanTick = setInterval(() => void cleanupOrphans().catch(() => { }), 30_000);
+    orphanTick.unref();
+    log.info({ node: o.nodeName, port: server.port }, 'kubelet started');
+    return {
+        port: server.port,
+        workers,
+        async stop(opts = {}) {
+            clearInterval(tick);
+            clearInterval(orphanTick);
+            heartbeat.stop();
+            informer.stop();
+            if (opts.killPods)
+                await Promise.all([...workers.values()].map((w) => w.terminate(2000)));
+            runtime.close();
+            await server.close();
+        },
+    };
+}

@@ -1,0 +1,339 @@
+// One worker per pod: drives the sandbox and containers towards the pod spec, runs probes,
+// restarts with back-off, terminates gracefully, and produces the pod's status view.
+// sync() is level-triggered and never runs twice at once for the same pod.
+import { mkdirSync, writeFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { resolveArgv, ImageNotFoundError } from './images.js';
+import { ProbeState, runProbe } from './probes.js';
+import { logger } from '../util/log.js';
+const log = logger('pod-worker');
+/** The kubelet's crash-loop back-off: 10 s doubling to 5 min, reset after 10 min of running. */
+export const BACKOFF_INITIAL_MS = 10_000;
+export const BACKOFF_MAX_MS = 300_000;
+const BACKOFF_RESET_MS = 600_000;
+export class PodWorker {
+    pod;
+    deps;
+    slots = new Map();
+    sandbox;
+    busy = false;
+    sandboxError;
+    startTime = new Date().toISOString();
+    terminated = false;
+    constructor(pod, deps) {
+        this.pod = pod;
+        this.deps = deps;
+        this.sandbox = deps.sandboxes.get(pod.metadata.uid);
+        // Adopt containers a previous kubelet started: the highest restart count is current.
+        for (const st of deps.runtime.list().filter((s) => s.podUid === pod.metadata.uid)) {
+            const count = Number(st.id.split('_').pop());
+            const c = pod.spec.containers.find((x) => x.name === st.name);
+            if (!c)
+                continue;
+            const slot = this.slot(c);
+            if (slot.current === undefined || count >= slot.restartCount) {
+                slot.restartCount = count;
+                slot.current = st.id;
+            }
+        }
+    }
+    get uid() {
+        return this.pod.metadata.uid;
+    }
+    slot(c) {
+        let s = this.slots.get(c.name);
+        if (!s) {
+            s = { spec: c, restartCount: 0, backoffMs: 0, backoffUntil: 0 };
+            if (c.readinessProbe)
+                s.readiness = new ProbeState(c.readinessProbe, undefined);
+            if (c.livenessProbe)
+                s.liveness = new ProbeState(c.livenessProbe, 'success');
+            if (c.startupProbe)
+                s.startup = new ProbeState(c.startupProbe, undefined);
+            this.slots.set(c.name, s);
+        }
+        return s;
+    }
+    podDir() {
+        return join(this.deps.stateDir, 'pods', this.uid);
+    }
+    logPath(container, restartCount) {
+        return join(this.podDir(), 'logs', container, `${restartCount}.log`);
+    }
+    currentRestartCount(container) {
+        return this.slots.get(container)?.restartCount;
+    }
+    async volumeBinds(c) {
+        const binds = [];
+        for (const m of c.volumeMounts ?? []) {
+            const vol = this.pod.spec.volumes?.find((v) => v.name === m.name);
+            if (!vol)
+                throw new Error(`volume "${m.name}" not found`);
+            let source;
+            if (vol.hostPath)
+                source = vol.hostPath.path;
+            else {
+                source = join(this.podDir(), 'volumes', vol.name);
+                mkdirSync(source, { recursive: true });
+                if (vol.configMap) {
+                    const data = await this.deps.getConfigMap(this.pod.metadata.namespace, vol.configMap.name);
+                    if (!data && !vol.configMap.optional)
+                        throw new Error(`configmap "${vol.configMap.name}" not found`);
+                    for (const [k, v] of Object.entries(data ?? {})) {
+                        const item = vol.configMap.items?.find((i) => i.key === k);
+                        if (vol.configMap.items && !item)
+                            continue;
+                        writeFileSync(join(source, item?.path ?? k), v);
+                    }
+                }
+            }
+            binds.push({ source: m.subPath ? join(source, m.subPath) : source, target: m.mountPath, readOnly: m.readOnly });
+        }
+        return binds;
+    }
+    async env(c, ip) {
+        const env = {
+            PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin',
+            HOSTNAME: this.pod.spec.hostname ?? this.pod.metadata.name,
+            KUBERNETES_SERVICE_HOST: '10.96.0.1',
+            KUBERNETES_SERVICE_PORT: '443',
+        };
+        const fields = {
+            'metadata.name': this.pod.metadata.name,
+            'metadata.namespace': this.pod.metadata.namespace,
+            'metadata.uid': this.pod.metadata.uid,
+            'spec.nodeName': this.deps.nodeName,
+            'spec.serviceAccountName': this.pod.spec.serviceAccountName,
+            'status.podIP': ip,
+            'status.hostIP': this.deps.hostIP,
+        };
+        for (const e of c.env ?? []) {
+            if (e.value !== undefined)
+                env[e.name] = e.value.replace(/\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g, (m, n) => env[n] ?? m);
+            else if (e.valueFrom?.fieldRef)
+                env[e.name] = fields[e.valueFrom.fieldRef.fieldPath] ?? '';
+            else if (e.valueFrom?.configMapKeyRef) {
+                const ref = e.valueFrom.configMapKeyRef;
+                const data = await this.deps.getConfigMap(this.pod.metadata.namespace, ref.name);
+                const v = data?.[ref.key];
+                if (v === undefined && !ref.optional)
+                    throw new Error(`configmap "${ref.name}" key "${ref.key}" not found`);
+                if (v !== undefined)
+                    env[e.name] = v;
+            }
+        }
+        return env;
+    }
+    async startContainer(slot, sb) {
+        const c = slot.spec;
+        let argv;
+        try {
+            argv = resolveArgv(c.image ?? '', c.command, c.args);
+        }
+        catch (err) {
+            slot.waitingReason = err instanceof ImageNotFoundError ? 'ErrImageNeverPull' : 'CreateContainerError';
+            slot.waitingMessage = err.message;
+            return;
+        }
+        const id = `${this.uid}_${c.name}_${slot.restartCount}`;
+        const logPath = this.logPath(c.name, slot.restartCount);
+        mkdirSync(join(logPath, '..'), { recursive: true });
+        try {
+            const cfg = {
+                id,
+                podUid: this.uid,
+                name: c.name,
+                netns: sb.netns,
+                argv,
+                env: await this.env(c, sb.ip),
+                logPath,
+                binds: await this.volumeBinds(c),
+                ...(c.workingDir ? { workingDir: c.workingDir } : {}),
+            };
+            await this.deps.runtime.start(cfg);
+            slot.current = id;
+            slot.waitingReason = undefined;
+            slot.waitingMessage = undefined;
+            // Probes restart from scratch with each container instance.
+            if (c.readinessProbe)
+                slot.readiness = new ProbeState(c.readinessProbe, undefined);
+            if (c.livenessProbe)
+                slot.liveness = new ProbeState(c.livenessProbe, 'success');
+            if (c.startupProbe)
+                slot.startup = new ProbeState(c.startupProbe, undefined);
+            log.info({ pod: `${this.pod.metadata.namespace}/${this.pod.metadata.name}`, container: c.name, restartCount: slot.restartCount }, 'container started');
+        }
+        catch (err) {
+            slot.waitingReason = 'CreateContainerConfigError';
+            slot.waitingMessage = err.message;
+        }
+    }
+    shouldRestart(exitCode) {
+        const policy = this.pod.spec.restartPolicy ?? 'Always';
+        return policy === 'Always' || (policy === 'OnFailure' && exitCode !== 0);
+    }
+    /** One pass towards the desired state. */
+    async sync() {
+        if (this.busy || this.terminated)
+            return;
+        this.busy = true;
+        try {
+            await this.syncOnce();
+        }
+        finally {
+            this.busy = false;
+        }
+    }
+    async syncOnce() {
+        const phase = this.pod.status?.phase;
+        if (phase === 'Succeeded' || phase === 'Failed')
+            return;
+        if (!this.sandbox?.ip) {
+            try {
+                this.sandbox = await this.deps.sandboxes.ensure(this.pod);
+                this.sandboxError = undefined;
+            }
+            catch (err) {
+                this.sandboxError = `failed to create pod sandbox: ${err.message}`;
+                log.warn({ pod: this.pod.metadata.name, err: this.sandboxError }, 'sandbox failed');
+                return;
+            }
+        }
+        const sb = this.sandbox;
+        const now = Date.now();
+        for (const c of this.pod.spec.containers) {
+            const slot = this.slot(c);
+            const st = slot.current ? this.deps.runtime.state(slot.current) : undefined;
+            if (!st) {
+                if (slot.current === undefined)
+                    await this.startContainer(slot, sb);
+                continue;
+            }
+            if (st.running) {
+                await this.runProbes(slot, st, sb, now);
+                // A container that ran long enough earns a fresh back-off.
+                if (now - Date.parse(st.startedAt) > BACKOFF_RESET_MS)
+                    slot.backoffMs = 0;
+                continue;
+            }
+            // Exited: record it, then restart after back-off if the policy says so.
+            if (!slot.lastTerminated || slot.lastTerminated.containerID !== st.id) {
+                slot.lastTerminated = terminatedOf(st);
+                if (this.shouldRestart(st.exitCode ?? 0)) {
+                    // As the kubelet: the first restart is immediate, then 10 s, 20 s, … up to 5 min.
+                    slot.backoffUntil = now + slot.backoffMs;
+                    slot.backoffMs = slot.backoffMs === 0 ? (this.deps.backoffInitialMs ?? BACKOFF_INITIAL_MS) : Math.min(slot.backoffMs * 2, BACKOFF_MAX_MS);
+                }
+            }
+            if (!this.shouldRestart(st.exitCode ?? 0))
+                continue;
+            if (now < slot.backoffUntil)
+                continue;
+            slot.restartCount++;
+            await this.startContainer(slot, sb);
+        }
+    }
+    async runProbes(slot, st, sb, now) {
+        const started = Date.parse(st.startedAt);
+        const c = slot.spec;
+        if (slot.startup && slot.startup.result !== 'success') {
+            if (slot.startup.due(now, started)) {
+                slot.startup.lastRun = now;
+                slot.startup.record(await runProbe(c.startupProbe, c, sb.ip, sb.netns));
+                if (slot.startup.result === 'failure')
+                    await this.killForRestart(slot, 'startup probe failed');
+            }
+            return;
+        }
+        if (slot.liveness?.due(now, started)) {
+            slot.liveness.lastRun = now;
+            slot.liveness.record(await runProbe(c.livenessProbe, c, sb.ip, sb.netns));
+            if (slot.liveness.result === 'failure') {
+                await this.killForRestart(slot, 'liveness probe failed');
+                return;
+            }
+        }
+        if (slot.readiness?.due(now, started)) {
+            slot.readiness.lastRun = now;
+            slot.readiness.record(await runProbe(c.readinessProbe, c, sb.ip, sb.netns));
+        }
+    }
+    async killForRestart(slot, why) {
+        log.info({ pod: this.pod.metadata.name, container: slot.spec.name, why }, 'killing container');
+        const grace = (slot.spec.livenessProbe?.terminationGracePeriodSeconds ?? this.pod.spec.terminationGracePeriodSeconds ?? 30) * 1000;
+        await this.deps.runtime.stop(slot.current, grace);
+    }
+    /** Stop every container (SIGTERM, grace, SIGKILL) and tear the sandbox down. */
+    async terminate(graceMs) {
+        this.terminated = true;
+        while (this.busy)
+            await new Promise((r) => setTimeout(r, 20));
+        const ids = this.deps.runtime.list().filter((s) => s.podUid === this.uid);
+        await Promise.all(ids.map((s) => this.deps.runtime.stop(s.id, graceMs)));
+        await this.deps.sandboxes.teardown(this.uid);
+        for (const s of ids)
+            this.deps.runtime.remove(s.id);
+        rmSync(this.podDir(), { recursive: true, force: true });
+    }
+    view() {
+        const containers = this.pod.spec.containers.map((c) => {
+            const slot = this.slot(c);
+            const st = slot.current ? this.deps.runtime.state(slot.current) : undefined;
+            const status = {
+                name: c.name,
+                ready: false,
+                restartCount: slot.restartCount,
+                image: c.image ?? '',
+                imageID: `netkube://${c.image ?? ''}`,
+                started: false,
+                state: {},
+            };
+            if (st)
+                status.containerID = `process://${st.id}`;
+            let finished = false;
+            if (st?.running) {
+                status.state = { running: { startedAt: st.startedAt } };
+                const startupOk = !slot.startup || slot.startup.result === 'success';
+                status.started = startupOk;
+                status.ready = startupOk && (!slot.readiness || slot.readiness.result === 'success');
+            }
+            else if (st && !this.shouldRestart(st.exitCode ?? 0)) {
+                status.state = { terminated: terminatedOf(st) };
+                finished = true;
+            }
+            else if (st) {
+                status.state = { waiting: { reason: 'CrashLoopBackOff', message: `back-off ${Math.round(slot.backoffMs / 1000)}s restarting failed container=${c.name} pod=${this.pod.metadata.name}` } };
+            }
+            else {
+                const reason = slot.waitingReason ?? 'ContainerCreating';
+                status.state = { waiting: { reason, ...(slot.waitingMessage || this.sandboxError ? { message: slot.waitingMessage ?? this.sandboxError } : {}) } };
+            }
+            if (slot.lastTerminated && !(status.state?.terminated))
+                status.lastState = { terminated: slot.lastTerminated };
+            return { status, finished };
+        });
+        const v = {
+            pod: this.pod,
+            hostIP: this.deps.hostIP,
+            sandboxReady: !!this.sandbox?.ip,
+            containers,
+            startTime: this.pod.status?.startTime ?? this.startTime,
+        };
+        if (this.sandbox?.ip)
+            v.podIP = this.sandbox.ip;
+        if (this.sandboxError)
+            v.message = this.sandboxError;
+        return v;
+    }
+}
+function terminatedOf(st) {
+    const code = st.exitCode ?? 0;
+    return {
+        exitCode: code,
+        reason: st.lost ? 'ContainerStatusUnknown' : code === 0 ? 'Completed' : code === 137 ? 'Error' : 'Error',
+        startedAt: st.startedAt,
+        finishedAt: st.finishedAt ?? new Date().toISOString(),
+        containerID: st.id,
+        ...(st.signal ? { signal: 0 } : {}),
+    };
+}

@@ -1,0 +1,156 @@
+// Pod sandboxes: one network namespace per pod, shared by its containers, wired by the CNI
+// plugin, with the pod's resolv.conf and hosts placed where `ip netns exec` mounts them.
+import { mkdirSync, writeFileSync, readFileSync, rmSync, readdirSync, renameSync } from 'node:fs';
+import { join } from 'node:path';
+import { createNetns, deleteNetns, netnsExists, netnsPath } from '../net/netns.js';
+import { logger } from '../util/log.js';
+const log = logger('sandbox');
+/** resolv.conf for a pod per its dnsPolicy and dnsConfig, as the kubelet writes it. */
+export function podResolvConf(pod, dns) {
+    const policy = pod.spec.dnsPolicy ?? 'ClusterFirst';
+    let nameservers = [];
+    let searches = [];
+    let options = [];
+    const host = (() => {
+        try {
+            return readFileSync(dns.hostResolvConf, 'utf8');
+        }
+        catch {
+            return '';
+        }
+    })();
+    const hostLines = host.split('\n').map((l) => l.trim().split(/\s+/));
+    if (policy === 'Default' || (policy === 'ClusterFirst' && dns.clusterDNS.length === 0)) {
+        nameservers = hostLines.filter((l) => l[0] === 'nameserver').map((l) => l[1]);
+        searches = hostLines.filter((l) => l[0] === 'search').flatMap((l) => l.slice(1));
+        options = hostLines.filter((l) => l[0] === 'options').flatMap((l) => l.slice(1));
+    }
+    else if (policy === 'ClusterFirst' || policy === 'ClusterFirstWithHostNet') {
+        const ns = pod.metadata.namespace ?? 'default';
+        const d = dns.clusterDomain;
+        nameservers = [...dns.clusterDNS];
+        searches = [`${ns}.svc.${d}`, `svc.${d}`, d, ...hostLines.filter((l) => l[0] === 'search').flatMap((l) => l.slice(1))];
+        options = ['ndots:5'];
+    }
+    const cfg = pod.spec.dnsConfig;
+    if (cfg) {
+        nameservers = [...nameservers, ...(cfg.nameservers ?? [])];
+        searches = [...searches, ...(cfg.searches ?? [])];
+        for (const o of cfg.options ?? []) {
+            options = options.filter((x) => x.split(':')[0] !== o.name);
+            options.push(o.value !== undefined ? `${o.name}:${o.value}` : o.name);
+        }
+    }
+    // glibc honours at most 3 nameservers and 6 search domains.
+    const lines = [
+        ...(searches.length ? [`search ${[...new Set(searches)].slice(0, 6).join(' ')}`] : []),
+        ...nameservers.slice(0, 3).map((n) => `nameserver ${n}`),
+        ...(options.length ? [`options ${options.join(' ')}`] : []),
+    ];
+    return lines.join('\n') + '\n';
+}
+export function podHosts(pod, ip, clusterDomain) {
+    const hostname = pod.spec.hostname ?? pod.metadata.name;
+    const lines = ['# Kubernetes-managed hosts file.', '127.0.0.1\tlocalhost', '::1\tlocalhost ip6-localhost ip6-loopback'];
+    if (ip) {
+        const fqdn = pod.spec.subdomain ? `\t${hostname}.${pod.spec.subdomain}.${pod.metadata.namespace}.svc.${clusterDomain}` : '';
+        lines.push(`${ip}${fqdn}\t${hostname}`);
+    }
+    return lines.join('\n') + '\n';
+}
+export class SandboxManager {
+    opts;
+    recordDir;
+    etcNetnsDir;
+    constructor(opts) {
+        this.opts = opts;
+        this.recordDir = join(opts.stateDir, 'sandboxes');
+        this.etcNetnsDir = opts.etcNetnsDir ?? '/etc/netns';
+        mkdirSync(this.recordDir, { recursive: true });
+    }
+    netnsName(uid) {
+        return `${this.opts.netnsPrefix}${uid.replace(/-/g, '').slice(0, 12)}`;
+    }
+    attachment(rec) {
+        return {
+            containerId: rec.uid,
+            netnsPath: netnsPath(rec.netns),
+            ifName: 'eth0',
+            args: { K8S_POD_NAMESPACE: rec.namespace, K8S_POD_NAME: rec.name, K8S_POD_INFRA_CONTAINER_ID: rec.uid, K8S_POD_UID: rec.uid },
+        };
+    }
+    records() {
+        return readdirSync(this.recordDir)
+            .filter((f) => f.endsWith('.json'))
+            .flatMap((f) => {
+            try {
+                return [JSON.parse(readFileSync(join(this.recordDir, f), 'utf8'))];
+            }
+            catch {
+                return [];
+            }
+        });
+    }
+    get(uid) {
+        try {
+            return JSON.parse(readFileSync(join(this.recordDir, `${uid}.json`), 'utf8'));
+        }
+        catch {
+            return undefined;
+        }
+    }
+    save(rec) {
+        const p = join(this.recordDir, `${rec.uid}.json`);
+        writeFileSync(`${p}.tmp`, JSON.stringify(rec));
+        renameSync(`${p}.tmp`, p);
+    }
+    /** ensureSandbox: namespace, CNI ADD, DNS files. Idempotent; a failed step undoes itself. */
+    async ensure(pod) {
+        const uid = pod.metadata.uid;
+        const existing = this.get(uid);
+        if (existing?.ip && netnsExists(existing.netns))
+            return existing;
+        const rec = {
+            uid,
+            namespace: pod.metadata.namespace ?? 'default',
+            name: pod.metadata.name,
+            netns: this.netnsName(uid),
+            createdAt: new Date().toISOString(),
+        };
+        // Record first, so a crash between here and CNI ADD is still cleaned up later.
+        this.save(rec);
+        try {
+            if (!netnsExists(rec.netns))
+                await createNetns(rec.netns);
+            const result = await this.opts.cni.add(this.attachment(rec));
+            const ip = result.ips?.[0]?.address.split('/')[0];
+            if (!ip)
+                throw new Error('CNI ADD returned no IP');
+            rec.ip = ip;
+            const etcDir = join(this.etcNetnsDir, rec.netns);
+            mkdirSync(etcDir, { recursive: true });
+            writeFileSync(join(etcDir, 'resolv.conf'), podResolvConf(pod, this.opts.dns));
+            writeFileSync(join(etcDir, 'hosts'), podHosts(pod, ip, this.opts.dns.clusterDomain));
+            this.save(rec);
+            log.info({ pod: `${rec.namespace}/${rec.name}`, netns: rec.netns, ip }, 'sandbox ready');
+            return rec;
+        }
+        catch (err) {
+            await this.teardown(uid).catch(() => { });
+            throw err;
+        }
+    }
+    /** CNI DEL, delete the namespace and the DNS files. Idempotent. */
+    async teardown(uid) {
+        const rec = this.get(uid) ?? { uid, namespace: '', name: '', netns: this.netnsName(uid), createdAt: '' };
+        try {
+            await this.opts.cni.del(this.attachment(rec));
+        }
+        catch (err) {
+            log.warn({ uid, err: err.message }, 'CNI DEL failed; removing the namespace anyway');
+        }
+        await deleteNetns(rec.netns);
+        rmSync(join(this.etcNetnsDir, rec.netns), { recursive: true, force: true });
+        rmSync(join(this.recordDir, `${uid}.json`), { force: true });
+    }
+}

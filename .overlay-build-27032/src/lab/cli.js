@@ -1,0 +1,41 @@
+// `netkube lab up|down|status|forward`.
+import { parseArgs } from 'node:util';
+import { labUp, labDown, labStatus } from './lab.js';
+const USAGE = `usage:
+  netkube lab up [--nodes 3] [--name lab] [--state-dir D] [--api-port 6443]
+  netkube lab status [--name lab]
+  netkube lab down [--name lab]
+`;
+export async function main(argv) {
+    const [verb, ...rest] = argv;
+    if (verb === 'forward')
+        return (await import('./forward.js')).main(rest);
+    if (verb === 'supervise')
+        return (await import('./supervise.js')).main(rest);
+    const { values: v } = parseArgs({
+        args: rest,
+        options: {
+            nodes: { type: 'string' },
+            name: { type: 'string' },
+            'state-dir': { type: 'string' },
+            'api-port': { type: 'string' },
+        },
+    });
+    const common = { ...(v.name ? { name: v.name } : {}), ...(v['state-dir'] ? { stateDir: v['state-dir'] } : {}) };
+    switch (verb) {
+        case 'up': {
+            const state = await labUp({ ...common, nodes: Number(v.nodes ?? 3), ...(v['api-port'] ? { apiPort: Number(v['api-port']) } : {}) });
+            process.stdout.write(`export KUBECONFIG=${state.kubeconfig}\n`);
+            return 0;
+        }
+        case 'down':
+            await labDown(common);
+            return 0;
+        case 'status':
+            process.stdout.write(labStatus(common));
+            return 0;
+        default:
+            process.stderr.write(USAGE);
+            return 2;
+    }
+}

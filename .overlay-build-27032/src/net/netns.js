@@ -1,0 +1,129 @@
+// Named network namespaces, with the same /run/netns convention as `ip netns`, so that
+// `ip netns list`, `ip netns exec` and runtimes (podman, CNI plugins) see them.
+// This is the only place that creates, deletes or enters namespaces by name.
+import { closeSync, existsSync, openSync, readdirSync } from 'node:fs';
+import { run } from '../util/exec.js';
+import { NetError, errnoOf } from './errors.js';
+import { loadNative } from './native.js';
+export const NETNS_DIR = '/run/netns';
+export function netnsPath(name) {
+    return `${NETNS_DIR}/${name}`;
+}
+/**
+ * A namespace reference is either a name under /run/netns (`nk12-node`) or a path to a
+ * namespace file (`/proc/1234/ns/net`, `/var/run/netns/cni-…` as runtimes pass in CNI_NETNS).
+ */
+export function resolveNetns(ref) {
+    return ref.includes('/') ? ref : netnsPath(ref);
+}
+export function netnsExists(name) {
+    return existsSync(netnsPath(name));
+}
+export function listNetns() {
+    try {
+        return readdirSync(NETNS_DIR);
+    }
+    catch {
+        return [];
+    }
+}
+/** Create a named namespace with loopback up. Fails if it already exists. */
+export async function createNetns(name) {
+    await run('ip', ['netns', 'add', name]);
+    await run('ip', ['-n', name, 'link', 'set', 'lo', 'up']);
+}
+/** Delete a named namespace; a missing one is already deleted. */
+export async function deleteNetns(name) {
+    if (!netnsExists(name))
+        return;
+    await run('ip', ['netns', 'del', name], { allowFailure: true });
+}
+/** Run a program inside a namespace (`ip netns exec`, which also bind-mounts /etc/netns/NAME/*). */
+export function execInNetns(name, file, args, opts = {}) {
+    return run('ip', ['netns', 'exec', name, file, ...args], opts);
+}
+/** Apply many `ip` commands in one process inside a namespace (fallback path to netlink). */
+export function ipBatch(name, lines, opts = {}) {
+    const nsArgs = name ? ['-n', name] : [];
+    return run('ip', [...nsArgs, '-batch', '-'], { ...opts, input: lines.join('\n') + '\n' });
+}
+/** Run `ip -batch -` inside a namespace given by name or path (path → nsenter). */
+export function ipBatchIn(ref, lines, opts = {}) {
+    if (!ref || !ref.includes('/'))
+        return ipBatch(ref, lines, opts);
+    return run('nsenter', [`--net=${ref}`, 'ip', '-batch', '-'], { ...opts, input: lines.join('\n') + '\n' });
+}
+/** Run a program inside a namespace given by name or path, without the /etc/netns bind mounts. */
+export function nsenterRun(ref, file, args, opts = {}) {
+    return run('nsenter', [`--net=${resolveNetns(ref)}`, file, ...args], opts);
+}
+// ---------------------------------------------------------------------------------------------
+// Entering a namespace on the main thread (setns(2) through a tiny N-API addon).
+//
+// Why: a netlink socket belongs to the namespace of the thread that created it, and
+// netlink@0.3.0 creates its socket synchronously on the calling thread. So: setns into the
+// target, create the socket (or open /proc/sys/net/… for a sysctl), setns back — all inside
+// one synchronous block, so no other JavaScript runs while the main thread is "elsewhere".
+// libuv's worker threads never move, so async fs calls keep seeing the original namespace.
+// Without the addon (not built, or NETKUBE_NO_SETNS=1) callers fall back to `ip -batch`.
+let homeFd;
+function loadAddon() {
+    return loadNative();
+}
+/** True when this process can enter namespaces itself (the setns addon is built and loadable). */
+export function canSetns() {
+    return loadAddon() !== null;
+}
+/**
+ * Run `fn` synchronously with the main thread inside namespace `ref` (name or path), then
+ * return to the namespace the process started in. Throws NetError(ENOSYS) without the addon.
+ */
+export function inNetnsSync(ref, fn) {
+    const a = loadAddon();
+    const path = resolveNetns(ref);
+    if (!a)
+        throw new NetError('enter netns', path, 'ENOSYS', 'setns addon not built');
+    // Remember where "home" is the first time; the main thread is the thread-group leader.
+    homeFd ??= openSync('/proc/thread-self/ns/net', 'r');
+    let fd;
+    try {
+        fd = openSync(path, 'r');
+    }
+    catch (err) {
+        throw new NetError('open netns', path, errnoOf(err));
+    }
+    try {
+        try {
+            a.setns(fd);
+        }
+        catch (err) {
+            throw new NetError('enter netns', path, errnoOf(err));
+        }
+        try {
+            return fn();
+        }
+        finally {
+            // If this fails the process is in the wrong namespace: nothing safe is left to do.
+            try {
+                a.setns(homeFd);
+            }
+            catch (err) {
+                process.stderr.write(`netkube: FATAL: cannot return from netns ${path}: ${String(err)}\n`);
+                process.exit(70);
+            }
+        }
+    }
+    finally {
+        closeSync(fd);
+    }
+}
+/** Open a namespace file (for IFLA_NET_NS_FD); the caller closes it. */
+export function openNetnsFd(ref) {
+    const path = resolveNetns(ref);
+    try {
+        return openSync(path, 'r');
+    }
+    catch (err) {
+        throw new NetError('open netns', path, errnoOf(err));
+    }
+}

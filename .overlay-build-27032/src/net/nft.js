@@ -1,0 +1,289 @@
+// A typed nftables transaction, in the manner of knftables: callers queue add/flush/delete
+// operations on one table's objects, the transaction renders to `nft -f` text exactly once,
+// and the kernel applies the whole batch atomically (all or nothing). A fake runner keeps an
+// in-memory model of the table, so pure code can be unit-tested without root and the result
+// of a full vs an incremental transaction compared.
+//
+// nft 1.0.6 traps handled here: every rule line ends with a newline (a rule directly before
+// `}` needs `;`), names are bare identifiers (letters, digits, `/ - _ .`, starting with a
+// letter), and elements are batched per set to keep the text (and the parse) small.
+import { run, ExecError } from '../util/exec.js';
+import { resolveNetns } from './netns.js';
+const IDENT = /^[A-Za-z][A-Za-z0-9/_.\-]*$/;
+function checkName(name) {
+    if (!IDENT.test(name) || name.length > 255)
+        throw new Error(`nft: invalid object name ${JSON.stringify(name)}`);
+    return name;
+}
+const quote = (s) => `"${s.replace(/"/g, "'")}"`;
+/** One batch of operations on one table, rendered and sent once. */
+export class NftTransaction {
+    family;
+    table;
+    ops = [];
+    constructor(family, table) {
+        this.family = family;
+        this.table = table;
+        checkName(table);
+    }
+    add(obj) {
+        this.ops.push({ verb: 'add', obj });
+        return this;
+    }
+    flush(obj) {
+        this.ops.push({ verb: 'flush', obj });
+        return this;
+    }
+    delete(obj) {
+        if (obj.kind === 'rule')
+            throw new Error('nft: rules are deleted by flushing their chain');
+        this.ops.push({ verb: 'delete', obj });
+        return this;
+    }
+    get size() {
+        return this.ops.length;
+    }
+    /** `nft -f` text. Consecutive element ops on the same set with the same verb share one line. */
+    render() {
+        const t = `${this.family} ${this.table}`;
+        const out = [];
+        for (let i = 0; i < this.ops.length; i++) {
+            const { verb, obj } = this.ops[i];
+            switch (obj.kind) {
+                case 'table':
+                    out.push(verb === 'add' && obj.comment ? `add table ${t} { comment ${quote(obj.comment)} ; }` : `${verb} table ${t}`);
+                    break;
+                case 'chain': {
+                    const name = checkName(obj.name);
+                    if (verb !== 'add') {
+                        out.push(`${verb} chain ${t} ${name}`);
+                        break;
+                    }
+                    const parts = [];
+                    if (obj.type && obj.hook)
+                        parts.push(`type ${obj.type} hook ${obj.hook} priority ${obj.priority ?? 0} ;`);
+                    if (obj.comment)
+                        parts.push(`comment ${quote(obj.comment)} ;`);
+                    out.push(parts.length ? `add chain ${t} ${name} { ${parts.join(' ')} }` : `add chain ${t} ${name}`);
+                    break;
+                }
+                case 'rule':
+                    out.push(`add rule ${t} ${checkName(obj.chain)} ${obj.rule}`);
+                    break;
+                case 'set':
+                case 'map': {
+                    const name = checkName(obj.name);
+                    if (verb !== 'add') {
+                        out.push(`${verb} ${obj.kind} ${t} ${name}`);
+                        break;
+                    }
+                    const parts = [`type ${obj.type} ;`];
+                    if (obj.flags?.length)
+                        parts.push(`flags ${obj.flags.join(',')} ;`);
+                    if (obj.timeout !== undefined)
+                        parts.push(`timeout ${obj.timeout}s ;`);
+                    if (obj.comment)
+                        parts.push(`comment ${quote(obj.comment)} ;`);
+                    out.push(`add ${obj.kind} ${t} ${name} { ${parts.join(' ')} }`);
+                    break;
+                }
+                case 'element': {
+                    const items = [];
+                    let j = i;
+                    for (; j < this.ops.length; j++) {
+                        const o = this.ops[j];
+                        if (o.verb !== verb || o.obj.kind !== 'element' || o.obj.set !== obj.set)
+                            break;
+                        // a deleted element is named by its key alone
+                        items.push(verb === 'add' && o.obj.value !== undefined ? `${o.obj.key} : ${o.obj.value}` : o.obj.key);
+                    }
+                    i = j - 1;
+                    out.push(`${verb} element ${t} ${checkName(obj.set)} { ${items.join(', ')} }`);
+                    break;
+                }
+            }
+        }
+        return out.length ? out.join('\n') + '\n' : '';
+    }
+}
+/** A failed `nft` run, classified so callers can decide (e.g. "table gone" vs "bad rule"). */
+export class NftError extends Error {
+    kind;
+    stderr;
+    constructor(kind, message, stderr) {
+        super(message);
+        this.kind = kind;
+        this.stderr = stderr;
+    }
+}
+export function classifyNftError(stderr) {
+    if (/syntax error|unexpected|Could not process rule: (Invalid argument|Numerical result)/i.test(stderr))
+        return 'syntax';
+    if (/No such file or directory|does not exist/i.test(stderr))
+        return 'notFound';
+    if (/File exists/i.test(stderr))
+        return 'exists';
+    if (/Device or resource busy/i.test(stderr))
+        return 'busy';
+    if (/Operation not permitted|Permission denied/i.test(stderr))
+        return 'permission';
+    return 'other';
+}
+/** The real thing: `nft -f -`, inside namespace `netns` (name or path) when given. */
+export class NftExec {
+    netns;
+    constructor(netns) {
+        this.netns = netns;
+    }
+    nft(args, input) {
+        const opts = { input: input ?? '', allowFailure: true, timeoutMs: 300_000 };
+        if (this.netns)
+            return run('nsenter', [`--net=${resolveNetns(this.netns)}`, 'nft', ...args], opts);
+        return run('nft', args, opts);
+    }
+    async apply(tx) {
+        const text = tx.render();
+        if (!text)
+            return;
+        const r = await this.nft(['-f', '-'], text);
+        if (r.code !== 0) {
+            const first = r.stderr.split('\n').slice(0, 6).join('\n');
+            throw new NftError(classifyNftError(r.stderr), `nft -f (${tx.size} ops${this.netns ? ` in ${this.netns}` : ''}): ${first}`, r.stderr);
+        }
+    }
+    async listTable(family, table) {
+        const r = await this.nft(['list', 'table', family, table]);
+        if (r.code === 0)
+            return r.stdout;
+        if (classifyNftError(r.stderr) === 'notFound')
+            return undefined;
+        throw new NftError(classifyNftError(r.stderr), `nft list table ${family} ${table}: ${r.stderr.trim()}`, r.stderr);
+    }
+}
+export { ExecError };
+/**
+ * In-memory nftables for unit tests. It records every transaction and applies it to a model
+ * with the kernel's rules where they matter for correctness: operations on missing objects
+ * fail, a chain must be empty to be deleted, and a failing transaction changes nothing.
+ */
+export class FakeNft {
+    transactions = [];
+    tables = new Map();
+    /** Make the next apply fail with this error kind (once). */
+    failNext;
+    get lastTransaction() {
+        return this.transactions[this.transactions.length - 1];
+    }
+    async apply(tx) {
+        this.transactions.push(tx);
+        if (this.failNext) {
+            const kind = this.failNext;
+            this.failNext = undefined;
+            throw new NftError(kind, `fake nft: injected ${kind}`, '');
+        }
+        const next = new Map(this.tables);
+        const key = `${tx.family} ${tx.table}`;
+        const cloneTable = (t) => ({
+            chains: new Map([...t.chains].map(([k, v]) => [k, { ...v, rules: [...v.rules] }])),
+            sets: new Map([...t.sets].map(([k, v]) => [k, { decl: v.decl, elements: new Map(v.elements) }])),
+        });
+        let table = next.get(key) ? cloneTable(next.get(key)) : undefined;
+        const fail = (msg) => {
+            throw new NftError('notFound', `fake nft: ${msg}`, msg);
+        };
+        for (const { verb, obj } of tx.ops) {
+            if (obj.kind === 'table') {
+                if (verb === 'add')
+                    table ??= { chains: new Map(), sets: new Map() };
+                else if (!table)
+                    fail(`table ${key} does not exist`);
+                else if (verb === 'delete')
+                    table = undefined;
+                else {
+                    for (const c of table.chains.values())
+                        c.rules = [];
+                    for (const s of table.sets.values())
+                        s.elements.clear();
+                }
+                continue;
+            }
+            if (!table)
+                fail(`table ${key} does not exist`);
+            const tb = table;
+            switch (obj.kind) {
+                case 'chain': {
+                    const c = tb.chains.get(obj.name);
+                    if (verb === 'add') {
+                        if (!c)
+                            tb.chains.set(obj.name, { base: obj.hook ? `${obj.type} ${obj.hook} ${obj.priority}` : undefined, rules: [] });
+                    }
+                    else if (!c)
+                        fail(`chain ${obj.name} does not exist`);
+                    else if (verb === 'flush')
+                        c.rules = [];
+                    else if (c.rules.length)
+                        throw new NftError('busy', `fake nft: chain ${obj.name} not empty`, '');
+                    else
+                        tb.chains.delete(obj.name);
+                    break;
+                }
+                case 'rule': {
+                    const c = tb.chains.get(obj.chain) ?? fail(`chain ${obj.chain} does not exist`);
+                    c.rules.push(obj.rule);
+                    break;
+                }
+                case 'set':
+                case 'map': {
+                    const s = tb.sets.get(obj.name);
+                    if (verb === 'add') {
+                        if (!s)
+                            tb.sets.set(obj.name, { decl: `${obj.kind} ${obj.type} ${obj.flags?.join(',') ?? ''} ${obj.timeout ?? ''}`, elements: new Map() });
+                    }
+                    else if (!s)
+                        fail(`${obj.kind} ${obj.name} does not exist`);
+                    else if (verb === 'flush')
+                        s.elements.clear();
+                    else
+                        tb.sets.delete(obj.name);
+                    break;
+                }
+                case 'element': {
+                    const s = tb.sets.get(obj.set) ?? fail(`set ${obj.set} does not exist`);
+                    if (verb === 'add') {
+                        if (!s.elements.has(obj.key))
+                            s.elements.set(obj.key, obj.value);
+                    }
+                    else if (!s.elements.has(obj.key))
+                        fail(`element ${obj.key} in ${obj.set} does not exist`);
+                    else
+                        s.elements.delete(obj.key);
+                    break;
+                }
+            }
+        }
+        if (table)
+            next.set(key, table);
+        else
+            next.delete(key);
+        this.tables = next;
+    }
+    async listTable(family, table) {
+        return this.dump(family, table);
+    }
+    /** Canonical, sorted text of a table's content: equal dumps mean equal rulesets. */
+    dump(family, table) {
+        const t = this.tables.get(`${family} ${table}`);
+        if (!t)
+            return undefined;
+        const out = [];
+        for (const name of [...t.chains.keys()].sort()) {
+            const c = t.chains.get(name);
+            out.push(`chain ${name}${c.base ? ` [${c.base}]` : ''}`, ...c.rules.map((r) => `  ${r}`));
+        }
+        for (const name of [...t.sets.keys()].sort()) {
+            const s = t.sets.get(name);
+            out.push(`${s.decl.split(' ')[0]} ${name}`, ...[...s.elements].map(([k, v]) => `  ${k}${v !== undefined ? ` : ${v}` : ''}`).sort());
+        }
+        return out.join('\n') + '\n';
+    }
+}

@@ -1,0 +1,283 @@
+// The overlay agent (flannel's job, netkube's code). Design:
+//
+//   etcd ──list+watch──▶ leases (Map subnet → Lease) ──┐
+//                                                      ├─▶ desiredState() ─▶ diffState() ─▶ kernel.apply()
+//   kernel ──observe (routes, ARP, FDB we own)─────────┘
+//
+// One sync function, single-flight, triggered by watch events (debounced) and by a timer
+// (default every 5 s), so entries removed by hand come back and entries of vanished nodes go
+// away even if an event was missed. Startup order matters:
+//   1. network config from etcd (waits until it exists);
+//   2. underlay interface; VXLAN device (before the lease: its MAC goes into the lease);
+//   3. lease (reuse ours by PublicIP, else previous subnet from subnet.env, else a free one);
+//   4. device address <subnet network>/32, ip_forward, nftables table, subnet.env (last, so a
+//      CNI plugin that sees the file finds a node ready to route);
+//   5. list + watch from the list's revision, first sync.
+// If our own lease disappears (deleted, expired, taken) we try to take the same subnet back;
+// if that fails we tear down the device and stop with an error: routing a subnet we no longer
+// own would blackhole another node's pods.
+import { Etcd3 } from 'etcd3';
+import { logger } from '../util/log.js';
+import { parseNetworkConfig, DEFAULT_PREFIX } from './config.js';
+import { desiredState, diffState, formatDiff, isEmptyDiff, ownedObserved, vxlanDevName } from './desired.js';
+import { VXLAN_OVERHEAD, vtepMac } from './device.js';
+import { formatCidr, formatIp, parseCidr } from './ipv4.js';
+import { OverlayKernel } from './kernel.js';
+import { OverlayMetrics } from './metrics.js';
+import { DEFAULT_LEASE_TTL_SEC, SubnetRegistry } from './registry.js';
+import { DEFAULT_SUBNET_FILE, readSubnetEnv, writeSubnetEnv } from './subnetenv.js';
+const log = logger('overlay');
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+export async function startOverlayAgent(opts) {
+    const prefix = opts.prefix ?? DEFAULT_PREFIX;
+    const subnetFile = opts.subnetFile ?? DEFAULT_SUBNET_FILE;
+    const ttl = opts.leaseTtlSec ?? DEFAULT_LEASE_TTL_SEC;
+    const interval = opts.reconcileIntervalMs ?? 5000;
+    const ipMasq = opts.ipMasq ?? true;
+    const metrics = opts.metrics ?? new OverlayMetrics();
+    const client = new Etcd3({ hosts: opts.etcdEndpoints, dialTimeout: 3000 });
+    const registry = new SubnetRegistry(client, prefix);
+    let kernel;
+    try {
+        // 1. config
+        let json = null;
+        for (let i = 0;; i++) {
+            try {
+                json = await registry.getConfigJSON();
+            }
+            catch (err) {
+                if (i % 10 === 0)
+                    log.warn({ err: err.message, endpoints: opts.etcdEndpoints }, 'etcd not reachable yet');
+            }
+            if (json)
+                break;
+            if (i % 10 === 0)
+                log.info({ key: `${prefix}/config` }, 'waiting for the network config in etcd');
+            await sleep(500);
+        }
+        const cfg = parseNetworkConfig(json, opts.backend);
+        const network = formatCidr(cfg.network);
+        // 2. underlay + device
+        kernel = new OverlayKernel(opts.netns);
+        const k = kernel;
+        const underlay = await k.findUnderlay({ ...(opts.iface ? { iface: opts.iface } : {}), ...(opts.publicIP ? { publicIP: opts.publicIP } : {}) });
+        const vni = cfg.backend.vni;
+        const vxDev = vxlanDevName(vni);
+        const isVxlan = cfg.backend.type === 'vxlan';
+        const mtu = isVxlan ? underlay.mtu - VXLAN_OVERHEAD : underlay.mtu;
+        const attrs = { publicIP: underlay.ip, backendType: cfg.backend.type };
+        let spec;
+        if (isVxlan) {
+            spec = { name: vxDev, vni, local: underlay.ip, port: cfg.backend.port, learning: false, mtu, link: underlay.dev, mac: vtepMac(underlay.ip, vni) };
+            const r = await k.ensureVxlan(spec);
+            if (r.action !== 'kept')
+                log.info({ dev: vxDev, action: r.action, diff: r.diff }, 'vxlan device');
+            attrs.vni = vni;
+            attrs.vtepMAC = spec.mac;
+        }
+        else if (await k.deleteLink(vxDev)) {
+            log.info({ dev: vxDev }, 'removed the vxlan device of a previous vxlan run');
+        }
+        // 3. lease
+        const prev = readSubnetEnv(subnetFile)?.subnet;
+        let previous;
+        if (prev) {
+            try {
+                previous = parseCidr(prev, true);
+            }
+            catch {
+                previous = undefined;
+            }
+        }
+        let owned = await registry.acquire(cfg, attrs, ttl, previous);
+        const subnet = owned.lease.subnet;
+        // 4. address, forwarding, subnet.env
+        if (isVxlan)
+            await k.ensureOnlyAddress(vxDev, `${formatIp(subnet.ip)}/32`);
+        await k.ensureForwarding(network, ipMasq);
+        const subnetEnv = { network, subnet: `${formatIp(subnet.ip + 1)}/${subnet.prefix}`, mtu, ipMasq };
+        writeSubnetEnv(subnetFile, subnetEnv);
+        log.info({ subnet: formatCidr(subnet), publicIP: underlay.ip, dev: underlay.dev, backend: cfg.backend.type, mtu, subnetFile }, 'overlay ready');
+        // 5. leases, watch, sync
+        const leases = new Map();
+        let stopped = false;
+        let fatal;
+        let lastSyncAt = 0;
+        let watch;
+        const setAll = (ls) => {
+            leases.clear();
+            for (const l of ls)
+                leases.set(l.subnet.ip, l);
+            metrics.leasesKnown.set(leases.size);
+        };
+        const initial = await registry.list();
+        setAll(initial.leases);
+        let running;
+        let again = false;
+        // the device is checked on the periodic pass (someone deleted or changed it); event-driven
+        // passes only handle lease changes, which keeps a join's latency to a few netlink dumps
+        let checkDevice = true;
+        const syncOnce = async () => {
+            const started = Date.now();
+            const remotes = [...leases.values()].filter((l) => l.subnet.ip !== subnet.ip);
+            const want = desiredState({ backend: cfg.backend, own: owned.lease, remotes, vxlanDev: vxDev, underlayDev: underlay.dev, underlayNet: underlay.net });
+            if (isVxlan && spec && checkDevice) {
+                checkDevice = false;
+                // someone deleted or changed the device: fix it (recreated → entries are re-added below)
+                const r = await k.ensureVxlan(spec);
+                if (r.action !== 'kept') {
+                    log.warn({ dev: vxDev, action: r.action, diff: r.diff }, 'vxlan device repaired');
+                    await k.ensureOnlyAddress(vxDev, `${formatIp(subnet.ip)}/32`);
+                }
+            }
+            const have = ownedObserved(await k.observe(vxDev, network), cfg.network, subnet, vxDev);
+            const diff = diffState(want, have);
+            metrics.syncs.inc();
+            if (!isEmptyDiff(diff)) {
+                const res = await k.apply(diff);
+                metrics.changes.inc(res.applied.length);
+                log.info({ changes: formatDiff(diff), ms: Date.now() - started }, 'kernel reconciled');
+                if (res.errors.length) {
+                    metrics.programmingErrors.inc(res.errors.length);
+                    log.error({ errors: res.errors }, 'kernel programming errors (retried next sync)');
+                    return;
+                }
+            }
+            for (const s of want.skipped)
+                log.debug(s, 'lease not programmed');
+            lastSyncAt = Date.now();
+            metrics.lastSync.set(lastSyncAt / 1000);
+        };
+        const sync = async () => {
+            if (stopped)
+                return;
+            if (running) {
+                again = true;
+                return running;
+            }
+            running = (async () => {
+                do {
+                    again = false;
+                    try {
+                        await syncOnce();
+                    }
+                    catch (err) {
+                        metrics.programmingErrors.inc();
+                        log.error({ err: err.message }, 'sync failed');
+                    }
+                } while (again && !stopped);
+            })().finally(() => (running = undefined));
+            return running;
+        };
+        let debounce;
+        const kick = () => {
+            if (debounce || stopped)
+                return;
+            debounce = setTimeout(() => {
+                debounce = undefined;
+                void sync();
+            }, 20);
+        };
+        const shutdown = async (release) => {
+            if (stopped)
+                return;
+            stopped = true;
+            clearInterval(timer);
+            if (debounce)
+                clearTimeout(debounce);
+            await watch?.close();
+            if (running)
+                await running.catch(() => { });
+            await owned.stop(release);
+            client.close();
+            k.close();
+        };
+        // Our lease is gone: take the same subnet back, or stop loudly.
+        let recovering = false;
+        const lost = async (why) => {
+            if (recovering || stopped)
+                return;
+            recovering = true;
+            log.warn({ subnet: formatCidr(subnet), why }, 'own subnet lease lost; trying to take it back');
+            try {
+                await owned.stop(false);
+                const again = await registry.reacquireSame(attrs, subnet, ttl);
+                if (again) {
+                    owned = again;
+                    owned.onLost = (w) => void lost(w);
+                    log.info({ subnet: formatCidr(subnet) }, 'own subnet lease re-acquired');
+                    recovering = false;
+                    return;
+                }
+            }
+            catch (err) {
+                log.error({ err: err.message }, 're-acquiring the lease failed');
+            }
+            fatal = new Error(`lost the lease on ${formatCidr(subnet)} (${why}) and could not take it back; stopping`);
+            log.fatal({ subnet: formatCidr(subnet) }, fatal.message);
+            // stop routing for a subnet we no longer own
+            await shutdownKernel().catch(() => { });
+            await shutdown(false);
+            opts.onFatal?.(fatal);
+        };
+        const shutdownKernel = async () => {
+            if (isVxlan)
+                await k.deleteLink(vxDev);
+        };
+        owned.onLost = (w) => void lost(w);
+        const isOwnGone = (l) => !l || l.publicIP !== attrs.publicIP;
+        watch = registry.watch(initial.revision, {
+            onPut: (l) => {
+                leases.set(l.subnet.ip, l);
+                metrics.leasesKnown.set(leases.size);
+                if (l.subnet.ip === subnet.ip && isOwnGone(l))
+                    void lost(`taken by ${l.publicIP}`);
+                kick();
+            },
+            onDelete: (s) => {
+                leases.delete(s.ip);
+                metrics.leasesKnown.set(leases.size);
+                if (s.ip === subnet.ip)
+                    void lost('key deleted');
+                kick();
+            },
+            onResync: (list) => {
+                metrics.resyncs.inc();
+                setAll(list.leases);
+                if (isOwnGone(leases.get(subnet.ip)))
+                    void lost('missing after resync');
+                kick();
+            },
+        });
+        const timer = setInterval(() => {
+            checkDevice = true;
+            void sync();
+        }, interval);
+        timer.unref();
+        await sync();
+        return {
+            get lease() {
+                return owned.lease;
+            },
+            subnetEnv,
+            config: cfg,
+            metrics,
+            sync,
+            health() {
+                if (fatal)
+                    return fatal.message;
+                if (stopped)
+                    return 'stopped';
+                if (Date.now() - lastSyncAt > 3 * interval + 1000)
+                    return `no successful sync for ${Math.round((Date.now() - lastSyncAt) / 1000)} s`;
+                return undefined;
+            },
+            stop: (o) => shutdown(o?.release ?? false),
+        };
+    }
+    catch (err) {
+        kernel?.close();
+        client.close();
+        throw err;
+    }
+}

@@ -1,0 +1,90 @@
+// Node prerequisites the proxy ensures inside its node's namespace (ensureX steps: each
+// accepts that the wanted state may already be there).
+//  - net.ipv4.ip_forward=1: DNATed pod and NodePort traffic is forwarded.
+//  - net.bridge.bridge-nf-call-iptables=1: a reply from a pod to a pod on the same bridge is
+//    bridged, not routed; without this the bridged reply skips netfilter, is never un-DNATed,
+//    and the client drops it (same-node service traffic breaks).
+//  - a route for the service CIDR: the node's own connections to a ClusterIP need a route
+//    before the output hook can DNAT them (ClusterIPs exist on no interface).
+import { statSync } from 'node:fs';
+import { ipBatchIn, nsenterRun } from '../net/netns.js';
+import { writeSysctl, readSysctl } from '../net/sysctl.js';
+import { cidrContains, parseCidr } from '../net/ip.js';
+export const SYSCTLS = [
+    ['net.ipv4.ip_forward', '1'],
+    ['net.bridge.bridge-nf-call-iptables', '1'],
+];
+/** Refuse to program the machine's root namespace by accident (it belongs to the host). */
+export function assertNotRootNetns(netns) {
+    if (netns || process.env.NETKUBE_ALLOW_ROOT_NETNS === '1')
+        return;
+    const self = statSync('/proc/self/ns/net').ino;
+    let init;
+    try {
+        init = statSync('/proc/1/ns/net').ino;
+    }
+    catch {
+        return; // cannot see PID 1: we are in our own pid namespace, not the host's
+    }
+    if (self === init)
+        throw new Error('proxy: refusing to program the root network namespace (give --netns, or set NETKUBE_ALLOW_ROOT_NETNS=1 on a dedicated node)');
+}
+function ip(netns, args) {
+    if (netns)
+        return nsenterRun(netns, 'ip', args, { allowFailure: true });
+    return ipBatchIn(undefined, [args.join(' ')], { allowFailure: true });
+}
+export async function ensureSysctls(netns) {
+    for (const [key, value] of SYSCTLS) {
+        let current;
+        try {
+            current = await readSysctl(netns, key);
+        }
+        catch {
+            current = undefined;
+        }
+        if (current !== value)
+            await writeSysctl(netns, key, value);
+    }
+}
+function firstHost(cidr) {
+    const [addr] = cidr.split('/');
+    const o = addr.split('.').map(Number);
+    o[3] = (o[3] | 0) + 1;
+    return o.join('.');
+}
+/**
+ * Make sure the node routes the service CIDR. An existing route covering it (default route,
+ * a route the admin set) is kept; otherwise it goes out of the interface that reaches the
+ * pod network, so the node's source address for ClusterIP traffic is its pod-network one.
+ */
+export async function ensureServiceRoute(netns, serviceCIDR, clusterCIDR, dev) {
+    if (dev) {
+        const r = await ip(netns, ['route', 'replace', serviceCIDR, 'dev', dev]);
+        if (r.code !== 0)
+            throw new Error(`proxy: route ${serviceCIDR} dev ${dev}: ${r.stderr.trim()}`);
+        return `${serviceCIDR} dev ${dev}`;
+    }
+    const probe = await ip(netns, ['-j', 'route', 'get', firstHost(serviceCIDR)]);
+    if (probe.code === 0 && probe.stdout.trim().startsWith('[')) {
+        const routes = JSON.parse(probe.stdout);
+        if (routes[0]?.dev && routes[0].type !== 'unreachable')
+            return `existing route via ${routes[0].dev}`;
+    }
+    // the interface of a route into the pod network (e.g. `10.244.1.0/24 dev cni0`)
+    const table = await ip(netns, ['-j', 'route', 'show']);
+    const pods = parseCidr(clusterCIDR);
+    const routes = table.code === 0 ? JSON.parse(table.stdout || '[]') : [];
+    const podDev = routes.find((r) => r.dev && r.dst && r.dst !== 'default' && cidrContains(pods, r.dst.split('/')[0]))?.dev;
+    if (!podDev)
+        throw new Error(`proxy: no route to the service CIDR ${serviceCIDR} and none to the pod network ${clusterCIDR}`);
+    const r = await ip(netns, ['route', 'replace', serviceCIDR, 'dev', podDev]);
+    if (r.code !== 0)
+        throw new Error(`proxy: route ${serviceCIDR} dev ${podDev}: ${r.stderr.trim()}`);
+    return `${serviceCIDR} dev ${podDev}`;
+}
+export async function ensureNodePrerequisites(netns, serviceCIDR, clusterCIDR, routeDev) {
+    assertNotRootNetns(netns);
+    await ensureSysctls(netns);
+    await ensureServiceRoute(netns, serviceCIDR, clusterCIDR, routeDev);
+}

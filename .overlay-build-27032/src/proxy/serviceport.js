@@ -1,0 +1,126 @@
+// From API objects to what every proxy backend programs: one ServicePort per (service, port)
+// with its endpoints already filtered the way upstream kube-proxy does (CategorizeEndpoints):
+// ready endpoints get new connections; when none is ready, serving-and-terminating ones do
+// (graceful termination fallback); `Local` traffic policies keep only this node's endpoints.
+import { createHash } from 'node:crypto';
+import { LABEL_SERVICE_NAME } from '../api/types.js';
+export const DEFAULT_AFFINITY_SECONDS = 10800;
+export function serviceKey(namespace, name) {
+    return `${namespace}/${name}`;
+}
+/** The service a slice belongs to, from its `kubernetes.io/service-name` label. */
+export function sliceServiceKey(slice) {
+    const svc = slice.metadata.labels?.[LABEL_SERVICE_NAME];
+    return svc && slice.metadata.namespace ? serviceKey(slice.metadata.namespace, svc) : undefined;
+}
+/** Readable, stable label used in chain names: `ns/name/tcp/portName-or-number`. */
+export function portLabel(sp) {
+    return `${sp.namespace}/${sp.name}/${sp.protocol}/${sp.portName || sp.port}`;
+}
+/** Upstream's hashAndTruncate: base32(sha256(text)) cut to `len`; names stay unique and short. */
+export function shortHash(text, len = 8) {
+    const digest = createHash('sha256').update(text).digest();
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+    let bits = 0;
+    let value = 0;
+    let out = '';
+    for (const byte of digest) {
+        value = (value << 8) | byte;
+        bits += 8;
+        while (bits >= 5 && out.length < len) {
+            out += alphabet[(value >>> (bits - 5)) & 31];
+            bits -= 5;
+        }
+        if (out.length >= len)
+            break;
+    }
+    return out;
+}
+function isIPv4(ip) {
+    return /^\d{1,3}(\.\d{1,3}){3}$/.test(ip);
+}
+/** Resolve a service port's target port against a slice port list (match by name). */
+function slicePortFor(sp, slice) {
+    const proto = sp.protocol ?? 'TCP';
+    for (const p of slice.ports ?? []) {
+        if ((p.name ?? '') === (sp.name ?? '') && (p.protocol ?? 'TCP') === proto)
+            return p.port;
+    }
+    return undefined;
+}
+/** Expand one Service + its slices into ServicePorts. IPv4 only (netkube's cluster is IPv4). */
+export function buildServicePorts(svc, slices, nodeName) {
+    const spec = svc.spec;
+    const ns = svc.metadata.namespace ?? 'default';
+    const name = svc.metadata.name ?? '';
+    if (spec.type === 'ExternalName')
+        return [];
+    const clusterIP = spec.clusterIP && spec.clusterIP !== 'None' && isIPv4(spec.clusterIP) ? spec.clusterIP : undefined;
+    if (!clusterIP)
+        return []; // headless: DNS only
+    const sliceList = [...slices].filter((s) => s.addressType === 'IPv4');
+    const affinity = spec.sessionAffinity === 'ClientIP' ? (spec.sessionAffinityConfig?.clientIP?.timeoutSeconds ?? DEFAULT_AFFINITY_SECONDS) : undefined;
+    const hasExternal = spec.type === 'NodePort' || spec.type === 'LoadBalancer' || (spec.externalIPs?.length ?? 0) > 0;
+    const out = [];
+    for (const p of spec.ports ?? []) {
+        const protocol = (p.protocol ?? 'TCP').toLowerCase();
+        const endpoints = [];
+        const seen = new Set();
+        for (const slice of sliceList) {
+            const port = slicePortFor(p, slice);
+            if (port === undefined)
+                continue;
+            for (const ep of slice.endpoints ?? []) {
+                const ip = ep.addresses?.[0];
+                if (!ip || !isIPv4(ip))
+                    continue;
+                const id = `${ip}:${port}`;
+                if (seen.has(id))
+                    continue; // an endpoint may briefly appear in two slices
+                seen.add(id);
+                const c = ep.conditions ?? {};
+                const terminating = c.terminating === true;
+                // upstream: nil ready means ready; a terminating endpoint is never "ready" for new traffic
+                const ready = c.ready !== false && !terminating;
+                endpoints.push({ ip, port, ready, serving: c.serving ?? ready, terminating, local: ep.nodeName === nodeName });
+            }
+        }
+        endpoints.sort((a, b) => (a.ip === b.ip ? a.port - b.port : ipCompare(a.ip, b.ip)));
+        out.push({
+            id: `${ns}/${name}:${p.name ?? ''}`,
+            namespace: ns,
+            name,
+            portName: p.name ?? '',
+            protocol,
+            clusterIP,
+            port: p.port,
+            nodePort: (spec.type === 'NodePort' || spec.type === 'LoadBalancer') && p.nodePort ? p.nodePort : undefined,
+            externalIPs: (spec.externalIPs ?? []).filter(isIPv4),
+            affinitySeconds: affinity,
+            externalLocal: hasExternal && spec.externalTrafficPolicy === 'Local',
+            internalLocal: spec.internalTrafficPolicy === 'Local',
+            endpoints,
+        });
+    }
+    return out;
+}
+function ipCompare(a, b) {
+    const x = a.split('.').map(Number);
+    const y = b.split('.').map(Number);
+    for (let i = 0; i < 4; i++)
+        if (x[i] !== y[i])
+            return x[i] - y[i];
+    return 0;
+}
+/** Endpoints that may receive new connections: ready ones, else serving+terminating ones. */
+export function usableEndpoints(eps) {
+    const ready = eps.filter((e) => e.ready);
+    if (ready.length)
+        return ready;
+    return eps.filter((e) => e.serving && e.terminating);
+}
+export function categorize(sp) {
+    const cluster = usableEndpoints(sp.endpoints);
+    const local = usableEndpoints(sp.endpoints.filter((e) => e.local));
+    return { cluster, local, internal: sp.internalLocal ? local : cluster, external: sp.externalLocal ? local : cluster };
+}

@@ -1,0 +1,124 @@
+// The scheduler shell: unscheduled pods (spec.nodeName empty, our schedulerName) go through a
+// queue one at a time; a feasible node is bound through pods/binding, an infeasible pod gets
+// PodScheduled=False/Unschedulable and waits in the unschedulable set until nodes change (or
+// the periodic flush). Pods just bound are "assumed" on their node until the informer shows
+// the binding, so back-to-back decisions see each other's resource use and spreading.
+import { Counter, Histogram, Registry } from 'prom-client';
+import { isConflict, isNotFound } from '../client/errors.js';
+import { createInformer } from '../client/informer.js';
+import { createWorkQueue, runWorkers } from '../client/workqueue.js';
+import { logger } from '../util/log.js';
+import { getCondition, isPodTerminal, objectKey, setCondition } from '../controllers/apiutil.js';
+import { R } from '../controllers/informers.js';
+import { DEFAULT_SCHEDULER, assumePod, buildNodeInfos, schedulePod } from './core.js';
+export async function startScheduler(opts) {
+    const log = logger('scheduler');
+    const name = opts.schedulerName ?? DEFAULT_SCHEDULER;
+    const registry = new Registry();
+    const attempts = new Counter({ name: 'netkube_scheduler_schedule_attempts_total', help: 'Scheduling attempts by result', labelNames: ['result'], registers: [registry] });
+    const latency = new Histogram({
+        name: 'netkube_scheduler_scheduling_attempt_duration_seconds',
+        help: 'Time from taking a pod off the queue to its binding (or failure)',
+        labelNames: ['result'],
+        buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+        registers: [registry],
+    });
+    const pods = createInformer(opts.client.resource(R.pods), { name: 'scheduler-pods' });
+    const nodes = createInformer(opts.client.resource(R.nodes), { name: 'scheduler-nodes' });
+    const queue = createWorkQueue({ name: 'scheduler' });
+    const unschedulable = new Set();
+    const assumed = new Map();
+    const wants = (p) => !p.spec.nodeName && (p.spec.schedulerName ?? DEFAULT_SCHEDULER) === name && !p.metadata.deletionTimestamp && !isPodTerminal(p);
+    const flush = () => {
+        for (const k of unschedulable)
+            queue.add(k);
+        unschedulable.clear();
+    };
+    pods.addEventHandler({
+        onAdd: (p) => wants(p) && queue.add(objectKey(p)),
+        onUpdate: (_o, p) => {
+            if (p.spec.nodeName)
+                assumed.delete(objectKey(p));
+            if (wants(p) && !unschedulable.has(objectKey(p)))
+                queue.add(objectKey(p));
+        },
+        onDelete: (p) => {
+            assumed.delete(objectKey(p));
+            unschedulable.delete(objectKey(p));
+            // Resources freed on a node: waiting pods may fit now.
+            if (p.spec.nodeName)
+                flush();
+        },
+    });
+    const nodeChanged = (o, n) => !o ||
+        JSON.stringify([o.spec, o.metadata.labels, o.status?.allocatable, getCondition(o.status?.conditions, 'Ready')?.status]) !==
+            JSON.stringify([n.spec, n.metadata.labels, n.status?.allocatable, getCondition(n.status?.conditions, 'Ready')?.status]);
+    nodes.addEventHandler({ onAdd: () => flush(), onUpdate: (o, n) => nodeChanged(o, n) && flush() });
+    await Promise.all([pods.start(), nodes.start()]);
+    const retry = setInterval(flush, opts.retryPeriodMs ?? 10_000);
+    const scheduleOne = async (key) => {
+        const pod = pods.store.get(key);
+        if (!pod || !wants(pod) || assumed.has(key))
+            return;
+        const end = latency.startTimer();
+        const all = [...pods.store.list().filter((p) => !assumed.has(objectKey(p))), ...assumed.values()];
+        const infos = buildNodeInfos(nodes.store.list(), all);
+        const r = schedulePod(pod, infos);
+        const api = opts.client.resource(R.pods, pod.metadata.namespace);
+        if (r.ok) {
+            const bound = { ...pod, spec: { ...pod.spec, nodeName: r.node } };
+            assumed.set(key, bound);
+            assumePod(infos, pod, r.node);
+            const binding = {
+                apiVersion: 'v1',
+                kind: 'Binding',
+                metadata: { name: pod.metadata.name, namespace: pod.metadata.namespace, uid: pod.metadata.uid },
+                target: { apiVersion: 'v1', kind: 'Node', name: r.node },
+            };
+            try {
+                await api.createSubresource(pod.metadata.name, 'binding', binding);
+                attempts.inc({ result: 'scheduled' });
+                end({ result: 'scheduled' });
+                log.debug({ pod: key, node: r.node }, 'bound');
+            }
+            catch (err) {
+                assumed.delete(key);
+                attempts.inc({ result: 'error' });
+                end({ result: 'error' });
+                if (isNotFound(err) || isConflict(err))
+                    return; // gone, or bound by someone else
+                throw err;
+            }
+            return;
+        }
+        attempts.inc({ result: 'unschedulable' });
+        end({ result: 'unschedulable' });
+        unschedulable.add(key);
+        const cur = getCondition(pod.status?.conditions, 'PodScheduled');
+        if (cur?.status === 'False' && cur.reason === 'Unschedulable' && cur.message === r.message)
+            return;
+        log.info({ pod: key, why: r.message }, 'unschedulable');
+        const conds = setCondition(pod.status?.conditions, { type: 'PodScheduled', status: 'False', reason: 'Unschedulable', message: r.message, lastProbeTime: null });
+        try {
+            await api.patchStatus(pod.metadata.name, { status: { conditions: conds } }, 'merge');
+        }
+        catch (err) {
+            if (!isNotFound(err))
+                throw err;
+        }
+    };
+    const running = runWorkers(queue, 1, scheduleOne);
+    log.info({ schedulerName: name }, 'scheduler started');
+    let stopping;
+    return {
+        metrics: registry,
+        stop: () => (stopping ??= (async () => {
+            clearInterval(retry);
+            await queue.shutDownWithDrain();
+            await running;
+            pods.stop();
+            nodes.stop();
+            await Promise.all([pods.waitStopped(), nodes.waitStopped()]);
+        })()),
+    };
+}

@@ -1,0 +1,52 @@
+export const DNS_LABELS = { 'k8s-app': 'kube-dns' };
+export function dnsService(clusterIP) {
+    return {
+        apiVersion: 'v1',
+        kind: 'Service',
+        metadata: { name: 'kube-dns', namespace: 'kube-system', labels: { ...DNS_LABELS, 'kubernetes.io/name': 'CoreDNS' } },
+        spec: {
+            selector: DNS_LABELS,
+            clusterIP,
+            ports: [
+                { name: 'dns', port: 53, protocol: 'UDP', targetPort: 53 },
+                { name: 'dns-tcp', port: 53, protocol: 'TCP', targetPort: 53 },
+                { name: 'metrics', port: 9153, protocol: 'TCP', targetPort: 9153 },
+            ],
+        },
+    };
+}
+/** The DNS Deployment. Its pods read the API with the kubeconfig the server wrote for them. */
+export function dnsDeployment(o) {
+    return {
+        apiVersion: 'apps/v1',
+        kind: 'Deployment',
+        metadata: { name: 'netkube-dns', namespace: 'kube-system', labels: DNS_LABELS },
+        spec: {
+            replicas: o.replicas ?? 2,
+            selector: { matchLabels: DNS_LABELS },
+            strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 1, maxSurge: '25%' } },
+            template: {
+                metadata: { labels: DNS_LABELS },
+                spec: {
+                    // The pod resolves through the node's resolvers, not through itself.
+                    dnsPolicy: 'Default',
+                    containers: [
+                        {
+                            name: 'dns',
+                            image: 'netkube/dns',
+                            args: ['--kubeconfig', o.kubeconfig, '--listen', '0.0.0.0:53', '--cluster-domain', o.clusterDomain, '--metrics-listen', '0.0.0.0:9153', '--ns-address', o.clusterIP],
+                            ports: [
+                                { name: 'dns', containerPort: 53, protocol: 'UDP' },
+                                { name: 'dns-tcp', containerPort: 53, protocol: 'TCP' },
+                                { name: 'metrics', containerPort: 9153, protocol: 'TCP' },
+                            ],
+                            // Ready once its informers have synced (it answers SERVFAIL before that).
+                            readinessProbe: { httpGet: { path: '/readyz', port: 9153 }, periodSeconds: 2 },
+                            livenessProbe: { httpGet: { path: '/healthz', port: 9153 }, periodSeconds: 10, failureThreshold: 5 },
+                        },
+                    ],
+                },
+            },
+        },
+    };
+}

@@ -1,0 +1,52 @@
+// `netkube server`: etcd + apiserver + controllers + scheduler (+ the DNS add-on).
+import { parseArgs } from 'node:util';
+import { startServer } from './server.js';
+import { parseDuration } from '../util/duration.js';
+import { waitForSignal } from '../kubelet/cli.js';
+export async function main(argv) {
+    const { values: v } = parseArgs({
+        args: argv,
+        options: {
+            'state-dir': { type: 'string' },
+            'etcd-servers': { type: 'string' },
+            'etcd-listen': { type: 'string' },
+            'bind-address': { type: 'string' },
+            'advertise-address': { type: 'string' },
+            'secure-port': { type: 'string' },
+            'service-cluster-ip-range': { type: 'string' },
+            'cluster-cidr': { type: 'string' },
+            backend: { type: 'string' },
+            'cluster-domain': { type: 'string' },
+            'extra-sans': { type: 'string' },
+            'extra-token-file': { type: 'string' },
+            'node-monitor-grace-period': { type: 'string' },
+            'pod-eviction-timeout': { type: 'string' },
+            'no-dns': { type: 'boolean' },
+            'dns-replicas': { type: 'string' },
+        },
+    });
+    const backend = v.backend ?? 'vxlan';
+    if (backend !== 'vxlan' && backend !== 'host-gw')
+        throw new Error(`--backend must be vxlan or host-gw, not "${backend}"`);
+    const server = await startServer({
+        stateDir: v['state-dir'] ?? '/var/lib/netkube/server',
+        ...(v['etcd-servers'] ? { etcdServers: v['etcd-servers'].split(',') } : {}),
+        ...(v['etcd-listen'] ? { etcdListen: v['etcd-listen'] } : {}),
+        ...(v['bind-address'] ? { bindAddress: v['bind-address'] } : {}),
+        ...(v['advertise-address'] ? { advertiseAddress: v['advertise-address'] } : {}),
+        securePort: Number(v['secure-port'] ?? 6443),
+        serviceCIDR: v['service-cluster-ip-range'] ?? '10.96.0.0/12',
+        clusterCIDR: v['cluster-cidr'] ?? '10.244.0.0/16',
+        backend,
+        clusterDomain: v['cluster-domain'] ?? 'cluster.local',
+        extraSANs: (v['extra-sans'] ?? '').split(',').filter(Boolean),
+        ...(v['extra-token-file'] ? { extraTokenFile: v['extra-token-file'] } : {}),
+        ...(v['node-monitor-grace-period'] ? { nodeMonitorGracePeriodMs: parseDuration(v['node-monitor-grace-period']) } : {}),
+        ...(v['pod-eviction-timeout'] ? { podEvictionTimeoutMs: parseDuration(v['pod-eviction-timeout']) } : {}),
+        noDns: v['no-dns'] ?? false,
+        ...(v['dns-replicas'] ? { dnsReplicas: Number(v['dns-replicas']) } : {}),
+    });
+    process.stderr.write(`netkube server ready: ${server.api.url} (kubeconfig ${server.api.kubeconfigPath})\n`);
+    await waitForSignal();
+    await server.stop();
+}

@@ -1,0 +1,109 @@
+// `netkube server`: the control plane in one process, like k3s's server: a supervised local
+// etcd (unless --etcd-servers names one), the apiserver, the controller manager and the
+// scheduler. It also seeds what the nodes need from the cluster: the overlay's network
+// config in etcd, and the self-hosted cluster DNS (Deployment + Service kube-dns).
+import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Etcd3 } from 'etcd3';
+import { startEtcd } from '../etcd/process.js';
+import { startApiServer } from '../apiserver/server.js';
+import { startControllerManager } from '../controllers/manager.js';
+import { startScheduler } from '../scheduler/scheduler.js';
+import { createClient } from '../client/rest.js';
+import { RESOURCES } from '../api/resources.js';
+import { renderKubeconfig } from '../apiserver/kubeconfig.js';
+import { nthIP, parseCidr } from '../apiserver/allocator.js';
+import { DEFAULT_PREFIX } from '../overlay/config.js';
+import { dnsDeployment, dnsService } from './addons.js';
+import { logger } from '../util/log.js';
+const log = logger('server');
+/** flannel's network config, written once if absent (a CNI/overlay setting of the cluster). */
+export async function ensureOverlayConfig(etcdEndpoints, clusterCIDR, backend) {
+    const etcd = new Etcd3({ hosts: etcdEndpoints });
+    try {
+        const key = `${DEFAULT_PREFIX}/config`;
+        const cfg = JSON.stringify({ Network: clusterCIDR, SubnetLen: 24, Backend: { Type: backend } });
+        await etcd.if(key, 'Create', '==', 0).then(etcd.put(key).value(cfg)).commit();
+    }
+    finally {
+        etcd.close();
+    }
+}
+async function ensureObject(client, plural, obj) {
+    const r = RESOURCES.find((x) => x.plural === plural);
+    try {
+        await client.resource(r, obj.metadata.namespace).create(obj);
+        log.info({ kind: obj.kind, name: obj.metadata.name }, 'add-on created');
+    }
+    catch (err) {
+        if (err.code !== 409)
+            throw err;
+    }
+}
+export async function startServer(o) {
+    mkdirSync(o.stateDir, { recursive: true });
+    const stops = [];
+    const stopAll = async () => {
+        for (const s of stops.reverse())
+            await s().catch((err) => log.warn({ err: err.message }, 'stop failed'));
+    };
+    try {
+        let etcdEndpoints = o.etcdServers ?? [];
+        if (etcdEndpoints.length === 0) {
+            const etcd = await startEtcd({
+                dataDir: join(o.stateDir, 'etcd'),
+                host: o.etcdListen ?? '127.0.0.1',
+                clientPort: 2379,
+                peerPort: 2380,
+            });
+            stops.push(() => etcd.stop());
+            etcdEndpoints = [etcd.endpoint];
+        }
+        const clusterCIDR = o.clusterCIDR ?? '10.244.0.0/16';
+        await ensureOverlayConfig(etcdEndpoints, clusterCIDR, o.backend ?? 'vxlan');
+        if (o.extraTokenFile) {
+            // Trust bootstrap tokens by adding them to the apiserver's token file (kept idempotent).
+            const tokens = join(o.stateDir, 'tokens.csv');
+            const have = existsSync(tokens) ? readFileSync(tokens, 'utf8') : '';
+            for (const line of readFileSync(o.extraTokenFile, 'utf8').split('\n').filter(Boolean)) {
+                if (!have.includes(line))
+                    appendFileSync(tokens, `${line}\n`);
+            }
+        }
+        const advertise = o.advertiseAddress ?? (o.bindAddress && o.bindAddress !== '0.0.0.0' ? o.bindAddress : '127.0.0.1');
+        const api = await startApiServer({
+            etcdEndpoints,
+            stateDir: o.stateDir,
+            host: o.bindAddress ?? '127.0.0.1',
+            port: o.securePort ?? 6443,
+            serviceCIDR: o.serviceCIDR ?? '10.96.0.0/12',
+            advertiseAddress: advertise,
+            extraSANs: o.extraSANs ?? [],
+        });
+        stops.push(() => api.close());
+        const client = createClient({ server: `https://127.0.0.1:${api.port}`, caPem: api.caPem, token: api.token, userAgent: 'netkube-server' });
+        const cm = await startControllerManager({
+            client,
+            ...(o.nodeMonitorGracePeriodMs !== undefined ? { nodeMonitorGracePeriodMs: o.nodeMonitorGracePeriodMs } : {}),
+            ...(o.podEvictionTimeoutMs !== undefined ? { podEvictionTimeoutMs: o.podEvictionTimeoutMs } : {}),
+        });
+        stops.push(() => cm.stop());
+        const sched = await startScheduler({ client });
+        stops.push(() => sched.stop());
+        if (!o.noDns) {
+            // The DNS pods reach the API at the advertised address with a kubeconfig of their own.
+            const dnsKubeconfig = join(o.stateDir, 'dns.kubeconfig');
+            writeFileSync(dnsKubeconfig, renderKubeconfig(`https://${advertise}:${api.port}`, api.caPem, api.token, 'netkube-dns'), { mode: 0o600 });
+            // kubeadm's convention: the tenth address of the service range (10.96.0.10 by default).
+            const dnsIP = nthIP(parseCidr(o.serviceCIDR ?? '10.96.0.0/12'), 10);
+            await ensureObject(client, 'services', dnsService(dnsIP));
+            await ensureObject(client, 'deployments', dnsDeployment({ kubeconfig: dnsKubeconfig, clusterDomain: o.clusterDomain ?? 'cluster.local', clusterIP: dnsIP, replicas: o.dnsReplicas ?? 2 }));
+        }
+        log.info({ url: api.url, kubeconfig: api.kubeconfigPath, etcd: etcdEndpoints }, 'server ready');
+        return { api, client, etcdEndpoints, stop: stopAll };
+    }
+    catch (err) {
+        await stopAll();
+        throw err;
+    }
+}

@@ -1,0 +1,199 @@
+// Issue 6, end to end: Services and cluster DNS in a 3-node lab, with real kubectl, dig and
+// HTTP clients running inside pod namespaces.
+import t from 'tap'
+import { readFileSync } from 'node:fs'
+import type { Pod, Service } from '../../src/api/types.js'
+import { RESOURCES } from '../../src/api/resources.js'
+import { execInNetns } from '../../src/net/netns.js'
+import { run } from '../../src/util/exec.js'
+import { componentPidfile } from '../../src/lab/lab.js'
+import { processesInNamespaces } from '../../src/lab/procs.js'
+import { withLab, waitUntil, httpLoopScript, type HttpResult } from '../helpers/lab.js'
+
+const res = (plural: string) => RESOURCES.find((r) => r.plural === plural)!
+const ready = (p: Pod): boolean => !p.metadata.deletionTimestamp && !!p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')
+
+const MANIFESTS = `
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+spec:
+  replicas: 3
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      terminationGracePeriodSeconds: 3
+      containers:
+      - name: web
+        image: agnhost
+        args: ["netexec", "--http-port=8080", "--delay-shutdown=2"]
+        ports: [{containerPort: 8080, name: http}]
+        readinessProbe: {httpGet: {path: /readyz, port: http}, periodSeconds: 1}
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web}
+spec:
+  selector: {app: web}
+  ports: [{name: http, port: 80, targetPort: http}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web-headless}
+spec:
+  clusterIP: None
+  selector: {app: web}
+  ports: [{name: http, port: 8080}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: docs}
+spec:
+  type: ExternalName
+  externalName: docs.example.org
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: client}
+spec:
+  nodeSelector: {kubernetes.io/hostname: node3}
+  containers:
+  - name: c
+    image: pause
+`
+
+t.test('services and DNS in a 3-node lab', async (t) => {
+  const lab = await withLab(t, { serverFlags: ['--dns-replicas', '1'] })
+  const pods = lab.client.resource<Pod>(res('pods'), 'default')
+  const webPods = async (): Promise<Pod[]> => (await pods.list({ labelSelector: 'app=web' })).items
+  await lab.k(['apply', '-f', '-'], MANIFESTS)
+  await waitUntil('3 ready web pods, the client and DNS', async () => {
+    const dns = (await lab.client.resource<Pod>(res('pods'), 'kube-system').list({ labelSelector: 'k8s-app=kube-dns' })).items
+    return (await webPods()).filter(ready).length === 3 && ready(await pods.get('client')) && dns.some(ready)
+  }, 90_000)
+  const client = await pods.get('client')
+  const clientNs = lab.podNetns(client)
+  const loop = async (url: string, n: number): Promise<HttpResult[]> => JSON.parse(await lab.nodeIn(clientNs, httpLoopScript(url, n), 120_000)) as HttpResult[]
+  const svc = await lab.client.resource<Service>(res('services'), 'default').get('web')
+  // DNS endpoints reach kube-proxy a sync period after the DNS pod turns ready.
+  await waitUntil('cluster DNS answering through 10.96.0.10', async () =>
+    (await execInNetns(clientNs, 'dig', ['@10.96.0.10', '+short', '+time=1', '+tries=1', 'web.default.svc.cluster.local'], { allowFailure: true })).stdout.trim() === svc.spec.clusterIP, 30_000)
+
+  await t.test('ClusterIP by short name and FQDN from a pod on node3, spread over 3 endpoints', async (t) => {
+    const names = (await webPods()).map((p) => p.metadata.name!)
+    const nodesOf = new Set((await webPods()).map((p) => p.spec.nodeName))
+    t.ok(nodesOf.has('node1') || nodesOf.has('node2'), 'some endpoints live on other nodes')
+    const short = await loop('http://web/hostname', 5)
+    t.ok(short.every((r) => r.ok && names.includes(r.body!)), `http://web answers from the pods: ${JSON.stringify(short.map((r) => r.body ?? r.err))}`)
+    const fqdn = await loop('http://web.default.svc.cluster.local/hostname', 3)
+    t.ok(fqdn.every((r) => r.ok && names.includes(r.body!)), 'http://web.default.svc.cluster.local answers')
+    const many = await loop(`http://${svc.spec.clusterIP}/hostname`, 300)
+    const counts: Record<string, number> = {}
+    for (const r of many) counts[r.ok ? r.body! : `ERR ${r.err}`] = (counts[r.ok ? r.body! : `ERR ${r.err}`] ?? 0) + 1
+    t.same(Object.keys(counts).sort(), [...names].sort(), `300 connections reached exactly the 3 endpoints: ${JSON.stringify(counts)}`)
+    for (const n of names) t.ok((counts[n] ?? 0) >= 45, `${n} got ${counts[n]} of 300 (>= 15%)`)
+  })
+
+  await t.test('ClientIP session affinity pins a client to one endpoint', async (t) => {
+    await lab.k(['patch', 'service', 'web', '-p', '{"spec":{"sessionAffinity":"ClientIP"}}'])
+    await new Promise((r) => setTimeout(r, 2500)) // the proxy's coalesced sync
+    const pinned = await loop(`http://${svc.spec.clusterIP}/hostname`, 50)
+    t.equal(new Set(pinned.map((r) => r.body)).size, 1, `all 50 connections to one endpoint: ${[...new Set(pinned.map((r) => r.body))]}`)
+    await lab.k(['patch', 'service', 'web', '-p', '{"spec":{"sessionAffinity":"None"}}'])
+  })
+
+  await t.test('NodePort answers on every node address from another node', async (t) => {
+    await lab.k(['patch', 'service', 'web', '-p', '{"spec":{"type":"NodePort"}}'])
+    const port = Number(await lab.k(['get', 'svc', 'web', '-o', 'jsonpath={.spec.ports[0].nodePort}']))
+    t.ok(port >= 30000 && port <= 32767, `nodePort ${port} allocated`)
+    await new Promise((r) => setTimeout(r, 2500))
+    const from = lab.state.plan.nodes[1]!.netns
+    for (const n of lab.state.plan.nodes) {
+      const out = JSON.parse(await lab.nodeIn(from, httpLoopScript(`http://${n.ip}:${port}/hostname`, 3))) as HttpResult[]
+      t.ok(out.every((r) => r.ok), `${n.name} ${n.ip}:${port} answers from node2: ${JSON.stringify(out.map((r) => r.body ?? r.err))}`)
+    }
+  })
+
+  await t.test('dig @10.96.0.10: A, SRV, PTR, headless, ExternalName, pod, NXDOMAIN/NODATA with SOA, search path', async (t) => {
+    const dig = async (...args: string[]): Promise<string> => (await execInNetns(clientNs, 'dig', ['@10.96.0.10', '+time=2', '+tries=2', ...args], { allowFailure: true })).stdout
+    const webIPs = (await webPods()).filter(ready).map((p) => p.status!.podIP!).sort()
+    t.equal((await dig('+short', 'web.default.svc.cluster.local')).trim(), svc.spec.clusterIP, 'A for the ClusterIP')
+    t.match(await dig('+short', 'SRV', '_http._tcp.web.default.svc.cluster.local'), /^0 100 80 web\.default\.svc\.cluster\.local\.$/m, 'SRV for the named port')
+    t.equal((await dig('+short', '-x', svc.spec.clusterIP!)).trim(), 'web.default.svc.cluster.local.', 'PTR for the ClusterIP')
+    t.same((await dig('+short', 'web-headless.default.svc.cluster.local')).trim().split('\n').sort(), webIPs, 'headless: one A per ready endpoint')
+    t.match(await dig('docs.default.svc.cluster.local'), /CNAME\s+docs\.example\.org\./, 'ExternalName as CNAME')
+    const podIP = client.status!.podIP!
+    t.equal((await dig('+short', `${podIP.replace(/\./g, '-')}.default.pod.cluster.local`)).trim(), podIP, 'pod A record')
+    t.equal((await dig('+short', 'docs.example.org')).trim(), lab.state.plan.gateway, 'other names are forwarded to the upstream resolver (the lab gateway)')
+    const nx = await dig('nope.default.svc.cluster.local')
+    t.match(nx, /status: NXDOMAIN/)
+    t.match(nx, /AUTHORITY SECTION:\n.*SOA/, 'NXDOMAIN carries the SOA')
+    const nodata = await dig('AAAA', 'web.default.svc.cluster.local')
+    t.match(nodata, /status: NOERROR/)
+    t.match(nodata, /ANSWER: 0/)
+    t.match(nodata, /AUTHORITY SECTION:\n.*SOA/, 'NODATA carries the SOA')
+    const viaSearch = (await execInNetns(clientNs, 'dig', ['+search', '+short', 'web'], { allowFailure: true })).stdout.trim()
+    t.equal(viaSearch, svc.spec.clusterIP, 'dig inside the pod resolves the short name through its search list')
+    t.match(readFileSync(`/etc/netns/${clientNs}/resolv.conf`, 'utf8'), /search default\.svc\.cluster\.local svc\.cluster\.local cluster\.local/)
+  })
+
+  await t.test('scale down: the endpoint leaves the rules before its pod stops; zero endpoints refuse', async (t) => {
+    // A client loop runs while one replica is removed.
+    const clientRun = lab.nodeIn(clientNs, httpLoopScript(`http://${svc.spec.clusterIP}/hostname`, 250, 1000).replace('for (let i', 'const stamp = []\nfor (let i').replace("resolve({ ok: true, body: b.trim(), ms: Date.now() - t0 })", "resolve({ ok: true, body: b.trim(), ms: Date.now() - t0, at: Date.now() })"), 120_000)
+    await new Promise((r) => setTimeout(r, 500))
+    const before = new Set((await webPods()).map((p) => p.metadata.name!))
+    await lab.k(['scale', 'deployment/web', '--replicas=2'])
+    let gone: Pod | undefined
+    await waitUntil('a pod terminating', async () => {
+      gone = (await webPods()).find((p) => p.metadata.deletionTimestamp && before.has(p.metadata.name!))
+      return gone !== undefined
+    }, 10_000, 20)
+    const deletedAt = Date.parse(gone!.metadata.deletionTimestamp!)
+    const results = JSON.parse(await clientRun) as (HttpResult & { at?: number })[]
+    const late = results.filter((r) => r.ok && r.body === gone!.metadata.name && r.at! > deletedAt + 1000)
+    t.same(late, [], `no connection reached ${gone!.metadata.name} more than 1 s after its deletion`)
+    // The pod keeps serving for 2 s after SIGTERM (--delay-shutdown), longer than the rules take to drop it.
+    t.same(results.filter((r) => !r.ok), [], `every one of ${results.length} connections answered during the scale-down`)
+
+    await lab.k(['scale', 'deployment/web', '--replicas=0'])
+    await waitUntil('no ready web pods', async () => (await webPods()).filter(ready).length === 0)
+    await new Promise((r) => setTimeout(r, 2000))
+    const refused = await loop(`http://${svc.spec.clusterIP}/hostname`, 5)
+    t.ok(refused.every((r) => !r.ok && r.err === 'ECONNREFUSED'), `connections refused, not timed out: ${JSON.stringify(refused)}`)
+    t.comment(`refusal latency ms: ${refused.map((r) => r.ms).join(', ')}`)
+    await lab.k(['scale', 'deployment/web', '--replicas=3'])
+    await waitUntil('3 ready again', async () => (await webPods()).filter(ready).length === 3, 60_000)
+  })
+
+  await t.test('kill -9 of the node agent (kube-proxy) and of DNS: both come back, rules adopted not duplicated', async (t) => {
+    const node3 = lab.state.plan.nodes[2]!
+    const ruleCount = async (): Promise<number> => {
+      const out = await run('ip', ['netns', 'exec', node3.netns, 'nft', 'list', 'ruleset'], { allowFailure: true })
+      return out.stdout.split('\n').filter((l) => /^\s+(ip |meta |numgen |goto |jump |dnat |masquerade|reject|ct |fib |update |tcp |udp )/.test(l)).length
+    }
+    await waitUntil('rules settled', async () => (await ruleCount()) > 0)
+    await new Promise((r) => setTimeout(r, 2000))
+    const rulesBefore = await ruleCount()
+    const pidfile = componentPidfile(lab.state.stateDir, 'agent', 'node3')
+    const oldPid = Number(readFileSync(pidfile, 'utf8'))
+    process.kill(oldPid, 'SIGKILL')
+    await waitUntil('agent restarted by its supervisor', async () => Number(readFileSync(pidfile, 'utf8')) !== oldPid, 30_000)
+    await new Promise((r) => setTimeout(r, 4000))
+    const ok = await loop('http://web/hostname', 10)
+    t.ok(ok.every((r) => r.ok), 'the service works from node3 after the agent restart')
+    t.equal(await ruleCount(), rulesBefore, `same number of rules after the restart (${rulesBefore}): adopted, not duplicated`)
+
+    const dnsPod = (await lab.client.resource<Pod>(res('pods'), 'kube-system').list({ labelSelector: 'k8s-app=kube-dns' })).items.find(ready)!
+    const dnsNs = lab.podNetns(dnsPod)
+    for (const pid of processesInNamespaces([dnsNs])) process.kill(pid, 'SIGKILL')
+    await waitUntil('DNS container restarted', async () => {
+      const p = await lab.client.resource<Pod>(res('pods'), 'kube-system').get(dnsPod.metadata.name!)
+      return (p.status?.containerStatuses?.[0]?.restartCount ?? 0) >= 1 && ready(p)
+    }, 60_000)
+    // Ready again → back in the endpoints → kube-proxy's next sync: answers resume.
+    await waitUntil('DNS answering through its Service again', async () =>
+      (await execInNetns(clientNs, 'dig', ['+search', '+short', '+time=1', '+tries=1', 'web'], { allowFailure: true })).stdout.trim() === svc.spec.clusterIP, 15_000)
+    t.pass('DNS answers again after kill -9')
+  })
+})
