@@ -62,6 +62,7 @@ async function main(): Promise<void> {
   const impls: Impl[] = [
     { name: 'reference bridge+host-local', bin: '/usr/lib/cni/bridge', env: { CNI_PATH: '/usr/lib/cni' }, netType: 'bridge', pod: `${prefix}-p0`, add: [], del: [] },
     { name: 'netkube standalone', bin: plugin, env: { NETKUBE_CNI_SOCKET: 'none' }, netType: 'netkube', pod: `${prefix}-p1`, add: [], del: [] },
+    { name: 'netkube standalone, ip fallback', bin: plugin, env: { NETKUBE_CNI_SOCKET: 'none', NETKUBE_NO_SETNS: '1' }, netType: 'netkube', pod: `${prefix}-p4`, add: [], del: [] },
     { name: 'netkube via agent socket', bin: plugin, env: { NETKUBE_CNI_SOCKET: socketPath }, netType: 'netkube', pod: `${prefix}-p2`, add: [], del: [] },
   ]
   const inproc = { add: [] as number[], del: [] as number[] }

@@ -11,6 +11,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { spawn } from 'node:child_process'
+import cluster from 'node:cluster'
 import { DnsModel } from '../src/dns/model.js'
 import { startDnsServer } from '../src/dns/server.js'
 import { freePort } from '../src/util/ports.js'
@@ -77,6 +78,37 @@ async function waitForAnswer(port: number, name: string): Promise<void> {
   throw new Error(`no answer for ${name} on port ${port}`)
 }
 
+function benchModel(): DnsModel {
+  const model = new DnsModel()
+  for (let i = 0; i < SERVICES; i++)
+    model.upsertService({ apiVersion: 'v1', kind: 'Service', metadata: { namespace: 'bench', name: `svc-${i}` }, spec: { clusterIP: ipOf(i), ports: [{ name: 'http', port: 80 }] } })
+  model.setSynced(true)
+  return model
+}
+
+/** A cluster worker: the same server, sharing the UDP socket with its siblings (`netkube dns --workers N`). */
+async function worker(): Promise<void> {
+  await startDnsServer({ model: benchModel(), host: '127.0.0.1', port: Number(process.env.BENCH_DNS_WORKER_PORT), upstreams: [] })
+  process.send!('ready')
+}
+
+/** N workers on `port`; resolves with their PIDs once all listen, and a stop function. */
+async function startWorkers(n: number, port: number): Promise<{ pids: number[]; stop: () => Promise<void> }> {
+  const ws = Array.from({ length: n }, () => cluster.fork({ BENCH_DNS_WORKER_PORT: String(port) }))
+  await Promise.all(ws.map((w) => new Promise<void>((resolve, reject) => {
+    w.once('message', () => resolve())
+    w.once('exit', (code) => reject(new Error(`bench worker exited ${code}`)))
+  })))
+  return {
+    pids: ws.map((w) => w.process.pid!),
+    stop: () => Promise.all(ws.map((w) => new Promise<void>((resolve) => {
+      w.removeAllListeners('exit')
+      w.once('exit', () => resolve())
+      w.process.kill('SIGTERM')
+    }))).then(() => undefined),
+  }
+}
+
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'netkube-bench-dns-'))
   const cleanups: (() => Promise<void> | void)[] = [() => rmSync(dir, { recursive: true, force: true })]
@@ -96,11 +128,7 @@ async function main(): Promise<void> {
     writeFileSync(hostsFile, hosts.join('\n') + '\n')
 
     // ---- netkube ----
-    const model = new DnsModel()
-    for (let i = 0; i < SERVICES; i++)
-      model.upsertService({ apiVersion: 'v1', kind: 'Service', metadata: { namespace: 'bench', name: `svc-${i}` }, spec: { clusterIP: ipOf(i), ports: [{ name: 'http', port: 80 }] } })
-    model.setSynced(true)
-    const nk = await startDnsServer({ model, host: '127.0.0.1', port: 0, upstreams: [] })
+    const nk = await startDnsServer({ model: benchModel(), host: '127.0.0.1', port: 0, upstreams: [] })
     cleanups.push(() => nk.stop())
     await waitForAnswer(nk.port, 'svc-1.bench.svc.cluster.local')
 
@@ -134,16 +162,25 @@ async function main(): Promise<void> {
     }
     const a = await measured(nk.port, qfile, selfCpu)
     const b = await measured(dmPort, qfile, () => procCpuSeconds(dm.pid!))
+    // The same server as two processes sharing the socket (`netkube dns --workers 2`).
+    await nk.stop()
+    const wPort = await freePort()
+    const workers = await startWorkers(2, wPort)
+    cleanups.push(() => workers.stop())
+    await waitForAnswer(wPort, 'svc-1.bench.svc.cluster.local')
+    const c = await measured(wPort, qfile, () => workers.pids.reduce((sum, pid) => sum + procCpuSeconds(pid), 0))
     const rows: string[][] = [
       ['server', 'qps', 'avg latency ms', 'max latency ms', 'lost', 'server CPU us/query'],
       ['netkube dns', a.qps.toFixed(0), a.avgLatencyMs.toFixed(3), a.maxLatencyMs.toFixed(2), String(a.lost), a.cpuUsPerQuery!.toFixed(1)],
+      ['netkube dns --workers 2', c.qps.toFixed(0), c.avgLatencyMs.toFixed(3), c.maxLatencyMs.toFixed(2), String(c.lost), c.cpuUsPerQuery!.toFixed(1)],
       ['dnsmasq', b.qps.toFixed(0), b.avgLatencyMs.toFixed(3), b.maxLatencyMs.toFixed(2), String(b.lost), b.cpuUsPerQuery!.toFixed(1)],
       ['CoreDNS (published, 2 vCPU)', String(COREDNS_QPS), '-', '-', '-', '-'],
     ]
     const w = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)))
     console.log(`\nbench:dns  ${SERVICES} services, ${queries.length} names, dnsperf -l ${SECONDS} -q ${OUTSTANDING}, loopback, ${SECONDS}s each\n`)
     for (const r of rows) console.log(r.map((v, c) => (c === 0 ? v.padEnd(w[c]!) : v.padStart(w[c]!))).join('  '))
-    console.log(`\nnetkube / dnsmasq qps: ${(a.qps / b.qps).toFixed(2)}x   netkube / CoreDNS published: ${(a.qps / COREDNS_QPS).toFixed(2)}x   dnsmasq / netkube CPU per query: ${(b.cpuUsPerQuery! / a.cpuUsPerQuery!).toFixed(2)}x`)
+    console.log(`\nnetkube --workers 2 / dnsmasq qps: ${(c.qps / b.qps).toFixed(2)}x   netkube --workers 2 / CoreDNS published: ${(c.qps / COREDNS_QPS).toFixed(2)}x`)
+    console.log(`netkube / dnsmasq qps: ${(a.qps / b.qps).toFixed(2)}x   netkube / CoreDNS published: ${(a.qps / COREDNS_QPS).toFixed(2)}x   dnsmasq / netkube CPU per query: ${(b.cpuUsPerQuery! / a.cpuUsPerQuery!).toFixed(2)}x`)
     const load = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')
     console.log(`machine: ${cpus().length} CPUs, load average ${load} (other work on the machine moves qps; CPU per query moves less)`)
     console.log(`answers: netkube NOERROR ${a.noerror} NXDOMAIN ${a.nxdomain}; dnsmasq NOERROR ${b.noerror} NXDOMAIN ${b.nxdomain}`)
@@ -152,7 +189,14 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((err: unknown) => {
-  console.error(err)
-  process.exitCode = 1
-})
+if (cluster.isWorker) {
+  worker().catch((err: unknown) => {
+    console.error(err)
+    process.exit(1)
+  })
+} else {
+  main().catch((err: unknown) => {
+    console.error(err)
+    process.exitCode = 1
+  })
+}

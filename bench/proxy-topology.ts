@@ -3,6 +3,8 @@
 //
 //   client (192.168.50.20) ──veth── node (192.168.50.10, br0 10.244.1.1/24) ──veth── podN (10.244.1.1N)
 //
+// Ports have hairpin on, as the CNI bridge plugin sets with hairpinMode: a pod reaching itself
+// through its Service is DNATed back out of the port it came in on (br_netfilter re-bridges it).
 // The client is "another host": it routes the service CIDR to the node. Each pod runs a socat
 // server on 8080 that answers its own name.
 import type { ChildProcess } from 'node:child_process'
@@ -55,7 +57,7 @@ export async function buildTopology(prefix: string, podCount = 3, opts: { server
       await createNetns(ns)
       created.push(ns)
       const ip = `10.244.1.${10 + i}`
-      await ipBatch(node, [`link add vp${i} type veth peer name eth0 netns ${ns}`, `link set vp${i} master br0`, `link set vp${i} up`])
+      await ipBatch(node, [`link add vp${i} type veth peer name eth0 netns ${ns}`, `link set vp${i} master br0`, `link set vp${i} type bridge_slave hairpin on`, `link set vp${i} up`])
       await ipBatch(ns, [`addr add ${ip}/24 dev eth0`, 'link set eth0 up', 'route add default via 10.244.1.1'])
       pods.push({ ns, ip, name: `pod${i}` })
       if (opts.servers !== false) {

@@ -1,18 +1,37 @@
 #!/usr/bin/env bash
-# The test command: installs what is missing, builds, runs every test under test/ with tap,
-# then checks that the run left no namespaces, links or processes behind.
+# The test command: installs what is missing, builds, runs every test under test/ with tap
+# (end-to-end lab tests last and one at a time: each is a whole cluster), then checks that
+# the run left no namespaces behind.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh || exit 1
 
 before_ns=$(ip netns list 2>/dev/null | awk '{print $1}' | sort)
 out=$(mktemp)
-npx tap --reporter=tap "$@" 2>&1 | tee "$out"
-rc=${PIPESTATUS[0]}
+if [ $# -gt 0 ]; then
+  npx tap --reporter=tap "$@" 2>&1 | tee -a "$out"
+  rc=${PIPESTATUS[0]}
+else
+  mapfile -t main_tests < <(find test -name '*.test.ts' -not -path 'test/e2e/*' | sort)
+  mapfile -t e2e_tests < <(find test/e2e -name '*.test.ts' 2>/dev/null | sort)
+  npx tap --reporter=tap "${main_tests[@]}" 2>&1 | tee -a "$out"
+  rc=${PIPESTATUS[0]}
+  if [ ${#e2e_tests[@]} -gt 0 ]; then
+    npx tap --reporter=tap --jobs=1 "${e2e_tests[@]}" 2>&1 | tee -a "$out"
+    rc2=${PIPESTATUS[0]}
+    [ "$rc" -eq 0 ] && rc=$rc2
+  fi
+fi
 
-# tap's own summary is a comment line; print the plain closing line CI reads.
-pass=$(grep -Eo '^# \{ total: [0-9]+, pass: [0-9]+' "$out" | tail -1 | grep -Eo 'pass: [0-9]+' | grep -Eo '[0-9]+')
-fail=$(grep -Eo 'fail: [0-9]+' "$out" | tail -1 | grep -Eo '[0-9]+')
+# tap's own summaries are comment lines; add them up into the plain closing line CI reads.
+pass=0
+fail=0
+while read -r line; do
+  p=$(grep -Eo 'pass: [0-9]+' <<<"$line" | grep -Eo '[0-9]+' || echo 0)
+  f=$(grep -Eo 'fail: [0-9]+' <<<"$line" | grep -Eo '[0-9]+' || echo 0)
+  pass=$((pass + p))
+  fail=$((fail + f))
+done < <(grep -E '^# \{ total: [0-9]+' "$out")
 rm -f "$out"
 
 after_ns=$(ip netns list 2>/dev/null | awk '{print $1}' | sort)
@@ -21,5 +40,5 @@ if [ -n "$leaked" ]; then
   echo "test: namespaces left behind: $leaked" >&2
   rc=1
 fi
-echo "tests: ${pass:-0} passed, ${fail:-0} failed"
+echo "tests: ${pass} passed, ${fail} failed"
 exit "$rc"

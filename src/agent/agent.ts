@@ -38,6 +38,8 @@ export interface AgentOptions {
   noProxy?: boolean
   /** Shorter back-off and sync periods for tests. */
   backoffInitialMs?: number
+  /** Node lease renewal period; keep it well under the server's node-monitor grace period. */
+  nodeStatusUpdateMs?: number
 }
 
 export interface Agent {
@@ -99,6 +101,7 @@ export async function startAgent(o: AgentOptions): Promise<Agent> {
       ...(o.resolvConf ? { hostResolvConf: o.resolvConf } : {}),
       port: o.kubeletPort ?? 10250,
       ...(o.backoffInitialMs !== undefined ? { backoffInitialMs: o.backoffInitialMs } : {}),
+      ...(o.nodeStatusUpdateMs !== undefined ? { nodeStatusUpdateMs: o.nodeStatusUpdateMs } : {}),
     })
     stops.push(() => kubelet.stop())
 

@@ -5,6 +5,7 @@ import { createClient } from '../client/rest.js'
 import { loadKubeconfig } from '../client/kubeconfig.js'
 import { startAgent } from './agent.js'
 import { waitForSignal } from '../kubelet/cli.js'
+import { parseDuration } from '../util/duration.js'
 
 export async function main(argv: string[]): Promise<number | void> {
   const { values: v } = parseArgs({
@@ -27,6 +28,7 @@ export async function main(argv: string[]): Promise<number | void> {
       'kubelet-port': { type: 'string' },
       'no-proxy': { type: 'boolean' },
       'backoff-initial': { type: 'string' },
+      'node-status-update-frequency': { type: 'string' },
     },
   })
   if (!v.kubeconfig || !v['node-ip'] || !v['etcd-endpoints']) {
@@ -55,7 +57,8 @@ export async function main(argv: string[]): Promise<number | void> {
     ...(backend ? { backend } : {}),
     kubeletPort: Number(v['kubelet-port'] ?? 10250),
     noProxy: v['no-proxy'] ?? false,
-    ...(v['backoff-initial'] ? { backoffInitialMs: Number(v['backoff-initial']) } : {}),
+    ...(v['backoff-initial'] ? { backoffInitialMs: parseDuration(v['backoff-initial']) } : {}),
+    ...(v['node-status-update-frequency'] ? { nodeStatusUpdateMs: parseDuration(v['node-status-update-frequency']) } : {}),
   })
   await waitForSignal()
   await agent.stop()

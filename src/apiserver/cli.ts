@@ -1,11 +1,9 @@
-// `netkube apiserver` (the API server on an existing etcd) and `netkube server` (a local
-// etcd supervised as a child, data under the state dir, plus the API server).
-import { join } from 'node:path'
-import { startEtcd, type EtcdProcess } from '../etcd/process.js'
+// `netkube apiserver`: the API server alone, on an existing etcd (`netkube server`, in
+// src/server, runs it together with etcd, the controllers and the scheduler).
 import { logger } from '../util/log.js'
 import { startApiServer, type ApiServer, type ApiServerOptions } from './server.js'
 
-const log = logger('server')
+const log = logger('apiserver')
 
 interface Flag {
   name: string
@@ -14,8 +12,8 @@ interface Flag {
 }
 
 const COMMON_FLAGS: Flag[] = [
-  { name: 'state-dir', help: 'certificates, tokens, kubeconfig (and local etcd data for `server`)', default: '/var/lib/netkube/server' },
-  { name: 'etcd-servers', help: 'comma-separated etcd client URLs (`server`: default = start a local etcd)' },
+  { name: 'state-dir', help: 'certificates, tokens.csv, admin.kubeconfig', default: '/var/lib/netkube/server' },
+  { name: 'etcd-servers', help: 'comma-separated etcd client URLs (required)' },
   { name: 'bind-address', help: 'listen address', default: '127.0.0.1' },
   { name: 'secure-port', help: 'HTTPS port', default: '6443' },
   { name: 'advertise-address', help: 'address put in the kubernetes endpoints and the kubeconfig' },
@@ -88,54 +86,5 @@ export async function runApiserver(argv: string[]): Promise<number> {
   const sig = await waitForSignal()
   log.info({ sig }, 'shutting down')
   await api.close()
-  return 0
-}
-
-/** `netkube server`: local etcd (restarted if it dies) + apiserver. */
-export async function runServer(argv: string[]): Promise<number> {
-  const f = parseFlags(argv, COMMON_FLAGS)
-  if (f.help) {
-    process.stdout.write(usage('server', COMMON_FLAGS))
-    return 0
-  }
-  let etcd: EtcdProcess | undefined
-  let stopping = false
-  let endpoints: string[]
-  if (f['etcd-servers']) endpoints = f['etcd-servers'].split(',')
-  else {
-    const dataDir = join(f['state-dir']!, 'etcd')
-    etcd = await startEtcd({ dataDir, autoCompactionRevisions: 10000 })
-    endpoints = [etcd.endpoint]
-    const port = Number(new URL(etcd.endpoint).port)
-    const supervise = (p: EtcdProcess): void => {
-      p.child.once('exit', (code, signal) => {
-        if (stopping) return
-        log.error({ code, signal }, 'etcd exited; restarting')
-        setTimeout(() => {
-          startEtcd({ dataDir, clientPort: port, autoCompactionRevisions: 10000 })
-            .then((np) => {
-              etcd = np
-              supervise(np)
-            })
-            .catch((err: Error) => log.error({ err: err.message }, 'etcd restart failed'))
-        }, 1000)
-      })
-    }
-    supervise(etcd)
-  }
-  let api: ApiServer
-  try {
-    api = await startApiServer(apiOptions(f, endpoints))
-  } catch (err) {
-    stopping = true
-    await etcd?.stop()
-    throw err
-  }
-  announce(api)
-  const sig = await waitForSignal()
-  log.info({ sig }, 'shutting down')
-  stopping = true
-  await api.close()
-  await etcd?.stop()
   return 0
 }

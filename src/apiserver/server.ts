@@ -81,6 +81,10 @@ function statusOf(err: unknown): E.ApiError {
   if (err instanceof StorageError) {
     if (err.code === 'Compacted') return E.expired('too old resource version')
   }
+  // etcd unreachable or slow: the client may retry (kube-apiserver answers 503/504 too).
+  const name = `${(err as Error).name ?? ''} ${(err as object).constructor?.name ?? ''}`
+  if (/DeadlineExceeded/.test(name)) return E.timeout(`etcd request timed out: ${e.message ?? ''}`)
+  if (/Unavailable|ConnectFailed|BrokenCircuit|Isolated/.test(name)) return E.serviceUnavailable(`etcd unavailable: ${e.message ?? ''}`)
   if (e.statusCode && e.statusCode >= 400 && e.statusCode < 500) return E.badRequest(e.message ?? 'bad request')
   return E.internal(e.message ?? String(err))
 }
@@ -120,7 +124,8 @@ export function buildApiApp(o: AppOptions): FastifyInstance {
 
   app.setErrorHandler((err, req, reply) => {
     const apiErr = statusOf(err)
-    if (apiErr.code >= 500) log.error({ err: (err as Error | null)?.stack ?? String(err), url: req.url }, 'request failed')
+    if (apiErr.code === 500) log.error({ err: (err as Error | null)?.stack ?? String(err), url: req.url }, 'request failed')
+    else if (apiErr.code > 500) log.warn({ err: apiErr.message, url: req.url }, 'request failed')
     reply.code(apiErr.code).type('application/json').send(apiErr.status)
   })
   app.setNotFoundHandler((_req, reply) => {
@@ -133,6 +138,14 @@ export function buildApiApp(o: AppOptions): FastifyInstance {
   app.get('/livez', async (_req, reply) => reply.type('text/plain').send('ok'))
   app.get('/readyz', async (_req, reply) => {
     if (o.isReady && !o.isReady()) return reply.code(503).type('text/plain').send('[-]bootstrap not finished\nreadyz check failed')
+    let timer: NodeJS.Timeout | undefined
+    try {
+      await Promise.race([o.registry.store.currentRevision(), new Promise((_, rej) => (timer = setTimeout(() => rej(new Error('timeout')), 2000)))])
+    } catch {
+      return reply.code(503).type('text/plain').send('[-]etcd failed\nreadyz check failed')
+    } finally {
+      clearTimeout(timer)
+    }
     return reply.type('text/plain').send('ok')
   })
   app.get('/metrics', async (_req, reply) => reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()))

@@ -58,13 +58,6 @@ export class Backoff {
   }
 }
 
-class GoneError extends Error {
-  constructor(msg: string) {
-    super(msg)
-    this.name = 'GoneError'
-  }
-}
-
 export interface InformerStats {
   lists: number
   watches: number
@@ -88,6 +81,8 @@ export class Informer<T extends KubeObject> implements SharedInformer<T> {
   private wakeSleep: (() => void) | undefined
   private resyncTimer: NodeJS.Timeout | undefined
   private readonly backoff: Backoff
+  private listedAt = 0
+  private unpagedNext = false
   private readonly log
 
   constructor(
@@ -157,6 +152,9 @@ export class Informer<T extends KubeObject> implements SharedInformer<T> {
           this.log.info({ rv: this.rv }, 'resourceVersion compacted (410): relisting')
           this.stats.relistsAfterGone++
           needList = true
+          // 410 right after a fresh list means the server cannot serve our revision at all:
+          // back off instead of spinning list → watch → 410.
+          if (Date.now() - this.listedAt < 1000) await this.sleep(this.backoff.next())
           continue
         }
         if (r.error) {
@@ -172,9 +170,13 @@ export class Informer<T extends KubeObject> implements SharedInformer<T> {
         else this.backoff.reset()
       } catch (err) {
         if (this.stopped) break
-        if (err instanceof GoneError || isGone(err)) {
-          // The continue token of a paged list expired: start the list again.
+        if (isGone(err)) {
+          // The continue token of a paged list expired (the list was slower than compaction):
+          // list again in one request, after a short pause.
+          this.log.info('continue token expired (410): listing again without paging')
+          this.unpagedNext = true
           needList = true
+          await this.sleep(this.backoff.next())
           continue
         }
         this.log.warn({ err: (err as Error).message }, 'list failed')
@@ -195,7 +197,7 @@ export class Informer<T extends KubeObject> implements SharedInformer<T> {
 
   /** Full list (paged), then replace the store contents and emit the differences. */
   private async relist(): Promise<void> {
-    const pageSize = this.opts.pageSize ?? 500
+    const pageSize = this.unpagedNext ? 0 : (this.opts.pageSize ?? 500)
     const items: T[] = []
     let cont: string | undefined
     let rv = ''
@@ -213,6 +215,8 @@ export class Informer<T extends KubeObject> implements SharedInformer<T> {
       cont = page.metadata.continue || undefined
     } while (cont)
     this.stats.lists++
+    this.listedAt = Date.now()
+    this.unpagedNext = false
     this.replace(items)
     this.rv = rv
     if (!this.synced) {

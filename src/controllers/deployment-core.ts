@@ -161,6 +161,7 @@ function replicasAnnotations(d: Deployment, ann: Record<string, string>): Record
   return { ...ann, [ANNOTATION_DESIRED_REPLICAS]: String(replicas), [ANNOTATION_MAX_REPLICAS]: String(replicas + maxSurge(d)) }
 }
 
+/** Set an RS's size (and its replicas annotations) in the working copy; true if anything changed. */
 function scale(d: Deployment, x: RSW, n: number): boolean {
   const ann = replicasAnnotations(d, x.annotations)
   const changed = x.replicas !== n || canonicalJSON(ann) !== canonicalJSON(x.annotations)
@@ -169,7 +170,7 @@ function scale(d: Deployment, x: RSW, n: number): boolean {
     x.annotations = ann
     x.dirty = true
   }
-  return x.replicas !== n || changed
+  return changed
 }
 
 // ---------- conditions ----------
@@ -413,9 +414,9 @@ function scaleProportionally(d: Deployment, n: RSW | undefined, olds: RSW[]): vo
   const all = n ? [n, ...olds] : olds
   const active = all.filter((x) => x.replicas > 0)
   if (active.length <= 1) {
+    // Also refreshes the replicas annotations, which is what ends the scaling event.
     const target = active[0] ?? n ?? [...olds].sort((a, b) => b.created - a.created)[0]
-    if (target && target.replicas !== replicas) scale(d, target, replicas)
-    else if (target) scale(d, target, replicas) // refresh the replicas annotations
+    if (target) scale(d, target, replicas)
     return
   }
   if (n && n.replicas === replicas && (st(n).availableReplicas ?? 0) === replicas) {

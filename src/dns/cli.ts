@@ -77,6 +77,8 @@ export async function main(argv: string[]): Promise<number> {
   log.info('dns server stopping')
   feed.stop()
   await server.stop()
+  // A cluster worker's IPC channel to the primary would keep it alive.
+  if (cluster.isWorker) cluster.worker?.disconnect()
   return 0
 }
 

@@ -39,6 +39,8 @@ export interface KubeletOptions {
   port?: number
   listenHost?: string
   syncIntervalMs?: number
+  /** Node lease renewal and status refresh period (kubelet's --node-status-update-frequency, 10 s). */
+  nodeStatusUpdateMs?: number
   backoffInitialMs?: number
   nodeLabels?: Record<string, string>
 }
@@ -103,6 +105,7 @@ export async function startKubelet(o: KubeletOptions): Promise<Kubelet> {
     kubeletPort: server.port,
     ...(o.podCIDR ? { podCIDR: o.podCIDR } : {}),
     ...(o.nodeLabels ? { labels: o.nodeLabels } : {}),
+    ...(o.nodeStatusUpdateMs ? { renewIntervalMs: o.nodeStatusUpdateMs, statusIntervalMs: o.nodeStatusUpdateMs } : {}),
   })
   await heartbeat.register()
   await heartbeat.renewLease()

@@ -17,8 +17,15 @@ import { chooseSubnet } from './subnets.js'
 
 export const DEFAULT_LEASE_TTL_SEC = 24 * 3600
 
-export class LeaseLostError extends Error {
-  override name = 'LeaseLostError'
+/** Shutdown calls must not hang when etcd is already gone: give up after `ms`. */
+function bounded(p: Promise<unknown>, ms = 3000): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms)
+    p.then(
+      () => (clearTimeout(timer), resolve()),
+      () => (clearTimeout(timer), resolve()),
+    )
+  })
 }
 
 export interface LeaseList {
@@ -176,7 +183,7 @@ export class OwnedLease {
     if (this.timer) clearTimeout(this.timer)
     // without release the etcd lease simply stops being renewed: a restarted agent takes
     // the key over (same PublicIP), and if none comes back the TTL frees the subnet
-    if (release) await this.etcdLease.revoke().catch(() => {})
+    if (release) await bounded(this.etcdLease.revoke())
   }
   get id(): Promise<string> {
     return this.etcdLease.grant()
@@ -260,6 +267,6 @@ export class LeaseWatch {
 
   async close(): Promise<void> {
     this.closed = true
-    if (this.watcher) await this.watcher.cancel().catch(() => {})
+    if (this.watcher) await bounded(this.watcher.cancel())
   }
 }

@@ -43,6 +43,8 @@ export async function startScheduler(opts: SchedulerOptions): Promise<Scheduler>
   const queue = createWorkQueue<string>({ name: 'scheduler' })
   const unschedulable = new Set<string>()
   const assumed = new Map<string, Pod>()
+  /** Bindings in flight (awaited on stop). */
+  const inflight = new Set<Promise<void>>()
 
   const wants = (p: Pod) =>
     !p.spec.nodeName && (p.spec.schedulerName ?? DEFAULT_SCHEDULER) === name && !p.metadata.deletionTimestamp && !isPodTerminal(p)
@@ -90,18 +92,25 @@ export async function startScheduler(opts: SchedulerOptions): Promise<Scheduler>
         metadata: { name: pod.metadata.name!, namespace: pod.metadata.namespace!, uid: pod.metadata.uid! },
         target: { apiVersion: 'v1', kind: 'Node', name: r.node },
       }
-      try {
-        await api.createSubresource(pod.metadata.name!, 'binding', binding)
-        attempts.inc({ result: 'scheduled' })
-        end({ result: 'scheduled' })
-        log.debug({ pod: key, node: r.node }, 'bound')
-      } catch (err) {
-        assumed.delete(key)
-        attempts.inc({ result: 'error' })
-        end({ result: 'error' })
-        if (isNotFound(err) || isConflict(err)) return // gone, or bound by someone else
-        throw err
-      }
+      // The binding runs asynchronously (upstream's binding cycle): the next pod is scheduled
+      // meanwhile against the assumed placement; a failed binding un-assumes and retries.
+      const bind = api.createSubresource(pod.metadata.name!, 'binding', binding).then(
+        () => {
+          attempts.inc({ result: 'scheduled' })
+          end({ result: 'scheduled' })
+          log.debug({ pod: key, node: r.node }, 'bound')
+        },
+        (err: unknown) => {
+          assumed.delete(key)
+          attempts.inc({ result: 'error' })
+          end({ result: 'error' })
+          if (isNotFound(err) || isConflict(err)) return // gone, or bound by someone else
+          log.warn({ pod: key, node: r.node, err: (err as Error).message }, 'binding failed, retrying')
+          queue.addRateLimited(key)
+        },
+      )
+      inflight.add(bind)
+      void bind.finally(() => inflight.delete(bind))
       return
     }
     attempts.inc({ result: 'unschedulable' })
@@ -127,6 +136,7 @@ export async function startScheduler(opts: SchedulerOptions): Promise<Scheduler>
         clearInterval(retry)
         await queue.shutDownWithDrain()
         await running
+        await Promise.all([...inflight])
         pods.stop()
         nodes.stop()
         await Promise.all([pods.waitStopped(), nodes.waitStopped()])

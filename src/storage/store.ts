@@ -3,7 +3,7 @@
 // compare (key absent for create, mod_revision for update/delete), so concurrent writers
 // never overwrite each other and an object is never half written. `resourceVersion` is the
 // etcd mod_revision of the key (a list's resourceVersion is the header revision it read at).
-import { Etcd3, type IKeyValue, type ICompare, type IRequestOp, type IWatchResponse, type IRangeResponse } from 'etcd3'
+import { Etcd3, type IKeyValue, type ICompare, type IRequestOp, type IWatchResponse, type IRangeResponse, type IRangeRequest, type ITxnRequest, type IPutRequest, type ICompactionRequest } from 'etcd3'
 import type { KubeObject } from '../api/types.js'
 
 export type StorageErrorCode = 'NotFound' | 'AlreadyExists' | 'Conflict' | 'Compacted' | 'InvalidContinue'
@@ -124,8 +124,23 @@ function isCompactedError(err: unknown): boolean {
 export class EtcdStore {
   readonly client: Etcd3
 
-  constructor(endpoints: string[]) {
+  constructor(
+    endpoints: string[],
+    /** Per-call deadline: with etcd unreachable a request fails instead of hanging. */
+    private readonly callTimeoutMs = 10_000,
+  ) {
     this.client = new Etcd3({ hosts: endpoints, dialTimeout: 5000 })
+  }
+
+  private get kv() {
+    const kv = this.client.kv
+    const o = () => ({ deadline: new Date(Date.now() + this.callTimeoutMs) })
+    return {
+      range: (r: IRangeRequest) => kv.range(r, o()),
+      txn: (r: ITxnRequest) => kv.txn(r, o()),
+      put: (r: IPutRequest) => kv.put(r, o()),
+      compact: (r: ICompactionRequest) => kv.compact(r, o()),
+    }
   }
 
   async close(): Promise<void> {
@@ -133,12 +148,12 @@ export class EtcdStore {
   }
 
   async currentRevision(): Promise<number> {
-    const res = await this.client.kv.range({ key: enc('/registry/health'), keys_only: true })
+    const res = await this.kv.range({ key: enc('/registry/health'), keys_only: true })
     return Number(res.header.revision)
   }
 
   async get(key: string): Promise<KubeObject | undefined> {
-    const res = await this.client.kv.range({ key: enc(key) })
+    const res = await this.kv.range({ key: enc(key) })
     const kv = res.kvs[0]
     return kv ? decode(kv) : undefined
   }
@@ -154,7 +169,7 @@ export class EtcdStore {
     const limit = opts.limit && opts.limit > 0 ? opts.limit : 0
     let res: IRangeResponse
     try {
-      res = await this.client.kv.range({
+      res = await this.kv.range({
         key: enc(start),
         range_end: prefixEnd(prefix),
         limit,
@@ -178,7 +193,7 @@ export class EtcdStore {
 
   /** Keys only, for allocators. */
   async keys(prefix: string): Promise<string[]> {
-    const res = await this.client.kv.range({ key: enc(prefix), range_end: prefixEnd(prefix), keys_only: true })
+    const res = await this.kv.range({ key: enc(prefix), range_end: prefixEnd(prefix), keys_only: true })
     return res.kvs.map((kv) => kv.key.toString())
   }
 
@@ -197,7 +212,7 @@ export class EtcdStore {
   async create(key: string, obj: KubeObject, side?: SideEffects): Promise<KubeObject> {
     const value = encode(obj)
     const s = this.sideOps(side)
-    const res = await this.client.kv.txn({
+    const res = await this.kv.txn({
       compare: [{ key: enc(key), target: 'Create', result: 'Equal', create_revision: 0 }, ...s.compare],
       success: [{ request_put: { key: enc(key), value: enc(value) } }, ...s.ops],
       failure: [{ request_range: { key: enc(key), keys_only: true } }],
@@ -219,7 +234,7 @@ export class EtcdStore {
   async update(key: string, obj: KubeObject, expectedRevision: number, side?: SideEffects): Promise<KubeObject> {
     const value = encode(obj)
     const s = this.sideOps(side)
-    const res = await this.client.kv.txn({
+    const res = await this.kv.txn({
       compare: [{ key: enc(key), target: 'Mod', result: 'Equal', mod_revision: expectedRevision }, ...s.compare],
       success: [{ request_put: { key: enc(key), value: enc(value) } }, ...s.ops],
       failure: [{ request_range: { key: enc(key), keys_only: true } }],
@@ -265,7 +280,7 @@ export class EtcdStore {
     const compare: ICompare[] = [...s.compare]
     if (expectedRevision !== undefined) compare.push({ key: enc(key), target: 'Mod', result: 'Equal', mod_revision: expectedRevision })
     else compare.push({ key: enc(key), target: 'Create', result: 'Greater', create_revision: 0 })
-    const res = await this.client.kv.txn({
+    const res = await this.kv.txn({
       compare,
       success: [{ request_delete_range: { key: enc(key), prev_kv: true } }, ...s.ops],
       failure: [{ request_range: { key: enc(key), keys_only: true } }],
@@ -282,11 +297,11 @@ export class EtcdStore {
 
   /** Put raw strings (allocator bookkeeping, bootstrap). */
   async putRaw(key: string, value: string): Promise<void> {
-    await this.client.kv.put({ key: enc(key), value: enc(value) })
+    await this.kv.put({ key: enc(key), value: enc(value) })
   }
 
   async compact(revision: number): Promise<void> {
-    await this.client.kv.compact({ revision, physical: true })
+    await this.kv.compact({ revision, physical: true })
   }
 
   /**

@@ -118,6 +118,27 @@ t.test('list and watch', async (t) => {
     t.same(w.events.map((e) => `${e.type} ${e.object.metadata.name}`), ['ADDED single', 'DELETED single'])
   })
 
+  t.test('a kubelet-style watch (fieldSelector spec.nodeName) sees a pod when it is bound', async (t) => {
+    const l = await inj(srv, 'GET', `/api/v1/pods?fieldSelector=spec.nodeName%3Dnode-a`)
+    t.equal(l.body.items.length, 0)
+    const w = await apiWatch(srv, `/api/v1/pods?watch=true&fieldSelector=spec.nodeName%3Dnode-a&resourceVersion=${l.body.metadata.resourceVersion}`)
+    t.teardown(() => w.close())
+    await inj(srv, 'POST', `${ns}/pods`, pod('tobind'))
+    await inj(srv, 'POST', `${ns}/pods`, pod('elsewhere', {}, { nodeName: 'node-b' }))
+    const b = await inj(srv, 'POST', `${ns}/pods/tobind/binding`, { apiVersion: 'v1', kind: 'Binding', metadata: { name: 'tobind' }, target: { kind: 'Node', name: 'node-a' } })
+    t.equal(b.status, 201)
+    const ev = await w.next((e) => e.type === 'ADDED')
+    t.equal(ev.object.metadata.name, 'tobind')
+    t.equal(ev.object.spec.nodeName, 'node-a')
+    await inj(srv, 'DELETE', `${ns}/pods/tobind`)
+    const del = await w.next((e) => e.object.metadata.name === 'tobind' && e.type !== 'ADDED')
+    t.equal(del.type, 'MODIFIED', 'graceful delete of a bound pod is a MODIFIED (deletionTimestamp set)')
+    t.ok(del.object.metadata.deletionTimestamp)
+    await inj(srv, 'DELETE', `${ns}/pods/tobind?gracePeriodSeconds=0`)
+    await w.next((e) => e.type === 'DELETED')
+    t.notOk(w.events.some((e) => e.object.metadata.name === 'elsewhere'), 'other nodes\' pods are not sent')
+  })
+
   t.test('bookmarks with allowWatchBookmarks carry a resourceVersion that resumes correctly', async (t) => {
     const l = await inj(srv, 'GET', `${ns}/configmaps`)
     const w = await apiWatch(srv, `${ns}/configmaps?watch=true&allowWatchBookmarks=true&resourceVersion=${l.body.metadata.resourceVersion}`)

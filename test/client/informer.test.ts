@@ -237,3 +237,30 @@ t.test('scripted client: synchronous events, stale events ignored, non-410 ERROR
   t.ok(inf.stats.reconnectWaits >= 1, 'the 500 ERROR backed off')
   t.equal(inf.stats.lists, 1, 'no relist for a non-410 error')
 })
+
+t.test('continue token expired during a paged list: list again unpaged, then sync', async (t) => {
+  const f = new FakeApi()
+  await f.start()
+  t.teardown(() => f.stop())
+  const c = createClient({ server: f.url })
+  t.teardown(() => c.close())
+  for (let i = 0; i < 5; i++) f.put({ metadata: { name: `p${i}`, namespace: 'n' } })
+  const real = c.resource<KubeObject>(CM)
+  const limits: (number | undefined)[] = []
+  const wrapped: ResourceClient<KubeObject> = Object.create(real)
+  wrapped.list = async (o) => {
+    limits.push(o?.limit)
+    const page = await real.list(o)
+    if (limits.length === 1) {
+      f.put({ metadata: { name: 'late', namespace: 'n' } })
+      f.compact() // the continue token of page 1 is now too old
+    }
+    return page
+  }
+  const inf = createInformer<KubeObject>(wrapped, { pageSize: 2, backoff: { initialMs: 10, maxMs: 50 } })
+  t.teardown(() => inf.stop())
+  await inf.start()
+  t.same(limits, [2, 2, undefined], 'page 1, expired page 2, then one unpaged list')
+  t.equal(inf.store.keys().length, 6)
+  t.equal(inf.lastResourceVersion(), String(f.rev))
+})

@@ -153,3 +153,12 @@ t.test('masquerade ruleset text', async (t) => {
     ].join('\n'),
   )
 })
+
+t.test('agent wire format round-trips env and stdin', async (t) => {
+  const { encodeRequest, decodeRequest, encodeResponse } = await import('../../cni/server.js')
+  const stdin = '{"cniVersion":"1.1.0","x":"a\\u0000b é"}'
+  const buf = encodeRequest({ CNI_COMMAND: 'ADD', CNI_ARGS: 'IgnoreUnknown=1;K8S_POD_NAME=a=b', HOME: '/root' }, stdin)
+  t.same(decodeRequest(buf), { env: { CNI_COMMAND: 'ADD', CNI_ARGS: 'IgnoreUnknown=1;K8S_POD_NAME=a=b' }, stdin }, 'only CNI_* travels')
+  t.equal(decodeRequest(Buffer.from('GET / HTTP/1.1\r\n')), undefined)
+  t.equal(encodeResponse({ exit: 1, stdout: '{"code":7}\n' }), '1\n{"code":7}\n')
+})

@@ -280,3 +280,45 @@ t.test('agent mode: the thin executable forwards to startCniServer over a unix s
   t.equal(served.length, 3)
   t.equal((await execCni(p, node, 'DEL', conf, { cid: 'a3', netns: `/run/netns/${pod}` })).exit, 0)
 })
+
+t.test('without the setns addon the plugin falls back to ip/nsenter and still works', async (t) => {
+  const p = installPlugin(t)
+  const node = await withNetns(t, 'fbn')
+  const pod1 = await withNetns(t, 'fb1')
+  const pod2 = await withNetns(t, 'fb2')
+  const conf = netconf(p)
+  const env = { NETKUBE_NO_SETNS: '1' }
+  const a1 = await execCni(p, node, 'ADD', conf, { cid: 'f1', netns: `/run/netns/${pod1}`, env })
+  t.equal(a1.exit, 0, a1.stdout)
+  t.equal((await execCni(p, node, 'ADD', conf, { cid: 'f2', netns: `/run/netns/${pod2}`, env })).exit, 0)
+  t.ok(await pingFrom(pod1, '10.77.0.3'), 'pods reach each other')
+  t.equal((await execCni(p, node, 'CHECK', { ...conf, prevResult: a1.json }, { cid: 'f1', netns: `/run/netns/${pod1}`, env })).exit, 0)
+  for (const [cid, pod] of [['f1', pod1], ['f2', pod2]] as const) {
+    t.equal((await execCni(p, node, 'DEL', conf, { cid, netns: `/run/netns/${pod}`, env })).exit, 0)
+  }
+  t.same(ipFiles(p), [])
+})
+
+t.test('chained: a prevResult from an earlier plugin is returned with our changes appended', async (t) => {
+  const p = installPlugin(t)
+  const node = await withNetns(t, 'chn')
+  const pod = await withNetns(t, 'chp')
+  const prevResult = {
+    cniVersion: '0.4.0',
+    interfaces: [{ name: 'lo', sandbox: `/run/netns/${pod}` }],
+    ips: [{ version: '4', address: '127.0.0.1/8', interface: 0 }],
+    dns: { nameservers: ['10.96.0.10'] },
+  }
+  const out = await execCni(p, node, 'ADD', netconf(p, { cniVersion: '0.4.0', prevResult }), { cid: 'ch1', netns: `/run/netns/${pod}` })
+  t.equal(out.exit, 0, out.stdout)
+  t.match(out.json, {
+    cniVersion: '0.4.0',
+    interfaces: [{ name: 'lo' }, { name: 'cni0' }, { name: hostVethName('ch1', 'eth0') }, { name: 'eth0' }],
+    ips: [
+      { version: '4', address: '127.0.0.1/8', interface: 0 },
+      { version: '4', address: '10.77.0.2/24', interface: 3 },
+    ],
+    dns: { nameservers: ['10.96.0.10'] },
+  })
+  t.equal((await execCni(p, node, 'DEL', netconf(p, { cniVersion: '0.4.0' }), { cid: 'ch1', netns: `/run/netns/${pod}` })).exit, 0)
+})

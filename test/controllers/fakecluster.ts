@@ -166,7 +166,7 @@ export async function withCluster(t: Test, opts: { graceMs?: number; evictMs?: n
   const client = createClient({ server: api.url, token: api.token, caPem: api.caPem })
   const cm = await startControllerManager({
     client,
-    nodeMonitorGracePeriodMs: opts.graceMs ?? 3000,
+    nodeMonitorGracePeriodMs: opts.graceMs ?? 6000,
     podEvictionTimeoutMs: opts.evictMs ?? 2000,
     nodeMonitorPeriodMs: 300,
   })

@@ -187,6 +187,7 @@ t.test('controllers and scheduler drive fake nodes', async (t) => {
       return p.spec.nodeName && p
     })
     t.equal(p.spec.nodeName, 'node4')
+    await eventually('PodScheduled=True after binding', async () => getCondition((await pods.get('picky')).status?.conditions, 'PodScheduled')?.status === 'True')
     await pods.delete('picky')
   })
 

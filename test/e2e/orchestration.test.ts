@@ -45,7 +45,8 @@ spec:
 t.test('orchestration in a 3-node lab', async (t) => {
   const lab = await withLab(t, {
     serverFlags: ['--node-monitor-grace-period', '8s', '--pod-eviction-timeout', '4s', '--no-dns'],
-    agentFlags: ['--backoff-initial', '1000'],
+    // Leases renew every 2 s, well inside the 8 s grace period (kubelet: 10 s vs 40 s).
+    agentFlags: ['--backoff-initial', '1s', '--node-status-update-frequency', '2s'],
   })
   const pods = lab.client.resource<Pod>(res('pods'), 'default')
   const webPods = async (): Promise<Pod[]> => (await pods.list({ labelSelector: 'app=web' })).items

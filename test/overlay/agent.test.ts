@@ -75,7 +75,8 @@ t.test('in-process agent on a named namespace', { skip: canSetns() ? false : 'se
   await client.put(key).value(JSON.stringify({ PublicIP: '192.168.57.20', BackendType: 'vxlan', BackendData: { VNI: 1, VtepMAC: '0e:00:00:00:00:20' } }))
   await client.put(`${PREFIX}/subnets/10.7.201.0-24`).value(JSON.stringify({ PublicIP: '172.16.0.9', BackendType: 'vxlan', BackendData: { VNI: 1, VtepMAC: '0e:00:00:00:00:21' } }))
   const dr = await startOverlayAgent({ etcdEndpoints: [etcd.endpoint], prefix: PREFIX, netns: ns, subnetFile, iface: 'eth0', publicIP: '192.168.57.10', reconcileIntervalMs: 300 })
-  t.teardown(() => dr.stop({ release: true }))
+  let drStopped = false
+  t.teardown(() => (drStopped ? undefined : dr.stop()))
   t.equal(await until('direct route', route), '10.7.200.0/24 via 192.168.57.20 dev eth0', 'DirectRouting: same L2 → plain route via PublicIP')
   t.equal(await until('vxlan route', async () => (await run('ip', ['-n', ns, 'route', 'show', '10.7.201.0/24'])).stdout.trim()), '10.7.201.0/24 via 10.7.201.0 dev flannel.1 onlink', 'other L2 → VXLAN')
   await t.rejects(
@@ -83,6 +84,8 @@ t.test('in-process agent on a named namespace', { skip: canSetns() ? false : 'se
     /--public-ip 192\.168\.57\.99 is not an address of any interface here/,
     'a wrong --public-ip is refused',
   )
+  await dr.stop({ release: true })
+  drStopped = true
 })
 
 t.test('netkube overlay refuses the root network namespace', async (t) => {

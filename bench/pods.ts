@@ -1,0 +1,77 @@
+// npm run bench:pods — pod startup latency in a 3-node lab: 60 pods created at once
+// (a Deployment of 60), each measured from its creation (as seen by the client) to the
+// moment the client sees it Ready, beside Kubernetes' pod startup SLO (p99 <= 5 s, for
+// stateless pods with pre-pulled images, excluding scheduling of ... see the SIG
+// Scalability SLO doc).
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { labUp, labDown } from '../src/lab/lab.js'
+import { createClient } from '../src/client/rest.js'
+import { loadKubeconfig } from '../src/client/kubeconfig.js'
+import { RESOURCES } from '../src/api/resources.js'
+import type { Deployment, Pod } from '../src/api/types.js'
+
+const PODS = Number(process.env.BENCH_PODS ?? 60)
+const res = (plural: string) => RESOURCES.find((r) => r.plural === plural)!
+
+function pct(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!
+}
+
+async function main(): Promise<void> {
+  const stateDir = mkdtempSync(join(tmpdir(), 'netkube-bench-pods-'))
+  const name = 'bpods'
+  try {
+    const state = await labUp({ name, nodes: 3, stateDir, apiPort: 0, serverFlags: ['--no-dns'], progress: (l) => process.stderr.write(`${l}\n`) })
+    const client = createClient(loadKubeconfig(state.kubeconfig!))
+    const pods = client.resource<Pod>(res('pods'), 'default')
+    const created = new Map<string, number>()
+    const readyAt = new Map<string, number>()
+    const handle = pods.watch({}, (ev) => {
+      const p = ev.object
+      const uid = p.metadata.uid!
+      if (!created.has(uid)) created.set(uid, Date.now())
+      if (!readyAt.has(uid) && p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')) readyAt.set(uid, Date.now())
+    })
+    const t0 = Date.now()
+    await client.resource<Deployment>(res('deployments'), 'default').create({
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'bench' },
+      spec: {
+        replicas: PODS,
+        selector: { matchLabels: { app: 'bench' } },
+        template: {
+          metadata: { labels: { app: 'bench' } },
+          spec: { containers: [{ name: 'c', image: 'agnhost', args: ['--http-port=8080'], readinessProbe: { tcpSocket: { port: 8080 }, periodSeconds: 1 } }] },
+        },
+      },
+    })
+    const deadline = Date.now() + 180_000
+    while (readyAt.size < PODS && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100))
+    const total = Date.now() - t0
+    handle.stop()
+    const lat = [...readyAt.entries()].map(([uid, at]) => (at - created.get(uid)!) / 1000).sort((a, b) => a - b)
+    const perNode = new Map<string, number>()
+    for (const p of (await pods.list()).items) perNode.set(p.spec.nodeName ?? '-', (perNode.get(p.spec.nodeName ?? '-') ?? 0) + 1)
+    console.log(`\npod startup latency (create -> Ready, seen by a watching client), ${PODS} pods on 3 lab nodes`)
+    console.log('| metric | netkube | baseline: Kubernetes SLO |')
+    console.log('|---|---|---|')
+    console.log(`| pods Ready | ${lat.length}/${PODS} | |`)
+    console.log(`| p50 | ${pct(lat, 50).toFixed(2)} s | |`)
+    console.log(`| p90 | ${pct(lat, 90).toFixed(2)} s | |`)
+    console.log(`| p99 | ${pct(lat, 99).toFixed(2)} s | <= 5 s |`)
+    console.log(`| all ${PODS} Ready after | ${(total / 1000).toFixed(2)} s | |`)
+    console.log(`| pods per node | ${[...perNode.entries()].map(([n, c]) => `${n}=${c}`).join(' ')} | |`)
+    console.log(`\nSLO ${pct(lat, 99) <= 5 ? 'met' : 'NOT met'} (p99 ${pct(lat, 99).toFixed(2)} s vs 5 s)`)
+  } finally {
+    await labDown({ name, stateDir, progress: () => {} })
+    rmSync(stateDir, { recursive: true, force: true })
+  }
+}
+
+main().catch((err: Error) => {
+  console.error(err.message)
+  process.exitCode = 1
+})

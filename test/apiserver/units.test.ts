@@ -1,0 +1,117 @@
+// Pure pieces of the apiserver and store, without etcd.
+import t from 'tap'
+import { parseTokenFile, TokenAuthenticator, isAnonymousPath } from '../../src/apiserver/auth.js'
+import { parseCidr, nthIP, ipToInt, intToIp, allocationKeys } from '../../src/apiserver/allocator.js'
+import { decodeContinue, encodeContinue, prefixEnd } from '../../src/storage/store.js'
+import { prepareForCreate, prepareForUpdate, generateName } from '../../src/apiserver/strategy.js'
+import { parseTarget } from '../../src/apiserver/routes.js'
+import { findResource } from '../../src/api/resources.js'
+import * as E from '../../src/apiserver/errors.js'
+import type { KubeObject, Service } from '../../src/api/types.js'
+
+t.test('token file: kube-apiserver CSV with quoted groups', async (t) => {
+  const users = parseTokenFile('# comment\nabc,admin,1,"system:masters,ops"\n\ndef,bob,2\n')
+  t.same(users.get('abc'), { name: 'admin', uid: '1', groups: ['system:masters', 'ops'] })
+  t.same(users.get('def'), { name: 'bob', uid: '2', groups: [] })
+  const auth = new TokenAuthenticator(users)
+  t.equal(auth.authenticate('Bearer abc')?.name, 'admin')
+  t.equal(auth.authenticate('bearer def')?.name, 'bob')
+  t.equal(auth.authenticate('Bearer nope'), undefined)
+  t.equal(auth.authenticate('Basic abc'), undefined)
+  t.equal(auth.authenticate(undefined), undefined)
+  t.ok(isAnonymousPath('/healthz'))
+  t.ok(isAnonymousPath('/version'))
+  t.notOk(isAnonymousPath('/api'))
+  t.notOk(isAnonymousPath('/metrics'))
+})
+
+t.test('service CIDR arithmetic', async (t) => {
+  const c = parseCidr('10.96.0.0/12')
+  t.equal(nthIP(c, 1), '10.96.0.1')
+  t.equal(nthIP(c, 10), '10.96.0.10')
+  t.equal(c.size, 1 << 20)
+  t.equal(intToIp(ipToInt('10.111.255.254')), '10.111.255.254')
+  t.ok(Number.isNaN(ipToInt('10.1.1')))
+  t.ok(Number.isNaN(ipToInt('10.1.1.256')))
+  t.equal(parseCidr('10.96.5.7/24').base, ipToInt('10.96.5.0'))
+  t.throws(() => parseCidr('10.0.0.0/33'))
+  const svc = { metadata: {}, spec: { type: 'NodePort', clusterIP: '10.96.0.5', ports: [{ port: 80, nodePort: 30001 }] } } as Service
+  t.same(allocationKeys(svc), ['/registry/ranges/serviceips/10.96.0.5', '/registry/ranges/servicenodeports/30001'])
+  t.same(allocationKeys({ metadata: {}, spec: { clusterIP: 'None' } } as Service), [])
+})
+
+t.test('continue tokens and key ranges', async (t) => {
+  const tok = encodeContinue(42, '/registry/pods/default/b\x00')
+  t.same(decodeContinue(tok, '/registry/pods/default/'), { rv: 42, start: '/registry/pods/default/b\x00' })
+  t.throws(() => decodeContinue(tok, '/registry/configmaps/'), { code: 'InvalidContinue' })
+  t.throws(() => decodeContinue('!!!', '/registry/pods/'), { code: 'InvalidContinue' })
+  t.equal(prefixEnd('/registry/pods/').toString(), '/registry/pods0')
+  t.same([...prefixEnd('a\xff')], [0x61, 0xc3, 0xc0], 'carries over 0xff bytes of the UTF-8 encoding')
+})
+
+t.test('strategy: system metadata and generation', async (t) => {
+  const deploy = findResource('apps', 'v1', 'deployments')!
+  const cmR = findResource('', 'v1', 'configmaps')!
+  const o: KubeObject = { metadata: { name: 'x', resourceVersion: '9', uid: 'forged', deletionTimestamp: 'x' }, spec: { replicas: 1 }, status: { replicas: 3 } }
+  prepareForCreate(deploy, o, new Date('2026-01-02T03:04:05.678Z'))
+  t.not(o.metadata.uid, 'forged')
+  t.equal(o.metadata.creationTimestamp, '2026-01-02T03:04:05Z')
+  t.equal(o.metadata.generation, 1)
+  t.notOk(o.metadata.resourceVersion)
+  t.notOk(o.metadata.deletionTimestamp)
+  t.same(o.status, {}, 'status reset on create')
+  const next: KubeObject = structuredClone(o)
+  next.metadata.labels = { a: 'b' }
+  prepareForUpdate(deploy, next, o)
+  t.equal(next.metadata.generation, 1, 'labels do not bump')
+  const next2: KubeObject = { ...structuredClone(o), spec: { replicas: 2 } }
+  prepareForUpdate(deploy, next2, o)
+  t.equal(next2.metadata.generation, 2)
+  const c: KubeObject = { metadata: { name: 'c' }, data: { a: '1' } }
+  prepareForCreate(cmR, c, new Date())
+  const c2: KubeObject = { ...structuredClone(c), data: { a: '2' } }
+  prepareForUpdate(cmR, c2, c)
+  t.equal(c2.metadata.generation, 2, 'content change of a spec-less object bumps generation too')
+  t.match(generateName('web-'), /^web-[a-z0-9]{5}$/)
+})
+
+t.test('paths → resources', async (t) => {
+  t.match(parseTarget('', 'v1', 'namespaces/default/pods/p/status'), { r: { plural: 'pods' }, namespace: 'default', name: 'p', sub: 'status' })
+  t.match(parseTarget('', 'v1', 'namespaces/default'), { r: { plural: 'namespaces' }, name: 'default', namespace: undefined })
+  t.match(parseTarget('', 'v1', 'namespaces/x/status'), { r: { plural: 'namespaces' }, name: 'x', sub: 'status' })
+  t.match(parseTarget('', 'v1', 'watch/namespaces/default/pods'), { watchPath: true, namespace: 'default' })
+  t.match(parseTarget('', 'v1', 'pods'), { r: { plural: 'pods' }, namespace: undefined })
+  t.match(parseTarget('apps', 'v1', 'namespaces/a/deployments/d/scale'), { sub: 'scale' })
+  t.throws(() => parseTarget('', 'v1', 'namespaces/default/nodes'), { reason: 'NotFound' })
+  t.throws(() => parseTarget('', 'v1', 'namespaces/default/pods/p/status/extra'), { reason: 'NotFound' })
+  t.throws(() => parseTarget('', 'v1', 'configmaps/x/scale'), { reason: 'NotFound' })
+})
+
+t.test('Status wording', async (t) => {
+  t.equal(E.notFound({ group: '', resource: 'pods' }, 'nope').status.message, 'pods "nope" not found')
+  t.equal(E.notFound({ group: 'apps', resource: 'deployments' }, 'x').status.message, 'deployments.apps "x" not found')
+  t.equal(E.alreadyExists({ group: '', resource: 'services' }, 'web').status.message, 'services "web" already exists')
+  t.equal(
+    E.conflict({ group: '', resource: 'services' }, 'x', E.STALE_OBJECT).status.message,
+    'Operation cannot be fulfilled on services "x": the object has been modified; please apply your changes to the latest version and try again',
+  )
+  const inv = E.invalid('Service', '', 'web', [{ type: 'FieldValueRequired', field: 'spec.ports', message: 'Required value' }]).status
+  t.equal(inv.code, 422)
+  t.equal(inv.message, 'Service "web" is invalid: spec.ports: Required value')
+  t.same(inv.details?.causes, [{ reason: 'FieldValueRequired', message: 'Required value', field: 'spec.ports' }])
+  for (const [err, code, reason] of [
+    [E.unauthorized(), 401, 'Unauthorized'],
+    [E.methodNotAllowed(), 405, 'MethodNotAllowed'],
+    [E.tooLarge(), 413, 'RequestEntityTooLarge'],
+    [E.notAcceptable(), 406, 'NotAcceptable'],
+    [E.gone('x'), 410, 'Gone'],
+    [E.expired('x'), 410, 'Expired'],
+    [E.internal('x'), 500, 'InternalError'],
+    [E.timeout('x'), 504, 'Timeout'],
+  ] as const) {
+    t.equal(err.status.code, code)
+    t.equal(err.status.reason, reason)
+    t.equal(err.status.kind, 'Status')
+    t.equal(err.status.status, 'Failure')
+  }
+})
