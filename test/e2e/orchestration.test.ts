@@ -161,6 +161,30 @@ spec:
     t.pass('failing liveness probe restarted the container')
   })
 
+  await t.test('a restarted kubelet adopts its pods and cleans up what no longer belongs', async (t) => {
+    const onNode2 = (await webPods()).filter((p) => p.spec.nodeName === 'node2' && ready(p))
+    t.ok(onNode2.length >= 2, `node2 runs ${onNode2.length} ready web pods`)
+    const [doomed, ...kept] = onNode2
+    const startedBefore = new Map(kept.map((p) => [p.metadata.uid!, p.status!.containerStatuses![0]!.state!.running!.startedAt]))
+    const doomedNs = lab.podNetns(doomed!)
+    const pidfile = componentPidfile(lab.state.stateDir, 'agent', 'node2')
+    const oldPid = Number(readFileSync(pidfile, 'utf8'))
+    process.kill(oldPid, 'SIGKILL')
+    // While node2's kubelet is down, its pod disappears from the API for good.
+    await lab.k(['delete', 'pod', doomed!.metadata.name!, '--grace-period=0', '--force'])
+    await waitUntil('agent restarted', async () => Number(readFileSync(pidfile, 'utf8')) !== oldPid, 30_000)
+    await waitUntil('orphaned sandbox removed', async () => !listNetns().includes(doomedNs), 60_000)
+    t.pass(`the force-deleted pod's namespace ${doomedNs} was removed after the restart`)
+    const ipamDir = join(lab.state.stateDir, 'node2', 'ipam', 'netkube')
+    t.notOk(existsSync(join(ipamDir, doomed!.status!.podIP!)), 'its IP allocation was released')
+    await waitUntil('kept pods ready again', async () => (await webPods()).filter((p) => startedBefore.has(p.metadata.uid!) && ready(p)).length === kept.length, 30_000)
+    for (const p of (await webPods()).filter((x) => startedBefore.has(x.metadata.uid!))) {
+      const cs = p.status!.containerStatuses![0]!
+      t.equal(cs.restartCount, 0, `${p.metadata.name} was not restarted`)
+      t.equal(cs.state?.running?.startedAt, startedBefore.get(p.metadata.uid!), `${p.metadata.name} kept its running container (adopted)`)
+    }
+  })
+
   await t.test('a node whose agent dies turns NotReady and its pods move', async (t) => {
     const agent3 = lab.state.daemons.find((d) => d.role === 'agent' && d.node === 'node3')!
     const before = (await webPods()).filter((p) => p.spec.nodeName === 'node3').length
