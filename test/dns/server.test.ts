@@ -3,7 +3,7 @@
 // metrics. All traffic stays on 127.0.0.1.
 import { createSocket } from 'node:dgram'
 import { request } from 'node:http'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import dns2 from 'dns2'
 import { DnsModel } from '../../src/dns/model.js'
 import { freePort } from '../../src/util/ports.js'
@@ -14,7 +14,7 @@ import { clusterModel, svc } from './fixtures.js'
 const { Packet } = dns2
 
 /** A fake upstream resolver: example.com/www.example.com A 192.0.2.7 (TTL 60), big.example TXT, anything else NXDOMAIN. */
-async function fakeUpstream(t: Tap.Test): Promise<{ port: number; hits: () => number }> {
+async function fakeUpstream(t: Test): Promise<{ port: number; hits: () => number }> {
   let hits = 0
   const server = dns2.createServer({
     udp: true,
@@ -40,15 +40,12 @@ async function fakeUpstream(t: Tap.Test): Promise<{ port: number; hits: () => nu
   return { port, hits: () => hits }
 }
 
-async function start(t: Tap.Test, extra: Partial<DnsServerOptions> = {}, model = clusterModel(60)) {
+async function start(t: Test, extra: Partial<DnsServerOptions> = {}, model = clusterModel(60)) {
   const srv = await startDnsServer({ model, host: '127.0.0.1', port: 0, upstreams: [], metricsPort: 0, ...extra })
   t.teardown(() => srv.stop())
   return srv
 }
 
-declare namespace Tap {
-  type Test = typeof t
-}
 
 t.test('UDP: A, AAAA, PTR, authoritative', async (t) => {
   const { port } = await start(t)

@@ -5,15 +5,12 @@ import t from 'tap'
 import { readdirSync, existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Endpoints, Node, Pod } from '../../src/api/types.js'
-import { RESOURCES } from '../../src/api/resources.js'
 import { cidrContains, parseCidr } from '../../src/net/ip.js'
 import { listNetns } from '../../src/net/netns.js'
 import { labDown, componentPidfile } from '../../src/lab/lab.js'
 import { isAlive, processesInNamespaces } from '../../src/lab/procs.js'
-import { withLab, waitUntil } from '../helpers/lab.js'
+import { withLab, waitUntil, res, ready } from '../helpers/lab.js'
 
-const res = (plural: string) => RESOURCES.find((r) => r.plural === plural)!
-const ready = (p: Pod): boolean => !p.metadata.deletionTimestamp && !!p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')
 
 const web = (image: string, replicas = 6): string => `
 apiVersion: apps/v1

@@ -3,15 +3,12 @@
 import t from 'tap'
 import { readFileSync } from 'node:fs'
 import type { Pod, Service } from '../../src/api/types.js'
-import { RESOURCES } from '../../src/api/resources.js'
 import { execInNetns } from '../../src/net/netns.js'
 import { run } from '../../src/util/exec.js'
 import { componentPidfile } from '../../src/lab/lab.js'
 import { processesInNamespaces } from '../../src/lab/procs.js'
-import { withLab, waitUntil, httpLoopScript, type HttpResult } from '../helpers/lab.js'
+import { withLab, waitUntil, res, ready, httpLoopScript, type HttpResult } from '../helpers/lab.js'
 
-const res = (plural: string) => RESOURCES.find((r) => r.plural === plural)!
-const ready = (p: Pod): boolean => !p.metadata.deletionTimestamp && !!p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')
 
 const MANIFESTS = `
 apiVersion: apps/v1
