@@ -1,7 +1,7 @@
 // Starts and supervises a local etcd (Debian's etcd-server) as a child process. Used by
 // `netkube server` when no --etcd-servers is given, by the lab, and by the test harness.
 import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdirSync, openSync, closeSync } from 'node:fs'
+import { mkdirSync, openSync, closeSync, existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { freePort } from '../util/ports.js'
 import { logger } from '../util/log.js'
@@ -66,7 +66,10 @@ export async function startEtcd(opts: EtcdOptions): Promise<EtcdProcess> {
     args.push('--auto-compaction-mode', 'revision', '--auto-compaction-retention', String(opts.autoCompactionRevisions))
   }
   const logFd = openSync(join(opts.dataDir, 'etcd.log'), 'a')
-  const [file, argv] = opts.netns ? ['ip', ['netns', 'exec', opts.netns, 'etcd', ...args]] : ['etcd', args]
+  // etcd must not outlive whoever started it (a test killed on timeout, a crashed server):
+  // setpriv --pdeathsig asks the kernel to SIGKILL it when its parent goes.
+  const etcdArgv = existsSync('/usr/bin/setpriv') ? ['setpriv', '--pdeathsig', 'SIGKILL', '--', 'etcd', ...args] : ['etcd', ...args]
+  const [file, argv] = opts.netns ? ['ip', ['netns', 'exec', opts.netns, ...etcdArgv]] : [etcdArgv[0]!, etcdArgv.slice(1)]
   const child = spawn(file, argv as string[], { stdio: ['ignore', logFd, logFd] })
   closeSync(logFd)
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
