@@ -9,7 +9,9 @@ declare -A NEED=(
   [etcd]=etcd-server [etcdctl]=etcd-client [nft]=nftables [iptables]=iptables [ip]=iproute2
   [dig]=bind9-dnsutils [dnsperf]=dnsperf [iperf3]=iperf3 [conntrack]=conntrack [socat]=socat
   [tcpdump]=tcpdump [busybox]=busybox-static [podman]=podman [runc]=runc [openssl]=openssl
-  [dnsmasq]=dnsmasq-base [nsenter]=util-linux [ping]=iputils-ping
+  [dnsmasq]=dnsmasq-base [nsenter]=util-linux [ping]=iputils-ping [setpriv]=util-linux
+  # the setns addon (node-gyp) and the CNI shim are compiled here
+  [cc]=gcc [g++]=g++ [make]=make [python3]=python3
 )
 missing=()
 for cmd in "${!NEED[@]}"; do
@@ -20,6 +22,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing Debian packages: ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
+  mapfile -t missing < <(printf '%s\n' "${missing[@]}" | sort -u)
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
