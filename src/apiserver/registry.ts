@@ -6,7 +6,7 @@
 import type { ResourceInfo } from '../api/resources.js'
 import { etcdKey, etcdListPrefix, findResource, groupVersion, RESOURCES } from '../api/resources.js'
 import type { KubeList, KubeObject, Pod, Service, Status } from '../api/types.js'
-import { applyDefaults } from '../api/defaults.js'
+import { applyDefaults, preserveOnUpdate } from '../api/defaults.js'
 import { validateCreate, validateStatusUpdate, validateUpdate } from '../api/validation.js'
 import { applyJsonPatch, applyMergePatch, applyStrategicMergePatch, PatchError } from '../api/patch.js'
 import { matchesFields, matchesLabels, parseFieldSelector, parseLabelSelector, selectableFields, SelectorError, unsupportedFields, type ParsedSelector } from '../api/selectors.js'
@@ -24,6 +24,8 @@ export interface ListQuery {
   limit?: number
   continue?: string
   resourceVersion?: string
+  /** 'Exact' reads at resourceVersion (410 Expired once compacted); otherwise the latest state. */
+  resourceVersionMatch?: string
 }
 
 export interface DeleteOpts {
@@ -105,6 +107,15 @@ export class Registry {
     const items: KubeObject[] = []
     let cont = q.continue
     let revision = 0
+    if (q.resourceVersionMatch !== undefined && q.resourceVersionMatch !== '') {
+      if (!['Exact', 'NotOlderThan'].includes(q.resourceVersionMatch))
+        throw E.badRequest(`resourceVersionMatch: Unsupported value: ${JSON.stringify(q.resourceVersionMatch)}: supported values: "Exact", "NotOlderThan"`)
+      if (!q.resourceVersion) throw E.badRequest('resourceVersionMatch is forbidden unless resourceVersion is provided')
+      if (cont) throw E.badRequest('resourceVersionMatch is forbidden when continue is provided')
+      if (!/^\d+$/.test(q.resourceVersion)) throw E.badRequest(`invalid resource version: ${JSON.stringify(q.resourceVersion)}`)
+      if (q.resourceVersionMatch === 'Exact') revision = Number(q.resourceVersion)
+    }
+    // Any other resourceVersion is "not older than": the latest state satisfies it.
     let remaining: number | undefined
     for (;;) {
       let page
@@ -113,8 +124,10 @@ export class Registry {
         page = await this.store.list(prefix, { limit: want, ...(cont ? { continue: cont } : {}), ...(revision ? { revision } : {}) })
       } catch (err) {
         if (err instanceof StorageError && err.code === 'InvalidContinue') throw E.badRequest(`continue key is not valid: ${err.message}`)
-        if (err instanceof StorageError && err.code === 'Compacted')
+        if (err instanceof StorageError && err.code === 'Compacted') {
+          if (!q.continue) throw E.expired(`too old resource version: ${revision}`)
           throw E.expired('The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.')
+        }
         throw err
       }
       revision = page.revision
@@ -233,9 +246,10 @@ export class Registry {
       } else {
         next = structuredClone(obj)
         prepareForUpdate(r, next, cur)
-        if (r.kind === 'Service') carryClusterIP(next as Service, cur as Service)
         const errs = guard(r, () => {
           applyDefaults(r, next)
+          // An update that leaves out the allocated ClusterIP/nodePorts keeps them (kube-apiserver does).
+          preserveOnUpdate(r, next, cur)
           return opts.system ? [] : validateUpdate(r, next, cur)
         })
         if (errs.length) throw this.invalid(r, next, errs)
@@ -496,14 +510,6 @@ export class Registry {
   statusFor(r: ResourceInfo, obj: KubeObject): Status {
     return E.successStatus({ name: obj.metadata.name!, group: r.group, kind: r.plural, uid: obj.metadata.uid! })
   }
-}
-
-/** An update that leaves clusterIP empty keeps the allocated one (as kube-apiserver does). */
-function carryClusterIP(next: Service, old: Service): void {
-  if (!next.spec || typeof next.spec !== 'object' || !old.spec?.clusterIP) return
-  if (next.spec.type === 'ExternalName' || next.spec.clusterIP) return
-  next.spec.clusterIP = old.spec.clusterIP
-  if (!next.spec.clusterIPs?.length && old.spec.clusterIPs) next.spec.clusterIPs = [...old.spec.clusterIPs]
 }
 
 /**

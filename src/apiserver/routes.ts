@@ -269,11 +269,16 @@ export function registerResourceRoutes(app: FastifyInstance, o: RouteOptions): v
             ...(q.fieldSelector ? { fieldSelector: q.fieldSelector } : {}),
             ...(intParam(q, 'limit') ? { limit: intParam(q, 'limit')! } : {}),
             ...(q.continue ? { continue: q.continue } : {}),
+            ...(q.resourceVersion ? { resourceVersion: q.resourceVersion } : {}),
+            ...(q.resourceVersionMatch ? { resourceVersionMatch: q.resourceVersionMatch } : {}),
           })
           return render(list, table)
         }
         setVerb('get')
         if (sub === 'log') return podLog(req, reply, ns!, name, q)
+        // nodes/proxy is listed by discovery but not served yet; binding is create-only.
+        if (sub === 'proxy') throw E.pathNotFound()
+        if (sub === 'binding') throw E.methodNotAllowed()
         const table = wantsTable(req)
         const obj = await reg.get(r, ns, name)
         if (sub === 'scale') return toScale(r, obj)

@@ -65,6 +65,20 @@ t.test('list and watch', async (t) => {
     t.equal((await inj(srv, 'GET', `/api/v1/namespaces/pages/configmaps?limit=1&continue=${foreign}`)).status, 400, 'token cannot escape its prefix')
   })
 
+  t.test('list at an exact resourceVersion sees the past', async (t) => {
+    await inj(srv, 'POST', '/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'exact' } })
+    const first = await inj(srv, 'POST', '/api/v1/namespaces/exact/configmaps', cm('e1'))
+    await inj(srv, 'POST', '/api/v1/namespaces/exact/configmaps', cm('e2'))
+    const rv = first.body.metadata.resourceVersion
+    const past = await inj(srv, 'GET', `/api/v1/namespaces/exact/configmaps?resourceVersion=${rv}&resourceVersionMatch=Exact`)
+    t.same(past.body.items.map((i: any) => i.metadata.name), ['e1'])
+    t.equal(past.body.metadata.resourceVersion, rv)
+    const now = await inj(srv, 'GET', `/api/v1/namespaces/exact/configmaps?resourceVersion=${rv}&resourceVersionMatch=NotOlderThan`)
+    t.same(now.body.items.map((i: any) => i.metadata.name), ['e1', 'e2'])
+    t.equal((await inj(srv, 'GET', `/api/v1/namespaces/exact/configmaps?resourceVersionMatch=Exact`)).status, 400)
+    t.equal((await inj(srv, 'GET', `/api/v1/namespaces/exact/configmaps?resourceVersion=1&resourceVersionMatch=Sometimes`)).status, 400)
+  })
+
   t.test('watch from a list RV loses nothing written in between', async (t) => {
     const list = await inj(srv, 'GET', `${ns}/configmaps`)
     const rv = list.body.metadata.resourceVersion
@@ -199,6 +213,8 @@ t.test('list and watch', async (t) => {
     const cont = await inj(srv, 'GET', `${ns}/configmaps?limit=1&continue=${encodeURIComponent(first.body.metadata.continue)}`)
     t.equal(cont.status, 410)
     t.equal(cont.body.reason, 'Expired')
+    const exact = await inj(srv, 'GET', `${ns}/configmaps?resourceVersion=${oldRv}&resourceVersionMatch=Exact`)
+    t.equal(exact.status, 410, 'exact list at a compacted revision')
     // The current revision still watches fine.
     const ok = await apiWatch(srv, `${ns}/configmaps?watch=true&resourceVersion=${now.body.metadata.resourceVersion}`)
     t.teardown(() => ok.close())
