@@ -22,7 +22,7 @@ import { encodeResponse } from './encode.js'
 import { DnsMetrics, type Source } from './metrics.js'
 import type { DnsReadModel } from './model.js'
 import { Forwarder, parseUpstream, readResolvConf, type Upstream } from './upstream.js'
-import { appendOpt, HEADER_LEN, headerResponse, keyName, parseQuery, type QueryInfo } from './wire.js'
+import { addressAnswers, appendOpt, HEADER_LEN, headerResponse, keyName, parseQuery, rotateAnswers, type QueryInfo, type Rotation } from './wire.js'
 
 const log = logger('dns')
 const { Packet } = dns2
@@ -65,6 +65,8 @@ interface ZoneEntry {
   plain: Buffer
   edns: Buffer
   rcode: number
+  /** Address records to rotate per answer (CoreDNS `loadbalance`), so clients that take the first spread out. */
+  rot?: Rotation
 }
 
 type Reply = (b: Buffer) => void
@@ -93,6 +95,7 @@ export async function startDnsServer(opts: DnsServerOptions): Promise<DnsServerH
   const chaseCache = new TtlCache({ ...cacheOpts, maxTtl: Math.min(cacheOpts.maxTtl, cfg.ttl) })
   const zoneCache = new Map<string, ZoneEntry>()
   let zoneGen = model.generation
+  let rotation = 0
   const metrics = new DnsMetrics(() => ({ zone: zoneCache.size, forward: forwardCache.size + chaseCache.size }))
 
   /** Copy a ready response for this query: ID, RD and the question's letter case (DNS 0x20) from the query. */
@@ -103,6 +106,13 @@ export async function startDnsServer(opts: DnsServerOptions): Promise<DnsServerH
     out[1] = query[1]!
     out[2] = (out[2]! & 0xfe) | (q.rd ? 1 : 0)
     out.set(query.subarray(HEADER_LEN, q.qnameEnd), HEADER_LEN)
+    return out
+  }
+
+  /** The entry's answer for this query, its address records rotated one step further than last time. */
+  function fromEntry(entry: ZoneEntry, query: Buffer, q: QueryInfo): Buffer {
+    const out = personalize(q.edns ? entry.edns : entry.plain, query, q)
+    if (entry.rot) rotateAnswers(out, entry.rot, rotation++)
     return out
   }
 
@@ -127,7 +137,10 @@ export async function startDnsServer(opts: DnsServerOptions): Promise<DnsServerH
 
   function encodeFor(q: QueryInfo, r: Response): ZoneEntry {
     const plain = encodeResponse(keyName(q.key), q.qtype, q.qclass, r)
-    return { plain, edns: appendOpt(plain), rcode: r.rcode }
+    const entry: ZoneEntry = { plain, edns: appendOpt(plain), rcode: r.rcode }
+    const rot = addressAnswers(plain)
+    if (rot) entry.rot = rot
+    return entry
   }
 
   function handle(query: Buffer, tcp: boolean, reply: Reply): void {
@@ -153,7 +166,7 @@ export async function startDnsServer(opts: DnsServerOptions): Promise<DnsServerH
       zoneGen = model.generation
     }
     const hit = zoneCache.get(q.key)
-    if (hit) return send(personalize(q.edns ? hit.edns : hit.plain, query, q), query, q, tcp, reply, 'cache', start)
+    if (hit) return send(fromEntry(hit, query, q), query, q, tcp, reply, 'cache', start)
 
     const outcome = answer({ name: keyName(q.key), type: q.qtype, class: q.qclass }, model, cfg)
     if (outcome.kind === 'answer' && !outcome.chase) {
@@ -163,7 +176,7 @@ export async function startDnsServer(opts: DnsServerOptions): Promise<DnsServerH
         if (zoneCache.size >= maxEntries) zoneCache.clear()
         zoneCache.set(q.key, entry)
       }
-      return send(personalize(q.edns ? entry.edns : entry.plain, query, q), query, q, tcp, reply, 'zone', start)
+      return send(fromEntry(entry, query, q), query, q, tcp, reply, 'zone', start)
     }
     const fkey = q.key + (q.edns ? (q.dnssecOk ? 'D' : 'E') : 'N')
     if (outcome.kind === 'answer') {
@@ -327,13 +340,16 @@ export async function startDnsServer(opts: DnsServerOptions): Promise<DnsServerH
     const a = h.address()
     metricsPort = typeof a === 'object' && a ? a.port : undefined
   }
-  log.info({ host, port, zone: cfg.zone, upstreams, metricsPort }, 'dns server listening')
+  log.debug({ host, port, zone: cfg.zone, upstreams, metricsPort }, 'dns server listening')
+  let stopped = false
 
   return {
     port,
     metrics,
     ...(metricsPort !== undefined ? { metricsPort } : {}),
     async stop() {
+      if (stopped) return
+      stopped = true
       forwarder.close()
       for (const s of tcpSockets) s.destroy()
       await Promise.all([

@@ -193,3 +193,46 @@ export function ttlOffsets(buf: Buffer): { offsets: number[]; minTtl: number } |
   }
   return { offsets, minTtl: minTtl === Infinity ? 0 : minTtl }
 }
+
+/** Where an answer section of same-sized address records lies, so it can be rotated in place. */
+export interface Rotation {
+  start: number
+  size: number
+  count: number
+}
+
+/**
+ * The answer section, if it holds two or more A (or AAAA) records of one size, and nothing
+ * but them: what CoreDNS's `loadbalance` shuffles. Else undefined.
+ */
+export function addressAnswers(buf: Buffer): Rotation | undefined {
+  const an = buf.readUInt16BE(6)
+  if (buf.readUInt16BE(4) !== 1 || an < 2) return undefined
+  let off = skipName(buf, HEADER_LEN)
+  if (off < 0) return undefined
+  const start = off + 4
+  off = start
+  let size = -1
+  let type = -1
+  for (let i = 0; i < an; i++) {
+    const nameEnd = skipName(buf, off)
+    if (nameEnd < 0 || nameEnd + 10 > buf.length) return undefined
+    const t = buf.readUInt16BE(nameEnd)
+    const end = nameEnd + 10 + buf.readUInt16BE(nameEnd + 8)
+    if ((t !== 1 && t !== 28) || (type !== -1 && t !== type) || (size !== -1 && end - off !== size)) return undefined
+    type = t
+    size = end - off
+    off = end
+  }
+  return { start, size, count: an }
+}
+
+/** Rotate the records of `r` in `buf` left by `by` positions (in place). */
+export function rotateAnswers(buf: Buffer, r: Rotation, by: number): void {
+  const k = by % r.count
+  if (k === 0) return
+  const section = buf.subarray(r.start, r.start + r.size * r.count)
+  const head = Buffer.from(section.subarray(0, k * r.size))
+  section.copyWithin(0, k * r.size)
+  head.copy(section, (r.count - k) * r.size)
+}

@@ -85,6 +85,14 @@ t.test('TCP: SRV with additional records; headless', async (t) => {
   t.equal(srv.answer.length, 3)
   t.ok(srv.answer.includes('_pg._tcp.db.default.svc.cluster.local. 5 IN SRV 0 33 5432 db-0.db.default.svc.cluster.local.'))
   t.ok(srv.additional.includes('db-0.db.default.svc.cluster.local. 5 IN A 10.244.1.10'))
+  // Headless A records rotate from one answer to the next (CoreDNS loadbalance), same set each time.
+  const firsts = new Set<string>()
+  for (let i = 0; i < 3; i++) {
+    const h = await dig(port, ['db.default.svc.cluster.local'])
+    t.same([...h.answer].sort(), ['db.default.svc.cluster.local. 5 IN A 10.244.1.10', 'db.default.svc.cluster.local. 5 IN A 10.244.2.11', 'db.default.svc.cluster.local. 5 IN A 10.244.3.12'])
+    firsts.add(h.answer[0]!)
+  }
+  t.equal(firsts.size, 3, 'each of the three came first once')
   const host = await dig(port, ['+tcp', 'db-1.db.default.svc.cluster.local'])
   t.same(host.answer, ['db-1.db.default.svc.cluster.local. 5 IN A 10.244.2.11'])
   const ext = await dig(port, ['+tcp', 'ext.prod.svc.cluster.local', 'CNAME'])

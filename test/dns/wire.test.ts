@@ -3,7 +3,7 @@
 import t from 'tap'
 import dns2 from 'dns2'
 import { TtlCache } from '../../src/dns/cache.js'
-import { appendOpt, headerResponse, keyName, parseQuery, ttlOffsets } from '../../src/dns/wire.js'
+import { addressAnswers, appendOpt, headerResponse, keyName, parseQuery, rotateAnswers, ttlOffsets } from '../../src/dns/wire.js'
 
 const { Packet } = dns2
 
@@ -107,4 +107,26 @@ t.test('TtlCache counts TTLs down, keeps only cacheable answers, expires', async
   cache.set('c', resp)
   t.equal(cache.size, 2, 'bounded')
   t.equal(cache.get('a'), undefined, 'oldest evicted')
+})
+
+t.test('address answers rotate in place; anything else is left alone', async (t) => {
+  const p = new Packet()
+  p.header = new Packet.Header({ id: 1, qr: 1 })
+  p.questions = [new Packet.Question({ name: 'h.default.svc.cluster.local', type: 1, class: 1 })]
+  p.answers = ['10.0.0.1', '10.0.0.2', '10.0.0.3'].map((address) => ({ name: 'h.default.svc.cluster.local', type: 1, class: 1, ttl: 5, address }) as never)
+  const buf = p.toBuffer()
+  const rot = addressAnswers(buf)!
+  t.match(rot, { count: 3, size: 16 })
+  const order = (b: Buffer) => Packet.parse(b).answers.map((a) => (a as unknown as { address: string }).address)
+  const b1 = Buffer.from(buf)
+  rotateAnswers(b1, rot, 1)
+  t.same(order(b1), ['10.0.0.2', '10.0.0.3', '10.0.0.1'])
+  const b3 = Buffer.from(buf)
+  rotateAnswers(b3, rot, 3)
+  t.same(order(b3), ['10.0.0.1', '10.0.0.2', '10.0.0.3'])
+  const srv = new Packet()
+  srv.header = new Packet.Header({ id: 1, qr: 1 })
+  srv.questions = [new Packet.Question({ name: 'x', type: 33, class: 1 })]
+  srv.answers = [1, 2].map((port) => ({ name: 'x', type: 33, class: 1, ttl: 5, priority: 0, weight: 50, port, target: 'a.x' }) as never)
+  t.equal(addressAnswers(srv.toBuffer()), undefined, 'SRV order is left alone')
 })
