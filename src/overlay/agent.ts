@@ -16,7 +16,9 @@
 // If our own lease disappears (deleted, expired, taken) we try to take the same subnet back;
 // if that fails we tear down the device and stop with an error: routing a subnet we no longer
 // own would blackhole another node's pods.
+import { readlinkSync, statSync } from 'node:fs'
 import { Etcd3 } from 'etcd3'
+import { listNetns, netnsPath } from '../net/netns.js'
 import { logger } from '../util/log.js'
 import { type BackendType, type NetworkConfig, parseNetworkConfig, DEFAULT_PREFIX } from './config.js'
 import { desiredState, diffState, formatDiff, isEmptyDiff, ownedObserved, vxlanDevName } from './desired.js'
@@ -44,6 +46,9 @@ export interface OverlayAgentOptions {
   /** Operate on this namespace instead of the process's own (needs the setns addon). */
   netns?: string
   metrics?: OverlayMetrics
+  /** Without `netns`, the agent programs its own namespace: allowed only when that is provably
+   *  not the host's root namespace, unless this is set (a real node). */
+  allowRootNetns?: boolean
   /** Called once when the agent stops on its own (lost lease it could not get back). */
   onFatal?: (err: Error) => void
 }
@@ -64,6 +69,9 @@ export interface OverlayAgent {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 export async function startOverlayAgent(opts: OverlayAgentOptions): Promise<OverlayAgent> {
+  if (!opts.netns && !opts.allowRootNetns && maybeRootNetns()) {
+    throw new Error('refusing to program the root network namespace (give netns, run inside the node namespace, or set allowRootNetns)')
+  }
   const prefix = opts.prefix ?? DEFAULT_PREFIX
   const subnetFile = opts.subnetFile ?? DEFAULT_SUBNET_FILE
   const ttl = opts.leaseTtlSec ?? DEFAULT_LEASE_TTL_SEC
@@ -294,6 +302,27 @@ export async function startOverlayAgent(opts: OverlayAgentOptions): Promise<Over
     kernel?.close()
     client.close()
     throw err
+  }
+}
+
+/**
+ * True unless this process is provably outside the host's namespace: inside a named namespace
+ * (/run/netns/*, same nsfs inode), or in a namespace different from PID 1's. When PID 1's is not
+ * readable (containers, sandboxes) and the namespace is not a named one, assume the worst.
+ */
+export function maybeRootNetns(): boolean {
+  const self = statSync('/proc/self/ns/net').ino
+  for (const n of listNetns()) {
+    try {
+      if (statSync(netnsPath(n)).ino === self) return false
+    } catch {
+      // vanished meanwhile
+    }
+  }
+  try {
+    return readlinkSync('/proc/self/ns/net') === readlinkSync('/proc/1/ns/net')
+  } catch {
+    return true
   }
 }
 

@@ -1,7 +1,6 @@
 // `netkube overlay`: the overlay agent as a program (flannel's flanneld role).
-import { readlinkSync } from 'node:fs'
 import { logger } from '../util/log.js'
-import { startOverlayAgent, type OverlayAgentOptions } from './agent.js'
+import { maybeRootNetns, startOverlayAgent, type OverlayAgentOptions } from './agent.js'
 import type { BackendType } from './config.js'
 import { OverlayMetrics, serveMetrics } from './metrics.js'
 
@@ -62,14 +61,6 @@ export function parseArgs(argv: string[]): { opts: OverlayAgentOptions; metricsP
   return metricsPort === undefined ? { opts, allowRootNetns } : { opts, metricsPort, allowRootNetns }
 }
 
-function inRootNetns(): boolean {
-  try {
-    return readlinkSync('/proc/self/ns/net') === readlinkSync('/proc/1/ns/net')
-  } catch {
-    return false
-  }
-}
-
 export async function main(argv: string[]): Promise<number> {
   if (argv.includes('--help') || argv.includes('-h')) {
     process.stdout.write(USAGE)
@@ -77,7 +68,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   const { opts, metricsPort, allowRootNetns } = parseArgs(argv)
   // The agent rewrites routes, ARP, FDB, nftables and ip_forward of the namespace it runs in.
-  if (inRootNetns() && !allowRootNetns) {
+  if (!allowRootNetns && maybeRootNetns()) {
     process.stderr.write('netkube overlay: refusing to program the root network namespace (run it inside the node namespace, or pass --allow-root-netns)\n')
     return 2
   }
@@ -87,6 +78,7 @@ export async function main(argv: string[]): Promise<number> {
   const done = new Promise<void>((r) => (wake = r))
   const agent = await startOverlayAgent({
     ...opts,
+    allowRootNetns,
     metrics,
     onFatal: (err) => {
       failed = err
