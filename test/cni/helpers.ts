@@ -30,6 +30,8 @@ export interface CniCall {
 export interface CniOut {
   exit: number
   stdout: string
+  /** the plugin's logs / a crash trace, for failure messages */
+  stderr: string
   json: Record<string, unknown> | undefined
 }
 
@@ -52,7 +54,7 @@ export async function execCni(p: Plugin, node: string, command: string, conf: ob
   } catch {
     json = undefined
   }
-  return { exit: r.code, stdout: r.stdout, json }
+  return { exit: r.code, stdout: r.stdout, stderr: r.stderr, json }
 }
 
 export async function ipJson<T>(ns: string, args: string[]): Promise<T> {
