@@ -55,7 +55,7 @@ cat > /etc/systemd/system/netkube-agent.service <<UNIT
 Description=netkube agent (overlay, kubelet, kube-proxy)
 After=network-online.target
 [Service]
-ExecStart=/usr/local/bin/netkube agent --kubeconfig $STATE/node.kubeconfig --node-name $NODE_NAME --node-ip $NODE_IP --iface eth1 --etcd-endpoints http://$SERVER_IP:2379 --state-dir $STATE/agent --proxy-mode $PROXY_MODE --backend $BACKEND
+ExecStart=/usr/local/bin/netkube agent --kubeconfig $STATE/node.kubeconfig --node-name $NODE_NAME --node-ip $NODE_IP --iface eth1 --etcd-endpoints http://$SERVER_IP:2379 --state-dir $STATE/agent --proxy-mode $PROXY_MODE --backend $BACKEND --allow-root-netns
 Restart=always
 KillMode=process
 [Install]

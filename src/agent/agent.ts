@@ -34,6 +34,11 @@ export interface AgentOptions {
   proxyMode?: 'nftables' | 'iptables' | 'ipvs'
   backend?: 'vxlan' | 'host-gw'
   kubeletPort?: number
+  /**
+   * A dedicated node (a VM) runs the agent in its root namespace; the overlay and kube-proxy
+   * refuse that unless told so, to protect a developer's machine.
+   */
+  allowRootNetns?: boolean
   /** Run without kube-proxy (tests of the other parts). */
   noProxy?: boolean
   /** Shorter back-off and sync periods for tests. */
@@ -62,6 +67,7 @@ export async function startAgent(o: AgentOptions): Promise<Agent> {
       ...(o.iface ? { iface: o.iface } : {}),
       subnetFile,
       ...(o.backend ? { backend: o.backend } : {}),
+      ...(o.allowRootNetns ? { allowRootNetns: true } : {}),
       onFatal: (err) => {
         log.fatal({ err: err.message }, 'overlay lost its lease; exiting so the node is not left routing a subnet it does not own')
         process.exit(1)
@@ -107,6 +113,7 @@ export async function startAgent(o: AgentOptions): Promise<Agent> {
 
     let proxy: ProxyHandle | undefined
     if (!o.noProxy) {
+      if (o.allowRootNetns) process.env.NETKUBE_ALLOW_ROOT_NETNS = '1'
       proxy = await startProxy({
         client: o.client,
         nodeName: o.nodeName,

@@ -27,6 +27,7 @@ export async function main(argv: string[]): Promise<number | void> {
       backend: { type: 'string' },
       'kubelet-port': { type: 'string' },
       'no-proxy': { type: 'boolean' },
+      'allow-root-netns': { type: 'boolean' },
       'backoff-initial': { type: 'string' },
       'node-status-update-frequency': { type: 'string' },
     },
@@ -57,6 +58,7 @@ export async function main(argv: string[]): Promise<number | void> {
     ...(backend ? { backend } : {}),
     kubeletPort: Number(v['kubelet-port'] ?? 10250),
     noProxy: v['no-proxy'] ?? false,
+    allowRootNetns: v['allow-root-netns'] ?? false,
     ...(v['backoff-initial'] ? { backoffInitialMs: parseDuration(v['backoff-initial']) } : {}),
     ...(v['node-status-update-frequency'] ? { nodeStatusUpdateMs: parseDuration(v['node-status-update-frequency']) } : {}),
   })
