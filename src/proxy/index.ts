@@ -40,6 +40,8 @@ export interface StartProxyOptions {
   serviceRouteDev?: string
   /** Skip sysctls and route (tests that prepared the namespace themselves). */
   skipNodeSetup?: boolean
+  /** nftables endpoint choice: 'vmap' (upstream, default) or 'cascade' (linear full syncs; see README). */
+  nftDispatch?: 'vmap' | 'cascade'
   /** Override the nft runner (tests). */
   nft?: NftRunner
 }
@@ -51,10 +53,10 @@ export interface ProxyHandle {
   stop(): Promise<void>
 }
 
-export function makeBackend(opts: Pick<StartProxyOptions, 'mode' | 'netns' | 'clusterCIDR' | 'nodeIPs' | 'nft'>): ProxyBackend {
+export function makeBackend(opts: Pick<StartProxyOptions, 'mode' | 'netns' | 'clusterCIDR' | 'nodeIPs' | 'nft' | 'nftDispatch'>): ProxyBackend {
   switch (opts.mode) {
     case 'nftables':
-      return new NftBackend(opts.nft ?? new NftExec(opts.netns), { clusterCIDR: opts.clusterCIDR })
+      return new NftBackend(opts.nft ?? new NftExec(opts.netns), { clusterCIDR: opts.clusterCIDR, dispatch: opts.nftDispatch ?? 'vmap' })
     case 'iptables':
       return new IptablesBackend(new IptablesExec(opts.netns), { clusterCIDR: opts.clusterCIDR })
     case 'ipvs':

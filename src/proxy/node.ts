@@ -6,8 +6,7 @@
 //    and the client drops it (same-node service traffic breaks).
 //  - a route for the service CIDR: the node's own connections to a ClusterIP need a route
 //    before the output hook can DNAT them (ClusterIPs exist on no interface).
-import { statSync } from 'node:fs'
-import { ipBatchIn, nsenterRun } from '../net/netns.js'
+import { ipBatchIn, maybeRootNetns, nsenterRun } from '../net/netns.js'
 import { writeSysctl, readSysctl } from '../net/sysctl.js'
 import type { RunResult } from '../util/exec.js'
 import { cidrContains, parseCidr } from '../net/ip.js'
@@ -17,17 +16,13 @@ export const SYSCTLS: readonly [string, string][] = [
   ['net.bridge.bridge-nf-call-iptables', '1'],
 ]
 
-/** Refuse to program the machine's root namespace by accident (it belongs to the host). */
+/**
+ * Refuse to program the machine's root namespace by accident (it belongs to the host).
+ * Fails closed (see maybeRootNetns in src/net).
+ */
 export function assertNotRootNetns(netns: string | undefined): void {
   if (netns || process.env.NETKUBE_ALLOW_ROOT_NETNS === '1') return
-  const self = statSync('/proc/self/ns/net').ino
-  let init: number | undefined
-  try {
-    init = statSync('/proc/1/ns/net').ino
-  } catch {
-    return // cannot see PID 1: we are in our own pid namespace, not the host's
-  }
-  if (self === init)
+  if (maybeRootNetns())
     throw new Error('proxy: refusing to program the root network namespace (give --netns, or set NETKUBE_ALLOW_ROOT_NETNS=1 on a dedicated node)')
 }
 

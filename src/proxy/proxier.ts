@@ -29,6 +29,8 @@ export interface SyncResult {
   full: boolean
   services: number
   durationMs: number
+  rules: number
+  chains: number
 }
 
 export class Proxier {
@@ -150,9 +152,9 @@ export class Proxier {
         m.lastSync.set(now / 1000)
         for (const t of triggerTimes.values()) m.programmingLatency.observe(Math.max(0, now - t) / 1000)
       }
-      const result = { full, services: full ? this.ports.size : changed.size, durationMs }
+      const result = { full, services: full ? this.ports.size : changed.size, durationMs, rules: stats.rules, chains: stats.chains }
       this.lastResult = result
-      this.log.debug({ ...result, rules: stats.rules, chains: stats.chains, written: stats.written }, 'synced')
+      this.log.debug({ ...result, written: stats.written }, 'synced')
       const w = this.waiters
       this.waiters = []
       for (const r of w) r(result)

@@ -136,6 +136,18 @@ t.test('nftables mode', async (t) => {
   t.teardown(() => nsenterRun(topo.node, 'nft', ['delete', 'table', 'ip', NFT_TABLE], { allowFailure: true }).then(() => undefined))
 })
 
+t.test('nftables cascade dispatch: the same spread without anonymous vmaps', async (t) => {
+  const p = proxier(new NftBackend(new NftExec(topo.node), { clusterCIDR: topo.clusterCIDR, dispatch: 'cascade' }))
+  p.onService(undefined, svc('web', { clusterIP: CIP }))
+  p.onEndpointSlice(undefined, slice('web', eps()))
+  p.setSynced()
+  await p.syncNow()
+  t.teardown(() => nsenterRun(topo.node, 'nft', ['delete', 'table', 'ip', NFT_TABLE], { allowFailure: true }).then(() => undefined))
+  const r = await connectMany(topo.client, CIP, 80, 300)
+  t.same(r.errors, {})
+  for (const pod of ['pod1', 'pod2', 'pod3']) t.ok((r.counts[pod] ?? 0) >= 45, `${pod}: ${r.counts[pod]} of 300`)
+})
+
 t.test('iptables mode: the same ClusterIP spread, NodePort and reject', async (t) => {
   const p = proxier(new IptablesBackend(new IptablesExec(topo.node), { clusterCIDR: topo.clusterCIDR }))
   p.onService(undefined, svc('web', { clusterIP: CIP, ...NP }))

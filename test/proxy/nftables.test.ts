@@ -4,11 +4,11 @@ import t from 'tap'
 import type { EndpointSlice, Service } from '../../src/api/types.js'
 import { FakeNft, NftTransaction } from '../../src/net/nft.js'
 import { NftBackend } from '../../src/proxy/nft-backend.js'
-import { NFT_TABLE, serviceChainName, endpointChainName } from '../../src/proxy/nftables.js'
+import { NFT_TABLE, buildFragment, serviceChainName, endpointChainName } from '../../src/proxy/nftables.js'
 import { Proxier } from '../../src/proxy/proxier.js'
 import { buildServicePorts } from '../../src/proxy/serviceport.js'
 import { NODE, slice, svc, type EpSpec } from './fixtures.js'
-import { renderService, unhash } from './render.js'
+import { fragmentText, renderService, unhash } from './render.js'
 
 const three: EpSpec[] = [{ ip: '10.244.1.11' }, { ip: '10.244.2.12', node: 'node-b' }, { ip: '10.244.3.13', node: 'node-c' }]
 const ep = (ip: string, extra = ''): string[] => [
@@ -135,6 +135,19 @@ const cases: { name: string; svc: Service; slices: EndpointSlice[]; want: string
 
 t.test('rendered rules per service (table)', async (t) => {
   for (const c of cases) t.equal(renderService(c.svc, c.slices), c.want.join('\n') + '\n', c.name)
+})
+
+t.test('cascade dispatch: the same uniform choice without anonymous sets', async (t) => {
+  const ports = buildServicePorts(svc('web', { clusterIP: '10.96.0.20' }), [slice('web', three)], NODE.name)
+  const f = buildFragment(ports, { clusterCIDR: NODE.clusterCIDR, dispatch: 'cascade' })
+  t.equal(
+    fragmentText(f).split('\n').filter((l) => l.includes('goto endpoint')).join('\n'),
+    [
+      `  numgen random mod 3 == 0 goto ${E('10.244.1.11')}`,
+      `  numgen random mod 2 == 0 goto ${E('10.244.2.12')}`,
+      `  goto ${E('10.244.3.13')}`,
+    ].join('\n'),
+  )
 })
 
 t.test('chain names are readable, deterministic and distinct per port and endpoint', async (t) => {
