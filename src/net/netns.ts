@@ -1,7 +1,7 @@
 // Named network namespaces, with the same /run/netns convention as `ip netns`, so that
 // `ip netns list`, `ip netns exec` and runtimes (podman, CNI plugins) see them.
 // This is the only place that creates, deletes or enters namespaces by name.
-import { closeSync, existsSync, openSync, readdirSync } from 'node:fs'
+import { closeSync, existsSync, openSync, readdirSync, statSync } from 'node:fs'
 import { run, type RunOptions, type RunResult } from '../util/exec.js'
 import { NetError, errnoOf } from './errors.js'
 import { loadNative, type NativeAddon } from './native.js'
@@ -132,5 +132,31 @@ export function openNetnsFd(ref: string): number {
     return openSync(path, 'r')
   } catch (err) {
     throw new NetError('open netns', path, errnoOf(err))
+  }
+}
+
+/** The kernel's fixed inode number of the initial network namespace (PROC_NET_INIT_INO). */
+export const INIT_NET_INO = 0xeffffff9
+
+/**
+ * True unless this process is provably outside the host's own namespace: inside a named
+ * namespace (/run/netns/*), or in one that is neither the kernel's initial namespace nor
+ * PID 1's. Fails closed: agents that program the kernel refuse the root namespace unless
+ * told otherwise (a dedicated node, e.g. a VM).
+ */
+export function maybeRootNetns(): boolean {
+  const self = statSync('/proc/self/ns/net').ino
+  if (self === INIT_NET_INO) return true
+  for (const n of listNetns()) {
+    try {
+      if (statSync(netnsPath(n)).ino === self) return false
+    } catch {
+      // vanished meanwhile
+    }
+  }
+  try {
+    return statSync('/proc/1/ns/net').ino === self
+  } catch {
+    return true // PID 1 not readable and not a named namespace: assume the worst
   }
 }

@@ -16,9 +16,8 @@
 // If our own lease disappears (deleted, expired, taken) we try to take the same subnet back;
 // if that fails we tear down the device and stop with an error: routing a subnet we no longer
 // own would blackhole another node's pods.
-import { readlinkSync, statSync } from 'node:fs'
 import { Etcd3 } from 'etcd3'
-import { listNetns, netnsPath } from '../net/netns.js'
+import { maybeRootNetns } from '../net/netns.js'
 import { logger } from '../util/log.js'
 import { type BackendType, type NetworkConfig, parseNetworkConfig, DEFAULT_PREFIX } from './config.js'
 import { desiredState, diffState, formatDiff, isEmptyDiff, ownedObserved, vxlanDevName } from './desired.js'
@@ -302,27 +301,6 @@ export async function startOverlayAgent(opts: OverlayAgentOptions): Promise<Over
     kernel?.close()
     client.close()
     throw err
-  }
-}
-
-/**
- * True unless this process is provably outside the host's namespace: inside a named namespace
- * (/run/netns/*, same nsfs inode), or in a namespace different from PID 1's. When PID 1's is not
- * readable (containers, sandboxes) and the namespace is not a named one, assume the worst.
- */
-export function maybeRootNetns(): boolean {
-  const self = statSync('/proc/self/ns/net').ino
-  for (const n of listNetns()) {
-    try {
-      if (statSync(netnsPath(n)).ino === self) return false
-    } catch {
-      // vanished meanwhile
-    }
-  }
-  try {
-    return readlinkSync('/proc/self/ns/net') === readlinkSync('/proc/1/ns/net')
-  } catch {
-    return true
   }
 }
 

@@ -1,6 +1,7 @@
 // `netkube overlay`: the overlay agent as a program (flannel's flanneld role).
 import { logger } from '../util/log.js'
-import { maybeRootNetns, startOverlayAgent, type OverlayAgentOptions } from './agent.js'
+import { startOverlayAgent, type OverlayAgentOptions } from './agent.js'
+import { maybeRootNetns } from '../net/netns.js'
 import type { BackendType } from './config.js'
 import { OverlayMetrics, serveMetrics } from './metrics.js'
 
