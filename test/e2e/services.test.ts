@@ -2,7 +2,7 @@
 // HTTP clients running inside pod namespaces.
 import t from 'tap'
 import { readFileSync } from 'node:fs'
-import type { Pod, Service } from '../../src/api/types.js'
+import type { EndpointSlice, Pod, Service } from '../../src/api/types.js'
 import { execInNetns } from '../../src/net/netns.js'
 import { run } from '../../src/util/exec.js'
 import { componentPidfile } from '../../src/lab/lab.js'
@@ -154,8 +154,13 @@ t.test('services and DNS in a 3-node lab', async (t) => {
     t.same(results.filter((r) => !r.ok), [], `every one of ${results.length} connections answered during the scale-down`)
 
     await lab.k(['scale', 'deployment/web', '--replicas=0'])
-    await waitUntil('no ready web pods', async () => (await webPods()).filter(ready).length === 0)
-    await new Promise((r) => setTimeout(r, 2000))
+    // Terminating pods still serve (and stay endpoints, as serving+terminating) until they are gone.
+    await waitUntil('no web pods and an empty EndpointSlice', async () => {
+      if ((await webPods()).length > 0) return false
+      const slices = (await lab.client.resource<EndpointSlice>(res('endpointslices'), 'default').list({ labelSelector: 'kubernetes.io/service-name=web' })).items
+      return slices.every((sl) => (sl.endpoints ?? []).length === 0)
+    }, 30_000)
+    await new Promise((r) => setTimeout(r, 1500)) // one coalesced kube-proxy sync
     const refused = await loop(`http://${svc.spec.clusterIP}/hostname`, 5)
     t.ok(refused.every((r) => !r.ok && r.err === 'ECONNREFUSED'), `connections refused, not timed out: ${JSON.stringify(refused)}`)
     t.comment(`refusal latency ms: ${refused.map((r) => r.ms).join(', ')}`)
