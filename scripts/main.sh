@@ -10,6 +10,7 @@ netkube() { node dist/src/cli/main.js "$@"; }
 
 down() {
   trap - INT TERM
+  [ -n "${sleeper:-}" ] && kill "$sleeper" 2>/dev/null
   echo
   netkube lab down --name "$NAME"
   exit 0
@@ -30,4 +31,4 @@ netkube lab "$NAME" is up ($NODES nodes). In another shell:
 
 Ctrl-C here removes the lab.
 MSG
-while true; do sleep 3600 & wait $!; done
+while true; do sleep 3600 & sleeper=$!; wait $sleeper; done
