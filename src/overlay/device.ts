@@ -3,16 +3,10 @@
 // creation, so a difference there means delete + create; MTU and MAC can be changed in place.
 // Recreating is avoided otherwise: it flushes every neighbour/FDB entry and drops traffic.
 import { createHash } from 'node:crypto'
+import type { VxlanLinkSpec } from '../net/vxlan.js'
 
-export interface VxlanSpec {
-  name: string
-  vni: number
-  local: string
-  port: number
-  learning: boolean
-  mtu: number
-  /** Underlay interface name. */
-  link: string
+/** The device the overlay wants: the kernel-layer spec with its MAC always chosen. */
+export interface VxlanSpec extends VxlanLinkSpec {
   mac: string
 }
 
