@@ -85,6 +85,9 @@ t.test('services and DNS in a 3-node lab', async (t) => {
     t.ok(short.every((r) => r.ok && names.includes(r.body!)), `http://web answers from the pods: ${JSON.stringify(short.map((r) => r.body ?? r.err))}`)
     const fqdn = await loop('http://web.default.svc.cluster.local/hostname', 3)
     t.ok(fqdn.every((r) => r.ok && names.includes(r.body!)), 'http://web.default.svc.cluster.local answers')
+    // Pods turn Ready before kube-proxy's next coalesced sync programs them: measure the
+    // spread once all three endpoints are in the rules.
+    await waitUntil('all 3 endpoints programmed', async () => new Set((await loop(`http://${svc.spec.clusterIP}/hostname`, 30)).map((r) => r.body)).size === 3, 30_000)
     const many = await loop(`http://${svc.spec.clusterIP}/hostname`, 300)
     const counts: Record<string, number> = {}
     for (const r of many) counts[r.ok ? r.body! : `ERR ${r.err}`] = (counts[r.ok ? r.body! : `ERR ${r.err}`] ?? 0) + 1
