@@ -5,6 +5,7 @@ import { readFileSync, writeFileSync, mkdirSync, readdirSync, rmSync, renameSync
 import { join } from 'node:path'
 import { logger } from '../util/log.js'
 import { spawnInNetns } from '../net/spawn.js'
+import { procStartTicks, processAlive } from '../util/proc.js'
 
 const log = logger('runtime')
 
@@ -50,26 +51,8 @@ interface Record_ extends ContainerRuntimeState {
   startTicks: string
 }
 
-/** The kernel's start time of a process (field 22 of /proc/PID/stat), to tell PID reuse apart. */
-function procStartTicks(pid: number): string | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]
-  } catch {
-    return undefined
-  }
-}
-
 function alive(rec: Record_): boolean {
-  const ticks = procStartTicks(rec.pid)
-  if (ticks === undefined || ticks !== rec.startTicks) return false
-  try {
-    // A zombie still has /proc/PID/stat; state 'Z' means it has exited.
-    const stat = readFileSync(`/proc/${rec.pid}/stat`, 'utf8')
-    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z'
-  } catch {
-    return false
-  }
+  return processAlive(rec.pid, rec.startTicks)
 }
 
 export class ProcessRuntime implements ContainerRuntime {

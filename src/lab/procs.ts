@@ -3,7 +3,8 @@
 // recorded by PID + kernel start time, and stopped only by that record — or, for `lab down`
 // after a crash, by being inside one of the lab's own namespaces.
 import { spawn } from 'node:child_process'
-import { openSync, closeSync, readFileSync, readdirSync, statSync } from 'node:fs'
+import { openSync, closeSync, readdirSync, statSync } from 'node:fs'
+import { procStartTicks, processAlive } from '../util/proc.js'
 import { netnsPath } from '../net/netns.js'
 
 export interface DaemonRecord {
@@ -14,20 +15,8 @@ export interface DaemonRecord {
   log: string
 }
 
-export function procStartTicks(pid: number): string | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]
-  } catch {
-    return undefined
-  }
-}
-
 export function isAlive(rec: Pick<DaemonRecord, 'pid' | 'startTicks'>): boolean {
-  const ticks = procStartTicks(rec.pid)
-  if (ticks !== rec.startTicks) return false
-  const state = readFileSync(`/proc/${rec.pid}/stat`, 'utf8')
-  return state.slice(state.lastIndexOf(')') + 2)[0] !== 'Z'
+  return processAlive(rec.pid, rec.startTicks)
 }
 
 export function spawnDaemon(role: string, node: string, netns: string | undefined, argv: string[], log: string, env?: NodeJS.ProcessEnv): DaemonRecord {
