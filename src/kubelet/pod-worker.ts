@@ -43,6 +43,14 @@ interface Slot {
   waitingMessage?: string
 }
 
+/**
+ * Kubernetes' `$(VAR)` expansion in env values, command and args: a defined variable is
+ * substituted, an undefined one is left as written, and `$$` escapes a literal `$`.
+ */
+export function expandVars(text: string, env: Record<string, string>): string {
+  return text.replace(/\$\$|\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g, (m, n: string | undefined) => (n === undefined ? '$' : (env[n] ?? m)))
+}
+
 export class PodWorker {
   private readonly slots = new Map<string, Slot>()
   private sandbox: SandboxRecord | undefined
@@ -139,7 +147,7 @@ export class PodWorker {
       'status.hostIP': this.deps.hostIP,
     }
     for (const e of c.env ?? []) {
-      if (e.value !== undefined) env[e.name] = e.value.replace(/\$\(([A-Za-z_][A-Za-z0-9_]*)\)/g, (m, n: string) => env[n] ?? m)
+      if (e.value !== undefined) env[e.name] = expandVars(e.value, env)
       else if (e.valueFrom?.fieldRef) env[e.name] = fields[e.valueFrom.fieldRef.fieldPath] ?? ''
       else if (e.valueFrom?.configMapKeyRef) {
         const ref = e.valueFrom.configMapKeyRef
@@ -152,18 +160,28 @@ export class PodWorker {
     return env
   }
 
-  private async startContainer(slot: Slot, sb: SandboxRecord): Promise<void> {
+  /** Start the container's next instance; false (with the waiting reason set) if it could not. */
+  private async startContainer(slot: Slot, sb: SandboxRecord, restartCount: number): Promise<boolean> {
     const c = slot.spec
+    let env: Record<string, string>
     let argv: string[]
     try {
-      argv = resolveArgv(c.image ?? '', c.command, c.args)
+      env = await this.env(c, sb.ip!)
+    } catch (err) {
+      slot.waitingReason = 'CreateContainerConfigError'
+      slot.waitingMessage = (err as Error).message
+      return false
+    }
+    try {
+      const expand = (xs: string[] | undefined): string[] | undefined => xs?.map((x) => expandVars(x, env))
+      argv = resolveArgv(c.image ?? '', expand(c.command), expand(c.args))
     } catch (err) {
       slot.waitingReason = err instanceof ImageNotFoundError ? 'ErrImageNeverPull' : 'CreateContainerError'
       slot.waitingMessage = (err as Error).message
-      return
+      return false
     }
-    const id = `${this.uid}_${c.name}_${slot.restartCount}`
-    const logPath = this.logPath(c.name, slot.restartCount)
+    const id = `${this.uid}_${c.name}_${restartCount}`
+    const logPath = this.logPath(c.name, restartCount)
     mkdirSync(join(logPath, '..'), { recursive: true })
     try {
       const cfg = {
@@ -172,23 +190,26 @@ export class PodWorker {
         name: c.name,
         netns: sb.netns,
         argv,
-        env: await this.env(c, sb.ip!),
+        env,
         logPath,
         binds: await this.volumeBinds(c),
         ...(c.workingDir ? { workingDir: c.workingDir } : {}),
       }
       await this.deps.runtime.start(cfg)
       slot.current = id
+      slot.restartCount = restartCount
       slot.waitingReason = undefined
       slot.waitingMessage = undefined
       // Probes restart from scratch with each container instance.
       if (c.readinessProbe) slot.readiness = new ProbeState(c.readinessProbe, undefined)
       if (c.livenessProbe) slot.liveness = new ProbeState(c.livenessProbe, 'success')
       if (c.startupProbe) slot.startup = new ProbeState(c.startupProbe, undefined)
-      log.info({ pod: `${this.pod.metadata.namespace}/${this.pod.metadata.name}`, container: c.name, restartCount: slot.restartCount }, 'container started')
+      log.info({ pod: `${this.pod.metadata.namespace}/${this.pod.metadata.name}`, container: c.name, restartCount }, 'container started')
+      return true
     } catch (err) {
       slot.waitingReason = 'CreateContainerConfigError'
       slot.waitingMessage = (err as Error).message
+      return false
     }
   }
 
@@ -227,7 +248,7 @@ export class PodWorker {
       const slot = this.slot(c)
       const st = slot.current ? this.deps.runtime.state(slot.current) : undefined
       if (!st) {
-        if (slot.current === undefined) await this.startContainer(slot, sb)
+        if (slot.current === undefined) await this.startContainer(slot, sb, slot.restartCount)
         continue
       }
       if (st.running) {
@@ -247,8 +268,9 @@ export class PodWorker {
       }
       if (!this.shouldRestart(st.exitCode ?? 0)) continue
       if (now < slot.backoffUntil) continue
-      slot.restartCount++
-      await this.startContainer(slot, sb)
+      // The count moves only when a new instance really starts; a failed start (missing
+      // configMap, unknown image) waits a back-off period and shows its own reason.
+      if (!(await this.startContainer(slot, sb, slot.restartCount + 1))) slot.backoffUntil = now + Math.max(slot.backoffMs, 1000)
     }
   }
 
@@ -317,6 +339,8 @@ export class PodWorker {
       } else if (st && !this.shouldRestart(st.exitCode ?? 0)) {
         status.state = { terminated: terminatedOf(st) }
         finished = true
+      } else if (st && slot.waitingReason) {
+        status.state = { waiting: { reason: slot.waitingReason, ...(slot.waitingMessage ? { message: slot.waitingMessage } : {}) } }
       } else if (st) {
         status.state = { waiting: { reason: 'CrashLoopBackOff', message: `back-off ${Math.round(slot.backoffMs / 1000)}s restarting failed container=${c.name} pod=${this.pod.metadata.name}` } }
       } else {

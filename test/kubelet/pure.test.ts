@@ -60,3 +60,11 @@ t.test('pod phase follows the kubelet rules', async (t) => {
   t.equal(st.podIP, '10.244.1.5')
   t.equal(st.conditions?.find((c) => c.type === 'Ready')?.status, 'True')
 })
+
+t.test('$(VAR) expansion follows Kubernetes rules', async (t) => {
+  const { expandVars } = await import('../../src/kubelet/pod-worker.js')
+  const env = { POD: 'web-1', PORT: '8080' }
+  t.equal(expandVars('--name=$(POD) --port=$(PORT)', env), '--name=web-1 --port=8080')
+  t.equal(expandVars('$(MISSING) stays', env), '$(MISSING) stays', 'an undefined variable is left as written')
+  t.equal(expandVars('$$(POD) costs $$5', env), '$(POD) costs $5', '$$ escapes a literal $')
+})
