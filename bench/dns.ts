@@ -131,6 +131,8 @@ async function main(): Promise<void> {
     const nk = await startDnsServer({ model: benchModel(), host: '127.0.0.1', port: 0, upstreams: [] })
     cleanups.push(() => nk.stop())
     await waitForAnswer(nk.port, 'svc-1.bench.svc.cluster.local')
+    // The batched recvmmsg/sendmmsg addon (src/dns/native) when built; NETKUBE_DNS_NO_MMSG=1 forces dgram.
+    console.log(`netkube UDP path: ${nk.udpPath}`)
 
     // ---- dnsmasq, same records, a child we stop by PID ----
     const dmPort = await freePort()

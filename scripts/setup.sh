@@ -43,6 +43,15 @@ if [ ! -f src/net/native/build/Release/netkube_setns.node ] || [ src/net/native/
     || echo "setup: setns addon not built (falling back to ip/nsenter)" >&2
 fi
 
+# The DNS batched-UDP addon (src/dns/native): recvmmsg/sendmmsg for the DNS server's UDP socket.
+# Optional: without it (or with NETKUBE_DNS_NO_MMSG=1) the server uses Node's dgram path.
+if [ ! -f src/dns/native/build/Release/netkube_mmsg.node ] || [ src/dns/native/mmsg.c -nt src/dns/native/build/Release/netkube_mmsg.node ]; then
+  echo "setup: build dns mmsg addon"
+  gyp="$(dirname "$(readlink -f "$(command -v npm)")")/../node_modules/node-gyp/bin/node-gyp.js"
+  (cd src/dns/native && node "$gyp" rebuild --nodedir="$(npm config get nodedir 2>/dev/null || echo /usr)" >/dev/null 2>&1) \
+    || echo "setup: dns mmsg addon not built (the DNS server uses dgram)" >&2
+fi
+
 # The CNI shim (cni/native): the small C executable runtimes exec as `netkube`; it forwards to
 # the node agent's socket. Optional: without it the plugin is a Node launcher.
 if [ ! -x cni/native/build/netkube-shim ] || [ cni/native/shim.c -nt cni/native/build/netkube-shim ]; then

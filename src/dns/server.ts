@@ -12,6 +12,7 @@
 // TCP (RFC 1035 §4.2.1, RFC 7766). Malformed queries get FORMERR when a header could be
 // read and are dropped otherwise; no input may throw out of the handler.
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram'
+import { loadMmsg, type MmsgHandle } from './mmsg.js'
 import { createServer as createHttpServer, type Server as HttpServer } from 'node:http'
 import { createServer as createTcpServer, type Server as TcpServer, type Socket as TcpSocket } from 'node:net'
 import dns2 from 'dns2'
@@ -56,6 +57,8 @@ export interface DnsServerOptions {
 
 export interface DnsServerHandle {
   port: number
+  /** Which UDP receive path serves queries: batched recvmmsg/sendmmsg addon, or Node dgram. */
+  udpPath: 'mmsg' | 'dgram'
   metricsPort?: number
   metrics: DnsMetrics
   stop(): Promise<void>
@@ -262,6 +265,41 @@ export async function startDnsServer(opts: DnsServerOptions): Promise<DnsServerH
     // No send callback: libuv sends synchronously when it can, and a callback costs a nextTick per answer.
     safeHandle(msg, false, (b) => udp.send(b, rinfo.port, rinfo.address)),
   )
+  /**
+   * Batched fast path: the addon polls a dup of the bound socket's fd, reads up to 64 datagrams
+   * per wakeup and sends every answer produced synchronously (cache/zone hits) in one sendmmsg;
+   * answers produced later (forwarding) go out one by one. Node's own reader is stopped.
+   */
+  function startFastPath(sock: Socket): MmsgHandle | null {
+    const mm = loadMmsg()
+    // The bound UDPWrap lives in dgram's state object (`_handle` is the deprecated alias of it).
+    const sym = Object.getOwnPropertySymbols(sock).find((s) => s.description === 'state symbol')
+    const state = sym ? (sock as unknown as Record<symbol, { handle?: { fd?: number; recvStop?: () => number } }>)[sym] : undefined
+    const h = state?.handle
+    if (!mm || !h || typeof h.fd !== 'number' || h.fd < 0 || typeof h.recvStop !== 'function') return null
+    let out: Buffer[] | null = null
+    let handle: MmsgHandle | null = null
+    try {
+      handle = mm.start(h.fd, (packets, addrs) => {
+        const batch: Buffer[] = (out = [])
+        for (let i = 0; i < packets.length; i++) {
+          const addr = addrs[i]!
+          safeHandle(packets[i]!, false, (b) => {
+            if (out === batch) batch.push(addr, b)
+            else if (handle && !stopped) mm.sendTo(handle, addr, b)
+          })
+        }
+        out = null
+        return batch
+      })
+    } catch (err) {
+      log.warn({ err: String(err) }, 'batched UDP path unavailable, using dgram')
+      return null
+    }
+    h.recvStop()
+    return handle
+  }
+
   await new Promise<void>((resolve, reject) => {
     udp.once('error', reject)
     udp.bind(opts.port ?? 53, host, () => {
@@ -270,6 +308,8 @@ export async function startDnsServer(opts: DnsServerOptions): Promise<DnsServerH
     })
   })
   const port = udp.address().port
+  let stopped = false
+  const fast = startFastPath(udp)
 
   const tcpSockets = new Set<TcpSocket>()
   const tcp: TcpServer = createTcpServer((sock) => serveTcp(sock))
@@ -341,16 +381,17 @@ export async function startDnsServer(opts: DnsServerOptions): Promise<DnsServerH
     metricsPort = typeof a === 'object' && a ? a.port : undefined
   }
   log.debug({ host, port, zone: cfg.zone, upstreams, metricsPort }, 'dns server listening')
-  let stopped = false
 
   return {
     port,
     metrics,
+    udpPath: fast ? 'mmsg' : 'dgram',
     ...(metricsPort !== undefined ? { metricsPort } : {}),
     async stop() {
       if (stopped) return
       stopped = true
       forwarder.close()
+      if (fast) loadMmsg()!.stop(fast)
       for (const s of tcpSockets) s.destroy()
       await Promise.all([
         new Promise<void>((r) => udp.close(() => r())),

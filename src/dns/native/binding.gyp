@@ -1,0 +1,5 @@
+{
+  "targets": [
+    { "target_name": "netkube_mmsg", "sources": ["mmsg.c"], "cflags": ["-O2"] }
+  ]
+}
