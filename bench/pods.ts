@@ -9,11 +9,11 @@ import { join } from 'node:path'
 import { labUp, labDown } from '../src/lab/lab.js'
 import { createClient } from '../src/client/rest.js'
 import { loadKubeconfig } from '../src/client/kubeconfig.js'
-import { RESOURCES } from '../src/api/resources.js'
+import { resourceFor } from '../src/api/resources.js'
 import type { Deployment, Pod } from '../src/api/types.js'
 
 const PODS = Number(process.env.BENCH_PODS ?? 60)
-const res = (plural: string) => RESOURCES.find((r) => r.plural === plural)!
+const res = resourceFor
 
 function pct(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!

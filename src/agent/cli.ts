@@ -4,7 +4,7 @@ import { hostname } from 'node:os'
 import { createClient } from '../client/rest.js'
 import { loadKubeconfig } from '../client/kubeconfig.js'
 import { startAgent } from './agent.js'
-import { waitForSignal } from '../kubelet/cli.js'
+import { waitForSignal } from '../util/signals.js'
 import { parseDuration } from '../util/duration.js'
 
 export async function main(argv: string[]): Promise<number | void> {

@@ -6,6 +6,7 @@ import { createServer as createTcp } from 'node:net'
 import { createSocket } from 'node:dgram'
 import { hostname as osHostname } from 'node:os'
 import { parseArgs } from 'node:util'
+import { waitForSignal } from '../util/signals.js'
 
 export async function main(argv: string[]): Promise<number | void> {
   const { values } = parseArgs({
@@ -71,10 +72,7 @@ export async function main(argv: string[]): Promise<number | void> {
     sock.on('message', (_msg, rinfo) => sock.send(name, rinfo.port, rinfo.address))
     sock.bind(Number(p), '0.0.0.0')
   }
-  await new Promise<void>((resolve) => {
-    process.once('SIGTERM', resolve)
-    process.once('SIGINT', resolve)
-  })
+  await waitForSignal()
   ready = false
   const delay = Number(values['delay-shutdown'] ?? '0')
   if (delay > 0) await new Promise((r) => setTimeout(r, delay * 1000))

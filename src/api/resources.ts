@@ -67,6 +67,13 @@ export function findResource(group: string, version: string, plural: string): Re
   return RESOURCES.find((r) => r.group === group && r.version === version && r.plural === plural)
 }
 
+/** The catalogue entry for a plural name (`pods`, `deployments`); unknown names are a bug. */
+export function resourceFor(plural: string): ResourceInfo {
+  const r = RESOURCES.find((x) => x.plural === plural)
+  if (!r) throw new Error(`no resource "${plural}" in the catalogue`)
+  return r
+}
+
 export function findResourceByKind(apiVersion: string, kind: string): ResourceInfo | undefined {
   return RESOURCES.find((r) => groupVersion(r) === apiVersion && r.kind === kind)
 }

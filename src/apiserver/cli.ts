@@ -1,6 +1,7 @@
 // `netkube apiserver`: the API server alone, on an existing etcd (`netkube server`, in
 // src/server, runs it together with etcd, the controllers and the scheduler).
 import { logger } from '../util/log.js'
+import { waitForSignal } from '../util/signals.js'
 import { startApiServer, type ApiServer, type ApiServerOptions } from './server.js'
 
 const log = logger('apiserver')
@@ -58,13 +59,6 @@ function apiOptions(f: Record<string, string>, etcdEndpoints: string[]): ApiServ
   return o
 }
 
-function waitForSignal(): Promise<string> {
-  return new Promise((resolve) => {
-    const on = (sig: string) => () => resolve(sig)
-    process.once('SIGINT', on('SIGINT'))
-    process.once('SIGTERM', on('SIGTERM'))
-  })
-}
 
 function announce(api: ApiServer): void {
   process.stdout.write(`netkube apiserver at ${api.url}\nkubeconfig: ${api.kubeconfigPath}\n`)

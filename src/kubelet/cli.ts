@@ -5,6 +5,7 @@ import { createClient } from '../client/rest.js'
 import { loadKubeconfig } from '../client/kubeconfig.js'
 import { startKubelet } from './kubelet.js'
 import { logger } from '../util/log.js'
+import { waitForSignal } from '../util/signals.js'
 
 export const KUBELET_FLAGS = {
   kubeconfig: { type: 'string' },
@@ -43,11 +44,4 @@ export async function main(argv: string[]): Promise<number | void> {
   await waitForSignal()
   logger('kubelet').info('shutting down')
   await kubelet.stop()
-}
-
-export function waitForSignal(): Promise<NodeJS.Signals> {
-  return new Promise((resolve) => {
-    process.once('SIGTERM', () => resolve('SIGTERM'))
-    process.once('SIGINT', () => resolve('SIGINT'))
-  })
 }

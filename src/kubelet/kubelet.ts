@@ -5,8 +5,8 @@ import { join } from 'node:path'
 import { mkdirSync } from 'node:fs'
 import { Registry, Gauge, Histogram, Counter } from 'prom-client'
 import type { ConfigMap, Pod } from '../api/types.js'
-import { RESOURCES } from '../api/resources.js'
-import type { Client, ResourceRef, SharedInformer } from '../client/interfaces.js'
+import { resourceFor } from '../api/resources.js'
+import type { Client, SharedInformer } from '../client/interfaces.js'
 import { createInformer } from '../client/informer.js'
 import { listNetns } from '../net/netns.js'
 import { CniRuntime } from './cni-runtime.js'
@@ -20,7 +20,7 @@ import { logger } from '../util/log.js'
 import { deleteNetns } from '../net/netns.js'
 
 const log = logger('kubelet')
-const res = (plural: string): ResourceRef => RESOURCES.find((r) => r.plural === plural)!
+const res = resourceFor
 
 export interface KubeletOptions {
   client: Client

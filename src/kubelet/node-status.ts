@@ -3,14 +3,14 @@
 // Node's conditions are refreshed periodically, as the node lifecycle controller expects.
 import { cpus, totalmem } from 'node:os'
 import type { Condition, Lease, Node } from '../api/types.js'
-import { RESOURCES } from '../api/resources.js'
-import type { Client, ResourceRef } from '../client/interfaces.js'
+import { resourceFor } from '../api/resources.js'
+import type { Client } from '../client/interfaces.js'
 import { VERSION } from '../version.js'
 import { logger } from '../util/log.js'
 
 const log = logger('node-status')
 
-const res = (plural: string): ResourceRef => RESOURCES.find((r) => r.plural === plural)!
+const res = resourceFor
 
 export interface NodeStatusOptions {
   nodeName: string

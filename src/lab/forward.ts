@@ -5,6 +5,7 @@
 import { createServer, connect, type Socket, type Server } from 'node:net'
 import { rmSync } from 'node:fs'
 import { parseArgs } from 'node:util'
+import { waitForSignal } from '../util/signals.js'
 
 export type Endpoint = { unix: string } | { host: string; port: number }
 
@@ -42,9 +43,6 @@ export async function main(argv: string[]): Promise<number | void> {
     return 2
   }
   const server = await startRelay(parseEndpoint(values.listen), parseEndpoint(values.to))
-  await new Promise<void>((resolve) => {
-    process.once('SIGTERM', resolve)
-    process.once('SIGINT', resolve)
-  })
+  await waitForSignal()
   server.close()
 }

@@ -2,7 +2,7 @@
 import { parseArgs } from 'node:util'
 import { startServer } from './server.js'
 import { parseDuration } from '../util/duration.js'
-import { waitForSignal } from '../kubelet/cli.js'
+import { waitForSignal } from '../util/signals.js'
 
 export async function main(argv: string[]): Promise<number | void> {
   const { values: v } = parseArgs({

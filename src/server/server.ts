@@ -11,7 +11,7 @@ import { startControllerManager, type ControllerManager } from '../controllers/m
 import { startScheduler, type Scheduler } from '../scheduler/scheduler.js'
 import { createClient } from '../client/rest.js'
 import type { Client } from '../client/interfaces.js'
-import { RESOURCES } from '../api/resources.js'
+import { resourceFor } from '../api/resources.js'
 import type { Deployment, Service } from '../api/types.js'
 import { renderKubeconfig } from '../apiserver/kubeconfig.js'
 import { nthIP, parseCidr } from '../apiserver/allocator.js'
@@ -63,7 +63,7 @@ export async function ensureOverlayConfig(etcdEndpoints: string[], clusterCIDR: 
 }
 
 async function ensureObject<T extends Service | Deployment>(client: Client, plural: string, obj: T): Promise<void> {
-  const r = RESOURCES.find((x) => x.plural === plural)!
+  const r = resourceFor(plural)
   try {
     await client.resource<T>(r, obj.metadata.namespace).create(obj)
     log.info({ kind: obj.kind, name: obj.metadata.name }, 'add-on created')

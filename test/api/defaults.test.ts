@@ -1,9 +1,9 @@
 import t, { type Test } from 'tap'
 import { applyDefaults, defaultPullPolicy, preserveOnUpdate } from '../../src/api/defaults.js'
-import { RESOURCES } from '../../src/api/resources.js'
+import { RESOURCES, resourceFor } from '../../src/api/resources.js'
 import type { KubeObject } from '../../src/api/types.js'
 
-const res = (plural: string) => RESOURCES.find((r) => r.plural === plural)!
+const res = resourceFor
 
 function defaulted(plural: string, obj: unknown): KubeObject {
   const o = structuredClone(obj) as KubeObject

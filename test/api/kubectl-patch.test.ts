@@ -11,13 +11,13 @@ import { join } from 'node:path'
 import t, { type Test } from 'tap'
 import { applyDefaults } from '../../src/api/defaults.js'
 import { applyJsonPatch, applyMergePatch, applyStrategicMergePatch } from '../../src/api/patch.js'
-import { RESOURCES, type ResourceInfo } from '../../src/api/resources.js'
+import { RESOURCES, type ResourceInfo, resourceFor } from '../../src/api/resources.js'
 import type { KubeObject } from '../../src/api/types.js'
 import { validateUpdate } from '../../src/api/validation.js'
 
 const BIN = '/usr/lib/google-cloud-sdk/bin'
 const VERSIONS = ['1.27', '1.33'].filter((v) => existsSync(`${BIN}/kubectl.${v}`))
-const res = (plural: string) => RESOURCES.find((r) => r.plural === plural)!
+const res = resourceFor
 const LAST_APPLIED = 'kubectl.kubernetes.io/last-applied-configuration'
 
 interface Captured {

@@ -1,8 +1,8 @@
 import t from 'tap'
 import { PatchError, applyJsonPatch, applyMergePatch, applyStrategicMergePatch } from '../../src/api/patch.js'
-import { RESOURCES } from '../../src/api/resources.js'
+import { resourceFor } from '../../src/api/resources.js'
 
-const res = (plural: string) => RESOURCES.find((r) => r.plural === plural)!
+const res = resourceFor
 
 t.test('RFC 7386 merge patch: the RFC appendix table', async (t) => {
   const cases: [unknown, unknown, unknown][] = [

@@ -14,9 +14,9 @@ import {
   unsupportedFields,
   type Requirement,
 } from '../../src/api/selectors.js'
-import { RESOURCES } from '../../src/api/resources.js'
+import { resourceFor } from '../../src/api/resources.js'
 
-const res = (plural: string) => RESOURCES.find((r) => r.plural === plural)!
+const res = resourceFor
 
 t.test('parseLabelSelector: grammar', async (t) => {
   const cases: [string, Requirement[]][] = [

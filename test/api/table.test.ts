@@ -1,9 +1,9 @@
 import t from 'tap'
-import { RESOURCES } from '../../src/api/resources.js'
+import { RESOURCES, resourceFor } from '../../src/api/resources.js'
 import { age, formatEndpoints, humanDuration, podStatusReason, tableColumns, toTable } from '../../src/api/table.js'
 import type { KubeObject, Pod } from '../../src/api/types.js'
 
-const res = (plural: string) => RESOURCES.find((r) => r.plural === plural)!
+const res = resourceFor
 const now = new Date('2026-11-28T12:00:00Z')
 const ago = (s: number) => new Date(now.getTime() - s * 1000).toISOString()
 

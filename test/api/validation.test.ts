@@ -1,12 +1,12 @@
 import t from 'tap'
 import { applyDefaults } from '../../src/api/defaults.js'
 import { formatFieldErrors, toStatusCauses, type FieldError } from '../../src/api/field-errors.js'
-import { RESOURCES } from '../../src/api/resources.js'
+import { resourceFor } from '../../src/api/resources.js'
 import type { KubeObject } from '../../src/api/types.js'
 import { validateBinding, validateCreate, validateScale, validateStatusUpdate, validateUpdate } from '../../src/api/validation.js'
 import { base, realManifests } from './fixtures/manifests.js'
 
-const res = (plural: string) => RESOURCES.find((r) => r.plural === plural)!
+const res = resourceFor
 type Mut = (o: any) => void // eslint-disable-line @typescript-eslint/no-explicit-any
 
 function make(plural: string, mut?: Mut, defaults = true): KubeObject {

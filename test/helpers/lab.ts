@@ -9,7 +9,7 @@ import { labUp, labDown, type LabState } from '../../src/lab/lab.js'
 import { run, type RunResult } from '../../src/util/exec.js'
 import { execInNetns, listNetns } from '../../src/net/netns.js'
 import type { Pod } from '../../src/api/types.js'
-import { RESOURCES, type ResourceInfo } from '../../src/api/resources.js'
+import { resourceFor } from '../../src/api/resources.js'
 import { createClient } from '../../src/client/rest.js'
 import { loadKubeconfig } from '../../src/client/kubeconfig.js'
 import type { Client } from '../../src/client/interfaces.js'
@@ -109,7 +109,7 @@ export interface HttpResult {
   ms: number
 }
 
-export const res = (plural: string): ResourceInfo => RESOURCES.find((r) => r.plural === plural)!
+export const res = resourceFor
 
 /** Ready and not terminating: what counts towards a Deployment's availability. */
 export const ready = (p: Pod): boolean => !p.metadata.deletionTimestamp && !!p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')
