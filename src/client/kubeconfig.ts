@@ -6,8 +6,9 @@ import { existsSync, readFileSync } from 'node:fs'
 import { homedir } from 'node:os'
 import { dirname, isAbsolute, join, resolve } from 'node:path'
 import type { ClientConfig } from './interfaces.js'
-import { parseYaml, type YamlValue } from './yaml.js'
+import { parse as parseYaml } from 'yaml'
 
+type YamlValue = unknown
 type Obj = { [k: string]: YamlValue }
 
 export class KubeconfigError extends Error {
