@@ -2,7 +2,8 @@
 //   [--pod-eviction-timeout 5m] [--node-monitor-period 1s] [--workers 2] [--metrics-port N]`
 import { clientConfigFromEnv, flagValue } from '../client/kubeconfig.js'
 import { createClient } from '../client/rest.js'
-import { parseDurationMs, serveMetrics, untilSignal } from './cliutil.js'
+import { parseDuration } from '../util/duration.js'
+import { serveMetrics, untilSignal } from './cliutil.js'
 import { startControllerManager, type ControllerManagerOptions } from './manager.js'
 
 export async function main(argv: string[]): Promise<number> {
@@ -19,9 +20,9 @@ export async function main(argv: string[]): Promise<number> {
   const evict = flagValue(argv, 'pod-eviction-timeout')
   const period = flagValue(argv, 'node-monitor-period')
   const workers = flagValue(argv, 'workers')
-  if (grace) opts.nodeMonitorGracePeriodMs = parseDurationMs(grace)
-  if (evict) opts.podEvictionTimeoutMs = parseDurationMs(evict)
-  if (period) opts.nodeMonitorPeriodMs = parseDurationMs(period)
+  if (grace) opts.nodeMonitorGracePeriodMs = parseDuration(grace)
+  if (evict) opts.podEvictionTimeoutMs = parseDuration(evict)
+  if (period) opts.nodeMonitorPeriodMs = parseDuration(period)
   if (workers) opts.workers = Number(workers)
   const cm = await startControllerManager(opts)
   const port = flagValue(argv, 'metrics-port')

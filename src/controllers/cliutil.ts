@@ -1,17 +1,8 @@
-// Shared bits of the `controller-manager` and `scheduler` commands: durations, a /metrics
+// Shared bits of the `controller-manager` and `scheduler` commands: a /metrics
 // endpoint, running until SIGINT/SIGTERM.
 import { createServer } from 'node:http'
 import type { Registry } from 'prom-client'
 import { logger } from '../util/log.js'
-
-/** "40s", "5m", "250ms", "1h" or plain seconds → milliseconds. */
-export function parseDurationMs(s: string): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(s.trim())
-  if (!m) throw new Error(`invalid duration ${JSON.stringify(s)} (use e.g. 40s, 5m, 500ms)`)
-  const n = Number(m[1])
-  const unit = m[2] ?? 's'
-  return Math.round(n * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[unit]!)
-}
 
 /** Serve a registry on 127.0.0.1:port/metrics (and /healthz); returns a closer. */
 export function serveMetrics(registry: Registry, port: number, host = '127.0.0.1'): () => Promise<void> {
