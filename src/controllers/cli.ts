@@ -2,8 +2,10 @@
 //   [--pod-eviction-timeout 5m] [--node-monitor-period 1s] [--workers 2] [--metrics-port N]`
 import { clientConfigFromEnv, flagValue } from '../client/kubeconfig.js'
 import { createClient } from '../client/rest.js'
+import { logger } from '../util/log.js'
+import { waitForSignal } from '../util/signals.js'
 import { parseDuration } from '../util/duration.js'
-import { serveMetrics, untilSignal } from './cliutil.js'
+import { startStatusServer } from '../util/status-server.js'
 import { startControllerManager, type ControllerManagerOptions } from './manager.js'
 
 export async function main(argv: string[]): Promise<number> {
@@ -26,9 +28,9 @@ export async function main(argv: string[]): Promise<number> {
   if (workers) opts.workers = Number(workers)
   const cm = await startControllerManager(opts)
   const port = flagValue(argv, 'metrics-port')
-  const closeMetrics = port ? serveMetrics(cm.metrics, Number(port)) : async () => {}
-  await untilSignal('controller-manager')
+  const status = port ? await startStatusServer({ component: 'controller-manager', registry: cm.metrics, port: Number(port) }) : undefined
+  logger('controller-manager').info({ sig: await waitForSignal() }, 'stopping')
   await cm.stop()
-  await closeMetrics()
+  await status?.close()
   return 0
 }

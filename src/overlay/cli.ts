@@ -3,7 +3,8 @@ import { logger } from '../util/log.js'
 import { startOverlayAgent, type OverlayAgentOptions } from './agent.js'
 import { maybeRootNetns } from '../net/netns.js'
 import type { BackendType } from './config.js'
-import { OverlayMetrics, serveMetrics } from './metrics.js'
+import { OverlayMetrics } from './metrics.js'
+import { startStatusServer } from '../util/status-server.js'
 
 const log = logger('overlay-cli')
 
@@ -87,7 +88,9 @@ export async function main(argv: string[]): Promise<number> {
     },
   })
   process.stdout.write(`${JSON.stringify({ subnet: agent.subnetEnv.subnet, network: agent.subnetEnv.network, mtu: agent.subnetEnv.mtu })}\n`)
-  const srv = metricsPort ? await serveMetrics(metrics, metricsPort, () => agent.health()) : undefined
+  const srv = metricsPort
+    ? await startStatusServer({ component: 'overlay', port: metricsPort, registry: metrics.registry, checks: { healthz: [{ name: 'overlay', check: () => agent.health() }] } })
+    : undefined
   const onSignal = (sig: string) => {
     log.info({ sig }, 'stopping')
     wake()
@@ -95,7 +98,7 @@ export async function main(argv: string[]): Promise<number> {
   process.once('SIGTERM', () => onSignal('SIGTERM'))
   process.once('SIGINT', () => onSignal('SIGINT'))
   await done
-  srv?.close()
+  await srv?.close()
   if (failed) {
     process.stderr.write(`netkube overlay: ${failed.message}\n`)
     return 1

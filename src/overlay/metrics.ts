@@ -1,6 +1,5 @@
 // Prometheus metrics and health for the overlay agent, on its own Registry so that several
 // agents (or an agent inside the node agent) never collide on metric names.
-import { createServer, type Server } from 'node:http'
 import { Counter, Gauge, Registry } from 'prom-client'
 
 export class OverlayMetrics {
@@ -19,35 +18,4 @@ export class OverlayMetrics {
   readonly syncs = new Counter({ name: 'netkube_overlay_syncs_total', help: 'Reconcile passes', registers: [this.registry] })
   readonly changes = new Counter({ name: 'netkube_overlay_kernel_changes_total', help: 'Kernel entries written or removed', registers: [this.registry] })
   readonly resyncs = new Counter({ name: 'netkube_overlay_watch_resyncs_total', help: 'Full lease re-lists after a cancelled watch', registers: [this.registry] })
-}
-
-/** GET /metrics and /healthz on `port` (127.0.0.1 unless `host`). */
-export function serveMetrics(m: OverlayMetrics, port: number, healthy: () => string | undefined, host = '127.0.0.1'): Promise<Server> {
-  const srv = createServer((req, res) => {
-    if (req.url === '/metrics') {
-      m.registry
-        .metrics()
-        .then((text) => {
-          res.writeHead(200, { 'content-type': m.registry.contentType })
-          res.end(text)
-        })
-        .catch((err: Error) => {
-          res.writeHead(500)
-          res.end(err.message)
-        })
-      return
-    }
-    if (req.url === '/healthz') {
-      const problem = healthy()
-      res.writeHead(problem ? 503 : 200, { 'content-type': 'text/plain' })
-      res.end(problem ? `unhealthy: ${problem}\n` : 'ok\n')
-      return
-    }
-    res.writeHead(404)
-    res.end()
-  })
-  return new Promise((resolve, reject) => {
-    srv.once('error', reject)
-    srv.listen(port, host, () => resolve(srv))
-  })
 }

@@ -5,7 +5,6 @@
 // Node prerequisites (sysctls, service CIDR route) are ensured first, inside the node's netns.
 // The first sync is full and replaces our table wholesale: rules left by a previous proxy
 // process are adopted (rewritten), never duplicated. See README.md for hooks and priorities.
-import type { Server } from 'node:http'
 import type { EndpointSlice, KubeObject, Node, Service } from '../api/types.js'
 import { findResource } from '../api/resources.js'
 import type { Client, EventHandler, SharedInformer } from '../client/interfaces.js'
@@ -15,7 +14,8 @@ import { logger } from '../util/log.js'
 import type { ProxyBackend } from './backend.js'
 import { IptablesBackend, IptablesExec } from './iptables.js'
 import { IpvsBackend, RecordingIpvsRunner } from './ipvs.js'
-import { ProxyMetrics, serveHealth } from './metrics.js'
+import { ProxyMetrics, proxyHealthRoute } from './metrics.js'
+import { startStatusServer, type StatusServer } from '../util/status-server.js'
 import { NftBackend } from './nft-backend.js'
 import { ensureNodePrerequisites } from './node.js'
 import { Proxier } from './proxier.js'
@@ -108,13 +108,18 @@ export async function startProxy(opts: StartProxyOptions): Promise<ProxyHandle> 
   // Only now may the kernel be written: an empty cache would mean "no endpoints anywhere".
   const first = proxier.nextSync()
   proxier.setSynced()
-  let server: Server | undefined
-  let healthPort: number | undefined
+  let server: StatusServer | undefined
   if (opts.healthPort !== undefined) {
-    server = await serveHealth(opts.healthPort, opts.healthHost ?? '127.0.0.1', metrics, proxier.healthSource(), Math.max(60_000, 2 * (opts.minSyncMs ?? 1000)))
-    const addr = server.address()
-    healthPort = typeof addr === 'object' && addr ? addr.port : undefined
+    const health = proxyHealthRoute(proxier.healthSource(), Math.max(60_000, 2 * (opts.minSyncMs ?? 1000)))
+    server = await startStatusServer({
+      component: 'proxy',
+      port: opts.healthPort,
+      host: opts.healthHost ?? '127.0.0.1',
+      registry: metrics.registry,
+      routes: { '/healthz': health, '/livez': health },
+    })
   }
+  const healthPort = server?.port
   await first
   log.info({ node: opts.nodeName, mode: opts.mode, netns: opts.netns, result: proxier.lastResult }, 'proxy running')
   return {
@@ -124,7 +129,7 @@ export async function startProxy(opts: StartProxyOptions): Promise<ProxyHandle> 
     async stop() {
       for (const i of informers) i.stop()
       await proxier.stop()
-      if (server) await new Promise<void>((r) => server!.close(() => r()))
+      await server?.close()
     },
   }
 }

@@ -1,6 +1,6 @@
 // kube-proxy's metrics under netkube names, in a registry of the proxy's own (several proxies
 // can live in one test process). Served on /metrics next to /healthz when a port is given.
-import { createServer, type Server } from 'node:http'
+import type { StatusRoute } from '../util/status-server.js'
 import { Counter, Gauge, Histogram, Registry } from 'prom-client'
 
 export class ProxyMetrics {
@@ -36,31 +36,20 @@ export interface HealthSource {
 }
 
 /**
- * /healthz as upstream: healthy once a sync happened and no change has been waiting for longer
- * than `staleMs` (a stuck proxy is unhealthy, an idle one is not).
+ * kube-proxy's /healthz and /livez contract (its own, not the kube components' check list):
+ * healthy once a sync happened and no change has been waiting for longer than `staleMs` (a
+ * stuck proxy is unhealthy, an idle one is not); JSON body with the last update time.
  */
-export function serveHealth(port: number, host: string, metrics: ProxyMetrics, h: HealthSource, staleMs: number): Promise<Server> {
-  const server = createServer((req, res) => {
-    if (req.url === '/metrics') {
-      void metrics.registry.metrics().then((text) => {
-        res.writeHead(200, { 'content-type': metrics.registry.contentType })
-        res.end(text)
-      })
-      return
+export function proxyHealthRoute(h: HealthSource, staleMs: number): StatusRoute {
+  return () => {
+    const now = Date.now()
+    const last = h.lastSyncedAt()
+    const pending = h.oldestPendingAt()
+    const ok = last > 0 && (pending === 0 || now - pending < staleMs)
+    return {
+      status: ok ? 200 : 503,
+      contentType: 'application/json',
+      body: JSON.stringify({ lastUpdated: last ? new Date(last).toISOString() : null, currentTime: new Date(now).toISOString() }),
     }
-    if (req.url === '/healthz' || req.url === '/livez') {
-      const now = Date.now()
-      const last = h.lastSyncedAt()
-      const pending = h.oldestPendingAt()
-      const ok = last > 0 && (pending === 0 || now - pending < staleMs)
-      res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' })
-      res.end(JSON.stringify({ lastUpdated: last ? new Date(last).toISOString() : null, currentTime: new Date(now).toISOString() }))
-      return
-    }
-    res.writeHead(404).end()
-  })
-  return new Promise((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(port, host, () => resolve(server))
-  })
+  }
 }

@@ -1,7 +1,9 @@
 // `netkube scheduler --kubeconfig FILE [--scheduler-name default-scheduler] [--metrics-port N]`
 import { clientConfigFromEnv, flagValue } from '../client/kubeconfig.js'
 import { createClient } from '../client/rest.js'
-import { serveMetrics, untilSignal } from '../controllers/cliutil.js'
+import { logger } from '../util/log.js'
+import { waitForSignal } from '../util/signals.js'
+import { startStatusServer } from '../util/status-server.js'
 import { startScheduler, type SchedulerOptions } from './scheduler.js'
 
 export async function main(argv: string[]): Promise<number> {
@@ -15,9 +17,9 @@ export async function main(argv: string[]): Promise<number> {
   if (sn) opts.schedulerName = sn
   const s = await startScheduler(opts)
   const port = flagValue(argv, 'metrics-port')
-  const closeMetrics = port ? serveMetrics(s.metrics, Number(port)) : async () => {}
-  await untilSignal('scheduler')
+  const status = port ? await startStatusServer({ component: 'scheduler', registry: s.metrics, port: Number(port) }) : undefined
+  logger('scheduler').info({ sig: await waitForSignal() }, 'stopping')
   await s.stop()
-  await closeMetrics()
+  await status?.close()
   return 0
 }
