@@ -2,9 +2,6 @@
 import { cidrContains, familyOf, parseCidr } from './ip.js'
 import type { RouteInfo } from './types.js'
 
-/** rtm_type of an ordinary route; unreachable (7), blackhole (6), prohibit (8) send nothing out. */
-export const RTN_UNICAST = 1
-
 /**
  * The route the kernel would pick for `ip` out of one table, as `ip route get` does for the
  * main table: the longest matching prefix, then the lowest metric. Policy rules and the local

@@ -8,7 +8,7 @@
 //    before the output hook can DNAT them (ClusterIPs exist on no interface).
 import { netnsHandle } from '../net/door.js'
 import { maybeRootNetns } from '../net/netns.js'
-import { RTN_UNICAST, routeFor } from '../net/routes.js'
+import { routeFor } from '../net/routes.js'
 import { writeSysctl, readSysctl } from '../net/sysctl.js'
 import { cidrContains, parseCidr } from '../net/ip.js'
 import type { NetOps } from '../net/types.js'
@@ -65,8 +65,9 @@ export async function ensureServiceRouteWith(ops: NetOps, serviceCIDR: string, c
   if (dev) return replaceRoute(dev)
   const routes = await ops.listRoutes({ family: parseCidr(serviceCIDR).family })
   const probeIp = firstHost(serviceCIDR)
+  // A route that sends it out of an interface; unreachable/blackhole routes have no device.
   const existing = routeFor(routes, probeIp)
-  if (existing?.dev && existing.type === RTN_UNICAST) return `existing route via ${existing.dev}`
+  if (existing?.dev) return `existing route via ${existing.dev}`
   // the interface of a route into the pod network (e.g. `10.244.1.0/24 dev cni0`)
   const pods = parseCidr(clusterCIDR)
   const podDev = routes.find((r) => r.dev && !r.dst.endsWith('/0') && cidrContains(pods, r.dst.split('/')[0]!))?.dev
