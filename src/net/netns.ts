@@ -36,7 +36,12 @@ export function listNetns(): string[] {
 /** Create a named namespace with loopback up. Fails if it already exists. */
 export async function createNetns(name: string): Promise<void> {
   await run('ip', ['netns', 'add', name])
-  await runIn(name, 'ip', ['link', 'set', 'lo', 'up'])
+  try {
+    await runIn(name, 'ip', ['link', 'set', 'lo', 'up'])
+  } catch (err) {
+    await deleteNetns(name) // half made: leave nothing behind
+    throw err
+  }
 }
 
 /** Delete a named namespace; a missing one is already deleted. */

@@ -79,10 +79,14 @@ t.test('spawn: the PID is the program’s own, inside the namespace; output goes
 t.test('binds: made in the program’s own mount namespace, in both etc modes and here', async (t) => {
   const ns = await withNetns(t, 'db')
   const dir = mkdtempSync(join(tmpdir(), 'nk-door-'))
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
   mkdirSync(join(dir, 'src'))
   writeFileSync(join(dir, 'src', 'data.txt'), 'bound\n')
   const target = join(dir, 'mnt')
+  t.teardown(async () => {
+    // should a bind ever leak onto the host, take it down before the directory goes
+    if (readFileSync('/proc/self/mountinfo', 'utf8').includes(target)) await netnsHandle().run('umount', [target], { allowFailure: true })
+    rmSync(dir, { recursive: true, force: true })
+  })
   for (const [label, h, etc] of [
     ['host', netnsHandle(ns), 'host'],
     ['netns', netnsHandle(ns), 'netns'],
