@@ -1,12 +1,11 @@
 // The one way into a network namespace for everything outside src/net: a handle that knows
 // the namespace and offers what callers do there — typed kernel operations, its nftables,
-// running or starting a program (saying explicitly how that program sees /etc), sysctls.
+// running or starting a program (saying explicitly how that program sees /etc).
 // It owns no resources itself; `ops()` opens a socket the caller closes.
 import { IpOps } from './ipops.js'
-import { canSetns, entryArgv, ipBatch, resolveNetns, runIn, startIn, type EntryOptions } from './netns.js'
+import { canSetns, ipBatch, resolveNetns, runIn, startIn, type EntryOptions } from './netns.js'
 import { NftExec } from './nft.js'
 import { openRtnl } from './rtnl.js'
-import { readSysctl, writeSysctl } from './sysctl.js'
 import type { NetOps } from './types.js'
 import type { ChildProcess, RunOptions, RunResult, StartOptions } from '../util/exec.js'
 
@@ -48,11 +47,6 @@ export class Netns {
     return new NftExec(this.ref)
   }
 
-  /** The argv that runs `argv` in here (for a caller that hands it to another runner). */
-  argv(argv: readonly string[], opts: EntryOptions = {}): string[] {
-    return entryArgv(this.ref, argv, opts)
-  }
-
   /** Run a program to completion in here; `etc` says whether it sees /etc/netns/NAME mounted. */
   run(file: string, args: readonly string[], opts: RunOptions & EntryOptions = {}): Promise<RunResult> {
     return runIn(this.ref, file, args, opts)
@@ -66,18 +60,6 @@ export class Netns {
   /** Many `ip` commands in one process (`ip -batch -`). */
   ipBatch(lines: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
     return ipBatch(this.ref, lines, opts)
-  }
-
-  readSysctl(key: string): Promise<string> {
-    return readSysctl(this.ref, key)
-  }
-
-  writeSysctl(key: string, value: string): Promise<void> {
-    return writeSysctl(this.ref, key, value)
-  }
-
-  toString(): string {
-    return this.ref ?? '(own netns)'
   }
 }
 
