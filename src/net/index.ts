@@ -11,4 +11,3 @@ export { nftApply, nftList } from './nft-run.js'
 export { watchLinks, type LinkEvent } from './events.js'
 
 export { Netns, netnsHandle, openNetOps } from './door.js'
-
