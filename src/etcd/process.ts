@@ -1,8 +1,9 @@
 // Starts and supervises a local etcd (Debian's etcd-server) as a child process. Used by
 // `netkube server` when no --etcd-servers is given, by the lab, and by the test harness.
-import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdirSync, openSync, closeSync, existsSync } from 'node:fs'
+import { mkdirSync, existsSync } from 'node:fs'
 import { join } from 'node:path'
+import { netnsHandle } from '../net/door.js'
+import type { ChildProcess } from '../util/exec.js'
 import { freePort } from '../util/ports.js'
 import { logger } from '../util/log.js'
 
@@ -14,7 +15,7 @@ export interface EtcdOptions {
   host?: string
   clientPort?: number
   peerPort?: number
-  /** Run inside this network namespace (via `ip netns exec`). */
+  /** Run inside this network namespace (`ip netns exec` semantics: /etc/netns/NAME mounted). */
   netns?: string
   /** Compact history older than this many revisions (auto-compaction, revision mode). */
   autoCompactionRevisions?: number
@@ -65,13 +66,10 @@ export async function startEtcd(opts: EtcdOptions): Promise<EtcdProcess> {
   if (opts.autoCompactionRevisions) {
     args.push('--auto-compaction-mode', 'revision', '--auto-compaction-retention', String(opts.autoCompactionRevisions))
   }
-  const logFd = openSync(join(opts.dataDir, 'etcd.log'), 'a')
   // etcd must not outlive whoever started it (a test killed on timeout, a crashed server):
   // setpriv --pdeathsig asks the kernel to SIGKILL it when its parent goes.
   const etcdArgv = existsSync('/usr/bin/setpriv') ? ['setpriv', '--pdeathsig', 'SIGKILL', '--', 'etcd', ...args] : ['etcd', ...args]
-  const [file, argv] = opts.netns ? ['ip', ['netns', 'exec', opts.netns, ...etcdArgv]] : [etcdArgv[0]!, etcdArgv.slice(1)]
-  const child = spawn(file, argv as string[], { stdio: ['ignore', logFd, logFd] })
-  closeSync(logFd)
+  const child = netnsHandle(opts.netns).spawn(etcdArgv, { etc: 'netns', logPath: join(opts.dataDir, 'etcd.log') })
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
   try {
     await Promise.race([

@@ -4,8 +4,7 @@
 // JSON. Used by the kubelet for every pod sandbox.
 import { readdirSync, readFileSync, mkdirSync, writeFileSync, rmSync, existsSync, renameSync } from 'node:fs'
 import { join } from 'node:path'
-import { run } from '../util/exec.js'
-import { nsenterRun } from '../net/netns.js'
+import { netnsHandle } from '../net/door.js'
 
 export interface CniNetworkList {
   cniVersion: string
@@ -99,7 +98,7 @@ export class CniRuntime {
     }
     const runOpts = { input: JSON.stringify(conf), env, allowFailure: true, timeoutMs: this.opts.timeoutMs ?? 30000 }
     const bin = this.findPlugin(plugin.type)
-    const res = this.opts.netns ? await nsenterRun(this.opts.netns, bin, [], runOpts) : await run(bin, [], runOpts)
+    const res = await netnsHandle(this.opts.netns).run(bin, [], runOpts)
     if (res.code !== 0) {
       let code = res.code
       let msg = res.stderr.trim() || `exit ${res.code}`

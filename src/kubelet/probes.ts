@@ -4,7 +4,7 @@
 import { request } from 'node:http'
 import { connect } from 'node:net'
 import type { Container, IntOrString, Probe } from '../api/types.js'
-import { execInNetns } from '../net/netns.js'
+import { netnsHandle } from '../net/door.js'
 
 export type ProbeResult = 'success' | 'failure'
 
@@ -51,7 +51,7 @@ export async function runProbe(probe: Probe, container: Container, podIP: string
     }
     if (probe.exec?.command?.length) {
       const [file, ...args] = probe.exec.command
-      const res = await execInNetns(netns, file!, args, { allowFailure: true, timeoutMs })
+      const res = await netnsHandle(netns).run(file!, args, { etc: 'netns', allowFailure: true, timeoutMs })
       return res.code === 0 ? 'success' : 'failure'
     }
   } catch {

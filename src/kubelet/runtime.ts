@@ -4,7 +4,7 @@
 import { readFileSync, writeFileSync, mkdirSync, readdirSync, rmSync, renameSync } from 'node:fs'
 import { join } from 'node:path'
 import { logger } from '../util/log.js'
-import { spawnInNetns } from '../net/spawn.js'
+import { netnsHandle } from '../net/door.js'
 import { procStartTicks, processAlive } from '../util/proc.js'
 
 const log = logger('runtime')
@@ -93,7 +93,10 @@ export class ProcessRuntime implements ContainerRuntime {
   }
 
   async start(cfg: ContainerConfig): Promise<ContainerRuntimeState> {
-    const child = spawnInNetns(cfg.netns, cfg.argv, {
+    // `ip netns exec` semantics: the pod sees its /etc/netns resolv.conf and hosts.
+    const child = netnsHandle(cfg.netns).spawn(cfg.argv, {
+      etc: 'netns',
+      detached: true, // own process group: stop signals reach the whole container
       env: cfg.env,
       cwd: cfg.workingDir,
       logPath: cfg.logPath,

@@ -2,9 +2,9 @@
 // they share the host's mount namespace and the netns they create stay visible to `ip netns`),
 // recorded by PID + kernel start time, and stopped only by that record — or, for `lab down`
 // after a crash, by being inside one of the lab's own namespaces.
-import { spawn } from 'node:child_process'
-import { openSync, closeSync, readdirSync, statSync } from 'node:fs'
+import { readdirSync, statSync } from 'node:fs'
 import { procStartTicks, processAlive } from '../util/proc.js'
+import { netnsHandle } from '../net/door.js'
 import { netnsPath } from '../net/netns.js'
 
 export interface DaemonRecord {
@@ -20,10 +20,8 @@ export function isAlive(rec: Pick<DaemonRecord, 'pid' | 'startTicks'>): boolean 
 }
 
 export function spawnDaemon(role: string, node: string, netns: string | undefined, argv: string[], log: string, env?: NodeJS.ProcessEnv): DaemonRecord {
-  const fd = openSync(log, 'a')
-  const [file, args] = netns ? ['nsenter', [`--net=${netnsPath(netns)}`, '--', ...argv]] : [argv[0]!, argv.slice(1)]
-  const child = spawn(file, args as string[], { detached: true, stdio: ['ignore', fd, fd], env: env ?? process.env })
-  closeSync(fd)
+  // 'host': the daemon shares the host's mounts, so namespaces it creates stay visible.
+  const child = netnsHandle(netns).spawn(argv, { etc: 'host', detached: true, logPath: log, env: env ?? process.env })
   child.unref()
   const pid = child.pid!
   return { role, node, pid, startTicks: procStartTicks(pid) ?? '', log }

@@ -2,8 +2,9 @@
 // Restart=always does for the Vagrant lab's units (and the kubelet does for static pods).
 // SIGTERM stops the child gracefully and then the supervisor. The child's PID is kept in
 // the pidfile so a test can kill -9 the component itself.
-import { spawn, type ChildProcess } from 'node:child_process'
 import { writeFileSync, rmSync } from 'node:fs'
+import { netnsHandle } from '../net/door.js'
+import type { ChildProcess } from '../util/exec.js'
 
 export async function main(argv: string[]): Promise<number | void> {
   const sep = argv.indexOf('--')
@@ -19,7 +20,8 @@ export async function main(argv: string[]): Promise<number | void> {
   let restarts = 0
   const start = (): void => {
     const started = Date.now()
-    child = spawn(file!, args, { stdio: 'inherit' })
+    // CMD already runs where the supervisor does (the lab starts it inside the node's netns).
+    child = netnsHandle().spawn([file!, ...args], { stdio: 'inherit' })
     if (pidfile && child.pid) writeFileSync(pidfile, String(child.pid))
     child.on('exit', (code, signal) => {
       if (stopping) return

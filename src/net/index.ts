@@ -1,9 +1,4 @@
 // src/net: the one typed layer for kernel networking. See README.md in this folder.
-import { IpOps } from './ipops.js'
-import { canSetns } from './netns.js'
-import { openRtnl } from './rtnl.js'
-import type { NetOps } from './types.js'
-
 export * from './errors.js'
 export * from './ip.js'
 export * from './types.js'
@@ -15,11 +10,4 @@ export { IpOps } from './ipops.js'
 export { nftApply, nftList } from './nft-run.js'
 export { watchLinks, type LinkEvent } from './events.js'
 
-/**
- * Typed kernel operations inside `netns` (name or path; undefined = this process's namespace):
- * a netlink socket opened inside it when possible, else `ip` commands (no setns addon).
- */
-export function openNetOps(netns?: string): NetOps {
-  if (!netns || canSetns()) return openRtnl(netns)
-  return new IpOps(netns)
-}
+export { Netns, netnsHandle, openNetOps } from './door.js'

@@ -4,8 +4,8 @@
 import { NetError } from './errors.js'
 import { parseCidr, type Family } from './ip.js'
 import { readSysctl, writeSysctl } from './sysctl.js'
-import { run, type RunResult } from '../util/exec.js'
-import { resolveNetns } from './netns.js'
+import type { RunResult } from '../util/exec.js'
+import { resolveNetns, runIn } from './netns.js'
 import {
   describeRoute,
   type AddressInfo,
@@ -44,6 +44,9 @@ interface IpJsonRoute {
   metric?: number
 }
 
+/** rtm_type by the name `ip -j` prints (only for non-unicast routes), as the netlink path reports it. */
+const RTN_TYPE: Record<string, number> = { unicast: 1, local: 2, broadcast: 3, anycast: 4, multicast: 5, blackhole: 6, unreachable: 7, prohibit: 8, throw: 9, nat: 10 }
+
 /** Map `ip`'s stderr to an errno name so callers can branch like on the netlink path. */
 function errnoFromIp(stderr: string): string {
   const s = stderr.toLowerCase()
@@ -63,9 +66,7 @@ export class IpOps implements NetOps {
   constructor(readonly netns: string | undefined) {}
 
   private ip(args: string[]): Promise<RunResult> {
-    if (!this.netns) return run('ip', args, { allowFailure: true })
-    if (!this.netns.includes('/')) return run('ip', ['-n', this.netns, ...args], { allowFailure: true })
-    return run('nsenter', [`--net=${resolveNetns(this.netns)}`, 'ip', ...args], { allowFailure: true })
+    return runIn(this.netns, 'ip', args, { allowFailure: true })
   }
 
   private async must(op: string, object: string, args: string[], ok: string[] = []): Promise<RunResult> {
@@ -196,7 +197,7 @@ export class IpOps implements NetOps {
       for (const x of JSON.parse(r.stdout || '[]') as IpJsonRoute[]) {
         const dst = x.dst === 'default' ? (family === 4 ? '0.0.0.0/0' : '::/0') : x.dst.includes('/') ? x.dst : `${x.dst}/${family === 4 ? 32 : 128}`
         const scope = x.scope === 'link' ? 'link' : x.scope === 'host' ? 'host' : 'universe'
-        const info: RouteInfo = { dst, onlink: Boolean(x.flags?.includes('onlink')), scope, table: opts.table ?? 254, protocol: 0, type: 1, family }
+        const info: RouteInfo = { dst, onlink: Boolean(x.flags?.includes('onlink')), scope, table: opts.table ?? 254, protocol: 0, type: RTN_TYPE[x.type ?? 'unicast'] ?? RTN_TYPE.unicast!, family }
         if (x.gateway) info.via = x.gateway
         if (x.dev) {
           info.dev = x.dev

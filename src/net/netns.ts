@@ -1,8 +1,9 @@
 // Named network namespaces, with the same /run/netns convention as `ip netns`, so that
 // `ip netns list`, `ip netns exec` and runtimes (podman, CNI plugins) see them.
-// This is the only place that creates, deletes or enters namespaces by name.
+// This is the only place that creates, deletes or enters namespaces: setns(2) on the main
+// thread, and the argv that starts a program inside one (entryArgv).
 import { closeSync, existsSync, openSync, readdirSync, statSync } from 'node:fs'
-import { run, type RunOptions, type RunResult } from '../util/exec.js'
+import { run, start, type ChildProcess, type RunOptions, type RunResult, type StartOptions } from '../util/exec.js'
 import { NetError, errnoOf } from './errors.js'
 import { loadNative, type NativeAddon } from './native.js'
 
@@ -35,7 +36,12 @@ export function listNetns(): string[] {
 /** Create a named namespace with loopback up. Fails if it already exists. */
 export async function createNetns(name: string): Promise<void> {
   await run('ip', ['netns', 'add', name])
-  await run('ip', ['-n', name, 'link', 'set', 'lo', 'up'])
+  try {
+    await runIn(name, 'ip', ['link', 'set', 'lo', 'up'])
+  } catch (err) {
+    await deleteNetns(name) // half made: leave nothing behind
+    throw err
+  }
 }
 
 /** Delete a named namespace; a missing one is already deleted. */
@@ -44,27 +50,90 @@ export async function deleteNetns(name: string): Promise<void> {
   await run('ip', ['netns', 'del', name], { allowFailure: true })
 }
 
-/** Run a program inside a namespace (`ip netns exec`, which also bind-mounts /etc/netns/NAME/*). */
+// ---------------------------------------------------------------------------------------------
+// Running a program inside a namespace. There are two kernel-visible ways in, and they differ
+// in what the program sees of the filesystem, so every caller says which one it wants.
+
+/**
+ * What a program started inside a namespace sees of the filesystem:
+ *  - 'host' (default): only the network namespace changes (`nsenter --net`). podman needs this
+ *    (runc remounts /sys itself and fails under `ip netns exec`: "no cgroup mount found"), and
+ *    so do daemons that create namespaces: their /run/netns mounts must land in the host's
+ *    mount namespace, where `ip netns` and the next process see them.
+ *  - 'netns': as `ip netns exec NAME` — a private mount namespace (propagation slave), /sys
+ *    remounted for the namespace, and /etc/netns/NAME/* bind-mounted over /etc. That is how a
+ *    pod gets its cluster resolv.conf and hosts. Needs a name, not a path.
+ */
+export type EtcView = 'host' | 'netns'
+
+export interface BindMount {
+  source: string
+  target: string
+  readOnly?: boolean
+}
+
+export interface EntryOptions {
+  etc?: EtcView
+  /** Bind mounts made in the program's own mount namespace just before exec (a pod's volumes). */
+  binds?: readonly BindMount[]
+}
+
+const shq = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`
+
+/** `argv` wrapped so the bind mounts are made first, in a mount namespace of its own. */
+function withBinds(argv: readonly string[], binds: readonly BindMount[], mountNsIsPrivate: boolean): string[] {
+  const mounts = binds.map(
+    (b) => `mkdir -p ${shq(b.target)} && mount --bind ${shq(b.source)} ${shq(b.target)}${b.readOnly ? ` && mount -o remount,bind,ro ${shq(b.target)}` : ''}`,
+  )
+  const sh = ['sh', '-c', `${mounts.join(' && ')} && exec "$@"`, 'sh', ...argv]
+  // Without `ip netns exec` nobody has unshared the mount namespace: do it, or the binds would
+  // land on the host.
+  return mountNsIsPrivate ? sh : ['unshare', '--mount', '--propagation', 'slave', ...sh]
+}
+
+/**
+ * The argv that runs `argv` inside namespace `ref` (name or path; undefined = this process's
+ * own). The one place a program is sent into a namespace. Both ways in exec the program (no
+ * fork), so the PID of the spawned process is the program's own.
+ */
+export function entryArgv(ref: string | undefined, argv: readonly string[], opts: EntryOptions = {}): string[] {
+  const etcNetns = ref !== undefined && opts.etc === 'netns'
+  if (etcNetns && ref.includes('/')) throw new NetError('enter netns', ref, 'EINVAL', '/etc/netns mounts need a namespace name, not a path')
+  const prog = opts.binds?.length ? withBinds(argv, opts.binds, etcNetns) : [...argv]
+  if (ref === undefined) return prog
+  if (etcNetns) return ['ip', 'netns', 'exec', ref, ...prog]
+  return ['nsenter', `--net=${resolveNetns(ref)}`, '--', ...prog]
+}
+
+/** Run a program to completion inside `ref` (see entryArgv). */
+export async function runIn(ref: string | undefined, file: string, args: readonly string[], opts: RunOptions & EntryOptions = {}): Promise<RunResult> {
+  const [f, ...a] = entryArgv(ref, [file, ...args], opts)
+  return run(f!, a, opts)
+}
+
+/** Start a long-running program inside `ref` (see entryArgv); the caller owns the child. */
+export function startIn(ref: string | undefined, argv: readonly string[], opts: StartOptions & EntryOptions = {}): ChildProcess {
+  const [f, ...a] = entryArgv(ref, argv, opts)
+  return start(f!, a, opts)
+}
+
+/** @deprecated `netnsHandle(name).run(file, args, { etc: 'netns' })`. */
 export function execInNetns(name: string, file: string, args: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
-  return run('ip', ['netns', 'exec', name, file, ...args], opts)
+  return runIn(name, file, args, { ...opts, etc: 'netns' })
 }
 
-/** Apply many `ip` commands in one process inside a namespace (fallback path to netlink). */
-export function ipBatch(name: string | undefined, lines: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
-  const nsArgs = name ? ['-n', name] : []
-  return run('ip', [...nsArgs, '-batch', '-'], { ...opts, input: lines.join('\n') + '\n' })
-}
-
-/** Run `ip -batch -` inside a namespace given by name or path (path → nsenter). */
-export function ipBatchIn(ref: string | undefined, lines: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
-  if (!ref || !ref.includes('/')) return ipBatch(ref, lines, opts)
-  return run('nsenter', [`--net=${ref}`, 'ip', '-batch', '-'], { ...opts, input: lines.join('\n') + '\n' })
-}
-
-/** Run a program inside a namespace given by name or path, without the /etc/netns bind mounts. */
+/** @deprecated `netnsHandle(ref).run(file, args)`. */
 export function nsenterRun(ref: string, file: string, args: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
-  return run('nsenter', [`--net=${resolveNetns(ref)}`, file, ...args], opts)
+  return runIn(ref, file, args, opts)
 }
+
+/** Apply many `ip` commands in one process inside a namespace (name or path; the fallback to netlink). */
+export function ipBatch(ref: string | undefined, lines: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
+  return runIn(ref, 'ip', ['-batch', '-'], { ...opts, input: lines.join('\n') + '\n' })
+}
+
+/** @deprecated the same as ipBatch, which takes a path too. */
+export const ipBatchIn = ipBatch
 
 // ---------------------------------------------------------------------------------------------
 // Entering a namespace on the main thread (setns(2) through a tiny N-API addon).

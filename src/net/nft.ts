@@ -7,8 +7,8 @@
 // nft 1.0.6 traps handled here: every rule line ends with a newline (a rule directly before
 // `}` needs `;`), names are bare identifiers (letters, digits, `/ - _ .`, starting with a
 // letter), and elements are batched per set to keep the text (and the parse) small.
-import { run, ExecError, type RunResult } from '../util/exec.js'
-import { resolveNetns } from './netns.js'
+import { ExecError, type RunResult } from '../util/exec.js'
+import { runIn } from './netns.js'
 
 export type NftFamily = 'ip' | 'ip6' | 'inet'
 
@@ -191,8 +191,7 @@ export class NftExec implements NftRunner {
 
   private nft(args: string[], input?: string): Promise<RunResult> {
     const opts = { input: input ?? '', allowFailure: true, timeoutMs: 300_000 }
-    if (this.netns) return run('nsenter', [`--net=${resolveNetns(this.netns)}`, 'nft', ...args], opts)
-    return run('nft', args, opts)
+    return runIn(this.netns, 'nft', args, opts)
   }
 
   async apply(tx: NftTransaction): Promise<void> {

@@ -3,7 +3,7 @@
 // while "inside" is enough; without it a short-lived `nsenter --net=… sh` does the write.
 import { readFileSync, writeFileSync } from 'node:fs'
 import { NetError, errnoOf } from './errors.js'
-import { canSetns, inNetnsSync, nsenterRun } from './netns.js'
+import { canSetns, inNetnsSync, runIn } from './netns.js'
 
 export function sysctlPath(key: string): string {
   const rel = key.includes('/') ? key.replace(/^\/?(proc\/sys\/)?/, '') : key.replace(/\./g, '/')
@@ -24,7 +24,7 @@ export async function writeSysctl(netns: string | undefined, key: string, value:
       throw new NetError('write sysctl', what, errnoOf(err))
     }
   }
-  const r = await nsenterRun(netns, 'sh', ['-c', 'printf %s "$1" > "$2"', 'sh', value, path], { allowFailure: true })
+  const r = await runIn(netns, 'sh', ['-c', 'printf %s "$1" > "$2"', 'sh', value, path], { allowFailure: true })
   if (r.code !== 0) throw new NetError('write sysctl', what, 'EIO', r.stderr.trim())
 }
 
@@ -37,7 +37,7 @@ export async function readSysctl(netns: string | undefined, key: string): Promis
       throw new NetError('read sysctl', `${path}${netns ? ` in ${netns}` : ''}`, errnoOf(err))
     }
   }
-  const r = await nsenterRun(netns, 'cat', [path], { allowFailure: true })
+  const r = await runIn(netns, 'cat', [path], { allowFailure: true })
   if (r.code !== 0) throw new NetError('read sysctl', `${path} in ${netns}`, 'EIO', r.stderr.trim())
   return r.stdout.trim()
 }

@@ -3,8 +3,8 @@
 // chains wholesale and deletes the stale ones (-X) in the same atomic restore. Random
 // balancing is a cascade of `-m statistic --mode random --probability 1/(n-i)` rules.
 // Jumps from the built-in chains are ensured separately (-C, else -I) so they never duplicate.
-import { nsenterRun } from '../net/netns.js'
-import { run, type RunResult } from '../util/exec.js'
+import { netnsHandle } from '../net/door.js'
+import type { RunResult } from '../util/exec.js'
 import type { ProxyBackend, SyncInput, SyncStats } from './backend.js'
 import { categorize, shortHash, type EndpointInfo, type ServicePortInfo } from './serviceport.js'
 
@@ -144,7 +144,7 @@ export class IptablesExec implements IptablesRunner {
   ) {}
   private cmd(file: string, args: string[], input?: string): Promise<RunResult> {
     const opts = { input: input ?? '', allowFailure: true, timeoutMs: 300_000 }
-    return this.netns ? nsenterRun(this.netns, file, args, opts) : run(file, args, opts)
+    return netnsHandle(this.netns).run(file, args, opts)
   }
   async restore(text: string): Promise<void> {
     const r = await this.cmd(`${this.bin}-restore`, ['--noflush', '-w'], text)

@@ -6,10 +6,12 @@
 //    and the client drops it (same-node service traffic breaks).
 //  - a route for the service CIDR: the node's own connections to a ClusterIP need a route
 //    before the output hook can DNAT them (ClusterIPs exist on no interface).
-import { ipBatchIn, maybeRootNetns, nsenterRun } from '../net/netns.js'
+import { netnsHandle } from '../net/door.js'
+import { maybeRootNetns } from '../net/netns.js'
+import { routeFor } from '../net/routes.js'
 import { writeSysctl, readSysctl } from '../net/sysctl.js'
-import type { RunResult } from '../util/exec.js'
 import { cidrContains, parseCidr } from '../net/ip.js'
+import type { NetOps } from '../net/types.js'
 
 export const SYSCTLS: readonly [string, string][] = [
   ['net.ipv4.ip_forward', '1'],
@@ -24,11 +26,6 @@ export function assertNotRootNetns(netns: string | undefined): void {
   if (netns || process.env.NETKUBE_ALLOW_ROOT_NETNS === '1') return
   if (maybeRootNetns())
     throw new Error('proxy: refusing to program the root network namespace (give --netns, or set NETKUBE_ALLOW_ROOT_NETNS=1 on a dedicated node)')
-}
-
-function ip(netns: string | undefined, args: string[]): Promise<RunResult> {
-  if (netns) return nsenterRun(netns, 'ip', args, { allowFailure: true })
-  return ipBatchIn(undefined, [args.join(' ')], { allowFailure: true })
 }
 
 export async function ensureSysctls(netns: string | undefined): Promise<void> {
@@ -56,25 +53,26 @@ function firstHost(cidr: string): string {
  * pod network, so the node's source address for ClusterIP traffic is its pod-network one.
  */
 export async function ensureServiceRoute(netns: string | undefined, serviceCIDR: string, clusterCIDR: string, dev?: string): Promise<string> {
-  if (dev) {
-    const r = await ip(netns, ['route', 'replace', serviceCIDR, 'dev', dev])
-    if (r.code !== 0) throw new Error(`proxy: route ${serviceCIDR} dev ${dev}: ${r.stderr.trim()}`)
-    return `${serviceCIDR} dev ${dev}`
+  return netnsHandle(netns).withOps((ops) => ensureServiceRouteWith(ops, serviceCIDR, clusterCIDR, dev))
+}
+
+/** ensureServiceRoute on operations the caller opened (tests run it on both NetOps implementations). */
+export async function ensureServiceRouteWith(ops: NetOps, serviceCIDR: string, clusterCIDR: string, dev?: string): Promise<string> {
+  const replaceRoute = async (routeDev: string): Promise<string> => {
+    await ops.addRoute({ dst: serviceCIDR, dev: routeDev }, { replace: true })
+    return `${serviceCIDR} dev ${routeDev}`
   }
-  const probe = await ip(netns, ['-j', 'route', 'get', firstHost(serviceCIDR)])
-  if (probe.code === 0 && probe.stdout.trim().startsWith('[')) {
-    const routes = JSON.parse(probe.stdout) as { dev?: string; type?: string }[]
-    if (routes[0]?.dev && routes[0].type !== 'unreachable') return `existing route via ${routes[0].dev}`
-  }
+  if (dev) return replaceRoute(dev)
+  const routes = await ops.listRoutes({ family: parseCidr(serviceCIDR).family })
+  const probeIp = firstHost(serviceCIDR)
+  // A route that sends it out of an interface; unreachable/blackhole routes have no device.
+  const existing = routeFor(routes, probeIp)
+  if (existing?.dev) return `existing route via ${existing.dev}`
   // the interface of a route into the pod network (e.g. `10.244.1.0/24 dev cni0`)
-  const table = await ip(netns, ['-j', 'route', 'show'])
   const pods = parseCidr(clusterCIDR)
-  const routes = table.code === 0 ? (JSON.parse(table.stdout || '[]') as { dst?: string; dev?: string }[]) : []
-  const podDev = routes.find((r) => r.dev && r.dst && r.dst !== 'default' && cidrContains(pods, r.dst.split('/')[0]!))?.dev
+  const podDev = routes.find((r) => r.dev && !r.dst.endsWith('/0') && cidrContains(pods, r.dst.split('/')[0]!))?.dev
   if (!podDev) throw new Error(`proxy: no route to the service CIDR ${serviceCIDR} and none to the pod network ${clusterCIDR}`)
-  const r = await ip(netns, ['route', 'replace', serviceCIDR, 'dev', podDev])
-  if (r.code !== 0) throw new Error(`proxy: route ${serviceCIDR} dev ${podDev}: ${r.stderr.trim()}`)
-  return `${serviceCIDR} dev ${podDev}`
+  return replaceRoute(podDev)
 }
 
 export async function ensureNodePrerequisites(

@@ -1,6 +1,12 @@
 // Running host programs (etcd, nft, ip, podman). One helper so every call has the same
-// error shape: which program, which arguments, what it wrote on stderr.
-import { spawn, type SpawnOptions } from 'node:child_process'
+// error shape: which program, which arguments, what it wrote on stderr. This is the only
+// module that imports node:child_process (test/net/one-door.test.ts holds everyone to it);
+// anything that runs inside another network namespace goes through src/net's handle
+// (`netnsHandle(ref).run/spawn`), which builds its argv and calls these.
+import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process'
+import { closeSync, openSync } from 'node:fs'
+
+export type { ChildProcess }
 
 export interface RunResult {
   stdout: string
@@ -50,4 +56,26 @@ export function run(file: string, args: readonly string[], opts: RunOptions = {}
     child.stdin!.on('error', () => {})
     child.stdin!.end(opts.input ?? '')
   })
+}
+
+export interface StartOptions {
+  env?: NodeJS.ProcessEnv
+  cwd?: string
+  /** Append stdout and stderr to this file (opened here, closed once the child has it). */
+  logPath?: string
+  /** stdin/stdout/stderr when there is no logPath: shared with this process, or /dev/null. */
+  stdio?: 'inherit' | 'ignore'
+  /** Own process group, so a signal to -pid reaches everything the program starts. */
+  detached?: boolean
+}
+
+/** Start a long-running program; the caller owns the ChildProcess (exit, kill, unref). */
+export function start(file: string, args: readonly string[], opts: StartOptions = {}): ChildProcess {
+  const fd = opts.logPath ? openSync(opts.logPath, 'a') : undefined
+  const stdio: SpawnOptions['stdio'] = fd !== undefined ? ['ignore', fd, fd] : (opts.stdio ?? 'ignore')
+  try {
+    return spawn(file, args, { stdio, env: opts.env ?? process.env, cwd: opts.cwd, detached: opts.detached ?? false })
+  } finally {
+    if (fd !== undefined) closeSync(fd)
+  }
 }
