@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs'
 import { CniCode, CniError } from './errors.js'
 import { SUPPORTED_VERSIONS, type Attachment, type CniDns, type CniResult, type CniVersion } from './types.js'
 import { normalizeResult } from './result.js'
-import { bigIntToIp, broadcastOf, cidrContains, familyOf, ipToBigInt, isIp, networkOf, parseCidr } from '../src/net/ip.js'
+import { cidrContains, compareIp, familyOf, hostRange, isIp, networkOf, parseCidr } from '../src/net/ip.js'
 
 export const DEFAULT_DATA_DIR = '/var/lib/cni/networks'
 export const DEFAULT_SUBNET_FILE = '/run/flannel/subnet.env'
@@ -107,12 +107,9 @@ export function parseRange(r: Json): IpamRange {
   } catch (err) {
     throw invalid((err as Error).message)
   }
-  const bits = c.family === 4 ? 32 : 128
-  if (c.prefix > bits - 2) throw invalid(`subnet ${subnetText} is too small`)
-  const net = ipToBigInt(networkOf(c))
-  const first = bigIntToIp(net + 1n, c.family)
-  // IPv4 leaves the broadcast address out; IPv6 has none.
-  const last = bigIntToIp(ipToBigInt(broadcastOf(c)) - (c.family === 4 ? 1n : 0n), c.family)
+  // host-local wants a gateway and at least one pod address besides it
+  if (c.prefix > (c.family === 4 ? 30 : 126)) throw invalid(`subnet ${subnetText} is too small`)
+  const { first, last } = hostRange(c)
   const subnet = `${networkOf(c)}/${c.prefix}`
   const pick = (key: string, dflt: string): string => {
     const v = str(r, key, dflt)!
@@ -121,7 +118,7 @@ export function parseRange(r: Json): IpamRange {
   }
   const rangeStart = pick('rangeStart', first)
   const rangeEnd = pick('rangeEnd', last)
-  if (ipToBigInt(rangeStart) > ipToBigInt(rangeEnd)) throw invalid(`rangeStart ${rangeStart} is after rangeEnd ${rangeEnd}`)
+  if (compareIp(rangeStart, rangeEnd) > 0) throw invalid(`rangeStart ${rangeStart} is after rangeEnd ${rangeEnd}`)
   return { subnet, rangeStart, rangeEnd, gateway: pick('gateway', first) }
 }
 

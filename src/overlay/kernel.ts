@@ -2,21 +2,20 @@
 // namespace, through src/net (one rtnetlink socket opened in that namespace). No policy here:
 // what to write comes from desired.ts/device.ts, this file only carries it out and reports.
 import { deleteFdb, listFdb, replaceFdb } from '../net/fdb.js'
-import { canonicalCidr, cidrContains, parseCidr as parseNetCidr } from '../net/ip.js'
+import { cidrContains, parseCidr, parseIp4Net, type Ip4Net } from '../net/ip.js'
 import { deleteNeighbor, listNeighbors, replaceNeighbor } from '../net/neigh.js'
 import { NftExec } from '../net/nft.js'
 import { openRtnl, type Rtnl } from '../net/rtnl.js'
 import { createVxlan, getVxlan } from '../net/vxlan.js'
 import { fmtFdb, fmtNeigh, fmtRoute, type KernelState, type StateDiff } from './desired.js'
 import { diffDevice, type DeviceDiff, type VxlanSpec } from './device.js'
-import { parseCidr, type Cidr } from './ipv4.js'
 import { overlayNftTransaction } from './nft.js'
 
 export interface Underlay {
   dev: string
   ip: string
   /** the on-link subnet of that address (DirectRouting / host-gw reachability) */
-  net: Cidr
+  net: Ip4Net
   mtu: number
 }
 
@@ -53,8 +52,7 @@ export class OverlayKernel {
     }
     if (opts.iface && nameOf(pick.index) !== opts.iface) throw new Error(`--public-ip ${opts.publicIP} is not on --iface ${opts.iface}`)
     const link = links.find((l) => l.index === pick!.index)!
-    const c = parseNetCidr(pick.cidr)
-    return { dev: link.name, ip: c.ip, net: parseCidr(canonicalCidr(pick.cidr)), mtu: link.mtu }
+    return { dev: link.name, ip: parseCidr(pick.cidr).ip, net: parseIp4Net(pick.cidr, true), mtu: link.mtu }
   }
 
   /** Create the VXLAN device, or fix it: in place when possible, recreate only on a real difference. */
@@ -88,7 +86,7 @@ export class OverlayKernel {
 
   /** Routes, neighbours and FDB entries as the kernel has them (not yet filtered to ours). */
   async observe(vxlanDev: string, network: string): Promise<KernelState> {
-    const net = parseNetCidr(network)
+    const net = parseCidr(network)
     const routes = (await this.rt.listRoutes({ family: 4 }))
       .filter((r) => r.dst !== '0.0.0.0/0' && cidrContains(net, r.dst.split('/')[0]!))
       .map((r) => ({ dst: r.dst, via: r.via ?? '', dev: r.dev ?? '', onlink: r.onlink }))

@@ -9,7 +9,7 @@
 import { ipBatchIn, maybeRootNetns, nsenterRun } from '../net/netns.js'
 import { writeSysctl, readSysctl } from '../net/sysctl.js'
 import type { RunResult } from '../util/exec.js'
-import { cidrContains, parseCidr } from '../net/ip.js'
+import { cidrContains, nthAddress, parseCidr } from '../net/ip.js'
 
 export const SYSCTLS: readonly [string, string][] = [
   ['net.ipv4.ip_forward', '1'],
@@ -43,13 +43,6 @@ export async function ensureSysctls(netns: string | undefined): Promise<void> {
   }
 }
 
-function firstHost(cidr: string): string {
-  const [addr] = cidr.split('/')
-  const o = addr!.split('.').map(Number)
-  o[3] = (o[3]! | 0) + 1
-  return o.join('.')
-}
-
 /**
  * Make sure the node routes the service CIDR. An existing route covering it (default route,
  * a route the admin set) is kept; otherwise it goes out of the interface that reaches the
@@ -61,7 +54,7 @@ export async function ensureServiceRoute(netns: string | undefined, serviceCIDR:
     if (r.code !== 0) throw new Error(`proxy: route ${serviceCIDR} dev ${dev}: ${r.stderr.trim()}`)
     return `${serviceCIDR} dev ${dev}`
   }
-  const probe = await ip(netns, ['-j', 'route', 'get', firstHost(serviceCIDR)])
+  const probe = await ip(netns, ['-j', 'route', 'get', nthAddress(parseCidr(serviceCIDR), 1)])
   if (probe.code === 0 && probe.stdout.trim().startsWith('[')) {
     const routes = JSON.parse(probe.stdout) as { dev?: string; type?: string }[]
     if (routes[0]?.dev && routes[0].type !== 'unreachable') return `existing route via ${routes[0].dev}`
