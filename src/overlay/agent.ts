@@ -115,14 +115,13 @@ export async function startOverlayAgent(opts: OverlayAgentOptions): Promise<Over
       log.info({ dev: vxDev }, 'removed the vxlan device of a previous vxlan run')
     }
     // 3. lease
-    const prev = readSubnetEnv(subnetFile)?.subnet
+    // the subnet this node had before a restart, worth asking for again (flannel does the same)
     let previous: Ip4Net | undefined
-    if (prev) {
-      try {
-        previous = parseIp4Net(prev, true)
-      } catch {
-        previous = undefined
-      }
+    try {
+      const prev = readSubnetEnv(subnetFile)
+      if (prev) previous = parseIp4Net(prev.subnet, true)
+    } catch (err) {
+      log.warn({ subnetFile, err: (err as Error).message }, 'ignoring the previous subnet.env')
     }
     let owned: OwnedLease = await registry.acquire(cfg, attrs, ttl, previous)
     const subnet = owned.lease.subnet

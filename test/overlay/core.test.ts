@@ -9,7 +9,7 @@ import { diffDevice, vtepMac, type VxlanSpec } from '../../src/overlay/device.js
 import { formatIp4Net, intToIp4, parseIp4Net } from '../../src/net/ip.js'
 import { decodeLease, encodeLease, leaseKey, subnetFromKey, type Lease } from '../../src/overlay/lease.js'
 import { chooseSubnet, NoFreeSubnetError } from '../../src/overlay/subnets.js'
-import { parseSubnetEnv, renderSubnetEnv, writeSubnetEnv } from '../../src/overlay/subnetenv.js'
+import { parseSubnetEnv, readSubnetEnv, renderSubnetEnv, writeSubnetEnv } from '../../src/overlay/subnetenv.js'
 import { overlayNftTransaction } from '../../src/overlay/nft.js'
 
 t.test('network config defaults, as flannel computes them', async (t) => {
@@ -178,10 +178,30 @@ t.test('vxlan device: recreate only on a real difference', async (t) => {
   t.not(vtepMac('192.168.56.10', 1), vtepMac('192.168.56.11', 1))
 })
 
-t.test('subnet.env: flannel format, atomic write', async (t) => {
+t.test('subnet.env: flannel format, round trip, clear errors, atomic write', async (t) => {
   const e = { network: '10.5.0.0/16', subnet: '10.5.2.1/24', mtu: 1450, ipMasq: true }
   t.equal(renderSubnetEnv(e), 'FLANNEL_NETWORK=10.5.0.0/16\nFLANNEL_SUBNET=10.5.2.1/24\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=true\n')
-  t.same(parseSubnetEnv(renderSubnetEnv(e)), e)
+  for (const x of [e, { ...e, ipMasq: false, mtu: 9000 }, { network: 'fd00::/56', subnet: 'fd00:0:0:7::1/64', mtu: 1400, ipMasq: false }]) {
+    t.same(parseSubnetEnv(renderSubnetEnv(x)), x, `round trip ${x.subnet} ipMasq=${x.ipMasq}`)
+  }
+  // the file as flannel itself writes it on an IPv6-enabled node (extra keys ignored)
+  const flannel = 'FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.1.1/24\nFLANNEL_IPV6_NETWORK=fd00::/56\nFLANNEL_IPV6_SUBNET=fd00:0:0:1::1/64\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=false\n'
+  t.same(parseSubnetEnv(flannel), { network: '10.244.0.0/16', subnet: '10.244.1.1/24', mtu: 1450, ipMasq: false }, "flannel's own file")
+  t.same(parseSubnetEnv('# written by hand\n FLANNEL_NETWORK = "10.5.0.0/16"\nFLANNEL_SUBNET=10.5.2.1/24\r\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=true'), e, 'comments, quotes, spaces, CRLF, no final newline')
+  const bad: [string, RegExp][] = [
+    ['', /^subnet\.env: missing FLANNEL_NETWORK, FLANNEL_SUBNET, FLANNEL_MTU, FLANNEL_IPMASQ$/],
+    ['FLANNEL_SUBNET=10.5.2.1/24\nFLANNEL_MTU=1450\n', /missing FLANNEL_NETWORK, FLANNEL_IPMASQ$/],
+    ['FLANNEL_NETWORK=\nFLANNEL_SUBNET=10.5.2.1/24\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=true', /missing FLANNEL_NETWORK$/],
+    [renderSubnetEnv(e).replace('10.5.0.0/16', '10.5.0.0'), /FLANNEL_NETWORK=10\.5\.0\.0 is not a CIDR/],
+    [renderSubnetEnv(e).replace('10.5.2.1/24', '10.5.2.1/33'), /FLANNEL_SUBNET=10\.5\.2\.1\/33 is not a CIDR/],
+    [renderSubnetEnv(e).replace('10.5.2.1/24', '10.6.2.1/24'), /FLANNEL_SUBNET=10\.6\.2\.1\/24 is not inside FLANNEL_NETWORK 10\.5\.0\.0\/16/],
+    [renderSubnetEnv(e).replace('1450', '14x0'), /FLANNEL_MTU=14x0 is not an MTU/],
+    [renderSubnetEnv(e).replace('1450', '67'), /FLANNEL_MTU=67 is not an MTU/],
+    [renderSubnetEnv(e).replace('1450', '65536'), /FLANNEL_MTU=65536 is not an MTU/],
+    [renderSubnetEnv(e).replace('IPMASQ=true', 'IPMASQ=yes'), /FLANNEL_IPMASQ=yes is neither true nor false/],
+  ]
+  for (const [text, msg] of bad) t.throws(() => parseSubnetEnv(text), { name: 'SubnetEnvError', message: msg }, JSON.stringify(text))
+  t.throws(() => parseSubnetEnv('', '/run/flannel/subnet.env'), { message: /^\/run\/flannel\/subnet\.env: missing/ }, 'errors name the file')
   const dir = mkdtempSync(join(tmpdir(), 'nk-subnetenv-'))
   t.teardown(() => rmSync(dir, { recursive: true, force: true }))
   const p = join(dir, 'run', 'subnet.env')
@@ -189,6 +209,10 @@ t.test('subnet.env: flannel format, atomic write', async (t) => {
   writeSubnetEnv(p, { ...e, mtu: 1400 })
   t.equal(readFileSync(p, 'utf8'), renderSubnetEnv({ ...e, mtu: 1400 }))
   t.same(readdirSync(join(dir, 'run')), ['subnet.env'], 'no temp file left behind')
+  t.same(readSubnetEnv(p), { ...e, mtu: 1400 })
+  t.equal(readSubnetEnv(join(dir, 'absent.env')), undefined, 'no file yet: undefined, not an error')
+  t.throws(() => writeSubnetEnv(p, { ...e, subnet: '10.9.0.1/24' }), /not inside FLANNEL_NETWORK/, 'the writer refuses a file the reader would reject')
+  t.equal(readFileSync(p, 'utf8'), renderSubnetEnv({ ...e, mtu: 1400 }), '... and leaves the old file in place')
 })
 
 t.test('nftables: pod → pod exempt, pod → outside masqueraded, own table only', async (t) => {
