@@ -38,7 +38,7 @@ export class OverlayKernel {
     const addrs = (await this.rt.listAddresses()).filter((a) => a.family === 4)
     const links = await this.rt.listLinks()
     const nameOf = (i: number) => links.find((l) => l.index === i)?.name
-    let pick = opts.publicIP ? addrs.find((a) => a.cidr.split('/')[0] === opts.publicIP) : undefined
+    let pick = opts.publicIP ? addrs.find((a) => parseCidr(a.cidr).ip === opts.publicIP) : undefined
     if (opts.publicIP && !pick) throw new Error(`--public-ip ${opts.publicIP} is not an address of any interface here`)
     if (!pick && opts.iface) {
       pick = addrs.find((a) => nameOf(a.index) === opts.iface)
@@ -88,7 +88,7 @@ export class OverlayKernel {
   async observe(vxlanDev: string, network: string): Promise<KernelState> {
     const net = parseCidr(network)
     const routes = (await this.rt.listRoutes({ family: 4 }))
-      .filter((r) => r.dst !== '0.0.0.0/0' && cidrContains(net, r.dst.split('/')[0]!))
+      .filter((r) => r.dst !== '0.0.0.0/0' && cidrContains(net, parseCidr(r.dst).ip))
       .map((r) => ({ dst: r.dst, via: r.via ?? '', dev: r.dev ?? '', onlink: r.onlink }))
     const names = new Map((await this.rt.listLinks()).map((l) => [l.index, l.name]))
     const vx = [...names.values()].includes(vxlanDev)
