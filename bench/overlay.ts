@@ -15,7 +15,7 @@ import { startEtcd } from '../src/etcd/process.js'
 import { canSetns } from '../src/net/netns.js'
 import { openRtnl, type Rtnl } from '../src/net/rtnl.js'
 import { run } from '../src/util/exec.js'
-import { Lab, until, type Node, type Pod } from '../src/overlay/lab.js'
+import { Lab, until, type Node, type Pod } from '../test/overlay/harness.js'
 
 const PREFIX = '/coreos.com/network'
 const CONFIG = { Network: '10.5.0.0/16', Backend: { Type: 'vxlan' } }

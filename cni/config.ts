@@ -3,14 +3,13 @@
 // the config, the node's subnet.env (written by the overlay agent) supplies subnet, MTU and
 // masquerade, so one conflist serves every node — loaded lazily, because DEL/GC must work
 // even when that file is gone.
-import { readFileSync } from 'node:fs'
 import { CniCode, CniError } from './errors.js'
 import { SUPPORTED_VERSIONS, type Attachment, type CniDns, type CniResult, type CniVersion } from './types.js'
 import { normalizeResult } from './result.js'
-import { bigIntToIp, broadcastOf, cidrContains, familyOf, ipToBigInt, isIp, networkOf, parseCidr } from '../src/net/ip.js'
+import { cidrContains, compareIp, familyOf, hostRange, isIp, networkOf, parseCidr } from '../src/net/ip.js'
+import { DEFAULT_SUBNET_FILE, readSubnetEnv, SubnetEnvError, type SubnetEnv } from '../src/overlay/subnetenv.js'
 
 export const DEFAULT_DATA_DIR = '/var/lib/cni/networks'
-export const DEFAULT_SUBNET_FILE = '/run/flannel/subnet.env'
 /** Abstract unix socket: scoped to the network namespace, so each node's agent has its own. */
 export const DEFAULT_AGENT_SOCKET = '@netkube-cni'
 
@@ -107,12 +106,9 @@ export function parseRange(r: Json): IpamRange {
   } catch (err) {
     throw invalid((err as Error).message)
   }
-  const bits = c.family === 4 ? 32 : 128
-  if (c.prefix > bits - 2) throw invalid(`subnet ${subnetText} is too small`)
-  const net = ipToBigInt(networkOf(c))
-  const first = bigIntToIp(net + 1n, c.family)
-  // IPv4 leaves the broadcast address out; IPv6 has none.
-  const last = bigIntToIp(ipToBigInt(broadcastOf(c)) - (c.family === 4 ? 1n : 0n), c.family)
+  // host-local wants a gateway and at least one pod address besides it
+  if (c.prefix > (c.family === 4 ? 30 : 126)) throw invalid(`subnet ${subnetText} is too small`)
+  const { first, last } = hostRange(c)
   const subnet = `${networkOf(c)}/${c.prefix}`
   const pick = (key: string, dflt: string): string => {
     const v = str(r, key, dflt)!
@@ -121,7 +117,7 @@ export function parseRange(r: Json): IpamRange {
   }
   const rangeStart = pick('rangeStart', first)
   const rangeEnd = pick('rangeEnd', last)
-  if (ipToBigInt(rangeStart) > ipToBigInt(rangeEnd)) throw invalid(`rangeStart ${rangeStart} is after rangeEnd ${rangeEnd}`)
+  if (compareIp(rangeStart, rangeEnd) > 0) throw invalid(`rangeStart ${rangeStart} is after rangeEnd ${rangeEnd}`)
   return { subnet, rangeStart, rangeEnd, gateway: pick('gateway', first) }
 }
 
@@ -220,46 +216,17 @@ export function parseConfig(stdin: string): BridgeConf {
   return conf
 }
 
-export interface SubnetEnv {
-  network?: string
-  subnet: string
-  mtu?: number
-  ipmasq?: boolean
-}
-
-/** Parse subnet.env (KEY=VALUE lines, flannel's names). */
-export function parseSubnetEnv(text: string): SubnetEnv {
-  const kv = new Map<string, string>()
-  for (const line of text.split('\n')) {
-    const m = /^\s*([A-Z_]+)\s*=\s*(.*?)\s*$/.exec(line)
-    if (m) kv.set(m[1]!, m[2]!.replace(/^"(.*)"$/, '$1'))
-  }
-  const subnet = kv.get('FLANNEL_SUBNET')
-  if (!subnet) throw invalid('subnet.env has no FLANNEL_SUBNET')
-  try {
-    parseCidr(subnet)
-  } catch (err) {
-    throw invalid(`subnet.env: ${(err as Error).message}`)
-  }
-  const env: SubnetEnv = { subnet }
-  const network = kv.get('FLANNEL_NETWORK')
-  if (network) env.network = network
-  const mtu = kv.get('FLANNEL_MTU')
-  if (mtu) env.mtu = Number(mtu)
-  const masq = kv.get('FLANNEL_IPMASQ')
-  if (masq) env.ipmasq = masq === 'true'
-  return env
-}
-
-/** Read the node's subnet.env; a missing file is "not available" (50), as STATUS reports. */
+/** Read the node's subnet.env: a missing file is "not available" (50), as STATUS reports; a garbled one is a config error. */
 export function loadSubnetEnv(path: string): SubnetEnv {
-  let text: string
+  let env: SubnetEnv | undefined
   try {
-    text = readFileSync(path, 'utf8')
+    env = readSubnetEnv(path)
   } catch (err) {
+    if (err instanceof SubnetEnvError) throw invalid(err.message)
     throw new CniError(CniCode.NOT_AVAILABLE, `node subnet not available yet: ${path}`, (err as Error).message)
   }
-  return parseSubnetEnv(text)
+  if (!env) throw new CniError(CniCode.NOT_AVAILABLE, `node subnet not available yet: ${path} is missing`)
+  return env
 }
 
 /**
@@ -273,15 +240,15 @@ export function applySubnetEnv(conf: BridgeConf, env: SubnetEnv): BridgeConf {
   const c = parseCidr(env.subnet)
   const range = parseRange({ subnet: env.subnet, gateway: c.ip })
   const out: BridgeConf = { ...conf, ipam: { ...conf.ipam, ranges: [[range]] } }
-  if (env.network && !conf.ipam.routes.some((r) => r.dst === env.network)) {
+  if (!conf.ipam.routes.some((r) => r.dst === env.network)) {
     out.ipam.routes = [...conf.ipam.routes, { dst: env.network }]
   }
-  if (!conf.explicit.has('mtu') && env.mtu) out.mtu = env.mtu
+  if (!conf.explicit.has('mtu')) out.mtu = env.mtu
   if (!conf.explicit.has('isGateway')) out.isGateway = true
   if (!conf.explicit.has('isDefaultGateway')) {
     out.isDefaultGateway = true
     out.isGateway = true
   }
-  if (!conf.explicit.has('ipMasq') && env.ipmasq !== undefined) out.ipMasq = !env.ipmasq
+  if (!conf.explicit.has('ipMasq')) out.ipMasq = !env.ipMasq
   return out
 }

@@ -8,45 +8,21 @@
 import type { Service, ServicePort } from '../api/types.js'
 import { invalid as fieldInvalid, type FieldError } from '../api/field-errors.js'
 import type { EtcdStore, SideEffects } from '../storage/store.js'
+import { bigIntToIp, cidrContains, cidrSize, formatCidr, hostRange, ipToBigInt, isIp, networkOf, nthAddress, parseCidr, type Cidr } from '../net/ip.js'
 
 export const IP_PREFIX = '/registry/ranges/serviceips/'
 export const PORT_PREFIX = '/registry/ranges/servicenodeports/'
 
-export function ipToInt(ip: string): number {
-  const p = ip.split('.')
-  if (p.length !== 4) return NaN
-  let n = 0
-  for (const s of p) {
-    if (!/^\d{1,3}$/.test(s)) return NaN
-    const v = Number(s)
-    if (v > 255) return NaN
-    n = n * 256 + v
+/** Parse the service CIDR (host bits are cleared: `10.96.5.7/24` is `10.96.5.0/24`). */
+export function parseServiceCidr(text: string): Cidr {
+  let c: Cidr
+  try {
+    c = parseCidr(text)
+  } catch {
+    throw new Error(`invalid service CIDR ${text}`)
   }
-  return n
-}
-
-export function intToIp(n: number): string {
-  return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.')
-}
-
-export interface Cidr {
-  base: number
-  size: number
-  text: string
-}
-
-export function parseCidr(text: string): Cidr {
-  const [ip, bits] = text.split('/')
-  const b = Number(bits)
-  const n = ipToInt(ip ?? '')
-  if (Number.isNaN(n) || !(b >= 8 && b <= 30)) throw new Error(`invalid service CIDR ${text}`)
-  const size = 2 ** (32 - b)
-  return { base: n - (n % size), size, text }
-}
-
-/** The n-th address of the range (1 = the `kubernetes` service, 10 = cluster DNS). */
-export function nthIP(c: Cidr, n: number): string {
-  return intToIp(c.base + n)
+  if (c.family !== 4 || c.prefix < 8 || c.prefix > 30) throw new Error(`invalid service CIDR ${text}`)
+  return { ...c, ip: networkOf(c) }
 }
 
 export class AllocationError extends Error {
@@ -77,17 +53,24 @@ export function allocationKeys(svc: Service): string[] {
 
 export class ServiceAllocator {
   readonly cidr: Cidr
+  /** the addresses a Service may get: the range without its network and broadcast addresses */
+  private readonly first: bigint
+  private readonly last: bigint
 
   constructor(
     private store: EtcdStore,
     cidrText: string,
   ) {
-    this.cidr = parseCidr(cidrText)
+    this.cidr = parseServiceCidr(cidrText)
+    const hosts = hostRange(this.cidr)
+    this.first = ipToBigInt(hosts.first)
+    this.last = ipToBigInt(hosts.last)
   }
 
   private inRange(ip: string): boolean {
-    const n = ipToInt(ip)
-    return !Number.isNaN(n) && n > this.cidr.base && n < this.cidr.base + this.cidr.size - 1
+    if (!isIp(ip) || !cidrContains(this.cidr, ip)) return false
+    const n = ipToBigInt(ip)
+    return n >= this.first && n <= this.last
   }
 
   private async taken(key: string): Promise<boolean> {
@@ -118,7 +101,7 @@ export class ServiceAllocator {
         spec.clusterIP = oldIP
       } else if (want) {
         if (!this.inRange(want)) {
-          errs.push(fieldInvalid('spec.clusterIPs', [want], `failed to allocate IP ${want}: provided IP (${want}) is not in the valid range. The range of valid IPs is ${this.cidr.text}`))
+          errs.push(fieldInvalid('spec.clusterIPs', [want], `failed to allocate IP ${want}: provided IP (${want}) is not in the valid range. The range of valid IPs is ${formatCidr(this.cidr)}`))
         } else if (await this.taken(IP_PREFIX + want)) {
           errs.push(fieldInvalid('spec.clusterIPs', [want], `failed to allocate IP ${want}: provided IP is already allocated`))
         } else {
@@ -189,18 +172,21 @@ export class ServiceAllocator {
 
   private async pickIP(): Promise<string> {
     const used = new Set((await this.store.keys(IP_PREFIX)).map((k) => k.slice(IP_PREFIX.length)))
-    const first = this.cidr.base + 1
-    const last = this.cidr.base + this.cidr.size - 2
-    const reserved = new Set([nthIP(this.cidr, 1), nthIP(this.cidr, 10)])
-    const span = last - first + 1
+    // .1 is the `kubernetes` Service's, .10 cluster DNS's (when the range is that big)
+    const reserved = new Set([1n, 10n].filter((n) => n < cidrSize(this.cidr)).map((n) => nthAddress(this.cidr, n)))
+    const free = (n: bigint): string | undefined => {
+      const ip = bigIntToIp(n, this.cidr.family)
+      return used.has(ip) || reserved.has(ip) ? undefined : ip
+    }
+    const span = Number(this.last - this.first + 1n)
     // Random probing keeps concurrent creates from all racing for the same lowest free address.
     for (let i = 0; i < 64; i++) {
-      const ip = intToIp(first + Math.floor(Math.random() * span))
-      if (!used.has(ip) && !reserved.has(ip)) return ip
+      const ip = free(this.first + BigInt(Math.floor(Math.random() * span)))
+      if (ip) return ip
     }
-    for (let n = first; n <= last; n++) {
-      const ip = intToIp(n)
-      if (!used.has(ip) && !reserved.has(ip)) return ip
+    for (let n = this.first; n <= this.last; n++) {
+      const ip = free(n)
+      if (ip) return ip
     }
     throw new AllocationError([fieldInvalid('spec.clusterIPs', [], `failed to allocate a serviceIP: range is full`)])
   }

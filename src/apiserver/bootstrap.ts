@@ -5,7 +5,7 @@
 import { findResource } from '../api/resources.js'
 import type { KubeObject } from '../api/types.js'
 import * as E from './errors.js'
-import { nthIP } from './allocator.js'
+import { nthAddress } from '../net/ip.js'
 import { SYSTEM_NAMESPACES, type Registry } from './registry.js'
 
 const R = {
@@ -23,7 +23,7 @@ export async function bootstrap(reg: Registry, advertise: string, port: number):
     metadata: { name: 'kubernetes', namespace: 'default', labels },
     spec: {
       type: 'ClusterIP',
-      clusterIP: nthIP(reg.alloc.cidr, 1),
+      clusterIP: nthAddress(reg.alloc.cidr, 1),
       ports: [{ name: 'https', protocol: 'TCP', port: 443, targetPort: port }],
       sessionAffinity: 'None',
     },

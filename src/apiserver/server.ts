@@ -8,7 +8,8 @@ import Fastify, { type FastifyInstance } from 'fastify'
 import { VERSION } from '../version.js'
 import { EtcdStore, StorageError } from '../storage/store.js'
 import { logger } from '../util/log.js'
-import { nthIP, ServiceAllocator } from './allocator.js'
+import { ServiceAllocator } from './allocator.js'
+import { nthAddress } from '../net/ip.js'
 import { TokenAuthenticator, ensureTokenFile, isAnonymousPath } from './auth.js'
 import { bootstrap } from './bootstrap.js'
 import { defaultSANs, ensureServingCerts } from './certs.js'
@@ -199,7 +200,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
 
   const store = new EtcdStore(opts.etcdEndpoints)
   const alloc = new ServiceAllocator(store, serviceCIDR)
-  const sans = defaultSANs([advertise, ...(host !== '0.0.0.0' && host !== '::' ? [host] : []), ...(opts.extraSANs ?? [])], nthIP(alloc.cidr, 1))
+  const sans = defaultSANs([advertise, ...(host !== '0.0.0.0' && host !== '::' ? [host] : []), ...(opts.extraSANs ?? [])], nthAddress(alloc.cidr, 1))
   const certs = await ensureServingCerts(join(opts.stateDir, 'pki'), sans)
   const token = ensureTokenFile(join(opts.stateDir, 'tokens.csv'))
   const auth = TokenAuthenticator.fromFile(join(opts.stateDir, 'tokens.csv'))

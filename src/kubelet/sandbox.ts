@@ -4,6 +4,7 @@ import { mkdirSync, writeFileSync, readFileSync, rmSync, readdirSync, renameSync
 import { join } from 'node:path'
 import type { Pod } from '../api/types.js'
 import { createNetns, deleteNetns, netnsExists, netnsPath } from '../net/netns.js'
+import { parseCidr } from '../net/ip.js'
 import { CniRuntime, type CniAttachment } from './cni-runtime.js'
 import { logger } from '../util/log.js'
 
@@ -153,8 +154,9 @@ export class SandboxManager {
     try {
       if (!netnsExists(rec.netns)) await createNetns(rec.netns)
       const result = await this.opts.cni.add(this.attachment(rec))
-      const ip = result.ips?.[0]?.address.split('/')[0]
-      if (!ip) throw new Error('CNI ADD returned no IP')
+      const address = result.ips?.[0]?.address
+      if (!address) throw new Error('CNI ADD returned no IP')
+      const ip = parseCidr(address).ip
       rec.ip = ip
       const etcDir = join(this.etcNetnsDir, rec.netns)
       mkdirSync(etcDir, { recursive: true })

@@ -12,7 +12,7 @@ import nl from 'netlink'
 import type { RtNetlinkSocket, rt as RtNs, ifla as IflaNs } from 'netlink'
 import { closeSync } from 'node:fs'
 import { NetError, errnoOf, isErrno, kernelCall } from './errors.js'
-import { bufferToIp, familyOf, ipToBuffer, parseCidr, type Family } from './ip.js'
+import { broadcastOf, bufferToIp, familyOf, ipToBuffer, parseCidr, type Family } from './ip.js'
 import { inNetnsSync, openNetnsFd } from './netns.js'
 import { readSysctl, writeSysctl } from './sysctl.js'
 import {
@@ -228,7 +228,7 @@ export class Rtnl implements NetOps {
     const index = await this.indexOf(dev, 'add address')
     const ip = ipToBuffer(c.ip)
     const attrs: RtNs.AddressAttrs = { local: ip, address: ip }
-    if (c.family === 4 && c.prefix < 31) attrs.broadcast = ipToBuffer(broadcast4(c.ip, c.prefix))
+    if (c.family === 4 && c.prefix < 31) attrs.broadcast = ipToBuffer(broadcastOf(c))
     try {
       await this.sock.newAddress(
         { family: c.family === 4 ? AF_INET : AF_INET6, prefixlen: c.prefix, index },
@@ -372,12 +372,6 @@ function enumNum(e: object, v: number | string | undefined): number {
     if (typeof n === 'number') return n
   }
   return 0
-}
-
-function broadcast4(ip: string, prefix: number): string {
-  const n = ip.split('.').reduce((a, o) => (a << 8) | Number(o), 0) >>> 0
-  const b = (n | (prefix === 0 ? 0xffffffff : (1 << (32 - prefix)) - 1)) >>> 0
-  return [24, 16, 8, 0].map((s) => (b >>> s) & 255).join('.')
 }
 
 /**

@@ -22,7 +22,7 @@ import { logger } from '../util/log.js'
 import { type BackendType, type NetworkConfig, parseNetworkConfig, DEFAULT_PREFIX } from './config.js'
 import { desiredState, diffState, formatDiff, isEmptyDiff, ownedObserved, vxlanDevName } from './desired.js'
 import { VXLAN_OVERHEAD, vtepMac, type VxlanSpec } from './device.js'
-import { type Cidr, formatCidr, formatIp, parseCidr } from './ipv4.js'
+import { formatIp4Net, intToIp4, parseIp4Net, type Ip4Net } from '../net/ip.js'
 import { OverlayKernel, type Underlay } from './kernel.js'
 import type { Lease, LeaseAttrs } from './lease.js'
 import { OverlayMetrics } from './metrics.js'
@@ -94,7 +94,7 @@ export async function startOverlayAgent(opts: OverlayAgentOptions): Promise<Over
       await sleep(500)
     }
     const cfg = parseNetworkConfig(json, opts.backend)
-    const network = formatCidr(cfg.network)
+    const network = formatIp4Net(cfg.network)
     // 2. underlay + device
     kernel = new OverlayKernel(opts.netns)
     const k = kernel
@@ -115,23 +115,22 @@ export async function startOverlayAgent(opts: OverlayAgentOptions): Promise<Over
       log.info({ dev: vxDev }, 'removed the vxlan device of a previous vxlan run')
     }
     // 3. lease
-    const prev = readSubnetEnv(subnetFile)?.subnet
-    let previous: Cidr | undefined
-    if (prev) {
-      try {
-        previous = parseCidr(prev, true)
-      } catch {
-        previous = undefined
-      }
+    // the subnet this node had before a restart, worth asking for again (flannel does the same)
+    let previous: Ip4Net | undefined
+    try {
+      const prev = readSubnetEnv(subnetFile)
+      if (prev) previous = parseIp4Net(prev.subnet, true)
+    } catch (err) {
+      log.warn({ subnetFile, err: (err as Error).message }, 'ignoring the previous subnet.env')
     }
     let owned: OwnedLease = await registry.acquire(cfg, attrs, ttl, previous)
     const subnet = owned.lease.subnet
     // 4. address, forwarding, subnet.env
-    if (isVxlan) await k.ensureOnlyAddress(vxDev, `${formatIp(subnet.ip)}/32`)
+    if (isVxlan) await k.ensureOnlyAddress(vxDev, `${intToIp4(subnet.ip)}/32`)
     await k.ensureForwarding(network, ipMasq)
-    const subnetEnv: SubnetEnv = { network, subnet: `${formatIp(subnet.ip + 1)}/${subnet.prefix}`, mtu, ipMasq }
+    const subnetEnv: SubnetEnv = { network, subnet: `${intToIp4(subnet.ip + 1)}/${subnet.prefix}`, mtu, ipMasq }
     writeSubnetEnv(subnetFile, subnetEnv)
-    log.info({ subnet: formatCidr(subnet), publicIP: underlay.ip, dev: underlay.dev, backend: cfg.backend.type, mtu, subnetFile }, 'overlay ready')
+    log.info({ subnet: formatIp4Net(subnet), publicIP: underlay.ip, dev: underlay.dev, backend: cfg.backend.type, mtu, subnetFile }, 'overlay ready')
 
     // 5. leases, watch, sync
     const leases = new Map<number, Lease>()
@@ -162,7 +161,7 @@ export async function startOverlayAgent(opts: OverlayAgentOptions): Promise<Over
         const r = await k.ensureVxlan(spec)
         if (r.action !== 'kept') {
           log.warn({ dev: vxDev, action: r.action, diff: r.diff }, 'vxlan device repaired')
-          await k.ensureOnlyAddress(vxDev, `${formatIp(subnet.ip)}/32`)
+          await k.ensureOnlyAddress(vxDev, `${intToIp4(subnet.ip)}/32`)
         }
       }
       const have = ownedObserved(await k.observe(vxDev, network), cfg.network, subnet, vxDev)
@@ -227,22 +226,22 @@ export async function startOverlayAgent(opts: OverlayAgentOptions): Promise<Over
     const lost = async (why: string) => {
       if (recovering || stopped) return
       recovering = true
-      log.warn({ subnet: formatCidr(subnet), why }, 'own subnet lease lost; trying to take it back')
+      log.warn({ subnet: formatIp4Net(subnet), why }, 'own subnet lease lost; trying to take it back')
       try {
         await owned.stop(false)
         const again = await registry.reacquireSame(attrs, subnet, ttl)
         if (again) {
           owned = again
           owned.onLost = (w) => void lost(w)
-          log.info({ subnet: formatCidr(subnet) }, 'own subnet lease re-acquired')
+          log.info({ subnet: formatIp4Net(subnet) }, 'own subnet lease re-acquired')
           recovering = false
           return
         }
       } catch (err) {
         log.error({ err: (err as Error).message }, 're-acquiring the lease failed')
       }
-      fatal = new Error(`lost the lease on ${formatCidr(subnet)} (${why}) and could not take it back; stopping`)
-      log.fatal({ subnet: formatCidr(subnet) }, fatal.message)
+      fatal = new Error(`lost the lease on ${formatIp4Net(subnet)} (${why}) and could not take it back; stopping`)
+      log.fatal({ subnet: formatIp4Net(subnet) }, fatal.message)
       // stop routing for a subnet we no longer own
       await shutdownKernel().catch(() => {})
       await shutdown(false)

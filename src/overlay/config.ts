@@ -4,7 +4,7 @@
 //   SubnetMin  the second subnet (the first one's network address would collide with the
 //              cluster network's own address, e.g. 10.5.0.0 for 10.5.0.0/16);
 //   SubnetMax  the last subnet of the network.
-import { type Cidr, contains, formatCidr, formatIp, maskOf, parseCidr, parseIp, sizeOf } from './ipv4.js'
+import { formatIp4Net, intToIp4, ip4AlignedTo, ip4BlockSize, ip4NetContains, ip4ToInt, parseIp4Net, type Ip4Net } from '../net/ip.js'
 
 export type BackendType = 'vxlan' | 'host-gw'
 
@@ -16,7 +16,7 @@ export interface BackendConfig {
 }
 
 export interface NetworkConfig {
-  network: Cidr
+  network: Ip4Net
   subnetLen: number
   subnetMin: number
   subnetMax: number
@@ -54,32 +54,32 @@ export function parseNetworkConfig(json: string, backendOverride?: BackendType):
   if (typeof raw !== 'object' || raw === null) throw new ConfigError('network config must be a JSON object')
   const netStr = str(raw.Network, 'Network')
   if (!netStr) throw new ConfigError('network config has no "Network"')
-  let network: Cidr
+  let network: Ip4Net
   try {
-    network = parseCidr(netStr, true)
+    network = parseIp4Net(netStr, true)
   } catch (err) {
     throw new ConfigError(`Network: ${(err as Error).message}`)
   }
   let subnetLen = num(raw.SubnetLen, 'SubnetLen') ?? 0
   if (subnetLen === 0) subnetLen = network.prefix < 24 ? 24 : network.prefix + 1
-  if (subnetLen < network.prefix) throw new ConfigError(`SubnetLen /${subnetLen} is larger than Network ${formatCidr(network)}`)
+  if (subnetLen < network.prefix) throw new ConfigError(`SubnetLen /${subnetLen} is larger than Network ${formatIp4Net(network)}`)
   if (subnetLen > 30) throw new ConfigError(`SubnetLen must be /30 or shorter, got /${subnetLen}`)
-  const step = sizeOf(subnetLen)
+  const step = ip4BlockSize(subnetLen)
   const range = (name: string, v: string | undefined, dflt: number): number => {
     if (v === undefined) return dflt
     let ip: number
     try {
-      ip = parseIp(v)
+      ip = ip4ToInt(v)
     } catch (err) {
       throw new ConfigError(`${name}: ${(err as Error).message}`)
     }
-    if (!contains(network, ip)) throw new ConfigError(`${name} ${v} is not inside Network ${formatCidr(network)}`)
-    if (((ip & maskOf(subnetLen)) >>> 0) !== ip) throw new ConfigError(`${name} ${v} is not aligned to SubnetLen /${subnetLen}`)
+    if (!ip4NetContains(network, ip)) throw new ConfigError(`${name} ${v} is not inside Network ${formatIp4Net(network)}`)
+    if (ip4AlignedTo(ip, subnetLen) !== ip) throw new ConfigError(`${name} ${v} is not aligned to SubnetLen /${subnetLen}`)
     return ip
   }
   const subnetMin = range('SubnetMin', str(raw.SubnetMin, 'SubnetMin'), network.ip + step)
-  const subnetMax = range('SubnetMax', str(raw.SubnetMax, 'SubnetMax'), network.ip + sizeOf(network.prefix) - step)
-  if (subnetMin > subnetMax) throw new ConfigError(`SubnetMin ${formatIp(subnetMin)} is above SubnetMax ${formatIp(subnetMax)}`)
+  const subnetMax = range('SubnetMax', str(raw.SubnetMax, 'SubnetMax'), network.ip + ip4BlockSize(network.prefix) - step)
+  if (subnetMin > subnetMax) throw new ConfigError(`SubnetMin ${intToIp4(subnetMin)} is above SubnetMax ${intToIp4(subnetMax)}`)
   const b = (raw.Backend ?? {}) as Record<string, unknown>
   if (typeof b !== 'object' || b === null) throw new ConfigError('Backend must be an object')
   const type = (backendOverride ?? str(b.Type, 'Backend.Type') ?? 'vxlan') as string
@@ -94,5 +94,5 @@ export function parseNetworkConfig(json: string, backendOverride?: BackendType):
 
 /** Number of subnets between SubnetMin and SubnetMax inclusive. */
 export function subnetCount(cfg: NetworkConfig): number {
-  return (cfg.subnetMax - cfg.subnetMin) / sizeOf(cfg.subnetLen) + 1
+  return (cfg.subnetMax - cfg.subnetMin) / ip4BlockSize(cfg.subnetLen) + 1
 }

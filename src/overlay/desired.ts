@@ -11,7 +11,7 @@
 // removed in the reverse order. DirectRouting, and the host-gw backend, use one plain route
 // via the remote PublicIP instead, which only works when that address is on our own L2 subnet.
 import type { BackendConfig } from './config.js'
-import { type Cidr, contains, formatCidr, formatIp, parseIp } from './ipv4.js'
+import { formatIp4Net, intToIp4, ip4NetContains, ip4NetContainsNet, ip4ToInt, parseIp4Net, type Ip4Net } from '../net/ip.js'
 import type { Lease } from './lease.js'
 
 export interface RouteEntry {
@@ -44,7 +44,7 @@ export interface DesiredInput {
   vxlanDev: string
   /** The underlay interface and the on-link subnet of its address (for DirectRouting/host-gw). */
   underlayDev: string
-  underlayNet: Cidr
+  underlayNet: Ip4Net
 }
 
 export interface Desired extends KernelState {
@@ -60,14 +60,14 @@ export function desiredState(inp: DesiredInput): Desired {
   const out: Desired = { routes: [], neighs: [], fdb: [], skipped: [] }
   const seen = new Set<number>()
   for (const l of inp.remotes) {
-    const dst = formatCidr(l.subnet)
+    const dst = formatIp4Net(l.subnet)
     if (l.subnet.ip === inp.own.subnet.ip || l.publicIP === inp.own.publicIP) continue
     if (seen.has(l.subnet.ip)) continue
     seen.add(l.subnet.ip)
-    const sameL2 = contains(inp.underlayNet, parseIp(l.publicIP))
+    const sameL2 = ip4NetContains(inp.underlayNet, ip4ToInt(l.publicIP))
     if (inp.backend.type === 'host-gw') {
       if (!sameL2) {
-        out.skipped.push({ subnet: dst, reason: `host-gw: ${l.publicIP} is not on ${formatCidr(inp.underlayNet)}` })
+        out.skipped.push({ subnet: dst, reason: `host-gw: ${l.publicIP} is not on ${formatIp4Net(inp.underlayNet)}` })
         continue
       }
       out.routes.push({ dst, via: l.publicIP, dev: inp.underlayDev, onlink: false })
@@ -81,7 +81,7 @@ export function desiredState(inp: DesiredInput): Desired {
       out.routes.push({ dst, via: l.publicIP, dev: inp.underlayDev, onlink: false })
       continue
     }
-    const gw = formatIp(l.subnet.ip)
+    const gw = intToIp4(l.subnet.ip)
     out.neighs.push({ ip: gw, mac: l.vtepMAC, dev: inp.vxlanDev })
     out.fdb.push({ mac: l.vtepMAC, dst: l.publicIP, dev: inp.vxlanDev })
     out.routes.push({ dst, via: gw, dev: inp.vxlanDev, onlink: true })
@@ -179,14 +179,17 @@ export function formatDiff(d: StateDiff): string[] {
  * other than our own subnet that go through a gateway (the kernel's own connected routes and
  * the CNI bridge route have none), neighbours and FDB entries on the VXLAN device.
  */
-export function ownedObserved(all: KernelState, network: Cidr, own: Cidr, vxlanDev: string): KernelState {
+export function ownedObserved(all: KernelState, network: Ip4Net, own: Ip4Net, vxlanDev: string): KernelState {
   return {
     routes: all.routes.filter((r) => {
       if (!r.via) return false
-      const [ip, len] = r.dst.split('/')
-      if (!ip || !len || !/^\d+\.\d+\.\d+\.\d+$/.test(ip)) return false
-      const n = parseIp(ip)
-      return contains(network, n) && Number(len) >= network.prefix && !(n === own.ip && Number(len) === own.prefix)
+      let dst: Ip4Net
+      try {
+        dst = parseIp4Net(r.dst, true)
+      } catch {
+        return false // not an IPv4 route: never one of ours
+      }
+      return ip4NetContainsNet(network, dst) && !(dst.ip === own.ip && dst.prefix === own.prefix)
     }),
     neighs: all.neighs.filter((n) => n.dev === vxlanDev),
     fdb: all.fdb.filter((f) => f.dev === vxlanDev),

@@ -2,21 +2,20 @@
 // namespace, through src/net (one rtnetlink socket opened in that namespace). No policy here:
 // what to write comes from desired.ts/device.ts, this file only carries it out and reports.
 import { deleteFdb, listFdb, replaceFdb } from '../net/fdb.js'
-import { canonicalCidr, cidrContains, parseCidr as parseNetCidr } from '../net/ip.js'
+import { cidrContains, parseCidr, parseIp4Net, type Ip4Net } from '../net/ip.js'
 import { deleteNeighbor, listNeighbors, replaceNeighbor } from '../net/neigh.js'
 import { NftExec } from '../net/nft.js'
 import { openRtnl, type Rtnl } from '../net/rtnl.js'
 import { createVxlan, getVxlan } from '../net/vxlan.js'
 import { fmtFdb, fmtNeigh, fmtRoute, type KernelState, type StateDiff } from './desired.js'
 import { diffDevice, type DeviceDiff, type VxlanSpec } from './device.js'
-import { parseCidr, type Cidr } from './ipv4.js'
 import { overlayNftTransaction } from './nft.js'
 
 export interface Underlay {
   dev: string
   ip: string
   /** the on-link subnet of that address (DirectRouting / host-gw reachability) */
-  net: Cidr
+  net: Ip4Net
   mtu: number
 }
 
@@ -39,7 +38,7 @@ export class OverlayKernel {
     const addrs = (await this.rt.listAddresses()).filter((a) => a.family === 4)
     const links = await this.rt.listLinks()
     const nameOf = (i: number) => links.find((l) => l.index === i)?.name
-    let pick = opts.publicIP ? addrs.find((a) => a.cidr.split('/')[0] === opts.publicIP) : undefined
+    let pick = opts.publicIP ? addrs.find((a) => parseCidr(a.cidr).ip === opts.publicIP) : undefined
     if (opts.publicIP && !pick) throw new Error(`--public-ip ${opts.publicIP} is not an address of any interface here`)
     if (!pick && opts.iface) {
       pick = addrs.find((a) => nameOf(a.index) === opts.iface)
@@ -53,8 +52,7 @@ export class OverlayKernel {
     }
     if (opts.iface && nameOf(pick.index) !== opts.iface) throw new Error(`--public-ip ${opts.publicIP} is not on --iface ${opts.iface}`)
     const link = links.find((l) => l.index === pick!.index)!
-    const c = parseNetCidr(pick.cidr)
-    return { dev: link.name, ip: c.ip, net: parseCidr(canonicalCidr(pick.cidr)), mtu: link.mtu }
+    return { dev: link.name, ip: parseCidr(pick.cidr).ip, net: parseIp4Net(pick.cidr, true), mtu: link.mtu }
   }
 
   /** Create the VXLAN device, or fix it: in place when possible, recreate only on a real difference. */
@@ -88,9 +86,9 @@ export class OverlayKernel {
 
   /** Routes, neighbours and FDB entries as the kernel has them (not yet filtered to ours). */
   async observe(vxlanDev: string, network: string): Promise<KernelState> {
-    const net = parseNetCidr(network)
+    const net = parseCidr(network)
     const routes = (await this.rt.listRoutes({ family: 4 }))
-      .filter((r) => r.dst !== '0.0.0.0/0' && cidrContains(net, r.dst.split('/')[0]!))
+      .filter((r) => r.dst !== '0.0.0.0/0' && cidrContains(net, parseCidr(r.dst).ip))
       .map((r) => ({ dst: r.dst, via: r.via ?? '', dev: r.dev ?? '', onlink: r.onlink }))
     const names = new Map((await this.rt.listLinks()).map((l) => [l.index, l.name]))
     const vx = [...names.values()].includes(vxlanDev)

@@ -1,6 +1,6 @@
 // A node's lease as flannel stores it: key <prefix>/subnets/<a.b.c.d>-<len>, value
 // {"PublicIP","BackendType","BackendData":{"VNI","VtepMAC"}}. Encoding only, no I/O.
-import { type Cidr, formatCidr, formatIp, parseCidr, parseIp } from './ipv4.js'
+import { formatIp4Net, intToIp4, ip4ToInt, parseIp4Net, type Ip4Net } from '../net/ip.js'
 import type { BackendType } from './config.js'
 
 export interface LeaseAttrs {
@@ -12,7 +12,7 @@ export interface LeaseAttrs {
 }
 
 export interface Lease extends LeaseAttrs {
-  subnet: Cidr
+  subnet: Ip4Net
   /** etcd bookkeeping, present on leases read from etcd. */
   modRevision?: string
   etcdLease?: string
@@ -22,18 +22,18 @@ export function subnetsPrefix(prefix: string): string {
   return `${prefix.replace(/\/+$/, '')}/subnets/`
 }
 
-export function leaseKey(prefix: string, subnet: Cidr): string {
-  return `${subnetsPrefix(prefix)}${formatIp(subnet.ip)}-${subnet.prefix}`
+export function leaseKey(prefix: string, subnet: Ip4Net): string {
+  return `${subnetsPrefix(prefix)}${intToIp4(subnet.ip)}-${subnet.prefix}`
 }
 
 /** The subnet a key names, or undefined for keys that are not leases. */
-export function subnetFromKey(prefix: string, key: string): Cidr | undefined {
+export function subnetFromKey(prefix: string, key: string): Ip4Net | undefined {
   const base = subnetsPrefix(prefix)
   if (!key.startsWith(base)) return undefined
   const m = /^(\d+\.\d+\.\d+\.\d+)-(\d+)$/.exec(key.slice(base.length))
   if (!m) return undefined
   try {
-    return parseCidr(`${m[1]}/${m[2]}`)
+    return parseIp4Net(`${m[1]}/${m[2]}`)
   } catch {
     return undefined
   }
@@ -46,16 +46,16 @@ export function encodeLease(a: LeaseAttrs): string {
 }
 
 /** Decode a lease value; throws with the reason on anything malformed. */
-export function decodeLease(subnet: Cidr, value: string): Lease {
+export function decodeLease(subnet: Ip4Net, value: string): Lease {
   const v = JSON.parse(value) as { PublicIP?: unknown; BackendType?: unknown; BackendData?: { VNI?: unknown; VtepMAC?: unknown } }
-  if (typeof v.PublicIP !== 'string') throw new Error(`lease ${formatCidr(subnet)}: no PublicIP`)
-  parseIp(v.PublicIP)
+  if (typeof v.PublicIP !== 'string') throw new Error(`lease ${formatIp4Net(subnet)}: no PublicIP`)
+  ip4ToInt(v.PublicIP)
   const backendType = v.BackendType === 'host-gw' ? 'host-gw' : v.BackendType === 'vxlan' ? 'vxlan' : undefined
-  if (!backendType) throw new Error(`lease ${formatCidr(subnet)}: unknown BackendType ${JSON.stringify(v.BackendType)}`)
+  if (!backendType) throw new Error(`lease ${formatIp4Net(subnet)}: unknown BackendType ${JSON.stringify(v.BackendType)}`)
   const lease: Lease = { subnet, publicIP: v.PublicIP, backendType }
   if (backendType === 'vxlan') {
     const mac = v.BackendData?.VtepMAC
-    if (typeof mac !== 'string' || !/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/i.test(mac)) throw new Error(`lease ${formatCidr(subnet)}: bad VtepMAC ${JSON.stringify(mac)}`)
+    if (typeof mac !== 'string' || !/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/i.test(mac)) throw new Error(`lease ${formatIp4Net(subnet)}: bad VtepMAC ${JSON.stringify(mac)}`)
     lease.vtepMAC = mac.toLowerCase()
     lease.vni = typeof v.BackendData?.VNI === 'number' ? v.BackendData.VNI : 1
   }

@@ -11,7 +11,7 @@ import { Etcd3, type IKeyValue, type Lease as EtcdLease, type Watcher } from 'et
 import type { Logger } from '../util/log.js'
 import { logger } from '../util/log.js'
 import type { NetworkConfig } from './config.js'
-import { type Cidr, formatCidr } from './ipv4.js'
+import { formatIp4Net, type Ip4Net } from '../net/ip.js'
 import { type Lease, type LeaseAttrs, decodeLease, encodeLease, leaseKey, subnetFromKey, subnetsPrefix } from './lease.js'
 import { chooseSubnet } from './subnets.js'
 
@@ -84,7 +84,7 @@ export class SubnetRegistry {
    * Take a subnet for `attrs.publicIP`: our own existing lease if there is one, else `previous`
    * if free, else a free one. Throws NoFreeSubnetError when the range is full.
    */
-  async acquire(cfg: NetworkConfig, attrs: LeaseAttrs, ttlSec: number, previous?: Cidr, attempts = 20): Promise<OwnedLease> {
+  async acquire(cfg: NetworkConfig, attrs: LeaseAttrs, ttlSec: number, previous?: Ip4Net, attempts = 20): Promise<OwnedLease> {
     const value = encodeLease(attrs)
     for (let i = 0; i < attempts; i++) {
       const { leases } = await this.list()
@@ -103,18 +103,18 @@ export class SubnetRegistry {
         if (choice.kind === 'reuse' && choice.lease.etcdLease && choice.lease.etcdLease !== '0') {
           await this.client.leaseClient.leaseRevoke({ ID: choice.lease.etcdLease }).catch(() => {})
         }
-        this.log.info({ subnet: formatCidr(subnet), reused: choice.kind === 'reuse', leaseId: id, attempt: i + 1 }, 'subnet lease acquired')
+        this.log.info({ subnet: formatIp4Net(subnet), reused: choice.kind === 'reuse', leaseId: id, attempt: i + 1 }, 'subnet lease acquired')
         return new OwnedLease(this, { ...attrs, subnet }, etcdLease, key, ttlSec)
       }
       await etcdLease.revoke().catch(() => {})
-      this.log.info({ subnet: formatCidr(subnet), attempt: i + 1 }, 'lost the race for a subnet, retrying')
+      this.log.info({ subnet: formatIp4Net(subnet), attempt: i + 1 }, 'lost the race for a subnet, retrying')
       await new Promise((r) => setTimeout(r, 20 + Math.random() * 80))
     }
     throw new Error(`could not acquire a subnet lease after ${attempts} attempts (heavy contention)`)
   }
 
   /** Try to take back exactly `subnet` (after our key vanished). */
-  async reacquireSame(attrs: LeaseAttrs, subnet: Cidr, ttlSec: number): Promise<OwnedLease | undefined> {
+  async reacquireSame(attrs: LeaseAttrs, subnet: Ip4Net, ttlSec: number): Promise<OwnedLease | undefined> {
     const key = leaseKey(this.prefix, subnet)
     const etcdLease = this.client.lease(ttlSec, { autoKeepAlive: false })
     const id = await etcdLease.grant()
@@ -124,7 +124,7 @@ export class SubnetRegistry {
     return undefined
   }
 
-  async deleteLease(subnet: Cidr): Promise<void> {
+  async deleteLease(subnet: Ip4Net): Promise<void> {
     await this.client.delete().key(leaseKey(this.prefix, subnet)).exec()
   }
 
@@ -192,7 +192,7 @@ export class OwnedLease {
 
 export interface WatchHandlers {
   onPut(lease: Lease): void
-  onDelete(subnet: Cidr): void
+  onDelete(subnet: Ip4Net): void
   /** A full re-list replaced everything (after compaction). */
   onResync(list: LeaseList): void
   onError?(err: Error): void

@@ -10,7 +10,7 @@ import { netnsHandle } from '../net/door.js'
 import { maybeRootNetns } from '../net/netns.js'
 import { routeFor } from '../net/routes.js'
 import { writeSysctl, readSysctl } from '../net/sysctl.js'
-import { cidrContains, parseCidr } from '../net/ip.js'
+import { cidrContains, nthAddress, parseCidr } from '../net/ip.js'
 import type { NetOps } from '../net/types.js'
 
 export const SYSCTLS: readonly [string, string][] = [
@@ -40,13 +40,6 @@ export async function ensureSysctls(netns: string | undefined): Promise<void> {
   }
 }
 
-function firstHost(cidr: string): string {
-  const [addr] = cidr.split('/')
-  const o = addr!.split('.').map(Number)
-  o[3] = (o[3]! | 0) + 1
-  return o.join('.')
-}
-
 /**
  * Make sure the node routes the service CIDR. An existing route covering it (default route,
  * a route the admin set) is kept; otherwise it goes out of the interface that reaches the
@@ -64,7 +57,7 @@ export async function ensureServiceRouteWith(ops: NetOps, serviceCIDR: string, c
   }
   if (dev) return replaceRoute(dev)
   const routes = await ops.listRoutes({ family: parseCidr(serviceCIDR).family })
-  const probeIp = firstHost(serviceCIDR)
+  const probeIp = nthAddress(parseCidr(serviceCIDR), 1)
   // A route that sends it out of an interface; unreachable/blackhole routes have no device.
   const existing = routeFor(routes, probeIp)
   if (existing?.dev) return `existing route via ${existing.dev}`

@@ -5,6 +5,7 @@
 import { createHash } from 'node:crypto'
 import type { EndpointSlice, Service, ServicePort as ApiServicePort } from '../api/types.js'
 import { LABEL_SERVICE_NAME } from '../api/types.js'
+import { compareIp, isIp4 } from '../net/ip.js'
 
 export type Proto = 'tcp' | 'udp' | 'sctp'
 
@@ -82,10 +83,6 @@ export function shortHash(text: string, len = 8): string {
   return out
 }
 
-function isIPv4(ip: string): boolean {
-  return /^\d{1,3}(\.\d{1,3}){3}$/.test(ip)
-}
-
 /** Resolve a service port's target port against a slice port list (match by name). */
 function slicePortFor(sp: ApiServicePort, slice: EndpointSlice): number | undefined {
   const proto = sp.protocol ?? 'TCP'
@@ -101,7 +98,7 @@ export function buildServicePorts(svc: Service, slices: Iterable<EndpointSlice>,
   const ns = svc.metadata.namespace ?? 'default'
   const name = svc.metadata.name ?? ''
   if (spec.type === 'ExternalName') return []
-  const clusterIP = spec.clusterIP && spec.clusterIP !== 'None' && isIPv4(spec.clusterIP) ? spec.clusterIP : undefined
+  const clusterIP = spec.clusterIP && spec.clusterIP !== 'None' && isIp4(spec.clusterIP) ? spec.clusterIP : undefined
   if (!clusterIP) return [] // headless: DNS only
   const sliceList = [...slices].filter((s) => s.addressType === 'IPv4')
   const affinity =
@@ -117,7 +114,7 @@ export function buildServicePorts(svc: Service, slices: Iterable<EndpointSlice>,
       if (port === undefined) continue
       for (const ep of slice.endpoints ?? []) {
         const ip = ep.addresses?.[0]
-        if (!ip || !isIPv4(ip)) continue
+        if (!ip || !isIp4(ip)) continue
         const id = `${ip}:${port}`
         if (seen.has(id)) continue // an endpoint may briefly appear in two slices
         seen.add(id)
@@ -128,7 +125,7 @@ export function buildServicePorts(svc: Service, slices: Iterable<EndpointSlice>,
         endpoints.push({ ip, port, ready, serving: c.serving ?? ready, terminating, local: ep.nodeName === nodeName })
       }
     }
-    endpoints.sort((a, b) => (a.ip === b.ip ? a.port - b.port : ipCompare(a.ip, b.ip)))
+    endpoints.sort((a, b) => (a.ip === b.ip ? a.port - b.port : compareIp(a.ip, b.ip)))
     out.push({
       id: `${ns}/${name}:${p.name ?? ''}`,
       namespace: ns,
@@ -138,7 +135,7 @@ export function buildServicePorts(svc: Service, slices: Iterable<EndpointSlice>,
       clusterIP,
       port: p.port,
       nodePort: (spec.type === 'NodePort' || spec.type === 'LoadBalancer') && p.nodePort ? p.nodePort : undefined,
-      externalIPs: (spec.externalIPs ?? []).filter(isIPv4),
+      externalIPs: (spec.externalIPs ?? []).filter(isIp4),
       affinitySeconds: affinity,
       externalLocal: hasExternal && spec.externalTrafficPolicy === 'Local',
       internalLocal: spec.internalTrafficPolicy === 'Local',
@@ -146,13 +143,6 @@ export function buildServicePorts(svc: Service, slices: Iterable<EndpointSlice>,
     })
   }
   return out
-}
-
-function ipCompare(a: string, b: string): number {
-  const x = a.split('.').map(Number)
-  const y = b.split('.').map(Number)
-  for (let i = 0; i < 4; i++) if (x[i] !== y[i]) return x[i]! - y[i]!
-  return 0
 }
 
 /** Endpoints that may receive new connections: ready ones, else serving+terminating ones. */

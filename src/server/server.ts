@@ -14,7 +14,8 @@ import type { Client } from '../client/interfaces.js'
 import { resourceFor } from '../api/resources.js'
 import type { Deployment, Service } from '../api/types.js'
 import { renderKubeconfig } from '../apiserver/kubeconfig.js'
-import { nthIP, parseCidr } from '../apiserver/allocator.js'
+import { parseServiceCidr } from '../apiserver/allocator.js'
+import { nthAddress } from '../net/ip.js'
 import { DEFAULT_PREFIX } from '../overlay/config.js'
 import { dnsDeployment, dnsService } from './addons.js'
 import { logger } from '../util/log.js'
@@ -127,7 +128,7 @@ export async function startServer(o: ServerOptions): Promise<Server> {
       const dnsKubeconfig = join(o.stateDir, 'dns.kubeconfig')
       writeFileSync(dnsKubeconfig, renderKubeconfig(`https://${advertise}:${api.port}`, api.caPem, api.token, 'netkube-dns'), { mode: 0o600 })
       // kubeadm's convention: the tenth address of the service range (10.96.0.10 by default).
-      const dnsIP = nthIP(parseCidr(o.serviceCIDR ?? '10.96.0.0/12'), 10)
+      const dnsIP = nthAddress(parseServiceCidr(o.serviceCIDR ?? '10.96.0.0/12'), 10)
       await ensureObject(client, 'services', dnsService(dnsIP))
       await ensureObject(client, 'deployments', dnsDeployment({ kubeconfig: dnsKubeconfig, clusterDomain: o.clusterDomain ?? 'cluster.local', clusterIP: dnsIP, replicas: o.dnsReplicas ?? 2 }))
     }

@@ -1,7 +1,8 @@
 // Pure pieces of the apiserver and store, without etcd.
 import t from 'tap'
 import { parseTokenFile, TokenAuthenticator, isAnonymousPath } from '../../src/apiserver/auth.js'
-import { parseCidr, nthIP, ipToInt, intToIp, allocationKeys } from '../../src/apiserver/allocator.js'
+import { parseServiceCidr, allocationKeys, AllocationError, ServiceAllocator, IP_PREFIX } from '../../src/apiserver/allocator.js'
+import type { EtcdStore } from '../../src/storage/store.js'
 import { decodeContinue, encodeContinue, prefixEnd } from '../../src/storage/store.js'
 import { prepareForCreate, prepareForUpdate, generateName } from '../../src/apiserver/strategy.js'
 import { parseTarget } from '../../src/apiserver/routes.js'
@@ -25,19 +26,54 @@ t.test('token file: kube-apiserver CSV with quoted groups', async (t) => {
   t.notOk(isAnonymousPath('/metrics'))
 })
 
-t.test('service CIDR arithmetic', async (t) => {
-  const c = parseCidr('10.96.0.0/12')
-  t.equal(nthIP(c, 1), '10.96.0.1')
-  t.equal(nthIP(c, 10), '10.96.0.10')
-  t.equal(c.size, 1 << 20)
-  t.equal(intToIp(ipToInt('10.111.255.254')), '10.111.255.254')
-  t.ok(Number.isNaN(ipToInt('10.1.1')))
-  t.ok(Number.isNaN(ipToInt('10.1.1.256')))
-  t.equal(parseCidr('10.96.5.7/24').base, ipToInt('10.96.5.0'))
-  t.throws(() => parseCidr('10.0.0.0/33'))
+t.test('service CIDR: host bits cleared, /8../30 IPv4 only (the maths is src/net/ip.ts, tested there)', async (t) => {
+  t.same(parseServiceCidr('10.96.0.0/12'), { ip: '10.96.0.0', prefix: 12, family: 4 })
+  t.same(parseServiceCidr('10.96.5.7/24'), { ip: '10.96.5.0', prefix: 24, family: 4 })
+  for (const bad of ['10.0.0.0/33', '10.0.0.0/7', '10.0.0.0/31', 'fd00::/20', '10.1.1/24', 'x']) {
+    t.throws(() => parseServiceCidr(bad), /invalid service CIDR/, bad)
+  }
   const svc = { metadata: {}, spec: { type: 'NodePort', clusterIP: '10.96.0.5', ports: [{ port: 80, nodePort: 30001 }] } } as Service
   t.same(allocationKeys(svc), ['/registry/ranges/serviceips/10.96.0.5', '/registry/ranges/servicenodeports/30001'])
   t.same(allocationKeys({ metadata: {}, spec: { clusterIP: 'None' } } as Service), [])
+})
+
+t.test('ClusterIP allocation: every host address once, never network/broadcast/.1/.10, then "range is full"', async (t) => {
+  const held = new Set<string>()
+  const store = { keys: async (prefix: string) => [...held].filter((k) => k.startsWith(prefix)) } as unknown as EtcdStore
+  const alloc = new ServiceAllocator(store, '10.99.0.8/28') // 10.99.0.0/28: .0 network, .15 broadcast
+  const svc = (clusterIP?: string) => ({ metadata: { namespace: 'default', name: 's' }, spec: clusterIP ? { clusterIP } : {} }) as Service
+  const got: string[] = []
+  for (;;) {
+    let fx
+    try {
+      fx = await alloc.allocate(svc())
+    } catch (err) {
+      t.ok(err instanceof AllocationError, 'exhaustion is an AllocationError')
+      t.match((err as Error).message, /range is full/)
+      break
+    }
+    for (const k of Object.keys(fx.create)) held.add(k)
+    got.push(Object.keys(fx.create)[0]!.slice(IP_PREFIX.length))
+    if (got.length > 16) break
+  }
+  const want = [2, 3, 4, 5, 6, 7, 8, 9, 11, 12, 13, 14].map((n) => `10.99.0.${n}`)
+  t.same([...got].sort((a, b) => Number(a.split('.')[3]) - Number(b.split('.')[3])), want, 'each free host address exactly once')
+  const asked = async (ip: string) => {
+    try {
+      await alloc.allocate(svc(ip))
+      return 'ok'
+    } catch (err) {
+      return (err as Error).message
+    }
+  }
+  t.match(await asked('10.99.0.0'), /not in the valid range/, 'network address refused')
+  t.match(await asked('10.99.0.15'), /not in the valid range/, 'broadcast address refused')
+  t.match(await asked('10.99.0.16'), /not in the valid range/, 'outside the range refused')
+  t.match(await asked('10.99.0.01'), /not in the valid range/, 'not a canonical address')
+  t.equal(await asked('10.99.0.1'), 'ok', 'the reserved .1 may be asked for (the kubernetes Service does)')
+  t.match(await asked('10.99.0.2'), /already allocated/)
+  const tiny = new ServiceAllocator(store, '10.98.0.0/30') // hosts .1 (reserved) and .2; no .10
+  t.equal((await tiny.allocate(svc())).create[`${IP_PREFIX}10.98.0.2`], JSON.stringify({ namespace: 'default', name: 's' }), 'a /30 works: its only free host')
 })
 
 t.test('continue tokens and key ranges', async (t) => {

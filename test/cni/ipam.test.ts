@@ -3,7 +3,12 @@
 import t from 'tap'
 import { allocate, candidates, releaseAttachment, releaseStale } from '../../cni/ipam/allocator.js'
 import { MemoryStore } from '../../cni/ipam/store.js'
-import { applySubnetEnv, parseConfig, parseRange, parseSubnetEnv } from '../../cni/config.js'
+import { applySubnetEnv, loadSubnetEnv, parseConfig, parseRange } from '../../cni/config.js'
+import { parseSubnetEnv, renderSubnetEnv } from '../../src/overlay/subnetenv.js'
+import { CniError } from '../../cni/errors.js'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { renderResult } from '../../cni/result.js'
 import { handleCni } from '../../cni/skel.js'
 import { renderMasqAdd } from '../../cni/masq.js'
@@ -73,7 +78,7 @@ t.test('config: options, defaults, node-aware mode', async (t) => {
   const n = parseConfig(JSON.stringify({ cniVersion: '1.0.0', name: 'cbr', type: 'netkube', subnetFile: '/x/subnet.env', ipam: { dataDir: '/d' } }))
   t.equal(n.nodeAware, true)
   const env = parseSubnetEnv('FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.3.1/24\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=true\n')
-  t.same(env, { subnet: '10.244.3.1/24', network: '10.244.0.0/16', mtu: 1450, ipmasq: true })
+  t.same(env, { subnet: '10.244.3.1/24', network: '10.244.0.0/16', mtu: 1450, ipMasq: true }, 'the overlay\'s SubnetEnv, same field names')
   const r = applySubnetEnv(n, env)
   t.same(r.ipam.ranges, [[{ subnet: '10.244.3.0/24', rangeStart: '10.244.3.1', rangeEnd: '10.244.3.254', gateway: '10.244.3.1' }]])
   t.same(r.ipam.routes, [{ dst: '10.244.0.0/16' }])
@@ -83,6 +88,27 @@ t.test('config: options, defaults, node-aware mode', async (t) => {
   const explicit = applySubnetEnv(parseConfig(JSON.stringify({ cniVersion: '1.0.0', name: 'cbr', mtu: 1400, ipMasq: true })), env)
   t.equal(explicit.mtu, 1400, 'explicit options win over subnet.env')
   t.equal(explicit.ipMasq, true)
+})
+
+t.test('subnet.env as the plugin loads it: what the overlay writes, missing = 50, garbled = 7', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'nk-cni-subnetenv-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const p = join(dir, 'subnet.env')
+  const code = (f: () => unknown) => {
+    try {
+      f()
+    } catch (err) {
+      return err instanceof CniError ? { code: err.code, msg: err.message } : { code: -1, msg: String(err) }
+    }
+    return undefined
+  }
+  t.match(code(() => loadSubnetEnv(p)), { code: 50, msg: /not available yet/ }, 'missing file: not available')
+  const written = { network: '10.244.0.0/16', subnet: '10.244.3.1/24', mtu: 1450, ipMasq: false }
+  writeFileSync(p, renderSubnetEnv(written))
+  t.same(loadSubnetEnv(p), written, 'reads back exactly what the overlay renders')
+  t.equal(applySubnetEnv(parseConfig(JSON.stringify({ cniVersion: '1.0.0', name: 'cbr' })), loadSubnetEnv(p)).ipMasq, true, 'FLANNEL_IPMASQ=false: the plugin masquerades')
+  writeFileSync(p, 'FLANNEL_SUBNET=10.244.3.1/24\n')
+  t.match(code(() => loadSubnetEnv(p)), { code: 7, msg: /subnet\.env: missing FLANNEL_NETWORK, FLANNEL_MTU, FLANNEL_IPMASQ/ }, 'garbled: invalid config, naming what is missing')
 })
 
 const ips: CniResult = {

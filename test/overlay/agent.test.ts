@@ -11,8 +11,7 @@ import { canSetns, ipBatch } from '../../src/net/netns.js'
 import { run } from '../../src/util/exec.js'
 import { startOverlayAgent } from '../../src/overlay/agent.js'
 import { vtepMac } from '../../src/overlay/device.js'
-import { until } from '../../src/overlay/lab.js'
-import { privateBuild } from './cluster.js'
+import { privateBuild, until } from './cluster.js'
 
 const PREFIX = '/test/network'
 

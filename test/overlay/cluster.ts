@@ -1,11 +1,11 @@
-// Test side of the overlay lab (src/overlay/lab.ts): teardown wiring and a private build.
+// Test side of the overlay lab (harness.ts): teardown wiring and a private build.
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Test } from 'tap'
-import { Lab } from '../../src/overlay/lab.js'
+import { Lab } from './harness.js'
 import { RUN_PREFIX } from '../helpers/netns.js'
 
-export { Lab, observe, stopChild, until, type Node, type Pod, type Observed } from '../../src/overlay/lab.js'
+export { Lab, observe, stopChild, until, type Node, type Pod, type Observed } from './harness.js'
 
 // ---- a private build of the agent ----
 // The agents run as separate `node` processes, so they need JavaScript. dist/ is shared with

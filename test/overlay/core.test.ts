@@ -6,10 +6,10 @@ import { join } from 'node:path'
 import { ConfigError, parseNetworkConfig, subnetCount } from '../../src/overlay/config.js'
 import { desiredState, diffState, formatDiff, isEmptyDiff, ownedObserved, type KernelState } from '../../src/overlay/desired.js'
 import { diffDevice, vtepMac, type VxlanSpec } from '../../src/overlay/device.js'
-import { formatCidr, formatIp, parseCidr } from '../../src/overlay/ipv4.js'
+import { formatIp4Net, intToIp4, parseIp4Net } from '../../src/net/ip.js'
 import { decodeLease, encodeLease, leaseKey, subnetFromKey, type Lease } from '../../src/overlay/lease.js'
 import { chooseSubnet, NoFreeSubnetError } from '../../src/overlay/subnets.js'
-import { parseSubnetEnv, renderSubnetEnv, writeSubnetEnv } from '../../src/overlay/subnetenv.js'
+import { parseSubnetEnv, readSubnetEnv, renderSubnetEnv, writeSubnetEnv } from '../../src/overlay/subnetenv.js'
 import { overlayNftTransaction } from '../../src/overlay/nft.js'
 
 t.test('network config defaults, as flannel computes them', async (t) => {
@@ -22,7 +22,7 @@ t.test('network config defaults, as flannel computes them', async (t) => {
   for (const c of cases) {
     const cfg = parseNetworkConfig(JSON.stringify(c.json))
     t.same(
-      { len: cfg.subnetLen, min: formatIp(cfg.subnetMin), max: formatIp(cfg.subnetMax), count: subnetCount(cfg) },
+      { len: cfg.subnetLen, min: intToIp4(cfg.subnetMin), max: intToIp4(cfg.subnetMax), count: subnetCount(cfg) },
       { len: c.len, min: c.min, max: c.max, count: c.count },
       JSON.stringify(c.json),
     )
@@ -47,7 +47,7 @@ t.test('network config defaults, as flannel computes them', async (t) => {
 
 const cfg3 = parseNetworkConfig(JSON.stringify({ Network: '10.5.0.0/16', SubnetMin: '10.5.1.0', SubnetMax: '10.5.3.0' }))
 const L = (subnet: string, publicIP: string, mac = vtepMac(publicIP, 1)): Lease => ({
-  subnet: parseCidr(subnet),
+  subnet: parseIp4Net(subnet),
   publicIP,
   backendType: 'vxlan',
   vni: 1,
@@ -55,21 +55,21 @@ const L = (subnet: string, publicIP: string, mac = vtepMac(publicIP, 1)): Lease 
 })
 
 t.test('subnet choice', async (t) => {
-  t.same(chooseSubnet(cfg3, [], '192.168.56.10', undefined, () => 0), { kind: 'new', subnet: parseCidr('10.5.1.0/24') }, 'first free')
-  t.same(chooseSubnet(cfg3, [], '192.168.56.10', undefined, () => 0.99), { kind: 'new', subnet: parseCidr('10.5.3.0/24') }, 'random among free')
+  t.same(chooseSubnet(cfg3, [], '192.168.56.10', undefined, () => 0), { kind: 'new', subnet: parseIp4Net('10.5.1.0/24') }, 'first free')
+  t.same(chooseSubnet(cfg3, [], '192.168.56.10', undefined, () => 0.99), { kind: 'new', subnet: parseIp4Net('10.5.3.0/24') }, 'random among free')
   const leases = [L('10.5.1.0/24', '192.168.56.10'), L('10.5.2.0/24', '192.168.56.11')]
   const reuse = chooseSubnet(cfg3, leases, '192.168.56.11')
-  t.equal(reuse.kind === 'reuse' && formatCidr(reuse.lease.subnet), '10.5.2.0/24', 'same PublicIP keeps its subnet')
-  t.same(chooseSubnet(cfg3, leases, '192.168.56.12', parseCidr('10.5.2.0/24'), () => 0), { kind: 'new', subnet: parseCidr('10.5.3.0/24') }, 'previous subnet taken by another: not reused')
-  t.same(chooseSubnet(cfg3, [], '192.168.56.12', parseCidr('10.5.3.0/24'), () => 0), { kind: 'new', subnet: parseCidr('10.5.3.0/24') }, 'previous subnet from subnet.env reused when free')
-  t.same(chooseSubnet(cfg3, [], '192.168.56.12', parseCidr('10.9.3.0/24'), () => 0), { kind: 'new', subnet: parseCidr('10.5.1.0/24') }, 'previous outside the range ignored')
+  t.equal(reuse.kind === 'reuse' && formatIp4Net(reuse.lease.subnet), '10.5.2.0/24', 'same PublicIP keeps its subnet')
+  t.same(chooseSubnet(cfg3, leases, '192.168.56.12', parseIp4Net('10.5.2.0/24'), () => 0), { kind: 'new', subnet: parseIp4Net('10.5.3.0/24') }, 'previous subnet taken by another: not reused')
+  t.same(chooseSubnet(cfg3, [], '192.168.56.12', parseIp4Net('10.5.3.0/24'), () => 0), { kind: 'new', subnet: parseIp4Net('10.5.3.0/24') }, 'previous subnet from subnet.env reused when free')
+  t.same(chooseSubnet(cfg3, [], '192.168.56.12', parseIp4Net('10.9.3.0/24'), () => 0), { kind: 'new', subnet: parseIp4Net('10.5.1.0/24') }, 'previous outside the range ignored')
   const full = [...leases, L('10.5.3.0/24', '192.168.56.12')]
   t.throws(() => chooseSubnet(cfg3, full, '192.168.56.13'), NoFreeSubnetError)
   t.throws(() => chooseSubnet(cfg3, full, '192.168.56.13'), { message: /no free subnet in 10.5.0.0\/16: all 3 \/24 subnets between 10.5.1.0 and 10.5.3.0 are leased/ })
 })
 
 t.test('lease keys and values (flannel format)', async (t) => {
-  const s = parseCidr('10.5.2.0/24')
+  const s = parseIp4Net('10.5.2.0/24')
   t.equal(leaseKey('/coreos.com/network', s), '/coreos.com/network/subnets/10.5.2.0-24')
   t.same(subnetFromKey('/coreos.com/network', '/coreos.com/network/subnets/10.5.2.0-24'), s)
   t.equal(subnetFromKey('/coreos.com/network', '/coreos.com/network/config'), undefined)
@@ -83,7 +83,7 @@ t.test('lease keys and values (flannel format)', async (t) => {
 
 const own = L('10.5.1.0/24', '192.168.56.10')
 const remotes = [own, L('10.5.2.0/24', '192.168.56.11', '0e:00:00:00:00:02'), L('10.5.3.0/24', '10.0.0.9', '0e:00:00:00:00:03')]
-const base = { own, remotes, vxlanDev: 'flannel.1', underlayDev: 'eth0', underlayNet: parseCidr('192.168.56.0/24') }
+const base = { own, remotes, vxlanDev: 'flannel.1', underlayDev: 'eth0', underlayNet: parseIp4Net('192.168.56.0/24') }
 
 t.test('desired state per backend', async (t) => {
   const vx = desiredState({ ...base, backend: { type: 'vxlan', vni: 1, port: 8472, directRouting: false } })
@@ -156,7 +156,7 @@ t.test('only our entries are considered observed', async (t) => {
     ],
     fdb: [{ mac: '0e:00:00:00:00:02', dst: '192.168.56.11', dev: 'flannel.1' }],
   }
-  const o = ownedObserved(all, parseCidr('10.5.0.0/16'), parseCidr('10.5.1.0/24'), 'flannel.1')
+  const o = ownedObserved(all, parseIp4Net('10.5.0.0/16'), parseIp4Net('10.5.1.0/24'), 'flannel.1')
   t.same(o.routes, [{ dst: '10.5.2.0/24', via: '10.5.2.0', dev: 'flannel.1', onlink: true }])
   t.same(o.neighs, [{ ip: '10.5.2.0', mac: '0e:00:00:00:00:02', dev: 'flannel.1' }])
   t.equal(o.fdb.length, 1)
@@ -178,10 +178,30 @@ t.test('vxlan device: recreate only on a real difference', async (t) => {
   t.not(vtepMac('192.168.56.10', 1), vtepMac('192.168.56.11', 1))
 })
 
-t.test('subnet.env: flannel format, atomic write', async (t) => {
+t.test('subnet.env: flannel format, round trip, clear errors, atomic write', async (t) => {
   const e = { network: '10.5.0.0/16', subnet: '10.5.2.1/24', mtu: 1450, ipMasq: true }
   t.equal(renderSubnetEnv(e), 'FLANNEL_NETWORK=10.5.0.0/16\nFLANNEL_SUBNET=10.5.2.1/24\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=true\n')
-  t.same(parseSubnetEnv(renderSubnetEnv(e)), e)
+  for (const x of [e, { ...e, ipMasq: false, mtu: 9000 }, { network: 'fd00::/56', subnet: 'fd00:0:0:7::1/64', mtu: 1400, ipMasq: false }]) {
+    t.same(parseSubnetEnv(renderSubnetEnv(x)), x, `round trip ${x.subnet} ipMasq=${x.ipMasq}`)
+  }
+  // the file as flannel itself writes it on an IPv6-enabled node (extra keys ignored)
+  const flannel = 'FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.1.1/24\nFLANNEL_IPV6_NETWORK=fd00::/56\nFLANNEL_IPV6_SUBNET=fd00:0:0:1::1/64\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=false\n'
+  t.same(parseSubnetEnv(flannel), { network: '10.244.0.0/16', subnet: '10.244.1.1/24', mtu: 1450, ipMasq: false }, "flannel's own file")
+  t.same(parseSubnetEnv('# written by hand\n FLANNEL_NETWORK = "10.5.0.0/16"\nFLANNEL_SUBNET=10.5.2.1/24\r\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=true'), e, 'comments, quotes, spaces, CRLF, no final newline')
+  const bad: [string, RegExp][] = [
+    ['', /^subnet\.env: missing FLANNEL_NETWORK, FLANNEL_SUBNET, FLANNEL_MTU, FLANNEL_IPMASQ$/],
+    ['FLANNEL_SUBNET=10.5.2.1/24\nFLANNEL_MTU=1450\n', /missing FLANNEL_NETWORK, FLANNEL_IPMASQ$/],
+    ['FLANNEL_NETWORK=\nFLANNEL_SUBNET=10.5.2.1/24\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=true', /missing FLANNEL_NETWORK$/],
+    [renderSubnetEnv(e).replace('10.5.0.0/16', '10.5.0.0'), /FLANNEL_NETWORK=10\.5\.0\.0 is not a CIDR/],
+    [renderSubnetEnv(e).replace('10.5.2.1/24', '10.5.2.1/33'), /FLANNEL_SUBNET=10\.5\.2\.1\/33 is not a CIDR/],
+    [renderSubnetEnv(e).replace('10.5.2.1/24', '10.6.2.1/24'), /FLANNEL_SUBNET=10\.6\.2\.1\/24 is not inside FLANNEL_NETWORK 10\.5\.0\.0\/16/],
+    [renderSubnetEnv(e).replace('1450', '14x0'), /FLANNEL_MTU=14x0 is not an MTU/],
+    [renderSubnetEnv(e).replace('1450', '67'), /FLANNEL_MTU=67 is not an MTU/],
+    [renderSubnetEnv(e).replace('1450', '65536'), /FLANNEL_MTU=65536 is not an MTU/],
+    [renderSubnetEnv(e).replace('IPMASQ=true', 'IPMASQ=yes'), /FLANNEL_IPMASQ=yes is neither true nor false/],
+  ]
+  for (const [text, msg] of bad) t.throws(() => parseSubnetEnv(text), { name: 'SubnetEnvError', message: msg }, JSON.stringify(text))
+  t.throws(() => parseSubnetEnv('', '/run/flannel/subnet.env'), { message: /^\/run\/flannel\/subnet\.env: missing/ }, 'errors name the file')
   const dir = mkdtempSync(join(tmpdir(), 'nk-subnetenv-'))
   t.teardown(() => rmSync(dir, { recursive: true, force: true }))
   const p = join(dir, 'run', 'subnet.env')
@@ -189,6 +209,10 @@ t.test('subnet.env: flannel format, atomic write', async (t) => {
   writeSubnetEnv(p, { ...e, mtu: 1400 })
   t.equal(readFileSync(p, 'utf8'), renderSubnetEnv({ ...e, mtu: 1400 }))
   t.same(readdirSync(join(dir, 'run')), ['subnet.env'], 'no temp file left behind')
+  t.same(readSubnetEnv(p), { ...e, mtu: 1400 })
+  t.equal(readSubnetEnv(join(dir, 'absent.env')), undefined, 'no file yet: undefined, not an error')
+  t.throws(() => writeSubnetEnv(p, { ...e, subnet: '10.9.0.1/24' }), /not inside FLANNEL_NETWORK/, 'the writer refuses a file the reader would reject')
+  t.equal(readFileSync(p, 'utf8'), renderSubnetEnv({ ...e, mtu: 1400 }), '... and leaves the old file in place')
 })
 
 t.test('nftables: pod → pod exempt, pod → outside masqueraded, own table only', async (t) => {

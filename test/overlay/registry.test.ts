@@ -4,7 +4,7 @@ import t from 'tap'
 import { Etcd3 } from 'etcd3'
 import { withEtcd } from '../helpers/etcd.js'
 import { parseNetworkConfig } from '../../src/overlay/config.js'
-import { formatCidr, parseCidr } from '../../src/overlay/ipv4.js'
+import { formatIp4Net, parseIp4Net } from '../../src/net/ip.js'
 import type { Lease } from '../../src/overlay/lease.js'
 import { SubnetRegistry, type LeaseList } from '../../src/overlay/registry.js'
 import { NoFreeSubnetError } from '../../src/overlay/subnets.js'
@@ -32,7 +32,7 @@ t.test('subnet leases in etcd', async (t) => {
   t.same(parseNetworkConfig((await reg.getConfigJSON())!), cfg, 'config round-trips through <prefix>/config')
 
   const a = await reg.acquire(cfg, attrs('192.168.56.10'), 60)
-  const raw = await client.get(`${PREFIX}/subnets/${formatCidr(a.lease.subnet).replace('/', '-')}`).string()
+  const raw = await client.get(`${PREFIX}/subnets/${formatIp4Net(a.lease.subnet).replace('/', '-')}`).string()
   t.same(JSON.parse(raw!), { PublicIP: '192.168.56.10', BackendType: 'vxlan', BackendData: { VNI: 1, VtepMAC: '0e:00:00:00:00:00' } }, 'flannel value format')
   const ttl = await client.leaseClient.leaseTimeToLive({ ID: await a.id })
   t.ok(Number(ttl.TTL) > 50 && Number(ttl.TTL) <= 60, `key attached to an etcd lease with TTL (${ttl.TTL} s left)`)
@@ -120,7 +120,7 @@ t.test('watch: events, resume from a revision, resync after compaction', async (
   const w2 = reg.watch(old.revision, h)
   t.teardown(() => w2.close())
   await until('resync after compaction', () => resyncs.length > 0)
-  t.ok(seen.has(parseCidr(formatCidr(y.lease.subnet)).ip), 'the re-list brought the lease created before the compaction')
+  t.ok(seen.has(parseIp4Net(formatIp4Net(y.lease.subnet)).ip), 'the re-list brought the lease created before the compaction')
   const z = await reg.acquire(cfg, attrs('192.168.56.12'), 60)
   await until('events after resync', () => seen.has(z.lease.subnet.ip))
   t.pass('watching again from the re-list revision')

@@ -1,5 +1,5 @@
-// A small multi-node overlay lab for the tests and the bench (a development tool, not used by
-// the agent itself), all inside namespaces named with the caller's unique prefix:
+// A small multi-node overlay lab for the overlay tests and bench/overlay.ts (a test harness:
+// nothing under src/ imports it), all inside namespaces named with the caller's unique prefix:
 //
 //   <P>-ul   "underlay": bridge br0 192.168.56.1/24 — the physical L2 segment
 //   <P>-nI   node I: eth0 192.168.56.(9+I)/24 (veth to br0), default route via .1;
@@ -14,8 +14,9 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
-import { run } from '../util/exec.js'
-import { createNetns, deleteNetns, ipBatch } from '../net/netns.js'
+import { run } from '../../src/util/exec.js'
+import { bigIntToIp, ipToBigInt, parseCidr } from '../../src/net/ip.js'
+import { createNetns, deleteNetns, ipBatch } from '../../src/net/netns.js'
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
@@ -154,6 +155,10 @@ export class Lab {
     }
   }
 
+  /**
+   * The node's subnet.env as raw keys, read independently of src/overlay/subnetenv.ts (the code
+   * under test), so a test sees the file exactly as another reader (flannel's plugin) would.
+   */
   subnetEnv(n: Node): Record<string, string> | undefined {
     if (!existsSync(n.subnetFile)) return undefined
     const out: Record<string, string> = {}
@@ -209,14 +214,13 @@ export class Lab {
   async addPods(n: Node, count: number): Promise<Pod[]> {
     const env = this.subnetEnv(n)
     if (!env) throw new Error(`${n.name}: no subnet.env`)
-    const [gw, len] = env.FLANNEL_SUBNET!.split('/')
+    const { ip: gw, prefix: len } = parseCidr(env.FLANNEL_SUBNET!)
     const mtu = env.FLANNEL_MTU!
-    const base = gw!.split('.').map(Number)
     await ipBatch(n.ns, [`link add cni0 mtu ${mtu} type bridge`, 'link set cni0 up', `addr add ${gw}/${len} dev cni0`])
     for (let j = 1; j <= count; j++) {
       const pns = `${n.ns}p${j}`
       await createNetns(pns)
-      const ip = `${base[0]}.${base[1]}.${base[2]}.${base[3]! + j}`
+      const ip = bigIntToIp(ipToBigInt(gw) + BigInt(j), 4)
       const hv = `veth${n.name}p${j}`
       await ipBatch(n.ns, [`link add ${hv} mtu ${mtu} type veth peer name eth0 mtu ${mtu} netns ${pns}`, `link set ${hv} master cni0`, `link set ${hv} up`])
       await ipBatch(pns, ['link set eth0 up', `addr add ${ip}/${len} dev eth0`, `route add default via ${gw}`])
