@@ -40,7 +40,6 @@ const RULES: Rule[] = [
  */
 const PENDING: Record<string, string> = {
   'src/net/nft-run.ts': 'deleted by the CNI branch (cni/masq.ts moves to the typed nft transaction)',
-  'src/overlay/lab.ts': 'moved under test/ by the contracts branch',
 }
 
 /**
