@@ -1,38 +1,34 @@
 #!/usr/bin/env bash
 # The test command: installs what is missing, builds, runs every test under test/ with tap
 # (end-to-end lab tests last and one at a time: each is a whole cluster), then checks that
-# the run left no namespaces behind.
+# the run left no namespaces behind. The closing block counts assertions (leaf test points,
+# nested subtests included) from the TAP each tap run wrote, lists every failed, skipped and
+# todo point by name, and ends with the line CI reads: `tests: N passed, N failed, N skipped`.
+# Under CI=true a missing prerequisite fails instead of skipping (test/helpers/prereq.ts).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh || exit 1
 
 before_ns=$(ip netns list 2>/dev/null | awk '{print $1}' | sort)
-out=$(mktemp)
+runs=$(mktemp -d)
+trap 'rm -rf "$runs"' EXIT
+rc=0
+# tap's stdout is the TAP stream (kept for the count); its stderr, the tests' logs, goes by.
+tap_run() { # NAME TAP-ARGS…
+  local name=$1
+  shift
+  npx tap --reporter=tap "$@" | tee "$runs/$name.tap"
+  local r=${PIPESTATUS[0]}
+  [ "$rc" -eq 0 ] && rc=$r
+}
 if [ $# -gt 0 ]; then
-  npx tap --reporter=tap "$@" 2>&1 | tee -a "$out"
-  rc=${PIPESTATUS[0]}
+  tap_run 1-args "$@"
 else
   mapfile -t main_tests < <(find test -name '*.test.ts' -not -path 'test/e2e/*' | sort)
   mapfile -t e2e_tests < <(find test/e2e -name '*.test.ts' 2>/dev/null | sort)
-  npx tap --reporter=tap "${main_tests[@]}" 2>&1 | tee -a "$out"
-  rc=${PIPESTATUS[0]}
-  if [ ${#e2e_tests[@]} -gt 0 ]; then
-    npx tap --reporter=tap --jobs=1 "${e2e_tests[@]}" 2>&1 | tee -a "$out"
-    rc2=${PIPESTATUS[0]}
-    [ "$rc" -eq 0 ] && rc=$rc2
-  fi
+  tap_run 1-main "${main_tests[@]}"
+  [ ${#e2e_tests[@]} -gt 0 ] && tap_run 2-e2e --jobs=1 "${e2e_tests[@]}"
 fi
-
-# tap's own summaries are comment lines; add them up into the plain closing line CI reads.
-pass=0
-fail=0
-while read -r line; do
-  p=$(grep -Eo 'pass: [0-9]+' <<<"$line" | grep -Eo '[0-9]+' || echo 0)
-  f=$(grep -Eo 'fail: [0-9]+' <<<"$line" | grep -Eo '[0-9]+' || echo 0)
-  pass=$((pass + p))
-  fail=$((fail + f))
-done < <(grep -E '^# \{ total: [0-9]+' "$out")
-rm -f "$out"
 
 after_ns=$(ip netns list 2>/dev/null | awk '{print $1}' | sort)
 leaked=$(comm -13 <(echo "$before_ns") <(echo "$after_ns") | grep -E '^nk' || true)
@@ -40,5 +36,8 @@ if [ -n "$leaked" ]; then
   echo "test: namespaces left behind: $leaked" >&2
   rc=1
 fi
-echo "tests: ${pass} passed, ${fail} failed"
+echo
+node dist/scripts/tap-summary.js "$runs"/*.tap
+summary=$?
+[ "$rc" -eq 0 ] && rc=$summary
 exit "$rc"

@@ -1,9 +1,10 @@
 // The plugin as a runtime sees it: the installed `netkube` executable, exec'd with the CNI
 // environment inside a "node" namespace holding cni0, against real "pod" namespaces.
 import t from 'tap'
-import { existsSync, readdirSync, writeFileSync } from 'node:fs'
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { withNetns } from '../helpers/netns.js'
+import { need } from '../helpers/prereq.js'
 import { execCni, installPlugin, ipJson, pingFrom, type Plugin } from './helpers.js'
 import { hostVethName } from '../../cni/bridge.js'
 import { startCniServer } from '../../cni/server.js'
@@ -282,6 +283,14 @@ t.test('agent mode: the thin executable forwards to startCniServer over a unix s
   t.equal(fb.exit, 0, fb.stdout)
   t.equal(served.length, 3)
   t.equal((await execCni(p, node, 'DEL', conf, { cid: 'a3', netns: `/run/netns/${pod}` })).exit, 0)
+})
+
+// When setup.sh built the shim, runtimes exec it (and the agent-mode test above goes through it);
+// without it every test here would still pass on the Node launcher, so say which one ran.
+t.test('the installed executable is the C shim, with the Node launcher beside it as its fallback', { skip: need('addon:shim') }, async (t) => {
+  const p = installPlugin(t)
+  t.same([...readFileSync(p.bin).subarray(0, 4)], [0x7f, 0x45, 0x4c, 0x46], 'netkube is an ELF executable, not the Node launcher')
+  t.ok(existsSync(join(p.dir, 'bin', 'netkube.js')), 'netkube.js next to it')
 })
 
 t.test('without the setns addon the plugin falls back to ip/nsenter and still works', async (t) => {

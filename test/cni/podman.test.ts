@@ -2,15 +2,17 @@
 // busybox containers on a network defined by netkube's conflist; they get addresses from
 // netkube's IPAM, reach each other over TCP (busybox nc), and `podman rm` frees the addresses.
 import t from 'tap'
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, copyFileSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, copyFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { withNetns } from '../helpers/netns.js'
+import { commandPath, need } from '../helpers/prereq.js'
 import { install } from '../../cni/install.js'
 import { run } from '../../src/util/exec.js'
 
-const BUSYBOX = '/bin/busybox'
-const skip = !existsSync('/usr/bin/podman') ? 'podman not installed' : !existsSync(BUSYBOX) ? 'busybox-static not installed' : false
+const skip = need('podman', 'runc', 'busybox')
+// busybox-static (setup.sh's package for it): the rootfs is just this one binary
+const BUSYBOX = commandPath('busybox') ?? '/bin/busybox'
 
 t.test('podman runs two containers on a netkube network', { skip }, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'nkpod-'))

@@ -1,16 +1,14 @@
 // The batched UDP path (src/dns/native, recvmmsg/sendmmsg): used when the addon is built,
 // answers correctly under a burst, and NETKUBE_DNS_NO_MMSG=1 falls back to dgram.
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import t, { type Test } from 'tap'
 import { startDnsServer } from '../../src/dns/server.js'
 import { run } from '../../src/util/exec.js'
+import { need } from '../helpers/prereq.js'
 import { dig } from './dig.js'
 import { clusterModel } from './fixtures.js'
-
-const built = existsSync(fileURLToPath(new URL('../../src/dns/native/build/Release/netkube_mmsg.node', import.meta.url)))
 
 async function burst(t: Test, port: number): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'netkube-dns-burst-'))
@@ -27,14 +25,14 @@ async function burst(t: Test, port: number): Promise<void> {
   t.match(d.answer[0] ?? '', /^WeB\.default\.svc\.cluster\.local\. \d+ IN A /, 'question case preserved')
 }
 
-t.test('fast path is used when the addon is built, and answers a burst', { skip: !built ? 'dns addon not built' : process.env.NETKUBE_DNS_NO_MMSG === '1' ? 'NETKUBE_DNS_NO_MMSG=1 in the environment' : false }, async (t) => {
+t.test('fast path is used when the addon is built, and answers a burst', { skip: process.env.NETKUBE_DNS_NO_MMSG === '1' ? 'NETKUBE_DNS_NO_MMSG=1 in the environment' : need('addon:mmsg', 'dnsperf', 'dig') }, async (t) => {
   const srv = await startDnsServer({ model: clusterModel(), host: '127.0.0.1', port: 0, upstreams: [] })
   t.teardown(() => srv.stop())
   t.equal(srv.udpPath, 'mmsg')
   await burst(t, srv.port)
 })
 
-t.test('NETKUBE_DNS_NO_MMSG=1 keeps the dgram path, same answers', async (t) => {
+t.test('NETKUBE_DNS_NO_MMSG=1 keeps the dgram path, same answers', { skip: need('dnsperf', 'dig') }, async (t) => {
   process.env.NETKUBE_DNS_NO_MMSG = '1'
   t.teardown(() => delete process.env.NETKUBE_DNS_NO_MMSG)
   const srv = await startDnsServer({ model: clusterModel(), host: '127.0.0.1', port: 0, upstreams: [] })

@@ -2,7 +2,6 @@
 // through the client show up in `dig` answers, changes and deletions follow; and the
 // `netkube dns` subcommand as a child process, killed with SIGKILL and restarted.
 import { spawn, type ChildProcess } from 'node:child_process'
-import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import t from 'tap'
 import type { EndpointSlice, Service } from '../../src/api/types.js'
@@ -12,6 +11,7 @@ import { startDnsModelFromClient } from '../../src/dns/feed.js'
 import { startDnsServer } from '../../src/dns/server.js'
 import { freePort } from '../../src/util/ports.js'
 import { withApiServer } from '../helpers/apiserver.js'
+import { need } from '../helpers/prereq.js'
 import { dig, type DigResult } from './dig.js'
 import { ep, slice, svc } from './fixtures.js'
 
@@ -78,7 +78,7 @@ t.test('services and endpointslices from the apiserver', async (t) => {
   t.match(gone.authority[0], /IN SOA ns\.dns\.cluster\.local\./)
 })
 
-t.test('`netkube dns` subcommand: kubeconfig flag, listen flag, survives kill -9', { skip: !existsSync(MAIN) && 'no build (npm run build)' }, async (t) => {
+t.test('`netkube dns` subcommand: kubeconfig flag, listen flag, survives kill -9', { skip: need('build') }, async (t) => {
   const api = await withApiServer(t)
   const client = createClient({ server: api.url, token: api.token, caPem: api.caPem })
   const services = client.resource<Service>(findResource('', 'v1', 'services')!, 'default')
@@ -109,7 +109,7 @@ t.test('`netkube dns` subcommand: kubeconfig flag, listen flag, survives kill -9
   t.same((await digUntil(port, ['web.default.svc.cluster.local'], (r) => r.answer.length > 0, 30_000)).answer, want, 'back after restart')
 })
 
-t.test('`netkube dns --workers 2`: workers share the sockets; SIGTERM stops them all', { skip: !existsSync(MAIN) && 'no build (npm run build)' }, async (t) => {
+t.test('`netkube dns --workers 2`: workers share the sockets; SIGTERM stops them all', { skip: need('build') }, async (t) => {
   const api = await withApiServer(t)
   const client = createClient({ server: api.url, token: api.token, caPem: api.caPem })
   const services = client.resource<Service>(findResource('', 'v1', 'services')!, 'default')

@@ -2,18 +2,18 @@
 // a real netkube apiserver over HTTPS with the kubeconfig the server writes.
 import t from 'tap'
 import { spawn } from 'node:child_process'
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { run } from '../../src/util/exec.js'
 import { withApiServer } from '../helpers/apiserver.js'
+import { kubectlPath, need } from '../helpers/prereq.js'
 
-const BIN = '/usr/lib/google-cloud-sdk/bin'
 const CLIENTS = [
-  { name: '1.27', path: `${BIN}/kubectl.1.27` },
-  { name: '1.33', path: `${BIN}/kubectl.1.33` },
-  { name: 'dispatcher', path: 'kubectl' },
-].filter((c) => c.path === 'kubectl' || existsSync(c.path))
+  { name: '1.27', path: kubectlPath('1.27'), skip: need('kubectl 1.27') },
+  { name: '1.33', path: kubectlPath('1.33'), skip: need('kubectl 1.33') },
+  { name: 'dispatcher', path: 'kubectl', skip: need('kubectl') },
+]
 
 const MANIFEST = `apiVersion: apps/v1
 kind: Deployment
@@ -75,7 +75,7 @@ t.test('kubectl suite', async (t) => {
   const manifest = file('web.yaml', MANIFEST)
 
   for (const client of CLIENTS) {
-    t.test(`kubectl ${client.name}`, async (t) => {
+    t.test(`kubectl ${client.name}`, { skip: client.skip }, async (t) => {
       const ns = `k-${client.name.replace(/\W/g, '')}`
       const k = async (...args: string[]) => {
         const r = await run(client.path, ['--kubeconfig', srv.kubeconfigPath, ...args], { allowFailure: true, timeoutMs: 30_000 })

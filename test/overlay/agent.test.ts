@@ -7,15 +7,16 @@ import { join } from 'node:path'
 import { Etcd3 } from 'etcd3'
 import { withEtcd } from '../helpers/etcd.js'
 import { withNetns } from '../helpers/netns.js'
-import { canSetns, ipBatch } from '../../src/net/netns.js'
+import { ipBatch } from '../../src/net/netns.js'
 import { run } from '../../src/util/exec.js'
 import { startOverlayAgent } from '../../src/overlay/agent.js'
 import { vtepMac } from '../../src/overlay/device.js'
 import { privateBuild, until } from './cluster.js'
+import { need } from '../helpers/prereq.js'
 
 const PREFIX = '/test/network'
 
-t.test('in-process agent on a named namespace', { skip: canSetns() ? false : 'setns addon not built' }, async (t) => {
+t.test('in-process agent on a named namespace', { skip: need('addon:setns') }, async (t) => {
   const etcd = await withEtcd(t)
   const client = new Etcd3({ hosts: etcd.endpoint })
   t.teardown(() => client.close())
