@@ -15,6 +15,8 @@ import { loadKubeconfig } from '../../src/client/kubeconfig.js'
 import type { Client } from '../../src/client/interfaces.js'
 import { randomBytes } from 'node:crypto'
 
+export { waitUntil } from './wait.js'
+
 export interface Lab {
   state: LabState
   kubeconfig: string
@@ -113,17 +115,3 @@ export const res = resourceFor
 
 /** Ready and not terminating: what counts towards a Deployment's availability. */
 export const ready = (p: Pod): boolean => !p.metadata.deletionTimestamp && !!p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')
-
-export async function waitUntil(what: string, fn: () => Promise<boolean>, timeoutMs = 60_000, everyMs = 250): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  let last = ''
-  while (Date.now() < deadline) {
-    try {
-      if (await fn()) return
-    } catch (err) {
-      last = (err as Error).message
-    }
-    await new Promise((r) => setTimeout(r, everyMs))
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${last})` : ''}`)
-}
