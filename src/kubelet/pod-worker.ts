@@ -41,6 +41,8 @@ interface Slot {
   startup?: ProbeState
   waitingReason?: string
   waitingMessage?: string
+  /** The instance the kubelet killed itself, and why: shown on its terminated state. */
+  killed?: { id: string; message: string }
 }
 
 /**
@@ -259,7 +261,7 @@ export class PodWorker {
       }
       // Exited: record it, then restart after back-off if the policy says so.
       if (!slot.lastTerminated || slot.lastTerminated.containerID !== st.id) {
-        slot.lastTerminated = terminatedOf(st)
+        slot.lastTerminated = terminatedOf(st, slot)
         if (this.shouldRestart(st.exitCode ?? 0)) {
           // As the kubelet: the first restart is immediate, then 10 s, 20 s, … up to 5 min.
           slot.backoffUntil = now + slot.backoffMs
@@ -281,7 +283,7 @@ export class PodWorker {
       if (slot.startup.due(now, started)) {
         slot.startup.lastRun = now
         slot.startup.record(await runProbe(c.startupProbe!, c, sb.ip!, sb.netns))
-        if (slot.startup.result === 'failure') await this.killForRestart(slot, 'startup probe failed')
+        if (slot.startup.result === 'failure') await this.killForRestart(slot, 'startup')
       }
       return
     }
@@ -289,7 +291,7 @@ export class PodWorker {
       slot.liveness.lastRun = now
       slot.liveness.record(await runProbe(c.livenessProbe!, c, sb.ip!, sb.netns))
       if (slot.liveness.result === 'failure') {
-        await this.killForRestart(slot, 'liveness probe failed')
+        await this.killForRestart(slot, 'liveness')
         return
       }
     }
@@ -299,8 +301,11 @@ export class PodWorker {
     }
   }
 
-  private async killForRestart(slot: Slot, why: string): Promise<void> {
-    log.info({ pod: this.pod.metadata.name, container: slot.spec.name, why }, 'killing container')
+  private async killForRestart(slot: Slot, probe: 'liveness' | 'startup'): Promise<void> {
+    // Upstream's wording (its Killing event); the status is where netkube keeps it.
+    const message = `Container ${slot.spec.name} failed ${probe} probe, will be restarted`
+    slot.killed = { id: slot.current!, message }
+    log.info({ pod: this.pod.metadata.name, container: slot.spec.name, message }, 'killing container')
     const grace = (slot.spec.livenessProbe?.terminationGracePeriodSeconds ?? this.pod.spec.terminationGracePeriodSeconds ?? 30) * 1000
     await this.deps.runtime.stop(slot.current!, grace)
   }
@@ -337,7 +342,7 @@ export class PodWorker {
         status.started = startupOk
         status.ready = startupOk && (!slot.readiness || slot.readiness.result === 'success')
       } else if (st && !this.shouldRestart(st.exitCode ?? 0)) {
-        status.state = { terminated: terminatedOf(st) }
+        status.state = { terminated: terminatedOf(st, slot) }
         finished = true
       } else if (st && slot.waitingReason) {
         status.state = { waiting: { reason: slot.waitingReason, ...(slot.waitingMessage ? { message: slot.waitingMessage } : {}) } }
@@ -363,10 +368,12 @@ export class PodWorker {
   }
 }
 
-function terminatedOf(st: ContainerRuntimeState): ContainerStateTerminated {
+function terminatedOf(st: ContainerRuntimeState, slot: Pick<Slot, 'killed'>): ContainerStateTerminated {
   const code = st.exitCode ?? 0
+  const message = slot.killed?.id === st.id ? slot.killed.message : undefined
   return {
     exitCode: code,
+    ...(message ? { message } : {}),
     reason: st.lost ? 'ContainerStatusUnknown' : code === 0 ? 'Completed' : code === 137 ? 'Error' : 'Error',
     startedAt: st.startedAt,
     finishedAt: st.finishedAt ?? new Date().toISOString(),

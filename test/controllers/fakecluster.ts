@@ -2,7 +2,7 @@
 // scheduler, and fake nodes whose "kubelet" (this file) renews their Leases and marks pods bound
 // to them Running + Ready through the status subresource, and finishes graceful deletions.
 import type { Test } from 'tap'
-import type { Lease, Node, Pod } from '../../src/api/types.js'
+import type { Condition, Lease, Node, Pod } from '../../src/api/types.js'
 import { createClient, type RestClient } from '../../src/client/rest.js'
 import { createInformer } from '../../src/client/informer.js'
 import { isNotFound, isAlreadyExists } from '../../src/client/errors.js'
@@ -53,7 +53,6 @@ export class FakeKubelet {
 
   async addNode(name: string, o: FakeNodeOpts = {}): Promise<void> {
     if (o.readyDelayMs !== undefined) this.readyDelayMs = o.readyDelayMs
-    const now = new Date().toISOString()
     const node: Node = {
       apiVersion: 'v1',
       kind: 'Node',
@@ -65,7 +64,7 @@ export class FakeKubelet {
       status: {
         capacity: { cpu: o.cpu ?? '4', memory: o.memory ?? '8Gi', pods: '110' },
         allocatable: { cpu: o.cpu ?? '4', memory: o.memory ?? '8Gi', pods: '110' },
-        conditions: [{ type: 'Ready', status: 'True', reason: 'KubeletReady', message: 'kubelet is posting ready status', lastHeartbeatTime: now, lastTransitionTime: now }],
+        conditions: [readyCondition()],
       },
     }, 'merge')
     this.alive.set(name, true)
@@ -77,9 +76,11 @@ export class FakeKubelet {
     this.alive.set(name, false)
   }
 
-  /** The agent is back: it finishes what happened while it was away. */
-  revive(name: string): void {
+  /** The agent is back: it posts Ready (as a kubelet's first status update does) and finishes what happened while it was away. */
+  async revive(name: string): Promise<void> {
     this.alive.set(name, true)
+    await this.client.resource<Node>(R.nodes).patchStatus(name, { status: { conditions: [readyCondition()] } }, 'merge')
+    await this.renew(name)
     for (const p of this.inf.store.list()) if (p.spec.nodeName === name) this.handle(p)
   }
 
@@ -153,6 +154,11 @@ export class FakeKubelet {
     else this.holdNotReady.delete(objectKey(p))
     await this.client.resource<Pod>(R.pods, p.metadata.namespace).patchStatus(p.metadata.name!, { status: { conditions: conds } }, 'merge')
   }
+}
+
+function readyCondition(): Condition {
+  const now = new Date().toISOString()
+  return { type: 'Ready', status: 'True', reason: 'KubeletReady', message: 'kubelet is posting ready status', lastHeartbeatTime: now, lastTransitionTime: now }
 }
 
 export interface Cluster {

@@ -6,9 +6,21 @@ import type { Deployment, EndpointSlice, Endpoints, Node, Pod, ReplicaSet, Servi
 import { ANNOTATION_REVISION } from '../../src/api/types.js'
 import { getCondition, podIsReady } from '../../src/api/meta.js'
 import { R } from '../../src/controllers/informers.js'
+import { isNotFound } from '../../src/client/errors.js'
 import { eventually, withCluster } from './fakecluster.js'
 
 const exec = promisify(execFile)
+
+/** Deleted means the apiserver answers 404 for it; any other error is not an answer. */
+async function isDeleted(get: () => Promise<unknown>): Promise<boolean> {
+  try {
+    await get()
+    return false
+  } catch (err) {
+    if (isNotFound(err)) return true
+    throw err
+  }
+}
 
 function deployment(image: string): Deployment {
   return {
@@ -203,13 +215,13 @@ t.test('controllers and scheduler drive fake nodes', async (t) => {
       const l = readyWeb(await webPods())
       return l.length === 6 && l.every((p) => p.spec.nodeName !== 'node3')
     }, 30_000)
-    // The agent comes back: heartbeats and Ready again → taints removed.
-    kubelet.revive('node3')
-    await client.resource<Node>(R.nodes).patchStatus('node3', {
-      status: { conditions: [{ type: 'Ready', status: 'True', reason: 'KubeletReady', lastHeartbeatTime: new Date().toISOString(), lastTransitionTime: new Date().toISOString() }] },
-    }, 'merge')
-    await eventually('node3 untainted', async () => ((await client.resource<Node>(R.nodes).get('node3')).spec?.taints ?? []).length === 0, 10_000)
-    t.pass('taints removed when the node is back')
+    // The agent comes back: its kubelet posts Ready again and renews its lease → taints removed.
+    await kubelet.revive('node3')
+    const back = await eventually('node3 untainted', async () => {
+      const n = await client.resource<Node>(R.nodes).get('node3')
+      return (n.spec?.taints ?? []).length === 0 && n
+    }, 10_000)
+    t.equal(getCondition(back.status?.conditions, 'Ready')?.reason, 'KubeletReady', 'Ready=True as the kubelet posted it')
   })
 
   await t.test('foreground and orphan deletion of a ReplicaSet', async (t) => {
@@ -229,26 +241,15 @@ t.test('controllers and scheduler drive fake nodes', async (t) => {
     let podsLeftWhenOwnerGone = -1
     await eventually('fg gone', async () => {
       const left = (await pods.list({ labelSelector: 'app=fg' })).items.length
-      try {
-        await rss.get('fg')
-        return false
-      } catch {
-        podsLeftWhenOwnerGone = left
-        return true
-      }
+      if (!(await isDeleted(() => rss.get('fg')))) return false
+      podsLeftWhenOwnerGone = left
+      return true
     })
     t.equal(podsLeftWhenOwnerGone, 0, 'dependents were gone before the owner')
 
     await mk('orph')
     await rss.delete('orph', { propagationPolicy: 'Orphan' })
-    await eventually('orph RS gone', async () => {
-      try {
-        await rss.get('orph')
-        return false
-      } catch {
-        return true
-      }
-    })
+    await eventually('orph RS gone', () => isDeleted(() => rss.get('orph')))
     const left = (await pods.list({ labelSelector: 'app=orph' })).items
     t.equal(left.length, 2, 'orphaned pods stay')
     t.ok(left.every((p) => (p.metadata.ownerReferences ?? []).length === 0), 'and lost their ownerReference')
@@ -261,14 +262,7 @@ t.test('controllers and scheduler drive fake nodes', async (t) => {
     await eventually('pods gone', async () => (await webPods()).length === 0)
     await client.resource<Service>(R.services, 'default').delete('web')
     await eventually('slices gone', async () => (await client.resource<EndpointSlice>(R.endpointslices, 'default').list({ labelSelector: 'kubernetes.io/service-name=web' })).items.length === 0)
-    await eventually('endpoints gone', async () => {
-      try {
-        await client.resource<Endpoints>(R.endpoints, 'default').get('web')
-        return false
-      } catch {
-        return true
-      }
-    })
+    await eventually('endpoints gone', () => isDeleted(() => client.resource<Endpoints>(R.endpoints, 'default').get('web')))
     t.pass('cascade done')
   })
 })

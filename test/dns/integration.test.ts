@@ -9,9 +9,11 @@ import { findResource } from '../../src/api/resources.js'
 import { createClient } from '../../src/client/rest.js'
 import { startDnsModelFromClient } from '../../src/dns/feed.js'
 import { startDnsServer } from '../../src/dns/server.js'
+import { DnsModel } from '../../src/dns/model.js'
 import { freePort } from '../../src/util/ports.js'
 import { withApiServer } from '../helpers/apiserver.js'
 import { need } from '../helpers/prereq.js'
+import { waitUntil } from '../helpers/wait.js'
 import { dig, type DigResult } from './dig.js'
 import { ep, slice, svc } from './fixtures.js'
 
@@ -30,10 +32,20 @@ async function digUntil(port: number, args: string[], ok: (r: DigResult) => bool
   return last
 }
 
+/** The model, remembering every EndpointSlice version the feed handed it (visible in DNS or not). */
+class ObservedModel extends DnsModel {
+  readonly sliceVersions = new Set<string>()
+  override upsertEndpointSlice(slice: EndpointSlice): void {
+    super.upsertEndpointSlice(slice)
+    this.sliceVersions.add(`${slice.metadata.name}@${slice.metadata.resourceVersion}`)
+  }
+}
+
 t.test('services and endpointslices from the apiserver', async (t) => {
   const api = await withApiServer(t)
   const client = createClient({ server: api.url, token: api.token, caPem: api.caPem })
-  const feed = startDnsModelFromClient(client)
+  const model = new ObservedModel()
+  const feed = startDnsModelFromClient(client, model)
   t.teardown(() => feed.stop())
   const dns = await startDnsServer({ model: feed.model, host: '127.0.0.1', port: 0, upstreams: [] })
   t.teardown(() => dns.stop())
@@ -54,11 +66,12 @@ t.test('services and endpointslices from the apiserver', async (t) => {
   // The apiserver's own `kubernetes` service, if it creates one, resolves too.
 
   // Headless with an EndpointSlice: NXDOMAIN until an endpoint is ready.
+  // An unknown name is NXDOMAIN too: wait until the model holds the service, then ask.
   await services.create(svc('default', 'db', { clusterIP: 'None', ports: [{ name: 'pg', port: 5432, protocol: 'TCP' }] }))
-  const empty = await digUntil(dns.port, ['db.default.svc.cluster.local'], (r) => r.status === 'NXDOMAIN')
-  t.equal(empty.status, 'NXDOMAIN')
+  await waitUntil('the feed to deliver service db', async () => model.service('default', 'db') !== undefined, 10_000, 20)
+  t.equal((await dig(dns.port, ['db.default.svc.cluster.local'])).status, 'NXDOMAIN', 'headless without endpoints')
   const sl = await slices.create(slice('default', 'db', 'db-x1', [ep('10.244.1.10', { hostname: 'db-0', conditions: { ready: false } })], [{ name: 'pg', port: 5432 }]))
-  await new Promise((r) => setTimeout(r, 300))
+  await waitUntil('the feed to deliver slice db-x1', async () => model.sliceVersions.has(`db-x1@${sl.metadata.resourceVersion}`), 10_000, 20)
   t.equal((await dig(dns.port, ['db.default.svc.cluster.local'])).status, 'NXDOMAIN', 'not-ready endpoint is not published')
   await slices.update({ ...sl, endpoints: [ep('10.244.1.10', { hostname: 'db-0' }), ep('10.244.2.11')] })
   const hs = await digUntil(dns.port, ['db.default.svc.cluster.local'], (r) => r.answer.length === 2)

@@ -8,8 +8,9 @@ import type { Endpoints, Node, Pod } from '../../src/api/types.js'
 import { cidrContains, parseCidr } from '../../src/net/ip.js'
 import { listNetns } from '../../src/net/netns.js'
 import { labDown, componentPidfile } from '../../src/lab/lab.js'
-import { isAlive, processesInNamespaces } from '../../src/lab/procs.js'
-import { withLab, waitUntil, res, ready } from '../helpers/lab.js'
+import { processesInNamespaces } from '../../src/lab/procs.js'
+import { procStartTicks, processAlive } from '../../src/util/proc.js'
+import { withLab, waitUntil, res, ready, followPods, labNamespaces } from '../helpers/lab.js'
 
 
 const web = (image: string, replicas = 6): string => `
@@ -74,19 +75,20 @@ process.stdout.write(JSON.stringify(out))`
   })
 
   await t.test('rolling update keeps >= 5 ready, rollout status/undo work, scale 0 and back', async (t) => {
-    let minReady = 6
-    let sampling = true
-    const sampler = (async () => {
-      while (sampling) {
-        const n = (await webPods()).filter(ready).length
-        minReady = Math.min(minReady, n)
-        await new Promise((r) => setTimeout(r, 100))
-      }
-    })()
+    // Ready counts after every watch event, in order: a dip that lasts one event still shows.
+    const readyCounts: number[] = []
+    const unfollow = await followPods(lab.client, 'default', 'app=web', (list) => readyCounts.push(list.filter(ready).length))
+    t.teardown(unfollow)
+    // The initial list arrives as one add per pod: the count before the rollout is its last entry.
+    const atStart = readyCounts.length
+    t.equal(readyCounts[atStart - 1], 6, '6 ready when the rollout starts')
     await lab.k(['set', 'image', 'deployment/web', 'web=registry.k8s.io/e2e-test-images/agnhost:2.46'])
     const status = await lab.kubectl(['rollout', 'status', 'deployment/web', '--timeout=120s'])
-    sampling = false
-    await sampler
+    unfollow()
+    const during = readyCounts.slice(atStart)
+    const minReady = Math.min(...during)
+    // Each of 6 replacements is at least a create, a ready and a delete.
+    t.ok(during.length >= 18, `the watch saw the rollout (${during.length} pod events)`)
     t.equal(status.code, 0, `rollout status: ${status.stdout}${status.stderr}`)
     t.match(status.stdout, /successfully rolled out/)
     t.ok(minReady >= 5, `never fewer than 5 ready pods during the update (min ${minReady})`)
@@ -118,6 +120,7 @@ process.stdout.write(JSON.stringify(out))`
       return (cs?.restartCount ?? 0) >= 2 && cs?.lastState?.terminated?.exitCode === 3
     }, 60_000)
     t.ok(sawBackoff, 'CrashLoopBackOff reported between restarts')
+    t.equal((await pods.get('crasher')).status?.containerStatuses?.[0]?.lastState?.terminated?.message, undefined, 'a crash is not reported as a probe kill')
     t.match(await lab.k(['logs', 'crasher']), /crashing/, 'kubectl logs reads the container log through the apiserver')
 
     // Readiness: flip one web pod to not-ready; it leaves the Service's ready addresses.
@@ -153,9 +156,16 @@ spec:
     await waitUntil('live running', async () => (await pods.get('live')).status?.containerStatuses?.[0]?.state?.running !== undefined)
     const live = await pods.get('live')
     const liveNs = lab.state.plan.nodes.find((n) => n.name === live.spec.nodeName)!.netns
-    await lab.nodeIn(liveNs, `await fetch('http://${live.status!.podIP}:8080/set?healthy=false')`)
-    await waitUntil('live restarted', async () => ((await pods.get('live')).status?.containerStatuses?.[0]?.restartCount ?? 0) >= 1, 30_000)
-    t.pass('failing liveness probe restarted the container')
+    // "Running" comes before the server listens: retry until the instance takes the flag.
+    await waitUntil('live takes healthy=false', async () => {
+      await lab.nodeIn(liveNs, `await fetch('http://${live.status!.podIP}:8080/set?healthy=false')`)
+      return true
+    }, 20_000)
+    const first = (await pods.get('live')).status!.containerStatuses![0]!
+    await waitUntil('live restarted', async () => ((await pods.get('live')).status?.containerStatuses?.[0]?.restartCount ?? 0) > first.restartCount, 30_000)
+    const killed = (await pods.get('live')).status!.containerStatuses![0]!.lastState?.terminated
+    t.equal(`process://${killed?.containerID}`, first.containerID, 'the instance that stopped is the one made unhealthy')
+    t.equal(killed?.message, 'Container live failed liveness probe, will be restarted', `the kubelet killed it for its liveness probe: ${JSON.stringify(killed)}`)
   })
 
   await t.test('a restarted kubelet adopts its pods and cleans up what no longer belongs', async (t) => {
@@ -212,9 +222,35 @@ spec:
       t.same(listNetns().filter((x) => x.startsWith(n.podNetnsPrefix)), [], `${n.name}: no pod namespaces left`)
     }
     const prefix = lab.state.plan.prefix
+    // Every process of the lab, by PID + start time, while it still runs: the daemons, the
+    // supervised components, and everything inside the lab's namespaces (node3's containers
+    // outlived their agent).
+    const procs = new Map<number, { what: string; startTicks: string }>()
+    const record = (what: string, pid: number): void => {
+      const startTicks = procStartTicks(pid)
+      if (startTicks !== undefined && !procs.has(pid)) procs.set(pid, { what: `${what} (pid ${pid})`, startTicks })
+    }
+    for (const d of lab.state.daemons) if (processAlive(d.pid, d.startTicks)) record(`daemon ${d.role}/${d.node}`, d.pid)
+    const labNs = labNamespaces(prefix)
+    const inLab = new Set(processesInNamespaces(labNs))
+    // A pidfile of a dead component (node3's agent) may name a recycled PID: only ours count.
+    const components = [{ role: 'server', node: 'node1' }, ...lab.state.plan.nodes.map((n) => ({ role: 'agent', node: n.name }))]
+    for (const c of components) {
+      const pidfile = componentPidfile(lab.state.stateDir, c.role, c.node)
+      const pid = existsSync(pidfile) ? Number(readFileSync(pidfile, 'utf8')) : 0
+      if (inLab.has(pid)) record(`${c.role}/${c.node}`, pid)
+    }
+    const podNs = labNs.filter((x) => lab.state.plan.nodes.some((n) => x.startsWith(n.podNetnsPrefix)))
+    for (const pid of processesInNamespaces(podNs)) record('container', pid)
+    for (const pid of inLab) record('in a lab namespace', pid)
+    const whats = [...procs.values()].map((p) => p.what)
+    for (const c of ['daemon etcd/node1', 'daemon dnsmasq/underlay', 'server/node1', 'agent/node1', 'agent/node2']) {
+      t.ok(whats.some((w) => w.startsWith(`${c} `)), `${c} runs before lab down`)
+    }
+    t.ok(whats.some((w) => w.startsWith('container ')), `node3's containers run before lab down (recorded: ${whats.join(', ')})`)
     await labDown({ name: lab.state.plan.name, stateDir: lab.state.stateDir, progress: () => {}, keepState: true })
-    t.same(listNetns().filter((x) => x.startsWith(`${prefix}-`)), [], 'no lab namespaces (pods, nodes, underlay: nft tables and veths go with them)')
-    t.same(lab.state.daemons.filter((d) => isAlive(d)).map((d) => `${d.role}/${d.node}`), [], 'no lab daemons')
-    t.same(processesInNamespaces(lab.state.plan.nodes.map((n) => n.netns)), [], 'no processes in lab namespaces')
+    t.same(labNamespaces(prefix), [], 'no lab namespaces (pods, nodes, underlay: nft tables and veths go with them)')
+    const survivors = [...procs.entries()].filter(([pid, p]) => processAlive(pid, p.startTicks)).map(([, p]) => p.what)
+    t.same(survivors, [], `none of the ${procs.size} lab processes outlived lab down`)
   })
 })

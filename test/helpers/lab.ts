@@ -11,9 +11,12 @@ import { execInNetns, listNetns } from '../../src/net/netns.js'
 import type { Pod } from '../../src/api/types.js'
 import { resourceFor } from '../../src/api/resources.js'
 import { createClient } from '../../src/client/rest.js'
+import { createInformer } from '../../src/client/informer.js'
 import { loadKubeconfig } from '../../src/client/kubeconfig.js'
 import type { Client } from '../../src/client/interfaces.js'
 import { randomBytes } from 'node:crypto'
+
+export { waitUntil } from './wait.js'
 
 export interface Lab {
   state: LabState
@@ -83,19 +86,31 @@ export function labNamespaces(prefix: string): string[] {
   return listNetns().filter((n) => n.startsWith(`${prefix}-`))
 }
 
-/** A snippet that makes `count` fresh HTTP connections to `url` and prints the bodies as JSON. */
-export function httpLoopScript(url: string, count: number, timeoutMs = 2000): string {
+export interface HttpLoopOptions {
+  /** Per-request timeout. */
+  timeoutMs?: number
+  /** Keep going (up to `count` requests) until this file exists: ties the loop to the test's steps. */
+  stopFile?: string
+}
+
+/**
+ * A snippet that makes up to `count` fresh HTTP connections to `url`, one after another, and
+ * prints the results as JSON, each stamped with the wall-clock time it was sent (`at`).
+ */
+export function httpLoopScript(url: string, count: number, o: HttpLoopOptions = {}): string {
   return `
 import http from 'node:http'
+import { existsSync } from 'node:fs'
+const stopFile = ${JSON.stringify(o.stopFile ?? null)}
 const out = []
-for (let i = 0; i < ${count}; i++) {
+for (let i = 0; i < ${count} && !(stopFile && existsSync(stopFile)); i++) {
   out.push(await new Promise((resolve) => {
-    const t0 = Date.now()
-    const req = http.get(${JSON.stringify(url)}, { agent: false, timeout: ${timeoutMs} }, (res) => {
-      let b = ''; res.on('data', (d) => b += d); res.on('end', () => resolve({ ok: true, body: b.trim(), ms: Date.now() - t0 }))
+    const at = Date.now()
+    const req = http.get(${JSON.stringify(url)}, { agent: false, timeout: ${o.timeoutMs ?? 2000} }, (res) => {
+      let b = ''; res.on('data', (d) => b += d); res.on('end', () => resolve({ ok: true, body: b.trim(), at, ms: Date.now() - at }))
     })
     req.on('timeout', () => req.destroy(new Error('timeout')))
-    req.on('error', (e) => resolve({ ok: false, err: e.code || e.message, ms: Date.now() - t0 }))
+    req.on('error', (e) => resolve({ ok: false, err: e.code || e.message, at, ms: Date.now() - at }))
   }))
 }
 process.stdout.write(JSON.stringify(out))
@@ -106,24 +121,33 @@ export interface HttpResult {
   ok: boolean
   body?: string
   err?: string
+  /** Date.now() when the request was sent. */
+  at: number
   ms: number
+}
+
+/** Parse a loop's output; a result without its timestamp means the script and this file disagree. */
+export function parseHttpResults(stdout: string): HttpResult[] {
+  const results = JSON.parse(stdout) as Partial<HttpResult>[]
+  const bad = results.filter((r) => typeof r.at !== 'number' || typeof r.ok !== 'boolean')
+  if (bad.length > 0) throw new Error(`${bad.length} HTTP results lack 'at'/'ok': ${JSON.stringify(bad.slice(0, 3))}`)
+  return results as HttpResult[]
+}
+
+/**
+ * Follow pods through the watch stream (an informer, started before this resolves):
+ * `onChange` sees the matching pods after every single event, in the apiserver's order,
+ * so a state that lasted one event is never missed. Call the result to stop.
+ */
+export async function followPods(client: Client, namespace: string, labelSelector: string, onChange: (pods: Pod[]) => void): Promise<() => void> {
+  const inf = createInformer(client.resource<Pod>(resourceFor('pods'), namespace), { labelSelector, name: 'test-follow-pods' })
+  const changed = (): void => onChange(inf.store.list())
+  inf.addEventHandler({ onAdd: changed, onUpdate: changed, onDelete: changed })
+  await inf.start()
+  return () => inf.stop()
 }
 
 export const res = resourceFor
 
 /** Ready and not terminating: what counts towards a Deployment's availability. */
 export const ready = (p: Pod): boolean => !p.metadata.deletionTimestamp && !!p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')
-
-export async function waitUntil(what: string, fn: () => Promise<boolean>, timeoutMs = 60_000, everyMs = 250): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  let last = ''
-  while (Date.now() < deadline) {
-    try {
-      if (await fn()) return
-    } catch (err) {
-      last = (err as Error).message
-    }
-    await new Promise((r) => setTimeout(r, everyMs))
-  }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${last})` : ''}`)
-}
