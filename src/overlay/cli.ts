@@ -17,6 +17,7 @@ const USAGE = `usage: netkube overlay --etcd-endpoints URL[,URL] [flags]
   --backend vxlan|host-gw     override Backend.Type from the etcd config
   --lease-ttl SECONDS         subnet lease TTL (default 86400)
   --reconcile-interval MS     periodic kernel reconcile (default 5000)
+  --no-watch                  no lease watch: every periodic pass re-lists the leases (polling baseline)
   --no-ip-masq                do not masquerade pod → outside traffic
   --metrics-port PORT         serve /metrics and /healthz on 127.0.0.1:PORT
   --allow-root-netns          permit running in the host's root network namespace
@@ -53,6 +54,7 @@ export function parseArgs(argv: string[]): { opts: OverlayAgentOptions; metricsP
       }
       case '--lease-ttl': opts.leaseTtlSec = int(); break
       case '--reconcile-interval': opts.reconcileIntervalMs = int(); break
+      case '--no-watch': opts.watchLeases = false; break
       case '--no-ip-masq': opts.ipMasq = false; break
       case '--metrics-port': metricsPort = int(); break
       case '--allow-root-netns': allowRootNetns = true; break
