@@ -96,7 +96,11 @@ export async function main(argv: string[]): Promise<number> {
   }
   process.once('SIGTERM', () => onSignal('SIGTERM'))
   process.once('SIGINT', () => onSignal('SIGINT'))
+  // the agent's own timers are unref'd (it can be embedded); with --no-watch no etcd stream
+  // holds the loop open either, so the program holds it until a signal or a fatal stop
+  const hold = setInterval(() => {}, 1 << 30)
   await done
+  clearInterval(hold)
   srv?.close()
   if (failed) {
     process.stderr.write(`netkube overlay: ${failed.message}\n`)
