@@ -3,7 +3,8 @@
 // Baseline: the Kubernetes API call latency SLO (sig-scalability): p99 ≤ 1 s for
 // single-object mutating and read calls, ≤ 5 s for namespace-scoped LISTs; watch event
 // delivery has no official SLO (the watch-latency SLI is WIP), the column shows the 1 s
-// mutating budget as a yardstick.
+// mutating budget as a yardstick. A watch event that never arrives (within --watch-wait ms
+// after the last create) or arrives twice is an error: counted in the table, exit code 1.
 // Usage: npm run bench:api [-- --concurrency 16 --count 2000]
 import { Agent, request } from 'node:https'
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -21,6 +22,7 @@ const CONCURRENCY = arg('concurrency', 16)
 const COUNT = arg('count', 2000)
 const LIST_COUNT = arg('lists', 200)
 const WATCH_COUNT = arg('watch', 500)
+const WATCH_WAIT_MS = arg('watch-wait', 30_000)
 
 interface Conn {
   url: string
@@ -62,6 +64,8 @@ interface Row {
   p99: number
   rps: number
   slo: string
+  /** operations that did not happen as they should (watch: events missing or duplicated) */
+  errors: number
 }
 
 /** Run `n` operations with `conc` in flight; returns per-op latencies (ms) and wall time. */
@@ -83,8 +87,8 @@ async function drive(n: number, conc: number, op: (i: number) => Promise<void>):
   return { lat: lat.sort((a, b) => a - b), wallMs: performance.now() - t0 }
 }
 
-function row(op: string, conc: number, r: { lat: number[]; wallMs: number }, slo: string): Row {
-  return { op, n: r.lat.length, conc, p50: pct(r.lat, 50), p99: pct(r.lat, 99), rps: (r.lat.length / r.wallMs) * 1000, slo }
+function row(op: string, conc: number, r: { lat: number[]; wallMs: number }, slo: string, errors = 0): Row {
+  return { op, n: r.lat.length, conc, p50: pct(r.lat, 50), p99: pct(r.lat, 99), rps: (r.lat.length / r.wallMs) * 1000, slo, errors }
 }
 
 async function main(): Promise<void> {
@@ -93,6 +97,7 @@ async function main(): Promise<void> {
   const api = await startApiServer({ etcdEndpoints: [etcd.endpoint], stateDir: join(dir, 'state'), port: 0, logLevel: 'warn' })
   const c: Conn = { url: api.url, token: api.token, agent: new Agent({ keepAlive: true, maxSockets: CONCURRENCY * 2 }), ca: api.caPem }
   const rows: Row[] = []
+  let watchErrors = 0
   try {
     await call(c, 'POST', '/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'bench' } })
     const base = '/api/v1/namespaces/bench/configmaps'
@@ -112,6 +117,8 @@ async function main(): Promise<void> {
     const rv = JSON.parse((await call(c, 'GET', `/api/v1/namespaces/bench/pods?limit=1`)).text).metadata.resourceVersion as string
     const sent = new Map<string, number>()
     const delivered: number[] = []
+    const arrived = new Set<string>()
+    let duplicated = 0
     let wantDone!: () => void
     const allDone = new Promise<void>((r) => (wantDone = r))
     const wreq = request(new URL(`/api/v1/namespaces/bench/endpoints?watch=true&resourceVersion=${rv}`, c.url), { headers: { Authorization: `Bearer ${c.token}` }, ca: c.ca }, (res) => {
@@ -123,9 +130,14 @@ async function main(): Promise<void> {
         while ((i = buf.indexOf('\n')) >= 0) {
           const ev = JSON.parse(buf.slice(0, i)) as { type: string; object: { metadata: { name: string } } }
           buf = buf.slice(i + 1)
-          const s = sent.get(ev.object.metadata.name)
-          if (ev.type === 'ADDED' && s !== undefined) delivered.push(performance.now() - s)
-          if (delivered.length >= WATCH_COUNT) wantDone()
+          const name = ev.object.metadata.name
+          const s = sent.get(name)
+          if (ev.type === 'ADDED' && s !== undefined) {
+            if (arrived.has(name)) duplicated++
+            else delivered.push(performance.now() - s)
+            arrived.add(name)
+          }
+          if (arrived.size >= WATCH_COUNT) wantDone()
         }
       })
     })
@@ -137,10 +149,13 @@ async function main(): Promise<void> {
       sent.set(name, performance.now())
       check(await call(c, 'POST', '/api/v1/namespaces/bench/endpoints', { apiVersion: 'v1', kind: 'Endpoints', metadata: { name } }), 201)
     })
-    await Promise.race([allDone, new Promise((r) => setTimeout(r, 30_000))])
+    await Promise.race([allDone, new Promise((r) => setTimeout(r, WATCH_WAIT_MS))])
     const wallMs = performance.now() - tw
     wreq.destroy()
-    rows.push(row('watch delivery (create→event)', CONCURRENCY, { lat: delivered.sort((a, b) => a - b), wallMs }, '(1 s)'))
+    const missing = WATCH_COUNT - arrived.size
+    watchErrors = missing + duplicated
+    if (watchErrors) console.error(`watch: ${missing} of ${WATCH_COUNT} ADDED events never arrived (within ${WATCH_WAIT_MS} ms), ${duplicated} arrived twice`)
+    rows.push(row('watch delivery (create→event)', CONCURRENCY, { lat: delivered.sort((a, b) => a - b), wallMs }, '(1 s)', watchErrors))
 
     rows.push(row('delete configmap', CONCURRENCY, await drive(COUNT, CONCURRENCY, async (i) => check(await call(c, 'DELETE', `${base}/cm-${i}`), 200)), '≤ 1 s'))
   } finally {
@@ -151,8 +166,8 @@ async function main(): Promise<void> {
   }
 
   const f = (n: number) => (Number.isNaN(n) ? '-' : n < 10 ? n.toFixed(2) : n.toFixed(1))
-  const header = ['operation', 'n', 'conc', 'p50 ms', 'p99 ms', 'ops/s', 'SLO p99']
-  const lines = rows.map((r) => [r.op, String(r.n), String(r.conc), f(r.p50), f(r.p99), f(r.rps), r.slo])
+  const header = ['operation', 'n', 'errors', 'conc', 'p50 ms', 'p99 ms', 'ops/s', 'SLO p99']
+  const lines = rows.map((r) => [r.op, String(r.n), String(r.errors), String(r.conc), f(r.p50), f(r.p99), f(r.rps), r.slo])
   const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)))
   const fmt = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ')
   console.log(`netkube apiserver bench — HTTPS keep-alive, concurrency ${CONCURRENCY}, local etcd 3.4, ${COUNT} objects`)
@@ -160,6 +175,8 @@ async function main(): Promise<void> {
   console.log(fmt(header))
   console.log(widths.map((w) => '-'.repeat(w)).join('  '))
   for (const l of lines) console.log(fmt(l))
+  console.log('\nerrors: HTTP calls stop the run at the first wrong status; watch = ADDED events missing or duplicated')
+  if (watchErrors) process.exitCode = 1
 }
 
 main().catch((err: unknown) => {

@@ -1,7 +1,15 @@
 // bench:proxy — sync cost and connect latency of the service proxy at 1k/5k/10k Services
 // (5 endpoints each), applied to a real kernel inside throwaway namespaces.
-// Baseline: netkube's own iptables mode (upstream's iptables proxier layout, legacy
-// iptables-restore), measured in the same run on the same namespaces.
+// Compared, in the same run on the same namespaces:
+//   nftables      upstream's nftables proxier layout (numgen vmap dispatch)
+//   nft-cascade   the same with `numgen random mod (N-i) == 0 goto` rules (no anonymous sets)
+//   iptables      the baseline: upstream's iptables proxier with partial syncs
+//                 (MinimizeIPTablesRestore: only changed Services' chains, --noflush)
+//   iptables-full the strawman: every sync rewrites every chain (partial syncs off)
+// Each mode's one-time set-up (table/chains/built-in jumps from a pristine namespace, with no
+// Services) is its own column, measured before and apart from the first full sync of N
+// Services; then a full resync (start of a restarted proxy, after a failure, hourly) and the
+// steady state: one endpoint of one Service toggled, a partial sync each time.
 // Upstream reference (kube-proxy nftables KEP-3866 motivation): iptables-mode rule updates
 // grow with the number of services; nftables' verdict maps make the per-packet cost
 // independent of it — the first-vs-last connect latency column shows whether that holds here.
@@ -9,7 +17,7 @@ import { randomBytes } from 'node:crypto'
 import type { EndpointSlice, Service } from '../src/api/types.js'
 import { NftExec } from '../src/net/nft.js'
 import { nsenterRun } from '../src/net/netns.js'
-import type { ProxyBackend } from '../src/proxy/backend.js'
+import type { ProxyBackend, SyncInput, SyncStats } from '../src/proxy/backend.js'
 import { IptablesBackend, IptablesExec } from '../src/proxy/iptables.js'
 import { NftBackend } from '../src/proxy/nft-backend.js'
 import { NFT_TABLE } from '../src/proxy/nftables.js'
@@ -47,55 +55,112 @@ const median = (xs: number[]): number => {
   return s[Math.floor(s.length / 2)] ?? NaN
 }
 
+type Mode = 'nftables' | 'nft-cascade' | 'iptables' | 'iptables-full'
+const MODES: readonly Mode[] = (process.env.BENCH_PROXY_MODES?.split(',') as Mode[] | undefined) ?? ['nft-cascade', 'nftables', 'iptables', 'iptables-full']
+const CHANGES = Number(process.env.BENCH_PROXY_CHANGES ?? 6)
+
 interface Row {
-  mode: string
+  mode: Mode
   services: number
   rules: number
-  fullMs: number
-  incrMs: number
+  setupMs: number
+  firstFullMs: number
+  resyncMs: number
+  changeMs: number
+  /** what one change sync sent: nft transaction ops, or iptables restore bytes + chains */
+  changeWritten: string
   firstUs?: number
   lastUs?: number
 }
 
-type Mode = 'nftables' | 'nft-cascade' | 'iptables'
+/** Remembers what the wrapped backend last wrote (the proxier keeps only rules/chains). */
+class Recording implements ProxyBackend {
+  last: SyncStats | undefined
+  constructor(readonly inner: ProxyBackend) {}
+  get mode(): ProxyBackend['mode'] {
+    return this.inner.mode
+  }
+  async sync(input: SyncInput): Promise<SyncStats> {
+    this.last = await this.inner.sync(input)
+    return this.last
+  }
+}
 
-async function measure(topo: Topology, mode: Mode, n: number, latency: boolean): Promise<Row> {
-  const backend: ProxyBackend =
-    mode !== 'iptables'
-      ? new NftBackend(new NftExec(topo.node), { clusterCIDR: topo.clusterCIDR, dispatch: mode === 'nftables' ? 'vmap' : 'cascade' })
-      : new IptablesBackend(new IptablesExec(topo.node), { clusterCIDR: topo.clusterCIDR })
-  const p = new Proxier({
+function backendFor(topo: Topology, mode: Mode): ProxyBackend {
+  if (mode === 'nftables' || mode === 'nft-cascade')
+    return new NftBackend(new NftExec(topo.node), { clusterCIDR: topo.clusterCIDR, dispatch: mode === 'nftables' ? 'vmap' : 'cascade' })
+  return new IptablesBackend(new IptablesExec(topo.node), { clusterCIDR: topo.clusterCIDR, minimizeRestore: mode === 'iptables' })
+}
+
+function proxierFor(backend: ProxyBackend, topo: Topology): Proxier {
+  return new Proxier({
     backend,
     node: { name: 'bench-node', ips: [topo.nodeIP], clusterCIDR: topo.clusterCIDR, serviceCIDR: topo.serviceCIDR },
     manual: true,
     minSyncMs: 0,
   })
-  // each size starts from an empty namespace: a full sync also deletes the previous table,
-  // which would charge one size for the previous one's teardown
+}
+
+/** Back to a namespace no proxy ever ran in: no nft table, no KUBE-* chains or jumps. */
+async function pristine(topo: Topology): Promise<void> {
   await nsenterRun(topo.node, 'nft', ['delete', 'table', 'ip', NFT_TABLE], { allowFailure: true })
+  // without --noflush, restore empties the named tables and deletes their user chains
+  await nsenterRun(topo.node, 'iptables-legacy-restore', ['-w'], { input: '*nat\nCOMMIT\n*filter\nCOMMIT\n' })
+}
+
+const timed = async (f: () => Promise<unknown>): Promise<number> => {
+  const t0 = performance.now()
+  await f()
+  return performance.now() - t0
+}
+
+async function measure(topo: Topology, mode: Mode, n: number, latency: boolean): Promise<Row> {
+  // every size starts from a pristine namespace: a full sync also replaces what is there,
+  // which would charge one size for the previous one's teardown
+  await pristine(topo)
+  // set-up: a proxy with no Services creates its table / chains / built-in jumps
+  const empty = proxierFor(backendFor(topo, mode), topo)
+  empty.setSynced()
+  const setupMs = await timed(() => empty.syncNow())
+
   const pods = topo.pods.map((x) => x.ip)
   const slices: EndpointSlice[] = []
-  for (let i = 0; i < n; i++) {
-    p.onService(undefined, service(i))
-    slices.push(endpointSlice(i, pods))
-    p.onEndpointSlice(undefined, slices[i]!)
+  const feed = (p: Proxier): void => {
+    for (let i = 0; i < n; i++) {
+      p.onService(undefined, service(i))
+      slices[i] ??= endpointSlice(i, pods)
+      p.onEndpointSlice(undefined, slices[i]!)
+    }
+    p.setSynced()
   }
-  p.setSynced()
-  const t0 = performance.now()
-  const { rules } = await p.syncNow()
-  const fullMs = performance.now() - t0
-  // one endpoint of one service in the middle turns not-ready, then back: 6 partial syncs
-  const incr: number[] = []
+  // first full sync of N Services onto the set-up namespace (a fresh backend: nothing known)
+  const backend = new Recording(backendFor(topo, mode))
+  const first = proxierFor(backend, topo)
+  feed(first)
+  const firstFullMs = await timed(() => first.syncNow())
+  // full resync over N existing Services: what a restarted proxy (or a failure, or the hourly
+  // resync) costs; the same backend, a new proxier, so its first sync is full
+  const p = proxierFor(backend, topo)
+  feed(p)
+  let rules = 0
+  const resyncMs = await timed(async () => ({ rules } = await p.syncNow()))
+  // steady state: one endpoint of one Service in the middle turns not-ready, then back
+  const times: number[] = []
   const mid = Math.floor(n / 2)
-  for (let k = 0; k < 6; k++) {
+  for (let k = 0; k < CHANGES; k++) {
     const next = endpointSlice(mid, pods, k % 2 === 0 ? 2 : -1)
     p.onEndpointSlice(slices[mid], next)
     slices[mid] = next
-    const t1 = performance.now()
-    await p.syncNow()
-    incr.push(performance.now() - t1)
+    times.push(
+      await timed(async () => {
+        if ((await p.syncNow()).full) throw new Error(`${mode}: a one-endpoint change ran a full sync`)
+      }),
+    )
   }
-  const row: Row = { mode, services: n, rules, fullMs, incrMs: median(incr) }
+  const w = backend.last?.written ?? 0
+  const ipt = backend.inner instanceof IptablesBackend ? backend.inner.last : undefined
+  const changeWritten = ipt ? `${(w / 1024).toFixed(1)} kB, ${ipt.written} chains` : `${w} ops`
+  const row: Row = { mode, services: n, rules, setupMs, firstFullMs, resyncMs, changeMs: median(times), changeWritten }
   if (latency) {
     for (const [which, idx] of [['firstUs', 0], ['lastUs', n - 1]] as const) {
       const r = await connectMany(topo.client, clusterIP(idx), 80, 200, 2000)
@@ -110,42 +175,59 @@ async function main(): Promise<void> {
   const prefix = `nkb${randomBytes(2).toString('hex')}`
   const topo = await buildTopology(prefix, EPS)
   const rows: Row[] = []
+  let prereqMs = 0
   try {
-    await ensureNodePrerequisites(topo.node, topo.serviceCIDR, topo.clusterCIDR)
+    // shared by every mode: measured once, in no mode's row
+    prereqMs = await timed(() => ensureNodePrerequisites(topo.node, topo.serviceCIDR, topo.clusterCIDR))
     await new Promise((r) => setTimeout(r, 300))
-    for (const mode of ['nft-cascade', 'nftables'] as const)
-      for (const n of SIZES) {
+    // size-major, modes interleaved: drift in the machine's load spreads over every mode
+    for (const n of SIZES)
+      for (const mode of MODES.filter((m) => !m.startsWith('iptables') || n <= IPT_MAX)) {
         const row = await measure(topo, mode, n, n === Math.max(...SIZES))
         rows.push(row)
-        process.stderr.write(`${mode} ${n}: full ${row.fullMs.toFixed(0)} ms, incremental ${row.incrMs.toFixed(1)} ms\n`)
+        process.stderr.write(
+          `${mode} ${n}: set-up ${row.setupMs.toFixed(0)} ms, first full ${row.firstFullMs.toFixed(0)} ms, resync ${row.resyncMs.toFixed(0)} ms, change ${row.changeMs.toFixed(1)} ms\n`,
+        )
       }
-    await nsenterRun(topo.node, 'nft', ['delete', 'table', 'ip', NFT_TABLE], { allowFailure: true })
-    for (const n of SIZES.filter((s) => s <= IPT_MAX)) {
-      const row = await measure(topo, 'iptables', n, n === Math.max(...SIZES))
-      rows.push(row)
-      process.stderr.write(`iptables ${n}: full ${row.fullMs.toFixed(0)} ms, incremental ${row.incrMs.toFixed(1)} ms\n`)
-    }
+    await pristine(topo)
   } finally {
     await topo.destroy()
   }
   const fmt = (x: number | undefined, d = 0): string => (x === undefined ? '—' : x.toFixed(d))
+  const cols: [string, number, (r: Row) => string][] = [
+    ['mode', -13, (r) => r.mode],
+    ['services', 8, (r) => String(r.services)],
+    ['rules', 7, (r) => String(r.rules)],
+    ['set-up ms', 9, (r) => fmt(r.setupMs)],
+    ['first full sync ms', 18, (r) => fmt(r.firstFullMs)],
+    ['full resync ms', 14, (r) => fmt(r.resyncMs)],
+    ['1-endpoint change ms', 20, (r) => fmt(r.changeMs, 1)],
+    ['written per change', -24, (r) => r.changeWritten],
+    ['connect first µs', 16, (r) => fmt(r.firstUs)],
+    ['connect last µs', 15, (r) => fmt(r.lastUs)],
+  ]
+  const cell = (s: string, w: number): string => (w < 0 ? s.padEnd(-w) : s.padStart(w))
   const lines = [
     `bench:proxy — ${EPS} endpoints per service, one node namespace, kernel ${(await import('node:os')).release()}`,
-    'baseline: iptables mode (iptables-legacy-restore, upstream iptables proxier layout), same run',
+    "baseline: iptables = upstream's iptables proxier with partial syncs (only changed Services' chains, iptables-legacy-restore --noflush), same run",
+    'iptables-full = STRAWMAN: the same rules, every sync a full rewrite (upstream with MinimizeIPTablesRestore off)',
     "nftables = upstream's numgen vmap dispatch; nft-cascade = `numgen random mod (N-i) == 0 goto` rules (no anonymous sets)",
+    `set-up = a pristine namespace's first sync with no Services (table, chains, built-in jumps); node prerequisites (sysctls, service route) ${prereqMs.toFixed(0)} ms once, in no row`,
+    `1-endpoint change = median of ${CHANGES} partial syncs (one endpoint of one Service toggles ready)`,
     '',
-    '| mode        | services |   rules | full sync ms | 1-endpoint sync ms | connect first µs | connect last µs |',
-    '|-------------|---------:|--------:|-------------:|-------------------:|-----------------:|----------------:|',
-    ...rows.map(
-      (r) =>
-        `| ${r.mode.padEnd(11)} | ${String(r.services).padStart(8)} | ${String(r.rules).padStart(7)} | ${fmt(r.fullMs).padStart(12)} | ${fmt(r.incrMs, 1).padStart(18)} | ${fmt(r.firstUs).padStart(16)} | ${fmt(r.lastUs).padStart(15)} |`,
-    ),
+    `| ${cols.map(([h, w]) => cell(h, w)).join(' | ')} |`,
+    `|${cols.map(([, w]) => (w < 0 ? '-'.repeat(-w + 2) : '-'.repeat(w + 1) + ':')).join('|')}|`,
+    ...[...rows].sort((a, b) => MODES.indexOf(a.mode) - MODES.indexOf(b.mode) || a.services - b.services).map((r) => `| ${cols.map(([, w, f]) => cell(f(r), w)).join(' | ')} |`),
+    '',
   ]
   for (const n of SIZES) {
     const b = rows.find((r) => r.mode === 'iptables' && r.services === n)
-    for (const m of ['nftables', 'nft-cascade']) {
+    for (const m of ['nftables', 'nft-cascade', 'iptables-full']) {
       const a = rows.find((r) => r.mode === m && r.services === n)
-      if (a && b) lines.push(`${n} services: ${m}/iptables full ${(a.fullMs / b.fullMs).toFixed(2)}x, one-endpoint ${(a.incrMs / b.incrMs).toFixed(3)}x`)
+      if (a && b)
+        lines.push(
+          `${n} services: ${m}/iptables first full ${(a.firstFullMs / b.firstFullMs).toFixed(2)}x, resync ${(a.resyncMs / b.resyncMs).toFixed(2)}x, one-endpoint change ${(a.changeMs / b.changeMs).toFixed(3)}x`,
+        )
     }
   }
   process.stdout.write(lines.join('\n') + '\n')

@@ -41,6 +41,8 @@ export interface OverlayAgentOptions {
   backend?: BackendType
   leaseTtlSec?: number
   reconcileIntervalMs?: number
+  /** false: no lease watch; each periodic pass re-lists the leases (the polling baseline bench:overlay measures). */
+  watchLeases?: boolean
   ipMasq?: boolean
   /** Operate on this namespace instead of the process's own (needs the setns addon). */
   netns?: string
@@ -253,7 +255,15 @@ export async function startOverlayAgent(opts: OverlayAgentOptions): Promise<Over
     owned.onLost = (w) => void lost(w)
 
     const isOwnGone = (l: Lease | undefined) => !l || l.publicIP !== attrs.publicIP
-    watch = registry.watch(initial.revision, {
+    const relist = async (): Promise<void> => {
+      try {
+        setAll((await registry.list()).leases)
+        if (isOwnGone(leases.get(subnet.ip))) void lost('missing from the lease list')
+      } catch (err) {
+        log.warn({ err: (err as Error).message }, 'lease list failed; reconciling with the last one')
+      }
+    }
+    if (opts.watchLeases !== false) watch = registry.watch(initial.revision, {
       onPut: (l) => {
         leases.set(l.subnet.ip, l)
         metrics.leasesKnown.set(leases.size)
@@ -275,7 +285,7 @@ export async function startOverlayAgent(opts: OverlayAgentOptions): Promise<Over
     })
     const timer = setInterval(() => {
       checkDevice = true
-      void sync()
+      void (watch ? sync() : relist().then(sync))
     }, interval)
     timer.unref()
     await sync()

@@ -18,6 +18,7 @@ const USAGE = `usage: netkube overlay --etcd-endpoints URL[,URL] [flags]
   --backend vxlan|host-gw     override Backend.Type from the etcd config
   --lease-ttl SECONDS         subnet lease TTL (default 86400)
   --reconcile-interval MS     periodic kernel reconcile (default 5000)
+  --no-watch                  no lease watch: every periodic pass re-lists the leases (polling baseline)
   --no-ip-masq                do not masquerade pod → outside traffic
   --metrics-port PORT         serve /metrics and /healthz on 127.0.0.1:PORT
   --allow-root-netns          permit running in the host's root network namespace
@@ -54,6 +55,7 @@ export function parseArgs(argv: string[]): { opts: OverlayAgentOptions; metricsP
       }
       case '--lease-ttl': opts.leaseTtlSec = int(); break
       case '--reconcile-interval': opts.reconcileIntervalMs = int(); break
+      case '--no-watch': opts.watchLeases = false; break
       case '--no-ip-masq': opts.ipMasq = false; break
       case '--metrics-port': metricsPort = int(); break
       case '--allow-root-netns': allowRootNetns = true; break
@@ -97,7 +99,11 @@ export async function main(argv: string[]): Promise<number> {
   }
   process.once('SIGTERM', () => onSignal('SIGTERM'))
   process.once('SIGINT', () => onSignal('SIGINT'))
+  // the agent's own timers are unref'd (it can be embedded); with --no-watch no etcd stream
+  // holds the loop open either, so the program holds it until a signal or a fatal stop
+  const hold = setInterval(() => {}, 1 << 30)
   await done
+  clearInterval(hold)
   await srv?.close()
   if (failed) {
     process.stderr.write(`netkube overlay: ${failed.message}\n`)

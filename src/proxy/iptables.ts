@@ -1,7 +1,12 @@
 // iptables mode, after upstream's iptables proxier: one `iptables-restore --noflush` input
-// per sync. Declaring a chain (`:KUBE-SVC-… - [0:0]`) flushes it, so every sync rewrites our
-// chains wholesale and deletes the stale ones (-X) in the same atomic restore. Random
-// balancing is a cascade of `-m statistic --mode random --probability 1/(n-i)` rules.
+// per sync. Declaring a chain (`:KUBE-SVC-… - [0:0]`) flushes it; a chain not declared is left
+// as it is. So, like upstream with MinimizeIPTablesRestore, a partial sync declares and rewrites
+// only the changed Services' own chains (KUBE-SVC/EXT/SEP) and always rewrites the shared ones
+// (KUBE-SERVICES, KUBE-NODEPORTS, the filter chains), whose rules reference every Service. Stale
+// chains are declared (flushed) and deleted (-X) in the same atomic restore. A full sync (at
+// start, after a failure, hourly) rewrites everything and learns what exists from iptables-save,
+// so it adopts what a predecessor left; partial syncs know the kernel from the last restore.
+// Random balancing is a cascade of `-m statistic --mode random --probability 1/(n-i)` rules.
 // Jumps from the built-in chains are ensured separately (-C, else -I) so they never duplicate.
 import { netnsHandle } from '../net/door.js'
 import type { RunResult } from '../util/exec.js'
@@ -35,83 +40,138 @@ export const svcChain = (sp: ServicePortInfo): string => `KUBE-SVC-${shortHash(`
 export const extChain = (sp: ServicePortInfo): string => `KUBE-EXT-${shortHash(`${spName(sp)}${sp.protocol}`, 16)}`
 export const sepChain = (sp: ServicePortInfo, ep: EndpointInfo): string =>
   `KUBE-SEP-${shortHash(`${spName(sp)}${sp.protocol}${ep.ip}:${ep.port}`, 16)}`
+/** The per-Service chains: the only ones a partial sync may leave untouched or delete. */
+export const isServiceChain = (chain: string): boolean => /^KUBE-(SVC|SEP|EXT)-/.test(chain)
 
 export interface IptablesConfig {
   clusterCIDR: string
+  /**
+   * false: every sync rewrites every chain (upstream with its MinimizeIPTablesRestore gate off).
+   * Kept as the strawman bench:proxy compares partial syncs against. Default true.
+   */
+  minimizeRestore?: boolean
+}
+
+export interface IptablesPlan {
+  /** Service keys whose own chains are rewritten; undefined = every Service (a full sync). */
+  changed?: ReadonlySet<string>
+  /** Our chains in the kernel before this restore (stale service chains among them are deleted). */
+  existing?: readonly string[]
 }
 
 export interface IptablesRender {
   text: string
+  /** Every nat chain of ours once the restore is applied. */
   natChains: string[]
+  /** Service chains declared (flushed and rewritten) by this restore. */
+  written: string[]
+  /** Stale service chains this restore deletes. */
+  deleted: string[]
+  /** Rules in our chains once applied, written or kept. */
   rules: number
 }
 
-/** Render the restore input. `existingNat` = KUBE-* nat chains in the kernel (to delete stale ones). */
-export function renderIptables(all: Iterable<readonly ServicePortInfo[]>, cfg: IptablesConfig, existingNat: readonly string[] = []): IptablesRender {
+/** One Service's share: lines in the shared chains, and its own chains. */
+interface ServiceRules {
+  filter: string[]
+  services: string[]
+  nodePorts: string[]
+  chains: Map<string, string[]>
+}
+
+const comment = (s: string): string => `-m comment --comment "${s}"`
+
+function serviceRules(ports: readonly ServicePortInfo[], cfg: IptablesConfig): ServiceRules {
+  const out: ServiceRules = { filter: [], services: [], nodePorts: [], chains: new Map() }
+  const c = comment
+  for (const sp of ports) {
+    if (!sp.clusterIP) continue
+    const cat = categorize(sp)
+    const p = sp.protocol
+    const name = spName(sp)
+    const dst = (ip: string): string => `-d ${ip}/32 -p ${p} -m ${p} --dport ${sp.port}`
+    const hasExternal = sp.nodePort !== undefined || sp.externalIPs.length > 0
+    if (!cat.internal.length) {
+      out.filter.push(`-A ${IPT.filterServices} ${c(`${name} has no endpoints`)} ${dst(sp.clusterIP)} -j REJECT`)
+    }
+    if (hasExternal && !cat.external.length) {
+      for (const ip of sp.externalIPs) out.filter.push(`-A ${IPT.filterServices} ${c(`${name} has no endpoints`)} ${dst(ip)} -j REJECT`)
+      if (sp.nodePort !== undefined)
+        out.filter.push(
+          `-A ${IPT.filterExternal} ${c(`${name} has no endpoints`)} -m addrtype --dst-type LOCAL -p ${p} -m ${p} --dport ${sp.nodePort} -j REJECT`,
+        )
+    }
+    const eps = sp.internalLocal ? cat.local : cat.cluster
+    if (!eps.length) continue
+    const svc = svcChain(sp)
+    const svcRules: string[] = []
+    out.chains.set(svc, svcRules)
+    out.services.push(`-A ${IPT.services} ${c(`${name} cluster IP`)} ${dst(sp.clusterIP)} -j ${svc}`)
+    svcRules.push(`-A ${svc} ${c(`${name} cluster IP`)} ! -s ${cfg.clusterCIDR} ${dst(sp.clusterIP)} -j ${IPT.markMasq}`)
+    if (sp.affinitySeconds !== undefined)
+      for (const ep of eps)
+        svcRules.push(`-A ${svc} ${c(`${name} -> ${ep.ip}:${ep.port}`)} -m recent --name ${sepChain(sp, ep)} --mask 255.255.255.255 --rsource --rcheck --seconds ${sp.affinitySeconds} --reap -j ${sepChain(sp, ep)}`)
+    eps.forEach((ep, i) => {
+      const n = eps.length - i
+      const prob = n > 1 ? ` -m statistic --mode random --probability ${(1 / n).toFixed(10)}` : ''
+      svcRules.push(`-A ${svc} ${c(`${name} -> ${ep.ip}:${ep.port}`)}${prob} -j ${sepChain(sp, ep)}`)
+    })
+    if (hasExternal && cat.external.length) {
+      const ext = extChain(sp)
+      out.chains.set(ext, [`-A ${ext} ${c('masquerade traffic for ' + name + ' external destinations')} -j ${IPT.markMasq}`, `-A ${ext} -j ${svc}`])
+      for (const ip of sp.externalIPs) out.services.push(`-A ${IPT.services} ${c(`${name} external IP`)} ${dst(ip)} -j ${ext}`)
+      if (sp.nodePort !== undefined) out.nodePorts.push(`-A ${IPT.nodePorts} ${c(name)} -p ${p} -m ${p} --dport ${sp.nodePort} -j ${ext}`)
+    }
+    for (const ep of eps) {
+      const sep = sepChain(sp, ep)
+      const recent = sp.affinitySeconds !== undefined ? ` -m recent --name ${sep} --mask 255.255.255.255 --rsource --set` : ''
+      out.chains.set(sep, [`-A ${sep} ${c(name)} -s ${ep.ip}/32 -j ${IPT.markMasq}`, `-A ${sep} ${c(name)} -p ${p} -m ${p}${recent} -j DNAT --to-destination ${ep.ip}:${ep.port}`])
+    }
+  }
+  return out
+}
+
+/**
+ * Render the restore input for every Service's ports (`ports`: Service key → its ports).
+ * A Service's own chains are written when the plan says it changed, or when the kernel lacks
+ * them (so a partial sync never references a chain that is not there).
+ */
+export function renderIptables(ports: ReadonlyMap<string, readonly ServicePortInfo[]>, cfg: IptablesConfig, plan: IptablesPlan = {}): IptablesRender {
+  const existing = new Set(plan.existing ?? [])
+  const shared = [IPT.services, IPT.nodePorts, IPT.postrouting, IPT.markMasq]
   const filter: string[] = []
-  const nat: string[] = []
-  const natChains: string[] = [IPT.services, IPT.nodePorts, IPT.postrouting, IPT.markMasq]
-  const c = (s: string): string => `-m comment --comment "${s}"`
-  nat.push(
+  const services: string[] = []
+  const nodePorts: string[] = []
+  const written: string[] = []
+  const body: string[] = []
+  const wanted = new Set<string>()
+  let kept = 0
+  for (const [key, sps] of ports) {
+    const r = serviceRules(sps, cfg)
+    filter.push(...r.filter)
+    services.push(...r.services)
+    nodePorts.push(...r.nodePorts)
+    const rewrite = !plan.changed || plan.changed.has(key)
+    for (const [chain, rules] of r.chains) {
+      wanted.add(chain)
+      if (rewrite || !existing.has(chain)) {
+        written.push(chain)
+        body.push(...rules)
+      } else kept += rules.length
+    }
+  }
+  const deleted = [...existing].filter((ch) => isServiceChain(ch) && !wanted.has(ch)).sort()
+  const nat = [
     `-A ${IPT.postrouting} -m mark ! --mark ${IPT.masqMark} -j RETURN`,
     `-A ${IPT.postrouting} -j MARK --xor-mark 0x4000`,
-    `-A ${IPT.postrouting} ${c('kubernetes service traffic requiring SNAT')} -j MASQUERADE --random-fully`,
+    `-A ${IPT.postrouting} ${comment('kubernetes service traffic requiring SNAT')} -j MASQUERADE --random-fully`,
     `-A ${IPT.markMasq} -j MARK --or-mark 0x4000`,
-  )
-  const nodePortRules: string[] = []
-  for (const ports of all)
-    for (const sp of ports) {
-      if (!sp.clusterIP) continue
-      const cat = categorize(sp)
-      const p = sp.protocol
-      const name = spName(sp)
-      const dst = (ip: string): string => `-d ${ip}/32 -p ${p} -m ${p} --dport ${sp.port}`
-      const hasExternal = sp.nodePort !== undefined || sp.externalIPs.length > 0
-      if (!cat.internal.length) {
-        filter.push(`-A ${IPT.filterServices} ${c(`${name} has no endpoints`)} ${dst(sp.clusterIP)} -j REJECT`)
-      }
-      if (hasExternal && !cat.external.length) {
-        for (const ip of sp.externalIPs) filter.push(`-A ${IPT.filterServices} ${c(`${name} has no endpoints`)} ${dst(ip)} -j REJECT`)
-        if (sp.nodePort !== undefined)
-          filter.push(
-            `-A ${IPT.filterExternal} ${c(`${name} has no endpoints`)} -m addrtype --dst-type LOCAL -p ${p} -m ${p} --dport ${sp.nodePort} -j REJECT`,
-          )
-      }
-      const eps = sp.internalLocal ? cat.local : cat.cluster
-      if (!eps.length) continue
-      const svc = svcChain(sp)
-      natChains.push(svc)
-      nat.push(`-A ${IPT.services} ${c(`${name} cluster IP`)} ${dst(sp.clusterIP)} -j ${svc}`)
-      nat.push(`-A ${svc} ${c(`${name} cluster IP`)} ! -s ${cfg.clusterCIDR} ${dst(sp.clusterIP)} -j ${IPT.markMasq}`)
-      if (sp.affinitySeconds !== undefined)
-        for (const ep of eps)
-          nat.push(`-A ${svc} ${c(`${name} -> ${ep.ip}:${ep.port}`)} -m recent --name ${sepChain(sp, ep)} --mask 255.255.255.255 --rsource --rcheck --seconds ${sp.affinitySeconds} --reap -j ${sepChain(sp, ep)}`)
-      eps.forEach((ep, i) => {
-        const n = eps.length - i
-        const prob = n > 1 ? ` -m statistic --mode random --probability ${(1 / n).toFixed(10)}` : ''
-        nat.push(`-A ${svc} ${c(`${name} -> ${ep.ip}:${ep.port}`)}${prob} -j ${sepChain(sp, ep)}`)
-      })
-      if (hasExternal && cat.external.length) {
-        const ext = extChain(sp)
-        natChains.push(ext)
-        nat.push(`-A ${ext} ${c('masquerade traffic for ' + name + ' external destinations')} -j ${IPT.markMasq}`)
-        nat.push(`-A ${ext} -j ${svc}`)
-        for (const ip of sp.externalIPs) nat.push(`-A ${IPT.services} ${c(`${name} external IP`)} ${dst(ip)} -j ${ext}`)
-        if (sp.nodePort !== undefined) nodePortRules.push(`-A ${IPT.nodePorts} ${c(name)} -p ${p} -m ${p} --dport ${sp.nodePort} -j ${ext}`)
-      }
-      for (const ep of eps) {
-        const sep = sepChain(sp, ep)
-        natChains.push(sep)
-        nat.push(`-A ${sep} ${c(name)} -s ${ep.ip}/32 -j ${IPT.markMasq}`)
-        const recent = sp.affinitySeconds !== undefined ? ` -m recent --name ${sep} --mask 255.255.255.255 --rsource --set` : ''
-        nat.push(`-A ${sep} ${c(name)} -p ${p} -m ${p}${recent} -j DNAT --to-destination ${ep.ip}:${ep.port}`)
-      }
-    }
-  nat.push(...nodePortRules)
-  // last: NodePorts only after every ClusterIP/externalIP match
-  nat.push(`-A ${IPT.services} ${c('kubernetes service nodeports')} -m addrtype --dst-type LOCAL -j ${IPT.nodePorts}`)
-  const wanted = new Set(natChains)
-  const stale = existingNat.filter((ch) => /^KUBE-(SVC|SEP|EXT)-/.test(ch) && !wanted.has(ch)).sort()
+    ...services,
+    // last: NodePorts only after every ClusterIP/externalIP match
+    `-A ${IPT.services} ${comment('kubernetes service nodeports')} -m addrtype --dst-type LOCAL -j ${IPT.nodePorts}`,
+    ...nodePorts,
+    ...body,
+  ]
   const text = [
     '*filter',
     `:${IPT.filterServices} - [0:0]`,
@@ -119,14 +179,13 @@ export function renderIptables(all: Iterable<readonly ServicePortInfo[]>, cfg: I
     ...filter,
     'COMMIT',
     '*nat',
-    ...natChains.map((ch) => `:${ch} - [0:0]`),
-    ...stale.map((ch) => `:${ch} - [0:0]`),
+    ...[...shared, ...written, ...deleted].map((ch) => `:${ch} - [0:0]`),
     ...nat,
-    ...stale.map((ch) => `-X ${ch}`),
+    ...deleted.map((ch) => `-X ${ch}`),
     'COMMIT',
     '',
   ].join('\n')
-  return { text, natChains, rules: filter.length + nat.length }
+  return { text, natChains: [...shared, ...wanted], written, deleted, rules: filter.length + nat.length + kept }
 }
 
 /** Applies restore input and lists chains; the real one runs legacy iptables inside a netns. */
@@ -170,20 +229,32 @@ export class IptablesExec implements IptablesRunner {
 export class IptablesBackend implements ProxyBackend {
   readonly mode = 'iptables' as const
   private jumpsEnsured = false
+  /** Our service chains in the kernel after the last successful restore; unknown → full sync. */
+  private known: Set<string> | undefined
+  /** What the last successful sync wrote (the bench reports it). */
+  last: { full: boolean; written: number; deleted: number } | undefined
   constructor(
     readonly runner: IptablesRunner,
     readonly cfg: IptablesConfig,
   ) {}
 
-  /** Always a full rewrite of our chains (one atomic restore); upstream's partial sync is an optimisation. */
   async sync(input: SyncInput): Promise<SyncStats> {
-    const existing = await this.runner.natChains()
-    const r = renderIptables(input.ports.values(), this.cfg, existing)
-    await this.runner.restore(r.text)
+    const full = input.full || !this.known || this.cfg.minimizeRestore === false
+    const existing = full ? (await this.runner.natChains()).filter(isServiceChain) : [...this.known!]
+    const r = renderIptables(input.ports, this.cfg, { existing, changed: full ? undefined : input.changed })
+    try {
+      await this.runner.restore(r.text)
+    } catch (err) {
+      // the restore is atomic, but forget what we knew: the next sync re-reads the kernel
+      this.known = undefined
+      throw err
+    }
+    this.known = new Set(r.natChains.filter(isServiceChain))
     if (!this.jumpsEnsured || input.full) {
       for (const j of IPT_JUMPS) await this.runner.ensureJump(j)
       this.jumpsEnsured = true
     }
+    this.last = { full, written: r.written.length, deleted: r.deleted.length }
     return { rules: r.rules, chains: r.natChains.length, written: r.text.length }
   }
 }

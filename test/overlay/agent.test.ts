@@ -88,6 +88,28 @@ t.test('in-process agent on a named namespace', { skip: need('addon:setns') }, a
   drStopped = true
 })
 
+t.test('watchLeases false: leases are learnt only by the periodic re-list', { skip: canSetns() ? false : 'setns addon not built' }, async (t) => {
+  const etcd = await withEtcd(t)
+  const client = new Etcd3({ hosts: etcd.endpoint })
+  t.teardown(() => client.close())
+  await client.put(`${PREFIX}/config`).value(JSON.stringify({ Network: '10.7.0.0/16', SubnetLen: 24 }))
+  const ns = await withNetns(t, 'poll')
+  await ipBatch(ns, ['link add eth0 type veth peer name eth0p', 'link set eth0p up', 'link set eth0 up', 'addr add 192.168.57.10/24 dev eth0', 'route add default via 192.168.57.1'])
+  const dir = mkdtempSync(join(tmpdir(), 'nk-agent-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const agent = await startOverlayAgent({ etcdEndpoints: [etcd.endpoint], prefix: PREFIX, netns: ns, subnetFile: join(dir, 'subnet.env'), reconcileIntervalMs: 2000, watchLeases: false })
+  t.teardown(() => agent.stop({ release: true }))
+  const passes = async (): Promise<number> => (await agent.metrics.syncs.get()).values[0]?.value ?? 0
+  const route = async () => (await run('ip', ['-n', ns, 'route', 'show', '10.7.200.0/24'])).stdout.trim()
+  // right after a periodic pass, so the next one is ~2 s away
+  const n0 = await passes()
+  await until('a periodic pass', async () => (await passes()) > n0, 5000)
+  await client.put(`${PREFIX}/subnets/10.7.200.0-24`).value(JSON.stringify({ PublicIP: '192.168.57.20', BackendType: 'vxlan', BackendData: { VNI: 1, VtepMAC: '0e:00:00:00:00:20' } }))
+  await new Promise((r) => setTimeout(r, 700))
+  t.equal(await route(), '', 'no watch: the new lease is not programmed before the next pass')
+  t.equal(await until('route by re-list', route, 6000), '10.7.200.0/24 via 10.7.200.0 dev flannel.1 onlink', 'the next pass re-lists and programs it')
+})
+
 t.test('netkube overlay refuses the root network namespace', async (t) => {
   const cli = await privateBuild(t)
   const r = await run(process.execPath, [cli, 'overlay', '--etcd-endpoints', 'http://127.0.0.1:1'], { allowFailure: true })

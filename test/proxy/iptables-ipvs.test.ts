@@ -16,7 +16,7 @@ const empty = buildServicePorts(svc('empty', { clusterIP: '10.96.0.30' }), [], N
 const cfg = { clusterCIDR: NODE.clusterCIDR }
 
 t.test('iptables: upstream chain layout, statistic cascade, masquerade, NodePorts last', async (t) => {
-  const r = renderIptables([web(), empty], cfg, ['KUBE-SVC-STALESTALESTALE1', 'KUBE-MARK-DROP'])
+  const r = renderIptables(new Map([['default/web', web()], ['default/empty', empty]]), cfg, { existing: ['KUBE-SVC-STALESTALESTALE1', 'KUBE-MARK-DROP'] })
   const lines = r.text.split('\n')
   const [sp] = web()
   const svcC = svcChain(sp!)
@@ -31,14 +31,14 @@ t.test('iptables: upstream chain layout, statistic cascade, masquerade, NodePort
     `-A KUBE-POSTROUTING -m mark ! --mark 0x4000/0x4000 -j RETURN`,
     `-A KUBE-POSTROUTING -m comment --comment "kubernetes service traffic requiring SNAT" -j MASQUERADE --random-fully`,
     `-A KUBE-SERVICES -m comment --comment "default/web:http cluster IP" -d 10.96.0.20/32 -p tcp -m tcp --dport 80 -j ${svcC}`,
+    `-A KUBE-SERVICES -m comment --comment "kubernetes service nodeports" -m addrtype --dst-type LOCAL -j KUBE-NODEPORTS`,
+    `-A KUBE-NODEPORTS -m comment --comment "default/web:http" -p tcp -m tcp --dport 30080 -j KUBE-EXT-`,
     `-A ${svcC} -m comment --comment "default/web:http cluster IP" ! -s 10.244.0.0/16 -d 10.96.0.20/32 -p tcp -m tcp --dport 80 -j KUBE-MARK-MASQ`,
     `-A ${svcC} -m comment --comment "default/web:http -> 10.244.1.11:8080" -m statistic --mode random --probability 0.3333333333 -j ${seps[0]}`,
     `-A ${svcC} -m comment --comment "default/web:http -> 10.244.2.12:8080" -m statistic --mode random --probability 0.5000000000 -j ${seps[1]}`,
     `-A ${svcC} -m comment --comment "default/web:http -> 10.244.3.13:8080" -j ${seps[2]}`,
     `-A ${seps[0]} -m comment --comment "default/web:http" -s 10.244.1.11/32 -j KUBE-MARK-MASQ`,
     `-A ${seps[0]} -m comment --comment "default/web:http" -p tcp -m tcp -j DNAT --to-destination 10.244.1.11:8080`,
-    `-A KUBE-NODEPORTS -m comment --comment "default/web:http" -p tcp -m tcp --dport 30080 -j KUBE-EXT-`,
-    `-A KUBE-SERVICES -m comment --comment "kubernetes service nodeports" -m addrtype --dst-type LOCAL -j KUBE-NODEPORTS`,
     '-X KUBE-SVC-STALESTALESTALE1',
     'COMMIT',
   ]
@@ -54,14 +54,14 @@ t.test('iptables: upstream chain layout, statistic cascade, masquerade, NodePort
 })
 
 t.test('iptables: ClientIP affinity through -m recent', async (t) => {
-  const r = renderIptables([web({ sessionAffinity: 'ClientIP', sessionAffinityConfig: { clientIP: { timeoutSeconds: 600 } } })], cfg)
+  const r = renderIptables(new Map([['default/web', web({ sessionAffinity: 'ClientIP', sessionAffinityConfig: { clientIP: { timeoutSeconds: 600 } } })]]), cfg)
   t.equal((r.text.match(/--rcheck --seconds 600 --reap/g) ?? []).length, 3)
   t.equal((r.text.match(/--rsource --set -j DNAT/g) ?? []).length, 3)
 })
 
 t.test('iptables: internalTrafficPolicy Local balances over local endpoints only', async (t) => {
   const ports = buildServicePorts(svc('web', { clusterIP: '10.96.0.20', internalTrafficPolicy: 'Local' }), [slice('web', [{ ip: '10.244.1.11' }, { ip: '10.244.2.12', node: 'node-b' }])], NODE.name)
-  const r = renderIptables([ports], cfg)
+  const r = renderIptables(new Map([['default/web', ports]]), cfg)
   t.match(r.text, /DNAT --to-destination 10\.244\.1\.11:8080/)
   t.notMatch(r.text, /10\.244\.2\.12/)
   t.notMatch(r.text, /statistic/)

@@ -149,13 +149,14 @@ t.test('nftables cascade dispatch: the same spread without anonymous vmaps', asy
 })
 
 t.test('iptables mode: the same ClusterIP spread, NodePort and reject', async (t) => {
-  const p = proxier(new IptablesBackend(new IptablesExec(topo.node), { clusterCIDR: topo.clusterCIDR }))
+  const ipt = new IptablesBackend(new IptablesExec(topo.node), { clusterCIDR: topo.clusterCIDR })
+  const p = proxier(ipt)
   p.onService(undefined, svc('web', { clusterIP: CIP, ...NP }))
   p.onEndpointSlice(undefined, slice('web', eps()))
   p.onService(undefined, svc('empty', { clusterIP: '10.96.0.30' }))
   p.setSynced()
   await p.syncNow()
-  await p.syncNow() // a second full restore must not duplicate anything
+  await p.syncNow() // a second restore (partial, nothing changed) must not duplicate anything
   const r = await connectMany(topo.client, CIP, 80, 300)
   t.same(r.errors, {})
   for (const pod of ['pod1', 'pod2', 'pod3']) t.ok((r.counts[pod] ?? 0) >= 45, `${pod}: ${r.counts[pod]} of 300`)
@@ -166,4 +167,43 @@ t.test('iptables mode: the same ClusterIP spread, NodePort and reject', async (t
   const save = await nsenterRun(topo.node, 'iptables-legacy-save', ['-t', 'nat'])
   t.equal((save.stdout.match(/-A PREROUTING .*KUBE-SERVICES/g) ?? []).length, 1, 'jump ensured once')
   t.equal((save.stdout.match(/^:KUBE-SVC-/gm) ?? []).length, 1)
+
+  // partial syncs (only changed Services' chains in the restore) keep traffic right
+  const natSave = async (): Promise<string> => (await nsenterRun(topo.node, 'iptables-legacy-save', ['-t', 'nat'])).stdout
+  const chainsOf = (text: string, re: RegExp): string[] => text.split('\n').filter((l) => re.test(l)).map((l) => l.slice(1).split(' ')[0]!)
+  const webSvcChains = chainsOf(await natSave(), /^:KUBE-(SVC|SEP|EXT)-/)
+
+  t.test('iptables partial sync: an endpoint removed from one Service', async (t) => {
+    p.onEndpointSlice(slice('web', eps()), slice('web', eps().slice(0, 2)))
+    t.notOk((await p.syncNow()).full)
+    t.same(ipt.last, { full: false, written: 4, deleted: 1 }, 'SVC, EXT and two SEP chains written, one SEP deleted')
+    const r = await connectMany(topo.client, CIP, 80, 100)
+    t.same(r.errors, {})
+    t.notOk(r.counts.pod3, `pod3 got none: ${JSON.stringify(r.counts)}`)
+    t.ok(r.counts.pod1 && r.counts.pod2)
+  })
+
+  t.test('iptables partial sync: a new Service works, the others are not rewritten', async (t) => {
+    p.onService(undefined, svc('other', { clusterIP: '10.96.0.40' }))
+    p.onEndpointSlice(undefined, slice('other', eps().slice(2)))
+    t.notOk((await p.syncNow()).full)
+    t.same(ipt.last, { full: false, written: 2, deleted: 0 }, "only other's SVC and SEP chains written")
+    const r = await connectMany(topo.client, '10.96.0.40', 80, 20)
+    t.same(r.counts, { pod3: 20 }, 'the new Service reaches its one endpoint')
+    const w = await connectMany(topo.client, CIP, 80, 30)
+    t.same(w.errors, {}, 'the kept chains of web still answer')
+  })
+
+  t.test('iptables partial sync: a removed Service has no chains left', async (t) => {
+    p.onService(svc('web', { clusterIP: CIP, ...NP }), undefined)
+    t.notOk((await p.syncNow()).full)
+    const after = await natSave()
+    const left = chainsOf(after, /^:KUBE-(SVC|SEP|EXT)-/)
+    for (const c of webSvcChains) t.notOk(left.includes(c), `${c} deleted`)
+    t.notMatch(after, /10\.96\.0\.20/, 'no rule mentions its ClusterIP')
+    t.notMatch(after, /--dport 30080/, 'nor its NodePort')
+    t.equal(left.length, 2, "only other's two chains remain")
+    const r = await connectMany(topo.client, '10.96.0.40', 80, 20)
+    t.same(r.counts, { pod3: 20 })
+  })
 })
