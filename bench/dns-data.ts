@@ -2,6 +2,7 @@
 // server's input is rendered from), the query file, the expected answer per query, the
 // record churn, and the checks that decide which answers count as correct. Pure: no I/O.
 import type { EndpointSlice, Service } from '../src/api/types.js'
+import { DnsModel } from '../src/dns/model.js'
 
 export const ZONE = 'cluster.local'
 export const TTL = 5
@@ -109,6 +110,16 @@ export function kubeObjects(r: BenchRecords): { services: Service[]; slices: End
     services.push({ apiVersion: 'v1', kind: 'Service', metadata: { namespace: NS, name: `hl-${j}` }, spec: { clusterIP: 'None', ports: [{ name: 'http', protocol: 'TCP', port: 80 }] } }),
   )
   return { services, slices: r.headless.map((_, j) => headlessSlice(r, j)) }
+}
+
+/** netkube's read model as its informers would fill it from those objects, synced. */
+export function benchModel(r: BenchRecords): DnsModel {
+  const model = new DnsModel()
+  const { services, slices } = kubeObjects(r)
+  for (const s of services) model.upsertService(s)
+  for (const s of slices) model.upsertEndpointSlice(s)
+  model.setSynced(true)
+  return model
 }
 
 export function headlessSlice(r: BenchRecords, j: number): EndpointSlice {

@@ -21,13 +21,12 @@ import { mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs'
 import { cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { DnsModel } from '../src/dns/model.js'
 import { startDnsServer } from '../src/dns/server.js'
 import { freePort } from '../src/util/ports.js'
 import { run } from '../src/util/exec.js'
 import { procCpuTicks } from '../src/util/proc.js'
 import {
-  answerProblem, benchQueries, benchRecords, churnTick, expectedAnswer, headlessName, headlessSlice, kubeObjects,
+  answerProblem, benchModel, benchQueries, benchRecords, churnTick, expectedAnswer, headlessName, headlessSlice,
   parseDig, renderQueryFile, sampleQueries, svcName, tallyRcodes, CLASSES, CHURN_PER_TICK,
   type BenchRecords, type Query, type QueryClass,
 } from './dns-data.js'
@@ -43,19 +42,10 @@ const COREDNS_QPS = 34_000
 
 type WorkerMsg = { ready: 'mmsg' | 'dgram' } | { applied: number }
 
-function workerModel(r: BenchRecords): DnsModel {
-  const model = new DnsModel()
-  const { services, slices } = kubeObjects(r)
-  for (const s of services) model.upsertService(s)
-  for (const s of slices) model.upsertEndpointSlice(s)
-  model.setSynced(true)
-  return model
-}
-
 /** Inside a worker: the server, plus churn ticks from the primary applied as EndpointSlice updates (what the informer feed does). */
 async function worker(): Promise<void> {
   const r = benchRecords(SERVICES)
-  const model = workerModel(r)
+  const model = benchModel(r)
   const h = await startDnsServer({ model, host: '127.0.0.1', port: Number(process.env.BENCH_DNS_WORKER_PORT), upstreams: [] })
   process.on('message', (m: { tick: number }) => {
     for (const j of churnTick(r, m.tick)) model.upsertEndpointSlice(headlessSlice(r, j))
