@@ -33,7 +33,9 @@ import {
 import { startDnsmasq, startKnot, startNsd, PEER_COMMANDS, type BenchServer } from './dns-peers.js'
 
 const SERVICES = Number(process.env.BENCH_DNS_SERVICES ?? 1000)
-const SECONDS = Number(process.env.BENCH_DNS_SECONDS ?? 10)
+const SECONDS = Number(process.env.BENCH_DNS_SECONDS ?? 5)
+/** Runs per row, servers taking turns: load from the neighbours drifts, turns spread it evenly. */
+const ROUNDS = Number(process.env.BENCH_DNS_ROUNDS ?? 3)
 const OUTSTANDING = Number(process.env.BENCH_DNS_OUTSTANDING ?? 100)
 const MULTI = Number(process.env.BENCH_DNS_MULTI_THREADS ?? 2)
 const COREDNS_QPS = 34_000
@@ -114,7 +116,7 @@ interface DigCheck {
 
 /** One `dig` asking every sampled query (no recursion, no EDNS: as dnsperf asks). */
 async function digCheck(s: BenchServer, qs: readonly Query[], r: BenchRecords): Promise<DigCheck> {
-  const args = ['@127.0.0.1', '-p', String(s.port), '+norec', '+noedns', '+tries=1', '+time=2', '+noall', '+comments', '+question', '+answer']
+  const args = ['@127.0.0.1', '-p', String(s.port), '+norec', '+noedns', '+tries=3', '+time=2', '+noall', '+comments', '+question', '+answer']
   for (const q of qs) args.push(q.name, q.type)
   const got = parseDig((await run('dig', args, { allowFailure: true })).stdout)
   const res: DigCheck = { wrong: new Map(), noAA: new Set(), checked: qs.length }
@@ -132,13 +134,15 @@ async function digConverged(s: BenchServer, qs: readonly Query[], r: BenchRecord
   const t0 = Date.now()
   for (let checks = 1; ; checks++) {
     const c = await digCheck(s, qs, r)
-    if (c.wrong.size === 0 || Date.now() - t0 > ms) return { ...c, checks }
+    if (c.wrong.size === 0 || Date.now() - t0 >= ms) return { ...c, checks }
     await new Promise((res) => setTimeout(res, 100))
   }
 }
 
 interface RowResult {
   group: string
+  /** Correct answers/s of each round, in order. */
+  rounds: number[]
   server: string
   threads: number
   qps: number
@@ -150,8 +154,8 @@ interface RowResult {
   avgLatencyMs: number
   maxLatencyMs: number
   notes: string[]
-  /** Churn rows: record changes applied, and their mean apply time (ms). */
-  updates?: { count: number; meanMs: number }
+  /** Churn rows: record changes applied, their mean apply time (ms), and per round the dig check after it at which every changed name was right (0: never, within 3 s). */
+  updates?: { count: number; meanMs: number; rightAtCheck: number[] }
 }
 
 interface Load {
@@ -168,10 +172,18 @@ async function dnsperf(port: number, qfile: string): Promise<string> {
   return r.stdout
 }
 
+/** A server with the records it serves and the churn ticks it has had (they go on across rounds). */
+interface Subject {
+  s: BenchServer
+  r: BenchRecords
+  ticks: number
+}
+
 /** One dnsperf run against `s`, its CPU measured around it, checked before and after; `churn` changes records meanwhile. */
-async function measure(group: string, s: BenchServer, load: Load, r: BenchRecords, churn: boolean): Promise<RowResult> {
+async function measure(group: string, subj: Subject, load: Load, churn: boolean): Promise<RowResult> {
+  const { s, r } = subj
   const before = await digCheck(s, load.samples, r)
-  let tick = 0
+  const tick0 = subj.ticks
   let updateMs = 0
   let pending: Promise<void> = Promise.resolve()
   const changedNames = new Set<number>()
@@ -180,9 +192,9 @@ async function measure(group: string, s: BenchServer, load: Load, r: BenchRecord
         // one change at a time: a slow reload delays the next tick rather than piling up
         pending = pending.then(async () => {
           const t0 = performance.now()
-          const changed = churnTick(r, ++tick)
+          const changed = churnTick(r, ++subj.ticks)
           for (const j of changed) changedNames.add(j)
-          await s.update(r, changed, tick)
+          await s.update(r, changed, subj.ticks)
           updateMs += performance.now() - t0
         })
       }, 1000)
@@ -194,7 +206,7 @@ async function measure(group: string, s: BenchServer, load: Load, r: BenchRecord
   await pending
   // after churn: every changed name and the usual samples must show the last change
   const finalQs = [...load.samples, ...[...changedNames].map((j): Query => ({ name: headlessName(j), type: 'A', cls: 'headless' }))]
-  const after = churn ? await digConverged(s, finalQs, r, 3000) : await digCheck(s, load.samples, r)
+  const after = churn ? await digConverged(s, finalQs, r, 3000) : await digConverged(s, load.samples, r, 0)
   const num = (re: RegExp): number => Number(re.exec(out)?.[1] ?? NaN)
   const runtime = num(/Run time \(s\):\s+([\d.]+)/)
   const tally = tallyRcodes(out, load.classOf)
@@ -208,10 +220,9 @@ async function measure(group: string, s: BenchServer, load: Load, r: BenchRecord
   for (const [k, n] of tally.wrong) notes.push(`${n} answers with a wrong rcode (${k})`)
   const noAA = [...new Set([...before.noAA, ...after.noAA])]
   if (noAA.length) notes.push(`AA flag off on: ${noAA.join(', ')} (not counted)`)
-  if (churn && 'checks' in after)
-    notes.push(`${changedNames.size} names changed; final answers ${after.wrong.size ? 'still wrong after 3 s' : after.checks === 1 ? 'right at the first check' : `right at check ${after.checks} (100 ms apart)`}`)
   const res: RowResult = {
     group,
+    rounds: [correct / runtime],
     server: s.name,
     threads: s.threads,
     qps: num(/Queries per second:\s+([\d.]+)/),
@@ -224,19 +235,60 @@ async function measure(group: string, s: BenchServer, load: Load, r: BenchRecord
     maxLatencyMs: num(/Average Latency \(s\):.*max ([\d.]+)\)/) * 1000,
     notes,
   }
-  if (churn) res.updates = { count: tick, meanMs: tick ? updateMs / tick : 0 }
+  const ticks = subj.ticks - tick0
+  if (churn) res.updates = { count: ticks, meanMs: ticks ? updateMs / ticks : 0, rightAtCheck: [after.wrong.size === 0 ? after.checks : 0] }
   return res
+}
+
+const median = (xs: number[]): number => {
+  const a = [...xs].sort((x, y) => x - y)
+  return a.length % 2 ? a[(a.length - 1) / 2]! : (a[a.length / 2 - 1]! + a[a.length / 2]!) / 2
+}
+
+/** A row from its rounds: medians of the rates and latencies, sums of the counts, every note once. */
+function combine(rs: RowResult[]): RowResult {
+  const m = (f: (r: RowResult) => number): number => median(rs.map(f))
+  const sum = (f: (r: RowResult) => number): number => rs.reduce((a, r) => a + f(r), 0)
+  const row: RowResult = {
+    ...rs[0]!,
+    rounds: rs.flatMap((r) => r.rounds),
+    qps: m((r) => r.qps),
+    correctPerSec: m((r) => r.correctPerSec),
+    correct: sum((r) => r.correct),
+    wrong: sum((r) => r.wrong),
+    lost: sum((r) => r.lost),
+    cpuUsPerAnswer: m((r) => r.cpuUsPerAnswer),
+    avgLatencyMs: m((r) => r.avgLatencyMs),
+    maxLatencyMs: Math.max(...rs.map((r) => r.maxLatencyMs)),
+    notes: [...new Set(rs.flatMap((r) => r.notes))],
+  }
+  const ups = rs.flatMap((r) => (r.updates ? [r.updates] : []))
+  if (ups.length) {
+    const count = ups.reduce((a, u) => a + u.count, 0)
+    row.updates = { count, meanMs: count ? ups.reduce((a, u) => a + u.meanMs * u.count, 0) / count : 0, rightAtCheck: ups.flatMap((u) => u.rightAtCheck) }
+  }
+  return row
+}
+
+/** ROUNDS runs of every subject, taking turns; one combined row per subject. */
+async function rowsOf(group: string, subjects: Subject[], load: Load, churn: boolean): Promise<RowResult[]> {
+  const runs: RowResult[][] = subjects.map(() => [])
+  for (let round = 0; round < ROUNDS; round++)
+    for (const [i, subj] of subjects.entries()) runs[i]!.push(await measure(group, subj, load, churn))
+  return runs.map(combine)
 }
 
 // ---------- output ----------
 
+const spread = (xs: number[]): string => `${(Math.min(...xs) / 1000).toFixed(1)}k-${(Math.max(...xs) / 1000).toFixed(1)}k`
+
 function printTable(rows: RowResult[]): void {
   const base = (r: RowResult): RowResult | undefined => rows.find((b) => b.group === r.group && b.server === 'netkube')
-  const table: string[][] = [['group', 'server', 'threads', 'qps', 'correct/s', 'correct/s/thread', 'CPU us/answer', 'avg ms', 'max ms', 'lost', 'wrong', 'correct/s vs netkube', 'CPU/answer vs netkube']]
+  const table: string[][] = [['group', 'server', 'threads', 'qps', 'correct/s', 'rounds min-max', 'correct/s/thread', 'CPU us/answer', 'avg ms', 'max ms', 'lost', 'wrong', 'correct/s vs netkube', 'CPU/answer vs netkube']]
   for (const r of rows) {
     const b = base(r)
     table.push([
-      r.group, r.server, String(r.threads), r.qps.toFixed(0), r.correctPerSec.toFixed(0), (r.correctPerSec / r.threads).toFixed(0),
+      r.group, r.server, String(r.threads), r.qps.toFixed(0), r.correctPerSec.toFixed(0), spread(r.rounds), (r.correctPerSec / r.threads).toFixed(0),
       r.cpuUsPerAnswer.toFixed(1), r.avgLatencyMs.toFixed(3), r.maxLatencyMs.toFixed(1), String(r.lost), String(r.wrong),
       b ? `${(r.correctPerSec / b.correctPerSec).toFixed(2)}x` : '-', b ? `${(r.cpuUsPerAnswer / b.cpuUsPerAnswer).toFixed(2)}x` : '-',
     ])
@@ -297,7 +349,7 @@ async function main(): Promise<void> {
 
     // 1 thread each: static, then the same instances under churn. Every server has its own
     // copy of the records so its churn ticks land on its own state.
-    const one: [BenchServer, BenchRecords][] = []
+    const one: Subject[] = []
     for (const mk of [
       (_r: BenchRecords) => startNetkube(1),
       (r: BenchRecords) => startDnsmasq(dir, r, waitForAnswer),
@@ -305,28 +357,28 @@ async function main(): Promise<void> {
       (r: BenchRecords) => startKnot(dir, r, 1, waitForAnswer),
     ]) {
       const r = benchRecords(SERVICES)
-      one.push([await start(mk(r)), r])
+      one.push({ s: await start(mk(r)), r, ticks: 0 })
     }
-    for (const [s, r] of one) rows.push(await measure('1 thread', s, load, r, false))
-    for (const [s, r] of one) rows.push(await measure('1 thread + churn', s, load, r, true))
-    for (const [s] of one) await stop(s)
+    rows.push(...(await rowsOf('1 thread', one, load, false)))
+    rows.push(...(await rowsOf('1 thread + churn', one, load, true)))
+    for (const { s } of one) await stop(s)
 
     // MULTI threads: netkube workers, NSD server processes, Knot UDP workers (dnsmasq has one thread).
-    const multi: [BenchServer, BenchRecords][] = []
+    const multi: Subject[] = []
     for (const mk of [
       (_r: BenchRecords) => startNetkube(MULTI),
       (r: BenchRecords) => startNsd(dir, r, MULTI, waitForAnswer),
       (r: BenchRecords) => startKnot(dir, r, MULTI, waitForAnswer),
     ]) {
       const r = benchRecords(SERVICES)
-      multi.push([await start(mk(r)), r])
+      multi.push({ s: await start(mk(r)), r, ticks: 0 })
     }
-    for (const [s, r] of multi) rows.push(await measure(`${MULTI} threads`, s, load, r, false))
-    for (const [s] of multi) await stop(s)
+    rows.push(...(await rowsOf(`${MULTI} threads`, multi, load, false)))
+    for (const { s } of multi) await stop(s)
 
     const counts = CLASSES.map((c) => `${c} ${queries.filter((q) => q.cls === c).length}`).join(', ')
     console.log(`\nbench:dns  ${SERVICES} services + ${r0.headless.length} headless (3 pods each), ${queries.length} queries per pass (${counts})`)
-    console.log(`dnsperf -l ${SECONDS} -q ${OUTSTANDING} -c 4 on loopback, one run per row, all rows in this one invocation back to back; netkube UDP path: ${udpPath}\n`)
+    console.log(`dnsperf -l ${SECONDS} -q ${OUTSTANDING} -c 4 on loopback, ${ROUNDS} rounds per row (servers take turns; rates are medians, max latency the worst round), all rows in this one invocation back to back; netkube UDP path: ${udpPath}\n`)
     printTable(rows)
     const head = rows.filter((r) => r.group === '1 thread')
     const nk = head.find((r) => r.server === 'netkube')!
@@ -336,10 +388,14 @@ async function main(): Promise<void> {
     console.log(`\ncorrectness: every answer's rcode checked against its query's class (dnsperf -v); rcode and full answer of ${load.samples.length} sampled queries (every class) checked with dig before and after each row, and after churn every changed name; a class with a wrong sample counts no correct answers for that row.`)
     console.log(`churn: ${CHURN_PER_TICK} headless services change one pod IP each second. netkube: EndpointSlice updates into the worker's read model; dnsmasq: the --hostsdir file rewritten (inotify re-read); NSD: zone file rewritten + nsd-control reload; Knot: one knotc zone-begin/unset/set/commit transaction.`)
     for (const r of rows) {
-      const extra = r.updates ? [`${r.updates.count} updates, mean apply ${r.updates.meanMs.toFixed(1)} ms`] : []
+      const u = r.updates
+      const extra = u
+        ? [`${u.count} updates, mean apply ${u.meanMs.toFixed(1)} ms; every changed name right after the run at dig check ${u.rightAtCheck.map((c) => (c ? `#${c}` : 'never (3 s)')).join(', ')} (100 ms apart)`]
+        : []
       const notes = [...extra, ...r.notes]
       if (notes.length) console.log(`  ${r.group} ${r.server}: ${notes.join('; ')}`)
     }
+    console.log(`  dnsmasq has no ${MULTI}-thread row: it serves from one thread.`)
     console.log(`\nmachine: ${cpus().length} CPUs shared with other work; load average ${loadStart} at start, ${loadavg()} at end.`)
     console.log('noisy: qps, correct/s, latency (they move with what the neighbours leave us; dnsperf shares the 2 cores, so multi-thread rows cannot scale past it); CPU us/answer moves less.')
   } finally {
