@@ -1,4 +1,4 @@
-// bench:dns's peer servers: dnsmasq, NSD and Knot DNS as child processes on 127.0.0.1, each
+// bench:dns's peer servers: dnsmasq, NSD and Knot DNS as child processes on loopback, each
 // fed the same records (dns-data.ts) through its own input format, with its thread count
 // pinned, config/zone/pid files in the run's temp dir, and stopped by PID (the whole
 // process tree it forked, each member checked by start time).
@@ -17,6 +17,13 @@ import { procCpuTicks, procStartTicks, processAlive, processTree } from '../src/
 import { freePort } from '../src/util/ports.js'
 import { run } from '../src/util/exec.js'
 import { renderDnsmasqSrv, renderHosts, renderZone, headlessName, ZONE, TTL, type BenchRecords } from './dns-data.js'
+
+/**
+ * This run's own loopback address (all of 127/8 is local): a socket someone else bound to
+ * the same port with SO_REUSEPORT would silently take a share of the queries; groups are per
+ * address, so on an address of our own that cannot happen.
+ */
+export const HOST = `127.53.${1 + Math.floor(Math.random() * 254)}.${1 + Math.floor(Math.random() * 254)}`
 
 /** A running server under test, as the bench drives it. */
 export interface BenchServer {
@@ -109,12 +116,12 @@ export async function startDnsmasq(dir: string, r: BenchRecords, ready: Ready): 
   writeFileSync(join(hostsDir, 'services'), renderHosts(r, 'services'))
   writeFileSync(join(hostsDir, 'headless'), renderHosts(r, 'headless'))
   writeFileSync(join(base, 'srv.conf'), renderDnsmasqSrv(r))
-  const port = await freePort()
+  const port = await freePort(HOST)
   const rec = await startDaemon('dnsmasq', dir, [
     'dnsmasq', '--keep-in-foreground', '--no-resolv', '--no-hosts', `--hostsdir=${hostsDir}`,
     // authoritative for the zone: a miss is NXDOMAIN, never a forward
     `--local=/${ZONE}/`, `--conf-file=${join(base, 'srv.conf')}`,
-    `--port=${port}`, '--listen-address=127.0.0.1', '--bind-interfaces', '--pid-file=', '--user=root',
+    `--port=${port}`, `--listen-address=${HOST}`, '--bind-interfaces', '--pid-file=', '--user=root',
     '--cache-size=10000', `--local-ttl=${TTL}`,
   ], ready, port)
   return peer('dnsmasq', 1, port, rec, async (next) => {
@@ -125,7 +132,7 @@ export async function startDnsmasq(dir: string, r: BenchRecords, ready: Ready): 
 /** NSD with `server-count` = threads; rate limiting off (its default of 200 qps per client would cap the bench). */
 export function nsdConf(d: string, port: number, threads: number): string {
   return `server:
-  ip-address: 127.0.0.1
+  ip-address: ${HOST}
   port: ${port}
   server-count: ${threads}
   reuseport: ${threads > 1 ? 'yes' : 'no'}
@@ -156,7 +163,7 @@ export async function startNsd(dir: string, r: BenchRecords, threads: number, re
   mkdirSync(d, { recursive: true })
   const zoneFile = join(d, `${ZONE}.zone`)
   writeFileSync(zoneFile, renderZone(r, 1))
-  const port = await freePort()
+  const port = await freePort(HOST)
   const conf = join(d, 'nsd.conf')
   writeFileSync(conf, nsdConf(d, port, threads))
   const rec = await startDaemon(`nsd-${threads}`, dir, ['nsd', '-d', '-c', conf], ready, port)
@@ -171,7 +178,7 @@ export function knotConf(d: string, port: number, threads: number): string {
   return `server:
     rundir: "${d}"
     pidfile: "${d}/knot.pid"
-    listen: 127.0.0.1@${port}
+    listen: ${HOST}@${port}
     udp-workers: ${threads}
     tcp-workers: 1
     background-workers: 1
@@ -199,7 +206,7 @@ export async function startKnot(dir: string, r: BenchRecords, threads: number, r
   const d = join(dir, `knot-${threads}`)
   mkdirSync(d, { recursive: true })
   writeFileSync(join(d, `${ZONE}.zone`), renderZone(r, 1))
-  const port = await freePort()
+  const port = await freePort(HOST)
   const conf = join(d, 'knot.conf')
   writeFileSync(conf, knotConf(d, port, threads))
   const rec = await startDaemon(`knot-${threads}`, dir, ['knotd', '-c', conf], ready, port)

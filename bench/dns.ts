@@ -30,7 +30,7 @@ import {
   parseDig, renderQueryFile, sampleQueries, svcName, tallyRcodes, CLASSES, CHURN_PER_TICK,
   type BenchRecords, type Query, type QueryClass,
 } from './dns-data.js'
-import { startDnsmasq, startKnot, startNsd, PEER_COMMANDS, type BenchServer } from './dns-peers.js'
+import { startDnsmasq, startKnot, startNsd, HOST, PEER_COMMANDS, type BenchServer } from './dns-peers.js'
 
 const SERVICES = Number(process.env.BENCH_DNS_SERVICES ?? 1000)
 const SECONDS = Number(process.env.BENCH_DNS_SECONDS ?? 5)
@@ -48,7 +48,7 @@ type WorkerMsg = { ready: 'mmsg' | 'dgram' } | { applied: number }
 async function worker(): Promise<void> {
   const r = benchRecords(SERVICES)
   const model = benchModel(r)
-  const h = await startDnsServer({ model, host: '127.0.0.1', port: Number(process.env.BENCH_DNS_WORKER_PORT), upstreams: [] })
+  const h = await startDnsServer({ model, host: process.env.BENCH_DNS_WORKER_HOST!, port: Number(process.env.BENCH_DNS_WORKER_PORT), upstreams: [] })
   process.on('message', (m: { tick: number }) => {
     for (const j of churnTick(r, m.tick)) model.upsertEndpointSlice(headlessSlice(r, j))
     process.send!({ applied: m.tick } satisfies WorkerMsg)
@@ -59,8 +59,8 @@ async function worker(): Promise<void> {
 let udpPath = ''
 
 async function startNetkube(threads: number): Promise<BenchServer> {
-  const port = await freePort()
-  const ws = Array.from({ length: threads }, () => cluster.fork({ BENCH_DNS_WORKER_PORT: String(port) }))
+  const port = await freePort(HOST)
+  const ws = Array.from({ length: threads }, () => cluster.fork({ BENCH_DNS_WORKER_HOST: HOST, BENCH_DNS_WORKER_PORT: String(port) }))
   await Promise.all(ws.map((w) => new Promise<void>((resolve, reject) => {
     w.once('message', (m: WorkerMsg) => {
       if ('ready' in m) udpPath = m.ready
@@ -99,7 +99,7 @@ async function startNetkube(threads: number): Promise<BenchServer> {
 
 async function waitForAnswer(port: number): Promise<void> {
   for (let i = 0; i < 50; i++) {
-    const r = await run('dig', ['@127.0.0.1', '-p', String(port), '+short', '+tries=1', '+time=1', svcName(1)], { allowFailure: true })
+    const r = await run('dig', [`@${HOST}`, '-p', String(port), '+short', '+tries=1', '+time=1', svcName(1)], { allowFailure: true })
     if (r.stdout.trim()) return
     await new Promise((res) => setTimeout(res, 100))
   }
@@ -116,13 +116,16 @@ interface DigCheck {
 
 /** One `dig` asking every sampled query (no recursion, no EDNS: as dnsperf asks). */
 async function digCheck(s: BenchServer, qs: readonly Query[], r: BenchRecords): Promise<DigCheck> {
-  const args = ['@127.0.0.1', '-p', String(s.port), '+norec', '+noedns', '+tries=3', '+time=2', '+noall', '+comments', '+question', '+answer']
+  const args = [`@${HOST}`, '-p', String(s.port), '+norec', '+noedns', '+tries=3', '+time=2', '+noall', '+comments', '+question', '+answer']
   for (const q of qs) args.push(q.name, q.type)
-  const got = parseDig((await run('dig', args, { allowFailure: true })).stdout)
+  const out = await run('dig', args, { allowFailure: true })
+  const got = parseDig(out.stdout)
+  // what dig said instead of an answer (a timeout, a refused socket), for the report
+  const why = /^;; (communications error.*|connection refused.*|no servers could be reached.*)$/m.exec(out.stdout + out.stderr)?.[1]
   const res: DigCheck = { wrong: new Map(), noAA: new Set(), checked: qs.length }
   for (const q of qs) {
     const a = got.find((g) => g.name === q.name.toLowerCase() && g.type === q.type)
-    const problem = answerProblem(expectedAnswer(r, q), a)
+    const problem = a || !why ? answerProblem(expectedAnswer(r, q), a) : `no answer (${why})`
     if (problem && !res.wrong.has(q.cls)) res.wrong.set(q.cls, `${q.name} ${q.type}: ${problem}`)
     if (a && !a.aa) res.noAA.add(q.cls)
   }
@@ -166,7 +169,7 @@ interface Load {
 }
 
 async function dnsperf(port: number, qfile: string): Promise<string> {
-  const r = await run('dnsperf', ['-s', '127.0.0.1', '-p', String(port), '-d', qfile, '-l', String(SECONDS), '-q', String(OUTSTANDING), '-c', '4', '-t', '2', '-v'], {
+  const r = await run('dnsperf', ['-s', HOST, '-p', String(port), '-d', qfile, '-l', String(SECONDS), '-q', String(OUTSTANDING), '-c', '4', '-t', '2', '-v'], {
     timeoutMs: (SECONDS + 30) * 1000,
   })
   return r.stdout
@@ -378,7 +381,7 @@ async function main(): Promise<void> {
 
     const counts = CLASSES.map((c) => `${c} ${queries.filter((q) => q.cls === c).length}`).join(', ')
     console.log(`\nbench:dns  ${SERVICES} services + ${r0.headless.length} headless (3 pods each), ${queries.length} queries per pass (${counts})`)
-    console.log(`dnsperf -l ${SECONDS} -q ${OUTSTANDING} -c 4 on loopback, ${ROUNDS} rounds per row (servers take turns; rates are medians, max latency the worst round), all rows in this one invocation back to back; netkube UDP path: ${udpPath}\n`)
+    console.log(`dnsperf -l ${SECONDS} -q ${OUTSTANDING} -c 4 on loopback (${HOST}), ${ROUNDS} rounds per row (servers take turns; rates are medians, max latency the worst round), all rows in this one invocation back to back; netkube UDP path: ${udpPath}\n`)
     printTable(rows)
     const head = rows.filter((r) => r.group === '1 thread')
     const nk = head.find((r) => r.server === 'netkube')!
