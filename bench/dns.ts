@@ -221,6 +221,7 @@ async function measure(group: string, subj: Subject, load: Load, churn: boolean)
     else correct += tally.right.get(cls) ?? 0
   }
   for (const [k, n] of tally.wrong) notes.push(`${n} answers with a wrong rcode (${k})`)
+  if (cpu <= 0 && correct > 0) notes.push('server CPU read as 0: its processes were not found, CPU/answer is wrong')
   const noAA = [...new Set([...before.noAA, ...after.noAA])]
   if (noAA.length) notes.push(`AA flag off on: ${noAA.join(', ')} (not counted)`)
   const res: RowResult = {
