@@ -25,6 +25,8 @@ import { renderDnsmasqSrv, renderHosts, renderZone, headlessName, ZONE, TTL, typ
  */
 export const HOST = `127.53.${1 + Math.floor(Math.random() * 254)}.${1 + Math.floor(Math.random() * 254)}`
 
+export type Ready = (port: number) => Promise<void>
+
 /** A running server under test, as the bench drives it. */
 export interface BenchServer {
   name: string
@@ -44,6 +46,14 @@ export const PEER_COMMANDS = ['dnsmasq', 'nsd', 'nsd-control', 'knotd', 'knotc']
 /** CPU seconds of a process tree (members alive now, plus what they reaped). */
 function treeCpuSeconds(root: number): number {
   return processTree(root).reduce((sum, pid) => sum + procCpuTicks(pid), 0) / 100
+}
+
+const procComm = (pid: number): string => {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim()
+  } catch {
+    return ''
+  }
 }
 
 const kill = (pid: number, sig: NodeJS.Signals): void => {
@@ -71,12 +81,14 @@ process.on('exit', () => {
   for (const rec of started) if (processAlive(rec.pid, rec.startTicks)) for (const pid of processTree(rec.pid)) kill(pid, 'SIGKILL')
 })
 
-async function startDaemon(name: string, dir: string, argv: string[], ready: (port: number) => Promise<void>, port: number): Promise<DaemonRecord> {
+/** Start, wait until it answers, then `check` what runs (throws: the daemon is stopped and the error says why). */
+async function startDaemon(name: string, dir: string, argv: string[], ready: Ready, port: number, check?: (rec: DaemonRecord) => void): Promise<DaemonRecord> {
   const log = join(dir, `${name}.log`)
   const rec = spawnDaemon(name, 'bench', undefined, argv, log)
   started.add(rec)
   try {
     await ready(port)
+    check?.(rec)
   } catch (e) {
     await stopTree(rec)
     started.delete(rec)
@@ -105,8 +117,6 @@ function writeAtomic(path: string, text: string, tmpDir: string): void {
   writeFileSync(tmp, text)
   renameSync(tmp, path)
 }
-
-export type Ready = (port: number) => Promise<void>
 
 /** dnsmasq is single-threaded: there is only a 1-thread row. */
 export async function startDnsmasq(dir: string, r: BenchRecords, ready: Ready): Promise<BenchServer> {
@@ -166,7 +176,11 @@ export async function startNsd(dir: string, r: BenchRecords, threads: number, re
   const port = await freePort(HOST)
   const conf = join(d, 'nsd.conf')
   writeFileSync(conf, nsdConf(d, port, threads))
-  const rec = await startDaemon(`nsd-${threads}`, dir, ['nsd', '-d', '-c', conf], ready, port)
+  const rec = await startDaemon(`nsd-${threads}`, dir, ['nsd', '-d', '-c', conf], ready, port, (rec) => {
+    // the pinned count is what runs: one `nsd: server N` process each (plus main and xfrd)
+    const servers = processTree(rec.pid).filter((pid) => procComm(pid).startsWith('nsd: server')).length
+    if (servers !== threads) throw new Error(`${servers} server processes running, want ${threads}`)
+  })
   return peer('nsd', threads, port, rec, async (next, _changed, tick) => {
     writeAtomic(zoneFile, renderZone(next, 1 + tick), d)
     await run('nsd-control', ['-c', conf, 'reload', ZONE])

@@ -154,6 +154,8 @@ interface RowResult {
   wrong: number
   lost: number
   cpuUsPerAnswer: number
+  /** Server CPU over the run's wall time, % of one core: how close to saturated it was. */
+  cpuPct: number
   avgLatencyMs: number
   maxLatencyMs: number
   notes: string[]
@@ -235,6 +237,7 @@ async function measure(group: string, subj: Subject, load: Load, churn: boolean)
     wrong: tally.answered - correct,
     lost: num(/Queries lost:\s+(\d+)/),
     cpuUsPerAnswer: correct > 0 ? (cpu * 1e6) / correct : NaN,
+    cpuPct: (cpu / runtime) * 100,
     avgLatencyMs: num(/Average Latency \(s\):\s+([\d.]+)/) * 1000,
     maxLatencyMs: num(/Average Latency \(s\):.*max ([\d.]+)\)/) * 1000,
     notes,
@@ -262,6 +265,7 @@ function combine(rs: RowResult[]): RowResult {
     wrong: sum((r) => r.wrong),
     lost: sum((r) => r.lost),
     cpuUsPerAnswer: m((r) => r.cpuUsPerAnswer),
+    cpuPct: m((r) => r.cpuPct),
     avgLatencyMs: m((r) => r.avgLatencyMs),
     maxLatencyMs: Math.max(...rs.map((r) => r.maxLatencyMs)),
     notes: [...new Set(rs.flatMap((r) => r.notes))],
@@ -288,12 +292,12 @@ const spread = (xs: number[]): string => `${(Math.min(...xs) / 1000).toFixed(1)}
 
 function printTable(rows: RowResult[]): void {
   const base = (r: RowResult): RowResult | undefined => rows.find((b) => b.group === r.group && b.server === 'netkube')
-  const table: string[][] = [['group', 'server', 'threads', 'qps', 'correct/s', 'rounds min-max', 'correct/s/thread', 'CPU us/answer', 'avg ms', 'max ms', 'lost', 'wrong', 'correct/s vs netkube', 'CPU/answer vs netkube']]
+  const table: string[][] = [['group', 'server', 'threads', 'qps', 'correct/s', 'rounds min-max', 'correct/s/thread', 'CPU us/answer', 'server CPU %', 'avg ms', 'max ms', 'lost', 'wrong', 'correct/s vs netkube', 'CPU/answer vs netkube']]
   for (const r of rows) {
     const b = base(r)
     table.push([
       r.group, r.server, String(r.threads), r.qps.toFixed(0), r.correctPerSec.toFixed(0), spread(r.rounds), (r.correctPerSec / r.threads).toFixed(0),
-      r.cpuUsPerAnswer.toFixed(1), r.avgLatencyMs.toFixed(3), r.maxLatencyMs.toFixed(1), String(r.lost), String(r.wrong),
+      r.cpuUsPerAnswer.toFixed(1), r.cpuPct.toFixed(0), r.avgLatencyMs.toFixed(3), r.maxLatencyMs.toFixed(1), String(r.lost), String(r.wrong),
       b ? `${(r.correctPerSec / b.correctPerSec).toFixed(2)}x` : '-', b ? `${(r.cpuUsPerAnswer / b.cpuUsPerAnswer).toFixed(2)}x` : '-',
     ])
   }
@@ -402,6 +406,7 @@ async function main(): Promise<void> {
     console.log(`  dnsmasq has no ${MULTI}-thread row: it serves from one thread.`)
     console.log(`\nmachine: ${cpus().length} CPUs shared with other work; load average ${loadStart} at start, ${loadavg()} at end.`)
     console.log('noisy: qps, correct/s, latency (they move with what the neighbours leave us; dnsperf shares the 2 cores, so multi-thread rows cannot scale past it); CPU us/answer moves less.')
+    console.log('server CPU % below 100 x threads means the server was not the limit: its rate then shows how fast it answers a waiting client (wake-ups, batching), not how many answers it could give.')
   } finally {
     await cleanup()
   }
