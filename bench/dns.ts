@@ -1,193 +1,414 @@
-// bench:dns — dnsperf against netkube's DNS and against dnsmasq serving the same records,
-// same machine, same query file, same load, one run each; the published CoreDNS figure
-// (~34k qps on 2 vCPUs, kubernetes plugin, coredns/perf-tests) is the named baseline.
+// bench:dns — netkube's DNS against dnsmasq, NSD and Knot DNS serving the same records, in one
+// run, back to back, with dnsperf as the load and only correct answers counted.
 //
-// Records: SERVICES ClusterIP services `svc-N.bench.svc.cluster.local` (A). dnsmasq
-// gets them as an --addn-hosts file and is authoritative for cluster.local (so a miss
-// is NXDOMAIN, not a forward); netkube gets them as Services in its read model. The
-// query file asks for every service once per pass, a tenth of them in upper case
-// (both servers are case-insensitive), plus a few NXDOMAIN names.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+// Fairness:
+// - Equal threads: the headline compares netkube with one worker (one Node process) against
+//   each peer at one serving thread (dnsmasq is single-threaded; NSD `server-count: 1`; Knot
+//   `udp-workers: 1`). A second group runs netkube --workers 2 against NSD and Knot at 2.
+// - Same data: one record set (dns-data.ts) rendered into a zone file (NSD, Knot), hosts files
+//   + srv-host lines (dnsmasq) and Services/EndpointSlices (netkube's read model). The query
+//   file mixes A (a tenth in mixed case), headless multi-A, SRV and NXDOMAIN names.
+// - Correct answers only: dnsperf -v reports every answer's rcode, checked per query against
+//   its class; `dig` checks rcode and the full answer of samples of every class before and
+//   after each run. A class whose sample is wrong counts no correct answers in that run.
+// - Churn: a third group repeats the 1-thread rows while 5 headless services change one pod IP
+//   every second, through each server's real update path (dns-peers.ts); afterwards every
+//   changed name must answer its last value.
+// CPU per answer is the servers' own CPU (every process of the server, /proc) over the run,
+// divided by correct answers: the figure that survives a loaded machine better than qps.
+import cluster from 'node:cluster'
+import { mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs'
 import { cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { spawn } from 'node:child_process'
-import cluster from 'node:cluster'
-import { DnsModel } from '../src/dns/model.js'
+import { fileURLToPath } from 'node:url'
 import { startDnsServer } from '../src/dns/server.js'
 import { freePort } from '../src/util/ports.js'
 import { run } from '../src/util/exec.js'
+import { procCpuTicks } from '../src/util/proc.js'
+import {
+  answerProblem, benchModel, benchQueries, benchRecords, churnTick, expectedAnswer, headlessName, headlessSlice,
+  parseDig, renderQueryFile, sampleQueries, svcName, tallyRcodes, CLASSES, CHURN_PER_TICK,
+  type BenchRecords, type Query, type QueryClass,
+} from './dns-data.js'
+import { startDnsmasq, startKnot, startNsd, HOST, PEER_COMMANDS, type BenchServer } from './dns-peers.js'
 
 const SERVICES = Number(process.env.BENCH_DNS_SERVICES ?? 1000)
-const SECONDS = Number(process.env.BENCH_DNS_SECONDS ?? 10)
+const SECONDS = Number(process.env.BENCH_DNS_SECONDS ?? 5)
+/** Runs per row, servers taking turns: load from the neighbours drifts, turns spread it evenly. */
+const ROUNDS = Number(process.env.BENCH_DNS_ROUNDS ?? 3)
 const OUTSTANDING = Number(process.env.BENCH_DNS_OUTSTANDING ?? 100)
+const MULTI = Number(process.env.BENCH_DNS_MULTI_THREADS ?? 2)
 const COREDNS_QPS = 34_000
 
-interface PerfResult {
-  /** CPU time the server spent per answered query (user + system), microseconds. */
-  cpuUsPerQuery?: number
-  qps: number
-  avgLatencyMs: number
-  maxLatencyMs: number
-  completed: number
-  lost: number
-  noerror: number
-  nxdomain: number
-}
+// ---------- netkube: N cluster workers sharing the UDP socket (`netkube dns --workers N`) ----------
 
-function ipOf(i: number): string {
-  return `10.96.${Math.floor(i / 250) + 1}.${(i % 250) + 1}`
-}
+type WorkerMsg = { ready: 'mmsg' | 'dgram' } | { applied: number }
 
-async function dnsperf(port: number, file: string): Promise<PerfResult> {
-  const r = await run('dnsperf', ['-s', '127.0.0.1', '-p', String(port), '-d', file, '-l', String(SECONDS), '-q', String(OUTSTANDING), '-c', '4', '-t', '2'], {
-    timeoutMs: (SECONDS + 30) * 1000,
-  })
-  const num = (re: RegExp): number => Number(re.exec(r.stdout)?.[1] ?? NaN)
-  return {
-    qps: num(/Queries per second:\s+([\d.]+)/),
-    avgLatencyMs: num(/Average Latency \(s\):\s+([\d.]+)/) * 1000,
-    maxLatencyMs: num(/Average Latency \(s\):.*max ([\d.]+)\)/) * 1000,
-    completed: num(/Queries completed:\s+(\d+)/),
-    lost: num(/Queries lost:\s+(\d+)/),
-    noerror: num(/NOERROR (\d+)/),
-    nxdomain: num(/NXDOMAIN (\d+)/) || 0,
-  }
-}
-
-/** CPU seconds (user + system) a process has used so far, from /proc (clock ticks of 10 ms). */
-function procCpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-  return (Number(fields[11]) + Number(fields[12])) / 100
-}
-
-/** One dnsperf run with the server's CPU time measured around it. */
-async function measured(port: number, file: string, cpuSeconds: () => number): Promise<PerfResult> {
-  const before = cpuSeconds()
-  const r = await dnsperf(port, file)
-  r.cpuUsPerQuery = ((cpuSeconds() - before) * 1e6) / r.completed
-  return r
-}
-
-async function waitForAnswer(port: number, name: string): Promise<void> {
-  for (let i = 0; i < 50; i++) {
-    const r = await run('dig', ['@127.0.0.1', '-p', String(port), '+short', '+tries=1', '+time=1', name], { allowFailure: true })
-    if (r.stdout.trim()) return
-    await new Promise((res) => setTimeout(res, 100))
-  }
-  throw new Error(`no answer for ${name} on port ${port}`)
-}
-
-function benchModel(): DnsModel {
-  const model = new DnsModel()
-  for (let i = 0; i < SERVICES; i++)
-    model.upsertService({ apiVersion: 'v1', kind: 'Service', metadata: { namespace: 'bench', name: `svc-${i}` }, spec: { clusterIP: ipOf(i), ports: [{ name: 'http', port: 80 }] } })
-  model.setSynced(true)
-  return model
-}
-
-/** A cluster worker: the same server, sharing the UDP socket with its siblings (`netkube dns --workers N`). */
+/** Inside a worker: the server, plus churn ticks from the primary applied as EndpointSlice updates (what the informer feed does). */
 async function worker(): Promise<void> {
-  await startDnsServer({ model: benchModel(), host: '127.0.0.1', port: Number(process.env.BENCH_DNS_WORKER_PORT), upstreams: [] })
-  process.send!('ready')
+  const r = benchRecords(SERVICES)
+  const model = benchModel(r)
+  const h = await startDnsServer({ model, host: process.env.BENCH_DNS_WORKER_HOST!, port: Number(process.env.BENCH_DNS_WORKER_PORT), upstreams: [] })
+  process.on('message', (m: { tick: number }) => {
+    for (const j of churnTick(r, m.tick)) model.upsertEndpointSlice(headlessSlice(r, j))
+    process.send!({ applied: m.tick } satisfies WorkerMsg)
+  })
+  process.send!({ ready: h.udpPath } satisfies WorkerMsg)
 }
 
-/** N workers on `port`; resolves with their PIDs once all listen, and a stop function. */
-async function startWorkers(n: number, port: number): Promise<{ pids: number[]; stop: () => Promise<void> }> {
-  const ws = Array.from({ length: n }, () => cluster.fork({ BENCH_DNS_WORKER_PORT: String(port) }))
+let udpPath = ''
+
+async function startNetkube(threads: number): Promise<BenchServer> {
+  const port = await freePort(HOST)
+  const ws = Array.from({ length: threads }, () => cluster.fork({ BENCH_DNS_WORKER_HOST: HOST, BENCH_DNS_WORKER_PORT: String(port) }))
   await Promise.all(ws.map((w) => new Promise<void>((resolve, reject) => {
-    w.once('message', () => resolve())
+    w.once('message', (m: WorkerMsg) => {
+      if ('ready' in m) udpPath = m.ready
+      resolve()
+    })
     w.once('exit', (code) => reject(new Error(`bench worker exited ${code}`)))
   })))
+  await waitForAnswer(port)
   return {
-    pids: ws.map((w) => w.process.pid!),
+    name: 'netkube',
+    threads,
+    port,
+    cpuSeconds: () => ws.reduce((sum, w) => sum + procCpuTicks(w.process.pid!), 0) / 100,
+    update: async (_r, _changed, tick) => {
+      await Promise.all(ws.map((w) => new Promise<void>((resolve) => {
+        const on = (m: WorkerMsg): void => {
+          if ('applied' in m && m.applied === tick) {
+            w.off('message', on)
+            resolve()
+          }
+        }
+        w.on('message', on)
+        w.send({ tick })
+      })))
+    },
     stop: () => Promise.all(ws.map((w) => new Promise<void>((resolve) => {
       w.removeAllListeners('exit')
+      if (w.isDead()) return resolve()
       w.once('exit', () => resolve())
       w.process.kill('SIGTERM')
     }))).then(() => undefined),
   }
 }
 
+// ---------- checks and load ----------
+
+async function waitForAnswer(port: number): Promise<void> {
+  for (let i = 0; i < 50; i++) {
+    const r = await run('dig', [`@${HOST}`, '-p', String(port), '+short', '+tries=1', '+time=1', svcName(1)], { allowFailure: true })
+    if (r.stdout.trim()) return
+    await new Promise((res) => setTimeout(res, 100))
+  }
+  throw new Error(`no answer for ${svcName(1)} on port ${port}`)
+}
+
+interface DigCheck {
+  /** Classes with a wrong sampled answer, and the first problem seen. */
+  wrong: Map<QueryClass, string>
+  /** Classes whose sampled answers lacked the AA flag. */
+  noAA: Set<QueryClass>
+  checked: number
+}
+
+/** One `dig` asking every sampled query (no recursion, no EDNS: as dnsperf asks). */
+async function digCheck(s: BenchServer, qs: readonly Query[], r: BenchRecords): Promise<DigCheck> {
+  const args = [`@${HOST}`, '-p', String(s.port), '+norec', '+noedns', '+tries=3', '+time=2', '+noall', '+comments', '+question', '+answer']
+  for (const q of qs) args.push(q.name, q.type)
+  const out = await run('dig', args, { allowFailure: true })
+  const got = parseDig(out.stdout)
+  // what dig said instead of an answer (a timeout, a refused socket), for the report
+  const why = /^;; (communications error.*|connection refused.*|no servers could be reached.*)$/m.exec(out.stdout + out.stderr)?.[1]
+  const res: DigCheck = { wrong: new Map(), noAA: new Set(), checked: qs.length }
+  for (const q of qs) {
+    const a = got.find((g) => g.name === q.name.toLowerCase() && g.type === q.type)
+    const problem = a || !why ? answerProblem(expectedAnswer(r, q), a) : `no answer (${why})`
+    if (problem && !res.wrong.has(q.cls)) res.wrong.set(q.cls, `${q.name} ${q.type}: ${problem}`)
+    if (a && !a.aa) res.noAA.add(q.cls)
+  }
+  return res
+}
+
+/** Poll until every sampled answer is right (a reload may land after its command returned), up to `ms`. */
+async function digConverged(s: BenchServer, qs: readonly Query[], r: BenchRecords, ms: number): Promise<DigCheck & { checks: number }> {
+  const t0 = Date.now()
+  for (let checks = 1; ; checks++) {
+    const c = await digCheck(s, qs, r)
+    if (c.wrong.size === 0 || Date.now() - t0 >= ms) return { ...c, checks }
+    await new Promise((res) => setTimeout(res, 100))
+  }
+}
+
+interface RowResult {
+  group: string
+  /** Correct answers/s of each round, in order. */
+  rounds: number[]
+  server: string
+  threads: number
+  qps: number
+  correctPerSec: number
+  correct: number
+  wrong: number
+  lost: number
+  cpuUsPerAnswer: number
+  /** Server CPU over the run's wall time, % of one core: how close to saturated it was. */
+  cpuPct: number
+  avgLatencyMs: number
+  maxLatencyMs: number
+  notes: string[]
+  /** Churn rows: record changes applied, their mean apply time (ms), and per round the dig check after it at which every changed name was right (0: never, within 3 s). */
+  updates?: { count: number; meanMs: number; rightAtCheck: number[] }
+}
+
+interface Load {
+  qfile: string
+  queries: Query[]
+  classOf: Map<string, QueryClass>
+  samples: Query[]
+}
+
+async function dnsperf(port: number, qfile: string): Promise<string> {
+  const r = await run('dnsperf', ['-s', HOST, '-p', String(port), '-d', qfile, '-l', String(SECONDS), '-q', String(OUTSTANDING), '-c', '4', '-t', '2', '-v'], {
+    timeoutMs: (SECONDS + 30) * 1000,
+  })
+  return r.stdout
+}
+
+/** A server with the records it serves and the churn ticks it has had (they go on across rounds). */
+interface Subject {
+  s: BenchServer
+  r: BenchRecords
+  ticks: number
+}
+
+/** One dnsperf run against `s`, its CPU measured around it, checked before and after; `churn` changes records meanwhile. */
+async function measure(group: string, subj: Subject, load: Load, churn: boolean): Promise<RowResult> {
+  const { s, r } = subj
+  const before = await digCheck(s, load.samples, r)
+  const tick0 = subj.ticks
+  let updateMs = 0
+  let pending: Promise<void> = Promise.resolve()
+  const changedNames = new Set<number>()
+  const timer = churn
+    ? setInterval(() => {
+        // one change at a time: a slow reload delays the next tick rather than piling up
+        pending = pending.then(async () => {
+          const t0 = performance.now()
+          const changed = churnTick(r, ++subj.ticks)
+          for (const j of changed) changedNames.add(j)
+          await s.update(r, changed, subj.ticks)
+          updateMs += performance.now() - t0
+        })
+      }, 1000)
+    : undefined
+  const cpu0 = s.cpuSeconds()
+  const out = await dnsperf(s.port, load.qfile)
+  const cpu = s.cpuSeconds() - cpu0
+  if (timer) clearInterval(timer)
+  await pending
+  // after churn: every changed name and the usual samples must show the last change
+  const finalQs = [...load.samples, ...[...changedNames].map((j): Query => ({ name: headlessName(j), type: 'A', cls: 'headless' }))]
+  const after = churn ? await digConverged(s, finalQs, r, 3000) : await digConverged(s, load.samples, r, 0)
+  const num = (re: RegExp): number => Number(re.exec(out)?.[1] ?? NaN)
+  const runtime = num(/Run time \(s\):\s+([\d.]+)/)
+  const tally = tallyRcodes(out, load.classOf)
+  const notes: string[] = []
+  let correct = 0
+  for (const cls of CLASSES) {
+    const bad = before.wrong.get(cls) ?? after.wrong.get(cls)
+    if (bad) notes.push(`${cls} counted wrong (${before.wrong.has(cls) ? 'before' : 'after'} the run: ${bad})`)
+    else correct += tally.right.get(cls) ?? 0
+  }
+  for (const [k, n] of tally.wrong) notes.push(`${n} answers with a wrong rcode (${k})`)
+  if (cpu <= 0 && correct > 0) notes.push('server CPU read as 0: its processes were not found, CPU/answer is wrong')
+  const noAA = [...new Set([...before.noAA, ...after.noAA])]
+  if (noAA.length) notes.push(`AA flag off on: ${noAA.join(', ')} (not counted)`)
+  const res: RowResult = {
+    group,
+    rounds: [correct / runtime],
+    server: s.name,
+    threads: s.threads,
+    qps: num(/Queries per second:\s+([\d.]+)/),
+    correctPerSec: correct / runtime,
+    correct,
+    wrong: tally.answered - correct,
+    lost: num(/Queries lost:\s+(\d+)/),
+    cpuUsPerAnswer: correct > 0 ? (cpu * 1e6) / correct : NaN,
+    cpuPct: (cpu / runtime) * 100,
+    avgLatencyMs: num(/Average Latency \(s\):\s+([\d.]+)/) * 1000,
+    maxLatencyMs: num(/Average Latency \(s\):.*max ([\d.]+)\)/) * 1000,
+    notes,
+  }
+  const ticks = subj.ticks - tick0
+  if (churn) res.updates = { count: ticks, meanMs: ticks ? updateMs / ticks : 0, rightAtCheck: [after.wrong.size === 0 ? after.checks : 0] }
+  return res
+}
+
+const median = (xs: number[]): number => {
+  const a = [...xs].sort((x, y) => x - y)
+  return a.length % 2 ? a[(a.length - 1) / 2]! : (a[a.length / 2 - 1]! + a[a.length / 2]!) / 2
+}
+
+/** A row from its rounds: medians of the rates and latencies, sums of the counts, every note once. */
+function combine(rs: RowResult[]): RowResult {
+  const m = (f: (r: RowResult) => number): number => median(rs.map(f))
+  const sum = (f: (r: RowResult) => number): number => rs.reduce((a, r) => a + f(r), 0)
+  const row: RowResult = {
+    ...rs[0]!,
+    rounds: rs.flatMap((r) => r.rounds),
+    qps: m((r) => r.qps),
+    correctPerSec: m((r) => r.correctPerSec),
+    correct: sum((r) => r.correct),
+    wrong: sum((r) => r.wrong),
+    lost: sum((r) => r.lost),
+    cpuUsPerAnswer: m((r) => r.cpuUsPerAnswer),
+    cpuPct: m((r) => r.cpuPct),
+    avgLatencyMs: m((r) => r.avgLatencyMs),
+    maxLatencyMs: Math.max(...rs.map((r) => r.maxLatencyMs)),
+    notes: [...new Set(rs.flatMap((r) => r.notes))],
+  }
+  const ups = rs.flatMap((r) => (r.updates ? [r.updates] : []))
+  if (ups.length) {
+    const count = ups.reduce((a, u) => a + u.count, 0)
+    row.updates = { count, meanMs: count ? ups.reduce((a, u) => a + u.meanMs * u.count, 0) / count : 0, rightAtCheck: ups.flatMap((u) => u.rightAtCheck) }
+  }
+  return row
+}
+
+/** ROUNDS runs of every subject, taking turns; one combined row per subject. */
+async function rowsOf(group: string, subjects: Subject[], load: Load, churn: boolean): Promise<RowResult[]> {
+  const runs: RowResult[][] = subjects.map(() => [])
+  for (let round = 0; round < ROUNDS; round++)
+    for (const [i, subj] of subjects.entries()) runs[i]!.push(await measure(group, subj, load, churn))
+  return runs.map(combine)
+}
+
+// ---------- output ----------
+
+const spread = (xs: number[]): string => `${(Math.min(...xs) / 1000).toFixed(1)}k-${(Math.max(...xs) / 1000).toFixed(1)}k`
+
+function printTable(rows: RowResult[]): void {
+  const base = (r: RowResult): RowResult | undefined => rows.find((b) => b.group === r.group && b.server === 'netkube')
+  const table: string[][] = [['group', 'server', 'threads', 'qps', 'correct/s', 'rounds min-max', 'correct/s/thread', 'CPU us/answer', 'server CPU %', 'avg ms', 'max ms', 'lost', 'wrong', 'correct/s vs netkube', 'CPU/answer vs netkube']]
+  for (const r of rows) {
+    const b = base(r)
+    table.push([
+      r.group, r.server, String(r.threads), r.qps.toFixed(0), r.correctPerSec.toFixed(0), spread(r.rounds), (r.correctPerSec / r.threads).toFixed(0),
+      r.cpuUsPerAnswer.toFixed(1), r.cpuPct.toFixed(0), r.avgLatencyMs.toFixed(3), r.maxLatencyMs.toFixed(1), String(r.lost), String(r.wrong),
+      b ? `${(r.correctPerSec / b.correctPerSec).toFixed(2)}x` : '-', b ? `${(r.cpuUsPerAnswer / b.cpuUsPerAnswer).toFixed(2)}x` : '-',
+    ])
+  }
+  const w = table[0]!.map((_, c) => Math.max(...table.map((r) => r[c]!.length)))
+  for (const r of table) console.log(r.map((v, c) => (c < 2 ? v.padEnd(w[c]!) : v.padStart(w[c]!))).join('  '))
+}
+
+const loadavg = (): string => readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')
+
+/** The peers come from Debian packages scripts/setup.sh installs: run it once when one is missing. */
+async function ensureTools(): Promise<void> {
+  const missing = async (): Promise<string[]> => {
+    const out: string[] = []
+    for (const c of [...PEER_COMMANDS, 'dnsperf', 'dig'])
+      if ((await run('sh', ['-c', `command -v ${c} || [ -x /usr/sbin/${c} ]`], { allowFailure: true })).code !== 0) out.push(c)
+    return out
+  }
+  if ((await missing()).length === 0) return
+  const setup = fileURLToPath(new URL('../../scripts/setup.sh', import.meta.url))
+  console.log('bench:dns: installing the missing servers (scripts/setup.sh)')
+  await run('bash', [setup], { timeoutMs: 20 * 60_000 })
+  const still = await missing()
+  if (still.length) throw new Error(`bench:dns needs ${still.join(', ')}`)
+}
+
 async function main(): Promise<void> {
+  await ensureTools()
   const dir = mkdtempSync(join(tmpdir(), 'netkube-bench-dns-'))
-  const cleanups: (() => Promise<void> | void)[] = [() => rmSync(dir, { recursive: true, force: true })]
+  const running = new Set<BenchServer>()
+  const cleanup = async (): Promise<void> => {
+    for (const s of [...running].reverse()) await s.stop().catch(() => undefined)
+    running.clear()
+    rmSync(dir, { recursive: true, force: true })
+  }
+  process.once('SIGINT', () => void cleanup().finally(() => process.exit(130)))
+  const start = async (p: Promise<BenchServer>): Promise<BenchServer> => {
+    const s = await p
+    running.add(s)
+    return s
+  }
+  const stop = async (s: BenchServer): Promise<void> => {
+    running.delete(s)
+    await s.stop()
+  }
   try {
-    // ---- the query file (shared) and dnsmasq's hosts file ----
-    const queries: string[] = []
-    const hosts: string[] = []
-    for (let i = 0; i < SERVICES; i++) {
-      const name = `svc-${i}.bench.svc.cluster.local`
-      hosts.push(`${ipOf(i)} ${name}`)
-      queries.push(`${i % 10 === 0 ? name.toUpperCase() : name} A`)
+    const r0 = benchRecords(SERVICES)
+    const queries = benchQueries(r0)
+    const load: Load = {
+      qfile: join(dir, 'queries.txt'),
+      queries,
+      classOf: new Map(queries.map((q) => [`${q.name.toLowerCase()} ${q.type}`, q.cls])),
+      samples: sampleQueries(queries),
     }
-    for (let i = 0; i < SERVICES / 50; i++) queries.push(`missing-${i}.bench.svc.cluster.local A`)
-    const qfile = join(dir, 'queries.txt')
-    writeFileSync(qfile, queries.join('\n') + '\n')
-    const hostsFile = join(dir, 'hosts')
-    writeFileSync(hostsFile, hosts.join('\n') + '\n')
+    writeFileSync(load.qfile, renderQueryFile(queries))
+    const loadStart = loadavg()
+    const rows: RowResult[] = []
 
-    // ---- netkube ----
-    const nk = await startDnsServer({ model: benchModel(), host: '127.0.0.1', port: 0, upstreams: [] })
-    cleanups.push(() => nk.stop())
-    await waitForAnswer(nk.port, 'svc-1.bench.svc.cluster.local')
-    // The batched recvmmsg/sendmmsg addon (src/dns/native) when built; NETKUBE_DNS_NO_MMSG=1 forces dgram.
-    console.log(`netkube UDP path: ${nk.udpPath}`)
-
-    // ---- dnsmasq, same records, a child we stop by PID ----
-    const dmPort = await freePort()
-    const dm = spawn(
-      'dnsmasq',
-      [
-        '--keep-in-foreground', '--no-resolv', '--no-hosts', `--addn-hosts=${hostsFile}`, '--local=/cluster.local/',
-        `--port=${dmPort}`, '--listen-address=127.0.0.1', '--bind-interfaces', '--pid-file=', '--user=root',
-        '--cache-size=10000', `--local-ttl=5`, '--dns-forward-max=1000',
-      ],
-      { stdio: ['ignore', 'ignore', 'pipe'] },
-    )
-    let dmErr = ''
-    dm.stderr!.on('data', (d) => (dmErr += d))
-    cleanups.push(() => {
-      if (dm.exitCode === null && dm.pid) process.kill(dm.pid, 'SIGTERM')
-    })
-    await waitForAnswer(dmPort, 'svc-1.bench.svc.cluster.local').catch((e: unknown) => {
-      throw new Error(`dnsmasq did not start: ${String(e)} ${dmErr}`)
-    })
-
-    // ---- one run each, netkube first ----
-    // The bench process does nothing but serve DNS while dnsperf (a child) runs, so its
-    // own CPU usage is the server's. CPU per query is the figure that survives a busy
-    // machine: qps depends on how much of the two cores the neighbours leave us.
-    const selfCpu = (): number => {
-      const u = process.cpuUsage()
-      return (u.user + u.system) / 1e6
+    // 1 thread each: static, then the same instances under churn. Every server has its own
+    // copy of the records so its churn ticks land on its own state.
+    const one: Subject[] = []
+    for (const mk of [
+      (_r: BenchRecords) => startNetkube(1),
+      (r: BenchRecords) => startDnsmasq(dir, r, waitForAnswer),
+      (r: BenchRecords) => startNsd(dir, r, 1, waitForAnswer),
+      (r: BenchRecords) => startKnot(dir, r, 1, waitForAnswer),
+    ]) {
+      const r = benchRecords(SERVICES)
+      one.push({ s: await start(mk(r)), r, ticks: 0 })
     }
-    const a = await measured(nk.port, qfile, selfCpu)
-    const b = await measured(dmPort, qfile, () => procCpuSeconds(dm.pid!))
-    // The same server as two processes sharing the socket (`netkube dns --workers 2`).
-    await nk.stop()
-    const wPort = await freePort()
-    const workers = await startWorkers(2, wPort)
-    cleanups.push(() => workers.stop())
-    await waitForAnswer(wPort, 'svc-1.bench.svc.cluster.local')
-    const c = await measured(wPort, qfile, () => workers.pids.reduce((sum, pid) => sum + procCpuSeconds(pid), 0))
-    const rows: string[][] = [
-      ['server', 'qps', 'avg latency ms', 'max latency ms', 'lost', 'server CPU us/query'],
-      ['netkube dns', a.qps.toFixed(0), a.avgLatencyMs.toFixed(3), a.maxLatencyMs.toFixed(2), String(a.lost), a.cpuUsPerQuery!.toFixed(1)],
-      ['netkube dns --workers 2', c.qps.toFixed(0), c.avgLatencyMs.toFixed(3), c.maxLatencyMs.toFixed(2), String(c.lost), c.cpuUsPerQuery!.toFixed(1)],
-      ['dnsmasq', b.qps.toFixed(0), b.avgLatencyMs.toFixed(3), b.maxLatencyMs.toFixed(2), String(b.lost), b.cpuUsPerQuery!.toFixed(1)],
-      ['CoreDNS (published, 2 vCPU)', String(COREDNS_QPS), '-', '-', '-', '-'],
-    ]
-    const w = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)))
-    console.log(`\nbench:dns  ${SERVICES} services, ${queries.length} names, dnsperf -l ${SECONDS} -q ${OUTSTANDING}, loopback, ${SECONDS}s each\n`)
-    for (const r of rows) console.log(r.map((v, c) => (c === 0 ? v.padEnd(w[c]!) : v.padStart(w[c]!))).join('  '))
-    console.log(`\nnetkube --workers 2 / dnsmasq qps: ${(c.qps / b.qps).toFixed(2)}x   netkube --workers 2 / CoreDNS published: ${(c.qps / COREDNS_QPS).toFixed(2)}x`)
-    console.log(`netkube / dnsmasq qps: ${(a.qps / b.qps).toFixed(2)}x   netkube / CoreDNS published: ${(a.qps / COREDNS_QPS).toFixed(2)}x   dnsmasq / netkube CPU per query: ${(b.cpuUsPerQuery! / a.cpuUsPerQuery!).toFixed(2)}x`)
-    const load = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')
-    console.log(`machine: ${cpus().length} CPUs, load average ${load} (other work on the machine moves qps; CPU per query moves less)`)
-    console.log(`answers: netkube NOERROR ${a.noerror} NXDOMAIN ${a.nxdomain}; dnsmasq NOERROR ${b.noerror} NXDOMAIN ${b.nxdomain}`)
+    rows.push(...(await rowsOf('1 thread', one, load, false)))
+    rows.push(...(await rowsOf('1 thread + churn', one, load, true)))
+    for (const { s } of one) await stop(s)
+
+    // MULTI threads: netkube workers, NSD server processes, Knot UDP workers (dnsmasq has one thread).
+    const multi: Subject[] = []
+    for (const mk of [
+      (_r: BenchRecords) => startNetkube(MULTI),
+      (r: BenchRecords) => startNsd(dir, r, MULTI, waitForAnswer),
+      (r: BenchRecords) => startKnot(dir, r, MULTI, waitForAnswer),
+    ]) {
+      const r = benchRecords(SERVICES)
+      multi.push({ s: await start(mk(r)), r, ticks: 0 })
+    }
+    rows.push(...(await rowsOf(`${MULTI} threads`, multi, load, false)))
+    for (const { s } of multi) await stop(s)
+
+    const counts = CLASSES.map((c) => `${c} ${queries.filter((q) => q.cls === c).length}`).join(', ')
+    console.log(`\nbench:dns  ${SERVICES} services + ${r0.headless.length} headless (3 pods each), ${queries.length} queries per pass (${counts})`)
+    console.log(`dnsperf -l ${SECONDS} -q ${OUTSTANDING} -c 4 on loopback (${HOST}), ${ROUNDS} rounds per row (servers take turns; rates are medians, max latency the worst round), all rows in this one invocation back to back; netkube UDP path: ${udpPath}\n`)
+    printTable(rows)
+    const head = rows.filter((r) => r.group === '1 thread')
+    const nk = head.find((r) => r.server === 'netkube')!
+    console.log(`\nheadline (1 thread each, correct answers/s): ${head.filter((r) => r !== nk).map((r) => `netkube/${r.server} ${(nk.correctPerSec / r.correctPerSec).toFixed(2)}x`).join('   ')}`)
+    console.log(`          CPU per correct answer:           ${head.filter((r) => r !== nk).map((r) => `${r.server}/netkube ${(r.cpuUsPerAnswer / nk.cpuUsPerAnswer).toFixed(2)}x`).join('   ')}`)
+    console.log(`          netkube 1 worker / CoreDNS published (~${COREDNS_QPS} qps, 2 vCPU, all cores): ${(nk.correctPerSec / COREDNS_QPS).toFixed(2)}x`)
+    console.log(`\ncorrectness: every answer's rcode checked against its query's class (dnsperf -v); rcode and full answer of ${load.samples.length} sampled queries (every class) checked with dig before and after each row, and after churn every changed name; a class with a wrong sample counts no correct answers for that row.`)
+    console.log(`churn: ${CHURN_PER_TICK} headless services change one pod IP each second. netkube: EndpointSlice updates into the worker's read model; dnsmasq: the --hostsdir file rewritten (inotify re-read); NSD: zone file rewritten + nsd-control reload; Knot: one knotc zone-begin/unset/set/commit transaction.`)
+    for (const r of rows) {
+      const u = r.updates
+      const extra = u
+        ? [`${u.count} updates, mean apply ${u.meanMs.toFixed(1)} ms; every changed name right after the run at dig check ${u.rightAtCheck.map((c) => (c ? `#${c}` : 'never (3 s)')).join(', ')} (100 ms apart)`]
+        : []
+      const notes = [...extra, ...r.notes]
+      if (notes.length) console.log(`  ${r.group} ${r.server}: ${notes.join('; ')}`)
+    }
+    console.log(`  dnsmasq has no ${MULTI}-thread row: it serves from one thread.`)
+    console.log(`\nmachine: ${cpus().length} CPUs shared with other work; load average ${loadStart} at start, ${loadavg()} at end.`)
+    console.log('noisy: qps, correct/s, latency (they move with what the neighbours leave us; dnsperf shares the 2 cores, so multi-thread rows cannot scale past it); CPU us/answer moves less.')
+    console.log('server CPU % below 100 x threads means the server was not the limit: its rate then shows how fast it answers a waiting client (wake-ups, batching), not how many answers it could give.')
   } finally {
-    for (const c of cleanups.reverse()) await c()
+    await cleanup()
   }
 }
 
