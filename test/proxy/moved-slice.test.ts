@@ -15,7 +15,7 @@ import { NFT_TABLE } from '../../src/proxy/nftables.js'
 import { withApiServer } from '../helpers/apiserver.js'
 import { cleanupRunNamespaces, withNetns } from '../helpers/netns.js'
 import { dig } from '../dns/dig.js'
-import { slice, svc } from './fixtures.js'
+import { NODE_PROXY, slice, svc } from './fixtures.js'
 
 const A_IP = '10.96.0.21'
 const B_IP = '10.96.0.22'
@@ -64,17 +64,7 @@ t.test('a slice moved between Services leaves the old one in the proxy rules and
   db.endpoints[0]!.hostname = 'db-0'
   await slices.create(db)
 
-  const proxy = await startProxy({
-    client,
-    nodeName: 'node-a',
-    netns: node,
-    mode: 'nftables',
-    clusterCIDR: '10.244.0.0/16',
-    serviceCIDR: '10.96.0.0/12',
-    nodeIPs: ['192.168.50.10'],
-    minSyncMs: 50,
-    skipNodeSetup: true,
-  })
+  const proxy = await startProxy({ ...NODE_PROXY, client, netns: node })
   t.teardown(() => proxy.stop())
   const feed = startDnsModelFromClient(client)
   t.teardown(() => feed.stop())
