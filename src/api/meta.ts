@@ -1,6 +1,6 @@
 // Small helpers over ObjectMeta, conditions and pod readiness that controllers, the scheduler and
 // the table printer share. Pure: time comes in as an argument.
-import type { Condition, KubeObject, OwnerReference, Pod } from './types.js'
+import { LABEL_SERVICE_NAME, type Condition, type EndpointSlice, type KubeObject, type OwnerReference, type Pod, type Service } from './types.js'
 
 export function getCondition<C extends Condition>(conds: readonly C[] | undefined, type: string): C | undefined {
   return conds?.find((c) => c.type === type)
@@ -83,4 +83,24 @@ export function isPodActive(pod: Pod): boolean {
 export function objectKey(obj: KubeObject): string {
   const ns = obj.metadata.namespace
   return ns ? `${ns}/${obj.metadata.name ?? ''}` : obj.metadata.name ?? ''
+}
+
+/** `namespace/name` of a Service: the key under which the proxy and DNS group its EndpointSlices. */
+export function serviceKey(namespace: string, name: string): string {
+  return `${namespace}/${name}`
+}
+
+export function serviceKeyOf(svc: Service): string {
+  return serviceKey(svc.metadata.namespace ?? 'default', svc.metadata.name ?? '')
+}
+
+/**
+ * The Service an EndpointSlice belongs to: its namespace plus its `kubernetes.io/service-name`
+ * label, the API's only link between the two; undefined when unlabelled. The label is mutable,
+ * so an update whose key differs from the old object's moves the slice: consumers must take it
+ * out of the old Service as well as putting it into the new one.
+ */
+export function sliceServiceKey(slice: EndpointSlice): string | undefined {
+  const svc = slice.metadata.labels?.[LABEL_SERVICE_NAME]
+  return svc ? serviceKey(slice.metadata.namespace ?? 'default', svc) : undefined
 }

@@ -1,6 +1,6 @@
-// Response → wire bytes, through dns2 (cold path only: the server caches the bytes).
+// Response ⇄ wire records, through dns2 (cold path only: the server caches the bytes).
 import dns2 from 'dns2'
-import type { RR, Response } from './answer.js'
+import { normalizeName, type RR, type Response } from './answer.js'
 
 const { Packet } = dns2
 
@@ -50,4 +50,43 @@ export function encodeResponse(qname: string, qtype: number, qclass: number, r: 
   p.authorities = r.authorities.map(toResource) as never
   p.additionals = r.additionals.map(toResource) as never
   return p.toBuffer()
+}
+
+/**
+ * A record dns2 parsed, as an RR (names lower case, no trailing dot); undefined for types we
+ * never serve (OPT included). Reads upstream answers when chasing an ExternalName target.
+ */
+export function decodeRecord(r: Record<string, unknown>): RR | undefined {
+  const base = { name: normalizeName(String(r.name)), ttl: Number(r.ttl) }
+  const name = (v: unknown): string => normalizeName(String(v))
+  switch (r.type) {
+    case Packet.TYPE.A:
+      return { ...base, type: 'A', address: String(r.address) }
+    case Packet.TYPE.AAAA:
+      return { ...base, type: 'AAAA', address: String(r.address) }
+    case Packet.TYPE.CNAME:
+      return { ...base, type: 'CNAME', target: name(r.domain) }
+    case Packet.TYPE.PTR:
+      return { ...base, type: 'PTR', target: name(r.domain) }
+    case Packet.TYPE.NS:
+      return { ...base, type: 'NS', target: name(r.ns) }
+    case Packet.TYPE.SRV:
+      return { ...base, type: 'SRV', priority: Number(r.priority), weight: Number(r.weight), port: Number(r.port), target: name(r.target) }
+    case Packet.TYPE.TXT:
+      return { ...base, type: 'TXT', text: ([] as unknown[]).concat(r.data).map(String) }
+    case Packet.TYPE.SOA:
+      return {
+        ...base,
+        type: 'SOA',
+        mname: name(r.primary),
+        rname: name(r.admin),
+        serial: Number(r.serial),
+        refresh: Number(r.refresh),
+        retry: Number(r.retry),
+        expire: Number(r.expiration),
+        minimum: Number(r.minimum),
+      }
+    default:
+      return undefined
+  }
 }

@@ -3,6 +3,7 @@
 // model decides whether anything visible changed. `synced` turns true once both initial
 // lists are in, so names are never answered NXDOMAIN from a half-filled model.
 // Pod records need no informer: the "pods insecure" mode answers from the name itself.
+import { sliceServiceKey } from '../api/meta.js'
 import type { EndpointSlice, Service } from '../api/types.js'
 import { findResource } from '../api/resources.js'
 import type { Client } from '../client/interfaces.js'
@@ -34,7 +35,7 @@ export function startDnsModelFromClient(client: Client, model = new DnsModel()):
     onAdd: (s) => model.upsertEndpointSlice(s),
     onUpdate: (o, s) => {
       // A slice re-labelled to another service must leave the old one.
-      if (o.metadata.labels?.['kubernetes.io/service-name'] !== s.metadata.labels?.['kubernetes.io/service-name']) model.deleteEndpointSlice(o)
+      if (sliceServiceKey(o) !== sliceServiceKey(s)) model.deleteEndpointSlice(o)
       model.upsertEndpointSlice(s)
     },
     onDelete: (s) => model.deleteEndpointSlice(s),

@@ -10,6 +10,7 @@
 //   in DNS changed: an EndpointSlice update that only bumps resourceVersion, or moves a
 //   pod's nodeName, leaves them alone. The server's answer cache is keyed on generation.
 import ipaddr from 'ipaddr.js'
+import { serviceKey, serviceKeyOf, sliceServiceKey } from '../api/meta.js'
 import type { EndpointSlice, Service } from '../api/types.js'
 
 export type DnsProto = 'tcp' | 'udp' | 'sctp'
@@ -55,7 +56,6 @@ export interface DnsReadModel {
 }
 
 const TOLERATE_UNREADY = 'service.alpha.kubernetes.io/tolerate-unready-endpoints'
-const SERVICE_NAME_LABEL = 'kubernetes.io/service-name'
 
 /** The spec's system-assigned hostname for an endpoint without one (CoreDNS's form). */
 export function derivedHostname(ip: string): string {
@@ -104,7 +104,7 @@ export class DnsModel implements DnsReadModel {
   }
 
   service(namespace: string, name: string): DnsService | undefined {
-    return this.views.get(`${namespace}/${name}`)?.view
+    return this.views.get(serviceKey(namespace, name))?.view
   }
 
   namespaceExists(namespace: string): boolean {
@@ -120,13 +120,13 @@ export class DnsModel implements DnsReadModel {
   }
 
   upsertService(svc: Service): void {
-    const key = `${svc.metadata.namespace ?? 'default'}/${svc.metadata.name}`.toLowerCase()
+    const key = serviceKeyOf(svc)
     this.services.set(key, svc)
     this.refresh(key)
   }
 
   deleteService(namespace: string, name: string): void {
-    const key = `${namespace}/${name}`.toLowerCase()
+    const key = serviceKey(namespace, name)
     this.services.delete(key)
     this.refresh(key)
   }
@@ -205,12 +205,6 @@ export class DnsModel implements DnsReadModel {
       if (m.size === 0) this.reverseIndex.delete(ip)
     }
   }
-}
-
-function sliceServiceKey(slice: EndpointSlice): string | undefined {
-  const svcName = slice.metadata.labels?.[SERVICE_NAME_LABEL]
-  if (!svcName) return undefined
-  return `${slice.metadata.namespace ?? 'default'}/${svcName}`.toLowerCase()
 }
 
 /** Canonical text of an IP as the reverse index stores it (IPv6 compressed, lower case). */

@@ -2,8 +2,8 @@
 // changed, per Service, as {previous, current}; the sync takes the accumulated changes at once.
 // A change that is undone before the sync (add then delete, or an update back to the old spec)
 // disappears, so it costs nothing.
+import { serviceKeyOf, sliceServiceKey } from '../api/meta.js'
 import type { EndpointSlice, Service } from '../api/types.js'
-import { serviceKey, sliceServiceKey } from './serviceport.js'
 
 export interface Change<T> {
   previous: T | undefined
@@ -12,10 +12,6 @@ export interface Change<T> {
 
 /** Annotation the EndpointSlice controller sets to when the change that caused it happened. */
 export const TRIGGER_TIME_ANNOTATION = 'endpoints.kubernetes.io/last-change-trigger-time'
-
-function svcKeyOf(s: Service): string {
-  return serviceKey(s.metadata.namespace ?? 'default', s.metadata.name ?? '')
-}
 
 /** What of a Service matters to the proxy (not status, not metadata noise). */
 function serviceFingerprint(s: Service | undefined): string {
@@ -29,7 +25,7 @@ export class ServiceChangeTracker {
   update(prev: Service | undefined, cur: Service | undefined): boolean {
     const obj = cur ?? prev
     if (!obj) return false
-    const key = svcKeyOf(obj)
+    const key = serviceKeyOf(obj)
     const c = this.changes.get(key)
     if (c) c.current = cur
     else this.changes.set(key, { previous: prev, current: cur })
@@ -75,14 +71,20 @@ export class EndpointsChangeTracker {
   constructor(private now: () => number = Date.now) {}
 
   update(prev: EndpointSlice | undefined, cur: EndpointSlice | undefined): boolean {
-    const obj = cur ?? prev
-    if (!obj) return false
-    const key = sliceServiceKey(obj)
-    if (!key) return this.changes.size > 0
-    const sliceName = obj.metadata.name ?? ''
+    const prevKey = prev && sliceServiceKey(prev)
+    const curKey = cur && sliceServiceKey(cur)
+    // A relabelled (or unlabelled) slice leaves its old Service, which must stop sending
+    // traffic to its endpoints; it then joins the new one like an added slice.
+    if (prev && prevKey && prevKey !== curKey) this.record(prevKey, prev.metadata.name ?? '', undefined, cur)
+    if (cur && curKey) this.record(curKey, cur.metadata.name ?? '', cur, cur)
+    return this.changes.size > 0
+  }
+
+  /** Set (or, with `slice` undefined, remove) one slice of one Service; `trigger` carries the change time. */
+  private record(key: string, sliceName: string, slice: EndpointSlice | undefined, trigger: EndpointSlice | undefined): void {
     const before = this.latest.get(key)
     const after: SliceSet = new Map(before ?? [])
-    if (cur) after.set(sliceName, cur)
+    if (slice) after.set(sliceName, slice)
     else after.delete(sliceName)
     if (after.size) this.latest.set(key, after)
     else this.latest.delete(key)
@@ -94,11 +96,10 @@ export class EndpointsChangeTracker {
       this.changes.delete(key)
       this.triggers.delete(key)
     } else if (!this.triggers.has(key)) {
-      const ann = cur?.metadata.annotations?.[TRIGGER_TIME_ANNOTATION]
+      const ann = trigger?.metadata.annotations?.[TRIGGER_TIME_ANNOTATION]
       const t = ann ? Date.parse(ann) : NaN
       this.triggers.set(key, Number.isFinite(t) ? t : this.now())
     }
-    return this.changes.size > 0
   }
 
   get pending(): number {

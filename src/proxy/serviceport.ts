@@ -4,7 +4,6 @@
 // (graceful termination fallback); `Local` traffic policies keep only this node's endpoints.
 import { createHash } from 'node:crypto'
 import type { EndpointSlice, Service, ServicePort as ApiServicePort } from '../api/types.js'
-import { LABEL_SERVICE_NAME } from '../api/types.js'
 import { compareIp, isIp4 } from '../net/ip.js'
 
 export type Proto = 'tcp' | 'udp' | 'sctp'
@@ -48,16 +47,6 @@ export interface ServicePortInfo {
 }
 
 export const DEFAULT_AFFINITY_SECONDS = 10800
-
-export function serviceKey(namespace: string, name: string): string {
-  return `${namespace}/${name}`
-}
-
-/** The service a slice belongs to, from its `kubernetes.io/service-name` label. */
-export function sliceServiceKey(slice: EndpointSlice): string | undefined {
-  const svc = slice.metadata.labels?.[LABEL_SERVICE_NAME]
-  return svc && slice.metadata.namespace ? serviceKey(slice.metadata.namespace, svc) : undefined
-}
 
 /** Readable, stable label used in chain names: `ns/name/tcp/portName-or-number`. */
 export function portLabel(sp: ServicePortInfo): string {

@@ -2,10 +2,10 @@
 import t from 'tap'
 import { duplicate, forbidden, formatFieldErrors, invalid, notSupported, required, tooLong } from '../../src/api/field-errors.js'
 import { isPercent, resolveIntOrPercent } from '../../src/api/intstr.js'
-import { controllerRef, getCondition, isControlledBy, isPodTerminal, newControllerRef, podIsAvailable, podIsReady, setCondition } from '../../src/api/meta.js'
+import { controllerRef, getCondition, isControlledBy, isPodTerminal, newControllerRef, podIsAvailable, podIsReady, serviceKeyOf, setCondition, sliceServiceKey } from '../../src/api/meta.js'
 import { isConfigMapKey, isDNS1035Label, isDNS1123Label, isDNS1123Subdomain, isQualifiedName, isValidCIDR, isValidIP, isValidLabelValue, isValidPortName } from '../../src/api/names.js'
 import { QuantityError, formatQuantity, parseQuantity } from '../../src/api/quantity.js'
-import type { Condition, Pod } from '../../src/api/types.js'
+import type { Condition, EndpointSlice, Pod } from '../../src/api/types.js'
 
 t.test('parseQuantity', async (t) => {
   const cases: [string, number][] = [
@@ -151,4 +151,21 @@ t.test('field error bodies read like k8s', async (t) => {
   t.equal(forbidden('spec', 'nope').message, 'Forbidden: nope')
   t.match(tooLong('metadata.annotations', '', 262144).message, /^Too long: .*262144 bytes$/)
   t.equal(formatFieldErrors('ConfigMap', 'c', []), 'ConfigMap "c" is invalid')
+})
+
+t.test('a slice belongs to the Service its service-name label names, in its own namespace', async (t) => {
+  const slice = (ns: string | undefined, labels?: Record<string, string>): EndpointSlice => ({
+    apiVersion: 'discovery.k8s.io/v1',
+    kind: 'EndpointSlice',
+    metadata: { name: 'web-abc', ...(ns ? { namespace: ns } : {}), ...(labels ? { labels } : {}) },
+    addressType: 'IPv4',
+    endpoints: [],
+  })
+  t.equal(sliceServiceKey(slice('prod', { 'kubernetes.io/service-name': 'web' })), 'prod/web')
+  t.equal(sliceServiceKey(slice(undefined, { 'kubernetes.io/service-name': 'web' })), 'default/web')
+  t.equal(sliceServiceKey(slice('prod', { app: 'web' })), undefined, 'no label: no service')
+  t.equal(sliceServiceKey(slice('prod')), undefined)
+  // The same key as the Service itself: that is what matches the two up.
+  t.equal(serviceKeyOf({ apiVersion: 'v1', kind: 'Service', metadata: { namespace: 'prod', name: 'web' }, spec: {} }), 'prod/web')
+  t.equal(serviceKeyOf({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'web' }, spec: {} }), 'default/web')
 })

@@ -1,6 +1,18 @@
-// A small cluster as Services and EndpointSlices, shared by the answer and server tests.
+// A small cluster as Services and EndpointSlices, and queries in wire format, shared by the DNS tests.
+import dns2 from 'dns2'
 import type { Endpoint, EndpointSlice, Service, ServicePort } from '../../src/api/types.js'
 import { DnsModel } from '../../src/dns/model.js'
+
+const { Packet } = dns2
+
+/** A query in wire format (RD set); `edns` is the advertised UDP payload size (no OPT without it). */
+export function query(name: string, type: number, opts: { edns?: number; version?: number; dnssecOk?: boolean; id?: number; qclass?: number } = {}): Buffer {
+  const p = new Packet()
+  p.header = new Packet.Header({ id: opts.id ?? 0x1234, rd: 1 })
+  p.questions = [new Packet.Question({ name, type, class: opts.qclass ?? 1 })]
+  if (opts.edns) p.additionals = [Packet.Resource.EDNS([], { udpPayloadSize: opts.edns, version: opts.version ?? 0, doFlag: opts.dnssecOk ?? false }) as never]
+  return p.toBuffer()
+}
 
 export function svc(ns: string, name: string, spec: Service['spec'], annotations?: Record<string, string>): Service {
   return { apiVersion: 'v1', kind: 'Service', metadata: { namespace: ns, name, ...(annotations ? { annotations } : {}) }, spec }

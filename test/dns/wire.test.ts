@@ -4,16 +4,9 @@ import t from 'tap'
 import dns2 from 'dns2'
 import { TtlCache } from '../../src/dns/cache.js'
 import { addressAnswers, appendOpt, headerResponse, keyName, parseQuery, rotateAnswers, ttlOffsets } from '../../src/dns/wire.js'
+import { query } from './fixtures.js'
 
 const { Packet } = dns2
-
-function query(name: string, type: number, opts: { edns?: number; version?: number; id?: number } = {}): Buffer {
-  const p = new Packet()
-  p.header = new Packet.Header({ id: opts.id ?? 0x1234, rd: 1 })
-  p.questions = [new Packet.Question({ name, type, class: 1 })]
-  if (opts.edns) p.additionals = [Packet.Resource.EDNS([], { udpPayloadSize: opts.edns, version: opts.version ?? 0 }) as never]
-  return p.toBuffer()
-}
 
 t.test('parseQuery: question, lower-cased key, EDNS', async (t) => {
   const r = parseQuery(query('WeB.Default.svc.cluster.local', 1, { edns: 4096 }))

@@ -46,6 +46,33 @@ t.test('endpoints tracker groups slices by service and records trigger times', a
   t.notOk(tr.update(undefined, orphan), 'a slice without service label is ignored')
 })
 
+t.test('endpoints tracker: a relabelled slice leaves its old service and joins the new one', async (t) => {
+  const tr = new EndpointsChangeTracker(() => 1000)
+  const onA = slice('a', [{ ip: '10.244.1.11' }], { name: 'moving' })
+  const stays = slice('a', [{ ip: '10.244.1.12' }], { name: 'stays' })
+  tr.update(undefined, onA)
+  tr.update(undefined, stays)
+  tr.take()
+  const onB = slice('b', [{ ip: '10.244.1.11' }], { name: 'moving' })
+  t.ok(tr.update(onA, onB), 'a sync is needed')
+  t.same([...tr.slicesFor('default/a')!.keys()], ['stays'], 'a keeps only its other slice')
+  t.same([...tr.slicesFor('default/b')!.keys()], ['moving'])
+  const { changes } = tr.take()
+  t.same([...changes.keys()].sort(), ['default/a', 'default/b'], 'both services are re-synced')
+  t.same([...changes.get('default/a')!.current!.keys()], ['stays'])
+  t.same([...changes.get('default/a')!.previous!.keys()].sort(), ['moving', 'stays'])
+  // Moved away and back before a sync: nothing to do.
+  tr.update(onB, onA)
+  tr.update(onA, onB)
+  t.equal(tr.pending, 0, 'a move undone before the sync is no change')
+  // Losing the label entirely also takes it out of its service.
+  const unlabelled = slice('b', [{ ip: '10.244.1.11' }], { name: 'moving' })
+  delete unlabelled.metadata.labels
+  tr.update(onB, unlabelled)
+  t.equal(tr.slicesFor('default/b'), undefined, 'b has no slices left')
+  t.same([...tr.take().changes.keys()], ['default/b'])
+})
+
 t.test('runner: coalesces requests to one run per min interval, never overlaps', async (t) => {
   let runs = 0
   let active = 0

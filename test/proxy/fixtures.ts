@@ -42,3 +42,14 @@ export function slice(
 }
 
 export const NODE = { name: 'node-a', ips: ['192.168.50.10'], clusterCIDR: '10.244.0.0/16', serviceCIDR: '10.96.0.0/12' }
+
+/** startProxy options for NODE in nftables mode, syncing fast; the namespace is prepared (or unused) by the test. */
+export const NODE_PROXY = {
+  nodeName: NODE.name,
+  mode: 'nftables',
+  clusterCIDR: NODE.clusterCIDR,
+  serviceCIDR: NODE.serviceCIDR,
+  nodeIPs: NODE.ips,
+  minSyncMs: 50,
+  skipNodeSetup: true,
+} as const

@@ -8,7 +8,7 @@ import { FakeNft } from '../../src/net/nft.js'
 import { startProxy } from '../../src/proxy/index.js'
 import { NFT_TABLE } from '../../src/proxy/nftables.js'
 import { withApiServer } from '../helpers/apiserver.js'
-import { slice, svc } from './fixtures.js'
+import { NODE_PROXY, slice, svc } from './fixtures.js'
 
 async function until(what: string, fn: () => boolean, ms = 10_000): Promise<void> {
   const end = Date.now() + ms
@@ -27,19 +27,7 @@ t.test('informers drive syncs: create, scale down, delete; /healthz and /metrics
   await slices.create(slice('web', [{ ip: '10.244.1.11' }, { ip: '10.244.1.12' }]))
 
   const nft = new FakeNft()
-  const proxy = await startProxy({
-    client,
-    nodeName: 'node-a',
-    netns: 'not-used-with-fake-nft',
-    mode: 'nftables',
-    clusterCIDR: '10.244.0.0/16',
-    serviceCIDR: '10.96.0.0/12',
-    nodeIPs: ['192.168.50.10'],
-    minSyncMs: 50,
-    skipNodeSetup: true,
-    nft,
-    healthPort: 0,
-  })
+  const proxy = await startProxy({ ...NODE_PROXY, client, netns: 'not-used-with-fake-nft', nft, healthPort: 0 })
   t.teardown(() => proxy.stop())
   const dump = (): string => nft.dump('ip', NFT_TABLE) ?? ''
   t.match(dump(), /numgen random mod 2 vmap/, 'first sync programmed both endpoints')
