@@ -2,10 +2,10 @@
 // forwarding, error and truncation decisions) with its transports (udp.ts: dgram or the
 // batched mmsg path; tcp.ts: length-framed) and the /healthz /readyz /metrics listener.
 // What it decides itself: the upstream list (never ourselves) and the shared port.
-import { createServer as createHttpServer, type Server as HttpServer } from 'node:http'
 import { logger } from '../util/log.js'
 import { normalizeName, type AnswerConfig } from './answer.js'
 import { DnsHandler } from './handler.js'
+import { startStatusServer } from '../util/status-server.js'
 import { DnsMetrics } from './metrics.js'
 import type { DnsReadModel } from './model.js'
 import { listenTcp, type TcpListener } from './tcp.js'
@@ -86,36 +86,18 @@ export async function startDnsServer(opts: DnsServerOptions): Promise<DnsServerH
     throw err
   }
 
-  let http: HttpServer | undefined
-  let metricsPort: number | undefined
-  if (opts.metricsPort !== undefined) {
-    http = createHttpServer((req, res) => {
-      if (req.url === '/healthz') {
-        res.end('ok')
-      } else if (req.url === '/readyz') {
-        res.statusCode = model.synced ? 200 : 503
-        res.end(model.synced ? 'ok' : 'not synced')
-      } else if (req.url === '/metrics') {
-        metrics.registry.metrics().then(
-          (text) => {
-            res.setHeader('content-type', metrics.registry.contentType)
-            res.end(text)
-          },
-          (err: unknown) => {
-            res.statusCode = 500
-            res.end(String(err))
-          },
-        )
-      } else {
-        res.statusCode = 404
-        res.end()
-      }
-    })
-    const h = http
-    await new Promise<void>((resolve) => h.listen(opts.metricsPort, opts.metricsHost ?? host, resolve))
-    const a = h.address()
-    metricsPort = typeof a === 'object' && a ? a.port : undefined
-  }
+  // Readiness as CoreDNS's /ready: not until the informers have synced (SERVFAIL until then).
+  const status =
+    opts.metricsPort !== undefined
+      ? await startStatusServer({
+          component: 'dns',
+          port: opts.metricsPort,
+          host: opts.metricsHost ?? host,
+          registry: metrics.registry,
+          checks: { readyz: [{ name: 'informer-sync', check: () => (model.synced ? undefined : 'caches not synced') }] },
+        })
+      : undefined
+  const metricsPort = status?.port
   log.debug({ host, port, zone: cfg.zone, upstreams, metricsPort }, 'dns server listening')
 
   let stopped = false
@@ -131,7 +113,7 @@ export async function startDnsServer(opts: DnsServerOptions): Promise<DnsServerH
       await Promise.all([
         udp.close(),
         tcp.close(),
-        http ? new Promise<void>((r) => http!.close(() => r())) : Promise.resolve(),
+        status?.close(),
       ])
     },
   }

@@ -245,3 +245,17 @@ t.test('metrics and health over HTTP', async (t) => {
   t.match(m, /netkube_dns_queries_total\{type="A",rcode="NXDOMAIN"\} 1/)
   t.match(m, /netkube_dns_request_duration_seconds_count\{source="cache"\} 1/)
 })
+
+t.test('/readyz waits for the informers (CoreDNS /ready), /healthz does not', async (t) => {
+  const model = new DnsModel()
+  const srv = await start(t, {}, model)
+  const get = async (path: string) => {
+    const r = await fetch(`http://127.0.0.1:${srv.metricsPort}${path}`)
+    return { status: r.status, body: await r.text() }
+  }
+  t.equal((await get('/healthz')).status, 200, 'alive before sync')
+  t.same(await get('/readyz'), { status: 500, body: '[+]ping ok\n[-]informer-sync failed: reason withheld\nreadyz check failed\n' }, 'not ready before sync')
+  t.equal((await get('/readyz/informer-sync')).body, 'internal server error: caches not synced\n')
+  model.setSynced(true)
+  t.same(await get('/readyz'), { status: 200, body: 'ok' }, 'ready once synced')
+})
