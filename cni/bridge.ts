@@ -147,8 +147,10 @@ export async function cmdAdd(req: CniRequest, rawConf: BridgeConf, ctx: PluginCo
     const br = await ensureBridge(host, conf)
     const ipam = await ipamAdd(conf, req.containerId, req.ifname)
     undo.push(() => ipamDel(conf, req.containerId, req.ifname))
-    await ensureVeth(host, conf, req, hostName)
+    // before ensureVeth: a failure between creating the pair and finishing its setup must
+    // still remove it (deleting a veth that was never made is not an error)
     undo.push(() => host.deleteLink(hostName))
+    await ensureVeth(host, conf, req, hostName)
     crashPoint('after-veth')
     const routes = podRoutes(conf, ipam.ips, ipam.routes)
     await configurePod(pod, req.ifname, ipam.ips, routes)
@@ -195,9 +197,15 @@ function buildResult(conf: BridgeConf, mine: CniInterface[], ips: (CniIpConfig &
   return result
 }
 
+// DEL undoes ADD from the outside in, and releases the IPs last: a step that fails fails the
+// DEL with the allocation still recorded, so the runtime's retry finds the same addresses to
+// clean up (and no new pod is handed an IP that an old veth or masquerade entry still holds).
 export async function cmdDel(req: CniRequest, rawConf: BridgeConf, ctx: PluginContext): Promise<void> {
   const conf = tryResolveConf(rawConf)
-  const released = await ipamDel(conf, req.containerId, req.ifname)
+  if (conf.ipMasq) {
+    const nft = ctx.kernel.nft(ctx.hostNetns)
+    for (const ip of ipamHolds(conf, req.containerId, req.ifname)) await masqDel(nft, conf.name, ip)
+  }
   const ops = opener(ctx.kernel)
   try {
     // Deleting either end of a veth removes both. The pod end first (the runtime's netns may
@@ -207,10 +215,7 @@ export async function cmdDel(req: CniRequest, rawConf: BridgeConf, ctx: PluginCo
   } finally {
     ops.closeAll()
   }
-  if (conf.ipMasq) {
-    const nft = ctx.kernel.nft(ctx.hostNetns)
-    for (const ip of released) await masqDel(nft, conf.name, ip)
-  }
+  await ipamDel(conf, req.containerId, req.ifname)
 }
 
 export async function cmdCheck(req: CniRequest, rawConf: BridgeConf, ctx: PluginContext): Promise<void> {
