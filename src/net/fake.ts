@@ -43,17 +43,10 @@ export class FaultPlan {
   }
 }
 
-interface FakeLink {
-  index: number
-  name: string
-  kind?: string
-  mtu: number
-  up: boolean
-  promisc: boolean
+interface FakeLink extends LinkInfo {
   mac: string
   /** a bridge whose MAC was given keeps it; otherwise it follows its ports */
   macFixed: boolean
-  master?: number
   hairpin: boolean
   peer?: { ns: FakeNs; link: FakeLink }
 }
