@@ -18,7 +18,7 @@ export function masqNames(network: string): { set: string; chain: string } {
 const nftFamily = (ip: string): NftFamily => (familyOf(ip) === 4 ? 'ip' : 'ip6')
 
 export function masqAddTx(network: string, podIp: string, subnet: string): NftTransaction {
-  const fam = parseCidr(subnet).family === 4 ? 'ip' : 'ip6'
+  const fam = nftFamily(parseCidr(subnet).ip)
   const { set, chain } = masqNames(network)
   const mcast = fam === 'ip' ? '224.0.0.0/4' : 'ff00::/8'
   return (
