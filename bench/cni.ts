@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto'
 import { spawn } from 'node:child_process'
 import { install } from '../cni/install.js'
 import { startCniServer } from '../cni/server.js'
+import { realKernel } from '../cni/context.js'
 import { handleCni } from '../cni/skel.js'
 import { createNetns, deleteNetns } from '../src/net/netns.js'
 
@@ -103,11 +104,11 @@ async function main(): Promise<void> {
       const stdin = conf('bench-inproc', 'netkube', dataDir)
       const env = { CNI_CONTAINERID: `i${r}`, CNI_NETNS: `/run/netns/${prefix}-p3`, CNI_IFNAME: 'eth0' }
       let t0 = performance.now()
-      const a = await handleCni({ env: { ...env, CNI_COMMAND: 'ADD' }, stdin }, { hostNetns: NODE })
+      const a = await handleCni({ env: { ...env, CNI_COMMAND: 'ADD' }, stdin }, { hostNetns: NODE, kernel: realKernel })
       inproc.add.push(performance.now() - t0)
       if (a.exit !== 0) throw new Error(`in-process ADD failed: ${a.stdout}`)
       t0 = performance.now()
-      await handleCni({ env: { ...env, CNI_COMMAND: 'DEL' }, stdin }, { hostNetns: NODE })
+      await handleCni({ env: { ...env, CNI_COMMAND: 'DEL' }, stdin }, { hostNetns: NODE, kernel: realKernel })
       inproc.del.push(performance.now() - t0)
     }
   } finally {

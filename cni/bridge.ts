@@ -2,6 +2,7 @@
 // plugins/main/bridge: config → ensure bridge → IPAM → ensure veth → configure the pod end →
 // gateway / masquerade → result. Each ensureX accepts that X may already exist; a failed ADD
 // runs its undo list in reverse, so it holds nothing afterwards; DEL of what is gone succeeds.
+// All kernel access comes in through ctx.kernel (context.ts), so a fake kernel can stand in.
 //
 // Kernel notes:
 // - The pod end of the veth is created directly inside the pod namespace, already named
@@ -14,21 +15,15 @@
 //   back on the same bridge port, which a bridge normally refuses).
 import { createHash } from 'node:crypto'
 import { existsSync } from 'node:fs'
-import { openNetOps } from '../src/net/index.js'
 import { canonicalCidr, familyOf, parseCidr } from '../src/net/ip.js'
-import { resolveNetns } from '../src/net/netns.js'
 import type { NetOps } from '../src/net/types.js'
 import { applySubnetEnv, loadSubnetEnv, type BridgeConf } from './config.js'
+import type { PluginContext, PluginKernel } from './context.js'
 import { CniCode, CniError } from './errors.js'
 import { ipamAdd, ipamDel, ipamGc, ipamHolds } from './ipam/host-local.js'
 import { masqAdd, masqDel } from './masq.js'
 import { crashPoint } from './crash.js'
 import type { CniInterface, CniIpConfig, CniRequest, CniResult, CniRoute } from './types.js'
-
-/** Where the host side lives: undefined = this process's namespace (a runtime exec'd us there). */
-export interface PluginContext {
-  hostNetns?: string
-}
 
 export function hostVethName(containerID: string, ifname: string): string {
   return `veth${createHash('sha256').update(`${containerID}\u0000${ifname}`).digest('hex').slice(0, 10)}`
@@ -49,8 +44,23 @@ function tryResolveConf(conf: BridgeConf): BridgeConf {
   }
 }
 
-function requireNetns(path: string): void {
-  if (!existsSync(resolveNetns(path))) throw new CniError(CniCode.INVALID_ENV, `network namespace ${path} does not exist`)
+function requireNetns(kernel: PluginKernel, path: string): void {
+  if (!kernel.netnsExists(path)) throw new CniError(CniCode.INVALID_ENV, `network namespace ${path} does not exist`)
+}
+
+/** The NetOps one command opens, all closed at its end — also those opened before a failing open. */
+function opener(kernel: PluginKernel): { open(netns: string | undefined): NetOps; closeAll(): void } {
+  const opened: NetOps[] = []
+  return {
+    open(netns) {
+      const ops = kernel.openNetOps(netns)
+      opened.push(ops)
+      return ops
+    },
+    closeAll() {
+      for (const ops of opened.splice(0)) ops.close()
+    },
+  }
 }
 
 async function ensureBridge(host: NetOps, conf: BridgeConf): Promise<{ name: string; mac?: string }> {
@@ -125,28 +135,32 @@ async function configurePod(pod: NetOps, ifname: string, ips: CniIpConfig[], rou
   }
 }
 
-export async function cmdAdd(req: CniRequest, rawConf: BridgeConf, ctx: PluginContext = {}): Promise<CniResult> {
-  requireNetns(req.netns)
+export async function cmdAdd(req: CniRequest, rawConf: BridgeConf, ctx: PluginContext): Promise<CniResult> {
+  requireNetns(ctx.kernel, req.netns)
   const conf = resolveConf(rawConf)
   const hostName = hostVethName(req.containerId, req.ifname)
-  const host = openNetOps(ctx.hostNetns)
-  const pod = openNetOps(req.netns)
+  const ops = opener(ctx.kernel)
   const undo: (() => Promise<unknown>)[] = []
   try {
+    const host = ops.open(ctx.hostNetns)
+    const pod = ops.open(req.netns)
     const br = await ensureBridge(host, conf)
     const ipam = await ipamAdd(conf, req.containerId, req.ifname)
     undo.push(() => ipamDel(conf, req.containerId, req.ifname))
-    await ensureVeth(host, conf, req, hostName)
+    // before ensureVeth: a failure between creating the pair and finishing its setup must
+    // still remove it (deleting a veth that was never made is not an error)
     undo.push(() => host.deleteLink(hostName))
+    await ensureVeth(host, conf, req, hostName)
     crashPoint('after-veth')
     const routes = podRoutes(conf, ipam.ips, ipam.routes)
     await configurePod(pod, req.ifname, ipam.ips, routes)
     if (conf.isGateway) await ensureGateway(host, conf, ipam.ips)
     if (conf.ipMasq) {
+      const nft = ctx.kernel.nft(ctx.hostNetns)
       for (const ip of ipam.ips) {
         const addr = ip.address.split('/')[0]!
-        await masqAdd(ctx.hostNetns, conf.name, addr, ip.subnet)
-        undo.push(() => masqDel(ctx.hostNetns, conf.name, addr))
+        await masqAdd(nft, conf.name, addr, ip.subnet)
+        undo.push(() => masqDel(nft, conf.name, addr))
       }
     }
     // The bridge's MAC follows its ports (lowest port MAC): read it now, not before.
@@ -163,8 +177,7 @@ export async function cmdAdd(req: CniRequest, rawConf: BridgeConf, ctx: PluginCo
     for (const u of undo.reverse()) await u().catch(() => undefined)
     throw err
   } finally {
-    host.close()
-    pod.close()
+    ops.closeAll()
   }
 }
 
@@ -184,32 +197,31 @@ function buildResult(conf: BridgeConf, mine: CniInterface[], ips: (CniIpConfig &
   return result
 }
 
-export async function cmdDel(req: CniRequest, rawConf: BridgeConf, ctx: PluginContext = {}): Promise<void> {
+// DEL undoes ADD from the outside in, and releases the IPs last: a step that fails fails the
+// DEL with the allocation still recorded, so the runtime's retry finds the same addresses to
+// clean up (and no new pod is handed an IP that an old veth or masquerade entry still holds).
+export async function cmdDel(req: CniRequest, rawConf: BridgeConf, ctx: PluginContext): Promise<void> {
   const conf = tryResolveConf(rawConf)
-  const released = await ipamDel(conf, req.containerId, req.ifname)
-  const host = openNetOps(ctx.hostNetns)
+  if (conf.ipMasq) {
+    const nft = ctx.kernel.nft(ctx.hostNetns)
+    for (const ip of ipamHolds(conf, req.containerId, req.ifname)) await masqDel(nft, conf.name, ip)
+  }
+  const ops = opener(ctx.kernel)
   try {
     // Deleting either end of a veth removes both. The pod end first (the runtime's netns may
     // be gone already — then so is the veth), then the host end by its derived name.
-    if (req.netns && existsSync(resolveNetns(req.netns))) {
-      const pod = openNetOps(req.netns)
-      try {
-        await pod.deleteLink(req.ifname)
-      } finally {
-        pod.close()
-      }
-    }
-    await host.deleteLink(hostVethName(req.containerId, req.ifname))
+    if (req.netns && ctx.kernel.netnsExists(req.netns)) await ops.open(req.netns).deleteLink(req.ifname)
+    await ops.open(ctx.hostNetns).deleteLink(hostVethName(req.containerId, req.ifname))
   } finally {
-    host.close()
+    ops.closeAll()
   }
-  if (conf.ipMasq) for (const ip of released) await masqDel(ctx.hostNetns, conf.name, ip)
+  await ipamDel(conf, req.containerId, req.ifname)
 }
 
-export async function cmdCheck(req: CniRequest, rawConf: BridgeConf, ctx: PluginContext = {}): Promise<void> {
+export async function cmdCheck(req: CniRequest, rawConf: BridgeConf, ctx: PluginContext): Promise<void> {
   const prev = rawConf.prevResult
   if (!prev) throw new CniError(CniCode.INVALID_CONFIG, 'CHECK needs prevResult')
-  requireNetns(req.netns)
+  requireNetns(ctx.kernel, req.netns)
   const conf = resolveConf(rawConf)
   const fail = (msg: string): CniError => new CniError(CniCode.CHECK_FAILED, msg)
   const ifaces = prev.interfaces ?? []
@@ -220,9 +232,10 @@ export async function cmdCheck(req: CniRequest, rawConf: BridgeConf, ctx: Plugin
   for (const ip of myIps) {
     if (!held.includes(ip.address.split('/')[0]!)) throw fail(`IPAM holds no allocation ${ip.address} for ${req.containerId}/${req.ifname}`)
   }
-  const host = openNetOps(ctx.hostNetns)
-  const pod = openNetOps(req.netns)
+  const ops = opener(ctx.kernel)
   try {
+    const host = ops.open(ctx.hostNetns)
+    const pod = ops.open(req.netns)
     const link = await pod.getLink(req.ifname)
     if (!link) throw fail(`interface ${req.ifname} not found in ${req.netns}`)
     if (!link.up) throw fail(`interface ${req.ifname} is down`)
@@ -244,23 +257,24 @@ export async function cmdCheck(req: CniRequest, rawConf: BridgeConf, ctx: Plugin
     if (!hv) throw fail(`host veth ${hostName} not found`)
     if (hv.master !== br.index) throw fail(`host veth ${hostName} is not on bridge ${conf.bridge}`)
   } finally {
-    host.close()
-    pod.close()
+    ops.closeAll()
   }
 }
 
-export async function cmdGc(rawConf: BridgeConf, ctx: PluginContext = {}): Promise<void> {
+export async function cmdGc(rawConf: BridgeConf, ctx: PluginContext): Promise<void> {
   const conf = tryResolveConf(rawConf)
   const stale = await ipamGc(conf, conf.validAttachments ?? [])
   if (stale.length === 0) return
-  const host = openNetOps(ctx.hostNetns)
+  const ops = opener(ctx.kernel)
   try {
+    const host = ops.open(ctx.hostNetns)
+    const nft = ctx.kernel.nft(ctx.hostNetns)
     for (const a of stale) {
       if (a.containerID && a.ifname) await host.deleteLink(hostVethName(a.containerID, a.ifname))
-      if (conf.ipMasq) await masqDel(ctx.hostNetns, conf.name, a.ip)
+      if (conf.ipMasq) await masqDel(nft, conf.name, a.ip)
     }
   } finally {
-    host.close()
+    ops.closeAll()
   }
 }
 

@@ -9,10 +9,14 @@
 import { createServer, type Server } from 'node:net'
 import { unlinkSync } from 'node:fs'
 import { handleCni, type CniIo, type CniOutcome } from './skel.js'
-import type { PluginContext } from './bridge.js'
+import { realKernel, type PluginContext, type PluginKernel } from './context.js'
 import { DEFAULT_AGENT_SOCKET } from './config.js'
 
-export interface CniServerOptions extends PluginContext {
+export interface CniServerOptions {
+  /** the node namespace the host side lives in; default the agent's own */
+  hostNetns?: string
+  /** default the real kernel (src/net) */
+  kernel?: PluginKernel
   /** `@name` (abstract, per network namespace) or a filesystem path; default `@netkube-cni` */
   socketPath?: string
   /** called after each request (for logs/metrics) */
@@ -64,7 +68,7 @@ export function socketAddress(path: string): string {
 
 export function startCniServer(opts: CniServerOptions = {}): Promise<CniServer> {
   const path = opts.socketPath ?? DEFAULT_AGENT_SOCKET
-  const ctx: PluginContext = opts.hostNetns ? { hostNetns: opts.hostNetns } : {}
+  const ctx: PluginContext = { kernel: opts.kernel ?? realKernel, ...(opts.hostNetns ? { hostNetns: opts.hostNetns } : {}) }
   // allowHalfOpen: the client half-closes after its request; we still have to answer.
   const server: Server = createServer({ allowHalfOpen: true }, (conn) => {
     const chunks: Buffer[] = []

@@ -4,7 +4,8 @@
 // (env + stdin in, {exit code, stdout} out), so tests and the agent socket need no process;
 // main.ts is the one place that prints and exits.
 import { checkVersion, decodeStdin, parseConfig } from './config.js'
-import { cmdAdd, cmdCheck, cmdDel, cmdGc, cmdStatus, type PluginContext } from './bridge.js'
+import { cmdAdd, cmdCheck, cmdDel, cmdGc, cmdStatus } from './bridge.js'
+import type { PluginContext } from './context.js'
 import { CniCode, CniError, asCniError } from './errors.js'
 import { renderResult } from './result.js'
 import { SUPPORTED_VERSIONS, type CniCommand, type CniRequest } from './types.js'
@@ -89,7 +90,7 @@ async function dispatch(req: CniRequest, ctx: PluginContext): Promise<object | u
 }
 
 /** Handle one CNI invocation completely: never throws. */
-export async function handleCni(io: CniIo, ctx: PluginContext = {}): Promise<CniOutcome> {
+export async function handleCni(io: CniIo, ctx: PluginContext): Promise<CniOutcome> {
   try {
     const req = parseRequest(io)
     const out = await dispatch(req, ctx)

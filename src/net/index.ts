@@ -7,7 +7,6 @@ export * from './sysctl.js'
 export { Rtnl, openRtnl, encodeAttrs, encodeLinkInfo, FlagsNew, FlagsGet, AF_INET, AF_INET6, AF_BRIDGE, RT_TABLE_MAIN, RTNH_F_ONLINK } from './rtnl.js'
 export type { RtMessage, RtLinkAttrs } from './rtnl.js'
 export { IpOps } from './ipops.js'
-export { nftApply, nftList } from './nft-run.js'
 export { watchLinks, type LinkEvent } from './events.js'
 
 export { Netns, netnsHandle, openNetOps } from './door.js'

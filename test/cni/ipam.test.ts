@@ -11,7 +11,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { renderResult } from '../../cni/result.js'
 import { handleCni } from '../../cni/skel.js'
-import { renderMasqAdd } from '../../cni/masq.js'
+import { masqAddTx, masqDelTx } from '../../cni/masq.js'
+import { fakeKernel } from './fake-kernel.js'
 import type { CniResult } from '../../cni/types.js'
 
 const conf = (extra: Record<string, unknown> = {}): string =>
@@ -138,6 +139,9 @@ t.test('result shape for every supported version', async (t) => {
 })
 
 t.test('skeleton: error codes on stdout with non-zero exit', async (t) => {
+  // a fake kernel: none of these may reach it (every case fails before, or needs none)
+  const k = fakeKernel()
+  const ctx = { kernel: k.kernel }
   const cases: [string, Record<string, string>, string, number][] = [
     ['no command', {}, conf(), 4],
     ['unknown command', { CNI_COMMAND: 'FROB' }, conf(), 4],
@@ -152,32 +156,35 @@ t.test('skeleton: error codes on stdout with non-zero exit', async (t) => {
     ['STATUS without subnet.env', { CNI_COMMAND: 'STATUS' }, JSON.stringify({ cniVersion: '1.1.0', name: 'n', subnetFile: '/nonexistent/subnet.env' }), 50],
   ]
   for (const [name, env, stdin, code] of cases) {
-    const out = await handleCni({ env, stdin })
+    const out = await handleCni({ env, stdin }, ctx)
     t.equal(out.exit, 1, `${name}: non-zero exit`)
     const err = JSON.parse(out.stdout) as { code: number; msg: string; cniVersion: string }
     t.equal(err.code, code, `${name}: code ${code} (${err.msg})`)
     t.type(err.msg, 'string')
     t.ok(err.cniVersion)
   }
-  const v = await handleCni({ env: { CNI_COMMAND: 'VERSION' }, stdin: '{"cniVersion":"0.4.0"}' })
+  const v = await handleCni({ env: { CNI_COMMAND: 'VERSION' }, stdin: '{"cniVersion":"0.4.0"}' }, ctx)
   t.same(JSON.parse(v.stdout), { cniVersion: '0.4.0', supportedVersions: ['0.3.0', '0.3.1', '0.4.0', '1.0.0', '1.1.0'] })
-  const st = await handleCni({ env: { CNI_COMMAND: 'STATUS' }, stdin: conf() })
+  const st = await handleCni({ env: { CNI_COMMAND: 'STATUS' }, stdin: conf() }, ctx)
   t.same(st, { exit: 0, stdout: '' })
+  t.equal(k.faults.count, 0, 'no kernel operation was attempted')
 })
 
-t.test('masquerade ruleset text', async (t) => {
+t.test('masquerade transactions', async (t) => {
   t.equal(
-    renderMasqAdd('my-net', '10.1.0.2', '10.1.0.0/24'),
+    masqAddTx('my-net', '10.1.0.2', '10.1.0.0/24').render(),
     [
       'add table ip netkube_cni',
-      'add set ip netkube_cni pods_my_net { type ipv4_addr; }',
-      'add chain ip netkube_cni post_my_net { type nat hook postrouting priority srcnat; }',
+      'add set ip netkube_cni pods_my_net { type ipv4_addr ; }',
+      'add chain ip netkube_cni post_my_net { type nat hook postrouting priority srcnat ; }',
       'flush chain ip netkube_cni post_my_net',
       'add rule ip netkube_cni post_my_net ip saddr @pods_my_net ip daddr != 10.1.0.0/24 ip daddr != 224.0.0.0/4 masquerade',
       'add element ip netkube_cni pods_my_net { 10.1.0.2 }',
       '',
     ].join('\n'),
   )
+  t.match(masqAddTx('my-net', 'fd00::2', 'fd00::/64').render(), /^add table ip6 netkube_cni\n.*type ipv6_addr.*ip6 daddr != ff00::\/8 masquerade\n/s)
+  t.equal(masqDelTx('my-net', 'fd00::2').render(), 'delete element ip6 netkube_cni pods_my_net { fd00::2 }\n')
 })
 
 t.test('agent wire format round-trips env and stdin', async (t) => {
