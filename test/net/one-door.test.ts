@@ -39,7 +39,6 @@ const RULES: Rule[] = [
  * not failed. An entry whose file is gone is reported so it can be deleted.
  */
 const PENDING: Record<string, string> = {
-  'src/net/nft-run.ts': 'deleted by the CNI branch (cni/masq.ts moves to the typed nft transaction)',
 }
 
 /**
