@@ -11,6 +11,7 @@ import { FileStore } from '../../cni/ipam/store.js'
 import { handleCni } from '../../cni/skel.js'
 import { NftTransaction } from '../../src/net/nft.js'
 import { fakeKernel, type FakeKernel } from './fake-kernel.js'
+import { testNetconf } from './helpers.js'
 
 // Fake namespaces only: nothing here exists in the kernel.
 const NODE = 'nkfake-node'
@@ -23,18 +24,7 @@ function dataDir(t: Test): string {
 }
 
 function netconf(dir: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
-  return {
-    cniVersion: '1.1.0',
-    name: 'testnet',
-    type: 'netkube',
-    bridge: 'cni0',
-    isDefaultGateway: true,
-    mtu: 1400,
-    hairpinMode: true,
-    ipMasq: true,
-    ipam: { type: 'host-local', subnet: '10.77.0.0/24', routes: [{ dst: '10.96.0.0/12' }], dataDir: dir },
-    ...extra,
-  }
+  return testNetconf(dir, { ipMasq: true, ...extra }, { routes: [{ dst: '10.96.0.0/12' }] })
 }
 
 /** A node namespace (the host side, as the agent passes it) and the named pod namespaces. */

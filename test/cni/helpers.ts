@@ -7,6 +7,21 @@ import type { Test } from 'tap'
 import { install } from '../../cni/install.js'
 import { run } from '../../src/util/exec.js'
 
+/** The network config both plugin tests start from (bridge `cni0`, host-local on 10.77.0.0/24). */
+export function testNetconf(dataDir: string, extra: Record<string, unknown> = {}, ipamExtra: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    cniVersion: '1.1.0',
+    name: 'testnet',
+    type: 'netkube',
+    bridge: 'cni0',
+    isDefaultGateway: true,
+    mtu: 1400,
+    hairpinMode: true,
+    ipam: { type: 'host-local', subnet: '10.77.0.0/24', dataDir, ...ipamExtra },
+    ...extra,
+  }
+}
+
 export interface Plugin {
   dir: string
   bin: string

@@ -5,7 +5,7 @@ import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { withNetns } from '../helpers/netns.js'
 import { need } from '../helpers/prereq.js'
-import { execCni, installPlugin, ipJson, pingFrom, type Plugin } from './helpers.js'
+import { execCni, installPlugin, ipJson, pingFrom, testNetconf, type Plugin } from './helpers.js'
 import { hostVethName } from '../../cni/bridge.js'
 import { startCniServer } from '../../cni/server.js'
 import { run } from '../../src/util/exec.js'
@@ -28,17 +28,7 @@ interface Route {
 }
 
 function netconf(p: Plugin, extra: Record<string, unknown> = {}): Record<string, unknown> {
-  return {
-    cniVersion: '1.1.0',
-    name: 'testnet',
-    type: 'netkube',
-    bridge: 'cni0',
-    isDefaultGateway: true,
-    mtu: 1400,
-    hairpinMode: true,
-    ipam: { type: 'host-local', subnet: '10.77.0.0/24', dataDir: p.dataDir },
-    ...extra,
-  }
+  return testNetconf(p.dataDir, extra)
 }
 
 const ipFiles = (p: Plugin, net = 'testnet'): string[] =>
