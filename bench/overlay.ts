@@ -74,6 +74,9 @@ async function joinLatencies(client: Etcd3, socks: Map<string, Rtnl>, nodes: Nod
     const subnet = `10.5.${200 + k}.0`
     const key = `${PREFIX}/subnets/${subnet}-24`
     const mac = `0e:00:00:00:01:${(k + 16).toString(16)}`
+    // a random phase against the agents' timers: back-to-back joins would each start right
+    // after the pass that programmed the previous one and always wait a whole interval
+    await new Promise((r) => setTimeout(r, Math.random() * POLL_MS))
     const t0 = performance.now()
     await client.put(key).value(JSON.stringify({ PublicIP: `192.168.56.${100 + k}`, BackendType: 'vxlan', BackendData: { VNI: 1, VtepMAC: mac } }))
     await routePresent(socks, nodes, `${subnet}/24`, true)

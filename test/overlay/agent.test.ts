@@ -1,6 +1,6 @@
 // startOverlayAgent in-process (as the node agent embeds it), programming a namespace given
 // by name through src/net's setns path. Also: device reconcile (in place vs recreate).
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -16,16 +16,22 @@ import { need } from '../helpers/prereq.js'
 
 const PREFIX = '/test/network'
 
-t.test('in-process agent on a named namespace', { skip: need('addon:setns') }, async (t) => {
+/** etcd with the network config, a node namespace with an underlay, a state dir; all torn down. */
+async function soloNode(t: Test, suffix: string): Promise<{ etcd: { endpoint: string }; client: Etcd3; ns: string; dir: string }> {
   const etcd = await withEtcd(t)
   const client = new Etcd3({ hosts: etcd.endpoint })
   t.teardown(() => client.close())
   await client.put(`${PREFIX}/config`).value(JSON.stringify({ Network: '10.7.0.0/16', SubnetLen: 24 }))
-  const ns = await withNetns(t, 'solo')
+  const ns = await withNetns(t, suffix)
   // an underlay: a veth pair inside the namespace (no dummy links on this kernel)
   await ipBatch(ns, ['link add eth0 type veth peer name eth0p', 'link set eth0p up', 'link set eth0 up', 'addr add 192.168.57.10/24 dev eth0', 'route add default via 192.168.57.1'])
   const dir = mkdtempSync(join(tmpdir(), 'nk-agent-'))
   t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  return { etcd, client, ns, dir }
+}
+
+t.test('in-process agent on a named namespace', { skip: need('addon:setns') }, async (t) => {
+  const { etcd, client, ns, dir } = await soloNode(t, 'solo')
   const subnetFile = join(dir, 'subnet.env')
 
   const agent = await startOverlayAgent({ etcdEndpoints: [etcd.endpoint], prefix: PREFIX, netns: ns, subnetFile, reconcileIntervalMs: 300, leaseTtlSec: 60 })
@@ -88,15 +94,8 @@ t.test('in-process agent on a named namespace', { skip: need('addon:setns') }, a
   drStopped = true
 })
 
-t.test('watchLeases false: leases are learnt only by the periodic re-list', { skip: canSetns() ? false : 'setns addon not built' }, async (t) => {
-  const etcd = await withEtcd(t)
-  const client = new Etcd3({ hosts: etcd.endpoint })
-  t.teardown(() => client.close())
-  await client.put(`${PREFIX}/config`).value(JSON.stringify({ Network: '10.7.0.0/16', SubnetLen: 24 }))
-  const ns = await withNetns(t, 'poll')
-  await ipBatch(ns, ['link add eth0 type veth peer name eth0p', 'link set eth0p up', 'link set eth0 up', 'addr add 192.168.57.10/24 dev eth0', 'route add default via 192.168.57.1'])
-  const dir = mkdtempSync(join(tmpdir(), 'nk-agent-'))
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+t.test('watchLeases false: leases are learnt only by the periodic re-list', { skip: need('addon:setns') }, async (t) => {
+  const { etcd, client, ns, dir } = await soloNode(t, 'poll')
   const agent = await startOverlayAgent({ etcdEndpoints: [etcd.endpoint], prefix: PREFIX, netns: ns, subnetFile: join(dir, 'subnet.env'), reconcileIntervalMs: 2000, watchLeases: false })
   t.teardown(() => agent.stop({ release: true }))
   const passes = async (): Promise<number> => (await agent.metrics.syncs.get()).values[0]?.value ?? 0
