@@ -3,6 +3,7 @@
 import Fastify from 'fastify'
 import { createReadStream, existsSync, readFileSync } from 'node:fs'
 import type { Registry } from 'prom-client'
+import { probeReply } from '../util/status-server.js'
 
 export interface KubeletServerOptions {
   host: string
@@ -14,7 +15,12 @@ export interface KubeletServerOptions {
 
 export async function startKubeletServer(o: KubeletServerOptions): Promise<{ port: number; close(): Promise<void> }> {
   const app = Fastify({ logger: false })
-  app.get('/healthz', async () => 'ok')
+  // Same probe semantics as every other component's status server (one definition of /healthz).
+  app.get('/healthz*', async (req, reply) => {
+    const r = await probeReply('healthz', [], new URL(req.url, 'http://kubelet.local'))
+    reply.code(r.status).header('content-type', r.contentType ?? 'text/plain; charset=utf-8')
+    return r.body
+  })
   app.get('/metrics', async (_req, reply) => {
     reply.header('content-type', o.registry.contentType)
     return o.registry.metrics()
