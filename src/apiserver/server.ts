@@ -20,6 +20,7 @@ import { createMetrics, type Metrics } from './metrics.js'
 import { OPENAPI_V2_PROTOBUF, openapiV2Json, openapiV2Protobuf } from './openapi.js'
 import { Registry } from './registry.js'
 import { registerResourceRoutes } from './routes.js'
+import { probeReply, type HealthCheck, type ProbeEndpoint } from '../util/status-server.js'
 
 const log = logger('apiserver')
 
@@ -135,20 +136,29 @@ export function buildApiApp(o: AppOptions): FastifyInstance {
   })
 
   app.get('/version', async () => VERSION)
-  app.get('/healthz', async (_req, reply) => reply.type('text/plain').send('ok'))
-  app.get('/livez', async (_req, reply) => reply.type('text/plain').send('ok'))
-  app.get('/readyz', async (_req, reply) => {
-    if (o.isReady && !o.isReady()) return reply.code(503).type('text/plain').send('[-]bootstrap not finished\nreadyz check failed')
-    let timer: NodeJS.Timeout | undefined
-    try {
-      await Promise.race([o.registry.store.currentRevision(), new Promise((_, rej) => (timer = setTimeout(() => rej(new Error('timeout')), 2000)))])
-    } catch {
-      return reply.code(503).type('text/plain').send('[-]etcd failed\nreadyz check failed')
-    } finally {
-      clearTimeout(timer)
-    }
-    return reply.type('text/plain').send('ok')
-  })
+  // kube-apiserver's probe endpoints: named checks with the shared semantics (status-server.ts).
+  const etcdCheck: HealthCheck = {
+    name: 'etcd',
+    check: async () => {
+      let timer: NodeJS.Timeout | undefined
+      try {
+        await Promise.race([o.registry.store.currentRevision(), new Promise((_, rej) => (timer = setTimeout(() => rej(new Error('etcd did not answer in 2s')), 2000)))])
+        return undefined
+      } catch (err) {
+        return err instanceof Error ? err.message : String(err)
+      } finally {
+        clearTimeout(timer)
+      }
+    },
+  }
+  const bootstrapCheck: HealthCheck = { name: 'poststarthook/netkube-bootstrap', check: () => (o.isReady && !o.isReady() ? 'bootstrap not finished' : undefined) }
+  const probeChecks: Record<ProbeEndpoint, HealthCheck[]> = { healthz: [], livez: [], readyz: [bootstrapCheck, etcdCheck] }
+  for (const endpoint of ['healthz', 'livez', 'readyz'] as const) {
+    app.get(`/${endpoint}*`, async (req, reply) => {
+      const r = await probeReply(endpoint, probeChecks[endpoint], new URL(req.url, 'https://apiserver.local'))
+      return reply.code(r.status).type(r.contentType ?? 'text/plain').send(r.body)
+    })
+  }
   app.get('/metrics', async (_req, reply) => reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()))
   app.get('/openapi/v2', async (req, reply) => {
     if ((req.headers.accept ?? '').includes('protobuf')) return reply.type(OPENAPI_V2_PROTOBUF).send(openapiV2Protobuf())
