@@ -100,7 +100,7 @@ async function ensureVeth(host: NetOps, conf: BridgeConf, req: CniRequest, hostN
 async function ensureGateway(host: NetOps, conf: BridgeConf, ips: { gateway?: string; subnet: string }[]): Promise<void> {
   for (const ip of ips) {
     if (!ip.gateway) continue
-    await host.addAddress(conf.bridge, `${ip.gateway}/${ip.subnet.split('/')[1]}`)
+    await host.addAddress(conf.bridge, `${ip.gateway}/${parseCidr(ip.subnet).prefix}`)
     await host.writeSysctl(familyOf(ip.gateway) === 4 ? 'net.ipv4.ip_forward' : 'net.ipv6.conf.all.forwarding', '1')
   }
 }
@@ -158,7 +158,7 @@ export async function cmdAdd(req: CniRequest, rawConf: BridgeConf, ctx: PluginCo
     if (conf.ipMasq) {
       const nft = ctx.kernel.nft(ctx.hostNetns)
       for (const ip of ipam.ips) {
-        const addr = ip.address.split('/')[0]!
+        const addr = parseCidr(ip.address).ip
         await masqAdd(nft, conf.name, addr, ip.subnet)
         undo.push(() => masqDel(nft, conf.name, addr))
       }
@@ -230,7 +230,7 @@ export async function cmdCheck(req: CniRequest, rawConf: BridgeConf, ctx: Plugin
   const myIps = (prev.ips ?? []).filter((ip) => ip.interface === podIdx)
   const held = ipamHolds(conf, req.containerId, req.ifname)
   for (const ip of myIps) {
-    if (!held.includes(ip.address.split('/')[0]!)) throw fail(`IPAM holds no allocation ${ip.address} for ${req.containerId}/${req.ifname}`)
+    if (!held.includes(parseCidr(ip.address).ip)) throw fail(`IPAM holds no allocation ${ip.address} for ${req.containerId}/${req.ifname}`)
   }
   const ops = opener(ctx.kernel)
   try {

@@ -3,7 +3,7 @@
 //   0.3.0 / 0.3.1 / 0.4.0: ips[] carry "version": "4" | "6"
 //   1.0.0: no "version"; routes are {dst, gw}
 //   1.1.0: routes may carry mtu/advmss/priority/table/scope; interfaces may carry mtu
-import { familyOf } from '../src/net/ip.js'
+import { parseCidr } from '../src/net/ip.js'
 import type { CniResult, CniRoute, CniIpConfig, CniInterface } from './types.js'
 
 type Json = Record<string, unknown>
@@ -44,7 +44,7 @@ export function renderResult(r: CniResult, cniVersion: string): Json {
   if (r.ips) {
     out.ips = r.ips.map((ip) => {
       const x: Json = {}
-      if (legacy) x.version = String(familyOf(ip.address.split('/')[0]!))
+      if (legacy) x.version = String(parseCidr(ip.address).family)
       x.address = ip.address
       if (ip.gateway) x.gateway = ip.gateway
       if (ip.interface !== undefined) x.interface = ip.interface

@@ -6,6 +6,7 @@ import { allocate, releaseAttachment, releaseStale } from './allocator.js'
 import { withLock } from './lock.js'
 import { FileStore, type Allocation } from './store.js'
 import { crashPoint } from '../crash.js'
+import { parseCidr } from '../../src/net/ip.js'
 
 export interface IpamResult {
   ips: (CniIpConfig & { subnet: string })[]
@@ -24,7 +25,7 @@ export async function ipamAdd(conf: BridgeConf, containerID: string, ifname: str
     return a
   })
   const ips = got.map((a) => ({
-    address: `${a.ip}/${a.range.subnet.split('/')[1]}`,
+    address: `${a.ip}/${parseCidr(a.range.subnet).prefix}`,
     gateway: a.range.gateway,
     subnet: a.range.subnet,
   }))
