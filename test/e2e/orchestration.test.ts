@@ -156,12 +156,15 @@ spec:
     await waitUntil('live running', async () => (await pods.get('live')).status?.containerStatuses?.[0]?.state?.running !== undefined)
     const live = await pods.get('live')
     const liveNs = lab.state.plan.nodes.find((n) => n.name === live.spec.nodeName)!.netns
-    // "Running" comes before the server listens: retry until the instance takes the flag.
-    await waitUntil('live takes healthy=false', async () => {
-      await lab.nodeIn(liveNs, `await fetch('http://${live.status!.podIP}:8080/set?healthy=false')`)
+    // "Running" comes before the server listens: wait until it answers, and only then record the
+    // instance. Reading it after the flag is set races the probe: under load the kill and restart
+    // can both happen before the status is read, and the wait below would never end.
+    await waitUntil('live answers', async () => {
+      await lab.nodeIn(liveNs, `const r = await fetch('http://${live.status!.podIP}:8080/healthz'); if (!r.ok) throw new Error(String(r.status))`)
       return true
     }, 20_000)
     const first = (await pods.get('live')).status!.containerStatuses![0]!
+    await lab.nodeIn(liveNs, `await fetch('http://${live.status!.podIP}:8080/set?healthy=false')`)
     await waitUntil('live restarted', async () => ((await pods.get('live')).status?.containerStatuses?.[0]?.restartCount ?? 0) > first.restartCount, 30_000)
     const killed = (await pods.get('live')).status!.containerStatuses![0]!.lastState?.terminated
     t.equal(`process://${killed?.containerID}`, first.containerID, 'the instance that stopped is the one made unhealthy')
