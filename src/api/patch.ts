@@ -114,12 +114,13 @@ export function applyJsonPatch(target: unknown, ops: unknown): unknown {
   for (const [i, raw] of ops.entries()) {
     if (!isObj(raw)) throw new PatchError(`json patch: operation ${i} is not an object`)
     const op = raw.op
-    const path = raw.path as string
     const need = (f: string): unknown => {
       if (!Object.prototype.hasOwnProperty.call(raw, f)) throw new PatchError(`json patch: operation ${i} (${String(op)}) is missing ${JSON.stringify(f)}`)
       return raw[f]
     }
-    need('path')
+    const path = need('path')
+    // Checked here, not only in parsePointer: `move` reads the path as a string before parsing it.
+    if (typeof path !== 'string') throw new PatchError(`json patch: operation ${i}: path must be a string, got ${JSON.stringify(path)}`)
     switch (op) {
       case 'add':
         doc = addAt(doc, path, clone(need('value')))
