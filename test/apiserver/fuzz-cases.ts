@@ -15,6 +15,8 @@ export interface FuzzCase {
   body?: string | Buffer
   /** A create of this object: if it is rejected, the object must not exist afterwards. */
   creates?: { r: ResourceInfo; name: string }
+  /** Deep nesting: whether the body is within the depth limit (decoded) or past it (400). */
+  depth?: 'within' | 'past'
   /** Send without a token (or with a wrong one). */
   token?: 'none' | 'wrong'
 }
@@ -131,24 +133,29 @@ export function generateCases(seed: number, count: number): FuzzCase[] {
     },
     'deep-nesting': () => {
       const r = resource()
-      const depth = pick([MAX_JSON_DEPTH - 8, MAX_JSON_DEPTH + 1, 3000, 20000, 200000])
-      const deep = nestedJson(depth, rnd() < 0.5)
-      const where = int(5)
-      const name = fresh()
-      const text = JSON.stringify(validObject(r, name))
-      // Splice the deep value in as a new field at one of a few levels of the object.
-      const splice = (at: string): string => text.replace(at, `${at}"deep":${deep},`)
-      if (where === 0) return create('deep-nesting', r, splice('{'), name)
-      if (where === 1) return create('deep-nesting', r, splice('"metadata":{'), name)
-      if (where === 2) return create('deep-nesting', r, deep, name)
-      if (where === 3) {
-        const ct = pick(PATCH_TYPES)
-        const body = ct === PATCH_TYPES[0] ? `[{"op":"add","path":"/metadata/annotations","value":${deep}}]` : `{"metadata":{"annotations":${deep}}}`
-        return { category: 'deep-nesting', method: 'PATCH', url: objectPath(r, seedName(r), rnd() < 0.3 && r.subresources.includes('status') ? 'status' : undefined), contentType: ct, body }
-      }
-      // DeleteOptions are decoded before the object is looked up: a fresh name keeps the seed.
-      const method = pick<Method>(['PUT', 'DELETE'])
-      return { category: 'deep-nesting', method, url: objectPath(r, method === 'PUT' ? seedName(r) : name), contentType: 'application/json', body: `{"spec":${deep}}` }
+      // Total nesting of the whole body: exactly the limit (must be accepted or a 4xx from
+      // validation, never a stack overflow), one past it, and far past it.
+      const total = pick([MAX_JSON_DEPTH, MAX_JSON_DEPTH + 1, 3000, 20000, 200000])
+      const array = rnd() < 0.5
+      const deep = (wrap: number): string => nestedJson(total - wrap, array)
+      const depth = total > MAX_JSON_DEPTH ? 'past' : 'within'
+      const c = ((): FuzzCase => {
+        const name = fresh()
+        const text = JSON.stringify(validObject(r, name))
+        const where = int(5)
+        if (where === 0) return create('deep-nesting', r, text.replace('{', `{"deep":${deep(1)},`), name)
+        if (where === 1) return create('deep-nesting', r, text.replace('"metadata":{', `"metadata":{"deep":${deep(2)},`), name)
+        if (where === 2) return create('deep-nesting', r, deep(0), name)
+        if (where === 3) {
+          const ct = pick(PATCH_TYPES)
+          const body = ct === PATCH_TYPES[0] ? `[{"op":"add","path":"/metadata/annotations","value":${deep(2)}}]` : `{"metadata":{"annotations":${deep(2)}}}`
+          return { category: 'deep-nesting', method: 'PATCH', url: objectPath(r, seedName(r), rnd() < 0.3 && r.subresources.includes('status') ? 'status' : undefined), contentType: ct, body }
+        }
+        // DeleteOptions are decoded before the object is looked up: a fresh name keeps the seed.
+        const method = pick<Method>(['PUT', 'DELETE'])
+        return { category: 'deep-nesting', method, url: objectPath(r, method === 'PUT' ? seedName(r) : name), contentType: 'application/json', body: `{"spec":${deep(1)}}` }
+      })()
+      return { ...c, depth }
     },
     'patch-garbage': () => {
       const r = resource()

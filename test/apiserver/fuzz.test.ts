@@ -41,9 +41,14 @@ async function send(srv: TestApiServer, c: FuzzCase, overSocket: boolean): Promi
   return { status: res.statusCode, body }
 }
 
+const DEPTH_REFUSED = /exceeded max depth/
+
 /** Why an answer breaks the contract, or undefined. */
-export function violation(a: Answer): string | undefined {
+function violation(c: FuzzCase, a: Answer): string | undefined {
   if (a.status >= 500) return `server error ${a.status}`
+  const message = String((a.body as { message?: unknown } | undefined)?.message ?? '')
+  if (c.depth === 'past' && (a.status !== 400 || !DEPTH_REFUSED.test(message))) return `a body past the depth limit got ${a.status} ${message.slice(0, 100)}`
+  if (c.depth === 'within' && DEPTH_REFUSED.test(message)) return `a body within the depth limit was refused for its depth`
   if (a.status < 400) return undefined
   const s = a.body as { kind?: unknown; apiVersion?: unknown; status?: unknown; reason?: unknown; code?: unknown } | undefined
   if (!s || s.kind !== 'Status' || s.apiVersion !== 'v1' || s.status !== 'Failure' || typeof s.reason !== 'string' || !s.reason || s.code !== a.status)
@@ -82,7 +87,7 @@ t.test(`apiserver fuzz (seed ${SEED}, replay with NETKUBE_FUZZ_SEED=${SEED})`, a
       const a = await send(srv, c, i % SOCKET_EVERY === 0)
       perCategory.set(c.category, (perCategory.get(c.category) ?? 0) + 1)
       histogram.set(a.status, (histogram.get(a.status) ?? 0) + 1)
-      const why = violation(a)
+      const why = violation(c, a)
       if (why) failures.push(`${why}\n  ${show(c, i)}\n  answer: ${JSON.stringify(a.body)?.slice(0, 300)}`)
       if (c.creates && typeof c.creates.name === 'string') {
         const key = `${c.creates.r.plural}/${c.creates.name}`
