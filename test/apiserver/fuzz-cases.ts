@@ -230,7 +230,7 @@ export function generateCases(seed: number, count: number): FuzzCase[] {
       // DELETE aims at fresh names only: the seeds must stay for the other categories.
       const name = rnd() < 0.7 && method !== 'DELETE' ? seedName(r) : fresh()
       // `/..` resolves to the collection: on a DELETE that would be a deletecollection of everything.
-      const suffix = pick(['', '/', '//', '/%zz', '/%', ...(method === 'DELETE' ? [] : ['/..']), '?', '?%zz=1'])
+      const suffix = pick(['', '/', '//', '/%zz', '/%25zz', '/%', ...(method === 'DELETE' ? [] : ['/..']), '?', '?%zz=1'])
       const url = rnd() < 0.1 ? pick(['/api/v2/pods', '/apis/apps', '/apis/apps/v9', '/apis//v1/x', '/api/v1/namespaces/fuzz/pods/x/y/z/w', '/api/v1/%zz', '/%', '/apis/%zz/v1/x']) : objectPath(r, name, sub) + suffix
       const body = method === 'GET' || method === 'DELETE' ? undefined : pick([JSON.stringify(validObject(r, name)), '{"target":{"name":"n"}}', '{"spec":{"replicas":2}}', '{}', 'null', '[]', '"s"', '7'])
       const c: FuzzCase = { category: 'routes', method, url, ...(body !== undefined ? { body, contentType: method === 'PATCH' ? pick(PATCH_TYPES) : 'application/json' } : {}) }
