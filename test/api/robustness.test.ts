@@ -10,23 +10,10 @@ import type { KubeObject } from '../../src/api/types.js'
 import { validateCreate, validateStatusUpdate, validateUpdate } from '../../src/api/validation.js'
 import { MAX_JSON_DEPTH } from '../../src/apiserver/json-body.js'
 import { deepEqual as strategyDeepEqual, prepareForUpdate } from '../../src/apiserver/strategy.js'
+import { paths, setAt } from '../helpers/object-paths.js'
 import { base } from './fixtures/manifests.js'
 
 const JUNK: unknown[] = [null, 'x', -1, 1.5, true, [], {}, [1, 'a'], { a: 1 }]
-
-/** Every path (as key lists) to a value inside obj. */
-function paths(obj: unknown, prefix: (string | number)[] = []): (string | number)[][] {
-  const out: (string | number)[][] = []
-  if (Array.isArray(obj)) obj.forEach((v, i) => out.push([...prefix, i], ...paths(v, [...prefix, i])))
-  else if (obj && typeof obj === 'object') for (const [k, v] of Object.entries(obj)) out.push([...prefix, k], ...paths(v, [...prefix, k]))
-  return out
-}
-
-function setAt(obj: unknown, path: (string | number)[], v: unknown): void {
-  let cur = obj as Record<string | number, unknown>
-  for (const k of path.slice(0, -1)) cur = cur[k] as Record<string | number, unknown>
-  cur[path[path.length - 1]!] = v
-}
 
 t.test('no api function throws on malformed objects', async (t) => {
   let runs = 0

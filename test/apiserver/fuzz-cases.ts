@@ -4,6 +4,7 @@
 import { RESOURCES, groupVersion, type ResourceInfo } from '../../src/api/resources.js'
 import { MAX_JSON_DEPTH } from '../../src/apiserver/json-body.js'
 import { base } from '../api/fixtures/manifests.js'
+import { paths, setAt } from '../helpers/object-paths.js'
 
 export type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE'
 
@@ -85,17 +86,6 @@ export function generateCases(seed: number, count: number): FuzzCase[] {
     creates: { r, name },
   })
   const randomBytes = (n: number): Buffer => Buffer.from(Array.from({ length: n }, () => int(256)))
-  const paths = (obj: unknown, prefix: (string | number)[] = []): (string | number)[][] => {
-    const out: (string | number)[][] = []
-    if (Array.isArray(obj)) obj.forEach((v, i) => out.push([...prefix, i], ...paths(v, [...prefix, i])))
-    else if (obj && typeof obj === 'object') for (const [k, v] of Object.entries(obj)) out.push([...prefix, k], ...paths(v, [...prefix, k]))
-    return out
-  }
-  const setAt = (obj: unknown, path: (string | number)[], v: unknown): void => {
-    let cur = obj as Record<string | number, unknown>
-    for (const k of path.slice(0, -1)) cur = cur[k] as Record<string | number, unknown>
-    cur[path[path.length - 1]!] = v
-  }
   const jsonPointer = (): string => pick(['', '/', '/metadata', '/metadata/labels/x', '/spec/-', '/spec/containers/99', '/spec/containers/-1', '/a~2b', '/~', 'spec', '/metadata/name', '/spec/containers/0/name', '/status', '/' + 'x/'.repeat(200), '/spec/ports/1e9'])
 
   const generators: Record<string, () => FuzzCase> = {
