@@ -16,6 +16,8 @@ export interface FuzzCase {
   body?: string | Buffer
   /** A create of this object: if it is rejected, the object must not exist afterwards. */
   creates?: { r: ResourceInfo; name: string }
+  /** Accept header (default application/json): Tables run the printers over what the fuzz stored. */
+  accept?: string
   /** Deep nesting: whether the body is within the depth limit (decoded) or past it (400). */
   depth?: 'within' | 'past'
   /** Send without a token (or with a wrong one). */
@@ -63,6 +65,7 @@ const ODD_NAMES = ['', ' ', 'a'.repeat(64), 'a'.repeat(254), 'a'.repeat(2000), '
 const PATCH_TYPES = ['application/json-patch+json', 'application/merge-patch+json', 'application/strategic-merge-patch+json']
 const CONTENT_TYPES = ['text/plain', 'application/yaml', 'application/apply-patch+yaml', 'application/vnd.kubernetes.protobuf', 'application/json; charset=utf-16', 'multipart/form-data; boundary=x', 'application/x-www-form-urlencoded', '', 'application/json;;;', '*/*', 'application/JSON', 'application/octet-stream']
 const SELECTOR_BITS = ['a', '=', '==', '!=', ',', ' in ', ' notin ', '(', ')', '!', 'x.y/z', '\\', '%', 'metadata.name', 'spec.nodeName', 'status.phase', '🦄', '', '=(', 'a in (b,c', 'a.b.c/d/e', '-', '_']
+const ACCEPTS = ['application/json;as=Table;v=v1;g=meta.k8s.io', 'application/json;as=Table;v=v1;g=meta.k8s.io,application/json', 'application/vnd.kubernetes.protobuf', 'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1', 'text/html', ';;', 'application/json;as=Table;g=x', '*/*']
 const QUERY_PARAMS = ['limit', 'continue', 'resourceVersion', 'resourceVersionMatch', 'dryRun', 'gracePeriodSeconds', 'propagationPolicy', 'timeoutSeconds', 'includeObject', 'watch', 'allowWatchBookmarks', 'fieldManager', 'pretty']
 
 /** A JSON value nested depth levels deep, as text (building the string never recurses). */
@@ -229,5 +232,8 @@ export function generateCases(seed: number, count: number): FuzzCase[] {
     },
   }
   const names = Object.keys(generators)
-  return Array.from({ length: count }, (_, i) => generators[names[i % names.length]!]!())
+  return Array.from({ length: count }, (_, i) => {
+    const c = generators[names[i % names.length]!]!()
+    return rnd() < 0.3 ? { ...c, accept: pick(ACCEPTS) } : c
+  })
 }

@@ -24,11 +24,12 @@ async function send(srv: TestApiServer, c: FuzzCase, overSocket: boolean): Promi
   if (overSocket) {
     const res = await apiRequest(srv, c.method, c.url, undefined, {
       token,
+      ...(c.accept !== undefined ? { accept: c.accept } : {}),
       ...(c.body !== undefined ? { rawBody: c.body, contentType: c.contentType ?? '' } : {}),
     })
     return { status: res.status, body: res.body }
   }
-  const headers: Record<string, string> = { accept: 'application/json' }
+  const headers: Record<string, string> = { accept: c.accept ?? 'application/json' }
   if (token) headers.authorization = `Bearer ${token}`
   if (c.body !== undefined) headers['content-type'] = c.contentType ?? ''
   const res = await srv.server.app.inject({ method: c.method, url: c.url, headers, ...(c.body !== undefined ? { payload: c.body } : {}) })
@@ -59,7 +60,7 @@ function violation(c: FuzzCase, a: Answer): string | undefined {
 function show(c: FuzzCase, index: number): string {
   const body = c.body === undefined ? '' : Buffer.isBuffer(c.body) ? `0x${c.body.subarray(0, 120).toString('hex')}` : c.body.slice(0, 300)
   const size = c.body === undefined ? 0 : Buffer.byteLength(c.body)
-  return `case ${index} [${c.category}] ${c.method} ${c.url} content-type=${JSON.stringify(c.contentType ?? null)} body(${size} B)=${body}`
+  return `case ${index} [${c.category}] ${c.method} ${c.url} content-type=${JSON.stringify(c.contentType ?? null)}${c.accept ? ` accept=${JSON.stringify(c.accept)}` : ''} body(${size} B)=${body}`
 }
 
 t.test(`apiserver fuzz (seed ${SEED}, replay with NETKUBE_FUZZ_SEED=${SEED})`, async (t) => {
