@@ -7,6 +7,7 @@
 //   directives `$patch`, `$retainKeys`, `$deleteFromPrimitiveList/<f>`, `$setElementOrder/<f>`
 //   are honoured. kubectl apply/label/scale/patch send this form.
 // None of them mutate their inputs.
+import { deepEqual } from './equal.js'
 import type { ResourceInfo } from './resources.js'
 
 export class PatchError extends Error {
@@ -96,16 +97,6 @@ function removeAt(doc: unknown, path: string): unknown {
     delete parent[key]
   }
   return doc
-}
-
-function deepEqual(a: unknown, b: unknown): boolean {
-  if (a === b) return true
-  if (Array.isArray(a)) return Array.isArray(b) && a.length === b.length && a.every((x, i) => deepEqual(x, b[i]))
-  if (isObj(a) && isObj(b)) {
-    const ka = Object.keys(a)
-    return ka.length === Object.keys(b).length && ka.every((k) => Object.prototype.hasOwnProperty.call(b, k) && deepEqual(a[k], b[k]))
-  }
-  return false
 }
 
 export function applyJsonPatch(target: unknown, ops: unknown): unknown {

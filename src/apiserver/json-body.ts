@@ -1,7 +1,7 @@
 // JSON request bodies, decoded with a nesting-depth limit. Go's encoding/json (and so
 // kube-apiserver) refuses nesting past 10000 with "exceeded max depth"; netkube's limit is far
-// lower because the walkers that recurse on user data (the deepEquals, merge and strategic
-// merge patches) take one or more frames per level on Node's ~1 MB stack: with a request-sized
+// lower because the walkers that recurse on user data (strategy.ts's deepEqual, merge and
+// strategic merge patches) take one or more frames per level on Node's ~1 MB stack: with a request-sized
 // stack below them (test/api/robustness.test.ts) they get through 1500 levels and overflow at
 // 2000. No real Kubernetes object comes near 100 levels, so 512 leaves headroom on both sides.
 // The scan runs over the raw bytes before JSON.parse builds anything, and is itself a loop.
