@@ -7,6 +7,7 @@
 //   directives `$patch`, `$retainKeys`, `$deleteFromPrimitiveList/<f>`, `$setElementOrder/<f>`
 //   are honoured. kubectl apply/label/scale/patch send this form.
 // None of them mutate their inputs.
+import { deepEqual } from './equal.js'
 import type { ResourceInfo } from './resources.js'
 
 export class PatchError extends Error {
@@ -98,28 +99,19 @@ function removeAt(doc: unknown, path: string): unknown {
   return doc
 }
 
-function deepEqual(a: unknown, b: unknown): boolean {
-  if (a === b) return true
-  if (Array.isArray(a)) return Array.isArray(b) && a.length === b.length && a.every((x, i) => deepEqual(x, b[i]))
-  if (isObj(a) && isObj(b)) {
-    const ka = Object.keys(a)
-    return ka.length === Object.keys(b).length && ka.every((k) => Object.prototype.hasOwnProperty.call(b, k) && deepEqual(a[k], b[k]))
-  }
-  return false
-}
-
 export function applyJsonPatch(target: unknown, ops: unknown): unknown {
   if (!Array.isArray(ops)) throw new PatchError('json patch: the patch must be an array of operations')
   let doc = clone(target)
   for (const [i, raw] of ops.entries()) {
     if (!isObj(raw)) throw new PatchError(`json patch: operation ${i} is not an object`)
     const op = raw.op
-    const path = raw.path as string
     const need = (f: string): unknown => {
       if (!Object.prototype.hasOwnProperty.call(raw, f)) throw new PatchError(`json patch: operation ${i} (${String(op)}) is missing ${JSON.stringify(f)}`)
       return raw[f]
     }
-    need('path')
+    const path = need('path')
+    // Checked here, not only in parsePointer: `move` reads the path as a string before parsing it.
+    if (typeof path !== 'string') throw new PatchError(`json patch: operation ${i}: path must be a string, got ${JSON.stringify(path)}`)
     switch (op) {
       case 'add':
         doc = addAt(doc, path, clone(need('value')))

@@ -187,7 +187,8 @@ export function parseLabelSelector(s: string): ParsedSelector {
 }
 
 function requirementMatches(r: Requirement, labels: Record<string, string> | undefined): boolean {
-  const has = labels !== undefined && Object.prototype.hasOwnProperty.call(labels, r.key)
+  // `labels: null` is accepted on write (Go decodes it as a nil map): it means no labels.
+  const has = labels !== undefined && labels !== null && Object.prototype.hasOwnProperty.call(labels, r.key)
   const v = has ? labels![r.key]! : undefined
   switch (r.operator) {
     case 'in':

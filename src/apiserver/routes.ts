@@ -14,6 +14,7 @@ import * as E from './errors.js'
 import { gr, type DeleteOpts, type PatchKind, type Registry } from './registry.js'
 import { startWatch } from './watch.js'
 import { decodeK8sProtobuf, ProtobufError } from './protobuf.js'
+import { decodeJsonBody } from './json-body.js'
 import type { Metrics } from './metrics.js'
 
 export interface RouteOptions {
@@ -32,9 +33,18 @@ export interface RequestTarget {
   watchPath: boolean
 }
 
+/** One path segment, percent-decoded; a malformed escape (`%zz`) is the client's error. */
+function decodeSegment(s: string): string {
+  try {
+    return decodeURIComponent(s)
+  } catch {
+    throw E.badRequest(`invalid URL escape ${JSON.stringify(s)}`)
+  }
+}
+
 /** Resolve the path after /api/v1/ or /apis/<g>/<v>/ to a resource; 404 when nothing serves it. */
 export function parseTarget(group: string, version: string, rest: string): RequestTarget {
-  const segs = rest.split('/').filter((s) => s !== '').map((s) => decodeURIComponent(s))
+  const segs = rest.split('/').filter((s) => s !== '').map(decodeSegment)
   let watchPath = false
   if (segs[0] === 'watch') {
     watchPath = true
@@ -112,11 +122,7 @@ function parseBody(req: FastifyRequest): unknown {
       throw E.badRequest(`the body of the request could not be decoded: ${(err as Error).message}`)
     }
   }
-  try {
-    return JSON.parse(raw.toString('utf8'))
-  } catch (err) {
-    throw E.badRequest(`the body of the request was not valid JSON: ${(err as Error).message}`)
-  }
+  return decodeJsonBody(raw)
 }
 
 function mediaType(req: FastifyRequest): string {
@@ -148,12 +154,9 @@ function deleteOptions(req: FastifyRequest, q: Query): DeleteOpts {
   const opts: DeleteOpts = {}
   const raw = req.body
   if (Buffer.isBuffer(raw) && raw.length > 0) {
-    let body: Record<string, unknown>
-    try {
-      body = JSON.parse(raw.toString('utf8')) as Record<string, unknown>
-    } catch (err) {
-      throw E.badRequest(`the body of the request was not valid JSON: ${(err as Error).message}`)
-    }
+    const decoded = decodeJsonBody(raw)
+    if (!decoded || typeof decoded !== 'object' || Array.isArray(decoded)) throw E.badRequest('the object provided is unrecognized (must be of type DeleteOptions)')
+    const body = decoded as Record<string, unknown>
     if (typeof body.gracePeriodSeconds === 'number') opts.gracePeriodSeconds = body.gracePeriodSeconds
     if (typeof body.propagationPolicy === 'string') opts.propagationPolicy = body.propagationPolicy as DeleteOpts['propagationPolicy']
     if (body.preconditions && typeof body.preconditions === 'object') opts.preconditions = body.preconditions as DeleteOpts['preconditions']

@@ -4,7 +4,7 @@
 // kubeconfig, bootstrap objects and the listening socket.
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
-import Fastify, { type FastifyInstance } from 'fastify'
+import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify'
 import { VERSION } from '../version.js'
 import { EtcdStore, StorageError } from '../storage/store.js'
 import { logger } from '../util/log.js'
@@ -99,6 +99,11 @@ export function buildApiApp(o: AppOptions): FastifyInstance {
     forceCloseConnections: true,
     // kubectl sends '+' and ':' in selectors; keep the router strict about paths only.
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 1000 },
+    // The router's own rejections (a malformed %-escape, an overlong segment) are Statuses too.
+    frameworkErrors: (err: unknown, _req: unknown, reply: FastifyReply) => {
+      const apiErr = statusOf(err)
+      reply.code(apiErr.code).type('application/json').send(apiErr.status)
+    },
     ...(o.https ? { https: { key: o.https.key, cert: o.https.cert } } : {}),
   } as never) as unknown as FastifyInstance
   app.decorateRequest('kctx', null)

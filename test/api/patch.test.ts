@@ -70,6 +70,8 @@ t.test('RFC 6902 JSON patch: appendix A examples', async (t) => {
     [{ foo: 'bar' }, { op: 'add', path: '/x', value: 1 }], // not an array
     [{ foo: 'bar' }, [{ op: 'add', path: 'x', value: 1 }]], // not a pointer
     [{ a: { b: 1 } }, [{ op: 'move', from: '/a', path: '/a/b/c' }]],
+    [{ a: 1 }, [{ op: 'move', from: '/a', path: 1.5 }]], // a path that is not a string (was a TypeError)
+    [{ a: 1 }, [{ op: 'copy', from: '/a', path: { x: 1 } }]],
   ]
   for (const [doc, ops] of bad) t.throws(() => applyJsonPatch(doc, ops), PatchError, JSON.stringify(ops))
   const doc = { a: [1] }

@@ -2,29 +2,18 @@
 // or a clean result, never an exception (which the apiserver would turn into a 500).
 import t from 'tap'
 import { applyDefaults, preserveOnUpdate } from '../../src/api/defaults.js'
-import { applyStrategicMergePatch } from '../../src/api/patch.js'
+import { applyJsonPatch, applyMergePatch, applyStrategicMergePatch } from '../../src/api/patch.js'
 import { RESOURCES } from '../../src/api/resources.js'
 import { selectableFields } from '../../src/api/selectors.js'
 import { toTable } from '../../src/api/table.js'
 import type { KubeObject } from '../../src/api/types.js'
 import { validateCreate, validateStatusUpdate, validateUpdate } from '../../src/api/validation.js'
+import { MAX_JSON_DEPTH } from '../../src/apiserver/json-body.js'
+import { deepEqual as strategyDeepEqual, prepareForUpdate } from '../../src/apiserver/strategy.js'
+import { paths, setAt } from '../helpers/object-paths.js'
 import { base } from './fixtures/manifests.js'
 
 const JUNK: unknown[] = [null, 'x', -1, 1.5, true, [], {}, [1, 'a'], { a: 1 }]
-
-/** Every path (as key lists) to a value inside obj. */
-function paths(obj: unknown, prefix: (string | number)[] = []): (string | number)[][] {
-  const out: (string | number)[][] = []
-  if (Array.isArray(obj)) obj.forEach((v, i) => out.push([...prefix, i], ...paths(v, [...prefix, i])))
-  else if (obj && typeof obj === 'object') for (const [k, v] of Object.entries(obj)) out.push([...prefix, k], ...paths(v, [...prefix, k]))
-  return out
-}
-
-function setAt(obj: unknown, path: (string | number)[], v: unknown): void {
-  let cur = obj as Record<string | number, unknown>
-  for (const k of path.slice(0, -1)) cur = cur[k] as Record<string | number, unknown>
-  cur[path[path.length - 1]!] = v
-}
 
 t.test('no api function throws on malformed objects', async (t) => {
   let runs = 0
@@ -61,4 +50,58 @@ t.test('no api function throws on malformed objects', async (t) => {
   }
   t.same(failures.slice(0, 30), [], `${failures.length} failures`)
   t.ok(runs > 1000, `${runs} malformed objects handled`)
+})
+
+/** A value that makes the whole object nest `total` levels when placed `at` levels down. */
+function deepValue(total: number, at: number, array: boolean): unknown {
+  let v: unknown = 1
+  for (let i = 0; i < total - at; i++) v = array ? [v] : { a: v }
+  return v
+}
+
+// The apiserver refuses bodies nested past MAX_JSON_DEPTH before parsing; the walkers that
+// still recurse on user data (strategy.ts's deepEqual, merge patch, strategic merge and its
+// directive stripping) must then get through a body right at the limit, from a stack already as deep
+// as a request's (fastify + registry frames, simulated by PREFIX frames of recursion).
+t.test('every recursive walker handles a body nested right at the depth limit', async (t) => {
+  const PREFIX = 200
+  const underStack = <T>(n: number, f: () => T): T => (n === 0 ? f() : underStack(n - 1, f))
+  const failures: string[] = []
+  let runs = 0
+  for (const [plural, mk] of Object.entries(base)) {
+    const r = RESOURCES.find((x) => x.plural === plural)!
+    for (const array of [false, true]) {
+      for (const place of ['top', 'metadata', 'spec', 'status'] as const) {
+        const good = mk() as KubeObject
+        const bad = structuredClone(good) as unknown as Record<string, Record<string, unknown>>
+        if (place === 'top') (bad as Record<string, unknown>).deep = deepValue(MAX_JSON_DEPTH, 1, array)
+        else (bad[place] ??= {}).deep = deepValue(MAX_JSON_DEPTH, 2, array)
+        const obj = bad as unknown as KubeObject
+        try {
+          underStack(PREFIX, () => {
+            applyDefaults(r, obj)
+            const old = structuredClone(obj)
+            preserveOnUpdate(r, obj, old)
+            validateCreate(r, obj)
+            validateUpdate(r, obj, old)
+            validateStatusUpdate(r, obj, old)
+            toTable(r, [obj], { includeObject: 'Object' })
+            selectableFields(r, obj)
+            applyMergePatch(good, obj)
+            applyStrategicMergePatch(r, good, obj)
+            applyStrategicMergePatch(r, obj, old)
+            applyJsonPatch(obj, [{ op: 'test', path: '', value: old }])
+            if (!strategyDeepEqual(obj, old)) throw new Error('strategy deepEqual: a clone differs')
+            prepareForUpdate(r, structuredClone(obj), old)
+            JSON.stringify(obj)
+          })
+          runs++
+        } catch (e) {
+          failures.push(`${plural} ${place} ${array ? 'array' : 'object'}: ${(e as Error).name}: ${(e as Error).message.slice(0, 100)}`)
+        }
+      }
+    }
+  }
+  t.same(failures, [], `${runs} objects nested ${MAX_JSON_DEPTH} deep walked`)
+  t.equal(runs, Object.keys(base).length * 8)
 })

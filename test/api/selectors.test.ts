@@ -104,6 +104,10 @@ t.test('matchesLabels', async (t) => {
     ['app=web', undefined, false],
   ]
   for (const [s, l, want] of cases) t.equal(matchesLabels(parseLabelSelector(s), l), want, `${s} on ${JSON.stringify(l)}`)
+  // A stored `labels: null` (accepted on write, as Go decodes it to a nil map) means no labels.
+  const none = null as unknown as Record<string, string>
+  for (const [s, want] of [['!app', true], ['app', false], ['app!=x', true], ['app=web', false]] as const)
+    t.equal(matchesLabels(parseLabelSelector(s), none), want, `${s} on labels: null`)
 })
 
 t.test('LabelSelector API form: nil matches nothing, {} matches everything', async (t) => {

@@ -2,6 +2,9 @@
 // tolerates any shape: a wrong type is a field error, never an exception.
 import { typeInvalid, invalid, notSupported, type FieldError } from '../field-errors.js'
 import { isQualifiedName, isValidLabelValue, isValidPortNum, isValidPortName } from '../names.js'
+import { deepEqual } from '../equal.js'
+
+export { deepEqual }
 
 export type Obj = Record<string, unknown>
 export type Errs = FieldError[]
@@ -110,17 +113,6 @@ export function validatePositiveIntOrPercent(v: unknown, path: string, errs: Err
         invalid(path, v, "a valid percent string must be a numeric string followed by an ending '%' (e.g. '1%',  or '93%', regex used for validation is '[0-9]+%')"),
       )
   } else errs.push(typeInvalid(path, v, 'must be an integer or a percentage'))
-}
-
-export function deepEqual(a: unknown, b: unknown): boolean {
-  if (a === b) return true
-  if (Array.isArray(a)) return Array.isArray(b) && a.length === b.length && a.every((x, i) => deepEqual(x, b[i]))
-  if (isObj(a) && isObj(b)) {
-    const ka = Object.keys(a).filter((k) => a[k] !== undefined)
-    const kb = Object.keys(b).filter((k) => b[k] !== undefined)
-    return ka.length === kb.length && ka.every((k) => deepEqual(a[k], b[k]))
-  }
-  return false
 }
 
 export function immutable(newV: unknown, oldV: unknown, path: string, errs: Errs): void {
