@@ -4,11 +4,19 @@ import type { Deployment, Service } from '../api/types.js'
 
 export const DNS_LABELS = { 'k8s-app': 'kube-dns' }
 
+/**
+ * The server reconciles these on every start (upstream addon manager's "Reconcile" mode, the
+ * label says so). Exception, as upstream's CoreDNS manifest leaves it out: `replicas` is set
+ * on create and then belongs to whoever scales the Deployment.
+ */
+export const DNS_USER_OWNED = ['spec.replicas'] as const
+const RECONCILE = { 'addonmanager.kubernetes.io/mode': 'Reconcile' }
+
 export function dnsService(clusterIP: string): Service {
   return {
     apiVersion: 'v1',
     kind: 'Service',
-    metadata: { name: 'kube-dns', namespace: 'kube-system', labels: { ...DNS_LABELS, 'kubernetes.io/name': 'CoreDNS' } },
+    metadata: { name: 'kube-dns', namespace: 'kube-system', labels: { ...DNS_LABELS, ...RECONCILE, 'kubernetes.io/name': 'CoreDNS' } },
     spec: {
       selector: DNS_LABELS,
       clusterIP,
@@ -26,7 +34,7 @@ export function dnsDeployment(o: { kubeconfig: string; clusterDomain: string; cl
   return {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
-    metadata: { name: 'netkube-dns', namespace: 'kube-system', labels: DNS_LABELS },
+    metadata: { name: 'netkube-dns', namespace: 'kube-system', labels: { ...DNS_LABELS, ...RECONCILE } },
     spec: {
       replicas: o.replicas ?? 2,
       selector: { matchLabels: DNS_LABELS },
