@@ -1,8 +1,9 @@
 // What exists in every cluster from the first start: the system namespaces, and the
 // `kubernetes` Service (first IP of the service range, port 443) whose endpoints point at
-// this apiserver. Re-run on every start and reconciled each time (get → create when absent →
-// update when drifted), so any number of restarts, or a start killed half-way, converges.
-import { findResource } from '../api/resources.js'
+// the live apiservers (lease-reconciler.ts). Re-run on every start and reconciled (get →
+// create when absent → update when drifted): any number of restarts, or a start killed
+// half-way, converges.
+import { findResource, type ResourceInfo } from '../api/resources.js'
 import type { KubeObject } from '../api/types.js'
 import { nthAddress } from '../net/ip.js'
 import { reconcileObject } from './reconcile.js'
@@ -11,16 +12,14 @@ import { SYSTEM_NAMESPACES, type Registry } from './registry.js'
 const R = {
   namespaces: findResource('', 'v1', 'namespaces')!,
   services: findResource('', 'v1', 'services')!,
-  endpoints: findResource('', 'v1', 'endpoints')!,
-  endpointslices: findResource('discovery.k8s.io', 'v1', 'endpointslices')!,
 }
 
-export async function bootstrap(reg: Registry, advertise: string, port: number): Promise<void> {
+export async function bootstrap(reg: Registry, port: number): Promise<void> {
   for (const name of SYSTEM_NAMESPACES) await reg.ensure(R.namespaces, undefined, { metadata: { name } })
 
   const labels = { component: 'apiserver', provider: 'kubernetes' }
   // targetPort follows the serving port (tests restart on a new port).
-  await reconcile(reg, R.services, {
+  await reconcileSystemObject(reg, R.services, {
     metadata: { name: 'kubernetes', namespace: 'default', labels },
     spec: {
       type: 'ClusterIP',
@@ -29,20 +28,11 @@ export async function bootstrap(reg: Registry, advertise: string, port: number):
       sessionAffinity: 'None',
     },
   })
-  await reconcile(reg, R.endpoints, {
-    metadata: { name: 'kubernetes', namespace: 'default', labels: { 'endpointslice.kubernetes.io/skip-mirror': 'true' } },
-    subsets: [{ addresses: [{ ip: advertise }], ports: [{ name: 'https', port, protocol: 'TCP' }] }],
-  })
-  await reconcile(reg, R.endpointslices, {
-    metadata: { name: 'kubernetes', namespace: 'default', labels: { 'kubernetes.io/service-name': 'kubernetes', 'endpointslice.kubernetes.io/managed-by': 'netkube-apiserver' } },
-    addressType: 'IPv4',
-    endpoints: [{ addresses: [advertise], conditions: { ready: true, serving: true, terminating: false } }],
-    ports: [{ name: 'https', port, protocol: 'TCP' }],
-  })
+  // Its Endpoints/EndpointSlice list every live apiserver: lease-reconciler.ts keeps them.
 }
 
 /** The apiserver's own objects are `system` writes (its loopback endpoints skip validation). */
-function reconcile(reg: Registry, r: (typeof R)[keyof typeof R], want: KubeObject): Promise<unknown> {
+export function reconcileSystemObject(reg: Registry, r: ResourceInfo, want: KubeObject): Promise<unknown> {
   const ns = want.metadata.namespace
   const name = want.metadata.name!
   return reconcileObject(
