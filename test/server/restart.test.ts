@@ -3,7 +3,8 @@
 // its Deployment. Every start must come up and stay up, with each bootstrap object and
 // add-on present once, as declared, drift put back and a user's scaling kept.
 import t, { type Test } from 'tap'
-import { spawn, type ChildProcess } from 'node:child_process'
+import { execFile, spawn, type ChildProcess } from 'node:child_process'
+import { promisify } from 'node:util'
 import { existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -18,6 +19,9 @@ import { dnsDeployment, dnsService, DNS_USER_OWNED } from '../../src/server/addo
 import { DEFAULT_PREFIX } from '../../src/overlay/config.js'
 import { freePort } from '../../src/util/ports.js'
 import { withEtcd } from '../helpers/etcd.js'
+import { need } from '../helpers/prereq.js'
+
+const execFileP = promisify(execFile)
 
 const MAIN = join(process.cwd(), 'dist/src/cli/main.js')
 
@@ -115,6 +119,13 @@ t.test('netkube server converges across kill -9 restarts', async (t) => {
         await c.resource<Deployment>(R.deployments, 'kube-system').update(dep)
         await c.resource(R.services, 'kube-system').delete('kube-dns')
         await c.resource<Service>(R.services, 'default').patch('kubernetes', { spec: { ports: [{ name: 'https', port: 443, targetPort: 1, protocol: 'TCP' }] } }, 'merge')
+      }
+      if (round === 5) {
+        // What the issue's user saw fail ("Unable to connect"): kubectl against the restarted server.
+        await t.test('kubectl reads the add-on', { skip: need('kubectl') }, async (t) => {
+          const { stdout } = await execFileP('kubectl', ['--kubeconfig', join(stateDir, 'admin.kubeconfig'), 'get', 'service', 'kube-dns', '-n', 'kube-system', '-o', 'jsonpath={.spec.clusterIP}'])
+          t.equal(stdout, '10.96.0.10')
+        })
       }
       if (round === 3) {
         const dep = await c.resource<Deployment>(R.deployments, 'kube-system').get('netkube-dns')
