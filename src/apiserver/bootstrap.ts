@@ -6,7 +6,7 @@
 import { findResource, type ResourceInfo } from '../api/resources.js'
 import type { KubeObject } from '../api/types.js'
 import { nthAddress } from '../net/ip.js'
-import { reconcileObject } from './reconcile.js'
+import { reconcileObject, type Ownership } from './reconcile.js'
 import { SYSTEM_NAMESPACES, type Registry } from './registry.js'
 
 const R = {
@@ -27,12 +27,12 @@ export async function bootstrap(reg: Registry, port: number): Promise<void> {
       ports: [{ name: 'https', protocol: 'TCP', port: 443, targetPort: port }],
       sessionAffinity: 'None',
     },
-  })
+  }, { immutable: ['spec.clusterIP'] })
   // Its Endpoints/EndpointSlice list every live apiserver: lease-reconciler.ts keeps them.
 }
 
 /** The apiserver's own objects are `system` writes (its loopback endpoints skip validation). */
-export function reconcileSystemObject(reg: Registry, r: ResourceInfo, want: KubeObject): Promise<unknown> {
+export function reconcileSystemObject(reg: Registry, r: ResourceInfo, want: KubeObject, own: Ownership = {}): Promise<unknown> {
   const ns = want.metadata.namespace
   const name = want.metadata.name!
   return reconcileObject(
@@ -40,7 +40,9 @@ export function reconcileSystemObject(reg: Registry, r: ResourceInfo, want: Kube
       get: () => reg.get(r, ns, name),
       create: (o) => reg.create(r, ns, o, { system: true }),
       update: (o) => reg.update(r, ns, name, o, { system: true }),
+      delete: (uid) => reg.delete(r, ns, name, { preconditions: { uid } }),
     },
     want,
+    own,
   )
 }

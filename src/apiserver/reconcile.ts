@@ -6,14 +6,24 @@
 // object declares are owned and put back when they drift; fields it does not declare
 // (defaults the apiserver filled in, status, extra labels) are left alone. `userOwned` paths
 // are the "EnsureExists" part: set on create, never reverted afterwards (upstream's CoreDNS
-// Deployment leaves `replicas` to the user / the DNS autoscaler the same way).
+// Deployment leaves `replicas` to the user / the DNS autoscaler the same way). A drifted
+// `immutable` path cannot be updated (422), so the object is deleted and created again, as
+// `kubectl apply --force` does.
 import type { KubeObject } from '../api/types.js'
 import { deepEqual } from './strategy.js'
 
 export type ReconcilePlan =
   | { op: 'create'; object: KubeObject }
   | { op: 'update'; object: KubeObject; drift: string[] }
+  /** A drifted field the apiserver will not update in place (a Service's clusterIP): delete, then create. */
+  | { op: 'recreate'; object: KubeObject; drift: string[] }
   | { op: 'none' }
+
+/** What the plan may own: `userOwned` paths are the user's after create; `immutable` ones force a recreate. */
+export interface Ownership {
+  userOwned?: readonly string[]
+  immutable?: readonly string[]
+}
 
 /** Paths (dotted) under `want` whose value `have` does not carry; a subset check, so defaults do not count. */
 export function driftPaths(want: unknown, have: unknown, path = ''): string[] {
@@ -52,10 +62,12 @@ function strip(obj: KubeObject, userOwned: readonly string[]): Record<string, un
   return out
 }
 
-export function planReconcile(want: KubeObject, have: KubeObject | undefined, userOwned: readonly string[] = []): ReconcilePlan {
+export function planReconcile(want: KubeObject, have: KubeObject | undefined, own: Ownership = {}): ReconcilePlan {
+  const userOwned = own.userOwned ?? []
   if (!have) return { op: 'create', object: structuredClone(want) }
   const drift = driftPaths(strip(want, userOwned), have)
   if (drift.length === 0) return { op: 'none' }
+  if (drift.some((d) => (own.immutable ?? []).some((p) => d === p || d.startsWith(`${p}.`) || d.startsWith(`${p}[`)))) return { op: 'recreate', object: structuredClone(want), drift }
   // The declared body replaces the stored one; metadata keeps the server's and other
   // writers' keys; user-owned paths keep their stored value.
   const { metadata: _wm, apiVersion: _wa, kind: _wk, status: _ws, ...body } = structuredClone(want)
@@ -77,6 +89,8 @@ export interface ObjectAccess {
   get(): Promise<KubeObject>
   create(obj: KubeObject): Promise<unknown>
   update(obj: KubeObject): Promise<unknown>
+  /** Delete the stored object with this uid (a precondition: never someone's newer one). */
+  delete(uid: string): Promise<unknown>
 }
 
 const statusCode = (err: unknown): number | undefined => (err as { code?: unknown } | null)?.code as number | undefined
@@ -85,7 +99,7 @@ const statusCode = (err: unknown): number | undefined => (err as { code?: unknow
  * get → create when absent → update when drifted. A 409 (someone created or wrote it in
  * between, e.g. a second apiserver bootstrapping at the same time) plans again from a fresh read.
  */
-export async function reconcileObject(acc: ObjectAccess, want: KubeObject, userOwned: readonly string[] = []): Promise<ReconcilePlan> {
+export async function reconcileObject(acc: ObjectAccess, want: KubeObject, own: Ownership = {}): Promise<ReconcilePlan> {
   for (let attempt = 0; ; attempt++) {
     let have: KubeObject | undefined
     try {
@@ -93,10 +107,16 @@ export async function reconcileObject(acc: ObjectAccess, want: KubeObject, userO
     } catch (err) {
       if (statusCode(err) !== 404) throw err
     }
-    const plan = planReconcile(want, have, userOwned)
+    const plan = planReconcile(want, have, own)
     try {
       if (plan.op === 'create') await acc.create(plan.object)
       else if (plan.op === 'update') await acc.update(plan.object)
+      else if (plan.op === 'recreate') {
+        await acc.delete(have!.metadata.uid!).catch((err: unknown) => {
+          if (statusCode(err) !== 404) throw err
+        })
+        await acc.create(plan.object)
+      }
       return plan
     } catch (err) {
       if (statusCode(err) !== 409 || attempt >= 8) throw err

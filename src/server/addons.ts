@@ -1,6 +1,7 @@
 // Cluster add-ons the server creates, as kubeadm does: cluster DNS runs self-hosted, a
 // Deployment in kube-system behind the Service `kube-dns` with the well-known ClusterIP.
 import type { Deployment, Service } from '../api/types.js'
+import type { Ownership } from '../apiserver/reconcile.js'
 
 export const DNS_LABELS = { 'k8s-app': 'kube-dns' }
 
@@ -9,7 +10,9 @@ export const DNS_LABELS = { 'k8s-app': 'kube-dns' }
  * label says so). Exception, as upstream's CoreDNS manifest leaves it out: `replicas` is set
  * on create and then belongs to whoever scales the Deployment.
  */
-export const DNS_USER_OWNED = ['spec.replicas'] as const
+export const DNS_DEPLOYMENT_OWNERSHIP: Ownership = { userOwned: ['spec.replicas'] }
+/** A Service's clusterIP cannot change in place: a kube-dns re-created elsewhere is replaced. */
+export const SERVICE_OWNERSHIP: Ownership = { immutable: ['spec.clusterIP'] }
 const RECONCILE = { 'addonmanager.kubernetes.io/mode': 'Reconcile' }
 
 export function dnsService(clusterIP: string): Service {

@@ -19,8 +19,8 @@ import { renderKubeconfig } from '../apiserver/kubeconfig.js'
 import { parseServiceCidr } from '../apiserver/allocator.js'
 import { nthAddress } from '../net/ip.js'
 import { DEFAULT_PREFIX } from '../overlay/config.js'
-import { reconcileObject } from '../apiserver/reconcile.js'
-import { DNS_USER_OWNED, dnsDeployment, dnsService } from './addons.js'
+import { reconcileObject, type Ownership } from '../apiserver/reconcile.js'
+import { DNS_DEPLOYMENT_OWNERSHIP, SERVICE_OWNERSHIP, dnsDeployment, dnsService } from './addons.js'
 import { crashPoint } from './crash-point.js'
 import { logger } from '../util/log.js'
 
@@ -71,12 +71,17 @@ export async function ensureOverlayConfig(etcdEndpoints: string[], clusterCIDR: 
   }
 }
 
-/** Create or put back an add-on; `userOwned` paths are set on create and then left to the user. */
-async function reconcileAddon<T extends Service | Deployment>(client: Client, plural: string, want: T, userOwned: readonly string[] = []): Promise<void> {
+/** Create or put back an add-on (see reconcile.ts for what is owned). */
+async function reconcileAddon<T extends Service | Deployment>(client: Client, plural: string, want: T, own: Ownership): Promise<void> {
   const rc = client.resource<KubeObject>(resourceFor(plural), want.metadata.namespace)
-  const plan = await reconcileObject({ get: () => rc.get(want.metadata.name!), create: (o) => rc.create(o), update: (o) => rc.update(o) }, want, userOwned)
+  const name = want.metadata.name!
+  const plan = await reconcileObject(
+    { get: () => rc.get(name), create: (o) => rc.create(o), update: (o) => rc.update(o), delete: (uid) => rc.delete(name, { preconditions: { uid } }) },
+    want,
+    own,
+  )
   if (plan.op === 'create') log.info({ kind: want.kind, name: want.metadata.name }, 'add-on created')
-  if (plan.op === 'update') log.info({ kind: want.kind, name: want.metadata.name, drift: plan.drift }, 'add-on drifted: put back')
+  if (plan.op === 'update' || plan.op === 'recreate') log.info({ kind: want.kind, name: want.metadata.name, drift: plan.drift }, 'add-on drifted: put back')
   crashPoint(`${plural}/${want.metadata.name}`)
 }
 
@@ -136,8 +141,8 @@ export async function startServer(o: ServerOptions): Promise<Server> {
       writeFileSync(dnsKubeconfig, renderKubeconfig(`https://${advertise}:${api.port}`, api.caPem, api.token, 'netkube-dns'), { mode: 0o600 })
       // kubeadm's convention: the tenth address of the service range (10.96.0.10 by default).
       const dnsIP = nthAddress(parseServiceCidr(o.serviceCIDR ?? '10.96.0.0/12'), 10)
-      await reconcileAddon(client, 'services', dnsService(dnsIP))
-      await reconcileAddon(client, 'deployments', dnsDeployment({ kubeconfig: dnsKubeconfig, clusterDomain: o.clusterDomain ?? 'cluster.local', clusterIP: dnsIP, replicas: o.dnsReplicas ?? 2 }), DNS_USER_OWNED)
+      await reconcileAddon(client, 'services', dnsService(dnsIP), SERVICE_OWNERSHIP)
+      await reconcileAddon(client, 'deployments', dnsDeployment({ kubeconfig: dnsKubeconfig, clusterDomain: o.clusterDomain ?? 'cluster.local', clusterIP: dnsIP, replicas: o.dnsReplicas ?? 2 }), DNS_DEPLOYMENT_OWNERSHIP)
     }
     log.info({ url: api.url, kubeconfig: api.kubeconfigPath, etcd: etcdEndpoints }, 'server ready')
     return { api, client, etcdEndpoints, stop: stopAll }

@@ -4,7 +4,7 @@
 import t from 'tap'
 import type { KubeObject } from '../../src/api/types.js'
 import { driftPaths, planReconcile } from '../../src/apiserver/reconcile.js'
-import { dnsDeployment, DNS_USER_OWNED } from '../../src/server/addons.js'
+import { dnsDeployment, dnsService, DNS_DEPLOYMENT_OWNERSHIP as OWN, SERVICE_OWNERSHIP } from '../../src/server/addons.js'
 
 const want = dnsDeployment({ kubeconfig: '/k', clusterDomain: 'cluster.local', clusterIP: '10.96.0.10', replicas: 2 }) as KubeObject
 
@@ -26,9 +26,9 @@ t.test('driftPaths is a subset check', async (t) => {
 })
 
 t.test('planReconcile', async (t) => {
-  t.same(planReconcile(want, undefined, DNS_USER_OWNED), { op: 'create', object: want }, 'absent: create as declared')
-  t.same(planReconcile(want, stored(), DNS_USER_OWNED), { op: 'none' }, 'defaults, status and extra labels are not drift')
-  t.same(planReconcile(want, stored((o) => (o.spec.replicas = 5)), DNS_USER_OWNED), { op: 'none' }, 'a user-scaled replicas is not drift')
+  t.same(planReconcile(want, undefined, OWN), { op: 'create', object: want }, 'absent: create as declared')
+  t.same(planReconcile(want, stored(), OWN), { op: 'none' }, 'defaults, status and extra labels are not drift')
+  t.same(planReconcile(want, stored((o) => (o.spec.replicas = 5)), OWN), { op: 'none' }, 'a user-scaled replicas is not drift')
   t.equal(planReconcile(want, stored((o) => (o.spec.replicas = 5))).op, 'update', 'replicas is drift when not user-owned')
 
   const p = planReconcile(
@@ -39,7 +39,7 @@ t.test('planReconcile', async (t) => {
       o.spec.template.spec.containers[0].args = ['--oops']
       delete o.metadata.labels['addonmanager.kubernetes.io/mode']
     }),
-    DNS_USER_OWNED,
+    OWN,
   )
   if (p.op !== 'update') throw new Error(`expected update, got ${p.op}`)
   t.same(p.drift.sort(), ['metadata.labels.addonmanager.kubernetes.io/mode', 'spec.template.spec.containers[0].args', 'spec.template.spec.containers[0].image'])
@@ -52,4 +52,16 @@ t.test('planReconcile', async (t) => {
   t.equal(p.object.metadata.labels?.extra, 'kept', 'labels the reconciler does not declare are kept')
   t.equal(p.object.metadata.labels?.['addonmanager.kubernetes.io/mode'], 'Reconcile')
   t.same(driftPaths(want.metadata.labels, p.object.metadata.labels), [])
+})
+
+t.test('a drifted immutable field is a recreate', async (t) => {
+  const svc = dnsService('10.96.0.10') as KubeObject
+  const elsewhere: any = structuredClone(svc)
+  elsewhere.spec.clusterIP = '10.96.0.77'
+  elsewhere.metadata.uid = 'u2'
+  const p = planReconcile(svc, elsewhere, SERVICE_OWNERSHIP)
+  t.same(p, { op: 'recreate', object: svc, drift: ['spec.clusterIP'] })
+  const ports: any = structuredClone(svc)
+  ports.spec.ports[0].port = 5353
+  t.equal(planReconcile(svc, ports, SERVICE_OWNERSHIP).op, 'update', 'other fields update in place')
 })
