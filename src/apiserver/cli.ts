@@ -19,6 +19,7 @@ const COMMON_FLAGS: Flag[] = [
   { name: 'secure-port', help: 'HTTPS port', default: '6443' },
   { name: 'advertise-address', help: 'address put in the kubernetes endpoints and the kubeconfig' },
   { name: 'service-cluster-ip-range', help: 'ClusterIP range', default: '10.96.0.0/12' },
+  { name: 'endpoint-lease-ttl', help: 'seconds a dead apiserver stays in the kubernetes endpoints', default: '15' },
   { name: 'v', help: 'log level (debug, info, warn)', default: 'info' },
 ]
 
@@ -54,6 +55,7 @@ function apiOptions(f: Record<string, string>, etcdEndpoints: string[]): ApiServ
     port: Number(f['secure-port']),
     serviceCIDR: f['service-cluster-ip-range']!,
     logLevel: f.v!,
+    endpointLeaseTtlSeconds: Number(f['endpoint-lease-ttl']),
   }
   if (f['advertise-address']) o.advertiseAddress = f['advertise-address']
   return o

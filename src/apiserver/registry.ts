@@ -193,16 +193,28 @@ export class Registry {
         return opts.system ? [] : validateCreate(r, o)
       })
       if (errs.length) throw this.invalid(r, o, errs)
+      const key = this.key(r, ns, o.metadata.name!)
+      // The name is checked before anything is allocated, as kube-apiserver does: creating
+      // an existing Service is 409 AlreadyExists whatever its spec, never "IP already
+      // allocated" for the address the existing object holds.
+      if (await this.store.get(key)) {
+        if (generated && attempt < 8) continue
+        throw E.alreadyExists(gr(r), o.metadata.name!)
+      }
       let side: SideEffects | undefined
       try {
         if (r.kind === 'Service') side = await this.alloc.allocate(o as Service)
       } catch (err) {
+        // A concurrent create of the same name may have taken the address since the check.
+        if (err instanceof AllocationError && (await this.store.get(key))) throw E.alreadyExists(gr(r), o.metadata.name!)
         if (err instanceof AllocationError) throw this.invalid(r, o, err.errs)
         throw err
       }
       if (opts.dryRun) return this.withType(r, o)
       try {
-        const out = await this.store.create(this.key(r, ns, o.metadata.name!), o, side)
+        // Allocation keys are claimed in the create's own transaction: a create that loses
+        // (AlreadyExists, Conflict) claims nothing, so nothing needs releasing.
+        const out = await this.store.create(key, o, side)
         return this.withType(r, out)
       } catch (err) {
         if (err instanceof StorageError && err.code === 'AlreadyExists') {

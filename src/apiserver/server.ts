@@ -12,6 +12,7 @@ import { ServiceAllocator } from './allocator.js'
 import { nthAddress } from '../net/ip.js'
 import { TokenAuthenticator, ensureTokenFile, isAnonymousPath } from './auth.js'
 import { bootstrap } from './bootstrap.js'
+import { LeaseEndpointReconciler } from './lease-reconciler.js'
 import { defaultSANs, ensureServingCerts } from './certs.js'
 import { apiGroupDoc, apiGroupList, apiResourceList, apiVersions } from './discovery.js'
 import * as E from './errors.js'
@@ -49,6 +50,8 @@ export interface ApiServerOptions {
   kubeletScheme?: 'http' | 'https'
   /** Extra SANs for the serving certificate. */
   extraSANs?: string[]
+  /** The `kubernetes` endpoint lease TTL (default 15 s, upstream's). */
+  endpointLeaseTtlSeconds?: number
 }
 
 export interface ApiServer {
@@ -251,8 +254,14 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   // /api reports where clients reach us; the app was built before the port was known.
   appOpts.serverAddress = `${urlHost}:${boundPort}`
 
+  const leases = new LeaseEndpointReconciler(registry, {
+    address: advertise,
+    port: boundPort,
+    ...(opts.endpointLeaseTtlSeconds !== undefined ? { ttlSeconds: opts.endpointLeaseTtlSeconds } : {}),
+  })
   try {
-    await bootstrap(registry, advertise, boundPort)
+    await bootstrap(registry, boundPort)
+    await leases.reconcile()
   } catch (err) {
     await app.close()
     await store.close()
@@ -260,6 +269,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   }
   ready = true
   registry.startNamespaceLoop()
+  leases.start()
   const kubeconfigPath = join(opts.stateDir, 'admin.kubeconfig')
   writeKubeconfig(kubeconfigPath, url, certs.caPem, token)
   log.info({ url, stateDir: opts.stateDir }, 'apiserver ready')
@@ -273,6 +283,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     app,
     registry,
     async close() {
+      await leases.stop()
       registry.stop()
       await app.close()
       await registry.idle()

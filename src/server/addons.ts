@@ -1,14 +1,25 @@
 // Cluster add-ons the server creates, as kubeadm does: cluster DNS runs self-hosted, a
 // Deployment in kube-system behind the Service `kube-dns` with the well-known ClusterIP.
 import type { Deployment, Service } from '../api/types.js'
+import type { Ownership } from '../apiserver/reconcile.js'
 
 export const DNS_LABELS = { 'k8s-app': 'kube-dns' }
+
+/**
+ * The server reconciles these on every start (upstream addon manager's "Reconcile" mode, the
+ * label says so). Exception, as upstream's CoreDNS manifest leaves it out: `replicas` is set
+ * on create and then belongs to whoever scales the Deployment.
+ */
+export const DNS_DEPLOYMENT_OWNERSHIP: Ownership = { userOwned: ['spec.replicas'] }
+/** A Service's clusterIP cannot change in place: a kube-dns re-created elsewhere is replaced. */
+export const SERVICE_OWNERSHIP: Ownership = { immutable: ['spec.clusterIP'] }
+const RECONCILE = { 'addonmanager.kubernetes.io/mode': 'Reconcile' }
 
 export function dnsService(clusterIP: string): Service {
   return {
     apiVersion: 'v1',
     kind: 'Service',
-    metadata: { name: 'kube-dns', namespace: 'kube-system', labels: { ...DNS_LABELS, 'kubernetes.io/name': 'CoreDNS' } },
+    metadata: { name: 'kube-dns', namespace: 'kube-system', labels: { ...DNS_LABELS, ...RECONCILE, 'kubernetes.io/name': 'CoreDNS' } },
     spec: {
       selector: DNS_LABELS,
       clusterIP,
@@ -26,7 +37,7 @@ export function dnsDeployment(o: { kubeconfig: string; clusterDomain: string; cl
   return {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
-    metadata: { name: 'netkube-dns', namespace: 'kube-system', labels: DNS_LABELS },
+    metadata: { name: 'netkube-dns', namespace: 'kube-system', labels: { ...DNS_LABELS, ...RECONCILE } },
     spec: {
       replicas: o.replicas ?? 2,
       selector: { matchLabels: DNS_LABELS },

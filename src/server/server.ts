@@ -1,7 +1,9 @@
 // `netkube server`: the control plane in one process, like k3s's server: a supervised local
 // etcd (unless --etcd-servers names one), the apiserver, the controller manager and the
 // scheduler. It also seeds what the nodes need from the cluster: the overlay's network
-// config in etcd, and the self-hosted cluster DNS (Deployment + Service kube-dns).
+// config in etcd, and the self-hosted cluster DNS (Deployment + Service kube-dns). Every
+// start reconciles them, so a restart (supervisor, systemd, reboot, a kill -9 half-way
+// through a previous start) converges instead of tripping over what is already there.
 import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Etcd3 } from 'etcd3'
@@ -12,12 +14,14 @@ import { startScheduler, type Scheduler } from '../scheduler/scheduler.js'
 import { createClient } from '../client/rest.js'
 import type { Client } from '../client/interfaces.js'
 import { resourceFor } from '../api/resources.js'
-import type { Deployment, Service } from '../api/types.js'
+import type { Deployment, KubeObject, Service } from '../api/types.js'
 import { renderKubeconfig } from '../apiserver/kubeconfig.js'
 import { parseServiceCidr } from '../apiserver/allocator.js'
 import { nthAddress } from '../net/ip.js'
 import { DEFAULT_PREFIX } from '../overlay/config.js'
-import { dnsDeployment, dnsService } from './addons.js'
+import { reconcileObject, type Ownership } from '../apiserver/reconcile.js'
+import { DNS_DEPLOYMENT_OWNERSHIP, SERVICE_OWNERSHIP, dnsDeployment, dnsService } from './addons.js'
+import { crashPoint } from './crash-point.js'
 import { logger } from '../util/log.js'
 
 const log = logger('server')
@@ -51,7 +55,11 @@ export interface Server {
   stop(): Promise<void>
 }
 
-/** flannel's network config, written once if absent (a CNI/overlay setting of the cluster). */
+/**
+ * flannel's network config, written once if absent ("EnsureExists", deliberately): changing
+ * the Network under running nodes would orphan their subnet leases, so a restart with other
+ * flags keeps the cluster's config. The put is one transaction: no partial value exists.
+ */
 export async function ensureOverlayConfig(etcdEndpoints: string[], clusterCIDR: string, backend: string): Promise<void> {
   const etcd = new Etcd3({ hosts: etcdEndpoints })
   try {
@@ -63,14 +71,18 @@ export async function ensureOverlayConfig(etcdEndpoints: string[], clusterCIDR: 
   }
 }
 
-async function ensureObject<T extends Service | Deployment>(client: Client, plural: string, obj: T): Promise<void> {
-  const r = resourceFor(plural)
-  try {
-    await client.resource<T>(r, obj.metadata.namespace).create(obj)
-    log.info({ kind: obj.kind, name: obj.metadata.name }, 'add-on created')
-  } catch (err) {
-    if ((err as { code?: number }).code !== 409) throw err
-  }
+/** Create or put back an add-on (see reconcile.ts for what is owned). */
+async function reconcileAddon<T extends Service | Deployment>(client: Client, plural: string, want: T, own: Ownership): Promise<void> {
+  const rc = client.resource<KubeObject>(resourceFor(plural), want.metadata.namespace)
+  const name = want.metadata.name!
+  const plan = await reconcileObject(
+    { get: () => rc.get(name), create: (o) => rc.create(o), update: (o) => rc.update(o), delete: (uid) => rc.delete(name, { preconditions: { uid } }) },
+    want,
+    own,
+  )
+  if (plan.op === 'create') log.info({ kind: want.kind, name: want.metadata.name }, 'add-on created')
+  if (plan.op === 'update' || plan.op === 'recreate') log.info({ kind: want.kind, name: want.metadata.name, drift: plan.drift }, 'add-on drifted: put back')
+  crashPoint(`${plural}/${want.metadata.name}`)
 }
 
 export async function startServer(o: ServerOptions): Promise<Server> {
@@ -129,8 +141,8 @@ export async function startServer(o: ServerOptions): Promise<Server> {
       writeFileSync(dnsKubeconfig, renderKubeconfig(`https://${advertise}:${api.port}`, api.caPem, api.token, 'netkube-dns'), { mode: 0o600 })
       // kubeadm's convention: the tenth address of the service range (10.96.0.10 by default).
       const dnsIP = nthAddress(parseServiceCidr(o.serviceCIDR ?? '10.96.0.0/12'), 10)
-      await ensureObject(client, 'services', dnsService(dnsIP))
-      await ensureObject(client, 'deployments', dnsDeployment({ kubeconfig: dnsKubeconfig, clusterDomain: o.clusterDomain ?? 'cluster.local', clusterIP: dnsIP, replicas: o.dnsReplicas ?? 2 }))
+      await reconcileAddon(client, 'services', dnsService(dnsIP), SERVICE_OWNERSHIP)
+      await reconcileAddon(client, 'deployments', dnsDeployment({ kubeconfig: dnsKubeconfig, clusterDomain: o.clusterDomain ?? 'cluster.local', clusterIP: dnsIP, replicas: o.dnsReplicas ?? 2 }), DNS_DEPLOYMENT_OWNERSHIP)
     }
     log.info({ url: api.url, kubeconfig: api.kubeconfigPath, etcd: etcdEndpoints }, 'server ready')
     return { api, client, etcdEndpoints, stop: stopAll }

@@ -18,6 +18,12 @@ export interface TestApiServerOptions {
   autoCompactionRevisions?: number
   /** Use this etcd instead of starting one. */
   etcd?: EtcdProcess
+  /** Listen (and advertise) address, default 127.0.0.1; any 127.x address is loopback. */
+  host?: string
+  /** Listen port (default: any free one). */
+  port?: number
+  /** The `kubernetes` endpoint lease TTL (seconds). */
+  endpointLeaseTtlSeconds?: number
 }
 
 export interface TestApiServer {
@@ -42,13 +48,14 @@ export async function withApiServer(t: Test, opts: TestApiServerOptions = {}): P
     startApiServer({
       etcdEndpoints: [etcd.endpoint],
       stateDir,
-      host: '127.0.0.1',
+      host: opts.host ?? '127.0.0.1',
       port,
       logLevel: process.env.NETKUBE_LOG_LEVEL ?? 'warn',
       ...(opts.serviceCIDR ? { serviceCIDR: opts.serviceCIDR } : {}),
       ...(opts.bookmarkIntervalMs ? { bookmarkIntervalMs: opts.bookmarkIntervalMs } : {}),
+      ...(opts.endpointLeaseTtlSeconds ? { endpointLeaseTtlSeconds: opts.endpointLeaseTtlSeconds } : {}),
     })
-  let server: ApiServer | undefined = await start(0)
+  let server: ApiServer | undefined = await start(opts.port ?? 0)
   const h: TestApiServer = {
     url: server.url,
     token: server.token,
