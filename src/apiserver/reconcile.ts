@@ -10,7 +10,7 @@
 // `immutable` path cannot be updated (422), so the object is deleted and created again, as
 // `kubectl apply --force` does.
 import type { KubeObject } from '../api/types.js'
-import { deepEqual } from './strategy.js'
+import { deepEqual } from '../api/equal.js'
 
 export type ReconcilePlan =
   | { op: 'create'; object: KubeObject }

@@ -4,6 +4,7 @@
 import { randomUUID } from 'node:crypto'
 import type { ResourceInfo } from '../api/resources.js'
 import type { KubeObject, ObjectMeta } from '../api/types.js'
+import { deepEqual } from '../api/equal.js'
 
 export function hasStatusSubresource(r: ResourceInfo): boolean {
   return r.subresources.includes('status')
@@ -30,20 +31,7 @@ function specPart(r: ResourceInfo, obj: KubeObject): unknown {
   return rest
 }
 
-export function deepEqual(a: unknown, b: unknown): boolean {
-  if (a === b) return true
-  if (typeof a !== typeof b || a === null || b === null || typeof a !== 'object') return false
-  if (Array.isArray(a) !== Array.isArray(b)) return false
-  if (Array.isArray(a)) {
-    const bb = b as unknown[]
-    return a.length === bb.length && a.every((v, i) => deepEqual(v, bb[i]))
-  }
-  const ao = a as Record<string, unknown>
-  const bo = b as Record<string, unknown>
-  const ak = Object.keys(ao).filter((k) => ao[k] !== undefined)
-  const bk = Object.keys(bo).filter((k) => bo[k] !== undefined)
-  return ak.length === bk.length && ak.every((k) => deepEqual(ao[k], bo[k]))
-}
+export { deepEqual }
 
 /** System fields on create; status starts empty for resources whose status a controller owns. */
 export function prepareForCreate(r: ResourceInfo, obj: KubeObject, now: Date): void {

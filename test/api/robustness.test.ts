@@ -60,7 +60,7 @@ function deepValue(total: number, at: number, array: boolean): unknown {
 }
 
 // The apiserver refuses bodies nested past MAX_JSON_DEPTH before parsing; the walkers that
-// still recurse on user data (strategy.ts's deepEqual, merge patch, strategic merge and its
+// still recurse on user data (merge patch, strategic merge and its
 // directive stripping) must then get through a body right at the limit, from a stack already as deep
 // as a request's (fastify + registry frames, simulated by PREFIX frames of recursion).
 t.test('every recursive walker handles a body nested right at the depth limit', async (t) => {
