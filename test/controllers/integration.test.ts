@@ -40,7 +40,9 @@ function deployment(image: string): Deployment {
 }
 
 t.test('controllers and scheduler drive fake nodes', async (t) => {
-  const { api, client, kubelet } = await withCluster(t)
+  // A grace period well above the fake kubelet's 1 s renewals: on a loaded 2-core machine (the
+  // apiserver fuzz runs beside this file) a 6 s grace let a live node turn unreachable mid-test.
+  const { api, client, kubelet } = await withCluster(t, { graceMs: 12_000 })
   const pods = client.resource<Pod>(R.pods, 'default')
   const deps = client.resource<Deployment>(R.deployments, 'default')
   const rss = client.resource<ReplicaSet>(R.replicasets, 'default')
@@ -208,7 +210,7 @@ t.test('controllers and scheduler drive fake nodes', async (t) => {
     const n = await eventually('node3 Unknown and tainted', async () => {
       const n = await client.resource<Node>(R.nodes).get('node3')
       return getCondition(n.status?.conditions, 'Ready')?.status === 'Unknown' && (n.spec?.taints ?? []).length === 2 && n
-    }, 15_000)
+    }, 25_000)
     t.equal(getCondition(n.status?.conditions, 'Ready')?.reason, 'NodeStatusUnknown')
     t.same(n.spec!.taints!.map((x) => `${x.key}:${x.effect}`).sort(), ['node.kubernetes.io/unreachable:NoExecute', 'node.kubernetes.io/unreachable:NoSchedule'])
     await eventually('6 ready web pods, none on node3', async () => {
