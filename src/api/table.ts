@@ -549,7 +549,8 @@ export function toTable(r: ResourceInfo, objs: KubeObject[], opts: TableOptions 
       cells = printer.cells(o, now)
     } catch {
       // A malformed stored object must not break `kubectl get` for the whole list.
-      cells = printer.columns.map((_, i) => (i === 0 ? o.metadata?.name ?? '' : '<error>'))
+      const nameAt = Math.max(0, printer.columns.findIndex((c) => c.format === 'name'))
+      cells = printer.columns.map((_, i) => (i === nameAt ? o.metadata?.name ?? '' : '<error>'))
     }
     const row: TableRow = { cells }
     const object = rowObject(r, o, mode)

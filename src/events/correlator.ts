@@ -130,9 +130,12 @@ export class EventCorrelator {
       this.aggregates.set(ak, agg)
     }
     agg.messages.add(ev.message ?? '')
-    if (agg.messages.size > this.o.maxSimilar) ev = { ...ev, message: AGGREGATED_PREFIX + (ev.message ?? '') }
+    // Once combined, all similar events count on one object (keyed without the message),
+    // which carries the latest message.
+    const combined = agg.messages.size > this.o.maxSimilar
+    if (combined) ev = { ...ev, message: AGGREGATED_PREFIX + (ev.message ?? '') }
 
-    const key = eventKey(ev)
+    const key = combined ? ak : eventKey(ev)
     const seen = this.observed.get(key)
     if (!seen) {
       this.observed.set(key, { name: ev.metadata.name!, count: ev.count ?? 1, firstTimestamp: ev.firstTimestamp ?? ev.lastTimestamp ?? '' })
@@ -147,12 +150,6 @@ export class EventCorrelator {
 
   /** The written event is gone (expired, deleted): the next sighting creates a new one. */
   forget(e: CoreEvent): void {
-    this.observed.delete(eventKey(e))
-  }
-
-  /** What a successful write returned: its name is the one later sightings update. */
-  observedName(e: CoreEvent, name: string): void {
-    const seen = this.observed.get(eventKey(e))
-    if (seen) seen.name = name
+    this.observed.delete(e.message?.startsWith(AGGREGATED_PREFIX) ? aggregateKey(e) : eventKey(e))
   }
 }
