@@ -6,6 +6,7 @@ import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify'
 import { VERSION } from '../version.js'
+import { etcdListPrefix, resourceFor } from '../api/resources.js'
 import { EtcdStore, StorageError } from '../storage/store.js'
 import { logger } from '../util/log.js'
 import { ServiceAllocator } from './allocator.js'
@@ -55,6 +56,8 @@ export interface ApiServerOptions {
   extraSANs?: string[]
   /** The `kubernetes` endpoint lease TTL (default 15 s, upstream's). */
   endpointLeaseTtlSeconds?: number
+  /** Events expire this long after their last write (upstream's `--event-ttl`, default 1 h). */
+  eventTtlSeconds?: number
 }
 
 export interface ApiServer {
@@ -220,6 +223,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   const serviceCIDR = opts.serviceCIDR ?? '10.96.0.0/12'
 
   const store = new EtcdStore(opts.etcdEndpoints)
+  store.setKeyTTL(etcdListPrefix(resourceFor('events')), opts.eventTtlSeconds ?? 3600)
   const alloc = new ServiceAllocator(store, serviceCIDR)
   const sans = defaultSANs([advertise, ...(host !== '0.0.0.0' && host !== '::' ? [host] : []), ...(opts.extraSANs ?? [])], nthAddress(alloc.cidr, 1))
   const certs = await ensureServingCerts(join(opts.stateDir, 'pki'), sans)
