@@ -5,7 +5,11 @@
 // veths on cni0 and IPAM files each equal to its pods, nft tables and overlay entries as before.
 import t from 'tap'
 import type { Test } from 'tap'
-import type { Pod, Service } from '../../src/api/types.js'
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import type { Node, Pod, Service } from '../../src/api/types.js'
+import { createNetns } from '../../src/net/netns.js'
+import { nthAddress, parseCidr } from '../../src/net/ip.js'
 import { labNodeRestart, nodeIpamFiles, nodePodNamespaces, type RestartDepth } from '../../src/lab/node-restart.js'
 import { netnsHandle } from '../../src/net/door.js'
 import { processesInNamespaces } from '../../src/lab/procs.js'
@@ -124,25 +128,55 @@ t.test('lab node restart: adopted, recreated, rebooted — and nothing leaks', a
     t.equal(c.nftTables.filter((x) => x === 'table ip netkube-proxy').length, 1, `${what}: one kube-proxy table`)
     t.equal(c.proxyRules, before.proxyRules, `${what}: kube-proxy's table holds as many rules as before (${before.proxyRules})`)
     t.same(c.overlay, before.overlay, `${what}: flannel.1 FDB/routes/neighbours as before (${JSON.stringify(c.overlay)})`)
+    const etc = readdirSync('/etc/netns').filter((d) => d.startsWith(node2.podNetnsPrefix)).sort()
+    t.same(etc, c.podNamespaces, `${what}: /etc/netns files only for node2's pod namespaces`)
     const strays = processesInNamespaces(c.podNamespaces).length
     t.ok(strays >= on2.length, `${what}: ${strays} processes run in node2's ${on2.length} pod namespaces`)
   }
 
-  const base = await nodeCounts(lab, 'node2')
+  const node2 = lab.state.plan.nodes.find((n) => n.name === 'node2')!
+  // A new sandbox is a new CNI ADD: host-local hands out the next address round-robin, so the
+  // pod IP tells a kept sandbox from a recreated one (a netns inode number can be reused).
+  const podIPs = async (): Promise<Map<string, string>> => new Map((await webPods()).map((p) => [p.metadata.name!, p.status!.podIP!]))
+  // The baseline once node2's kube-proxy has caught up: the Service answers, the rules hold still.
+  await serviceAnswers(t, 'before')
+  let base = await nodeCounts(lab, 'node2')
+  await waitUntil("node2's kube-proxy rules settled", async () => {
+    await new Promise((r) => setTimeout(r, 1500))
+    const again = await nodeCounts(lab, 'node2')
+    const same = again.proxyRules === base.proxyRules
+    base = again
+    return same
+  }, 30_000, 0)
   t.equal(base.podNamespaces.length, 3, 'before: node2 has 3 pod namespaces')
   t.equal(base.overlay.fdb, 2, 'before: node2 has an FDB entry per other node')
 
+  /** The kubelet's own account of the restart (its sandbox decisions), as test comments. */
+  let logSeen = 0
+  const agentLog = (t: Test, what: string): void => {
+    const lines = readFileSync(join(lab.state.stateDir, 'logs', 'agent-node2.log'), 'utf8').split('\n')
+    const news = lines.slice(logSeen).filter((l) => /sandbox changed|orphan|leaked|GC|\/etc\/netns|adopted/.test(l))
+    logSeen = lines.length
+    for (const l of news.slice(0, 12)) t.comment(`${what}: ${l.slice(0, 300)}`)
+  }
+
+  let restartedAt = 0
   const restart = async (t: Test, depth: RestartDepth): Promise<number> => {
+    restartedAt = Date.now()
     const r = await labNodeRestart({ name: lab.state.plan.name, stateDir: lab.state.stateDir, node: 'node2', depth, waitReadyMs: 60_000, progress: (l) => t.comment(l) })
     t.ok(r.killed.some((k) => k.what === 'supervisor'), `${depth}: the agent's supervisor was killed`)
     return r.killed.length
   }
+  /** Timing, for the record (noisy on a shared machine; bench/ is where speed is judged). */
+  const podsBack = (t: Test, what: string): void => t.comment(`${what}: 3 pods Ready ${((Date.now() - restartedAt) / 1000).toFixed(1)} s after the restart`)
 
   await t.test('kubelet-only crash: the same pods, the same processes, adopted', async (t) => {
     const before = new Map((await webPods()).map((p) => [p.metadata.uid!, p.status!.containerStatuses![0]!.state!.running!.startedAt]))
+    const ipsBefore = await podIPs()
     const killed = await restart(t, 'agent')
     t.ok(killed >= 2, `agent and supervisor killed (${killed} processes)`)
     await waitUntil('the 3 pods ready again', async () => (await webPods()).filter(ready).length === 3, 60_000)
+    podsBack(t, 'kubelet-only')
     const after = await webPods()
     t.same(after.map((p) => p.metadata.name).sort(), names, 'the same pod names')
     for (const p of after) {
@@ -150,35 +184,58 @@ t.test('lab node restart: adopted, recreated, rebooted — and nothing leaks', a
       t.equal(cs.restartCount, 0, `${p.metadata.name}: restartCount 0`)
       t.equal(cs.state?.running?.startedAt, before.get(p.metadata.uid!), `${p.metadata.name}: the container that ran before (adopted)`)
     }
+    t.same(await podIPs(), ipsBefore, 'the same pod IPs (sandboxes kept)')
     await serviceAnswers(t, 'kubelet-only')
     await noLeaks(t, 'kubelet-only', base)
   })
 
   await t.test('power loss: every process dies, pods recreated with restartCount 1', async (t) => {
+    const ipsBefore = await podIPs()
+    // What a crash can leave that no sandbox record names: an IP taken by an ADD whose record
+    // was never written, a pod namespace and its /etc/netns files. The restarted kubelet's
+    // orphan pass (CNI GC, namespace sweep) must remove all three.
+    const podCIDR = (await lab.client.resource<Node>(res('nodes')).get('node2')).spec!.podCIDR!
+    const ipamDir = join(lab.state.stateDir, 'node2', 'ipam', 'netkube')
+    const leakedIp = nthAddress(parseCidr(podCIDR), 200)
+    writeFileSync(join(ipamDir, leakedIp), 'crashed-before-its-record\r\neth0')
+    const leakedNs = `${node2.podNetnsPrefix}0bad0bad0bad`
+    await createNetns(leakedNs)
+    mkdirSync(join('/etc/netns', leakedNs), { recursive: true })
+    writeFileSync(join('/etc/netns', leakedNs, 'resolv.conf'), 'nameserver 127.0.0.1\n')
     const killed = await restart(t, 'power')
     t.ok(killed >= 5, `agent, supervisor and the 3 containers killed (${killed} processes)`)
     await waitUntil('3 pods ready again, restarted once', async () => {
       const l = await webPods()
       return l.filter(ready).length === 3 && l.every((p) => p.status?.containerStatuses?.[0]?.restartCount === 1)
     }, 60_000)
+    podsBack(t, 'power loss')
     const after = await webPods()
     t.same(after.map((p) => p.metadata.name).sort(), names, 'the same pod names (the pods, not the ReplicaSet, recover)')
     for (const p of after) {
       t.equal(p.status?.phase, 'Running', `${p.metadata.name} Running`)
       t.equal(p.status?.containerStatuses?.[0]?.restartCount, 1, `${p.metadata.name}: restartCount 1`)
     }
+    const ipsAfter = await podIPs()
+    t.ok([...ipsAfter].every(([name, ip]) => ipsBefore.get(name) !== ip), `every pod got a new sandbox: ${JSON.stringify([...ipsBefore.values()])} → ${JSON.stringify([...ipsAfter.values()])}`)
+    agentLog(t, 'power loss')
     await serviceAnswers(t, 'power loss')
+    t.notOk(existsSync(join(ipamDir, leakedIp)), `the IP ${leakedIp} held for no sandbox was released (CNI GC)`)
     await noLeaks(t, 'power loss', base)
   })
 
   await t.test('reboot: processes and kernel state gone, pods recreated with restartCount 2', async (t) => {
+    const ipsBefore = await podIPs()
     const killed = await restart(t, 'reboot')
     t.ok(killed >= 5, `agent, supervisor and the 3 containers killed (${killed} processes)`)
     await waitUntil('3 pods ready again, restarted twice', async () => {
       const l = await webPods()
       return l.filter(ready).length === 3 && l.every((p) => p.status?.containerStatuses?.[0]?.restartCount === 2)
     }, 90_000)
+    podsBack(t, 'reboot')
     t.same((await webPods()).map((p) => p.metadata.name).sort(), names, 'the same pod names')
+    const ipsAfter = await podIPs()
+    t.ok([...ipsAfter].every(([name, ip]) => ipsBefore.get(name) !== ip), `every pod got a new sandbox: ${JSON.stringify([...ipsBefore.values()])} → ${JSON.stringify([...ipsAfter.values()])}`)
+    agentLog(t, 'reboot')
     await serviceAnswers(t, 'reboot')
     await noLeaks(t, 'reboot', base)
   })
