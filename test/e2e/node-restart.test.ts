@@ -13,6 +13,8 @@ import { nthAddress, parseCidr } from '../../src/net/ip.js'
 import { labNodeRestart, nodeIpamFiles, nodePodNamespaces, type RestartDepth } from '../../src/lab/node-restart.js'
 import { netnsHandle } from '../../src/net/door.js'
 import { processesInNamespaces } from '../../src/lab/procs.js'
+import { run } from '../../src/util/exec.js'
+import { MAIN } from '../helpers/prereq.js'
 import { withLab, waitUntil, res, ready, httpLoopScript, parseHttpResults, type Lab } from '../helpers/lab.js'
 
 const MANIFESTS = `
@@ -163,6 +165,13 @@ t.test('lab node restart: adopted, recreated, rebooted — and nothing leaks', a
   let restartedAt = 0
   const restart = async (t: Test, depth: RestartDepth): Promise<number> => {
     restartedAt = Date.now()
+    if (depth === 'reboot') {
+      // Once through the real command line, as a user types it.
+      const out = await run(process.execPath, [MAIN, 'lab', 'node', 'restart', 'node2', '--name', lab.state.plan.name, '--state-dir', lab.state.stateDir, '--reboot', '--wait', '60s'], { timeoutMs: 90_000 })
+      t.match(out.stdout, /^node\/node2 restarted: \d+ processes killed, Ready after \d+\.\d s\n$/, `the CLI's summary: ${out.stdout.trim()}`)
+      for (const l of out.stderr.trim().split('\n')) t.comment(l)
+      return Number(/restarted: (\d+) processes/.exec(out.stdout)?.[1] ?? 0)
+    }
     const r = await labNodeRestart({ name: lab.state.plan.name, stateDir: lab.state.stateDir, node: 'node2', depth, waitReadyMs: 60_000, progress: (l) => t.comment(l) })
     t.ok(r.killed.some((k) => k.what === 'supervisor'), `${depth}: the agent's supervisor was killed`)
     return r.killed.length
