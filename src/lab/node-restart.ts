@@ -188,7 +188,7 @@ export async function labNodeRestart(o: NodeRestartOptions): Promise<NodeRestart
   const result: NodeRestartResult = { killed: ids.map(({ pid, what }) => ({ pid, what })), droppedNamespaces, droppedLinks, agent }
   if (o.waitReadyMs && state.kubeconfig) {
     result.readyAfterMs = (await waitNodeReady(state.kubeconfig, node.name, t0, o.waitReadyMs)) - t0
-    say(`${node.name}: Ready again ${(result.readyAfterMs / 1000).toFixed(1)} s after the power loss`)
+    say(`${node.name}: Ready again ${(result.readyAfterMs / 1000).toFixed(1)} s after the kill`)
   }
   return result
 }

@@ -179,6 +179,26 @@ t.test('lab node restart: adopted, recreated, rebooted — and nothing leaks', a
   /** Timing, for the record (noisy on a shared machine; bench/ is where speed is judged). */
   const podsBack = (t: Test, what: string): void => t.comment(`${what}: 3 pods Ready ${((Date.now() - restartedAt) / 1000).toFixed(1)} s after the restart`)
 
+  /** Restart at `depth`; the same pods come back Running, each in a new sandbox, restarted `count` times. */
+  const recreated = async (t: Test, depth: RestartDepth, what: string, count: number, ipsBefore: Map<string, string>): Promise<void> => {
+    const killed = await restart(t, depth)
+    t.ok(killed >= 5, `${what}: agent, supervisor and the 3 containers killed (${killed} processes)`)
+    await waitUntil(`3 pods ready again, restarted ${count}×`, async () => {
+      const l = await webPods()
+      return l.filter(ready).length === 3 && l.every((p) => p.status?.containerStatuses?.[0]?.restartCount === count)
+    }, 90_000)
+    podsBack(t, what)
+    const after = await webPods()
+    t.same(after.map((p) => p.metadata.name).sort(), names, `${what}: the same pod names (the pods, not the ReplicaSet, recover)`)
+    for (const p of after) {
+      t.equal(p.status?.phase, 'Running', `${p.metadata.name} Running`)
+      t.equal(p.status?.containerStatuses?.[0]?.restartCount, count, `${p.metadata.name}: restartCount ${count}`)
+    }
+    const ipsAfter = await podIPs()
+    t.ok([...ipsAfter].every(([name, ip]) => ipsBefore.get(name) !== ip), `${what}: every pod got a new sandbox: ${JSON.stringify([...ipsBefore.values()])} → ${JSON.stringify([...ipsAfter.values()])}`)
+    agentLog(t, what)
+  }
+
   await t.test('kubelet-only crash: the same pods, the same processes, adopted', async (t) => {
     const before = new Map((await webPods()).map((p) => [p.metadata.uid!, p.status!.containerStatuses![0]!.state!.running!.startedAt]))
     const ipsBefore = await podIPs()
@@ -211,40 +231,14 @@ t.test('lab node restart: adopted, recreated, rebooted — and nothing leaks', a
     await createNetns(leakedNs)
     mkdirSync(join('/etc/netns', leakedNs), { recursive: true })
     writeFileSync(join('/etc/netns', leakedNs, 'resolv.conf'), 'nameserver 127.0.0.1\n')
-    const killed = await restart(t, 'power')
-    t.ok(killed >= 5, `agent, supervisor and the 3 containers killed (${killed} processes)`)
-    await waitUntil('3 pods ready again, restarted once', async () => {
-      const l = await webPods()
-      return l.filter(ready).length === 3 && l.every((p) => p.status?.containerStatuses?.[0]?.restartCount === 1)
-    }, 60_000)
-    podsBack(t, 'power loss')
-    const after = await webPods()
-    t.same(after.map((p) => p.metadata.name).sort(), names, 'the same pod names (the pods, not the ReplicaSet, recover)')
-    for (const p of after) {
-      t.equal(p.status?.phase, 'Running', `${p.metadata.name} Running`)
-      t.equal(p.status?.containerStatuses?.[0]?.restartCount, 1, `${p.metadata.name}: restartCount 1`)
-    }
-    const ipsAfter = await podIPs()
-    t.ok([...ipsAfter].every(([name, ip]) => ipsBefore.get(name) !== ip), `every pod got a new sandbox: ${JSON.stringify([...ipsBefore.values()])} → ${JSON.stringify([...ipsAfter.values()])}`)
-    agentLog(t, 'power loss')
+    await recreated(t, 'power', 'power loss', 1, ipsBefore)
     await serviceAnswers(t, 'power loss')
     t.notOk(existsSync(join(ipamDir, leakedIp)), `the IP ${leakedIp} held for no sandbox was released (CNI GC)`)
     await noLeaks(t, 'power loss', base)
   })
 
   await t.test('reboot: processes and kernel state gone, pods recreated with restartCount 2', async (t) => {
-    const ipsBefore = await podIPs()
-    const killed = await restart(t, 'reboot')
-    t.ok(killed >= 5, `agent, supervisor and the 3 containers killed (${killed} processes)`)
-    await waitUntil('3 pods ready again, restarted twice', async () => {
-      const l = await webPods()
-      return l.filter(ready).length === 3 && l.every((p) => p.status?.containerStatuses?.[0]?.restartCount === 2)
-    }, 90_000)
-    podsBack(t, 'reboot')
-    t.same((await webPods()).map((p) => p.metadata.name).sort(), names, 'the same pod names')
-    const ipsAfter = await podIPs()
-    t.ok([...ipsAfter].every(([name, ip]) => ipsBefore.get(name) !== ip), `every pod got a new sandbox: ${JSON.stringify([...ipsBefore.values()])} → ${JSON.stringify([...ipsAfter.values()])}`)
-    agentLog(t, 'reboot')
+    await recreated(t, 'reboot', 'reboot', 2, await podIPs())
     await serviceAnswers(t, 'reboot')
     await noLeaks(t, 'reboot', base)
   })
