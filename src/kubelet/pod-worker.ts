@@ -5,7 +5,7 @@ import { mkdirSync, writeFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Container, ContainerStateTerminated, ContainerStatus, Pod } from '../api/types.js'
 import type { ContainerRuntime, ContainerRuntimeState } from './runtime.js'
-import type { SandboxManager, SandboxRecord } from './sandbox.js'
+import { sandboxDeathReason, type SandboxManager, type SandboxRecord } from './sandbox.js'
 import { resolveArgv, ImageNotFoundError } from './images.js'
 import { ProbeState, runProbe } from './probes.js'
 import type { ContainerView, PodView } from './pod-status.js'
@@ -58,6 +58,8 @@ export class PodWorker {
   private sandbox: SandboxRecord | undefined
   private busy = false
   private sandboxError: string | undefined
+  /** Why the recorded sandbox is dead and must be made anew (see sandboxDeathReason). */
+  private sandboxDead: string | undefined
   readonly startTime = new Date().toISOString()
   terminated = false
 
@@ -76,6 +78,10 @@ export class PodWorker {
         slot.restartCount = count
         slot.current = st.id
       }
+    }
+    if (this.sandbox) {
+      const mine = deps.runtime.list().filter((s) => s.podUid === pod.metadata.uid)
+      this.sandboxDead = sandboxDeathReason(deps.sandboxes.present(this.sandbox), mine)
     }
   }
 
@@ -234,6 +240,8 @@ export class PodWorker {
   private async syncOnce(): Promise<void> {
     const phase = this.pod.status?.phase
     if (phase === 'Succeeded' || phase === 'Failed') return
+    if (this.sandbox && !this.sandboxDead && !this.deps.sandboxes.present(this.sandbox)) this.sandboxDead = sandboxDeathReason(false, [])
+    if (this.sandbox && this.sandboxDead) await this.killSandbox(this.sandboxDead)
     if (!this.sandbox?.ip) {
       try {
         this.sandbox = await this.deps.sandboxes.ensure(this.pod)
@@ -274,6 +282,20 @@ export class PodWorker {
       // configMap, unknown image) waits a back-off period and shows its own reason.
       if (!(await this.startContainer(slot, sb, slot.restartCount + 1))) slot.backoffUntil = now + Math.max(slot.backoffMs, 1000)
     }
+  }
+
+  /**
+   * Upstream's "Pod sandbox changed, it will be killed and re-created": stop what still runs
+   * of the pod, CNI DEL (veth, IP released), delete the namespace; the next steps of this sync
+   * make a new sandbox and start the containers again, each with its restartCount + 1.
+   */
+  private async killSandbox(reason: string): Promise<void> {
+    log.info({ pod: `${this.pod.metadata.namespace}/${this.pod.metadata.name}`, netns: this.sandbox?.netns, ip: this.sandbox?.ip, reason }, 'Pod sandbox changed, it will be killed and re-created')
+    const running = this.deps.runtime.list().filter((s) => s.podUid === this.uid && s.running)
+    await Promise.all(running.map((s) => this.deps.runtime.stop(s.id, 2000)))
+    await this.deps.sandboxes.teardown(this.uid)
+    this.sandbox = undefined
+    this.sandboxDead = undefined
   }
 
   private async runProbes(slot: Slot, st: ContainerRuntimeState, sb: SandboxRecord, now: number): Promise<void> {

@@ -6,12 +6,14 @@ const USAGE = `usage:
   netkube lab up [--nodes 3] [--name lab] [--state-dir D] [--api-port 6443]
   netkube lab status [--name lab]
   netkube lab down [--name lab]
+  netkube lab node restart NAME [--name lab] [--agent-only | --reboot] [--wait 60s]
 `
 
 export async function main(argv: string[]): Promise<number | void> {
   const [verb, ...rest] = argv
   if (verb === 'forward') return (await import('./forward.js')).main(rest)
   if (verb === 'supervise') return (await import('./supervise.js')).main(rest)
+  if (verb === 'node') return (await import('./node-restart.js')).main(rest)
   const { values: v } = parseArgs({
     args: rest,
     options: {

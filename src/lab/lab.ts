@@ -59,7 +59,7 @@ export function readLabState(dir: string): LabState | undefined {
   }
 }
 
-function saveState(s: LabState): void {
+export function saveState(s: LabState): void {
   writeFileSync(statePath(s.stateDir), JSON.stringify(s, null, 2))
 }
 
