@@ -23,6 +23,8 @@ export async function main(argv: string[]): Promise<number | void> {
       'node-monitor-grace-period': { type: 'string' },
       'pod-eviction-timeout': { type: 'string' },
       'no-dns': { type: 'boolean' },
+      'dns-api-server': { type: 'string' },
+      'dns-kubeconfig': { type: 'string' },
       'dns-replicas': { type: 'string' },
     },
   })
@@ -44,6 +46,8 @@ export async function main(argv: string[]): Promise<number | void> {
     ...(v['node-monitor-grace-period'] ? { nodeMonitorGracePeriodMs: parseDuration(v['node-monitor-grace-period']) } : {}),
     ...(v['pod-eviction-timeout'] ? { podEvictionTimeoutMs: parseDuration(v['pod-eviction-timeout']) } : {}),
     noDns: v['no-dns'] ?? false,
+    ...(v['dns-api-server'] ? { dnsApiServer: v['dns-api-server'] } : {}),
+    ...(v['dns-kubeconfig'] ? { dnsKubeconfig: v['dns-kubeconfig'] } : {}),
     ...(v['dns-replicas'] ? { dnsReplicas: Number(v['dns-replicas']) } : {}),
   })
   process.stderr.write(`netkube server ready: ${server.api.url} (kubeconfig ${server.api.kubeconfigPath})\n`)

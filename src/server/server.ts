@@ -4,7 +4,7 @@
 // config in etcd, and the self-hosted cluster DNS (Deployment + Service kube-dns). Every
 // start reconciles them, so a restart (supervisor, systemd, reboot, a kill -9 half-way
 // through a previous start) converges instead of tripping over what is already there.
-import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Etcd3 } from 'etcd3'
 import { startEtcd, type EtcdProcess } from '../etcd/process.js'
@@ -45,6 +45,14 @@ export interface ServerOptions {
   podEvictionTimeoutMs?: number
   /** Do not create the cluster DNS add-on. */
   noDns?: boolean
+  /**
+   * Where the DNS pods reach the API (default https://ADVERTISE:PORT) and the kubeconfig file
+   * written for them (default STATE/dns.kubeconfig). Several apiservers must agree on both, or
+   * each would "put back" its own Deployment: an HA lab gives them one shared file that names
+   * the `kubernetes` Service's ClusterIP, as in-cluster clients do upstream.
+   */
+  dnsApiServer?: string
+  dnsKubeconfig?: string
   dnsReplicas?: number
 }
 
@@ -137,8 +145,12 @@ export async function startServer(o: ServerOptions): Promise<Server> {
 
     if (!o.noDns) {
       // The DNS pods reach the API at the advertised address with a kubeconfig of their own.
-      const dnsKubeconfig = join(o.stateDir, 'dns.kubeconfig')
-      writeFileSync(dnsKubeconfig, renderKubeconfig(`https://${advertise}:${api.port}`, api.caPem, api.token, 'netkube-dns'), { mode: 0o600 })
+      const dnsKubeconfig = o.dnsKubeconfig ?? join(o.stateDir, 'dns.kubeconfig')
+      // Written whole and renamed: a DNS pod starting now never reads half a file (another
+      // server may be writing the same shared one).
+      const tmp = `${dnsKubeconfig}.${process.pid}.tmp`
+      writeFileSync(tmp, renderKubeconfig(o.dnsApiServer ?? `https://${advertise}:${api.port}`, api.caPem, api.token, 'netkube-dns'), { mode: 0o600 })
+      renameSync(tmp, dnsKubeconfig)
       // kubeadm's convention: the tenth address of the service range (10.96.0.10 by default).
       const dnsIP = nthAddress(parseServiceCidr(o.serviceCIDR ?? '10.96.0.0/12'), 10)
       await reconcileAddon(client, 'services', dnsService(dnsIP), SERVICE_OWNERSHIP)
