@@ -202,6 +202,8 @@ export async function labUp(o: LabUpOptions = {}): Promise<LabState> {
     for (const n of etcdNodes) supervised('etcd', n.name, n.netns, ['etcd', ...etcdArgs(plan, n, join(stateDir, plan.ha ? `etcd-${n.name}` : 'etcd'))])
 
     const servers = plan.nodes.filter((n) => n.server)
+    // Asked now, answered while the servers start (a cold `netkube agent` takes seconds here).
+    const apiServersProbe = servers.length > 1 ? agentTakesApiServers() : Promise.resolve(false)
     const serverDir = (n: LabNode): string => join(stateDir, plan.ha ? `server-${n.name}` : 'server')
     if (servers.length > 1) await sharePki(servers.map(serverDir))
     step(`server (apiserver, controllers, scheduler) on ${servers.map((n) => n.name).join(', ')}`)
@@ -216,6 +218,7 @@ export async function labUp(o: LabUpOptions = {}): Promise<LabState> {
         '--service-cluster-ip-range', plan.serviceCIDR,
         '--cluster-cidr', plan.clusterCIDR,
         '--extra-sans', '127.0.0.1',
+        ...(servers.length > 1 ? ['--dns-kubeconfig', join(stateDir, 'dns.kubeconfig'), '--dns-api-server', `https://${plan.kubernetesServiceIP}:443`] : []),
         ...(o.serverFlags ?? []),
       ])
     }
@@ -251,7 +254,7 @@ export async function labUp(o: LabUpOptions = {}): Promise<LabState> {
 
     // Several apiservers: agents get them all when their client can fail over (h-lease's
     // --api-servers); until then they use the first, as kubelets behind one address do.
-    const apiServersFlag = servers.length > 1 && (await agentTakesApiServers()) ? ['--api-servers', apiAddrs.map((a) => `https://${a}`).join(',')] : []
+    const apiServersFlag = servers.length > 1 && (await apiServersProbe) ? ['--api-servers', apiAddrs.map((a) => `https://${a}`).join(',')] : []
     if (servers.length > 1 && apiServersFlag.length === 0) step('this agent build has no --api-servers: agents use the first apiserver only')
     for (const n of plan.nodes) {
       step(`agent on ${n.name} (overlay, kubelet, kube-proxy)`)

@@ -34,6 +34,8 @@ export interface LabPlan {
   clusterCIDR: string
   serviceCIDR: string
   clusterDNS: string
+  /** The `kubernetes` Service's ClusterIP: the first address of the service range. */
+  kubernetesServiceIP: string
 }
 
 const UNDERLAY_CIDR = '192.168.56.0/24'
@@ -74,6 +76,7 @@ export function labPlan(name: string, nodes: number, o: { ha?: boolean } = {}): 
     serviceCIDR: SERVICE_CIDR,
     // kubeadm's convention, as the server's: the tenth address of the service range
     clusterDNS: nthAddress(parseCidr(SERVICE_CIDR), 10),
+    kubernetesServiceIP: nthAddress(parseCidr(SERVICE_CIDR), 1),
   }
 }
 
