@@ -4,7 +4,7 @@
 // config in etcd, and the self-hosted cluster DNS (Deployment + Service kube-dns). Every
 // start reconciles them, so a restart (supervisor, systemd, reboot, a kill -9 half-way
 // through a previous start) converges instead of tripping over what is already there.
-import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs'
+import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Etcd3 } from 'etcd3'
 import { startEtcd, type EtcdProcess } from '../etcd/process.js'
@@ -15,7 +15,7 @@ import { createClient } from '../client/rest.js'
 import type { Client } from '../client/interfaces.js'
 import { resourceFor } from '../api/resources.js'
 import type { Deployment, KubeObject, Service } from '../api/types.js'
-import { renderKubeconfig } from '../apiserver/kubeconfig.js'
+import { writeKubeconfig } from '../apiserver/kubeconfig.js'
 import { parseServiceCidr } from '../apiserver/allocator.js'
 import { nthAddress } from '../net/ip.js'
 import { DEFAULT_PREFIX } from '../overlay/config.js'
@@ -146,11 +146,8 @@ export async function startServer(o: ServerOptions): Promise<Server> {
     if (!o.noDns) {
       // The DNS pods reach the API at the advertised address with a kubeconfig of their own.
       const dnsKubeconfig = o.dnsKubeconfig ?? join(o.stateDir, 'dns.kubeconfig')
-      // Written whole and renamed: a DNS pod starting now never reads half a file (another
-      // server may be writing the same shared one).
-      const tmp = `${dnsKubeconfig}.${process.pid}.tmp`
-      writeFileSync(tmp, renderKubeconfig(o.dnsApiServer ?? `https://${advertise}:${api.port}`, api.caPem, api.token, 'netkube-dns'), { mode: 0o600 })
-      renameSync(tmp, dnsKubeconfig)
+      // Another server may be writing the same shared file: writeKubeconfig renames it into place.
+      writeKubeconfig(dnsKubeconfig, o.dnsApiServer ?? `https://${advertise}:${api.port}`, api.caPem, api.token, 'netkube-dns')
       // kubeadm's convention: the tenth address of the service range (10.96.0.10 by default).
       const dnsIP = nthAddress(parseServiceCidr(o.serviceCIDR ?? '10.96.0.0/12'), 10)
       await reconcileAddon(client, 'services', dnsService(dnsIP), SERVICE_OWNERSHIP)
