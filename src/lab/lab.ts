@@ -239,8 +239,9 @@ export async function labUp(o: LabUpOptions = {}): Promise<LabState> {
 
     const first = servers[0]!
     const adminKubeconfig = join(serverDir(first), 'admin.kubeconfig')
-    await waitFor('the server to write its kubeconfig', timeoutMs, async () => (existsSync(adminKubeconfig) ? true : undefined))
-    const nodeKubeconfig = JSON.parse(readFileSync(adminKubeconfig, 'utf8')) as { clusters: { cluster: { server: string } }[] }
+    // Parsed until whole: a file seen mid-write is read again.
+    const nodeKubeconfig = await waitFor('the server to write its kubeconfig', timeoutMs, async () =>
+      existsSync(adminKubeconfig) ? (JSON.parse(readFileSync(adminKubeconfig, 'utf8')) as { clusters: { cluster: { server: string } }[] }) : undefined)
     nodeKubeconfig.clusters[0]!.cluster.server = `https://${first.ip}:${plan.apiPort}`
     writeFileSync(join(stateDir, 'node.kubeconfig'), JSON.stringify(nodeKubeconfig, null, 2), { mode: 0o600 })
     nodeKubeconfig.clusters[0]!.cluster.server = `https://127.0.0.1:${hostPort}`

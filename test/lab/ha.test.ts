@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Endpoints } from '../../src/api/types.js'
 import { componentPidfile, componentStatus } from '../../src/lab/lab.js'
+import { loadKubeconfig } from '../../src/client/kubeconfig.js'
 import { netnsHandle } from '../../src/net/door.js'
 import { withLab, waitUntil, res, type Lab } from '../helpers/lab.js'
 import { need } from '../helpers/prereq.js'
@@ -37,6 +38,35 @@ req.on('error', (e) => process.stdout.write('error ' + e.message))
 `
 }
 
+/**
+ * From inside a node: `perServer` NodePort Services created at once through EACH apiserver
+ * directly; prints the created objects' [name, clusterIP, nodePort] or the error statuses.
+ */
+function createServicesScript(addrs: string[], perServer: number, caFile: string, token: string): string {
+  return `
+import https from 'node:https'
+import { readFileSync } from 'node:fs'
+const ca = readFileSync(${JSON.stringify(caFile)})
+const post = (addr, name) => new Promise((resolve) => {
+  const [host, port] = addr.split(':')
+  const body = JSON.stringify({ apiVersion: 'v1', kind: 'Service', metadata: { name }, spec: { type: 'NodePort', selector: { app: name }, ports: [{ port: 80 }] } })
+  const req = https.request({ host, port: Number(port), method: 'POST', path: '/api/v1/namespaces/default/services', ca, agent: false,
+    headers: { authorization: 'Bearer ${token}', 'content-type': 'application/json' } }, (res) => {
+    let b = ''; res.on('data', (d) => b += d); res.on('end', () => {
+      const o = JSON.parse(b)
+      resolve(res.statusCode === 201 ? [name, o.spec.clusterIP, o.spec.ports[0].nodePort] : ['error', res.statusCode, o.message])
+    })
+  })
+  req.on('error', (e) => resolve(['error', 0, e.message]))
+  req.end(body)
+})
+const addrs = ${JSON.stringify(addrs)}
+const jobs = []
+for (let i = 0; i < ${perServer}; i++) for (const [k, a] of addrs.entries()) jobs.push(post(a, 'race-' + k + '-' + i))
+process.stdout.write(JSON.stringify(await Promise.all(jobs)))
+`
+}
+
 t.test('lab up --ha: 3 etcd members, 2 apiservers; kill -9 one of each and writes go on', { skip: need('build', 'etcd', 'etcdctl', 'dnsmasq', 'kubectl') }, async (t) => {
   const lab = await withLab(t, { nodes: 3, ha: true })
   const { plan, stateDir } = lab.state
@@ -54,6 +84,13 @@ t.test('lab up --ha: 3 etcd members, 2 apiservers; kill -9 one of each and write
   }
   await waitUntil('both apiservers in the kubernetes Endpoints', async () => (await kubernetesEndpoints(lab)).join() === [n1!.ip, n2!.ip].join(), 30_000)
   t.pass(`kubernetes Endpoints: ${(await kubernetesEndpoints(lab)).join(', ')}`)
+
+  // Two apiservers allocating at once from one etcd: ClusterIPs and NodePorts never collide.
+  const token = loadKubeconfig(lab.kubeconfig).token!
+  const created = JSON.parse(await lab.nodeIn(n3!.netns, createServicesScript([n1!, n2!].map((n) => `${n.ip}:${plan.apiPort}`), 15, ca, token), 60_000)) as [string, string | number, string | number][]
+  t.same(created.filter((c) => c[0] === 'error'), [], `30 concurrent Service creates, 15 through each apiserver, all acknowledged`)
+  t.equal(new Set(created.map((c) => c[1])).size, 30, '30 distinct ClusterIPs')
+  t.equal(new Set(created.map((c) => c[2])).size, 30, '30 distinct NodePorts')
 
   // Kill etcd on node1 and the apiserver on node1, the components themselves.
   const pidOf = (role: string, node: string): number => Number(readFileSync(componentPidfile(stateDir, role, node), 'utf8'))
@@ -77,7 +114,10 @@ t.test('lab up --ha: 3 etcd members, 2 apiservers; kill -9 one of each and write
       const s = componentStatus(stateDir, role, 'node1')
       return s?.state === 'running' && s.restarts >= 1 && s.pid !== killed[role as 'etcd' | 'server']
     }), 30_000)
+  const restartedAfter = Date.now() - t0
   t.equal(componentStatus(stateDir, 'etcd', 'node1')?.lastExit?.reason, 'killed by signal 9 (SIGKILL)')
+  const ms = results.map((r) => r.ms).sort((a, b) => a - b)
+  t.comment(`writes after kill -9 of etcd/node1 + server/node1: n=${ms.length} p50=${ms[Math.floor(ms.length / 2)]} ms max=${ms.at(-1)} ms; both restarted ${restartedAfter} ms after the kills (status files seen)`)
   await waitUntil('three healthy members again', async () => (await etcdHealth(lab)).filter((l) => l.includes(' is healthy')).length === 3, 30_000)
   await waitUntil('both apiservers in the Endpoints again', async () => (await kubernetesEndpoints(lab)).join() === [n1!.ip, n2!.ip].join(), 40_000)
   t.equal(await lab.nodeIn(n3!.netns, readyzScript(n1!.ip, plan.apiPort, ca)), '200 ok', 'the restarted apiserver is ready again')

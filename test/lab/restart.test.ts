@@ -16,17 +16,21 @@ t.test('kill -9 etcd and the host relay: restarted, the API answers, lab status 
 
   for (const [role, node] of [['etcd', 'node1'], ['relay', 'host'], ['dnsmasq', 'underlay'], ['relay', 'node1']] as const) {
     const old = pidOf(role, node)
+    const killedAt = Date.now()
     process.kill(old, 'SIGKILL')
     await waitUntil(`${role}/${node} restarted`, async () => {
       const s = componentStatus(stateDir, role, node)
       return s?.state === 'running' && s.pid !== old && pidOf(role, node) === s.pid
     }, 30_000)
     const s = componentStatus(stateDir, role, node)!
+    t.comment(`${role}/${node}: kill -9 → running again in ${Date.now() - killedAt} ms`)
     t.equal(s.restarts, 1, `${role}/${node}: one restart`)
     t.equal(s.lastExit?.reason, 'killed by signal 9 (SIGKILL)', `${role}/${node}: the exit reason`)
   }
   // The API again, through the restarted relays and etcd (its client reconnects).
+  const apiFrom = Date.now()
   await waitUntil('kubectl writes again', async () => (await lab.kubectl(['create', 'configmap', 'after'])).code === 0 || (await lab.kubectl(['get', 'configmap', 'after'])).code === 0, 60_000)
+  t.comment(`kubectl write accepted ${Date.now() - apiFrom} ms after the last restart`)
   t.match(await lab.k(['get', 'configmap', 'before', 'after', '-o', 'name']), /configmap\/before\nconfigmap\/after/, 'the write before the kills survived, the one after landed')
   const dig = await netnsHandle(plan.nodes[0]!.netns).run('dig', ['+short', '+time=2', '+tries=3', `@${plan.gateway}`, 'a.example.org'], { allowFailure: true })
   t.equal(dig.stdout.trim(), plan.gateway, 'the restarted dnsmasq answers')
