@@ -4,7 +4,7 @@
 // config in etcd, and the self-hosted cluster DNS (Deployment + Service kube-dns). Every
 // start reconciles them, so a restart (supervisor, systemd, reboot, a kill -9 half-way
 // through a previous start) converges instead of tripping over what is already there.
-import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Etcd3 } from 'etcd3'
 import { startEtcd, type EtcdProcess } from '../etcd/process.js'
@@ -15,7 +15,7 @@ import { createClient } from '../client/rest.js'
 import type { Client } from '../client/interfaces.js'
 import { resourceFor } from '../api/resources.js'
 import type { Deployment, KubeObject, Service } from '../api/types.js'
-import { renderKubeconfig } from '../apiserver/kubeconfig.js'
+import { writeKubeconfig } from '../apiserver/kubeconfig.js'
 import { parseServiceCidr } from '../apiserver/allocator.js'
 import { nthAddress } from '../net/ip.js'
 import { DEFAULT_PREFIX } from '../overlay/config.js'
@@ -46,6 +46,14 @@ export interface ServerOptions {
   podEvictionTimeoutMs?: number
   /** Do not create the cluster DNS add-on. */
   noDns?: boolean
+  /**
+   * Where the DNS pods reach the API (default https://ADVERTISE:PORT) and the kubeconfig file
+   * written for them (default STATE/dns.kubeconfig). Several apiservers must agree on both, or
+   * each would "put back" its own Deployment: an HA lab gives them one shared file that names
+   * the `kubernetes` Service's ClusterIP, as in-cluster clients do upstream.
+   */
+  dnsApiServer?: string
+  dnsKubeconfig?: string
   dnsReplicas?: number
   /** How often the add-ons are reconciled after start (default 60 s, addon-manager's). */
   addonReconcileIntervalMs?: number
@@ -143,8 +151,9 @@ export async function startServer(o: ServerOptions): Promise<Server> {
 
     if (!o.noDns) {
       // The DNS pods reach the API at the advertised address with a kubeconfig of their own.
-      const dnsKubeconfig = join(o.stateDir, 'dns.kubeconfig')
-      writeFileSync(dnsKubeconfig, renderKubeconfig(`https://${advertise}:${api.port}`, api.caPem, api.token, 'netkube-dns'), { mode: 0o600 })
+      const dnsKubeconfig = o.dnsKubeconfig ?? join(o.stateDir, 'dns.kubeconfig')
+      // Another server may be writing the same shared file: writeKubeconfig renames it into place.
+      writeKubeconfig(dnsKubeconfig, o.dnsApiServer ?? `https://${advertise}:${api.port}`, api.caPem, api.token, 'netkube-dns')
       // kubeadm's convention: the tenth address of the service range (10.96.0.10 by default).
       const dnsIP = nthAddress(parseServiceCidr(o.serviceCIDR ?? '10.96.0.0/12'), 10)
       const reconcileAddons = async (): Promise<void> => {
