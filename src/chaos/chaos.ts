@@ -28,7 +28,7 @@ import { componentPidfile, type LabState } from '../lab/lab.js'
 import { processesInNamespaces } from '../lab/procs.js'
 import { listNetns } from '../net/netns.js'
 import { netnsHandle } from '../net/door.js'
-import { procStartTicks } from '../util/proc.js'
+import { procStartTicks, processAlive } from '../util/proc.js'
 import { FileStore } from '../../cni/ipam/store.js'
 import { checkHistory, type CheckResult } from './checker.js'
 import type { FinalObject, WriteRecord } from './history.js'
@@ -145,7 +145,11 @@ function readPid(file: string): number | undefined {
   }
 }
 
-const alive = (pid: number): boolean => procStartTicks(pid) !== undefined
+/** Running, not a zombie. */
+const alive = (pid: number): boolean => {
+  const ticks = procStartTicks(pid)
+  return ticks !== undefined && processAlive(pid, ticks)
+}
 
 export class ChaosRun {
   private readonly client: Client
@@ -328,16 +332,18 @@ export class ChaosRun {
   private async converge(clientNs: string): Promise<Convergence> {
     const o = this.o
     const window = o.convergeMs ?? 60_000
-    const retry = async (fn: () => Promise<string[]>): Promise<string[]> => {
-      const deadline = Date.now() + window
+    const retry = async (what: string, fn: () => Promise<string[]>): Promise<string[]> => {
+      const t0 = Date.now()
       let diffs: string[] = []
-      for (;;) {
+      for (let i = 0; ; i++) {
         try {
           diffs = await fn()
         } catch (err) {
           diffs = [(err as Error).message]
         }
-        if (diffs.length === 0 || Date.now() > deadline) return diffs
+        if (diffs.length && i === 0) this.log(`chaos: ${what} not converged yet: ${diffs.slice(0, 5).join('; ')}`)
+        if (diffs.length === 0 && i > 0) this.log(`chaos: ${what} converged after ${Date.now() - t0} ms`)
+        if (diffs.length === 0 || Date.now() - t0 > window) return diffs
         await sleep(1000)
       }
     }
@@ -348,13 +354,13 @@ export class ChaosRun {
     }).catch((err: Error) => this.log(`chaos: ${err.message}`))
     const pidTargets = candidateTargets(o.state.plan.nodes.map((n) => n.name)).filter((t): t is Extract<KillTarget, { kind: 'pid' }> => t.kind === 'pid' && existsSync(this.pidfile(t)))
     const pidsNow = (): Map<string, number | undefined> => new Map(pidTargets.map((t) => [t.name, readPid(this.pidfile(t))]))
-    const pids = await retry(async () => {
+    const pids = await retry('component PIDs', async () => {
       const before = pidsNow()
       await sleep(o.stableMs ?? 10_000)
       return pidDiff(before, pidsNow(), alive)
     })
     const listAll = async <T extends Pod | Service | EndpointSlice>(r: typeof R.pods): Promise<T[]> => (await this.client.resource<T>(r).list()).items
-    const proxy = await retry(async () => {
+    const proxy = await retry('proxy rules', async () => {
       const expected = expectedServices(await listAll<Service>(R.svcs), await listAll<EndpointSlice>(R.slices))
       const diffs: string[] = []
       for (const n of o.state.plan.nodes) {
@@ -364,7 +370,7 @@ export class ChaosRun {
       }
       return diffs
     })
-    const dns = await retry(async () => {
+    const dns = await retry('DNS answers', async () => {
       const diffs: string[] = []
       for (const s of await listAll<Service>(R.svcs)) {
         const ip = s.spec.clusterIP
@@ -375,11 +381,11 @@ export class ChaosRun {
       }
       return diffs
     })
-    const ipam = await retry(async () => {
+    const ipam = await retry('IPAM', async () => {
       const pods = await listAll<Pod>(R.pods)
       return o.state.plan.nodes.flatMap((n) => ipamDiff(n.name, new FileStore(join(o.state.stateDir, n.name, 'ipam'), 'netkube').list().map((a) => a.ip), pods))
     })
-    const netns = await retry(async () => {
+    const netns = await retry('pod namespaces', async () => {
       const pods = await listAll<Pod>(R.pods)
       const all = listNetns()
       return o.state.plan.nodes.flatMap((n) => netnsDiff(n.name, all.filter((x) => x.startsWith(n.podNetnsPrefix)), pods, (p) => podNetnsName(o.state, p)))
@@ -393,18 +399,34 @@ export function runChaos(o: ChaosOptions): Promise<ChaosReport> {
 }
 
 /** The processes living in a lab's namespaces now: after `lab down` none may be left. */
-export function labProcesses(state: LabState): { pid: number; ticks: string }[] {
+export function labProcesses(state: LabState): { pid: number; ticks: string; cmd: string }[] {
   const ours = listNetns().filter((n) => n.startsWith(`${state.plan.prefix}-`))
   return processesInNamespaces(ours).flatMap((pid) => {
     const ticks = procStartTicks(pid)
-    return ticks ? [{ pid, ticks }] : []
+    if (!ticks || !processAlive(pid, ticks)) return []
+    let cmd = ''
+    try {
+      cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').slice(0, 160)
+    } catch {
+      /* exited */
+    }
+    return [{ pid, ticks, cmd }]
   })
 }
 
-/** What a lab left behind after `lab down`: namespaces and processes (from labProcesses before). */
-export function leftovers(state: LabState, before: readonly { pid: number; ticks: string }[]): string[] {
+/**
+ * What a lab left behind after `lab down`: namespaces, and processes from labProcesses
+ * (taken before) still running after `graceMs` (a SIGKILLed process takes a moment to go).
+ */
+export async function leftovers(state: LabState, before: readonly { pid: number; ticks: string; cmd?: string }[], graceMs = 5000): Promise<string[]> {
+  const deadline = Date.now() + graceMs
+  let running = before.filter((p) => processAlive(p.pid, p.ticks))
+  while (running.length && Date.now() < deadline) {
+    await sleep(100)
+    running = running.filter((p) => processAlive(p.pid, p.ticks))
+  }
   const out = listNetns().filter((n) => n.startsWith(`${state.plan.prefix}-`)).map((n) => `namespace ${n}`)
-  for (const p of before) if (procStartTicks(p.pid) === p.ticks) out.push(`process ${p.pid} still running`)
+  for (const p of running) out.push(`process ${p.pid} still running: ${p.cmd ?? ''}`)
   return out
 }
 
