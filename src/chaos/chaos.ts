@@ -271,14 +271,11 @@ export class ChaosRun {
         const { target, gapMs } = next()
         const at = Date.now()
         const back = await this.kill(target)
-        const controlPlaneMs = await this.controlPlaneAnswer(at, cap)
-        let backMs: number | undefined
-        try {
-          await until(`${target.name} back`, cap - (Date.now() - at), async () => ((await back()) ? true : undefined), 100)
-          backMs = Date.now() - at
-        } catch {
-          /* reported as missing */
-        }
+        // Both measured from the kill, side by side: a component is often back before the API answers.
+        const [controlPlaneMs, backMs] = await Promise.all([
+          this.controlPlaneAnswer(at, cap),
+          until(`${target.name} back`, cap, async () => ((await back()) ? Date.now() - at : undefined), 100).catch(() => undefined),
+        ])
         const k: KillEvent = { target: target.name, at, ...(controlPlaneMs !== undefined ? { controlPlaneMs } : {}), ...(backMs !== undefined ? { backMs } : {}) }
         kills.push(k)
         this.log(`chaos: kill #${kills.length} ${target.name}: control plane ${controlPlaneMs ?? 'none'} ms, back ${backMs ?? 'never'} ms`)
@@ -445,4 +442,20 @@ export function renderReport(r: ChaosReport): string {
     ...[...c.pids, ...c.proxy, ...c.dns, ...c.ipam, ...c.netns].slice(0, 30).map((d) => `  ${d}`),
   ]
   return lines.join('\n')
+}
+
+/** Every way the run missed the issue's bar, one line each (empty = passed). */
+export function chaosFailures(r: ChaosReport): string[] {
+  const out: string[] = []
+  const w = r.writes
+  if (w.lostAcked) out.push(`${w.lostAcked} acknowledged writes lost`)
+  if (w.corrupt) out.push(`${w.corrupt} corrupt objects`)
+  for (const v of w.violations) out.push(`${v.kind} ${v.key}: ${v.detail}`)
+  for (const k of r.rows) {
+    if (k.controlPlaneMs === undefined) out.push(`control plane did not answer after killing ${k.target} at ${new Date(k.at).toISOString()}`)
+    if (k.backMs === undefined) out.push(`${k.target} did not come back after its kill at ${new Date(k.at).toISOString()}`)
+  }
+  const c = r.convergence
+  out.push(...c.pids, ...c.proxy, ...c.dns, ...c.ipam, ...c.netns)
+  return out
 }

@@ -17,7 +17,8 @@ export function candidateTargets(nodes: readonly string[]): KillTarget[] {
     ...nodes.map((n) => pid('server', n)),
     ...nodes.map((n) => pid('etcd', n)),
     ...nodes.map((n) => pid('agent', n)),
-    pid('relay', nodes[0] ?? 'node1'),
+    // the relay in each apiserver's node (unix socket → apiserver) and the host's (→ those sockets)
+    ...nodes.map((n) => pid('relay', n)),
     pid('relay', 'host'),
     pid('dnsmasq', 'underlay'),
     { name: 'dns-pod/delete', kind: 'dns-pod', how: 'delete' },
