@@ -155,11 +155,14 @@ export class ChaosRun {
   private readonly client: Client
   private readonly log: (l: string) => void
   private readonly dir = mkdtempSync(join(tmpdir(), 'netkube-chaos-'))
+  /** picks the DNS pod to kill: part of the seeded run */
+  private readonly pick: () => number
 
   constructor(private readonly o: ChaosOptions) {
     // Requests give up fast: a kill must show up as an unknown outcome, not a minute's wait.
     this.client = createClient(o.config, { requestTimeoutMs: 5000 })
     this.log = o.log ?? ((l) => process.stderr.write(`${l}\n`))
+    this.pick = seededRandom(o.seed ^ 0xd25)
   }
 
   private pidfile(t: Extract<KillTarget, { kind: 'pid' }>): string {
@@ -211,7 +214,7 @@ export class ChaosRun {
       }
     }
     const before = (await this.dnsPods()).filter(ready)
-    const victim = before[Math.floor(seededRandom(this.o.seed + before.length)() * before.length)]
+    const victim = before[Math.floor(this.pick() * before.length)]
     if (!victim) return async () => (await this.dnsPods()).some(ready)
     const name = victim.metadata.name!
     const restarts = victim.status?.containerStatuses?.[0]?.restartCount ?? 0
