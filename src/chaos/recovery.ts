@@ -1,7 +1,8 @@
 // Pure: recovery after each kill, from timestamps. A probe sample is "sent at `at`, answered
 // (or given up) `ms` later". After a kill at K, a probe has recovered at the end of the first
-// successful sample sent at or after K — when the component was not on that path, that is just
-// one probe's latency. Until the next kill; a probe with no success by then did not recover.
+// successful sample sent after its last failure before the next kill (with no failure: the first
+// success after K, just one probe's latency when the component was not on that path). A probe
+// whose last sample before the next kill failed did not recover.
 
 export interface ProbeSample {
   kind: 'svc' | 'dns'
@@ -38,8 +39,12 @@ function probeRecovery(samples: readonly ProbeSample[], kind: ProbeSample['kind'
   let ms: number | undefined
   for (const s of samples) {
     if (s.kind !== kind || s.at < from || s.at >= until) continue
-    if (!s.ok) failures++
-    else if (ms === undefined) ms = s.at + s.ms - from
+    if (!s.ok) {
+      // A half-working path (one of two DNS replicas gone) alternates: recovery counts from
+      // the success after the last failure, not from the first lucky answer.
+      failures++
+      ms = undefined
+    } else if (ms === undefined) ms = s.at + s.ms - from
   }
   return ms === undefined ? { failures } : { ms, failures }
 }

@@ -44,6 +44,8 @@ t.test('recovery per kill, from probe samples and acks', async (t) => {
   t.match(table, /\| Service traffic \(ClusterIP HTTP\) \| 2 \| 105 ms \| 2210 ms \| 2210 ms \| 0 \|/)
   t.match(table, /\| DNS \(A via 10.96.0.10\) \| 2 \| 53 ms \| 53 ms \| 53 ms \| 1 \|/)
   t.match(table, /\| agent\/node2 \| 1 \| — \(1 missing\) \|/)
+  const flaky = [s('dns', 1010, true, 5), s('dns', 1200, false, 1000), s('dns', 2300, true, 5), s('dns', 2500, false, 1000), s('dns', 3600, true, 20), s('dns', 3800, true, 5)]
+  t.equal(recoveries([{ target: 'dns-pod/kill', at: 1000 }], flaky, [], 9000)[0]!.dnsMs, 2620, 'half-working: from the kill to the success after the last failure')
   t.same(summarize([3, undefined, 1, 2]), { n: 4, missing: 1, p50: 2, p99: 3, max: 3 })
   t.equal(percentile([], 50), undefined)
   t.equal(percentile([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 99), 10)

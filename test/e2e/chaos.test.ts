@@ -9,11 +9,12 @@ import { loadKubeconfig } from '../../src/client/kubeconfig.js'
 import { labDown } from '../../src/lab/lab.js'
 import { runChaos, renderReport, labProcesses, leftovers } from '../../src/chaos/chaos.js'
 import { withLab } from '../helpers/lab.js'
+import { need } from '../helpers/prereq.js'
 
 const seed = Number(process.env.CHAOS_SEED ?? randomInt(1, 2 ** 31))
 const durationMs = Number(process.env.CHAOS_DURATION_MS ?? 75_000)
 
-t.test(`chaos in a 3-node lab (seed ${seed})`, async (t) => {
+t.test(`chaos in a 3-node lab (seed ${seed})`, { skip: need('build', 'etcd', 'dnsmasq', 'nft', 'dig') }, async (t) => {
   const lab = await withLab(t, { serverFlags: ['--dns-replicas', '2'] })
   t.comment(`seed ${seed}: CHAOS_SEED=${seed} reruns this kill order`)
   const report = await runChaos({ state: lab.state, config: loadKubeconfig(lab.kubeconfig), durationMs, seed, log: (l) => t.comment(l) })
