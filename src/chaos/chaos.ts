@@ -46,6 +46,8 @@ export interface ChaosOptions {
   /** the admin kubeconfig's connection (through the host relay, as kubectl) */
   config: ClientConfig
   durationMs: number
+  /** keep going past durationMs until every target has been killed this many times */
+  minRounds?: number
   seed: number
   /** pause between a component being back and the next kill */
   gapMs?: { min: number; max: number }
@@ -270,7 +272,8 @@ export class ChaosRun {
       const next = killSchedule(o.seed, targets, o.gapMs ?? { min: 1000, max: 4000 })
       const cap = o.recoveryCapMs ?? 60_000
       const end = Date.now() + o.durationMs
-      while (Date.now() < end) {
+      const minKills = targets.length * (o.minRounds ?? 1)
+      while (Date.now() < end || kills.length < minKills) {
         const { target, gapMs } = next()
         const at = Date.now()
         const back = await this.kill(target)
