@@ -1,8 +1,8 @@
 // Issue #10 "kill -9 anything, lose nothing", bounded: a 3-node lab, ConfigMap writers, a
 // Service + DNS client in a pod, and ~60 s (at least one round over every target) of seeded
 // kill -9 of every supervised component and of DNS pods. Then: 0 acknowledged writes lost,
-// 0 corrupt, resourceVersions increasing; components settled; proxy rules, DNS, IPAM and pod namespaces matching the API; and after
-// `lab down`, nothing left. The recovery table goes to the TAP log. CHAOS_SEED reruns a seed.
+// 0 corrupt, resourceVersions increasing; components settled; proxy rules, DNS, IPAM and pod
+// namespaces matching the API; and after `lab down`, nothing left. The recovery table goes to the TAP log. CHAOS_SEED reruns a seed.
 import t from 'tap'
 import { randomInt } from 'node:crypto'
 import { loadKubeconfig } from '../../src/client/kubeconfig.js'
