@@ -24,6 +24,7 @@ export async function main(argv: string[]): Promise<number | void> {
       'pod-eviction-timeout': { type: 'string' },
       'no-dns': { type: 'boolean' },
       'dns-replicas': { type: 'string' },
+      'addon-reconcile-interval': { type: 'string' },
     },
   })
   const backend = v.backend ?? 'vxlan'
@@ -45,6 +46,7 @@ export async function main(argv: string[]): Promise<number | void> {
     ...(v['pod-eviction-timeout'] ? { podEvictionTimeoutMs: parseDuration(v['pod-eviction-timeout']) } : {}),
     noDns: v['no-dns'] ?? false,
     ...(v['dns-replicas'] ? { dnsReplicas: Number(v['dns-replicas']) } : {}),
+    ...(v['addon-reconcile-interval'] ? { addonReconcileIntervalMs: parseDuration(v['addon-reconcile-interval']) } : {}),
   })
   process.stderr.write(`netkube server ready: ${server.api.url} (kubeconfig ${server.api.kubeconfigPath})\n`)
   await waitForSignal()
