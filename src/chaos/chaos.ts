@@ -177,18 +177,25 @@ export class ChaosRun {
 
   /** Namespaces, the web Deployment + Service and the client pod, all Ready. */
   private async setUp(): Promise<{ clientNs: string; clusterIP: string }> {
-    const nss = this.client.resource<Namespace>(R.ns)
-    for (const name of [CHAOS_NS, ...WRITER_NAMESPACES]) {
-      try {
-        await nss.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name } })
-      } catch (err) {
-        if (!(isApiStatusError(err) && err.code === 409)) throw err
-      }
-    }
+    // Created once each: a busy etcd may refuse for a moment (503), AlreadyExists means done.
+    const ensure = (what: string, create: () => Promise<unknown>): Promise<boolean> =>
+      until(what, 60_000, async () => {
+        try {
+          await create()
+        } catch (err) {
+          if (!(isApiStatusError(err) && err.code === 409)) throw err
+        }
+        return true
+      }, 1000)
+    for (const name of [CHAOS_NS, ...WRITER_NAMESPACES]) await ensure(`namespace ${name}`, () => this.client.resource<Namespace>(R.ns).create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name } }))
     const w = workload(CHAOS_NS)
-    await this.client.raw('POST', `/apis/apps/v1/namespaces/${CHAOS_NS}/deployments`, w.deployment)
-    const svc = await this.client.resource<Service>(R.svcs, CHAOS_NS).create(w.service)
-    await this.client.resource<Pod>(R.pods, CHAOS_NS).create(w.client)
+    await ensure('the web Deployment', async () => {
+      const r = await this.client.raw('POST', `/apis/apps/v1/namespaces/${CHAOS_NS}/deployments`, w.deployment)
+      if (r.status !== 201 && r.status !== 409) throw new Error(`create Deployment: HTTP ${r.status} ${r.body.slice(0, 200)}`)
+    })
+    await ensure('the web Service', () => this.client.resource<Service>(R.svcs, CHAOS_NS).create(w.service))
+    await ensure('the client pod', () => this.client.resource<Pod>(R.pods, CHAOS_NS).create(w.client))
+    const svc = await until('the web Service', 30_000, () => this.client.resource<Service>(R.svcs, CHAOS_NS).get('web'))
     const pods = this.client.resource<Pod>(R.pods, CHAOS_NS)
     const client = await until('3 web pods, the client and DNS Ready', 120_000, async () => {
       const all = (await pods.list()).items
