@@ -1,4 +1,4 @@
-// npm run bench:chaos [-- --duration 10m --seed N] — the chaos suite of test/e2e/chaos.test.ts
+// npm run bench:chaos [-- --duration 10m --seed N --ha] — the chaos suite of test/e2e/chaos.test.ts
 // for longer (10 minutes by default): a 3-node lab, ConfigMap writers, a Service + DNS client
 // in a pod, seeded kill -9 of every supervised component and of DNS pods. Prints the recovery
 // table (p50/p99/max per measure and per target), the write check and the convergence
@@ -14,7 +14,7 @@ import { parseDuration } from '../src/util/duration.js'
 import { runChaos, renderReport, chaosFailures, labProcesses, leftovers } from '../src/chaos/chaos.js'
 
 async function main(): Promise<void> {
-  const { values: v } = parseArgs({ options: { duration: { type: 'string' }, seed: { type: 'string' }, nodes: { type: 'string' } } })
+  const { values: v } = parseArgs({ options: { duration: { type: 'string' }, seed: { type: 'string' }, nodes: { type: 'string' }, ha: { type: 'boolean' } } })
   const durationMs = parseDuration(v.duration ?? '10m')
   const seed = Number(v.seed ?? randomInt(1, 2 ** 31))
   const stateDir = mkdtempSync(join(tmpdir(), 'netkube-bench-chaos-'))
@@ -22,7 +22,10 @@ async function main(): Promise<void> {
   console.log(`bench:chaos seed ${seed} (--seed ${seed} reruns this kill order), ${durationMs / 1000} s of chaos`)
   let failures: string[] = []
   try {
-    const state = await labUp({ name, nodes: Number(v.nodes ?? 3), stateDir, apiPort: 0, serverFlags: ['--dns-replicas', '2'], progress: (l) => process.stderr.write(`${l}\n`) })
+    // `ha` is h-labha's option (3 etcd members, 2 apiservers); a build without it must say so, not run non-HA.
+    const up = { name, nodes: Number(v.nodes ?? 3), stateDir, apiPort: 0, serverFlags: ['--dns-replicas', '2'], progress: (l: string) => process.stderr.write(`${l}\n`), ...(v.ha ? { ha: true } : {}) }
+    const state = await labUp(up)
+    if (v.ha && !(state.plan as { ha?: boolean }).ha) throw new Error('--ha: this build of the lab has no HA mode (lab up --ha)')
     const report = await runChaos({ state, config: loadKubeconfig(state.kubeconfig!), durationMs, seed, log: (l) => process.stderr.write(`${l}\n`) })
     console.log(`\n${renderReport(report)}`)
     failures = chaosFailures(report)

@@ -34,7 +34,7 @@ import { checkHistory, type CheckResult } from './checker.js'
 import type { FinalObject, WriteRecord } from './history.js'
 import { startWriters } from './writers.js'
 import { startProbe } from './probe.js'
-import { recoveries, recoveryTable, type KillEvent, type KillRecovery, type ProbeSample } from './recovery.js'
+import { recoveries, recoveryTable, summarize, type KillEvent, type KillRecovery, type ProbeSample } from './recovery.js'
 import { candidateTargets, killSchedule, seededRandom, type KillTarget } from './targets.js'
 import { expectedServices, ipamDiff, netnsDiff, pidDiff, proxyDiff, proxyViewFromNftJson } from './converge.js'
 
@@ -70,6 +70,8 @@ export interface Convergence {
 
 export interface ChaosReport {
   seed: number
+  /** the lab ran `--ha` (several etcd members and apiservers) */
+  ha: boolean
   targets: string[]
   /** candidates not supervised in this lab, so not killed */
   skipped: string[]
@@ -310,6 +312,7 @@ export class ChaosRun {
     rmSync(this.dir, { recursive: true, force: true })
     return {
       seed: o.seed,
+      ha: (o.state.plan as { ha?: boolean }).ha === true,
       targets: targets.map((t) => t.name),
       skipped,
       kills,
@@ -467,6 +470,11 @@ export function chaosFailures(r: ChaosReport): string[] {
   for (const k of r.rows) {
     if (k.controlPlaneMs === undefined) out.push(`control plane did not answer after killing ${k.target} at ${new Date(k.at).toISOString()}`)
     if (k.backMs === undefined) out.push(`${k.target} did not come back after its kill at ${new Date(k.at).toISOString()}`)
+  }
+  if (r.ha) {
+    // HA: one etcd member or one apiserver of several dies and writes go on.
+    const b = summarize(r.rows.filter((k) => /^(etcd|server)\//.test(k.target)).map((k) => k.writeBlipMs))
+    if (b.missing || (b.p99 ?? 0) >= 2000) out.push(`HA write blip after etcd-member/apiserver kills: p99 ${b.p99 ?? '—'} ms (bar < 2000 ms), ${b.missing} kills with no ack after`)
   }
   const c = r.convergence
   out.push(...c.pids, ...c.proxy, ...c.dns, ...c.ipam, ...c.netns)
