@@ -26,7 +26,8 @@ import type { Lease } from '../api/types.js'
 import { logger } from '../util/log.js'
 import { parseDuration } from '../util/duration.js'
 import { isNotFound } from './errors.js'
-import type { Client, ResourceClient } from './interfaces.js'
+import type { Client, ClientConfig, ResourceClient } from './interfaces.js'
+import { createClient } from './rest.js'
 import {
   JITTER_FACTOR,
   NOTHING_OBSERVED,
@@ -380,3 +381,54 @@ export function parseLeaderElectionFlags(argv: readonly string[]): { flags: Lead
 export const LEADER_ELECTION_USAGE =
   '[--leader-elect=true|false] [--leader-elect-lease-duration 15s] [--leader-elect-renew-deadline 10s] [--leader-elect-retry-period 2s]\n' +
   '         [--leader-elect-resource-namespace kube-system] [--leader-elect-resource-name NAME]'
+
+export interface ElectedOptions {
+  /** The Lease's default name: the component's upstream name (kube-controller-manager, kube-scheduler). */
+  component: string
+  flags: LeaderElectionFlags
+  /** The election gets a client of its own with requests timed out at the renew deadline. */
+  clientConfig: ClientConfig
+  identity?: string
+  registry?: Registry
+  /** Start acting (called each time leadership is won). */
+  start: () => Promise<Leading>
+  /** Leadership lost; the component is stopped right after, then the election goes on. */
+  onLost: () => void
+}
+
+export interface Elected {
+  /** undefined with --leader-elect=false. */
+  readonly elector: LeaderElector | undefined
+  isLeader(): boolean
+  stop(): Promise<void>
+}
+
+/** Runs `start` only while leading (or at once with --leader-elect=false). */
+export async function startElected(o: ElectedOptions): Promise<Elected> {
+  if (!o.flags.enabled) {
+    const leading = await o.start()
+    return { elector: undefined, isLeader: () => true, stop: () => leading.stop() }
+  }
+  const client = createClient(
+    { ...o.clientConfig, userAgent: `${o.clientConfig.userAgent ?? o.component}/leader-election` },
+    { requestTimeoutMs: o.flags.timing.renewDeadlineMs },
+  )
+  const elector = new LeaderElector({
+    client,
+    namespace: o.flags.namespace,
+    name: o.flags.name ?? o.component,
+    identity: o.identity ?? electionIdentity(),
+    timing: o.flags.timing,
+    callbacks: { onStartedLeading: o.start, onStoppedLeading: o.onLost },
+    ...(o.registry ? { registry: o.registry } : {}),
+  })
+  elector.run()
+  return {
+    elector,
+    isLeader: () => elector.isLeader(),
+    stop: async () => {
+      await elector.stop()
+      client.close()
+    },
+  }
+}
