@@ -3,10 +3,14 @@ import { parseArgs } from 'node:util'
 import { startServer } from './server.js'
 import { parseDuration } from '../util/duration.js'
 import { waitForSignal } from '../util/signals.js'
+import { parseLeaderElectionFlags } from '../client/leaderelection.js'
+import { logger } from '../util/log.js'
 
 export async function main(argv: string[]): Promise<number | void> {
+  // --leader-elect[=false], --leader-elect-lease-duration, -renew-deadline, -retry-period
+  const { flags: leaderElection, rest } = parseLeaderElectionFlags(argv)
   const { values: v } = parseArgs({
-    args: argv,
+    args: rest,
     options: {
       'state-dir': { type: 'string' },
       'etcd-servers': { type: 'string' },
@@ -45,6 +49,13 @@ export async function main(argv: string[]): Promise<number | void> {
     ...(v['pod-eviction-timeout'] ? { podEvictionTimeoutMs: parseDuration(v['pod-eviction-timeout']) } : {}),
     noDns: v['no-dns'] ?? false,
     ...(v['dns-replicas'] ? { dnsReplicas: Number(v['dns-replicas']) } : {}),
+    leaderElection,
+    // As kube-controller-manager and kube-scheduler do: a lost lease ends the process (its
+    // apiserver with it); the supervisor restarts it and it rejoins as a candidate.
+    onLeaderElectionLost: (lease) => {
+      logger('server').error({ lease }, 'leaderelection lost')
+      process.exit(1)
+    },
   })
   process.stderr.write(`netkube server ready: ${server.api.url} (kubeconfig ${server.api.kubeconfigPath})\n`)
   await waitForSignal()
