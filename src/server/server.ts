@@ -159,7 +159,10 @@ export async function startServer(o: ServerOptions): Promise<Server> {
       extraSANs: o.extraSANs ?? [],
     })
     stops.push(() => api.close())
-    const client = createClient({ server: `https://127.0.0.1:${api.port}`, caPem: api.caPem, token: api.token, userAgent: 'netkube-server' })
+    // The in-process components reach the apiserver where it listens (loopback when it listens on all addresses).
+    const bind = o.bindAddress ?? '127.0.0.1'
+    const self = bind === '0.0.0.0' || bind === '::' ? '127.0.0.1' : bind.includes(':') ? `[${bind}]` : bind
+    const client = createClient({ server: `https://${self}:${api.port}`, caPem: api.caPem, token: api.token, userAgent: 'netkube-server' })
 
     // The Lease names are fixed here (two components share the flags): --leader-elect-resource-name does not apply.
     const flags: LeaderElectionFlags = { ...(o.leaderElection ?? { enabled: true, timing: DEFAULT_TIMING, namespace: 'kube-system' }) }
