@@ -7,7 +7,7 @@
 import t, { type Test } from 'tap'
 import { spawn } from 'node:child_process'
 import { hostname } from 'node:os'
-import type { Lease, Pod, ReplicaSet } from '../../src/api/types.js'
+import type { Lease, ReplicaSet } from '../../src/api/types.js'
 import { resourceFor } from '../../src/api/resources.js'
 import { createClient } from '../../src/client/rest.js'
 import { microTime } from '../../src/client/leaderelection-core.js'
@@ -17,6 +17,7 @@ import { withApiServer } from '../helpers/apiserver.js'
 import { startApiServerChild } from '../helpers/apiserver-child.js'
 import { withEtcd } from '../helpers/etcd.js'
 import { MAIN } from '../helpers/prereq.js'
+import { livePods, replicaSet } from '../helpers/replicaset.js'
 import { waitUntil } from '../helpers/wait.js'
 
 const LEASE_MS = 2000
@@ -73,13 +74,6 @@ t.test('two controller-managers on two apiservers: one leads, the other takes ov
   t.teardown(() => client.close())
   const leases = client.resource<Lease>(resourceFor('leases'), 'kube-system')
   const rsApi = client.resource<ReplicaSet>(R.replicasets, 'default')
-  const pods = async (app: string) => (await client.resource<Pod>(R.pods, 'default').list({ labelSelector: `app=${app}` })).items.filter((p) => !p.metadata.deletionTimestamp)
-  const rs = (name: string, replicas: number): ReplicaSet => ({
-    apiVersion: 'apps/v1',
-    kind: 'ReplicaSet',
-    metadata: { name, namespace: 'default' },
-    spec: { replicas, selector: { matchLabels: { app: name } }, template: { metadata: { labels: { app: name } }, spec: { containers: [{ name: 'c', image: 'agnhost' }] } } },
-  })
 
   // cm1 reaches apiserver A through its kubeconfig; cm2 is sent to B with --api-servers.
   const cms = [
@@ -103,10 +97,10 @@ t.test('two controller-managers on two apiservers: one leads, the other takes ov
     t.match(leader.stderr(), lease.spec!.holderIdentity!, "the holder is the leader's identity")
     t.notMatch(standby.stderr(), 'became leader', 'the standby never led')
 
-    await rsApi.create(rs('one', 3))
-    await waitUntil('3 pods', async () => (await pods('one')).length === 3, 15_000, 100)
+    await rsApi.create(replicaSet('one', 3))
+    await waitUntil('3 pods', async () => (await livePods(client, 'one')).length === 3, 15_000, 100)
     await new Promise((r) => setTimeout(r, 1000))
-    t.equal((await pods('one')).length, 3, 'still 3: nobody else created pods')
+    t.equal((await livePods(client, 'one')).length, 3, 'still 3: nobody else created pods')
     const [lm, sm] = [await leader.metrics(), await standby.metrics()]
     t.match(lm, /netkube_controller_reconciles_total\{controller="replicaset"\} [1-9]/, 'the leader reconciled the ReplicaSet')
     t.notMatch(sm, 'netkube_controller_reconciles_total', 'the standby runs no controller')
@@ -127,8 +121,8 @@ t.test('two controller-managers on two apiservers: one leads, the other takes ov
     t.not(after.acquireTime, before.acquireTime, 'acquireTime is the takeover')
 
     await rsApi.patch('one', { spec: { replicas: 5 } })
-    await rsApi.create(rs('two', 2))
-    await waitUntil('the new leader acts', async () => (await pods('one')).length === 5 && (await pods('two')).length === 2, 15_000, 100)
+    await rsApi.create(replicaSet('two', 2))
+    await waitUntil('the new leader acts', async () => (await livePods(client, 'one')).length === 5 && (await livePods(client, 'two')).length === 2, 15_000, 100)
     t.pass('scaled and created through the new leader (via apiserver B)')
   })
 

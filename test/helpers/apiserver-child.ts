@@ -1,6 +1,6 @@
-// A second (third, …) apiserver of one control plane, as a child process of `netkube apiserver`
-// (from dist/) so a test can kill -9 it: same etcd, and the same CA and tokens as a first one,
-// seeded into its state dir, so one kubeconfig reaches every server (an HA control plane's
+// An apiserver as a child process of `netkube apiserver` (from dist/) so a test can kill -9
+// it. With `shareFrom` (another apiserver's state dir) it gets that one's CA and tokens seeded
+// into its own state dir, so one kubeconfig reaches every server (an HA control plane's
 // servers share their PKI). Removed on teardown.
 import { spawn } from 'node:child_process'
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
@@ -12,15 +12,29 @@ import { MAIN } from './prereq.js'
 export interface ApiServerChild {
   url: string
   pid: number
-  kill9(): Promise<void>
+  /** Its own admin kubeconfig. */
+  kubeconfigPath: string
+  /** Resolves with how it ended (SIGKILL). */
+  kill9(): Promise<NodeJS.Signals | number | null>
 }
 
-export async function startApiServerChild(t: Test, o: { etcd: string; host: string; port: number; shareFrom: string }): Promise<ApiServerChild> {
+export interface ApiServerChildOptions {
+  etcd: string
+  host: string
+  port: number
+  /** State dir of an apiserver whose CA and tokens this one shares. */
+  shareFrom?: string
+  extraArgs?: string[]
+}
+
+export async function startApiServerChild(t: Test, o: ApiServerChildOptions): Promise<ApiServerChild> {
   const stateDir = mkdtempSync(join(tmpdir(), 'netkube-apichild-'))
-  mkdirSync(join(stateDir, 'pki'), { mode: 0o700 })
-  for (const f of ['ca.key', 'ca.crt']) copyFileSync(join(o.shareFrom, 'pki', f), join(stateDir, 'pki', f))
-  copyFileSync(join(o.shareFrom, 'tokens.csv'), join(stateDir, 'tokens.csv'))
-  const args = ['apiserver', '--etcd-servers', o.etcd, '--state-dir', stateDir, '--bind-address', o.host, '--secure-port', String(o.port), '--v', 'warn']
+  if (o.shareFrom) {
+    mkdirSync(join(stateDir, 'pki'), { mode: 0o700 })
+    for (const f of ['ca.key', 'ca.crt']) copyFileSync(join(o.shareFrom, 'pki', f), join(stateDir, 'pki', f))
+    copyFileSync(join(o.shareFrom, 'tokens.csv'), join(stateDir, 'tokens.csv'))
+  }
+  const args = ['apiserver', '--etcd-servers', o.etcd, '--state-dir', stateDir, '--bind-address', o.host, '--secure-port', String(o.port), ...(o.extraArgs ?? []), '--v', 'warn']
   const p = spawn(process.execPath, [MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
   const exited = new Promise<NodeJS.Signals | number | null>((r) => p.on('exit', (code, sig) => r(sig ?? code)))
   t.teardown(async () => {
@@ -40,9 +54,10 @@ export async function startApiServerChild(t: Test, o: { etcd: string; host: stri
   return {
     url: `https://${o.host}:${o.port}`,
     pid: p.pid!,
+    kubeconfigPath: join(stateDir, 'admin.kubeconfig'),
     kill9: async () => {
       p.kill('SIGKILL')
-      await exited
+      return exited
     },
   }
 }

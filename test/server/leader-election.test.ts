@@ -10,7 +10,7 @@ import { spawn } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import type { Lease, Pod, ReplicaSet } from '../../src/api/types.js'
+import type { Lease, ReplicaSet } from '../../src/api/types.js'
 import { resourceFor } from '../../src/api/resources.js'
 import { loadKubeconfig } from '../../src/client/kubeconfig.js'
 import { createClient } from '../../src/client/rest.js'
@@ -18,6 +18,7 @@ import { R } from '../../src/controllers/informers.js'
 import { freePort } from '../../src/util/ports.js'
 import { withEtcd } from '../helpers/etcd.js'
 import { MAIN } from '../helpers/prereq.js'
+import { livePods, replicaSet } from '../helpers/replicaset.js'
 import { waitUntil } from '../helpers/wait.js'
 
 const LEASE_MS = 2000
@@ -77,13 +78,6 @@ t.test('two netkube servers on one etcd: one leader per component, failover, rej
   const leases = client.resource<Lease>(resourceFor('leases'), 'kube-system')
   const holders = async () => Promise.all(LEASES.map(async (n) => (await leases.get(n).catch(() => undefined))?.spec?.holderIdentity))
   const ids = () => [a.identity(), b.identity()]
-  const pods = async (app: string) => (await client.resource<Pod>(R.pods, 'default').list({ labelSelector: `app=${app}` })).items.filter((p) => !p.metadata.deletionTimestamp)
-  const rs = (name: string, replicas: number): ReplicaSet => ({
-    apiVersion: 'apps/v1',
-    kind: 'ReplicaSet',
-    metadata: { name, namespace: 'default' },
-    spec: { replicas, selector: { matchLabels: { app: name } }, template: { metadata: { labels: { app: name } }, spec: { containers: [{ name: 'c', image: 'agnhost' }] } } },
-  })
 
   let cmLeader!: Srv
   let other!: Srv
@@ -94,8 +88,8 @@ t.test('two netkube servers on one etcd: one leader per component, failover, rej
     t.ok(ids().includes(cm!) && ids().includes(sched!), `kube-controller-manager: ${cm}, kube-scheduler: ${sched}`)
     cmLeader = cm === a.identity() ? a : b
     other = cmLeader === a ? b : a
-    await client.resource<ReplicaSet>(R.replicasets, 'default').create(rs('first', 2))
-    await waitUntil('2 pods', async () => (await pods('first')).length === 2, 15_000, 100)
+    await client.resource<ReplicaSet>(R.replicasets, 'default').create(replicaSet('first', 2))
+    await waitUntil('2 pods', async () => (await livePods(client, 'first')).length === 2, 15_000, 100)
   })
 
   let restarted!: Srv
@@ -115,8 +109,8 @@ t.test('two netkube servers on one etcd: one leader per component, failover, rej
     t.ok(took <= TAKEOVER_BOUND_MS, `within lease + retries (${took} ms)`)
     const after = (await sl.get('kube-controller-manager')).spec!
     t.equal(after.leaseTransitions, (before.leaseTransitions ?? 0) + 1)
-    await survivor.resource<ReplicaSet>(R.replicasets, 'default').create(rs('second', 3))
-    await waitUntil('the new leader creates pods', async () => (await survivor.resource<Pod>(R.pods, 'default').list({ labelSelector: 'app=second' })).items.length === 3, 15_000, 100)
+    await survivor.resource<ReplicaSet>(R.replicasets, 'default').create(replicaSet('second', 3))
+    await waitUntil('the new leader creates pods', async () => (await livePods(survivor, 'second')).length === 3, 15_000, 100)
 
     // Restarted on its state dir (same identity), it finds the Leases held and waits.
     restarted = await startSrv(top, { etcd: etcd.endpoint, host: cmLeader.host, port, stateDir: cmLeader.stateDir })
