@@ -20,10 +20,10 @@
 import { hostname } from 'node:os'
 import { randomUUID } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { Gauge, type Registry } from 'prom-client'
+import { Gauge, Registry } from 'prom-client'
 import { resourceFor } from '../api/resources.js'
 import type { Lease } from '../api/types.js'
-import { logger } from '../util/log.js'
+import { logger, type Logger } from '../util/log.js'
 import { parseDuration } from '../util/duration.js'
 import { isNotFound } from './errors.js'
 import type { Client, ClientConfig, ResourceClient } from './interfaces.js'
@@ -431,4 +431,31 @@ export async function startElected(o: ElectedOptions): Promise<Elected> {
       client.close()
     },
   }
+}
+
+/** kube-controller-manager's and kube-scheduler's reaction to a lost Lease: log, exit 1. */
+export function exitOnLost(log: Logger, fields: Record<string, unknown> = {}): () => void {
+  return () => {
+    log.error(fields, 'leaderelection lost')
+    process.exit(1)
+  }
+}
+
+/**
+ * A standalone component CLI under election: the component runs while leading, a lost Lease
+ * ends the process, and `registry()` (for /metrics) is the election gauge plus the component's
+ * own metrics while it runs.
+ */
+export async function startElectedCli<T extends Leading & { readonly metrics: Registry }>(
+  o: Omit<ElectedOptions, 'start' | 'registry' | 'onLost'> & { start: () => Promise<T>; log: Logger },
+): Promise<{ elected: Elected; registry: () => Registry }> {
+  const leaderMetrics = new Registry()
+  let running: T | undefined
+  const elected = await startElected({
+    ...o,
+    registry: leaderMetrics,
+    start: async () => (running = await o.start()),
+    onLost: exitOnLost(o.log),
+  })
+  return { elected, registry: () => Registry.merge([leaderMetrics, ...(running ? [running.metrics] : [])]) }
 }

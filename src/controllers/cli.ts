@@ -4,15 +4,14 @@
 //   [--leader-elect-retry-period 2s] [--leader-elect-resource-namespace kube-system] [--leader-elect-resource-name kube-controller-manager]`
 // With leader election (the default) the controllers run only while this process holds the
 // Lease; losing it ends the process with "leaderelection lost", exit 1, as upstream.
-import { Registry } from 'prom-client'
 import { clientConfigFromEnv, flagValue } from '../client/kubeconfig.js'
 import { createClient } from '../client/rest.js'
 import { logger } from '../util/log.js'
 import { waitForSignal } from '../util/signals.js'
 import { parseDuration } from '../util/duration.js'
 import { startStatusServer } from '../util/status-server.js'
-import { LEADER_ELECTION_USAGE, parseLeaderElectionFlags, startElected } from '../client/leaderelection.js'
-import { startControllerManager, type ControllerManager, type ControllerManagerOptions } from './manager.js'
+import { LEADER_ELECTION_USAGE, parseLeaderElectionFlags, startElectedCli } from '../client/leaderelection.js'
+import { startControllerManager, type ControllerManagerOptions } from './manager.js'
 
 export async function main(argv: string[]): Promise<number> {
   if (argv.includes('--help') || argv.includes('-h')) {
@@ -35,21 +34,8 @@ export async function main(argv: string[]): Promise<number> {
   if (evict) opts.podEvictionTimeoutMs = parseDuration(evict)
   if (period) opts.nodeMonitorPeriodMs = parseDuration(period)
   if (workers) opts.workers = Number(workers)
-  const leaderMetrics = new Registry()
-  let cm: ControllerManager | undefined
-  const elected = await startElected({
-    component: 'kube-controller-manager',
-    flags,
-    clientConfig: client.config,
-    registry: leaderMetrics,
-    start: async () => (cm = await startControllerManager(opts)),
-    onLost: () => {
-      log.error('leaderelection lost')
-      process.exit(1)
-    },
-  })
+  const { elected, registry } = await startElectedCli({ component: 'kube-controller-manager', flags, clientConfig: client.config, log, start: () => startControllerManager(opts) })
   const port = flagValue(argv, 'metrics-port')
-  const registry = () => Registry.merge([leaderMetrics, ...(cm ? [cm.metrics] : [])])
   const status = port ? await startStatusServer({ component: 'controller-manager', registry, port: Number(port) }) : undefined
   log.info({ sig: await waitForSignal() }, 'stopping')
   await elected.stop()

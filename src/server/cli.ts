@@ -3,7 +3,7 @@ import { parseArgs } from 'node:util'
 import { startServer } from './server.js'
 import { parseDuration } from '../util/duration.js'
 import { waitForSignal } from '../util/signals.js'
-import { parseLeaderElectionFlags } from '../client/leaderelection.js'
+import { exitOnLost, parseLeaderElectionFlags } from '../client/leaderelection.js'
 import { logger } from '../util/log.js'
 
 export async function main(argv: string[]): Promise<number | void> {
@@ -52,10 +52,7 @@ export async function main(argv: string[]): Promise<number | void> {
     leaderElection,
     // As kube-controller-manager and kube-scheduler do: a lost lease ends the process (its
     // apiserver with it); the supervisor restarts it and it rejoins as a candidate.
-    onLeaderElectionLost: (lease) => {
-      logger('server').error({ lease }, 'leaderelection lost')
-      process.exit(1)
-    },
+    onLeaderElectionLost: (lease) => exitOnLost(logger('server'), { lease })(),
   })
   process.stderr.write(`netkube server ready: ${server.api.url} (kubeconfig ${server.api.kubeconfigPath})\n`)
   await waitForSignal()
