@@ -57,7 +57,18 @@ export const RESOURCES: readonly ResourceInfo[] = [
   res('apps', 'v1', 'ReplicaSet', 'replicasets', true, { shortNames: ['rs'], subresources: ['status', 'scale'], etcdPrefix: 'replicasets', categories: ['all'] }),
   res('discovery.k8s.io', 'v1', 'EndpointSlice', 'endpointslices', true, { etcdPrefix: 'endpointslices' }),
   res('coordination.k8s.io', 'v1', 'Lease', 'leases', true, { etcdPrefix: 'leases' }),
+  // Events, Secrets, ServiceAccounts (issue #11). events.k8s.io/v1 is a second view of the same
+  // objects: one etcd key space (/registry/events), stored in core/v1 form, as kube-apiserver does.
+  res('', 'v1', 'Event', 'events', true, { shortNames: ['ev'] }),
+  res('events.k8s.io', 'v1', 'Event', 'events', true, { shortNames: ['ev'], etcdPrefix: 'events' }),
+  res('', 'v1', 'Secret', 'secrets', true),
+  res('', 'v1', 'ServiceAccount', 'serviceaccounts', true, { shortNames: ['sa'] }),
 ]
+
+/** The events.k8s.io/v1 view, whose objects are converted to and from core/v1 in the registry. */
+export function isEventsV1(r: Pick<ResourceInfo, 'group' | 'kind'>): boolean {
+  return r.group === 'events.k8s.io' && r.kind === 'Event'
+}
 
 export function groupVersion(r: ResourceInfo): string {
   return r.group === '' ? r.version : `${r.group}/${r.version}`

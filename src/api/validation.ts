@@ -24,6 +24,7 @@ import {
 } from './validation/other.js'
 import { validatePod, validatePodStatus, validatePodUpdate } from './validation/pod.js'
 import { validateService, validateServiceStatus, validateServiceUpdate } from './validation/service.js'
+import { validateEvent, validateEventUpdate, validateSecret, validateSecretUpdate, validateServiceAccount } from './validation/coreapi.js'
 
 export { validateLabelSelector } from './validation/apps.js'
 export { validatePodSpec } from './validation/pod.js'
@@ -74,6 +75,19 @@ function validateSpec(r: ResourceInfo, obj: Obj, errs: Errs): void {
     case 'coordination.k8s.io/Lease':
       validateLease(obj, errs)
       break
+    // Secret, ServiceAccount, Event (issue #11); events.k8s.io objects arrive in core/v1 form.
+    case '/Secret':
+      validateSecret(obj, errs)
+      break
+    case '/ServiceAccount':
+      validateServiceAccount(obj, errs)
+      break
+    case '/Event':
+      validateEvent(obj, 'v1', errs)
+      break
+    case 'events.k8s.io/Event':
+      validateEvent(obj, 'events.k8s.io/v1', errs)
+      break
     default:
       break
   }
@@ -111,6 +125,15 @@ export function validateUpdate(r: ResourceInfo, obj: KubeObject, old: KubeObject
       break
     case '/Node':
       validateNodeUpdate(obj, old, errs)
+      break
+    case '/Secret':
+      validateSecretUpdate(obj, old, errs)
+      break
+    case '/Event':
+      validateEventUpdate(obj, old, 'v1', errs)
+      break
+    case 'events.k8s.io/Event':
+      validateEventUpdate(obj, old, 'events.k8s.io/v1', errs)
       break
     default:
       break

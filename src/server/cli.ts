@@ -28,6 +28,7 @@ export async function main(argv: string[]): Promise<number | void> {
       'pod-eviction-timeout': { type: 'string' },
       'no-dns': { type: 'boolean' },
       'dns-replicas': { type: 'string' },
+      'addon-reconcile-interval': { type: 'string' },
     },
   })
   const backend = v.backend ?? 'vxlan'
@@ -49,6 +50,7 @@ export async function main(argv: string[]): Promise<number | void> {
     ...(v['pod-eviction-timeout'] ? { podEvictionTimeoutMs: parseDuration(v['pod-eviction-timeout']) } : {}),
     noDns: v['no-dns'] ?? false,
     ...(v['dns-replicas'] ? { dnsReplicas: Number(v['dns-replicas']) } : {}),
+    ...(v['addon-reconcile-interval'] ? { addonReconcileIntervalMs: parseDuration(v['addon-reconcile-interval']) } : {}),
     leaderElection,
     // As kube-controller-manager and kube-scheduler do: a lost lease ends the process (its
     // apiserver with it); the supervisor restarts it and it rejoins as a candidate.
