@@ -15,6 +15,7 @@
 // - A release writes an empty holder and leaseDurationSeconds 1 so a successor acquires at its
 //   next try instead of waiting out the lease.
 import type { Lease } from '../api/types.js'
+import { microTime } from '../events/recorder.js'
 
 /** What a Lease's spec says, with client-go's zero values for absent fields. */
 export interface LeaderElectionRecord {
@@ -61,10 +62,7 @@ export function validateTiming(t: Timing): string | undefined {
   return undefined
 }
 
-/** metav1.MicroTime: RFC 3339 with microseconds, UTC. */
-export function microTime(ms: number): string {
-  return new Date(ms).toISOString().replace(/Z$/, '000Z')
-}
+export { microTime }
 
 export function recordFromLease(lease: Lease): LeaderElectionRecord {
   const s = lease.spec ?? {}

@@ -26,6 +26,7 @@ import type { Lease } from '../api/types.js'
 import { logger, type Logger } from '../util/log.js'
 import { parseDuration } from '../util/duration.js'
 import { isNotFound } from './errors.js'
+import { createEventRecorder, type EventRecorder } from '../events/recorder.js'
 import type { Client, ClientConfig, ResourceClient } from './interfaces.js'
 import { createClient } from './rest.js'
 import {
@@ -79,6 +80,8 @@ export interface LeaderElectionConfig {
   releaseOnCancel?: boolean
   /** `leader_election_master_status{name}` is registered here. */
   registry?: Registry
+  /** Events `LeaderElection` on the Lease ("<id> became leader", "<id> stopped leading"), as upstream's LeaseLock records. */
+  recorder?: EventRecorder
   now?: () => number
   random?: () => number
 }
@@ -170,8 +173,7 @@ export class LeaderElector {
     while (!this.stopped) {
       if (!(await this.acquire())) return
       this.log.info({ identity: this.cfg.identity }, `successfully acquired lease ${this.describe()}`)
-      // No Event API yet: the LeaderElection event upstream records goes to the log.
-      this.log.info({ reason: 'LeaderElection', object: `Lease ${this.describe()}` }, `${this.cfg.identity} became leader`)
+      this.recordEvent('became leader')
       this.gauge?.set({ name: this.cfg.name }, 1)
       const starting = this.cfg.callbacks.onStartedLeading()
       let failedToStart = false
@@ -181,6 +183,7 @@ export class LeaderElector {
       })
       const outcome = await this.renew(() => failedToStart)
       this.gauge?.set({ name: this.cfg.name }, 0)
+      this.recordEvent('stopped leading')
       if (outcome === 'lost') {
         this.log.error({ identity: this.cfg.identity, newHolder: this.lostTo }, 'leaderelection lost')
         this.cfg.callbacks.onStoppedLeading()
@@ -300,6 +303,13 @@ export class LeaderElector {
     }
   }
 
+  private recordEvent(what: string): void {
+    const msg = `${this.cfg.identity} ${what}`
+    this.log.info({ reason: 'LeaderElection' }, msg)
+    const lease = this.lease ?? { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name: this.cfg.name, namespace: this.cfg.namespace } }
+    this.cfg.recorder?.event({ ...lease, apiVersion: 'coordination.k8s.io/v1', kind: 'Lease' }, 'Normal', 'LeaderElection', msg)
+  }
+
   private reportTransition(): void {
     const holder = this.getLeader()
     if (holder === this.reportedLeader) return
@@ -413,8 +423,10 @@ export async function startElected(o: ElectedOptions): Promise<Elected> {
     { ...o.clientConfig, userAgent: `${o.clientConfig.userAgent ?? o.component}/leader-election` },
     { requestTimeoutMs: o.flags.timing.renewDeadlineMs },
   )
+  const recorder = createEventRecorder({ client, component: o.component })
   const elector = new LeaderElector({
     client,
+    recorder,
     namespace: o.flags.namespace,
     name: o.flags.name ?? o.component,
     identity: o.identity ?? electionIdentity(),
@@ -428,6 +440,7 @@ export async function startElected(o: ElectedOptions): Promise<Elected> {
     isLeader: () => elector.isLeader(),
     stop: async () => {
       await elector.stop()
+      await recorder.stop()
       client.close()
     },
   }

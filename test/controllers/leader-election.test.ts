@@ -7,7 +7,7 @@
 import t, { type Test } from 'tap'
 import { spawn } from 'node:child_process'
 import { hostname } from 'node:os'
-import type { Lease, ReplicaSet } from '../../src/api/types.js'
+import type { CoreEvent, Lease, ReplicaSet } from '../../src/api/types.js'
 import { resourceFor } from '../../src/api/resources.js'
 import { createClient } from '../../src/client/rest.js'
 import { R } from '../../src/controllers/informers.js'
@@ -45,6 +45,7 @@ async function startCm(t: Test, name: string, args: string[]): Promise<Cm> {
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => p.on('exit', (code, signal) => r({ code, signal })))
   t.teardown(async () => {
     if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL')
+    else if (p.signalCode === null && !/leaderelection lost/.test(err)) t.comment(`${name} exited ${p.exitCode}: ${err.slice(-2000)}`)
     await exited
   })
   const cm: Cm = {
@@ -86,7 +87,10 @@ t.test('two controller-managers on two apiservers: one leads, the other takes ov
   let standby!: Cm
 
   await t.test('exactly one leads and acts', async (t) => {
-    await waitUntil('one leader', async () => (await Promise.all(cms.map(async (c) => master(await c.metrics())))).includes(1), 15_000, 100)
+    await waitUntil('one leader', async () => (await Promise.all(cms.map(async (c) => master(await c.metrics())))).includes(1), 15_000, 100).catch((err: Error) => {
+      for (const c of cms) t.comment(`${c.name}: ${c.stderr().slice(-1500)}`)
+      throw err
+    })
     await new Promise((r) => setTimeout(r, 5 * RETRY_MS))
     const ms = await Promise.all(cms.map((c) => c.metrics()))
     t.same(ms.map(master).sort(), [0, 1], 'leader_election_master_status: one 1, one 0')
@@ -98,6 +102,11 @@ t.test('two controller-managers on two apiservers: one leads, the other takes ov
     t.equal(lease.spec?.leaseDurationSeconds, 2)
     t.match(leader.stderr(), lease.spec!.holderIdentity!, "the holder is the leader's identity")
     t.notMatch(standby.stderr(), 'became leader', 'the standby never led')
+    await waitUntil('the LeaderElection Event', async () => {
+      const evs = (await client.resource<CoreEvent>(resourceFor('events'), 'kube-system').list()).items
+      return evs.some((e) => e.reason === 'LeaderElection' && e.message === `${lease.spec!.holderIdentity} became leader` && e.involvedObject.kind === 'Lease' && e.involvedObject.name === 'kube-controller-manager' && e.source?.component === 'kube-controller-manager')
+    }, 10_000, 100)
+    t.pass('Event LeaderElection "<id> became leader" on the Lease, as upstream records it')
 
     await rsApi.create(replicaSet('one', 3))
     await waitUntil('3 pods', async () => (await livePods(client, 'one')).length === 3, 15_000, 100)
