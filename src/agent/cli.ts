@@ -2,7 +2,7 @@
 import { parseArgs } from 'node:util'
 import { hostname } from 'node:os'
 import { createClient } from '../client/rest.js'
-import { loadKubeconfig } from '../client/kubeconfig.js'
+import { loadKubeconfig, withApiServers } from '../client/kubeconfig.js'
 import { startAgent } from './agent.js'
 import { waitForSignal } from '../util/signals.js'
 import { parseDuration } from '../util/duration.js'
@@ -12,6 +12,7 @@ export async function main(argv: string[]): Promise<number | void> {
     args: argv,
     options: {
       kubeconfig: { type: 'string' },
+      'api-servers': { type: 'string' },
       'node-name': { type: 'string' },
       'node-ip': { type: 'string' },
       iface: { type: 'string' },
@@ -33,7 +34,7 @@ export async function main(argv: string[]): Promise<number | void> {
     },
   })
   if (!v.kubeconfig || !v['node-ip'] || !v['etcd-endpoints']) {
-    process.stderr.write('usage: netkube agent --kubeconfig FILE --node-ip IP --etcd-endpoints URL[,URL] [--node-name N] [--iface DEV] [--state-dir D] [--proxy-mode nftables|iptables|ipvs] [--backend vxlan|host-gw]\n')
+    process.stderr.write('usage: netkube agent --kubeconfig FILE [--api-servers URL,URL] --node-ip IP --etcd-endpoints URL[,URL] [--node-name N] [--iface DEV] [--state-dir D] [--proxy-mode nftables|iptables|ipvs] [--backend vxlan|host-gw]\n')
     return 2
   }
   const mode = v['proxy-mode'] ?? 'nftables'
@@ -42,7 +43,8 @@ export async function main(argv: string[]): Promise<number | void> {
   if (backend !== undefined && backend !== 'vxlan' && backend !== 'host-gw') throw new Error(`--backend must be vxlan or host-gw, not "${backend}"`)
   const nodeName = v['node-name'] ?? hostname()
   const agent = await startAgent({
-    client: createClient(loadKubeconfig(v.kubeconfig)),
+    // --api-servers: every apiserver of an HA control plane; the client fails over among them.
+    client: createClient(withApiServers(loadKubeconfig(v.kubeconfig), v['api-servers'])),
     nodeName,
     nodeIP: v['node-ip'],
     ...(v.iface ? { iface: v.iface } : {}),

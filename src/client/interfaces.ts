@@ -7,6 +7,12 @@ import type { KubeList, KubeObject, Status, WatchEvent } from '../api/types.js'
 export interface ClientConfig {
   /** e.g. https://127.0.0.1:6443 */
   server: string
+  /**
+   * Several apiservers of one control plane (same CA and credentials), tried in this order;
+   * `server` is ignored when given. The client stays on the one that works and moves to the
+   * next when it cannot be reached (rest.ts).
+   */
+  servers?: string[]
   token?: string
   /** PEM of the CA that signed the server's certificate. */
   caPem?: string

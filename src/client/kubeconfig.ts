@@ -120,12 +120,32 @@ export function flagValue(argv: readonly string[], name: string): string | undef
   return undefined
 }
 
+/**
+ * `--api-servers URL,URL,…`: the apiservers of one control plane (same CA and credentials as
+ * the kubeconfig's), replacing the kubeconfig's server; the client fails over among them.
+ */
+export function withApiServers(cfg: ClientConfig, list: string | undefined): ClientConfig {
+  if (list === undefined) return cfg
+  const servers = list.split(',').map((s) => s.trim()).filter(Boolean)
+  if (servers.length === 0) throw new KubeconfigError('--api-servers: no server given')
+  for (const s of servers) {
+    let u: URL
+    try {
+      u = new URL(s)
+    } catch {
+      throw new KubeconfigError(`--api-servers: "${s}" is not a URL`)
+    }
+    if (u.protocol !== 'https:' && u.protocol !== 'http:') throw new KubeconfigError(`--api-servers: "${s}": want https:// or http://`)
+  }
+  return { ...cfg, server: servers[0]!, servers }
+}
+
 const SA_DIR = '/var/run/secrets/kubernetes.io/serviceaccount'
 
 /**
  * The client config a program should use, by kubectl's precedence: `--kubeconfig` flag,
  * then $KUBECONFIG (first existing file of the list), then ~/.kube/config, then the
- * in-cluster service account. `--context`, `--server` and `--token` flags override.
+ * in-cluster service account. `--context`, `--server`, `--api-servers` and `--token` flags override.
  */
 export function clientConfigFromEnv(
   argv: readonly string[] = process.argv.slice(2),
@@ -155,6 +175,7 @@ export function clientConfigFromEnv(
     cfg = { server }
   }
   if (server) cfg.server = server
+  cfg = withApiServers(cfg, flagValue(argv, 'api-servers'))
   if (token) cfg.token = token
   if (flagValue(argv, 'insecure-skip-tls-verify') === 'true' || argv.includes('--insecure-skip-tls-verify')) cfg.insecureSkipTLSVerify = true
   return cfg

@@ -6,6 +6,14 @@
 //   handshake per request would dominate their latency.
 // - A request sent on a re-used keep-alive socket can race the server closing that socket
 //   while idle (ECONNRESET before any byte of answer). Idempotent verbs are retried once then.
+// - Several apiservers (`servers`): a client-side load balancer in k3s's manner, sticky on the
+//   one that answers. A request that could not reach it (refused, unreachable, no TCP connect
+//   within connectTimeoutMs) goes to the next at once, whatever its verb: it was never sent.
+//   One that was sent and got no answer (reset, timeout) or a 502/503 moves on only when
+//   the verb is idempotent; a POST then fails as it would with one server (it may have been
+//   applied), and the next request starts on the next server. Watches fail over the same way
+//   when opened; a stream that ends is re-opened by its owner (the informer) on the server
+//   that now works.
 // - A watch never rejects: `done` always resolves (an unobserved rejected promise would kill
 //   the process). Why it ended is on `handle.error`; an HTTP error answer (e.g. 410 when the
 //   revision is compacted) is also delivered in-band as an ERROR event carrying the Status,
@@ -15,6 +23,7 @@ import https from 'node:https'
 import { StringDecoder } from 'node:string_decoder'
 import type { KubeList, KubeObject, Status, WatchEvent } from '../api/types.js'
 import { ApiStatusErrorImpl } from './errors.js'
+import { logger } from '../util/log.js'
 import type {
   Client,
   ClientConfig,
@@ -37,6 +46,20 @@ export const PATCH_CONTENT_TYPES: Record<PatchType, string> = {
 const DEFAULT_USER_AGENT = 'netkube-client/0.1'
 /** Non-watch requests give up after this long without an answer. */
 const DEFAULT_REQUEST_TIMEOUT_MS = 60_000
+/** A TCP connect that takes longer counts as unreachable (client-go's dialer waits 30 s). */
+const DEFAULT_CONNECT_TIMEOUT_MS = 30_000
+/** With several servers a dead one is skipped sooner. */
+const DEFAULT_FAILOVER_CONNECT_TIMEOUT_MS = 5000
+/** Answers that say "this server cannot serve now" (a proxy with no backend, a server going away). */
+const FAILOVER_STATUS = new Set([502, 503])
+
+export interface RestClientOptions {
+  requestTimeoutMs?: number
+  /** Default 30 s with one server, 5 s with several. */
+  connectTimeoutMs?: number
+}
+
+type NetError = Error & { code?: string; reusedSocket?: boolean; connected?: boolean }
 
 /** The collection (or object / subresource) path of a resource, as the apiserver routes it. */
 export function resourcePath(r: ResourceRef, namespace?: string, name?: string, sub?: string): string {
@@ -116,28 +139,49 @@ const IDEMPOTENT = new Set(['GET', 'HEAD', 'PUT', 'DELETE', 'OPTIONS'])
 
 export class RestClient implements Client {
   readonly config: ClientConfig
-  private readonly base: URL
+  private readonly bases: URL[]
+  /** Index into `bases` of the server requests go to first (sticky). */
+  private current = 0
   private readonly agent: http.Agent
   private readonly transport: typeof http | typeof https
   readonly requestTimeoutMs: number
+  readonly connectTimeoutMs: number
+  private readonly log = logger('client')
 
-  constructor(cfg: ClientConfig, opts: { requestTimeoutMs?: number } = {}) {
+  constructor(cfg: ClientConfig, opts: RestClientOptions = {}) {
     this.config = cfg
-    this.base = new URL(cfg.server)
+    const urls = cfg.servers && cfg.servers.length > 0 ? cfg.servers : [cfg.server]
+    this.bases = urls.map((u) => new URL(u))
+    const protocols = new Set(this.bases.map((b) => b.protocol))
+    if (protocols.size > 1) throw new Error(`servers ${urls.join(',')}: all must use one scheme`)
     this.requestTimeoutMs = opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS
-    if (this.base.protocol === 'https:') {
+    this.connectTimeoutMs = opts.connectTimeoutMs ?? (this.bases.length > 1 ? DEFAULT_FAILOVER_CONNECT_TIMEOUT_MS : DEFAULT_CONNECT_TIMEOUT_MS)
+    const first = this.bases[0]!
+    if (first.protocol === 'https:') {
       this.transport = https
       this.agent = new https.Agent({
         keepAlive: true,
         ca: cfg.caPem,
         rejectUnauthorized: !cfg.insecureSkipTLSVerify,
       })
-    } else if (this.base.protocol === 'http:') {
+    } else if (first.protocol === 'http:') {
       this.transport = http
       this.agent = new http.Agent({ keepAlive: true })
     } else {
-      throw new Error(`unsupported server URL ${cfg.server}: want https:// or http://`)
+      throw new Error(`unsupported server URL ${first.href}: want https:// or http://`)
     }
+  }
+
+  /** The server requests go to now. */
+  get server(): string {
+    return this.bases[this.current]!.href.replace(/\/$/, '')
+  }
+
+  /** After a failure on server `idx`, requests start on the next one (once, however many failed). */
+  private failedOn(idx: number, why: string): void {
+    if (this.bases.length < 2 || this.current !== idx) return
+    this.current = (idx + 1) % this.bases.length
+    this.log.warn({ from: this.bases[idx]!.host, to: this.bases[this.current]!.host, why }, 'apiserver unreachable: switching to the next')
   }
 
   resource<T extends KubeObject = KubeObject>(r: ResourceRef, namespace?: string): ResourceClient<T> {
@@ -184,30 +228,92 @@ export class RestClient implements Client {
     return h
   }
 
-  private requestOptions(spec: RequestSpec): http.RequestOptions {
+  private requestOptions(spec: RequestSpec, base: URL): http.RequestOptions {
     return {
-      protocol: this.base.protocol,
-      hostname: this.base.hostname.replace(/^\[|\]$/g, ''),
-      port: this.base.port || (this.base.protocol === 'https:' ? 443 : 80),
+      protocol: base.protocol,
+      hostname: base.hostname.replace(/^\[|\]$/g, ''),
+      port: base.port || (base.protocol === 'https:' ? 443 : 80),
       method: spec.method,
-      path: joinPath(this.base.pathname, spec.path),
+      path: joinPath(base.pathname, spec.path),
       headers: this.headers(spec),
       agent: this.agent,
     }
   }
 
-  private send(spec: RequestSpec): Promise<RawResponse> {
-    return this.sendOnce(spec).catch((err: Error & { code?: string; reusedSocket?: boolean }) => {
+  /**
+   * A request: a socket that does not connect within connectTimeoutMs is destroyed; the error
+   * says whether the TCP connection was ever made (`connected`), which decides failover.
+   */
+  private request(spec: RequestSpec, base: URL, onResponse: (res: http.IncomingMessage) => void): http.ClientRequest {
+    const req = this.transport.request(this.requestOptions(spec, base), onResponse)
+    let connected = false
+    req.on('socket', (sock) => {
+      if (!sock.connecting) {
+        connected = true
+        return
+      }
+      const timer = setTimeout(() => {
+        const err: NetError = new Error(`connect ${base.host}: no connection after ${this.connectTimeoutMs} ms`)
+        err.code = 'ETIMEDOUT'
+        req.destroy(err)
+      }, this.connectTimeoutMs)
+      sock.once('connect', () => {
+        connected = true
+        clearTimeout(timer)
+      })
+      sock.once('close', () => clearTimeout(timer))
+    })
+    req.on('error', (err: NetError) => {
+      err.reusedSocket = req.reusedSocket
+      err.connected = connected
+    })
+    return req
+  }
+
+  /** May this failure on one server be retried on the next? */
+  private canFailOver(spec: RequestSpec, err: NetError): boolean {
+    if (this.bases.length < 2) return false
+    if (!err.connected && err.code !== undefined) return true // never reached the server
+    return IDEMPOTENT.has(spec.method.toUpperCase())
+  }
+
+  private async send(spec: RequestSpec): Promise<RawResponse> {
+    const n = this.bases.length
+    const start = this.current
+    let last: Error | undefined
+    for (let i = 0; i < n; i++) {
+      const idx = (start + i) % n
+      try {
+        const res = await this.sendRetryingReset(spec, idx)
+        if (FAILOVER_STATUS.has(res.status) && i < n - 1 && n > 1 && IDEMPOTENT.has(spec.method.toUpperCase())) {
+          this.failedOn(idx, `HTTP ${res.status}`)
+          continue
+        }
+        return res
+      } catch (err) {
+        last = err as Error
+        if (!this.canFailOver(spec, err as NetError)) {
+          this.failedOn(idx, (err as Error).message)
+          throw err
+        }
+        this.failedOn(idx, (err as Error).message)
+      }
+    }
+    throw last ?? new Error(`${spec.method} ${spec.path}: no server answered`)
+  }
+
+  private sendRetryingReset(spec: RequestSpec, idx: number): Promise<RawResponse> {
+    return this.sendOnce(spec, idx).catch((err: NetError) => {
       if (err.reusedSocket && err.code === 'ECONNRESET' && IDEMPOTENT.has(spec.method.toUpperCase())) {
-        return this.sendOnce(spec)
+        return this.sendOnce(spec, idx)
       }
       throw err
     })
   }
 
-  private sendOnce(spec: RequestSpec): Promise<RawResponse> {
+  private sendOnce(spec: RequestSpec, idx: number): Promise<RawResponse> {
     return new Promise((resolve, reject) => {
-      const req = this.transport.request(this.requestOptions(spec), (res) => {
+      const req = this.request(spec, this.bases[idx]!, (res) => {
         const chunks: Buffer[] = []
         res.on('data', (c: Buffer) => chunks.push(c))
         res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8'), headers: res.headers }))
@@ -217,10 +323,7 @@ export class RestClient implements Client {
       req.setTimeout(this.requestTimeoutMs, () => {
         req.destroy(new Error(`${spec.method} ${spec.path}: no answer after ${this.requestTimeoutMs} ms`))
       })
-      req.on('error', (err: Error & { reusedSocket?: boolean }) => {
-        err.reusedSocket = req.reusedSocket
-        reject(err)
-      })
+      req.on('error', reject)
       req.end(spec.body)
     })
   }
@@ -262,41 +365,71 @@ export class RestClient implements Client {
       onEvent(ev)
     }
     const spec: RequestSpec = { method: 'GET', path }
-    req = this.transport.request(this.requestOptions(spec), (res) => {
-      const status = res.statusCode ?? 0
-      if (status !== 200) {
-        const chunks: Buffer[] = []
-        res.on('data', (c: Buffer) => chunks.push(c))
-        res.on('end', () => {
-          const err = ApiStatusErrorImpl.fromResponse(status, Buffer.concat(chunks).toString('utf8'), `watch ${path}`)
-          if (!finished && !stopped) {
-            handle.error = err
-            onEvent({ type: 'ERROR', object: err.status as unknown as T })
-          }
-          finish(err)
-        })
-        res.on('error', (e) => finish(e))
-        return
+    const n = this.bases.length
+    const start = this.current
+    // Opening the stream tries each server once, from the current one; once it is open, an
+    // end is the owner's to handle (it re-watches from its last resourceVersion).
+    const open = (attempt: number): void => {
+      const idx = (start + attempt) % n
+      const more = attempt < n - 1
+      let failedOver = false
+      let responded = false
+      const failOver = (why: string): boolean => {
+        this.failedOn(idx, why)
+        if (!more || stopped || finished) return false
+        failedOver = true
+        open(attempt + 1)
+        return true
       }
-      const splitter = new LineSplitter()
-      res.on('data', (c: Buffer) => {
-        for (const line of splitter.push(c)) deliver(line)
+      const r = this.request(spec, this.bases[idx]!, (res) => {
+        responded = true
+        const status = res.statusCode ?? 0
+        if (status !== 200 && FAILOVER_STATUS.has(status) && more) {
+          res.resume()
+          failOver(`HTTP ${status}`)
+          return
+        }
+        if (status !== 200) {
+          const chunks: Buffer[] = []
+          res.on('data', (c: Buffer) => chunks.push(c))
+          res.on('end', () => {
+            const err = ApiStatusErrorImpl.fromResponse(status, Buffer.concat(chunks).toString('utf8'), `watch ${path}`)
+            if (!finished && !stopped) {
+              handle.error = err
+              onEvent({ type: 'ERROR', object: err.status as unknown as T })
+            }
+            finish(err)
+          })
+          res.on('error', (e) => finish(e))
+          return
+        }
+        const splitter = new LineSplitter()
+        res.on('data', (c: Buffer) => {
+          for (const line of splitter.push(c)) deliver(line)
+        })
+        res.on('end', () => {
+          for (const line of splitter.end()) deliver(line)
+          finish()
+        })
+        res.on('aborted', () => finish(new Error(`watch ${path}: stream aborted`)))
+        res.on('error', (e) => finish(e))
+        res.on('close', () => finish())
       })
-      res.on('end', () => {
-        for (const line of splitter.end()) deliver(line)
-        finish()
+      if (idleTimeoutMs) {
+        // A server that vanished without closing the socket would leave the watch hanging.
+        r.setTimeout(idleTimeoutMs, () => r.destroy(new Error(`watch ${path}: idle for ${idleTimeoutMs} ms`)))
+      }
+      r.on('error', (e: NetError) => {
+        if (failedOver) return
+        // Only before an answer: an open stream that breaks is re-watched by its owner.
+        if (!responded && this.canFailOver(spec, e) && failOver(e.message)) return
+        finish(e)
       })
-      res.on('aborted', () => finish(new Error(`watch ${path}: stream aborted`)))
-      res.on('error', (e) => finish(e))
-      res.on('close', () => finish())
-    })
-    if (idleTimeoutMs) {
-      // A server that vanished without closing the socket would leave the watch hanging.
-      req.setTimeout(idleTimeoutMs, () => req?.destroy(new Error(`watch ${path}: idle for ${idleTimeoutMs} ms`)))
+      r.on('close', () => failedOver || finish())
+      req = r
+      r.end()
     }
-    req.on('error', (e) => finish(e))
-    req.on('close', () => finish())
-    req.end()
+    open(0)
     return handle
   }
 }
@@ -417,6 +550,6 @@ function fieldManager(userAgent: string | undefined): string {
   return m.slice(0, 128) || 'netkube'
 }
 
-export function createClient(cfg: ClientConfig, opts: { requestTimeoutMs?: number } = {}): RestClient {
+export function createClient(cfg: ClientConfig, opts: RestClientOptions = {}): RestClient {
   return new RestClient(cfg, opts)
 }

@@ -15,6 +15,7 @@ import { parseUpstream } from './upstream.js'
 const USAGE = `usage: netkube dns [flags]
 
   --kubeconfig FILE             apiserver credentials (default: $KUBECONFIG, ~/.kube/config, in-cluster)
+  --api-servers URL,URL,...     several apiservers (same CA and credentials) instead of the kubeconfig's server
   --listen HOST:PORT            UDP and TCP listen address (default 0.0.0.0:53; env NETKUBE_DNS_LISTEN)
   --cluster-domain DOMAIN       the cluster zone (default cluster.local)
   --upstream-resolv-conf FILE   resolvers for other names (default /etc/resolv.conf)

@@ -3,10 +3,14 @@ import { parseArgs } from 'node:util'
 import { startServer } from './server.js'
 import { parseDuration } from '../util/duration.js'
 import { waitForSignal } from '../util/signals.js'
+import { exitOnLost, parseLeaderElectionFlags } from '../client/leaderelection.js'
+import { logger } from '../util/log.js'
 
 export async function main(argv: string[]): Promise<number | void> {
+  // --leader-elect[=false], --leader-elect-lease-duration, -renew-deadline, -retry-period
+  const { flags: leaderElection, rest } = parseLeaderElectionFlags(argv)
   const { values: v } = parseArgs({
-    args: argv,
+    args: rest,
     options: {
       'state-dir': { type: 'string' },
       'etcd-servers': { type: 'string' },
@@ -51,6 +55,10 @@ export async function main(argv: string[]): Promise<number | void> {
     ...(v['dns-kubeconfig'] ? { dnsKubeconfig: v['dns-kubeconfig'] } : {}),
     ...(v['dns-replicas'] ? { dnsReplicas: Number(v['dns-replicas']) } : {}),
     ...(v['addon-reconcile-interval'] ? { addonReconcileIntervalMs: parseDuration(v['addon-reconcile-interval']) } : {}),
+    leaderElection,
+    // As kube-controller-manager and kube-scheduler do: a lost lease ends the process (its
+    // apiserver with it); the supervisor restarts it and it rejoins as a candidate.
+    onLeaderElectionLost: (lease) => exitOnLost(logger('server'), { lease })(),
   })
   process.stderr.write(`netkube server ready: ${server.api.url} (kubeconfig ${server.api.kubeconfigPath})\n`)
   await waitForSignal()

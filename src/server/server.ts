@@ -4,14 +4,21 @@
 // config in etcd, and the self-hosted cluster DNS (Deployment + Service kube-dns). Every
 // start reconciles them, so a restart (supervisor, systemd, reboot, a kill -9 half-way
 // through a previous start) converges instead of tripping over what is already there.
-import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs'
+// The controller manager and the scheduler each run under leader election on their upstream
+// Leases (kube-system/kube-controller-manager, kube-system/kube-scheduler): with several servers
+// on one etcd only the leader of each acts. The identity (`<hostname>_<uuid>`) is kept in the
+// state directory, so a server restarted on its own state takes its own unexpired lease back
+// at once instead of waiting the lease out; another server waits for expiry as upstream does.
+import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Etcd3 } from 'etcd3'
+import { Registry } from 'prom-client'
 import { startEtcd, type EtcdProcess } from '../etcd/process.js'
 import { startApiServer, type ApiServer } from '../apiserver/server.js'
 import { startControllerManager, type ControllerManager } from '../controllers/manager.js'
 import { startScheduler, type Scheduler } from '../scheduler/scheduler.js'
 import { createClient } from '../client/rest.js'
+import { DEFAULT_TIMING, electionIdentity, startElected, type Elected, type LeaderElectionFlags } from '../client/leaderelection.js'
 import type { Client } from '../client/interfaces.js'
 import { resourceFor } from '../api/resources.js'
 import type { Deployment, KubeObject, Service } from '../api/types.js'
@@ -59,13 +66,40 @@ export interface ServerOptions {
   addonReconcileIntervalMs?: number
   /** How often the apiserver's bootstrap objects are reconciled after start (default 60 s). */
   bootstrapIntervalMs?: number
+  /** Leader election of the controller manager and the scheduler (default: on, upstream's timings). */
+  leaderElection?: LeaderElectionFlags
+  /**
+   * Called when a component lost its lease (before it is stopped). The CLI exits the process
+   * here, as kube-controller-manager does; without it the component stops and campaigns again.
+   */
+  onLeaderElectionLost?: (lease: ElectedComponent) => void
 }
+
+export type ElectedComponent = 'kube-controller-manager' | 'kube-scheduler'
 
 export interface Server {
   api: ApiServer
   client: Client
   etcdEndpoints: string[]
+  /** This server's leader-election identity. */
+  identity: string
+  /** Whether this server's component currently leads (always true with leader election off). */
+  isLeader(component: ElectedComponent): boolean
+  /** `leader_election_master_status{name}` of both elections. */
+  leaderMetrics: Registry
   stop(): Promise<void>
+}
+
+/** `<hostname>_<uuid>`, made once per state directory. */
+function persistentIdentity(stateDir: string): string {
+  const file = join(stateDir, 'leader-election-identity')
+  if (existsSync(file)) {
+    const id = readFileSync(file, 'utf8').trim()
+    if (id) return id
+  }
+  const id = electionIdentity()
+  writeFileSync(file, `${id}\n`)
+  return id
 }
 
 /**
@@ -139,15 +173,29 @@ export async function startServer(o: ServerOptions): Promise<Server> {
       ...(o.bootstrapIntervalMs !== undefined ? { bootstrapIntervalMs: o.bootstrapIntervalMs } : {}),
     })
     stops.push(() => api.close())
-    const client = createClient({ server: `https://127.0.0.1:${api.port}`, caPem: api.caPem, token: api.token, userAgent: 'netkube-server' })
-    const cm: ControllerManager = await startControllerManager({
-      client,
-      ...(o.nodeMonitorGracePeriodMs !== undefined ? { nodeMonitorGracePeriodMs: o.nodeMonitorGracePeriodMs } : {}),
-      ...(o.podEvictionTimeoutMs !== undefined ? { podEvictionTimeoutMs: o.podEvictionTimeoutMs } : {}),
-    })
-    stops.push(() => cm.stop())
-    const sched: Scheduler = await startScheduler({ client })
-    stops.push(() => sched.stop())
+    // The in-process components reach the apiserver where it listens (loopback when it listens on all addresses).
+    const bind = o.bindAddress ?? '127.0.0.1'
+    const self = bind === '0.0.0.0' || bind === '::' ? '127.0.0.1' : bind.includes(':') ? `[${bind}]` : bind
+    const client = createClient({ server: `https://${self}:${api.port}`, caPem: api.caPem, token: api.token, userAgent: 'netkube-server' })
+
+    // The Lease names are fixed here (two components share the flags): --leader-elect-resource-name does not apply.
+    const flags: LeaderElectionFlags = { ...(o.leaderElection ?? { enabled: true, timing: DEFAULT_TIMING, namespace: 'kube-system' }) }
+    delete flags.name
+    const identity = persistentIdentity(o.stateDir)
+    const leaderMetrics = new Registry()
+    const elect = (component: ElectedComponent, start: () => Promise<ControllerManager | Scheduler>): Promise<Elected> =>
+      startElected({ component, flags, clientConfig: client.config, identity, registry: leaderMetrics, start, onLost: () => o.onLeaderElectionLost?.(component) })
+    const elections: Record<ElectedComponent, Elected> = {
+      'kube-controller-manager': await elect('kube-controller-manager', () =>
+        startControllerManager({
+          client,
+          ...(o.nodeMonitorGracePeriodMs !== undefined ? { nodeMonitorGracePeriodMs: o.nodeMonitorGracePeriodMs } : {}),
+          ...(o.podEvictionTimeoutMs !== undefined ? { podEvictionTimeoutMs: o.podEvictionTimeoutMs } : {}),
+        }),
+      ),
+      'kube-scheduler': await elect('kube-scheduler', () => startScheduler({ client })),
+    }
+    for (const e of Object.values(elections)) stops.push(() => e.stop())
 
     if (!o.noDns) {
       // The DNS pods reach the API at the advertised address with a kubeconfig of their own.
@@ -167,7 +215,7 @@ export async function startServer(o: ServerOptions): Promise<Server> {
       stops.push(() => addons.stop())
     }
     log.info({ url: api.url, kubeconfig: api.kubeconfigPath, etcd: etcdEndpoints }, 'server ready')
-    return { api, client, etcdEndpoints, stop: stopAll }
+    return { api, client, etcdEndpoints, identity, isLeader: (c) => elections[c].isLeader(), leaderMetrics, stop: stopAll }
   } catch (err) {
     await stopAll()
     throw err

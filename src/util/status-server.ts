@@ -35,8 +35,8 @@ export interface StatusServerOptions {
   port: number
   /** Default 127.0.0.1. */
   host?: string
-  /** Served on /metrics when given. */
-  registry?: Registry
+  /** Served on /metrics when given; a function is asked on every scrape (a component that comes and goes). */
+  registry?: Registry | (() => Registry)
   /** Checks per endpoint; `livez` defaults to `healthz`'s, `readyz` to `healthz`'s too. Every endpoint has `ping`. */
   checks?: Partial<Record<ProbeEndpoint, readonly HealthCheck[]>>
   /** Paths with a contract of their own; they take precedence over the built-in ones. */
@@ -113,7 +113,7 @@ export function startStatusServer(o: StatusServerOptions): Promise<StatusServer>
     const url = new URL(req.url ?? '/', 'http://status.local')
     const route = o.routes?.[url.pathname]
     if (route) return route(url)
-    if (url.pathname === '/metrics' && o.registry) return metricsReply(o.registry)
+    if (url.pathname === '/metrics' && o.registry) return metricsReply(typeof o.registry === 'function' ? o.registry() : o.registry)
     const endpoint = /^\/(healthz|livez|readyz)(\/|$)/.exec(url.pathname)?.[1] as ProbeEndpoint | undefined
     if (endpoint) return probeReply(endpoint, endpoints[endpoint], url, onFail)
     return { status: 404, contentType: 'text/plain; charset=utf-8', body: '404 page not found\n' }

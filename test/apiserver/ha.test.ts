@@ -2,10 +2,6 @@
 // `kubernetes` Endpoints and EndpointSlice list exactly the live ones, a kill -9'd server
 // leaves within the lease TTL, and ClusterIP/NodePort allocation stays race-free across them.
 import t, { type Test } from 'tap'
-import { spawn } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { Etcd3 } from 'etcd3'
 import type { Endpoints, EndpointSlice, Service } from '../../src/api/types.js'
 import { resourceFor } from '../../src/api/resources.js'
@@ -16,38 +12,20 @@ import { LEASE_PREFIX } from '../../src/apiserver/lease-reconciler-core.js'
 import { freePort } from '../../src/util/ports.js'
 import { withApiServer } from '../helpers/apiserver.js'
 import { withEtcd } from '../helpers/etcd.js'
+import { startApiServerChild } from '../helpers/apiserver-child.js'
 import { waitUntil } from '../helpers/wait.js'
 
-const MAIN = join(process.cwd(), 'dist/src/cli/main.js')
 const TTL = 3
 const [A, B] = ['127.0.0.2', '127.0.0.3']
 const R = { services: resourceFor('services'), endpoints: resourceFor('endpoints'), slices: resourceFor('endpointslices') }
 
 /** `netkube apiserver` as a child process, so it can be killed with SIGKILL. */
 async function startChild(t: Test, etcd: string, host: string, port: number): Promise<{ client: Client; kill9: () => Promise<void> }> {
-  const stateDir = mkdtempSync(join(tmpdir(), 'netkube-ha-'))
-  const args = ['apiserver', '--etcd-servers', etcd, '--state-dir', stateDir, '--bind-address', host, '--secure-port', String(port), '--endpoint-lease-ttl', String(TTL), '--v', 'warn']
-  const p = spawn(process.execPath, [MAIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
-  const exited = new Promise<NodeJS.Signals | number | null>((r) => p.on('exit', (code, sig) => r(sig ?? code)))
-  t.teardown(async () => {
-    if (p.exitCode === null && p.signalCode === null) p.kill('SIGKILL')
-    await exited
-    rmSync(stateDir, { recursive: true, force: true })
-  })
-  let out = ''
-  await new Promise<void>((resolve, reject) => {
-    p.stdout!.on('data', (d: Buffer) => {
-      out += d.toString()
-      if (out.includes('kubeconfig:')) resolve()
-    })
-    p.stderr!.on('data', (d: Buffer) => (out += d.toString()))
-    void exited.then((e) => reject(new Error(`apiserver exited (${e}): ${out}`)))
-  })
+  const c = await startApiServerChild(t, { etcd, host, port, extraArgs: ['--endpoint-lease-ttl', String(TTL)] })
   return {
-    client: createClient(loadKubeconfig(join(stateDir, 'admin.kubeconfig'))),
+    client: createClient(loadKubeconfig(c.kubeconfigPath)),
     kill9: async () => {
-      p.kill('SIGKILL')
-      t.equal(await exited, 'SIGKILL')
+      t.equal(await c.kill9(), 'SIGKILL')
     },
   }
 }
