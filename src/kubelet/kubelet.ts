@@ -138,7 +138,12 @@ export async function startKubelet(o: KubeletOptions): Promise<Kubelet> {
     const status = computePodStatus(w.view(), new Date().toISOString())
     // Compare without timestamps that move on every pass.
     const key = JSON.stringify({ ...status, conditions: status.conditions?.map((c) => ({ t: c.type, s: c.status })) })
-    if (lastStatus.get(w.uid) === key) return
+    // Skip only when we sent this status AND the API still holds its conditions: another writer
+    // (node lifecycle's Ready=False on NodeNotReady) must not leave our last word unsent, as
+    // upstream's status manager compares with the API's copy. The merge patch replaces the
+    // conditions list, so after our write the two agree and this does not loop.
+    const conds = (c: Pod['status']): string => JSON.stringify((c?.conditions ?? []).map((x) => [x.type, x.status]))
+    if (lastStatus.get(w.uid) === key && conds(w.pod.status) === conds(status)) return
     try {
       const updated = await o.client
         .resource<Pod>(res('pods'), w.pod.metadata.namespace)
