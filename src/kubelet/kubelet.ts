@@ -18,6 +18,7 @@ import { NodeHeartbeat } from './node-status.js'
 import { startKubeletServer } from './server.js'
 import { logger } from '../util/log.js'
 import { deleteNetns } from '../net/netns.js'
+import { createEventRecorder } from '../events/recorder.js'
 
 const log = logger('kubelet')
 const res = resourceFor
@@ -73,6 +74,7 @@ export async function startKubelet(o: KubeletOptions): Promise<Kubelet> {
     dns: { clusterDNS: o.clusterDNS, clusterDomain: o.clusterDomain ?? 'cluster.local', hostResolvConf: o.hostResolvConf ?? '/etc/resolv.conf' },
   })
   const workers = new Map<string, PodWorker>()
+  const recorder = createEventRecorder({ client: o.client, component: 'kubelet', host: o.nodeName })
   const lastStatus = new Map<string, string>()
   const readyObserved = new Set<string>()
 
@@ -186,6 +188,7 @@ export async function startKubelet(o: KubeletOptions): Promise<Kubelet> {
     nodeName: o.nodeName,
     hostIP: o.nodeIP,
     getConfigMap: configMaps,
+    recorder,
     ...(o.backoffInitialMs !== undefined ? { backoffInitialMs: o.backoffInitialMs } : {}),
   }
 
@@ -251,6 +254,7 @@ export async function startKubelet(o: KubeletOptions): Promise<Kubelet> {
       heartbeat.stop()
       informer.stop()
       if (opts.killPods) await Promise.all([...workers.values()].map((w) => w.terminate(2000)))
+      await recorder.stop()
       runtime.close()
       await server.close()
     },

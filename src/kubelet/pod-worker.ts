@@ -3,11 +3,12 @@
 // sync() is level-triggered and never runs twice at once for the same pod.
 import { mkdirSync, writeFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
-import type { Container, ContainerStateTerminated, ContainerStatus, Pod } from '../api/types.js'
+import type { Container, ContainerStateTerminated, ContainerStatus, Pod, Probe } from '../api/types.js'
 import type { ContainerRuntime, ContainerRuntimeState } from './runtime.js'
 import type { SandboxManager, SandboxRecord } from './sandbox.js'
 import { resolveArgv, ImageNotFoundError } from './images.js'
-import { ProbeState, runProbe } from './probes.js'
+import { ProbeState, runProbeDetailed } from './probes.js'
+import type { EventRecorder, EventType } from '../events/recorder.js'
 import type { ContainerView, PodView } from './pod-status.js'
 import { logger } from '../util/log.js'
 
@@ -27,6 +28,8 @@ export interface PodWorkerDeps {
   /** Resolves configMap volumes and env references. */
   getConfigMap(namespace: string, name: string): Promise<Record<string, string> | undefined>
   backoffInitialMs?: number
+  /** The kubelet's events (Pulled, Created, Started, Killing, BackOff, Unhealthy, …). */
+  recorder?: EventRecorder
 }
 
 interface Slot {
@@ -43,7 +46,12 @@ interface Slot {
   waitingMessage?: string
   /** The instance the kubelet killed itself, and why: shown on its terminated state. */
   killed?: { id: string; message: string }
+  /** When the last BackOff event went out (one per back-off check period, not per sync). */
+  backoffEventAt?: number
 }
+
+/** How often a container waiting in back-off repeats its BackOff event. */
+const BACKOFF_EVENT_EVERY_MS = 10_000
 
 /**
  * Kubernetes' `$(VAR)` expansion in env values, command and args: a defined variable is
@@ -81,6 +89,14 @@ export class PodWorker {
 
   get uid(): string {
     return this.pod.metadata.uid!
+  }
+
+  /** An event on this pod, or on one of its containers (`spec.containers{name}`, as upstream). */
+  private emit(type: EventType, reason: string, message: string, container?: string): void {
+    const m = this.pod.metadata
+    if (!this.deps.recorder || !m.name || !m.namespace) return
+    const ref = { kind: 'Pod', apiVersion: 'v1', name: m.name, namespace: m.namespace, ...(m.uid ? { uid: m.uid } : {}) }
+    this.deps.recorder.event(ref, type, reason, message, container ? { fieldPath: `spec.containers{${container}}` } : {})
   }
 
   private slot(c: Container): Slot {
@@ -172,6 +188,7 @@ export class PodWorker {
     } catch (err) {
       slot.waitingReason = 'CreateContainerConfigError'
       slot.waitingMessage = (err as Error).message
+      this.emit('Warning', 'Failed', `Error: ${slot.waitingMessage}`, c.name)
       return false
     }
     try {
@@ -180,8 +197,11 @@ export class PodWorker {
     } catch (err) {
       slot.waitingReason = err instanceof ImageNotFoundError ? 'ErrImageNeverPull' : 'CreateContainerError'
       slot.waitingMessage = (err as Error).message
+      if (err instanceof ImageNotFoundError) this.emit('Warning', 'ErrImageNeverPull', `Container image "${c.image ?? ''}" is not present with pull policy of Never`, c.name)
+      else this.emit('Warning', 'Failed', `Error: ${slot.waitingMessage}`, c.name)
       return false
     }
+    this.emit('Normal', 'Pulled', `Container image "${c.image ?? ''}" already present on machine`, c.name)
     const id = `${this.uid}_${c.name}_${restartCount}`
     const logPath = this.logPath(c.name, restartCount)
     mkdirSync(join(logPath, '..'), { recursive: true })
@@ -198,6 +218,8 @@ export class PodWorker {
         ...(c.workingDir ? { workingDir: c.workingDir } : {}),
       }
       await this.deps.runtime.start(cfg)
+      this.emit('Normal', 'Created', `Created container: ${c.name}`, c.name)
+      this.emit('Normal', 'Started', `Started container ${c.name}`, c.name)
       slot.current = id
       slot.restartCount = restartCount
       slot.waitingReason = undefined
@@ -211,6 +233,7 @@ export class PodWorker {
     } catch (err) {
       slot.waitingReason = 'CreateContainerConfigError'
       slot.waitingMessage = (err as Error).message
+      this.emit('Warning', 'Failed', `Error: ${slot.waitingMessage}`, c.name)
       return false
     }
   }
@@ -269,11 +292,26 @@ export class PodWorker {
         }
       }
       if (!this.shouldRestart(st.exitCode ?? 0)) continue
-      if (now < slot.backoffUntil) continue
+      if (now < slot.backoffUntil) {
+        if (slot.backoffEventAt === undefined || now - slot.backoffEventAt >= BACKOFF_EVENT_EVERY_MS) {
+          slot.backoffEventAt = now
+          const m = this.pod.metadata
+          this.emit('Warning', 'BackOff', `Back-off restarting failed container ${c.name} in pod ${m.name}_${m.namespace}(${m.uid})`, c.name)
+        }
+        continue
+      }
       // The count moves only when a new instance really starts; a failed start (missing
       // configMap, unknown image) waits a back-off period and shows its own reason.
       if (!(await this.startContainer(slot, sb, slot.restartCount + 1))) slot.backoffUntil = now + Math.max(slot.backoffMs, 1000)
     }
+  }
+
+  /** Run one probe; failures are Unhealthy events and redirects ProbeWarning ones, as the kubelet's prober. */
+  private async probe(kind: 'Liveness' | 'Readiness' | 'Startup', p: Probe, c: Container, sb: SandboxRecord): Promise<'success' | 'failure'> {
+    const out = await runProbeDetailed(p, c, sb.ip!, sb.netns)
+    if (out.result === 'failure') this.emit('Warning', 'Unhealthy', `${kind} probe failed: ${out.output}`, c.name)
+    else if (out.warning) this.emit('Warning', 'ProbeWarning', `${kind} probe warning: ${out.warning}`, c.name)
+    return out.result
   }
 
   private async runProbes(slot: Slot, st: ContainerRuntimeState, sb: SandboxRecord, now: number): Promise<void> {
@@ -282,14 +320,14 @@ export class PodWorker {
     if (slot.startup && slot.startup.result !== 'success') {
       if (slot.startup.due(now, started)) {
         slot.startup.lastRun = now
-        slot.startup.record(await runProbe(c.startupProbe!, c, sb.ip!, sb.netns))
+        slot.startup.record(await this.probe('Startup', c.startupProbe!, c, sb))
         if (slot.startup.result === 'failure') await this.killForRestart(slot, 'startup')
       }
       return
     }
     if (slot.liveness?.due(now, started)) {
       slot.liveness.lastRun = now
-      slot.liveness.record(await runProbe(c.livenessProbe!, c, sb.ip!, sb.netns))
+      slot.liveness.record(await this.probe('Liveness', c.livenessProbe!, c, sb))
       if (slot.liveness.result === 'failure') {
         await this.killForRestart(slot, 'liveness')
         return
@@ -297,7 +335,7 @@ export class PodWorker {
     }
     if (slot.readiness?.due(now, started)) {
       slot.readiness.lastRun = now
-      slot.readiness.record(await runProbe(c.readinessProbe!, c, sb.ip!, sb.netns))
+      slot.readiness.record(await this.probe('Readiness', c.readinessProbe!, c, sb))
     }
   }
 
@@ -305,6 +343,7 @@ export class PodWorker {
     // Upstream's wording (its Killing event); the status is where netkube keeps it.
     const message = `Container ${slot.spec.name} failed ${probe} probe, will be restarted`
     slot.killed = { id: slot.current!, message }
+    this.emit('Normal', 'Killing', message, slot.spec.name)
     log.info({ pod: this.pod.metadata.name, container: slot.spec.name, message }, 'killing container')
     const grace = (slot.spec.livenessProbe?.terminationGracePeriodSeconds ?? this.pod.spec.terminationGracePeriodSeconds ?? 30) * 1000
     await this.deps.runtime.stop(slot.current!, grace)
@@ -315,6 +354,7 @@ export class PodWorker {
     this.terminated = true
     while (this.busy) await new Promise((r) => setTimeout(r, 20))
     const ids = this.deps.runtime.list().filter((s) => s.podUid === this.uid)
+    for (const s of ids) if (s.running && this.pod.spec.containers.some((c) => c.name === s.name)) this.emit('Normal', 'Killing', `Stopping container ${s.name}`, s.name)
     await Promise.all(ids.map((s) => this.deps.runtime.stop(s.id, graceMs)))
     await this.deps.sandboxes.teardown(this.uid)
     for (const s of ids) this.deps.runtime.remove(s.id)
