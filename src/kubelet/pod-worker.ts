@@ -1,9 +1,10 @@
 // One worker per pod: drives the sandbox and containers towards the pod spec, runs probes,
 // restarts with back-off, terminates gracefully, and produces the pod's status view.
 // sync() is level-triggered and never runs twice at once for the same pod.
-import { mkdirSync, writeFileSync, rmSync } from 'node:fs'
+import { existsSync, mkdirSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
-import type { Container, ContainerStateTerminated, ContainerStatus, Pod, Probe } from '../api/types.js'
+import type { Container, ContainerStateTerminated, ContainerStatus, KeyToPath, Pod, Probe, Volume } from '../api/types.js'
+import { projectData, VolumeError, writeAtomic, type VolumeSource } from './volumes.js'
 import type { ContainerRuntime, ContainerRuntimeState } from './runtime.js'
 import type { SandboxManager, SandboxRecord } from './sandbox.js'
 import { resolveArgv, ImageNotFoundError } from './images.js'
@@ -25,8 +26,13 @@ export interface PodWorkerDeps {
   stateDir: string
   nodeName: string
   hostIP: string
-  /** Resolves configMap volumes and env references. */
-  getConfigMap(namespace: string, name: string): Promise<Record<string, string> | undefined>
+  /**
+   * A ConfigMap's (data + binaryData) or a Secret's data as bytes, for env and volumes;
+   * undefined when it does not exist. Other API errors throw (a volume is then left as it is).
+   */
+  getSource(kind: 'configmap' | 'secret', namespace: string, name: string): Promise<Record<string, Buffer> | undefined>
+  /** How often configMap/secret volumes of running pods are refreshed (default 2 s). */
+  volumeRefreshMs?: number
   backoffInitialMs?: number
   /** The kubelet's events (Pulled, Created, Started, Killing, BackOff, Unhealthy, …). */
   recorder?: EventRecorder
@@ -48,6 +54,13 @@ interface Slot {
   killed?: { id: string; message: string }
   /** When the last BackOff event went out (one per back-off check period, not per sync). */
   backoffEventAt?: number
+}
+
+/** IsEnvVarName: what envFrom keys must look like to become variables. */
+const ENV_NAME = /^[-._a-zA-Z][-._a-zA-Z0-9]*$/
+
+function pick(v: { items?: KeyToPath[]; defaultMode?: number; optional?: boolean }): Omit<VolumeSource, 'kind' | 'name'> {
+  return { ...(v.items ? { items: v.items } : {}), ...(v.defaultMode !== undefined ? { defaultMode: v.defaultMode } : {}), ...(v.optional !== undefined ? { optional: v.optional } : {}) }
 }
 
 /** How often a container waiting in back-off repeats its BackOff event. */
@@ -123,6 +136,25 @@ export class PodWorker {
     return this.slots.get(container)?.restartCount
   }
 
+  /** The configMap/secret behind a volume, or undefined for other volume types. */
+  private static sourceOf(vol: Volume): VolumeSource | undefined {
+    if (vol.configMap) return { kind: 'configmap', name: vol.configMap.name, ...pick(vol.configMap) }
+    if (vol.secret) return { kind: 'secret', name: vol.secret.secretName ?? '', ...pick(vol.secret) }
+    return undefined
+  }
+
+  /** (Re)write one configMap/secret volume; throws (volume left as is) when the source cannot be read. */
+  private async syncVolume(vol: Volume, dir: string): Promise<void> {
+    const src = PodWorker.sourceOf(vol)
+    if (!src) return
+    const data = await this.deps.getSource(src.kind, this.pod.metadata.namespace!, src.name)
+    writeAtomic(dir, projectData(src, data))
+  }
+
+  private volumeDir(vol: Volume): string {
+    return join(this.podDir(), 'volumes', vol.name)
+  }
+
   private async volumeBinds(c: Container): Promise<{ source: string; target: string; readOnly?: boolean }[]> {
     const binds: { source: string; target: string; readOnly?: boolean }[] = []
     for (const m of c.volumeMounts ?? []) {
@@ -131,21 +163,38 @@ export class PodWorker {
       let source: string
       if (vol.hostPath) source = vol.hostPath.path
       else {
-        source = join(this.podDir(), 'volumes', vol.name)
+        source = this.volumeDir(vol)
         mkdirSync(source, { recursive: true })
-        if (vol.configMap) {
-          const data = await this.deps.getConfigMap(this.pod.metadata.namespace!, vol.configMap.name)
-          if (!data && !vol.configMap.optional) throw new Error(`configmap "${vol.configMap.name}" not found`)
-          for (const [k, v] of Object.entries(data ?? {})) {
-            const item = vol.configMap.items?.find((i) => i.key === k)
-            if (vol.configMap.items && !item) continue
-            writeFileSync(join(source, item?.path ?? k), v)
-          }
+        try {
+          await this.syncVolume(vol, source)
+        } catch (err) {
+          throw new VolumeError(`MountVolume.SetUp failed for volume "${vol.name}" : ${(err as Error).message}`)
         }
       }
       binds.push({ source: m.subPath ? join(source, m.subPath) : source, target: m.mountPath, readOnly: m.readOnly })
     }
     return binds
+  }
+
+  private lastVolumeRefresh = 0
+
+  /**
+   * Running pods see changed ConfigMaps and Secrets: their volumes are rewritten in place (an
+   * atomic swap). A read error leaves the volume as it was; a source deleted meanwhile empties
+   * an optional volume and leaves a required one unchanged, as the kubelet does.
+   */
+  private async refreshVolumes(now: number): Promise<void> {
+    if (now - this.lastVolumeRefresh < (this.deps.volumeRefreshMs ?? 2000)) return
+    this.lastVolumeRefresh = now
+    for (const vol of this.pod.spec.volumes ?? []) {
+      const dir = this.volumeDir(vol)
+      if (!PodWorker.sourceOf(vol) || !existsSync(dir)) continue
+      try {
+        await this.syncVolume(vol, dir)
+      } catch (err) {
+        log.debug({ pod: this.pod.metadata.name, volume: vol.name, err: (err as Error).message }, 'volume not refreshed')
+      }
+    }
   }
 
   private async env(c: Container, ip: string): Promise<Record<string, string>> {
@@ -164,15 +213,40 @@ export class PodWorker {
       'status.podIP': ip,
       'status.hostIP': this.deps.hostIP,
     }
+    const ns = this.pod.metadata.namespace!
+    // envFrom first, then env (which wins on the same name), as the kubelet builds them.
+    for (const from of c.envFrom ?? []) {
+      const ref = from.configMapRef ?? from.secretRef
+      if (!ref) continue
+      const kind = from.configMapRef ? 'configmap' : 'secret'
+      const data = await this.deps.getSource(kind, ns, ref.name)
+      if (!data) {
+        if (ref.optional) continue
+        throw new Error(`${kind} "${ref.name}" not found`)
+      }
+      const invalid: string[] = []
+      for (const [k, v] of Object.entries(data)) {
+        const name = (from.prefix ?? '') + k
+        if (!ENV_NAME.test(name)) invalid.push(name)
+        else env[name] = v.toString('utf8')
+      }
+      if (invalid.length)
+        this.emit('Warning', 'InvalidEnvironmentVariableNames', `Keys [${invalid.sort().join(', ')}] from the EnvFrom ${kind} ${ns}/${ref.name} were skipped since they are considered invalid environment variable names.`)
+    }
     for (const e of c.env ?? []) {
       if (e.value !== undefined) env[e.name] = expandVars(e.value, env)
       else if (e.valueFrom?.fieldRef) env[e.name] = fields[e.valueFrom.fieldRef.fieldPath] ?? ''
-      else if (e.valueFrom?.configMapKeyRef) {
-        const ref = e.valueFrom.configMapKeyRef
-        const data = await this.deps.getConfigMap(this.pod.metadata.namespace!, ref.name)
-        const v = data?.[ref.key]
-        if (v === undefined && !ref.optional) throw new Error(`configmap "${ref.name}" key "${ref.key}" not found`)
-        if (v !== undefined) env[e.name] = v
+      else if (e.valueFrom?.configMapKeyRef || e.valueFrom?.secretKeyRef) {
+        const isCm = !!e.valueFrom.configMapKeyRef
+        const ref = (e.valueFrom.configMapKeyRef ?? e.valueFrom.secretKeyRef)!
+        const data = await this.deps.getSource(isCm ? 'configmap' : 'secret', ns, ref.name)
+        if (!data) {
+          if (ref.optional) continue
+          throw new Error(`${isCm ? 'configmap' : 'secret'} "${ref.name}" not found`)
+        }
+        const v = data[ref.key]
+        if (v === undefined && !ref.optional) throw new Error(`couldn't find key ${ref.key} in ${isCm ? 'ConfigMap' : 'Secret'} ${ns}/${ref.name}`)
+        if (v !== undefined) env[e.name] = v.toString('utf8')
       }
     }
     return env
@@ -231,6 +305,13 @@ export class PodWorker {
       log.info({ pod: `${this.pod.metadata.namespace}/${this.pod.metadata.name}`, container: c.name, restartCount }, 'container started')
       return true
     } catch (err) {
+      if (err instanceof VolumeError) {
+        // As the kubelet: the pod waits in ContainerCreating and says why in a FailedMount event.
+        slot.waitingReason = 'ContainerCreating'
+        slot.waitingMessage = undefined
+        this.emit('Warning', 'FailedMount', err.message)
+        return false
+      }
       slot.waitingReason = 'CreateContainerConfigError'
       slot.waitingMessage = (err as Error).message
       this.emit('Warning', 'Failed', `Error: ${slot.waitingMessage}`, c.name)
@@ -269,6 +350,7 @@ export class PodWorker {
     }
     const sb = this.sandbox
     const now = Date.now()
+    await this.refreshVolumes(now)
     for (const c of this.pod.spec.containers) {
       const slot = this.slot(c)
       const st = slot.current ? this.deps.runtime.state(slot.current) : undefined
