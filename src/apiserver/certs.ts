@@ -24,19 +24,28 @@ export function defaultSANs(advertise: string[], serviceIP: string): string[] {
   return [...new Set(names.filter(Boolean))]
 }
 
-export async function ensureServingCerts(dir: string, sans: string[]): Promise<ServingCerts> {
+/** The files a second apiserver must share with the first (kubeadm's copy-certs). */
+export const SHARED_PKI_FILES = ['ca.key', 'ca.crt'] as const
+
+/** The cluster CA in `dir`, made once. Apiservers of one cluster share it (copied before their first start). */
+export async function ensureClusterCA(dir: string): Promise<{ caKey: string; caCrt: string }> {
   mkdirSync(dir, { recursive: true, mode: 0o700 })
   const caKey = join(dir, 'ca.key')
   const caCrt = join(dir, 'ca.crt')
-  const key = join(dir, 'apiserver.key')
-  const crt = join(dir, 'apiserver.crt')
-  const sanFile = join(dir, 'apiserver.sans')
   if (!existsSync(caKey) || !existsSync(caCrt)) {
     log.info({ dir }, 'generating cluster CA')
     await run('openssl', ['ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', caKey])
     await run('openssl', ['req', '-x509', '-new', '-key', caKey, '-sha256', '-days', '3650', '-subj', '/CN=netkube-ca', '-out', caCrt,
       '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign,digitalSignature'])
   }
+  return { caKey, caCrt }
+}
+
+export async function ensureServingCerts(dir: string, sans: string[]): Promise<ServingCerts> {
+  const { caKey, caCrt } = await ensureClusterCA(dir)
+  const key = join(dir, 'apiserver.key')
+  const crt = join(dir, 'apiserver.crt')
+  const sanFile = join(dir, 'apiserver.sans')
   const wanted = sans.join(',')
   const have = existsSync(sanFile) ? readFileSync(sanFile, 'utf8') : ''
   if (!existsSync(key) || !existsSync(crt) || have !== wanted) {

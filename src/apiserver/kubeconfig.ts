@@ -1,6 +1,6 @@
 // The admin kubeconfig the server writes into its state directory (`kubectl --kubeconfig`
 // uses it as is). Written as JSON, which is valid YAML and what kubectl parses either way.
-import { writeFileSync } from 'node:fs'
+import { renameSync, writeFileSync } from 'node:fs'
 
 export function renderKubeconfig(server: string, caPem: string, token: string, user = 'admin'): string {
   const cfg = {
@@ -15,6 +15,9 @@ export function renderKubeconfig(server: string, caPem: string, token: string, u
   return JSON.stringify(cfg, null, 2) + '\n'
 }
 
-export function writeKubeconfig(path: string, server: string, caPem: string, token: string): void {
-  writeFileSync(path, renderKubeconfig(server, caPem, token), { mode: 0o600 })
+/** Written whole and renamed into place: a reader (the lab, a DNS pod starting) never sees half a file. */
+export function writeKubeconfig(path: string, server: string, caPem: string, token: string, user?: string): void {
+  const tmp = `${path}.${process.pid}.tmp`
+  writeFileSync(tmp, renderKubeconfig(server, caPem, token, user), { mode: 0o600 })
+  renameSync(tmp, path)
 }

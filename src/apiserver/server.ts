@@ -13,6 +13,7 @@ import { ServiceAllocator } from './allocator.js'
 import { nthAddress } from '../net/ip.js'
 import { TokenAuthenticator, ensureTokenFile, isAnonymousPath } from './auth.js'
 import { bootstrap } from './bootstrap.js'
+import { runEvery } from '../util/periodic.js'
 import { LeaseEndpointReconciler } from './lease-reconciler.js'
 import { defaultSANs, ensureServingCerts } from './certs.js'
 import { apiGroupDoc, apiGroupList, apiResourceList, apiVersions } from './discovery.js'
@@ -48,6 +49,8 @@ export interface ApiServerOptions {
   logLevel?: string
   /** How often an open watch asks etcd for progress to send bookmarks (default 60 s). */
   bookmarkIntervalMs?: number
+  /** How often bootstrap objects are reconciled after start (default 60 s). */
+  bootstrapIntervalMs?: number
   kubeletScheme?: 'http' | 'https'
   /** Extra SANs for the serving certificate. */
   extraSANs?: string[]
@@ -274,6 +277,9 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   ready = true
   registry.startNamespaceLoop()
   leases.start()
+  // Put back what a user deleted or changed (the `kubernetes` Service, a system namespace), as
+  // upstream's bootstrap and system-namespaces controllers do every minute.
+  const repair = runEvery('bootstrap', opts.bootstrapIntervalMs ?? 60_000, () => bootstrap(registry, boundPort), log)
   const kubeconfigPath = join(opts.stateDir, 'admin.kubeconfig')
   writeKubeconfig(kubeconfigPath, url, certs.caPem, token)
   log.info({ url, stateDir: opts.stateDir }, 'apiserver ready')
@@ -287,6 +293,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     app,
     registry,
     async close() {
+      await repair.stop()
       await leases.stop()
       registry.stop()
       await app.close()

@@ -84,17 +84,22 @@ export class CniRuntime {
     throw new CniInvocationError(type, 'find', 0, `failed to find plugin "${type}" in path [${this.opts.binDirs.join(' ')}]`)
   }
 
-  private async exec(command: string, list: CniNetworkList, plugin: CniNetworkList['plugins'][number], a: CniAttachment, prevResult?: CniResult): Promise<CniResult | undefined> {
-    const conf: Record<string, unknown> = { ...plugin, cniVersion: list.cniVersion, name: list.name }
+  /** One plugin, one command; `a` undefined for the network-wide commands (GC). */
+  private async exec(command: string, list: CniNetworkList, plugin: CniNetworkList['plugins'][number], a: CniAttachment | undefined, prevResult?: CniResult, extra: Record<string, unknown> = {}): Promise<CniResult | undefined> {
+    const conf: Record<string, unknown> = { ...plugin, cniVersion: list.cniVersion, name: list.name, ...extra }
     if (prevResult) conf.prevResult = prevResult
     const env: NodeJS.ProcessEnv = {
       PATH: process.env.PATH,
       CNI_COMMAND: command,
-      CNI_CONTAINERID: a.containerId,
-      CNI_NETNS: a.netnsPath,
-      CNI_IFNAME: a.ifName,
       CNI_PATH: this.opts.binDirs.join(':'),
-      CNI_ARGS: ['IgnoreUnknown=1', ...Object.entries(a.args).map(([k, v]) => `${k}=${v}`)].join(';'),
+      ...(a
+        ? {
+            CNI_CONTAINERID: a.containerId,
+            CNI_NETNS: a.netnsPath,
+            CNI_IFNAME: a.ifName,
+            CNI_ARGS: ['IgnoreUnknown=1', ...Object.entries(a.args).map(([k, v]) => `${k}=${v}`)].join(';'),
+          }
+        : {}),
     }
     const runOpts = { input: JSON.stringify(conf), env, allowFailure: true, timeoutMs: this.opts.timeoutMs ?? 30000 }
     const bin = this.findPlugin(plugin.type)
@@ -157,6 +162,20 @@ export class CniRuntime {
     const cached = JSON.parse(readFileSync(this.cachePath(a), 'utf8')) as { list: CniNetworkList; result: CniResult }
     if (cached.list.disableCheck) return
     for (const plugin of cached.list.plugins) await this.exec('CHECK', cached.list, plugin, a, cached.result)
+  }
+
+  /**
+   * GC (CNI 1.1, libcni's GCNetworkList): each plugin releases what it holds for attachments
+   * not in `valid` — IPs, veths, masquerade entries left by a crash between ADD and the
+   * runtime's own record. A network list older than 1.1.0 has no GC: nothing to do.
+   */
+  async gc(valid: { containerId: string; ifName: string }[]): Promise<boolean> {
+    const list = loadNetworkList(this.opts.confDir)
+    const [major = 0, minor = 0] = list.cniVersion.split('.').map(Number)
+    if (major < 1 || (major === 1 && minor < 1)) return false
+    const attachments = valid.map((v) => ({ containerID: v.containerId, ifname: v.ifName }))
+    for (const plugin of list.plugins) await this.exec('GC', list, plugin, undefined, undefined, { 'cni.dev/valid-attachments': attachments })
+    return true
   }
 
   /** Container IDs with a cached attachment (used to clean up after a crash). */

@@ -241,6 +241,14 @@ export async function startKubelet(o: KubeletOptions): Promise<Kubelet> {
         await deleteNetns(ns)
       }
     }
+    const stray = sandboxes.removeStrayEtc()
+    if (stray.length > 0) log.info({ dirs: stray }, 'removed /etc/netns files of gone pod namespaces')
+    // IPs and veths that an ADD took for no recorded sandbox (what the steps above cannot see).
+    try {
+      await sandboxes.gc()
+    } catch (err) {
+      log.warn({ err: (err as Error).message }, 'CNI GC failed')
+    }
   }
   await cleanupOrphans()
 

@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import type { Container, ContainerStateTerminated, ContainerStatus, KeyToPath, Pod, Probe, Volume } from '../api/types.js'
 import { projectData, VolumeError, writeAtomic, type VolumeSource } from './volumes.js'
 import type { ContainerRuntime, ContainerRuntimeState } from './runtime.js'
-import type { SandboxManager, SandboxRecord } from './sandbox.js'
+import { sandboxDeathReason, type SandboxManager, type SandboxRecord } from './sandbox.js'
 import { resolveArgv, ImageNotFoundError } from './images.js'
 import { ProbeState, runProbeDetailed } from './probes.js'
 import type { EventRecorder, EventType } from '../events/recorder.js'
@@ -79,6 +79,8 @@ export class PodWorker {
   private sandbox: SandboxRecord | undefined
   private busy = false
   private sandboxError: string | undefined
+  /** Why the recorded sandbox is dead and must be made anew (see sandboxDeathReason). */
+  private sandboxDead: string | undefined
   readonly startTime = new Date().toISOString()
   terminated = false
 
@@ -97,6 +99,10 @@ export class PodWorker {
         slot.restartCount = count
         slot.current = st.id
       }
+    }
+    if (this.sandbox) {
+      const mine = deps.runtime.list().filter((s) => s.podUid === pod.metadata.uid)
+      this.sandboxDead = sandboxDeathReason(deps.sandboxes.present(this.sandbox), mine)
     }
   }
 
@@ -338,6 +344,8 @@ export class PodWorker {
   private async syncOnce(): Promise<void> {
     const phase = this.pod.status?.phase
     if (phase === 'Succeeded' || phase === 'Failed') return
+    if (this.sandbox && !this.sandboxDead && !this.deps.sandboxes.present(this.sandbox)) this.sandboxDead = sandboxDeathReason(false, [])
+    if (this.sandbox && this.sandboxDead) await this.killSandbox(this.sandboxDead)
     if (!this.sandbox?.ip) {
       try {
         this.sandbox = await this.deps.sandboxes.ensure(this.pod)
@@ -394,6 +402,21 @@ export class PodWorker {
     if (out.result === 'failure') this.emit('Warning', 'Unhealthy', `${kind} probe failed: ${out.output}`, c.name)
     else if (out.warning) this.emit('Warning', 'ProbeWarning', `${kind} probe warning: ${out.warning}`, c.name)
     return out.result
+  }
+
+  /**
+   * Upstream's "Pod sandbox changed, it will be killed and re-created": stop what still runs
+   * of the pod, CNI DEL (veth, IP released), delete the namespace; the next steps of this sync
+   * make a new sandbox and start the containers again, each with its restartCount + 1.
+   */
+  private async killSandbox(reason: string): Promise<void> {
+    log.info({ pod: `${this.pod.metadata.namespace}/${this.pod.metadata.name}`, netns: this.sandbox?.netns, ip: this.sandbox?.ip, reason }, 'Pod sandbox changed, it will be killed and re-created')
+    this.emit('Normal', 'SandboxChanged', 'Pod sandbox changed, it will be killed and re-created.')
+    const running = this.deps.runtime.list().filter((s) => s.podUid === this.uid && s.running)
+    await Promise.all(running.map((s) => this.deps.runtime.stop(s.id, 2000)))
+    await this.deps.sandboxes.teardown(this.uid)
+    this.sandbox = undefined
+    this.sandboxDead = undefined
   }
 
   private async runProbes(slot: Slot, st: ContainerRuntimeState, sb: SandboxRecord, now: number): Promise<void> {

@@ -6,6 +6,7 @@ import type { Pod } from '../api/types.js'
 import { createNetns, deleteNetns, netnsExists, netnsPath } from '../net/netns.js'
 import { parseCidr } from '../net/ip.js'
 import { CniRuntime, type CniAttachment } from './cni-runtime.js'
+import type { ContainerRuntimeState } from './runtime.js'
 import { logger } from '../util/log.js'
 
 const log = logger('sandbox')
@@ -79,6 +80,22 @@ export function podHosts(pod: Pod, ip: string | undefined, clusterDomain: string
   return lines.join('\n') + '\n'
 }
 
+/**
+ * Pure: why a recorded sandbox is dead (and must be torn down and made anew, as upstream's
+ * kubelet does when a pod's sandbox is not ready: "Pod sandbox changed, it will be killed and
+ * re-created"), or undefined while it lives. netkube has no pause process holding a sandbox,
+ * so a sandbox is dead when its namespace is gone (a reboot) or when every process of the pod
+ * died while no kubelet watched (a power loss: processes gone, kernel state left behind).
+ * A pod whose containers all exited under a watching kubelet keeps its sandbox.
+ */
+export function sandboxDeathReason(netnsPresent: boolean, containers: Pick<ContainerRuntimeState, 'running' | 'lost'>[]): string | undefined {
+  if (!netnsPresent) return 'its network namespace is gone'
+  if (containers.length > 0 && containers.every((c) => !c.running) && containers.some((c) => c.lost)) {
+    return 'all its processes died while no kubelet watched'
+  }
+  return undefined
+}
+
 export interface SandboxManagerOptions {
   stateDir: string
   netnsPrefix: string
@@ -91,6 +108,8 @@ export interface SandboxManagerOptions {
 export class SandboxManager {
   private readonly recordDir: string
   private readonly etcNetnsDir: string
+  private adding = 0
+  private gcRunning: Promise<void> | undefined
 
   constructor(private readonly opts: SandboxManagerOptions) {
     this.recordDir = join(opts.stateDir, 'sandboxes')
@@ -109,6 +128,11 @@ export class SandboxManager {
       ifName: 'eth0',
       args: { K8S_POD_NAMESPACE: rec.namespace, K8S_POD_NAME: rec.name, K8S_POD_INFRA_CONTAINER_ID: rec.uid, K8S_POD_UID: rec.uid },
     }
+  }
+
+  /** The sandbox's namespace is there (false after a reboot, or a hand-deleted one). */
+  present(rec: Pick<SandboxRecord, 'netns'>): boolean {
+    return netnsExists(rec.netns)
   }
 
   records(): SandboxRecord[] {
@@ -139,6 +163,49 @@ export class SandboxManager {
 
   /** ensureSandbox: namespace, CNI ADD, DNS files. Idempotent; a failed step undoes itself. */
   async ensure(pod: Pod): Promise<SandboxRecord> {
+    while (this.gcRunning) await this.gcRunning
+    this.adding++
+    try {
+      return await this.ensureOnce(pod)
+    } finally {
+      this.adding--
+    }
+  }
+
+  /**
+   * CNI GC with every recorded sandbox as valid: releases IPs (and veths) an ADD took for a
+   * sandbox that no record names — a crash between ADD and the record, or a DEL that failed.
+   * Exclusive with ensure(): records are written before ADD, so none in flight is missed.
+   */
+  async gc(): Promise<{ ran: boolean; valid: number }> {
+    while (this.gcRunning) await this.gcRunning
+    let done = (): void => {}
+    this.gcRunning = new Promise<void>((r) => (done = r))
+    try {
+      while (this.adding > 0) await new Promise((r) => setTimeout(r, 20))
+      const valid = this.records().map((r) => ({ containerId: r.uid, ifName: 'eth0' }))
+      return { ran: await this.opts.cni.gc(valid), valid: valid.length }
+    } finally {
+      this.gcRunning = undefined
+      done()
+    }
+  }
+
+  /** /etc/netns/<prefix>… directories of namespaces no record names (left by a crash). */
+  removeStrayEtc(): string[] {
+    const known = new Set(this.records().map((r) => r.netns))
+    let dirs: string[]
+    try {
+      dirs = readdirSync(this.etcNetnsDir)
+    } catch {
+      return []
+    }
+    const stray = dirs.filter((d) => d.startsWith(this.opts.netnsPrefix) && !known.has(d))
+    for (const d of stray) rmSync(join(this.etcNetnsDir, d), { recursive: true, force: true })
+    return stray
+  }
+
+  private async ensureOnce(pod: Pod): Promise<SandboxRecord> {
     const uid = pod.metadata.uid!
     const existing = this.get(uid)
     if (existing?.ip && netnsExists(existing.netns)) return existing

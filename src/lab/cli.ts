@@ -3,15 +3,17 @@ import { parseArgs } from 'node:util'
 import { labUp, labDown, labStatus } from './lab.js'
 
 const USAGE = `usage:
-  netkube lab up [--nodes 3] [--name lab] [--state-dir D] [--api-port 6443]
+  netkube lab up [--nodes 3] [--ha] [--name lab] [--state-dir D] [--api-port 6443]
   netkube lab status [--name lab]
   netkube lab down [--name lab]
+  netkube lab node restart NAME [--name lab] [--agent-only | --reboot] [--wait 60s]
 `
 
 export async function main(argv: string[]): Promise<number | void> {
   const [verb, ...rest] = argv
   if (verb === 'forward') return (await import('./forward.js')).main(rest)
   if (verb === 'supervise') return (await import('./supervise.js')).main(rest)
+  if (verb === 'node') return (await import('./node-restart.js')).main(rest)
   const { values: v } = parseArgs({
     args: rest,
     options: {
@@ -19,12 +21,13 @@ export async function main(argv: string[]): Promise<number | void> {
       name: { type: 'string' },
       'state-dir': { type: 'string' },
       'api-port': { type: 'string' },
+      ha: { type: 'boolean' },
     },
   })
   const common = { ...(v.name ? { name: v.name } : {}), ...(v['state-dir'] ? { stateDir: v['state-dir'] } : {}) }
   switch (verb) {
     case 'up': {
-      const state = await labUp({ ...common, nodes: Number(v.nodes ?? 3), ...(v['api-port'] ? { apiPort: Number(v['api-port']) } : {}) })
+      const state = await labUp({ ...common, nodes: Number(v.nodes ?? 3), ha: v.ha ?? false, ...(v['api-port'] ? { apiPort: Number(v['api-port']) } : {}) })
       process.stdout.write(`export KUBECONFIG=${state.kubeconfig}\n`)
       return 0
     }

@@ -1,7 +1,12 @@
-// A byte relay between a TCP port and a unix socket. The lab runs one inside the server
+// A byte relay between a TCP port and a unix socket. The lab runs one inside each server
 // node's namespace (unix socket → apiserver) and one on the host (127.0.0.1 → unix socket):
 // the host's kubectl reaches the apiserver through the filesystem, with no route added to
 // the root namespace.
+//
+// With several `--to` targets (an HA lab's apiservers) it balances new connections round
+// robin and fails over: a target whose connect fails or times out is skipped for a short
+// while and the connection tries the next, so a dead apiserver costs a client no error as
+// long as another one answers. Client bytes wait unread until an upstream is connected.
 import { createServer, connect, type Socket, type Server } from 'node:net'
 import { rmSync } from 'node:fs'
 import { parseArgs } from 'node:util'
@@ -16,16 +21,75 @@ export function parseEndpoint(s: string): Endpoint {
   return { host: m[1]!, port: Number(m[2]) }
 }
 
-export function startRelay(listen: Endpoint, target: Endpoint): Promise<Server> {
+export interface RelayOptions {
+  /** Give up on a target's connect after this long and try the next (default 1 s). */
+  connectTimeoutMs?: number
+  /** Skip a target this long after it failed (default 2 s). */
+  holdDownMs?: number
+}
+
+/**
+ * Pure: the order in which to try targets for the next connection — round robin from
+ * `cursor`, the ones not held down first, held-down ones last (better than failing).
+ */
+export function targetOrder(n: number, cursor: number, downUntil: readonly number[], now: number): number[] {
+  const order = Array.from({ length: n }, (_, i) => (cursor + i) % n)
+  return [...order.filter((i) => (downUntil[i] ?? 0) <= now), ...order.filter((i) => (downUntil[i] ?? 0) > now)]
+}
+
+export function startRelay(listen: Endpoint, targets: Endpoint | Endpoint[], o: RelayOptions = {}): Promise<Server> {
+  const list = Array.isArray(targets) ? targets : [targets]
+  if (list.length === 0) throw new Error('a relay needs at least one target')
+  const connectTimeoutMs = o.connectTimeoutMs ?? 1000
+  const holdDownMs = o.holdDownMs ?? 2000
+  const downUntil = list.map(() => 0)
+  let cursor = 0
   const server = createServer((client: Socket) => {
-    const upstream = 'unix' in target ? connect(target.unix) : connect(target.port, target.host)
-    client.pipe(upstream).pipe(client)
-    const close = (): void => {
+    const order = targetOrder(list.length, cursor++, downUntil, Date.now())
+    let closed = false
+    client.on('error', () => {
+      closed = true
       client.destroy()
-      upstream.destroy()
+    })
+    client.on('close', () => {
+      closed = true
+    })
+    const attempt = (k: number): void => {
+      if (closed) return
+      if (k >= order.length) {
+        client.destroy()
+        return
+      }
+      const idx = order[k]!
+      const target = list[idx]!
+      const upstream = 'unix' in target ? connect(target.unix) : connect(target.port, target.host)
+      const timer = setTimeout(() => upstream.destroy(new Error('connect timeout')), connectTimeoutMs)
+      const failed = (): void => {
+        clearTimeout(timer)
+        downUntil[idx] = Date.now() + holdDownMs
+        upstream.destroy()
+        attempt(k + 1)
+      }
+      upstream.once('error', failed)
+      upstream.once('connect', () => {
+        clearTimeout(timer)
+        downUntil[idx] = 0
+        upstream.off('error', failed)
+        if (closed) {
+          upstream.destroy()
+          return
+        }
+        const close = (): void => {
+          client.destroy()
+          upstream.destroy()
+        }
+        upstream.on('error', close)
+        upstream.on('close', close)
+        client.on('close', close)
+        client.pipe(upstream).pipe(client)
+      })
     }
-    client.on('error', close)
-    upstream.on('error', close)
+    attempt(0)
   })
   return new Promise((resolve, reject) => {
     server.once('error', reject)
@@ -37,12 +101,12 @@ export function startRelay(listen: Endpoint, target: Endpoint): Promise<Server> 
 }
 
 export async function main(argv: string[]): Promise<number | void> {
-  const { values } = parseArgs({ args: argv, options: { listen: { type: 'string' }, to: { type: 'string' } } })
-  if (!values.listen || !values.to) {
-    process.stderr.write('usage: netkube lab forward --listen unix:/path|host:port --to unix:/path|host:port\n')
+  const { values } = parseArgs({ args: argv, options: { listen: { type: 'string' }, to: { type: 'string', multiple: true } } })
+  if (!values.listen || !values.to?.length) {
+    process.stderr.write('usage: netkube lab forward --listen unix:/path|host:port --to unix:/path|host:port [--to …]\n')
     return 2
   }
-  const server = await startRelay(parseEndpoint(values.listen), parseEndpoint(values.to))
+  const server = await startRelay(parseEndpoint(values.listen), values.to.map(parseEndpoint))
   await waitForSignal()
   server.close()
 }

@@ -12,7 +12,10 @@ export interface LabNode {
   ip: string
   /** Prefix of the pod namespaces its kubelet creates. */
   podNetnsPrefix: string
+  /** Runs `netkube server` (node1; node1 and node2 in an HA lab). */
   server: boolean
+  /** Runs an etcd member (node1; node1..node3 in an HA lab). */
+  etcd: boolean
 }
 
 export interface LabPlan {
@@ -23,19 +26,30 @@ export interface LabPlan {
   gateway: string
   underlayCidr: string
   nodes: LabNode[]
+  /** Three etcd members and two apiservers (`lab up --ha`). */
+  ha: boolean
   apiPort: number
   etcdPort: number
+  etcdPeerPort: number
   clusterCIDR: string
   serviceCIDR: string
   clusterDNS: string
+  /** The `kubernetes` Service's ClusterIP: the first address of the service range. */
+  kubernetesServiceIP: string
 }
 
 const UNDERLAY_CIDR = '192.168.56.0/24'
 const SERVICE_CIDR = '10.96.0.0/12'
 
-export function labPlan(name: string, nodes: number): LabPlan {
+/** etcd members and apiservers of an HA lab: upstream's smallest fault-tolerant stacked topology is 3 etcd; 2 apiservers suffice to fail over. */
+export const HA_ETCD_MEMBERS = 3
+export const HA_SERVERS = 2
+
+export function labPlan(name: string, nodes: number, o: { ha?: boolean } = {}): LabPlan {
   if (!/^[a-z0-9]{1,8}$/.test(name)) throw new Error(`lab name "${name}" must be 1-8 lowercase letters or digits`)
   if (!Number.isInteger(nodes) || nodes < 1 || nodes > 20) throw new Error('--nodes must be between 1 and 20')
+  const ha = o.ha ?? false
+  if (ha && nodes < HA_ETCD_MEMBERS) throw new Error(`--ha needs at least ${HA_ETCD_MEMBERS} nodes (one etcd member each), not ${nodes}`)
   const prefix = `nk${name}`
   const underlay = parseCidr(UNDERLAY_CIDR)
   return {
@@ -51,13 +65,52 @@ export function labPlan(name: string, nodes: number): LabPlan {
       underlayPort: `ul-node${i + 1}`,
       ip: nthAddress(underlay, 10 + i),
       podNetnsPrefix: `${prefix}-n${i + 1}-`,
-      server: i === 0,
+      server: i < (ha ? HA_SERVERS : 1),
+      etcd: i < (ha ? HA_ETCD_MEMBERS : 1),
     })),
+    ha,
     apiPort: 6443,
     etcdPort: 2379,
+    etcdPeerPort: 2380,
     clusterCIDR: '10.244.0.0/16',
     serviceCIDR: SERVICE_CIDR,
     // kubeadm's convention, as the server's: the tenth address of the service range
     clusterDNS: nthAddress(parseCidr(SERVICE_CIDR), 10),
+    kubernetesServiceIP: nthAddress(parseCidr(SERVICE_CIDR), 1),
   }
+}
+
+/** Every etcd member's client URL, on its node's underlay address. */
+export function etcdClientUrls(p: LabPlan): string[] {
+  return p.nodes.filter((n) => n.etcd).map((n) => `http://${n.ip}:${p.etcdPort}`)
+}
+
+/** Every apiserver's host:port on the underlay. */
+export function apiServerAddrs(p: LabPlan): string[] {
+  return p.nodes.filter((n) => n.server).map((n) => `${n.ip}:${p.apiPort}`)
+}
+
+/**
+ * etcd's flags for the member on `node`. One member: peers on loopback, as before. HA: a
+ * static bootstrap of all members (peer URLs on the node IPs, one --initial-cluster, a
+ * token unique to the lab so members of two labs never join each other). The flags only
+ * matter on first start: a restarted member finds its data dir and rejoins from there.
+ */
+export function etcdArgs(p: LabPlan, node: LabNode, dataDir: string): string[] {
+  const client = `http://${node.ip}:${p.etcdPort}`
+  const members = p.nodes.filter((n) => n.etcd)
+  const peerHost = p.ha ? node.ip : '127.0.0.1'
+  const cluster = p.ha ? members.map((m) => `${m.name}=http://${m.ip}:${p.etcdPeerPort}`).join(',') : `lab=http://127.0.0.1:${p.etcdPeerPort}`
+  return [
+    '--name', p.ha ? node.name : 'lab',
+    '--data-dir', dataDir,
+    '--listen-client-urls', `${client},http://127.0.0.1:${p.etcdPort}`,
+    '--advertise-client-urls', client,
+    '--listen-peer-urls', `http://${peerHost}:${p.etcdPeerPort}`,
+    '--initial-advertise-peer-urls', `http://${peerHost}:${p.etcdPeerPort}`,
+    '--initial-cluster', cluster,
+    ...(p.ha ? ['--initial-cluster-state', 'new', '--initial-cluster-token', `netkube-${p.name}`] : []),
+    '--auto-compaction-mode', 'periodic', '--auto-compaction-retention', '1h',
+    '--log-level', 'warn', '--logger', 'zap',
+  ]
 }

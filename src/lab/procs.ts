@@ -13,6 +13,8 @@ export interface DaemonRecord {
   pid: number
   startTicks: string
   log: string
+  /** What was started, so a component can be started again the same way (`lab node restart`). */
+  argv?: string[]
 }
 
 export function isAlive(rec: Pick<DaemonRecord, 'pid' | 'startTicks'>): boolean {
@@ -24,7 +26,7 @@ export function spawnDaemon(role: string, node: string, netns: string | undefine
   const child = netnsHandle(netns).spawn(argv, { etc: 'host', detached: true, logPath: log, env: env ?? process.env })
   child.unref()
   const pid = child.pid!
-  return { role, node, pid, startTicks: procStartTicks(pid) ?? '', log }
+  return { role, node, pid, startTicks: procStartTicks(pid) ?? '', log, argv }
 }
 
 /** SIGTERM, wait up to graceMs, then SIGKILL. Only if the PID is still the process we started. */

@@ -23,7 +23,10 @@ export async function main(argv: string[]): Promise<number | void> {
       'node-monitor-grace-period': { type: 'string' },
       'pod-eviction-timeout': { type: 'string' },
       'no-dns': { type: 'boolean' },
+      'dns-api-server': { type: 'string' },
+      'dns-kubeconfig': { type: 'string' },
       'dns-replicas': { type: 'string' },
+      'addon-reconcile-interval': { type: 'string' },
     },
   })
   const backend = v.backend ?? 'vxlan'
@@ -44,7 +47,10 @@ export async function main(argv: string[]): Promise<number | void> {
     ...(v['node-monitor-grace-period'] ? { nodeMonitorGracePeriodMs: parseDuration(v['node-monitor-grace-period']) } : {}),
     ...(v['pod-eviction-timeout'] ? { podEvictionTimeoutMs: parseDuration(v['pod-eviction-timeout']) } : {}),
     noDns: v['no-dns'] ?? false,
+    ...(v['dns-api-server'] ? { dnsApiServer: v['dns-api-server'] } : {}),
+    ...(v['dns-kubeconfig'] ? { dnsKubeconfig: v['dns-kubeconfig'] } : {}),
     ...(v['dns-replicas'] ? { dnsReplicas: Number(v['dns-replicas']) } : {}),
+    ...(v['addon-reconcile-interval'] ? { addonReconcileIntervalMs: parseDuration(v['addon-reconcile-interval']) } : {}),
   })
   process.stderr.write(`netkube server ready: ${server.api.url} (kubeconfig ${server.api.kubeconfigPath})\n`)
   await waitForSignal()

@@ -4,7 +4,7 @@
 // config in etcd, and the self-hosted cluster DNS (Deployment + Service kube-dns). Every
 // start reconciles them, so a restart (supervisor, systemd, reboot, a kill -9 half-way
 // through a previous start) converges instead of tripping over what is already there.
-import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { Etcd3 } from 'etcd3'
 import { startEtcd, type EtcdProcess } from '../etcd/process.js'
@@ -15,13 +15,14 @@ import { createClient } from '../client/rest.js'
 import type { Client } from '../client/interfaces.js'
 import { resourceFor } from '../api/resources.js'
 import type { Deployment, KubeObject, Service } from '../api/types.js'
-import { renderKubeconfig } from '../apiserver/kubeconfig.js'
+import { writeKubeconfig } from '../apiserver/kubeconfig.js'
 import { parseServiceCidr } from '../apiserver/allocator.js'
 import { nthAddress } from '../net/ip.js'
 import { DEFAULT_PREFIX } from '../overlay/config.js'
 import { reconcileObject, type Ownership } from '../apiserver/reconcile.js'
 import { DNS_DEPLOYMENT_OWNERSHIP, SERVICE_OWNERSHIP, dnsDeployment, dnsService } from './addons.js'
 import { crashPoint } from './crash-point.js'
+import { runEvery } from '../util/periodic.js'
 import { logger } from '../util/log.js'
 
 const log = logger('server')
@@ -45,7 +46,19 @@ export interface ServerOptions {
   podEvictionTimeoutMs?: number
   /** Do not create the cluster DNS add-on. */
   noDns?: boolean
+  /**
+   * Where the DNS pods reach the API (default https://ADVERTISE:PORT) and the kubeconfig file
+   * written for them (default STATE/dns.kubeconfig). Several apiservers must agree on both, or
+   * each would "put back" its own Deployment: an HA lab gives them one shared file that names
+   * the `kubernetes` Service's ClusterIP, as in-cluster clients do upstream.
+   */
+  dnsApiServer?: string
+  dnsKubeconfig?: string
   dnsReplicas?: number
+  /** How often the add-ons are reconciled after start (default 60 s, addon-manager's). */
+  addonReconcileIntervalMs?: number
+  /** How often the apiserver's bootstrap objects are reconciled after start (default 60 s). */
+  bootstrapIntervalMs?: number
 }
 
 export interface Server {
@@ -123,6 +136,7 @@ export async function startServer(o: ServerOptions): Promise<Server> {
       serviceCIDR: o.serviceCIDR ?? '10.96.0.0/12',
       advertiseAddress: advertise,
       extraSANs: o.extraSANs ?? [],
+      ...(o.bootstrapIntervalMs !== undefined ? { bootstrapIntervalMs: o.bootstrapIntervalMs } : {}),
     })
     stops.push(() => api.close())
     const client = createClient({ server: `https://127.0.0.1:${api.port}`, caPem: api.caPem, token: api.token, userAgent: 'netkube-server' })
@@ -137,12 +151,20 @@ export async function startServer(o: ServerOptions): Promise<Server> {
 
     if (!o.noDns) {
       // The DNS pods reach the API at the advertised address with a kubeconfig of their own.
-      const dnsKubeconfig = join(o.stateDir, 'dns.kubeconfig')
-      writeFileSync(dnsKubeconfig, renderKubeconfig(`https://${advertise}:${api.port}`, api.caPem, api.token, 'netkube-dns'), { mode: 0o600 })
+      const dnsKubeconfig = o.dnsKubeconfig ?? join(o.stateDir, 'dns.kubeconfig')
+      // Another server may be writing the same shared file: writeKubeconfig renames it into place.
+      writeKubeconfig(dnsKubeconfig, o.dnsApiServer ?? `https://${advertise}:${api.port}`, api.caPem, api.token, 'netkube-dns')
       // kubeadm's convention: the tenth address of the service range (10.96.0.10 by default).
       const dnsIP = nthAddress(parseServiceCidr(o.serviceCIDR ?? '10.96.0.0/12'), 10)
-      await reconcileAddon(client, 'services', dnsService(dnsIP), SERVICE_OWNERSHIP)
-      await reconcileAddon(client, 'deployments', dnsDeployment({ kubeconfig: dnsKubeconfig, clusterDomain: o.clusterDomain ?? 'cluster.local', clusterIP: dnsIP, replicas: o.dnsReplicas ?? 2 }), DNS_DEPLOYMENT_OWNERSHIP)
+      const reconcileAddons = async (): Promise<void> => {
+        await reconcileAddon(client, 'services', dnsService(dnsIP), SERVICE_OWNERSHIP)
+        await reconcileAddon(client, 'deployments', dnsDeployment({ kubeconfig: dnsKubeconfig, clusterDomain: o.clusterDomain ?? 'cluster.local', clusterIP: dnsIP, replicas: o.dnsReplicas ?? 2 }), DNS_DEPLOYMENT_OWNERSHIP)
+      }
+      await reconcileAddons()
+      // Then again every minute, as upstream's addon-manager does: a deleted or edited add-on
+      // comes back without a server restart.
+      const addons = runEvery('add-on reconcile', o.addonReconcileIntervalMs ?? 60_000, reconcileAddons, log)
+      stops.push(() => addons.stop())
     }
     log.info({ url: api.url, kubeconfig: api.kubeconfigPath, etcd: etcdEndpoints }, 'server ready')
     return { api, client, etcdEndpoints, stop: stopAll }

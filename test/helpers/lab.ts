@@ -1,6 +1,6 @@
 // A real netkube lab for end-to-end tests: node namespaces on an underlay, etcd + server on
-// node1, an agent per node, and helpers to drive it with real kubectl and to run clients
-// inside pod namespaces. Torn down (lab down) on teardown, even when the test fails.
+// node1 (with `ha`: 3 etcd members, servers on node1 and node2), an agent per node, and
+// helpers to drive it with real kubectl and to run clients inside pod namespaces. Torn down (lab down) on teardown, even when the test fails.
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -30,7 +30,7 @@ export interface Lab {
   nodeIn(netns: string, script: string, timeoutMs?: number): Promise<string>
 }
 
-export async function withLab(t: Test, o: { nodes?: number; serverFlags?: string[]; agentFlags?: string[] } = {}): Promise<Lab> {
+export async function withLab(t: Test, o: { nodes?: number; ha?: boolean; serverFlags?: string[]; agentFlags?: string[]; supervisorFlags?: string[] } = {}): Promise<Lab> {
   // Lab names are short (they prefix interface-free namespace names) and unique per run.
   const name = `e${randomBytes(3).toString('hex')}`
   const stateDir = mkdtempSync(join(tmpdir(), 'netkube-lab-'))
@@ -49,6 +49,8 @@ export async function withLab(t: Test, o: { nodes?: number; serverFlags?: string
       progress: (l) => lines.push(l),
       ...(o.serverFlags ? { serverFlags: o.serverFlags } : {}),
       ...(o.agentFlags ? { agentFlags: o.agentFlags } : {}),
+      ...(o.supervisorFlags ? { supervisorFlags: o.supervisorFlags } : {}),
+      ha: o.ha ?? false,
       timeoutMs: 90_000,
     })
   } catch (err) {

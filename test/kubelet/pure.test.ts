@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Pod } from '../../src/api/types.js'
 import { resolveArgv, imageRepoName, NETKUBE_MAIN } from '../../src/kubelet/images.js'
-import { podResolvConf, podHosts } from '../../src/kubelet/sandbox.js'
+import { podResolvConf, podHosts, sandboxDeathReason } from '../../src/kubelet/sandbox.js'
 import { computePodStatus, podPhase, type ContainerView } from '../../src/kubelet/pod-status.js'
 
 const pod = (spec: Partial<Pod['spec']> = {}): Pod => ({
@@ -67,4 +67,17 @@ t.test('$(VAR) expansion follows Kubernetes rules', async (t) => {
   t.equal(expandVars('--name=$(POD) --port=$(PORT)', env), '--name=web-1 --port=8080')
   t.equal(expandVars('$(MISSING) stays', env), '$(MISSING) stays', 'an undefined variable is left as written')
   t.equal(expandVars('$$(POD) costs $$5', env), '$(POD) costs $5', '$$ escapes a literal $')
+})
+
+t.test('a sandbox is dead when its namespace is gone or every process was lost unwatched', async (t) => {
+  const run = { running: true }
+  const lost = { running: false, lost: true }
+  const exited = { running: false }
+  t.equal(sandboxDeathReason(true, [run]), undefined, 'a running container: alive (kubelet-only restart adopts it)')
+  t.equal(sandboxDeathReason(true, [exited, run]), undefined, 'an old instance exited, the current one runs: alive')
+  t.equal(sandboxDeathReason(true, [exited]), undefined, 'exited under a watching kubelet (crash loop, completion): the sandbox stays')
+  t.equal(sandboxDeathReason(true, []), undefined, 'no container yet: alive')
+  t.equal(sandboxDeathReason(true, [lost, exited]), 'all its processes died while no kubelet watched', 'power loss')
+  t.equal(sandboxDeathReason(true, [lost, run]), undefined, 'one container lost, another still running: alive')
+  t.equal(sandboxDeathReason(false, [run]), 'its network namespace is gone', 'reboot')
 })
