@@ -110,7 +110,7 @@ export function defaultPodSpec(spec: PodSpec): void {
   spec.terminationGracePeriodSeconds ??= 30
   spec.schedulerName ??= 'default-scheduler'
   spec.securityContext ??= {}
-  // serviceAccountName stays unset: netkube has no ServiceAccount admission.
+  // serviceAccountName is set by admission on pod create (src/apiserver/admission.ts), never in templates.
   if (Array.isArray(spec.containers)) for (const c of spec.containers) if (isObj(c)) defaultContainer(c)
   if (Array.isArray(spec.initContainers)) for (const c of spec.initContainers) if (isObj(c)) defaultContainer(c)
   if (Array.isArray(spec.volumes)) {
@@ -120,6 +120,7 @@ export function defaultPodSpec(spec: PodSpec): void {
       const sources = Object.keys(v).filter((k) => k !== 'name')
       if (sources.length === 0) v.emptyDir = {}
       if (isObj(v.configMap)) (v.configMap as Obj).defaultMode ??= 0o644
+      if (isObj(v.secret)) (v.secret as Obj).defaultMode ??= 0o644
       if (isObj(v.hostPath)) (v.hostPath as Obj).type ??= ''
     }
   }

@@ -157,6 +157,14 @@ const KINDS: Record<string, Schema> = {
   'v1/Service': { 1: f('metadata', ObjectMeta), 2: f('spec', ServiceSpec) },
   'v1/Pod': { 1: f('metadata', ObjectMeta), 2: f('spec', PodSpec) },
   'apps/v1/Deployment': { 1: f('metadata', ObjectMeta), 2: f('spec', DeploymentSpec) },
+  // kubectl create secret generic|tls|docker-registry, create serviceaccount (issue #11)
+  'v1/Secret': { 1: f('metadata', ObjectMeta), 2: f('data', { map: 'bytes' }), 3: f('type', 'string'), 4: f('stringData', { map: 'string' }), 5: f('immutable', 'bool', { ptr: true }) },
+  'v1/ServiceAccount': {
+    1: f('metadata', ObjectMeta),
+    2: f('secrets', { 1: f('kind', 'string'), 2: f('namespace', 'string'), 3: f('name', 'string'), 4: f('uid', 'string'), 5: f('apiVersion', 'string'), 6: f('resourceVersion', 'string'), 7: f('fieldPath', 'string') }, { repeated: true }),
+    3: f('imagePullSecrets', { 1: f('name', 'string') }, { repeated: true }),
+    4: f('automountServiceAccountToken', 'bool', { ptr: true }),
+  },
 }
 
 export class ProtobufError extends Error {

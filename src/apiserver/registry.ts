@@ -13,6 +13,7 @@ import { applyJsonPatch, applyMergePatch, applyStrategicMergePatch, PatchError }
 import { matchesFields, matchesLabels, parseFieldSelector, parseLabelSelector, selectableFields, SelectorError, unsupportedFields, type ParsedSelector } from '../api/selectors.js'
 import { EtcdStore, StorageError, type SideEffects } from '../storage/store.js'
 import { AllocationError, allocationKeys, ServiceAllocator } from './allocator.js'
+import { admitCreate } from './admission.js'
 import * as E from './errors.js'
 import { generateName, nowRfc3339, prepareForCreate, prepareForStatusUpdate, prepareForUpdate } from './strategy.js'
 import { logger } from '../util/log.js'
@@ -200,6 +201,7 @@ export class Registry {
       // `system` writes (the apiserver's own endpoints on loopback) skip validation.
       const errs = guard(r, () => {
         applyDefaults(r, o)
+        if (!opts.system) admitCreate(r, o)
         return opts.system ? [] : validateCreate(r, o)
       })
       if (errs.length) throw this.invalid(r, o, errs)

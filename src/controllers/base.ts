@@ -4,11 +4,14 @@ import type { Logger } from '../util/log.js'
 import { logger } from '../util/log.js'
 import { createWorkQueue, runWorkers, type WorkQueue } from '../client/workqueue.js'
 import type { ControllerMetrics } from './metrics.js'
+import type { EventRecorder } from '../events/recorder.js'
 
 export abstract class QueueController {
   readonly queue: WorkQueue<string>
   protected readonly log: Logger
   private running: Promise<void> | undefined
+  /** Events about the objects this controller acts on (flushed on stop). */
+  protected recorder: EventRecorder | undefined
 
   constructor(
     readonly name: string,
@@ -52,6 +55,7 @@ export abstract class QueueController {
   async stop(): Promise<void> {
     await this.queue.shutDownWithDrain()
     await this.running
+    await this.recorder?.stop()
   }
 }
 

@@ -8,6 +8,7 @@ import { QueueController, splitKey } from './base.js'
 import { reconcileDeployment, templatesEqualIgnoringHash } from './deployment-core.js'
 import { BY_NAMESPACE, R, type InformerFactory } from './informers.js'
 import type { ControllerMetrics } from './metrics.js'
+import { createEventRecorder } from '../events/recorder.js'
 
 export class DeploymentController extends QueueController {
   private readonly deps
@@ -16,6 +17,7 @@ export class DeploymentController extends QueueController {
 
   constructor(private readonly client: Client, f: InformerFactory, metrics: ControllerMetrics) {
     super('deployment', metrics)
+    this.recorder = createEventRecorder({ client, component: 'deployment-controller' })
     this.deps = f.get<Deployment>(R.deployments)
     this.rss = f.get<ReplicaSet>(R.replicasets)
     this.pods = f.get<Pod>(R.pods)
@@ -74,6 +76,8 @@ export class DeploymentController extends QueueController {
         case 'createRS':
           try {
             await rsClient.create(a.rs)
+            const n = a.rs.spec.replicas ?? 0
+            if (n > 0) this.recorder?.event(d, 'Normal', 'ScalingReplicaSet', `Scaled up replica set ${a.rs.metadata.name} to ${n}`)
           } catch (err) {
             if (!isAlreadyExists(err)) throw err
             // Same name: ours (a stale cache) is fine; someone else's with another template is
@@ -87,12 +91,16 @@ export class DeploymentController extends QueueController {
             }
           }
           break
-        case 'updateRS':
-          await ignore(
+        case 'updateRS': {
+          const done = await ignore(
             rsClient.patch(a.name, { metadata: { annotations: a.annotations }, spec: { replicas: a.replicas, minReadySeconds: a.minReadySeconds } }, 'merge'),
             isNotFound,
           )
+          const was = byName.get(a.name)?.spec.replicas ?? 0
+          if (done && a.replicas !== undefined && a.replicas !== was)
+            this.recorder?.event(d, 'Normal', 'ScalingReplicaSet', `Scaled ${a.replicas > was ? 'up' : 'down'} replica set ${a.name} from ${was} to ${a.replicas}`)
           break
+        }
         case 'deleteRS':
           await ignore(rsClient.delete(a.name, { propagationPolicy: 'Background', preconditions: { uid: byName.get(a.name)?.metadata.uid ?? '' } }), isNotFound, isConflict)
           break

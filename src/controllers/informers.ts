@@ -62,6 +62,11 @@ export const R = {
   deployments: must('apps', 'v1', 'deployments'),
   endpointslices: must('discovery.k8s.io', 'v1', 'endpointslices'),
   leases: must('coordination.k8s.io', 'v1', 'leases'),
+  // issue #11
+  events: must('', 'v1', 'events'),
+  secrets: must('', 'v1', 'secrets'),
+  serviceaccounts: must('', 'v1', 'serviceaccounts'),
+  namespaces: must('', 'v1', 'namespaces'),
 }
 
 export const BY_NAMESPACE = 'namespace'

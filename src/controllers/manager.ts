@@ -9,6 +9,7 @@ import { InformerFactory } from './informers.js'
 import { ControllerMetrics } from './metrics.js'
 import { NodeLifecycleController } from './nodelifecycle.js'
 import { ReplicaSetController } from './replicaset.js'
+import { ServiceAccountsController } from './serviceaccounts.js'
 import type { Registry } from 'prom-client'
 
 export interface ControllerManagerOptions {
@@ -44,6 +45,7 @@ export async function startControllerManager(opts: ControllerManagerOptions): Pr
     new DeploymentController(opts.client, f, metrics),
     new EndpointsController(opts.client, f, metrics),
     new EndpointSliceController(opts.client, f, metrics),
+    new ServiceAccountsController(opts.client, f, metrics),
   ]
   const gc = new GarbageCollector(opts.client, f, metrics)
   await f.start()

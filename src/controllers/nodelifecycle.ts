@@ -8,6 +8,7 @@ import { setCondition } from './apiutil.js'
 import { R, type InformerFactory } from './informers.js'
 import type { ControllerMetrics } from './metrics.js'
 import { decideNode, observeNode, orphanedPods, type NodeHealth, type NodeLifecycleConfig } from './nodelifecycle-core.js'
+import { createEventRecorder, type EventRecorder } from '../events/recorder.js'
 
 export const NODE_LEASE_NAMESPACE = 'kube-node-lease'
 const BY_NODE = 'nodeName'
@@ -22,6 +23,7 @@ export class NodeLifecycleController {
   private busy: Promise<void> = Promise.resolve()
   private stopped = false
   private readonly log = logger('controller.nodelifecycle')
+  private readonly recorder: EventRecorder
 
   constructor(
     private readonly client: Client,
@@ -33,6 +35,7 @@ export class NodeLifecycleController {
     this.nodes = f.get<Node>(R.nodes)
     this.leases = f.get<Lease>(R.leases)
     this.pods = f.get<Pod>(R.pods)
+    this.recorder = createEventRecorder({ client, component: 'node-controller' })
   }
 
   run(): void {
@@ -54,6 +57,7 @@ export class NodeLifecycleController {
     this.stopped = true
     if (this.timer) clearTimeout(this.timer)
     await this.busy
+    await this.recorder.stop()
   }
 
   /** One pass over every node (exported for tests through the controller manager). */
@@ -98,6 +102,7 @@ export class NodeLifecycleController {
       case 'nodeConditions':
         this.log.info({ node: node.metadata.name }, 'node stopped heartbeating: conditions Unknown')
         await nodes.patchStatus(node.metadata.name!, { status: { conditions: a.conditions } }, 'merge')
+        this.recorder.event(node, 'Normal', 'NodeNotReady', `Node ${node.metadata.name} status is now: NodeNotReady`)
         break
       case 'taints':
         // Pinned to the version we decided on: a concurrent taint change wins, we retry next tick.
@@ -108,11 +113,13 @@ export class NodeLifecycleController {
         if (!pod) return
         const conds = setCondition(pod.status?.conditions, { type: 'Ready', status: 'False', reason: 'NodeNotReady', message: 'Node is not ready' })
         await this.client.resource<Pod>(R.pods, a.namespace).patchStatus(a.name, { status: { conditions: conds } }, 'merge')
+        this.recorder.event(pod, 'Warning', 'NodeNotReady', 'Node is not ready')
         break
       }
       case 'evictPod':
         this.log.info({ node: node.metadata.name, pod: `${a.namespace}/${a.name}` }, 'evicting pod from unreachable node')
         await this.client.resource<Pod>(R.pods, a.namespace).delete(a.name)
+        this.recorder.event({ kind: 'Pod', apiVersion: 'v1', namespace: a.namespace, name: a.name }, 'Normal', 'TaintManagerEviction', `Marking for deletion Pod ${a.namespace}/${a.name}`)
         break
     }
   }

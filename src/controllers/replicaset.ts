@@ -9,6 +9,7 @@ import { Expectations } from './expectations.js'
 import { BY_NAMESPACE, R, type InformerFactory } from './informers.js'
 import type { ControllerMetrics } from './metrics.js'
 import { reconcileReplicaSet } from './replicaset-core.js'
+import { createEventRecorder } from '../events/recorder.js'
 
 export class ReplicaSetController extends QueueController {
   private readonly exp = new Expectations()
@@ -17,6 +18,7 @@ export class ReplicaSetController extends QueueController {
 
   constructor(private readonly client: Client, f: InformerFactory, metrics: ControllerMetrics) {
     super('replicaset', metrics)
+    this.recorder = createEventRecorder({ client, component: 'replicaset-controller' })
     this.rss = f.get<ReplicaSet>(R.replicasets)
     this.pods = f.get<Pod>(R.pods)
     this.rss.addEventHandler({
@@ -101,9 +103,13 @@ export class ReplicaSetController extends QueueController {
             a.pods.map(async (n) => {
               try {
                 await podClient.delete(n, { preconditions: { uid: byName.get(n)!.metadata.uid! } })
+                this.recorder?.event(rs, 'Normal', 'SuccessfulDelete', `Deleted pod: ${n}`)
               } catch (err) {
                 this.exp.deletionObserved(key, n)
-                if (!isNotFound(err) && !isConflict(err)) throw err
+                if (!isNotFound(err) && !isConflict(err)) {
+                  this.recorder?.event(rs, 'Warning', 'FailedDelete', `Error deleting: ${(err as Error).message}`)
+                  throw err
+                }
               }
             }),
           )
@@ -143,11 +149,13 @@ export class ReplicaSetController extends QueueController {
       const n = Math.min(batch, left)
       const results = await Promise.allSettled(Array.from({ length: n }, () => podClient.create(body())))
       left -= n
+      for (const r of results) if (r.status === 'fulfilled') this.recorder?.event(rs, 'Normal', 'SuccessfulCreate', `Created pod: ${r.value.metadata.name}`)
       const failed = results.filter((r) => r.status === 'rejected') as PromiseRejectedResult[]
       if (failed.length) {
         for (let i = 0; i < failed.length + left; i++) this.exp.creationObserved(key)
         const err = failed[0]!.reason
         if (isAlreadyExists(err)) return
+        this.recorder?.event(rs, 'Warning', 'FailedCreate', `Error creating: ${(err as Error).message}`)
         throw err
       }
     }

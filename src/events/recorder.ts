@@ -204,7 +204,9 @@ export function createEventRecorder(o: EventRecorderOptions): EventRecorder {
 
   const kick = (): void => {
     if (loop) return
-    loop = run()
+    // Started on a microtask: the caller pays for queueing only, never for correlating or I/O.
+    loop = Promise.resolve()
+      .then(run)
       .catch((err: Error) => log.warn({ err: err.message }, 'event loop failed'))
       .finally(() => {
         loop = undefined

@@ -4,7 +4,9 @@
 import { join } from 'node:path'
 import { mkdirSync } from 'node:fs'
 import { Registry, Gauge, Histogram, Counter } from 'prom-client'
-import type { ConfigMap, Pod } from '../api/types.js'
+import type { ConfigMap, Pod, Secret } from '../api/types.js'
+import { isNotFound } from '../client/errors.js'
+import { configMapBytes, secretBytes } from './volumes.js'
 import { resourceFor } from '../api/resources.js'
 import type { Client, SharedInformer } from '../client/interfaces.js'
 import { createInformer } from '../client/informer.js'
@@ -18,6 +20,7 @@ import { NodeHeartbeat } from './node-status.js'
 import { startKubeletServer } from './server.js'
 import { logger } from '../util/log.js'
 import { deleteNetns } from '../net/netns.js'
+import { createEventRecorder } from '../events/recorder.js'
 
 const log = logger('kubelet')
 const res = resourceFor
@@ -42,6 +45,8 @@ export interface KubeletOptions {
   /** Node lease renewal and status refresh period (kubelet's --node-status-update-frequency, 10 s). */
   nodeStatusUpdateMs?: number
   backoffInitialMs?: number
+  /** How often configMap/secret volumes are rewritten from the API (default 2 s). */
+  volumeRefreshMs?: number
   nodeLabels?: Record<string, string>
 }
 
@@ -73,14 +78,18 @@ export async function startKubelet(o: KubeletOptions): Promise<Kubelet> {
     dns: { clusterDNS: o.clusterDNS, clusterDomain: o.clusterDomain ?? 'cluster.local', hostResolvConf: o.hostResolvConf ?? '/etc/resolv.conf' },
   })
   const workers = new Map<string, PodWorker>()
+  const recorder = createEventRecorder({ client: o.client, component: 'kubelet', host: o.nodeName })
   const lastStatus = new Map<string, string>()
   const readyObserved = new Set<string>()
 
-  const configMaps = async (ns: string, name: string): Promise<Record<string, string> | undefined> => {
+  /** ConfigMap/Secret bytes for env and volumes; undefined only when the API says 404. */
+  const getSource = async (kind: 'configmap' | 'secret', ns: string, name: string): Promise<Record<string, Buffer> | undefined> => {
     try {
-      return (await o.client.resource<ConfigMap>(res('configmaps'), ns).get(name)).data ?? {}
-    } catch {
-      return undefined
+      if (kind === 'configmap') return configMapBytes(await o.client.resource<ConfigMap>(res('configmaps'), ns).get(name))
+      return secretBytes(await o.client.resource<Secret>(res('secrets'), ns).get(name))
+    } catch (err) {
+      if (isNotFound(err)) return undefined
+      throw err
     }
   }
 
@@ -190,7 +199,9 @@ export async function startKubelet(o: KubeletOptions): Promise<Kubelet> {
     stateDir: o.stateDir,
     nodeName: o.nodeName,
     hostIP: o.nodeIP,
-    getConfigMap: configMaps,
+    getSource,
+    ...(o.volumeRefreshMs !== undefined ? { volumeRefreshMs: o.volumeRefreshMs } : {}),
+    recorder,
     ...(o.backoffInitialMs !== undefined ? { backoffInitialMs: o.backoffInitialMs } : {}),
   }
 
@@ -264,6 +275,7 @@ export async function startKubelet(o: KubeletOptions): Promise<Kubelet> {
       heartbeat.stop()
       informer.stop()
       if (opts.killPods) await Promise.all([...workers.values()].map((w) => w.terminate(2000)))
+      await recorder.stop()
       runtime.close()
       await server.close()
     },

@@ -1,13 +1,15 @@
 // One worker per pod: drives the sandbox and containers towards the pod spec, runs probes,
 // restarts with back-off, terminates gracefully, and produces the pod's status view.
 // sync() is level-triggered and never runs twice at once for the same pod.
-import { mkdirSync, writeFileSync, rmSync } from 'node:fs'
+import { existsSync, mkdirSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
-import type { Container, ContainerStateTerminated, ContainerStatus, Pod } from '../api/types.js'
+import type { Container, ContainerStateTerminated, ContainerStatus, KeyToPath, Pod, Probe, Volume } from '../api/types.js'
+import { projectData, VolumeError, writeAtomic, type VolumeSource } from './volumes.js'
 import type { ContainerRuntime, ContainerRuntimeState } from './runtime.js'
 import { sandboxDeathReason, type SandboxManager, type SandboxRecord } from './sandbox.js'
 import { resolveArgv, ImageNotFoundError } from './images.js'
-import { ProbeState, runProbe } from './probes.js'
+import { ProbeState, runProbeDetailed } from './probes.js'
+import type { EventRecorder, EventType } from '../events/recorder.js'
 import type { ContainerView, PodView } from './pod-status.js'
 import { logger } from '../util/log.js'
 
@@ -24,9 +26,16 @@ export interface PodWorkerDeps {
   stateDir: string
   nodeName: string
   hostIP: string
-  /** Resolves configMap volumes and env references. */
-  getConfigMap(namespace: string, name: string): Promise<Record<string, string> | undefined>
+  /**
+   * A ConfigMap's (data + binaryData) or a Secret's data as bytes, for env and volumes;
+   * undefined when it does not exist. Other API errors throw (a volume is then left as it is).
+   */
+  getSource(kind: 'configmap' | 'secret', namespace: string, name: string): Promise<Record<string, Buffer> | undefined>
+  /** How often configMap/secret volumes of running pods are refreshed (default 2 s). */
+  volumeRefreshMs?: number
   backoffInitialMs?: number
+  /** The kubelet's events (Pulled, Created, Started, Killing, BackOff, Unhealthy, …). */
+  recorder?: EventRecorder
 }
 
 interface Slot {
@@ -43,7 +52,19 @@ interface Slot {
   waitingMessage?: string
   /** The instance the kubelet killed itself, and why: shown on its terminated state. */
   killed?: { id: string; message: string }
+  /** When the last BackOff event went out (one per back-off check period, not per sync). */
+  backoffEventAt?: number
 }
+
+/** IsEnvVarName: what envFrom keys must look like to become variables. */
+const ENV_NAME = /^[-._a-zA-Z][-._a-zA-Z0-9]*$/
+
+function pick(v: { items?: KeyToPath[]; defaultMode?: number; optional?: boolean }): Omit<VolumeSource, 'kind' | 'name'> {
+  return { ...(v.items ? { items: v.items } : {}), ...(v.defaultMode !== undefined ? { defaultMode: v.defaultMode } : {}), ...(v.optional !== undefined ? { optional: v.optional } : {}) }
+}
+
+/** How often a container waiting in back-off repeats its BackOff event. */
+const BACKOFF_EVENT_EVERY_MS = 10_000
 
 /**
  * Kubernetes' `$(VAR)` expansion in env values, command and args: a defined variable is
@@ -89,6 +110,14 @@ export class PodWorker {
     return this.pod.metadata.uid!
   }
 
+  /** An event on this pod, or on one of its containers (`spec.containers{name}`, as upstream). */
+  private emit(type: EventType, reason: string, message: string, container?: string): void {
+    const m = this.pod.metadata
+    if (!this.deps.recorder || !m.name || !m.namespace) return
+    const ref = { kind: 'Pod', apiVersion: 'v1', name: m.name, namespace: m.namespace, ...(m.uid ? { uid: m.uid } : {}) }
+    this.deps.recorder.event(ref, type, reason, message, container ? { fieldPath: `spec.containers{${container}}` } : {})
+  }
+
   private slot(c: Container): Slot {
     let s = this.slots.get(c.name)
     if (!s) {
@@ -113,6 +142,25 @@ export class PodWorker {
     return this.slots.get(container)?.restartCount
   }
 
+  /** The configMap/secret behind a volume, or undefined for other volume types. */
+  private static sourceOf(vol: Volume): VolumeSource | undefined {
+    if (vol.configMap) return { kind: 'configmap', name: vol.configMap.name, ...pick(vol.configMap) }
+    if (vol.secret) return { kind: 'secret', name: vol.secret.secretName ?? '', ...pick(vol.secret) }
+    return undefined
+  }
+
+  /** (Re)write one configMap/secret volume; throws (volume left as is) when the source cannot be read. */
+  private async syncVolume(vol: Volume, dir: string): Promise<void> {
+    const src = PodWorker.sourceOf(vol)
+    if (!src) return
+    const data = await this.deps.getSource(src.kind, this.pod.metadata.namespace!, src.name)
+    writeAtomic(dir, projectData(src, data))
+  }
+
+  private volumeDir(vol: Volume): string {
+    return join(this.podDir(), 'volumes', vol.name)
+  }
+
   private async volumeBinds(c: Container): Promise<{ source: string; target: string; readOnly?: boolean }[]> {
     const binds: { source: string; target: string; readOnly?: boolean }[] = []
     for (const m of c.volumeMounts ?? []) {
@@ -121,21 +169,38 @@ export class PodWorker {
       let source: string
       if (vol.hostPath) source = vol.hostPath.path
       else {
-        source = join(this.podDir(), 'volumes', vol.name)
+        source = this.volumeDir(vol)
         mkdirSync(source, { recursive: true })
-        if (vol.configMap) {
-          const data = await this.deps.getConfigMap(this.pod.metadata.namespace!, vol.configMap.name)
-          if (!data && !vol.configMap.optional) throw new Error(`configmap "${vol.configMap.name}" not found`)
-          for (const [k, v] of Object.entries(data ?? {})) {
-            const item = vol.configMap.items?.find((i) => i.key === k)
-            if (vol.configMap.items && !item) continue
-            writeFileSync(join(source, item?.path ?? k), v)
-          }
+        try {
+          await this.syncVolume(vol, source)
+        } catch (err) {
+          throw new VolumeError(`MountVolume.SetUp failed for volume "${vol.name}" : ${(err as Error).message}`)
         }
       }
       binds.push({ source: m.subPath ? join(source, m.subPath) : source, target: m.mountPath, readOnly: m.readOnly })
     }
     return binds
+  }
+
+  private lastVolumeRefresh = 0
+
+  /**
+   * Running pods see changed ConfigMaps and Secrets: their volumes are rewritten in place (an
+   * atomic swap). A read error leaves the volume as it was; a source deleted meanwhile empties
+   * an optional volume and leaves a required one unchanged, as the kubelet does.
+   */
+  private async refreshVolumes(now: number): Promise<void> {
+    if (now - this.lastVolumeRefresh < (this.deps.volumeRefreshMs ?? 2000)) return
+    this.lastVolumeRefresh = now
+    for (const vol of this.pod.spec.volumes ?? []) {
+      const dir = this.volumeDir(vol)
+      if (!PodWorker.sourceOf(vol) || !existsSync(dir)) continue
+      try {
+        await this.syncVolume(vol, dir)
+      } catch (err) {
+        log.debug({ pod: this.pod.metadata.name, volume: vol.name, err: (err as Error).message }, 'volume not refreshed')
+      }
+    }
   }
 
   private async env(c: Container, ip: string): Promise<Record<string, string>> {
@@ -154,15 +219,40 @@ export class PodWorker {
       'status.podIP': ip,
       'status.hostIP': this.deps.hostIP,
     }
+    const ns = this.pod.metadata.namespace!
+    // envFrom first, then env (which wins on the same name), as the kubelet builds them.
+    for (const from of c.envFrom ?? []) {
+      const ref = from.configMapRef ?? from.secretRef
+      if (!ref) continue
+      const kind = from.configMapRef ? 'configmap' : 'secret'
+      const data = await this.deps.getSource(kind, ns, ref.name)
+      if (!data) {
+        if (ref.optional) continue
+        throw new Error(`${kind} "${ref.name}" not found`)
+      }
+      const invalid: string[] = []
+      for (const [k, v] of Object.entries(data)) {
+        const name = (from.prefix ?? '') + k
+        if (!ENV_NAME.test(name)) invalid.push(name)
+        else env[name] = v.toString('utf8')
+      }
+      if (invalid.length)
+        this.emit('Warning', 'InvalidEnvironmentVariableNames', `Keys [${invalid.sort().join(', ')}] from the EnvFrom ${kind} ${ns}/${ref.name} were skipped since they are considered invalid environment variable names.`)
+    }
     for (const e of c.env ?? []) {
       if (e.value !== undefined) env[e.name] = expandVars(e.value, env)
       else if (e.valueFrom?.fieldRef) env[e.name] = fields[e.valueFrom.fieldRef.fieldPath] ?? ''
-      else if (e.valueFrom?.configMapKeyRef) {
-        const ref = e.valueFrom.configMapKeyRef
-        const data = await this.deps.getConfigMap(this.pod.metadata.namespace!, ref.name)
-        const v = data?.[ref.key]
-        if (v === undefined && !ref.optional) throw new Error(`configmap "${ref.name}" key "${ref.key}" not found`)
-        if (v !== undefined) env[e.name] = v
+      else if (e.valueFrom?.configMapKeyRef || e.valueFrom?.secretKeyRef) {
+        const isCm = !!e.valueFrom.configMapKeyRef
+        const ref = (e.valueFrom.configMapKeyRef ?? e.valueFrom.secretKeyRef)!
+        const data = await this.deps.getSource(isCm ? 'configmap' : 'secret', ns, ref.name)
+        if (!data) {
+          if (ref.optional) continue
+          throw new Error(`${isCm ? 'configmap' : 'secret'} "${ref.name}" not found`)
+        }
+        const v = data[ref.key]
+        if (v === undefined && !ref.optional) throw new Error(`couldn't find key ${ref.key} in ${isCm ? 'ConfigMap' : 'Secret'} ${ns}/${ref.name}`)
+        if (v !== undefined) env[e.name] = v.toString('utf8')
       }
     }
     return env
@@ -178,6 +268,7 @@ export class PodWorker {
     } catch (err) {
       slot.waitingReason = 'CreateContainerConfigError'
       slot.waitingMessage = (err as Error).message
+      this.emit('Warning', 'Failed', `Error: ${slot.waitingMessage}`, c.name)
       return false
     }
     try {
@@ -186,8 +277,11 @@ export class PodWorker {
     } catch (err) {
       slot.waitingReason = err instanceof ImageNotFoundError ? 'ErrImageNeverPull' : 'CreateContainerError'
       slot.waitingMessage = (err as Error).message
+      if (err instanceof ImageNotFoundError) this.emit('Warning', 'ErrImageNeverPull', `Container image "${c.image ?? ''}" is not present with pull policy of Never`, c.name)
+      else this.emit('Warning', 'Failed', `Error: ${slot.waitingMessage}`, c.name)
       return false
     }
+    this.emit('Normal', 'Pulled', `Container image "${c.image ?? ''}" already present on machine`, c.name)
     const id = `${this.uid}_${c.name}_${restartCount}`
     const logPath = this.logPath(c.name, restartCount)
     mkdirSync(join(logPath, '..'), { recursive: true })
@@ -204,6 +298,8 @@ export class PodWorker {
         ...(c.workingDir ? { workingDir: c.workingDir } : {}),
       }
       await this.deps.runtime.start(cfg)
+      this.emit('Normal', 'Created', `Created container: ${c.name}`, c.name)
+      this.emit('Normal', 'Started', `Started container ${c.name}`, c.name)
       slot.current = id
       slot.restartCount = restartCount
       slot.waitingReason = undefined
@@ -215,8 +311,16 @@ export class PodWorker {
       log.info({ pod: `${this.pod.metadata.namespace}/${this.pod.metadata.name}`, container: c.name, restartCount }, 'container started')
       return true
     } catch (err) {
+      if (err instanceof VolumeError) {
+        // As the kubelet: the pod waits in ContainerCreating and says why in a FailedMount event.
+        slot.waitingReason = 'ContainerCreating'
+        slot.waitingMessage = undefined
+        this.emit('Warning', 'FailedMount', err.message)
+        return false
+      }
       slot.waitingReason = 'CreateContainerConfigError'
       slot.waitingMessage = (err as Error).message
+      this.emit('Warning', 'Failed', `Error: ${slot.waitingMessage}`, c.name)
       return false
     }
   }
@@ -254,6 +358,7 @@ export class PodWorker {
     }
     const sb = this.sandbox
     const now = Date.now()
+    await this.refreshVolumes(now)
     for (const c of this.pod.spec.containers) {
       const slot = this.slot(c)
       const st = slot.current ? this.deps.runtime.state(slot.current) : undefined
@@ -277,11 +382,26 @@ export class PodWorker {
         }
       }
       if (!this.shouldRestart(st.exitCode ?? 0)) continue
-      if (now < slot.backoffUntil) continue
+      if (now < slot.backoffUntil) {
+        if (slot.backoffEventAt === undefined || now - slot.backoffEventAt >= BACKOFF_EVENT_EVERY_MS) {
+          slot.backoffEventAt = now
+          const m = this.pod.metadata
+          this.emit('Warning', 'BackOff', `Back-off restarting failed container ${c.name} in pod ${m.name}_${m.namespace}(${m.uid})`, c.name)
+        }
+        continue
+      }
       // The count moves only when a new instance really starts; a failed start (missing
       // configMap, unknown image) waits a back-off period and shows its own reason.
       if (!(await this.startContainer(slot, sb, slot.restartCount + 1))) slot.backoffUntil = now + Math.max(slot.backoffMs, 1000)
     }
+  }
+
+  /** Run one probe; failures are Unhealthy events and redirects ProbeWarning ones, as the kubelet's prober. */
+  private async probe(kind: 'Liveness' | 'Readiness' | 'Startup', p: Probe, c: Container, sb: SandboxRecord): Promise<'success' | 'failure'> {
+    const out = await runProbeDetailed(p, c, sb.ip!, sb.netns)
+    if (out.result === 'failure') this.emit('Warning', 'Unhealthy', `${kind} probe failed: ${out.output}`, c.name)
+    else if (out.warning) this.emit('Warning', 'ProbeWarning', `${kind} probe warning: ${out.warning}`, c.name)
+    return out.result
   }
 
   /**
@@ -291,6 +411,7 @@ export class PodWorker {
    */
   private async killSandbox(reason: string): Promise<void> {
     log.info({ pod: `${this.pod.metadata.namespace}/${this.pod.metadata.name}`, netns: this.sandbox?.netns, ip: this.sandbox?.ip, reason }, 'Pod sandbox changed, it will be killed and re-created')
+    this.emit('Normal', 'SandboxChanged', 'Pod sandbox changed, it will be killed and re-created.')
     const running = this.deps.runtime.list().filter((s) => s.podUid === this.uid && s.running)
     await Promise.all(running.map((s) => this.deps.runtime.stop(s.id, 2000)))
     await this.deps.sandboxes.teardown(this.uid)
@@ -304,14 +425,14 @@ export class PodWorker {
     if (slot.startup && slot.startup.result !== 'success') {
       if (slot.startup.due(now, started)) {
         slot.startup.lastRun = now
-        slot.startup.record(await runProbe(c.startupProbe!, c, sb.ip!, sb.netns))
+        slot.startup.record(await this.probe('Startup', c.startupProbe!, c, sb))
         if (slot.startup.result === 'failure') await this.killForRestart(slot, 'startup')
       }
       return
     }
     if (slot.liveness?.due(now, started)) {
       slot.liveness.lastRun = now
-      slot.liveness.record(await runProbe(c.livenessProbe!, c, sb.ip!, sb.netns))
+      slot.liveness.record(await this.probe('Liveness', c.livenessProbe!, c, sb))
       if (slot.liveness.result === 'failure') {
         await this.killForRestart(slot, 'liveness')
         return
@@ -319,7 +440,7 @@ export class PodWorker {
     }
     if (slot.readiness?.due(now, started)) {
       slot.readiness.lastRun = now
-      slot.readiness.record(await runProbe(c.readinessProbe!, c, sb.ip!, sb.netns))
+      slot.readiness.record(await this.probe('Readiness', c.readinessProbe!, c, sb))
     }
   }
 
@@ -327,6 +448,7 @@ export class PodWorker {
     // Upstream's wording (its Killing event); the status is where netkube keeps it.
     const message = `Container ${slot.spec.name} failed ${probe} probe, will be restarted`
     slot.killed = { id: slot.current!, message }
+    this.emit('Normal', 'Killing', message, slot.spec.name)
     log.info({ pod: this.pod.metadata.name, container: slot.spec.name, message }, 'killing container')
     const grace = (slot.spec.livenessProbe?.terminationGracePeriodSeconds ?? this.pod.spec.terminationGracePeriodSeconds ?? 30) * 1000
     await this.deps.runtime.stop(slot.current!, grace)
@@ -337,6 +459,7 @@ export class PodWorker {
     this.terminated = true
     while (this.busy) await new Promise((r) => setTimeout(r, 20))
     const ids = this.deps.runtime.list().filter((s) => s.podUid === this.uid)
+    for (const s of ids) if (s.running && this.pod.spec.containers.some((c) => c.name === s.name)) this.emit('Normal', 'Killing', `Stopping container ${s.name}`, s.name)
     await Promise.all(ids.map((s) => this.deps.runtime.stop(s.id, graceMs)))
     await this.deps.sandboxes.teardown(this.uid)
     for (const s of ids) this.deps.runtime.remove(s.id)

@@ -13,12 +13,16 @@ import { logger } from '../util/log.js'
 import { getCondition, isPodTerminal, objectKey, setCondition } from '../controllers/apiutil.js'
 import { R } from '../controllers/informers.js'
 import { DEFAULT_SCHEDULER, assumePod, buildNodeInfos, schedulePod } from './core.js'
+import { hostname } from 'node:os'
+import { createEventRecorder, type EventRecorder } from '../events/recorder.js'
 
 export interface SchedulerOptions {
   client: Client
   schedulerName?: string
   /** Unschedulable pods are retried at least this often (default 10 s). */
   retryPeriodMs?: number
+  /** Where Scheduled/FailedScheduling go (default: events.k8s.io/v1 through client, as kube-scheduler). */
+  recorder?: EventRecorder
 }
 
 export interface Scheduler {
@@ -41,6 +45,7 @@ export async function startScheduler(opts: SchedulerOptions): Promise<Scheduler>
   const pods = createInformer(opts.client.resource<Pod>(R.pods), { name: 'scheduler-pods' })
   const nodes = createInformer(opts.client.resource<Node>(R.nodes), { name: 'scheduler-nodes' })
   const queue = createWorkQueue<string>({ name: 'scheduler' })
+  const recorder = opts.recorder ?? createEventRecorder({ client: opts.client, component: name, host: `${name}-${hostname()}`, api: 'events.k8s.io/v1' })
   const unschedulable = new Set<string>()
   const assumed = new Map<string, Pod>()
   /** Bindings in flight (awaited on stop). */
@@ -98,6 +103,7 @@ export async function startScheduler(opts: SchedulerOptions): Promise<Scheduler>
         () => {
           attempts.inc({ result: 'scheduled' })
           end({ result: 'scheduled' })
+          recorder.event(pod, 'Normal', 'Scheduled', `Successfully assigned ${pod.metadata.namespace}/${pod.metadata.name} to ${r.node}`, { action: 'Binding' })
           log.debug({ pod: key, node: r.node }, 'bound')
         },
         (err: unknown) => {
@@ -116,6 +122,8 @@ export async function startScheduler(opts: SchedulerOptions): Promise<Scheduler>
     attempts.inc({ result: 'unschedulable' })
     end({ result: 'unschedulable' })
     unschedulable.add(key)
+    // Every failed attempt is an event, as upstream (repeats become a series on one object).
+    recorder.event(pod, 'Warning', 'FailedScheduling', r.message, { action: 'Scheduling' })
     const cur = getCondition(pod.status?.conditions, 'PodScheduled')
     if (cur?.status === 'False' && cur.reason === 'Unschedulable' && cur.message === r.message) return
     log.info({ pod: key, why: r.message }, 'unschedulable')
@@ -137,6 +145,7 @@ export async function startScheduler(opts: SchedulerOptions): Promise<Scheduler>
         await queue.shutDownWithDrain()
         await running
         await Promise.all([...inflight])
+        await recorder.stop()
         pods.stop()
         nodes.stop()
         await Promise.all([pods.waitStopped(), nodes.waitStopped()])

@@ -26,7 +26,7 @@ const coreEvent = (name: string, pod: string, reason: string, extra: Record<stri
 })
 
 t.test('events', async (t) => {
-  const srv = await withApiServer(t, { eventTtlSeconds: 3 })
+  const srv = await withApiServer(t)
 
   t.test('one storage, two views', async (t) => {
     const c = await inj(srv, 'POST', CORE, coreEvent('web-1.a', 'web-1', 'Started'))
@@ -131,6 +131,8 @@ t.test('events', async (t) => {
   })
 
   t.test('events expire after --event-ttl (etcd lease), even after updates', async (t) => {
+    // A server of its own: a 3 s TTL would expire the other subtests' events on a loaded machine.
+    const srv = await withApiServer(t, { eventTtlSeconds: 3 })
     const c = await inj(srv, 'POST', CORE, coreEvent('ttl.a', 'ttl', 'Started'))
     t.equal(c.status, 201)
     const cm = await inj(srv, 'POST', '/api/v1/namespaces/default/configmaps', { metadata: { name: 'stays' } })

@@ -2,7 +2,7 @@
 import t from 'tap'
 import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
-import type { Deployment, EndpointSlice, Endpoints, Node, Pod, ReplicaSet, Service } from '../../src/api/types.js'
+import type { CoreEvent, Deployment, EndpointSlice, Endpoints, Node, Pod, ReplicaSet, Service } from '../../src/api/types.js'
 import { ANNOTATION_REVISION } from '../../src/api/types.js'
 import { getCondition, podIsReady } from '../../src/api/meta.js'
 import { R } from '../../src/controllers/informers.js'
@@ -205,6 +205,39 @@ t.test('controllers and scheduler drive fake nodes', async (t) => {
     await pods.delete('picky')
   })
 
+  await t.test('controllers and the scheduler leave upstream events', async (t) => {
+    const events = client.resource<CoreEvent>(R.events, 'default')
+    const about = async (kind: string, name: string) =>
+      (await events.list({ fieldSelector: `involvedObject.kind=${kind},involvedObject.name=${name}` })).items
+    // The rollout, undo and rescale above made more than 10 distinct ScalingReplicaSet messages:
+    // client-go's aggregator folds the rest into one counted "(combined from similar events)"
+    // event, and the per-object spam filter lets 25 sightings through (then one per 5 min).
+    const scaling = await eventually('ScalingReplicaSet events on the Deployment', async () => {
+      const l = (await about('Deployment', 'web')).filter((e) => e.reason === 'ScalingReplicaSet')
+      return l.some((e) => /^\(combined from similar events\): Scaled (up|down) replica set web-[a-z0-9]+ from \d+ to \d+$/.test(e.message ?? '') && (e.count ?? 0) > 1) && l
+    })
+    t.ok(scaling.reduce((n, e) => n + (e.count ?? 1), 0) <= 25, 'spam filter: at most 25 sightings of one object')
+    t.ok(scaling.some((e) => /^Scaled down replica set web-[a-z0-9]+ from 6 to 5$/.test(e.message ?? '')), 'a rolling step')
+    t.ok(scaling.some((e) => /^Scaled up replica set web-[a-z0-9]+ to 6$/.test(e.message ?? '')), 'the first RS created at 6')
+    t.ok(scaling.every((e) => e.source?.component === 'deployment-controller' && e.type === 'Normal'))
+    const rsName = (await rss.list({ labelSelector: 'app=web' })).items.find((r) => (r.spec.replicas ?? 0) > 0)!.metadata.name!
+    const rsEvents = await eventually('SuccessfulCreate and SuccessfulDelete on the ReplicaSet', async () => {
+      const l = await about('ReplicaSet', rsName)
+      return l.some((e) => e.reason === 'SuccessfulDelete') && l.some((e) => e.reason === 'SuccessfulCreate') && l
+    })
+    t.match(rsEvents.find((e) => e.reason === 'SuccessfulCreate')!.message, new RegExp(`^Created pod: ${rsName}-[a-z0-9]{5}$`))
+    t.match(rsEvents.find((e) => e.reason === 'SuccessfulDelete')!.message, new RegExp(`^Deleted pod: ${rsName}-[a-z0-9]{5}$`))
+    const picky = await eventually('FailedScheduling then Scheduled on picky', async () => {
+      const l = await about('Pod', 'picky')
+      return l.some((e) => e.reason === 'Scheduled') && l
+    })
+    const failed = picky.find((e) => e.reason === 'FailedScheduling')!
+    t.equal(failed.type, 'Warning')
+    t.equal(failed.message, "0/3 nodes are available: 3 node(s) didn't match Pod's node affinity/selector.")
+    t.equal(failed.reportingComponent, 'default-scheduler', 'written through events.k8s.io/v1 as kube-scheduler does')
+    t.equal(picky.find((e) => e.reason === 'Scheduled')!.message, 'Successfully assigned default/picky to node4')
+  })
+
   await t.test('a node whose lease stops becomes Unknown; its pods are replaced elsewhere', async (t) => {
     kubelet.kill('node3')
     const n = await eventually('node3 Unknown and tainted', async () => {
@@ -212,6 +245,11 @@ t.test('controllers and scheduler drive fake nodes', async (t) => {
       return getCondition(n.status?.conditions, 'Ready')?.status === 'Unknown' && (n.spec?.taints ?? []).length === 2 && n
     }, 25_000)
     t.equal(getCondition(n.status?.conditions, 'Ready')?.reason, 'NodeStatusUnknown')
+    const nodeEvents = await eventually('NodeNotReady event on node3', async () => {
+      const l = (await client.resource<CoreEvent>(R.events, 'default').list({ fieldSelector: 'involvedObject.name=node3,reason=NodeNotReady' })).items
+      return l.length > 0 && l
+    })
+    t.equal(nodeEvents[0]!.message, 'Node node3 status is now: NodeNotReady')
     t.same(n.spec!.taints!.map((x) => `${x.key}:${x.effect}`).sort(), ['node.kubernetes.io/unreachable:NoExecute', 'node.kubernetes.io/unreachable:NoSchedule'])
     await eventually('6 ready web pods, none on node3', async () => {
       const l = readyWeb(await webPods())

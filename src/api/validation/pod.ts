@@ -110,11 +110,49 @@ function validateVolumes(v: unknown, path: string, errs: Errs): Set<string> {
     if (cm) {
       const n = asString(cm.name, `${p}.configMap.name`, errs)
       if (!n) errs.push(required(`${p}.configMap.name`))
+      validateProjection(cm, `${p}.configMap`, errs)
+    }
+    const sec = asObj(vol.secret, `${p}.secret`, errs)
+    if (sec) {
+      const n = asString(sec.secretName, `${p}.secret.secretName`, errs)
+      if (!n) errs.push(required(`${p}.secret.secretName`))
+      validateProjection(sec, `${p}.secret`, errs)
     }
     const hp = asObj(vol.hostPath, `${p}.hostPath`, errs)
     if (hp && !asString(hp.path, `${p}.hostPath.path`, errs)) errs.push(required(`${p}.hostPath.path`))
   })
   return names
+}
+
+const FILE_MODE_MSG = 'must be a number between 0 and 0777 (octal), both inclusive'
+
+function validateFileMode(v: unknown, path: string, errs: Errs): void {
+  const m = asInt(v, path, errs)
+  if (m !== undefined && (m < 0 || m > 0o777)) errs.push(invalid(path, m, FILE_MODE_MSG))
+}
+
+/** validateLocalDescendingPath: relative, no `..` element, not starting with `..`. */
+function validateLocalPath(v: string, path: string, errs: Errs): void {
+  if (v.startsWith('/')) errs.push(invalid(path, v, 'must be a relative path'))
+  if (v.split('/').includes('..')) errs.push(invalid(path, v, "must not contain '..'"))
+  else if (v.startsWith('..')) errs.push(invalid(path, v, "must not start with '..'"))
+}
+
+/** items / defaultMode / optional of configMap and secret volumes (validateKeyToPath). */
+function validateProjection(src: Obj, path: string, errs: Errs): void {
+  validateFileMode(src.defaultMode, `${path}.defaultMode`, errs)
+  asBool(src.optional, `${path}.optional`, errs)
+  asArray(src.items, `${path}.items`, errs).forEach((raw, i) => {
+    const p = `${path}.items[${i}]`
+    const it = asObj(raw, p, errs)
+    if (!it) return
+    const key = asString(it.key, `${p}.key`, errs)
+    if (!key) errs.push(required(`${p}.key`))
+    const ip = asString(it.path, `${p}.path`, errs)
+    if (!ip) errs.push(required(`${p}.path`))
+    else validateLocalPath(ip, `${p}.path`, errs)
+    validateFileMode(it.mode, `${p}.mode`, errs)
+  })
 }
 
 function validateContainer(raw: unknown, path: string, volumes: Set<string>, names: Set<string>, errs: Errs): void {
@@ -200,6 +238,11 @@ function validateEnv(v: unknown, path: string, errs: Errs): void {
       if (fr && !asString(fr.fieldPath, `${p}.valueFrom.fieldRef.fieldPath`, errs)) errs.push(required(`${p}.valueFrom.fieldRef.fieldPath`))
       const cm = asObj(from.configMapKeyRef, `${p}.valueFrom.configMapKeyRef`, errs)
       if (cm && !asString(cm.key, `${p}.valueFrom.configMapKeyRef.key`, errs)) errs.push(required(`${p}.valueFrom.configMapKeyRef.key`))
+      const sk = asObj(from.secretKeyRef, `${p}.valueFrom.secretKeyRef`, errs)
+      if (sk) {
+        if (!asString(sk.name, `${p}.valueFrom.secretKeyRef.name`, errs)) errs.push(required(`${p}.valueFrom.secretKeyRef.name`))
+        if (!asString(sk.key, `${p}.valueFrom.secretKeyRef.key`, errs)) errs.push(required(`${p}.valueFrom.secretKeyRef.key`))
+      }
     }
   })
 }
