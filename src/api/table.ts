@@ -13,6 +13,7 @@ import type {
   KubeObject,
   Lease,
   Namespace,
+  NetworkPolicy,
   Node,
   Pod,
   ReplicaSet,
@@ -444,6 +445,16 @@ const leasePrinter: Printer = {
   cells: (obj, now) => [obj.metadata.name ?? '', (obj as Lease).spec?.holderIdentity ?? '', age(obj.metadata.creationTimestamp, now)],
 }
 
+// NetworkPolicy: NAME POD-SELECTOR AGE (printNetworkPolicy); an empty selector prints <none>.
+const networkPolicyPrinter: Printer = {
+  columns: [
+    nameCol(),
+    col('Pod-Selector', 'string', 0, 'Selects the pods that this policy applies to. An empty selector selects all pods in the namespace.'),
+    ageCol(),
+  ],
+  cells: (obj, now) => [obj.metadata.name ?? '', labelSelectorCell((obj as NetworkPolicy).spec?.podSelector ?? {}), age(obj.metadata.creationTimestamp, now)],
+}
+
 const defaultPrinter: Printer = {
   columns: [nameCol(), ageCol()],
   cells: (obj, now) => [obj.metadata.name ?? '', age(obj.metadata.creationTimestamp, now)],
@@ -460,6 +471,7 @@ const PRINTERS: Record<string, Printer> = {
   'discovery.k8s.io/endpointslices': endpointSlicePrinter,
   '/configmaps': configMapPrinter,
   'coordination.k8s.io/leases': leasePrinter,
+  'networking.k8s.io/networkpolicies': networkPolicyPrinter,
 }
 
 /** The column definitions for r (also used by clients printing tables locally). */

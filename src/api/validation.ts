@@ -22,6 +22,7 @@ import {
   validateNodeStatus,
   validateNodeUpdate,
 } from './validation/other.js'
+import { validateNetworkPolicy } from './validation/networking.js'
 import { validatePod, validatePodStatus, validatePodUpdate } from './validation/pod.js'
 import { validateService, validateServiceStatus, validateServiceUpdate } from './validation/service.js'
 
@@ -73,6 +74,9 @@ function validateSpec(r: ResourceInfo, obj: Obj, errs: Errs): void {
       break
     case 'coordination.k8s.io/Lease':
       validateLease(obj, errs)
+      break
+    case 'networking.k8s.io/NetworkPolicy':
+      validateNetworkPolicy(obj, errs)
       break
     default:
       break
