@@ -24,7 +24,8 @@ t.test('full first, then element diffs; full and incremental agree', async (t) =
   const first = await c.syncNow()
   t.equal(first.full, true)
   t.notMatch(nft.dump(NFT_FAMILY, NFT_TABLE)!, /stale/, 'predecessor table replaced')
-  t.match(nft.dump(NFT_FAMILY, NFT_TABLE)!, /chain netpol-forward \[filter forward 0\]/)
+  // replies of allowed flows first, then egress on the source node, then ingress
+  t.match(nft.dump(NFT_FAMILY, NFT_TABLE)!, /chain netpol-forward \[filter forward 0\]\n  ct state established,related accept\n  ip saddr @egress-isolated jump egress-check\n  ip daddr @ingress-isolated jump ingress-check\n/)
 
   w.policies.push(policy('x', 'deny', {}))
   c.onChange('policy', undefined, w.policies[0])
