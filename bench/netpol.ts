@@ -3,7 +3,7 @@
 // (judged in forward through br_netfilter). For 0, 100, 1,000 and 10,000 policies in the node:
 //   - TCP connect latency pod1 → pod2 (handshake, 300 fresh connections; median and p99).
 //     Row 0 has no policy at all (the floor); the others isolate pod2 with one policy letting
-//     pod1 in, plus N-1 policies over synthetic local pods, so every set holds ~N elements;
+//     pod1 in, plus N-1 policies over N synthetic local pods, so every set holds ~N elements;
 //   - full sync (table rebuilt, as at start or after a failure) and one-policy incremental sync;
 //   - programming latency: a pod label change handed to the running controller (as its
 //     informer would) until the transaction is in the kernel, p50/p99 over 20 changes.
@@ -71,9 +71,6 @@ async function main(): Promise<void> {
     let policies: NetworkPolicy[] = []
     const c = new NetpolController({ nft: new NftExec(topo.node), nodeName: 'bench-node', manual: true, source: { pods: () => pods, namespaces: () => namespaces, policies: () => policies } })
     c.setSynced()
-    // synthetic local pods 10.245.0.0/16 (no namespaces behind them: only their elements matter)
-    const maxN = Math.max(...SIZES)
-    for (let i = 0; i < maxN; i++) pods.push(pod(`syn${i}`, `10.245.${i >> 8}.${i & 255}`, { syn: `s${i}` }))
     rows.push(
       '| policies | set elements | connect p50 ms | connect p99 ms | full sync ms | one-policy sync ms | programming p50 ms | programming p99 ms |',
       '|---:|---:|---:|---:|---:|---:|---:|---:|',
@@ -81,6 +78,10 @@ async function main(): Promise<void> {
     let floor = NaN
     for (const n of SIZES) {
       policies = []
+      // N synthetic local pods in 10.245.0.0/16 (no namespaces behind them: only their elements matter)
+      pods.length = 2
+      for (let i = 0; i < Math.max(n, 20); i++) pods.push(pod(`syn${i}`, `10.245.${i >> 8}.${i & 255}`, { syn: `s${i}` }))
+      const maxN = Math.max(n, 1)
       if (n > 0) policies.push(policy('server', { podSelector: { matchLabels: { app: 'server' } }, ingress: [{ from: [{ podSelector: { matchLabels: { app: 'client' } } }], ports: [{ port: 8080, protocol: 'TCP' }] }], policyTypes: ['Ingress'] }))
       for (let i = 1; i < n; i++)
         policies.push(policy(`p${i}`, { podSelector: { matchLabels: { syn: `s${i}` } }, ingress: [{ from: [{ podSelector: { matchLabels: { syn: `s${(i + 1) % maxN}` } } }], ports: [{ port: 80 + (i % 7), protocol: 'TCP' }] }], policyTypes: ['Ingress'] }))
