@@ -72,6 +72,19 @@ export function emptyDesired(): Desired {
   return new Map(Object.values(SETS).map((s) => [s, new Set<string>()]))
 }
 
+// Informer stores replace an object on every update, so an object's derived form can be
+// cached by identity: a sync re-derives only the pods that changed.
+const podInfoCache = new WeakMap<Pod, PodInfo | null>()
+
+function cachedPodInfo(p: Pod): PodInfo | undefined {
+  let v = podInfoCache.get(p)
+  if (v === undefined) {
+    v = podInfo(p) ?? null
+    podInfoCache.set(p, v)
+  }
+  return v ?? undefined
+}
+
 /** A pod that takes part in policy: running with its own IP. */
 export function podInfo(p: Pod): PodInfo | undefined {
   const ip = p.status?.podIP
@@ -179,7 +192,7 @@ class Index {
       else m.set(k, [p])
     }
     for (const p of input.pods) {
-      const info = podInfo(p)
+      const info = cachedPodInfo(p)
       if (!info) continue
       this.all.push(info)
       push(this.byNs, info.namespace, info)
