@@ -4,13 +4,15 @@
 //   2. CNI: the plugin and its conflist installed for this node, and the CNI server that
 //      serves the plugin's work from this warm process (the exec'd binary forwards to it);
 //   3. kubelet: registers the Node with the leased podCIDR and runs pods;
-//   4. kube-proxy: programs Services for this node.
+//   4. kube-proxy: programs Services for this node;
+//   5. NetworkPolicy: its own nftables table, judged after kube-proxy's DNAT.
 import { join } from 'node:path'
 import { startOverlayAgent, type OverlayAgent } from '../overlay/agent.js'
 import { install as installCni } from '../../cni/install.js'
 import { startCniServer, type CniServer } from '../../cni/server.js'
 import { startKubelet, type Kubelet } from '../kubelet/kubelet.js'
 import { startProxy, type ProxyHandle } from '../proxy/index.js'
+import { startNetpol, type NetpolHandle } from '../netpol/index.js'
 import type { Client } from '../client/interfaces.js'
 import { logger } from '../util/log.js'
 import { canonicalCidr } from '../net/ip.js'
@@ -41,6 +43,8 @@ export interface AgentOptions {
   allowRootNetns?: boolean
   /** Run without kube-proxy (tests of the other parts). */
   noProxy?: boolean
+  /** Run without NetworkPolicy enforcement. */
+  noNetpol?: boolean
   /** Shorter back-off and sync periods for tests. */
   backoffInitialMs?: number
   /** Node lease renewal period; keep it well under the server's node-monitor grace period. */
@@ -51,6 +55,7 @@ export interface Agent {
   overlay: OverlayAgent
   kubelet: Kubelet
   proxy?: ProxyHandle
+  netpol?: NetpolHandle
   stop(opts?: { killPods?: boolean }): Promise<void>
 }
 
@@ -126,11 +131,18 @@ export async function startAgent(o: AgentOptions): Promise<Agent> {
       })
       stops.push(() => proxy!.stop())
     }
+    let netpol: NetpolHandle | undefined
+    if (!o.noNetpol) {
+      if (o.allowRootNetns) process.env.NETKUBE_ALLOW_ROOT_NETNS = '1'
+      netpol = await startNetpol({ client: o.client, nodeName: o.nodeName })
+      stops.push(() => netpol!.stop())
+    }
     log.info({ node: o.nodeName, ip: o.nodeIP, podCIDR }, 'agent ready')
     return {
       overlay,
       kubelet,
       ...(proxy ? { proxy } : {}),
+      ...(netpol ? { netpol } : {}),
       async stop(opts = {}) {
         if (opts.killPods) await kubelet.stop({ killPods: true })
         await stopAll()

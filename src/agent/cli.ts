@@ -1,4 +1,4 @@
-// `netkube agent`: overlay + CNI + kubelet + kube-proxy for one node.
+// `netkube agent`: overlay + CNI + kubelet + kube-proxy + NetworkPolicy for one node.
 import { parseArgs } from 'node:util'
 import { hostname } from 'node:os'
 import { createClient } from '../client/rest.js'
@@ -28,6 +28,7 @@ export async function main(argv: string[]): Promise<number | void> {
       backend: { type: 'string' },
       'kubelet-port': { type: 'string' },
       'no-proxy': { type: 'boolean' },
+      'no-netpol': { type: 'boolean' },
       'allow-root-netns': { type: 'boolean' },
       'backoff-initial': { type: 'string' },
       'node-status-update-frequency': { type: 'string' },
@@ -60,6 +61,7 @@ export async function main(argv: string[]): Promise<number | void> {
     ...(backend ? { backend } : {}),
     kubeletPort: Number(v['kubelet-port'] ?? 10250),
     noProxy: v['no-proxy'] ?? false,
+    noNetpol: v['no-netpol'] ?? false,
     allowRootNetns: v['allow-root-netns'] ?? false,
     ...(v['backoff-initial'] ? { backoffInitialMs: parseDuration(v['backoff-initial']) } : {}),
     ...(v['node-status-update-frequency'] ? { nodeStatusUpdateMs: parseDuration(v['node-status-update-frequency']) } : {}),

@@ -16,6 +16,7 @@ import type {
   Service,
   Node,
   Secret,
+  NetworkPolicy,
 } from './types.js'
 
 type Obj = Record<string, unknown>
@@ -53,6 +54,9 @@ export function applyDefaults(r: ResourceInfo, obj: KubeObject): void {
       break
     case '/Secret':
       defaultSecret(obj as Secret)
+      break
+    case 'networking.k8s.io/NetworkPolicy':
+      defaultNetworkPolicy(obj as NetworkPolicy)
       break
     default:
       break
@@ -244,6 +248,22 @@ function defaultEndpointSlice(es: EndpointSlice): void {
     if (!isObj(e)) continue
     // conditions.ready nil is interpreted as "unknown" (treated as ready) by consumers; k8s keeps nil.
     e.conditions ??= {}
+  }
+}
+
+// SetDefaults_NetworkPolicy / _NetworkPolicyPort: ports default to TCP; policyTypes is Ingress,
+// plus Egress when egress rules are given. spec and podSelector are Go structs (absent = zero).
+function defaultNetworkPolicy(np: NetworkPolicy): void {
+  ;(np as { spec?: unknown }).spec ??= {}
+  const spec = np.spec
+  if (!isObj(spec)) return
+  ;(spec as { podSelector?: unknown }).podSelector ??= {}
+  for (const rules of [spec.ingress, spec.egress])
+    if (Array.isArray(rules))
+      for (const r of rules) if (isObj(r) && Array.isArray(r.ports)) for (const p of r.ports) if (isObj(p)) p.protocol ??= 'TCP'
+  if (spec.policyTypes === undefined || spec.policyTypes === null || (Array.isArray(spec.policyTypes) && spec.policyTypes.length === 0)) {
+    spec.policyTypes = ['Ingress']
+    if (Array.isArray(spec.egress) && spec.egress.length > 0) spec.policyTypes.push('Egress')
   }
 }
 

@@ -63,6 +63,7 @@ export const RESOURCES: readonly ResourceInfo[] = [
   res('events.k8s.io', 'v1', 'Event', 'events', true, { shortNames: ['ev'], etcdPrefix: 'events' }),
   res('', 'v1', 'Secret', 'secrets', true),
   res('', 'v1', 'ServiceAccount', 'serviceaccounts', true, { shortNames: ['sa'] }),
+  res('networking.k8s.io', 'v1', 'NetworkPolicy', 'networkpolicies', true, { shortNames: ['netpol'], etcdPrefix: 'networkpolicies' }),
 ]
 
 /** The events.k8s.io/v1 view, whose objects are converted to and from core/v1 in the registry. */

@@ -13,6 +13,7 @@ import type {
   KubeObject,
   Lease,
   Namespace,
+  NetworkPolicy,
   Node,
   Pod,
   ReplicaSet,
@@ -506,6 +507,16 @@ const eventPrinter: Printer = {
 /** events.k8s.io/v1 rows print the stored form, as kube-apiserver's printer does. */
 const eventV1Printer: Printer = { columns: eventPrinter.columns, cells: (obj, now) => eventCells(eventFromV1(obj as EventV1), now) }
 
+// NetworkPolicy: NAME POD-SELECTOR AGE (printNetworkPolicy); an empty selector prints <none>.
+const networkPolicyPrinter: Printer = {
+  columns: [
+    nameCol(),
+    col('Pod-Selector', 'string', 0, 'Selects the pods that this policy applies to. An empty selector selects all pods in the namespace.'),
+    ageCol(),
+  ],
+  cells: (obj, now) => [obj.metadata.name ?? '', labelSelectorCell((obj as NetworkPolicy).spec?.podSelector ?? {}), age(obj.metadata.creationTimestamp, now)],
+}
+
 const defaultPrinter: Printer = {
   columns: [nameCol(), ageCol()],
   cells: (obj, now) => [obj.metadata.name ?? '', age(obj.metadata.creationTimestamp, now)],
@@ -526,6 +537,7 @@ const PRINTERS: Record<string, Printer> = {
   '/serviceaccounts': serviceAccountPrinter,
   '/events': eventPrinter,
   'events.k8s.io/events': eventV1Printer,
+  'networking.k8s.io/networkpolicies': networkPolicyPrinter,
 }
 
 /** The column definitions for r (also used by clients printing tables locally). */

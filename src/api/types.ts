@@ -583,6 +583,50 @@ export interface Lease extends KubeObject {
   }
 }
 
+// ---------- networking.k8s.io/v1 ----------
+export type PolicyType = 'Ingress' | 'Egress'
+
+export interface IPBlock {
+  cidr: string
+  except?: string[]
+}
+
+export interface NetworkPolicyPeer {
+  podSelector?: LabelSelector
+  namespaceSelector?: LabelSelector
+  ipBlock?: IPBlock
+}
+
+export interface NetworkPolicyPort {
+  /** Defaulted to TCP. */
+  protocol?: 'TCP' | 'UDP' | 'SCTP'
+  /** A number or a named container port of the destination pod. */
+  port?: IntOrString
+  /** Last port of a range starting at `port` (numeric `port` only). */
+  endPort?: number
+}
+
+export interface NetworkPolicyIngressRule {
+  ports?: NetworkPolicyPort[]
+  from?: NetworkPolicyPeer[]
+}
+
+export interface NetworkPolicyEgressRule {
+  ports?: NetworkPolicyPort[]
+  to?: NetworkPolicyPeer[]
+}
+
+export interface NetworkPolicySpec {
+  podSelector: LabelSelector
+  ingress?: NetworkPolicyIngressRule[]
+  egress?: NetworkPolicyEgressRule[]
+  policyTypes?: PolicyType[]
+}
+
+export interface NetworkPolicy extends KubeObject {
+  spec: NetworkPolicySpec
+}
+
 // Well-known label and annotation keys.
 export const LABEL_SERVICE_NAME = 'kubernetes.io/service-name'
 export const LABEL_MANAGED_BY = 'endpointslice.kubernetes.io/managed-by'

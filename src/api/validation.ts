@@ -22,6 +22,7 @@ import {
   validateNodeStatus,
   validateNodeUpdate,
 } from './validation/other.js'
+import { validateNetworkPolicy } from './validation/networking.js'
 import { validatePod, validatePodStatus, validatePodUpdate } from './validation/pod.js'
 import { validateService, validateServiceStatus, validateServiceUpdate } from './validation/service.js'
 import { validateEvent, validateEventUpdate, validateSecret, validateSecretUpdate, validateServiceAccount } from './validation/coreapi.js'
@@ -87,6 +88,9 @@ function validateSpec(r: ResourceInfo, obj: Obj, errs: Errs): void {
       break
     case 'events.k8s.io/Event':
       validateEvent(obj, 'events.k8s.io/v1', errs)
+      break
+    case 'networking.k8s.io/NetworkPolicy':
+      validateNetworkPolicy(obj, errs)
       break
     default:
       break

@@ -17,12 +17,13 @@ const COMMANDS: Record<string, Command> = {
   server: { summary: 'the control plane: etcd + apiserver + controllers + scheduler + DNS add-on', load: async () => (await import('../server/cli.js')).main },
   'controller-manager': { summary: 'controllers: ReplicaSet, Deployment, Endpoints(Slices), node lifecycle, GC', load: async () => (await import('../controllers/cli.js')).main },
   scheduler: { summary: 'bind pending pods to nodes (filters, scores, pods/binding)', load: async () => (await import('../scheduler/cli.js')).main },
-  agent: { summary: 'a node: overlay + CNI + kubelet + kube-proxy', load: async () => (await import('../agent/cli.js')).main },
+  agent: { summary: 'a node: overlay + CNI + kubelet + kube-proxy + NetworkPolicy', load: async () => (await import('../agent/cli.js')).main },
   kubelet: { summary: 'run pods on this node (process runtime, CNI, probes)', load: async () => (await import('../kubelet/cli.js')).main },
   lab: { summary: 'a multi-node cluster on this machine: lab up|down|status', load: async () => (await import('../lab/cli.js')).main },
   agnhost: { summary: 'the built-in test image: serve the hostname over HTTP/TCP/UDP', load: async () => (await import('../agnhost/serve.js')).main },
   overlay: { summary: 'flannel-style overlay agent: subnet lease in etcd, VXLAN/host-gw routes', load: async () => (await import('../overlay/cli.js')).main },
   proxy: { summary: 'kube-proxy: Services to nftables/iptables/ipvs rules on this node', load: async () => (await import('../proxy/cli.js')).main },
+  netpol: { summary: 'NetworkPolicy: Pods, Namespaces and policies to nftables sets on this node', load: async () => (await import('../netpol/cli.js')).main },
   dns: { summary: 'cluster DNS: Services/EndpointSlices to *.svc.<domain>, forwards the rest', load: async () => (await import('../dns/cli.js')).main },
 }
 

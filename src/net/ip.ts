@@ -191,8 +191,9 @@ export function ip4ToInt(ip: string): number {
 }
 
 export function intToIp4(n: number): string {
-  if (!Number.isInteger(n)) throw new RangeError(`${n} is not an IPv4 address`)
-  return bigIntToIp(BigInt(n), 4)
+  if (!Number.isInteger(n) || n < 0 || n > 0xffffffff) throw new RangeError(`${n} is not an IPv4 address`)
+  // direct octets: NetworkPolicy renders every set element through here (bigint is ~10x slower)
+  return `${Math.floor(n / 0x1000000)}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`
 }
 
 /** Addresses in a block of this prefix length (2^(32-prefix)). */

@@ -1,0 +1,39 @@
+// `netkube netpol --kubeconfig F --node-name N [--netns NS] [--healthz-port N]
+//   [--min-sync-period-ms 10] [--full-sync-period-ms 3600000]`: NetworkPolicy enforcement alone
+// (`netkube agent` runs the same inside the node agent).
+import { hostname } from 'node:os'
+import { clientConfigFromEnv, flagValue } from '../client/kubeconfig.js'
+import { createClient } from '../client/rest.js'
+import { waitForSignal } from '../util/signals.js'
+import { startNetpol } from './index.js'
+
+export async function main(argv: string[]): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(
+      'usage: netkube netpol --kubeconfig FILE --node-name NAME [--netns NS] [--healthz-port N] [--healthz-bind-address IP]\n' +
+        '  [--min-sync-period-ms MS] [--full-sync-period-ms MS]\n',
+    )
+    return 0
+  }
+  const num = (name: string): number | undefined => {
+    const v = flagValue(argv, name)
+    return v === undefined ? undefined : Number(v)
+  }
+  const netns = flagValue(argv, 'netns')
+  const healthPort = num('healthz-port')
+  const healthHost = flagValue(argv, 'healthz-bind-address')
+  const minSyncMs = num('min-sync-period-ms')
+  const fullSyncMs = num('full-sync-period-ms')
+  const handle = await startNetpol({
+    client: createClient(clientConfigFromEnv(argv)),
+    nodeName: flagValue(argv, 'node-name') ?? hostname(),
+    ...(netns ? { netns } : {}),
+    ...(healthPort !== undefined ? { healthPort } : {}),
+    ...(healthHost ? { healthHost } : {}),
+    ...(minSyncMs !== undefined ? { minSyncMs } : {}),
+    ...(fullSyncMs !== undefined ? { fullSyncMs } : {}),
+  })
+  await waitForSignal()
+  await handle.stop()
+  return 0
+}
