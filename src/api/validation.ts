@@ -24,6 +24,7 @@ import {
 } from './validation/other.js'
 import { validatePod, validatePodStatus, validatePodUpdate } from './validation/pod.js'
 import { validateService, validateServiceStatus, validateServiceUpdate } from './validation/service.js'
+import { validateCronJob, validateCronJobStatus, validateJob, validateJobStatus, validateJobUpdate } from './validation/batch.js'
 
 export { validateLabelSelector } from './validation/apps.js'
 export { validatePodSpec } from './validation/pod.js'
@@ -74,6 +75,12 @@ function validateSpec(r: ResourceInfo, obj: Obj, errs: Errs): void {
     case 'coordination.k8s.io/Lease':
       validateLease(obj, errs)
       break
+    case 'batch/Job':
+      validateJob(r, obj, errs)
+      break
+    case 'batch/CronJob':
+      validateCronJob(r, obj, errs)
+      break
     default:
       break
   }
@@ -112,6 +119,9 @@ export function validateUpdate(r: ResourceInfo, obj: KubeObject, old: KubeObject
     case '/Node':
       validateNodeUpdate(obj, old, errs)
       break
+    case 'batch/Job':
+      validateJobUpdate(obj, old, errs)
+      break
     default:
       break
   }
@@ -146,6 +156,12 @@ export function validateStatusUpdate(r: ResourceInfo, obj: KubeObject, old: Kube
       break
     case 'apps/ReplicaSet':
       validateWorkloadStatus('ReplicaSet', obj, errs)
+      break
+    case 'batch/Job':
+      validateJobStatus(obj, errs)
+      break
+    case 'batch/CronJob':
+      validateCronJobStatus(obj, errs)
       break
     default:
       break
