@@ -62,6 +62,8 @@ export const R = {
   deployments: must('apps', 'v1', 'deployments'),
   endpointslices: must('discovery.k8s.io', 'v1', 'endpointslices'),
   leases: must('coordination.k8s.io', 'v1', 'leases'),
+  jobs: must('batch', 'v1', 'jobs'),
+  cronjobs: must('batch', 'v1', 'cronjobs'),
 }
 
 export const BY_NAMESPACE = 'namespace'

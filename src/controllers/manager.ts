@@ -9,6 +9,10 @@ import { InformerFactory } from './informers.js'
 import { ControllerMetrics } from './metrics.js'
 import { NodeLifecycleController } from './nodelifecycle.js'
 import { ReplicaSetController } from './replicaset.js'
+import { CronJobController } from './cronjob.js'
+import { logEventRecorder, type EventRecorder } from './events.js'
+import { JobController } from './job.js'
+import { TTLAfterFinishedController } from './ttlafterfinished.js'
 import type { Registry } from 'prom-client'
 
 export interface ControllerManagerOptions {
@@ -21,6 +25,10 @@ export interface ControllerManagerOptions {
   nodeMonitorPeriodMs?: number
   /** Workers per queue-driven controller (default 2). */
   workers?: number
+  /** First back-off before the Job controller replaces a failed pod (default 10 s, doubling, capped at 10 min). */
+  jobPodFailureBackoffMs?: number
+  /** Where controllers send Events (default: their log). */
+  events?: EventRecorder
 }
 
 export interface ControllerManager {
@@ -44,6 +52,11 @@ export async function startControllerManager(opts: ControllerManagerOptions): Pr
     new DeploymentController(opts.client, f, metrics),
     new EndpointsController(opts.client, f, metrics),
     new EndpointSliceController(opts.client, f, metrics),
+    new JobController(opts.client, f, metrics, opts.events ?? logEventRecorder('job-controller'), {
+      ...(opts.jobPodFailureBackoffMs !== undefined ? { backoffBaseMs: opts.jobPodFailureBackoffMs } : {}),
+    }),
+    new CronJobController(opts.client, f, metrics, opts.events ?? logEventRecorder('cronjob-controller')),
+    new TTLAfterFinishedController(opts.client, f, metrics),
   ]
   const gc = new GarbageCollector(opts.client, f, metrics)
   await f.start()

@@ -22,6 +22,7 @@ export async function main(argv: string[]): Promise<number | void> {
       'extra-token-file': { type: 'string' },
       'node-monitor-grace-period': { type: 'string' },
       'pod-eviction-timeout': { type: 'string' },
+      'job-pod-failure-backoff': { type: 'string' },
       'no-dns': { type: 'boolean' },
       'dns-replicas': { type: 'string' },
     },
@@ -43,6 +44,7 @@ export async function main(argv: string[]): Promise<number | void> {
     ...(v['extra-token-file'] ? { extraTokenFile: v['extra-token-file'] } : {}),
     ...(v['node-monitor-grace-period'] ? { nodeMonitorGracePeriodMs: parseDuration(v['node-monitor-grace-period']) } : {}),
     ...(v['pod-eviction-timeout'] ? { podEvictionTimeoutMs: parseDuration(v['pod-eviction-timeout']) } : {}),
+    ...(v['job-pod-failure-backoff'] ? { jobPodFailureBackoffMs: parseDuration(v['job-pod-failure-backoff']) } : {}),
     noDns: v['no-dns'] ?? false,
     ...(v['dns-replicas'] ? { dnsReplicas: Number(v['dns-replicas']) } : {}),
   })

@@ -43,6 +43,8 @@ export interface ServerOptions {
   extraTokenFile?: string
   nodeMonitorGracePeriodMs?: number
   podEvictionTimeoutMs?: number
+  /** The Job controller's first pod-failure back-off (default 10 s). */
+  jobPodFailureBackoffMs?: number
   /** Do not create the cluster DNS add-on. */
   noDns?: boolean
   dnsReplicas?: number
@@ -130,6 +132,7 @@ export async function startServer(o: ServerOptions): Promise<Server> {
       client,
       ...(o.nodeMonitorGracePeriodMs !== undefined ? { nodeMonitorGracePeriodMs: o.nodeMonitorGracePeriodMs } : {}),
       ...(o.podEvictionTimeoutMs !== undefined ? { podEvictionTimeoutMs: o.podEvictionTimeoutMs } : {}),
+      ...(o.jobPodFailureBackoffMs !== undefined ? { jobPodFailureBackoffMs: o.jobPodFailureBackoffMs } : {}),
     })
     stops.push(() => cm.stop())
     const sched: Scheduler = await startScheduler({ client })
