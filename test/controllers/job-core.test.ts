@@ -78,6 +78,11 @@ t.test('the uncounted protocol: record, remove the finalizer, then count — eac
   const s1 = statusOf(r1.actions)!
   t.same(s1.uncountedTerminatedPods, { succeeded: ['u-a'], failed: [] })
   t.equal(s1.succeeded, 0, 'not counted before the finalizer is gone')
+  // 1b. the removal failed (the pod still has its finalizer): it stays uncounted, and is retried.
+  const r1b = reconcileJob({ job: { ...j, status: s1 }, pods: [done, pod({ name: 'b' })], now: NOW })
+  t.equal(statusOf(r1b.actions)?.succeeded ?? s1.succeeded, 0, 'not counted while the finalizer is there')
+  t.same((statusOf(r1b.actions) ?? s1).uncountedTerminatedPods?.succeeded, ['u-a'], 'recorded once')
+  t.ok(r1b.actions.some((a) => a.kind === 'removeFinalizers' && a.pods.includes('a')), 'removal retried')
   // 2. the same pod seen again (removal not yet observed, but expected): nothing is counted twice.
   const r2 = reconcileJob({ job: { ...j, status: s1 }, pods: [done, pod({ name: 'b' })], now: NOW, expectedRmFinalizers: new Set(['u-a']) })
   t.equal(statusOf(r2.actions)?.succeeded ?? s1.succeeded, 1, 'an expected removal counts as removed')
