@@ -11,6 +11,7 @@ import { Expectations } from './expectations.js'
 import { BY_NAMESPACE, R, type InformerFactory } from './informers.js'
 import { hasTrackingFinalizer, reconcileJob } from './job-core.js'
 import type { ControllerMetrics } from './metrics.js'
+import { handleOwnedPods } from './owned-pods.js'
 
 export interface JobControllerOptions {
   /** First back-off before a failed pod is replaced (upstream: 10 s); doubles per failure. */
@@ -48,29 +49,13 @@ export class JobController extends QueueController {
         this.enqueue(objectKey(j))
       },
     })
-    this.pods.addEventHandler({
-      onAdd: (p) => {
-        const k = this.ownerKey(p)
-        if (k) {
-          this.exp.creationObserved(k)
-          this.enqueue(k)
-        } else this.enqueueMatching(p)
-      },
-      onUpdate: (o, p) => {
-        const k = this.ownerKey(p)
-        if (k && !hasTrackingFinalizer(p)) this.rmFinalizers.get(k)?.delete(p.metadata.uid!)
-        if (k && p.metadata.deletionTimestamp && !o.metadata.deletionTimestamp) this.exp.deletionObserved(k, p.metadata.name!)
-        const ok = this.ownerKey(o)
-        if (ok && ok !== k) this.enqueue(ok)
-        if (k) this.enqueue(k)
-        else this.enqueueMatching(p)
-      },
-      onDelete: (p) => {
-        const k = this.ownerKey(p)
-        if (!k) return
-        this.rmFinalizers.get(k)?.delete(p.metadata.uid!)
-        this.exp.deletionObserved(k, p.metadata.name!)
-        this.enqueue(k)
+    handleOwnedPods(this.pods, {
+      ownerKey: (p) => this.ownerKey(p),
+      enqueue: (k) => this.enqueue(k),
+      enqueueMatching: (p) => this.enqueueMatching(p),
+      exp: this.exp,
+      observed: (k, p, deleted) => {
+        if (deleted || !hasTrackingFinalizer(p)) this.rmFinalizers.get(k)?.delete(p.metadata.uid!)
       },
     })
   }

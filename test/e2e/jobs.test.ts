@@ -69,7 +69,7 @@ t.test('Jobs and CronJobs in a lab', { skip: need('kubectl 1.27', 'kubectl 1.33'
   })
 
   await t.test("an Indexed Job's pods see their index", async (t) => {
-    await kc('1.33', ['apply', '-f', '-'], job('idx', '  completionMode: Indexed\n  completions: 3\n  parallelism: 3', 'echo "index=$JOB_COMPLETION_INDEX host=$(hostname)"'))
+    await kc('1.33', ['apply', '-f', '-'], job('idx', '  completionMode: Indexed\n  completions: 3\n  parallelism: 3', 'echo "index=$JOB_COMPLETION_INDEX host=$HOSTNAME"'))
     await kc('1.33', ['wait', '--for=condition=complete', 'job/idx', '--timeout=120s'])
     const pods = (await lab.client.resource<Pod>(res('pods'), 'default').list({ labelSelector: 'batch.kubernetes.io/job-name=idx' })).items
     const seen: string[] = []
