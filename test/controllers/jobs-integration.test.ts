@@ -42,6 +42,7 @@ t.test('Jobs and CronJobs with fake nodes', { skip: need('kubectl 1.27', 'kubect
   const workload = createInformer(client.resource<Pod>(R.pods), { name: 'workload' })
   const finish = (p: Pod): void => {
     if (p.status?.phase !== 'Running' || p.metadata.deletionTimestamp || done.has(p.metadata.uid!) || !p.metadata.labels?.['batch.kubernetes.io/job-name']) return
+    if (p.spec.containers[0]?.args?.includes('hold')) return
     done.add(p.metadata.uid!)
     const fail = p.spec.containers[0]?.args?.includes('fail')
     setTimeout(() => {
@@ -78,6 +79,7 @@ t.test('Jobs and CronJobs with fake nodes', { skip: need('kubectl 1.27', 'kubect
     const j = await jobs.get('five')
     t.equal(j.status?.succeeded, 5)
     t.equal(j.status?.failed ?? 0, 0)
+    t.equal(j.metadata.generation, 1, 'status writes do not move generation')
     t.same(j.status?.uncountedTerminatedPods, { succeeded: [], failed: [] })
     t.same(j.status?.conditions?.map((c) => c.type), ['SuccessCriteriaMet', 'Complete'])
     t.ok(j.status?.completionTime && j.status.startTime)
@@ -134,6 +136,18 @@ t.test('Jobs and CronJobs with fake nodes', { skip: need('kubectl 1.27', 'kubect
     }, 60_000)
     await eventually('its pods gone too', async () => (await pods.list({ labelSelector: 'batch.kubernetes.io/job-name=later' })).items.length === 0, 30_000)
     t.pass('resumed, completed, deleted with its pods')
+  })
+
+  await t.test('deleting a running Job: the GC deletes its pods, the controller lets their finalizer go', async (t) => {
+    await jobs.create(job('held', { args: ['hold'] }))
+    const running = await eventually('a running pod with the tracking finalizer', async () => {
+      const l = (await pods.list({ labelSelector: 'batch.kubernetes.io/job-name=held' })).items
+      return l.find((p) => p.status?.phase === 'Running' && p.metadata.finalizers?.includes(FINALIZER_JOB_TRACKING))
+    })
+    t.ok(running)
+    await jobs.delete('held', { propagationPolicy: 'Background' })
+    await eventually('held pods gone', async () => (await pods.list({ labelSelector: 'batch.kubernetes.io/job-name=held' })).items.length === 0, 30_000)
+    t.pass('no pod left behind by its finalizer')
   })
 
   await t.test('kubectl create job (1.27 JSON, 1.33 protobuf) and delete', async (t) => {
