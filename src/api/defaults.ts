@@ -17,6 +17,7 @@ import type {
   Node,
   Job,
   CronJob,
+  Secret,
 } from './types.js'
 
 type Obj = Record<string, unknown>
@@ -58,9 +59,31 @@ export function applyDefaults(r: ResourceInfo, obj: KubeObject): void {
     case 'batch/CronJob':
       defaultCronJob(obj as CronJob)
       break
+    case '/Secret':
+      defaultSecret(obj as Secret)
+      break
     default:
       break
   }
+}
+
+/**
+ * Type Opaque when unset; `stringData` (write-only) is merged into `data` as base64, winning over
+ * data on the same key, and dropped — the conversion kube-apiserver does on every write.
+ * A malformed stringData (a non-string value) is left for validation to report.
+ */
+function defaultSecret(s: Secret): void {
+  if (s.type === undefined || s.type === '') s.type = 'Opaque'
+  const sd = s.stringData as unknown
+  if (sd === undefined || sd === null) {
+    delete s.stringData
+    return
+  }
+  if (!isObj(sd as Obj) || Object.values(sd as Obj).some((v) => typeof v !== 'string')) return
+  if (s.data !== undefined && s.data !== null && !isObj(s.data)) return
+  s.data ??= {}
+  for (const [k, v] of Object.entries(sd as Record<string, string>)) s.data[k] = Buffer.from(v, 'utf8').toString('base64')
+  delete s.stringData
 }
 
 function defaultPod(pod: Pod): void {

@@ -60,7 +60,18 @@ export const RESOURCES: readonly ResourceInfo[] = [
   // batch/v1 (kube-apiserver keeps them at /registry/jobs and /registry/cronjobs)
   res('batch', 'v1', 'Job', 'jobs', true, { subresources: ['status'], etcdPrefix: 'jobs', categories: ['all'] }),
   res('batch', 'v1', 'CronJob', 'cronjobs', true, { shortNames: ['cj'], subresources: ['status'], etcdPrefix: 'cronjobs', categories: ['all'] }),
+  // Events, Secrets, ServiceAccounts (issue #11). events.k8s.io/v1 is a second view of the same
+  // objects: one etcd key space (/registry/events), stored in core/v1 form, as kube-apiserver does.
+  res('', 'v1', 'Event', 'events', true, { shortNames: ['ev'] }),
+  res('events.k8s.io', 'v1', 'Event', 'events', true, { shortNames: ['ev'], etcdPrefix: 'events' }),
+  res('', 'v1', 'Secret', 'secrets', true),
+  res('', 'v1', 'ServiceAccount', 'serviceaccounts', true, { shortNames: ['sa'] }),
 ]
+
+/** The events.k8s.io/v1 view, whose objects are converted to and from core/v1 in the registry. */
+export function isEventsV1(r: Pick<ResourceInfo, 'group' | 'kind'>): boolean {
+  return r.group === 'events.k8s.io' && r.kind === 'Event'
+}
 
 export function groupVersion(r: ResourceInfo): string {
   return r.group === '' ? r.version : `${r.group}/${r.version}`

@@ -10,6 +10,7 @@
 import type { KubeObject, LabelSelector } from './types.js'
 import type { ResourceInfo } from './resources.js'
 import { isQualifiedName, isValidLabelValue } from './names.js'
+import { EVENTS_V1_FIELD_ALIASES } from './events.js'
 
 export interface Requirement {
   key: string
@@ -413,17 +414,43 @@ const FIELDS: Record<string, Record<string, (o: KubeObject) => string>> = {
   endpointslices: { addressType: (o) => str(get(o, 'addressType')) },
 }
 
+// Events (issue #11): core/v1 names (the storage form, which selectors are matched against);
+// events.k8s.io/v1 selects the same objects under its own names (upstream's field label conversion).
+const EVENT_FIELDS: Record<string, (o: KubeObject) => string> = {
+  'involvedObject.kind': (o) => str(get(o, 'involvedObject', 'kind')),
+  'involvedObject.namespace': (o) => str(get(o, 'involvedObject', 'namespace')),
+  'involvedObject.name': (o) => str(get(o, 'involvedObject', 'name')),
+  'involvedObject.uid': (o) => str(get(o, 'involvedObject', 'uid')),
+  'involvedObject.apiVersion': (o) => str(get(o, 'involvedObject', 'apiVersion')),
+  'involvedObject.resourceVersion': (o) => str(get(o, 'involvedObject', 'resourceVersion')),
+  'involvedObject.fieldPath': (o) => str(get(o, 'involvedObject', 'fieldPath')),
+  reason: (o) => str(get(o, 'reason')),
+  reportingComponent: (o) => str(get(o, 'reportingComponent')),
+  source: (o) => str(get(o, 'source', 'component')),
+  type: (o) => str(get(o, 'type')),
+}
+const EVENTS_V1_FIELDS: Record<string, (o: KubeObject) => string> = Object.fromEntries(
+  Object.entries(EVENTS_V1_FIELD_ALIASES).map(([v1, core]) => [v1, EVENT_FIELDS[core]!]),
+)
+const SECRET_FIELDS: Record<string, (o: KubeObject) => string> = { type: (o) => str(get(o, 'type')) }
+
+function fieldsOf(r: ResourceInfo): Record<string, (o: KubeObject) => string> {
+  if (r.kind === 'Event') return r.group === '' ? EVENT_FIELDS : EVENTS_V1_FIELDS
+  if (r.kind === 'Secret') return SECRET_FIELDS
+  return FIELDS[r.plural] ?? {}
+}
+
 export function selectableFields(r: ResourceInfo, obj: KubeObject): Record<string, string> {
   const out: Record<string, string> = { 'metadata.name': obj.metadata.name ?? '' }
   // Cluster-scoped objects still answer metadata.namespace (as ''), like kube-apiserver.
   out['metadata.namespace'] = r.namespaced ? obj.metadata.namespace ?? '' : ''
-  for (const [k, f] of Object.entries(FIELDS[r.plural] ?? {})) out[k] = f(obj)
+  for (const [k, f] of Object.entries(fieldsOf(r))) out[k] = f(obj)
   return out
 }
 
 /** Whether `field` may appear in a fieldSelector for r; otherwise 400 `field label not supported: x`. */
 export function isSelectableField(r: ResourceInfo, field: string): boolean {
-  return field === 'metadata.name' || field === 'metadata.namespace' || Object.prototype.hasOwnProperty.call(FIELDS[r.plural] ?? {}, field)
+  return field === 'metadata.name' || field === 'metadata.namespace' || Object.prototype.hasOwnProperty.call(fieldsOf(r), field)
 }
 
 /** The unsupported fields of a parsed field selector, for the 400 message. */

@@ -22,7 +22,12 @@ import type {
   TableRow,
   Job,
   CronJob,
+  Secret,
+  ServiceAccount,
+  CoreEvent,
+  EventV1,
 } from './types.js'
+import { eventFromV1 } from './events.js'
 
 export interface TableOptions {
   now?: Date
@@ -512,6 +517,63 @@ const leasePrinter: Printer = {
   cells: (obj, now) => [obj.metadata.name ?? '', (obj as Lease).spec?.holderIdentity ?? '', age(obj.metadata.creationTimestamp, now)],
 }
 
+// ---------- Secret, ServiceAccount, Event (issue #11) ----------
+
+const secretPrinter: Printer = {
+  columns: [nameCol(), col('Type', 'string', 0, 'Used to facilitate programmatic handling of secret data.'), col('Data', 'string', 0, 'Data contains the secret data.'), ageCol()],
+  cells(obj, now) {
+    const s = obj as Secret
+    return [s.metadata.name ?? '', s.type ?? '', Object.keys(s.data ?? {}).length, age(s.metadata.creationTimestamp, now)]
+  },
+}
+
+const serviceAccountPrinter: Printer = {
+  columns: [nameCol(), col('Secrets', 'string', 0, 'Secrets is a list of the secrets in the same namespace that pods running using this ServiceAccount are allowed to use.'), ageCol()],
+  cells: (obj, now) => [obj.metadata.name ?? '', ((obj as ServiceAccount).secrets ?? []).length, age(obj.metadata.creationTimestamp, now)],
+}
+
+/** formatEventSource: component (or reportingController), then host (or reportingInstance). */
+function eventSource(e: CoreEvent): string {
+  const component = e.source?.component || e.reportingComponent || ''
+  const host = e.source?.host || e.reportingInstance || ''
+  if (!component) return ''
+  return host ? `${component}, ${host}` : component
+}
+
+/** printEvent: LAST SEEN falls back to the first sighting, and a series overrides count and last time. */
+export function eventCells(e: CoreEvent, now: Date): unknown[] {
+  let first = age(e.firstTimestamp ?? undefined, now)
+  if (!e.firstTimestamp) first = age(e.eventTime ?? undefined, now)
+  let last = e.lastTimestamp ? age(e.lastTimestamp, now) : first
+  let count = e.count ?? 0
+  if (e.series) {
+    last = age(e.series.lastObservedTime, now)
+    count = e.series.count ?? 0
+  } else if (count === 0) count = 1
+  const inv = e.involvedObject ?? {}
+  const target = inv.name ? `${(inv.kind ?? '').toLowerCase()}/${inv.name}` : (inv.kind ?? '').toLowerCase()
+  return [last, e.type ?? '', e.reason ?? '', target, inv.fieldPath ?? '', eventSource(e), (e.message ?? '').trim(), first, count, e.metadata.name ?? '']
+}
+
+const eventPrinter: Printer = {
+  columns: [
+    col('Last Seen', 'string', 0, 'The time at which the most recent occurrence of this event was recorded.'),
+    col('Type', 'string', 0, 'Type of this event (Normal, Warning), new types could be added in the future'),
+    col('Reason', 'string', 0, "This should be a short, machine understandable string that gives the reason for the transition into the object's current status."),
+    col('Object', 'string', 0, 'The object that this event is about.'),
+    col('Subobject', 'string', 1, 'If referring to a piece of an object instead of an entire object, this string should contain a valid JSON/Go field access statement, such as desiredState.manifest.containers[2].'),
+    col('Source', 'string', 1, 'The component reporting this event. Should be a short machine understandable string.'),
+    col('Message', 'string', 0, 'A human-readable description of the status of this operation.'),
+    col('First Seen', 'string', 1, 'The time at which the event was first recorded. (Time of server receipt is in TypeMeta.)'),
+    col('Count', 'string', 1, 'The number of times this event has occurred.'),
+    col('Name', 'string', 1, DOC.name, 'name'),
+  ],
+  cells: (obj, now) => eventCells(obj as CoreEvent, now),
+}
+
+/** events.k8s.io/v1 rows print the stored form, as kube-apiserver's printer does. */
+const eventV1Printer: Printer = { columns: eventPrinter.columns, cells: (obj, now) => eventCells(eventFromV1(obj as EventV1), now) }
+
 const defaultPrinter: Printer = {
   columns: [nameCol(), ageCol()],
   cells: (obj, now) => [obj.metadata.name ?? '', age(obj.metadata.creationTimestamp, now)],
@@ -530,6 +592,10 @@ const PRINTERS: Record<string, Printer> = {
   'coordination.k8s.io/leases': leasePrinter,
   'batch/jobs': jobPrinter,
   'batch/cronjobs': cronJobPrinter,
+  '/secrets': secretPrinter,
+  '/serviceaccounts': serviceAccountPrinter,
+  '/events': eventPrinter,
+  'events.k8s.io/events': eventV1Printer,
 }
 
 /** The column definitions for r (also used by clients printing tables locally). */
@@ -553,7 +619,8 @@ export function toTable(r: ResourceInfo, objs: KubeObject[], opts: TableOptions 
       cells = printer.cells(o, now)
     } catch {
       // A malformed stored object must not break `kubectl get` for the whole list.
-      cells = printer.columns.map((_, i) => (i === 0 ? o.metadata?.name ?? '' : '<error>'))
+      const nameAt = Math.max(0, printer.columns.findIndex((c) => c.format === 'name'))
+      cells = printer.columns.map((_, i) => (i === nameAt ? o.metadata?.name ?? '' : '<error>'))
     }
     const row: TableRow = { cells }
     const object = rowObject(r, o, mode)

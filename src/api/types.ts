@@ -192,7 +192,14 @@ export interface EnvVar {
   valueFrom?: {
     fieldRef?: { fieldPath: string; apiVersion?: string }
     configMapKeyRef?: { name: string; key: string; optional?: boolean }
+    secretKeyRef?: { name: string; key: string; optional?: boolean }
   }
+}
+
+export interface EnvFromSource {
+  prefix?: string
+  configMapRef?: { name: string; optional?: boolean }
+  secretRef?: { name: string; optional?: boolean }
 }
 
 export interface ContainerPort {
@@ -238,6 +245,7 @@ export interface Container {
   workingDir?: string
   ports?: ContainerPort[]
   env?: EnvVar[]
+  envFrom?: EnvFromSource[]
   resources?: { requests?: ResourceList; limits?: ResourceList }
   volumeMounts?: VolumeMount[]
   livenessProbe?: Probe
@@ -248,10 +256,17 @@ export interface Container {
   terminationMessagePolicy?: 'File' | 'FallbackToLogsOnError'
 }
 
+export interface KeyToPath {
+  key: string
+  path: string
+  mode?: number
+}
+
 export interface Volume {
   name: string
   emptyDir?: { medium?: string; sizeLimit?: string }
-  configMap?: { name: string; items?: { key: string; path: string }[]; optional?: boolean }
+  configMap?: { name: string; items?: KeyToPath[]; optional?: boolean; defaultMode?: number }
+  secret?: { secretName?: string; items?: KeyToPath[]; optional?: boolean; defaultMode?: number }
   hostPath?: { path: string; type?: string }
 }
 
@@ -410,6 +425,69 @@ export interface ConfigMap extends KubeObject {
   data?: Record<string, string>
   binaryData?: Record<string, string>
   immutable?: boolean
+}
+
+// ---------- core/v1 Secret, ServiceAccount, Event (issue #11) ----------
+export interface Secret extends KubeObject {
+  type?: string
+  /** base64 values. */
+  data?: Record<string, string>
+  /** Write-only plain values, merged into data by the apiserver. */
+  stringData?: Record<string, string>
+  immutable?: boolean
+}
+
+export interface ServiceAccount extends KubeObject {
+  secrets?: ObjectReference[]
+  imagePullSecrets?: { name: string }[]
+  automountServiceAccountToken?: boolean
+}
+
+export interface EventSource {
+  component?: string
+  host?: string
+}
+
+export interface EventSeries {
+  count?: number
+  lastObservedTime?: string
+}
+
+/** core/v1 Event: the storage form of both Event views. */
+export interface CoreEvent extends KubeObject {
+  involvedObject: ObjectReference
+  reason?: string
+  message?: string
+  source?: EventSource
+  firstTimestamp?: string | null
+  lastTimestamp?: string | null
+  count?: number
+  type?: string
+  /** MicroTime (RFC 3339 with microseconds). */
+  eventTime?: string | null
+  series?: EventSeries
+  action?: string
+  related?: ObjectReference
+  reportingComponent?: string
+  reportingInstance?: string
+}
+
+/** events.k8s.io/v1 Event. */
+export interface EventV1 extends KubeObject {
+  eventTime?: string | null
+  series?: EventSeries
+  reportingController?: string
+  reportingInstance?: string
+  action?: string
+  reason?: string
+  regarding?: ObjectReference
+  related?: ObjectReference
+  note?: string
+  type?: string
+  deprecatedSource?: EventSource
+  deprecatedFirstTimestamp?: string | null
+  deprecatedLastTimestamp?: string | null
+  deprecatedCount?: number
 }
 
 // ---------- apps/v1 ----------

@@ -25,6 +25,7 @@ import {
 import { validatePod, validatePodStatus, validatePodUpdate } from './validation/pod.js'
 import { validateService, validateServiceStatus, validateServiceUpdate } from './validation/service.js'
 import { validateCronJob, validateCronJobStatus, validateJob, validateJobStatus, validateJobUpdate } from './validation/batch.js'
+import { validateEvent, validateEventUpdate, validateSecret, validateSecretUpdate, validateServiceAccount } from './validation/coreapi.js'
 
 export { validateLabelSelector } from './validation/apps.js'
 export { validatePodSpec } from './validation/pod.js'
@@ -81,6 +82,19 @@ function validateSpec(r: ResourceInfo, obj: Obj, errs: Errs): void {
     case 'batch/CronJob':
       validateCronJob(r, obj, errs)
       break
+    // Secret, ServiceAccount, Event (issue #11); events.k8s.io objects arrive in core/v1 form.
+    case '/Secret':
+      validateSecret(obj, errs)
+      break
+    case '/ServiceAccount':
+      validateServiceAccount(obj, errs)
+      break
+    case '/Event':
+      validateEvent(obj, 'v1', errs)
+      break
+    case 'events.k8s.io/Event':
+      validateEvent(obj, 'events.k8s.io/v1', errs)
+      break
     default:
       break
   }
@@ -121,6 +135,15 @@ export function validateUpdate(r: ResourceInfo, obj: KubeObject, old: KubeObject
       break
     case 'batch/Job':
       validateJobUpdate(obj, old, errs)
+      break
+    case '/Secret':
+      validateSecretUpdate(obj, old, errs)
+      break
+    case '/Event':
+      validateEventUpdate(obj, old, 'v1', errs)
+      break
+    case 'events.k8s.io/Event':
+      validateEventUpdate(obj, old, 'events.k8s.io/v1', errs)
       break
     default:
       break

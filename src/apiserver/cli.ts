@@ -1,6 +1,7 @@
 // `netkube apiserver`: the API server alone, on an existing etcd (`netkube server`, in
 // src/server, runs it together with etcd, the controllers and the scheduler).
 import { logger } from '../util/log.js'
+import { parseDuration } from '../util/duration.js'
 import { waitForSignal } from '../util/signals.js'
 import { startApiServer, type ApiServer, type ApiServerOptions } from './server.js'
 
@@ -20,6 +21,7 @@ const COMMON_FLAGS: Flag[] = [
   { name: 'advertise-address', help: 'address put in the kubernetes endpoints and the kubeconfig' },
   { name: 'service-cluster-ip-range', help: 'ClusterIP range', default: '10.96.0.0/12' },
   { name: 'endpoint-lease-ttl', help: 'seconds a dead apiserver stays in the kubernetes endpoints', default: '15' },
+  { name: 'event-ttl', help: 'how long events are kept after their last write (Go duration)', default: '1h0m0s' },
   { name: 'v', help: 'log level (debug, info, warn)', default: 'info' },
 ]
 
@@ -56,6 +58,7 @@ function apiOptions(f: Record<string, string>, etcdEndpoints: string[]): ApiServ
     serviceCIDR: f['service-cluster-ip-range']!,
     logLevel: f.v!,
     endpointLeaseTtlSeconds: Number(f['endpoint-lease-ttl']),
+    eventTtlSeconds: Math.max(1, Math.round(parseDuration(f['event-ttl']!) / 1000)),
   }
   if (f['advertise-address']) o.advertiseAddress = f['advertise-address']
   return o

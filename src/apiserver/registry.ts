@@ -4,7 +4,8 @@
 // generation, finalizers, graceful pod deletion, ClusterIP/NodePort allocation and the
 // namespace lifecycle. HTTP concerns (paths, content types, streaming) live in routes.ts.
 import type { ResourceInfo } from '../api/resources.js'
-import { etcdKey, etcdListPrefix, findResource, groupVersion, RESOURCES } from '../api/resources.js'
+import { etcdKey, etcdListPrefix, findResource, groupVersion, isEventsV1, RESOURCES } from '../api/resources.js'
+import { eventFromV1, eventToV1 } from '../api/events.js'
 import type { KubeList, KubeObject, Pod, Service, Status } from '../api/types.js'
 import { applyDefaults, preserveOnUpdate } from '../api/defaults.js'
 import { validateCreate, validateStatusUpdate, validateUpdate } from '../api/validation.js'
@@ -88,7 +89,14 @@ export class Registry {
     return true
   }
 
-  private withType(r: ResourceInfo, obj: KubeObject): KubeObject {
+  /** A stored object as the resource's API version shows it (responses and watch events). */
+  present(r: ResourceInfo, obj: KubeObject): KubeObject {
+    return this.withType(r, obj)
+  }
+
+  private withType(r: ResourceInfo, stored: KubeObject): KubeObject {
+    // events.k8s.io/v1 is a converted view of the stored core/v1 event.
+    const obj = isEventsV1(r) ? (eventToV1(stored as never) as KubeObject) : stored
     // apiVersion/kind first, as Kubernetes serialises them.
     const { apiVersion: _a, kind: _k, ...rest } = obj
     return { apiVersion: groupVersion(r), kind: r.kind, ...rest } as KubeObject
@@ -156,6 +164,8 @@ export class Registry {
     if (!isObject(obj.metadata)) throw E.badRequest('metadata: must be an object')
     obj.apiVersion = expectVersion
     obj.kind = expectKind
+    // Stored in core/v1 form (withType converts back on the way out).
+    if (isEventsV1(r) && expectKind === r.kind) return eventFromV1(obj as never) as KubeObject
     return obj
   }
 

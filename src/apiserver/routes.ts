@@ -33,18 +33,11 @@ export interface RequestTarget {
   watchPath: boolean
 }
 
-/** One path segment, percent-decoded; a malformed escape (`%zz`) is the client's error. */
-function decodeSegment(s: string): string {
-  try {
-    return decodeURIComponent(s)
-  } catch {
-    throw E.badRequest(`invalid URL escape ${JSON.stringify(s)}`)
-  }
-}
-
 /** Resolve the path after /api/v1/ or /apis/<g>/<v>/ to a resource; 404 when nothing serves it. */
 export function parseTarget(group: string, version: string, rest: string): RequestTarget {
-  const segs = rest.split('/').filter((s) => s !== '').map(decodeSegment)
+  // `rest` is fastify's wildcard param, already percent-decoded once (as Go's URL.Path is for
+  // kube-apiserver): decoding again would turn a name's literal `%2F` into a `/`.
+  const segs = rest.split('/').filter((s) => s !== '')
   let watchPath = false
   if (segs[0] === 'watch') {
     watchPath = true

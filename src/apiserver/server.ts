@@ -6,12 +6,14 @@ import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify'
 import { VERSION } from '../version.js'
+import { etcdListPrefix, resourceFor } from '../api/resources.js'
 import { EtcdStore, StorageError } from '../storage/store.js'
 import { logger } from '../util/log.js'
 import { ServiceAllocator } from './allocator.js'
 import { nthAddress } from '../net/ip.js'
 import { TokenAuthenticator, ensureTokenFile, isAnonymousPath } from './auth.js'
 import { bootstrap } from './bootstrap.js'
+import { runEvery } from '../util/periodic.js'
 import { LeaseEndpointReconciler } from './lease-reconciler.js'
 import { defaultSANs, ensureServingCerts } from './certs.js'
 import { apiGroupDoc, apiGroupList, apiResourceList, apiVersions } from './discovery.js'
@@ -47,11 +49,15 @@ export interface ApiServerOptions {
   logLevel?: string
   /** How often an open watch asks etcd for progress to send bookmarks (default 60 s). */
   bookmarkIntervalMs?: number
+  /** How often bootstrap objects are reconciled after start (default 60 s). */
+  bootstrapIntervalMs?: number
   kubeletScheme?: 'http' | 'https'
   /** Extra SANs for the serving certificate. */
   extraSANs?: string[]
   /** The `kubernetes` endpoint lease TTL (default 15 s, upstream's). */
   endpointLeaseTtlSeconds?: number
+  /** Events expire this long after their last write (upstream's `--event-ttl`, default 1 h). */
+  eventTtlSeconds?: number
 }
 
 export interface ApiServer {
@@ -217,6 +223,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   const serviceCIDR = opts.serviceCIDR ?? '10.96.0.0/12'
 
   const store = new EtcdStore(opts.etcdEndpoints)
+  store.setKeyTTL(etcdListPrefix(resourceFor('events')), opts.eventTtlSeconds ?? 3600)
   const alloc = new ServiceAllocator(store, serviceCIDR)
   const sans = defaultSANs([advertise, ...(host !== '0.0.0.0' && host !== '::' ? [host] : []), ...(opts.extraSANs ?? [])], nthAddress(alloc.cidr, 1))
   const certs = await ensureServingCerts(join(opts.stateDir, 'pki'), sans)
@@ -270,6 +277,9 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   ready = true
   registry.startNamespaceLoop()
   leases.start()
+  // Put back what a user deleted or changed (the `kubernetes` Service, a system namespace), as
+  // upstream's bootstrap and system-namespaces controllers do every minute.
+  const repair = runEvery('bootstrap', opts.bootstrapIntervalMs ?? 60_000, () => bootstrap(registry, boundPort), log)
   const kubeconfigPath = join(opts.stateDir, 'admin.kubeconfig')
   writeKubeconfig(kubeconfigPath, url, certs.caPem, token)
   log.info({ url, stateDir: opts.stateDir }, 'apiserver ready')
@@ -283,6 +293,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     app,
     registry,
     async close() {
+      await repair.stop()
       await leases.stop()
       registry.stop()
       await app.close()

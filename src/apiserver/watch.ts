@@ -52,10 +52,7 @@ export function startWatch(reg: Registry, p: WatchParams, sink: WatchSink): Runn
   const send = (ev: WatchEvent<unknown>): void => {
     if (!stopped) sink.write(JSON.stringify(ev) + '\n')
   }
-  const typed = (obj: KubeObject): KubeObject => {
-    const { apiVersion: _a, kind: _k, ...rest } = obj
-    return { apiVersion: groupVersion(r), kind: r.kind, ...rest } as KubeObject
-  }
+  const typed = (obj: KubeObject): KubeObject => reg.present(r, obj)
   const emit = (type: 'ADDED' | 'MODIFIED' | 'DELETED', obj: KubeObject): void => send({ type, object: p.render(typed(obj)) as KubeObject })
   const stop = (): void => {
     if (stopped) return

@@ -6,7 +6,7 @@ import { isAlreadyExists, isConflict, isNotFound } from '../client/errors.js'
 import { controllerRef, objectKey } from './apiutil.js'
 import { QueueController, splitKey } from './base.js'
 import { jobRef, jobsToPrune, reconcileCronJob } from './cronjob-core.js'
-import type { EventRecorder } from './events.js'
+import type { EventRecorder } from '../events/recorder.js'
 import { BY_NAMESPACE, R, type InformerFactory } from './informers.js'
 import type { ControllerMetrics } from './metrics.js'
 

@@ -18,6 +18,8 @@ export class GarbageCollector {
   private running: Promise<void> = Promise.resolve()
   private stopped = false
   private readonly known = new Set(RESOURCES.map((r) => `${groupVersion(r)}/${r.kind}`))
+  /** Events own nothing and expire on their own (upstream's DefaultIgnoredResources). */
+  private readonly watched = RESOURCES.filter((r) => r.kind !== 'Event')
 
   constructor(
     private readonly client: Client,
@@ -25,7 +27,7 @@ export class GarbageCollector {
     private readonly metrics: ControllerMetrics,
     private readonly opts: { debounceMs?: number; periodMs?: number } = {},
   ) {
-    for (const r of RESOURCES) {
+    for (const r of this.watched) {
       f.get(r).addEventHandler({ onAdd: () => this.kick(), onUpdate: () => this.kick(), onDelete: () => this.kick() })
     }
   }
@@ -59,7 +61,7 @@ export class GarbageCollector {
     const end = this.metrics.reconcileDuration.startTimer({ controller: 'garbagecollector' })
     this.metrics.reconciles.inc({ controller: 'garbagecollector' })
     const nodes: GraphNode[] = []
-    for (const r of RESOURCES) {
+    for (const r of this.watched) {
       const inf = this.f.get(r)
       if (!inf.hasSynced()) {
         end()

@@ -25,6 +25,7 @@ export async function main(argv: string[]): Promise<number | void> {
       'job-pod-failure-backoff': { type: 'string' },
       'no-dns': { type: 'boolean' },
       'dns-replicas': { type: 'string' },
+      'addon-reconcile-interval': { type: 'string' },
     },
   })
   const backend = v.backend ?? 'vxlan'
@@ -47,6 +48,7 @@ export async function main(argv: string[]): Promise<number | void> {
     ...(v['job-pod-failure-backoff'] ? { jobPodFailureBackoffMs: parseDuration(v['job-pod-failure-backoff']) } : {}),
     noDns: v['no-dns'] ?? false,
     ...(v['dns-replicas'] ? { dnsReplicas: Number(v['dns-replicas']) } : {}),
+    ...(v['addon-reconcile-interval'] ? { addonReconcileIntervalMs: parseDuration(v['addon-reconcile-interval']) } : {}),
   })
   process.stderr.write(`netkube server ready: ${server.api.url} (kubeconfig ${server.api.kubeconfigPath})\n`)
   await waitForSignal()

@@ -22,6 +22,7 @@ import { DEFAULT_PREFIX } from '../overlay/config.js'
 import { reconcileObject, type Ownership } from '../apiserver/reconcile.js'
 import { DNS_DEPLOYMENT_OWNERSHIP, SERVICE_OWNERSHIP, dnsDeployment, dnsService } from './addons.js'
 import { crashPoint } from './crash-point.js'
+import { runEvery } from '../util/periodic.js'
 import { logger } from '../util/log.js'
 
 const log = logger('server')
@@ -48,6 +49,10 @@ export interface ServerOptions {
   /** Do not create the cluster DNS add-on. */
   noDns?: boolean
   dnsReplicas?: number
+  /** How often the add-ons are reconciled after start (default 60 s, addon-manager's). */
+  addonReconcileIntervalMs?: number
+  /** How often the apiserver's bootstrap objects are reconciled after start (default 60 s). */
+  bootstrapIntervalMs?: number
 }
 
 export interface Server {
@@ -125,6 +130,7 @@ export async function startServer(o: ServerOptions): Promise<Server> {
       serviceCIDR: o.serviceCIDR ?? '10.96.0.0/12',
       advertiseAddress: advertise,
       extraSANs: o.extraSANs ?? [],
+      ...(o.bootstrapIntervalMs !== undefined ? { bootstrapIntervalMs: o.bootstrapIntervalMs } : {}),
     })
     stops.push(() => api.close())
     const client = createClient({ server: `https://127.0.0.1:${api.port}`, caPem: api.caPem, token: api.token, userAgent: 'netkube-server' })
@@ -144,8 +150,15 @@ export async function startServer(o: ServerOptions): Promise<Server> {
       writeFileSync(dnsKubeconfig, renderKubeconfig(`https://${advertise}:${api.port}`, api.caPem, api.token, 'netkube-dns'), { mode: 0o600 })
       // kubeadm's convention: the tenth address of the service range (10.96.0.10 by default).
       const dnsIP = nthAddress(parseServiceCidr(o.serviceCIDR ?? '10.96.0.0/12'), 10)
-      await reconcileAddon(client, 'services', dnsService(dnsIP), SERVICE_OWNERSHIP)
-      await reconcileAddon(client, 'deployments', dnsDeployment({ kubeconfig: dnsKubeconfig, clusterDomain: o.clusterDomain ?? 'cluster.local', clusterIP: dnsIP, replicas: o.dnsReplicas ?? 2 }), DNS_DEPLOYMENT_OWNERSHIP)
+      const reconcileAddons = async (): Promise<void> => {
+        await reconcileAddon(client, 'services', dnsService(dnsIP), SERVICE_OWNERSHIP)
+        await reconcileAddon(client, 'deployments', dnsDeployment({ kubeconfig: dnsKubeconfig, clusterDomain: o.clusterDomain ?? 'cluster.local', clusterIP: dnsIP, replicas: o.dnsReplicas ?? 2 }), DNS_DEPLOYMENT_OWNERSHIP)
+      }
+      await reconcileAddons()
+      // Then again every minute, as upstream's addon-manager does: a deleted or edited add-on
+      // comes back without a server restart.
+      const addons = runEvery('add-on reconcile', o.addonReconcileIntervalMs ?? 60_000, reconcileAddons, log)
+      stops.push(() => addons.stop())
     }
     log.info({ url: api.url, kubeconfig: api.kubeconfigPath, etcd: etcdEndpoints }, 'server ready')
     return { api, client, etcdEndpoints, stop: stopAll }

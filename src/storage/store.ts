@@ -121,8 +121,22 @@ function isCompactedError(err: unknown): boolean {
   return err instanceof Error && /compacted/.test(err.message)
 }
 
+/**
+ * Keys under a prefix that expire (kube-apiserver's `--event-ttl`): every put attaches an etcd
+ * lease. As upstream's lease manager, one lease is reused for writes within a short window
+ * (5 % of the TTL, at most 60 s) and granted for TTL + window, so each key lives at least TTL
+ * after its last write and etcd does not hold one lease per event.
+ */
+interface TtlRule {
+  prefix: string
+  ttlSeconds: number
+  lease?: { id: string; grantedAt: number }
+  granting?: Promise<string>
+}
+
 export class EtcdStore {
   readonly client: Etcd3
+  private readonly ttlRules: TtlRule[] = []
 
   constructor(
     endpoints: string[],
@@ -141,6 +155,35 @@ export class EtcdStore {
       put: (r: IPutRequest) => kv.put(r, o()),
       compact: (r: ICompactionRequest) => kv.compact(r, o()),
     }
+  }
+
+  /** Keys under `prefix` expire `ttlSeconds` after their last write (0 disables). */
+  setKeyTTL(prefix: string, ttlSeconds: number): void {
+    const i = this.ttlRules.findIndex((r) => r.prefix === prefix)
+    if (i >= 0) this.ttlRules.splice(i, 1)
+    if (ttlSeconds > 0) this.ttlRules.push({ prefix, ttlSeconds })
+  }
+
+  /** The lease a put of `key` carries ('0' = none). */
+  private async leaseFor(key: string): Promise<string> {
+    const rule = this.ttlRules.find((r) => key.startsWith(r.prefix))
+    if (!rule) return '0'
+    const windowMs = Math.min(60_000, rule.ttlSeconds * 50)
+    const now = Date.now()
+    if (rule.lease && now - rule.lease.grantedAt < windowMs) return rule.lease.id
+    rule.granting ??= this.client.leaseClient
+      .leaseGrant({ TTL: rule.ttlSeconds + Math.ceil(windowMs / 1000), ID: 0 }, { deadline: new Date(Date.now() + this.callTimeoutMs) })
+      .then((res) => {
+        rule.lease = { id: String(res.ID), grantedAt: now }
+        return rule.lease.id
+      })
+      .finally(() => (rule.granting = undefined))
+    return rule.granting
+  }
+
+  private async putOp(key: string, value: string): Promise<IRequestOp> {
+    const lease = await this.leaseFor(key)
+    return { request_put: { key: enc(key), value: enc(value), ...(lease !== '0' ? { lease } : {}) } }
   }
 
   async close(): Promise<void> {
@@ -214,7 +257,7 @@ export class EtcdStore {
     const s = this.sideOps(side)
     const res = await this.kv.txn({
       compare: [{ key: enc(key), target: 'Create', result: 'Equal', create_revision: 0 }, ...s.compare],
-      success: [{ request_put: { key: enc(key), value: enc(value) } }, ...s.ops],
+      success: [await this.putOp(key, value), ...s.ops],
       failure: [{ request_range: { key: enc(key), keys_only: true } }],
     })
     if (!res.succeeded) {
@@ -236,7 +279,7 @@ export class EtcdStore {
     const s = this.sideOps(side)
     const res = await this.kv.txn({
       compare: [{ key: enc(key), target: 'Mod', result: 'Equal', mod_revision: expectedRevision }, ...s.compare],
-      success: [{ request_put: { key: enc(key), value: enc(value) } }, ...s.ops],
+      success: [await this.putOp(key, value), ...s.ops],
       failure: [{ request_range: { key: enc(key), keys_only: true } }],
     })
     if (!res.succeeded) {

@@ -11,7 +11,7 @@ import { validateCreate, validateStatusUpdate, validateUpdate } from '../../src/
 import { MAX_JSON_DEPTH } from '../../src/apiserver/json-body.js'
 import { deepEqual as strategyDeepEqual, prepareForUpdate } from '../../src/apiserver/strategy.js'
 import { paths, setAt } from '../helpers/object-paths.js'
-import { base } from './fixtures/manifests.js'
+import { base, fixtureKey } from './fixtures/manifests.js'
 
 const JUNK: unknown[] = [null, 'x', -1, 1.5, true, [], {}, [1, 'a'], { a: 1 }]
 
@@ -19,7 +19,7 @@ t.test('no api function throws on malformed objects', async (t) => {
   let runs = 0
   const failures: string[] = []
   for (const [plural, mk] of Object.entries(base)) {
-    const r = RESOURCES.find((x) => x.plural === plural)!
+    const r = RESOURCES.find((x) => fixtureKey(x) === plural)!
     const good = mk() as KubeObject
     applyDefaults(r, good)
     for (const p of paths(good)) {
@@ -69,7 +69,7 @@ t.test('every recursive walker handles a body nested right at the depth limit', 
   const failures: string[] = []
   let runs = 0
   for (const [plural, mk] of Object.entries(base)) {
-    const r = RESOURCES.find((x) => x.plural === plural)!
+    const r = RESOURCES.find((x) => fixtureKey(x) === plural)!
     for (const array of [false, true]) {
       for (const place of ['top', 'metadata', 'spec', 'status'] as const) {
         const good = mk() as KubeObject

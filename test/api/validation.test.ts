@@ -1,16 +1,19 @@
 import t from 'tap'
 import { applyDefaults } from '../../src/api/defaults.js'
 import { formatFieldErrors, toStatusCauses, type FieldError } from '../../src/api/field-errors.js'
-import { resourceFor } from '../../src/api/resources.js'
+import { RESOURCES, resourceFor } from '../../src/api/resources.js'
+import { eventFromV1 } from '../../src/api/events.js'
 import type { KubeObject } from '../../src/api/types.js'
 import { validateBinding, validateCreate, validateScale, validateStatusUpdate, validateUpdate } from '../../src/api/validation.js'
-import { base, realManifests } from './fixtures/manifests.js'
+import { base, fixtureKey, realManifests } from './fixtures/manifests.js'
 
-const res = resourceFor
+// events.k8s.io/v1 Events are validated in the stored core/v1 form the registry converts them to.
+const res = (key: string) => RESOURCES.find((r) => fixtureKey(r) === key) ?? resourceFor(key)
 type Mut = (o: any) => void // eslint-disable-line @typescript-eslint/no-explicit-any
 
 function make(plural: string, mut?: Mut, defaults = true): KubeObject {
-  const o = base[plural]!()
+  const raw = base[plural]!()
+  const o = plural === 'events.k8s.io/events' ? (eventFromV1(raw as never) as unknown as Record<string, unknown>) : raw
   mut?.(o)
   if (defaults) applyDefaults(res(plural), o as KubeObject)
   return o as KubeObject

@@ -3,7 +3,7 @@
 // data so a failure prints (and replays) as one request.
 import { RESOURCES, groupVersion, type ResourceInfo } from '../../src/api/resources.js'
 import { MAX_JSON_DEPTH } from '../../src/apiserver/json-body.js'
-import { base } from '../api/fixtures/manifests.js'
+import { base, fixtureKey } from '../api/fixtures/manifests.js'
 import { paths, setAt } from '../helpers/object-paths.js'
 
 export type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE'
@@ -39,16 +39,19 @@ export function prng(seed: number): () => number {
 export const FUZZ_NS = 'fuzz'
 /** The pre-created object per resource that patches, updates and gets aim at. */
 export const SEED_LABEL = 'fuzz-seed'
-export const seedName = (r: ResourceInfo): string => `fz-seed-${r.singular}`
+// Both Event views share one key space: their seeds need different names.
+export const seedName = (r: ResourceInfo): string => `fz-seed-${r.singular}${r.group === 'events.k8s.io' ? '-v1' : ''}`
 
 /** A valid object of r named name (in FUZZ_NS when namespaced). */
 export function validObject(r: ResourceInfo, name: string): Record<string, unknown> {
-  const o = base[r.plural]!()
+  const o = base[fixtureKey(r)]!()
   const meta = o.metadata as Record<string, unknown>
   meta.name = name
   if (r.namespaced) meta.namespace = FUZZ_NS
   else delete meta.namespace
   // Nothing the fuzz writes may point the apiserver (pods/log) at a non-loopback address.
+  // An event's object lives in the event's namespace.
+  for (const ref of ['involvedObject', 'regarding']) if (o[ref]) (o[ref] as { namespace?: string }).namespace = FUZZ_NS
   if (r.plural === 'nodes') (o.status as { addresses: { address: string }[] }).addresses[0]!.address = '127.0.0.1'
   return o
 }

@@ -87,6 +87,12 @@ t.test('Jobs and CronJobs with fake nodes', { skip: need('kubectl 1.27', 'kubect
     t.ok(maxActive <= 2 && maxActive >= 1, `at most 2 pods active at once (max seen ${maxActive})`)
     const left = (await pods.list({ labelSelector: 'batch.kubernetes.io/job-name=five' })).items
     t.same(left.filter((p) => p.metadata.finalizers?.includes(FINALIZER_JOB_TRACKING)).map((p) => p.metadata.name), [], 'no pod keeps the tracking finalizer')
+    const events = await eventually('Events on the Job', async () => {
+      const out = await kubectl('1.33', 'get', 'events', '--field-selector', 'involvedObject.name=five', '-o', 'jsonpath={range .items[*]}{.reason}{"/"}{.source.component}{"\\n"}{end}')
+      return out.includes('Completed/') && out
+    })
+    t.equal(events.split('\n').filter((l) => l === 'SuccessfulCreate/job-controller').length, 5, 'SuccessfulCreate per pod, from job-controller')
+    t.match(events, /Completed\/job-controller/)
     for (const v of ['1.27', '1.33']) t.match(await kubectl(v, 'get', 'jobs', 'five'), /^NAME\s+STATUS\s+COMPLETIONS\s+DURATION\s+AGE\nfive\s+Complete\s+5\/5\s+\d+s\s+\d+s\n$/, `kubectl ${v} get jobs`)
   })
 
@@ -101,6 +107,9 @@ t.test('Jobs and CronJobs with fake nodes', { skip: need('kubectl 1.27', 'kubect
     t.equal(j.status?.failed, 3, 'backoffLimit 2: the third failure ends it')
     t.equal((await pods.list({ labelSelector: 'batch.kubernetes.io/job-name=fails' })).items.length, 3, 'no fourth pod')
     t.match(await kubectl('1.33', 'get', 'job', 'fails', '--no-headers'), /^fails\s+Failed\s+0\/1\s/)
+    await eventually('a BackoffLimitExceeded Warning', async () =>
+      (await kubectl('1.33', 'get', 'events', '--field-selector', 'involvedObject.name=fails,reason=BackoffLimitExceeded', '-o', 'jsonpath={.items[*].type}')).includes('Warning'),
+    )
   })
 
   await t.test('Indexed: one pod per index, each told its index', async (t) => {

@@ -24,6 +24,8 @@ export interface TestApiServerOptions {
   port?: number
   /** The `kubernetes` endpoint lease TTL (seconds). */
   endpointLeaseTtlSeconds?: number
+  /** Events expire this long after their last write (`--event-ttl`, default 1 h). */
+  eventTtlSeconds?: number
 }
 
 export interface TestApiServer {
@@ -54,6 +56,7 @@ export async function withApiServer(t: Test, opts: TestApiServerOptions = {}): P
       ...(opts.serviceCIDR ? { serviceCIDR: opts.serviceCIDR } : {}),
       ...(opts.bookmarkIntervalMs ? { bookmarkIntervalMs: opts.bookmarkIntervalMs } : {}),
       ...(opts.endpointLeaseTtlSeconds ? { endpointLeaseTtlSeconds: opts.endpointLeaseTtlSeconds } : {}),
+      ...(opts.eventTtlSeconds ? { eventTtlSeconds: opts.eventTtlSeconds } : {}),
     })
   let server: ApiServer | undefined = await start(opts.port ?? 0)
   const h: TestApiServer = {

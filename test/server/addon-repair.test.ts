@@ -1,0 +1,53 @@
+// #10 "reconciled, not created once": a running server puts back what a user deleted or
+// edited — the kube-dns add-on (addon-manager's minute loop) and the `kubernetes` Service
+// (the apiserver's bootstrap loop) — without a restart, and keeps a user's scaling.
+import t from 'tap'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { Deployment, Service } from '../../src/api/types.js'
+import { resourceFor } from '../../src/api/resources.js'
+import { startServer } from '../../src/server/server.js'
+import { freePort } from '../../src/util/ports.js'
+import { withEtcd } from '../helpers/etcd.js'
+import { waitUntil } from '../helpers/wait.js'
+
+t.test('a running server repairs its add-ons and bootstrap objects', async (t) => {
+  const etcd = await withEtcd(t)
+  const stateDir = mkdtempSync(join(tmpdir(), 'netkube-repair-'))
+  t.teardown(() => rmSync(stateDir, { recursive: true, force: true }))
+  const server = await startServer({
+    stateDir,
+    etcdServers: [etcd.endpoint],
+    securePort: await freePort(),
+    addonReconcileIntervalMs: 300,
+    bootstrapIntervalMs: 300,
+    dnsReplicas: 2,
+  })
+  t.teardown(() => server.stop())
+  const svcs = server.client.resource<Service>(resourceFor('services'), 'kube-system')
+  const deps = server.client.resource<Deployment>(resourceFor('deployments'), 'kube-system')
+  const defaultSvcs = server.client.resource<Service>(resourceFor('services'), 'default')
+
+  await deps.delete('netkube-dns')
+  t.equal((await deps.list()).items.length, 0, 'the DNS Deployment is gone')
+  await waitUntil('the DNS Deployment back', async () => (await deps.list()).items.length === 1, 10_000)
+  t.pass('deleted DNS Deployment re-created by the add-on loop')
+
+  const dns = await svcs.get('kube-dns')
+  const edited = structuredClone(dns)
+  edited.spec!.ports = edited.spec!.ports!.map((p) => ({ ...p, port: p.port + 1000 }))
+  await svcs.update(edited)
+  await waitUntil('kube-dns ports put back', async () => (await svcs.get('kube-dns')).spec!.ports!.every((p) => p.port === 53 || p.port === 9153), 10_000)
+  t.pass('edited kube-dns ports put back')
+
+  const dep = (await deps.list()).items[0]!
+  await deps.update({ ...dep, spec: { ...dep.spec!, replicas: 3 } })
+  await new Promise((r) => setTimeout(r, 1200))
+  t.equal((await deps.get(dep.metadata.name!)).spec!.replicas, 3, "a user's scaling survives several reconcile rounds")
+
+  const k = await defaultSvcs.get('kubernetes')
+  await defaultSvcs.delete('kubernetes')
+  await waitUntil('the kubernetes Service back', async () => (await defaultSvcs.get('kubernetes')).metadata.uid !== k.metadata.uid, 10_000)
+  t.equal((await defaultSvcs.get('kubernetes')).spec!.clusterIP, k.spec!.clusterIP, 'the kubernetes Service is back on its first address')
+})
