@@ -96,7 +96,7 @@ export interface MostRecent {
   missed: number
 }
 
-/** mostRecentScheduleTime, counting missed activations (walks at most ~200 steps). */
+/** mostRecentScheduleTime, counting missed activations (walks at most ~20 steps, then estimates). */
 export function mostRecentScheduleTime(cj: CronJob, sched: Schedule, now: number): MostRecent {
   let earliest = Date.parse(cj.status?.lastScheduleTime ?? cj.metadata.creationTimestamp ?? '') || now
   const sds = cj.spec.startingDeadlineSeconds
@@ -107,7 +107,7 @@ export function mostRecentScheduleTime(cj: CronJob, sched: Schedule, now: number
   if (t2 === undefined || now < t2) return { mostRecent: t1, missed: 1 }
   let cur = t1
   let missed = 1
-  for (let i = 0; i < 200; i++) {
+  for (let i = 0; i < 20; i++) {
     const n = sched.next(new Date(cur))?.getTime()
     if (n === undefined || n > now) return { mostRecent: cur, missed }
     cur = n

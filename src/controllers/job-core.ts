@@ -331,10 +331,12 @@ export function reconcileJob(input: JobInput): JobResult {
   }
   // Once the Job is finishing, every pod's finalizer may go; running pods then count as failed.
   if (finishing) {
+    const removing = new Set(toRemove)
+    const deleting = new Set(deletes)
     for (const p of owned) {
-      if (!withFinalizer(p) || toRemove.includes(p)) continue
+      if (!withFinalizer(p) || removing.has(p)) continue
       toRemove.push(p)
-      if (finishing.type === 'FailureTarget' && !inUncounted.has(p.metadata.uid!) && !isPodTerminal(p) && !deletes.includes(p)) uncounted.failed.push(p.metadata.uid!)
+      if (finishing.type === 'FailureTarget' && !inUncounted.has(p.metadata.uid!) && !isPodTerminal(p) && !deleting.has(p)) uncounted.failed.push(p.metadata.uid!)
     }
     if (!getCondition(status.conditions, finishing.type)) status.conditions = [...(status.conditions ?? []), finishing]
   }
@@ -396,7 +398,7 @@ function manage(
     // Pods with a bad, succeeded or duplicated index go first.
     const seen = new Set<number>()
     keep = []
-    for (const p of [...active].sort((a, b) => -compareForDeletion(a, b))) {
+    for (const p of [...active].sort((a, b) => compareForDeletion(b, a))) {
       const ix = completionIndex(p)
       if (ix === undefined || ix >= (completions ?? 0) || succeededIndexes.has(ix) || seen.has(ix)) deletes.push(p)
       else {
@@ -416,7 +418,8 @@ function manage(
   if (wait > 0) return { creates: [], deletes, requeueAfterMs: wait }
   const creates: Pod[] = []
   if (spec.completionMode === 'Indexed') {
-    const taken = new Set(keep.filter((p) => !deletes.includes(p)).map(completionIndex))
+    const gone = new Set(deletes)
+    const taken = new Set(keep.filter((p) => !gone.has(p)).map(completionIndex))
     for (let i = 0; i < (completions ?? 0) && diff > 0; i++) {
       if (succeededIndexes.has(i) || taken.has(i)) continue
       creates.push(podForJob(job, i))

@@ -49,7 +49,19 @@ t.test('Job and CronJob validation: field paths and upstream texts', async (t) =
     { plural: 'jobs', what: 'Indexed needs completions', mut: (o) => ((o.spec.completionMode = 'Indexed'), delete o.spec.completions), want: 'spec.completions: Required value: when completion mode is Indexed' },
     { plural: 'jobs', what: 'restartPolicy Always', mut: (o) => (o.spec.template.spec.restartPolicy = 'Always'), want: 'spec.template.spec.restartPolicy: Unsupported value: "Always": supported values: "OnFailure", "Never"' },
     { plural: 'jobs', what: 'restartPolicy missing (defaults to Always)', mut: (o) => delete o.spec.template.spec.restartPolicy, want: 'spec.template.spec.restartPolicy: Unsupported value: "Always"' },
-    { plural: 'jobs', what: 'selector not generated', mut: (o) => (o.spec.selector = { matchLabels: { 'job-name': 'pi' } }), want: 'spec.selector: Invalid value: {"matchLabels":{"job-name":"pi"}}: `selector` not auto-generated' },
+    {
+      plural: 'jobs',
+      what: 'selector not generated',
+      mut: (o) => ((o.metadata.uid = 'j-1'), delete o.spec.manualSelector, (o.spec.selector = { matchLabels: { app: 'pi' } })),
+      want: 'spec.selector: Invalid value: {"matchLabels":{"app":"pi"}}: `selector` not auto-generated',
+    },
+    {
+      plural: 'jobs',
+      what: "another Job's uid in the template labels",
+      mut: (o) => ((o.metadata.uid = 'j-1'), delete o.spec.manualSelector, (o.spec.template.metadata.labels['controller-uid'] = 'j-0'), (o.spec.selector = { matchLabels: { 'batch.kubernetes.io/controller-uid': 'j-1' } })),
+      want: 'spec.template.metadata.labels: Invalid value: {"app":"pi","controller-uid":"j-0"}: must have matching uid',
+    },
+    { plural: 'jobs', what: 'manual selector not matching the template', mut: (o) => (o.spec.selector = { matchLabels: { app: 'other' } }), want: 'spec.template.metadata.labels: Invalid value: {"app":"pi"}: `selector` does not match template `labels`' },
     { plural: 'jobs', what: 'ttlSecondsAfterFinished < 0', mut: (o) => (o.spec.ttlSecondsAfterFinished = -5), want: 'spec.ttlSecondsAfterFinished: Invalid value: -5: must be greater than or equal to 0' },
     { plural: 'cronjobs', what: 'bad schedule', mut: (o) => (o.spec.schedule = 'every minute'), want: 'CronJob.batch "hello" is invalid: spec.schedule: Invalid value: "every minute": expected exactly 5 fields, found 2: [every minute]' },
     { plural: 'cronjobs', what: 'minute out of range', mut: (o) => (o.spec.schedule = '0-70 * * * *'), want: 'spec.schedule: Invalid value: "0-70 * * * *": end of range (70) above maximum (59): 0-70' },
@@ -98,7 +110,7 @@ t.test('kubectl get: upstream columns and cells', async (t) => {
   j.status = { startTime: '2026-01-01T00:00:00Z', completionTime: '2026-01-01T00:00:42Z', succeeded: 5, conditions: [{ type: 'Complete', status: 'True' }] }
   const tbl = toTable(R.jobs, [j], { now })
   t.same(tbl.columnDefinitions.map((c) => `${c.name}${c.priority ? '*' : ''}`), ['Name', 'Status', 'Completions', 'Duration', 'Age', 'Containers*', 'Images*', 'Selector*'])
-  t.same(tbl.rows[0]!.cells, ['pi', 'Complete', '5/5', '42s', '60m', 'pi', 'perl:5.34.0', 'batch.kubernetes.io/controller-uid=j-1'])
+  t.same(tbl.rows[0]!.cells, ['pi', 'Complete', '5/5', '42s', '60m', 'pi', 'perl:5.34.0', 'app=pi'])
   const running = { ...j, spec: { ...j.spec, completions: undefined, parallelism: 3 }, status: { startTime: '2026-01-01T00:59:00Z', succeeded: 0 } } as unknown as Job
   t.same(toTable(R.jobs, [running], { now }).rows[0]!.cells.slice(1, 4), ['Running', '0/1 of 3', '60s'])
   const failing = { ...j, status: { conditions: [{ type: 'FailureTarget', status: 'True' }] } } as Job
