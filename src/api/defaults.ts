@@ -15,6 +15,8 @@ import type {
   ReplicaSet,
   Service,
   Node,
+  Job,
+  CronJob,
   Secret,
   NetworkPolicy,
 } from './types.js'
@@ -51,6 +53,12 @@ export function applyDefaults(r: ResourceInfo, obj: KubeObject): void {
       break
     case 'discovery.k8s.io/EndpointSlice':
       defaultEndpointSlice(obj as EndpointSlice)
+      break
+    case 'batch/Job':
+      defaultJob(obj as Job)
+      break
+    case 'batch/CronJob':
+      defaultCronJob(obj as CronJob)
       break
     case '/Secret':
       defaultSecret(obj as Secret)
@@ -298,6 +306,37 @@ function defaultReplicaSet(rs: ReplicaSet): void {
   if (!isObj(rs.spec)) return
   rs.spec.replicas ??= 1
   defaultTemplate(rs.spec as unknown as { template?: { spec?: PodSpec } })
+}
+
+// ---------- batch/v1 (SetDefaults_Job, SetDefaults_CronJob) ----------
+
+function defaultJob(job: Job): void {
+  const s = job.spec
+  if (!isObj(s)) return
+  // Both unset: a non-parallel Job of one pod.
+  if (s.completions === undefined && s.parallelism === undefined) {
+    s.completions = 1
+    s.parallelism = 1
+  }
+  s.parallelism ??= 1
+  s.backoffLimit ??= 6
+  s.completionMode ??= 'NonIndexed'
+  s.suspend ??= false
+  s.podReplacementPolicy ??= 'TerminatingOrFailed'
+  const tplLabels = isObj(s.template) && isObj(s.template.metadata) ? s.template.metadata.labels : undefined
+  if (isObj(job.metadata) && isObj(tplLabels) && Object.keys(job.metadata.labels ?? {}).length === 0) job.metadata.labels = { ...tplLabels }
+  defaultTemplate(s as unknown as { template?: { spec?: PodSpec } })
+}
+
+function defaultCronJob(cj: CronJob): void {
+  const s = cj.spec
+  if (!isObj(s)) return
+  s.concurrencyPolicy ??= 'Allow'
+  s.suspend ??= false
+  s.successfulJobsHistoryLimit ??= 3
+  s.failedJobsHistoryLimit ??= 1
+  // The job template's pod template gets pod defaults; the JobSpec itself is defaulted when a Job is made from it.
+  if (isObj(s.jobTemplate) && isObj(s.jobTemplate.spec)) defaultTemplate(s.jobTemplate.spec as unknown as { template?: { spec?: PodSpec } })
 }
 
 /**

@@ -57,6 +57,9 @@ export const RESOURCES: readonly ResourceInfo[] = [
   res('apps', 'v1', 'ReplicaSet', 'replicasets', true, { shortNames: ['rs'], subresources: ['status', 'scale'], etcdPrefix: 'replicasets', categories: ['all'] }),
   res('discovery.k8s.io', 'v1', 'EndpointSlice', 'endpointslices', true, { etcdPrefix: 'endpointslices' }),
   res('coordination.k8s.io', 'v1', 'Lease', 'leases', true, { etcdPrefix: 'leases' }),
+  // batch/v1 (kube-apiserver keeps them at /registry/jobs and /registry/cronjobs)
+  res('batch', 'v1', 'Job', 'jobs', true, { subresources: ['status'], etcdPrefix: 'jobs', categories: ['all'] }),
+  res('batch', 'v1', 'CronJob', 'cronjobs', true, { shortNames: ['cj'], subresources: ['status'], etcdPrefix: 'cronjobs', categories: ['all'] }),
   // Events, Secrets, ServiceAccounts (issue #11). events.k8s.io/v1 is a second view of the same
   // objects: one etcd key space (/registry/events), stored in core/v1 form, as kube-apiserver does.
   res('', 'v1', 'Event', 'events', true, { shortNames: ['ev'] }),

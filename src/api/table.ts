@@ -21,6 +21,8 @@ import type {
   Table,
   TableColumnDefinition,
   TableRow,
+  Job,
+  CronJob,
   Secret,
   ServiceAccount,
   CoreEvent,
@@ -322,6 +324,72 @@ const replicaSetPrinter: Printer = {
   },
 }
 
+// ---------- batch ----------
+
+const jobPrinter: Printer = {
+  columns: [
+    nameCol(),
+    col('Status', 'string', 0, 'Status of the job.'),
+    col('Completions', 'string', 0, 'The number of pods which reached phase Succeeded. The value increases monotonically for a given spec. However, it may decrease in reaction to scale down of elastic indexed jobs.'),
+    col('Duration', 'string', 0, 'Time required to complete the job.'),
+    ageCol(),
+    col('Containers', 'string', 1, 'Names of each container in the template.'),
+    col('Images', 'string', 1, 'Images referenced by each container in the template.'),
+    col('Selector', 'string', 1, 'A label query over pods that should match the pod count. Normally, the system sets this field for you. More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/labels/#label-selectors'),
+  ],
+  cells(obj, now) {
+    const j = obj as Job
+    const st = j.status ?? {}
+    const succeeded = st.succeeded ?? 0
+    let completions: string
+    if (j.spec?.completions !== undefined && j.spec.completions !== null) completions = `${succeeded}/${j.spec.completions}`
+    else completions = (j.spec?.parallelism ?? 0) > 1 ? `${succeeded}/1 of ${j.spec!.parallelism}` : `${succeeded}/1`
+    let dur = ''
+    if (st.startTime) dur = humanDuration((st.completionTime ? Date.parse(st.completionTime) : now.getTime()) - Date.parse(st.startTime))
+    const has = (t: string): boolean => (st.conditions ?? []).some((c) => c.type === t && c.status === 'True')
+    let status = 'Running'
+    if (has('Complete')) status = 'Complete'
+    else if (has('Failed')) status = 'Failed'
+    else if (j.metadata.deletionTimestamp) status = 'Terminating'
+    else if (has('Suspended')) status = 'Suspended'
+    else if (has('FailureTarget')) status = 'FailureTarget'
+    const [names, images] = containersAndImages(j.spec?.template)
+    return [j.metadata.name ?? '', status, completions, dur, age(j.metadata.creationTimestamp, now), names, images, labelSelectorCell(j.spec?.selector)]
+  },
+}
+
+const cronJobPrinter: Printer = {
+  columns: [
+    nameCol(),
+    col('Schedule', 'string', 0, 'The schedule in Cron format, see https://en.wikipedia.org/wiki/Cron.'),
+    col('Timezone', 'string', 0, 'The time zone name for the given schedule, see https://en.wikipedia.org/wiki/List_of_tz_database_time_zones. If not specified, this will default to the time zone of the kube-controller-manager process. The set of valid time zone names and the time zone offset is loaded from the system-wide time zone database by the API server during CronJob validation and the controller manager during execution. If no system-wide time zone database can be found a bundled version of the database is used instead. If the time zone name becomes invalid during the lifetime of a CronJob or due to a change in host configuration, the controller will stop creating new new Jobs and will create a system event with the reason UnknownTimeZone. More information can be found in https://kubernetes.io/docs/concepts/workloads/controllers/cron-jobs/#time-zones'),
+    col('Suspend', 'boolean', 0, 'This flag tells the controller to suspend subsequent executions, it does not apply to already started executions.  Defaults to false.'),
+    col('Active', 'integer', 0, 'A list of pointers to currently running jobs.'),
+    col('Last Schedule', 'string', 0, 'Information when was the last time the job was successfully scheduled.'),
+    ageCol(),
+    col('Containers', 'string', 1, 'Names of each container in the template.'),
+    col('Images', 'string', 1, 'Images referenced by each container in the template.'),
+    col('Selector', 'string', 1, 'A label query over pods that should match the pod count. Normally, the system sets this field for you. More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/labels/#label-selectors'),
+  ],
+  cells(obj, now) {
+    const cj = obj as CronJob
+    const [names, images] = containersAndImages(cj.spec?.jobTemplate?.spec?.template)
+    const suspend = cj.spec?.suspend
+    return [
+      cj.metadata.name ?? '',
+      cj.spec?.schedule ?? '',
+      cj.spec?.timeZone ?? '<none>',
+      suspend === undefined || suspend === null ? '<unset>' : suspend ? 'True' : 'False',
+      (cj.status?.active ?? []).length,
+      cj.status?.lastScheduleTime ? age(cj.status.lastScheduleTime, now) : '<none>',
+      age(cj.metadata.creationTimestamp, now),
+      names,
+      images,
+      labelSelectorCell(cj.spec?.jobTemplate?.spec?.selector),
+    ]
+  },
+}
+
 // ---------- nodes ----------
 
 function nodeStatus(node: Node): string {
@@ -533,6 +601,8 @@ const PRINTERS: Record<string, Printer> = {
   'discovery.k8s.io/endpointslices': endpointSlicePrinter,
   '/configmaps': configMapPrinter,
   'coordination.k8s.io/leases': leasePrinter,
+  'batch/jobs': jobPrinter,
+  'batch/cronjobs': cronJobPrinter,
   '/secrets': secretPrinter,
   '/serviceaccounts': serviceAccountPrinter,
   '/events': eventPrinter,

@@ -635,3 +635,76 @@ export const LABEL_HOSTNAME = 'kubernetes.io/hostname'
 export const ANNOTATION_REVISION = 'deployment.kubernetes.io/revision'
 export const TAINT_NODE_UNREACHABLE = 'node.kubernetes.io/unreachable'
 export const TAINT_NODE_NOT_READY = 'node.kubernetes.io/not-ready'
+
+// ---------- batch/v1 ----------
+export interface JobCondition extends Condition {
+  type: 'Complete' | 'Failed' | 'Suspended' | 'FailureTarget' | 'SuccessCriteriaMet' | string
+}
+
+export interface JobSpec {
+  parallelism?: number
+  completions?: number
+  activeDeadlineSeconds?: number
+  backoffLimit?: number
+  selector?: LabelSelector
+  manualSelector?: boolean
+  template: PodTemplateSpec
+  ttlSecondsAfterFinished?: number
+  completionMode?: 'NonIndexed' | 'Indexed'
+  suspend?: boolean
+  podReplacementPolicy?: 'TerminatingOrFailed' | 'Failed'
+}
+
+export interface JobStatus {
+  conditions?: JobCondition[]
+  startTime?: string
+  completionTime?: string
+  active?: number
+  succeeded?: number
+  failed?: number
+  terminating?: number
+  ready?: number
+  completedIndexes?: string
+  uncountedTerminatedPods?: { succeeded?: string[]; failed?: string[] }
+}
+
+export interface Job extends KubeObject {
+  spec: JobSpec
+  status?: JobStatus
+}
+
+export interface JobTemplateSpec {
+  metadata?: ObjectMeta
+  spec: JobSpec
+}
+
+export interface CronJobSpec {
+  schedule: string
+  timeZone?: string
+  startingDeadlineSeconds?: number
+  concurrencyPolicy?: 'Allow' | 'Forbid' | 'Replace'
+  suspend?: boolean
+  jobTemplate: JobTemplateSpec
+  successfulJobsHistoryLimit?: number
+  failedJobsHistoryLimit?: number
+}
+
+export interface CronJobStatus {
+  active?: ObjectReference[]
+  lastScheduleTime?: string
+  lastSuccessfulTime?: string
+}
+
+export interface CronJob extends KubeObject {
+  spec: CronJobSpec
+  status?: CronJobStatus
+}
+
+export const LABEL_JOB_CONTROLLER_UID = 'batch.kubernetes.io/controller-uid'
+export const LABEL_JOB_NAME = 'batch.kubernetes.io/job-name'
+export const LABEL_LEGACY_JOB_CONTROLLER_UID = 'controller-uid'
+export const LABEL_LEGACY_JOB_NAME = 'job-name'
+export const ANNOTATION_JOB_COMPLETION_INDEX = 'batch.kubernetes.io/job-completion-index'
+export const LABEL_JOB_COMPLETION_INDEX = 'batch.kubernetes.io/job-completion-index'
+export const FINALIZER_JOB_TRACKING = 'batch.kubernetes.io/job-tracking'
+export const ANNOTATION_CRONJOB_SCHEDULED_TIMESTAMP = 'batch.kubernetes.io/cronjob-scheduled-timestamp'

@@ -25,6 +25,7 @@ import {
 import { validateNetworkPolicy } from './validation/networking.js'
 import { validatePod, validatePodStatus, validatePodUpdate } from './validation/pod.js'
 import { validateService, validateServiceStatus, validateServiceUpdate } from './validation/service.js'
+import { validateCronJob, validateCronJobStatus, validateJob, validateJobStatus, validateJobUpdate } from './validation/batch.js'
 import { validateEvent, validateEventUpdate, validateSecret, validateSecretUpdate, validateServiceAccount } from './validation/coreapi.js'
 
 export { validateLabelSelector } from './validation/apps.js'
@@ -75,6 +76,12 @@ function validateSpec(r: ResourceInfo, obj: Obj, errs: Errs): void {
       break
     case 'coordination.k8s.io/Lease':
       validateLease(obj, errs)
+      break
+    case 'batch/Job':
+      validateJob(r, obj, errs)
+      break
+    case 'batch/CronJob':
+      validateCronJob(r, obj, errs)
       break
     // Secret, ServiceAccount, Event (issue #11); events.k8s.io objects arrive in core/v1 form.
     case '/Secret':
@@ -130,6 +137,9 @@ export function validateUpdate(r: ResourceInfo, obj: KubeObject, old: KubeObject
     case '/Node':
       validateNodeUpdate(obj, old, errs)
       break
+    case 'batch/Job':
+      validateJobUpdate(obj, old, errs)
+      break
     case '/Secret':
       validateSecretUpdate(obj, old, errs)
       break
@@ -173,6 +183,12 @@ export function validateStatusUpdate(r: ResourceInfo, obj: KubeObject, old: Kube
       break
     case 'apps/ReplicaSet':
       validateWorkloadStatus('ReplicaSet', obj, errs)
+      break
+    case 'batch/Job':
+      validateJobStatus(obj, errs)
+      break
+    case 'batch/CronJob':
+      validateCronJobStatus(obj, errs)
       break
     default:
       break

@@ -150,6 +150,32 @@ const ServiceSpec: Schema = {
   22: f('internalTrafficPolicy', 'string', { ptr: true }),
 }
 
+// batch/v1 (`kubectl create job`, `create cronjob`, `create job --from=cronjob/x`).
+const JobSpec: Schema = {
+  1: f('parallelism', 'int', { ptr: true }),
+  2: f('completions', 'int', { ptr: true }),
+  3: f('activeDeadlineSeconds', 'int', { ptr: true }),
+  4: f('selector', LabelSelector),
+  5: f('manualSelector', 'bool', { ptr: true }),
+  6: f('template', PodTemplateSpec),
+  7: f('backoffLimit', 'int', { ptr: true }),
+  8: f('ttlSecondsAfterFinished', 'int', { ptr: true }),
+  9: f('completionMode', 'string', { ptr: true }),
+  10: f('suspend', 'bool', { ptr: true }),
+  14: f('podReplacementPolicy', 'string', { ptr: true }),
+}
+
+const CronJobSpec: Schema = {
+  1: f('schedule', 'string'),
+  2: f('startingDeadlineSeconds', 'int', { ptr: true }),
+  3: f('concurrencyPolicy', 'string'),
+  4: f('suspend', 'bool', { ptr: true }),
+  5: f('jobTemplate', { 1: f('metadata', ObjectMeta), 2: f('spec', JobSpec) }),
+  6: f('successfulJobsHistoryLimit', 'int', { ptr: true }),
+  7: f('failedJobsHistoryLimit', 'int', { ptr: true }),
+  8: f('timeZone', 'string', { ptr: true }),
+}
+
 /** Object schemas by apiVersion/kind. Status is left out: the server resets it on create. */
 const KINDS: Record<string, Schema> = {
   'v1/Namespace': { 1: f('metadata', ObjectMeta), 2: f('spec', { 1: f('finalizers', 'string', { repeated: true }) }) },
@@ -165,6 +191,8 @@ const KINDS: Record<string, Schema> = {
     3: f('imagePullSecrets', { 1: f('name', 'string') }, { repeated: true }),
     4: f('automountServiceAccountToken', 'bool', { ptr: true }),
   },
+  'batch/v1/Job': { 1: f('metadata', ObjectMeta), 2: f('spec', JobSpec) },
+  'batch/v1/CronJob': { 1: f('metadata', ObjectMeta), 2: f('spec', CronJobSpec) },
 }
 
 export class ProtobufError extends Error {

@@ -3,7 +3,8 @@
 // status update may change, and when metadata.generation moves. Pure functions.
 import { randomUUID } from 'node:crypto'
 import type { ResourceInfo } from '../api/resources.js'
-import type { KubeObject, ObjectMeta } from '../api/types.js'
+import type { Job, KubeObject, ObjectMeta } from '../api/types.js'
+import { LABEL_JOB_CONTROLLER_UID, LABEL_JOB_NAME, LABEL_LEGACY_JOB_CONTROLLER_UID, LABEL_LEGACY_JOB_NAME } from '../api/types.js'
 import { deepEqual } from '../api/equal.js'
 
 export function hasStatusSubresource(r: ResourceInfo): boolean {
@@ -44,6 +45,7 @@ export function prepareForCreate(r: ResourceInfo, obj: KubeObject, now: Date): v
   delete m.deletionGracePeriodSeconds
   delete m.managedFields
   if (!r.namespaced) delete m.namespace
+  if (r.group === 'batch' && r.kind === 'Job') generateJobSelector(obj as Job)
   if (hasStatusSubresource(r)) {
     switch (r.kind) {
       case 'Node':
@@ -61,6 +63,30 @@ export function prepareForCreate(r: ResourceInfo, obj: KubeObject, now: Date): v
         obj.status = {}
     }
   }
+}
+
+/**
+ * The Job strategy's generateSelector: unless `manualSelector`, the pods are labelled with the
+ * Job's uid and name (new and legacy keys) and the selector matches the uid. Labels the user
+ * set are left for validation to judge.
+ */
+export function generateJobSelector(job: Job): void {
+  const spec = job.spec as Job['spec'] | undefined
+  if (spec === null || typeof spec !== 'object' || spec.manualSelector === true) return
+  const tpl = spec.template as Job['spec']['template'] | undefined
+  if (tpl === null || typeof tpl !== 'object') return
+  tpl.metadata ??= {}
+  if (tpl.metadata === null || typeof tpl.metadata !== 'object') return
+  const labels = (tpl.metadata.labels ??= {})
+  if (labels === null || typeof labels !== 'object') return
+  const uid = job.metadata.uid!
+  const name = job.metadata.name ?? ''
+  for (const k of [LABEL_LEGACY_JOB_NAME, LABEL_JOB_NAME]) labels[k] ??= name
+  for (const k of [LABEL_LEGACY_JOB_CONTROLLER_UID, LABEL_JOB_CONTROLLER_UID]) labels[k] ??= uid
+  spec.selector ??= {}
+  if (spec.selector === null || typeof spec.selector !== 'object') return
+  const ml = (spec.selector.matchLabels ??= {})
+  if (ml !== null && typeof ml === 'object') ml[LABEL_JOB_CONTROLLER_UID] ??= uid
 }
 
 /** Carry server-owned metadata over from the stored object on a main-resource update. */

@@ -67,6 +67,8 @@ export const R = {
   secrets: must('', 'v1', 'secrets'),
   serviceaccounts: must('', 'v1', 'serviceaccounts'),
   namespaces: must('', 'v1', 'namespaces'),
+  jobs: must('batch', 'v1', 'jobs'),
+  cronjobs: must('batch', 'v1', 'cronjobs'),
 }
 
 export const BY_NAMESPACE = 'namespace'

@@ -10,6 +10,10 @@ import { ControllerMetrics } from './metrics.js'
 import { NodeLifecycleController } from './nodelifecycle.js'
 import { ReplicaSetController } from './replicaset.js'
 import { ServiceAccountsController } from './serviceaccounts.js'
+import { CronJobController } from './cronjob.js'
+import { createEventRecorder, type EventRecorder } from '../events/recorder.js'
+import { JobController } from './job.js'
+import { TTLAfterFinishedController } from './ttlafterfinished.js'
 import type { Registry } from 'prom-client'
 
 export interface ControllerManagerOptions {
@@ -22,6 +26,10 @@ export interface ControllerManagerOptions {
   nodeMonitorPeriodMs?: number
   /** Workers per queue-driven controller (default 2). */
   workers?: number
+  /** First back-off before the Job controller replaces a failed pod (default 10 s, doubling, capped at 10 min). */
+  jobPodFailureBackoffMs?: number
+  /** Where the Job and CronJob controllers send Events (default: core/v1 Events through `client`). */
+  events?: EventRecorder
 }
 
 export interface ControllerManager {
@@ -34,6 +42,14 @@ export async function startControllerManager(opts: ControllerManagerOptions): Pr
   const f = new InformerFactory(opts.client)
   const metrics = new ControllerMetrics()
   const workers = opts.workers ?? 2
+  // One recorder per controller, named as upstream's event sources.
+  const recorders: EventRecorder[] = []
+  const recorder = (component: string): EventRecorder => {
+    if (opts.events) return opts.events
+    const r = createEventRecorder({ client: opts.client, component })
+    recorders.push(r)
+    return r
+  }
   // Construct everything first: indexers must be registered before informers exist.
   const nodeLifecycle = new NodeLifecycleController(opts.client, f, metrics, {
     gracePeriodMs: opts.nodeMonitorGracePeriodMs ?? 40_000,
@@ -46,6 +62,11 @@ export async function startControllerManager(opts: ControllerManagerOptions): Pr
     new EndpointsController(opts.client, f, metrics),
     new EndpointSliceController(opts.client, f, metrics),
     new ServiceAccountsController(opts.client, f, metrics),
+    new JobController(opts.client, f, metrics, recorder('job-controller'), {
+      ...(opts.jobPodFailureBackoffMs !== undefined ? { backoffBaseMs: opts.jobPodFailureBackoffMs } : {}),
+    }),
+    new CronJobController(opts.client, f, metrics, recorder('cronjob-controller')),
+    new TTLAfterFinishedController(opts.client, f, metrics),
   ]
   const gc = new GarbageCollector(opts.client, f, metrics)
   await f.start()
@@ -59,6 +80,7 @@ export async function startControllerManager(opts: ControllerManagerOptions): Pr
     stop: () =>
       (stopping ??= (async () => {
         await Promise.all([...queued.map((c) => c.stop()), nodeLifecycle.stop(), gc.stop()])
+        await Promise.all(recorders.map((r) => r.stop()))
         await f.stop()
       })()),
   }

@@ -8,6 +8,7 @@ import { QueueController, splitKey } from './base.js'
 import { Expectations } from './expectations.js'
 import { BY_NAMESPACE, R, type InformerFactory } from './informers.js'
 import type { ControllerMetrics } from './metrics.js'
+import { handleOwnedPods } from './owned-pods.js'
 import { reconcileReplicaSet } from './replicaset-core.js'
 import { createEventRecorder } from '../events/recorder.js'
 
@@ -29,30 +30,11 @@ export class ReplicaSetController extends QueueController {
         this.enqueue(objectKey(rs))
       },
     })
-    this.pods.addEventHandler({
-      onAdd: (p) => {
-        const k = this.ownerKey(p)
-        if (k) {
-          this.exp.creationObserved(k)
-          this.enqueue(k)
-        } else this.enqueueMatching(p)
-      },
-      onUpdate: (o, p) => {
-        const k = this.ownerKey(p)
-        const ok = this.ownerKey(o)
-        if (p.metadata.deletionTimestamp && !o.metadata.deletionTimestamp && k) this.exp.deletionObserved(k, p.metadata.name!)
-        if (ok && ok !== k) this.enqueue(ok)
-        if (k) this.enqueue(k)
-        else this.enqueueMatching(p)
-        if (JSON.stringify(o.metadata.labels) !== JSON.stringify(p.metadata.labels)) this.enqueueMatching(p)
-      },
-      onDelete: (p) => {
-        const k = this.ownerKey(p)
-        if (k) {
-          this.exp.deletionObserved(k, p.metadata.name!)
-          this.enqueue(k)
-        }
-      },
+    handleOwnedPods(this.pods, {
+      ownerKey: (p) => this.ownerKey(p),
+      enqueue: (k) => this.enqueue(k),
+      enqueueMatching: (p) => this.enqueueMatching(p),
+      exp: this.exp,
     })
   }
 

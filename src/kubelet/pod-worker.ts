@@ -241,7 +241,7 @@ export class PodWorker {
     }
     for (const e of c.env ?? []) {
       if (e.value !== undefined) env[e.name] = expandVars(e.value, env)
-      else if (e.valueFrom?.fieldRef) env[e.name] = fields[e.valueFrom.fieldRef.fieldPath] ?? ''
+      else if (e.valueFrom?.fieldRef) env[e.name] = fieldRefValue(this.pod, e.valueFrom.fieldRef.fieldPath, fields)
       else if (e.valueFrom?.configMapKeyRef || e.valueFrom?.secretKeyRef) {
         const isCm = !!e.valueFrom.configMapKeyRef
         const ref = (e.valueFrom.configMapKeyRef ?? e.valueFrom.secretKeyRef)!
@@ -511,6 +511,13 @@ export class PodWorker {
     if (this.sandboxError) v.message = this.sandboxError
     return v
   }
+}
+
+/** A downward-API fieldPath: the fixed fields, or `metadata.labels['k']` / `metadata.annotations['k']`. */
+function fieldRefValue(pod: Pod, path: string, fields: Record<string, string | undefined>): string {
+  const m = /^metadata\.(labels|annotations)\['(.*)'\]$/.exec(path)
+  if (m) return (m[1] === 'labels' ? pod.metadata.labels : pod.metadata.annotations)?.[m[2]!] ?? ''
+  return fields[path] ?? ''
 }
 
 function terminatedOf(st: ContainerRuntimeState, slot: Pick<Slot, 'killed'>): ContainerStateTerminated {

@@ -51,6 +51,8 @@ export interface ServerOptions {
   extraTokenFile?: string
   nodeMonitorGracePeriodMs?: number
   podEvictionTimeoutMs?: number
+  /** The Job controller's first pod-failure back-off (default 10 s). */
+  jobPodFailureBackoffMs?: number
   /** Do not create the cluster DNS add-on. */
   noDns?: boolean
   /**
@@ -191,6 +193,7 @@ export async function startServer(o: ServerOptions): Promise<Server> {
           client,
           ...(o.nodeMonitorGracePeriodMs !== undefined ? { nodeMonitorGracePeriodMs: o.nodeMonitorGracePeriodMs } : {}),
           ...(o.podEvictionTimeoutMs !== undefined ? { podEvictionTimeoutMs: o.podEvictionTimeoutMs } : {}),
+          ...(o.jobPodFailureBackoffMs !== undefined ? { jobPodFailureBackoffMs: o.jobPodFailureBackoffMs } : {}),
         }),
       ),
       'kube-scheduler': await elect('kube-scheduler', () => startScheduler({ client })),

@@ -113,11 +113,12 @@ export class FakeKubelet {
       void api.delete(p.metadata.name!, { gracePeriodSeconds: 0 }).catch(() => {})
       return
     }
-    if (p.status?.phase === 'Running' || this.holdNotReady.has(objectKey(p))) return
+    // Terminal pods are never started again (what a Job's workload reports stays).
+    if (p.status?.phase === 'Running' || p.status?.phase === 'Succeeded' || p.status?.phase === 'Failed' || this.holdNotReady.has(objectKey(p))) return
     const t = setTimeout(() => {
       this.timers.delete(t)
       const cur = this.inf.store.get(objectKey(p))
-      if (!cur || cur.metadata.deletionTimestamp || cur.status?.phase === 'Running' || !this.alive.get(node)) return
+      if (!cur || cur.metadata.deletionTimestamp || cur.status?.phase !== p.status?.phase || !this.alive.get(node)) return
       const ip = `10.244.${Math.floor(this.ip / 250)}.${(this.ip % 250) + 2}`
       this.ip++
       // A failed write is retried (a real kubelet's status manager does the same).
@@ -167,7 +168,7 @@ export interface Cluster {
   kubelet: FakeKubelet
 }
 
-export async function withCluster(t: Test, opts: { graceMs?: number; evictMs?: number } = {}): Promise<Cluster> {
+export async function withCluster(t: Test, opts: { graceMs?: number; evictMs?: number; jobBackoffMs?: number } = {}): Promise<Cluster> {
   const api = await withApiServer(t)
   const client = createClient({ server: api.url, token: api.token, caPem: api.caPem })
   const cm = await startControllerManager({
@@ -175,6 +176,7 @@ export async function withCluster(t: Test, opts: { graceMs?: number; evictMs?: n
     nodeMonitorGracePeriodMs: opts.graceMs ?? 6000,
     podEvictionTimeoutMs: opts.evictMs ?? 2000,
     nodeMonitorPeriodMs: 300,
+    ...(opts.jobBackoffMs !== undefined ? { jobPodFailureBackoffMs: opts.jobBackoffMs } : {}),
   })
   const sched = await startScheduler({ client, retryPeriodMs: 2000 })
   const kubelet = new FakeKubelet(client)

@@ -30,6 +30,8 @@ const ENV_NAME = /^[-._a-zA-Z][-._a-zA-Z0-9]*$/
 export interface PodSpecOptions {
   /** Inside a Deployment/ReplicaSet template: restartPolicy must be Always, no activeDeadlineSeconds. */
   template?: boolean
+  /** Inside a Job template: restartPolicy must be OnFailure or Never (activeDeadlineSeconds allowed). */
+  jobTemplate?: boolean
 }
 
 export function validatePodSpec(specIn: unknown, path: string, errs: Errs, opts: PodSpecOptions = {}): void {
@@ -48,7 +50,9 @@ export function validatePodSpec(specIn: unknown, path: string, errs: Errs, opts:
   )
 
   const restart = asString(spec.restartPolicy, `${path}.restartPolicy`, errs)
-  if (opts.template) {
+  if (opts.jobTemplate) {
+    if (restart !== 'OnFailure' && restart !== 'Never') errs.push(notSupported(`${path}.restartPolicy`, restart ?? '', ['OnFailure', 'Never']))
+  } else if (opts.template) {
     if (restart !== undefined && restart !== 'Always') errs.push(notSupported(`${path}.restartPolicy`, restart, ['Always']))
   } else oneOf(restart, `${path}.restartPolicy`, RESTART_POLICIES, errs)
 
