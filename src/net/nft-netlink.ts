@@ -19,7 +19,7 @@ import nl from 'netlink'
 import type { NetlinkSocket } from 'netlink'
 import { ipToBuffer, parseCidr } from './ip.js'
 import { inNetnsSync } from './netns.js'
-import { NftError, type NftFamily, type NftOp, type NftTransaction } from './nft.js'
+import { NftError, NftExec, type NftFamily, type NftOp, type NftRunner, type NftTableState, type NftTransaction } from './nft.js'
 
 const { createNetlink } = nl
 
@@ -29,7 +29,6 @@ const NFNL_MSG_BATCH_BEGIN = 0x10
 const NFNL_MSG_BATCH_END = 0x11
 const NLMSG_ERROR = 2
 const NLM_F_REQUEST = 0x1
-const NLM_F_ACK = 0x4
 const NLM_F_CREATE = 0x400
 const NLM_F_APPEND = 0x800
 const NLA_F_NESTED = 0x8000
@@ -282,8 +281,9 @@ function message(type: number, flags: number, seq: number, family: number, attrs
 const nftType = (m: number): number => (NFNL_SUBSYS_NFTABLES << 8) | m
 
 /** The messages of one op (without batch framing). */
-function opMessages(family: number, table: string, op: NftOp, seq: () => number): Buffer[] {
+function opMessages(family: number, txTable: string, op: NftOp, seq: () => number): Buffer[] {
   const { verb, obj } = op
+  const table = op.table ?? txTable
   const T = (n: number): Attr => str(n, table)
   const msg = (m: number, flags: number, attrs: Attr[]): Buffer => message(nftType(m), NLM_F_REQUEST | flags, seq(), family, attrs)
   switch (obj.kind) {
@@ -348,11 +348,12 @@ export function encodeBatches(tx: NftTransaction, maxBytes = Infinity, firstSeq 
     let msgs: Buffer[]
     if (op.obj.kind === 'element') {
       const first = op.obj
+      const table = op.table ?? tx.table
       const items: Buffer[] = []
       let j = i
-      for (; j < tx.ops.length && j - i < 1024; j++) {
+      for (; j < tx.ops.length && j - i < 256; j++) {
         const o = tx.ops[j]!
-        if (o.verb !== op.verb || o.obj.kind !== 'element' || o.obj.set !== first.set) break
+        if (o.verb !== op.verb || o.obj.kind !== 'element' || o.obj.set !== first.set || (o.table ?? tx.table) !== table) break
         const el = [nest(1, attr(DATA_VALUE, encodeKey(o.obj.key)))]
         if (o.verb === 'add' && o.obj.value !== undefined) el.push(encodeVerdictValue(o.obj.value))
         items.push(nest(1, ...el))
@@ -360,7 +361,7 @@ export function encodeBatches(tx: NftTransaction, maxBytes = Infinity, firstSeq 
       if (op.verb === 'flush') throw new NftUnsupported('flush element')
       i = j - 1
       const type = op.verb === 'add' ? MSG.newSetElem : MSG.delSetElem
-      msgs = [message(nftType(type), NLM_F_REQUEST | (op.verb === 'add' ? NLM_F_CREATE : 0), seq(), family, [str(1, tx.table), str(2, first.set), nest(3, ...items)])]
+      msgs = [message(nftType(type), NLM_F_REQUEST | (op.verb === 'add' ? NLM_F_CREATE : 0), seq(), family, [str(1, table), str(2, first.set), nest(3, ...items)])]
     } else msgs = opMessages(family, tx.table, op, seq)
     const n = msgs.reduce((a, m) => a + m.length, 0)
     if (size + n > maxBytes && cur.length > 1) {
@@ -436,7 +437,9 @@ export class NftNetlink {
   }
 
   private sendRaw(msgs: Buffer[]): Promise<void> {
-    return new Promise((resolve, reject) => this.sock.socket.send(msgs, { port: 0 }, (err) => (err ? reject(err) : resolve())))
+    // one buffer: sendmsg refuses more than 1024 iovecs (EMSGSIZE)
+    const data = Buffer.concat(msgs)
+    return new Promise((resolve, reject) => this.sock.socket.send(data, { port: 0 }, (err) => (err ? reject(err) : resolve())))
   }
 
   /** Send one framed batch, then a GETGEN whose answer proves the kernel has processed it. */
@@ -492,4 +495,49 @@ export class NftNetlink {
 
 function errnoName(n: number): string {
   return ({ 1: 'EPERM', 2: 'ENOENT', 16: 'EBUSY', 17: 'EEXIST', 22: 'EINVAL', 40: 'ELOOP', 90: 'EMSGSIZE', 95: 'EOPNOTSUPP' } as Record<number, string>)[n] ?? 'errno'
+}
+
+/**
+ * An NftRunner that sends what netlink can carry as one batch over a kept socket, and anything
+ * else (base chains, comments, anonymous vmaps) through `nft -f`. Reads go through nft.
+ */
+export class NftNetlinkRunner implements NftRunner {
+  readonly exec: NftExec
+  private nl: NftNetlink | undefined
+  /** Transactions sent each way (the bench and tests read it). */
+  readonly sent = { netlink: 0, nft: 0 }
+
+  constructor(readonly netns?: string) {
+    this.exec = new NftExec(netns)
+  }
+
+  async apply(tx: NftTransaction): Promise<void> {
+    if (!tx.size) return
+    this.nl ??= new NftNetlink(this.netns)
+    try {
+      await this.nl.apply(tx)
+      this.sent.netlink++
+    } catch (err) {
+      if (!(err instanceof NftUnsupported)) throw err
+      await this.exec.apply(tx)
+      this.sent.nft++
+    }
+  }
+
+  listTable(family: NftFamily, table: string): Promise<string | undefined> {
+    return this.exec.listTable(family, table)
+  }
+
+  readTable(family: NftFamily, table: string): Promise<NftTableState | undefined> {
+    return this.exec.readTable(family, table)
+  }
+
+  readTables(family: NftFamily, tables: readonly string[]): Promise<Map<string, NftTableState>> {
+    return this.exec.readTables(family, tables)
+  }
+
+  close(): void {
+    this.nl?.close()
+    this.nl = undefined
+  }
 }
