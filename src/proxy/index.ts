@@ -10,7 +10,7 @@ import { findResource } from '../api/resources.js'
 import type { Client, EventHandler, SharedInformer } from '../client/interfaces.js'
 import { createInformer } from '../client/informer.js'
 import { NftExec, type NftRunner } from '../net/nft.js'
-import { NftNetlinkRunner } from '../net/nft-netlink.js'
+import { netnsHandle } from '../net/door.js'
 import { canSetns } from '../net/netns.js'
 import { logger } from '../util/log.js'
 import type { ProxyBackend } from './backend.js'
@@ -70,7 +70,7 @@ export function makeBackend(opts: Pick<StartProxyOptions, 'mode' | 'netns' | 'cl
   switch (opts.mode) {
     case 'nftables': {
       const netlink = !opts.nft && opts.nftTransport !== 'nft' && (!opts.netns || canSetns())
-      const runner = opts.nft ?? (netlink ? new NftNetlinkRunner(opts.netns) : new NftExec(opts.netns))
+      const runner = opts.nft ?? (netlink ? netnsHandle(opts.netns).nftNetlink() : new NftExec(opts.netns))
       return new NftBackend(runner, { clusterCIDR: opts.clusterCIDR, dispatch: opts.nftDispatch ?? 'cascade' }, {
         adopt: true,
         chunkOps: netlink ? NFT_CHUNK_OPS : undefined,
