@@ -348,6 +348,18 @@ function emitDeltas(family: typeof NFT_FAMILY, txTable: string, deltas: Map<stri
   return txs.filter((t, i) => i < start || t.size > 0)
 }
 
+/** Chains and rules the deltas write. */
+function written(deltas: Map<string, Delta>): { chainsWritten: number; rulesWritten: number } {
+  let chainsWritten = 0
+  let rulesWritten = 0
+  for (const d of deltas.values())
+    for (const [, rs] of d.writeChains) {
+      chainsWritten++
+      rulesWritten += rs.length
+    }
+  return { chainsWritten, rulesWritten }
+}
+
 /** FNV-1a: a Service's shard, stable across restarts (adoption finds it where it was). */
 export function shardOf(key: string, shards: number): number {
   let h = 0x811c9dc5
@@ -471,13 +483,7 @@ export class NftState {
       for (const [t, d] of deltas) txs.push(...emitDeltas(this.family, this.table, new Map([[t, d]]), opts.chunkOps))
     }
     txs = txs.filter((t) => t.size > 0)
-    let chainsWritten = 0
-    let rulesWritten = 0
-    for (const d of deltas.values())
-      for (const [, rs] of d.writeChains) {
-        chainsWritten++
-        rulesWritten += rs.length
-      }
+    const { chainsWritten, rulesWritten } = written(deltas)
     return {
       txs,
       full: true,
@@ -544,13 +550,7 @@ export class NftState {
     const txs = emitDeltas(this.family, this.table, deltas)
     // nothing changed: still one (empty) transaction, so callers see what was sent
     if (!txs.length) txs.push(new NftTransaction(this.family, this.table))
-    let chainsWritten = 0
-    let rulesWritten = 0
-    for (const d of deltas.values())
-      for (const [, rs] of d.writeChains) {
-        chainsWritten++
-        rulesWritten += rs.length
-      }
+    const { chainsWritten, rulesWritten } = written(deltas)
     return {
       txs,
       full: false,
