@@ -30,7 +30,7 @@ t.test('informers drive syncs: create, scale down, delete; /healthz and /metrics
   const proxy = await startProxy({ ...NODE_PROXY, client, netns: 'not-used-with-fake-nft', nft, healthPort: 0 })
   t.teardown(() => proxy.stop())
   const dump = (): string => nft.dump('ip', NFT_TABLE) ?? ''
-  t.match(dump(), /numgen random mod 2 == 0 goto endpoint-/, 'first sync programmed both endpoints (cascade dispatch, the default)')
+  t.match(dump(), /numgen random mod 2 vmap/, 'first sync programmed both endpoints')
   t.ok(nft.transactions[0]!.render().includes('delete table ip netkube-proxy'), 'first sync is full')
 
   const cur = await slices.get('web-abc')
