@@ -1,7 +1,9 @@
-// bench:proxy — sync cost and connect latency of the service proxy at 1k/5k/10k Services
+// bench:proxy — sync cost and connect latency of the service proxy at 1k/10k/50k Services
 // (5 endpoints each), applied to a real kernel inside throwaway namespaces.
 // Compared, in the same run on the same namespaces:
-//   nftables      upstream's nftables proxier layout (numgen vmap dispatch)
+//   nft-netlink   netkube's default: cascade dispatch (no anonymous sets), changes as netlink
+//                 batches over a kept socket, cold start in chunks, restarts diff the kernel's table
+//   nftables      upstream's nftables proxier layout (numgen vmap dispatch), every sync `nft -f`
 //   nft-cascade   the same with `numgen random mod (N-i) == 0 goto` rules (no anonymous sets)
 //   iptables      the baseline: upstream's iptables proxier with partial syncs
 //                 (MinimizeIPTablesRestore: only changed Services' chains, --noflush)
@@ -20,18 +22,24 @@ import { nsenterRun } from '../src/net/netns.js'
 import type { ProxyBackend, SyncInput, SyncStats } from '../src/proxy/backend.js'
 import { IptablesBackend, IptablesExec } from '../src/proxy/iptables.js'
 import { NftBackend } from '../src/proxy/nft-backend.js'
+import { NftNetlinkRunner } from '../src/net/nft-netlink.js'
+import { NFT_CHUNK_OPS, NFT_SHARDS } from '../src/proxy/index.js'
 import { NFT_TABLE } from '../src/proxy/nftables.js'
 import { ensureNodePrerequisites } from '../src/proxy/node.js'
 import { Proxier } from '../src/proxy/proxier.js'
 import { buildTopology, connectMany, type Topology } from './proxy-topology.js'
 
-const SIZES = (process.env.BENCH_PROXY_SIZES ?? '1000,5000,10000').split(',').map(Number)
+const SIZES = (process.env.BENCH_PROXY_SIZES ?? '1000,10000,50000').split(',').map(Number)
+// the baselines grow too fast to run at every size (vmap: quadratic, 88 s at 10k)
 const IPT_MAX = Number(process.env.BENCH_PROXY_IPTABLES_MAX ?? 10000)
+const VMAP_MAX = Number(process.env.BENCH_PROXY_VMAP_MAX ?? 10000)
+const CASCADE_MAX = Number(process.env.BENCH_PROXY_CASCADE_MAX ?? 10000)
+const maxFor = (m: Mode): number => (m.startsWith('iptables') ? IPT_MAX : m === 'nftables' ? VMAP_MAX : m === 'nft-cascade' ? CASCADE_MAX : Infinity)
 const EPS = 5
 
 function clusterIP(i: number): string {
-  const n = i + 256 // 10.96.1.0 upward: 10k services stay inside 10.96.0.0/12
-  return `10.96.${n >> 8}.${n & 255}`
+  const n = i + 256 // 10.96.1.0 upward: 50k services stay inside 10.96.0.0/12
+  return `10.${96 + (n >> 16)}.${(n >> 8) & 255}.${n & 255}`
 }
 
 function service(i: number): Service {
@@ -55,8 +63,8 @@ const median = (xs: number[]): number => {
   return s[Math.floor(s.length / 2)] ?? NaN
 }
 
-type Mode = 'nftables' | 'nft-cascade' | 'iptables' | 'iptables-full'
-const MODES: readonly Mode[] = (process.env.BENCH_PROXY_MODES?.split(',') as Mode[] | undefined) ?? ['nft-cascade', 'nftables', 'iptables', 'iptables-full']
+type Mode = 'nft-netlink' | 'nftables' | 'nft-cascade' | 'iptables' | 'iptables-full'
+const MODES: readonly Mode[] = (process.env.BENCH_PROXY_MODES?.split(',') as Mode[] | undefined) ?? ['nft-netlink', 'nft-cascade', 'nftables', 'iptables', 'iptables-full']
 const CHANGES = Number(process.env.BENCH_PROXY_CHANGES ?? 6)
 
 interface Row {
@@ -69,8 +77,13 @@ interface Row {
   changeMs: number
   /** what one change sync sent: nft transaction ops, or iptables restore bytes + chains */
   changeWritten: string
+  /** restart over a table with 1% of the Services changed meanwhile (nft-netlink only) */
+  adopt1pctMs?: number
   firstUs?: number
   lastUs?: number
+  /** this process after the syncs (it is the proxy): resident set and live heap, MB */
+  rssMB?: number
+  heapMB?: number
 }
 
 /** Remembers what the wrapped backend last wrote (the proxier keeps only rules/chains). */
@@ -84,9 +97,14 @@ class Recording implements ProxyBackend {
     this.last = await this.inner.sync(input)
     return this.last
   }
+  close(): void {
+    this.inner.close?.()
+  }
 }
 
 function backendFor(topo: Topology, mode: Mode): ProxyBackend {
+  if (mode === 'nft-netlink')
+    return new NftBackend(new NftNetlinkRunner(topo.node), { clusterCIDR: topo.clusterCIDR, dispatch: 'cascade' }, { adopt: true, chunkOps: NFT_CHUNK_OPS, shards: NFT_SHARDS })
   if (mode === 'nftables' || mode === 'nft-cascade')
     return new NftBackend(new NftExec(topo.node), { clusterCIDR: topo.clusterCIDR, dispatch: mode === 'nftables' ? 'vmap' : 'cascade' })
   return new IptablesBackend(new IptablesExec(topo.node), { clusterCIDR: topo.clusterCIDR, minimizeRestore: mode === 'iptables' })
@@ -104,6 +122,9 @@ function proxierFor(backend: ProxyBackend, topo: Topology): Proxier {
 /** Back to a namespace no proxy ever ran in: no nft table, no KUBE-* chains or jumps. */
 async function pristine(topo: Topology): Promise<void> {
   await nsenterRun(topo.node, 'nft', ['delete', 'table', 'ip', NFT_TABLE], { allowFailure: true })
+  const tables = (await nsenterRun(topo.node, 'nft', ['list', 'tables', 'ip'])).stdout
+  const shards = [...tables.matchAll(new RegExp(`^table ip (${NFT_TABLE}-\\d+)$`, 'gm'))].map((m) => `delete table ip ${m[1]}`)
+  if (shards.length) await nsenterRun(topo.node, 'nft', ['-f', '-'], { input: shards.join('\n') + '\n' })
   // without --noflush, restore empties the named tables and deletes their user chains
   await nsenterRun(topo.node, 'iptables-legacy-restore', ['-w'], { input: '*nat\nCOMMIT\n*filter\nCOMMIT\n' })
 }
@@ -119,9 +140,11 @@ async function measure(topo: Topology, mode: Mode, n: number, latency: boolean):
   // which would charge one size for the previous one's teardown
   await pristine(topo)
   // set-up: a proxy with no Services creates its table / chains / built-in jumps
-  const empty = proxierFor(backendFor(topo, mode), topo)
+  const emptyBackend = backendFor(topo, mode)
+  const empty = proxierFor(emptyBackend, topo)
   empty.setSynced()
   const setupMs = await timed(() => empty.syncNow())
+  emptyBackend.close?.()
 
   const pods = topo.pods.map((x) => x.ip)
   const slices: EndpointSlice[] = []
@@ -139,8 +162,10 @@ async function measure(topo: Topology, mode: Mode, n: number, latency: boolean):
   feed(first)
   const firstFullMs = await timed(() => first.syncNow())
   // full resync over N existing Services: what a restarted proxy (or a failure, or the hourly
-  // resync) costs; the same backend, a new proxier, so its first sync is full
-  const p = proxierFor(backend, topo)
+  // resync) costs: a new backend (nothing in memory) and a new proxier, so its first sync is full
+  backend.inner.close?.()
+  const restarted = new Recording(backendFor(topo, mode))
+  const p = proxierFor(restarted, topo)
   feed(p)
   let rules = 0
   const resyncMs = await timed(async () => ({ rules } = await p.syncNow()))
@@ -157,10 +182,30 @@ async function measure(topo: Topology, mode: Mode, n: number, latency: boolean):
       }),
     )
   }
-  const w = backend.last?.written ?? 0
-  const ipt = backend.inner instanceof IptablesBackend ? backend.inner.last : undefined
+  const w = restarted.last?.written ?? 0
+  const ipt = restarted.inner instanceof IptablesBackend ? restarted.inner.last : undefined
   const changeWritten = ipt ? `${(w / 1024).toFixed(1)} kB, ${ipt.written} chains` : `${w} ops`
   const row: Row = { mode, services: n, rules, setupMs, firstFullMs, resyncMs, changeMs: median(times), changeWritten }
+  if (mode === 'nft-netlink') {
+    // a restart while 1% of the Services changed (one endpoint each): the adoption writes that much
+    const qBackend = backendFor(topo, mode)
+    const q = proxierFor(qBackend, topo)
+    const changed = new Set<number>()
+    for (let i = 0; i < n; i += 100) changed.add(i)
+    for (let i = 0; i < n; i++) {
+      q.onService(undefined, service(i))
+      q.onEndpointSlice(undefined, changed.has(i) ? endpointSlice(i, pods, 1) : slices[i]!)
+    }
+    q.setSynced()
+    row.adopt1pctMs = await timed(() => q.syncNow())
+    qBackend.close?.()
+    for (const i of changed) slices[i] = endpointSlice(i, pods, 1)
+    ;(globalThis as { gc?: () => void }).gc?.()
+    const mem = process.memoryUsage()
+    row.rssMB = mem.rss / 2 ** 20
+    row.heapMB = mem.heapUsed / 2 ** 20
+  }
+  restarted.close?.()
   if (latency) {
     for (const [which, idx] of [['firstUs', 0], ['lastUs', n - 1]] as const) {
       const r = await connectMany(topo.client, clusterIP(idx), 80, 200, 2000)
@@ -182,8 +227,8 @@ async function main(): Promise<void> {
     await new Promise((r) => setTimeout(r, 300))
     // size-major, modes interleaved: drift in the machine's load spreads over every mode
     for (const n of SIZES)
-      for (const mode of MODES.filter((m) => !m.startsWith('iptables') || n <= IPT_MAX)) {
-        const row = await measure(topo, mode, n, n === Math.max(...SIZES))
+      for (const mode of MODES.filter((m) => n <= maxFor(m))) {
+        const row = await measure(topo, mode, n, n === Math.max(...SIZES.filter((x) => x <= maxFor(mode))))
         rows.push(row)
         process.stderr.write(
           `${mode} ${n}: set-up ${row.setupMs.toFixed(0)} ms, first full ${row.firstFullMs.toFixed(0)} ms, resync ${row.resyncMs.toFixed(0)} ms, change ${row.changeMs.toFixed(1)} ms\n`,
@@ -203,15 +248,20 @@ async function main(): Promise<void> {
     ['full resync ms', 14, (r) => fmt(r.resyncMs)],
     ['1-endpoint change ms', 20, (r) => fmt(r.changeMs, 1)],
     ['written per change', -24, (r) => r.changeWritten],
+    ['restart, 1% changed ms', 21, (r) => fmt(r.adopt1pctMs)],
     ['connect first µs', 16, (r) => fmt(r.firstUs)],
     ['connect last µs', 15, (r) => fmt(r.lastUs)],
+    ['RSS MB', 6, (r) => fmt(r.rssMB)],
+    ['heap MB', 7, (r) => fmt(r.heapMB)],
   ]
   const cell = (s: string, w: number): string => (w < 0 ? s.padEnd(-w) : s.padStart(w))
   const lines = [
     `bench:proxy — ${EPS} endpoints per service, one node namespace, kernel ${(await import('node:os')).release()}`,
     "baseline: iptables = upstream's iptables proxier with partial syncs (only changed Services' chains, iptables-legacy-restore --noflush), same run",
     'iptables-full = STRAWMAN: the same rules, every sync a full rewrite (upstream with MinimizeIPTablesRestore off)',
-    "nftables = upstream's numgen vmap dispatch; nft-cascade = `numgen random mod (N-i) == 0 goto` rules (no anonymous sets)",
+    "nftables = upstream's numgen vmap dispatch; nft-cascade = `numgen random mod (N-i) == 0 goto` rules (no anonymous sets); both through `nft -f`",
+    'nft-netlink = the cascade layout as netlink batches (kept socket), cold start in chunks, restart = read table + write the difference',
+    'full resync = a restarted proxy (new backend, nothing in memory) over the N Services; connect = median TCP handshake to the first / last Service, at each mode\'s largest size',
     `set-up = a pristine namespace's first sync with no Services (table, chains, built-in jumps); node prerequisites (sysctls, service route) ${prereqMs.toFixed(0)} ms once, in no row`,
     `1-endpoint change = median of ${CHANGES} partial syncs (one endpoint of one Service toggles ready)`,
     '',

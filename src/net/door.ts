@@ -5,6 +5,7 @@
 import { IpOps } from './ipops.js'
 import { canSetns, ipBatch, resolveNetns, runIn, startIn, type EntryOptions } from './netns.js'
 import { NftExec } from './nft.js'
+import { NftNetlinkRunner } from './nft-netlink.js'
 import { openRtnl } from './rtnl.js'
 import type { NetOps } from './types.js'
 import type { ChildProcess, RunOptions, RunResult, StartOptions } from '../util/exec.js'
@@ -45,6 +46,11 @@ export class Netns {
   /** Its nftables: typed transactions sent to `nft -f -` inside it. */
   nft(): NftExec {
     return new NftExec(this.ref)
+  }
+
+  /** Its nftables over netlink (batches on a kept socket; `nft -f` for what netlink does not carry); the caller closes it. */
+  nftNetlink(): NftNetlinkRunner {
+    return new NftNetlinkRunner(this.ref)
   }
 
   /** Run a program to completion in here; `etc` says whether it sees /etc/netns/NAME mounted. */

@@ -22,4 +22,6 @@ export interface SyncStats {
 export interface ProxyBackend {
   readonly mode: 'nftables' | 'iptables' | 'ipvs'
   sync(input: SyncInput): Promise<SyncStats>
+  /** Release kernel sockets (a netlink runner's). */
+  close?(): void
 }

@@ -10,6 +10,8 @@ import { findResource } from '../api/resources.js'
 import type { Client, EventHandler, SharedInformer } from '../client/interfaces.js'
 import { createInformer } from '../client/informer.js'
 import { NftExec, type NftRunner } from '../net/nft.js'
+import { netnsHandle } from '../net/door.js'
+import { canSetns } from '../net/netns.js'
 import { logger } from '../util/log.js'
 import type { ProxyBackend } from './backend.js'
 import { IptablesBackend, IptablesExec } from './iptables.js'
@@ -40,8 +42,15 @@ export interface StartProxyOptions {
   serviceRouteDev?: string
   /** Skip sysctls and route (tests that prepared the namespace themselves). */
   skipNodeSetup?: boolean
-  /** nftables endpoint choice: 'vmap' (upstream, default) or 'cascade' (linear full syncs; see README). */
+  /** nftables endpoint choice: 'vmap' (upstream's; default with nft) or 'cascade' (no anonymous sets; default with netlink). */
   nftDispatch?: 'vmap' | 'cascade'
+  /**
+   * How nftables changes reach the kernel: 'nft' (default: every transaction through `nft -f`,
+   * one table) or 'netlink' (opt-in: batches over a kept socket, Services sharded over tables;
+   * `nft -f` only for what netlink does not carry; needs the setns addon for another netns).
+   * Not the default yet: its full syncs and restarts are slow with nft 1.0.6 (see README).
+   */
+  nftTransport?: 'netlink' | 'nft'
   /** Override the nft runner (tests). */
   nft?: NftRunner
 }
@@ -53,10 +62,22 @@ export interface ProxyHandle {
   stop(): Promise<void>
 }
 
-export function makeBackend(opts: Pick<StartProxyOptions, 'mode' | 'netns' | 'clusterCIDR' | 'nodeIPs' | 'nft' | 'nftDispatch'>): ProxyBackend {
+/** Ops per transaction of a cold start over netlink: ~2 MB batches, the commit mutex held briefly. */
+export const NFT_CHUNK_OPS = 10_000
+/** Shard tables in the default nftables mode (see NftState): a commit revalidates ~1/64 of the Services. */
+export const NFT_SHARDS = Number(process.env.NETKUBE_PROXY_NFT_SHARDS ?? 64)
+
+export function makeBackend(opts: Pick<StartProxyOptions, 'mode' | 'netns' | 'clusterCIDR' | 'nodeIPs' | 'nft' | 'nftDispatch' | 'nftTransport'>): ProxyBackend {
   switch (opts.mode) {
-    case 'nftables':
-      return new NftBackend(opts.nft ?? new NftExec(opts.netns), { clusterCIDR: opts.clusterCIDR, dispatch: opts.nftDispatch ?? 'vmap' })
+    case 'nftables': {
+      const netlink = !opts.nft && opts.nftTransport === 'netlink' && (!opts.netns || canSetns())
+      const runner = opts.nft ?? (netlink ? netnsHandle(opts.netns).nftNetlink() : new NftExec(opts.netns))
+      return new NftBackend(runner, { clusterCIDR: opts.clusterCIDR, dispatch: opts.nftDispatch ?? (netlink ? 'cascade' : 'vmap') }, {
+        adopt: true,
+        chunkOps: netlink ? NFT_CHUNK_OPS : undefined,
+        shards: netlink ? NFT_SHARDS : 0,
+      })
+    }
     case 'iptables':
       return new IptablesBackend(new IptablesExec(opts.netns), { clusterCIDR: opts.clusterCIDR })
     case 'ipvs':
@@ -80,8 +101,9 @@ export async function startProxy(opts: StartProxyOptions): Promise<ProxyHandle> 
   if (!opts.skipNodeSetup) await ensureNodePrerequisites(opts.netns, opts.serviceCIDR, opts.clusterCIDR, opts.serviceRouteDev)
   else if (!opts.netns) (await import('./node.js')).assertNotRootNetns(undefined)
   const metrics = new ProxyMetrics()
+  const backend = makeBackend(opts)
   const proxier = new Proxier({
-    backend: makeBackend(opts),
+    backend,
     node: { name: opts.nodeName, ips: [...opts.nodeIPs], clusterCIDR: opts.clusterCIDR, serviceCIDR: opts.serviceCIDR },
     metrics,
     minSyncMs: opts.minSyncMs,
@@ -129,6 +151,7 @@ export async function startProxy(opts: StartProxyOptions): Promise<ProxyHandle> 
     async stop() {
       for (const i of informers) i.stop()
       await proxier.stop()
+      backend.close?.()
       await server?.close()
     },
   }

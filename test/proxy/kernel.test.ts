@@ -3,6 +3,7 @@
 // The proxier is fed Service/EndpointSlice objects directly (no apiserver).
 import t from 'tap'
 import { NftExec } from '../../src/net/nft.js'
+import { NftNetlinkRunner } from '../../src/net/nft-netlink.js'
 import { nsenterRun } from '../../src/net/netns.js'
 import { IptablesBackend, IptablesExec } from '../../src/proxy/iptables.js'
 import { NftBackend } from '../../src/proxy/nft-backend.js'
@@ -41,9 +42,29 @@ async function waitServers(): Promise<void> {
   throw new Error('pod servers did not come up')
 }
 
-t.test('nftables mode', async (t) => {
+// The default (cascade over netlink, Services sharded over tables) and upstream's layout
+// through `nft -f` (vmap) must behave the same for packets.
+const SHARDS = 4
+const VARIANTS = [
+  {
+    name: 'nftables mode (default: netlink, sharded)',
+    make: () => new NftBackend(new NftNetlinkRunner(topo.node), { clusterCIDR: topo.clusterCIDR, dispatch: 'cascade' }, { adopt: true, chunkOps: 50, shards: SHARDS }),
+    tables: [NFT_TABLE, ...Array.from({ length: SHARDS }, (_, i) => `${NFT_TABLE}-${i}`)],
+  },
+  { name: 'nftables mode (upstream layout, nft -f)', make: () => new NftBackend(new NftExec(topo.node), { clusterCIDR: topo.clusterCIDR }), tables: [NFT_TABLE] },
+]
+const listAll = async (tables: string[]): Promise<string> => {
+  const out: string[] = []
+  for (const tb of tables) out.push((await new NftExec(topo.node).listTable('ip', tb)) ?? `(no table ${tb})`)
+  return out.join('')
+}
+
+for (const variant of VARIANTS)
+t.test(variant.name, async (t) => {
   await waitServers()
-  const p = proxier(new NftBackend(new NftExec(topo.node), { clusterCIDR: topo.clusterCIDR }))
+  const backend = variant.make()
+  t.teardown(() => backend.close())
+  const p = proxier(backend)
   let web = svc('web', { clusterIP: CIP, ...NP })
   let webSlice = slice('web', eps())
   p.onService(undefined, web)
@@ -118,22 +139,27 @@ t.test('nftables mode', async (t) => {
   })
 
   t.test('a restarted proxy adopts the table: rewritten, not duplicated', async (t) => {
-    const before = (await new NftExec(topo.node).listTable('ip', NFT_TABLE))!
-    const p2 = proxier(new NftBackend(new NftExec(topo.node), { clusterCIDR: topo.clusterCIDR }))
+    const before = await listAll(variant.tables)
+    const b2 = variant.make()
+    t.teardown(() => b2.close())
+    const p2 = proxier(b2)
     p2.onService(undefined, web)
     p2.onEndpointSlice(undefined, webSlice)
     p2.onService(undefined, svc('empty', { clusterIP: '10.96.0.30' }))
     p2.setSynced()
     t.ok((await p2.syncNow()).full)
-    const after = (await new NftExec(topo.node).listTable('ip', NFT_TABLE))!
+    const after = await listAll(variant.tables)
     t.equal(after, before, 'same ruleset after adoption')
     t.equal((after.match(/chain service-[A-Z2-7]{8}-/g) ?? []).length, 1)
     const tables = await nsenterRun(topo.node, 'nft', ['list', 'tables'])
-    t.equal(tables.stdout.trim(), `table ip ${NFT_TABLE}`)
+    t.same(tables.stdout.trim().split('\n').sort(), variant.tables.map((tb) => `table ip ${tb}`).sort())
+    if (b2.opts.adopt) t.same(b2.lastPlan!.txs, [], 'adopting an up-to-date table writes nothing')
   })
 
   // subtests run after this body returns: clean up in teardown, before the iptables test
-  t.teardown(() => nsenterRun(topo.node, 'nft', ['delete', 'table', 'ip', NFT_TABLE], { allowFailure: true }).then(() => undefined))
+  t.teardown(async () => {
+    for (const tb of variant.tables) await nsenterRun(topo.node, 'nft', ['delete', 'table', 'ip', tb], { allowFailure: true })
+  })
 })
 
 t.test('nftables cascade dispatch: the same spread without anonymous vmaps', async (t) => {

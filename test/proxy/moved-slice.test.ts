@@ -10,7 +10,7 @@ import { createClient } from '../../src/client/rest.js'
 import { startDnsModelFromClient } from '../../src/dns/feed.js'
 import { startDnsServer } from '../../src/dns/server.js'
 import { NftExec } from '../../src/net/nft.js'
-import { startProxy } from '../../src/proxy/index.js'
+import { NFT_SHARDS, startProxy } from '../../src/proxy/index.js'
 import { NFT_TABLE } from '../../src/proxy/nftables.js'
 import { withApiServer } from '../helpers/apiserver.js'
 import { cleanupRunNamespaces, withNetns } from '../helpers/netns.js'
@@ -27,6 +27,20 @@ const WEB_EPS = ['10.244.1.11:8080', '10.244.1.12:8080']
  * no-endpoints map; [] when the address is not programmed at all.
  */
 function dnatTargets(ruleset: string, ip: string): string[] {
+  // the default layout spreads Services over shard tables: look in each table
+  const tables = ruleset.split(/^(?=table )/m).filter((x) => x.startsWith('table '))
+  if (tables.length > 1) {
+    if (tables.some((tb) => dnatTargetsIn(tb, ip)[0] === 'reject')) return ['reject']
+    for (const tb of tables) {
+      const r = dnatTargetsIn(tb, ip)
+      if (r.length) return r
+    }
+    return []
+  }
+  return dnatTargetsIn(ruleset, ip)
+}
+
+function dnatTargetsIn(ruleset: string, ip: string): string[] {
   const block = (kind: 'map' | 'chain', name: string): string =>
     new RegExp(`\\t${kind} ${name.replace(/[/.]/g, '\\$&')} \\{([\\s\\S]*?)\\n\\t\\}`).exec(ruleset)?.[1] ?? ''
   const verdict = (map: string): string | undefined =>
@@ -73,7 +87,12 @@ t.test('a slice moved between Services leaves the old one in the proxy rules and
   t.teardown(() => dns.stop())
 
   const nft = new NftExec(node)
-  const rules = async (): Promise<string> => (await nft.listTable('ip', NFT_TABLE)) ?? ''
+  const ours = Array.from({ length: NFT_SHARDS }, (_, i) => `${NFT_TABLE}-${i}`)
+  const rules = async (): Promise<string> => {
+    let text = ''
+    for (const tb of [NFT_TABLE, ...ours]) text += (await nft.listTable('ip', tb)) ?? ''
+    return text
+  }
   const answers = async (name: string): Promise<string> => {
     const r = await dig(dns.port, [`${name}.default.svc.cluster.local`, 'A'])
     return r.status === 'NOERROR' ? r.answer.map((l) => l.split(' ').pop()).join(',') : r.status
