@@ -211,7 +211,7 @@ export async function startOverlayAgent(opts: OverlayAgentOptions): Promise<Over
       }, 20)
     }
 
-    const shutdown = async (release: boolean) => {
+    const shutdown = async (release: boolean, dropDevice = false) => {
       if (stopped) return
       stopped = true
       clearInterval(timer)
@@ -219,6 +219,8 @@ export async function startOverlayAgent(opts: OverlayAgentOptions): Promise<Over
       await watch?.close()
       if (running) await running.catch(() => {})
       await owned.stop(release)
+      // Only once no sync can run: a pass kicked by the same lease event would re-create it.
+      if (dropDevice) await shutdownKernel().catch((err: Error) => log.error({ err: err.message, dev: vxDev }, 'removing the overlay device failed'))
       client.close()
       k.close()
     }
@@ -245,8 +247,7 @@ export async function startOverlayAgent(opts: OverlayAgentOptions): Promise<Over
       fatal = new Error(`lost the lease on ${formatIp4Net(subnet)} (${why}) and could not take it back; stopping`)
       log.fatal({ subnet: formatIp4Net(subnet) }, fatal.message)
       // stop routing for a subnet we no longer own
-      await shutdownKernel().catch(() => {})
-      await shutdown(false)
+      await shutdown(false, true)
       opts.onFatal?.(fatal)
     }
     const shutdownKernel = async () => {
