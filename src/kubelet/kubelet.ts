@@ -15,7 +15,7 @@ import { CniRuntime } from './cni-runtime.js'
 import { ProcessRuntime } from './runtime.js'
 import { SandboxManager } from './sandbox.js'
 import { PodWorker } from './pod-worker.js'
-import { computePodStatus } from './pod-status.js'
+import { computePodStatus, statusKey, statusWriteNeeded } from './pod-status.js'
 import { NodeHeartbeat } from './node-status.js'
 import { startKubeletServer } from './server.js'
 import { logger } from '../util/log.js'
@@ -145,14 +145,8 @@ export async function startKubelet(o: KubeletOptions): Promise<Kubelet> {
 
   const writeStatus = async (w: PodWorker): Promise<void> => {
     const status = computePodStatus(w.view(), new Date().toISOString())
-    // Compare without timestamps that move on every pass.
-    const key = JSON.stringify({ ...status, conditions: status.conditions?.map((c) => ({ t: c.type, s: c.status })) })
-    // Skip only when we sent this status AND the API still holds its conditions: another writer
-    // (node lifecycle's Ready=False on NodeNotReady) must not leave our last word unsent, as
-    // upstream's status manager compares with the API's copy. The merge patch replaces the
-    // conditions list, so after our write the two agree and this does not loop.
-    const conds = (c: Pod['status']): string => JSON.stringify((c?.conditions ?? []).map((x) => [x.type, x.status]))
-    if (lastStatus.get(w.uid) === key && conds(w.pod.status) === conds(status)) return
+    const key = statusKey(status)
+    if (!statusWriteNeeded(lastStatus.get(w.uid), status, w.pod.status)) return
     try {
       const updated = await o.client
         .resource<Pod>(res('pods'), w.pod.metadata.namespace)

@@ -75,3 +75,19 @@ export function computePodStatus(v: PodView, now: string): PodStatus {
   if (v.message) status.message = v.message
   return status
 }
+
+/** What a status write is compared by: everything but the condition timestamps that move every pass. */
+export function statusKey(s: PodStatus): string {
+  return JSON.stringify({ ...s, conditions: s.conditions?.map((c) => ({ t: c.type, s: c.status })) })
+}
+
+/**
+ * Whether the kubelet must write `want`: unless it already sent exactly this status AND the API
+ * still holds its conditions. Another writer (node lifecycle's Ready=False on NodeNotReady) must
+ * not leave the kubelet's last word unsent — upstream's status manager compares with the API's
+ * copy too. A merge patch replaces the conditions list, so after the write the two agree.
+ */
+export function statusWriteNeeded(lastSentKey: string | undefined, want: PodStatus, inApi: PodStatus | undefined): boolean {
+  const conds = (s: PodStatus | undefined): string => JSON.stringify((s?.conditions ?? []).map((c) => [c.type, c.status]))
+  return lastSentKey !== statusKey(want) || conds(inApi) !== conds(want)
+}

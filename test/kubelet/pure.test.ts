@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import type { Pod } from '../../src/api/types.js'
 import { resolveArgv, imageRepoName, NETKUBE_MAIN } from '../../src/kubelet/images.js'
 import { podResolvConf, podHosts, sandboxDeathReason } from '../../src/kubelet/sandbox.js'
-import { computePodStatus, podPhase, type ContainerView } from '../../src/kubelet/pod-status.js'
+import { computePodStatus, podPhase, statusKey, statusWriteNeeded, type ContainerView } from '../../src/kubelet/pod-status.js'
 
 const pod = (spec: Partial<Pod['spec']> = {}): Pod => ({
   metadata: { name: 'web-1', namespace: 'shop', uid: 'u1' },
@@ -80,4 +80,13 @@ t.test('a sandbox is dead when its namespace is gone or every process was lost u
   t.equal(sandboxDeathReason(true, [lost, exited]), 'all its processes died while no kubelet watched', 'power loss')
   t.equal(sandboxDeathReason(true, [lost, run]), undefined, 'one container lost, another still running: alive')
   t.equal(sandboxDeathReason(false, [run]), 'its network namespace is gone', 'reboot')
+})
+
+t.test('a pod status is written again when another writer changed its conditions in the API', async (t) => {
+  const ready = { phase: 'Running' as const, conditions: [{ type: 'Ready', status: 'True' as const, lastTransitionTime: 'a' }] }
+  const key = statusKey(ready)
+  t.ok(statusWriteNeeded(undefined, ready, undefined), 'never sent → write')
+  t.notOk(statusWriteNeeded(key, ready, { ...ready, conditions: [{ type: 'Ready', status: 'True', lastTransitionTime: 'b' }] }), 'sent and the API agrees (timestamps aside) → skip')
+  t.ok(statusWriteNeeded(key, ready, { ...ready, conditions: [{ type: 'Ready', status: 'False', reason: 'NodeNotReady' }] }), "node lifecycle's Ready=False in the API → write our Ready=True again")
+  t.ok(statusWriteNeeded(key, { ...ready, phase: 'Succeeded' }, ready), 'a new status → write')
 })
