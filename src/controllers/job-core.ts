@@ -16,8 +16,8 @@
 //   once no pod is left running or uncounted. Success adds `SuccessCriteriaMet`, then `Complete`.
 import type { Container, EnvVar, Job, JobCondition, JobStatus, OwnerReference, Pod } from '../api/types.js'
 import { ANNOTATION_JOB_COMPLETION_INDEX, FINALIZER_JOB_TRACKING, LABEL_JOB_COMPLETION_INDEX } from '../api/types.js'
-import { controllerRef, getCondition, isPodActive, isPodTerminal, labelSelectorMatches, podIsReady } from './apiutil.js'
-import { compareForDeletion } from './replicaset-core.js'
+import { controllerRef, getCondition, isPodActive, isPodTerminal, podIsReady } from './apiutil.js'
+import { claimPods, compareForDeletion } from './replicaset-core.js'
 import { canonicalJSON, isDeleting } from './util.js'
 
 export const DEFAULT_BACKOFF_MS = 10_000
@@ -145,27 +145,8 @@ export function podForJob(job: Job, index: number | undefined): Pod {
   }
 }
 
-/** Claim as the ReplicaSet controller does; adopting also adds the tracking finalizer (shell). */
-function claimPods(job: Job, pods: Pod[]): { owned: Pod[]; actions: JobAction[] } {
-  const owned: Pod[] = []
-  const actions: JobAction[] = []
-  const uid = job.metadata.uid
-  for (const p of pods) {
-    const ref = controllerRef(p)
-    const matches = !!job.spec.selector && labelSelectorMatches(job.spec.selector, p.metadata.labels)
-    if (ref) {
-      if (ref.uid !== uid) continue
-      if (matches) owned.push(p)
-      else if (!isDeleting(p)) actions.push({ kind: 'release', pod: p.metadata.name! })
-      continue
-    }
-    if (matches && !isDeleting(job) && !isDeleting(p) && !isPodTerminal(p)) {
-      owned.push({ ...p, metadata: { ...p.metadata, finalizers: [...(p.metadata.finalizers ?? []), FINALIZER_JOB_TRACKING] } })
-      actions.push({ kind: 'adopt', pod: p.metadata.name! })
-    }
-  }
-  return { owned, actions }
-}
+/** Adopting also adds the tracking finalizer (the shell patches it on). */
+const withTrackingFinalizer = (p: Pod): Pod => ({ ...p, metadata: { ...p.metadata, finalizers: [...(p.metadata.finalizers ?? []), FINALIZER_JOB_TRACKING] } })
 
 /** isPodFailed with podReplacementPolicy TerminatingOrFailed: a deleted pod that did not succeed failed. */
 function isPodFailed(p: Pod, job: Job): boolean {
@@ -222,7 +203,7 @@ function pastBackoffLimitOnFailure(job: Job, active: Pod[]): boolean {
 export function reconcileJob(input: JobInput): JobResult {
   const { job, now } = input
   const actions: JobAction[] = []
-  const { owned, actions: claim } = claimPods(job, input.pods)
+  const { owned, actions: claim } = claimPods(job, job.spec.selector, input.pods, withTrackingFinalizer)
   const expectedRm = input.expectedRmFinalizers ?? new Set<string>()
   const withFinalizer = (p: Pod): boolean => hasTrackingFinalizer(p) && !expectedRm.has(p.metadata.uid!)
 

@@ -4,7 +4,7 @@
 // Mirrors kube-controller-manager's ReplicaSet controller: claim pods (adopt orphans that
 // match the selector, release controlled pods that no longer match), count active pods
 // (not terminal, not terminating), create or delete the difference, report status.
-import type { Pod, ReplicaSet, ReplicaSetStatus } from '../api/types.js'
+import type { KubeObject, LabelSelector, Pod, ReplicaSet, ReplicaSetStatus } from '../api/types.js'
 import { controllerRef, isPodActive, isPodTerminal, labelSelectorMatches, podIsAvailable, podIsReady, getCondition } from './apiutil.js'
 import { creationMs, isDeleting } from './util.js'
 
@@ -30,14 +30,21 @@ export interface RSInput {
   expectationsSatisfied?: boolean
 }
 
-/** The pods this ReplicaSet owns after claiming, plus the adopt/release actions that claiming implies. */
-export function claimPods(rs: ReplicaSet, pods: Pod[]): { owned: Pod[]; actions: RSAction[] } {
+/** What claiming asks the shell to do (ControllerRefManager's adopt / release patches). */
+export type ClaimAction = { kind: 'adopt'; pod: string } | { kind: 'release'; pod: string }
+
+/**
+ * upstream's ClaimPods, for every pod-owning controller: the pods `owner` owns after claiming,
+ * plus the adopt/release actions that claiming implies. `adopted` is how an adopted pod looks
+ * once the shell has patched it (the Job controller adds its tracking finalizer).
+ */
+export function claimPods(owner: KubeObject, selector: LabelSelector | undefined, pods: Pod[], adopted: (p: Pod) => Pod = (p) => p): { owned: Pod[]; actions: ClaimAction[] } {
   const owned: Pod[] = []
-  const actions: RSAction[] = []
-  const uid = rs.metadata.uid
+  const actions: ClaimAction[] = []
+  const uid = owner.metadata.uid
   for (const p of pods) {
     const ref = controllerRef(p)
-    const matches = labelSelectorMatches(rs.spec.selector, p.metadata.labels)
+    const matches = !!selector && labelSelectorMatches(selector, p.metadata.labels)
     if (ref) {
       if (ref.uid !== uid) continue
       if (matches) owned.push(p)
@@ -45,8 +52,8 @@ export function claimPods(rs: ReplicaSet, pods: Pod[]): { owned: Pod[]; actions:
       continue
     }
     // Orphans are adopted only by a live owner, and only if they are alive themselves.
-    if (matches && !isDeleting(rs) && !isDeleting(p) && !isPodTerminal(p)) {
-      owned.push(p)
+    if (matches && !isDeleting(owner) && !isDeleting(p) && !isPodTerminal(p)) {
+      owned.push(adopted(p))
       actions.push({ kind: 'adopt', pod: p.metadata.name! })
     }
   }
@@ -127,7 +134,8 @@ export function rsStatus(rs: ReplicaSet, owned: Pod[], now: number): { status: R
 
 export function reconcileReplicaSet(input: RSInput): RSResult {
   const { rs, pods, now } = input
-  const { owned, actions } = claimPods(rs, pods)
+  const { owned, actions: claimed } = claimPods(rs, rs.spec.selector, pods)
+  const actions: RSAction[] = claimed
   if (!isDeleting(rs) && input.expectationsSatisfied !== false) {
     const active = owned.filter(isPodActive)
     const want = rs.spec.replicas ?? 1
