@@ -235,19 +235,41 @@ export function encodeRule(rule: string): Buffer {
 
 // ---- set keys and element data ---------------------------------------------------------
 
-/** Map key types the proxy uses, in nft's concatenation layout (each part padded to 4 bytes). */
-function encodeKey(key: string): Buffer {
+/**
+ * A set or map key in nft's concatenation layout (each part padded to 4 bytes when there is
+ * more than one). A part may be a range `lo-hi` (addresses or ports, as in a concatenated
+ * interval set): then the element also gets a KEY_END of the upper bounds, as nft sends it.
+ */
+function encodeKey(key: string, interval = false): { key: Buffer; end?: Buffer } {
   const parts = key.split(' . ').map((p) => p.trim())
-  const out: Buffer[] = []
-  for (const p of parts) {
-    let b: Buffer
-    if (/^\d+\.\d+\.\d+\.\d+$/.test(p)) b = ip4(p)
-    else if (p in PROTO) b = u8(PROTO[p]!)
-    else if (/^\d+$/.test(p)) b = u16be(Number(p))
-    else throw new NftUnsupported(`set key part ${p}`)
-    out.push(parts.length > 1 ? Buffer.concat([b, Buffer.alloc(pad4(b.length) - b.length)]) : b)
+  const lo: Buffer[] = []
+  const hi: Buffer[] = []
+  let ranged = false
+  const one = (p: string): Buffer => {
+    if (/^\d+\.\d+\.\d+\.\d+$/.test(p)) return ip4(p)
+    if (p in PROTO) return u8(PROTO[p]!)
+    if (/^\d+$/.test(p)) return u16be(Number(p))
+    throw new NftUnsupported(`set key part ${p}`)
   }
-  return Buffer.concat(out)
+  const padded = (b: Buffer): Buffer => (parts.length > 1 ? Buffer.concat([b, Buffer.alloc(pad4(b.length) - b.length)]) : b)
+  for (const p of parts) {
+    const m = /^([\d.]+)-([\d.]+)$/.exec(p)
+    const a = one(m ? m[1]! : p)
+    const b = m ? one(m[2]!) : a
+    if (a.length !== b.length) throw new NftUnsupported(`set key range ${p}`)
+    if (m) ranged = true
+    lo.push(padded(a))
+    hi.push(padded(b))
+  }
+  return ranged || (interval && parts.length > 1) ? { key: Buffer.concat(lo), end: Buffer.concat(hi) } : { key: Buffer.concat(lo) }
+}
+
+/** NFTA_SET_ELEM_KEY (and NFTA_SET_ELEM_KEY_END for a range) of one element. */
+function keyAttrs(text: string, interval?: boolean): Attr[] {
+  const k = encodeKey(text, interval)
+  const out = [nest(1 /* KEY */, attr(DATA_VALUE, k.key))]
+  if (k.end) out.push(nest(10 /* KEY_END */, attr(DATA_VALUE, k.end)))
+  return out
 }
 
 function encodeVerdictValue(v: string): Attr {
@@ -312,7 +334,7 @@ function opMessages(family: number, txTable: string, op: NftOp, seq: () => numbe
       return [msg(MSG.newSet, NLM_F_CREATE, attrs)]
     }
     case 'element': {
-      const el = [nest(1 /* KEY */, attr(DATA_VALUE, encodeKey(obj.key)))]
+      const el = keyAttrs(obj.key, obj.interval)
       if (verb === 'add' && obj.value !== undefined) el.push(encodeVerdictValue(obj.value))
       if (verb === 'flush') throw new NftUnsupported('flush element')
       const attrs = [T(1), str(2, obj.set), nest(3, nest(1, ...el))]
@@ -354,7 +376,7 @@ export function encodeBatches(tx: NftTransaction, maxBytes = Infinity, firstSeq 
       for (; j < tx.ops.length && j - i < 256; j++) {
         const o = tx.ops[j]!
         if (o.verb !== op.verb || o.obj.kind !== 'element' || o.obj.set !== first.set || (o.table ?? tx.table) !== table) break
-        const el = [nest(1, attr(DATA_VALUE, encodeKey(o.obj.key)))]
+        const el = keyAttrs(o.obj.key, o.obj.interval)
         if (o.verb === 'add' && o.obj.value !== undefined) el.push(encodeVerdictValue(o.obj.value))
         items.push(nest(1, ...el))
       }

@@ -157,7 +157,8 @@ function sameLabels(a: Record<string, string>, b: Record<string, string>): boole
   return ka.every((k) => Object.prototype.hasOwnProperty.call(b, k) && a[k] === b[k])
 }
 
-export const podKey = (o: { metadata: { namespace?: string; name?: string } }): string => `${o.metadata.namespace ?? 'default'}/${o.metadata.name ?? ''}`
+/** The core's key of a namespaced object (pods, policies): `ns/name`. */
+export const objectKey = (o: { metadata: { namespace?: string; name?: string } }): string => `${o.metadata.namespace ?? 'default'}/${o.metadata.name ?? ''}`
 
 /** The incremental core of one node. */
 export class IncrementalNetpol {

@@ -7,7 +7,7 @@
 import t from 'tap'
 import type { LabelSelector, Namespace, NetworkPolicy, NetworkPolicyPeer, NetworkPolicyPort, Pod } from '../../src/api/types.js'
 import { computeDesired, SETS, type Desired } from '../../src/netpol/core.js'
-import { diffSize, IncrementalNetpol, podKey } from '../../src/netpol/incremental.js'
+import { diffSize, IncrementalNetpol, objectKey } from '../../src/netpol/incremental.js'
 import { policy, world } from './world.js'
 
 /** mulberry32: a seeded PRNG, so a failure names the seed that reproduces it. */
@@ -151,7 +151,7 @@ function runSequence(seed: number, steps: number): string | undefined {
       } else {
         const p = g.pod(ns, name)
         pods.set(key, p)
-        inc.setPod(podKey(p), p)
+        inc.setPod(objectKey(p), p)
       }
     } else if (what < 6) {
       const name = g.pick(NSS)
@@ -213,13 +213,13 @@ t.test('the e2e model: a flush after loading everything equals computeDesired; n
   for (const node of ['node1', 'node2', 'node3']) {
     const inc = new IncrementalNetpol(node)
     for (const n of w.namespaces) inc.setNamespace(n.metadata.name!, n)
-    for (const p of w.pods) inc.setPod(podKey(p), p)
-    for (const np of w.policies) inc.setPolicy(podKey(np), np)
+    for (const p of w.pods) inc.setPod(objectKey(p), p)
+    for (const np of w.policies) inc.setPolicy(objectKey(np), np)
     const first = diffSize(inc.flush())
     t.ok(first.added > 0 && first.deleted === 0, `${node}: first flush adds`)
     t.same(snapshot(inc.desired()), snapshot(computeDesired({ nodeName: node, ...w })), `${node}: equals computeDesired`)
     // an equal object again (an informer resync) marks nothing
-    for (const p of w.pods) inc.setPod(podKey(p), structuredClone(p))
+    for (const p of w.pods) inc.setPod(objectKey(p), structuredClone(p))
     t.same(diffSize(inc.flush()), { added: 0, deleted: 0 }, `${node}: a resync of equal pods changes nothing`)
   }
 })
@@ -230,7 +230,7 @@ t.test('one change costs what it touches: 10,000 policies, a label flip recomput
   for (let i = 0; i < 10_000; i++) {
     const p: Pod = { metadata: { namespace: 'b', name: `s${i}`, labels: { syn: `s${i}` } }, spec: { nodeName: 'n1', containers: [] }, status: { phase: 'Running', podIP: `10.245.${i >> 8}.${i & 255}` } }
     pods.push(p)
-    inc.setPod(podKey(p), p)
+    inc.setPod(objectKey(p), p)
   }
   inc.setNamespace('b', { metadata: { name: 'b' } })
   for (let i = 0; i < 10_000; i++)
@@ -240,7 +240,7 @@ t.test('one change costs what it touches: 10,000 policies, a label flip recomput
   const loadMs = performance.now() - t0
   const moved = { ...pods[5]!, metadata: { ...pods[5]!.metadata, labels: { syn: 'moved' } } }
   const t1 = performance.now()
-  inc.setPod(podKey(moved), moved)
+  inc.setPod(objectKey(moved), moved)
   const d = inc.flush()
   const oneMs = performance.now() - t1
   // s5 no longer selected by p5 (its 2 elements go) and no longer p4's peer (p4's element goes)
