@@ -142,9 +142,7 @@ const ALL_SCOPE = '\0all'
 
 function sameInfo(a: PodInfo | undefined, b: PodInfo | undefined): boolean {
   if (!a || !b) return a === b
-  if (a.ip !== b.ip || a.node !== b.node || !sameLabels(a.labels, b.labels) || a.namedPorts.size !== b.namedPorts.size) return false
-  for (const [k, v] of a.namedPorts) if (b.namedPorts.get(k) !== v) return false
-  return true
+  return a.ip === b.ip && a.node === b.node && sameLabels(a.labels, b.labels) && samePorts(a, b)
 }
 function samePorts(a: PodInfo, b: PodInfo): boolean {
   if (a.namedPorts.size !== b.namedPorts.size) return false
@@ -221,15 +219,7 @@ export class IncrementalNetpol {
     for (const peer of touched) {
       const was = peer.members.has(key)
       const is = cur !== undefined && this.peerNames(peer, cur)
-      if (was !== is) {
-        if (is) {
-          peer.members.add(key)
-          add(this.memberOf, key, peer)
-        } else {
-          peer.members.delete(key)
-          del(this.memberOf, key, peer)
-        }
-      }
+      if (was !== is) this.setMember(peer, key, is)
       if (was !== is || (is && moved)) this.markPolicy(peer.pol)
     }
     if (moved) for (const pol of this.readAllPods) this.markPolicy(pol)
@@ -256,13 +246,7 @@ export class IncrementalNetpol {
         const member = is && peer.podSel !== undefined && matchesLabels(peer.podSel, p.labels)
         if (member === peer.members.has(k)) continue
         changed = true
-        if (member) {
-          peer.members.add(k)
-          add(this.memberOf, k, peer)
-        } else {
-          peer.members.delete(k)
-          del(this.memberOf, k, peer)
-        }
+        this.setMember(peer, k, member)
       }
       if (changed) this.markPolicy(peer.pol)
     }
@@ -442,18 +426,24 @@ export class IncrementalNetpol {
     if (!p.podSel) return
     if (!hasNs) {
       this.peerPodIdx.add(p, pol.ns, p.podSel)
-      for (const k of this.select(pol.ns, p.podSel)) this.join(p, k)
+      for (const k of this.select(pol.ns, p.podSel)) this.setMember(p, k, true)
       return
     }
     this.peerNsIdx.add(p, '', p.nsSel!)
     if (p.podSel.some((q) => q.operator === '=' || q.operator === '==' || q.operator === 'in')) this.peerPodIdx.add(p, ALL_SCOPE, p.podSel)
     else this.peerNsOnlyIdx.add(p, '', p.nsSel!)
-    for (const [ns, labels] of this.nsLabels) if (matchesLabels(p.nsSel!, labels)) for (const k of this.select(ns, p.podSel)) this.join(p, k)
+    for (const [ns, labels] of this.nsLabels) if (matchesLabels(p.nsSel!, labels)) for (const k of this.select(ns, p.podSel)) this.setMember(p, k, true)
   }
 
-  private join(p: Peer, k: string): void {
-    p.members.add(k)
-    add(this.memberOf, k, p)
+  /** A pod joins or leaves a peer's members (and the reverse index). */
+  private setMember(p: Peer, k: string, member: boolean): void {
+    if (member) {
+      p.members.add(k)
+      add(this.memberOf, k, p)
+    } else {
+      p.members.delete(k)
+      del(this.memberOf, k, p)
+    }
   }
 
   private removePolicy(pol: Pol): void {

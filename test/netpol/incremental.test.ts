@@ -9,18 +9,8 @@ import type { LabelSelector, Namespace, NetworkPolicy, NetworkPolicyPeer, Networ
 import { computeDesired, SETS, type Desired } from '../../src/netpol/core.js'
 import { diffSize, IncrementalNetpol, objectKey } from '../../src/netpol/incremental.js'
 import { policy, world } from './world.js'
-
-/** mulberry32: a seeded PRNG, so a failure names the seed that reproduces it. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let x = a
-    x = Math.imul(x ^ (x >>> 15), x | 1)
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61)
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296
-  }
-}
+// a seeded PRNG (mulberry32), so a failure names the seed that reproduces it
+import { prng as rng } from '../apiserver/fuzz-cases.js'
 
 const NODE = 'node1'
 const NSS = ['x', 'y', 'z', 'w']
