@@ -1,5 +1,5 @@
 // bench:netpol --lab — NetworkPolicy programming latency in the 3-node lab, observed from the
-// outside: a change written through the API (merge patch, as `kubectl label` sends it) until
+// outside: a change written through the API (one merge patch, as `kubectl label` sends it) until
 // the element it implies is in the kernel of the node concerned (polled: netlink element dumps). One namespace `npb` with
 // pods a, b, c (one per node); policy `a-friends` isolates a and lets in pods labelled
 // friend=yes and namespaces labelled team=blue; its edits change the allowed port.
@@ -107,8 +107,8 @@ export async function labProgramming(o: { samples: number; log: (l: string) => v
       await measure('namespace label', () => nss.patch('npb', { metadata: { labels: { team: null } } }, 'merge'), 'ingress-all', (l) => !blue(l))
       // b a friend again, then the rule's port edited twice (there and back)
       await measure('pod label', () => pods.patch('b', { metadata: { labels: { friend: 'yes' } } }, 'merge'), 'ingress-ports', hasB(80))
-      await measure('policy edit', async () => pols.update({ ...(await pols.get('a-friends')), spec: friendsPolicy(81).spec }), 'ingress-ports', hasB(81))
-      await measure('policy edit', async () => pols.update({ ...(await pols.get('a-friends')), spec: friendsPolicy(80).spec }), 'ingress-ports', hasB(80))
+      await measure('policy edit', () => pols.patch('a-friends', { spec: friendsPolicy(81).spec }, 'merge'), 'ingress-ports', hasB(81))
+      await measure('policy edit', () => pols.patch('a-friends', { spec: friendsPolicy(80).spec }, 'merge'), 'ingress-ports', hasB(80))
       await measure('pod label', () => pods.patch('b', { metadata: { labels: { friend: null } } }, 'merge'), 'ingress-ports', noB)
     }
     const out = [
@@ -121,7 +121,7 @@ export async function labProgramming(o: { samples: number; log: (l: string) => v
     }
     // the agent's own view: its histogram, event seen → kernel accepted (bucket upper bounds)
     const scrape = await netnsHandle(aNode.netns).run(process.execPath, ['-e', "fetch('http://127.0.0.1:9080/metrics').then((r) => r.text()).then((t) => process.stdout.write(t))"], { allowFailure: true })
-    const buckets = [...scrape.stdout.matchAll(/^netkube_netpol_programming_latency_seconds_bucket\{le="([^"]+)"\} (\d+)$/gm)].map((m) => [Number(m[1]), Number(m[2])] as const)
+    const buckets = [...scrape.stdout.matchAll(/^netkube_netpol_programming_latency_seconds_bucket\{le="([^"]+)"\} (\d+)$/gm)].map((m) => [m[1] === '+Inf' ? Infinity : Number(m[1]), Number(m[2])] as const)
     const count = buckets.find(([le]) => le === Infinity)?.[1] ?? 0
     const bound = (p: number): string => {
       const b = buckets.find(([, c]) => c >= p * count)
