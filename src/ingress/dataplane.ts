@@ -2,7 +2,7 @@
 // nothing) is planApply, pure; HaproxyDataPlane carries it out and remembers the last good state.
 import { join } from 'node:path'
 import { assignAll, CRT_LIST, renderHaproxy, renderShape, runtimeCommands, type Assignment, type HaproxyOptions, type RenderedHaproxy } from './haproxy.js'
-import { checkConfig, HaproxyProcess, writeAtomic } from './haproxy-process.js'
+import { HaproxyProcess, writeAtomic } from './haproxy-process.js'
 import type { RoutingModel } from './model.js'
 import { logger } from '../util/log.js'
 
@@ -35,6 +35,7 @@ export interface ApplyResult {
 
 export class HaproxyDataPlane {
   private applied: Applied | undefined
+  private good: { config: string; crtList: string } | undefined
   readonly proc: HaproxyProcess
   readonly configPath: string
 
@@ -64,28 +65,30 @@ export class HaproxyDataPlane {
       this.applied = plan.next
       return { kind: 'runtime' }
     }
-    // Files first (named by content, so the running worker's are untouched), then the checked config.
+    // Files first (named by content, so the running worker's are untouched), then the config.
     for (const [rel, content] of Object.entries(plan.rendered.files)) if (rel !== CRT_LIST) writeAtomic(join(this.o.dir, rel), content)
-    const candidate = join(this.o.dir, 'haproxy.next.cfg')
-    const crtNext = join(this.o.dir, `${CRT_LIST}.next`)
-    writeAtomic(crtNext, plan.rendered.files[CRT_LIST] ?? '')
-    writeAtomic(candidate, plan.rendered.config.replace(`${this.o.dir}/${CRT_LIST}`, crtNext))
-    const problem = await checkConfig(candidate, this.o.bin)
+    const crtList = plan.rendered.files[CRT_LIST] ?? ''
+    const t0 = Date.now()
+    writeAtomic(join(this.o.dir, CRT_LIST), crtList)
+    writeAtomic(this.configPath, plan.rendered.config)
+    let problem: string | undefined
+    try {
+      problem = this.proc.running() ? await this.proc.reload() : (await this.proc.start(), undefined)
+    } catch (e) {
+      problem = e instanceof Error ? e.message : String(e)
+    }
     if (problem) {
-      log.error({ problem }, 'rendered haproxy config refused; the last good config keeps serving')
+      log.error({ problem }, 'haproxy refused the new config; the last good config keeps serving')
+      // Put the last good files back: a restart after a crash must not start from the bad one.
+      if (this.good) {
+        writeAtomic(join(this.o.dir, CRT_LIST), this.good.crtList)
+        writeAtomic(this.configPath, this.good.config)
+      }
       return { kind: 'reload', error: problem }
     }
-    writeAtomic(join(this.o.dir, CRT_LIST), plan.rendered.files[CRT_LIST] ?? '')
-    writeAtomic(this.configPath, plan.rendered.config)
-    try {
-      if (this.proc.running()) await this.proc.reload()
-      else await this.proc.start()
-    } catch (e) {
-      this.applied = undefined
-      return { kind: 'reload', error: e instanceof Error ? e.message : String(e) }
-    }
+    this.good = { config: plan.rendered.config, crtList }
     this.applied = plan.next
-    // Endpoints that changed while the new worker started are in plan.next already (rendered into the file).
+    log.info({ ms: Date.now() - t0, reloads: this.proc.reloads }, 'haproxy config applied')
     return { kind: 'reload' }
   }
 

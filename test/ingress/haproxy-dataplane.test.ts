@@ -214,11 +214,19 @@ t.test('haproxy data plane', { skip: need('haproxy', 'openssl') }, async (t) => 
   })
 
   t.test('a refused config leaves the last good one serving', async (t) => {
-    const bad = new HaproxyDataPlane({ ...dp.o, threads: 0 })
-    // Same files, a config haproxy refuses: only the check runs, nothing is replaced.
-    const res = await bad.apply(buildModel(input).model)
+    const pid = await dp.proc.workerPid()
+    dp.o.threads = 0 // a config the master refuses
+    const res = await dp.apply(buildModel(input).model)
     t.equal(res.kind, 'reload')
-    t.match(res.error, /nbthread|thread/i, `refused: ${res.error}`)
+    t.match(res.error, /nbthread/, `refused: ${res.error}`)
     t.equal(await who(http, 'plain.example.com', '/x'), 'web-2', 'still serving')
+    t.equal(await dp.proc.workerPid(), pid, 'the old worker serves on')
+    t.notMatch(readFileSync(dp.configPath, 'utf8'), /nbthread 0/, 'the last good file is back (for a restart)')
+    dp.o.threads = 2
+    t.same(await dp.apply(buildModel(input).model), { kind: 'none' }, 'the running worker already has this config')
+    ing.spec.rules!.push({ host: 'new.example.com', http: { paths: [{ path: '/', pathType: 'Prefix', backend: sb('api') }] } })
+    t.same(await dp.apply(buildModel(input).model), { kind: 'reload' }, 'after a refused config, the master still reloads')
+    t.not(await dp.proc.workerPid(), pid)
+    t.equal(await who(http, 'new.example.com', '/'), 'api')
   })
 })
