@@ -181,8 +181,6 @@ t.test('ingress in a 3-node lab', { skip: need('curl', 'openssl', 'haproxy', 'bu
       t.equal(r.code, 200, `https://${host}${path} → ${r.code}`)
       t.ok(want.includes(r.body), `https://${host}${path} answered by ${r.body}`)
     }
-    const viaApi = await curl('b.example.com', '/hostname/', true)
-    t.ok(apiNames.some((n) => viaApi.body.includes(n)) || viaApi.code === 404, `https://b.example.com/hostname/ goes to api (Prefix /), not web: ${viaApi.code} ${viaApi.body.slice(0, 60)}`)
     const plainRedirect = await client.run('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code} %{redirect_url}', '-H', 'Host: a.example.com', `http://${TARGET}:${HTTP}/x`], { allowFailure: true })
     t.equal(plainRedirect.stdout, `308 https://a.example.com/x`, 'TLS hosts redirect plain HTTP')
   })
