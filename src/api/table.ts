@@ -599,10 +599,10 @@ function ingressHosts(rules: IngressRule[]): string {
   return more ? `${hosts.join(',')} + ${rules.length - max} more...` : hosts.join(',')
 }
 
-function ingressAddress(ing: Ingress, wide: boolean): string {
+function ingressAddress(ing: Ingress): string {
   const s = (ing.status?.loadBalancer?.ingress ?? []).flatMap((i) => [i.ip, i.hostname].filter((x): x is string => !!x)).join(',')
-  // loadBalancerWidth: narrow output cuts long lists
-  return !wide && s.length > 16 ? `${s.slice(0, 13)}...` : s
+  // loadBalancerWidth: the (non-wide) table cuts long lists, as the kube-apiserver printer does
+  return s.length > 16 ? `${s.slice(0, 13)}...` : s
 }
 
 const ingressPrinter: Printer = {
@@ -617,7 +617,7 @@ const ingressPrinter: Printer = {
   cells(obj, now) {
     const ing = obj as Ingress
     const spec = ing.spec ?? {}
-    return [ing.metadata.name ?? '', spec.ingressClassName ?? '<none>', ingressHosts(spec.rules ?? []), ingressAddress(ing, false), (spec.tls ?? []).length > 0 ? '80, 443' : '80', age(ing.metadata.creationTimestamp, now)]
+    return [ing.metadata.name ?? '', spec.ingressClassName ?? '<none>', ingressHosts(spec.rules ?? []), ingressAddress(ing), (spec.tls ?? []).length > 0 ? '80, 443' : '80', age(ing.metadata.creationTimestamp, now)]
   },
 }
 
