@@ -30,6 +30,7 @@ import {
   validateNodeUpdate,
 } from './validation/other.js'
 import { validateNetworkPolicy } from './validation/networking.js'
+import { validateIngressClass, validateIngressClassUpdate, validateIngressCreate, validateIngress, validateIngressStatus } from './validation/ingress.js'
 import { validatePod, validatePodStatus, validatePodUpdate } from './validation/pod.js'
 import { validateService, validateServiceStatus, validateServiceUpdate } from './validation/service.js'
 import { validateCronJob, validateCronJobStatus, validateJob, validateJobStatus, validateJobUpdate } from './validation/batch.js'
@@ -109,12 +110,19 @@ function validateSpec(r: ResourceInfo, obj: Obj, errs: Errs): void {
     case 'networking.k8s.io/NetworkPolicy':
       validateNetworkPolicy(obj, errs)
       break
+    case 'networking.k8s.io/Ingress':
+      validateIngress(obj, errs)
+      break
+    case 'networking.k8s.io/IngressClass':
+      validateIngressClass(obj, errs)
+      break
     default:
       break
   }
 }
 
-export function validateCreate(r: ResourceInfo, obj: KubeObject): FieldError[] {
+/** The rules shared by create and update. */
+function validateObject(r: ResourceInfo, obj: KubeObject): FieldError[] {
   const errs: Errs = []
   if (!isObj(obj)) return [{ type: 'FieldValueTypeInvalid', field: '', value: obj, message: 'Invalid value: the object must be a JSON object' }]
   validateObjectMeta(r, obj.metadata, nameValidator(r), errs)
@@ -122,9 +130,16 @@ export function validateCreate(r: ResourceInfo, obj: KubeObject): FieldError[] {
   return errs
 }
 
+export function validateCreate(r: ResourceInfo, obj: KubeObject): FieldError[] {
+  const errs = validateObject(r, obj)
+  // Rules upstream applies on create only (an update keeps what was accepted before).
+  if (isObj(obj) && kindOf(r) === 'networking.k8s.io/Ingress') validateIngressCreate(obj, errs)
+  return errs
+}
+
 /** validateCreate's rules plus what may not change between old and new. */
 export function validateUpdate(r: ResourceInfo, obj: KubeObject, old: KubeObject): FieldError[] {
-  const errs = validateCreate(r, obj)
+  const errs = validateObject(r, obj)
   if (!isObj(obj) || !isObj(old)) return errs
   validateObjectMetaUpdate(obj.metadata, old.metadata, errs)
   switch (kindOf(r)) {
@@ -155,6 +170,9 @@ export function validateUpdate(r: ResourceInfo, obj: KubeObject, old: KubeObject
       break
     case '/Secret':
       validateSecretUpdate(obj, old, errs)
+      break
+    case 'networking.k8s.io/IngressClass':
+      validateIngressClassUpdate(obj, old, errs)
       break
     case '/Event':
       validateEventUpdate(obj, old, 'v1', errs)
@@ -202,6 +220,9 @@ export function validateStatusUpdate(r: ResourceInfo, obj: KubeObject, old: Kube
       break
     case 'batch/CronJob':
       validateCronJobStatus(obj, errs)
+      break
+    case 'networking.k8s.io/Ingress':
+      validateIngressStatus(obj, errs)
       break
     default:
       break
