@@ -102,6 +102,7 @@ export async function startSpeaker(o: SpeakerOptions): Promise<Speaker> {
 
   // ---- our Lease ----
   let lease: Lease | undefined
+  let lastRenewOk = 0
   const renew = async (): Promise<void> => {
     const spec = { holderIdentity: o.nodeName, leaseDurationSeconds: Math.max(1, Math.ceil(leaseMs / 1000)), renewTime: microTime(Date.now()) }
     try {
@@ -111,10 +112,12 @@ export async function startSpeaker(o: SpeakerOptions): Promise<Speaker> {
         } catch (err) {
           if (!(isApiStatusError(err) && err.code === 404)) throw err
           lease = await leasesApi.create({ apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name: leaseName, namespace: NS, labels: { [SPEAKER_LABEL]: 'true' } }, spec: { ...spec, acquireTime: spec.renewTime } })
+          lastRenewOk = Date.now()
           return
         }
       }
       lease = await leasesApi.update({ ...lease, spec: { ...lease.spec, ...spec } })
+      lastRenewOk = Date.now()
     } catch (err) {
       lease = undefined // conflict or gone: read it again next time
       log.debug({ err: (err as Error).message }, 'lease renewal failed')
@@ -143,6 +146,7 @@ export async function startSpeaker(o: SpeakerOptions): Promise<Speaker> {
   }
 
   let synced = false
+  let lastLive = ''
   let running: Promise<void> | undefined
   let again = false
   let stopped = false
@@ -163,7 +167,14 @@ export async function startSpeaker(o: SpeakerOptions): Promise<Speaker> {
       })
   }
   const reconcile = async (): Promise<void> => {
-    const live = liveSpeakers(seen.values(), Date.now(), leaseMs, nodes.store.list())
+    // a running speaker whose last renewal went through is live to itself (its peers agree
+    // one watch event later); without this a restarted agent would withdraw and re-add its IPs
+    const now = Date.now()
+    const self = now - lastRenewOk < leaseMs ? [{ node: o.nodeName, seenAt: lastRenewOk }] : []
+    const live = liveSpeakers([...seen.values(), ...self], now, leaseMs, nodes.store.list())
+    const liveText = [...live].sort().join(',')
+    if (liveText !== lastLive) log.info({ live: [...live].sort(), was: lastLive.split(',').filter(Boolean) }, 'live speakers changed')
+    lastLive = liveText
     const want = announcements({ services: services.store.list(), slicesOf: (k) => slicesBySvc.get(k)?.values() ?? [], live, ourClass })
       .filter((a) => a.node === o.nodeName)
       .map((a) => a.ip)
