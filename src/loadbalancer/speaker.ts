@@ -141,11 +141,15 @@ export async function startSpeaker(o: SpeakerOptions): Promise<Speaker> {
       void door.run('busybox', ['arping', '-U', '-c', '1', '-w', '1', '-I', o.iface, '-s', ip, ip], { allowFailure: true, timeoutMs: 5000 }).then((r) => {
         if (r.code !== 0) log.warn({ ip, err: r.stderr.trim() }, 'gratuitous ARP failed')
       })
+    // again after 300 ms (a lost frame) and after 1.5 s: a neighbour ignores an update within
+    // its locktime (1 s) of the previous one, e.g. when an address moves twice in a row
     send()
     setTimeout(send, 300).unref()
+    setTimeout(send, 1500).unref()
   }
 
   let synced = false
+  let inherited = have.size > 0
   let lastLive = ''
   let running: Promise<void> | undefined
   let again = false
@@ -179,6 +183,12 @@ export async function startSpeaker(o: SpeakerOptions): Promise<Speaker> {
       .filter((a) => a.node === o.nodeName)
       .map((a) => a.ip)
     const d = announceDiff(want, have)
+    if (inherited) {
+      // addresses kept from before a restart: the neighbours may have moved to another node
+      // meanwhile, so announce the ones still ours again
+      inherited = false
+      for (const ip of want) if (have.has(ip)) garp(ip)
+    }
     if (!d.add.length && !d.remove.length) return
     for (const ip of d.remove) {
       await ops.delAddress(o.iface, `${ip}/32`)
