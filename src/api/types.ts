@@ -380,11 +380,21 @@ export interface ServiceSpec {
   ipFamilyPolicy?: 'SingleStack' | 'PreferDualStack' | 'RequireDualStack'
   healthCheckNodePort?: number
   loadBalancerIP?: string
+  loadBalancerClass?: string
+  loadBalancerSourceRanges?: string[]
+  allocateLoadBalancerNodePorts?: boolean
+}
+
+/** `status.loadBalancer.ingress[]`; `ipMode` (1.30+): VIP = traffic to the IP is delivered to the node as is. */
+export interface LoadBalancerIngress {
+  ip?: string
+  hostname?: string
+  ipMode?: 'VIP' | 'Proxy'
 }
 
 export interface Service extends KubeObject {
   spec: ServiceSpec
-  status?: { loadBalancer?: { ingress?: { ip?: string; hostname?: string }[] } }
+  status?: { loadBalancer?: { ingress?: LoadBalancerIngress[] }; conditions?: Condition[] }
 }
 
 export interface EndpointAddress {

@@ -20,6 +20,7 @@ import { loadKubeconfig } from '../client/kubeconfig.js'
 import type { Node } from '../api/types.js'
 import { RESOURCES } from '../api/resources.js'
 import { freePort } from '../util/ports.js'
+import { buildOutside, outsideStatusLine } from './outside.js'
 
 /** Names under this domain resolve (to the gateway) through the lab's upstream resolver. */
 export const LAB_EXTERNAL_DOMAIN = 'example.org'
@@ -184,6 +185,8 @@ export async function labUp(o: LabUpOptions = {}): Promise<LabState> {
   try {
     step(`underlay ${plan.underlayCidr}: ${plan.nodes.map((n) => `${n.name}=${n.ip}`).join(' ')}${plan.ha ? ' (HA)' : ''}`)
     await buildUnderlay(plan)
+    if (plan.outside) step(`outside client ${plan.outside.ip} (netns ${plan.outside.netns}); LoadBalancer pool ${plan.lbPool}`)
+    await buildOutside(plan)
 
     // The lab's own "outside world" resolver on the underlay gateway: the cluster DNS
     // forwards non-cluster names there, so lookups never leave the lab's namespaces.
@@ -218,6 +221,7 @@ export async function labUp(o: LabUpOptions = {}): Promise<LabState> {
         '--service-cluster-ip-range', plan.serviceCIDR,
         '--cluster-cidr', plan.clusterCIDR,
         '--extra-sans', '127.0.0.1',
+        ...(plan.lbPool ? ['--load-balancer-pools', `default=${plan.lbPool}`] : []),
         ...(servers.length > 1 ? ['--dns-kubeconfig', join(stateDir, 'dns.kubeconfig'), '--dns-api-server', `https://${plan.kubernetesServiceIP}:443`] : []),
         ...(o.serverFlags ?? []),
       ])
@@ -342,6 +346,8 @@ export function labStatus(o: { name?: string; stateDir?: string } = {}): string 
   if (!state) return `lab "${name}": not running (no state in ${stateDir})\n`
   const lines = [`lab "${name}": ${state.plan.nodes.length} nodes${state.plan.ha ? ' (HA)' : ''}, kubeconfig ${state.kubeconfig ?? '(not yet)'}`]
   for (const n of state.plan.nodes) lines.push(`  ${n.name.padEnd(7)} ${n.ip.padEnd(15)} netns ${n.netns}${netnsExists(n.netns) ? '' : ' (missing)'}`)
+  const outside = outsideStatusLine(state.plan)
+  if (outside) lines.push(outside)
   const now = Date.now()
   const rows = [['ROLE', 'NODE', 'STATE', 'RESTARTS', 'UPTIME', 'PID', 'LAST EXIT']]
   for (const d of state.daemons) {
