@@ -69,6 +69,7 @@ export const R = {
   namespaces: must('', 'v1', 'namespaces'),
   jobs: must('batch', 'v1', 'jobs'),
   cronjobs: must('batch', 'v1', 'cronjobs'),
+  daemonsets: must('apps', 'v1', 'daemonsets'),
 }
 
 export const BY_NAMESPACE = 'namespace'
