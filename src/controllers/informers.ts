@@ -70,6 +70,7 @@ export const R = {
   jobs: must('batch', 'v1', 'jobs'),
   cronjobs: must('batch', 'v1', 'cronjobs'),
   daemonsets: must('apps', 'v1', 'daemonsets'),
+  controllerrevisions: must('apps', 'v1', 'controllerrevisions'),
 }
 
 export const BY_NAMESPACE = 'namespace'
