@@ -20,6 +20,7 @@ import { loadKubeconfig } from '../client/kubeconfig.js'
 import type { Node } from '../api/types.js'
 import { RESOURCES } from '../api/resources.js'
 import { freePort } from '../util/ports.js'
+import { attachNode } from './underlay.js'
 
 /** Names under this domain resolve (to the gateway) through the lab's upstream resolver. */
 export const LAB_EXTERNAL_DOMAIN = 'example.org'
@@ -115,24 +116,10 @@ async function buildUnderlay(plan: LabPlan): Promise<void> {
     await ul.createBridge({ name: plan.underlayBridge })
     await ul.addAddress(plan.underlayBridge, `${plan.gateway}/24`)
     await ul.setLink(plan.underlayBridge, { up: true })
-    for (const n of plan.nodes) {
-      await createNetns(n.netns)
-      await ul.createVeth({ name: n.underlayPort, peerName: 'eth0', peerNetns: n.netns, mtu: 1500 })
-      await ul.setLink(n.underlayPort, { master: plan.underlayBridge, up: true })
-      const node = openNetOps(n.netns)
-      try {
-        await node.addAddress('eth0', `${n.ip}/24`)
-        await node.setLink('eth0', { up: true })
-        await node.setLink('lo', { up: true })
-        await node.addRoute({ dst: 'default', via: plan.gateway, dev: 'eth0' })
-        await node.writeSysctl('net.ipv4.ip_forward', '1')
-      } finally {
-        node.close()
-      }
-    }
   } finally {
     ul.close()
   }
+  for (const n of plan.nodes) await attachNode(plan, n)
 }
 
 /** Does this build's agent take `--api-servers` (the failover client)? Its usage says so. */
