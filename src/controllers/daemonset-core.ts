@@ -257,7 +257,7 @@ export function reconcileDaemonSet(input: DSInput): DSResult {
     // Pods pinned to nodes that no longer exist.
     for (const p of noNode) if (!isDeleting(p)) del.push(p.metadata.name!)
     if (create.length === 0 && del.length === 0 && ds.spec.updateStrategy?.type !== 'OnDelete') {
-      const ru = rollingUpdate(ds, nodes, fit, byNode, hash, generation, available)
+      const ru = rollingUpdate({ ds, nodes, fit, byNode, hash, generation }, available)
       create.push(...ru.create)
       del.push(...ru.del)
     }
@@ -272,7 +272,7 @@ export function reconcileDaemonSet(input: DSInput): DSResult {
   const truncate = revisionsToTruncate(hist.old, live, ds.spec.revisionHistoryLimit ?? 10)
   if (truncate.length) actions.push({ kind: 'deleteRevisions', names: truncate.map((r) => r.metadata.name!) })
 
-  const { status, requeueAfterMs } = dsStatus(ds, nodes, fit, byNode, hash, generation, now)
+  const { status, requeueAfterMs } = dsStatus({ ds, nodes, fit, byNode, hash, generation }, now)
   if (!sameStatus(ds.status, status)) actions.push({ kind: 'status', status })
   return requeueAfterMs === undefined ? { actions, hash } : { actions, hash, requeueAfterMs }
 }
@@ -299,15 +299,17 @@ function updatedPodsOnNode(pods: Pod[], hash: string, generation: string | undef
   return { ok: true, ...(newPod ? { newPod } : {}), ...(oldPod ? { oldPod } : {}) }
 }
 
-function rollingUpdate(
-  ds: DaemonSet,
-  nodes: Node[],
-  fit: Map<string, { shouldRun: boolean }>,
-  byNode: Map<string, Pod[]>,
-  hash: string,
-  generation: string | undefined,
-  available: (p: Pod) => boolean,
-): { create: string[]; del: string[] } {
+/** What one pass has worked out, shared by the rolling update and the status. */
+interface Pass {
+  ds: DaemonSet
+  nodes: Node[]
+  fit: Map<string, { shouldRun: boolean }>
+  byNode: Map<string, Pod[]>
+  hash: string
+  generation: string | undefined
+}
+
+function rollingUpdate({ ds, nodes, fit, byNode, hash, generation }: Pass, available: (p: Pod) => boolean): { create: string[]; del: string[] } {
   const ru = ds.spec.updateStrategy?.rollingUpdate ?? {}
   const desired = nodes.filter((n) => fit.get(n.metadata.name!)?.shouldRun).length
   let maxSurge = resolveIntOrPercent(ru.maxSurge, desired, true, 0)
@@ -364,15 +366,7 @@ function rollingUpdate(
   return { create: [...allowed, ...candidates.slice(0, room)], del }
 }
 
-function dsStatus(
-  ds: DaemonSet,
-  nodes: Node[],
-  fit: Map<string, { shouldRun: boolean }>,
-  byNode: Map<string, Pod[]>,
-  hash: string,
-  generation: string | undefined,
-  now: number,
-): { status: DaemonSetStatus; requeueAfterMs?: number } {
+function dsStatus({ ds, nodes, fit, byNode, hash, generation }: Pass, now: number): { status: DaemonSetStatus; requeueAfterMs?: number } {
   const minReady = ds.spec.minReadySeconds ?? 0
   let desired = 0
   let current = 0

@@ -5,7 +5,7 @@
 import type { ControllerRevision, DaemonSet, Node, Pod } from '../api/types.js'
 import type { Client } from '../client/interfaces.js'
 import { isAlreadyExists, isConflict, isNotFound } from '../client/errors.js'
-import { newControllerRef } from '../api/meta.js'
+import { PodControl } from './pod-control.js'
 import { controllerRef, getCondition, labelSelectorMatches, objectKey } from './apiutil.js'
 import { QueueController, splitKey } from './base.js'
 import { Expectations } from './expectations.js'
@@ -22,6 +22,7 @@ export class DaemonSetController extends QueueController {
   private readonly pods
   private readonly nodes
   private readonly revs
+  private readonly pc
 
   constructor(
     private readonly client: Client,
@@ -30,6 +31,7 @@ export class DaemonSetController extends QueueController {
     private readonly events: EventRecorder,
   ) {
     super('daemonset', metrics)
+    this.pc = new PodControl(client, this.exp, () => this.events, DS_KIND)
     this.dss = f.get<DaemonSet>(R.daemonsets)
     this.pods = f.get<Pod>(R.pods)
     this.nodes = f.get<Node>(R.nodes)
@@ -87,7 +89,6 @@ export class DaemonSetController extends QueueController {
       now: Date.now(),
       expectationsSatisfied: this.exp.satisfied(key),
     })
-    const podClient = this.client.resource<Pod>(R.pods, namespace)
     const revClient = this.client.resource<ControllerRevision>(R.controllerrevisions, namespace)
     const byName = new Map(pods.map((p) => [p.metadata.name!, p]))
     const ignoreGone = (err: unknown) => {
@@ -96,13 +97,9 @@ export class DaemonSetController extends QueueController {
     for (const a of res.actions) {
       switch (a.kind) {
         case 'adopt':
-        case 'release': {
-          const p = byName.get(a.pod)!
-          const others = (p.metadata.ownerReferences ?? []).filter((r) => r.uid !== ds.metadata.uid)
-          const refs = a.kind === 'adopt' ? [...others, newControllerRef(ds, DS_KIND.apiVersion, DS_KIND.kind)] : others
-          await podClient.patch(a.pod, { metadata: { uid: p.metadata.uid, resourceVersion: p.metadata.resourceVersion, ownerReferences: refs } }, 'merge').catch(ignoreGone)
+        case 'release':
+          await this.pc.claim(ds, byName.get(a.pod)!, a.kind)
           break
-        }
         case 'createRevision':
           await this.createRevision(ds, a.revision)
           break
@@ -116,24 +113,10 @@ export class DaemonSetController extends QueueController {
           this.events.event(ds, 'Warning', 'FailedDaemonPod', `Found failed daemon pod ${namespace}/${a.pod} on node ${a.node}, will try to kill it`)
           break
         case 'create':
-          await this.createPods(key, ds, a.nodes, res.hash)
+          await this.pc.createPods(key, ds, a.nodes.length, (i) => newDaemonPod(ds, a.nodes[i]!, res.hash))
           break
         case 'delete':
-          this.exp.expectDeletions(key, a.pods)
-          await Promise.all(
-            a.pods.map(async (n) => {
-              try {
-                await podClient.delete(n, { preconditions: { uid: byName.get(n)!.metadata.uid! } })
-                this.events.event(ds, 'Normal', 'SuccessfulDelete', `Deleted pod: ${n}`)
-              } catch (err) {
-                this.exp.deletionObserved(key, n)
-                if (!isNotFound(err) && !isConflict(err)) {
-                  this.events.event(ds, 'Warning', 'FailedDelete', `Error deleting: ${(err as Error).message}`)
-                  throw err
-                }
-              }
-            }),
-          )
+          await this.pc.deletePods(key, ds, a.pods.map((n) => byName.get(n)!))
           break
         case 'status':
           await this.client.resource<DaemonSet>(R.daemonsets, namespace).patchStatus(name, { status: a.status }, 'merge').catch((err) => {
@@ -160,33 +143,5 @@ export class DaemonSetController extends QueueController {
     const collisionCount = (ds.status?.collisionCount ?? 0) + 1
     await this.client.resource<DaemonSet>(R.daemonsets, ns).patchStatus(ds.metadata.name!, { status: { collisionCount } }, 'merge')
     throw new Error(`found a hash collision for DaemonSet "${ds.metadata.name}" - bumping collisionCount to ${collisionCount} to resolve it`)
-  }
-
-  /** Slow start (1, 2, 4, …) as upstream's syncNodes: a failing create stops the burst early. */
-  private async createPods(key: string, ds: DaemonSet, nodes: string[], hash: string): Promise<void> {
-    const { namespace } = splitKey(key)
-    const podClient = this.client.resource<Pod>(R.pods, namespace)
-    const ref = newControllerRef(ds, DS_KIND.apiVersion, DS_KIND.kind)
-    this.exp.expectCreations(key, nodes.length)
-    let next = 0
-    for (let batch = 1; next < nodes.length; batch *= 2) {
-      const slice = nodes.slice(next, next + batch)
-      next += slice.length
-      const results = await Promise.allSettled(
-        slice.map((n) => {
-          const p = newDaemonPod(ds, n, hash)
-          p.metadata.ownerReferences = [ref]
-          return podClient.create(p)
-        }),
-      )
-      for (const r of results) if (r.status === 'fulfilled') this.events.event(ds, 'Normal', 'SuccessfulCreate', `Created pod: ${r.value.metadata.name}`)
-      const failed = results.filter((r) => r.status === 'rejected') as PromiseRejectedResult[]
-      if (failed.length) {
-        for (let i = 0; i < failed.length + nodes.length - next; i++) this.exp.creationObserved(key)
-        const err = failed[0]!.reason
-        this.events.event(ds, 'Warning', 'FailedCreate', `Error creating: ${(err as Error).message}`)
-        throw err
-      }
-    }
   }
 }

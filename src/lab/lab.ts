@@ -93,7 +93,7 @@ export function saveState(s: LabState): void {
   writeFileSync(statePath(s.stateDir), JSON.stringify(s, null, 2))
 }
 
-async function waitFor<T>(what: string, timeoutMs: number, fn: () => Promise<T | undefined>): Promise<T> {
+export async function waitFor<T>(what: string, timeoutMs: number, fn: () => Promise<T | undefined>): Promise<T> {
   const deadline = Date.now() + timeoutMs
   let last = ''
   while (Date.now() < deadline) {

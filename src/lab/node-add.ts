@@ -18,7 +18,7 @@
 import { mkdirSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { componentPidfile, componentStatus, defaultStateDir, readLabState, saveState, type LabState } from './lab.js'
+import { componentPidfile, componentStatus, defaultStateDir, readLabState, saveState, waitFor, type LabState } from './lab.js'
 import type { LabNode, LabPlan } from './plan.js'
 import { etcdClientUrls } from './plan.js'
 import { attachNode } from './underlay.js'
@@ -117,21 +117,6 @@ function open(o: { name?: string; stateDir?: string }): Opened {
   return { name, stateDir, state, client: createClient(loadKubeconfig(state.kubeconfig)) }
 }
 
-async function poll<T>(what: string, timeoutMs: number, fn: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + timeoutMs
-  let last = ''
-  while (Date.now() < deadline) {
-    try {
-      const v = await fn()
-      if (v !== undefined) return v
-    } catch (err) {
-      last = (err as Error).message
-    }
-    await new Promise((r) => setTimeout(r, 250))
-  }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${last}` : ''}`)
-}
-
 export interface NodeAddOptions {
   name?: string
   stateDir?: string
@@ -165,7 +150,7 @@ export async function labNodeAdd(o: NodeAddOptions): Promise<LabNode> {
   if (o.waitReadyMs) {
     const nodes = client.resource<Node>(resourceFor('nodes'))
     const t0 = Date.now()
-    await poll(`node ${node.name} Ready`, o.waitReadyMs, async () =>
+    await waitFor(`node ${node.name} Ready`, o.waitReadyMs, async () =>
       (await nodes.get(node.name)).status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ? true : undefined)
     say(`${node.name}: Ready after ${((Date.now() - t0) / 1000).toFixed(1)} s`)
   }
@@ -214,7 +199,7 @@ export async function labNodeRemove(o: NodeRemoveOptions): Promise<NodeRemoveRes
   say(`${node.name}: cordoned, tainted ${REMOVING_TAINT.key}:NoExecute, deleting ${drained.length} pods`)
   let left: Pod[] = []
   try {
-    await poll(`the pods of ${node.name} to go`, o.drainTimeoutMs ?? 60_000, async () => {
+    await waitFor(`the pods of ${node.name} to go`, o.drainTimeoutMs ?? 60_000, async () => {
       left = await onNode()
       for (const p of left) if (!p.metadata.deletionTimestamp) await client.resource<Pod>(resourceFor('pods'), p.metadata.namespace).delete(p.metadata.name!).catch(() => {})
       return left.length === 0 ? true : undefined
