@@ -12,7 +12,7 @@ import { describeStatus, statusFileFor, type ComponentStatus } from './supervise
 import { ensureClusterCA, SHARED_PKI_FILES } from '../apiserver/certs.js'
 import { ensureTokenFile } from '../apiserver/auth.js'
 import { netnsHandle } from '../net/door.js'
-import { spawnDaemon, stopDaemon, isAlive, processesInNamespaces, type DaemonRecord } from './procs.js'
+import { spawnDaemon, stopDaemon, isAlive, killInNamespaces, type DaemonRecord } from './procs.js'
 import { createNetns, deleteNetns, listNetns, netnsExists, openNetOps } from '../net/index.js'
 import { NETKUBE_MAIN } from '../kubelet/images.js'
 import { createClient } from '../client/rest.js'
@@ -298,18 +298,7 @@ export async function labDown(o: { name?: string; stateDir?: string; progress?: 
   }
   // Anything still running inside the lab's namespaces (containers of a killed kubelet).
   const ours = listNetns().filter((n) => n.startsWith(`${prefix}-`))
-  for (let round = 0; round < 3; round++) {
-    const pids = processesInNamespaces(ours)
-    if (pids.length === 0) break
-    for (const pid of pids) {
-      try {
-        process.kill(pid, round === 0 ? 'SIGTERM' : 'SIGKILL')
-      } catch {
-        /* gone */
-      }
-    }
-    await new Promise((r) => setTimeout(r, 500))
-  }
+  await killInNamespaces(ours)
   // Pod namespaces first, then nodes, then the underlay (its veths go with their peers).
   const order = (n: string): number => (n.includes('-underlay') ? 2 : /-node\d+$/.test(n) ? 1 : 0)
   for (const ns of ours.sort((a, b) => order(a) - order(b))) await deleteNetns(ns)

@@ -22,7 +22,7 @@ import { componentPidfile, componentStatus, defaultStateDir, readLabState, saveS
 import type { LabNode, LabPlan } from './plan.js'
 import { etcdClientUrls } from './plan.js'
 import { attachNode } from './underlay.js'
-import { isAlive, processesInNamespaces, spawnDaemon, stopDaemon } from './procs.js'
+import { isAlive, killInNamespaces, spawnDaemon, stopDaemon } from './procs.js'
 import { nthAddress, parseCidr } from '../net/ip.js'
 import { deleteNetns, listNetns, netnsExists } from '../net/netns.js'
 import { netnsHandle } from '../net/door.js'
@@ -216,18 +216,7 @@ export async function labNodeRemove(o: NodeRemoveOptions): Promise<NodeRemoveRes
     if (s?.pid && s.pidStartTicks) await stopDaemon({ ...d, pid: s.pid, startTicks: s.pidStartTicks })
   }
   const podNs = listNetns().filter((n) => n.startsWith(node.podNetnsPrefix))
-  for (let round = 0; round < 3; round++) {
-    const pids = processesInNamespaces([node.netns, ...podNs])
-    if (pids.length === 0) break
-    for (const pid of pids) {
-      try {
-        process.kill(pid, round === 0 ? 'SIGTERM' : 'SIGKILL')
-      } catch {
-        /* gone */
-      }
-    }
-    await new Promise((r) => setTimeout(r, 500))
-  }
+  await killInNamespaces([node.netns, ...podNs])
 
   // 3. The API objects: pods left behind (force), the Node, its heartbeat Lease.
   const forced: string[] = []

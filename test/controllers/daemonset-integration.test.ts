@@ -70,6 +70,10 @@ t.test('DaemonSets with fake nodes and real kubectl', async (t) => {
       t.match(await ok('get', 'ds', '-n', ns, '-o', 'wide'), /CONTAINERS\s+IMAGES\s+SELECTOR\nagent\s+3\s+3\s+3\s+3\s+3\s+<none>\s+\d+s\s+agent\s+agnhost:v1\s+app=agent\n/)
       t.equal((await ok('get', 'ds', 'agent', '-n', ns, '-o', 'jsonpath={.metadata.generation}')).trim(), '1', 'generation 1 after create and status writes')
       t.match(await ok('get', 'all', '-n', ns), /daemonset\.apps\/agent/)
+      await eventually('SuccessfulCreate events on the DaemonSet', async () => {
+        const ev = await ok('get', 'events', '-n', ns, '--field-selector', 'involvedObject.kind=DaemonSet')
+        return (ev.match(/Normal\s+SuccessfulCreate\s+daemonset\/agent\s+Created pod: agent-\w{5}\n/g) ?? []).length === 3
+      })
 
       // A node joins → it gets a pod; it leaves → the pod goes.
       await kubelet.addNode(`extra-${ns}`)
