@@ -76,7 +76,8 @@ export function validateDaemonSet(r: ResourceInfo, ds: Obj, errs: Errs): void {
       errs.push(invalid('spec.template.metadata.labels', labels, '`selector` does not match template `labels`'))
     validatePodSpec(tpl.spec, 'spec.template.spec', errs)
     const ps = isObj(tpl.spec) ? tpl.spec : {}
-    if (ps.restartPolicy !== 'Always') errs.push(notSupported('spec.template.spec.restartPolicy', ps.restartPolicy ?? '', ['Always']))
+    // Defaulting sets Always; an absent one is only seen by callers that skip defaulting.
+    if (!absent(ps.restartPolicy) && ps.restartPolicy !== 'Always') errs.push(notSupported('spec.template.spec.restartPolicy', ps.restartPolicy, ['Always']))
     if (!absent(ps.activeDeadlineSeconds)) errs.push(invalid('spec.template.spec.activeDeadlineSeconds', ps.activeDeadlineSeconds, 'activeDeadlineSeconds in DaemonSet is not Supported'))
   }
   nonNegative(asInt(spec.minReadySeconds, 'spec.minReadySeconds', errs), 'spec.minReadySeconds', errs)
