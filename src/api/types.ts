@@ -726,3 +726,61 @@ export const ANNOTATION_JOB_COMPLETION_INDEX = 'batch.kubernetes.io/job-completi
 export const LABEL_JOB_COMPLETION_INDEX = 'batch.kubernetes.io/job-completion-index'
 export const FINALIZER_JOB_TRACKING = 'batch.kubernetes.io/job-tracking'
 export const ANNOTATION_CRONJOB_SCHEDULED_TIMESTAMP = 'batch.kubernetes.io/cronjob-scheduled-timestamp'
+
+// ---------- apps/v1 DaemonSet (issue #11) ----------
+export interface NodeSelectorRequirement {
+  key: string
+  operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist' | 'Gt' | 'Lt'
+  values?: string[]
+}
+
+/** Terms are ORed; within a term, expressions (labels) and fields are ANDed. */
+export interface NodeSelectorTerm {
+  matchExpressions?: NodeSelectorRequirement[]
+  matchFields?: NodeSelectorRequirement[]
+}
+
+export interface NodeSelector {
+  nodeSelectorTerms: NodeSelectorTerm[]
+}
+
+/** The part of `spec.affinity` the scheduler and the DaemonSet controller read. */
+export interface NodeAffinity {
+  requiredDuringSchedulingIgnoredDuringExecution?: NodeSelector
+  preferredDuringSchedulingIgnoredDuringExecution?: { weight: number; preference: NodeSelectorTerm }[]
+}
+
+export interface RollingUpdateDaemonSet {
+  maxUnavailable?: IntOrString
+  maxSurge?: IntOrString
+}
+
+export interface DaemonSetSpec {
+  selector: LabelSelector
+  template: PodTemplateSpec
+  updateStrategy?: { type?: 'RollingUpdate' | 'OnDelete'; rollingUpdate?: RollingUpdateDaemonSet }
+  minReadySeconds?: number
+  revisionHistoryLimit?: number
+}
+
+export interface DaemonSetStatus {
+  currentNumberScheduled: number
+  numberMisscheduled: number
+  desiredNumberScheduled: number
+  numberReady: number
+  observedGeneration?: number
+  updatedNumberScheduled?: number
+  numberAvailable?: number
+  numberUnavailable?: number
+  collisionCount?: number
+  conditions?: Condition[]
+}
+
+export interface DaemonSet extends KubeObject {
+  spec: DaemonSetSpec
+  status?: DaemonSetStatus
+}
+
+/** The DaemonSet controller's pod labels (apps.DefaultDaemonSetUniqueLabelKey, pod-template-generation). */
+export const LABEL_CONTROLLER_REVISION_HASH = 'controller-revision-hash'
+export const LABEL_POD_TEMPLATE_GENERATION = 'pod-template-generation'

@@ -35,6 +35,7 @@ import { validatePod, validatePodStatus, validatePodUpdate } from './validation/
 import { validateService, validateServiceStatus, validateServiceUpdate } from './validation/service.js'
 import { validateCronJob, validateCronJobStatus, validateJob, validateJobStatus, validateJobUpdate } from './validation/batch.js'
 import { validateEvent, validateEventUpdate, validateSecret, validateSecretUpdate, validateServiceAccount } from './validation/coreapi.js'
+import { validateDaemonSet, validateDaemonSetStatus, validateDaemonSetUpdate } from './validation/daemonset.js'
 
 export { validateLabelSelector } from './validation/apps.js'
 export { validatePodSpec } from './validation/pod.js'
@@ -116,6 +117,9 @@ function validateSpec(r: ResourceInfo, obj: Obj, errs: Errs): void {
     case 'networking.k8s.io/IngressClass':
       validateIngressClass(obj, errs)
       break
+    case 'apps/DaemonSet':
+      validateDaemonSet(r, obj, errs)
+      break
     default:
       break
   }
@@ -180,6 +184,9 @@ export function validateUpdate(r: ResourceInfo, obj: KubeObject, old: KubeObject
     case 'events.k8s.io/Event':
       validateEventUpdate(obj, old, 'events.k8s.io/v1', errs)
       break
+    case 'apps/DaemonSet':
+      validateDaemonSetUpdate(obj, old, errs)
+      break
     default:
       break
   }
@@ -223,6 +230,9 @@ export function validateStatusUpdate(r: ResourceInfo, obj: KubeObject, old: Kube
       break
     case 'networking.k8s.io/Ingress':
       validateIngressStatus(obj, errs)
+      break
+    case 'apps/DaemonSet':
+      validateDaemonSetStatus(obj, errs)
       break
     default:
       break

@@ -69,6 +69,8 @@ export const R = {
   namespaces: must('', 'v1', 'namespaces'),
   jobs: must('batch', 'v1', 'jobs'),
   cronjobs: must('batch', 'v1', 'cronjobs'),
+  daemonsets: must('apps', 'v1', 'daemonsets'),
+  controllerrevisions: must('apps', 'v1', 'controllerrevisions'),
 }
 
 export const BY_NAMESPACE = 'namespace'
