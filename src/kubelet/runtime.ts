@@ -6,6 +6,7 @@ import { join } from 'node:path'
 import { logger } from '../util/log.js'
 import { netnsHandle } from '../net/door.js'
 import { procStartTicks, processAlive } from '../util/proc.js'
+import { exitCodeOf } from './restart.js'
 
 const log = logger('runtime')
 
@@ -18,6 +19,8 @@ export interface ContainerConfig {
   argv: string[]
   env: Record<string, string>
   workingDir?: string
+  /** The hostname the container sees (its own UTS namespace); undefined keeps the node's. */
+  hostname?: string
   logPath: string
   binds: { source: string; target: string; readOnly?: boolean }[]
 }
@@ -101,6 +104,7 @@ export class ProcessRuntime implements ContainerRuntime {
       cwd: cfg.workingDir,
       logPath: cfg.logPath,
       binds: cfg.binds,
+      ...(cfg.hostname !== undefined ? { hostname: cfg.hostname } : {}),
     })
     const pid = await new Promise<number>((resolve, reject) => {
       child.once('spawn', () => resolve(child.pid!))
@@ -122,7 +126,7 @@ export class ProcessRuntime implements ContainerRuntime {
       new Promise<void>((resolve) => {
         child.once('exit', (code, signal) => {
           rec.running = false
-          rec.exitCode = code ?? 128 + (signal ? signalNumber(signal) : 0)
+          rec.exitCode = exitCodeOf(code, signal)
           if (signal) rec.signal = signal
           rec.finishedAt = new Date().toISOString()
           this.save(rec)
@@ -179,9 +183,4 @@ export class ProcessRuntime implements ContainerRuntime {
   close(): void {
     clearInterval(this.pollTimer)
   }
-}
-
-function signalNumber(sig: NodeJS.Signals): number {
-  const table: Partial<Record<NodeJS.Signals, number>> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGKILL: 9, SIGSEGV: 11, SIGTERM: 15 }
-  return table[sig] ?? 0
 }
