@@ -15,6 +15,7 @@ import { createClient } from '../../src/client/rest.js'
 import { createInformer } from '../../src/client/informer.js'
 import type { Client } from '../../src/client/interfaces.js'
 import { startKubelet, type Kubelet, type KubeletOptions } from '../../src/kubelet/kubelet.js'
+import { deleteNetns } from '../../src/net/netns.js'
 import { withApiServer } from '../helpers/apiserver.js'
 import { withNetns, RUN_PREFIX } from '../helpers/netns.js'
 import { need } from '../helpers/prereq.js'
@@ -141,6 +142,22 @@ t.test('the kubelet with real processes', { skip: need('busybox', 'etcd', 'addon
     for (const c of ['i1', 'i2'])
       for (const reason of ['Pulled', 'Created', 'Started'])
         t.ok(events.some((e) => e.reason === reason && e.involvedObject?.fieldPath === `spec.initContainers{${c}}`), `${reason} event for init container ${c}`)
+  })
+
+  await t.test('a new sandbox runs the init containers again', async (t) => {
+    const before = await r.get('web-0')
+    const netns = `${r.opts.netnsPrefix}${before.metadata.uid!.replace(/-/g, '').slice(0, 12)}`
+    await deleteNetns(netns) // what a reboot does to it
+    await waitUntil('web-0 re-initialized and Running', async () => {
+      const p = await r.get('web-0')
+      return p.status?.initContainerStatuses?.every((c) => c.restartCount === 1 && c.state?.terminated?.exitCode === 0) === true && podStatusReason(p) === 'Running'
+    }, 30_000)
+    const p = await r.get('web-0')
+    t.equal(p.status!.containerStatuses![0]!.restartCount, 1, 'the app container restarted once, after them')
+    t.ok(
+      Date.parse(p.status!.initContainerStatuses![1]!.state!.terminated!.finishedAt!) <= Date.parse(p.status!.containerStatuses![0]!.state!.running!.startedAt!),
+      'in order again: the app after the last init container',
+    )
   })
 
   await t.test('setHostnameAsFQDN: the kernel hostname is the FQDN', async (t) => {
