@@ -71,7 +71,7 @@ export async function runProbeDetailed(probe: Probe, container: Container, podIP
     }
     if (probe.exec?.command?.length) {
       const [file, ...args] = probe.exec.command
-      // As the container sees itself: its /etc and its hostname.
+      // As the container sees itself: its /etc and its hostname (a UTS namespace of that name).
       const res = await netnsHandle(netns).run(file!, args, { etc: 'netns', allowFailure: true, timeoutMs, ...(hostname !== undefined ? { hostname } : {}) })
       return { result: res.code === 0 ? 'success' : 'failure', output: `${res.stdout ?? ''}${res.stderr ?? ''}` }
     }

@@ -79,6 +79,8 @@ export interface EntryOptions {
    * hostname of the namespace this process runs in is never touched.
    */
   hostname?: string
+  /** Join this existing UTS namespace (`/proc/PID/ns/uts` of a sibling) instead of making one. */
+  uts?: string
   /** Bind mounts made in the program's own mount namespace just before exec (a pod's volumes). */
   binds?: readonly BindMount[]
 }
@@ -113,7 +115,9 @@ export function entryArgv(ref: string | undefined, argv: readonly string[], opts
   const etcNetns = ref !== undefined && opts.etc === 'netns'
   if (etcNetns && ref.includes('/')) throw new NetError('enter netns', ref, 'EINVAL', '/etc/netns mounts need a namespace name, not a path')
   const bound = opts.binds?.length ? withBinds(argv, opts.binds, etcNetns) : [...argv]
-  const prog = opts.hostname !== undefined ? withHostname(bound, opts.hostname) : bound
+  const named = opts.hostname !== undefined && opts.uts === undefined ? withHostname(bound, opts.hostname) : bound
+  // nsenter execs for a UTS namespace (no fork), so the PID stays the program's.
+  const prog = opts.uts !== undefined ? ['nsenter', `--uts=${opts.uts}`, '--', ...named] : named
   if (ref === undefined) return prog
   if (etcNetns) return ['ip', 'netns', 'exec', ref, ...prog]
   return ['nsenter', `--net=${resolveNetns(ref)}`, '--', ...prog]

@@ -5,7 +5,7 @@
 // sidecar refusal, and a kubelet restart that keeps restartCount, lastState and the back-off.
 import t from 'tap'
 import type { Test } from 'tap'
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readlinkSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Event, Pod } from '../../src/api/types.js'
@@ -168,6 +168,19 @@ t.test('the kubelet with real processes', { skip: need('busybox', 'etcd', 'addon
     await waitUntil('fq Succeeded', async () => (await r.get('fq')).status?.phase === 'Succeeded', 30_000)
     t.equal(await r.logs(k, 'fq', 'c'), 'db.sub.default.svc.cluster.local\ndb.sub.default.svc.cluster.local\n')
     t.equal((await import('node:os')).hostname(), (await import('node:os')).hostname(), 'the host keeps its own hostname')
+  })
+
+  await t.test("a pod's containers share one UTS namespace, not the host's", async (t) => {
+    // b's second instance starts a second after a is surely inside its namespace, and joins it.
+    await r.create({ metadata: { name: 'pair' }, spec: { containers: [sh('a', 'readlink /proc/self/ns/uts; sleep 3600'), sh('b', 'readlink /proc/self/ns/uts; hostname; sleep 1; exit 1')] } })
+    await waitUntil('b restarted', async () => ((await r.get('pair')).status?.containerStatuses?.[1]?.restartCount ?? 0) >= 1 && (await r.logs(k, 'pair', 'b')).includes('\npair'), 30_000)
+    const a = (await r.logs(k, 'pair', 'a')).trim()
+    const [b, name] = (await r.logs(k, 'pair', 'b')).trim().split('\n')
+    t.match(a, /^uts:\[\d+\]$/)
+    t.equal(b, a, "b's new instance joined the UTS namespace a runs in")
+    t.equal(name, 'pair')
+    t.not(a, readlinkSync('/proc/self/ns/uts'), "not the host's")
+    await r.pods.delete('pair', { gracePeriodSeconds: 0 })
   })
 
   await t.test('a failing init container under restartPolicy Never fails the pod', async (t) => {
