@@ -5,10 +5,9 @@
 // sidecar refusal, and a kubelet restart that keeps restartCount, lastState and the back-off.
 import t from 'tap'
 import type { Test } from 'tap'
-import { mkdirSync, mkdtempSync, readlinkSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { readlinkSync } from 'node:fs'
 import { join } from 'node:path'
-import type { Event, Pod } from '../../src/api/types.js'
+import type { CoreEvent as Event, Pod } from '../../src/api/types.js'
 import { resourceFor } from '../../src/api/resources.js'
 import { podStatusReason } from '../../src/api/table.js'
 import { createClient } from '../../src/client/rest.js'
@@ -17,7 +16,8 @@ import type { Client } from '../../src/client/interfaces.js'
 import { startKubelet, type Kubelet, type KubeletOptions } from '../../src/kubelet/kubelet.js'
 import { deleteNetns } from '../../src/net/netns.js'
 import { withApiServer } from '../helpers/apiserver.js'
-import { withNetns, RUN_PREFIX } from '../helpers/netns.js'
+import { RUN_PREFIX } from '../helpers/netns.js'
+import { withCniNode } from '../helpers/cni-node.js'
 import { need } from '../helpers/prereq.js'
 import { waitUntil } from '../helpers/wait.js'
 
@@ -36,19 +36,7 @@ interface Rig {
 async function rig(t: Test): Promise<Rig> {
   const api = await withApiServer(t)
   const client = createClient({ server: api.url, token: api.token, caPem: api.caPem })
-  const node = await withNetns(t, 'kn')
-  const dir = mkdtempSync(join(tmpdir(), 'nk-kubelet-'))
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
-  const confDir = join(dir, 'net.d')
-  mkdirSync(confDir)
-  writeFileSync(
-    join(confDir, '10-test.conflist'),
-    JSON.stringify({
-      cniVersion: '1.0.0',
-      name: 'test',
-      plugins: [{ type: 'bridge', bridge: 'cni0', isGateway: true, ipMasq: false, ipam: { type: 'host-local', subnet: '10.250.7.0/24', dataDir: join(dir, 'ipam') } }],
-    }),
-  )
+  const { netns: node, dir, confDir } = await withCniNode(t, '10.250.7.0/24')
   const opts: KubeletOptions = {
     client,
     nodeName: 'n1',
