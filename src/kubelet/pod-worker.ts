@@ -117,7 +117,10 @@ export class PodWorker {
       slot.backoffMs = rec.backoffMs
       slot.backoffUntil = rec.backoffUntil
       if (rec.current && instances.some((i) => i.id === rec.current)) slot.current = rec.current
-      for (const k of ['lastTerminated', 'seenExit', 'killed', 'sandbox'] as const) if (rec[k] !== undefined) (slot as unknown as Record<string, unknown>)[k] = rec[k]
+      if (rec.lastTerminated) slot.lastTerminated = rec.lastTerminated
+      if (rec.seenExit) slot.seenExit = rec.seenExit
+      if (rec.killed) slot.killed = rec.killed
+      if (rec.sandbox) slot.sandbox = rec.sandbox
     }
     // Instances newer than their record (a crash between start and save), or with no record
     // (state from before records): the highest restart count is current.
