@@ -254,6 +254,8 @@ export interface Container {
   imagePullPolicy?: 'Always' | 'IfNotPresent' | 'Never'
   terminationMessagePath?: string
   terminationMessagePolicy?: 'File' | 'FallbackToLogsOnError'
+  /** Only on init containers: `Always` makes it a sidecar (KEP-753). */
+  restartPolicy?: 'Always'
 }
 
 export interface KeyToPath {
@@ -284,6 +286,8 @@ export interface PodSpec {
   hostNetwork?: boolean
   hostname?: string
   subdomain?: string
+  /** The kernel hostname is the pod's FQDN (needs subdomain). */
+  setHostnameAsFQDN?: boolean
   schedulerName?: string
   tolerations?: Toleration[]
   priority?: number
