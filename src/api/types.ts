@@ -268,6 +268,7 @@ export interface Volume {
   configMap?: { name: string; items?: KeyToPath[]; optional?: boolean; defaultMode?: number }
   secret?: { secretName?: string; items?: KeyToPath[]; optional?: boolean; defaultMode?: number }
   hostPath?: { path: string; type?: string }
+  persistentVolumeClaim?: { claimName: string; readOnly?: boolean }
 }
 
 export interface PodSpec {
@@ -708,3 +709,18 @@ export const ANNOTATION_JOB_COMPLETION_INDEX = 'batch.kubernetes.io/job-completi
 export const LABEL_JOB_COMPLETION_INDEX = 'batch.kubernetes.io/job-completion-index'
 export const FINALIZER_JOB_TRACKING = 'batch.kubernetes.io/job-tracking'
 export const ANNOTATION_CRONJOB_SCHEDULED_TIMESTAMP = 'batch.kubernetes.io/cronjob-scheduled-timestamp'
+
+// ---------- core/v1 PersistentVolumeClaim (minimal, for StatefulSet claims; h-storage owns the full kind) ----------
+export interface PersistentVolumeClaimSpec {
+  accessModes?: string[]
+  resources?: { requests?: ResourceList; limits?: ResourceList }
+  storageClassName?: string
+  volumeName?: string
+  volumeMode?: string
+  selector?: LabelSelector
+}
+
+export interface PersistentVolumeClaim extends KubeObject {
+  spec?: PersistentVolumeClaimSpec
+  status?: { phase?: 'Pending' | 'Bound' | 'Lost'; accessModes?: string[]; capacity?: ResourceList }
+}
