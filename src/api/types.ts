@@ -724,3 +724,48 @@ export interface PersistentVolumeClaim extends KubeObject {
   spec?: PersistentVolumeClaimSpec
   status?: { phase?: 'Pending' | 'Bound' | 'Lost'; accessModes?: string[]; capacity?: ResourceList }
 }
+
+// ---------- apps/v1 StatefulSet (issue #11) ----------
+export type PodManagementPolicy = 'OrderedReady' | 'Parallel'
+export type PVCRetentionPolicyType = 'Retain' | 'Delete'
+
+export interface StatefulSetUpdateStrategy {
+  type?: 'RollingUpdate' | 'OnDelete'
+  rollingUpdate?: { partition?: number; maxUnavailable?: IntOrString }
+}
+
+export interface StatefulSetSpec {
+  replicas?: number
+  selector: LabelSelector
+  template: PodTemplateSpec
+  volumeClaimTemplates?: PersistentVolumeClaim[]
+  serviceName?: string
+  podManagementPolicy?: PodManagementPolicy
+  updateStrategy?: StatefulSetUpdateStrategy
+  revisionHistoryLimit?: number
+  minReadySeconds?: number
+  persistentVolumeClaimRetentionPolicy?: { whenDeleted?: PVCRetentionPolicyType; whenScaled?: PVCRetentionPolicyType }
+  ordinals?: { start?: number }
+}
+
+export interface StatefulSetStatus {
+  observedGeneration?: number
+  replicas: number
+  readyReplicas?: number
+  currentReplicas?: number
+  updatedReplicas?: number
+  availableReplicas?: number
+  currentRevision?: string
+  updateRevision?: string
+  collisionCount?: number
+  conditions?: Condition[]
+}
+
+export interface StatefulSet extends KubeObject {
+  spec: StatefulSetSpec
+  status?: StatefulSetStatus
+}
+
+export const LABEL_STS_POD_NAME = 'statefulset.kubernetes.io/pod-name'
+export const LABEL_POD_INDEX = 'apps.kubernetes.io/pod-index'
+export const LABEL_CONTROLLER_REVISION_HASH = 'controller-revision-hash'

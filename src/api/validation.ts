@@ -27,6 +27,7 @@ import { validatePod, validatePodStatus, validatePodUpdate } from './validation/
 import { validateService, validateServiceStatus, validateServiceUpdate } from './validation/service.js'
 import { validateCronJob, validateCronJobStatus, validateJob, validateJobStatus, validateJobUpdate } from './validation/batch.js'
 import { validateEvent, validateEventUpdate, validateSecret, validateSecretUpdate, validateServiceAccount } from './validation/coreapi.js'
+import { validateStatefulSet, validateStatefulSetStatus, validateStatefulSetUpdate } from './validation/statefulset.js'
 
 export { validateLabelSelector } from './validation/apps.js'
 export { validatePodSpec } from './validation/pod.js'
@@ -99,6 +100,9 @@ function validateSpec(r: ResourceInfo, obj: Obj, errs: Errs): void {
     case 'networking.k8s.io/NetworkPolicy':
       validateNetworkPolicy(obj, errs)
       break
+    case 'apps/StatefulSet':
+      validateStatefulSet(r, obj, errs)
+      break
     default:
       break
   }
@@ -149,6 +153,9 @@ export function validateUpdate(r: ResourceInfo, obj: KubeObject, old: KubeObject
     case 'events.k8s.io/Event':
       validateEventUpdate(obj, old, 'events.k8s.io/v1', errs)
       break
+    case 'apps/StatefulSet':
+      validateStatefulSetUpdate(obj, old, errs)
+      break
     default:
       break
   }
@@ -189,6 +196,9 @@ export function validateStatusUpdate(r: ResourceInfo, obj: KubeObject, old: Kube
       break
     case 'batch/CronJob':
       validateCronJobStatus(obj, errs)
+      break
+    case 'apps/StatefulSet':
+      validateStatefulSetStatus(obj, isObj(old) ? old : undefined, errs)
       break
     default:
       break
