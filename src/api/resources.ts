@@ -56,6 +56,7 @@ export const RESOURCES: readonly ResourceInfo[] = [
   res('apps', 'v1', 'Deployment', 'deployments', true, { shortNames: ['deploy'], subresources: ['status', 'scale'], etcdPrefix: 'deployments', categories: ['all'] }),
   res('apps', 'v1', 'ReplicaSet', 'replicasets', true, { shortNames: ['rs'], subresources: ['status', 'scale'], etcdPrefix: 'replicasets', categories: ['all'] }),
   res('apps', 'v1', 'StatefulSet', 'statefulsets', true, { shortNames: ['sts'], subresources: ['status', 'scale'], etcdPrefix: 'statefulsets', categories: ['all'] }),
+  res('apps', 'v1', 'ControllerRevision', 'controllerrevisions', true, { etcdPrefix: 'controllerrevisions' }),
   res('discovery.k8s.io', 'v1', 'EndpointSlice', 'endpointslices', true, { etcdPrefix: 'endpointslices' }),
   res('coordination.k8s.io', 'v1', 'Lease', 'leases', true, { etcdPrefix: 'leases' }),
   // batch/v1 (kube-apiserver keeps them at /registry/jobs and /registry/cronjobs)

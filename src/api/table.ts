@@ -12,6 +12,7 @@ import type {
   Endpoints,
   KubeObject,
   Lease,
+  ControllerRevision,
   Namespace,
   NetworkPolicy,
   Node,
@@ -530,6 +531,26 @@ const configMapPrinter: Printer = {
   },
 }
 
+// ---------- apps/v1 ControllerRevision ----------
+
+/** kubectl's `statefulset.apps/web` form of the controlling owner, `<none>` without one. */
+function controllerName(obj: KubeObject): string {
+  const ref = obj.metadata.ownerReferences?.find((o) => o.controller)
+  if (!ref) return '<none>'
+  const group = ref.apiVersion.includes('/') ? ref.apiVersion.slice(0, ref.apiVersion.indexOf('/')) : ''
+  return `${ref.kind.toLowerCase()}${group ? `.${group}` : ''}/${ref.name}`
+}
+
+const controllerRevisionPrinter: Printer = {
+  columns: [
+    nameCol(),
+    col('Controller', 'string', 0, 'Controller of the object'),
+    col('Revision', 'integer', 0, 'Revision indicates the revision of the state represented by Data.'),
+    ageCol(),
+  ],
+  cells: (obj, now) => [obj.metadata.name ?? '', controllerName(obj), (obj as ControllerRevision).revision ?? 0, age(obj.metadata.creationTimestamp, now)],
+}
+
 const leasePrinter: Printer = {
   columns: [nameCol(), col('Holder', 'string', 0, 'holderIdentity contains the identity of the holder of a current lease.'), ageCol()],
   cells: (obj, now) => [obj.metadata.name ?? '', (obj as Lease).spec?.holderIdentity ?? '', age(obj.metadata.creationTimestamp, now)],
@@ -613,6 +634,7 @@ const PRINTERS: Record<string, Printer> = {
   'apps/deployments': deploymentPrinter,
   'apps/replicasets': replicaSetPrinter,
   'apps/statefulsets': statefulSetPrinter,
+  'apps/controllerrevisions': controllerRevisionPrinter,
   '/nodes': nodePrinter,
   '/namespaces': namespacePrinter,
   '/endpoints': endpointsPrinter,

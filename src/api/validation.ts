@@ -6,7 +6,14 @@ import type { FieldError } from './field-errors.js'
 import { isDNS1035Label, isDNS1123Label, isDNS1123Subdomain } from './names.js'
 import type { ResourceInfo } from './resources.js'
 import type { KubeObject } from './types.js'
-import { validateDeployment, validateReplicaSet, validateSelectorUpdate, validateWorkloadStatus } from './validation/apps.js'
+import {
+  validateControllerRevision,
+  validateControllerRevisionUpdate,
+  validateDeployment,
+  validateReplicaSet,
+  validateSelectorUpdate,
+  validateWorkloadStatus,
+} from './validation/apps.js'
 import { isObj, type Errs, type Obj } from './validation/common.js'
 import { validateObjectMeta, validateObjectMetaUpdate, type NameFn } from './validation/meta.js'
 import {
@@ -72,6 +79,9 @@ function validateSpec(r: ResourceInfo, obj: Obj, errs: Errs): void {
     case 'apps/ReplicaSet':
       validateReplicaSet(r, obj, errs)
       break
+    case 'apps/ControllerRevision':
+      validateControllerRevision(obj, errs)
+      break
     case 'discovery.k8s.io/EndpointSlice':
       validateEndpointSlice(obj, errs)
       break
@@ -134,6 +144,9 @@ export function validateUpdate(r: ResourceInfo, obj: KubeObject, old: KubeObject
     case 'apps/Deployment':
     case 'apps/ReplicaSet':
       validateSelectorUpdate(obj, old, errs)
+      break
+    case 'apps/ControllerRevision':
+      validateControllerRevisionUpdate(obj, old, errs)
       break
     case 'discovery.k8s.io/EndpointSlice':
       validateEndpointSliceUpdate(obj, old, errs)
