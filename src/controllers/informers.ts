@@ -69,6 +69,10 @@ export const R = {
   namespaces: must('', 'v1', 'namespaces'),
   jobs: must('batch', 'v1', 'jobs'),
   cronjobs: must('batch', 'v1', 'cronjobs'),
+  // StatefulSets (issue #11)
+  statefulsets: must('apps', 'v1', 'statefulsets'),
+  controllerrevisions: must('apps', 'v1', 'controllerrevisions'),
+  persistentvolumeclaims: must('', 'v1', 'persistentvolumeclaims'),
 }
 
 export const BY_NAMESPACE = 'namespace'
