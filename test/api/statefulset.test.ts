@@ -130,3 +130,15 @@ t.test('table: NAME READY AGE, wide CONTAINERS IMAGES', async (t) => {
   t.same(tab.columnDefinitions.map((c) => [c.name, c.priority]), [['Name', 0], ['Ready', 0], ['Age', 0], ['Containers', 1], ['Images', 1]])
   t.same(tab.rows[0]!.cells, ['web', '2/3', '60s', 'nginx', 'registry.k8s.io/nginx-slim:0.24'])
 })
+
+t.test('strategic merge: containers merge by name (kubectl set image), claim templates are replaced', async (t) => {
+  const { applyStrategicMergePatch } = await import('../../src/api/patch.js')
+  const o = make()
+  const out = applyStrategicMergePatch(R, o, { spec: { template: { spec: { containers: [{ name: 'nginx', image: 'nginx:2' }] } }, volumeClaimTemplates: [{ metadata: { name: 'x' } }] } }) as StatefulSet
+  const c = out.spec.template.spec.containers[0]!
+  t.same([c.image, c.ports?.[0]?.containerPort, c.volumeMounts?.[0]?.name], ['nginx:2', 80, 'www'])
+  t.same(out.spec.volumeClaimTemplates, [{ metadata: { name: 'x' } }])
+  // kubectl rollout undo: the revision's template with `$patch: replace`.
+  const undo = applyStrategicMergePatch(R, out, { spec: { template: { metadata: { labels: { app: 'nginx' } }, spec: { containers: [{ name: 'nginx', image: 'nginx:1' }] }, $patch: 'replace' } } }) as StatefulSet
+  t.same(undo.spec.template, { metadata: { labels: { app: 'nginx' } }, spec: { containers: [{ name: 'nginx', image: 'nginx:1' }] } })
+})

@@ -88,6 +88,8 @@ t.test('StatefulSets with fake nodes and real kubectl', { skip: need('kubectl 1.
     await kubectl('1.33', ['set', 'image', 'sts/web', 'nginx=nginx:2'])
     t.match(await kubectl('1.33', ['rollout', 'status', 'sts/web', '--timeout=60s']), /partitioned roll out complete: 3 new pods have been updated/)
     t.same(order.filter((x) => x.startsWith('+')), ['+web-2', '+web-1', '+web-0'], 'recreated highest ordinal first')
+    const c = (await sets.get('web')).spec.template.spec.containers[0]!
+    t.same([c.image, c.volumeMounts], ['nginx:2', [{ name: 'www', mountPath: '/usr/share/nginx/html' }]], 'set image merged into the container (strategic merge by name)')
     const revs = (await client.resource<ControllerRevision>(R.controllerrevisions, 'default').list()).items
     t.same(revs.map((r) => r.revision).sort(), [1, 2])
     t.match(await kubectl('1.27', ['rollout', 'history', 'sts/web']), /REVISION\s+CHANGE-CAUSE\s*\n1\s+<none>\s*\n2\s+<none>/)
