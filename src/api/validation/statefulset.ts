@@ -3,12 +3,8 @@
 import { forbidden, invalid, notSupported, required } from '../field-errors.js'
 import { isDNS1123Subdomain } from '../names.js'
 import type { ResourceInfo } from '../resources.js'
-import { labelSelectorMatches } from '../selectors.js'
-import type { LabelSelector } from '../types.js'
-import { validateLabelSelector } from './apps.js'
+import { validateSelectorAndTemplate } from './apps.js'
 import { absent, asArray, asInt, asObj, asString, deepEqual, isObj, nonNegative, validatePositiveIntOrPercent, type Errs, type Obj } from './common.js'
-import { validateObjectMeta } from './meta.js'
-import { validatePodSpec } from './pod.js'
 
 const RETENTION = ['Retain', 'Delete'] as const
 
@@ -16,10 +12,6 @@ const RETENTION = ['Retain', 'Delete'] as const
 const MUTABLE_SPEC_FIELDS = ['replicas', 'ordinals', 'template', 'updateStrategy', 'persistentVolumeClaimRetentionPolicy', 'minReadySeconds'] as const
 const FROZEN_SPEC_MSG =
   "updates to statefulset spec for fields other than 'replicas', 'ordinals', 'template', 'updateStrategy', 'persistentVolumeClaimRetentionPolicy' and 'minReadySeconds' are forbidden"
-
-function selectorIsEmpty(sel: Obj): boolean {
-  return (!isObj(sel.matchLabels) || Object.keys(sel.matchLabels).length === 0) && (!Array.isArray(sel.matchExpressions) || sel.matchExpressions.length === 0)
-}
 
 function validateUpdateStrategy(v: unknown, errs: Errs): void {
   const p = 'spec.updateStrategy'
@@ -102,30 +94,14 @@ export function validateStatefulSet(r: ResourceInfo, sts: Obj, errs: Errs): void
   if (svc) for (const m of isDNS1123Subdomain(svc)) errs.push(invalid('spec.serviceName', svc, m))
   const claims = validateClaimTemplates(spec.volumeClaimTemplates, errs)
 
-  let selOk = false
-  if (absent(spec.selector)) errs.push(required('spec.selector'))
-  else {
-    selOk = validateLabelSelector(spec.selector, 'spec.selector', errs)
-    if (isObj(spec.selector) && selectorIsEmpty(spec.selector)) errs.push(invalid('spec.selector', spec.selector, 'empty selector is invalid for statefulset'))
-  }
-  const tpl = asObj(spec.template, 'spec.template', errs)
-  if (!tpl) {
-    errs.push(required('spec.template'))
-    return
-  }
-  const meta = asObj(tpl.metadata, 'spec.template.metadata', errs) ?? {}
-  validateObjectMeta({ ...r, namespaced: false }, { ...meta, name: 'x', namespace: undefined }, isDNS1123Subdomain, errs, 'spec.template.metadata')
-  const labels = isObj(meta.labels) ? (meta.labels as Record<string, string>) : {}
-  if (selOk && isObj(spec.selector) && !selectorIsEmpty(spec.selector) && !labelSelectorMatches(spec.selector as LabelSelector, labels))
-    errs.push(invalid('spec.template.metadata.labels', labels, '`selector` does not match template `labels`'))
   // The pods get one volume per claim template, so mounts of a claim name are valid.
-  let podSpec: unknown = tpl.spec
-  if (isObj(podSpec) && claims.length > 0 && (absent(podSpec.volumes) || Array.isArray(podSpec.volumes))) {
+  validateSelectorAndTemplate(r, spec, errs, 'empty selector is invalid for statefulset', (tpl) => {
+    const podSpec = tpl.spec
+    if (!isObj(podSpec) || claims.length === 0 || !(absent(podSpec.volumes) || Array.isArray(podSpec.volumes))) return podSpec
     const vols = (podSpec.volumes as unknown[] | undefined) ?? []
     const have = new Set(vols.map((x) => (isObj(x) ? x.name : undefined)))
-    podSpec = { ...podSpec, volumes: [...vols, ...claims.filter((n) => !have.has(n)).map((n) => ({ name: n, persistentVolumeClaim: { claimName: n } }))] }
-  }
-  validatePodSpec(podSpec, 'spec.template.spec', errs, { template: true })
+    return { ...podSpec, volumes: [...vols, ...claims.filter((n) => !have.has(n)).map((n) => ({ name: n, persistentVolumeClaim: { claimName: n } }))] }
+  })
 }
 
 export function validateStatefulSetUpdate(obj: Obj, old: Obj, errs: Errs): void {
