@@ -225,6 +225,13 @@ const LIST_STRATEGIES: Record<string, Record<string, ListStrategy>> = {
     ...prefixed('spec.template.spec', POD_SPEC),
     'status.conditions': { mergeKey: 'type' },
   },
+  // StatefulSet (issue #11): the pod template merges as in a Deployment; volumeClaimTemplates has no merge key (replaced).
+  'apps/StatefulSet': {
+    ...METADATA,
+    ...TEMPLATE_METADATA,
+    ...prefixed('spec.template.spec', POD_SPEC),
+    'status.conditions': { mergeKey: 'type' },
+  },
   '/Service': { ...METADATA, 'spec.ports': { mergeKey: 'port' }, 'status.conditions': { mergeKey: 'type' } },
   '/Node': {
     ...METADATA,

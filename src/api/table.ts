@@ -18,6 +18,7 @@ import type {
   Node,
   Pod,
   ReplicaSet,
+  StatefulSet,
   Service,
   Table,
   TableColumnDefinition,
@@ -363,6 +364,22 @@ const daemonSetPrinter: Printer = {
   },
 }
 
+// apps/v1 StatefulSet (kube-apiserver's printer: NAME READY AGE, wide CONTAINERS IMAGES)
+const statefulSetPrinter: Printer = {
+  columns: [
+    nameCol(),
+    col('Ready', 'string', 0, 'Number of the pod with ready state'),
+    ageCol(),
+    col('Containers', 'string', 1, 'Names of each container in the template.'),
+    col('Images', 'string', 1, 'Images referenced by each container in the template.'),
+  ],
+  cells(obj, now) {
+    const s = obj as StatefulSet
+    const [names, images] = containersAndImages(s.spec?.template)
+    return [s.metadata.name ?? '', `${s.status?.readyReplicas ?? 0}/${s.spec?.replicas ?? 0}`, age(s.metadata.creationTimestamp, now), names, images]
+  },
+}
+
 // ---------- batch ----------
 
 const jobPrinter: Printer = {
@@ -705,6 +722,7 @@ const PRINTERS: Record<string, Printer> = {
   'apps/deployments': deploymentPrinter,
   'apps/replicasets': replicaSetPrinter,
   'apps/daemonsets': daemonSetPrinter,
+  'apps/statefulsets': statefulSetPrinter,
   'apps/controllerrevisions': controllerRevisionPrinter,
   '/nodes': nodePrinter,
   '/namespaces': namespacePrinter,

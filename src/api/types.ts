@@ -270,6 +270,7 @@ export interface Volume {
   configMap?: { name: string; items?: KeyToPath[]; optional?: boolean; defaultMode?: number }
   secret?: { secretName?: string; items?: KeyToPath[]; optional?: boolean; defaultMode?: number }
   hostPath?: { path: string; type?: string }
+  persistentVolumeClaim?: { claimName: string; readOnly?: boolean }
 }
 
 export interface PodSpec {
@@ -780,6 +781,57 @@ export interface DaemonSetStatus {
   conditions?: Condition[]
 }
 
+// ---------- core/v1 PersistentVolumeClaim (minimal, for StatefulSet claims; h-storage owns the full kind) ----------
+export interface PersistentVolumeClaimSpec {
+  accessModes?: string[]
+  resources?: { requests?: ResourceList; limits?: ResourceList }
+  storageClassName?: string
+  volumeName?: string
+  volumeMode?: string
+  selector?: LabelSelector
+}
+
+export interface PersistentVolumeClaim extends KubeObject {
+  spec?: PersistentVolumeClaimSpec
+  status?: { phase?: 'Pending' | 'Bound' | 'Lost'; accessModes?: string[]; capacity?: ResourceList }
+}
+
+// ---------- apps/v1 StatefulSet (issue #11) ----------
+export type PodManagementPolicy = 'OrderedReady' | 'Parallel'
+export type PVCRetentionPolicyType = 'Retain' | 'Delete'
+
+export interface StatefulSetUpdateStrategy {
+  type?: 'RollingUpdate' | 'OnDelete'
+  rollingUpdate?: { partition?: number; maxUnavailable?: IntOrString }
+}
+
+export interface StatefulSetSpec {
+  replicas?: number
+  selector: LabelSelector
+  template: PodTemplateSpec
+  volumeClaimTemplates?: PersistentVolumeClaim[]
+  serviceName?: string
+  podManagementPolicy?: PodManagementPolicy
+  updateStrategy?: StatefulSetUpdateStrategy
+  revisionHistoryLimit?: number
+  minReadySeconds?: number
+  persistentVolumeClaimRetentionPolicy?: { whenDeleted?: PVCRetentionPolicyType; whenScaled?: PVCRetentionPolicyType }
+  ordinals?: { start?: number }
+}
+
+export interface StatefulSetStatus {
+  observedGeneration?: number
+  replicas: number
+  readyReplicas?: number
+  currentReplicas?: number
+  updatedReplicas?: number
+  availableReplicas?: number
+  currentRevision?: string
+  updateRevision?: string
+  collisionCount?: number
+  conditions?: Condition[]
+}
+
 export interface DaemonSet extends KubeObject {
   spec: DaemonSetSpec
   status?: DaemonSetStatus
@@ -788,3 +840,10 @@ export interface DaemonSet extends KubeObject {
 /** The DaemonSet controller's pod labels (apps.DefaultDaemonSetUniqueLabelKey, pod-template-generation). */
 export const LABEL_CONTROLLER_REVISION_HASH = 'controller-revision-hash'
 export const LABEL_POD_TEMPLATE_GENERATION = 'pod-template-generation'
+export interface StatefulSet extends KubeObject {
+  spec: StatefulSetSpec
+  status?: StatefulSetStatus
+}
+
+export const LABEL_STS_POD_NAME = 'statefulset.kubernetes.io/pod-name'
+export const LABEL_POD_INDEX = 'apps.kubernetes.io/pod-index'

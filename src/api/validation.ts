@@ -36,6 +36,7 @@ import { validateService, validateServiceStatus, validateServiceUpdate } from '.
 import { validateCronJob, validateCronJobStatus, validateJob, validateJobStatus, validateJobUpdate } from './validation/batch.js'
 import { validateEvent, validateEventUpdate, validateSecret, validateSecretUpdate, validateServiceAccount } from './validation/coreapi.js'
 import { validateDaemonSet, validateDaemonSetStatus, validateDaemonSetUpdate } from './validation/daemonset.js'
+import { validateStatefulSet, validateStatefulSetStatus, validateStatefulSetUpdate } from './validation/statefulset.js'
 
 export { validateLabelSelector } from './validation/apps.js'
 export { validatePodSpec } from './validation/pod.js'
@@ -120,6 +121,9 @@ function validateSpec(r: ResourceInfo, obj: Obj, errs: Errs): void {
     case 'apps/DaemonSet':
       validateDaemonSet(r, obj, errs)
       break
+    case 'apps/StatefulSet':
+      validateStatefulSet(r, obj, errs)
+      break
     default:
       break
   }
@@ -187,6 +191,9 @@ export function validateUpdate(r: ResourceInfo, obj: KubeObject, old: KubeObject
     case 'apps/DaemonSet':
       validateDaemonSetUpdate(obj, old, errs)
       break
+    case 'apps/StatefulSet':
+      validateStatefulSetUpdate(obj, old, errs)
+      break
     default:
       break
   }
@@ -233,6 +240,9 @@ export function validateStatusUpdate(r: ResourceInfo, obj: KubeObject, old: Kube
       break
     case 'apps/DaemonSet':
       validateDaemonSetStatus(obj, errs)
+      break
+    case 'apps/StatefulSet':
+      validateStatefulSetStatus(obj, isObj(old) ? old : undefined, errs)
       break
     default:
       break
