@@ -67,6 +67,10 @@ export const RESOURCES: readonly ResourceInfo[] = [
   res('', 'v1', 'Secret', 'secrets', true),
   res('', 'v1', 'ServiceAccount', 'serviceaccounts', true, { shortNames: ['sa'] }),
   res('networking.k8s.io', 'v1', 'NetworkPolicy', 'networkpolicies', true, { shortNames: ['netpol'], etcdPrefix: 'networkpolicies' }),
+  // Storage (issue #11): kube-apiserver keeps them at /registry/persistentvolumes, …/persistentvolumeclaims, …/storageclasses.
+  res('', 'v1', 'PersistentVolume', 'persistentvolumes', false, { shortNames: ['pv'], subresources: ['status'] }),
+  res('', 'v1', 'PersistentVolumeClaim', 'persistentvolumeclaims', true, { shortNames: ['pvc'], subresources: ['status'] }),
+  res('storage.k8s.io', 'v1', 'StorageClass', 'storageclasses', false, { shortNames: ['sc'], etcdPrefix: 'storageclasses' }),
 ]
 
 /** The events.k8s.io/v1 view, whose objects are converted to and from core/v1 in the registry. */

@@ -27,6 +27,16 @@ import { validatePod, validatePodStatus, validatePodUpdate } from './validation/
 import { validateService, validateServiceStatus, validateServiceUpdate } from './validation/service.js'
 import { validateCronJob, validateCronJobStatus, validateJob, validateJobStatus, validateJobUpdate } from './validation/batch.js'
 import { validateEvent, validateEventUpdate, validateSecret, validateSecretUpdate, validateServiceAccount } from './validation/coreapi.js'
+import {
+  validatePersistentVolume,
+  validatePersistentVolumeClaim,
+  validatePersistentVolumeClaimStatus,
+  validatePersistentVolumeClaimUpdate,
+  validatePersistentVolumeStatus,
+  validatePersistentVolumeUpdate,
+  validateStorageClass,
+  validateStorageClassUpdate,
+} from './validation/storage.js'
 
 export { validateLabelSelector } from './validation/apps.js'
 export { validatePodSpec } from './validation/pod.js'
@@ -99,6 +109,16 @@ function validateSpec(r: ResourceInfo, obj: Obj, errs: Errs): void {
     case 'networking.k8s.io/NetworkPolicy':
       validateNetworkPolicy(obj, errs)
       break
+    // Storage (issue #11)
+    case '/PersistentVolume':
+      validatePersistentVolume(obj, errs)
+      break
+    case '/PersistentVolumeClaim':
+      validatePersistentVolumeClaim(obj, errs)
+      break
+    case 'storage.k8s.io/StorageClass':
+      validateStorageClass(obj, errs)
+      break
     default:
       break
   }
@@ -149,6 +169,16 @@ export function validateUpdate(r: ResourceInfo, obj: KubeObject, old: KubeObject
     case 'events.k8s.io/Event':
       validateEventUpdate(obj, old, 'events.k8s.io/v1', errs)
       break
+    // Storage (issue #11)
+    case '/PersistentVolume':
+      validatePersistentVolumeUpdate(obj, old, errs)
+      break
+    case '/PersistentVolumeClaim':
+      validatePersistentVolumeClaimUpdate(obj, old, errs)
+      break
+    case 'storage.k8s.io/StorageClass':
+      validateStorageClassUpdate(obj, old, errs)
+      break
     default:
       break
   }
@@ -189,6 +219,12 @@ export function validateStatusUpdate(r: ResourceInfo, obj: KubeObject, old: Kube
       break
     case 'batch/CronJob':
       validateCronJobStatus(obj, errs)
+      break
+    case '/PersistentVolume':
+      validatePersistentVolumeStatus(obj, errs)
+      break
+    case '/PersistentVolumeClaim':
+      validatePersistentVolumeClaimStatus(obj, errs)
       break
     default:
       break

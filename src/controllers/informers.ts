@@ -69,6 +69,10 @@ export const R = {
   namespaces: must('', 'v1', 'namespaces'),
   jobs: must('batch', 'v1', 'jobs'),
   cronjobs: must('batch', 'v1', 'cronjobs'),
+  // storage (issue #11)
+  persistentvolumes: must('', 'v1', 'persistentvolumes'),
+  persistentvolumeclaims: must('', 'v1', 'persistentvolumeclaims'),
+  storageclasses: must('storage.k8s.io', 'v1', 'storageclasses'),
 }
 
 export const BY_NAMESPACE = 'namespace'

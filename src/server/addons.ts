@@ -1,6 +1,7 @@
 // Cluster add-ons the server creates, as kubeadm does: cluster DNS runs self-hosted, a
 // Deployment in kube-system behind the Service `kube-dns` with the well-known ClusterIP.
-import type { Deployment, Service } from '../api/types.js'
+import type { Deployment, Service, StorageClass } from '../api/types.js'
+import { ANNOTATION_DEFAULT_STORAGE_CLASS } from '../api/types.js'
 import type { Ownership } from '../apiserver/reconcile.js'
 
 export const DNS_LABELS = { 'k8s-app': 'kube-dns' }
@@ -65,5 +66,37 @@ export function dnsDeployment(o: { kubeconfig: string; clusterDomain: string; cl
         },
       },
     },
+  }
+}
+
+// ---------- storage (issue #11): the built-in local-path StorageClass ----------
+
+/**
+ * netkube's own provisioner name, not `rancher.io/local-path`: the volumes are made by each
+ * node's agent (no helper pod, no `local-path-config` ConfigMap, directories named after the PV
+ * under the node's state directory), so tools that know rancher's provisioner would be misled.
+ */
+export const LOCAL_PATH_PROVISIONER = 'netkube.io/local-path'
+export const LOCAL_PATH_CLASS = 'local-path'
+
+/**
+ * The default class, as k3s ships rancher's: WaitForFirstConsumer (the volume is made on the
+ * node the scheduler picks for the first pod), Delete (the directory goes with the claim).
+ * `EnsureExists`, as upstream's default-storage-class add-on: created when missing, never put
+ * back, so an admin may unmark it as the default or delete it.
+ */
+export function localPathStorageClass(): StorageClass {
+  return {
+    apiVersion: 'storage.k8s.io/v1',
+    kind: 'StorageClass',
+    metadata: {
+      name: LOCAL_PATH_CLASS,
+      labels: { 'addonmanager.kubernetes.io/mode': 'EnsureExists' },
+      annotations: { [ANNOTATION_DEFAULT_STORAGE_CLASS]: 'true' },
+    },
+    provisioner: LOCAL_PATH_PROVISIONER,
+    reclaimPolicy: 'Delete',
+    volumeBindingMode: 'WaitForFirstConsumer',
+    allowVolumeExpansion: false,
   }
 }
