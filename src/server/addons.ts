@@ -2,6 +2,7 @@
 // Deployment in kube-system behind the Service `kube-dns` with the well-known ClusterIP.
 import type { Deployment, Service, StorageClass } from '../api/types.js'
 import { ANNOTATION_DEFAULT_STORAGE_CLASS } from '../api/types.js'
+import { LOCAL_PATH_PROVISIONER } from '../localpath/core.js'
 import type { Ownership } from '../apiserver/reconcile.js'
 
 export const DNS_LABELS = { 'k8s-app': 'kube-dns' }
@@ -71,12 +72,6 @@ export function dnsDeployment(o: { kubeconfig: string; clusterDomain: string; cl
 
 // ---------- storage (issue #11): the built-in local-path StorageClass ----------
 
-/**
- * netkube's own provisioner name, not `rancher.io/local-path`: the volumes are made by each
- * node's agent (no helper pod, no `local-path-config` ConfigMap, directories named after the PV
- * under the node's state directory), so tools that know rancher's provisioner would be misled.
- */
-export const LOCAL_PATH_PROVISIONER = 'netkube.io/local-path'
 export const LOCAL_PATH_CLASS = 'local-path'
 
 /**
