@@ -54,7 +54,8 @@ export function defaultClass(classes: readonly StorageClass[]): StorageClass | u
   return defs[0]
 }
 
-function bytes(q: unknown): number | undefined {
+/** A quantity (string or number) as a number; undefined when absent or malformed. */
+export function quantityValue(q: unknown): number | undefined {
   if (typeof q !== 'string' && typeof q !== 'number') return undefined
   try {
     return parseQuantity(q)
@@ -65,11 +66,11 @@ function bytes(q: unknown): number | undefined {
 
 /** spec.resources.requests.storage in bytes (undefined when absent or malformed). */
 export function claimRequest(pvc: PersistentVolumeClaim): number | undefined {
-  return bytes(pvc.spec?.resources?.requests?.storage)
+  return quantityValue(pvc.spec?.resources?.requests?.storage)
 }
 
 export function volumeCapacity(pv: PersistentVolume): number | undefined {
-  return bytes(pv.spec?.capacity?.storage)
+  return quantityValue(pv.spec?.capacity?.storage)
 }
 
 function requirementMatches(r: NodeSelectorRequirement, value: string | undefined): boolean {

@@ -9,9 +9,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { PersistentVolume, PersistentVolumeClaim, Pod } from '../../src/api/types.js'
-import { run } from '../../src/util/exec.js'
-import { kubectlPath, need } from '../helpers/prereq.js'
-import { withLab, waitUntil, res } from '../helpers/lab.js'
+import { need } from '../helpers/prereq.js'
+import { withLab, waitUntil, res, kubectlAt } from '../helpers/lab.js'
 
 const claim = (name: string) => `
 apiVersion: v1
@@ -43,11 +42,7 @@ t.test('PersistentVolumes and the local-path class in a lab', { skip: need('kube
   const mnt = mkdtempSync(join(tmpdir(), 'netkube-e2e-pvc-'))
   t.teardown(() => rmSync(mnt, { recursive: true, force: true }))
   const lab = await withLab(t, { nodes: 2, serverFlags: ['--no-dns'], agentFlags: ['--backoff-initial', '1s'] })
-  const kc = async (v: '1.27' | '1.33', args: string[], input?: string): Promise<string> => {
-    const r = await run(kubectlPath(v), ['--kubeconfig', lab.kubeconfig, ...args], { allowFailure: true, timeoutMs: 60_000, ...(input !== undefined ? { input } : {}) })
-    if (r.code !== 0) throw new Error(`kubectl ${v} ${args.join(' ')}: ${r.stderr || r.stdout}`)
-    return r.stdout
-  }
+  const kc = kubectlAt(lab)
   const pods = lab.client.resource<Pod>(res('pods'), 'default')
   const pvcs = lab.client.resource<PersistentVolumeClaim>(res('persistentvolumeclaims'), 'default')
   const pvs = lab.client.resource<PersistentVolume>(res('persistentvolumes'))
@@ -69,8 +64,12 @@ t.test('PersistentVolumes and the local-path class in a lab', { skip: need('kube
     await waitUntil('WaitForFirstConsumer event', async () => /WaitForFirstConsumer\s+persistentvolumeclaim\/data\s+waiting for first consumer to be created before binding/.test(await kc('1.33', ['get', 'events'])), 30_000)
     t.match(await kc('1.27', ['get', 'pvc', 'data']), /^NAME\s+STATUS\s+VOLUME\s+CAPACITY\s+ACCESS MODES\s+STORAGECLASS\s+VOLUMEATTRIBUTESCLASS\s+AGE\ndata\s+Pending\s+local-path\s+<unset>\s+\d+s\n$/)
 
+    const t0 = Date.now()
     await kc('1.33', ['apply', '-f', '-'], podUsing('writer', 'data', `${mnt}/w`, `echo "written by $HOSTNAME" > ${mnt}/w/file && echo wrote && sleep 3600`))
+    await waitUntil('claim bound', async () => (await pvcs.get('data')).status?.phase === 'Bound', 90_000, 50)
+    const bound = Date.now() - t0
     await waitUntil('writer wrote', async () => /wrote/.test((await lab.kubectl(['logs', 'writer'])).stdout), 90_000)
+    t.comment(`first consumer created → claim Bound ${bound} ms, → data written ${Date.now() - t0} ms (one run, noisy)`)
     const w = await pods.get('writer')
     node = w.spec.nodeName!
     const c = await pvcs.get('data')
@@ -114,6 +113,9 @@ t.test('PersistentVolumes and the local-path class in a lab', { skip: need('kube
     t.match(await kc('1.33', ['get', 'pvc', 'data']), /data\s+Terminating\s+pvc-/, 'kept while the reader uses it')
     t.ok(existsSync(join(dir, 'file')), 'data still there')
     await kc('1.33', ['delete', 'pod', 'reader', '--grace-period=1'])
+    const t0 = Date.now()
+    await waitUntil('directory gone', async () => !existsSync(dir), 60_000, 50)
+    t.comment(`pod deleted → volume directory removed ${Date.now() - t0} ms (one run, noisy; includes the pod's termination)`)
     await waitUntil('claim gone', async () => (await lab.kubectl(['get', 'pvc', 'data'])).code !== 0, 60_000)
     await waitUntil('volume gone', async () => (await lab.kubectl(['get', 'pv', pvName])).code !== 0, 60_000)
     t.notOk(existsSync(dir), 'reclaimPolicy Delete removed the directory')

@@ -8,6 +8,7 @@ import { forbidden, invalid, notSupported, required, typeInvalid } from '../fiel
 import { isDNS1123Subdomain, isQualifiedName } from '../names.js'
 import { parseQuantity } from '../quantity.js'
 import { validateLabelSelector } from './apps.js'
+import { quantityValue } from '../storage.js'
 import { absent, asArray, asBool, asObj, asString, deepEqual, isObj, type Errs, type Obj } from './common.js'
 
 const SUPPORTED_ACCESS_MODES = ['ReadOnlyMany', 'ReadWriteMany', 'ReadWriteOnce', 'ReadWriteOncePod']
@@ -80,15 +81,6 @@ function storageOf(spec: unknown): unknown {
   return isObj(spec) && isObj(spec.resources) && isObj(spec.resources.requests) ? spec.resources.requests.storage : undefined
 }
 
-function qty(v: unknown): number | undefined {
-  if (typeof v !== 'string' && typeof v !== 'number') return undefined
-  try {
-    return parseQuantity(v)
-  } catch {
-    return undefined
-  }
-}
-
 export function validatePersistentVolumeClaimUpdate(obj: Obj, old: Obj, errs: Errs): void {
   if (!isObj(obj.spec) || !isObj(old.spec)) return
   const next = structuredClone(obj.spec)
@@ -105,9 +97,9 @@ export function validatePersistentVolumeClaimUpdate(obj: Obj, old: Obj, errs: Er
     else next.resources.requests.storage = o
   }
   if (!deepEqual(next, prev)) errs.push(forbidden('spec', 'spec is immutable after creation except resources.requests and volumeAttributesClassName for bound claims'))
-  const newSize = qty(storageOf(obj.spec))
-  const oldSize = qty(storageOf(old.spec))
-  const statusSize = qty(isObj(oldStatus.capacity) ? oldStatus.capacity.storage : undefined)
+  const newSize = quantityValue(storageOf(obj.spec))
+  const oldSize = quantityValue(storageOf(old.spec))
+  const statusSize = quantityValue(isObj(oldStatus.capacity) ? oldStatus.capacity.storage : undefined)
   // RecoverVolumeExpansionFailure: shrinking back towards status.capacity is allowed, reaching it is not.
   if (bound && newSize !== undefined && oldSize !== undefined && newSize < oldSize && newSize <= (statusSize ?? oldSize))
     errs.push(forbidden('spec.resources.requests.storage', 'field can not be less than status.capacity'))
