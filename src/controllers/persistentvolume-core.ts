@@ -75,6 +75,13 @@ function withoutFinalizer(obj: { metadata: { finalizers?: string[]; resourceVers
   return { metadata: { resourceVersion: obj.metadata.resourceVersion, finalizers: (obj.metadata.finalizers ?? []).filter((x) => x !== f) } }
 }
 
+/** Parsed capacities per volume object (cache objects are replaced, never mutated, on change). */
+const capacityCache = new WeakMap<PersistentVolume, number | undefined>()
+function capacityOf(pv: PersistentVolume): number | undefined {
+  if (!capacityCache.has(pv)) capacityCache.set(pv, volumeCapacity(pv))
+  return capacityCache.get(pv)
+}
+
 const sameModes = (want: readonly string[] | undefined, have: readonly string[] | undefined): boolean => (want ?? []).every((m) => (have ?? []).includes(m))
 
 /**
@@ -92,11 +99,11 @@ export function findMatchingVolume(claim: PersistentVolumeClaim, volumes: readon
     if (volumeClass(pv) !== cls) continue
     if ((pv.spec?.volumeMode ?? 'Filesystem') !== mode) continue
     if (!sameModes(claim.spec?.accessModes, pv.spec?.accessModes)) continue
-    const cap = volumeCapacity(pv)
+    const cap = capacityOf(pv)
     if (cap === undefined || cap < want) continue
     if (claim.spec?.selector && !labelSelectorMatches(claim.spec.selector, pv.metadata.labels ?? {})) continue
     if (requireNode && (!node || !volumeFitsNode(pv, node))) continue
-    const bestCap = best ? volumeCapacity(best)! : Infinity
+    const bestCap = best ? capacityOf(best)! : Infinity
     if (!best || cap < bestCap || (cap === bestCap && (pv.metadata.name ?? '') < (best.metadata.name ?? ''))) best = pv
   }
   return best
