@@ -92,6 +92,18 @@ t.test('claims', async (t) => {
       writes: [/^volume\/status \{"status":\{"phase":"Bound"\}\}$/, /^claim \{"metadata":\{"annotations":\{"pv.kubernetes.io\/bind-completed":"yes","pv.kubernetes.io\/bound-by-controller":"yes"\}\},"spec":\{"volumeName":"pvc-uid-c"\}\}$/, /^claim\/status .*"Bound"/],
     },
     {
+      name: 'an admin pre-bound volume (claimRef by name, no uid) is taken, even if smaller ones fit',
+      claim: claim('c'),
+      v: view({ volumes: [volume('small', '1Gi'), volume('reserved', '9Gi', { claimRef: { namespace: 'default', name: 'c' } })] }),
+      writes: [/^volume \{"metadata":\{"resourceVersion":"3"\},"spec":\{"claimRef":\{"kind":"PersistentVolumeClaim","namespace":"default","name":"c","uid":"uid-c"/, /Bound/, /"volumeName":"reserved"/, /Bound/],
+    },
+    {
+      name: 'a claim naming its volume binds it (the volume gets the claimRef; the claim is not marked bound-by-controller)',
+      claim: claim('c', { volumeName: 'v' }),
+      v: view({ volumes: [volume('v', '1Gi')] }),
+      writes: [/"annotations":\{"pv.kubernetes.io\/bound-by-controller":"yes"\}\},"spec":\{"claimRef"/, /Bound/, /^claim \{"metadata":\{"annotations":\{"pv.kubernetes.io\/bind-completed":"yes"\}\},"spec":\{"volumeName":"v"\}\}$/, /Bound/],
+    },
+    {
       name: 'a volume pre-bound to another claim uid is not taken',
       claim: claim('c'),
       v: view({ volumes: [volume('v', '1Gi', { claimRef: { namespace: 'default', name: 'c', uid: 'someone-else' } })] }),
@@ -151,6 +163,7 @@ t.test('claims', async (t) => {
 t.test('volumes', async (t) => {
   const ref = { namespace: 'default', name: 'c', uid: 'uid-c' }
   const cases: { name: string; pv: PersistentVolume; v: BinderView; writes: RegExp[]; events?: RegExp[] }[] = [
+    { name: 'pre-bound by name to a claim not there yet: Available (for that claim)', pv: volume('v', '1Gi', { claimRef: { namespace: 'default', name: 'later' } }, {}, 'Pending'), v: view(), writes: [/Available/] },
     { name: 'new static volume becomes Available', pv: volume('v', '1Gi', {}, {}, 'Pending'), v: view(), writes: [/^volume\/status \{"status":\{"phase":"Available"\}\}$/] },
     {
       name: 'bound volume stays Bound',

@@ -121,7 +121,7 @@ t.test('PersistentVolumes and the local-path class in a lab', { skip: need('kube
     t.notOk(existsSync(dir), 'reclaimPolicy Delete removed the directory')
   })
 
-  await t.test('a pod whose claim does not exist is not scheduled; with an unbound Immediate claim neither', async (t) => {
+  await t.test('a pod whose claim does not exist is not scheduled; with an unbound Immediate claim neither; a pod placed by hand waits (FailedMount)', async (t) => {
     await kc('1.33', ['apply', '-f', '-'], podUsing('orphan', 'nope', `${mnt}/o`, 'sleep 3600'))
     await waitUntil('FailedScheduling', async () => /persistentvolumeclaim "nope" not found/.test(await kc('1.33', ['get', 'events', '--field-selector', 'involvedObject.name=orphan'])), 30_000)
     await kc('1.33', ['apply', '-f', '-'], `
@@ -134,6 +134,14 @@ volumeBindingMode: Immediate
 ${claim('manual-claim').replace('accessModes', 'storageClassName: manual\n  accessModes')}`)
     await kc('1.33', ['apply', '-f', '-'], podUsing('waiter', 'manual-claim', `${mnt}/m`, 'cat /dev/null; sleep 3600'))
     await waitUntil('unbound immediate', async () => /0\/2 nodes are available: pod has unbound immediate PersistentVolumeClaims\./.test(await kc('1.33', ['get', 'events', '--field-selector', 'involvedObject.name=waiter'])), 30_000)
+    // A pod placed by hand (no scheduler) on the unbound claim: the kubelet waits with FailedMount.
+    const direct = podUsing('direct', 'manual-claim', `${mnt}/dm`, 'echo mounted; sleep 3600').replace('spec:\n  terminationGracePeriodSeconds: 1', `spec:\n  nodeName: ${node}\n  terminationGracePeriodSeconds: 1`)
+    await kc('1.33', ['apply', '-f', '-'], direct)
+    await waitUntil('FailedMount', async () =>
+      /Warning\s+FailedMount\s+pod\/direct\s+Unable to attach or mount volumes: unmounted volumes=\[data\], failed to process volumes=\[data\]: error processing PVC default\/manual-claim: PVC is not bound/.test(
+        await kc('1.33', ['get', 'events', '--field-selector', 'involvedObject.name=direct']),
+      ), 30_000)
+    t.match(await kc('1.33', ['get', 'pod', 'direct']), /direct\s+0\/1\s+ContainerCreating\s/)
     // A matching static volume appears: the claim binds and the pod runs.
     const pvDir = mkdtempSync(join(tmpdir(), 'netkube-e2e-pv-'))
     t.teardown(() => rmSync(pvDir, { recursive: true, force: true }))
@@ -148,8 +156,9 @@ spec:
   hostPath: {path: ${pvDir}}
 `)
     await waitUntil('waiter running', async () => (await pods.get('waiter')).status?.phase === 'Running', 90_000)
+    await waitUntil('direct mounted once bound', async () => /mounted/.test((await lab.kubectl(['logs', 'direct'])).stdout), 60_000)
     t.match(await kc('1.33', ['get', 'pvc', 'manual-claim']), /manual-claim\s+Bound\s+static-1\s+1Gi\s+RWO\s+manual\s+/)
-    await kc('1.33', ['delete', 'pod', 'waiter', 'orphan', '--grace-period=1'])
+    await kc('1.33', ['delete', 'pod', 'waiter', 'orphan', 'direct', '--grace-period=1'])
     await kc('1.33', ['delete', 'pvc', 'manual-claim'])
     await waitUntil('static volume Released (Retain keeps it)', async () => /static-1\s+1Gi\s+RWO\s+Retain\s+Released\s+default\/manual-claim\s+manual\s/.test(await kc('1.33', ['get', 'pv', 'static-1'])), 60_000)
     t.ok(existsSync(pvDir), 'a Retain volume keeps its data')
