@@ -199,7 +199,7 @@ export function syncClaim(claim: PersistentVolumeClaim, view: BinderView): SyncR
     } else if (!sc) {
       r.events.push({ on: 'claim', obj: claim, type: 'Warning', reason: 'ProvisioningFailed', message: `storageclass.storage.k8s.io "${cls}" not found` })
     } else if (sc.provisioner === NO_PROVISIONER) {
-      r.events.push({ on: 'claim', obj: claim, type: 'Normal', reason: 'FailedBinding', message: 'no persistent volumes available for this claim and no storage class is set' })
+      r.events.push({ on: 'claim', obj: claim, type: 'Warning', reason: 'ProvisioningFailed', message: `no volume plugin matched name: ${NO_PROVISIONER}` })
     } else {
       const ann = claim.metadata.annotations ?? {}
       if (ann[ANNOTATION_STORAGE_PROVISIONER] !== sc.provisioner || ann[ANNOTATION_BETA_STORAGE_PROVISIONER] !== sc.provisioner)
