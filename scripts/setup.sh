@@ -26,6 +26,8 @@ declare -A NEED=(
   [dnsmasq]=dnsmasq-base [nsenter]=util-linux [ping]=iputils-ping [setpriv]=util-linux
   # bench:dns's peers: the authoritative servers it runs beside netkube's DNS
   [nsd]=nsd [nsd-control]=nsd [knotd]=knot [knotc]=knot
+  # the ingress data plane (HAProxy) and bench:ingress's peers (nginx by hand, wrk)
+  [haproxy]=haproxy [nginx]=nginx [wrk]=wrk
   # the setns addon (node-gyp) and the CNI shim are compiled here
   [cc]=gcc [g++]=g++ [make]=make [python3]=python3
 )

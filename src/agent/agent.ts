@@ -47,6 +47,8 @@ export interface AgentOptions {
   noProxy?: boolean
   /** Run without NetworkPolicy enforcement. */
   noNetpol?: boolean
+  /** NetworkPolicy /metrics and /healthz on 127.0.0.1:PORT (default 9080, kube-network-policies' port; 0 = any free one). */
+  netpolMetricsPort?: number
   /** Shorter back-off and sync periods for tests. */
   backoffInitialMs?: number
   /** Node lease renewal period; keep it well under the server's node-monitor grace period. */
@@ -139,7 +141,7 @@ export async function startAgent(o: AgentOptions): Promise<Agent> {
     let netpol: NetpolHandle | undefined
     if (!o.noNetpol) {
       if (o.allowRootNetns) process.env.NETKUBE_ALLOW_ROOT_NETNS = '1'
-      netpol = await startNetpol({ client: o.client, nodeName: o.nodeName })
+      netpol = await startNetpol({ client: o.client, nodeName: o.nodeName, healthPort: o.netpolMetricsPort ?? 9080 })
       stops.push(() => netpol!.stop())
     }
     log.info({ node: o.nodeName, ip: o.nodeIP, podCIDR }, 'agent ready')

@@ -55,6 +55,7 @@ export const RESOURCES: readonly ResourceInfo[] = [
   res('', 'v1', 'ConfigMap', 'configmaps', true, { shortNames: ['cm'] }),
   res('apps', 'v1', 'Deployment', 'deployments', true, { shortNames: ['deploy'], subresources: ['status', 'scale'], etcdPrefix: 'deployments', categories: ['all'] }),
   res('apps', 'v1', 'ReplicaSet', 'replicasets', true, { shortNames: ['rs'], subresources: ['status', 'scale'], etcdPrefix: 'replicasets', categories: ['all'] }),
+  res('apps', 'v1', 'ControllerRevision', 'controllerrevisions', true, { etcdPrefix: 'controllerrevisions' }),
   res('discovery.k8s.io', 'v1', 'EndpointSlice', 'endpointslices', true, { etcdPrefix: 'endpointslices' }),
   res('coordination.k8s.io', 'v1', 'Lease', 'leases', true, { etcdPrefix: 'leases' }),
   // batch/v1 (kube-apiserver keeps them at /registry/jobs and /registry/cronjobs)
@@ -71,6 +72,9 @@ export const RESOURCES: readonly ResourceInfo[] = [
   res('', 'v1', 'PersistentVolume', 'persistentvolumes', false, { shortNames: ['pv'], subresources: ['status'] }),
   res('', 'v1', 'PersistentVolumeClaim', 'persistentvolumeclaims', true, { shortNames: ['pvc'], subresources: ['status'] }),
   res('storage.k8s.io', 'v1', 'StorageClass', 'storageclasses', false, { shortNames: ['sc'], etcdPrefix: 'storageclasses' }),
+  // Ingress and IngressClass (issue #12); kube-apiserver keeps Ingresses at /registry/ingress.
+  res('networking.k8s.io', 'v1', 'Ingress', 'ingresses', true, { shortNames: ['ing'], subresources: ['status'], etcdPrefix: 'ingress' }),
+  res('networking.k8s.io', 'v1', 'IngressClass', 'ingressclasses', false, { etcdPrefix: 'ingressclasses' }),
 ]
 
 /** The events.k8s.io/v1 view, whose objects are converted to and from core/v1 in the registry. */

@@ -12,6 +12,7 @@ import type {
   Endpoints,
   KubeObject,
   Lease,
+  ControllerRevision,
   Namespace,
   NetworkPolicy,
   Node,
@@ -31,6 +32,7 @@ import type {
 import { eventFromV1 } from './events.js'
 import type { PersistentVolume, PersistentVolumeClaim, StorageClass } from './types.js'
 import { accessModesString, claimClass, isDefaultClass, volumeClass } from './storage.js'
+import type { Ingress, IngressClass, IngressRule } from './ingress.js'
 
 export interface TableOptions {
   now?: Date
@@ -515,6 +517,26 @@ const configMapPrinter: Printer = {
   },
 }
 
+// ---------- apps/v1 ControllerRevision ----------
+
+/** kubectl's `statefulset.apps/web` form of the controlling owner, `<none>` without one. */
+function controllerName(obj: KubeObject): string {
+  const ref = obj.metadata.ownerReferences?.find((o) => o.controller)
+  if (!ref) return '<none>'
+  const group = ref.apiVersion.includes('/') ? ref.apiVersion.slice(0, ref.apiVersion.indexOf('/')) : ''
+  return `${ref.kind.toLowerCase()}${group ? `.${group}` : ''}/${ref.name}`
+}
+
+const controllerRevisionPrinter: Printer = {
+  columns: [
+    nameCol(),
+    col('Controller', 'string', 0, 'Controller of the object'),
+    col('Revision', 'integer', 0, 'Revision indicates the revision of the state represented by Data.'),
+    ageCol(),
+  ],
+  cells: (obj, now) => [obj.metadata.name ?? '', controllerName(obj), (obj as ControllerRevision).revision ?? 0, age(obj.metadata.creationTimestamp, now)],
+}
+
 const leasePrinter: Printer = {
   columns: [nameCol(), col('Holder', 'string', 0, 'holderIdentity contains the identity of the holder of a current lease.'), ageCol()],
   cells: (obj, now) => [obj.metadata.name ?? '', (obj as Lease).spec?.holderIdentity ?? '', age(obj.metadata.creationTimestamp, now)],
@@ -673,6 +695,56 @@ const storageClassPrinter: Printer = {
   },
 }
 
+// Ingress: NAME CLASS HOSTS ADDRESS PORTS AGE (printIngress); IngressClass: NAME CONTROLLER PARAMETERS AGE.
+function ingressHosts(rules: IngressRule[]): string {
+  const max = 3
+  const hosts: string[] = []
+  let more = false
+  for (const r of rules) {
+    if (hosts.length === max) more = true
+    if (!more && r.host) hosts.push(r.host)
+  }
+  if (hosts.length === 0) return '*'
+  return more ? `${hosts.join(',')} + ${rules.length - max} more...` : hosts.join(',')
+}
+
+function ingressAddress(ing: Ingress): string {
+  const s = (ing.status?.loadBalancer?.ingress ?? []).flatMap((i) => [i.ip, i.hostname].filter((x): x is string => !!x)).join(',')
+  // loadBalancerWidth: the (non-wide) table cuts long lists, as the kube-apiserver printer does
+  return s.length > 16 ? `${s.slice(0, 13)}...` : s
+}
+
+const ingressPrinter: Printer = {
+  columns: [
+    nameCol(),
+    col('Class', 'string', 0, 'The name of the IngressClass resource that should be used to handle this Ingress.'),
+    col('Hosts', 'string', 0, 'Hosts that incoming requests are matched against before the ingress rule'),
+    col('Address', 'string', 0, 'Address is a list containing ingress points for the load-balancer'),
+    col('Ports', 'string', 0, 'Ports of TLS configurations that open'),
+    ageCol(),
+  ],
+  cells(obj, now) {
+    const ing = obj as Ingress
+    const spec = ing.spec ?? {}
+    return [ing.metadata.name ?? '', spec.ingressClassName ?? '<none>', ingressHosts(spec.rules ?? []), ingressAddress(ing), (spec.tls ?? []).length > 0 ? '80, 443' : '80', age(ing.metadata.creationTimestamp, now)]
+  },
+}
+
+const ingressClassPrinter: Printer = {
+  columns: [
+    nameCol(),
+    col('Controller', 'string', 0, 'Controller that is responsible for handling this class'),
+    col('Parameters', 'string', 0, 'A reference to a resource with additional parameters'),
+    ageCol(),
+  ],
+  cells(obj, now) {
+    const ic = obj as IngressClass
+    const p = ic.spec?.parameters
+    const params = p ? `${p.kind}${p.apiGroup ? `.${p.apiGroup}` : ''}/${p.name}` : '<none>'
+    return [ic.metadata.name ?? '', ic.spec?.controller ?? '', params, age(ic.metadata.creationTimestamp, now)]
+  },
+}
+
 const defaultPrinter: Printer = {
   columns: [nameCol(), ageCol()],
   cells: (obj, now) => [obj.metadata.name ?? '', age(obj.metadata.creationTimestamp, now)],
@@ -683,6 +755,7 @@ const PRINTERS: Record<string, Printer> = {
   '/services': servicePrinter,
   'apps/deployments': deploymentPrinter,
   'apps/replicasets': replicaSetPrinter,
+  'apps/controllerrevisions': controllerRevisionPrinter,
   '/nodes': nodePrinter,
   '/namespaces': namespacePrinter,
   '/endpoints': endpointsPrinter,
@@ -699,6 +772,8 @@ const PRINTERS: Record<string, Printer> = {
   '/persistentvolumes': pvPrinter,
   '/persistentvolumeclaims': pvcPrinter,
   'storage.k8s.io/storageclasses': storageClassPrinter,
+  'networking.k8s.io/ingresses': ingressPrinter,
+  'networking.k8s.io/ingressclasses': ingressClassPrinter,
 }
 
 /** The column definitions for r (also used by clients printing tables locally). */

@@ -573,6 +573,14 @@ export interface EndpointSlice extends KubeObject {
   ports?: EndpointPort[]
 }
 
+// ---------- apps/v1 ControllerRevision ----------
+/** An immutable snapshot of a StatefulSet's or DaemonSet's template (their rollout history). */
+export interface ControllerRevision extends KubeObject {
+  /** The snapshot: a strategic-merge patch that restores the owner's template. Immutable. */
+  data?: unknown
+  revision: number
+}
+
 // ---------- coordination.k8s.io/v1 ----------
 export interface Lease extends KubeObject {
   spec?: {

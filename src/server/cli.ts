@@ -31,6 +31,8 @@ export async function main(argv: string[]): Promise<number | void> {
       'dns-api-server': { type: 'string' },
       'dns-kubeconfig': { type: 'string' },
       'dns-replicas': { type: 'string' },
+      'no-ingress': { type: 'boolean' },
+      'ingress-replicas': { type: 'string' },
       'addon-reconcile-interval': { type: 'string' },
     },
   })
@@ -56,6 +58,8 @@ export async function main(argv: string[]): Promise<number | void> {
     ...(v['dns-api-server'] ? { dnsApiServer: v['dns-api-server'] } : {}),
     ...(v['dns-kubeconfig'] ? { dnsKubeconfig: v['dns-kubeconfig'] } : {}),
     ...(v['dns-replicas'] ? { dnsReplicas: Number(v['dns-replicas']) } : {}),
+    noIngress: v['no-ingress'] ?? false,
+    ...(v['ingress-replicas'] ? { ingressReplicas: Number(v['ingress-replicas']) } : {}),
     ...(v['addon-reconcile-interval'] ? { addonReconcileIntervalMs: parseDuration(v['addon-reconcile-interval']) } : {}),
     leaderElection,
     // As kube-controller-manager and kube-scheduler do: a lost lease ends the process (its

@@ -27,8 +27,9 @@ import { parseServiceCidr } from '../apiserver/allocator.js'
 import { nthAddress } from '../net/ip.js'
 import { DEFAULT_PREFIX } from '../overlay/config.js'
 import { reconcileObject, type Ownership } from '../apiserver/reconcile.js'
-import { DNS_DEPLOYMENT_OWNERSHIP, SERVICE_OWNERSHIP, dnsDeployment, dnsService, localPathStorageClass } from './addons.js'
+import { DNS_DEPLOYMENT_OWNERSHIP, SERVICE_OWNERSHIP, dnsDeployment, dnsService, INGRESS_CLASS_OWNERSHIP, INGRESS_DEPLOYMENT_OWNERSHIP, ingressClass, ingressDeployment, ingressService, localPathStorageClass } from './addons.js'
 import { isAlreadyExists } from '../client/errors.js'
+import type { IngressClass } from '../api/ingress.js'
 import { crashPoint } from './crash-point.js'
 import { runEvery } from '../util/periodic.js'
 import { logger } from '../util/log.js'
@@ -65,6 +66,9 @@ export interface ServerOptions {
   dnsApiServer?: string
   dnsKubeconfig?: string
   dnsReplicas?: number
+  /** Leave out the Ingress add-on (IngressClass netkube + the controller Deployment and Service). */
+  noIngress?: boolean
+  ingressReplicas?: number
   /** How often the add-ons are reconciled after start (default 60 s, addon-manager's). */
   addonReconcileIntervalMs?: number
   /** How often the apiserver's bootstrap objects are reconciled after start (default 60 s). */
@@ -122,7 +126,7 @@ export async function ensureOverlayConfig(etcdEndpoints: string[], clusterCIDR: 
 }
 
 /** Create or put back an add-on (see reconcile.ts for what is owned). */
-async function reconcileAddon<T extends Service | Deployment>(client: Client, plural: string, want: T, own: Ownership): Promise<void> {
+async function reconcileAddon<T extends Service | Deployment | IngressClass>(client: Client, plural: string, want: T, own: Ownership): Promise<void> {
   const rc = client.resource<KubeObject>(resourceFor(plural), want.metadata.namespace)
   const name = want.metadata.name!
   const plan = await reconcileObject(
@@ -219,6 +223,12 @@ export async function startServer(o: ServerOptions): Promise<Server> {
       const reconcileAddons = async (): Promise<void> => {
         await reconcileAddon(client, 'services', dnsService(dnsIP), SERVICE_OWNERSHIP)
         await reconcileAddon(client, 'deployments', dnsDeployment({ kubeconfig: dnsKubeconfig, clusterDomain: o.clusterDomain ?? 'cluster.local', clusterIP: dnsIP, replicas: o.dnsReplicas ?? 2 }), DNS_DEPLOYMENT_OWNERSHIP)
+        if (!o.noIngress) {
+          // The controller pods use the add-ons' kubeconfig (the same advertised apiserver).
+          await reconcileAddon(client, 'ingressclasses', ingressClass(), INGRESS_CLASS_OWNERSHIP)
+          await reconcileAddon(client, 'services', ingressService(), SERVICE_OWNERSHIP)
+          await reconcileAddon(client, 'deployments', ingressDeployment({ kubeconfig: dnsKubeconfig, replicas: o.ingressReplicas ?? 1 }), INGRESS_DEPLOYMENT_OWNERSHIP)
+        }
       }
       await reconcileAddons()
       // Then again every minute, as upstream's addon-manager does: a deleted or edited add-on

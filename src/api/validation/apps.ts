@@ -167,3 +167,15 @@ export function validateWorkloadStatus(kind: 'Deployment' | 'ReplicaSet', obj: O
   if (n.availableReplicas !== undefined && n.availableReplicas > (n.readyReplicas ?? 0))
     errs.push(invalid('status.availableReplicas', n.availableReplicas, 'cannot be greater than readyReplicas'))
 }
+
+// ---------- ControllerRevision (ValidateControllerRevision / …Update) ----------
+
+export function validateControllerRevision(cr: Obj, errs: Errs): void {
+  if (cr.data === undefined || cr.data === null) errs.push(required('data', 'data is mandatory'))
+  nonNegative(asInt(cr.revision ?? 0, 'revision', errs), 'revision', errs)
+}
+
+/** The snapshot never changes; only its revision number may (a rollback re-numbers it). */
+export function validateControllerRevisionUpdate(cr: Obj, old: Obj, errs: Errs): void {
+  immutable(cr.data, old.data, 'data', errs)
+}
