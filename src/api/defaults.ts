@@ -19,6 +19,7 @@ import type {
   CronJob,
   Secret,
   NetworkPolicy,
+  DaemonSet,
 } from './types.js'
 
 type Obj = Record<string, unknown>
@@ -50,6 +51,9 @@ export function applyDefaults(r: ResourceInfo, obj: KubeObject): void {
       break
     case 'apps/ReplicaSet':
       defaultReplicaSet(obj as ReplicaSet)
+      break
+    case 'apps/DaemonSet':
+      defaultDaemonSet(obj as DaemonSet)
       break
     case 'discovery.k8s.io/EndpointSlice':
       defaultEndpointSlice(obj as EndpointSlice)
@@ -316,6 +320,27 @@ function defaultReplicaSet(rs: ReplicaSet): void {
   if (!isObj(rs.spec)) return
   rs.spec.replicas ??= 1
   defaultTemplate(rs.spec as unknown as { template?: { spec?: PodSpec } })
+}
+
+// ---------- apps/v1 DaemonSet (SetDefaults_DaemonSet) ----------
+
+function defaultDaemonSet(ds: DaemonSet): void {
+  if (!isObj(ds.spec)) return
+  const s = ds.spec
+  s.updateStrategy ??= {}
+  const st = s.updateStrategy
+  if (isObj(st)) {
+    st.type ??= 'RollingUpdate'
+    if (st.type === 'RollingUpdate') {
+      st.rollingUpdate ??= {}
+      if (isObj(st.rollingUpdate)) {
+        st.rollingUpdate.maxUnavailable ??= 1
+        st.rollingUpdate.maxSurge ??= 0
+      }
+    }
+  }
+  s.revisionHistoryLimit ??= 10
+  defaultTemplate(s as unknown as { template?: { spec?: PodSpec } })
 }
 
 // ---------- batch/v1 (SetDefaults_Job, SetDefaults_CronJob) ----------

@@ -219,6 +219,12 @@ const LIST_STRATEGIES: Record<string, Record<string, ListStrategy>> = {
     ...prefixed('spec.template.spec', POD_SPEC),
     'status.conditions': { mergeKey: 'type' },
   },
+  'apps/DaemonSet': {
+    ...METADATA,
+    ...TEMPLATE_METADATA,
+    ...prefixed('spec.template.spec', POD_SPEC),
+    'status.conditions': { mergeKey: 'type' },
+  },
   '/Service': { ...METADATA, 'spec.ports': { mergeKey: 'port' }, 'status.conditions': { mergeKey: 'type' } },
   '/Node': {
     ...METADATA,

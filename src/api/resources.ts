@@ -67,6 +67,8 @@ export const RESOURCES: readonly ResourceInfo[] = [
   res('events.k8s.io', 'v1', 'Event', 'events', true, { shortNames: ['ev'], etcdPrefix: 'events' }),
   res('', 'v1', 'Secret', 'secrets', true),
   res('', 'v1', 'ServiceAccount', 'serviceaccounts', true, { shortNames: ['sa'] }),
+  // apps/v1 DaemonSet (issue #11)
+  res('apps', 'v1', 'DaemonSet', 'daemonsets', true, { shortNames: ['ds'], subresources: ['status'], etcdPrefix: 'daemonsets', categories: ['all'] }),
   res('networking.k8s.io', 'v1', 'NetworkPolicy', 'networkpolicies', true, { shortNames: ['netpol'], etcdPrefix: 'networkpolicies' }),
   // Storage (issue #11): kube-apiserver keeps them at /registry/persistentvolumes, …/persistentvolumeclaims, …/storageclasses.
   res('', 'v1', 'PersistentVolume', 'persistentvolumes', false, { shortNames: ['pv'], subresources: ['status'] }),

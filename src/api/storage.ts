@@ -2,9 +2,10 @@
 // StorageClass) that the printers, the PV controller, the scheduler and the kubelet all need:
 // which class a claim asks for, which class is the default, what a claim requests, whether a
 // volume's node affinity admits a node. Pure, tolerant of malformed shapes.
-import type { Node, NodeSelectorRequirement, NodeSelectorTerm, PersistentVolume, PersistentVolumeAccessMode, PersistentVolumeClaim, StorageClass } from './types.js'
+import type { Node, NodeSelectorTerm, PersistentVolume, PersistentVolumeAccessMode, PersistentVolumeClaim, StorageClass } from './types.js'
 import { ANNOTATION_BETA_DEFAULT_STORAGE_CLASS, ANNOTATION_BETA_STORAGE_CLASS, ANNOTATION_DEFAULT_STORAGE_CLASS } from './types.js'
 import { parseQuantity } from './quantity.js'
+import { nodeSelectorTermMatches } from '../scheduler/node-affinity.js'
 
 export const ACCESS_MODES: readonly PersistentVolumeAccessMode[] = ['ReadWriteOnce', 'ReadOnlyMany', 'ReadWriteMany', 'ReadWriteOncePod']
 const ACCESS_MODE_SHORT: Record<PersistentVolumeAccessMode, string> = { ReadWriteOnce: 'RWO', ReadOnlyMany: 'ROX', ReadWriteMany: 'RWX', ReadWriteOncePod: 'RWOP' }
@@ -73,39 +74,9 @@ export function volumeCapacity(pv: PersistentVolume): number | undefined {
   return quantityValue(pv.spec?.capacity?.storage)
 }
 
-function requirementMatches(r: NodeSelectorRequirement, value: string | undefined): boolean {
-  const vals = r.values ?? []
-  switch (r.operator) {
-    case 'In':
-      return value !== undefined && vals.includes(value)
-    case 'NotIn':
-      return value === undefined || !vals.includes(value)
-    case 'Exists':
-      return value !== undefined
-    case 'DoesNotExist':
-      return value === undefined
-    case 'Gt':
-    case 'Lt': {
-      const n = Number(value)
-      const v = Number(vals[0])
-      if (value === undefined || !Number.isInteger(n) || !Number.isInteger(v)) return false
-      return r.operator === 'Gt' ? n > v : n < v
-    }
-    default:
-      return false
-  }
-}
-
-/** A NodeSelector: the terms are ORed, the requirements of one term ANDed; an empty term matches nothing. */
+/** A NodeSelector: the terms are ORed (one term's rules: src/scheduler/node-affinity.ts, shared with pod affinity). */
 export function nodeSelectorTermsMatch(terms: readonly NodeSelectorTerm[], node: Node): boolean {
-  const labels = node.metadata.labels ?? {}
-  const fields: Record<string, string> = { 'metadata.name': node.metadata.name ?? '' }
-  return terms.some((t) => {
-    const exprs = t.matchExpressions ?? []
-    const flds = t.matchFields ?? []
-    if (exprs.length === 0 && flds.length === 0) return false
-    return exprs.every((r) => requirementMatches(r, labels[r.key])) && flds.every((r) => requirementMatches(r, fields[r.key]))
-  })
+  return terms.some((t) => nodeSelectorTermMatches(t, node))
 }
 
 /** CheckNodeAffinity: a volume without required node affinity is reachable from every node. */

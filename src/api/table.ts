@@ -28,6 +28,7 @@ import type {
   ServiceAccount,
   CoreEvent,
   EventV1,
+  DaemonSet,
 } from './types.js'
 import { eventFromV1 } from './events.js'
 import type { PersistentVolume, PersistentVolumeClaim, StorageClass } from './types.js'
@@ -324,6 +325,42 @@ const replicaSetPrinter: Printer = {
       names,
       images,
       labelSelectorCell(rs.spec?.selector),
+    ]
+  },
+}
+
+// ---------- apps/v1 DaemonSet ----------
+
+const daemonSetPrinter: Printer = {
+  columns: [
+    nameCol(),
+    col('Desired', 'integer', 0, 'The total number of nodes that should be running the daemon pod (including nodes correctly running the daemon pod).'),
+    col('Current', 'integer', 0, 'The number of nodes that are running at least 1 daemon pod and are supposed to run the daemon pod.'),
+    col('Ready', 'integer', 0, 'The number of nodes that should be running the daemon pod and have one or more of the daemon pod running and ready.'),
+    col('Up-to-date', 'integer', 0, 'The total number of nodes that are running updated daemon pod'),
+    col('Available', 'integer', 0, 'The number of nodes that should be running the daemon pod and have one or more of the daemon pod running and available (ready for at least spec.minReadySeconds)'),
+    col('Node Selector', 'string', 0, "NodeSelector is a selector which must be true for the pod to fit on a node. Selector which must match a node's labels for the pod to be scheduled on that node."),
+    ageCol(),
+    col('Containers', 'string', 1, 'Names of each container in the template.'),
+    col('Images', 'string', 1, 'Images referenced by each container in the template.'),
+    col('Selector', 'string', 1, 'A label query over pods that are managed by the daemon set. Must match in order to be controlled.'),
+  ],
+  cells(obj, now) {
+    const ds = obj as DaemonSet
+    const [names, images] = containersAndImages(ds.spec?.template)
+    const st = ds.status
+    return [
+      ds.metadata.name ?? '',
+      st?.desiredNumberScheduled ?? 0,
+      st?.currentNumberScheduled ?? 0,
+      st?.numberReady ?? 0,
+      st?.updatedNumberScheduled ?? 0,
+      st?.numberAvailable ?? 0,
+      selectorString(ds.spec?.template?.spec?.nodeSelector),
+      age(ds.metadata.creationTimestamp, now),
+      names,
+      images,
+      labelSelectorCell(ds.spec?.selector),
     ]
   },
 }
@@ -755,6 +792,7 @@ const PRINTERS: Record<string, Printer> = {
   '/services': servicePrinter,
   'apps/deployments': deploymentPrinter,
   'apps/replicasets': replicaSetPrinter,
+  'apps/daemonsets': daemonSetPrinter,
   'apps/controllerrevisions': controllerRevisionPrinter,
   '/nodes': nodePrinter,
   '/namespaces': namespacePrinter,

@@ -381,11 +381,21 @@ export interface ServiceSpec {
   ipFamilyPolicy?: 'SingleStack' | 'PreferDualStack' | 'RequireDualStack'
   healthCheckNodePort?: number
   loadBalancerIP?: string
+  loadBalancerClass?: string
+  loadBalancerSourceRanges?: string[]
+  allocateLoadBalancerNodePorts?: boolean
+}
+
+/** `status.loadBalancer.ingress[]`; `ipMode` (1.30+): VIP = traffic to the IP is delivered to the node as is. */
+export interface LoadBalancerIngress {
+  ip?: string
+  hostname?: string
+  ipMode?: 'VIP' | 'Proxy'
 }
 
 export interface Service extends KubeObject {
   spec: ServiceSpec
-  status?: { loadBalancer?: { ingress?: { ip?: string; hostname?: string }[] } }
+  status?: { loadBalancer?: { ingress?: LoadBalancerIngress[] }; conditions?: Condition[] }
 }
 
 export interface EndpointAddress {
@@ -722,12 +732,14 @@ export const ANNOTATION_CRONJOB_SCHEDULED_TIMESTAMP = 'batch.kubernetes.io/cronj
 
 export type PersistentVolumeAccessMode = 'ReadWriteOnce' | 'ReadOnlyMany' | 'ReadWriteMany' | 'ReadWriteOncePod'
 
+// Node selectors: a PersistentVolume's node affinity and a pod's required node affinity.
 export interface NodeSelectorRequirement {
   key: string
   operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist' | 'Gt' | 'Lt'
   values?: string[]
 }
 
+/** Terms are ORed; within a term, expressions (labels) and fields are ANDed. */
 export interface NodeSelectorTerm {
   matchExpressions?: NodeSelectorRequirement[]
   matchFields?: NodeSelectorRequirement[]
@@ -801,3 +813,49 @@ export const ANNOTATION_BIND_COMPLETED = 'pv.kubernetes.io/bind-completed'
 export const ANNOTATION_BOUND_BY_CONTROLLER = 'pv.kubernetes.io/bound-by-controller'
 export const FINALIZER_PVC_PROTECTION = 'kubernetes.io/pvc-protection'
 export const FINALIZER_PV_PROTECTION = 'kubernetes.io/pv-protection'
+// ---------- apps/v1 DaemonSet (issue #11) ----------
+
+export interface NodeSelector {
+  nodeSelectorTerms: NodeSelectorTerm[]
+}
+
+/** The part of `spec.affinity` the scheduler and the DaemonSet controller read. */
+export interface NodeAffinity {
+  requiredDuringSchedulingIgnoredDuringExecution?: NodeSelector
+  preferredDuringSchedulingIgnoredDuringExecution?: { weight: number; preference: NodeSelectorTerm }[]
+}
+
+export interface RollingUpdateDaemonSet {
+  maxUnavailable?: IntOrString
+  maxSurge?: IntOrString
+}
+
+export interface DaemonSetSpec {
+  selector: LabelSelector
+  template: PodTemplateSpec
+  updateStrategy?: { type?: 'RollingUpdate' | 'OnDelete'; rollingUpdate?: RollingUpdateDaemonSet }
+  minReadySeconds?: number
+  revisionHistoryLimit?: number
+}
+
+export interface DaemonSetStatus {
+  currentNumberScheduled: number
+  numberMisscheduled: number
+  desiredNumberScheduled: number
+  numberReady: number
+  observedGeneration?: number
+  updatedNumberScheduled?: number
+  numberAvailable?: number
+  numberUnavailable?: number
+  collisionCount?: number
+  conditions?: Condition[]
+}
+
+export interface DaemonSet extends KubeObject {
+  spec: DaemonSetSpec
+  status?: DaemonSetStatus
+}
+
+/** The DaemonSet controller's pod labels (apps.DefaultDaemonSetUniqueLabelKey, pod-template-generation). */
+export const LABEL_CONTROLLER_REVISION_HASH = 'controller-revision-hash'
+export const LABEL_POD_TEMPLATE_GENERATION = 'pod-template-generation'

@@ -45,6 +45,7 @@ import {
   validateStorageClass,
   validateStorageClassUpdate,
 } from './validation/storage.js'
+import { validateDaemonSet, validateDaemonSetStatus, validateDaemonSetUpdate } from './validation/daemonset.js'
 
 export { validateLabelSelector } from './validation/apps.js'
 export { validatePodSpec } from './validation/pod.js'
@@ -136,6 +137,9 @@ function validateSpec(r: ResourceInfo, obj: Obj, errs: Errs): void {
     case 'networking.k8s.io/IngressClass':
       validateIngressClass(obj, errs)
       break
+    case 'apps/DaemonSet':
+      validateDaemonSet(r, obj, errs)
+      break
     default:
       break
   }
@@ -210,6 +214,9 @@ export function validateUpdate(r: ResourceInfo, obj: KubeObject, old: KubeObject
     case 'storage.k8s.io/StorageClass':
       validateStorageClassUpdate(obj, old, errs)
       break
+    case 'apps/DaemonSet':
+      validateDaemonSetUpdate(obj, old, errs)
+      break
     default:
       break
   }
@@ -259,6 +266,9 @@ export function validateStatusUpdate(r: ResourceInfo, obj: KubeObject, old: Kube
       break
     case 'networking.k8s.io/Ingress':
       validateIngressStatus(obj, errs)
+      break
+    case 'apps/DaemonSet':
+      validateDaemonSetStatus(obj, errs)
       break
     default:
       break

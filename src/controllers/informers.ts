@@ -73,6 +73,8 @@ export const R = {
   persistentvolumes: must('', 'v1', 'persistentvolumes'),
   persistentvolumeclaims: must('', 'v1', 'persistentvolumeclaims'),
   storageclasses: must('storage.k8s.io', 'v1', 'storageclasses'),
+  daemonsets: must('apps', 'v1', 'daemonsets'),
+  controllerrevisions: must('apps', 'v1', 'controllerrevisions'),
 }
 
 export const BY_NAMESPACE = 'namespace'

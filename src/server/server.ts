@@ -33,6 +33,9 @@ import type { IngressClass } from '../api/ingress.js'
 import { crashPoint } from './crash-point.js'
 import { runEvery } from '../util/periodic.js'
 import { logger } from '../util/log.js'
+import { startLoadBalancerController } from '../loadbalancer/controller.js'
+import { EtcdAllocationStore } from '../loadbalancer/store.js'
+import type { Pool } from '../loadbalancer/pools.js'
 
 const log = logger('server')
 
@@ -80,6 +83,10 @@ export interface ServerOptions {
    * here, as kube-controller-manager does; without it the component stops and campaigns again.
    */
   onLeaderElectionLost?: (lease: ElectedComponent) => void
+  /** LoadBalancer address pools (`--load-balancer-pools`); more come from the kube-system/netkube-lb-pools ConfigMap. */
+  loadBalancerPools?: Pool[]
+  /** The `spec.loadBalancerClass` the LoadBalancer controller serves (besides none). */
+  loadBalancerClass?: string
 }
 
 export type ElectedComponent = 'kube-controller-manager' | 'kube-scheduler'
@@ -193,14 +200,25 @@ export async function startServer(o: ServerOptions): Promise<Server> {
     const elect = (component: ElectedComponent, start: () => Promise<ControllerManager | Scheduler>): Promise<Elected> =>
       startElected({ component, flags, clientConfig: client.config, identity, registry: leaderMetrics, start, onLost: () => o.onLeaderElectionLost?.(component) })
     const elections: Record<ElectedComponent, Elected> = {
-      'kube-controller-manager': await elect('kube-controller-manager', () =>
-        startControllerManager({
+      'kube-controller-manager': await elect('kube-controller-manager', async () => {
+        const cm = await startControllerManager({
           client,
           ...(o.nodeMonitorGracePeriodMs !== undefined ? { nodeMonitorGracePeriodMs: o.nodeMonitorGracePeriodMs } : {}),
           ...(o.podEvictionTimeoutMs !== undefined ? { podEvictionTimeoutMs: o.podEvictionTimeoutMs } : {}),
           ...(o.jobPodFailureBackoffMs !== undefined ? { jobPodFailureBackoffMs: o.jobPodFailureBackoffMs } : {}),
-        }),
-      ),
+        })
+        // The LoadBalancer IP controller leads with the controller manager (one writer of LB status).
+        const lb = await startLoadBalancerController({
+          client,
+          store: new EtcdAllocationStore(etcdEndpoints),
+          flagPools: o.loadBalancerPools ?? [],
+          ...(o.loadBalancerClass ? { lbClass: o.loadBalancerClass } : {}),
+        }).catch(async (err: Error) => {
+          await cm.stop()
+          throw err
+        })
+        return { metrics: cm.metrics, stop: async () => { await lb.stop(); await cm.stop() } }
+      }),
       'kube-scheduler': await elect('kube-scheduler', () => startScheduler({ client })),
     }
     for (const e of Object.values(elections)) stops.push(() => e.stop())
