@@ -3,7 +3,7 @@
 import { spawnSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 
-const ALL = ['api', 'cni', 'dns', 'proxy', 'overlay', 'pods', 'events']
+const ALL = ['api', 'cni', 'dns', 'proxy', 'overlay', 'pods', 'events', 'storage']
 const only = process.env.BENCH_ONLY?.split(',').filter(Boolean)
 let failed = 0
 for (const name of only ?? ALL) {

@@ -8,6 +8,7 @@
 //   5. NetworkPolicy: its own nftables table, judged after kube-proxy's DNAT;
 //   6. the L2 announcer: LoadBalancer IPs this node answers ARP for (after kube-proxy has
 //      programmed them, so traffic drawn here is served).
+// (3b. local-path: the node provisions and reclaims the volume directories on its disk.)
 import { join } from 'node:path'
 import { startOverlayAgent, type OverlayAgent } from '../overlay/agent.js'
 import { install as installCni } from '../../cni/install.js'
@@ -15,6 +16,7 @@ import { startCniServer, type CniServer } from '../../cni/server.js'
 import { startKubelet, type Kubelet } from '../kubelet/kubelet.js'
 import { startProxy, type ProxyHandle } from '../proxy/index.js'
 import { startNetpol, type NetpolHandle } from '../netpol/index.js'
+import { startLocalPathProvisioner } from '../localpath/provisioner.js'
 import type { Client } from '../client/interfaces.js'
 import { logger } from '../util/log.js'
 import { canonicalCidr } from '../net/ip.js'
@@ -126,6 +128,9 @@ export async function startAgent(o: AgentOptions): Promise<Agent> {
       ...(o.nodeStatusUpdateMs !== undefined ? { nodeStatusUpdateMs: o.nodeStatusUpdateMs } : {}),
     })
     stops.push(() => kubelet.stop())
+    // The node's disk: local-path volumes live in <state>/volumes/<pv-name> (src/localpath).
+    const localPath = await startLocalPathProvisioner({ client: o.client, nodeName: o.nodeName, volumesDir: join(o.stateDir, 'volumes') })
+    stops.push(() => localPath.stop())
 
     let proxy: ProxyHandle | undefined
     if (!o.noProxy) {

@@ -74,6 +74,16 @@ export function applyDefaults(r: ResourceInfo, obj: KubeObject): void {
     case 'apps/StatefulSet':
       defaultStatefulSet(obj as StatefulSet)
       break
+    // Storage (issue #11)
+    case '/PersistentVolume':
+      defaultPersistentVolume(obj)
+      break
+    case '/PersistentVolumeClaim':
+      defaultPersistentVolumeClaim(obj)
+      break
+    case 'storage.k8s.io/StorageClass':
+      defaultStorageClass(obj)
+      break
     default:
       break
   }
@@ -435,4 +445,30 @@ export function preserveOnUpdate(r: ResourceInfo, obj: KubeObject, old: KubeObje
   }
   if (type === 'LoadBalancer' && s.externalTrafficPolicy === 'Local' && !s.healthCheckNodePort && o.healthCheckNodePort)
     s.healthCheckNodePort = o.healthCheckNodePort
+}
+
+// ---------- storage (issue #11): SetDefaults_PersistentVolume / …Claim / StorageClass ----------
+
+function defaultPersistentVolume(pv: KubeObject): void {
+  const spec = (pv as { spec?: unknown }).spec
+  if (!isObj(spec as Obj)) return
+  const sp = spec as Obj
+  if (sp.persistentVolumeReclaimPolicy === undefined || sp.persistentVolumeReclaimPolicy === '') sp.persistentVolumeReclaimPolicy = 'Retain'
+  sp.volumeMode ??= 'Filesystem'
+  if (isObj(sp.hostPath as Obj)) (sp.hostPath as Obj).type ??= ''
+  const st = (pv as { status?: unknown }).status
+  if (isObj(st as Obj) && ((st as Obj).phase === undefined || (st as Obj).phase === '')) (st as Obj).phase = 'Pending'
+}
+
+function defaultPersistentVolumeClaim(pvc: KubeObject): void {
+  const spec = (pvc as { spec?: unknown }).spec
+  if (isObj(spec as Obj)) (spec as Obj).volumeMode ??= 'Filesystem'
+  const st = (pvc as { status?: unknown }).status
+  if (isObj(st as Obj) && ((st as Obj).phase === undefined || (st as Obj).phase === '')) (st as Obj).phase = 'Pending'
+}
+
+function defaultStorageClass(sc: KubeObject): void {
+  const o = sc as unknown as Obj
+  if (o.reclaimPolicy === undefined || o.reclaimPolicy === null || o.reclaimPolicy === '') o.reclaimPolicy = 'Delete'
+  if (o.volumeBindingMode === undefined || o.volumeBindingMode === null || o.volumeBindingMode === '') o.volumeBindingMode = 'Immediate'
 }

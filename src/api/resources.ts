@@ -70,9 +70,11 @@ export const RESOURCES: readonly ResourceInfo[] = [
   res('', 'v1', 'ServiceAccount', 'serviceaccounts', true, { shortNames: ['sa'] }),
   // apps/v1 DaemonSet (issue #11)
   res('apps', 'v1', 'DaemonSet', 'daemonsets', true, { shortNames: ['ds'], subresources: ['status'], etcdPrefix: 'daemonsets', categories: ['all'] }),
-  // Minimal PersistentVolumeClaim so the StatefulSet controller can create claims (h-storage brings the full kind).
-  res('', 'v1', 'PersistentVolumeClaim', 'persistentvolumeclaims', true, { shortNames: ['pvc'], subresources: ['status'] }),
   res('networking.k8s.io', 'v1', 'NetworkPolicy', 'networkpolicies', true, { shortNames: ['netpol'], etcdPrefix: 'networkpolicies' }),
+  // Storage (issue #11): kube-apiserver keeps them at /registry/persistentvolumes, …/persistentvolumeclaims, …/storageclasses.
+  res('', 'v1', 'PersistentVolume', 'persistentvolumes', false, { shortNames: ['pv'], subresources: ['status'] }),
+  res('', 'v1', 'PersistentVolumeClaim', 'persistentvolumeclaims', true, { shortNames: ['pvc'], subresources: ['status'] }),
+  res('storage.k8s.io', 'v1', 'StorageClass', 'storageclasses', false, { shortNames: ['sc'], etcdPrefix: 'storageclasses' }),
   // Ingress and IngressClass (issue #12); kube-apiserver keeps Ingresses at /registry/ingress.
   res('networking.k8s.io', 'v1', 'Ingress', 'ingresses', true, { shortNames: ['ing'], subresources: ['status'], etcdPrefix: 'ingress' }),
   res('networking.k8s.io', 'v1', 'IngressClass', 'ingressclasses', false, { etcdPrefix: 'ingressclasses' }),

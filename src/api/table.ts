@@ -32,6 +32,8 @@ import type {
   DaemonSet,
 } from './types.js'
 import { eventFromV1 } from './events.js'
+import type { PersistentVolume, PersistentVolumeClaim, StorageClass } from './types.js'
+import { accessModesString, claimClass, isDefaultClass, volumeClass } from './storage.js'
 import type { Ingress, IngressClass, IngressRule } from './ingress.js'
 
 export interface TableOptions {
@@ -661,6 +663,92 @@ const networkPolicyPrinter: Printer = {
   cells: (obj, now) => [obj.metadata.name ?? '', labelSelectorCell((obj as NetworkPolicy).spec?.podSelector ?? {}), age(obj.metadata.creationTimestamp, now)],
 }
 
+// ---------- PersistentVolume, PersistentVolumeClaim, StorageClass (issue #11) ----------
+// printPersistentVolume / printPersistentVolumeClaim / printStorageClass of a 1.29+ server
+// (VOLUMEATTRIBUTESCLASS always shown); the table is the server's, so kubectl 1.27 prints it too.
+
+const pvPrinter: Printer = {
+  columns: [
+    nameCol(),
+    col('Capacity', 'string', 0, 'capacity is the description of the persistent volume\'s resources and capacity. More info: https://kubernetes.io/docs/concepts/storage/persistent-volumes#capacity'),
+    col('Access Modes', 'string', 0, 'accessModes contains all ways the volume can be mounted. More info: https://kubernetes.io/docs/concepts/storage/persistent-volumes#access-modes'),
+    col('Reclaim Policy', 'string', 0, 'persistentVolumeReclaimPolicy defines what happens to a persistent volume when released from its claim. Valid options are Retain (default for manually created PersistentVolumes), Delete (default for dynamically provisioned PersistentVolumes), and Recycle (deprecated). Recycle must be supported by the volume plugin underlying this PersistentVolume. More info: https://kubernetes.io/docs/concepts/storage/persistent-volumes#reclaiming'),
+    col('Status', 'string', 0, 'phase indicates if a volume is available, bound to a claim, or released by a claim. More info: https://kubernetes.io/docs/concepts/storage/persistent-volumes#phase'),
+    col('Claim', 'string', 0, 'claimRef is part of a bi-directional binding between PersistentVolume and PersistentVolumeClaim. Expected to be non-nil when bound. claim.VolumeName is the authoritative bind between PV and PVC. More info: https://kubernetes.io/docs/concepts/storage/persistent-volumes#binding'),
+    col('StorageClass', 'string', 0, 'StorageClass of the pv'),
+    col('VolumeAttributesClass', 'string', 0, 'VolumeAttributesClass of the pv'),
+    col('Reason', 'string', 0, 'reason is a brief CamelCase string that describes any failure and is meant for machine parsing and tidy display in the CLI.'),
+    ageCol(),
+    col('VolumeMode', 'string', 1, 'volumeMode defines if a volume is intended to be used with a formatted filesystem or to remain in raw block state. Value of Filesystem is implied when not included in spec.'),
+  ],
+  cells(obj, now) {
+    const pv = obj as PersistentVolume
+    const spec = pv.spec ?? {}
+    const ref = spec.claimRef ? `${spec.claimRef.namespace ?? ''}/${spec.claimRef.name ?? ''}` : ''
+    const phase = pv.metadata.deletionTimestamp ? 'Terminating' : (pv.status?.phase ?? '')
+    return [
+      pv.metadata.name ?? '',
+      spec.capacity?.storage ?? '0',
+      accessModesString(spec.accessModes),
+      spec.persistentVolumeReclaimPolicy ?? '',
+      phase,
+      ref,
+      volumeClass(pv),
+      spec.volumeAttributesClassName ?? '<unset>',
+      pv.status?.reason ?? '',
+      age(pv.metadata.creationTimestamp, now),
+      spec.volumeMode ?? '<unset>',
+    ]
+  },
+}
+
+const pvcPrinter: Printer = {
+  columns: [
+    nameCol(),
+    col('Status', 'string', 0, 'phase represents the current phase of PersistentVolumeClaim.'),
+    col('Volume', 'string', 0, 'volumeName is the binding reference to the PersistentVolume backing this claim.'),
+    col('Capacity', 'string', 0, 'capacity represents the actual resources of the underlying volume.'),
+    col('Access Modes', 'string', 0, 'accessModes contains the actual access modes the volume backing the PVC has. More info: https://kubernetes.io/docs/concepts/storage/persistent-volumes#access-modes-1'),
+    col('StorageClass', 'string', 0, 'StorageClass of the pvc'),
+    col('VolumeAttributesClass', 'string', 0, 'VolumeAttributesClass of the pvc'),
+    ageCol(),
+    col('VolumeMode', 'string', 1, 'volumeMode defines what type of volume is required by the claim. Value of Filesystem is implied when not included in claim spec.'),
+  ],
+  cells(obj, now) {
+    const pvc = obj as PersistentVolumeClaim
+    const spec = pvc.spec ?? {}
+    const phase = pvc.metadata.deletionTimestamp ? 'Terminating' : (pvc.status?.phase ?? '')
+    const bound = !!spec.volumeName
+    return [
+      pvc.metadata.name ?? '',
+      phase,
+      spec.volumeName ?? '',
+      bound ? (pvc.status?.capacity?.storage ?? '0') : '',
+      bound ? accessModesString(pvc.status?.accessModes) : '',
+      claimClass(pvc),
+      spec.volumeAttributesClassName ?? '<unset>',
+      age(pvc.metadata.creationTimestamp, now),
+      spec.volumeMode ?? '<unset>',
+    ]
+  },
+}
+
+const storageClassPrinter: Printer = {
+  columns: [
+    nameCol(),
+    col('Provisioner', 'string', 0, 'provisioner indicates the type of the provisioner.'),
+    col('ReclaimPolicy', 'string', 0, 'reclaimPolicy controls the reclaimPolicy for dynamically provisioned PersistentVolumes of this storage class. Defaults to Delete.'),
+    col('VolumeBindingMode', 'string', 0, 'volumeBindingMode indicates how PersistentVolumeClaims should be provisioned and bound.  When unset, VolumeBindingImmediate is used. This field is only honored by servers that enable the VolumeScheduling feature.'),
+    col('AllowVolumeExpansion', 'string', 0, 'allowVolumeExpansion shows whether the storage class allow volume expand.'),
+    ageCol(),
+  ],
+  cells(obj, now) {
+    const sc = obj as StorageClass
+    const name = (sc.metadata.name ?? '') + (isDefaultClass(sc) ? ' (default)' : '')
+    return [name, sc.provisioner ?? '', sc.reclaimPolicy ?? 'Delete', sc.volumeBindingMode ?? 'Immediate', sc.allowVolumeExpansion ?? false, age(sc.metadata.creationTimestamp, now)]
+  },
+}
+
 // Ingress: NAME CLASS HOSTS ADDRESS PORTS AGE (printIngress); IngressClass: NAME CONTROLLER PARAMETERS AGE.
 function ingressHosts(rules: IngressRule[]): string {
   const max = 3
@@ -737,6 +825,9 @@ const PRINTERS: Record<string, Printer> = {
   '/events': eventPrinter,
   'events.k8s.io/events': eventV1Printer,
   'networking.k8s.io/networkpolicies': networkPolicyPrinter,
+  '/persistentvolumes': pvPrinter,
+  '/persistentvolumeclaims': pvcPrinter,
+  'storage.k8s.io/storageclasses': storageClassPrinter,
   'networking.k8s.io/ingresses': ingressPrinter,
   'networking.k8s.io/ingressclasses': ingressClassPrinter,
 }

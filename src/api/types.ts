@@ -732,7 +732,11 @@ export const LABEL_JOB_COMPLETION_INDEX = 'batch.kubernetes.io/job-completion-in
 export const FINALIZER_JOB_TRACKING = 'batch.kubernetes.io/job-tracking'
 export const ANNOTATION_CRONJOB_SCHEDULED_TIMESTAMP = 'batch.kubernetes.io/cronjob-scheduled-timestamp'
 
-// ---------- apps/v1 DaemonSet (issue #11) ----------
+// ---------- PersistentVolume, PersistentVolumeClaim, StorageClass (issue #11, storage) ----------
+
+export type PersistentVolumeAccessMode = 'ReadWriteOnce' | 'ReadOnlyMany' | 'ReadWriteMany' | 'ReadWriteOncePod'
+
+// Node selectors: a PersistentVolume's node affinity and a pod's required node affinity.
 export interface NodeSelectorRequirement {
   key: string
   operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist' | 'Gt' | 'Lt'
@@ -744,6 +748,76 @@ export interface NodeSelectorTerm {
   matchExpressions?: NodeSelectorRequirement[]
   matchFields?: NodeSelectorRequirement[]
 }
+
+export interface PersistentVolumeSpec {
+  capacity?: ResourceList
+  accessModes?: PersistentVolumeAccessMode[]
+  claimRef?: ObjectReference
+  persistentVolumeReclaimPolicy?: 'Retain' | 'Delete' | 'Recycle'
+  storageClassName?: string
+  volumeMode?: 'Filesystem' | 'Block'
+  nodeAffinity?: { required?: { nodeSelectorTerms: NodeSelectorTerm[] } }
+  mountOptions?: string[]
+  volumeAttributesClassName?: string
+  hostPath?: { path: string; type?: string }
+  local?: { path: string; fsType?: string }
+}
+
+export type PersistentVolumePhase = 'Pending' | 'Available' | 'Bound' | 'Released' | 'Failed'
+
+export interface PersistentVolume extends KubeObject {
+  spec: PersistentVolumeSpec
+  status?: { phase?: PersistentVolumePhase; message?: string; reason?: string; lastPhaseTransitionTime?: string }
+}
+
+export interface PersistentVolumeClaimSpec {
+  accessModes?: PersistentVolumeAccessMode[]
+  selector?: LabelSelector
+  resources?: { requests?: ResourceList; limits?: ResourceList }
+  volumeName?: string
+  storageClassName?: string | null
+  volumeMode?: 'Filesystem' | 'Block'
+  volumeAttributesClassName?: string
+  dataSource?: ObjectReference
+}
+
+export type PersistentVolumeClaimPhase = 'Pending' | 'Bound' | 'Lost'
+
+export interface PersistentVolumeClaimStatus {
+  phase?: PersistentVolumeClaimPhase
+  accessModes?: PersistentVolumeAccessMode[]
+  capacity?: ResourceList
+  conditions?: Condition[]
+  currentVolumeAttributesClassName?: string
+}
+
+export interface PersistentVolumeClaim extends KubeObject {
+  spec: PersistentVolumeClaimSpec
+  status?: PersistentVolumeClaimStatus
+}
+
+export interface StorageClass extends KubeObject {
+  provisioner: string
+  parameters?: Record<string, string>
+  reclaimPolicy?: 'Retain' | 'Delete'
+  mountOptions?: string[]
+  allowVolumeExpansion?: boolean
+  volumeBindingMode?: 'Immediate' | 'WaitForFirstConsumer'
+  allowedTopologies?: { matchLabelExpressions?: { key: string; values: string[] }[] }[]
+}
+
+export const ANNOTATION_DEFAULT_STORAGE_CLASS = 'storageclass.kubernetes.io/is-default-class'
+export const ANNOTATION_BETA_DEFAULT_STORAGE_CLASS = 'storageclass.beta.kubernetes.io/is-default-class'
+export const ANNOTATION_BETA_STORAGE_CLASS = 'volume.beta.kubernetes.io/storage-class'
+export const ANNOTATION_SELECTED_NODE = 'volume.kubernetes.io/selected-node'
+export const ANNOTATION_STORAGE_PROVISIONER = 'volume.kubernetes.io/storage-provisioner'
+export const ANNOTATION_BETA_STORAGE_PROVISIONER = 'volume.beta.kubernetes.io/storage-provisioner'
+export const ANNOTATION_PROVISIONED_BY = 'pv.kubernetes.io/provisioned-by'
+export const ANNOTATION_BIND_COMPLETED = 'pv.kubernetes.io/bind-completed'
+export const ANNOTATION_BOUND_BY_CONTROLLER = 'pv.kubernetes.io/bound-by-controller'
+export const FINALIZER_PVC_PROTECTION = 'kubernetes.io/pvc-protection'
+export const FINALIZER_PV_PROTECTION = 'kubernetes.io/pv-protection'
+// ---------- apps/v1 DaemonSet (issue #11) ----------
 
 export interface NodeSelector {
   nodeSelectorTerms: NodeSelectorTerm[]
@@ -779,21 +853,6 @@ export interface DaemonSetStatus {
   numberUnavailable?: number
   collisionCount?: number
   conditions?: Condition[]
-}
-
-// ---------- core/v1 PersistentVolumeClaim (minimal, for StatefulSet claims; h-storage owns the full kind) ----------
-export interface PersistentVolumeClaimSpec {
-  accessModes?: string[]
-  resources?: { requests?: ResourceList; limits?: ResourceList }
-  storageClassName?: string
-  volumeName?: string
-  volumeMode?: string
-  selector?: LabelSelector
-}
-
-export interface PersistentVolumeClaim extends KubeObject {
-  spec?: PersistentVolumeClaimSpec
-  status?: { phase?: 'Pending' | 'Bound' | 'Lost'; accessModes?: string[]; capacity?: ResourceList }
 }
 
 // ---------- apps/v1 StatefulSet (issue #11) ----------

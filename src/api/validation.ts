@@ -35,6 +35,16 @@ import { validatePod, validatePodStatus, validatePodUpdate } from './validation/
 import { validateService, validateServiceStatus, validateServiceUpdate } from './validation/service.js'
 import { validateCronJob, validateCronJobStatus, validateJob, validateJobStatus, validateJobUpdate } from './validation/batch.js'
 import { validateEvent, validateEventUpdate, validateSecret, validateSecretUpdate, validateServiceAccount } from './validation/coreapi.js'
+import {
+  validatePersistentVolume,
+  validatePersistentVolumeClaim,
+  validatePersistentVolumeClaimStatus,
+  validatePersistentVolumeClaimUpdate,
+  validatePersistentVolumeStatus,
+  validatePersistentVolumeUpdate,
+  validateStorageClass,
+  validateStorageClassUpdate,
+} from './validation/storage.js'
 import { validateDaemonSet, validateDaemonSetStatus, validateDaemonSetUpdate } from './validation/daemonset.js'
 import { validateStatefulSet, validateStatefulSetStatus, validateStatefulSetUpdate } from './validation/statefulset.js'
 
@@ -112,6 +122,16 @@ function validateSpec(r: ResourceInfo, obj: Obj, errs: Errs): void {
     case 'networking.k8s.io/NetworkPolicy':
       validateNetworkPolicy(obj, errs)
       break
+    // Storage (issue #11)
+    case '/PersistentVolume':
+      validatePersistentVolume(obj, errs)
+      break
+    case '/PersistentVolumeClaim':
+      validatePersistentVolumeClaim(obj, errs)
+      break
+    case 'storage.k8s.io/StorageClass':
+      validateStorageClass(obj, errs)
+      break
     case 'networking.k8s.io/Ingress':
       validateIngress(obj, errs)
       break
@@ -188,6 +208,16 @@ export function validateUpdate(r: ResourceInfo, obj: KubeObject, old: KubeObject
     case 'events.k8s.io/Event':
       validateEventUpdate(obj, old, 'events.k8s.io/v1', errs)
       break
+    // Storage (issue #11)
+    case '/PersistentVolume':
+      validatePersistentVolumeUpdate(obj, old, errs)
+      break
+    case '/PersistentVolumeClaim':
+      validatePersistentVolumeClaimUpdate(obj, old, errs)
+      break
+    case 'storage.k8s.io/StorageClass':
+      validateStorageClassUpdate(obj, old, errs)
+      break
     case 'apps/DaemonSet':
       validateDaemonSetUpdate(obj, old, errs)
       break
@@ -234,6 +264,12 @@ export function validateStatusUpdate(r: ResourceInfo, obj: KubeObject, old: Kube
       break
     case 'batch/CronJob':
       validateCronJobStatus(obj, errs)
+      break
+    case '/PersistentVolume':
+      validatePersistentVolumeStatus(obj, errs)
+      break
+    case '/PersistentVolumeClaim':
+      validatePersistentVolumeClaimStatus(obj, errs)
       break
     case 'networking.k8s.io/Ingress':
       validateIngressStatus(obj, errs)

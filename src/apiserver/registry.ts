@@ -14,6 +14,7 @@ import { matchesFields, matchesLabels, parseFieldSelector, parseLabelSelector, s
 import { EtcdStore, StorageError, type SideEffects } from '../storage/store.js'
 import { AllocationError, allocationKeys, ServiceAllocator } from './allocator.js'
 import { admitCreate } from './admission.js'
+import { admitStorageCreate, admitStorageUpdate, type StorageLookups } from './storage-admission.js'
 import * as E from './errors.js'
 import { generateName, nowRfc3339, prepareForCreate, prepareForStatusUpdate, prepareForUpdate } from './strategy.js'
 import { applyWrite, encodeManagedFields, trackWrite } from './field-manager.js'
@@ -72,6 +73,7 @@ const UNDELETABLE_NAMESPACES = new Set(['default', 'kube-system', 'kube-public']
 const CREATE_ON_UPDATE = new Set(['endpoints', 'leases'])
 
 const NAMESPACES = findResource('', 'v1', 'namespaces')!
+const STORAGE_CLASSES = findResource('storage.k8s.io', 'v1', 'storageclasses')!
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return v !== null && typeof v === 'object' && !Array.isArray(v)
@@ -83,6 +85,12 @@ export class Registry {
     readonly store: EtcdStore,
     readonly alloc: ServiceAllocator,
   ) {}
+
+  /** What the storage admission plugins read (StorageClasses, straight from etcd). */
+  private readonly storageLookups: StorageLookups = {
+    listClasses: async () => (await this.store.list(etcdListPrefix(STORAGE_CLASSES))).items as never,
+    getClass: async (name) => ((await this.store.get(this.key(STORAGE_CLASSES, undefined, name))) ?? undefined) as never,
+  }
 
   key(r: ResourceInfo, ns: string | undefined, name: string): string {
     return etcdKey(r, ns, name)
@@ -216,6 +224,8 @@ export class Registry {
       if (generated) o.metadata.name = generateName(o.metadata.generateName!)
       await this.requireNamespace(r, ns, o.metadata.name ?? '')
       prepareForCreate(r, o, new Date())
+      // Storage admission reads StorageClasses, so it runs here, outside the synchronous guard.
+      if (!opts.system) await admitStorageCreate(r, o, this.storageLookups)
       // `system` writes (the apiserver's own endpoints on loopback) skip validation.
       const errs = guard(r, () => {
         applyDefaults(r, o)
@@ -300,6 +310,8 @@ export class Registry {
           return opts.system ? [] : validateUpdate(r, next, cur)
         })
         if (errs.length) throw this.invalid(r, next, errs)
+        const refused = opts.system ? undefined : await admitStorageUpdate(r, next, cur, this.storageLookups)
+        if (refused) throw E.forbidden(gr(r), name, refused)
         if (opts.managers) {
           next.metadata.managedFields = encodeManagedFields(opts.managers)
           // An apply that changes nothing writes nothing: same object, same resourceVersion.

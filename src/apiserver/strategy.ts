@@ -57,6 +57,10 @@ export function prepareForCreate(r: ResourceInfo, obj: KubeObject, now: Date): v
       case 'Pod':
         obj.status = { phase: 'Pending' }
         break
+      case 'PersistentVolume':
+      case 'PersistentVolumeClaim':
+        obj.status = { phase: 'Pending' }
+        break
       case 'Service':
         obj.status = { loadBalancer: {} }
         break

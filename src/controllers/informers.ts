@@ -69,11 +69,14 @@ export const R = {
   namespaces: must('', 'v1', 'namespaces'),
   jobs: must('batch', 'v1', 'jobs'),
   cronjobs: must('batch', 'v1', 'cronjobs'),
+  // storage (issue #11)
+  persistentvolumes: must('', 'v1', 'persistentvolumes'),
+  persistentvolumeclaims: must('', 'v1', 'persistentvolumeclaims'),
+  storageclasses: must('storage.k8s.io', 'v1', 'storageclasses'),
   daemonsets: must('apps', 'v1', 'daemonsets'),
   controllerrevisions: must('apps', 'v1', 'controllerrevisions'),
   // StatefulSets (issue #11)
   statefulsets: must('apps', 'v1', 'statefulsets'),
-  persistentvolumeclaims: must('', 'v1', 'persistentvolumeclaims'),
 }
 
 export const BY_NAMESPACE = 'namespace'

@@ -14,6 +14,7 @@ import { CronJobController } from './cronjob.js'
 import { createEventRecorder, type EventRecorder } from '../events/recorder.js'
 import { JobController } from './job.js'
 import { TTLAfterFinishedController } from './ttlafterfinished.js'
+import { PersistentVolumeController } from './persistentvolume.js'
 import { DaemonSetController } from './daemonset.js'
 import { StatefulSetController } from './statefulset.js'
 import type { Registry } from 'prom-client'
@@ -69,6 +70,7 @@ export async function startControllerManager(opts: ControllerManagerOptions): Pr
     }),
     new CronJobController(opts.client, f, metrics, recorder('cronjob-controller')),
     new TTLAfterFinishedController(opts.client, f, metrics),
+    new PersistentVolumeController(opts.client, f, metrics, recorder('persistentvolume-controller')),
     new DaemonSetController(opts.client, f, metrics, recorder('daemonset-controller')),
     new StatefulSetController(opts.client, f, metrics, recorder('statefulset-controller')),
   ]

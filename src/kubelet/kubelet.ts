@@ -4,7 +4,8 @@
 import { join } from 'node:path'
 import { mkdirSync } from 'node:fs'
 import { Registry, Gauge, Histogram, Counter } from 'prom-client'
-import type { ConfigMap, Pod, Secret } from '../api/types.js'
+import type { ConfigMap, PersistentVolume, PersistentVolumeClaim, Pod, Secret } from '../api/types.js'
+import type { ClaimLookup } from './claims.js'
 import { isNotFound } from '../client/errors.js'
 import { configMapBytes, secretBytes } from './volumes.js'
 import { resourceFor } from '../api/resources.js'
@@ -93,6 +94,20 @@ export async function startKubelet(o: KubeletOptions): Promise<Kubelet> {
       if (isNotFound(err)) return undefined
       throw err
     }
+  }
+
+  /** Claims and their volumes for persistentVolumeClaim volumes; undefined when the API says 404. */
+  const orMissing = async <T>(p: Promise<T>): Promise<T | undefined> => {
+    try {
+      return await p
+    } catch (err) {
+      if (isNotFound(err)) return undefined
+      throw err
+    }
+  }
+  const claims: ClaimLookup = {
+    claim: (ns, name) => orMissing(o.client.resource<PersistentVolumeClaim>(res('persistentvolumeclaims'), ns).get(name)),
+    volume: (name) => orMissing(o.client.resource<PersistentVolume>(res('persistentvolumes')).get(name)),
   }
 
   const server = await startKubeletServer({
@@ -196,6 +211,7 @@ export async function startKubelet(o: KubeletOptions): Promise<Kubelet> {
     nodeName: o.nodeName,
     hostIP: o.nodeIP,
     getSource,
+    claims,
     ...(o.volumeRefreshMs !== undefined ? { volumeRefreshMs: o.volumeRefreshMs } : {}),
     recorder,
     ...(o.backoffInitialMs !== undefined ? { backoffInitialMs: o.backoffInitialMs } : {}),

@@ -11,6 +11,7 @@ import { ContainerRecordStore, CONTAINER_RECORD_VERSION, type ContainerRecord } 
 import { admitPod, initShouldRestart, nextInitAction, type AdmitResult, type InitProgress } from './init-containers.js'
 import { BACKOFF_RESET_MS, nextBackoff, shouldRestart, terminatedState } from './restart.js'
 import { projectData, VolumeError, writeAtomic, type VolumeSource } from './volumes.js'
+import { claimSource, type ClaimLookup } from './claims.js'
 import type { ContainerRuntime, ContainerRuntimeState } from './runtime.js'
 import { sandboxDeathReason, type SandboxManager, type SandboxRecord } from './sandbox.js'
 import { resolveArgv, ImageNotFoundError } from './images.js'
@@ -39,6 +40,8 @@ export interface PodWorkerDeps {
   backoffInitialMs?: number
   /** The kubelet's events (Pulled, Created, Started, Killing, BackOff, Unhealthy, …). */
   recorder?: EventRecorder
+  /** Claims and volumes, for persistentVolumeClaim volumes (see claims.ts). */
+  claims?: ClaimLookup
 }
 
 interface Slot {
@@ -225,8 +228,14 @@ export class PodWorker {
       const vol = this.pod.spec.volumes?.find((v) => v.name === m.name)
       if (!vol) throw new Error(`volume "${m.name}" not found`)
       let source: string
+      let readOnly = m.readOnly
       if (vol.hostPath) source = vol.hostPath.path
-      else {
+      else if (vol.persistentVolumeClaim) {
+        if (!this.deps.claims) throw new VolumeError(`volume "${vol.name}": persistentVolumeClaim volumes are not supported by this kubelet`)
+        const node = { metadata: { name: this.deps.nodeName, labels: { 'kubernetes.io/hostname': this.deps.nodeName } } }
+        source = await claimSource(this.deps.claims, vol.name, this.pod.metadata.namespace!, vol.persistentVolumeClaim.claimName, node)
+        readOnly = readOnly || vol.persistentVolumeClaim.readOnly === true
+      } else {
         source = this.volumeDir(vol)
         mkdirSync(source, { recursive: true })
         try {
@@ -235,7 +244,7 @@ export class PodWorker {
           throw new VolumeError(`MountVolume.SetUp failed for volume "${vol.name}" : ${(err as Error).message}`)
         }
       }
-      binds.push({ source: m.subPath ? join(source, m.subPath) : source, target: m.mountPath, readOnly: m.readOnly })
+      binds.push({ source: m.subPath ? join(source, m.subPath) : source, target: m.mountPath, readOnly })
     }
     return binds
   }

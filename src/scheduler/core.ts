@@ -5,6 +5,7 @@
 // a node name or an explanation comes out.
 import type { Node, Pod, Taint, Toleration } from '../api/types.js'
 import { controllerRef, getCondition, isPodTerminal, parseQuantity } from '../controllers/apiutil.js'
+import { volumeFilter, volumePreFilter, type VolumeView } from './volumebinding.js'
 import { podMatchesNodeAffinity } from './node-affinity.js'
 
 export const DEFAULT_SCHEDULER = 'default-scheduler'
@@ -103,7 +104,7 @@ export function tolerates(tols: Toleration[] | undefined, taint: Taint): boolean
 }
 
 /** Why `node` cannot take `pod` (empty: it can). Stops at the first failing filter, as upstream. */
-export function filterNode(pod: Pod, ni: NodeInfo): string[] {
+export function filterNode(pod: Pod, ni: NodeInfo, volumes?: VolumeView): string[] {
   const node = ni.node
   if (node.spec?.unschedulable && !tolerates(pod.spec.tolerations, { key: 'node.kubernetes.io/unschedulable', effect: 'NoSchedule' })) {
     return ['node(s) were unschedulable']
@@ -120,7 +121,10 @@ export function filterNode(pod: Pod, ni: NodeInfo): string[] {
   const r = podRequests(pod)
   if (r.milliCPU > 0 && ni.requested.milliCPU + r.milliCPU > ni.alloc.milliCPU) reasons.push('Insufficient cpu')
   if (r.memory > 0 && ni.requested.memory + r.memory > ni.alloc.memory) reasons.push('Insufficient memory')
-  return reasons
+  if (reasons.length > 0 || !volumes) return reasons
+  // VolumeBinding runs after NodeResourcesFit, as in upstream's default plugin order.
+  const v = volumeFilter(pod, node, volumes)
+  return v ? [v] : []
 }
 
 function leastAllocated(pod: Pod, ni: NodeInfo): number {
@@ -133,13 +137,16 @@ export type ScheduleResult =
   | { ok: true; node: string; scores: Record<string, number> }
   | { ok: false; message: string; reasons: Record<string, number> }
 
-export function schedulePod(pod: Pod, infos: Map<string, NodeInfo>, rng: () => number = Math.random): ScheduleResult {
+export function schedulePod(pod: Pod, infos: Map<string, NodeInfo>, rng: () => number = Math.random, volumes?: VolumeView): ScheduleResult {
   const all = [...infos.values()]
   if (all.length === 0) return { ok: false, message: 'no nodes available to schedule pods', reasons: {} }
+  // A PreFilter failure applies to every node: upstream names it once, without a count.
+  const pre = volumes ? volumePreFilter(pod, volumes) : undefined
+  if (pre) return { ok: false, message: `0/${all.length} nodes are available: ${pre}.`, reasons: { [pre]: all.length } }
   const feasible: NodeInfo[] = []
   const reasons: Record<string, number> = {}
   for (const ni of all) {
-    const why = filterNode(pod, ni)
+    const why = filterNode(pod, ni, volumes)
     if (why.length === 0) feasible.push(ni)
     else for (const w of why) reasons[w] = (reasons[w] ?? 0) + 1
   }

@@ -4,7 +4,9 @@
 // the periodic flush). Pods just bound are "assumed" on their node until the informer shows
 // the binding, so back-to-back decisions see each other's resource use and spreading.
 import { Counter, Histogram, Registry } from 'prom-client'
-import type { Binding, Node, Pod } from '../api/types.js'
+import type { Binding, Node, PersistentVolume, PersistentVolumeClaim, Pod, StorageClass } from '../api/types.js'
+import { ANNOTATION_SELECTED_NODE } from '../api/types.js'
+import { claimsToSelect, type VolumeView } from './volumebinding.js'
 import type { Client } from '../client/interfaces.js'
 import { isConflict, isNotFound } from '../client/errors.js'
 import { createInformer } from '../client/informer.js'
@@ -44,6 +46,16 @@ export async function startScheduler(opts: SchedulerOptions): Promise<Scheduler>
   })
   const pods = createInformer(opts.client.resource<Pod>(R.pods), { name: 'scheduler-pods' })
   const nodes = createInformer(opts.client.resource<Node>(R.nodes), { name: 'scheduler-nodes' })
+  // VolumeBinding's read model: claims, volumes and classes.
+  const claims = createInformer(opts.client.resource<PersistentVolumeClaim>(R.persistentvolumeclaims), { name: 'scheduler-pvcs' })
+  const pvs = createInformer(opts.client.resource<PersistentVolume>(R.persistentvolumes), { name: 'scheduler-pvs' })
+  const classes = createInformer(opts.client.resource<StorageClass>(R.storageclasses), { name: 'scheduler-storageclasses' })
+  const volumeView: VolumeView = {
+    claim: (ns, name) => claims.store.get(`${ns}/${name}`),
+    volume: (name) => pvs.store.get(name),
+    storageClass: (name) => classes.store.get(name),
+    volumes: () => pvs.store.list(),
+  }
   const queue = createWorkQueue<string>({ name: 'scheduler' })
   const recorder = opts.recorder ?? createEventRecorder({ client: opts.client, component: name, host: `${name}-${hostname()}`, api: 'events.k8s.io/v1' })
   const unschedulable = new Set<string>()
@@ -75,8 +87,10 @@ export async function startScheduler(opts: SchedulerOptions): Promise<Scheduler>
     JSON.stringify([o.spec, o.metadata.labels, o.status?.allocatable, getCondition(o.status?.conditions, 'Ready')?.status]) !==
       JSON.stringify([n.spec, n.metadata.labels, n.status?.allocatable, getCondition(n.status?.conditions, 'Ready')?.status])
   nodes.addEventHandler({ onAdd: () => flush(), onUpdate: (o, n) => nodeChanged(o, n) && flush() })
+  // A claim bound, a volume or class added: pods waiting on volumes may fit now.
+  for (const inf of [claims, pvs, classes] as { addEventHandler(h: { onAdd?: () => void; onUpdate?: () => void }): void }[]) inf.addEventHandler({ onAdd: () => flush(), onUpdate: () => flush() })
 
-  await Promise.all([pods.start(), nodes.start()])
+  await Promise.all([pods.start(), nodes.start(), claims.start(), pvs.start(), classes.start()])
   const retry = setInterval(flush, opts.retryPeriodMs ?? 10_000)
 
   const scheduleOne = async (key: string): Promise<void> => {
@@ -85,7 +99,7 @@ export async function startScheduler(opts: SchedulerOptions): Promise<Scheduler>
     const end = latency.startTimer()
     const all = [...pods.store.list().filter((p) => !assumed.has(objectKey(p))), ...assumed.values()]
     const infos = buildNodeInfos(nodes.store.list(), all)
-    const r = schedulePod(pod, infos)
+    const r = schedulePod(pod, infos, Math.random, volumeView)
     const api = opts.client.resource<Pod>(R.pods, pod.metadata.namespace)
     if (r.ok) {
       const bound: Pod = { ...pod, spec: { ...pod.spec, nodeName: r.node } }
@@ -97,9 +111,23 @@ export async function startScheduler(opts: SchedulerOptions): Promise<Scheduler>
         metadata: { name: pod.metadata.name!, namespace: pod.metadata.namespace!, uid: pod.metadata.uid! },
         target: { apiVersion: 'v1', kind: 'Node', name: r.node },
       }
+      // VolumeBinding's PreBind: WaitForFirstConsumer claims learn the node first.
+      const toSelect = claimsToSelect(pod, volumeView)
+      const preBind = async (): Promise<void> => {
+        for (const c of toSelect) {
+          try {
+            await opts.client
+              .resource<PersistentVolumeClaim>(R.persistentvolumeclaims, c.metadata.namespace)
+              .patch(c.metadata.name!, { metadata: { resourceVersion: c.metadata.resourceVersion, annotations: { [ANNOTATION_SELECTED_NODE]: r.node } } }, 'merge')
+          } catch (err) {
+            // A claim that changed or went is not the pod's end: schedule it again (the error path retries).
+            throw new Error(`setting ${ANNOTATION_SELECTED_NODE} on claim ${c.metadata.namespace}/${c.metadata.name}: ${(err as Error).message}`)
+          }
+        }
+      }
       // The binding runs asynchronously (upstream's binding cycle): the next pod is scheduled
       // meanwhile against the assumed placement; a failed binding un-assumes and retries.
-      const bind = api.createSubresource(pod.metadata.name!, 'binding', binding).then(
+      const bind = preBind().then(() => api.createSubresource(pod.metadata.name!, 'binding', binding)).then(
         () => {
           attempts.inc({ result: 'scheduled' })
           end({ result: 'scheduled' })
@@ -146,9 +174,8 @@ export async function startScheduler(opts: SchedulerOptions): Promise<Scheduler>
         await running
         await Promise.all([...inflight])
         await recorder.stop()
-        pods.stop()
-        nodes.stop()
-        await Promise.all([pods.waitStopped(), nodes.waitStopped()])
+        for (const i of [pods, nodes, claims, pvs, classes]) i.stop()
+        await Promise.all([pods, nodes, claims, pvs, classes].map((i) => i.waitStopped()))
       })()),
   }
 }

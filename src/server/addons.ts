@@ -1,8 +1,10 @@
 // Cluster add-ons the server creates, as kubeadm does: cluster DNS runs self-hosted, a
 // Deployment in kube-system behind the Service `kube-dns` with the well-known ClusterIP; the
 // Ingress controller likewise, behind the LoadBalancer Service `netkube-ingress`, with the
-// default IngressClass `netkube`.
-import type { Deployment, Service } from '../api/types.js'
+// default IngressClass `netkube`; and the default StorageClass `local-path`.
+import type { Deployment, Service, StorageClass } from '../api/types.js'
+import { ANNOTATION_DEFAULT_STORAGE_CLASS } from '../api/types.js'
+import { LOCAL_PATH_PROVISIONER } from '../localpath/core.js'
 import type { Ownership } from '../apiserver/reconcile.js'
 import { ANNOTATION_DEFAULT_INGRESS_CLASS, type IngressClass } from '../api/ingress.js'
 import { CONTROLLER_NAME } from '../ingress/model.js'
@@ -69,6 +71,32 @@ export function dnsDeployment(o: { kubeconfig: string; clusterDomain: string; cl
         },
       },
     },
+  }
+}
+
+// ---------- storage (issue #11): the built-in local-path StorageClass ----------
+
+export const LOCAL_PATH_CLASS = 'local-path'
+
+/**
+ * The default class, as k3s ships rancher's: WaitForFirstConsumer (the volume is made on the
+ * node the scheduler picks for the first pod), Delete (the directory goes with the claim).
+ * `EnsureExists`, as upstream's default-storage-class add-on: created when missing, never put
+ * back, so an admin may unmark it as the default or delete it.
+ */
+export function localPathStorageClass(): StorageClass {
+  return {
+    apiVersion: 'storage.k8s.io/v1',
+    kind: 'StorageClass',
+    metadata: {
+      name: LOCAL_PATH_CLASS,
+      labels: { 'addonmanager.kubernetes.io/mode': 'EnsureExists' },
+      annotations: { [ANNOTATION_DEFAULT_STORAGE_CLASS]: 'true' },
+    },
+    provisioner: LOCAL_PATH_PROVISIONER,
+    reclaimPolicy: 'Delete',
+    volumeBindingMode: 'WaitForFirstConsumer',
+    allowVolumeExpansion: false,
   }
 }
 

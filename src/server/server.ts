@@ -27,7 +27,8 @@ import { parseServiceCidr } from '../apiserver/allocator.js'
 import { nthAddress } from '../net/ip.js'
 import { DEFAULT_PREFIX } from '../overlay/config.js'
 import { reconcileObject, type Ownership } from '../apiserver/reconcile.js'
-import { DNS_DEPLOYMENT_OWNERSHIP, SERVICE_OWNERSHIP, dnsDeployment, dnsService, INGRESS_CLASS_OWNERSHIP, INGRESS_DEPLOYMENT_OWNERSHIP, ingressClass, ingressDeployment, ingressService } from './addons.js'
+import { DNS_DEPLOYMENT_OWNERSHIP, SERVICE_OWNERSHIP, dnsDeployment, dnsService, INGRESS_CLASS_OWNERSHIP, INGRESS_DEPLOYMENT_OWNERSHIP, ingressClass, ingressDeployment, ingressService, localPathStorageClass } from './addons.js'
+import { isAlreadyExists } from '../client/errors.js'
 import type { IngressClass } from '../api/ingress.js'
 import { crashPoint } from './crash-point.js'
 import { runEvery } from '../util/periodic.js'
@@ -221,6 +222,14 @@ export async function startServer(o: ServerOptions): Promise<Server> {
       'kube-scheduler': await elect('kube-scheduler', () => startScheduler({ client })),
     }
     for (const e of Object.values(elections)) stops.push(() => e.stop())
+
+    // The default StorageClass (EnsureExists: created once, then the admin's).
+    try {
+      await client.resource<KubeObject>(resourceFor('storageclasses')).create(localPathStorageClass())
+      log.info({ name: 'local-path' }, 'add-on created')
+    } catch (err) {
+      if (!isAlreadyExists(err)) throw err
+    }
 
     if (!o.noDns) {
       // The DNS pods reach the API at the advertised address with a kubeconfig of their own.

@@ -15,6 +15,7 @@ import { createInformer } from '../../src/client/informer.js'
 import { loadKubeconfig } from '../../src/client/kubeconfig.js'
 import type { Client } from '../../src/client/interfaces.js'
 import { randomBytes } from 'node:crypto'
+import { kubectlPath } from './prereq.js'
 
 export { waitUntil } from './wait.js'
 
@@ -150,6 +151,15 @@ export async function followPods(client: Client, namespace: string, labelSelecto
 }
 
 export const res = resourceFor
+
+/** One bundled kubectl client (`1.27`, `1.33`) against the lab; must succeed, returns stdout. */
+export function kubectlAt(lab: Lab, timeoutMs = 60_000): (v: string, args: string[], input?: string) => Promise<string> {
+  return async (v, args, input) => {
+    const r = await run(kubectlPath(v), ['--kubeconfig', lab.kubeconfig, ...args], { allowFailure: true, timeoutMs, ...(input !== undefined ? { input } : {}) })
+    if (r.code !== 0) throw new Error(`kubectl ${v} ${args.join(' ')}: ${r.stderr || r.stdout}`)
+    return r.stdout
+  }
+}
 
 /** Ready and not terminating: what counts towards a Deployment's availability. */
 export const ready = (p: Pod): boolean => !p.metadata.deletionTimestamp && !!p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')

@@ -124,6 +124,8 @@ function validateVolumes(v: unknown, path: string, errs: Errs): Set<string> {
     }
     const hp = asObj(vol.hostPath, `${p}.hostPath`, errs)
     if (hp && !asString(hp.path, `${p}.hostPath.path`, errs)) errs.push(required(`${p}.hostPath.path`))
+    const pvc = asObj(vol.persistentVolumeClaim, `${p}.persistentVolumeClaim`, errs)
+    if (pvc && !asString(pvc.claimName, `${p}.persistentVolumeClaim.claimName`, errs)) errs.push(required(`${p}.persistentVolumeClaim.claimName`))
   })
   return names
 }
