@@ -4,10 +4,8 @@
 // answers 404 for an unknown host, ignores other classes, sets Ingress status, and a client
 // looping through it sees zero failed requests while the backend scales 3→6→3 and rolls.
 //
-// Where the client stands: until LoadBalancer addresses and the "outside" namespace (h-lb) are
-// merged, the client is node3's namespace and the target is node1's IP at the controller
-// Service's NodePorts. After that merge: take `status.loadBalancer.ingress[0].ip` of
-// kube-system/netkube-ingress as TARGET with ports 80/443, and the outside namespace as CLIENT.
+// Where the client stands: in the lab's outside namespace (a host on the underlay that is not a
+// node), talking to the controller Service's LoadBalancer address on ports 80/443, as a user would.
 import t from 'tap'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -18,6 +16,7 @@ import { netnsHandle } from '../../src/net/door.js'
 import { run } from '../../src/util/exec.js'
 import { need } from '../helpers/prereq.js'
 import { withLab, waitUntil, res, ready } from '../helpers/lab.js'
+import { outsideOf } from '../helpers/outside.js'
 
 const APPS = `
 apiVersion: apps/v1
@@ -150,13 +149,15 @@ t.test('ingress in a 3-node lab', { skip: need('curl', 'openssl', 'haproxy', 'bu
   t.match(await lab.k(['get', 'ingressclass']), /\nnetkube\s+netkube\.io\/ingress-controller\s+<none>\s+/, 'the add-on installed the class')
   const svc = await lab.client.resource<Service>(res('services'), 'kube-system').get('netkube-ingress')
   t.equal(svc.spec.type, 'LoadBalancer')
-  const nodePort = (name: string): number => svc.spec.ports!.find((p) => p.name === name)!.nodePort!
-  const node1 = lab.state.plan.nodes[0]!
-  const client = netnsHandle(lab.state.plan.nodes[2]!.netns)
-  const TARGET = node1.ip
-  const HTTP = nodePort('http')
-  const HTTPS = nodePort('https')
-  t.comment(`client in ${lab.state.plan.nodes[2]!.name}, target ${TARGET}:${HTTP} / :${HTTPS} (NodePorts of kube-system/netkube-ingress)`)
+  const services = lab.client.resource<Service>(res('services'), 'kube-system')
+  let lbIP: string | undefined
+  await waitUntil('the ingress Service has a LoadBalancer address', async () => (lbIP = (await services.get('netkube-ingress')).status?.loadBalancer?.ingress?.[0]?.ip) !== undefined, 30_000, 250)
+  const outside = outsideOf(lab.state)
+  const client = netnsHandle(outside.netns)
+  const TARGET = lbIP!
+  const HTTP = svc.spec.ports!.find((p) => p.name === 'http')!.port
+  const HTTPS = svc.spec.ports!.find((p) => p.name === 'https')!.port
+  t.comment(`client in ${outside.netns} (${outside.ip}), target ${TARGET}:${HTTP} / :${HTTPS} (the LoadBalancer address of kube-system/netkube-ingress)`)
 
   const curl = async (host: string, path: string, tls = false): Promise<{ code: number; body: string }> => {
     const url = tls ? `https://${host}:${HTTPS}${path}` : `http://${TARGET}:${HTTP}${path}`
@@ -198,7 +199,8 @@ t.test('ingress in a 3-node lab', { skip: need('curl', 'openssl', 'haproxy', 'bu
     t.equal((await curl('elsewhere.example.com', '/hostname')).code, 404, 'the someone-else class is not served')
     const ings = lab.client.resource<Ingress>(res('ingresses'), 'default')
     const svcNow = await lab.client.resource<Service>(res('services'), 'kube-system').get('netkube-ingress')
-    const want = svcNow.status?.loadBalancer?.ingress?.[0]?.ip ?? svcNow.spec.clusterIP
+    const want = svcNow.status?.loadBalancer?.ingress?.[0]?.ip
+    t.equal(want, TARGET, 'the Ingress status is the controller\'s LoadBalancer address')
     await waitUntil('shop status', async () => (await ings.get('shop')).status?.loadBalancer?.ingress?.[0]?.ip === want, 20_000, 250)
     t.match(await lab.k(['get', 'ingress', 'shop']), new RegExp(`\\nshop\\s+<none>\\s+a\\.example\\.com,b\\.example\\.com,plain\\.example\\.com\\s+${want!.replace(/\./g, '\\.')}\\s+80, 443\\s+`))
     t.same((await ings.get('elsewhere')).status?.loadBalancer ?? {}, {}, 'not ours: no status')
@@ -206,7 +208,7 @@ t.test('ingress in a 3-node lab', { skip: need('curl', 'openssl', 'haproxy', 'bu
 
   t.test('scale 3→6→3 and a rolling update under a client loop: zero failed requests', async (t) => {
     const stopFile = join(dir, 'stop')
-    const loop = lab.nodeIn(lab.state.plan.nodes[2]!.netns, hostLoopScript(`http://${TARGET}:${HTTP}/hostname`, 'plain.example.com', stopFile), 600_000)
+    const loop = lab.nodeIn(outside.netns, hostLoopScript(`http://${TARGET}:${HTTP}/hostname`, 'plain.example.com', stopFile), 600_000)
     const readyWeb = async (): Promise<Pod[]> => (await pods.list({ labelSelector: 'app=web' })).items.filter(ready)
     const allWeb = async (): Promise<number> => (await pods.list({ labelSelector: 'app=web' })).items.length
     await new Promise((r) => setTimeout(r, 2000))
