@@ -380,6 +380,8 @@ export interface ServiceSpec {
   ipFamilyPolicy?: 'SingleStack' | 'PreferDualStack' | 'RequireDualStack'
   healthCheckNodePort?: number
   loadBalancerIP?: string
+  allocateLoadBalancerNodePorts?: boolean
+  loadBalancerClass?: string
 }
 
 export interface Service extends KubeObject {

@@ -3,9 +3,10 @@
 // status update may change, and when metadata.generation moves. Pure functions.
 import { randomUUID } from 'node:crypto'
 import type { ResourceInfo } from '../api/resources.js'
-import type { Job, KubeObject, ObjectMeta } from '../api/types.js'
+import type { Job, KubeObject, ObjectMeta, Service } from '../api/types.js'
 import { LABEL_JOB_CONTROLLER_UID, LABEL_JOB_NAME, LABEL_LEGACY_JOB_CONTROLLER_UID, LABEL_LEGACY_JOB_NAME } from '../api/types.js'
 import { deepEqual } from '../api/equal.js'
+import { dropTypeDependentFields } from './service-strategy.js'
 
 export function hasStatusSubresource(r: ResourceInfo): boolean {
   return r.subresources.includes('status')
@@ -109,6 +110,8 @@ export function prepareForUpdate(r: ResourceInfo, next: KubeObject, old: KubeObj
     if (old.status === undefined) delete next.status
     else next.status = structuredClone(old.status)
   }
+  // A Service's type switch drops what the new type does not use (the allocator then releases it).
+  if (r.group === '' && r.kind === 'Service') dropTypeDependentFields(next as Service, old as Service)
   if (!deepEqual(specPart(r, next), specPart(r, old))) next.metadata.generation = (old.metadata.generation ?? 0) + 1
 }
 
