@@ -15,7 +15,7 @@ import { EtcdStore, StorageError, type SideEffects } from '../storage/store.js'
 import { AllocationError, allocationKeys, ServiceAllocator } from './allocator.js'
 import { admitCreate } from './admission.js'
 import * as E from './errors.js'
-import { generateName, nowRfc3339, prepareForCreate, prepareForStatusUpdate, prepareForUpdate } from './strategy.js'
+import { generateName, nowRfc3339, prepareForCreate, prepareForStatusUpdate, prepareForUpdate, updateGeneration } from './strategy.js'
 import { logger } from '../util/log.js'
 
 const log = logger('registry')
@@ -262,7 +262,7 @@ export class Registry {
       if (wantRv && wantRv !== curRv) throw E.conflict(gr(r), name, E.STALE_OBJECT)
       let next: KubeObject
       if (opts.sub === 'status') {
-        next = prepareForStatusUpdate(obj, cur)
+        next = prepareForStatusUpdate(r, obj, cur)
         next.apiVersion = obj.apiVersion
         next.kind = obj.kind
         const errs = guard(r, () => validateStatusUpdate(r, next, cur))
@@ -274,6 +274,7 @@ export class Registry {
           applyDefaults(r, next)
           // An update that leaves out the allocated ClusterIP/nodePorts keeps them (kube-apiserver does).
           preserveOnUpdate(r, next, cur)
+          updateGeneration(r, next, cur)
           return opts.system ? [] : validateUpdate(r, next, cur)
         })
         if (errs.length) throw this.invalid(r, next, errs)
@@ -417,7 +418,8 @@ export class Registry {
     if (!m.deletionTimestamp) {
       next.metadata.deletionTimestamp = nowRfc3339()
       next.metadata.deletionGracePeriodSeconds = 0
-      next.metadata.generation = (m.generation ?? 0) + 1
+      // Deletion changes what a controller should do: upstream bumps generation where it is kept.
+      if ((m.generation ?? 0) > 0) next.metadata.generation = m.generation! + 1
     }
     return next
   }
