@@ -24,8 +24,12 @@ declare -A NEED=(
   [dig]=bind9-dnsutils [dnsperf]=dnsperf [iperf3]=iperf3 [conntrack]=conntrack [socat]=socat
   [tcpdump]=tcpdump [busybox]=busybox-static [podman]=podman [runc]=runc [openssl]=openssl
   [dnsmasq]=dnsmasq-base [nsenter]=util-linux [ping]=iputils-ping [setpriv]=util-linux
+  # clients in the lab's outside namespace (curl, openssl, nc)
+  [curl]=curl [nc]=netcat-openbsd
   # bench:dns's peers: the authoritative servers it runs beside netkube's DNS
   [nsd]=nsd [nsd-control]=nsd [knotd]=knot [knotc]=knot
+  # the ingress data plane (HAProxy) and bench:ingress's peers (nginx by hand, wrk)
+  [haproxy]=haproxy [nginx]=nginx [wrk]=wrk
   # the setns addon (node-gyp) and the CNI shim are compiled here
   [cc]=gcc [g++]=g++ [make]=make [python3]=python3
 )

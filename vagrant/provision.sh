@@ -70,7 +70,7 @@ if [ "$ROLE" = server ]; then
   # kube-apiserver's token file format: token,user,uid,"groups"
   echo "$TOKEN,system:node-bootstrap,bootstrap,\"system:masters\"" > "$STATE/server/bootstrap-tokens.csv"
   unit netkube-server "netkube server (etcd, apiserver, controllers, scheduler)" "network-online.target netkube-etcd.service" \
-    "/usr/local/bin/netkube server --state-dir $STATE/server --bind-address 0.0.0.0 --advertise-address $NODE_IP $ETCD_FLAGS --extra-token-file $STATE/server/bootstrap-tokens.csv"
+    "/usr/local/bin/netkube server --state-dir $STATE/server --bind-address 0.0.0.0 --advertise-address $NODE_IP $ETCD_FLAGS --extra-token-file $STATE/server/bootstrap-tokens.csv --load-balancer-pools default=${LB_POOL:-192.168.56.200-192.168.56.250}"
 fi
 
 # The agents' kubeconfig: the bootstrap token; the lab's VMs trust the server's address on

@@ -5,7 +5,9 @@
 //      serves the plugin's work from this warm process (the exec'd binary forwards to it);
 //   3. kubelet: registers the Node with the leased podCIDR and runs pods;
 //   4. kube-proxy: programs Services for this node;
-//   5. NetworkPolicy: its own nftables table, judged after kube-proxy's DNAT.
+//   5. NetworkPolicy: its own nftables table, judged after kube-proxy's DNAT;
+//   6. the L2 announcer: LoadBalancer IPs this node answers ARP for (after kube-proxy has
+//      programmed them, so traffic drawn here is served).
 import { join } from 'node:path'
 import { startOverlayAgent, type OverlayAgent } from '../overlay/agent.js'
 import { install as installCni } from '../../cni/install.js'
@@ -16,6 +18,7 @@ import { startNetpol, type NetpolHandle } from '../netpol/index.js'
 import type { Client } from '../client/interfaces.js'
 import { logger } from '../util/log.js'
 import { canonicalCidr } from '../net/ip.js'
+import { startSpeaker, type Speaker } from '../loadbalancer/speaker.js'
 
 const log = logger('agent')
 
@@ -45,6 +48,13 @@ export interface AgentOptions {
   noProxy?: boolean
   /** Run without NetworkPolicy enforcement. */
   noNetpol?: boolean
+  /** NetworkPolicy /metrics and /healthz on 127.0.0.1:PORT (default 9080, kube-network-policies' port; 0 = any free one). */
+  netpolMetricsPort?: number
+  /** Run without the LoadBalancer L2 announcer (it needs kube-proxy and `iface`). */
+  noLbSpeaker?: boolean
+  /** Its Lease renewal period (default 250 ms) and the silence after which a speaker is dead (default 1 s). */
+  lbSpeakerRenewMs?: number
+  lbSpeakerLeaseMs?: number
   /** Shorter back-off and sync periods for tests. */
   backoffInitialMs?: number
   /** Node lease renewal period; keep it well under the server's node-monitor grace period. */
@@ -56,6 +66,7 @@ export interface Agent {
   kubelet: Kubelet
   proxy?: ProxyHandle
   netpol?: NetpolHandle
+  speaker?: Speaker
   stop(opts?: { killPods?: boolean }): Promise<void>
 }
 
@@ -134,8 +145,20 @@ export async function startAgent(o: AgentOptions): Promise<Agent> {
     let netpol: NetpolHandle | undefined
     if (!o.noNetpol) {
       if (o.allowRootNetns) process.env.NETKUBE_ALLOW_ROOT_NETNS = '1'
-      netpol = await startNetpol({ client: o.client, nodeName: o.nodeName })
+      netpol = await startNetpol({ client: o.client, nodeName: o.nodeName, healthPort: o.netpolMetricsPort ?? 9080 })
       stops.push(() => netpol!.stop())
+    }
+    let speaker: Speaker | undefined
+    if (proxy && o.iface && !o.noLbSpeaker) {
+      speaker = await startSpeaker({
+        client: o.client,
+        nodeName: o.nodeName,
+        iface: o.iface,
+        stateFile: join(o.stateDir, 'lb-announced.json'),
+        ...(o.lbSpeakerRenewMs !== undefined ? { renewMs: o.lbSpeakerRenewMs } : {}),
+        ...(o.lbSpeakerLeaseMs !== undefined ? { leaseMs: o.lbSpeakerLeaseMs } : {}),
+      })
+      stops.push(() => speaker!.stop())
     }
     log.info({ node: o.nodeName, ip: o.nodeIP, podCIDR }, 'agent ready')
     return {
@@ -143,6 +166,7 @@ export async function startAgent(o: AgentOptions): Promise<Agent> {
       kubelet,
       ...(proxy ? { proxy } : {}),
       ...(netpol ? { netpol } : {}),
+      ...(speaker ? { speaker } : {}),
       async stop(opts = {}) {
         if (opts.killPods) await kubelet.stop({ killPods: true })
         await stopAll()

@@ -20,6 +20,8 @@ import type {
   CronJob,
   Secret,
   NetworkPolicy,
+  DaemonSet,
+  StatefulSet,
 } from './types.js'
 
 type Obj = Record<string, unknown>
@@ -52,6 +54,9 @@ export function applyDefaults(r: ResourceInfo, obj: KubeObject): void {
     case 'apps/ReplicaSet':
       defaultReplicaSet(obj as ReplicaSet)
       break
+    case 'apps/DaemonSet':
+      defaultDaemonSet(obj as DaemonSet)
+      break
     case 'discovery.k8s.io/EndpointSlice':
       defaultEndpointSlice(obj as EndpointSlice)
       break
@@ -66,6 +71,9 @@ export function applyDefaults(r: ResourceInfo, obj: KubeObject): void {
       break
     case 'networking.k8s.io/NetworkPolicy':
       defaultNetworkPolicy(obj as NetworkPolicy)
+      break
+    case 'apps/StatefulSet':
+      defaultStatefulSet(obj as StatefulSet)
       break
     default:
       break
@@ -307,6 +315,62 @@ function defaultReplicaSet(rs: ReplicaSet): void {
   if (!isObj(rs.spec)) return
   rs.spec.replicas ??= 1
   defaultTemplate(rs.spec as unknown as { template?: { spec?: PodSpec } })
+}
+
+// ---------- apps/v1 DaemonSet (SetDefaults_DaemonSet) ----------
+
+function defaultDaemonSet(ds: DaemonSet): void {
+  if (!isObj(ds.spec)) return
+  const s = ds.spec
+  s.updateStrategy ??= {}
+  const st = s.updateStrategy
+  if (isObj(st)) {
+    st.type ??= 'RollingUpdate'
+    if (st.type === 'RollingUpdate') {
+      st.rollingUpdate ??= {}
+      if (isObj(st.rollingUpdate)) {
+        st.rollingUpdate.maxUnavailable ??= 1
+        st.rollingUpdate.maxSurge ??= 0
+      }
+    }
+  }
+  s.revisionHistoryLimit ??= 10
+  defaultTemplate(s as unknown as { template?: { spec?: PodSpec } })
+}
+
+// ---------- apps/v1 StatefulSet (SetDefaults_StatefulSet; MaxUnavailableStatefulSet is alpha upstream, so maxUnavailable is not defaulted) ----------
+
+function defaultStatefulSet(sts: StatefulSet): void {
+  const s = sts.spec
+  if (!isObj(s)) return
+  if (s.podManagementPolicy === undefined || s.podManagementPolicy === null || (s.podManagementPolicy as string) === '') s.podManagementPolicy = 'OrderedReady'
+  s.updateStrategy ??= {}
+  const us = s.updateStrategy
+  if (isObj(us)) {
+    if (us.type === undefined || us.type === null || (us.type as string) === '') {
+      us.type = 'RollingUpdate'
+      us.rollingUpdate ??= {}
+    }
+    if (us.type === 'RollingUpdate' && isObj(us.rollingUpdate)) us.rollingUpdate.partition ??= 0
+  }
+  s.persistentVolumeClaimRetentionPolicy ??= {}
+  const rp = s.persistentVolumeClaimRetentionPolicy
+  if (isObj(rp)) {
+    if (!rp.whenDeleted) rp.whenDeleted = 'Retain'
+    if (!rp.whenScaled) rp.whenScaled = 'Retain'
+  }
+  s.replicas ??= 1
+  s.revisionHistoryLimit ??= 10
+  // Claim templates are PersistentVolumeClaims and get that kind's defaults (as the v1 conversion does).
+  if (Array.isArray(s.volumeClaimTemplates))
+    for (const c of s.volumeClaimTemplates) {
+      if (!isObj(c)) continue
+      c.apiVersion ??= 'v1'
+      c.kind ??= 'PersistentVolumeClaim'
+      if (isObj(c.spec)) c.spec.volumeMode ??= 'Filesystem'
+      c.status ??= { phase: 'Pending' }
+    }
+  defaultTemplate(s as unknown as { template?: { spec?: PodSpec } })
 }
 
 // ---------- batch/v1 (SetDefaults_Job, SetDefaults_CronJob) ----------

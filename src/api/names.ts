@@ -13,6 +13,8 @@ const full = (re: string): RegExp => new RegExp(`^${re}$`)
 const reDNS1123Label = full(DNS1123_LABEL)
 const reDNS1123Subdomain = full(DNS1123_SUBDOMAIN)
 const reDNS1035Label = full(DNS1035_LABEL)
+const WILDCARD_DNS1123_SUBDOMAIN = `\\*\\.${DNS1123_SUBDOMAIN}`
+const reWildcardDNS1123Subdomain = full(WILDCARD_DNS1123_SUBDOMAIN)
 const reQualifiedName = full(QUALIFIED_NAME)
 const reLabelValue = full(LABEL_VALUE)
 const reConfigKey = full(CONFIG_KEY)
@@ -54,6 +56,21 @@ export function isDNS1123Subdomain(v: string): string[] {
         "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character",
         DNS1123_SUBDOMAIN,
         'example.com',
+      ),
+    )
+  return errs
+}
+
+/** `*.` followed by a DNS-1123 subdomain: wildcard Ingress hosts and TLS hosts. */
+export function isWildcardDNS1123Subdomain(v: string): string[] {
+  const errs: string[] = []
+  if (v.length > DNS1123_SUBDOMAIN_MAX) errs.push(maxLenError(DNS1123_SUBDOMAIN_MAX))
+  if (!reWildcardDNS1123Subdomain.test(v))
+    errs.push(
+      regexError(
+        "a wildcard DNS-1123 subdomain must start with '*.', followed by a valid DNS subdomain, which must consist of lower case alphanumeric characters, '-' or '.' and end with an alphanumeric character",
+        WILDCARD_DNS1123_SUBDOMAIN,
+        '*.example.com',
       ),
     )
   return errs

@@ -219,6 +219,19 @@ const LIST_STRATEGIES: Record<string, Record<string, ListStrategy>> = {
     ...prefixed('spec.template.spec', POD_SPEC),
     'status.conditions': { mergeKey: 'type' },
   },
+  'apps/DaemonSet': {
+    ...METADATA,
+    ...TEMPLATE_METADATA,
+    ...prefixed('spec.template.spec', POD_SPEC),
+    'status.conditions': { mergeKey: 'type' },
+  },
+  // StatefulSet (issue #11): the pod template merges as in a Deployment; volumeClaimTemplates has no merge key (replaced).
+  'apps/StatefulSet': {
+    ...METADATA,
+    ...TEMPLATE_METADATA,
+    ...prefixed('spec.template.spec', POD_SPEC),
+    'status.conditions': { mergeKey: 'type' },
+  },
   '/Service': { ...METADATA, 'spec.ports': { mergeKey: 'port' }, 'status.conditions': { mergeKey: 'type' } },
   '/Node': {
     ...METADATA,
@@ -240,7 +253,55 @@ const SET_ORDER = '$setElementOrder/'
 const DELETE_PRIMITIVE = '$deleteFromPrimitiveList/'
 
 function strategyFor(table: Record<string, ListStrategy>, path: string): ListStrategy | undefined {
-  return table[path]
+  return table[path] ?? templateStrategy(path)
+}
+
+/**
+ * Lists inside any pod template (`spec.template`, a CronJob's `spec.jobTemplate.spec.template`,
+ * a StatefulSet's or DaemonSet's) merge as a Pod's do, whichever kind holds the template.
+ */
+function templateStrategy(path: string): ListStrategy | undefined {
+  const spec = path.lastIndexOf('template.spec.')
+  if (spec >= 0) return POD_SPEC[path.slice(spec + 'template.spec.'.length)]
+  const meta = path.lastIndexOf('template.metadata.')
+  if (meta >= 0) return METADATA[`metadata.${path.slice(meta + 'template.metadata.'.length)}`]
+  return undefined
+}
+
+/** How server-side apply sees a list: keyed items (a map), a set of scalars, or one atomic value. */
+export type ListType = { type: 'map'; keys: readonly string[] } | { type: 'set' } | { type: 'atomic' }
+
+/**
+ * Structured merge keys some lists by more fields than the strategic merge key (a port number
+ * alone is not unique: DNS serves 53 over TCP and UDP).
+ */
+const COMPOSITE_KEYS: Record<string, readonly string[]> = {
+  containerPort: ['containerPort', 'protocol'],
+  port: ['port', 'protocol'],
+}
+
+/** Defaults of key fields, filled in when an item leaves one out (as the OpenAPI schema does). */
+export const KEY_DEFAULTS: Readonly<Record<string, unknown>> = { protocol: 'TCP' }
+
+/** The list type at a dotted path (list items add no segment), for server-side apply. */
+export function listTypeAt(r: Pick<ResourceInfo, 'group' | 'kind'>, path: string): ListType {
+  const table = LIST_STRATEGIES[`${r.group}/${r.kind}`] ?? METADATA
+  const st = strategyFor(table, path)
+  if (st?.mergeKey) return { type: 'map', keys: COMPOSITE_KEYS[st.mergeKey] ?? [st.mergeKey] }
+  if (st?.primitiveMerge) return { type: 'set' }
+  return { type: 'atomic' }
+}
+
+/** The key of a keyed-list item, defaults filled in; undefined when a key field is missing. */
+export function listItemKey(t: { keys: readonly string[] }, item: unknown): Record<string, unknown> | undefined {
+  if (!isObj(item)) return undefined
+  const key: Record<string, unknown> = {}
+  for (const k of t.keys) {
+    const v = item[k] ?? KEY_DEFAULTS[k]
+    if (v === undefined || v === null) return undefined
+    key[k] = v
+  }
+  return key
 }
 
 export function applyStrategicMergePatch(r: ResourceInfo, target: unknown, patch: unknown): unknown {

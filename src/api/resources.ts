@@ -55,6 +55,8 @@ export const RESOURCES: readonly ResourceInfo[] = [
   res('', 'v1', 'ConfigMap', 'configmaps', true, { shortNames: ['cm'] }),
   res('apps', 'v1', 'Deployment', 'deployments', true, { shortNames: ['deploy'], subresources: ['status', 'scale'], etcdPrefix: 'deployments', categories: ['all'] }),
   res('apps', 'v1', 'ReplicaSet', 'replicasets', true, { shortNames: ['rs'], subresources: ['status', 'scale'], etcdPrefix: 'replicasets', categories: ['all'] }),
+  res('apps', 'v1', 'StatefulSet', 'statefulsets', true, { shortNames: ['sts'], subresources: ['status', 'scale'], etcdPrefix: 'statefulsets', categories: ['all'] }),
+  res('apps', 'v1', 'ControllerRevision', 'controllerrevisions', true, { etcdPrefix: 'controllerrevisions' }),
   res('discovery.k8s.io', 'v1', 'EndpointSlice', 'endpointslices', true, { etcdPrefix: 'endpointslices' }),
   res('coordination.k8s.io', 'v1', 'Lease', 'leases', true, { etcdPrefix: 'leases' }),
   // batch/v1 (kube-apiserver keeps them at /registry/jobs and /registry/cronjobs)
@@ -66,7 +68,14 @@ export const RESOURCES: readonly ResourceInfo[] = [
   res('events.k8s.io', 'v1', 'Event', 'events', true, { shortNames: ['ev'], etcdPrefix: 'events' }),
   res('', 'v1', 'Secret', 'secrets', true),
   res('', 'v1', 'ServiceAccount', 'serviceaccounts', true, { shortNames: ['sa'] }),
+  // apps/v1 DaemonSet (issue #11)
+  res('apps', 'v1', 'DaemonSet', 'daemonsets', true, { shortNames: ['ds'], subresources: ['status'], etcdPrefix: 'daemonsets', categories: ['all'] }),
+  // Minimal PersistentVolumeClaim so the StatefulSet controller can create claims (h-storage brings the full kind).
+  res('', 'v1', 'PersistentVolumeClaim', 'persistentvolumeclaims', true, { shortNames: ['pvc'], subresources: ['status'] }),
   res('networking.k8s.io', 'v1', 'NetworkPolicy', 'networkpolicies', true, { shortNames: ['netpol'], etcdPrefix: 'networkpolicies' }),
+  // Ingress and IngressClass (issue #12); kube-apiserver keeps Ingresses at /registry/ingress.
+  res('networking.k8s.io', 'v1', 'Ingress', 'ingresses', true, { shortNames: ['ing'], subresources: ['status'], etcdPrefix: 'ingress' }),
+  res('networking.k8s.io', 'v1', 'IngressClass', 'ingressclasses', false, { etcdPrefix: 'ingressclasses' }),
 ]
 
 /** The events.k8s.io/v1 view, whose objects are converted to and from core/v1 in the registry. */

@@ -12,11 +12,13 @@ import type {
   Endpoints,
   KubeObject,
   Lease,
+  ControllerRevision,
   Namespace,
   NetworkPolicy,
   Node,
   Pod,
   ReplicaSet,
+  StatefulSet,
   Service,
   Table,
   TableColumnDefinition,
@@ -27,8 +29,10 @@ import type {
   ServiceAccount,
   CoreEvent,
   EventV1,
+  DaemonSet,
 } from './types.js'
 import { eventFromV1 } from './events.js'
+import type { Ingress, IngressClass, IngressRule } from './ingress.js'
 
 export interface TableOptions {
   now?: Date
@@ -324,6 +328,58 @@ const replicaSetPrinter: Printer = {
   },
 }
 
+// ---------- apps/v1 DaemonSet ----------
+
+const daemonSetPrinter: Printer = {
+  columns: [
+    nameCol(),
+    col('Desired', 'integer', 0, 'The total number of nodes that should be running the daemon pod (including nodes correctly running the daemon pod).'),
+    col('Current', 'integer', 0, 'The number of nodes that are running at least 1 daemon pod and are supposed to run the daemon pod.'),
+    col('Ready', 'integer', 0, 'The number of nodes that should be running the daemon pod and have one or more of the daemon pod running and ready.'),
+    col('Up-to-date', 'integer', 0, 'The total number of nodes that are running updated daemon pod'),
+    col('Available', 'integer', 0, 'The number of nodes that should be running the daemon pod and have one or more of the daemon pod running and available (ready for at least spec.minReadySeconds)'),
+    col('Node Selector', 'string', 0, "NodeSelector is a selector which must be true for the pod to fit on a node. Selector which must match a node's labels for the pod to be scheduled on that node."),
+    ageCol(),
+    col('Containers', 'string', 1, 'Names of each container in the template.'),
+    col('Images', 'string', 1, 'Images referenced by each container in the template.'),
+    col('Selector', 'string', 1, 'A label query over pods that are managed by the daemon set. Must match in order to be controlled.'),
+  ],
+  cells(obj, now) {
+    const ds = obj as DaemonSet
+    const [names, images] = containersAndImages(ds.spec?.template)
+    const st = ds.status
+    return [
+      ds.metadata.name ?? '',
+      st?.desiredNumberScheduled ?? 0,
+      st?.currentNumberScheduled ?? 0,
+      st?.numberReady ?? 0,
+      st?.updatedNumberScheduled ?? 0,
+      st?.numberAvailable ?? 0,
+      selectorString(ds.spec?.template?.spec?.nodeSelector),
+      age(ds.metadata.creationTimestamp, now),
+      names,
+      images,
+      labelSelectorCell(ds.spec?.selector),
+    ]
+  },
+}
+
+// apps/v1 StatefulSet (kube-apiserver's printer: NAME READY AGE, wide CONTAINERS IMAGES)
+const statefulSetPrinter: Printer = {
+  columns: [
+    nameCol(),
+    col('Ready', 'string', 0, 'Number of the pod with ready state'),
+    ageCol(),
+    col('Containers', 'string', 1, 'Names of each container in the template.'),
+    col('Images', 'string', 1, 'Images referenced by each container in the template.'),
+  ],
+  cells(obj, now) {
+    const s = obj as StatefulSet
+    const [names, images] = containersAndImages(s.spec?.template)
+    return [s.metadata.name ?? '', `${s.status?.readyReplicas ?? 0}/${s.spec?.replicas ?? 0}`, age(s.metadata.creationTimestamp, now), names, images]
+  },
+}
+
 // ---------- batch ----------
 
 const jobPrinter: Printer = {
@@ -513,6 +569,26 @@ const configMapPrinter: Printer = {
   },
 }
 
+// ---------- apps/v1 ControllerRevision ----------
+
+/** kubectl's `statefulset.apps/web` form of the controlling owner, `<none>` without one. */
+function controllerName(obj: KubeObject): string {
+  const ref = obj.metadata.ownerReferences?.find((o) => o.controller)
+  if (!ref) return '<none>'
+  const group = ref.apiVersion.includes('/') ? ref.apiVersion.slice(0, ref.apiVersion.indexOf('/')) : ''
+  return `${ref.kind.toLowerCase()}${group ? `.${group}` : ''}/${ref.name}`
+}
+
+const controllerRevisionPrinter: Printer = {
+  columns: [
+    nameCol(),
+    col('Controller', 'string', 0, 'Controller of the object'),
+    col('Revision', 'integer', 0, 'Revision indicates the revision of the state represented by Data.'),
+    ageCol(),
+  ],
+  cells: (obj, now) => [obj.metadata.name ?? '', controllerName(obj), (obj as ControllerRevision).revision ?? 0, age(obj.metadata.creationTimestamp, now)],
+}
+
 const leasePrinter: Printer = {
   columns: [nameCol(), col('Holder', 'string', 0, 'holderIdentity contains the identity of the holder of a current lease.'), ageCol()],
   cells: (obj, now) => [obj.metadata.name ?? '', (obj as Lease).spec?.holderIdentity ?? '', age(obj.metadata.creationTimestamp, now)],
@@ -585,6 +661,56 @@ const networkPolicyPrinter: Printer = {
   cells: (obj, now) => [obj.metadata.name ?? '', labelSelectorCell((obj as NetworkPolicy).spec?.podSelector ?? {}), age(obj.metadata.creationTimestamp, now)],
 }
 
+// Ingress: NAME CLASS HOSTS ADDRESS PORTS AGE (printIngress); IngressClass: NAME CONTROLLER PARAMETERS AGE.
+function ingressHosts(rules: IngressRule[]): string {
+  const max = 3
+  const hosts: string[] = []
+  let more = false
+  for (const r of rules) {
+    if (hosts.length === max) more = true
+    if (!more && r.host) hosts.push(r.host)
+  }
+  if (hosts.length === 0) return '*'
+  return more ? `${hosts.join(',')} + ${rules.length - max} more...` : hosts.join(',')
+}
+
+function ingressAddress(ing: Ingress): string {
+  const s = (ing.status?.loadBalancer?.ingress ?? []).flatMap((i) => [i.ip, i.hostname].filter((x): x is string => !!x)).join(',')
+  // loadBalancerWidth: the (non-wide) table cuts long lists, as the kube-apiserver printer does
+  return s.length > 16 ? `${s.slice(0, 13)}...` : s
+}
+
+const ingressPrinter: Printer = {
+  columns: [
+    nameCol(),
+    col('Class', 'string', 0, 'The name of the IngressClass resource that should be used to handle this Ingress.'),
+    col('Hosts', 'string', 0, 'Hosts that incoming requests are matched against before the ingress rule'),
+    col('Address', 'string', 0, 'Address is a list containing ingress points for the load-balancer'),
+    col('Ports', 'string', 0, 'Ports of TLS configurations that open'),
+    ageCol(),
+  ],
+  cells(obj, now) {
+    const ing = obj as Ingress
+    const spec = ing.spec ?? {}
+    return [ing.metadata.name ?? '', spec.ingressClassName ?? '<none>', ingressHosts(spec.rules ?? []), ingressAddress(ing), (spec.tls ?? []).length > 0 ? '80, 443' : '80', age(ing.metadata.creationTimestamp, now)]
+  },
+}
+
+const ingressClassPrinter: Printer = {
+  columns: [
+    nameCol(),
+    col('Controller', 'string', 0, 'Controller that is responsible for handling this class'),
+    col('Parameters', 'string', 0, 'A reference to a resource with additional parameters'),
+    ageCol(),
+  ],
+  cells(obj, now) {
+    const ic = obj as IngressClass
+    const p = ic.spec?.parameters
+    const params = p ? `${p.kind}${p.apiGroup ? `.${p.apiGroup}` : ''}/${p.name}` : '<none>'
+    return [ic.metadata.name ?? '', ic.spec?.controller ?? '', params, age(ic.metadata.creationTimestamp, now)]
+  },
+}
+
 const defaultPrinter: Printer = {
   columns: [nameCol(), ageCol()],
   cells: (obj, now) => [obj.metadata.name ?? '', age(obj.metadata.creationTimestamp, now)],
@@ -595,6 +721,9 @@ const PRINTERS: Record<string, Printer> = {
   '/services': servicePrinter,
   'apps/deployments': deploymentPrinter,
   'apps/replicasets': replicaSetPrinter,
+  'apps/daemonsets': daemonSetPrinter,
+  'apps/statefulsets': statefulSetPrinter,
+  'apps/controllerrevisions': controllerRevisionPrinter,
   '/nodes': nodePrinter,
   '/namespaces': namespacePrinter,
   '/endpoints': endpointsPrinter,
@@ -608,6 +737,8 @@ const PRINTERS: Record<string, Printer> = {
   '/events': eventPrinter,
   'events.k8s.io/events': eventV1Printer,
   'networking.k8s.io/networkpolicies': networkPolicyPrinter,
+  'networking.k8s.io/ingresses': ingressPrinter,
+  'networking.k8s.io/ingressclasses': ingressClassPrinter,
 }
 
 /** The column definitions for r (also used by clients printing tables locally). */

@@ -254,6 +254,8 @@ export interface Container {
   imagePullPolicy?: 'Always' | 'IfNotPresent' | 'Never'
   terminationMessagePath?: string
   terminationMessagePolicy?: 'File' | 'FallbackToLogsOnError'
+  /** Only on init containers: `Always` makes it a sidecar (KEP-753). */
+  restartPolicy?: 'Always'
 }
 
 export interface KeyToPath {
@@ -268,6 +270,7 @@ export interface Volume {
   configMap?: { name: string; items?: KeyToPath[]; optional?: boolean; defaultMode?: number }
   secret?: { secretName?: string; items?: KeyToPath[]; optional?: boolean; defaultMode?: number }
   hostPath?: { path: string; type?: string }
+  persistentVolumeClaim?: { claimName: string; readOnly?: boolean }
 }
 
 export interface PodSpec {
@@ -284,6 +287,8 @@ export interface PodSpec {
   hostNetwork?: boolean
   hostname?: string
   subdomain?: string
+  /** The kernel hostname is the pod's FQDN (needs subdomain). */
+  setHostnameAsFQDN?: boolean
   schedulerName?: string
   tolerations?: Toleration[]
   priority?: number
@@ -380,13 +385,21 @@ export interface ServiceSpec {
   ipFamilyPolicy?: 'SingleStack' | 'PreferDualStack' | 'RequireDualStack'
   healthCheckNodePort?: number
   loadBalancerIP?: string
-  allocateLoadBalancerNodePorts?: boolean
   loadBalancerClass?: string
+  loadBalancerSourceRanges?: string[]
+  allocateLoadBalancerNodePorts?: boolean
+}
+
+/** `status.loadBalancer.ingress[]`; `ipMode` (1.30+): VIP = traffic to the IP is delivered to the node as is. */
+export interface LoadBalancerIngress {
+  ip?: string
+  hostname?: string
+  ipMode?: 'VIP' | 'Proxy'
 }
 
 export interface Service extends KubeObject {
   spec: ServiceSpec
-  status?: { loadBalancer?: { ingress?: { ip?: string; hostname?: string }[] } }
+  status?: { loadBalancer?: { ingress?: LoadBalancerIngress[] }; conditions?: Condition[] }
 }
 
 export interface EndpointAddress {
@@ -574,6 +587,14 @@ export interface EndpointSlice extends KubeObject {
   ports?: EndpointPort[]
 }
 
+// ---------- apps/v1 ControllerRevision ----------
+/** An immutable snapshot of a StatefulSet's or DaemonSet's template (their rollout history). */
+export interface ControllerRevision extends KubeObject {
+  /** The snapshot: a strategic-merge patch that restores the owner's template. Immutable. */
+  data?: unknown
+  revision: number
+}
+
 // ---------- coordination.k8s.io/v1 ----------
 export interface Lease extends KubeObject {
   spec?: {
@@ -710,3 +731,119 @@ export const ANNOTATION_JOB_COMPLETION_INDEX = 'batch.kubernetes.io/job-completi
 export const LABEL_JOB_COMPLETION_INDEX = 'batch.kubernetes.io/job-completion-index'
 export const FINALIZER_JOB_TRACKING = 'batch.kubernetes.io/job-tracking'
 export const ANNOTATION_CRONJOB_SCHEDULED_TIMESTAMP = 'batch.kubernetes.io/cronjob-scheduled-timestamp'
+
+// ---------- apps/v1 DaemonSet (issue #11) ----------
+export interface NodeSelectorRequirement {
+  key: string
+  operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist' | 'Gt' | 'Lt'
+  values?: string[]
+}
+
+/** Terms are ORed; within a term, expressions (labels) and fields are ANDed. */
+export interface NodeSelectorTerm {
+  matchExpressions?: NodeSelectorRequirement[]
+  matchFields?: NodeSelectorRequirement[]
+}
+
+export interface NodeSelector {
+  nodeSelectorTerms: NodeSelectorTerm[]
+}
+
+/** The part of `spec.affinity` the scheduler and the DaemonSet controller read. */
+export interface NodeAffinity {
+  requiredDuringSchedulingIgnoredDuringExecution?: NodeSelector
+  preferredDuringSchedulingIgnoredDuringExecution?: { weight: number; preference: NodeSelectorTerm }[]
+}
+
+export interface RollingUpdateDaemonSet {
+  maxUnavailable?: IntOrString
+  maxSurge?: IntOrString
+}
+
+export interface DaemonSetSpec {
+  selector: LabelSelector
+  template: PodTemplateSpec
+  updateStrategy?: { type?: 'RollingUpdate' | 'OnDelete'; rollingUpdate?: RollingUpdateDaemonSet }
+  minReadySeconds?: number
+  revisionHistoryLimit?: number
+}
+
+export interface DaemonSetStatus {
+  currentNumberScheduled: number
+  numberMisscheduled: number
+  desiredNumberScheduled: number
+  numberReady: number
+  observedGeneration?: number
+  updatedNumberScheduled?: number
+  numberAvailable?: number
+  numberUnavailable?: number
+  collisionCount?: number
+  conditions?: Condition[]
+}
+
+// ---------- core/v1 PersistentVolumeClaim (minimal, for StatefulSet claims; h-storage owns the full kind) ----------
+export interface PersistentVolumeClaimSpec {
+  accessModes?: string[]
+  resources?: { requests?: ResourceList; limits?: ResourceList }
+  storageClassName?: string
+  volumeName?: string
+  volumeMode?: string
+  selector?: LabelSelector
+}
+
+export interface PersistentVolumeClaim extends KubeObject {
+  spec?: PersistentVolumeClaimSpec
+  status?: { phase?: 'Pending' | 'Bound' | 'Lost'; accessModes?: string[]; capacity?: ResourceList }
+}
+
+// ---------- apps/v1 StatefulSet (issue #11) ----------
+export type PodManagementPolicy = 'OrderedReady' | 'Parallel'
+export type PVCRetentionPolicyType = 'Retain' | 'Delete'
+
+export interface StatefulSetUpdateStrategy {
+  type?: 'RollingUpdate' | 'OnDelete'
+  rollingUpdate?: { partition?: number; maxUnavailable?: IntOrString }
+}
+
+export interface StatefulSetSpec {
+  replicas?: number
+  selector: LabelSelector
+  template: PodTemplateSpec
+  volumeClaimTemplates?: PersistentVolumeClaim[]
+  serviceName?: string
+  podManagementPolicy?: PodManagementPolicy
+  updateStrategy?: StatefulSetUpdateStrategy
+  revisionHistoryLimit?: number
+  minReadySeconds?: number
+  persistentVolumeClaimRetentionPolicy?: { whenDeleted?: PVCRetentionPolicyType; whenScaled?: PVCRetentionPolicyType }
+  ordinals?: { start?: number }
+}
+
+export interface StatefulSetStatus {
+  observedGeneration?: number
+  replicas: number
+  readyReplicas?: number
+  currentReplicas?: number
+  updatedReplicas?: number
+  availableReplicas?: number
+  currentRevision?: string
+  updateRevision?: string
+  collisionCount?: number
+  conditions?: Condition[]
+}
+
+export interface DaemonSet extends KubeObject {
+  spec: DaemonSetSpec
+  status?: DaemonSetStatus
+}
+
+/** The DaemonSet controller's pod labels (apps.DefaultDaemonSetUniqueLabelKey, pod-template-generation). */
+export const LABEL_CONTROLLER_REVISION_HASH = 'controller-revision-hash'
+export const LABEL_POD_TEMPLATE_GENERATION = 'pod-template-generation'
+export interface StatefulSet extends KubeObject {
+  spec: StatefulSetSpec
+  status?: StatefulSetStatus
+}
+
+export const LABEL_STS_POD_NAME = 'statefulset.kubernetes.io/pod-name'
+export const LABEL_POD_INDEX = 'apps.kubernetes.io/pod-index'

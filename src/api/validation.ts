@@ -6,7 +6,14 @@ import type { FieldError } from './field-errors.js'
 import { isDNS1035Label, isDNS1123Label, isDNS1123Subdomain } from './names.js'
 import type { ResourceInfo } from './resources.js'
 import type { KubeObject } from './types.js'
-import { validateDeployment, validateReplicaSet, validateSelectorUpdate, validateWorkloadStatus } from './validation/apps.js'
+import {
+  validateControllerRevision,
+  validateControllerRevisionUpdate,
+  validateDeployment,
+  validateReplicaSet,
+  validateSelectorUpdate,
+  validateWorkloadStatus,
+} from './validation/apps.js'
 import { isObj, type Errs, type Obj } from './validation/common.js'
 import { validateObjectMeta, validateObjectMetaUpdate, type NameFn } from './validation/meta.js'
 import {
@@ -23,10 +30,13 @@ import {
   validateNodeUpdate,
 } from './validation/other.js'
 import { validateNetworkPolicy } from './validation/networking.js'
+import { validateIngressClass, validateIngressClassUpdate, validateIngressCreate, validateIngress, validateIngressStatus } from './validation/ingress.js'
 import { validatePod, validatePodStatus, validatePodUpdate } from './validation/pod.js'
 import { validateService, validateServiceStatus, validateServiceUpdate } from './validation/service.js'
 import { validateCronJob, validateCronJobStatus, validateJob, validateJobStatus, validateJobUpdate } from './validation/batch.js'
 import { validateEvent, validateEventUpdate, validateSecret, validateSecretUpdate, validateServiceAccount } from './validation/coreapi.js'
+import { validateDaemonSet, validateDaemonSetStatus, validateDaemonSetUpdate } from './validation/daemonset.js'
+import { validateStatefulSet, validateStatefulSetStatus, validateStatefulSetUpdate } from './validation/statefulset.js'
 
 export { validateLabelSelector } from './validation/apps.js'
 export { validatePodSpec } from './validation/pod.js'
@@ -71,6 +81,9 @@ function validateSpec(r: ResourceInfo, obj: Obj, errs: Errs): void {
     case 'apps/ReplicaSet':
       validateReplicaSet(r, obj, errs)
       break
+    case 'apps/ControllerRevision':
+      validateControllerRevision(obj, errs)
+      break
     case 'discovery.k8s.io/EndpointSlice':
       validateEndpointSlice(obj, errs)
       break
@@ -99,12 +112,25 @@ function validateSpec(r: ResourceInfo, obj: Obj, errs: Errs): void {
     case 'networking.k8s.io/NetworkPolicy':
       validateNetworkPolicy(obj, errs)
       break
+    case 'networking.k8s.io/Ingress':
+      validateIngress(obj, errs)
+      break
+    case 'networking.k8s.io/IngressClass':
+      validateIngressClass(obj, errs)
+      break
+    case 'apps/DaemonSet':
+      validateDaemonSet(r, obj, errs)
+      break
+    case 'apps/StatefulSet':
+      validateStatefulSet(r, obj, errs)
+      break
     default:
       break
   }
 }
 
-export function validateCreate(r: ResourceInfo, obj: KubeObject): FieldError[] {
+/** The rules shared by create and update. */
+function validateObject(r: ResourceInfo, obj: KubeObject): FieldError[] {
   const errs: Errs = []
   if (!isObj(obj)) return [{ type: 'FieldValueTypeInvalid', field: '', value: obj, message: 'Invalid value: the object must be a JSON object' }]
   validateObjectMeta(r, obj.metadata, nameValidator(r), errs)
@@ -112,9 +138,16 @@ export function validateCreate(r: ResourceInfo, obj: KubeObject): FieldError[] {
   return errs
 }
 
+export function validateCreate(r: ResourceInfo, obj: KubeObject): FieldError[] {
+  const errs = validateObject(r, obj)
+  // Rules upstream applies on create only (an update keeps what was accepted before).
+  if (isObj(obj) && kindOf(r) === 'networking.k8s.io/Ingress') validateIngressCreate(obj, errs)
+  return errs
+}
+
 /** validateCreate's rules plus what may not change between old and new. */
 export function validateUpdate(r: ResourceInfo, obj: KubeObject, old: KubeObject): FieldError[] {
-  const errs = validateCreate(r, obj)
+  const errs = validateObject(r, obj)
   if (!isObj(obj) || !isObj(old)) return errs
   validateObjectMetaUpdate(obj.metadata, old.metadata, errs)
   switch (kindOf(r)) {
@@ -131,6 +164,9 @@ export function validateUpdate(r: ResourceInfo, obj: KubeObject, old: KubeObject
     case 'apps/ReplicaSet':
       validateSelectorUpdate(obj, old, errs)
       break
+    case 'apps/ControllerRevision':
+      validateControllerRevisionUpdate(obj, old, errs)
+      break
     case 'discovery.k8s.io/EndpointSlice':
       validateEndpointSliceUpdate(obj, old, errs)
       break
@@ -143,11 +179,20 @@ export function validateUpdate(r: ResourceInfo, obj: KubeObject, old: KubeObject
     case '/Secret':
       validateSecretUpdate(obj, old, errs)
       break
+    case 'networking.k8s.io/IngressClass':
+      validateIngressClassUpdate(obj, old, errs)
+      break
     case '/Event':
       validateEventUpdate(obj, old, 'v1', errs)
       break
     case 'events.k8s.io/Event':
       validateEventUpdate(obj, old, 'events.k8s.io/v1', errs)
+      break
+    case 'apps/DaemonSet':
+      validateDaemonSetUpdate(obj, old, errs)
+      break
+    case 'apps/StatefulSet':
+      validateStatefulSetUpdate(obj, old, errs)
       break
     default:
       break
@@ -189,6 +234,15 @@ export function validateStatusUpdate(r: ResourceInfo, obj: KubeObject, old: Kube
       break
     case 'batch/CronJob':
       validateCronJobStatus(obj, errs)
+      break
+    case 'networking.k8s.io/Ingress':
+      validateIngressStatus(obj, errs)
+      break
+    case 'apps/DaemonSet':
+      validateDaemonSetStatus(obj, errs)
+      break
+    case 'apps/StatefulSet':
+      validateStatefulSetStatus(obj, isObj(old) ? old : undefined, errs)
       break
     default:
       break

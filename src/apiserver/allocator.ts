@@ -42,12 +42,23 @@ function needsNodePorts(svc: Service): boolean {
   return svc.spec?.type === 'NodePort' || svc.spec?.type === 'LoadBalancer'
 }
 
+/** Node ports are picked for ports without one, unless a LoadBalancer says `allocateLoadBalancerNodePorts: false`. */
+function picksNodePorts(svc: Service): boolean {
+  return svc.spec?.type === 'NodePort' || (svc.spec?.type === 'LoadBalancer' && svc.spec.allocateLoadBalancerNodePorts !== false)
+}
+
+/** A LoadBalancer with `externalTrafficPolicy: Local` gets a healthCheckNodePort (from the node port range). */
+function needsHealthCheckPort(svc: Service): boolean {
+  return svc.spec?.type === 'LoadBalancer' && svc.spec.externalTrafficPolicy === 'Local'
+}
+
 /** The allocation keys a stored Service owns. */
 export function allocationKeys(svc: Service): string[] {
   const keys: string[] = []
   const ip = svc.spec?.clusterIP
   if (ip && ip !== 'None' && svc.spec?.type !== 'ExternalName') keys.push(IP_PREFIX + ip)
   if (needsNodePorts(svc)) for (const p of svc.spec.ports ?? []) if (p?.nodePort) keys.push(PORT_PREFIX + p.nodePort)
+  if (needsHealthCheckPort(svc) && svc.spec.healthCheckNodePort) keys.push(PORT_PREFIX + svc.spec.healthCheckNodePort)
   return keys
 }
 
@@ -156,7 +167,7 @@ export class ServiceAllocator {
         }
       }
       for (const p of ports) {
-        if (p.nodePort) continue
+        if (p.nodePort || !picksNodePorts(svc)) continue
         const port = await this.pickPort(claimed)
         claimed.add(port)
         create[PORT_PREFIX + port] = owner
@@ -166,6 +177,26 @@ export class ServiceAllocator {
       for (const p of spec.ports ?? []) delete p.nodePort
     }
     for (const p of oldPorts) if (!keep.has(p)) del.push(PORT_PREFIX + p)
+
+    // healthCheckNodePort: kept across updates, a requested one checked, else picked.
+    const oldHc = old && needsHealthCheckPort(old) ? old.spec.healthCheckNodePort : undefined
+    if (needsHealthCheckPort(svc)) {
+      const want = spec.healthCheckNodePort || oldHc
+      if (want && want === oldHc) spec.healthCheckNodePort = want
+      else if (want) {
+        if (want < NODE_PORT_MIN || want > NODE_PORT_MAX)
+          errs.push(fieldInvalid('spec.healthCheckNodePort', want, `provided port is not in the valid range. The range of valid ports is ${NODE_PORT_MIN}-${NODE_PORT_MAX}`))
+        else if (keep.has(want) || create[PORT_PREFIX + want] !== undefined || (await this.taken(PORT_PREFIX + want)))
+          errs.push(fieldInvalid('spec.healthCheckNodePort', want, 'provided port is already allocated'))
+        else create[PORT_PREFIX + want] = owner
+      } else {
+        const claimed = new Set([...Object.keys(create), ...[...keep].map((p) => PORT_PREFIX + p)].filter((k) => k.startsWith(PORT_PREFIX)).map((k) => Number(k.slice(PORT_PREFIX.length))))
+        const port = await this.pickPort(claimed)
+        create[PORT_PREFIX + port] = owner
+        spec.healthCheckNodePort = port
+      }
+    } else if (spec.healthCheckNodePort === 0) delete spec.healthCheckNodePort
+    if (oldHc && spec.healthCheckNodePort !== oldHc) del.push(PORT_PREFIX + oldHc)
     if (errs.length) throw new AllocationError(errs)
     return { create, delete: del }
   }

@@ -59,6 +59,11 @@ export function alreadyExists(gr: GroupResource, name: string): ApiError {
   return make(409, 'AlreadyExists', `${qualified(gr)} "${name}" already exists`, { name, group: gr.group, kind: gr.resource })
 }
 
+/** A server-side apply refused because other managers hold the fields (NewApplyConflict). */
+export function applyConflict(causes: { message: string; field: string }[], message: string): ApiError {
+  return make(409, 'Conflict', message, { causes: causes.map((c) => ({ type: 'FieldManagerConflict', ...c })) })
+}
+
 export function conflict(gr: GroupResource, name: string, why: string): ApiError {
   return make(409, 'Conflict', `Operation cannot be fulfilled on ${qualified(gr)} "${name}": ${why}`, {
     name,

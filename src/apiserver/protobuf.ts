@@ -16,10 +16,12 @@ interface Field {
   type: Scalar | Schema | { map: 'string' | 'bytes' | 'quantity' }
   repeated?: boolean
   ptr?: boolean
+  /** An embedded Go struct (`json:",inline"`): its fields land in the parent object. */
+  inline?: boolean
 }
 type Schema = Record<number, Field>
 
-const f = (name: string, type: Field['type'], opts: { repeated?: boolean; ptr?: boolean } = {}): Field => ({ name, type, ...opts })
+const f = (name: string, type: Field['type'], opts: { repeated?: boolean; ptr?: boolean; inline?: boolean } = {}): Field => ({ name, type, ...opts })
 
 const OwnerReference: Schema = {
   1: f('kind', 'string'),
@@ -176,6 +178,25 @@ const CronJobSpec: Schema = {
   8: f('timeZone', 'string', { ptr: true }),
 }
 
+// networking.k8s.io/v1 Ingress, from `kubectl create ingress` (issue #12)
+const IngressBackend: Schema = {
+  3: f('resource', { 1: f('apiGroup', 'string', { ptr: true }), 2: f('kind', 'string'), 3: f('name', 'string') }),
+  4: f('service', { 1: f('name', 'string'), 2: f('port', { 1: f('name', 'string'), 2: f('number', 'int') }) }),
+}
+const IngressSpec: Schema = {
+  1: f('defaultBackend', IngressBackend),
+  2: f('tls', { 1: f('hosts', 'string', { repeated: true }), 2: f('secretName', 'string') }, { repeated: true }),
+  3: f(
+    'rules',
+    {
+      1: f('host', 'string'),
+      2: f('ingressRuleValue', { 1: f('http', { 1: f('paths', { 1: f('path', 'string'), 2: f('backend', IngressBackend), 3: f('pathType', 'string', { ptr: true }) }, { repeated: true }) }) }, { inline: true }),
+    },
+    { repeated: true },
+  ),
+  4: f('ingressClassName', 'string', { ptr: true }),
+}
+
 /** Object schemas by apiVersion/kind. Status is left out: the server resets it on create. */
 const KINDS: Record<string, Schema> = {
   'v1/Namespace': { 1: f('metadata', ObjectMeta), 2: f('spec', { 1: f('finalizers', 'string', { repeated: true }) }) },
@@ -193,6 +214,7 @@ const KINDS: Record<string, Schema> = {
   },
   'batch/v1/Job': { 1: f('metadata', ObjectMeta), 2: f('spec', JobSpec) },
   'batch/v1/CronJob': { 1: f('metadata', ObjectMeta), 2: f('spec', CronJobSpec) },
+  'networking.k8s.io/v1/Ingress': { 1: f('metadata', ObjectMeta), 2: f('spec', IngressSpec) },
 }
 
 export class ProtobufError extends Error {
@@ -299,6 +321,10 @@ function decodeMessage(buf: Buffer, schema: Schema): Record<string, unknown> {
     } else {
       if (wt !== 2) throw new ProtobufError('expected message')
       value = decodeMessage(r.bytes(), t as Schema)
+      if (field.inline) {
+        Object.assign(out, value)
+        continue
+      }
     }
     if (field.repeated) ((out[field.name] ??= []) as unknown[]).push(value ?? '')
     else {

@@ -17,6 +17,9 @@ import { admitCreate, DEFAULT_SERVICE_ACCOUNT, MIRROR_POD_ANNOTATION } from './a
 import { decodeError } from './decode.js'
 import * as E from './errors.js'
 import { generateName, nowRfc3339, prepareForCreate, prepareForStatusUpdate, prepareForUpdate, updateGeneration } from './strategy.js'
+import { applyWrite, encodeManagedFields, trackWrite } from './field-manager.js'
+import type { Manager } from '../api/managed-fields.js'
+import { deepEqual } from '../api/equal.js'
 import { logger } from '../util/log.js'
 
 const log = logger('registry')
@@ -39,6 +42,20 @@ export interface DeleteOpts {
 }
 
 export type PatchKind = 'merge' | 'strategic' | 'json'
+
+/** Who writes: the field manager recorded in managedFields (`kube-apiserver` for the server's own writes). */
+export interface WriteOpts {
+  dryRun?: boolean
+  /** Skip validation and admission: the apiserver's own writes. */
+  system?: boolean
+  manager?: string
+  /** Managers computed by server-side apply, stored as they are. */
+  managers?: Manager[]
+  /** A main-resource write made through another subresource (scale), recorded as such. */
+  recordSubresource?: string
+}
+
+const writerOf = (opts: WriteOpts): string => opts.manager ?? (opts.system ? 'kube-apiserver' : 'unknown')
 
 /** Compiled label + field selectors for list and watch. */
 export interface Filter {
@@ -214,8 +231,9 @@ export class Registry {
     return E.invalid(r.kind, r.group, obj.metadata.name ?? '', errs as never)
   }
 
-  async create(r: ResourceInfo, ns: string | undefined, body: unknown, opts: { dryRun?: boolean; system?: boolean } = {}): Promise<KubeObject> {
+  async create(r: ResourceInfo, ns: string | undefined, body: unknown, opts: WriteOpts = {}): Promise<KubeObject> {
     const obj = this.checkBody(r, body)
+    const sentManagedFields = obj.metadata.managedFields
     this.decode(r, obj)
     this.checkNamespace(r, obj, ns)
     const generated = !obj.metadata.name && !!obj.metadata.generateName
@@ -233,6 +251,8 @@ export class Registry {
       if (!opts.system) await this.admitServiceAccount(r, o, generated)
       const errs = opts.system ? [] : guard(r, () => validateCreate(r, o))
       if (errs.length) throw this.invalid(r, o, errs)
+      if (opts.managers) o.metadata.managedFields = encodeManagedFields(opts.managers)
+      else trackWrite(r, undefined, o, sentManagedFields, writerOf(opts))
       const key = this.key(r, ns, o.metadata.name!)
       // The name is checked before anything is allocated, as kube-apiserver does: creating
       // an existing Service is 409 AlreadyExists whatever its spec, never "IP already
@@ -272,8 +292,9 @@ export class Registry {
    * PUT. `sub` is 'status' for the status subresource. A body without resourceVersion is an
    * unconditional update (retried over concurrent writers); with one, a stale value is 409.
    */
-  async update(r: ResourceInfo, ns: string | undefined, name: string, body: unknown, opts: { dryRun?: boolean; sub?: string; system?: boolean; patched?: boolean } = {}): Promise<KubeObject> {
+  async update(r: ResourceInfo, ns: string | undefined, name: string, body: unknown, opts: WriteOpts & { sub?: string; patched?: boolean } = {}): Promise<KubeObject> {
     const obj = this.checkBody(r, body)
+    const sentManagedFields = obj.metadata.managedFields
     if (!opts.patched) this.decode(r, obj)
     this.checkNamespace(r, obj, ns)
     if (obj.metadata.name !== undefined && obj.metadata.name !== name)
@@ -296,6 +317,8 @@ export class Registry {
         next.kind = obj.kind
         const errs = guard(r, () => validateStatusUpdate(r, next, cur))
         if (errs.length) throw this.invalid(r, next, errs)
+        // A subresource write cannot rewrite managedFields (upstream ignores the request's copy).
+        trackWrite(r, cur, next, undefined, writerOf(opts), 'status')
       } else {
         next = structuredClone(obj)
         prepareForUpdate(r, next, cur)
@@ -307,6 +330,11 @@ export class Registry {
           return opts.system ? [] : validateUpdate(r, next, cur)
         })
         if (errs.length) throw this.invalid(r, next, errs)
+        if (opts.managers) {
+          next.metadata.managedFields = encodeManagedFields(opts.managers)
+          // An apply that changes nothing writes nothing: same object, same resourceVersion.
+          if (unchangedApply(next, cur)) return this.withType(r, cur)
+        } else trackWrite(r, cur, next, sentManagedFields, writerOf(opts), opts.recordSubresource)
       }
       let side: SideEffects | undefined
       try {
@@ -342,7 +370,7 @@ export class Registry {
     return true
   }
 
-  async patch(r: ResourceInfo, ns: string | undefined, name: string, kind: PatchKind, patch: unknown, opts: { dryRun?: boolean; sub?: string } = {}): Promise<KubeObject> {
+  async patch(r: ResourceInfo, ns: string | undefined, name: string, kind: PatchKind, patch: unknown, opts: { dryRun?: boolean; sub?: string; manager?: string } = {}): Promise<KubeObject> {
     for (let attempt = 0; ; attempt++) {
       const cur = await this.get(r, ns, name)
       let next: unknown
@@ -365,6 +393,41 @@ export class Registry {
         return await this.update(r, ns, name, nextObj, { ...opts, patched: true })
       } catch (err) {
         if (err instanceof E.ApiError && err.reason === 'Conflict' && pinned && !patchHasRv && attempt < 16) continue
+        throw err
+      }
+    }
+  }
+
+  /**
+   * Server-side apply (PATCH application/apply-patch+yaml): creates the object when missing
+   * (`created` tells the route to answer 201), else merges the configuration by field ownership.
+   */
+  async apply(r: ResourceInfo, ns: string | undefined, name: string, body: unknown, opts: { dryRun?: boolean; manager: string; force: boolean }): Promise<{ obj: KubeObject; created: boolean }> {
+    if (!isObject(body)) throw E.badRequest(`the object provided is unrecognized (must be of type ${r.kind})`)
+    if (typeof body.kind !== 'string' || body.kind === '') throw E.badRequest(`Object 'Kind' is missing in '${JSON.stringify(body)}'`)
+    if (typeof body.apiVersion !== 'string' || body.apiVersion === '') throw E.badRequest(`Object 'apiVersion' is missing in '${JSON.stringify(body)}'`)
+    const applied = this.checkBody(r, structuredClone(body))
+    this.checkNamespace(r, applied, ns)
+    if (applied.metadata.name !== undefined && applied.metadata.name !== name)
+      throw E.badRequest(`the name of the object (${applied.metadata.name}) does not match the name on the URL (${name})`)
+    applied.metadata.name = name
+    // What the applier says of server-owned metadata is not part of its configuration.
+    delete applied.metadata.managedFields
+    delete applied.metadata.resourceVersion
+    for (let attempt = 0; ; attempt++) {
+      const cur = await this.store.get(this.key(r, ns, name))
+      const { object, managers } = applyWrite(r, cur ?? undefined, applied, opts.manager, opts.force)
+      object.apiVersion = applied.apiVersion
+      object.kind = applied.kind
+      object.metadata.name = name
+      if (r.namespaced) object.metadata.namespace = ns
+      try {
+        if (!cur) return { obj: await this.create(r, ns, object, { managers, ...(opts.dryRun ? { dryRun: true } : {}) }), created: true }
+        object.metadata.resourceVersion = cur.metadata.resourceVersion!
+        return { obj: await this.update(r, ns, name, object, { managers, ...(opts.dryRun ? { dryRun: true } : {}) }), created: false }
+      } catch (err) {
+        // Someone wrote (or created) in between: apply again on what is there now.
+        if (err instanceof E.ApiError && (err.reason === 'Conflict' || err.reason === 'AlreadyExists') && !err.status.details?.causes && attempt < 16) continue
         throw err
       }
     }
@@ -583,4 +646,13 @@ function guard<T>(r: ResourceInfo, fn: () => T): T {
 
 function deepEqualMeta(a: KubeObject, b: KubeObject): boolean {
   return JSON.stringify(a) === JSON.stringify(b)
+}
+
+/** The object and who owns what are as stored (times and resourceVersion aside). */
+function unchangedApply(next: KubeObject, cur: KubeObject): boolean {
+  const strip = (o: KubeObject): unknown => {
+    const { managedFields, resourceVersion: _rv, ...meta } = o.metadata
+    return { ...o, metadata: meta, managed: (managedFields ?? []).map(({ time: _t, ...m }) => m) }
+  }
+  return deepEqual(strip(next), strip(cur))
 }

@@ -15,6 +15,8 @@ import { gr, type DeleteOpts, type PatchKind, type Registry } from './registry.j
 import { startWatch } from './watch.js'
 import { decodeK8sProtobuf, ProtobufError } from './protobuf.js'
 import { decodeJsonBody } from './json-body.js'
+import { requestManager } from './field-manager.js'
+import { parse as parseYaml } from 'yaml'
 import type { Metrics } from './metrics.js'
 
 export interface RouteOptions {
@@ -128,6 +130,19 @@ const WATCH_BUFFER_LIMIT = 16 * 1024 * 1024
 function requireJson(req: FastifyRequest): void {
   const ct = mediaType(req)
   if (ct !== '' && ct !== 'application/json' && ct !== '*/*' && ct !== PROTOBUF) throw E.unsupportedMediaType(ct)
+}
+
+const APPLY_PATCH = 'application/apply-patch+yaml'
+
+/** The body of a server-side apply: YAML (JSON is YAML too). */
+function parseApplyBody(req: FastifyRequest): unknown {
+  const raw = req.body
+  if (!Buffer.isBuffer(raw) || raw.length === 0) throw E.badRequest('the body of the request is empty')
+  try {
+    return parseYaml(raw.toString('utf8'), { uniqueKeys: true })
+  } catch (err) {
+    throw E.badRequest(`error decoding YAML: ${(err as Error).message.split('\n')[0]}`)
+  }
 }
 
 function patchKind(req: FastifyRequest): PatchKind {
@@ -289,20 +304,35 @@ export function registerResourceRoutes(app: FastifyInstance, o: RouteOptions): v
         }
         if (name || sub) throw E.methodNotAllowed()
         if (r.namespaced && !ns) throw E.methodNotAllowed()
+        const manager = requestManager(q.fieldManager, req.headers['user-agent'], 'CreateOptions')
         reply.code(201)
-        return reg.create(r, ns, parseBody(req), { dryRun: dryRun(q) })
+        return reg.create(r, ns, parseBody(req), { dryRun: dryRun(q), ...(manager ? { manager } : {}) })
       }
       case 'PUT': {
         setVerb('update')
         requireJson(req)
         if (!name) throw E.methodNotAllowed()
-        if (sub === 'scale') return scaleUpdate(r, ns, name, parseBody(req), dryRun(q))
+        if (sub === 'scale') return scaleUpdate(r, ns, name, parseBody(req), dryRun(q), requestManager(q.fieldManager, req.headers['user-agent'], 'UpdateOptions'))
         if (sub && sub !== 'status') throw E.methodNotAllowed()
-        return reg.update(r, ns, name, parseBody(req), { dryRun: dryRun(q), ...(sub ? { sub } : {}) })
+        const manager = requestManager(q.fieldManager, req.headers['user-agent'], 'UpdateOptions')
+        return reg.update(r, ns, name, parseBody(req), { dryRun: dryRun(q), ...(sub ? { sub } : {}), ...(manager ? { manager } : {}) })
       }
       case 'PATCH': {
         setVerb('patch')
         if (!name) throw E.methodNotAllowed()
+        const force = q.force !== undefined ? boolParam(q.force) : undefined
+        if (mediaType(req) === APPLY_PATCH) {
+          if (!q.fieldManager)
+            throw E.invalid('PatchOptions', 'meta.k8s.io', '', [{ type: 'FieldValueRequired', field: 'fieldManager', message: 'Required value: is required for apply patch' }])
+          const manager = requestManager(q.fieldManager, undefined, 'PatchOptions')!
+          if (sub) throw E.badRequest(`server-side apply to the ${sub} subresource is not supported`)
+          const out = await reg.apply(r, ns, name, parseApplyBody(req), { dryRun: dryRun(q), manager, force: force === true })
+          if (out.created) reply.code(201)
+          return out.obj
+        }
+        if (force !== undefined && force)
+          throw E.invalid('PatchOptions', 'meta.k8s.io', '', [{ type: 'FieldValueForbidden', field: 'force', message: 'Forbidden: may not be specified for non-apply patch' }])
+        const manager = requestManager(q.fieldManager, req.headers['user-agent'], 'PatchOptions')
         const kind = patchKind(req)
         const patch = parseBody(req)
         if (sub === 'scale') {
@@ -314,10 +344,10 @@ export function registerResourceRoutes(app: FastifyInstance, o: RouteOptions): v
             if (err instanceof PatchError) throw E.invalidPatch(err.message)
             throw err
           }
-          return scaleUpdate(r, ns, name, next, dryRun(q))
+          return scaleUpdate(r, ns, name, next, dryRun(q), requestManager(q.fieldManager, req.headers['user-agent'], 'PatchOptions'))
         }
         if (sub && sub !== 'status') throw E.methodNotAllowed()
-        return reg.patch(r, ns, name, kind, patch, { dryRun: dryRun(q), ...(sub ? { sub } : {}) })
+        return reg.patch(r, ns, name, kind, patch, { dryRun: dryRun(q), ...(sub ? { sub } : {}), ...(manager ? { manager } : {}) })
       }
       case 'DELETE': {
         const opts = deleteOptions(req, q)
@@ -373,7 +403,7 @@ export function registerResourceRoutes(app: FastifyInstance, o: RouteOptions): v
     return st
   }
 
-  const scaleUpdate = async (r: ResourceInfo, ns: string | undefined, name: string, body: unknown, dry: boolean): Promise<unknown> => {
+  const scaleUpdate = async (r: ResourceInfo, ns: string | undefined, name: string, body: unknown, dry: boolean, manager?: string): Promise<unknown> => {
     if (!body || typeof body !== 'object') throw E.badRequest('the object provided is unrecognized (must be of type Scale)')
     const s = body as Scale
     if (s.kind !== undefined && s.kind !== 'Scale') throw E.badRequest(`the kind in the data (${s.kind}) does not match the expected kind (Scale)`)
@@ -386,7 +416,8 @@ export function registerResourceRoutes(app: FastifyInstance, o: RouteOptions): v
     if (rv && rv !== cur.metadata.resourceVersion) throw E.conflict(gr(r), name, E.STALE_OBJECT)
     const next = structuredClone(cur)
     ;(next.spec as { replicas?: number }).replicas = replicas
-    const out = await reg.update(r, ns, name, next, { dryRun: dry })
+    // Recorded as upstream does: the parent's spec.replicas, owned through the scale subresource.
+    const out = await reg.update(r, ns, name, next, { dryRun: dry, recordSubresource: 'scale', ...(manager ? { manager } : {}) })
     return toScale(r, out)
   }
 

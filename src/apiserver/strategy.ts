@@ -67,6 +67,8 @@ export const GENERATION_RULES: Readonly<Record<string, GenerationRule>> = {
   'batch/Job': 'spec',
   'batch/CronJob': 'spec',
   'networking.k8s.io/NetworkPolicy': 'spec',
+  'networking.k8s.io/Ingress': 'spec',
+  'networking.k8s.io/IngressClass': 'spec',
   'discovery.k8s.io/EndpointSlice': 'content+labels',
 }
 
@@ -119,6 +121,7 @@ export function prepareForCreate(r: ResourceInfo, obj: KubeObject, now: Date): v
   delete m.managedFields
   if (!r.namespaced) delete m.namespace
   if (r.group === 'batch' && r.kind === 'Job') generateJobSelector(obj as Job)
+  if (r.group === 'apps' && r.kind === 'DaemonSet') daemonSetTemplateGeneration(obj)
   if (hasStatusSubresource(r)) {
     switch (r.kind) {
       case 'Node':
@@ -189,6 +192,21 @@ export function prepareForUpdate(r: ResourceInfo, next: KubeObject, old: KubeObj
     else next.status = structuredClone(old.status)
   }
   if (r.group === '' && r.kind === 'Service') dropTypeDependentFields(next as Service, old as Service)
+  if (r.group === 'apps' && r.kind === 'DaemonSet') daemonSetTemplateGeneration(next, old)
+}
+
+/**
+ * apps/v1 keeps the DaemonSet's internal `spec.templateGeneration` in this annotation (the
+ * conversion's storage): 1 on create, +1 whenever the template changes; clients cannot move it.
+ */
+export const ANNOTATION_DS_TEMPLATE_GENERATION = 'deprecated.daemonset.template.generation'
+
+function daemonSetTemplateGeneration(next: KubeObject, old?: KubeObject): void {
+  const tpl = (o: KubeObject) => (o.spec !== null && typeof o.spec === 'object' ? (o.spec as { template?: unknown }).template : undefined)
+  const before = old ? Number(old.metadata.annotations?.[ANNOTATION_DS_TEMPLATE_GENERATION] ?? 0) || 0 : 0
+  const gen = !old ? 1 : deepEqual(tpl(next), tpl(old)) ? Math.max(before, 1) : before + 1
+  const a = next.metadata.annotations
+  next.metadata.annotations = { ...(a !== null && typeof a === 'object' ? a : {}), [ANNOTATION_DS_TEMPLATE_GENERATION]: String(gen) }
 }
 
 /**

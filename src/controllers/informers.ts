@@ -69,6 +69,11 @@ export const R = {
   namespaces: must('', 'v1', 'namespaces'),
   jobs: must('batch', 'v1', 'jobs'),
   cronjobs: must('batch', 'v1', 'cronjobs'),
+  daemonsets: must('apps', 'v1', 'daemonsets'),
+  controllerrevisions: must('apps', 'v1', 'controllerrevisions'),
+  // StatefulSets (issue #11)
+  statefulsets: must('apps', 'v1', 'statefulsets'),
+  persistentvolumeclaims: must('', 'v1', 'persistentvolumeclaims'),
 }
 
 export const BY_NAMESPACE = 'namespace'

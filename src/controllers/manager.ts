@@ -14,6 +14,8 @@ import { CronJobController } from './cronjob.js'
 import { createEventRecorder, type EventRecorder } from '../events/recorder.js'
 import { JobController } from './job.js'
 import { TTLAfterFinishedController } from './ttlafterfinished.js'
+import { DaemonSetController } from './daemonset.js'
+import { StatefulSetController } from './statefulset.js'
 import type { Registry } from 'prom-client'
 
 export interface ControllerManagerOptions {
@@ -67,6 +69,8 @@ export async function startControllerManager(opts: ControllerManagerOptions): Pr
     }),
     new CronJobController(opts.client, f, metrics, recorder('cronjob-controller')),
     new TTLAfterFinishedController(opts.client, f, metrics),
+    new DaemonSetController(opts.client, f, metrics, recorder('daemonset-controller')),
+    new StatefulSetController(opts.client, f, metrics, recorder('statefulset-controller')),
   ]
   const gc = new GarbageCollector(opts.client, f, metrics)
   await f.start()

@@ -43,6 +43,8 @@ const CATALOGUE: Record<string, ImageEntry> = {
   busybox: { entrypoint: [busybox], cmd: ['sh'], commandPrefix: [busybox] },
   pause: { entrypoint: [busybox, 'sleep'], cmd: ['2147483647'] },
   dns: { entrypoint: [node, NETKUBE_MAIN, 'dns'], cmd: [] },
+  // the Ingress controller (issue #12): HAProxy driven by netkube
+  ingress: { entrypoint: [node, NETKUBE_MAIN, 'ingress-controller'], cmd: [] },
   netkube: { entrypoint: [node, NETKUBE_MAIN], cmd: [] },
 }
 

@@ -35,6 +35,8 @@ export interface KubeletOptions {
   netnsPrefix: string
   cniBinDirs: string[]
   cniConfDir: string
+  /** Exec CNI plugins inside this network namespace (the node's), when the kubelet runs outside it. */
+  cniNetns?: string
   clusterDNS: string[]
   clusterDomain?: string
   hostResolvConf?: string
@@ -70,7 +72,7 @@ export async function startKubelet(o: KubeletOptions): Promise<Kubelet> {
   })
 
   const runtime = new ProcessRuntime(join(o.stateDir, 'containers'))
-  const cni = new CniRuntime({ binDirs: o.cniBinDirs, confDir: o.cniConfDir, cacheDir: join(o.stateDir, 'cni-cache') })
+  const cni = new CniRuntime({ binDirs: o.cniBinDirs, confDir: o.cniConfDir, cacheDir: join(o.stateDir, 'cni-cache'), ...(o.cniNetns ? { netns: o.cniNetns } : {}) })
   const sandboxes = new SandboxManager({
     stateDir: o.stateDir,
     netnsPrefix: o.netnsPrefix,

@@ -14,22 +14,55 @@ export interface PodView {
   podIP?: string
   sandboxReady: boolean
   containers: ContainerView[]
+  /** One per spec.initContainers entry, in order. */
+  initContainers?: ContainerView[]
+  /** The kubelet refused the pod at admission (upstream's rejectPod): it fails with this reason. */
+  rejected?: { reason: string; message: string }
   startTime: string
   /** Sandbox or image error shown as the containers' waiting reason. */
   message?: string
 }
 
-function cond(type: string, ok: boolean, prev: Condition[] | undefined, now: string, reason?: string): Condition {
+function cond(type: string, ok: boolean, prev: Condition[] | undefined, now: string, reason?: string, message?: string): Condition {
   const status = ok ? 'True' : 'False'
   const old = prev?.find((c) => c.type === type)
   const c: Condition = { type, status, lastProbeTime: null, lastTransitionTime: old && old.status === status ? old.lastTransitionTime! : now }
   if (!ok && reason) c.reason = reason
+  if (!ok && message) c.message = message
   return c
 }
 
-export function podPhase(pod: Pod, containers: ContainerView[]): PodPhase {
+/** Go's %s of a []string, as upstream's condition messages print container names. */
+const names = (xs: string[]): string => `[${xs.join(' ')}]`
+
+/** Init containers not (yet) successfully finished: upstream's "incomplete status". */
+function incompleteInit(inits: ContainerView[]): string[] {
+  return inits.filter((c) => c.status.state?.terminated?.exitCode !== 0).map((c) => c.status.name)
+}
+
+/**
+ * The init containers' share of upstream's getPhase: a failure counts whether the container
+ * shows it now (terminated) or as its last state while waiting to run again; a running one,
+ * or one that never ran, keeps the pod Pending.
+ */
+function initProgress(inits: ContainerView[]): { pending: number; failed: number } {
+  let pending = 0
+  let failed = 0
+  for (const { status: s } of inits) {
+    if (s.state?.running) pending++
+    else if (s.state?.terminated) failed += s.state.terminated.exitCode !== 0 ? 1 : 0
+    else if (s.lastState?.terminated) failed += s.lastState.terminated.exitCode !== 0 ? 1 : 0
+    else pending++
+  }
+  return { pending, failed }
+}
+
+export function podPhase(pod: Pod, containers: ContainerView[], inits: ContainerView[] = []): PodPhase {
   const statuses = containers.map((c) => c.status)
   if (statuses.length === 0) return 'Pending'
+  const init = initProgress(inits)
+  if (init.failed > 0 && pod.spec.restartPolicy === 'Never') return 'Failed'
+  if (init.pending > 0 || init.failed > 0) return 'Pending'
   const running = statuses.filter((s) => s.state?.running).length
   const waiting = statuses.filter((s) => s.state?.waiting).length
   const terminated = statuses.filter((s) => s.state?.terminated)
@@ -48,23 +81,39 @@ export function podPhase(pod: Pod, containers: ContainerView[]): PodPhase {
 
 export function computePodStatus(v: PodView, now: string): PodStatus {
   const prev = v.pod.status?.conditions
+  if (v.rejected) {
+    // upstream's rejectPod: the phase, reason and message, nothing of a sandbox that never was.
+    return {
+      phase: 'Failed',
+      reason: v.rejected.reason,
+      message: `Pod was rejected: ${v.rejected.message}`,
+      conditions: [cond('PodScheduled', true, prev, now)],
+      startTime: v.startTime,
+      qosClass: 'BestEffort',
+    }
+  }
   const statuses = v.containers.map((c) => c.status)
-  const phase = podPhase(v.pod, v.containers)
+  const inits = v.initContainers ?? []
+  const phase = podPhase(v.pod, v.containers, inits)
   const allReady = statuses.length > 0 && statuses.every((s) => s.ready)
   const terminal = phase === 'Succeeded' || phase === 'Failed'
   const notReadyReason = terminal ? 'PodCompleted' : 'ContainersNotReady'
+  const unready = terminal ? undefined : `containers with unready status: ${names(statuses.filter((s) => !s.ready).map((s) => s.name))}`
+  const incomplete = incompleteInit(inits)
+  const initialized = incomplete.length === 0 || phase === 'Succeeded'
   const status: PodStatus = {
     phase,
     conditions: [
       cond('PodReadyToStartContainers', v.sandboxReady, prev, now),
-      cond('Initialized', true, prev, now),
-      cond('Ready', allReady && !terminal, prev, now, notReadyReason),
-      cond('ContainersReady', allReady && !terminal, prev, now, notReadyReason),
+      cond('Initialized', initialized, prev, now, 'ContainersNotInitialized', `containers with incomplete status: ${names(incomplete)}`),
+      cond('Ready', allReady && !terminal, prev, now, notReadyReason, unready),
+      cond('ContainersReady', allReady && !terminal, prev, now, notReadyReason, unready),
       cond('PodScheduled', true, prev, now),
     ],
     hostIP: v.hostIP,
     hostIPs: [{ ip: v.hostIP }],
     startTime: v.startTime,
+    ...(inits.length ? { initContainerStatuses: inits.map((c) => c.status) } : {}),
     containerStatuses: statuses,
     qosClass: 'BestEffort',
   }

@@ -1,9 +1,15 @@
-// One worker per pod: drives the sandbox and containers towards the pod spec, runs probes,
-// restarts with back-off, terminates gracefully, and produces the pod's status view.
-// sync() is level-triggered and never runs twice at once for the same pod.
+// One worker per pod: drives the sandbox and containers towards the pod spec — the init
+// containers one by one to success first, then the app containers — runs probes, restarts with
+// back-off, terminates gracefully, and produces the pod's status view. What it concluded about
+// each container (restart count, last termination, back-off) is kept in container records, so
+// a restarted kubelet continues rather than starts over. sync() is level-triggered and never
+// runs twice at once for the same pod.
 import { existsSync, mkdirSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Container, ContainerStateTerminated, ContainerStatus, KeyToPath, Pod, Probe, Volume } from '../api/types.js'
+import { ContainerRecordStore, CONTAINER_RECORD_VERSION, type ContainerRecord } from './container-record.js'
+import { admitPod, initShouldRestart, nextInitAction, type AdmitResult, type InitProgress } from './init-containers.js'
+import { BACKOFF_RESET_MS, nextBackoff, shouldRestart, terminatedState } from './restart.js'
 import { projectData, VolumeError, writeAtomic, type VolumeSource } from './volumes.js'
 import type { ContainerRuntime, ContainerRuntimeState } from './runtime.js'
 import { sandboxDeathReason, type SandboxManager, type SandboxRecord } from './sandbox.js'
@@ -15,10 +21,7 @@ import { logger } from '../util/log.js'
 
 const log = logger('pod-worker')
 
-/** The kubelet's crash-loop back-off: 10 s doubling to 5 min, reset after 10 min of running. */
-export const BACKOFF_INITIAL_MS = 10_000
-export const BACKOFF_MAX_MS = 300_000
-const BACKOFF_RESET_MS = 600_000
+export { BACKOFF_INITIAL_MS, BACKOFF_MAX_MS } from './restart.js'
 
 export interface PodWorkerDeps {
   runtime: ContainerRuntime
@@ -40,9 +43,15 @@ export interface PodWorkerDeps {
 
 interface Slot {
   spec: Container
+  /** An entry of spec.initContainers. */
+  init: boolean
   restartCount: number
   current?: string
   lastTerminated?: ContainerStateTerminated
+  /** The runtime id of the exit already accounted for (lastTerminated, back-off). */
+  seenExit?: string
+  /** createdAt of the sandbox the current instance was started in. */
+  sandbox?: string
   backoffMs: number
   backoffUntil: number
   readiness?: ProbeState
@@ -83,26 +92,74 @@ export class PodWorker {
   private sandboxDead: string | undefined
   readonly startTime = new Date().toISOString()
   terminated = false
+  /** Every init container has succeeded in the current sandbox. */
+  private initDone = false
+  /** An init container failed under restartPolicy Never: the pod has failed. */
+  private initFailed = false
+  /** Set when the kubelet refused the pod (it is failed, nothing runs). */
+  private rejected: AdmitResult | undefined
+  private readonly records: ContainerRecordStore
 
   constructor(
     public pod: Pod,
     private readonly deps: PodWorkerDeps,
   ) {
     this.sandbox = deps.sandboxes.get(pod.metadata.uid!)
-    // Adopt containers a previous kubelet started: the highest restart count is current.
-    for (const st of deps.runtime.list().filter((s) => s.podUid === pod.metadata.uid)) {
+    this.records = new ContainerRecordStore(join(this.podDir(), 'containers'))
+    const instances = deps.runtime.list().filter((s) => s.podUid === pod.metadata.uid)
+    // What the last kubelet concluded about each container, as it left it on disk.
+    const saved = this.records.load((f) => log.warn({ pod: pod.metadata.name, file: f }, 'unreadable container record ignored'))
+    for (const c of this.allContainers()) {
+      const rec = saved.get(c.name)
+      if (!rec) continue
+      const slot = this.slot(c)
+      slot.restartCount = rec.restartCount
+      slot.backoffMs = rec.backoffMs
+      slot.backoffUntil = rec.backoffUntil
+      if (rec.current && instances.some((i) => i.id === rec.current)) slot.current = rec.current
+      if (rec.lastTerminated) slot.lastTerminated = rec.lastTerminated
+      if (rec.seenExit) slot.seenExit = rec.seenExit
+      if (rec.killed) slot.killed = rec.killed
+      if (rec.sandbox) slot.sandbox = rec.sandbox
+    }
+    // Instances newer than their record (a crash between start and save), or with no record
+    // (state from before records): the highest restart count is current.
+    for (const st of instances) {
       const count = Number(st.id.split('_').pop())
-      const c = pod.spec.containers.find((x) => x.name === st.name)
+      const c = this.allContainers().find((x) => x.name === st.name)
       if (!c) continue
       const slot = this.slot(c)
-      if (slot.current === undefined || count >= slot.restartCount) {
+      if (slot.current === undefined || count > slot.restartCount || (count === slot.restartCount && slot.current !== st.id)) {
         slot.restartCount = count
         slot.current = st.id
+        slot.sandbox ??= this.sandbox?.createdAt
       }
     }
-    if (this.sandbox) {
-      const mine = deps.runtime.list().filter((s) => s.podUid === pod.metadata.uid)
-      this.sandboxDead = sandboxDeathReason(deps.sandboxes.present(this.sandbox), mine)
+    if (this.sandbox) this.sandboxDead = sandboxDeathReason(deps.sandboxes.present(this.sandbox), instances)
+  }
+
+  private allContainers(): Container[] {
+    return [...(this.pod.spec.initContainers ?? []), ...this.pod.spec.containers]
+  }
+
+  /** Write what the kubelet now knows about a container (see container-record.ts). */
+  private persist(slot: Slot): void {
+    const rec: ContainerRecord = {
+      version: CONTAINER_RECORD_VERSION,
+      name: slot.spec.name,
+      restartCount: slot.restartCount,
+      backoffMs: slot.backoffMs,
+      backoffUntil: slot.backoffUntil,
+      ...(slot.current ? { current: slot.current } : {}),
+      ...(slot.lastTerminated ? { lastTerminated: slot.lastTerminated } : {}),
+      ...(slot.seenExit ? { seenExit: slot.seenExit } : {}),
+      ...(slot.killed ? { killed: slot.killed } : {}),
+      ...(slot.sandbox ? { sandbox: slot.sandbox } : {}),
+    }
+    try {
+      this.records.save(rec)
+    } catch (err) {
+      log.warn({ pod: this.pod.metadata.name, container: slot.spec.name, err: (err as Error).message }, 'container record not written')
     }
   }
 
@@ -110,18 +167,19 @@ export class PodWorker {
     return this.pod.metadata.uid!
   }
 
-  /** An event on this pod, or on one of its containers (`spec.containers{name}`, as upstream). */
+  /** An event on this pod, or on one of its containers (`spec.containers{name}` / `spec.initContainers{name}`, as upstream). */
   private emit(type: EventType, reason: string, message: string, container?: string): void {
     const m = this.pod.metadata
     if (!this.deps.recorder || !m.name || !m.namespace) return
     const ref = { kind: 'Pod', apiVersion: 'v1', name: m.name, namespace: m.namespace, ...(m.uid ? { uid: m.uid } : {}) }
-    this.deps.recorder.event(ref, type, reason, message, container ? { fieldPath: `spec.containers{${container}}` } : {})
+    const field = this.pod.spec.initContainers?.some((c) => c.name === container) ? 'initContainers' : 'containers'
+    this.deps.recorder.event(ref, type, reason, message, container ? { fieldPath: `spec.${field}{${container}}` } : {})
   }
 
   private slot(c: Container): Slot {
     let s = this.slots.get(c.name)
     if (!s) {
-      s = { spec: c, restartCount: 0, backoffMs: 0, backoffUntil: 0 }
+      s = { spec: c, init: !this.pod.spec.containers.some((x) => x.name === c.name), restartCount: 0, backoffMs: 0, backoffUntil: 0 }
       if (c.readinessProbe) s.readiness = new ProbeState(c.readinessProbe, undefined)
       if (c.livenessProbe) s.liveness = new ProbeState(c.livenessProbe, 'success')
       if (c.startupProbe) s.startup = new ProbeState(c.startupProbe, undefined)
@@ -203,10 +261,12 @@ export class PodWorker {
     }
   }
 
-  private async env(c: Container, ip: string): Promise<Record<string, string>> {
+  private async env(c: Container, sb: SandboxRecord): Promise<Record<string, string>> {
+    const ip = sb.ip!
     const env: Record<string, string> = {
       PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin',
-      HOSTNAME: this.pod.spec.hostname ?? this.pod.metadata.name!,
+      // The runtime's HOSTNAME is the kernel hostname it set (the FQDN with setHostnameAsFQDN).
+      HOSTNAME: sb.hostname ?? (this.pod.spec.hostname || this.pod.metadata.name!),
       KUBERNETES_SERVICE_HOST: '10.96.0.1',
       KUBERNETES_SERVICE_PORT: '443',
     }
@@ -264,7 +324,7 @@ export class PodWorker {
     let env: Record<string, string>
     let argv: string[]
     try {
-      env = await this.env(c, sb.ip!)
+      env = await this.env(c, sb)
     } catch (err) {
       slot.waitingReason = 'CreateContainerConfigError'
       slot.waitingMessage = (err as Error).message
@@ -296,14 +356,17 @@ export class PodWorker {
         logPath,
         binds: await this.volumeBinds(c),
         ...(c.workingDir ? { workingDir: c.workingDir } : {}),
+        ...(sb.hostname ? { hostname: sb.hostname } : {}),
       }
       await this.deps.runtime.start(cfg)
       this.emit('Normal', 'Created', `Created container: ${c.name}`, c.name)
       this.emit('Normal', 'Started', `Started container ${c.name}`, c.name)
       slot.current = id
       slot.restartCount = restartCount
+      slot.sandbox = sb.createdAt
       slot.waitingReason = undefined
       slot.waitingMessage = undefined
+      this.persist(slot)
       // Probes restart from scratch with each container instance.
       if (c.readinessProbe) slot.readiness = new ProbeState(c.readinessProbe, undefined)
       if (c.livenessProbe) slot.liveness = new ProbeState(c.livenessProbe, 'success')
@@ -325,9 +388,9 @@ export class PodWorker {
     }
   }
 
-  private shouldRestart(exitCode: number): boolean {
-    const policy = this.pod.spec.restartPolicy ?? 'Always'
-    return policy === 'Always' || (policy === 'OnFailure' && exitCode !== 0)
+  /** Whether an exit of this container is followed by a new instance. */
+  private restarts(slot: Slot, exitCode: number): boolean {
+    return slot.init ? initShouldRestart(this.pod.spec.restartPolicy, exitCode) : shouldRestart(this.pod.spec.restartPolicy, exitCode)
   }
 
   /** One pass towards the desired state. */
@@ -343,7 +406,15 @@ export class PodWorker {
 
   private async syncOnce(): Promise<void> {
     const phase = this.pod.status?.phase
-    if (phase === 'Succeeded' || phase === 'Failed') return
+    if (phase === 'Succeeded' || phase === 'Failed' || this.initFailed) return
+    if (!this.rejected) {
+      this.rejected = admitPod(this.pod)
+      if (!this.rejected.admit) {
+        log.info({ pod: this.pod.metadata.name, reason: this.rejected.reason }, 'pod rejected')
+        this.emit('Warning', this.rejected.reason!, this.rejected.message!)
+      }
+    }
+    if (!this.rejected.admit) return
     if (this.sandbox && !this.sandboxDead && !this.deps.sandboxes.present(this.sandbox)) this.sandboxDead = sandboxDeathReason(false, [])
     if (this.sandbox && this.sandboxDead) await this.killSandbox(this.sandboxDead)
     if (!this.sandbox?.ip) {
@@ -359,6 +430,7 @@ export class PodWorker {
     const sb = this.sandbox
     const now = Date.now()
     await this.refreshVolumes(now)
+    if (!(await this.syncInitContainers(sb, now))) return
     for (const c of this.pod.spec.containers) {
       const slot = this.slot(c)
       const st = slot.current ? this.deps.runtime.state(slot.current) : undefined
@@ -369,36 +441,89 @@ export class PodWorker {
       if (st.running) {
         await this.runProbes(slot, st, sb, now)
         // A container that ran long enough earns a fresh back-off.
-        if (now - Date.parse(st.startedAt) > BACKOFF_RESET_MS) slot.backoffMs = 0
-        continue
-      }
-      // Exited: record it, then restart after back-off if the policy says so.
-      if (!slot.lastTerminated || slot.lastTerminated.containerID !== st.id) {
-        slot.lastTerminated = terminatedOf(st, slot)
-        if (this.shouldRestart(st.exitCode ?? 0)) {
-          // As the kubelet: the first restart is immediate, then 10 s, 20 s, … up to 5 min.
-          slot.backoffUntil = now + slot.backoffMs
-          slot.backoffMs = slot.backoffMs === 0 ? (this.deps.backoffInitialMs ?? BACKOFF_INITIAL_MS) : Math.min(slot.backoffMs * 2, BACKOFF_MAX_MS)
-        }
-      }
-      if (!this.shouldRestart(st.exitCode ?? 0)) continue
-      if (now < slot.backoffUntil) {
-        if (slot.backoffEventAt === undefined || now - slot.backoffEventAt >= BACKOFF_EVENT_EVERY_MS) {
-          slot.backoffEventAt = now
-          const m = this.pod.metadata
-          this.emit('Warning', 'BackOff', `Back-off restarting failed container ${c.name} in pod ${m.name}_${m.namespace}(${m.uid})`, c.name)
+        if (slot.backoffMs !== 0 && now - Date.parse(st.startedAt) > BACKOFF_RESET_MS) {
+          slot.backoffMs = 0
+          this.persist(slot)
         }
         continue
       }
-      // The count moves only when a new instance really starts; a failed start (missing
-      // configMap, unknown image) waits a back-off period and shows its own reason.
-      if (!(await this.startContainer(slot, sb, slot.restartCount + 1))) slot.backoffUntil = now + Math.max(slot.backoffMs, 1000)
+      this.noteExit(slot, st, now)
+      if (this.restarts(slot, st.exitCode ?? 0)) await this.restartAfterBackoff(slot, sb, now)
+    }
+  }
+
+  /**
+   * Init containers, one at a time in order, each to success (nextInitAction). True once all
+   * have succeeded in this sandbox; a new sandbox runs them all again, as upstream.
+   */
+  private async syncInitContainers(sb: SandboxRecord, now: number): Promise<boolean> {
+    const inits = this.pod.spec.initContainers ?? []
+    const progress: InitProgress[] = inits.map((c) => {
+      const slot = this.slot(c)
+      const st = slot.current && slot.sandbox === sb.createdAt ? this.deps.runtime.state(slot.current) : undefined
+      if (!st) return { phase: 'none' }
+      if (st.running) return { phase: 'running' }
+      this.noteExit(slot, st, now)
+      return st.exitCode === 0 ? { phase: 'succeeded' } : { phase: 'failed', exitCode: st.exitCode ?? 1 }
+    })
+    const next = nextInitAction(progress, this.pod.spec.restartPolicy)
+    this.initDone = next.action === 'done'
+    switch (next.action) {
+      case 'done':
+        return true
+      case 'wait':
+        return false
+      case 'fail':
+        this.initFailed = true
+        log.info({ pod: this.pod.metadata.name, container: inits[next.index]!.name }, 'init container failed; restartPolicy Never fails the pod')
+        return false
+      case 'start': {
+        // First run in this sandbox; after a sandbox change it is one more instance of it.
+        const slot = this.slot(inits[next.index]!)
+        await this.startContainer(slot, sb, slot.current ? slot.restartCount + 1 : slot.restartCount)
+        return false
+      }
+      case 'restart':
+        await this.restartAfterBackoff(this.slot(inits[next.index]!), sb, now)
+        return false
+    }
+  }
+
+  /** Account for an exit once: its terminated state becomes lastState, and a restart waits out the back-off. */
+  private noteExit(slot: Slot, st: ContainerRuntimeState, now: number): void {
+    if (slot.seenExit === st.id) return
+    slot.seenExit = st.id
+    slot.lastTerminated = terminatedOf(st, slot)
+    if (this.restarts(slot, st.exitCode ?? 0)) {
+      // As the kubelet: the first restart is immediate, then 10 s, 20 s, … up to 5 min.
+      slot.backoffUntil = now + slot.backoffMs
+      slot.backoffMs = nextBackoff(slot.backoffMs, this.deps.backoffInitialMs)
+    }
+    this.persist(slot)
+  }
+
+  /** Start the next instance unless the back-off still runs (then a BackOff event, one per period). */
+  private async restartAfterBackoff(slot: Slot, sb: SandboxRecord, now: number): Promise<void> {
+    const c = slot.spec
+    if (now < slot.backoffUntil) {
+      if (slot.backoffEventAt === undefined || now - slot.backoffEventAt >= BACKOFF_EVENT_EVERY_MS) {
+        slot.backoffEventAt = now
+        const m = this.pod.metadata
+        this.emit('Warning', 'BackOff', `Back-off restarting failed container ${c.name} in pod ${m.name}_${m.namespace}(${m.uid})`, c.name)
+      }
+      return
+    }
+    // The count moves only when a new instance really starts; a failed start (missing
+    // configMap, unknown image) waits a back-off period and shows its own reason.
+    if (!(await this.startContainer(slot, sb, slot.restartCount + 1))) {
+      slot.backoffUntil = now + Math.max(slot.backoffMs, 1000)
+      this.persist(slot)
     }
   }
 
   /** Run one probe; failures are Unhealthy events and redirects ProbeWarning ones, as the kubelet's prober. */
   private async probe(kind: 'Liveness' | 'Readiness' | 'Startup', p: Probe, c: Container, sb: SandboxRecord): Promise<'success' | 'failure'> {
-    const out = await runProbeDetailed(p, c, sb.ip!, sb.netns)
+    const out = await runProbeDetailed(p, c, sb.ip!, sb.netns, sb.hostname)
     if (out.result === 'failure') this.emit('Warning', 'Unhealthy', `${kind} probe failed: ${out.output}`, c.name)
     else if (out.warning) this.emit('Warning', 'ProbeWarning', `${kind} probe warning: ${out.warning}`, c.name)
     return out.result
@@ -448,6 +573,7 @@ export class PodWorker {
     // Upstream's wording (its Killing event); the status is where netkube keeps it.
     const message = `Container ${slot.spec.name} failed ${probe} probe, will be restarted`
     slot.killed = { id: slot.current!, message }
+    this.persist(slot)
     this.emit('Normal', 'Killing', message, slot.spec.name)
     log.info({ pod: this.pod.metadata.name, container: slot.spec.name, message }, 'killing container')
     const grace = (slot.spec.livenessProbe?.terminationGracePeriodSeconds ?? this.pod.spec.terminationGracePeriodSeconds ?? 30) * 1000
@@ -466,47 +592,57 @@ export class PodWorker {
     rmSync(this.podDir(), { recursive: true, force: true })
   }
 
+  /** One container's status as upstream's convertToAPIContainerStatuses shows it. */
+  private containerView(c: Container): ContainerView {
+    const slot = this.slot(c)
+    // An init container that has not run in the current sandbox is waiting to (again).
+    const stale = slot.init && slot.sandbox !== undefined && slot.sandbox !== this.sandbox?.createdAt
+    const st = slot.current && !stale ? this.deps.runtime.state(slot.current) : undefined
+    const status: ContainerStatus = {
+      name: c.name,
+      ready: false,
+      restartCount: slot.restartCount,
+      image: c.image ?? '',
+      imageID: `netkube://${c.image ?? ''}`,
+      started: false,
+      state: {},
+    }
+    if (st) status.containerID = `process://${st.id}`
+    let finished = false
+    if (st?.running) {
+      status.state = { running: { startedAt: st.startedAt } }
+      const startupOk = !slot.startup || slot.startup.result === 'success'
+      status.started = startupOk
+      status.ready = !slot.init && startupOk && (!slot.readiness || slot.readiness.result === 'success')
+    } else if (st && !this.restarts(slot, st.exitCode ?? 0)) {
+      status.state = { terminated: terminatedOf(st, slot) }
+      // A finished init container counts as ready (upstream reports it so).
+      status.ready = slot.init && st.exitCode === 0
+      finished = true
+    } else if (st && slot.waitingReason) {
+      status.state = { waiting: { reason: slot.waitingReason, ...(slot.waitingMessage ? { message: slot.waitingMessage } : {}) } }
+    } else if (st) {
+      status.state = { waiting: { reason: 'CrashLoopBackOff', message: `back-off ${Math.round(slot.backoffMs / 1000)}s restarting failed container=${c.name} pod=${this.pod.metadata.name}` } }
+    } else {
+      // App containers wait for the init containers (PodInitializing), as do init containers not yet run.
+      const initializing = slot.init || ((this.pod.spec.initContainers?.length ?? 0) > 0 && !this.initDone)
+      const reason = slot.waitingReason ?? (initializing ? 'PodInitializing' : 'ContainerCreating')
+      status.state = { waiting: { reason, ...(slot.waitingMessage || this.sandboxError ? { message: slot.waitingMessage ?? this.sandboxError } : {}) } }
+    }
+    if (slot.lastTerminated && !status.state?.terminated) status.lastState = { terminated: slot.lastTerminated }
+    return { status, finished }
+  }
+
   view(): PodView {
-    const containers: ContainerView[] = this.pod.spec.containers.map((c) => {
-      const slot = this.slot(c)
-      const st = slot.current ? this.deps.runtime.state(slot.current) : undefined
-      const status: ContainerStatus = {
-        name: c.name,
-        ready: false,
-        restartCount: slot.restartCount,
-        image: c.image ?? '',
-        imageID: `netkube://${c.image ?? ''}`,
-        started: false,
-        state: {},
-      }
-      if (st) status.containerID = `process://${st.id}`
-      let finished = false
-      if (st?.running) {
-        status.state = { running: { startedAt: st.startedAt } }
-        const startupOk = !slot.startup || slot.startup.result === 'success'
-        status.started = startupOk
-        status.ready = startupOk && (!slot.readiness || slot.readiness.result === 'success')
-      } else if (st && !this.shouldRestart(st.exitCode ?? 0)) {
-        status.state = { terminated: terminatedOf(st, slot) }
-        finished = true
-      } else if (st && slot.waitingReason) {
-        status.state = { waiting: { reason: slot.waitingReason, ...(slot.waitingMessage ? { message: slot.waitingMessage } : {}) } }
-      } else if (st) {
-        status.state = { waiting: { reason: 'CrashLoopBackOff', message: `back-off ${Math.round(slot.backoffMs / 1000)}s restarting failed container=${c.name} pod=${this.pod.metadata.name}` } }
-      } else {
-        const reason = slot.waitingReason ?? 'ContainerCreating'
-        status.state = { waiting: { reason, ...(slot.waitingMessage || this.sandboxError ? { message: slot.waitingMessage ?? this.sandboxError } : {}) } }
-      }
-      if (slot.lastTerminated && !(status.state?.terminated)) status.lastState = { terminated: slot.lastTerminated }
-      return { status, finished }
-    })
     const v: PodView = {
       pod: this.pod,
       hostIP: this.deps.hostIP,
       sandboxReady: !!this.sandbox?.ip,
-      containers,
+      containers: this.pod.spec.containers.map((c) => this.containerView(c)),
       startTime: this.pod.status?.startTime ?? this.startTime,
     }
+    if (this.pod.spec.initContainers?.length) v.initContainers = this.pod.spec.initContainers.map((c) => this.containerView(c))
+    if (this.rejected && !this.rejected.admit) v.rejected = { reason: this.rejected.reason!, message: this.rejected.message! }
     if (this.sandbox?.ip) v.podIP = this.sandbox.ip
     if (this.sandboxError) v.message = this.sandboxError
     return v
@@ -521,15 +657,5 @@ function fieldRefValue(pod: Pod, path: string, fields: Record<string, string | u
 }
 
 function terminatedOf(st: ContainerRuntimeState, slot: Pick<Slot, 'killed'>): ContainerStateTerminated {
-  const code = st.exitCode ?? 0
-  const message = slot.killed?.id === st.id ? slot.killed.message : undefined
-  return {
-    exitCode: code,
-    ...(message ? { message } : {}),
-    reason: st.lost ? 'ContainerStatusUnknown' : code === 0 ? 'Completed' : code === 137 ? 'Error' : 'Error',
-    startedAt: st.startedAt,
-    finishedAt: st.finishedAt ?? new Date().toISOString(),
-    containerID: st.id,
-    ...(st.signal ? { signal: 0 } : {}),
-  }
+  return terminatedState(st, slot.killed?.id === st.id ? slot.killed.message : undefined)
 }

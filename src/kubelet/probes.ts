@@ -29,7 +29,7 @@ export async function runProbe(probe: Probe, container: Container, podIP: string
 }
 
 /** One probe run with upstream's output text for events. */
-export async function runProbeDetailed(probe: Probe, container: Container, podIP: string, netns: string): Promise<ProbeOutcome> {
+export async function runProbeDetailed(probe: Probe, container: Container, podIP: string, netns: string, hostname?: string): Promise<ProbeOutcome> {
   const timeoutMs = (probe.timeoutSeconds ?? 1) * 1000
   let target = ''
   try {
@@ -71,7 +71,8 @@ export async function runProbeDetailed(probe: Probe, container: Container, podIP
     }
     if (probe.exec?.command?.length) {
       const [file, ...args] = probe.exec.command
-      const res = await netnsHandle(netns).run(file!, args, { etc: 'netns', allowFailure: true, timeoutMs })
+      // As the container sees itself: its /etc and its hostname (a UTS namespace of that name).
+      const res = await netnsHandle(netns).run(file!, args, { etc: 'netns', allowFailure: true, timeoutMs, ...(hostname !== undefined ? { hostname } : {}) })
       return { result: res.code === 0 ? 'success' : 'failure', output: `${res.stdout ?? ''}${res.stderr ?? ''}` }
     }
   } catch (err) {

@@ -1,11 +1,12 @@
 // Container runtime contract and the process runtime: a container is a process group in
 // its pod's network namespace. Records on disk (one JSON file per container) let a restarted
 // kubelet adopt processes it started before, identified by PID + kernel start time.
-import { readFileSync, writeFileSync, mkdirSync, readdirSync, rmSync, renameSync } from 'node:fs'
+import { readFileSync, writeFileSync, mkdirSync, readdirSync, rmSync, renameSync, openSync, closeSync, fstatSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { logger } from '../util/log.js'
 import { netnsHandle } from '../net/door.js'
 import { procStartTicks, processAlive } from '../util/proc.js'
+import { exitCodeOf } from './restart.js'
 
 const log = logger('runtime')
 
@@ -18,6 +19,11 @@ export interface ContainerConfig {
   argv: string[]
   env: Record<string, string>
   workingDir?: string
+  /**
+   * The hostname the container sees: it joins the UTS namespace of a running container of its
+   * pod, or, when none runs, gets a new one of this name. Undefined keeps the node's.
+   */
+  hostname?: string
   logPath: string
   binds: { source: string; target: string; readOnly?: boolean }[]
 }
@@ -92,16 +98,45 @@ export class ProcessRuntime implements ContainerRuntime {
     }
   }
 
+  /**
+   * An open descriptor of a live sibling's UTS namespace, or undefined. Held open, it keeps the
+   * namespace alive even if that sibling exits before the new container has joined it.
+   */
+  private openPodUts(podUid: string): number | undefined {
+    for (const rec of this.recs.values()) {
+      if (rec.podUid !== podUid || !rec.running || !alive(rec)) continue
+      try {
+        const fd = openSync(`/proc/${rec.pid}/ns/uts`, 'r')
+        // Still the same process (not a recycled PID), and past its entry: a sibling started a
+        // moment ago may not have made its own namespace yet, and the node's is never joined.
+        if (alive(rec) && fstatSync(fd).ino !== statSync('/proc/self/ns/uts').ino) return fd
+        closeSync(fd)
+      } catch {
+        // exited meanwhile: try the next one
+      }
+    }
+    return undefined
+  }
+
   async start(cfg: ContainerConfig): Promise<ContainerRuntimeState> {
-    // `ip netns exec` semantics: the pod sees its /etc/netns resolv.conf and hosts.
-    const child = netnsHandle(cfg.netns).spawn(cfg.argv, {
-      etc: 'netns',
-      detached: true, // own process group: stop signals reach the whole container
-      env: cfg.env,
-      cwd: cfg.workingDir,
-      logPath: cfg.logPath,
-      binds: cfg.binds,
-    })
+    // netkube keeps no pause process: a pod's UTS namespace lives while one of its containers
+    // does; a container starting alone makes a new one with the same hostname.
+    const utsFd = cfg.hostname !== undefined ? this.openPodUts(cfg.podUid) : undefined
+    let child
+    try {
+      // `ip netns exec` semantics: the pod sees its /etc/netns resolv.conf and hosts.
+      child = netnsHandle(cfg.netns).spawn(cfg.argv, {
+        etc: 'netns',
+        detached: true, // own process group: stop signals reach the whole container
+        env: cfg.env,
+        cwd: cfg.workingDir,
+        logPath: cfg.logPath,
+        binds: cfg.binds,
+        ...(utsFd !== undefined ? { uts: '/proc/self/fd/3', extraFds: [utsFd] } : cfg.hostname !== undefined ? { hostname: cfg.hostname } : {}),
+      })
+    } finally {
+      if (utsFd !== undefined) closeSync(utsFd)
+    }
     const pid = await new Promise<number>((resolve, reject) => {
       child.once('spawn', () => resolve(child.pid!))
       child.once('error', reject)
@@ -122,7 +157,7 @@ export class ProcessRuntime implements ContainerRuntime {
       new Promise<void>((resolve) => {
         child.once('exit', (code, signal) => {
           rec.running = false
-          rec.exitCode = code ?? 128 + (signal ? signalNumber(signal) : 0)
+          rec.exitCode = exitCodeOf(code, signal)
           if (signal) rec.signal = signal
           rec.finishedAt = new Date().toISOString()
           this.save(rec)
@@ -179,9 +214,4 @@ export class ProcessRuntime implements ContainerRuntime {
   close(): void {
     clearInterval(this.pollTimer)
   }
-}
-
-function signalNumber(sig: NodeJS.Signals): number {
-  const table: Partial<Record<NodeJS.Signals, number>> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGKILL: 9, SIGSEGV: 11, SIGTERM: 15 }
-  return table[sig] ?? 0
 }

@@ -1,5 +1,6 @@
 // Pod sandboxes: one network namespace per pod, shared by its containers, wired by the CNI
-// plugin, with the pod's resolv.conf and hosts placed where `ip netns exec` mounts them.
+// plugin, with the pod's resolv.conf and hosts placed where `ip netns exec` mounts them, and
+// the hostname its containers get (each container starts in a UTS namespace of that name).
 import { mkdirSync, writeFileSync, readFileSync, rmSync, readdirSync, renameSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Pod } from '../api/types.js'
@@ -7,6 +8,7 @@ import { createNetns, deleteNetns, netnsExists, netnsPath } from '../net/netns.j
 import { parseCidr } from '../net/ip.js'
 import { CniRuntime, type CniAttachment } from './cni-runtime.js'
 import type { ContainerRuntimeState } from './runtime.js'
+import { podNames } from './hostname.js'
 import { logger } from '../util/log.js'
 
 const log = logger('sandbox')
@@ -17,6 +19,8 @@ export interface SandboxRecord {
   name: string
   netns: string
   ip?: string
+  /** What `hostname` prints in its containers (spec.hostname or the pod name; the FQDN with setHostnameAsFQDN). */
+  hostname?: string
   createdAt: string
 }
 
@@ -70,13 +74,19 @@ export function podResolvConf(pod: Pod, dns: DnsSettings): string {
   return lines.join('\n') + '\n'
 }
 
+/** The kubelet-managed /etc/hosts: localhost, upstream's IPv6 lines, and the pod's own name (FQDN first with a subdomain). */
 export function podHosts(pod: Pod, ip: string | undefined, clusterDomain: string): string {
-  const hostname = pod.spec.hostname ?? pod.metadata.name!
-  const lines = ['# Kubernetes-managed hosts file.', '127.0.0.1\tlocalhost', '::1\tlocalhost ip6-localhost ip6-loopback']
-  if (ip) {
-    const fqdn = pod.spec.subdomain ? `\t${hostname}.${pod.spec.subdomain}.${pod.metadata.namespace}.svc.${clusterDomain}` : ''
-    lines.push(`${ip}${fqdn}\t${hostname}`)
-  }
+  const { hostname, domain } = podNames(pod, clusterDomain)
+  const lines = [
+    '# Kubernetes-managed hosts file.',
+    '127.0.0.1\tlocalhost',
+    '::1\tlocalhost ip6-localhost ip6-loopback',
+    'fe00::0\tip6-localnet',
+    'fe00::0\tip6-mcastprefix',
+    'fe00::1\tip6-allnodes',
+    'fe00::2\tip6-allrouters',
+  ]
+  if (ip) lines.push(domain ? `${ip}\t${hostname}.${domain}\t${hostname}` : `${ip}\t${hostname}`)
   return lines.join('\n') + '\n'
 }
 
@@ -216,6 +226,8 @@ export class SandboxManager {
       netns: this.netnsName(uid),
       createdAt: new Date().toISOString(),
     }
+    // A hostname the kernel cannot hold fails the sandbox before anything is made.
+    rec.hostname = podNames(pod, this.opts.dns.clusterDomain).kernelHostname
     // Record first, so a crash between here and CNI ADD is still cleaned up later.
     this.save(rec)
     try {

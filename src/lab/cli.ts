@@ -7,12 +7,15 @@ const USAGE = `usage:
   netkube lab status [--name lab]
   netkube lab down [--name lab]
   netkube lab node restart NAME [--name lab] [--agent-only | --reboot] [--wait 60s]
+  netkube lab node add NAME [--name lab] [--wait 60s]
+  netkube lab node remove NAME [--name lab] [--wait 60s]
 `
 
 export async function main(argv: string[]): Promise<number | void> {
   const [verb, ...rest] = argv
   if (verb === 'forward') return (await import('./forward.js')).main(rest)
   if (verb === 'supervise') return (await import('./supervise.js')).main(rest)
+  if (verb === 'node' && (rest[0] === 'add' || rest[0] === 'remove')) return (await import('./node-add.js')).main(rest[0], rest.slice(1))
   if (verb === 'node') return (await import('./node-restart.js')).main(rest)
   const { values: v } = parseArgs({
     args: rest,

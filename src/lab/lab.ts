@@ -12,7 +12,7 @@ import { describeStatus, statusFileFor, type ComponentStatus } from './supervise
 import { ensureClusterCA, SHARED_PKI_FILES } from '../apiserver/certs.js'
 import { ensureTokenFile } from '../apiserver/auth.js'
 import { netnsHandle } from '../net/door.js'
-import { spawnDaemon, stopDaemon, isAlive, processesInNamespaces, type DaemonRecord } from './procs.js'
+import { spawnDaemon, stopDaemon, isAlive, killInNamespaces, type DaemonRecord } from './procs.js'
 import { createNetns, deleteNetns, listNetns, netnsExists, openNetOps } from '../net/index.js'
 import { NETKUBE_MAIN } from '../kubelet/images.js'
 import { createClient } from '../client/rest.js'
@@ -20,6 +20,8 @@ import { loadKubeconfig } from '../client/kubeconfig.js'
 import type { Node } from '../api/types.js'
 import { RESOURCES } from '../api/resources.js'
 import { freePort } from '../util/ports.js'
+import { buildOutside, outsideStatusLine } from './outside.js'
+import { attachNode } from './underlay.js'
 import { observeAddons, waitForAddons } from './readiness.js'
 
 /** Names under this domain resolve (to the gateway) through the lab's upstream resolver. */
@@ -93,7 +95,7 @@ export function saveState(s: LabState): void {
   writeFileSync(statePath(s.stateDir), JSON.stringify(s, null, 2))
 }
 
-async function waitFor<T>(what: string, timeoutMs: number, fn: () => Promise<T | undefined>): Promise<T> {
+export async function waitFor<T>(what: string, timeoutMs: number, fn: () => Promise<T | undefined>): Promise<T> {
   const deadline = Date.now() + timeoutMs
   let last = ''
   while (Date.now() < deadline) {
@@ -116,24 +118,10 @@ async function buildUnderlay(plan: LabPlan): Promise<void> {
     await ul.createBridge({ name: plan.underlayBridge })
     await ul.addAddress(plan.underlayBridge, `${plan.gateway}/24`)
     await ul.setLink(plan.underlayBridge, { up: true })
-    for (const n of plan.nodes) {
-      await createNetns(n.netns)
-      await ul.createVeth({ name: n.underlayPort, peerName: 'eth0', peerNetns: n.netns, mtu: 1500 })
-      await ul.setLink(n.underlayPort, { master: plan.underlayBridge, up: true })
-      const node = openNetOps(n.netns)
-      try {
-        await node.addAddress('eth0', `${n.ip}/24`)
-        await node.setLink('eth0', { up: true })
-        await node.setLink('lo', { up: true })
-        await node.addRoute({ dst: 'default', via: plan.gateway, dev: 'eth0' })
-        await node.writeSysctl('net.ipv4.ip_forward', '1')
-      } finally {
-        node.close()
-      }
-    }
   } finally {
     ul.close()
   }
+  for (const n of plan.nodes) await attachNode(plan, n)
 }
 
 /** Does this build's agent take `--api-servers` (the failover client)? Its usage says so. */
@@ -185,6 +173,8 @@ export async function labUp(o: LabUpOptions = {}): Promise<LabState> {
   try {
     step(`underlay ${plan.underlayCidr}: ${plan.nodes.map((n) => `${n.name}=${n.ip}`).join(' ')}${plan.ha ? ' (HA)' : ''}`)
     await buildUnderlay(plan)
+    if (plan.outside) step(`outside client ${plan.outside.ip} (netns ${plan.outside.netns}); LoadBalancer pool ${plan.lbPool}`)
+    await buildOutside(plan)
 
     // The lab's own "outside world" resolver on the underlay gateway: the cluster DNS
     // forwards non-cluster names there, so lookups never leave the lab's namespaces.
@@ -219,6 +209,7 @@ export async function labUp(o: LabUpOptions = {}): Promise<LabState> {
         '--service-cluster-ip-range', plan.serviceCIDR,
         '--cluster-cidr', plan.clusterCIDR,
         '--extra-sans', '127.0.0.1',
+        ...(plan.lbPool ? ['--load-balancer-pools', `default=${plan.lbPool}`] : []),
         ...(servers.length > 1 ? ['--dns-kubeconfig', join(stateDir, 'dns.kubeconfig'), '--dns-api-server', `https://${plan.kubernetesServiceIP}:443`] : []),
         ...(o.serverFlags ?? []),
       ])
@@ -318,18 +309,7 @@ export async function labDown(o: { name?: string; stateDir?: string; progress?: 
   }
   // Anything still running inside the lab's namespaces (containers of a killed kubelet).
   const ours = listNetns().filter((n) => n.startsWith(`${prefix}-`))
-  for (let round = 0; round < 3; round++) {
-    const pids = processesInNamespaces(ours)
-    if (pids.length === 0) break
-    for (const pid of pids) {
-      try {
-        process.kill(pid, round === 0 ? 'SIGTERM' : 'SIGKILL')
-      } catch {
-        /* gone */
-      }
-    }
-    await new Promise((r) => setTimeout(r, 500))
-  }
+  await killInNamespaces(ours)
   // Pod namespaces first, then nodes, then the underlay (its veths go with their peers).
   const order = (n: string): number => (n.includes('-underlay') ? 2 : /-node\d+$/.test(n) ? 1 : 0)
   for (const ns of ours.sort((a, b) => order(a) - order(b))) await deleteNetns(ns)
@@ -349,6 +329,8 @@ export function labStatus(o: { name?: string; stateDir?: string } = {}): string 
   if (!state) return `lab "${name}": not running (no state in ${stateDir})\n`
   const lines = [`lab "${name}": ${state.plan.nodes.length} nodes${state.plan.ha ? ' (HA)' : ''}, kubeconfig ${state.kubeconfig ?? '(not yet)'}`]
   for (const n of state.plan.nodes) lines.push(`  ${n.name.padEnd(7)} ${n.ip.padEnd(15)} netns ${n.netns}${netnsExists(n.netns) ? '' : ' (missing)'}`)
+  const outside = outsideStatusLine(state.plan)
+  if (outside) lines.push(outside)
   const now = Date.now()
   const rows = [['ROLE', 'NODE', 'STATE', 'RESTARTS', 'UPTIME', 'PID', 'LAST EXIT']]
   for (const d of state.daemons) {

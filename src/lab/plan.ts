@@ -18,6 +18,14 @@ export interface LabNode {
   etcd: boolean
 }
 
+/** The lab's outside world: a client on the underlay bridge that is not a cluster node. */
+export interface LabOutside {
+  netns: string
+  /** Its veth on the underlay bridge (in the underlay namespace). */
+  underlayPort: string
+  ip: string
+}
+
 export interface LabPlan {
   name: string
   prefix: string
@@ -36,6 +44,10 @@ export interface LabPlan {
   clusterDNS: string
   /** The `kubernetes` Service's ClusterIP: the first address of the service range. */
   kubernetesServiceIP: string
+  /** Absent in the state of a lab made before it existed. */
+  outside?: LabOutside
+  /** LoadBalancer addresses: a range on the underlay, announced by the nodes over ARP. */
+  lbPool?: string
 }
 
 const UNDERLAY_CIDR = '192.168.56.0/24'
@@ -44,6 +56,9 @@ const SERVICE_CIDR = '10.96.0.0/12'
 /** etcd members and apiservers of an HA lab: upstream's smallest fault-tolerant stacked topology is 3 etcd; 2 apiservers suffice to fail over. */
 export const HA_ETCD_MEMBERS = 3
 export const HA_SERVERS = 2
+/** The LoadBalancer pool on the underlay (.200–.250): above the nodes (.10 + up to 20). */
+const LB_POOL_FIRST = 200
+const LB_POOL_LAST = 250
 
 export function labPlan(name: string, nodes: number, o: { ha?: boolean } = {}): LabPlan {
   if (!/^[a-z0-9]{1,8}$/.test(name)) throw new Error(`lab name "${name}" must be 1-8 lowercase letters or digits`)
@@ -77,6 +92,8 @@ export function labPlan(name: string, nodes: number, o: { ha?: boolean } = {}): 
     // kubeadm's convention, as the server's: the tenth address of the service range
     clusterDNS: nthAddress(parseCidr(SERVICE_CIDR), 10),
     kubernetesServiceIP: nthAddress(parseCidr(SERVICE_CIDR), 1),
+    outside: { netns: `${prefix}-outside`, underlayPort: 'ul-outside', ip: nthAddress(underlay, 2) },
+    lbPool: `${nthAddress(underlay, LB_POOL_FIRST)}-${nthAddress(underlay, LB_POOL_LAST)}`,
   }
 }
 

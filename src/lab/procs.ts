@@ -70,3 +70,19 @@ export function processesInNamespaces(netnsNames: string[]): number[] {
   }
   return pids
 }
+
+/** Stop every process inside these namespaces: SIGTERM, then SIGKILL, three rounds 0.5 s apart. */
+export async function killInNamespaces(netnsNames: string[]): Promise<void> {
+  for (let round = 0; round < 3; round++) {
+    const pids = processesInNamespaces(netnsNames)
+    if (pids.length === 0) return
+    for (const pid of pids) {
+      try {
+        process.kill(pid, round === 0 ? 'SIGTERM' : 'SIGKILL')
+      } catch {
+        /* gone */
+      }
+    }
+    await new Promise((r) => setTimeout(r, 500))
+  }
+}

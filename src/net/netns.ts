@@ -74,6 +74,13 @@ export interface BindMount {
 
 export interface EntryOptions {
   etc?: EtcView
+  /**
+   * The program gets a UTS namespace of its own with this hostname (a pod's name); the
+   * hostname of the namespace this process runs in is never touched.
+   */
+  hostname?: string
+  /** Join this existing UTS namespace (`/proc/PID/ns/uts` of a sibling) instead of making one. */
+  uts?: string
   /** Bind mounts made in the program's own mount namespace just before exec (a pod's volumes). */
   binds?: readonly BindMount[]
 }
@@ -92,6 +99,14 @@ function withBinds(argv: readonly string[], binds: readonly BindMount[], mountNs
 }
 
 /**
+ * `argv` in a new UTS namespace named `hostname`. `hostname` runs only inside it: unshare(1)
+ * exits before exec when unshare(2) fails. Both exec, so the PID stays the program's.
+ */
+function withHostname(argv: readonly string[], hostname: string): string[] {
+  return ['unshare', '--uts', '--', 'sh', '-c', 'hostname "$0" && exec "$@"', hostname, ...argv]
+}
+
+/**
  * The argv that runs `argv` inside namespace `ref` (name or path; undefined = this process's
  * own). The one place a program is sent into a namespace. Both ways in exec the program (no
  * fork), so the PID of the spawned process is the program's own.
@@ -99,7 +114,10 @@ function withBinds(argv: readonly string[], binds: readonly BindMount[], mountNs
 export function entryArgv(ref: string | undefined, argv: readonly string[], opts: EntryOptions = {}): string[] {
   const etcNetns = ref !== undefined && opts.etc === 'netns'
   if (etcNetns && ref.includes('/')) throw new NetError('enter netns', ref, 'EINVAL', '/etc/netns mounts need a namespace name, not a path')
-  const prog = opts.binds?.length ? withBinds(argv, opts.binds, etcNetns) : [...argv]
+  const bound = opts.binds?.length ? withBinds(argv, opts.binds, etcNetns) : [...argv]
+  const named = opts.hostname !== undefined && opts.uts === undefined ? withHostname(bound, opts.hostname) : bound
+  // nsenter execs for a UTS namespace (no fork), so the PID stays the program's.
+  const prog = opts.uts !== undefined ? ['nsenter', `--uts=${opts.uts}`, '--', ...named] : named
   if (ref === undefined) return prog
   if (etcNetns) return ['ip', 'netns', 'exec', ref, ...prog]
   return ['nsenter', `--net=${resolveNetns(ref)}`, '--', ...prog]

@@ -49,6 +49,8 @@ export interface NftElement {
   key: string
   /** Maps only. */
   value?: string
+  /** The set has `flags interval` and a concatenated key: over netlink every element then carries a KEY_END, as nft sends it. */
+  interval?: boolean
 }
 
 export interface NftTableObj {

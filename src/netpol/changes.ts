@@ -22,8 +22,22 @@ export function fingerprint(kind: Kind, o: KubeObject | undefined): string {
 }
 
 interface Pending {
+  kind: Kind
+  /** the core's key: `ns/name`, or the namespace's name */
+  key: string
   before: string
   after: string
+  /** the latest object (undefined: deleted) */
+  obj: KubeObject | undefined
+  since: number
+}
+
+/** One pending change, as the incremental core takes it. */
+export interface Change {
+  kind: Kind
+  key: string
+  obj: KubeObject | undefined
+  /** first arrival (ms since epoch), for the programming-latency metric */
   since: number
 }
 
@@ -36,13 +50,16 @@ export class ChangeTracker {
   update(kind: Kind, prev: KubeObject | undefined, cur: KubeObject | undefined): boolean {
     const o = cur ?? prev
     if (!o) return false
-    const key = `${kind}/${o.metadata.namespace ?? ''}/${o.metadata.name ?? ''}`
+    const key = kind === 'namespace' ? (o.metadata.name ?? '') : `${o.metadata.namespace ?? 'default'}/${o.metadata.name ?? ''}`
+    const id = `${kind}/${key}`
     const after = fingerprint(kind, cur)
-    const p = this.pending.get(key)
-    if (p) p.after = after
-    else this.pending.set(key, { before: fingerprint(kind, prev), after, since: this.now() })
-    const rec = this.pending.get(key)!
-    if (rec.before === rec.after) this.pending.delete(key)
+    const p = this.pending.get(id)
+    if (p) {
+      p.after = after
+      p.obj = cur
+    } else this.pending.set(id, { kind, key, before: fingerprint(kind, prev), after, obj: cur, since: this.now() })
+    const rec = this.pending.get(id)!
+    if (rec.before === rec.after) this.pending.delete(id)
     return this.pending.size > 0
   }
 
@@ -50,9 +67,9 @@ export class ChangeTracker {
     return this.pending.size
   }
 
-  /** Take the pending changes: their arrival times (ms since epoch). */
-  take(): number[] {
-    const out = [...this.pending.values()].map((p) => p.since)
+  /** Take the pending changes. */
+  take(): Change[] {
+    const out = [...this.pending.values()].map(({ kind, key, obj, since }) => ({ kind, key, obj, since }))
     this.pending = new Map()
     return out
   }

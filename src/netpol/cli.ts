@@ -1,5 +1,5 @@
 // `netkube netpol --kubeconfig F --node-name N [--netns NS] [--healthz-port N]
-//   [--min-sync-period-ms 10] [--full-sync-period-ms 3600000]`: NetworkPolicy enforcement alone
+//   [--min-sync-period-ms 10] [--full-sync-period-ms 3600000] [--nft-transport netlink|nft]`: NetworkPolicy enforcement alone
 // (`netkube agent` runs the same inside the node agent).
 import { hostname } from 'node:os'
 import { clientConfigFromEnv, flagValue } from '../client/kubeconfig.js'
@@ -11,7 +11,7 @@ export async function main(argv: string[]): Promise<number> {
   if (argv.includes('--help') || argv.includes('-h')) {
     process.stdout.write(
       'usage: netkube netpol --kubeconfig FILE --node-name NAME [--netns NS] [--healthz-port N] [--healthz-bind-address IP]\n' +
-        '  [--min-sync-period-ms MS] [--full-sync-period-ms MS]\n',
+        '  [--min-sync-period-ms MS] [--full-sync-period-ms MS] [--nft-transport netlink|nft]\n',
     )
     return 0
   }
@@ -24,6 +24,8 @@ export async function main(argv: string[]): Promise<number> {
   const healthHost = flagValue(argv, 'healthz-bind-address')
   const minSyncMs = num('min-sync-period-ms')
   const fullSyncMs = num('full-sync-period-ms')
+  const transport = flagValue(argv, 'nft-transport')
+  if (transport !== undefined && transport !== 'nft' && transport !== 'netlink') throw new Error(`--nft-transport must be netlink or nft, not "${transport}"`)
   const handle = await startNetpol({
     client: createClient(clientConfigFromEnv(argv)),
     nodeName: flagValue(argv, 'node-name') ?? hostname(),
@@ -32,6 +34,7 @@ export async function main(argv: string[]): Promise<number> {
     ...(healthHost ? { healthHost } : {}),
     ...(minSyncMs !== undefined ? { minSyncMs } : {}),
     ...(fullSyncMs !== undefined ? { fullSyncMs } : {}),
+    ...(transport ? { transport } : {}),
   })
   await waitForSignal()
   await handle.stop()

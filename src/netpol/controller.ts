@@ -1,13 +1,16 @@
 // The NetworkPolicy controller of one node: change tracker → coalesced sync (SyncRunner) →
-// pure core (computeDesired) → planner → one nft transaction. Nothing is written before the
-// informers synced (an empty cache would isolate nobody, or everybody); a failed sync leaves
-// kernel and memory unchanged and schedules a full resync; the first sync is full (adoption).
+// incremental core (IncrementalNetpol: the changed objects in, the element diff out) → planner
+// → one transaction. A full sync (the first one: adoption; every fullSyncMs; after a failure)
+// rebuilds the core from the informer caches and the table from scratch. Nothing is written
+// before the informers synced (an empty cache would isolate nobody, or everybody); a failed
+// sync leaves the kernel unchanged and schedules a full resync.
 import type { KubeObject, Namespace, NetworkPolicy, Pod } from '../api/types.js'
 import type { NftRunner } from '../net/nft.js'
 import { SyncRunner } from '../proxy/runner.js'
 import { logger, type Logger } from '../util/log.js'
 import { ChangeTracker, type Kind } from './changes.js'
-import { computeDesired, elementCount, type NetpolInput } from './core.js'
+import { elementCount } from './core.js'
+import { IncrementalNetpol, objectKey } from './incremental.js'
 import type { NetpolMetrics } from './metrics.js'
 import { NetpolNftState } from './nftables.js'
 
@@ -44,6 +47,7 @@ export interface NetpolSyncResult {
 export class NetpolController {
   readonly changes = new ChangeTracker()
   readonly state: NetpolNftState
+  private core: IncrementalNetpol
   private synced = false
   private needFull = true
   private lastFullAt = 0
@@ -57,6 +61,7 @@ export class NetpolController {
 
   constructor(private readonly o: NetpolControllerOptions) {
     this.state = new NetpolNftState(o.table)
+    this.core = new IncrementalNetpol(o.nodeName)
     this.log = o.log ?? logger('netpol')
     this.runner = new SyncRunner(() => this.syncOnce().then(() => undefined), { minIntervalMs: o.minSyncMs ?? 10, maxIntervalMs: o.fullSyncMs ?? 3_600_000 })
   }
@@ -89,16 +94,27 @@ export class NetpolController {
   private async doSync(): Promise<NetpolSyncResult> {
     if (!this.synced) throw new Error('netpol: informers not synced yet')
     const start = performance.now()
-    const arrivals = this.changes.take()
-    const input: NetpolInput = { nodeName: this.o.nodeName, pods: this.o.source.pods(), namespaces: this.o.source.namespaces(), policies: [...this.o.source.policies()] }
-    const desired = computeDesired(input)
+    const changes = this.changes.take()
     const full = this.needFull || !this.state.programmed || Date.now() - this.lastFullAt >= (this.o.fullSyncMs ?? 3_600_000)
-    const plan = full ? this.state.planFull(desired) : this.state.planIncremental(desired)
+    let plan
+    if (full) {
+      // from the caches, from scratch: whatever the core or the kernel held before is replaced
+      this.core = this.load()
+      this.core.flush()
+      plan = this.state.planFull(this.core.desired())
+    } else {
+      for (const c of changes) {
+        if (c.kind === 'pod') this.core.setPod(c.key, c.obj as Pod | undefined)
+        else if (c.kind === 'namespace') this.core.setNamespace(c.key, c.obj as Namespace | undefined)
+        else this.core.setPolicy(c.key, c.obj as NetworkPolicy | undefined)
+      }
+      plan = this.state.planDiff(this.core.flush())
+    }
     try {
       await this.o.nft.apply(plan.tx)
       plan.commit()
     } catch (err) {
-      // atomic: the kernel kept its previous rules; rebuild everything next time
+      // atomic: the kernel kept its previous rules; the core is ahead of it, so rebuild both
       this.needFull = true
       this.state.reset()
       this.lastError = err as Error
@@ -113,13 +129,13 @@ export class NetpolController {
     this.lastSyncedAt = now
     this.lastError = undefined
     const durationMs = performance.now() - start
-    const elements = elementCount(desired)
+    const elements = elementCount(this.core.desired())
     const m = this.o.metrics
     if (m) {
       m.syncDuration.observe({ kind: full ? 'full' : 'partial' }, durationMs / 1000)
       m.elements.set(elements)
-      m.policies.set((input.policies as NetworkPolicy[]).length)
-      for (const t of arrivals) m.programmingLatency.observe(Math.max(0, now - t) / 1000)
+      m.policies.set(this.core.policyCount)
+      for (const c of changes) m.programmingLatency.observe(Math.max(0, now - c.since) / 1000)
     }
     const result = { full, added: plan.added, deleted: plan.deleted, elements, durationMs }
     this.lastResult = result
@@ -128,6 +144,15 @@ export class NetpolController {
     this.waiters = []
     for (const r of w) r(result)
     return result
+  }
+
+  /** A core loaded from the informer caches. */
+  private load(): IncrementalNetpol {
+    const core = new IncrementalNetpol(this.o.nodeName)
+    for (const n of this.o.source.namespaces()) core.setNamespace(n.metadata.name ?? '', n)
+    for (const p of this.o.source.pods()) core.setPod(objectKey(p), p)
+    for (const np of this.o.source.policies()) core.setPolicy(objectKey(np), np)
+    return core
   }
 
   async stop(): Promise<void> {

@@ -104,7 +104,7 @@ export function podInfo(p: Pod): PodInfo | undefined {
 }
 
 /** [lo, hi] inclusive, as unsigned 32-bit numbers. */
-type Range = [number, number]
+export type Range = [number, number]
 /** One protocol's port range, inclusive. */
 interface PortRange {
   proto: Proto
@@ -112,14 +112,14 @@ interface PortRange {
   hi: number
 }
 /** Peer ranges and the ports allowed to/from them ('all' = every port and protocol). */
-interface Contribution {
+export interface Contribution {
   ranges: Range[]
   ports: PortRange[] | 'all'
 }
 
 const protoOf = (p: NetworkPolicyPort): Proto => ((p.protocol ?? 'TCP').toLowerCase() as Proto)
 
-function compile(ls: LabelSelector | undefined): ParsedSelector | undefined {
+export function compile(ls: LabelSelector | undefined): ParsedSelector | undefined {
   if (ls === undefined || ls === null) return undefined
   try {
     return labelSelectorFromApi(ls)
@@ -176,10 +176,28 @@ function resolvePorts(ports: readonly NetworkPolicyPort[] | undefined, pod: PodI
   return out
 }
 
-const hasNamedPort = (ports: readonly NetworkPolicyPort[] | undefined): boolean => !!ports?.some((p) => typeof p.port === 'string')
+export const hasNamedPort = (ports: readonly NetworkPolicyPort[] | undefined): boolean => !!ports?.some((p) => typeof p.port === 'string')
+
+/** The directions a policy isolates, with upstream's defaulting of policyTypes. */
+export function policyDirections(spec: NetworkPolicy['spec']): { ingress: boolean; egress: boolean } {
+  const types = spec.policyTypes?.length ? spec.policyTypes : spec.egress?.length ? ['Ingress', 'Egress'] : ['Ingress']
+  return { ingress: types.includes('Ingress'), egress: types.includes('Egress') }
+}
+
+/** A rule's peers, whatever its direction. */
+export const rulePeers = (rule: { from?: NetworkPolicyPeer[]; to?: NetworkPolicyPeer[] }, dir: 'ingress' | 'egress'): NetworkPolicyPeer[] | undefined =>
+  dir === 'ingress' ? rule.from : rule.to
+
+/** How rule evaluation finds pods: from scratch (Index) or memoised (incremental.ts). */
+export interface PeerLookup {
+  /** Pods a peer names (undefined: the peer is an ipBlock). */
+  peerPods(peer: NetworkPolicyPeer, policyNs: string): readonly PodInfo[] | undefined
+  /** Every known pod inside the ranges (egress named ports towards an ipBlock). */
+  podsIn(ranges: readonly Range[]): readonly PodInfo[]
+}
 
 /** Pods, namespaces and their labels, indexed once per computation. */
-class Index {
+class Index implements PeerLookup {
   readonly byNs = new Map<string, PodInfo[]>()
   readonly all: PodInfo[] = []
   readonly nsLabels = new Map<string, Record<string, string>>()
@@ -230,14 +248,18 @@ class Index {
     }
     return out
   }
+
+  podsIn(ranges: readonly Range[]): PodInfo[] {
+    return this.all.filter((p) => ranges.some(([a, b]) => p.ip >= a && p.ip <= b))
+  }
 }
 
 /**
  * What one rule contributes for one local pod. `peersOf` are the rule's peers (absent/empty =
  * everyone); `portsFor(remote)` resolves ports for a remote pod (egress) or ignores it (ingress).
  */
-function ruleContributions(
-  idx: Index,
+export function ruleContributions(
+  idx: PeerLookup,
   policyNs: string,
   peers: readonly NetworkPolicyPeer[] | undefined,
   ports: readonly NetworkPolicyPort[] | undefined,
@@ -267,7 +289,7 @@ function ruleContributions(
     const numeric = fixed ?? resolvePorts(ports, undefined)
     if (numeric === 'all' || numeric.length) out.push({ ranges, ports: numeric })
     // egress named ports towards an address block: the known pods inside it
-    if (perRemote) pushPods(idx.all.filter((p) => ranges.some(([a, b]) => p.ip >= a && p.ip <= b)))
+    if (perRemote) pushPods(idx.podsIn(ranges))
   }
   if (!peers || peers.length === 0) {
     pushRanges([[0, MAX_IP]])
@@ -371,31 +393,43 @@ export function computeDesired(input: NetpolInput): Desired {
     if (!sel) continue
     const selected = idx.select(ns, sel, local)
     if (!selected.length) continue
-    const types = spec.policyTypes?.length ? spec.policyTypes : spec.egress?.length ? ['Ingress', 'Egress'] : ['Ingress']
+    const dirs = policyDirections(spec)
     for (const dir of ['ingress', 'egress'] as const) {
-      if (!types.includes(dir === 'ingress' ? 'Ingress' : 'Egress')) continue
+      if (!dirs[dir]) continue
       const rules = (dir === 'ingress' ? spec.ingress : spec.egress) ?? []
       for (const pod of selected) {
         const list = contribs[dir].get(pod.ip) ?? contribs[dir].set(pod.ip, []).get(pod.ip)!
         for (const rule of rules) {
-          const peers = dir === 'ingress' ? (rule as { from?: NetworkPolicyPeer[] }).from : (rule as { to?: NetworkPolicyPeer[] }).to
-          list.push(...ruleContributions(idx, ns, peers, rule.ports, pod, dir))
+          list.push(...ruleContributions(idx, ns, rulePeers(rule, dir), rule.ports, pod, dir))
         }
       }
     }
   }
   for (const dir of ['ingress', 'egress'] as const) {
-    const [isolated, all, ports] =
-      dir === 'ingress' ? [SETS.ingressIsolated, SETS.ingressAll, SETS.ingressPorts] : [SETS.egressIsolated, SETS.egressAll, SETS.egressPorts]
+    const sets = DIR_SETS[dir]
     for (const [ip, list] of contribs[dir]) {
-      const me = intToIp4(ip)
-      out.get(isolated)!.add(me)
-      const els = disjointElements(list)
-      for (const r of els.all) out.get(all)!.add(`${me} . ${r}`)
-      for (const r of els.ports) out.get(ports)!.add(`${me} . ${r}`)
+      const els = unitElements(ip, list)
+      out.get(sets.isolated)!.add(els.isolated)
+      for (const e of els.all) out.get(sets.all)!.add(e)
+      for (const e of els.ports) out.get(sets.ports)!.add(e)
     }
   }
   return out
+}
+
+export type Direction = 'ingress' | 'egress'
+
+/** The three sets of each direction. */
+export const DIR_SETS = {
+  ingress: { isolated: SETS.ingressIsolated, all: SETS.ingressAll, ports: SETS.ingressPorts },
+  egress: { isolated: SETS.egressIsolated, all: SETS.egressAll, ports: SETS.egressPorts },
+} as const
+
+/** One isolated local pod IP and direction: its elements (keys prefixed by the pod's address). */
+export function unitElements(ip: number, contribs: readonly Contribution[]): { isolated: string; all: string[]; ports: string[] } {
+  const me = intToIp4(ip)
+  const els = disjointElements(contribs)
+  return { isolated: me, all: els.all.map((r) => `${me} . ${r}`), ports: els.ports.map((r) => `${me} . ${r}`) }
 }
 
 /** Total elements (a gauge, and the size of a full sync). */

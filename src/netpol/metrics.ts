@@ -11,8 +11,8 @@ export class NetpolMetrics {
     registers: [this.registry],
   })
   readonly programmingLatency = new Histogram({
-    name: 'netkube_netpol_programming_duration_seconds',
-    help: 'From a Pod, Namespace or NetworkPolicy change arriving to its rules being in the kernel',
+    name: 'netkube_netpol_programming_latency_seconds',
+    help: 'From a Pod, Namespace or NetworkPolicy change arriving (informer event) to the kernel holding its elements',
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.15, 0.2, 0.3, 0.5, 1, 2, 5, 10],
     registers: [this.registry],
   })

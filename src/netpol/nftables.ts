@@ -13,6 +13,7 @@
 //   `goto deny`: TCP reset / ICMP admin-prohibited, so a blocked client learns it at once.
 import { NftTransaction, type NftChain, type NftSet } from '../net/nft.js'
 import { SETS, type Desired, type SetName } from './core.js'
+import type { ElementDiff } from './incremental.js'
 
 export const NFT_FAMILY = 'ip' as const
 export const NFT_TABLE = 'netkube-netpol'
@@ -58,19 +59,22 @@ export function baseObjects(): { chains: NftChain[]; sets: NftSet[]; rules: [str
 
 /** Sets in a fixed order, so transactions render deterministically. */
 const SET_ORDER: SetName[] = Object.values(SETS)
+/** The concatenated interval sets (their elements carry a KEY_END over netlink). */
+const INTERVAL = new Set<SetName>(baseObjects().sets.filter((s) => s.flags?.includes('interval')).map((s) => s.name as SetName))
+const element = (set: SetName, key: string) => ({ kind: 'element' as const, set, key, ...(INTERVAL.has(set) ? { interval: true } : {}) })
 
 export interface Plan {
   tx: NftTransaction
   full: boolean
   added: number
   deleted: number
-  /** Make the planned state the current one: only after the kernel accepted `tx`. */
+  /** Record that the kernel accepted `tx`. */
   commit(): void
 }
 
-/** What the kernel holds (as last accepted) and the planner. */
+/** Whether the kernel holds this agent's table, and the planner of full and element-diff syncs. */
 export class NetpolNftState {
-  private current: Desired | undefined
+  private programmedOnce = false
 
   constructor(
     readonly table = NFT_TABLE,
@@ -78,7 +82,7 @@ export class NetpolNftState {
   ) {}
 
   get programmed(): boolean {
-    return this.current !== undefined
+    return this.programmedOnce
   }
 
   /**
@@ -97,43 +101,33 @@ export class NetpolNftState {
     // elements before the rules that use them: the first packet sees a complete policy
     for (const set of SET_ORDER)
       for (const key of [...(desired.get(set) ?? [])].sort()) {
-        tx.add({ kind: 'element', set, key })
+        tx.add(element(set, key))
         added++
       }
     for (const [chain, rule] of base.rules) tx.add({ kind: 'rule', chain, rule })
-    return { tx, full: true, added, deleted: 0, commit: () => void (this.current = clone(desired)) }
+    return { tx, full: true, added, deleted: 0, commit: () => void (this.programmedOnce = true) }
   }
 
-  /** Incremental sync: per set, delete what went, then add what came (deletes first: no overlap). */
-  planIncremental(desired: Desired): Plan {
-    if (!this.current) return this.planFull(desired)
-    const cur = this.current
+  /** Incremental sync: the core's element diff, deletes first (the sets never hold overlaps). */
+  planDiff(diff: ElementDiff): Plan {
     const tx = new NftTransaction(this.family, this.table)
     let added = 0
     let deleted = 0
-    for (const set of SET_ORDER) {
-      const want = desired.get(set) ?? new Set<string>()
-      for (const key of [...(cur.get(set) ?? [])].filter((k) => !want.has(k)).sort()) {
-        tx.delete({ kind: 'element', set, key })
+    for (const set of SET_ORDER)
+      for (const key of [...(diff.del.get(set) ?? [])].sort()) {
+        tx.delete(element(set, key))
         deleted++
       }
-    }
-    for (const set of SET_ORDER) {
-      const have = cur.get(set) ?? new Set<string>()
-      for (const key of [...(desired.get(set) ?? [])].filter((k) => !have.has(k)).sort()) {
-        tx.add({ kind: 'element', set, key })
+    for (const set of SET_ORDER)
+      for (const key of [...(diff.add.get(set) ?? [])].sort()) {
+        tx.add(element(set, key))
         added++
       }
-    }
-    return { tx, full: false, added, deleted, commit: () => void (this.current = clone(desired)) }
+    return { tx, full: false, added, deleted, commit: () => void (this.programmedOnce = true) }
   }
 
   /** Forget the kernel state (after a failure): the next plan is a full one. */
   reset(): void {
-    this.current = undefined
+    this.programmedOnce = false
   }
-}
-
-function clone(d: Desired): Desired {
-  return new Map([...d].map(([k, v]) => [k, new Set(v)]))
 }

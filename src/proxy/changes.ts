@@ -13,9 +13,9 @@ export interface Change<T> {
 /** Annotation the EndpointSlice controller sets to when the change that caused it happened. */
 export const TRIGGER_TIME_ANNOTATION = 'endpoints.kubernetes.io/last-change-trigger-time'
 
-/** What of a Service matters to the proxy (not status, not metadata noise). */
+/** What of a Service matters to the proxy: its spec and LoadBalancer ingress (not metadata noise). */
 function serviceFingerprint(s: Service | undefined): string {
-  return s ? JSON.stringify(s.spec) : ''
+  return s ? JSON.stringify([s.spec, s.status?.loadBalancer?.ingress ?? []]) : ''
 }
 
 export class ServiceChangeTracker {

@@ -21,6 +21,7 @@ import { startStatusServer, type StatusServer } from '../util/status-server.js'
 import { NftBackend } from './nft-backend.js'
 import { ensureNodePrerequisites } from './node.js'
 import { Proxier } from './proxier.js'
+import { HealthCheckServers, healthCheckTargets } from './healthcheck.js'
 
 export type ProxyMode = 'nftables' | 'iptables' | 'ipvs'
 
@@ -53,12 +54,21 @@ export interface StartProxyOptions {
   nftTransport?: 'netlink' | 'nft'
   /** Override the nft runner (tests). */
   nft?: NftRunner
+  /**
+   * Serve every Local LoadBalancer's healthCheckNodePort (default: on when the proxy runs in
+   * its own namespace; the servers listen where this process does, so not with `netns`).
+   */
+  healthCheckServers?: boolean
+  /** Address they listen on (default 0.0.0.0). */
+  healthCheckHost?: string
 }
 
 export interface ProxyHandle {
   proxier: Proxier
   metrics: ProxyMetrics
   healthPort?: number
+  /** The healthCheckNodePorts being served (undefined: servers off). */
+  healthCheckPorts?: () => number[]
   stop(): Promise<void>
 }
 
@@ -102,7 +112,12 @@ export async function startProxy(opts: StartProxyOptions): Promise<ProxyHandle> 
   else if (!opts.netns) (await import('./node.js')).assertNotRootNetns(undefined)
   const metrics = new ProxyMetrics()
   const backend = makeBackend(opts)
-  const proxier = new Proxier({
+  const hc = (opts.healthCheckServers ?? !opts.netns) ? new HealthCheckServers(() => proxier.lastError === undefined, opts.healthCheckHost) : undefined
+  let hcSync: Promise<void> = Promise.resolve()
+  const proxier: Proxier = new Proxier({
+    onSynced: (ports) => {
+      if (hc) hcSync = hcSync.then(() => hc.sync(healthCheckTargets(ports.values())))
+    },
     backend,
     node: { name: opts.nodeName, ips: [...opts.nodeIPs], clusterCIDR: opts.clusterCIDR, serviceCIDR: opts.serviceCIDR },
     metrics,
@@ -148,9 +163,12 @@ export async function startProxy(opts: StartProxyOptions): Promise<ProxyHandle> 
     proxier,
     metrics,
     healthPort,
+    ...(hc ? { healthCheckPorts: () => hc.ports } : {}),
     async stop() {
       for (const i of informers) i.stop()
       await proxier.stop()
+      await hcSync
+      await hc?.close()
       backend.close?.()
       await server?.close()
     },

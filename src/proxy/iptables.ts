@@ -22,6 +22,10 @@ export const IPT = {
   filterServices: 'KUBE-SERVICES',
   filterExternal: 'KUBE-EXTERNAL-SERVICES',
   masqMark: '0x4000/0x4000',
+  /** nat: marks a packet to drop (the nat table refuses DROP); filter KUBE-PROXY-FIREWALL drops it. Not KUBE-MARK-DROP: that one is the kubelet's. */
+  markDrop: 'KUBE-MARK-FW-DROP',
+  filterFirewall: 'KUBE-PROXY-FIREWALL',
+  dropMark: '0x8000/0x8000',
 } as const
 
 /** Built-in chain → our chain, per table (the jumps ensured outside the restore). */
@@ -33,15 +37,22 @@ export const IPT_JUMPS: readonly { table: 'nat' | 'filter'; chain: string; targe
   { table: 'filter', chain: 'FORWARD', target: IPT.filterServices, extra: ['-m', 'conntrack', '--ctstate', 'NEW'] },
   { table: 'filter', chain: 'OUTPUT', target: IPT.filterServices, extra: ['-m', 'conntrack', '--ctstate', 'NEW'] },
   { table: 'filter', chain: 'INPUT', target: IPT.filterServices, extra: ['-m', 'conntrack', '--ctstate', 'NEW'] },
+  // loadBalancerSourceRanges: what KUBE-FW-* marked in nat is dropped here
+  { table: 'filter', chain: 'INPUT', target: IPT.filterFirewall },
+  { table: 'filter', chain: 'FORWARD', target: IPT.filterFirewall },
 ]
 
 const spName = (sp: ServicePortInfo): string => `${sp.namespace}/${sp.name}:${sp.portName}`
 export const svcChain = (sp: ServicePortInfo): string => `KUBE-SVC-${shortHash(`${spName(sp)}${sp.protocol}`, 16)}`
 export const extChain = (sp: ServicePortInfo): string => `KUBE-EXT-${shortHash(`${spName(sp)}${sp.protocol}`, 16)}`
+/** Local-policy balancing over this node's endpoints (upstream's KUBE-SVL-*). */
+export const svlChain = (sp: ServicePortInfo): string => `KUBE-SVL-${shortHash(`${spName(sp)}${sp.protocol}`, 16)}`
+/** loadBalancerSourceRanges check (upstream's KUBE-FW-*). */
+export const fwChain = (sp: ServicePortInfo): string => `KUBE-FW-${shortHash(`${spName(sp)}${sp.protocol}`, 16)}`
 export const sepChain = (sp: ServicePortInfo, ep: EndpointInfo): string =>
   `KUBE-SEP-${shortHash(`${spName(sp)}${sp.protocol}${ep.ip}:${ep.port}`, 16)}`
 /** The per-Service chains: the only ones a partial sync may leave untouched or delete. */
-export const isServiceChain = (chain: string): boolean => /^KUBE-(SVC|SEP|EXT)-/.test(chain)
+export const isServiceChain = (chain: string): boolean => /^KUBE-(SVC|SVL|SEP|EXT|FW)-/.test(chain)
 
 export interface IptablesConfig {
   clusterCIDR: string
@@ -90,12 +101,12 @@ function serviceRules(ports: readonly ServicePortInfo[], cfg: IptablesConfig): S
     const p = sp.protocol
     const name = spName(sp)
     const dst = (ip: string): string => `-d ${ip}/32 -p ${p} -m ${p} --dport ${sp.port}`
-    const hasExternal = sp.nodePort !== undefined || sp.externalIPs.length > 0
+    const hasExternal = sp.nodePort !== undefined || sp.externalIPs.length > 0 || sp.loadBalancerIPs.length > 0
     if (!cat.internal.length) {
       out.filter.push(`-A ${IPT.filterServices} ${c(`${name} has no endpoints`)} ${dst(sp.clusterIP)} -j REJECT`)
     }
     if (hasExternal && !cat.external.length) {
-      for (const ip of sp.externalIPs) out.filter.push(`-A ${IPT.filterServices} ${c(`${name} has no endpoints`)} ${dst(ip)} -j REJECT`)
+      for (const ip of [...sp.externalIPs, ...sp.loadBalancerIPs]) out.filter.push(`-A ${IPT.filterServices} ${c(`${name} has no endpoints`)} ${dst(ip)} -j REJECT`)
       if (sp.nodePort !== undefined)
         out.filter.push(
           `-A ${IPT.filterExternal} ${c(`${name} has no endpoints`)} -m addrtype --dst-type LOCAL -p ${p} -m ${p} --dport ${sp.nodePort} -j REJECT`,
@@ -103,6 +114,12 @@ function serviceRules(ports: readonly ServicePortInfo[], cfg: IptablesConfig): S
     }
     const eps = sp.internalLocal ? cat.local : cat.cluster
     if (!eps.length) continue
+    const balance = (chain: string, over: readonly EndpointInfo[]): string[] =>
+      over.map((ep, i) => {
+        const n = over.length - i
+        const prob = n > 1 ? ` -m statistic --mode random --probability ${(1 / n).toFixed(10)}` : ''
+        return `-A ${chain} ${c(`${name} -> ${ep.ip}:${ep.port}`)}${prob} -j ${sepChain(sp, ep)}`
+      })
     const svc = svcChain(sp)
     const svcRules: string[] = []
     out.chains.set(svc, svcRules)
@@ -111,18 +128,36 @@ function serviceRules(ports: readonly ServicePortInfo[], cfg: IptablesConfig): S
     if (sp.affinitySeconds !== undefined)
       for (const ep of eps)
         svcRules.push(`-A ${svc} ${c(`${name} -> ${ep.ip}:${ep.port}`)} -m recent --name ${sepChain(sp, ep)} --mask 255.255.255.255 --rsource --rcheck --seconds ${sp.affinitySeconds} --reap -j ${sepChain(sp, ep)}`)
-    eps.forEach((ep, i) => {
-      const n = eps.length - i
-      const prob = n > 1 ? ` -m statistic --mode random --probability ${(1 / n).toFixed(10)}` : ''
-      svcRules.push(`-A ${svc} ${c(`${name} -> ${ep.ip}:${ep.port}`)}${prob} -j ${sepChain(sp, ep)}`)
-    })
+    svcRules.push(...balance(svc, eps))
+    const seps = new Map(eps.map((ep) => [sepChain(sp, ep), ep]))
     if (hasExternal && cat.external.length) {
       const ext = extChain(sp)
-      out.chains.set(ext, [`-A ${ext} ${c('masquerade traffic for ' + name + ' external destinations')} -j ${IPT.markMasq}`, `-A ${ext} -j ${svc}`])
+      if (!sp.externalLocal) out.chains.set(ext, [`-A ${ext} ${c('masquerade traffic for ' + name + ' external destinations')} -j ${IPT.markMasq}`, `-A ${ext} -j ${svc}`])
+      else {
+        // Local: the client's address is kept; pods and the node itself still use the cluster chain
+        const svl = svlChain(sp)
+        out.chains.set(ext, [
+          `-A ${ext} ${c(`pod traffic for ${name} external destinations`)} -s ${cfg.clusterCIDR} -j ${svc}`,
+          `-A ${ext} ${c(`masquerade LOCAL traffic for ${name} external destinations`)} -m addrtype --src-type LOCAL -j ${IPT.markMasq}`,
+          `-A ${ext} ${c(`route LOCAL traffic for ${name} external destinations`)} -m addrtype --src-type LOCAL -j ${svc}`,
+          `-A ${ext} -j ${svl}`,
+        ])
+        out.chains.set(svl, balance(svl, cat.local))
+        for (const ep of cat.local) seps.set(sepChain(sp, ep), ep)
+      }
       for (const ip of sp.externalIPs) out.services.push(`-A ${IPT.services} ${c(`${name} external IP`)} ${dst(ip)} -j ${ext}`)
+      let lbTarget = ext
+      if (sp.loadBalancerIPs.length && sp.sourceRanges.length) {
+        lbTarget = fwChain(sp)
+        out.chains.set(lbTarget, [
+          ...sp.sourceRanges.map((r) => `-A ${lbTarget} ${c(`${name} loadbalancer IP`)} -s ${r} -j ${ext}`),
+          `-A ${lbTarget} ${c(`${name} loadbalancer IP`)} -j ${IPT.markDrop}`,
+        ])
+      }
+      for (const ip of sp.loadBalancerIPs) out.services.push(`-A ${IPT.services} ${c(`${name} loadbalancer IP`)} ${dst(ip)} -j ${lbTarget}`)
       if (sp.nodePort !== undefined) out.nodePorts.push(`-A ${IPT.nodePorts} ${c(name)} -p ${p} -m ${p} --dport ${sp.nodePort} -j ${ext}`)
     }
-    for (const ep of eps) {
+    for (const [, ep] of seps) {
       const sep = sepChain(sp, ep)
       const recent = sp.affinitySeconds !== undefined ? ` -m recent --name ${sep} --mask 255.255.255.255 --rsource --set` : ''
       out.chains.set(sep, [`-A ${sep} ${c(name)} -s ${ep.ip}/32 -j ${IPT.markMasq}`, `-A ${sep} ${c(name)} -p ${p} -m ${p}${recent} -j DNAT --to-destination ${ep.ip}:${ep.port}`])
@@ -138,7 +173,7 @@ function serviceRules(ports: readonly ServicePortInfo[], cfg: IptablesConfig): S
  */
 export function renderIptables(ports: ReadonlyMap<string, readonly ServicePortInfo[]>, cfg: IptablesConfig, plan: IptablesPlan = {}): IptablesRender {
   const existing = new Set(plan.existing ?? [])
-  const shared = [IPT.services, IPT.nodePorts, IPT.postrouting, IPT.markMasq]
+  const shared = [IPT.services, IPT.nodePorts, IPT.postrouting, IPT.markMasq, IPT.markDrop]
   const filter: string[] = []
   const services: string[] = []
   const nodePorts: string[] = []
@@ -166,6 +201,7 @@ export function renderIptables(ports: ReadonlyMap<string, readonly ServicePortIn
     `-A ${IPT.postrouting} -j MARK --xor-mark 0x4000`,
     `-A ${IPT.postrouting} ${comment('kubernetes service traffic requiring SNAT')} -j MASQUERADE --random-fully`,
     `-A ${IPT.markMasq} -j MARK --or-mark 0x4000`,
+    `-A ${IPT.markDrop} -j MARK --or-mark 0x8000`,
     ...services,
     // last: NodePorts only after every ClusterIP/externalIP match
     `-A ${IPT.services} ${comment('kubernetes service nodeports')} -m addrtype --dst-type LOCAL -j ${IPT.nodePorts}`,
@@ -176,6 +212,8 @@ export function renderIptables(ports: ReadonlyMap<string, readonly ServicePortIn
     '*filter',
     `:${IPT.filterServices} - [0:0]`,
     `:${IPT.filterExternal} - [0:0]`,
+    `:${IPT.filterFirewall} - [0:0]`,
+    `-A ${IPT.filterFirewall} ${comment('loadbalancer source ranges: marked in nat')} -m mark --mark ${IPT.dropMark} -j DROP`,
     ...filter,
     'COMMIT',
     '*nat',
@@ -185,7 +223,7 @@ export function renderIptables(ports: ReadonlyMap<string, readonly ServicePortIn
     'COMMIT',
     '',
   ].join('\n')
-  return { text, natChains: [...shared, ...wanted], written, deleted, rules: filter.length + nat.length + kept }
+  return { text, natChains: [...shared, ...wanted], written, deleted, rules: filter.length + 1 + nat.length + kept }
 }
 
 /** Applies restore input and lists chains; the real one runs legacy iptables inside a netns. */

@@ -17,6 +17,11 @@ export const IPSETS = {
   loopBack: 'KUBE-LOOP-BACK',
   nodePortTCP: 'KUBE-NODE-PORT-TCP',
   nodePortUDP: 'KUBE-NODE-PORT-UDP',
+  // LoadBalancer IPs (upstream's sets): all, Local ones (no masquerade), with source ranges
+  loadBalancer: 'KUBE-LOAD-BALANCER',
+  loadBalancerLocal: 'KUBE-LOAD-BALANCER-LOCAL',
+  loadBalancerFW: 'KUBE-LOAD-BALANCER-FW',
+  loadBalancerSourceCIDR: 'KUBE-LOAD-BALANCER-SOURCE-CIDR',
 } as const
 
 export interface IpvsConfig {
@@ -49,6 +54,10 @@ export function renderIpvs(all: Iterable<readonly ServicePortInfo[]>, cfg: IpvsC
     [IPSETS.loopBack]: [] as string[],
     [IPSETS.nodePortTCP]: [] as string[],
     [IPSETS.nodePortUDP]: [] as string[],
+    [IPSETS.loadBalancer]: [] as string[],
+    [IPSETS.loadBalancerLocal]: [] as string[],
+    [IPSETS.loadBalancerFW]: [] as string[],
+    [IPSETS.loadBalancerSourceCIDR]: [] as string[],
   }
   const addresses = new Set<string>()
   let vs = 0
@@ -76,6 +85,18 @@ export function renderIpvs(all: Iterable<readonly ServicePortInfo[]>, cfg: IpvsC
         sets[IPSETS.externalIP].push(`${ip},${sp.protocol}:${sp.port}`)
         virtual(ip, sp.port, cat.external)
       }
+      for (const ip of sp.loadBalancerIPs) {
+        // bound to kube-ipvs0 like a ClusterIP, so the input path accepts it
+        addresses.add(ip)
+        const entry = `${ip},${sp.protocol}:${sp.port}`
+        sets[IPSETS.loadBalancer].push(entry)
+        if (sp.externalLocal) sets[IPSETS.loadBalancerLocal].push(entry)
+        if (sp.sourceRanges.length) {
+          sets[IPSETS.loadBalancerFW].push(entry)
+          for (const r of sp.sourceRanges) sets[IPSETS.loadBalancerSourceCIDR].push(`${entry},${r}`)
+        }
+        virtual(ip, sp.port, cat.external)
+      }
       if (sp.nodePort !== undefined) {
         for (const ip of cfg.nodeIPs) virtual(ip, sp.nodePort, cat.external)
         if (sp.protocol === 'tcp') sets[IPSETS.nodePortTCP].push(String(sp.nodePort))
@@ -89,6 +110,10 @@ export function renderIpvs(all: Iterable<readonly ServicePortInfo[]>, cfg: IpvsC
     [IPSETS.loopBack]: 'hash:ip,port,ip',
     [IPSETS.nodePortTCP]: 'bitmap:port range 0-65535',
     [IPSETS.nodePortUDP]: 'bitmap:port range 0-65535',
+    [IPSETS.loadBalancer]: 'hash:ip,port',
+    [IPSETS.loadBalancerLocal]: 'hash:ip,port',
+    [IPSETS.loadBalancerFW]: 'hash:ip,port',
+    [IPSETS.loadBalancerSourceCIDR]: 'hash:ip,port,net',
   }
   const ipset: string[] = []
   for (const [name, entries] of Object.entries(sets)) {
@@ -101,6 +126,9 @@ export function renderIpvs(all: Iterable<readonly ServicePortInfo[]>, cfg: IpvsC
     `:KUBE-NODE-PORT - [0:0]`,
     `:${IPT.postrouting} - [0:0]`,
     `:${IPT.markMasq} - [0:0]`,
+    `:KUBE-LOAD-BALANCER - [0:0]`,
+    `:KUBE-FIREWALL - [0:0]`,
+    `:${IPT.markDrop} - [0:0]`,
     `-A ${IPT.postrouting} -m set --match-set ${IPSETS.loopBack} dst,dst,src -j MASQUERADE`,
     `-A ${IPT.postrouting} -m mark ! --mark ${IPT.masqMark} -j RETURN`,
     `-A ${IPT.postrouting} -j MARK --xor-mark 0x4000`,
@@ -108,9 +136,21 @@ export function renderIpvs(all: Iterable<readonly ServicePortInfo[]>, cfg: IpvsC
     `-A ${IPT.markMasq} -j MARK --or-mark 0x4000`,
     `-A ${IPT.services} -m set --match-set ${IPSETS.clusterIP} dst,dst ! -s ${cfg.clusterCIDR} -j ${IPT.markMasq}`,
     `-A ${IPT.services} -m set --match-set ${IPSETS.externalIP} dst,dst -j ${IPT.markMasq}`,
+    // LoadBalancer IPs: source ranges first (others marked for drop), Local ones keep the client address
+    `-A ${IPT.services} -m set --match-set ${IPSETS.loadBalancer} dst,dst -j KUBE-LOAD-BALANCER`,
+    `-A KUBE-LOAD-BALANCER -m set --match-set ${IPSETS.loadBalancerFW} dst,dst -j KUBE-FIREWALL`,
+    `-A KUBE-LOAD-BALANCER -m set --match-set ${IPSETS.loadBalancerLocal} dst,dst -j RETURN`,
+    `-A KUBE-LOAD-BALANCER -j ${IPT.markMasq}`,
+    `-A KUBE-FIREWALL -m set --match-set ${IPSETS.loadBalancerSourceCIDR} dst,dst,src -j RETURN`,
+    `-A KUBE-FIREWALL -j ${IPT.markDrop}`,
+    `-A ${IPT.markDrop} -j MARK --or-mark 0x8000`,
     `-A ${IPT.services} -m addrtype --dst-type LOCAL -j KUBE-NODE-PORT`,
     `-A KUBE-NODE-PORT -p tcp -m set --match-set ${IPSETS.nodePortTCP} dst -j ${IPT.markMasq}`,
     `-A KUBE-NODE-PORT -p udp -m set --match-set ${IPSETS.nodePortUDP} dst -j ${IPT.markMasq}`,
+    'COMMIT',
+    '*filter',
+    `:${IPT.filterFirewall} - [0:0]`,
+    `-A ${IPT.filterFirewall} -m mark --mark ${IPT.dropMark} -j DROP`,
     'COMMIT',
     '',
   ]

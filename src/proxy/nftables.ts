@@ -157,7 +157,7 @@ export interface ProxyNetConfig {
   dispatch?: 'vmap' | 'cascade'
 }
 
-export function serviceChainName(sp: ServicePortInfo, prefix: 'service' | 'local' | 'external'): string {
+export function serviceChainName(sp: ServicePortInfo, prefix: 'service' | 'local' | 'external' | 'firewall'): string {
   return `${prefix}-${shortHash(`${sp.id}/${sp.protocol}`)}-${portLabel(sp)}`
 }
 
@@ -181,7 +181,7 @@ export function addServicePort(f: Fragment, sp: ServicePortInfo, cfg: ProxyNetCo
   const svcChain = serviceChainName(sp, 'service')
   const localChain = serviceChainName(sp, 'local')
   const extChain = serviceChainName(sp, 'external')
-  const hasExternal = sp.nodePort !== undefined || sp.externalIPs.length > 0
+  const hasExternal = sp.nodePort !== undefined || sp.externalIPs.length > 0 || sp.loadBalancerIPs.length > 0
   const rejectOrDrop = (): string => (cat.cluster.length ? 'drop' : `goto ${CHAINS.reject}`)
   const el = (map: string, key: string, value: string): void => void f.elements.set(`${map} ${key}`, { map, key, value })
 
@@ -233,8 +233,18 @@ export function addServicePort(f: Fragment, sp: ServicePortInfo, cfg: ProxyNetCo
       f.chains.set(extChain, rules)
       for (const ip of sp.externalIPs) el(MAPS.serviceIPs, ipKey(ip, sp.port), `goto ${extChain}`)
       if (sp.nodePort !== undefined) el(MAPS.serviceNodeports, `${proto} . ${sp.nodePort}`, `goto ${extChain}`)
+      // LoadBalancer IPs: through a firewall chain when loadBalancerSourceRanges limit the
+      // clients (checked before DNAT, on the address the client used; others are dropped).
+      let lbTarget = extChain
+      if (sp.loadBalancerIPs.length && sp.sourceRanges.length) {
+        lbTarget = serviceChainName(sp, 'firewall')
+        // one rule per range, no anonymous set: the netlink encoder speaks it, and anonymous
+        // sets make full syncs quadratic (see dispatch)
+        f.chains.set(lbTarget, [...sp.sourceRanges.map((r) => `ip saddr ${r} goto ${extChain}`), 'drop'])
+      }
+      for (const ip of sp.loadBalancerIPs) el(MAPS.serviceIPs, ipKey(ip, sp.port), `goto ${lbTarget}`)
     } else {
-      for (const ip of sp.externalIPs) el(MAPS.noEndpointServices, ipKey(ip, sp.port), rejectOrDrop())
+      for (const ip of [...sp.externalIPs, ...sp.loadBalancerIPs]) el(MAPS.noEndpointServices, ipKey(ip, sp.port), rejectOrDrop())
       if (sp.nodePort !== undefined) el(MAPS.noEndpointNodeports, `${proto} . ${sp.nodePort}`, rejectOrDrop())
     }
   }

@@ -23,6 +23,8 @@ export interface ProxierOptions {
   log?: Logger
   /** Never sync on its own: only syncNow() writes (unit tests, the bench). */
   manual?: boolean
+  /** After each successful sync, with every Service's ports (health check servers follow them). */
+  onSynced?: (ports: ReadonlyMap<string, ServicePortInfo[]>) => void
 }
 
 export interface SyncResult {
@@ -155,6 +157,7 @@ export class Proxier {
       const result = { full, services: full ? this.ports.size : changed.size, durationMs, rules: stats.rules, chains: stats.chains }
       this.lastResult = result
       this.log.debug({ ...result, written: stats.written }, 'synced')
+      this.opts.onSynced?.(this.ports)
       const w = this.waiters
       this.waiters = []
       for (const r of w) r(result)

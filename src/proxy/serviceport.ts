@@ -4,7 +4,7 @@
 // (graceful termination fallback); `Local` traffic policies keep only this node's endpoints.
 import { createHash } from 'node:crypto'
 import type { EndpointSlice, Service, ServicePort as ApiServicePort } from '../api/types.js'
-import { compareIp, isIp4 } from '../net/ip.js'
+import { canonicalCidr, compareIp, isIp4 } from '../net/ip.js'
 
 export type Proto = 'tcp' | 'udp' | 'sctp'
 
@@ -38,6 +38,12 @@ export interface ServicePortInfo {
   port: number
   nodePort?: number
   externalIPs: string[]
+  /** status.loadBalancer.ingress IPs (ipMode VIP or unset: ipMode Proxy means the LB delivers to nodes itself). */
+  loadBalancerIPs: string[]
+  /** spec.loadBalancerSourceRanges (canonical CIDRs); empty = every source. */
+  sourceRanges: string[]
+  /** Served by the proxy's health check server for Local LoadBalancers. */
+  healthCheckNodePort?: number
   /** ClientIP affinity timeout in seconds, undefined when affinity is off. */
   affinitySeconds?: number
   externalLocal: boolean
@@ -93,6 +99,9 @@ export function buildServicePorts(svc: Service, slices: Iterable<EndpointSlice>,
   const affinity =
     spec.sessionAffinity === 'ClientIP' ? (spec.sessionAffinityConfig?.clientIP?.timeoutSeconds ?? DEFAULT_AFFINITY_SECONDS) : undefined
   const hasExternal = spec.type === 'NodePort' || spec.type === 'LoadBalancer' || (spec.externalIPs?.length ?? 0) > 0
+  const lb = spec.type === 'LoadBalancer'
+  const lbIPs = lb ? [...new Set((svc.status?.loadBalancer?.ingress ?? []).filter((i) => i.ipMode !== 'Proxy' && i.ip && isIp4(i.ip)).map((i) => i.ip!))] : []
+  const sourceRanges = lb && lbIPs.length ? sourceRangesOf(spec.loadBalancerSourceRanges) : []
   const out: ServicePortInfo[] = []
   for (const p of spec.ports ?? []) {
     const protocol = (p.protocol ?? 'TCP').toLowerCase() as Proto
@@ -125,6 +134,9 @@ export function buildServicePorts(svc: Service, slices: Iterable<EndpointSlice>,
       port: p.port,
       nodePort: (spec.type === 'NodePort' || spec.type === 'LoadBalancer') && p.nodePort ? p.nodePort : undefined,
       externalIPs: (spec.externalIPs ?? []).filter(isIp4),
+      loadBalancerIPs: lbIPs,
+      sourceRanges,
+      healthCheckNodePort: lb && spec.externalTrafficPolicy === 'Local' && spec.healthCheckNodePort ? spec.healthCheckNodePort : undefined,
       affinitySeconds: affinity,
       externalLocal: hasExternal && spec.externalTrafficPolicy === 'Local',
       internalLocal: spec.internalTrafficPolicy === 'Local',
@@ -132,6 +144,20 @@ export function buildServicePorts(svc: Service, slices: Iterable<EndpointSlice>,
     })
   }
   return out
+}
+
+/** IPv4 source ranges, canonical; an unparsable one is skipped (validation refuses them at the API). */
+function sourceRangesOf(ranges: string[] | undefined): string[] {
+  const out = new Set<string>()
+  for (const r of ranges ?? []) {
+    try {
+      const c = canonicalCidr(r.trim())
+      if (!c.includes(':')) out.add(c)
+    } catch {
+      /* skipped */
+    }
+  }
+  return [...out].sort()
 }
 
 /** Endpoints that may receive new connections: ready ones, else serving+terminating ones. */

@@ -1,10 +1,11 @@
 // Scheduling decisions for one pod, after kube-scheduler's default plugins: filters
-// (NodeUnschedulable, NodeName, TaintToleration, node readiness, NodeAffinity via nodeSelector,
-// NodeResourcesFit) each give the reason a node is rejected; scores (NodeResourcesLeastAllocated
+// (NodeUnschedulable, NodeName, TaintToleration, node readiness, NodeAffinity: nodeSelector and
+// required terms in node-affinity.ts, NodeResourcesFit) each give the reason a node is rejected; scores (NodeResourcesLeastAllocated
 // and spreading the pods of one owner) pick among the rest. Pure: nodes and pods come in,
 // a node name or an explanation comes out.
 import type { Node, Pod, Taint, Toleration } from '../api/types.js'
 import { controllerRef, getCondition, isPodTerminal, parseQuantity } from '../controllers/apiutil.js'
+import { podMatchesNodeAffinity } from './node-affinity.js'
 
 export const DEFAULT_SCHEDULER = 'default-scheduler'
 // Used for scoring only, as upstream does, so that request-less pods still spread by load.
@@ -113,9 +114,7 @@ export function filterNode(pod: Pod, ni: NodeInfo): string[] {
     if (!tolerates(pod.spec.tolerations, t)) return [`node(s) had untolerated taint {${t.key}: ${t.value ?? ''}}`]
   }
   if (getCondition(node.status?.conditions, 'Ready')?.status !== 'True') return ['node(s) were not ready']
-  const sel = pod.spec.nodeSelector ?? {}
-  const labels = node.metadata.labels ?? {}
-  if (Object.entries(sel).some(([k, v]) => labels[k] !== v)) return ["node(s) didn't match Pod's node affinity/selector"]
+  if (!podMatchesNodeAffinity(pod, node)) return ["node(s) didn't match Pod's node affinity/selector"]
   const reasons: string[] = []
   if (ni.requested.pods + 1 > ni.alloc.pods) reasons.push('Too many pods')
   const r = podRequests(pod)

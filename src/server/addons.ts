@@ -1,7 +1,11 @@
 // Cluster add-ons the server creates, as kubeadm does: cluster DNS runs self-hosted, a
-// Deployment in kube-system behind the Service `kube-dns` with the well-known ClusterIP.
+// Deployment in kube-system behind the Service `kube-dns` with the well-known ClusterIP; the
+// Ingress controller likewise, behind the LoadBalancer Service `netkube-ingress`, with the
+// default IngressClass `netkube`.
 import type { Deployment, Service } from '../api/types.js'
 import type { Ownership } from '../apiserver/reconcile.js'
+import { ANNOTATION_DEFAULT_INGRESS_CLASS, type IngressClass } from '../api/ingress.js'
+import { CONTROLLER_NAME } from '../ingress/model.js'
 
 export const DNS_LABELS = { 'k8s-app': 'kube-dns' }
 
@@ -60,6 +64,75 @@ export function dnsDeployment(o: { kubeconfig: string; clusterDomain: string; cl
               // Ready once its informers have synced (it answers SERVFAIL before that).
               readinessProbe: { httpGet: { path: '/readyz', port: 9153 }, periodSeconds: 2 },
               livenessProbe: { httpGet: { path: '/healthz', port: 9153 }, periodSeconds: 10, failureThreshold: 5 },
+            },
+          ],
+        },
+      },
+    },
+  }
+}
+
+// ---------- Ingress (issue #12): the controller as ingress-nginx runs, self-hosted ----------
+export const INGRESS_LABELS = { 'app.kubernetes.io/name': 'netkube-ingress', 'app.kubernetes.io/component': 'controller' }
+export const INGRESS_SERVICE = 'netkube-ingress'
+/** Like the DNS Deployment: replicas belong to whoever scales it after the first create. */
+export const INGRESS_DEPLOYMENT_OWNERSHIP: Ownership = { userOwned: ['spec.replicas'] }
+/** The class, with its default-class annotation, is put back as installed. */
+export const INGRESS_CLASS_OWNERSHIP: Ownership = {}
+
+/** IngressClass `netkube`, the default class: Ingresses naming no class are served by it. */
+export function ingressClass(): IngressClass {
+  return {
+    apiVersion: 'networking.k8s.io/v1',
+    kind: 'IngressClass',
+    metadata: { name: 'netkube', labels: { ...INGRESS_LABELS, ...RECONCILE }, annotations: { [ANNOTATION_DEFAULT_INGRESS_CLASS]: 'true' } },
+    spec: { controller: CONTROLLER_NAME },
+  }
+}
+
+/** The controller's Service: type LoadBalancer (its NodePorts reach it until an LB address is assigned). */
+export function ingressService(): Service {
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { name: INGRESS_SERVICE, namespace: 'kube-system', labels: { ...INGRESS_LABELS, ...RECONCILE } },
+    spec: {
+      type: 'LoadBalancer',
+      selector: INGRESS_LABELS,
+      ports: [
+        { name: 'http', port: 80, protocol: 'TCP', targetPort: 'http' },
+        { name: 'https', port: 443, protocol: 'TCP', targetPort: 'https' },
+      ],
+    },
+  }
+}
+
+export function ingressDeployment(o: { kubeconfig: string; replicas?: number }): Deployment {
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name: 'netkube-ingress-controller', namespace: 'kube-system', labels: { ...INGRESS_LABELS, ...RECONCILE } },
+    spec: {
+      replicas: o.replicas ?? 1,
+      selector: { matchLabels: INGRESS_LABELS },
+      strategy: { type: 'RollingUpdate', rollingUpdate: { maxUnavailable: 0, maxSurge: 1 } },
+      template: {
+        metadata: { labels: INGRESS_LABELS },
+        spec: {
+          dnsPolicy: 'Default',
+          containers: [
+            {
+              name: 'controller',
+              image: 'netkube/ingress',
+              args: ['--kubeconfig', o.kubeconfig, '--publish-service', `kube-system/${INGRESS_SERVICE}`, '--metrics-listen', '0.0.0.0:10254'],
+              ports: [
+                { name: 'http', containerPort: 80, protocol: 'TCP' },
+                { name: 'https', containerPort: 443, protocol: 'TCP' },
+                { name: 'metrics', containerPort: 10254, protocol: 'TCP' },
+              ],
+              // Ready once synced and HAProxy serves; live while HAProxy runs (the controller restarts it).
+              readinessProbe: { httpGet: { path: '/readyz', port: 10254 }, periodSeconds: 2 },
+              livenessProbe: { httpGet: { path: '/healthz', port: 10254 }, periodSeconds: 10, failureThreshold: 5 },
             },
           ],
         },

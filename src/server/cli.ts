@@ -5,6 +5,7 @@ import { parseDuration } from '../util/duration.js'
 import { waitForSignal } from '../util/signals.js'
 import { exitOnLost, parseLeaderElectionFlags } from '../client/leaderelection.js'
 import { logger } from '../util/log.js'
+import { parsePoolsFlag } from '../loadbalancer/pools.js'
 
 export async function main(argv: string[]): Promise<number | void> {
   // --leader-elect[=false], --leader-elect-lease-duration, -renew-deadline, -retry-period
@@ -31,7 +32,11 @@ export async function main(argv: string[]): Promise<number | void> {
       'dns-api-server': { type: 'string' },
       'dns-kubeconfig': { type: 'string' },
       'dns-replicas': { type: 'string' },
+      'no-ingress': { type: 'boolean' },
+      'ingress-replicas': { type: 'string' },
       'addon-reconcile-interval': { type: 'string' },
+      'load-balancer-pools': { type: 'string' },
+      'load-balancer-class': { type: 'string' },
     },
   })
   const backend = v.backend ?? 'vxlan'
@@ -56,7 +61,12 @@ export async function main(argv: string[]): Promise<number | void> {
     ...(v['dns-api-server'] ? { dnsApiServer: v['dns-api-server'] } : {}),
     ...(v['dns-kubeconfig'] ? { dnsKubeconfig: v['dns-kubeconfig'] } : {}),
     ...(v['dns-replicas'] ? { dnsReplicas: Number(v['dns-replicas']) } : {}),
+    noIngress: v['no-ingress'] ?? false,
+    ...(v['ingress-replicas'] ? { ingressReplicas: Number(v['ingress-replicas']) } : {}),
     ...(v['addon-reconcile-interval'] ? { addonReconcileIntervalMs: parseDuration(v['addon-reconcile-interval']) } : {}),
+    // NAME=RANGES[;NAME=RANGES…], a range being A-B, a CIDR or one address
+    ...(v['load-balancer-pools'] ? { loadBalancerPools: parsePoolsFlag(v['load-balancer-pools']) } : {}),
+    ...(v['load-balancer-class'] ? { loadBalancerClass: v['load-balancer-class'] } : {}),
     leaderElection,
     // As kube-controller-manager and kube-scheduler do: a lost lease ends the process (its
     // apiserver with it); the supervisor restarts it and it rejoins as a candidate.

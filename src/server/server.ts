@@ -27,10 +27,14 @@ import { parseServiceCidr } from '../apiserver/allocator.js'
 import { nthAddress } from '../net/ip.js'
 import { DEFAULT_PREFIX } from '../overlay/config.js'
 import { reconcileObject, type Ownership } from '../apiserver/reconcile.js'
-import { DNS_DEPLOYMENT_OWNERSHIP, SERVICE_OWNERSHIP, dnsDeployment, dnsService } from './addons.js'
+import { DNS_DEPLOYMENT_OWNERSHIP, SERVICE_OWNERSHIP, dnsDeployment, dnsService, INGRESS_CLASS_OWNERSHIP, INGRESS_DEPLOYMENT_OWNERSHIP, ingressClass, ingressDeployment, ingressService } from './addons.js'
+import type { IngressClass } from '../api/ingress.js'
 import { crashPoint } from './crash-point.js'
 import { runEvery } from '../util/periodic.js'
 import { logger } from '../util/log.js'
+import { startLoadBalancerController } from '../loadbalancer/controller.js'
+import { EtcdAllocationStore } from '../loadbalancer/store.js'
+import type { Pool } from '../loadbalancer/pools.js'
 
 const log = logger('server')
 
@@ -64,6 +68,9 @@ export interface ServerOptions {
   dnsApiServer?: string
   dnsKubeconfig?: string
   dnsReplicas?: number
+  /** Leave out the Ingress add-on (IngressClass netkube + the controller Deployment and Service). */
+  noIngress?: boolean
+  ingressReplicas?: number
   /** How often the add-ons are reconciled after start (default 60 s, addon-manager's). */
   addonReconcileIntervalMs?: number
   /** How often the apiserver's bootstrap objects are reconciled after start (default 60 s). */
@@ -75,6 +82,10 @@ export interface ServerOptions {
    * here, as kube-controller-manager does; without it the component stops and campaigns again.
    */
   onLeaderElectionLost?: (lease: ElectedComponent) => void
+  /** LoadBalancer address pools (`--load-balancer-pools`); more come from the kube-system/netkube-lb-pools ConfigMap. */
+  loadBalancerPools?: Pool[]
+  /** The `spec.loadBalancerClass` the LoadBalancer controller serves (besides none). */
+  loadBalancerClass?: string
 }
 
 export type ElectedComponent = 'kube-controller-manager' | 'kube-scheduler'
@@ -121,7 +132,7 @@ export async function ensureOverlayConfig(etcdEndpoints: string[], clusterCIDR: 
 }
 
 /** Create or put back an add-on (see reconcile.ts for what is owned). */
-async function reconcileAddon<T extends Service | Deployment>(client: Client, plural: string, want: T, own: Ownership): Promise<void> {
+async function reconcileAddon<T extends Service | Deployment | IngressClass>(client: Client, plural: string, want: T, own: Ownership): Promise<void> {
   const rc = client.resource<KubeObject>(resourceFor(plural), want.metadata.namespace)
   const name = want.metadata.name!
   const plan = await reconcileObject(
@@ -188,14 +199,25 @@ export async function startServer(o: ServerOptions): Promise<Server> {
     const elect = (component: ElectedComponent, start: () => Promise<ControllerManager | Scheduler>): Promise<Elected> =>
       startElected({ component, flags, clientConfig: client.config, identity, registry: leaderMetrics, start, onLost: () => o.onLeaderElectionLost?.(component) })
     const elections: Record<ElectedComponent, Elected> = {
-      'kube-controller-manager': await elect('kube-controller-manager', () =>
-        startControllerManager({
+      'kube-controller-manager': await elect('kube-controller-manager', async () => {
+        const cm = await startControllerManager({
           client,
           ...(o.nodeMonitorGracePeriodMs !== undefined ? { nodeMonitorGracePeriodMs: o.nodeMonitorGracePeriodMs } : {}),
           ...(o.podEvictionTimeoutMs !== undefined ? { podEvictionTimeoutMs: o.podEvictionTimeoutMs } : {}),
           ...(o.jobPodFailureBackoffMs !== undefined ? { jobPodFailureBackoffMs: o.jobPodFailureBackoffMs } : {}),
-        }),
-      ),
+        })
+        // The LoadBalancer IP controller leads with the controller manager (one writer of LB status).
+        const lb = await startLoadBalancerController({
+          client,
+          store: new EtcdAllocationStore(etcdEndpoints),
+          flagPools: o.loadBalancerPools ?? [],
+          ...(o.loadBalancerClass ? { lbClass: o.loadBalancerClass } : {}),
+        }).catch(async (err: Error) => {
+          await cm.stop()
+          throw err
+        })
+        return { metrics: cm.metrics, stop: async () => { await lb.stop(); await cm.stop() } }
+      }),
       'kube-scheduler': await elect('kube-scheduler', () => startScheduler({ client })),
     }
     for (const e of Object.values(elections)) stops.push(() => e.stop())
@@ -210,6 +232,12 @@ export async function startServer(o: ServerOptions): Promise<Server> {
       const reconcileAddons = async (): Promise<void> => {
         await reconcileAddon(client, 'services', dnsService(dnsIP), SERVICE_OWNERSHIP)
         await reconcileAddon(client, 'deployments', dnsDeployment({ kubeconfig: dnsKubeconfig, clusterDomain: o.clusterDomain ?? 'cluster.local', clusterIP: dnsIP, replicas: o.dnsReplicas ?? 2 }), DNS_DEPLOYMENT_OWNERSHIP)
+        if (!o.noIngress) {
+          // The controller pods use the add-ons' kubeconfig (the same advertised apiserver).
+          await reconcileAddon(client, 'ingressclasses', ingressClass(), INGRESS_CLASS_OWNERSHIP)
+          await reconcileAddon(client, 'services', ingressService(), SERVICE_OWNERSHIP)
+          await reconcileAddon(client, 'deployments', ingressDeployment({ kubeconfig: dnsKubeconfig, replicas: o.ingressReplicas ?? 1 }), INGRESS_DEPLOYMENT_OWNERSHIP)
+        }
       }
       await reconcileAddons()
       // Then again every minute, as upstream's addon-manager does: a deleted or edited add-on

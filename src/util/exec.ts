@@ -67,12 +67,15 @@ export interface StartOptions {
   stdio?: 'inherit' | 'ignore'
   /** Own process group, so a signal to -pid reaches everything the program starts. */
   detached?: boolean
+  /** Open descriptors the child inherits as fd 3, 4, … (a namespace file it joins). */
+  extraFds?: readonly number[]
 }
 
 /** Start a long-running program; the caller owns the ChildProcess (exit, kill, unref). */
 export function start(file: string, args: readonly string[], opts: StartOptions = {}): ChildProcess {
   const fd = opts.logPath ? openSync(opts.logPath, 'a') : undefined
-  const stdio: SpawnOptions['stdio'] = fd !== undefined ? ['ignore', fd, fd] : (opts.stdio ?? 'ignore')
+  const base: SpawnOptions['stdio'] = fd !== undefined ? ['ignore', fd, fd] : (opts.stdio ?? 'ignore')
+  const stdio: SpawnOptions['stdio'] = opts.extraFds?.length ? [...(typeof base === 'string' ? [base, base, base] : base), ...opts.extraFds] : base
   try {
     return spawn(file, args, { stdio, env: opts.env ?? process.env, cwd: opts.cwd, detached: opts.detached ?? false })
   } finally {

@@ -276,3 +276,17 @@ t.test('strategic merge: a volume switching source with $retainKeys (what kubect
   }) as ReturnType<typeof deployment>
   t.same(out.spec.template.spec.volumes, [{ name: 'data', configMap: { name: 'cfg' } }])
 })
+
+t.test('strategic merge: pod templates of any kind merge as pods do (kubectl set image on a Job / CronJob)', async (t) => {
+  const job = {
+    apiVersion: 'batch/v1',
+    kind: 'Job',
+    metadata: { name: 'j' },
+    spec: { template: { metadata: { finalizers: ['a'] }, spec: { containers: [{ name: 'a', image: 'a:1' }, { name: 'b', image: 'b:1' }] } } },
+  }
+  const out = applyStrategicMergePatch(resourceFor('jobs'), job, { spec: { template: { spec: { containers: [{ name: 'b', image: 'b:2' }] } } } }) as typeof job
+  t.same(out.spec.template.spec.containers, [{ name: 'a', image: 'a:1' }, { name: 'b', image: 'b:2' }], 'containers merged by name, not replaced')
+  const cj = { spec: { jobTemplate: { spec: { template: { spec: { containers: [{ name: 'a', image: 'a:1', env: [{ name: 'X', value: '1' }] }] } } } } } }
+  const cjOut = applyStrategicMergePatch(resourceFor('cronjobs'), cj, { spec: { jobTemplate: { spec: { template: { spec: { containers: [{ name: 'a', env: [{ name: 'Y', value: '2' }] }] } } } } } }) as typeof cj
+  t.same(cjOut.spec.jobTemplate.spec.template.spec.containers[0]!.env, [{ name: 'X', value: '1' }, { name: 'Y', value: '2' }], 'env merged by name at any depth')
+})

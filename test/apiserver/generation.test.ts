@@ -42,6 +42,8 @@ const UPSTREAM: Record<string, [GenerationRule, Record<string, unknown> | null]>
   '/PersistentVolumeClaim': ['none', null],
   'storage.k8s.io/StorageClass': ['none', null],
   'apps/ControllerRevision': ['none', null],
+  'networking.k8s.io/Ingress': ['spec', null],
+  'networking.k8s.io/IngressClass': ['spec', null],
 }
 
 const MERGE = { contentType: 'application/merge-patch+json' }

@@ -92,6 +92,25 @@ t.test('service allocation', async (t) => {
     t.equal((await inj(srv, 'POST', SVC, service('np5', { type: 'NodePort', ports: [{ port: 80, nodePort: 30080 }] }))).status, 201)
   })
 
+  t.test('LoadBalancer: allocateLoadBalancerNodePorts false, healthCheckNodePort for Local', async (t) => {
+    const noNp = await inj(srv, 'POST', SVC, service('lb-nonp', { type: 'LoadBalancer', allocateLoadBalancerNodePorts: false, ports: [{ name: 'a', port: 80 }, { name: 'b', port: 81, nodePort: 30090 }] }))
+    t.equal(noNp.status, 201, noNp.text)
+    t.notOk(noNp.body.spec.ports[0].nodePort, 'no node port picked')
+    t.equal(noNp.body.spec.ports[1].nodePort, 30090, 'a requested one is still allocated (upstream)')
+    t.equal((await inj(srv, 'POST', SVC, service('lb-np2', { type: 'NodePort', ports: [{ port: 80, nodePort: 30090 }] }))).status, 422)
+    const local = await inj(srv, 'POST', SVC, service('lb-local', { type: 'LoadBalancer', externalTrafficPolicy: 'Local' }))
+    t.equal(local.status, 201, local.text)
+    const hc = local.body.spec.healthCheckNodePort
+    t.ok(hc >= 30000 && hc <= 32767, `healthCheckNodePort ${hc} picked from the node port range`)
+    t.not(hc, local.body.spec.ports[0].nodePort)
+    const clash = await inj(srv, 'POST', SVC, service('lb-clash', { type: 'NodePort', ports: [{ port: 80, nodePort: hc }] }))
+    t.equal(clash.status, 422, 'the health check port is allocated like a node port')
+    const toCluster = await inj(srv, 'PATCH', `${SVC}/lb-local`, { spec: { externalTrafficPolicy: 'Cluster', healthCheckNodePort: null } }, { contentType: 'application/merge-patch+json' })
+    t.equal(toCluster.status, 200, toCluster.text)
+    t.notOk(toCluster.body.spec.healthCheckNodePort)
+    t.equal((await inj(srv, 'POST', SVC, service('lb-clash', { type: 'NodePort', ports: [{ port: 80, nodePort: hc }] }))).status, 201, 'released with the Local policy')
+  })
+
   t.test('type switches drop what the new type does not use (upstream dropTypeDependentFields)', async (t) => {
     const etcd = new Etcd3({ hosts: srv.etcdEndpoint })
     t.teardown(() => etcd.close())

@@ -53,6 +53,28 @@ spec:
   return docs.join('\n---\n')
 }
 
+/**
+ * Namespace w: pods d and e name a container port `web` with different numbers (d: 80, e: 81),
+ * both serving 80 and 81 — a named port resolves per destination pod. Not in the 81-pair model.
+ */
+function namedPortPods(nodes: string[]): string {
+  return [
+    'apiVersion: v1\nkind: Namespace\nmetadata: {name: "w", labels: {ns: "w"}}',
+    ...[['d', 80], ['e', 81]].map(([p, web], i) => `apiVersion: v1
+kind: Pod
+metadata: {name: "${p}", namespace: "w", labels: {pod: "${p}"}}
+spec:
+  nodeSelector: {kubernetes.io/hostname: ${nodes[(i + 1) % nodes.length]}}
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: c
+    image: agnhost
+    args: [netexec, --http-port=80, --http-port=81]
+    ports:
+    - {name: web, containerPort: ${web}, protocol: TCP}`),
+  ].join('\n---\n')
+}
+
 const PROBE_FNS = `
 import net from 'node:net'
 import dgram from 'node:dgram'
@@ -180,7 +202,7 @@ const netpol = (ns: string, name: string, spec: string): string => `apiVersion: 
 t.test('NetworkPolicy truth tables in a 3-node lab', async (t) => {
   const lab = await withLab(t, { serverFlags: ['--dns-replicas', '1'] })
   const nodes = lab.state.plan.nodes.map((n) => n.name)
-  await lab.k(['apply', '-f', '-'], manifests(nodes))
+  await lab.k(['apply', '-f', '-'], manifests(nodes) + '\n---\n' + namedPortPods(nodes))
   const all = async (): Promise<Pod[]> => (await Promise.all(NS.map((n) => lab.client.resource<Pod>(res('pods'), n).list()))).flatMap((l) => l.items)
   await waitUntil('9 ready pods', async () => (await all()).filter(ready).length === 9, 120_000)
   const pods = new Map((await all()).map((p) => [`${p.metadata.namespace}/${p.metadata.name}`, p]))
@@ -206,7 +228,7 @@ t.test('NetworkPolicy truth tables in a 3-node lab', async (t) => {
 
   await t.test('no policy: everything reaches everything', async (t) => expectMatrix(t, m, () => true, 'open'))
 
-  await t.test('should support a default-deny ingress policy; probes keep passing', async (t) => {
+  await t.test("should support a 'default-deny-ingress' policy (readiness and liveness probes keep passing)", async (t) => {
     const restarts = async (): Promise<number[]> => (await lab.client.resource<Pod>(res('pods'), 'x').list()).items.map((p) => p.status!.containerStatuses![0]!.restartCount)
     const before = await restarts()
     await apply(netpol('x', 'deny-ingress', '  podSelector: {}\n  policyTypes: [Ingress]'))
@@ -219,13 +241,19 @@ t.test('NetworkPolicy truth tables in a 3-node lab', async (t) => {
     await reset()
   })
 
-  await t.test('should support a default-deny egress policy', async (t) => {
+  await t.test('should deny egress from all pods in a namespace (default-deny egress)', async (t) => {
     await apply(netpol('x', 'deny-egress', '  podSelector: {}\n  policyTypes: [Egress]'))
     await expectMatrix(t, m, (f, to) => nsOf(f) !== 'x' || f === to, 'deny-all egress in x')
     await reset()
   })
 
-  await t.test('should allow ingress access from pods with a label in the same namespace; label change follows', async (t) => {
+  await t.test('should support allow-all policy (beside a default-deny-ingress)', async (t) => {
+    await apply(netpol('x', 'deny-ingress', '  podSelector: {}\n  policyTypes: [Ingress]') + '\n---\n' + netpol('x', 'allow-all', '  podSelector: {}\n  ingress:\n  - {}'))
+    await expectMatrix(t, m, () => true, 'deny-all + allow-all in x: everything allowed')
+    await reset()
+  })
+
+  await t.test('should enforce policy to allow traffic from pods within server namespace based on PodSelector; should allow ingress access from updated pod; should stop enforcing policies after they are deleted', async (t) => {
     await apply(netpol('x', 'allow-b', '  podSelector: {matchLabels: {pod: a}}\n  ingress:\n  - from: [{podSelector: {matchLabels: {pod: b}}}]'))
     await expectMatrix(t, m, (f, to) => to !== 'x/a' || f === 'x/b' || f === to, 'x/a from x/b only')
     await lab.k(['label', 'pod', 'c', '-n', 'x', 'pod=b', '--overwrite'])
@@ -235,7 +263,7 @@ t.test('NetworkPolicy truth tables in a 3-node lab', async (t) => {
     await expectMatrix(t, m, () => true, 'policy deleted: connectivity restored')
   })
 
-  await t.test('namespace selector; AND (one peer) vs OR (two peers)', async (t) => {
+  await t.test('should enforce policy to allow traffic only from a different namespace, based on NamespaceSelector; should enforce policy based on PodSelector and NamespaceSelector (one peer: AND); should enforce policy based on PodSelector or NamespaceSelector (two peers: OR)', async (t) => {
     await apply(netpol('x', 'from-y', '  podSelector: {matchLabels: {pod: a}}\n  ingress:\n  - from: [{namespaceSelector: {matchLabels: {ns: "y"}}}]'))
     await expectMatrix(t, m, (f, to) => to !== 'x/a' || nsOf(f) === 'y' || f === to, 'x/a from namespace y')
     await reset()
@@ -247,7 +275,7 @@ t.test('NetworkPolicy truth tables in a 3-node lab', async (t) => {
     await reset()
   })
 
-  await t.test('numeric port, named port, endPort range', async (t) => {
+  await t.test('should enforce policy based on Ports; should allow ingress access on one named port; a port range (endPort)', async (t) => {
     await apply(netpol('x', 'p81', '  podSelector: {}\n  ingress:\n  - ports: [{port: 81, protocol: TCP}]'))
     await expectMatrix(t, m, (f, to, p, port) => nsOf(to) !== 'x' || f === to || (p === 'tcp' && port === 81), 'x: TCP 81 only')
     await reset()
@@ -259,7 +287,30 @@ t.test('NetworkPolicy truth tables in a 3-node lab', async (t) => {
     await reset()
   })
 
-  await t.test('egress: ipBlock with except; to a namespace only; policies on both ends', async (t) => {
+  await t.test('named port with multiple pods exposing different numbers: resolved per destination pod (ingress and egress)', async (t) => {
+    await waitUntil('w/d and w/e ready', async () => (await lab.client.resource<Pod>(res('pods'), 'w').list()).items.filter(ready).length === 2, 60_000)
+    const targets = (await lab.client.resource<Pod>(res('pods'), 'w').list()).items.map((p) => ({ name: `w/${p.metadata.name}`, ip: p.status!.podIP! }))
+    const want = { 'w/d tcp/80': true, 'w/d tcp/81': false, 'w/e tcp/80': false, 'w/e tcp/81': true }
+    const observe = async (): Promise<Record<string, boolean>> => {
+      const out = await askProber(m.probers.get('x/a')!, { targets, timeoutMs: 1500 })
+      return Object.fromEntries(Object.keys(want).map((k) => [k, out[k]!]))
+    }
+    const until = async (what: string): Promise<void> => {
+      const end = Date.now() + 20_000
+      let got = await observe()
+      while (JSON.stringify(got) !== JSON.stringify(want) && Date.now() < end) got = (await new Promise((r) => setTimeout(r, 500)), await observe())
+      t.same(got, want, what)
+    }
+    t.same(await observe(), { 'w/d tcp/80': true, 'w/d tcp/81': true, 'w/e tcp/80': true, 'w/e tcp/81': true }, 'open before the policy')
+    await apply(netpol('w', 'web-only', '  podSelector: {}\n  ingress:\n  - ports: [{port: web}]'))
+    await until('ingress on `web`: w/d on 80, w/e on 81')
+    await lab.k(['delete', 'netpol', '--all', '-n', 'w'])
+    await apply(netpol('x', 'egress-web', '  podSelector: {matchLabels: {pod: a}}\n  policyTypes: [Egress]\n  egress:\n  - to: [{namespaceSelector: {matchLabels: {ns: w}}}]\n    ports: [{port: web}]'))
+    await until('egress from x/a on `web`: resolved on each destination pod')
+    await reset()
+  })
+
+  await t.test('should enforce except clause while egress access to server in CIDR block; egress to a namespace only; should work with Ingress, Egress specified together (policies on both ends)', async (t) => {
     const yb = m.ip('y/b')
     await apply(netpol('x', 'except', `  podSelector: {matchLabels: {pod: a}}\n  policyTypes: [Egress]\n  egress:\n  - to: [{ipBlock: {cidr: 10.244.0.0/16, except: [${yb}/32]}}]`))
     await expectMatrix(t, m, (f, to) => f !== 'x/a' || to !== 'y/b', 'x/a reaches the pod network except y/b')

@@ -2,8 +2,7 @@
 // bridge + host-local plugins (exec'd exactly as a runtime does), containers as processes in
 // the pod namespace, graceful stop, exit codes, adoption by a restarted runtime, teardown.
 import t from 'tap'
-import { mkdtempSync, rmSync, writeFileSync, mkdirSync, existsSync, readdirSync, readFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { writeFileSync, mkdirSync, existsSync, readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Pod } from '../../src/api/types.js'
 import { CniRuntime } from '../../src/kubelet/cni-runtime.js'
@@ -11,7 +10,8 @@ import { SandboxManager } from '../../src/kubelet/sandbox.js'
 import { ProcessRuntime } from '../../src/kubelet/runtime.js'
 import { resolveArgv } from '../../src/kubelet/images.js'
 import { nsenterRun, netnsExists } from '../../src/net/netns.js'
-import { withNetns, RUN_PREFIX } from '../helpers/netns.js'
+import { RUN_PREFIX } from '../helpers/netns.js'
+import { withCniNode } from '../helpers/cni-node.js'
 
 async function httpFrom(netns: string, url: string): Promise<string> {
   const res = await nsenterRun(netns, process.execPath, ['-e', `fetch(${JSON.stringify(url)}).then(r=>r.text()).then(b=>process.stdout.write(b))`], { allowFailure: true, timeoutMs: 5000 })
@@ -28,19 +28,7 @@ async function waitFor(fn: () => Promise<boolean>, ms = 10000): Promise<boolean>
 }
 
 t.test('sandbox + process runtime in real namespaces', async (t) => {
-  const node = await withNetns(t, 'kn')
-  const dir = mkdtempSync(join(tmpdir(), 'nk-kubelet-'))
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
-  const confDir = join(dir, 'net.d')
-  mkdirSync(confDir)
-  writeFileSync(
-    join(confDir, '10-test.conflist'),
-    JSON.stringify({
-      cniVersion: '1.0.0',
-      name: 'test',
-      plugins: [{ type: 'bridge', bridge: 'cni0', isGateway: true, ipMasq: false, ipam: { type: 'host-local', subnet: '10.250.1.0/24', dataDir: join(dir, 'ipam') } }],
-    }),
-  )
+  const { netns: node, dir, confDir } = await withCniNode(t, '10.250.1.0/24')
   const cni = new CniRuntime({ binDirs: ['/usr/lib/cni'], confDir, cacheDir: join(dir, 'cache'), netns: node })
   const etcNetns = join(dir, 'etc-netns')
   const sandboxes = new SandboxManager({

@@ -19,6 +19,16 @@ t.test('address plan: gateway .1, nodes from .10, DNS the tenth service address'
   t.ok(cidrContains(parseCidr(big.serviceCIDR), big.clusterDNS))
 })
 
+t.test('outside client .2 and the LoadBalancer pool .200-.250: on the underlay, clear of every node', async (t) => {
+  const p = labPlan('x', 20)
+  t.same(p.outside, { netns: 'nkx-outside', underlayPort: 'ul-outside', ip: '192.168.56.2' })
+  t.equal(p.lbPool, '192.168.56.200-192.168.56.250')
+  const nodeIPs = new Set(p.nodes.map((n) => n.ip))
+  t.notOk(nodeIPs.has(p.outside!.ip))
+  const last = Number(p.nodes.at(-1)!.ip.split('.')[3])
+  t.ok(last < 200, `nodes end at .${last}, below the pool`)
+})
+
 t.test('HA plan: etcd on node1..3 with one initial cluster, servers on node1 and node2', async (t) => {
   t.throws(() => labPlan('x', 2, { ha: true }), /--ha needs at least 3 nodes/)
   const p = labPlan('x', 4, { ha: true })

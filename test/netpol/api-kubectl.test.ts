@@ -41,6 +41,17 @@ spec:
     ports: [{port: 90, endPort: 80}]
 `
 
+// the other two upstream refusals: a CIDR that does not parse, endPort on a named port
+const BAD2 = `apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: bad2}
+spec:
+  podSelector: {}
+  egress:
+  - to: [{ipBlock: {cidr: 10.0.0.0/33}}]
+    ports: [{port: http, endPort: 90}]
+`
+
 t.test('networkpolicies with kubectl', async (t) => {
   const srv = await withApiServer(t)
   const dir = mkdtempSync(join(tmpdir(), 'netkube-netpol-api-'))
@@ -81,6 +92,12 @@ t.test('networkpolicies with kubectl', async (t) => {
       t.match(bad.stderr, 'spec.ingress[0].ports[0].endPort: Invalid value: 90: must be greater than or equal to `port`')
       t.match(bad.stderr, 'spec.ingress[0].from[0].ipBlock.except[0]: Invalid value: "192.168.0.0/24": must be a strict subset of `cidr`')
       t.match((await k('get', 'netpol', 'bad', '-n', ns)).stderr, 'NotFound', 'nothing half-written')
+      const bad2 = await k('apply', '-n', ns, '-f', file(`bad2-${ns}.yaml`, BAD2))
+      t.not(bad2.code, 0, 'invalid policy refused')
+      t.match(bad2.stderr, 'The NetworkPolicy "bad2" is invalid')
+      t.match(bad2.stderr, 'spec.egress[0].to[0].ipBlock.cidr: Invalid value: "10.0.0.0/33": must be a valid CIDR value, (e.g. 10.9.8.0/24 or 2001:db8::/64)')
+      t.match(bad2.stderr, 'spec.egress[0].ports[0].endPort: Invalid value: 90: may not be specified when `port` is non-numeric')
+      t.match((await k('get', 'netpol', 'bad2', '-n', ns)).stderr, 'NotFound', 'nothing half-written')
       t.match(await ok('delete', 'netpol', 'allow-client', '-n', ns), 'networkpolicy.networking.k8s.io "allow-client" deleted')
     })
   }

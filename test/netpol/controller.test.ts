@@ -40,7 +40,7 @@ t.test('full first, then element diffs; full and incremental agree', async (t) =
   await c.syncNow(true)
   t.equal(nft.dump(NFT_FAMILY, NFT_TABLE), incremental, 'a full rebuild gives the same table')
 
-  w.policies.pop()
+  c.onChange('policy', w.policies.pop(), undefined)
   const del = await c.syncNow()
   t.ok(del.deleted > 0 && del.added === 0, 'policy deleted: its elements go')
   t.match(nft.lastTransaction!.render(), /^delete element ip netkube-netpol ingress-isolated \{ 10\.244\.1\.10 \}$/m)

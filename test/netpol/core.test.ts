@@ -175,6 +175,19 @@ t.test('upstream truth tables through the set elements', async (t) => {
   }
 })
 
+t.test('a named port resolves per destination pod: two pods naming `web` differently', async (t) => {
+  const w = world()
+  const [d, e] = [w.pods[0]!, w.pods[1]!] // x/a (node1), x/b (node2)
+  d.spec.containers[0]!.ports = [{ name: 'web', containerPort: 80, protocol: 'TCP' }]
+  e.spec.containers[0]!.ports = [{ name: 'web', containerPort: 81, protocol: 'TCP' }]
+  w.policies.push(policy('x', 'web', { ingress: [{ ports: [{ port: 'web' }] }] }))
+  w.policies.push(policy('y', 'egress-web', { podSelector: { matchLabels: { pod: 'a' } }, policyTypes: ['Egress'], egress: [{ ports: [{ port: 'web' }] }] }))
+  const got = decide(w)
+  t.same([got('z/a', 'x/a', 'tcp', 80), got('z/a', 'x/a', 'tcp', 81), got('z/a', 'x/b', 'tcp', 80), got('z/a', 'x/b', 'tcp', 81)], [true, false, false, true], 'ingress: x/a on 80, x/b on 81')
+  // egress from y/a: only towards pods naming web, on their own number (x/a/x/b: ingress also needs web)
+  t.same([got('y/a', 'x/a', 'tcp', 80), got('y/a', 'x/a', 'tcp', 81), got('y/a', 'x/b', 'tcp', 81), got('y/a', 'x/b', 'tcp', 80), got('y/a', 'z/a', 'tcp', 80)], [true, false, true, false, false], 'egress: resolved on each destination')
+})
+
 t.test('ipBlock except: cidr minus the holes, as disjoint ranges', async (t) => {
   const r = (lo: string, hi: string): [number, number] => [ip4ToInt(lo), ip4ToInt(hi)]
   t.same(ipBlockRanges('10.0.0.0/8', ['10.1.0.0/16']), [r('10.0.0.0', '10.0.255.255'), r('10.2.0.0', '10.255.255.255')])

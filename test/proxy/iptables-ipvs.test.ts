@@ -104,3 +104,58 @@ t.test('ipvs: UDP and no-endpoint services', async (t) => {
   const r = renderIpvs([dns], { ...cfg, nodeIPs: [] })
   t.equal(r.ipvsadm, '-C\n-A -u 10.96.0.10:53 -s rr\n-a -u 10.96.0.10:53 -r 10.244.1.5:53 -m -w 1\n')
 })
+
+// LoadBalancer: an ingress IP on a Service with two endpoints, one of them on this node.
+const lbSvc = (extra = {}) =>
+  buildServicePorts(
+    {
+      ...svc('web', { clusterIP: '10.96.0.20', type: 'LoadBalancer', ports: [{ name: 'http', port: 80, nodePort: 30080 }], ...extra }),
+      status: { loadBalancer: { ingress: [{ ip: '192.168.56.200', ipMode: 'VIP' }] } },
+    },
+    [slice('web', [{ ip: '10.244.1.11' }, { ip: '10.244.2.12', node: 'node-b' }])],
+    NODE.name,
+  )
+
+t.test('iptables LoadBalancer: Cluster masquerades; Local keeps the source over KUBE-SVL; source ranges via KUBE-FW', async (t) => {
+  const [cl] = lbSvc()
+  const ext = cl ? `KUBE-EXT-${svcChain(cl).slice('KUBE-SVC-'.length)}` : ''
+  const c = renderIptables(new Map([['default/web', lbSvc()]]), cfg).text
+  t.match(c, `-A KUBE-SERVICES -m comment --comment "default/web:http loadbalancer IP" -d 192.168.56.200/32 -p tcp -m tcp --dport 80 -j ${ext}`)
+  t.match(c, `-A ${ext} -m comment --comment "masquerade traffic for default/web:http external destinations" -j KUBE-MARK-MASQ`)
+
+  const local = renderIptables(new Map([['default/web', lbSvc({ externalTrafficPolicy: 'Local' })]]), cfg).text
+  const svl = `KUBE-SVL-${svcChain(cl!).slice('KUBE-SVC-'.length)}`
+  t.match(local, `-A ${ext} -m comment --comment "pod traffic for default/web:http external destinations" -s 10.244.0.0/16 -j ${svcChain(cl!)}`)
+  t.match(local, `-A ${ext} -j ${svl}`)
+  t.notMatch(local, new RegExp(`-A ${ext} -m comment --comment "masquerade traffic`), 'no unconditional masquerade')
+  const svlRules = local.split('\n').filter((l) => l.startsWith(`-A ${svl} `))
+  t.equal(svlRules.length, 1, 'KUBE-SVL balances over the one local endpoint')
+  t.match(svlRules[0], /-> 10\.244\.1\.11:8080/)
+
+  const fw = renderIptables(new Map([['default/web', lbSvc({ loadBalancerSourceRanges: ['192.168.56.2/32', '10.1.0.0/16'] })]]), cfg).text
+  const fwc = `KUBE-FW-${svcChain(cl!).slice('KUBE-SVC-'.length)}`
+  t.match(fw, `-d 192.168.56.200/32 -p tcp -m tcp --dport 80 -j ${fwc}`)
+  t.match(fw, `-A ${fwc} -m comment --comment "default/web:http loadbalancer IP" -s 10.1.0.0/16 -j ${ext}`)
+  t.match(fw, `-A ${fwc} -m comment --comment "default/web:http loadbalancer IP" -s 192.168.56.2/32 -j ${ext}`)
+  t.match(fw, `-A ${fwc} -m comment --comment "default/web:http loadbalancer IP" -j KUBE-MARK-FW-DROP`)
+  t.match(fw, '-A KUBE-PROXY-FIREWALL -m comment --comment "loadbalancer source ranges: marked in nat" -m mark --mark 0x8000/0x8000 -j DROP')
+
+  const none = buildServicePorts({ ...svc('web', { clusterIP: '10.96.0.20', type: 'LoadBalancer', ports: [{ name: 'http', port: 80, nodePort: 30080 }] }), status: { loadBalancer: { ingress: [{ ip: '192.168.56.200' }] } } }, [], NODE.name)
+  t.match(renderIptables(new Map([['default/web', none]]), cfg).text, '"default/web:http has no endpoints" -d 192.168.56.200/32 -p tcp -m tcp --dport 80 -j REJECT')
+})
+
+t.test('ipvs LoadBalancer: a virtual server per ingress IP, bound to kube-ipvs0, upstream ipsets', async (t) => {
+  const r = renderIpvs([lbSvc({ externalTrafficPolicy: 'Local', loadBalancerSourceRanges: ['192.168.56.2/32'] })], { ...cfg, nodeIPs: [] })
+  t.match(r.ipvsadm, '-A -t 192.168.56.200:80 -s rr\n-a -t 192.168.56.200:80 -r 10.244.1.11:8080 -m -w 1\n')
+  t.notMatch(r.ipvsadm, /192\.168\.56\.200:80 -r 10\.244\.2\.12/, 'Local: only this node’s endpoint')
+  t.same(r.addresses, ['10.96.0.20', '192.168.56.200'])
+  t.match(r.ipset, 'add KUBE-LOAD-BALANCER 192.168.56.200,tcp:80')
+  t.match(r.ipset, 'add KUBE-LOAD-BALANCER-LOCAL 192.168.56.200,tcp:80')
+  t.match(r.ipset, 'add KUBE-LOAD-BALANCER-FW 192.168.56.200,tcp:80')
+  t.match(r.ipset, 'add KUBE-LOAD-BALANCER-SOURCE-CIDR 192.168.56.200,tcp:80,192.168.56.2/32')
+  t.match(r.iptables, '-A KUBE-LOAD-BALANCER -m set --match-set KUBE-LOAD-BALANCER-LOCAL dst,dst -j RETURN')
+  t.match(r.iptables, '-A KUBE-FIREWALL -m set --match-set KUBE-LOAD-BALANCER-SOURCE-CIDR dst,dst,src -j RETURN')
+  const cl = renderIpvs([lbSvc()], { ...cfg, nodeIPs: [] })
+  t.match(cl.ipvsadm, '-a -t 192.168.56.200:80 -r 10.244.2.12:8080', 'Cluster: every endpoint')
+  t.notMatch(cl.ipset, /add KUBE-LOAD-BALANCER-LOCAL /)
+})

@@ -20,6 +20,12 @@ const ep = (ip: string, extra = ''): string[] => [
 const E = (ip: string): string => `endpoint-H-default/web/tcp/http__${ip}/8080`
 const MASQ = '  ip daddr 10.96.0.20 tcp dport 80 ip saddr != 10.244.0.0/16 jump mark-for-masquerade'
 const NP = { type: 'NodePort' as const, ports: [{ name: 'http', port: 80, targetPort: 8080, nodePort: 30080 }] }
+const LB = { ...NP, type: 'LoadBalancer' as const }
+/** The Service with status.loadBalancer.ingress (plain IPs get ipMode VIP). */
+const lb = (s: Service, ingress: (string | { ip: string; ipMode: 'VIP' | 'Proxy' })[]): Service => ({
+  ...s,
+  status: { loadBalancer: { ingress: ingress.map((i) => (typeof i === 'string' ? { ip: i, ipMode: 'VIP' as const } : i)) } },
+})
 
 const cases: { name: string; svc: Service; slices: EndpointSlice[]; want: string[] }[] = [
   {
@@ -130,6 +136,85 @@ const cases: { name: string; svc: Service; slices: EndpointSlice[]; want: string
     svc: svc('web', { clusterIP: 'None' }),
     slices: [slice('web', three)],
     want: [''],
+  },
+  {
+    name: 'LoadBalancer (Cluster): the ingress IP enters the external chain like an externalIP; an ipMode Proxy one is not programmed',
+    svc: lb(svc('web', { clusterIP: '10.96.0.20', ...LB }), ['192.168.56.200', { ip: '192.168.56.201', ipMode: 'Proxy' }]),
+    slices: [slice('web', three.slice(0, 1))],
+    want: [
+      ...ep('10.244.1.11'),
+      'chain external-H-default/web/tcp/http',
+      '  jump mark-for-masquerade',
+      '  goto service-H-default/web/tcp/http',
+      'chain service-H-default/web/tcp/http',
+      MASQ,
+      `  goto ${E('10.244.1.11')}`,
+      'service-ips: 10.96.0.20 . tcp . 80 : goto service-H-default/web/tcp/http',
+      'service-ips: 192.168.56.200 . tcp . 80 : goto external-H-default/web/tcp/http',
+      'service-nodeports: tcp . 30080 : goto external-H-default/web/tcp/http',
+    ],
+  },
+  {
+    name: 'LoadBalancer with loadBalancerSourceRanges: a firewall chain lets the ranges through to the external chain, drops the rest',
+    svc: lb(svc('web', { clusterIP: '10.96.0.20', ...LB, allocateLoadBalancerNodePorts: false, ports: [{ name: 'http', port: 80, targetPort: 8080 }], loadBalancerSourceRanges: ['192.168.56.2/32', '10.1.0.0/16'] }), ['192.168.56.200']),
+    slices: [slice('web', three.slice(0, 1))],
+    want: [
+      ...ep('10.244.1.11'),
+      'chain external-H-default/web/tcp/http',
+      '  jump mark-for-masquerade',
+      '  goto service-H-default/web/tcp/http',
+      'chain firewall-H-default/web/tcp/http',
+      '  ip saddr 10.1.0.0/16 goto external-H-default/web/tcp/http',
+      '  ip saddr 192.168.56.2/32 goto external-H-default/web/tcp/http',
+      '  drop',
+      'chain service-H-default/web/tcp/http',
+      MASQ,
+      `  goto ${E('10.244.1.11')}`,
+      'service-ips: 10.96.0.20 . tcp . 80 : goto service-H-default/web/tcp/http',
+      'service-ips: 192.168.56.200 . tcp . 80 : goto firewall-H-default/web/tcp/http',
+    ],
+  },
+  {
+    name: 'LoadBalancer Local: client source kept (no masquerade mark) towards this node’s endpoint',
+    svc: lb(svc('web', { clusterIP: '10.96.0.20', ...LB, externalTrafficPolicy: 'Local', healthCheckNodePort: 31999 }), ['192.168.56.200']),
+    slices: [slice('web', three.slice(0, 2))],
+    want: [
+      ...ep('10.244.1.11'),
+      ...ep('10.244.2.12'),
+      'chain external-H-default/web/tcp/http',
+      '  ip saddr 10.244.0.0/16 goto service-H-default/web/tcp/http',
+      '  fib saddr type local jump mark-for-masquerade',
+      '  fib saddr type local goto service-H-default/web/tcp/http',
+      '  goto local-H-default/web/tcp/http',
+      'chain local-H-default/web/tcp/http',
+      `  goto ${E('10.244.1.11')}`,
+      'chain service-H-default/web/tcp/http',
+      MASQ,
+      `  numgen random mod 2 vmap { 0 : goto ${E('10.244.1.11')}, 1 : goto ${E('10.244.2.12')} }`,
+      'service-ips: 10.96.0.20 . tcp . 80 : goto service-H-default/web/tcp/http',
+      'service-ips: 192.168.56.200 . tcp . 80 : goto external-H-default/web/tcp/http',
+      'service-nodeports: tcp . 30080 : goto external-H-default/web/tcp/http',
+    ],
+  },
+  {
+    name: 'LoadBalancer Local with endpoints only elsewhere: the LB IP is dropped here; without any endpoint it is rejected',
+    svc: lb(svc('web', { clusterIP: '10.96.0.20', ...LB, externalTrafficPolicy: 'Local' }), ['192.168.56.200']),
+    slices: [slice('web', three.slice(1, 2))],
+    want: [
+      ...ep('10.244.2.12'),
+      'chain service-H-default/web/tcp/http',
+      MASQ,
+      `  goto ${E('10.244.2.12')}`,
+      'no-endpoint-nodeports: tcp . 30080 : drop',
+      'no-endpoint-services: 192.168.56.200 . tcp . 80 : drop',
+      'service-ips: 10.96.0.20 . tcp . 80 : goto service-H-default/web/tcp/http',
+    ],
+  },
+  {
+    name: 'LoadBalancer without endpoints: its IP goes to the reject chain',
+    svc: lb(svc('web', { clusterIP: '10.96.0.20', ...LB }), ['192.168.56.200']),
+    slices: [],
+    want: ['no-endpoint-nodeports: tcp . 30080 : goto reject-chain', 'no-endpoint-services: 10.96.0.20 . tcp . 80 : goto reject-chain', 'no-endpoint-services: 192.168.56.200 . tcp . 80 : goto reject-chain'],
   },
 ]
 

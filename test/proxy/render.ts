@@ -5,7 +5,7 @@ import { buildFragment, type Fragment } from '../../src/proxy/nftables.js'
 import { buildServicePorts } from '../../src/proxy/serviceport.js'
 import { NODE } from './fixtures.js'
 
-export const unhash = (s: string): string => s.replace(/(service|local|external|endpoint|affinity)-[A-Z2-7]{8}-/g, '$1-H-')
+export const unhash = (s: string): string => s.replace(/(service|local|external|firewall|endpoint|affinity)-[A-Z2-7]{8}-/g, '$1-H-')
 
 export function fragmentText(f: Fragment): string {
   const blocks: string[] = []

@@ -30,8 +30,8 @@ t.test('a running server repairs its add-ons and bootstrap objects', async (t) =
   const defaultSvcs = server.client.resource<Service>(resourceFor('services'), 'default')
 
   await deps.delete('netkube-dns')
-  t.equal((await deps.list()).items.length, 0, 'the DNS Deployment is gone')
-  await waitUntil('the DNS Deployment back', async () => (await deps.list()).items.length === 1, 10_000)
+  t.equal((await deps.list({ labelSelector: 'k8s-app=kube-dns' })).items.length, 0, 'the DNS Deployment is gone')
+  await waitUntil('the DNS Deployment back', async () => (await deps.list({ labelSelector: 'k8s-app=kube-dns' })).items.length === 1, 10_000)
   t.pass('deleted DNS Deployment re-created by the add-on loop')
 
   const dns = await svcs.get('kube-dns')
@@ -41,7 +41,7 @@ t.test('a running server repairs its add-ons and bootstrap objects', async (t) =
   await waitUntil('kube-dns ports put back', async () => (await svcs.get('kube-dns')).spec!.ports!.every((p) => p.port === 53 || p.port === 9153), 10_000)
   t.pass('edited kube-dns ports put back')
 
-  const dep = (await deps.list()).items[0]!
+  const dep = (await deps.list({ labelSelector: 'k8s-app=kube-dns' })).items[0]!
   await deps.update({ ...dep, spec: { ...dep.spec!, replicas: 3 } })
   await new Promise((r) => setTimeout(r, 1200))
   t.equal((await deps.get(dep.metadata.name!)).spec!.replicas, 3, "a user's scaling survives several reconcile rounds")

@@ -59,11 +59,20 @@ function selectorIsEmpty(sel: Obj): boolean {
   return (!isObj(sel.matchLabels) || Object.keys(sel.matchLabels).length === 0) && (!Array.isArray(sel.matchExpressions) || sel.matchExpressions.length === 0)
 }
 
-/** Shared by Deployment and ReplicaSet: selector, template, and their agreement. */
-function validateSelectorAndTemplate(r: ResourceInfo, spec: Obj, errs: Errs): void {
+/**
+ * Shared by Deployment, ReplicaSet and StatefulSet: selector, template, and their agreement.
+ * `podSpecOf` lets a StatefulSet add its claim volumes before the pod spec is validated.
+ */
+export function validateSelectorAndTemplate(
+  r: ResourceInfo,
+  spec: Obj,
+  errs: Errs,
+  emptySelectorMsg = 'empty selector is invalid for deployment',
+  podSpecOf: (tpl: Obj) => unknown = (tpl) => tpl.spec,
+): void {
   const selOk = absent(spec.selector) ? false : validateLabelSelector(spec.selector, 'spec.selector', errs)
   if (absent(spec.selector)) errs.push(required('spec.selector'))
-  else if (isObj(spec.selector) && selectorIsEmpty(spec.selector)) errs.push(invalid('spec.selector', spec.selector, 'empty selector is invalid for deployment'))
+  else if (isObj(spec.selector) && selectorIsEmpty(spec.selector)) errs.push(invalid('spec.selector', spec.selector, emptySelectorMsg))
 
   const tpl = asObj(spec.template, 'spec.template', errs)
   if (!tpl) {
@@ -76,7 +85,7 @@ function validateSelectorAndTemplate(r: ResourceInfo, spec: Obj, errs: Errs): vo
   const labels = isObj(meta.labels) ? (meta.labels as Record<string, string>) : {}
   if (selOk && isObj(spec.selector) && !selectorIsEmpty(spec.selector) && !labelSelectorMatches(spec.selector as LabelSelector, labels))
     errs.push(invalid('spec.template.metadata.labels', labels, '`selector` does not match template `labels`'))
-  validatePodSpec(tpl.spec, 'spec.template.spec', errs, { template: true })
+  validatePodSpec(podSpecOf(tpl), 'spec.template.spec', errs, { template: true })
 }
 
 export function validateDeployment(r: ResourceInfo, d: Obj, errs: Errs): void {
@@ -166,4 +175,16 @@ export function validateWorkloadStatus(kind: 'Deployment' | 'ReplicaSet', obj: O
   }
   if (n.availableReplicas !== undefined && n.availableReplicas > (n.readyReplicas ?? 0))
     errs.push(invalid('status.availableReplicas', n.availableReplicas, 'cannot be greater than readyReplicas'))
+}
+
+// ---------- ControllerRevision (ValidateControllerRevision / …Update) ----------
+
+export function validateControllerRevision(cr: Obj, errs: Errs): void {
+  if (cr.data === undefined || cr.data === null) errs.push(required('data', 'data is mandatory'))
+  nonNegative(asInt(cr.revision ?? 0, 'revision', errs), 'revision', errs)
+}
+
+/** The snapshot never changes; only its revision number may (a rollback re-numbers it). */
+export function validateControllerRevisionUpdate(cr: Obj, old: Obj, errs: Errs): void {
+  immutable(cr.data, old.data, 'data', errs)
 }

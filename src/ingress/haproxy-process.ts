@@ -1,0 +1,217 @@
+// The HAProxy process and its two doors: the master (reloads) and the worker's admin socket
+// (runtime API). Thin edge: what to send is decided in haproxy.ts.
+//
+// Seamless reload: haproxy runs in master-worker mode (-W). On SIGUSR2 the master re-reads the
+// config, starts a new worker that takes the listening sockets over from the old one through the
+// admin socket's `expose-fd listeners` (no moment without a bound port, no refused connection),
+// and tells the old worker to finish: it stops accepting, completes its in-flight requests and
+// open tunnels (bounded by hard-stop-after), then exits. A config the master cannot load leaves
+// it in "wait mode" with the old worker serving the last good config; the controller then puts
+// the last good file back so a later restart starts from it. (`haproxy -c` first would say the
+// same, but costs 0.2–0.7 s per change on a loaded machine: the reload is the check.)
+import { connect } from 'node:net'
+import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { netnsHandle } from '../net/door.js'
+import { run, type ChildProcess } from '../util/exec.js'
+import { logger } from '../util/log.js'
+
+const log = logger('ingress-haproxy')
+
+export const HAPROXY_BIN = '/usr/sbin/haproxy'
+
+/** One runtime-API exchange: commands joined by ';', the socket answers and closes. */
+export function adminCommand(socketPath: string, cmds: readonly string[], timeoutMs = 5000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const sock = connect(socketPath)
+    let out = ''
+    const timer = setTimeout(() => sock.destroy(new Error(`haproxy admin socket: no answer in ${timeoutMs} ms`)), timeoutMs)
+    sock.setEncoding('utf8')
+    sock.on('connect', () => sock.end(`${cmds.join(';')}\n`))
+    sock.on('data', (d: string) => (out += d))
+    sock.on('error', (e) => {
+      clearTimeout(timer)
+      reject(e)
+    })
+    sock.on('close', () => {
+      clearTimeout(timer)
+      resolve(out)
+    })
+  })
+}
+
+/** Answers of `set server …` that are errors (the others are empty or "… changed from … to …"). */
+export function runtimeErrors(answer: string): string[] {
+  return answer
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '' && !/changed from|^no need to change/i.test(l))
+}
+
+export async function checkConfig(path: string, bin = HAPROXY_BIN): Promise<string | undefined> {
+  const r = await run(bin, ['-c', '-f', path], { allowFailure: true, timeoutMs: 20_000 })
+  if (r.code === 0) return undefined
+  return (r.stderr || r.stdout).trim().split('\n').filter((l) => /ALERT|error/i.test(l)).slice(0, 5).join('; ') || `haproxy -c exited ${r.code}`
+}
+
+/** A self-signed certificate for requests whose SNI matches no Ingress (ingress-nginx's "fake certificate"). */
+export async function ensureDefaultCert(dir: string): Promise<string> {
+  const pem = join(dir, 'default.pem')
+  if (existsSync(pem)) return pem
+  mkdirSync(dir, { recursive: true })
+  const key = join(dir, 'default.key')
+  const crt = join(dir, 'default.crt')
+  await run('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '3650', '-subj', '/O=netkube/CN=netkube Ingress Controller Fake Certificate', '-keyout', key, '-out', crt], { timeoutMs: 30_000 })
+  writeFileSync(`${pem}.tmp`, `${readFileSync(crt, 'utf8')}${readFileSync(key, 'utf8')}`, { mode: 0o600 })
+  renameSync(`${pem}.tmp`, pem)
+  return pem
+}
+
+/** Write a file atomically (rename into place), making its directory. */
+export function writeAtomic(path: string, content: string): void {
+  mkdirSync(dirname(path), { recursive: true })
+  writeFileSync(`${path}.tmp`, content, { mode: 0o600 })
+  renameSync(`${path}.tmp`, path)
+}
+
+export interface HaproxyProcessOptions {
+  configPath: string
+  adminSocket: string
+  logPath: string
+  bin?: string
+  /** Network namespace to run in (name or path); default: this process's (the pod's). */
+  netns?: string
+  /** Called when the master exits without being asked to (the supervisor restarts it). */
+  onExit?: (code: number | null, signal: NodeJS.Signals | null) => void
+}
+
+export class HaproxyProcess {
+  private child: ChildProcess | undefined
+  private stopping = false
+  restarts = 0
+  reloads = 0
+
+  constructor(private readonly o: HaproxyProcessOptions) {}
+
+  get pid(): number | undefined {
+    return this.child?.pid
+  }
+
+  running(): boolean {
+    return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null
+  }
+
+  /** Start the master (-W) in the foreground (-db) and wait for the worker's admin socket. */
+  async start(): Promise<void> {
+    this.stopping = false
+    const child = netnsHandle(this.o.netns).spawn([this.o.bin ?? HAPROXY_BIN, '-W', '-db', '-f', this.o.configPath], { logPath: this.o.logPath })
+    this.child = child
+    child.on('exit', (code, signal) => {
+      if (this.child === child) this.child = undefined
+      if (this.stopping) return
+      log.warn({ code, signal }, 'haproxy exited')
+      this.o.onExit?.(code, signal)
+    })
+    await this.waitForWorker(undefined)
+  }
+
+  /** The last lines haproxy logged (its ALERTs say why it stopped). */
+  logTail(lines = 5): string {
+    try {
+      return readFileSync(this.o.logPath, 'utf8').trim().split('\n').slice(-lines).join(' | ')
+    } catch {
+      return `no log at ${this.o.logPath}`
+    }
+  }
+
+  /** The worker's pid, from the admin socket; undefined while nothing answers. */
+  async workerPid(): Promise<number | undefined> {
+    try {
+      const info = await adminCommand(this.o.adminSocket, ['show info'], 1000)
+      const m = /^Pid: (\d+)/m.exec(info)
+      return m ? Number(m[1]) : undefined
+    } catch {
+      return undefined
+    }
+  }
+
+  private async waitForWorker(notPid: number | undefined, timeoutMs = 10_000): Promise<number> {
+    const deadline = Date.now() + timeoutMs
+    for (;;) {
+      if (!this.running()) throw new Error(`haproxy is not running: ${this.logTail()}`)
+      const pid = await this.workerPid()
+      if (pid !== undefined && pid !== notPid) return pid
+      if (Date.now() > deadline) throw new Error(`haproxy: no new worker on ${this.o.adminSocket} after ${timeoutMs} ms`)
+      await new Promise((r) => setTimeout(r, 20))
+    }
+  }
+
+  /**
+   * Seamless reload (SIGUSR2 to the master). Resolves with undefined once the new worker answers,
+   * or with the master's ALERT lines when it refused the config: it then stays in wait mode with
+   * the old worker serving the last good config.
+   */
+  async reload(timeoutMs = 10_000): Promise<string | undefined> {
+    if (!this.running()) {
+      await this.start()
+      return undefined
+    }
+    const before = await this.workerPid()
+    const logFrom = this.logSize()
+    this.child!.kill('SIGUSR2')
+    const deadline = Date.now() + timeoutMs
+    for (;;) {
+      const pid = await this.workerPid()
+      if (pid !== undefined && pid !== before) {
+        this.reloads++
+        return undefined
+      }
+      const alerts = this.logSince(logFrom)
+        .split('\n')
+        .filter((l) => l.includes('[ALERT]'))
+      if (alerts.some((l) => /Fatal errors|Error\(s\) found|Loading failure/.test(l))) return alerts.slice(0, 5).join('; ')
+      if (!this.running()) throw new Error(`haproxy exited during a reload: ${this.logTail()}`)
+      if (Date.now() > deadline) return `no new worker ${timeoutMs} ms after the reload: ${this.logTail()}`
+      await new Promise((r) => setTimeout(r, 10))
+    }
+  }
+
+  private logSize(): number {
+    try {
+      return statSync(this.o.logPath).size
+    } catch {
+      return 0
+    }
+  }
+
+  private logSince(offset: number): string {
+    try {
+      return readFileSync(this.o.logPath).subarray(offset).toString('utf8')
+    } catch {
+      return ''
+    }
+  }
+
+  async runtime(cmds: readonly string[]): Promise<string[]> {
+    if (cmds.length === 0) return []
+    // Keep each exchange short: the socket reads one line.
+    const errors: string[] = []
+    for (let i = 0; i < cmds.length; i += 100) errors.push(...runtimeErrors(await adminCommand(this.o.adminSocket, cmds.slice(i, i + 100))))
+    return errors
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true
+    const child = this.child
+    if (!child || !this.running()) return
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(() => child.kill('SIGKILL'), 5000)
+      child.once('exit', () => {
+        clearTimeout(t)
+        resolve()
+      })
+      // SIGUSR1 = soft stop: finish in-flight requests, then exit.
+      child.kill('SIGTERM')
+    })
+  }
+}

@@ -1,0 +1,135 @@
+// The controller against a real apiserver + etcd, HAProxy on loopback, backends in this process
+// (EndpointSlices written by hand, as the EndpointSlice controller would); backends (agnhost) and
+// HAProxy run in a namespace of this test with addresses on its loopback: our class served and
+// others ignored, status set to the published Service's address, a new host live within 1 s,
+// a bad TLS Secret → Warning Event while the rest serves, HAProxy killed → restarted.
+import t from 'tap'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { Ingress, IngressClass } from '../../src/api/ingress.js'
+import { resourceFor } from '../../src/api/resources.js'
+import type { CoreEvent, EndpointSlice, KubeObject, Secret, Service } from '../../src/api/types.js'
+import { createClient } from '../../src/client/index.js'
+import { startIngressController } from '../../src/ingress/controller.js'
+import { ensureDefaultCert } from '../../src/ingress/haproxy-process.js'
+import { netnsHandle } from '../../src/net/door.js'
+import type { ChildProcess } from '../../src/util/exec.js'
+import { withApiServer } from '../helpers/apiserver.js'
+import { withNetns } from '../helpers/netns.js'
+import { MAIN, need } from '../helpers/prereq.js'
+import { waitUntil } from '../helpers/wait.js'
+
+const VIP = '10.250.0.1'
+
+t.test('ingress controller', { skip: need('haproxy', 'etcd', 'openssl', 'curl', 'build') }, async (t) => {
+  const srv = await withApiServer(t)
+  const client = createClient({ server: srv.url, token: srv.token, caPem: srv.caPem })
+  const dir = mkdtempSync(join(tmpdir(), 'nk-ingctl-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const nsName = await withNetns(t, 'ingctl')
+  const ns = netnsHandle(nsName)
+  await ns.ipBatch(['link set lo up', `addr add ${VIP}/32 dev lo`])
+  const procs: ChildProcess[] = []
+  t.teardown(() => procs.forEach((p) => p.kill('SIGKILL')))
+  let nextPort = 8081
+  const backend = async (name: string): Promise<number> => {
+    const port = nextPort++
+    procs.push(ns.spawn([process.execPath, MAIN, 'agnhost', '--http-port', String(port)], { env: { ...process.env, HOSTNAME: name } }))
+    await waitUntil(`${name} up`, async () => (await ns.run('curl', ['-s', `http://${VIP}:${port}/`], { allowFailure: true })).stdout.includes(name), 10_000, 50)
+    return port
+  }
+  const get = async (host: string, path = '/'): Promise<{ status: number; body: string }> => {
+    const res = await ns.run('curl', ['-s', '-m', '2', '-H', `Host: ${host}`, '-w', '\n%{http_code}', `http://${VIP}${path}`], { allowFailure: true })
+    const i = res.stdout.lastIndexOf('\n')
+    return { status: Number(res.stdout.slice(i + 1)) || 0, body: res.stdout.slice(0, i).trim() }
+  }
+  const webPort = await backend('web')
+  const apiPort = await backend('api')
+
+  const r = (plural: string, ns?: string) => client.resource<KubeObject>(resourceFor(plural), ns)
+  await r('ingressclasses').create({ apiVersion: 'networking.k8s.io/v1', kind: 'IngressClass', metadata: { name: 'netkube', annotations: { 'ingressclass.kubernetes.io/is-default-class': 'true' } }, spec: { controller: 'netkube.io/ingress-controller' } } as IngressClass)
+  await r('ingressclasses').create({ apiVersion: 'networking.k8s.io/v1', kind: 'IngressClass', metadata: { name: 'other' }, spec: { controller: 'example.com/other' } } as IngressClass)
+  for (const [name, port] of [['web', webPort], ['api', apiPort]] as const) {
+    await r('services', 'default').create({ apiVersion: 'v1', kind: 'Service', metadata: { name, namespace: 'default' }, spec: { ports: [{ name: 'http', port: 80 }] } } as Service)
+    await r('endpointslices', 'default').create({
+      apiVersion: 'discovery.k8s.io/v1',
+      kind: 'EndpointSlice',
+      metadata: { name: `${name}-1`, namespace: 'default', labels: { 'kubernetes.io/service-name': name } },
+      addressType: 'IPv4',
+      ports: [{ name: 'http', port }],
+      endpoints: [{ addresses: [VIP], conditions: { ready: true } }],
+    } as EndpointSlice)
+  }
+  // The controller's own Service, whose address goes into Ingress status.
+  const ctlSvc = (await r('services', 'default').create({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'ingress', namespace: 'default' }, spec: { ports: [{ name: 'http', port: 80 }] } } as Service)) as Service
+  const rule = (host: string, svc: string) => ({ host, http: { paths: [{ path: '/', pathType: 'Prefix' as const, backend: { service: { name: svc, port: { number: 80 } } } }] } })
+  const ing = (name: string, spec: Ingress['spec']): Ingress => ({ apiVersion: 'networking.k8s.io/v1', kind: 'Ingress', metadata: { name, namespace: 'default' }, spec })
+  await r('ingresses', 'default').create(ing('mine', { rules: [rule('web.example.com', 'web')] }))
+  await r('ingresses', 'default').create(ing('theirs', { ingressClassName: 'other', rules: [rule('theirs.example.com', 'api')] }))
+
+  const ctl = startIngressController({
+    client,
+    publishService: 'default/ingress',
+    haproxy: { http: `${VIP}:80`, https: `${VIP}:443`, netns: nsName, dir, adminSocket: join(dir, 'admin.sock'), defaultCertFile: await ensureDefaultCert(dir) },
+  })
+  t.teardown(() => ctl.stop())
+  await ctl.synced
+  await waitUntil('haproxy serving', async () => (await get('web.example.com', '/')).body === 'web', 20_000, 50)
+
+  t.test('ours served and given our address, other classes ignored', async (t) => {
+    t.equal((await get('theirs.example.com', '/')).status, 404)
+    await waitUntil('status written', async () => ((await r('ingresses', 'default').get('mine')) as Ingress).status?.loadBalancer?.ingress?.[0]?.ip === ctlSvc.spec.clusterIP, 10_000, 50)
+    t.pass(`status.loadBalancer.ingress[0].ip = ${ctlSvc.spec.clusterIP}`)
+    t.same(((await r('ingresses', 'default').get('theirs')) as Ingress).status?.loadBalancer ?? {}, {}, 'not ours: status untouched')
+  })
+
+  t.test('a new host goes live by reload; an endpoint change needs no reload', async (t) => {
+    const reloads = ctl.dataplane.proc.reloads
+    const t0 = Date.now()
+    await r('ingresses', 'default').create(ing('later', { rules: [rule('api.example.com', 'api')] }))
+    await waitUntil('new host routed', async () => (await get('api.example.com', '/')).body === 'api', 5000, 10)
+    // Printed, not asserted (speed is bench:ingress's job): the issue asks for under 1 s.
+    t.comment(`new host live after ${Date.now() - t0} ms`)
+    t.equal(ctl.dataplane.proc.reloads, reloads + 1, 'one seamless reload')
+    const port2 = await backend('web-2')
+    await r('endpointslices', 'default').create({
+      apiVersion: 'discovery.k8s.io/v1',
+      kind: 'EndpointSlice',
+      metadata: { name: 'web-2', namespace: 'default', labels: { 'kubernetes.io/service-name': 'web' } },
+      addressType: 'IPv4',
+      ports: [{ name: 'http', port: port2 }],
+      endpoints: [{ addresses: [VIP], conditions: { ready: true } }],
+    } as EndpointSlice)
+    await waitUntil('second endpoint serving', async () => (await get('web.example.com', '/')).body === 'web-2', 5000, 10)
+    t.equal(ctl.dataplane.proc.reloads, reloads + 1, 'no reload for an endpoint')
+  })
+
+  t.test('a bad TLS Secret: Warning Event, everything else keeps serving', async (t) => {
+    await r('secrets', 'default').create({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'junk', namespace: 'default' }, type: 'Opaque', data: { 'tls.crt': Buffer.from('nope').toString('base64'), 'tls.key': Buffer.from('nope').toString('base64') } } as Secret)
+    await r('ingresses', 'default').create(ing('tls', { tls: [{ hosts: ['secure.example.com'], secretName: 'junk' }], rules: [rule('secure.example.com', 'web')] }))
+    let ev: CoreEvent | undefined
+    await waitUntil(
+      'TLSSecretInvalid event',
+      async () => {
+        const list = await r('events', 'default').list()
+        ev = (list.items as CoreEvent[]).find((e) => e.involvedObject?.name === 'tls' && e.reason === 'TLSSecretInvalid')
+        return ev !== undefined
+      },
+      10_000,
+      100,
+    )
+    t.equal(ev!.type, 'Warning')
+    t.match(ev!.message, 'secret "default/junk" is not a valid key pair')
+    t.equal((await get('secure.example.com', '/')).status, 200, 'served over plain HTTP, no redirect without a cert')
+    t.equal((await get('web.example.com', '/')).status, 200)
+  })
+
+  t.test('HAProxy killed: the controller starts it again', async (t) => {
+    const pid = ctl.dataplane.proc.pid!
+    process.kill(pid, 'SIGKILL')
+    // The worker dies with its master (it watches the master's pipe).
+    await waitUntil('serving again', async () => ctl.dataplane.proc.pid !== undefined && ctl.dataplane.proc.pid !== pid && (await get('web.example.com', '/')).status === 200, 15_000, 50)
+    t.equal(ctl.dataplane.proc.restarts, 1)
+  })
+})

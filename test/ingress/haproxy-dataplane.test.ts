@@ -1,0 +1,232 @@
+// The HAProxy data plane for real, on loopback: backends are small HTTP servers in this process,
+// HAProxy is Debian's. Routing per host and path, SNI with two certs, the HTTP→HTTPS redirect,
+// forwarded headers and X-Request-ID, HTTP/2 over TLS, WebSocket pass-through, 503/404 bodies,
+// endpoint changes through the runtime API (no reload: the worker pid stays), a config change
+// by seamless reload, and a refused config that leaves the last good one serving.
+import t from 'tap'
+import { createHash } from 'node:crypto'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { createServer, request, type IncomingMessage, type Server } from 'node:http'
+import { connect as h2connect } from 'node:http2'
+import { createServer as netServer, connect as netConnect, type AddressInfo } from 'node:net'
+import { connect as tlsConnect } from 'node:tls'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { Ingress, IngressClass } from '../../src/api/ingress.js'
+import type { EndpointSlice, Secret, Service } from '../../src/api/types.js'
+import { HaproxyDataPlane } from '../../src/ingress/dataplane.js'
+import { ensureDefaultCert } from '../../src/ingress/haproxy-process.js'
+import { buildModel, type ModelInput } from '../../src/ingress/model.js'
+import { run } from '../../src/util/exec.js'
+import { need } from '../helpers/prereq.js'
+
+async function freePort(): Promise<number> {
+  const s = netServer()
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r))
+  const p = (s.address() as AddressInfo).port
+  await new Promise((r) => s.close(r))
+  return p
+}
+
+/** A backend that answers its name and the request headers it saw; upgrades echo. */
+async function backend(name: string): Promise<{ server: Server; port: number; hits: number }> {
+  const b = { server: createServer(), port: 0, hits: 0 }
+  b.server.on('request', (req: IncomingMessage, res) => {
+    b.hits++
+    let n = 0
+    req.on('data', (c: Buffer) => (n += c.length))
+    req.on('end', () => {
+      res.setHeader('content-type', 'application/json')
+      res.end(JSON.stringify({ name, path: req.url, headers: req.headers, bodyBytes: n }))
+    })
+  })
+  b.server.on('upgrade', (req, sock) => {
+    const accept = createHash('sha1').update(`${req.headers['sec-websocket-key']}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64')
+    sock.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: ${req.headers.upgrade}\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`)
+    sock.on('data', (d: Buffer) => sock.write(`${name}:${d.toString()}`))
+  })
+  await new Promise<void>((r) => b.server.listen(0, '127.0.0.1', r))
+  b.port = (b.server.address() as AddressInfo).port
+  return b
+}
+
+interface Reply {
+  status: number
+  headers: IncomingMessage['headers']
+  body: string
+}
+function get(port: number, host: string, path: string, headers: Record<string, string> = {}): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path, headers: { host, ...headers }, agent: false }, (res) => {
+      let body = ''
+      res.setEncoding('utf8')
+      res.on('data', (d: string) => (body += d))
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }))
+    })
+    req.on('error', reject)
+    req.end()
+  })
+}
+const who = async (port: number, host: string, path: string): Promise<string> => {
+  const r = await get(port, host, path)
+  return r.status === 200 ? (JSON.parse(r.body) as { name: string }).name : `${r.status}`
+}
+
+function peerCN(port: number, servername: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const s = tlsConnect({ host: '127.0.0.1', port, servername, rejectUnauthorized: false }, () => {
+      const cn = s.getPeerCertificate().subject?.CN ?? ''
+      s.end()
+      resolve(Array.isArray(cn) ? cn.join(',') : cn)
+    })
+    s.on('error', reject)
+  })
+}
+
+t.test('haproxy data plane', { skip: need('haproxy', 'openssl') }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'nk-haproxy-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const web1 = await backend('web-1')
+  const web2 = await backend('web-2')
+  const api = await backend('api')
+  t.teardown(() => [web1, web2, api].forEach((b) => b.server.close()))
+
+  const pair = async (cn: string): Promise<Secret> => {
+    await run('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', `/CN=${cn}`, '-keyout', join(dir, `${cn}.key`), '-out', join(dir, `${cn}.crt`)])
+    const data = { 'tls.crt': readFileSync(join(dir, `${cn}.crt`)).toString('base64'), 'tls.key': readFileSync(join(dir, `${cn}.key`)).toString('base64') }
+    return { apiVersion: 'v1', kind: 'Secret', metadata: { name: `${cn.split('.')[0]}-tls`, namespace: 'default' }, type: 'kubernetes.io/tls', data }
+  }
+  const slice = (svc: string, ports: number[]): EndpointSlice => ({
+    apiVersion: 'discovery.k8s.io/v1',
+    kind: 'EndpointSlice',
+    metadata: { name: svc, namespace: 'default', labels: { 'kubernetes.io/service-name': svc } },
+    addressType: 'IPv4',
+    ports: [{ name: 'http', port: ports[0] ?? 1 }],
+    // One port per slice in k8s; here each backend listens on its own port, so one slice per port.
+    endpoints: ports.map(() => ({ addresses: ['127.0.0.1'], conditions: { ready: true } })),
+  })
+  // Endpoints with different ports need one slice each.
+  const slices = (svc: string, ports: number[]): EndpointSlice[] =>
+    ports.map((p, i) => ({ ...slice(svc, [p]), metadata: { name: `${svc}-${i}`, namespace: 'default', labels: { 'kubernetes.io/service-name': svc } } }))
+  const svc = (name: string): Service => ({ apiVersion: 'v1', kind: 'Service', metadata: { name, namespace: 'default' }, spec: { ports: [{ name: 'http', port: 80 }] } })
+  const cls: IngressClass = { apiVersion: 'networking.k8s.io/v1', kind: 'IngressClass', metadata: { name: 'netkube' }, spec: { controller: 'netkube.io/ingress-controller' } }
+  const sb = (name: string) => ({ service: { name, port: { number: 80 } } })
+  const ing: Ingress = {
+    apiVersion: 'networking.k8s.io/v1',
+    kind: 'Ingress',
+    metadata: { name: 'shop', namespace: 'default', creationTimestamp: '2026-12-01T10:00:00Z' },
+    spec: {
+      ingressClassName: 'netkube',
+      tls: [{ hosts: ['a.example.com'], secretName: 'a-tls' }, { hosts: ['b.example.com'], secretName: 'b-tls' }],
+      rules: [
+        { host: 'a.example.com', http: { paths: [{ path: '/', pathType: 'Prefix', backend: sb('web') }, { path: '/api', pathType: 'Prefix', backend: sb('api') }] } },
+        { host: 'b.example.com', http: { paths: [{ path: '/', pathType: 'Prefix', backend: sb('api') }] } },
+        { host: 'plain.example.com', http: { paths: [{ path: '/empty', pathType: 'Exact', backend: sb('empty') }, { path: '/', pathType: 'Prefix', backend: sb('web') }] } },
+      ],
+    },
+  }
+  const input: ModelInput = {
+    classes: [cls],
+    services: [svc('web'), svc('api'), svc('empty')],
+    slices: [...slices('web', [web1.port]), ...slices('api', [api.port])],
+    secrets: [await pair('a.example.com'), await pair('b.example.com')],
+    ingresses: [ing],
+  }
+  const [http, https] = [await freePort(), await freePort()]
+  const dp = new HaproxyDataPlane({ http: `127.0.0.1:${http}`, https: `127.0.0.1:${https}`, dir, adminSocket: join(dir, 'admin.sock'), defaultCertFile: await ensureDefaultCert(dir) })
+  t.teardown(() => dp.stop())
+
+  t.same(await dp.apply(buildModel(input).model), { kind: 'reload' }, 'first apply starts haproxy')
+  const pid0 = await dp.proc.workerPid()
+
+  t.test('routing, redirect, headers, error bodies', async (t) => {
+    t.equal(await who(http, 'plain.example.com', '/x'), 'web-1')
+    t.equal(await who(http, 'plain.example.com', '/empty'), '503')
+    const r503 = await get(http, 'plain.example.com', '/empty')
+    t.equal(r503.body, '503 Service Unavailable: no ready endpoint for this backend\n')
+    const r404 = await get(http, 'nowhere.example.com', '/')
+    t.same([r404.status, r404.body], [404, '404 Not Found: no Ingress rule matches this host and path\n'])
+    const redirect = await get(http, 'a.example.com', '/api/x?q=1')
+    t.same([redirect.status, redirect.headers.location], [308, 'https://a.example.com/api/x?q=1'], 'TLS hosts are redirected to HTTPS')
+    const seen = JSON.parse((await get(http, 'plain.example.com', '/h', { 'x-forwarded-for': '203.0.113.9' })).body) as { headers: Record<string, string> }
+    t.equal(seen.headers['x-forwarded-proto'], 'http')
+    t.equal(seen.headers['x-forwarded-host'], 'plain.example.com')
+    t.match(seen.headers['x-forwarded-for'], /203\.0\.113\.9, 127\.0\.0\.1$/, 'the client address is appended')
+    t.match(seen.headers['x-request-id'], /^[0-9A-F]{16,}$/)
+    const kept = JSON.parse((await get(http, 'plain.example.com', '/h', { 'x-request-id': 'abc-123' })).body) as { headers: Record<string, string> }
+    t.equal(kept.headers['x-request-id'], 'abc-123', "a client's request id is kept")
+  })
+
+  t.test('TLS: the certificate per SNI on one address, HTTP/2, X-Forwarded-Proto https', async (t) => {
+    t.equal(await peerCN(https, 'a.example.com'), 'a.example.com')
+    t.equal(await peerCN(https, 'b.example.com'), 'b.example.com')
+    t.equal(await peerCN(https, 'other.example.com'), 'netkube Ingress Controller Fake Certificate')
+    const s = h2connect(`https://127.0.0.1:${https}`, { servername: 'a.example.com', rejectUnauthorized: false })
+    t.teardown(() => s.close())
+    const body = await new Promise<string>((resolve, reject) => {
+      const req = s.request({ ':path': '/api/v1', ':authority': 'a.example.com' })
+      let b = ''
+      req.setEncoding('utf8')
+      req.on('data', (d: string) => (b += d))
+      req.on('end', () => resolve(b))
+      req.on('error', reject)
+      req.end()
+    })
+    const seen = JSON.parse(body) as { name: string; headers: Record<string, string> }
+    t.equal(seen.name, 'api', 'HTTP/2 from the client, routed by :authority and path')
+    t.equal(seen.headers['x-forwarded-proto'], 'https')
+  })
+
+  t.test('WebSocket (Upgrade) passes through', async (t) => {
+    const sock = netConnect(http, '127.0.0.1')
+    t.teardown(() => sock.destroy())
+    let got = ''
+    sock.setEncoding('utf8')
+    sock.on('data', (d: string) => (got += d))
+    sock.write('GET /ws HTTP/1.1\r\nHost: plain.example.com\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n')
+    await new Promise((r) => setTimeout(r, 200))
+    t.match(got, /^HTTP\/1\.1 101 /)
+    sock.write('ping')
+    await new Promise((r) => setTimeout(r, 200))
+    t.match(got, /web-1:ping$/, 'bytes flow both ways after the upgrade')
+  })
+
+  t.test('endpoint changes go through the runtime API: no reload', async (t) => {
+    input.slices = [...slices('web', [web1.port, web2.port]), ...slices('api', [api.port])]
+    t.same(await dp.apply(buildModel(input).model), { kind: 'runtime' })
+    const names = new Set<string>()
+    for (let i = 0; i < 8; i++) names.add(await who(http, 'plain.example.com', '/'))
+    t.same([...names].sort(), ['web-1', 'web-2'], 'both endpoints serve')
+    input.slices = [...slices('web', [web2.port]), ...slices('api', [api.port])]
+    t.same(await dp.apply(buildModel(input).model), { kind: 'runtime' })
+    for (let i = 0; i < 4; i++) t.equal(await who(http, 'plain.example.com', '/'), 'web-2')
+    // Scale past the slots (4): a new shape, one reload.
+    const extra = await Promise.all([1, 2, 3, 4].map((i) => backend(`web-x${i}`)))
+    t.teardown(() => extra.forEach((b) => b.server.close()))
+    input.slices = [...slices('web', [web2.port, ...extra.map((b) => b.port)]), ...slices('api', [api.port])]
+    t.same(await dp.apply(buildModel(input).model), { kind: 'reload' }, '5 endpoints need 8 slots')
+    t.equal(dp.state!.assignment['be_default_web_80']!.length, 8)
+    t.equal(await dp.proc.workerPid() !== pid0, true)
+    const all = new Set<string>()
+    for (let i = 0; i < 10; i++) all.add(await who(http, 'plain.example.com', '/'))
+    t.equal(all.size, 5)
+    t.equal(dp.proc.reloads, 1)
+  })
+
+  t.test('a refused config leaves the last good one serving', async (t) => {
+    const pid = await dp.proc.workerPid()
+    dp.o.threads = 0 // a config the master refuses
+    const res = await dp.apply(buildModel(input).model)
+    t.equal(res.kind, 'reload')
+    t.match(res.error, /nbthread/, `refused: ${res.error}`)
+    t.equal(await who(http, 'plain.example.com', '/x'), 'web-2', 'still serving')
+    t.equal(await dp.proc.workerPid(), pid, 'the old worker serves on')
+    t.notMatch(readFileSync(dp.configPath, 'utf8'), /nbthread 0/, 'the last good file is back (for a restart)')
+    dp.o.threads = 2
+    t.same(await dp.apply(buildModel(input).model), { kind: 'none' }, 'the running worker already has this config')
+    ing.spec.rules!.push({ host: 'new.example.com', http: { paths: [{ path: '/', pathType: 'Prefix', backend: sb('api') }] } })
+    t.same(await dp.apply(buildModel(input).model), { kind: 'reload' }, 'after a refused config, the master still reloads')
+    t.not(await dp.proc.workerPid(), pid)
+    t.equal(await who(http, 'new.example.com', '/'), 'api')
+  })
+})

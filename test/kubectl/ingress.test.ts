@@ -1,0 +1,58 @@
+// Ingress and IngressClass through real kubectl 1.27 and 1.33 against a real apiserver + etcd:
+// `kubectl create ingress` (rules, TLS, class, default backend), the `get` tables, a 422 with
+// upstream's words, and the status subresource.
+import t from 'tap'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { run } from '../../src/util/exec.js'
+import { withApiServer } from '../helpers/apiserver.js'
+import { kubectlPath, need } from '../helpers/prereq.js'
+
+const CLIENTS = [
+  { name: '1.27', path: kubectlPath('1.27'), skip: need('kubectl 1.27') },
+  { name: '1.33', path: kubectlPath('1.33'), skip: need('kubectl 1.33') },
+]
+
+t.test('kubectl: ingresses and ingress classes', async (t) => {
+  const srv = await withApiServer(t)
+  const dir = mkdtempSync(join(tmpdir(), 'netkube-kubectl-ing-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  for (const c of CLIENTS) {
+    t.test(`kubectl ${c.name}`, { skip: c.skip }, async (t) => {
+      const ns = `i-${c.name.replace(/\W/g, '')}`
+      const k = (...args: string[]) => run(c.path, ['--kubeconfig', srv.kubeconfigPath, ...args], { allowFailure: true, timeoutMs: 30_000 })
+      const ok = async (...args: string[]) => {
+        const r = await k(...args)
+        t.equal(r.code, 0, `kubectl ${args.join(' ')}: ${r.stderr.trim()}`)
+        return r.stdout
+      }
+      await ok('create', 'namespace', ns)
+      const icFile = join(dir, `ic-${ns}.yaml`)
+      writeFileSync(icFile, `apiVersion: networking.k8s.io/v1\nkind: IngressClass\nmetadata:\n  name: cls-${ns}\n  annotations: {ingressclass.kubernetes.io/is-default-class: "true"}\nspec: {controller: netkube.io/ingress-controller}\n`)
+      await ok('apply', '-f', icFile)
+      t.match(await ok('get', 'ingressclass', `cls-${ns}`), new RegExp(`^NAME\\s+CONTROLLER\\s+PARAMETERS\\s+AGE\\ncls-${ns}\\s+netkube\\.io/ingress-controller\\s+<none>\\s+\\d+s\\n`))
+
+      t.match(
+        await ok('create', 'ingress', 'web', '-n', ns, `--class=cls-${ns}`, '--rule=a.example.com/=web:80', '--rule=a.example.com/api*=api:http', '--rule=b.example.com/*=web:80,tls=b-tls', '--default-backend=fallback:80'),
+        'ingress.networking.k8s.io/web created',
+      )
+      const spec = JSON.parse(await ok('get', 'ing', 'web', '-n', ns, '-o', 'json')).spec
+      t.same(spec.rules[0].http.paths[0], { path: '/', pathType: 'Exact', backend: { service: { name: 'web', port: { number: 80 } } } })
+      t.same(spec.rules[0].http.paths[1], { path: '/api', pathType: 'Prefix', backend: { service: { name: 'api', port: { name: 'http' } } } })
+      t.same(spec.tls, [{ hosts: ['b.example.com'], secretName: 'b-tls' }])
+      t.same(spec.defaultBackend, { service: { name: 'fallback', port: { number: 80 } } })
+      t.match(await ok('get', 'ingresses', '-n', ns), new RegExp(`^NAME\\s+CLASS\\s+HOSTS\\s+ADDRESS\\s+PORTS\\s+AGE\\nweb\\s+cls-${ns}\\s+a\\.example\\.com,b\\.example\\.com\\s+80, 443\\s+\\d+s\\n`))
+
+      // Status through the subresource: the ADDRESS column fills.
+      await ok('patch', 'ing', 'web', '-n', ns, '--subresource=status', '--type=merge', '-p', '{"status":{"loadBalancer":{"ingress":[{"ip":"192.168.56.200"}]}}}')
+      t.match(await ok('get', 'ing', 'web', '-n', ns), /\nweb\s+\S+\s+\S+\s+192\.168\.56\.200\s+80, 443\s+/)
+
+      // Bad input: a 422 with upstream's message.
+      const bad = await k('create', 'ingress', 'bad', '-n', ns, '--rule=10.0.0.1/=web:80')
+      t.equal(bad.code, 1)
+      t.equal(bad.stderr.trim(), 'error: failed to create ingress: Ingress.networking.k8s.io "bad" is invalid: spec.rules[0].host: Invalid value: "10.0.0.1": must be a DNS name, not an IP address')
+      await ok('delete', 'ingressclass', `cls-${ns}`)
+    })
+  }
+})
