@@ -2,6 +2,7 @@
 // Mutates in place and is idempotent: defaulting a defaulted object changes nothing.
 // Metadata (uid, creationTimestamp, generation, resourceVersion) is the apiserver's job, not this.
 import type { ResourceInfo } from './resources.js'
+import { externallyAccessible } from './service.js'
 import type {
   Container,
   Deployment,
@@ -218,7 +219,7 @@ function defaultService(svc: Service): void {
       if (p.targetPort === undefined || p.targetPort === 0 || p.targetPort === '') p.targetPort = p.port
     }
   }
-  if (s.type === 'NodePort' || s.type === 'LoadBalancer') s.externalTrafficPolicy ??= 'Cluster'
+  if (externallyAccessible(s)) s.externalTrafficPolicy ??= 'Cluster'
   if (s.type !== 'ExternalName') {
     s.internalTrafficPolicy ??= 'Cluster'
     // Single-stack IPv4 unless the client asked otherwise; the allocator fills clusterIP(s).

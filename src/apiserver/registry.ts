@@ -13,10 +13,11 @@ import { applyJsonPatch, applyMergePatch, applyStrategicMergePatch, PatchError }
 import { matchesFields, matchesLabels, parseFieldSelector, parseLabelSelector, selectableFields, SelectorError, unsupportedFields, type ParsedSelector } from '../api/selectors.js'
 import { EtcdStore, StorageError, type SideEffects } from '../storage/store.js'
 import { AllocationError, allocationKeys, ServiceAllocator } from './allocator.js'
-import { admitCreate } from './admission.js'
+import { admitCreate, DEFAULT_SERVICE_ACCOUNT, MIRROR_POD_ANNOTATION } from './admission.js'
 import { admitStorageCreate, admitStorageUpdate, type StorageLookups } from './storage-admission.js'
+import { decodeError } from './decode.js'
 import * as E from './errors.js'
-import { generateName, nowRfc3339, prepareForCreate, prepareForStatusUpdate, prepareForUpdate } from './strategy.js'
+import { generateName, nowRfc3339, prepareForCreate, prepareForStatusUpdate, prepareForUpdate, updateGeneration } from './strategy.js'
 import { applyWrite, encodeManagedFields, trackWrite } from './field-manager.js'
 import type { Manager } from '../api/managed-fields.js'
 import { deepEqual } from '../api/equal.js'
@@ -74,6 +75,7 @@ const CREATE_ON_UPDATE = new Set(['endpoints', 'leases'])
 
 const NAMESPACES = findResource('', 'v1', 'namespaces')!
 const STORAGE_CLASSES = findResource('storage.k8s.io', 'v1', 'storageclasses')!
+const SERVICE_ACCOUNTS = findResource('', 'v1', 'serviceaccounts')!
 
 function isObject(v: unknown): v is Record<string, unknown> {
   return v !== null && typeof v === 'object' && !Array.isArray(v)
@@ -210,6 +212,29 @@ export class Registry {
       throw E.forbidden(gr(r), name, `unable to create new content in namespace ${ns} because it is being terminated`)
   }
 
+  /** A body the decoder would refuse (bytes that are not base64) is 400, before anything else. */
+  private decode(r: ResourceInfo, obj: KubeObject): void {
+    const err = decodeError(r, obj)
+    if (err) throw E.badRequest(err)
+  }
+
+  /**
+   * The ServiceAccount admission plugin's check: a pod naming a ServiceAccount that does not
+   * exist is refused (403, upstream's words). `default` is let through when missing: netkube
+   * mounts no tokens yet, and a namespace is filled by the ServiceAccount controller, which an
+   * apiserver run alone (tests, a server without controllers) does not have.
+   */
+  private async admitServiceAccount(r: ResourceInfo, pod: KubeObject, generatedName: boolean): Promise<void> {
+    if (r.group !== '' || r.kind !== 'Pod') return
+    const sa = (pod as Pod).spec?.serviceAccountName
+    if (typeof sa !== 'string' || sa === '' || sa === DEFAULT_SERVICE_ACCOUNT) return
+    if (pod.metadata.annotations?.[MIRROR_POD_ANNOTATION] !== undefined) return
+    const ns = pod.metadata.namespace ?? ''
+    if (await this.store.get(this.key(SERVICE_ACCOUNTS, ns, sa))) return
+    // The name is not generated yet at admission upstream, so a generateName pod is `pods ""`.
+    throw E.forbidden(gr(r), generatedName ? '' : (pod.metadata.name ?? ''), `error looking up service account ${ns}/${sa}: serviceaccount "${sa}" not found`)
+  }
+
   private invalid(r: ResourceInfo, obj: KubeObject, errs: { type: string }[]): E.ApiError {
     return E.invalid(r.kind, r.group, obj.metadata.name ?? '', errs as never)
   }
@@ -217,6 +242,7 @@ export class Registry {
   async create(r: ResourceInfo, ns: string | undefined, body: unknown, opts: WriteOpts = {}): Promise<KubeObject> {
     const obj = this.checkBody(r, body)
     const sentManagedFields = obj.metadata.managedFields
+    this.decode(r, obj)
     this.checkNamespace(r, obj, ns)
     const generated = !obj.metadata.name && !!obj.metadata.generateName
     for (let attempt = 0; ; attempt++) {
@@ -226,12 +252,14 @@ export class Registry {
       prepareForCreate(r, o, new Date())
       // Storage admission reads StorageClasses, so it runs here, outside the synchronous guard.
       if (!opts.system) await admitStorageCreate(r, o, this.storageLookups)
-      // `system` writes (the apiserver's own endpoints on loopback) skip validation.
-      const errs = guard(r, () => {
+      // `system` writes (the apiserver's own endpoints on loopback) skip admission and validation.
+      guard(r, () => {
         applyDefaults(r, o)
         if (!opts.system) admitCreate(r, o)
-        return opts.system ? [] : validateCreate(r, o)
       })
+      // Admission refuses before validation looks at the object, as kube-apiserver orders them.
+      if (!opts.system) await this.admitServiceAccount(r, o, generated)
+      const errs = opts.system ? [] : guard(r, () => validateCreate(r, o))
       if (errs.length) throw this.invalid(r, o, errs)
       if (opts.managers) o.metadata.managedFields = encodeManagedFields(opts.managers)
       else trackWrite(r, undefined, o, sentManagedFields, writerOf(opts))
@@ -274,9 +302,10 @@ export class Registry {
    * PUT. `sub` is 'status' for the status subresource. A body without resourceVersion is an
    * unconditional update (retried over concurrent writers); with one, a stale value is 409.
    */
-  async update(r: ResourceInfo, ns: string | undefined, name: string, body: unknown, opts: WriteOpts & { sub?: string } = {}): Promise<KubeObject> {
+  async update(r: ResourceInfo, ns: string | undefined, name: string, body: unknown, opts: WriteOpts & { sub?: string; patched?: boolean } = {}): Promise<KubeObject> {
     const obj = this.checkBody(r, body)
     const sentManagedFields = obj.metadata.managedFields
+    if (!opts.patched) this.decode(r, obj)
     this.checkNamespace(r, obj, ns)
     if (obj.metadata.name !== undefined && obj.metadata.name !== name)
       throw E.badRequest(`the name of the object (${obj.metadata.name}) does not match the name on the URL (${name})`)
@@ -293,7 +322,7 @@ export class Registry {
       if (wantRv && wantRv !== curRv) throw E.conflict(gr(r), name, E.STALE_OBJECT)
       let next: KubeObject
       if (opts.sub === 'status') {
-        next = prepareForStatusUpdate(obj, cur)
+        next = prepareForStatusUpdate(r, obj, cur)
         next.apiVersion = obj.apiVersion
         next.kind = obj.kind
         const errs = guard(r, () => validateStatusUpdate(r, next, cur))
@@ -307,6 +336,7 @@ export class Registry {
           applyDefaults(r, next)
           // An update that leaves out the allocated ClusterIP/nodePorts keeps them (kube-apiserver does).
           preserveOnUpdate(r, next, cur)
+          updateGeneration(r, next, cur)
           return opts.system ? [] : validateUpdate(r, next, cur)
         })
         if (errs.length) throw this.invalid(r, next, errs)
@@ -372,7 +402,7 @@ export class Registry {
       const patchHasRv = isObject(patch) && isObject((patch as KubeObject).metadata) && (patch as KubeObject).metadata.resourceVersion !== undefined
       if (isObject(nextObj.metadata) && !patchHasRv) nextObj.metadata.resourceVersion = cur.metadata.resourceVersion!
       try {
-        return await this.update(r, ns, name, nextObj, opts)
+        return await this.update(r, ns, name, nextObj, { ...opts, patched: true })
       } catch (err) {
         if (err instanceof E.ApiError && err.reason === 'Conflict' && pinned && !patchHasRv && attempt < 16) continue
         throw err
@@ -492,7 +522,8 @@ export class Registry {
     if (!m.deletionTimestamp) {
       next.metadata.deletionTimestamp = nowRfc3339()
       next.metadata.deletionGracePeriodSeconds = 0
-      next.metadata.generation = (m.generation ?? 0) + 1
+      // Deletion changes what a controller should do: upstream bumps generation where it is kept.
+      if ((m.generation ?? 0) > 0) next.metadata.generation = m.generation! + 1
     }
     return next
   }

@@ -3,9 +3,10 @@
 // status update may change, and when metadata.generation moves. Pure functions.
 import { randomUUID } from 'node:crypto'
 import type { ResourceInfo } from '../api/resources.js'
-import type { Job, KubeObject, ObjectMeta } from '../api/types.js'
+import type { Job, KubeObject, ObjectMeta, Service } from '../api/types.js'
 import { LABEL_JOB_CONTROLLER_UID, LABEL_JOB_NAME, LABEL_LEGACY_JOB_CONTROLLER_UID, LABEL_LEGACY_JOB_NAME } from '../api/types.js'
 import { deepEqual } from '../api/equal.js'
+import { dropTypeDependentFields } from './service-strategy.js'
 
 export function hasStatusSubresource(r: ResourceInfo): boolean {
   return r.subresources.includes('status')
@@ -24,12 +25,85 @@ export function generateName(base: string): string {
   return base.slice(0, 63 - 5) + s
 }
 
-/** What the content of an object is without server-owned parts: drives generation. */
-function specPart(r: ResourceInfo, obj: KubeObject): unknown {
-  const { metadata, status: _s, apiVersion: _a, kind: _k, ...rest } = obj
-  // Deployment annotations are copied onto ReplicaSets, so kube bumps generation for them too.
-  if (r.kind === 'Deployment') return { rest, annotations: metadata.annotations ?? {} }
-  return rest
+/**
+ * How `metadata.generation` moves for a kind, as its upstream REST strategy decides
+ * (PrepareForCreate sets 1, PrepareForUpdate bumps it). Generation counts changes of the
+ * desired state a controller acts on, so it never moves for status writes or for
+ * labels/annotations — except where upstream says otherwise:
+ * - `none`: upstream never sets it (ConfigMap, Service, Pod before 1.33, …): absent.
+ * - `spec`: 1 on create, +1 when `spec` changes (the workloads, NetworkPolicy).
+ * - `spec+annotations`: Deployment — its annotations are copied onto its ReplicaSets, so a
+ *   user's annotation change is a change of desired state. (The controller's own
+ *   `deployment.kubernetes.io/revision` goes through `/status`, which never bumps.)
+ * - `content+labels`: EndpointSlice — no spec/status split: any non-metadata change, or a
+ *   label change (the labels say which Service a slice belongs to).
+ */
+export type GenerationRule = 'none' | 'spec' | 'spec+annotations' | 'content+labels'
+
+/**
+ * One decision per kind ("group/Kind", '' for core). Kinds other helpers are adding are
+ * listed ahead of time; test/apiserver/generation.test.ts fails for a served kind missing here.
+ */
+export const GENERATION_RULES: Readonly<Record<string, GenerationRule>> = {
+  '/Namespace': 'none',
+  '/Node': 'none',
+  '/Pod': 'none', // 1.33 adds pod generation; netkube serves 1.31
+  '/Service': 'none',
+  '/Endpoints': 'none',
+  '/ConfigMap': 'none',
+  '/Secret': 'none',
+  '/ServiceAccount': 'none',
+  '/Event': 'none',
+  'events.k8s.io/Event': 'none',
+  '/PersistentVolume': 'none',
+  '/PersistentVolumeClaim': 'none',
+  'storage.k8s.io/StorageClass': 'none',
+  'coordination.k8s.io/Lease': 'none',
+  'apps/ControllerRevision': 'none',
+  'apps/Deployment': 'spec+annotations',
+  'apps/ReplicaSet': 'spec',
+  'apps/StatefulSet': 'spec',
+  'apps/DaemonSet': 'spec',
+  'batch/Job': 'spec',
+  'batch/CronJob': 'spec',
+  'networking.k8s.io/NetworkPolicy': 'spec',
+  'networking.k8s.io/Ingress': 'spec',
+  'networking.k8s.io/IngressClass': 'spec',
+  'discovery.k8s.io/EndpointSlice': 'content+labels',
+}
+
+export const kindKey = (r: Pick<ResourceInfo, 'group' | 'kind'>): string => `${r.group}/${r.kind}`
+
+/** The kind's rule; a kind nobody decided on behaves like most upstream kinds of its shape. */
+export function generationRule(r: ResourceInfo): GenerationRule {
+  return GENERATION_RULES[kindKey(r)] ?? (hasStatusSubresource(r) ? 'spec' : 'none')
+}
+
+/** The part of an object whose change moves generation under `rule`. */
+function generationPart(rule: GenerationRule, obj: KubeObject): unknown {
+  const o = obj as KubeObject & { spec?: unknown }
+  switch (rule) {
+    case 'none':
+      return undefined
+    case 'spec':
+      return o.spec
+    case 'spec+annotations':
+      return { spec: o.spec, annotations: obj.metadata.annotations ?? {} }
+    case 'content+labels': {
+      const { metadata, apiVersion: _a, kind: _k, ...rest } = obj
+      return { rest, labels: metadata.labels ?? {} }
+    }
+  }
+}
+
+/**
+ * Moves generation on a main-resource update, after defaulting (a PUT that omits defaulted
+ * fields is no change), as upstream compares the decoded, defaulted objects.
+ */
+export function updateGeneration(r: ResourceInfo, next: KubeObject, old: KubeObject): void {
+  const rule = generationRule(r)
+  if (rule === 'none') return
+  if (!deepEqual(generationPart(rule, next), generationPart(rule, old))) next.metadata.generation = (old.metadata.generation ?? 0) + 1
 }
 
 export { deepEqual }
@@ -39,7 +113,8 @@ export function prepareForCreate(r: ResourceInfo, obj: KubeObject, now: Date): v
   const m = obj.metadata
   m.uid = randomUUID()
   m.creationTimestamp = nowRfc3339(now)
-  m.generation = 1
+  if (generationRule(r) === 'none') delete m.generation
+  else m.generation = 1
   delete m.resourceVersion
   delete m.deletionTimestamp
   delete m.deletionGracePeriodSeconds
@@ -98,7 +173,8 @@ export function generateJobSelector(job: Job): void {
 function carrySystemMeta(next: ObjectMeta, old: ObjectMeta): void {
   next.uid = old.uid
   next.creationTimestamp = old.creationTimestamp
-  next.generation = old.generation
+  if (old.generation !== undefined) next.generation = old.generation
+  else delete next.generation
   next.namespace = old.namespace
   if (old.deletionTimestamp) next.deletionTimestamp = old.deletionTimestamp
   else delete next.deletionTimestamp
@@ -108,13 +184,18 @@ function carrySystemMeta(next: ObjectMeta, old: ObjectMeta): void {
   delete next.managedFields
 }
 
+/**
+ * A main-resource update: system metadata and status come from the stored object (a status
+ * subresource owns status), and a Service's type switch drops what the new type does not use.
+ * Generation moves later, in updateGeneration, once the object is defaulted.
+ */
 export function prepareForUpdate(r: ResourceInfo, next: KubeObject, old: KubeObject): void {
   carrySystemMeta(next.metadata, old.metadata)
   if (hasStatusSubresource(r)) {
     if (old.status === undefined) delete next.status
     else next.status = structuredClone(old.status)
   }
-  if (!deepEqual(specPart(r, next), specPart(r, old))) next.metadata.generation = (old.metadata.generation ?? 0) + 1
+  if (r.group === '' && r.kind === 'Service') dropTypeDependentFields(next as Service, old as Service)
   if (r.group === 'apps' && r.kind === 'DaemonSet') daemonSetTemplateGeneration(next, old)
 }
 
@@ -132,11 +213,25 @@ function daemonSetTemplateGeneration(next: KubeObject, old?: KubeObject): void {
   next.metadata.annotations = { ...(a !== null && typeof a === 'object' ? a : {}), [ANNOTATION_DS_TEMPLATE_GENERATION]: String(gen) }
 }
 
-/** A status update: only `status` moves (plus labels/annotations, as kube's status strategies allow nothing else). */
-export function prepareForStatusUpdate(next: KubeObject, old: KubeObject): KubeObject {
+/**
+ * Which metadata a status write may change. Upstream's status strategies reset only `spec`,
+ * so labels and annotations go through (controllers record state there: the Deployment
+ * controller's revision annotation); Deployment's status strategy also resets labels.
+ */
+function statusWritableMeta(r: ResourceInfo): ('labels' | 'annotations')[] {
+  return kindKey(r) === 'apps/Deployment' ? ['annotations'] : ['labels', 'annotations']
+}
+
+/** A status update: `status` and the metadata above move; spec, system fields and generation stay. */
+export function prepareForStatusUpdate(r: ResourceInfo, next: KubeObject, old: KubeObject): KubeObject {
   const out = structuredClone(old)
   if (next.status === undefined) delete out.status
   else out.status = next.status
+  const meta = next.metadata !== null && typeof next.metadata === 'object' ? next.metadata : {}
+  for (const k of statusWritableMeta(r)) {
+    if (meta[k] === undefined) delete out.metadata[k]
+    else out.metadata[k] = structuredClone(meta[k]) as Record<string, string>
+  }
   out.metadata.resourceVersion = next.metadata?.resourceVersion ?? old.metadata.resourceVersion
   return out
 }

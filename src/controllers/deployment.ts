@@ -105,7 +105,9 @@ export class DeploymentController extends QueueController {
           await ignore(rsClient.delete(a.name, { propagationPolicy: 'Background', preconditions: { uid: byName.get(a.name)?.metadata.uid ?? '' } }), isNotFound, isConflict)
           break
         case 'annotateDeployment':
-          await ignore(dClient.patch(name, { metadata: { annotations: a.annotations } }, 'merge'), isNotFound)
+          // Through /status, as upstream's controller does: a main-resource annotation change
+          // bumps a Deployment's generation, a status write never does.
+          await ignore(dClient.patchStatus(name, { metadata: { annotations: a.annotations } }, 'merge'), isNotFound)
           break
         case 'status':
           await ignore(dClient.patchStatus(name, { status: a.status }, 'merge'), isNotFound)

@@ -22,6 +22,7 @@ import { RESOURCES } from '../api/resources.js'
 import { freePort } from '../util/ports.js'
 import { buildOutside, outsideStatusLine } from './outside.js'
 import { attachNode } from './underlay.js'
+import { observeAddons, waitForAddons } from './readiness.js'
 
 /** Names under this domain resolve (to the gateway) through the lab's upstream resolver. */
 export const LAB_EXTERNAL_DOMAIN = 'example.org'
@@ -275,7 +276,13 @@ export async function labUp(o: LabUpOptions = {}): Promise<LabState> {
       const ready = list.items.filter((n) => n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'))
       return ready.length >= plan.nodes.length ? true : undefined
     })
-    step(`cluster up: ${plan.nodes.length} nodes Ready. Try: kubectl --kubeconfig ${kubeconfig} get nodes -o wide`)
+    // Up means the add-ons answer too (a server started with --no-dns has none to wait for).
+    const dns = !(o.serverFlags ?? []).includes('--no-dns')
+    if (dns) {
+      step(`${plan.nodes.length} nodes Ready; waiting for the cluster DNS (${plan.clusterDNS})`)
+      await waitForAddons({ observe: () => observeAddons(client, plan), timeoutMs, progress: step })
+    }
+    step(`cluster up: ${plan.nodes.length} nodes Ready${dns ? `, DNS answers at ${plan.clusterDNS}` : ''}. Try: kubectl --kubeconfig ${kubeconfig} get nodes -o wide`)
     return state
   } catch (err) {
     say(`lab up failed: ${(err as Error).message}; logs in ${join(stateDir, 'logs')}`)

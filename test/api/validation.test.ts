@@ -97,7 +97,7 @@ const cases: Case[] = [
   { plural: 'services', what: 'ExternalName without name', mut: (o) => { o.spec.type = 'ExternalName'; o.spec.ports = [] }, want: [['spec.externalName', 'FieldValueRequired', 'Required value']] },
   { plural: 'services', what: 'sessionAffinity', mut: (o) => (o.spec.sessionAffinity = 'Sticky'), want: [['spec.sessionAffinity', 'FieldValueNotSupported', 'supported values: "ClientIP", "None"']] },
   { plural: 'services', what: 'ClientIP timeout', mut: (o) => { o.spec.sessionAffinity = 'ClientIP'; o.spec.sessionAffinityConfig = { clientIP: { timeoutSeconds: 100000 } } }, want: [['spec.sessionAffinityConfig.clientIP.timeoutSeconds', 'FieldValueInvalid', 'must be greater than 0 and less than 86400']] },
-  { plural: 'services', what: 'externalTrafficPolicy on ClusterIP', mut: (o) => (o.spec.externalTrafficPolicy = 'Local'), want: [['spec.externalTrafficPolicy', 'FieldValueInvalid', "may only be set when `type` is 'NodePort' or 'LoadBalancer'"]] },
+  { plural: 'services', what: 'externalTrafficPolicy on ClusterIP', mut: (o) => (o.spec.externalTrafficPolicy = 'Local'), want: [['spec.externalTrafficPolicy', 'FieldValueInvalid', 'may only be set for externally-accessible services']] },
   { plural: 'services', what: 'bad externalIP', mut: (o) => (o.spec.externalIPs = ['nope']), want: [['spec.externalIPs[0]', 'FieldValueInvalid', 'must be a valid IP address']] },
   { plural: 'services', what: 'selector value', mut: (o) => (o.spec.selector = { app: 'a b' }), want: [['spec.selector', 'FieldValueInvalid', 'a valid label']] },
   { plural: 'services', what: 'port as string', mut: (o) => (o.spec.ports[0].port = '80'), want: [['spec.ports[0].port', 'FieldValueInvalid', 'must be between 1 and 65535']] },

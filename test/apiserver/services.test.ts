@@ -111,6 +111,65 @@ t.test('service allocation', async (t) => {
     t.equal((await inj(srv, 'POST', SVC, service('lb-clash', { type: 'NodePort', ports: [{ port: 80, nodePort: hc }] }))).status, 201, 'released with the Local policy')
   })
 
+  t.test('type switches drop what the new type does not use (upstream dropTypeDependentFields)', async (t) => {
+    const etcd = new Etcd3({ hosts: srv.etcdEndpoint })
+    t.teardown(() => etcd.close())
+    const portKeys = async () => (await etcd.getAll().prefix('/registry/ranges/servicenodeports/').keys()).map((k) => Number(k.split('/').pop()))
+    const ipKeys = async () => (await etcd.getAll().prefix('/registry/ranges/serviceips/').keys()).map((k) => k.split('/').pop())
+    const smp = { contentType: 'application/strategic-merge-patch+json' }
+
+    // LoadBalancer (Local, so it has a healthCheckNodePort) → ClusterIP with only `type` patched.
+    const lb = await inj(srv, 'POST', SVC, service('sw-lb', { type: 'LoadBalancer', externalTrafficPolicy: 'Local', healthCheckNodePort: 31999, loadBalancerClass: 'example.com/lb', ports: [{ name: 'a', port: 80 }, { name: 'b', port: 81 }] }))
+    t.equal(lb.status, 201, lb.text)
+    const lbPorts = lb.body.spec.ports.map((p: any) => p.nodePort)
+    t.equal(lb.body.spec.allocateLoadBalancerNodePorts, true, 'defaulted for LoadBalancer')
+    for (const p of lbPorts) t.ok((await portKeys()).includes(p), `node port ${p} claimed in etcd`)
+    const toCIP = await inj(srv, 'PATCH', `${SVC}/sw-lb`, { spec: { type: 'ClusterIP' } }, smp)
+    t.equal(toCIP.status, 200, toCIP.text)
+    const s = toCIP.body.spec
+    t.same(s.ports.map((p: any) => p.nodePort), [undefined, undefined], 'node ports cleared')
+    for (const f of ['externalTrafficPolicy', 'healthCheckNodePort', 'allocateLoadBalancerNodePorts', 'loadBalancerClass']) t.equal(s[f], undefined, `${f} cleared`)
+    t.equal(s.clusterIP, lb.body.spec.clusterIP, 'the ClusterIP stays')
+    t.same(toCIP.body.status, { loadBalancer: {} })
+    const left = await portKeys()
+    for (const p of lbPorts) t.notOk(left.includes(p), `node port ${p} released in the same write`)
+    // …and reusable at once.
+    const reuse = await inj(srv, 'POST', SVC, service('sw-reuse', { type: 'NodePort', ports: [{ port: 80, nodePort: lbPorts[0] }] }))
+    t.equal(reuse.status, 201, reuse.text)
+
+    // A node port the user changed in the same write is theirs: kept, and refused for ClusterIP.
+    const np = await inj(srv, 'POST', SVC, service('sw-np', { type: 'NodePort' }))
+    const mine = np.body.spec.ports[0].nodePort === 32001 ? 32002 : 32001
+    const bad = await inj(srv, 'PATCH', `${SVC}/sw-np`, { spec: { type: 'ClusterIP', ports: [{ port: 80, nodePort: mine }] } }, smp)
+    t.equal(bad.status, 422, bad.text)
+    t.equal(bad.body.message, `Service "sw-np" is invalid: spec.ports[0].nodePort: Forbidden: may not be used when \`type\` is 'ClusterIP'`)
+    t.ok((await portKeys()).includes(np.body.spec.ports[0].nodePort), 'a refused switch releases nothing')
+    // So is an externalTrafficPolicy the user changed.
+    const etp = await inj(srv, 'PATCH', `${SVC}/sw-np`, { spec: { type: 'ClusterIP', externalTrafficPolicy: 'Local' } }, smp)
+    t.equal(etp.status, 422, etp.text)
+    t.equal(etp.body.message, 'Service "sw-np" is invalid: spec.externalTrafficPolicy: Invalid value: "Local": may only be set for externally-accessible services')
+
+    // ClusterIP → ExternalName clears the cluster IP, families and policy; the IP is released.
+    const c = await inj(srv, 'POST', SVC, service('sw-ext'))
+    const ip = c.body.spec.clusterIP
+    t.ok((await ipKeys()).includes(ip))
+    const ext = await inj(srv, 'PATCH', `${SVC}/sw-ext`, { spec: { type: 'ExternalName', externalName: 'example.com' } }, smp)
+    t.equal(ext.status, 200, ext.text)
+    for (const f of ['clusterIP', 'clusterIPs', 'ipFamilies', 'ipFamilyPolicy']) t.equal(ext.body.spec[f], undefined, `${f} cleared`)
+    t.notOk((await ipKeys()).includes(ip), 'cluster IP released')
+    // An ExternalName whose clusterIP the user set in the same write is refused.
+    const c2 = await inj(srv, 'POST', SVC, service('sw-ext2'))
+    const bad2 = await inj(srv, 'PATCH', `${SVC}/sw-ext2`, { spec: { type: 'ExternalName', externalName: 'example.com', clusterIP: '10.96.55.55', clusterIPs: ['10.96.55.55'] } }, smp)
+    t.equal(bad2.status, 422, bad2.text)
+    t.match(bad2.body.message, /spec\.clusterIP: Forbidden: may not be set for ExternalName services/)
+    t.ok((await ipKeys()).includes(c2.body.spec.clusterIP))
+    // And back: ExternalName → ClusterIP allocates a fresh address.
+    const back = await inj(srv, 'PATCH', `${SVC}/sw-ext`, { spec: { type: 'ClusterIP', externalName: null } }, smp)
+    t.equal(back.status, 200, back.text)
+    t.ok((await ipKeys()).includes(back.body.spec.clusterIP))
+    t.same(back.body.spec.ipFamilies, ['IPv4'])
+  })
+
   t.test('delete releases the IP', async (t) => {
     const a = await inj(srv, 'POST', SVC, service('rel', { clusterIP: '10.96.7.7' }))
     t.equal(a.status, 201)

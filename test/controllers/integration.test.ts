@@ -70,6 +70,7 @@ t.test('controllers and scheduler drive fake nodes', async (t) => {
       return d.status?.availableReplicas === 6 && d.status.observedGeneration === d.metadata.generation && d
     })
     t.equal(d.metadata.annotations?.[ANNOTATION_REVISION], '1')
+    t.equal(d.metadata.generation, 1, 'the revision annotation goes through /status: generation stays 1, as upstream')
     t.equal(getCondition(d.status?.conditions, 'Available')?.status, 'True')
     t.equal(getCondition(d.status?.conditions, 'Progressing')?.reason, 'NewReplicaSetAvailable')
     const rs = (await rss.list()).items
@@ -133,6 +134,7 @@ t.test('controllers and scheduler drive fake nodes', async (t) => {
     await sampler
     t.ok(minReady >= 5, `never below 5 ready (min ${minReady})`)
     t.equal(d.metadata.annotations?.[ANNOTATION_REVISION], '2')
+    t.equal(d.metadata.generation, 2, 'one template change, one bump (revision 2 is a status write)')
     const l = readyWeb(await webPods())
     t.ok(l.every((p) => p.spec.containers[0]!.image === 'agnhost:v2'), 'all pods run v2')
 

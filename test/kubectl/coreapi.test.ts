@@ -56,13 +56,17 @@ t.test('kubectl: secrets, service accounts, events', { skip: need('openssl') }, 
       const imm = await k('patch', 'secret', 'sd', '-n', ns, '-p', '{"data":{"a":"Y2hhbmdlZA=="}}')
       t.equal(imm.code, 1)
       t.equal(imm.stderr.trim(), 'The Secret "sd" is invalid: data: Forbidden: field is immutable when `immutable` is set')
-      // tls without a key, data that is not base64: 422 with the field path.
+      // data that is not base64 does not decode: 400, as upstream, before any other rule.
       const bad = join(dir, `bad-${ns}.yaml`)
       writeFileSync(bad, `apiVersion: v1\nkind: Secret\nmetadata: {name: bad}\ntype: kubernetes.io/tls\ndata: {tls.crt: "not*base64"}\n`)
       const r = await k('apply', '-n', ns, '-f', bad)
       t.equal(r.code, 1)
-      // kubectl lists the causes itself, one per line.
-      t.match(r.stderr, 'The Secret "bad" is invalid: \n* data[tls.crt]: Invalid value: "<secret contents redacted>": illegal base64 data at input byte 3\n* data[tls.key]: Required value')
+      t.match(r.stderr, `Error from server (BadRequest): error when creating "${bad}": Secret in version "v1" cannot be handled as a Secret: illegal base64 data at input byte 3`)
+      // tls without a key: 422 with the field path; kubectl lists the causes itself, one per line.
+      writeFileSync(bad, `apiVersion: v1\nkind: Secret\nmetadata: {name: bad}\ntype: kubernetes.io/tls\ndata: {tls.crt: "${Buffer.from('c').toString('base64')}"}\n`)
+      const r2 = await k('apply', '-n', ns, '-f', bad)
+      t.equal(r2.code, 1)
+      t.match(r2.stderr, 'The Secret "bad" is invalid: data[tls.key]: Required value')
       t.equal((await k('get', 'secret', 'bad', '-n', ns)).code, 1, 'nothing half-written')
 
       // ---- ServiceAccounts ----

@@ -1,6 +1,8 @@
 // Service rules (ValidateService / ValidateServiceUpdate). NodePort range and ClusterIP range
 // checks belong to the allocators, which know the configured ranges.
 import { duplicate, forbidden, invalid, required } from '../field-errors.js'
+import { externallyAccessible } from '../service.js'
+import type { ServiceSpec } from '../types.js'
 import { isDNS1123Label, isDNS1123Subdomain, isValidIP, isValidPortNum, isValidPortName, parseIP } from '../names.js'
 import {
   PROTOCOLS,
@@ -117,10 +119,15 @@ export function validateService(svc: Obj, errs: Errs): void {
 
   const etp = asString(spec.externalTrafficPolicy, 'spec.externalTrafficPolicy', errs)
   if (etp !== undefined && etp !== '') {
-    if (type !== 'NodePort' && type !== 'LoadBalancer')
-      errs.push(invalid('spec.externalTrafficPolicy', etp, "may only be set when `type` is 'NodePort' or 'LoadBalancer'"))
+    if (!externallyAccessible(spec as ServiceSpec))
+      errs.push(invalid('spec.externalTrafficPolicy', etp, 'may only be set for externally-accessible services'))
     else oneOf(etp, 'spec.externalTrafficPolicy', ['Cluster', 'Local'], errs)
   }
+  // Fields of a load balancer (upstream's ValidateService / validateLoadBalancerClassField).
+  if (asBool(spec.allocateLoadBalancerNodePorts, 'spec.allocateLoadBalancerNodePorts', errs) !== undefined && type !== 'LoadBalancer')
+    errs.push(forbidden('spec.allocateLoadBalancerNodePorts', "may only be used when `type` is 'LoadBalancer'"))
+  if (asString(spec.loadBalancerClass, 'spec.loadBalancerClass', errs) !== undefined && type !== 'LoadBalancer')
+    errs.push(forbidden('spec.loadBalancerClass', "may only be used when `type` is 'LoadBalancer'"))
   oneOf(asString(spec.internalTrafficPolicy, 'spec.internalTrafficPolicy', errs), 'spec.internalTrafficPolicy', ['Cluster', 'Local'], errs)
   oneOf(asString(spec.ipFamilyPolicy, 'spec.ipFamilyPolicy', errs), 'spec.ipFamilyPolicy', ['PreferDualStack', 'RequireDualStack', 'SingleStack'], errs)
   const fams = asArray(spec.ipFamilies, 'spec.ipFamilies', errs)
