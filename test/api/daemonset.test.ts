@@ -7,7 +7,7 @@ import { resourceFor } from '../../src/api/resources.js'
 import { toTable } from '../../src/api/table.js'
 import type { DaemonSet } from '../../src/api/types.js'
 import { validateCreate, validateStatusUpdate, validateUpdate } from '../../src/api/validation.js'
-import { ANNOTATION_DS_TEMPLATE_GENERATION, prepareForCreate, prepareForUpdate } from '../../src/apiserver/strategy.js'
+import { ANNOTATION_DS_TEMPLATE_GENERATION, prepareForCreate, prepareForUpdate, updateGeneration } from '../../src/apiserver/strategy.js'
 
 type Mut = (o: any) => void // eslint-disable-line @typescript-eslint/no-explicit-any
 const R = resourceFor('daemonsets')
@@ -88,15 +88,18 @@ t.test('strategy: generation moves on spec changes only; template generation on 
   const labelsOnly = structuredClone(a)
   labelsOnly.metadata.labels = { x: 'y' }
   prepareForUpdate(R, labelsOnly, a)
+  updateGeneration(R, labelsOnly, a)
   t.same([labelsOnly.metadata.generation, labelsOnly.metadata.annotations?.[ANNOTATION_DS_TEMPLATE_GENERATION]], [1, '1'], 'metadata: no bump')
   const strat = structuredClone(a)
   strat.spec.minReadySeconds = 5
   prepareForUpdate(R, strat, a)
+  updateGeneration(R, strat, a)
   t.same([strat.metadata.generation, strat.metadata.annotations?.[ANNOTATION_DS_TEMPLATE_GENERATION]], [2, '1'], 'spec but not template: generation only')
   const tpl = structuredClone(strat)
   tpl.spec.template.spec.containers[0]!.image = 'agnhost:2'
   delete tpl.metadata.annotations
   prepareForUpdate(R, tpl, strat)
+  updateGeneration(R, tpl, strat)
   t.same([tpl.metadata.generation, tpl.metadata.annotations?.[ANNOTATION_DS_TEMPLATE_GENERATION]], [3, '2'], 'template: both, and a client cannot drop the annotation')
 })
 

@@ -36,6 +36,16 @@ t.test('StatefulSets with fake nodes and real kubectl', { skip: need('kubectl 1.
   const { api, client, kubelet } = await withCluster(t)
   await kubelet.addNode('node1', { readyDelayMs: 300 })
   await kubelet.addNode('node2')
+  // A default WaitForFirstConsumer class, as the server's local-path add-on provides: the claims
+  // the StatefulSet makes then let their pods schedule (nothing provisions them here; the fake
+  // kubelets do not mount volumes; test/e2e/statefulset.test.ts runs with real claims).
+  await client.resource(R.storageclasses).create({
+    apiVersion: 'storage.k8s.io/v1',
+    kind: 'StorageClass',
+    metadata: { name: 'local-path', annotations: { 'storageclass.kubernetes.io/is-default-class': 'true' } },
+    provisioner: 'netkube.io/local-path',
+    volumeBindingMode: 'WaitForFirstConsumer',
+  } as never)
   const kubectl = async (v: string, args: string[], input?: string): Promise<string> => {
     const p = exec(kubectlPath(v), ['--kubeconfig', api.kubeconfigPath, ...args], { timeout: 90_000 })
     if (input !== undefined) p.child.stdin!.end(input)

@@ -34,11 +34,13 @@ t.test('claims bind through the scheduler and the node provisioners', async (t) 
   const pvs = c.client.resource<PersistentVolume>(R.persistentvolumes)
   const pods = c.client.resource<Pod>(R.pods, 'default')
 
-  // As a StatefulSet controller would create it: owned, no class named.
+  // As a StatefulSet controller would create it: no class named. (No owner reference: the garbage
+  // collector would delete a claim whose StatefulSet does not exist; test/e2e/statefulset.test.ts
+  // covers claims a real StatefulSet owns.)
   await claims.create({
     apiVersion: 'v1',
     kind: 'PersistentVolumeClaim',
-    metadata: { name: 'data-web-0', namespace: 'default', labels: { app: 'web' }, ownerReferences: [{ apiVersion: 'apps/v1', kind: 'StatefulSet', name: 'web', uid: '00000000-0000-4000-8000-000000000001' }] },
+    metadata: { name: 'data-web-0', namespace: 'default', labels: { app: 'web' } },
     spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Gi' } } },
   })
   await new Promise((r) => setTimeout(r, 500))
