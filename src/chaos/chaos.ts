@@ -36,7 +36,7 @@ import { startWriters } from './writers.js'
 import { startProbe } from './probe.js'
 import { recoveries, recoveryTable, summarize, type KillEvent, type KillRecovery, type ProbeSample } from './recovery.js'
 import { candidateTargets, killSchedule, seededRandom, type KillTarget } from './targets.js'
-import { expectedServices, ipamDiff, netnsDiff, pidDiff, proxyDiff, proxyViewFromNftJson } from './converge.js'
+import { expectedServices, ipamDiff, loadBalancerKeys, netnsDiff, pidDiff, proxyDiff, proxyViewFromNftJson } from './converge.js'
 
 export const CHAOS_NS = 'chaos'
 export const WRITER_NAMESPACES = ['chaos-w1', 'chaos-w2']
@@ -374,12 +374,14 @@ export class ChaosRun {
     })
     const listAll = async <T extends Pod | Service | EndpointSlice>(r: typeof R.pods): Promise<T[]> => (await this.client.resource<T>(r).list()).items
     const proxy = await retry('proxy rules', async () => {
-      const expected = expectedServices(await listAll<Service>(R.svcs), await listAll<EndpointSlice>(R.slices))
+      const svcs = await listAll<Service>(R.svcs)
+      const expected = expectedServices(svcs, await listAll<EndpointSlice>(R.slices))
+      const lbKeys = loadBalancerKeys(svcs)
       const diffs: string[] = []
       for (const n of o.state.plan.nodes) {
         const r = await netnsHandle(n.netns).run('nft', ['-j', 'list', 'table', 'ip', 'netkube-proxy'], { allowFailure: true })
         if (r.code !== 0) diffs.push(`${n.name}: nft list table: ${r.stderr.trim()}`)
-        else diffs.push(...proxyDiff(n.name, proxyViewFromNftJson(JSON.parse(r.stdout)), expected))
+        else diffs.push(...proxyDiff(n.name, proxyViewFromNftJson(JSON.parse(r.stdout)), expected, lbKeys))
       }
       return diffs
     })

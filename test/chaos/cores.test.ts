@@ -3,7 +3,7 @@
 import t from 'tap'
 import { candidateTargets, killSchedule, seededRandom } from '../../src/chaos/targets.js'
 import { recoveries, recoveryTable, summarize, percentile, type ProbeSample } from '../../src/chaos/recovery.js'
-import { expectedServices, ipamDiff, netnsDiff, pidDiff, proxyDiff, proxyViewFromNftJson } from '../../src/chaos/converge.js'
+import { expectedServices, ipamDiff, loadBalancerKeys, netnsDiff, pidDiff, proxyDiff, proxyViewFromNftJson } from '../../src/chaos/converge.js'
 import { classifyError } from '../../src/chaos/writers.js'
 import { ApiStatusErrorImpl } from '../../src/client/errors.js'
 import type { EndpointSlice, Pod, Service } from '../../src/api/types.js'
@@ -92,6 +92,12 @@ t.test('proxy rules vs the API', async (t) => {
   t.same(proxyDiff('n1', view, expectedServices(services.slice(1), slices)), ['n1: 10.96.5.5 tcp 80 in service-ips, no such Service port in the API'], 'a deleted Service left in the rules')
   const terminating: EndpointSlice = { ...slices[0]!, endpoints: [{ addresses: ['10.244.1.2'], conditions: { ready: false, serving: true, terminating: true } }] }
   t.same(expectedServices(services.slice(0, 1), [terminating]).get('10.96.5.5 tcp 80'), ['10.244.1.2:8080'], 'no ready endpoint: serving+terminating ones')
+  const lb = { ...services[0]!, spec: { ...services[0]!.spec, type: 'LoadBalancer' as const }, status: { loadBalancer: { ingress: [{ ip: '192.168.56.200' }] } } }
+  const lbKeys = loadBalancerKeys([lb])
+  t.same([...lbKeys], ['192.168.56.200 tcp 80'], 'a LoadBalancer address per port')
+  const withLb = { ...view, services: new Map([...view.services, ['192.168.56.200 tcp 80', ['10.244.1.2:8080']]]) }
+  t.same(proxyDiff('n1', withLb, expectedServices(services, slices)), ['n1: 192.168.56.200 tcp 80 in service-ips, no such Service port in the API'], 'an address nobody announced is still flagged')
+  t.same(proxyDiff('n1', withLb, expectedServices(services, slices), lbKeys), [], 'a LoadBalancer address of the Service is allowed')
 })
 
 const pod = (name: string, node: string, ip: string | undefined, uid: string, phase = 'Running'): Pod =>
