@@ -167,7 +167,7 @@ spec:
     await lab.nodeIn(liveNs, `await fetch('http://${live.status!.podIP}:8080/set?healthy=false')`)
     await waitUntil('live restarted', async () => ((await pods.get('live')).status?.containerStatuses?.[0]?.restartCount ?? 0) > first.restartCount, 30_000)
     const killed = (await pods.get('live')).status!.containerStatuses![0]!.lastState?.terminated
-    t.equal(`process://${killed?.containerID}`, first.containerID, 'the instance that stopped is the one made unhealthy')
+    t.equal(killed?.containerID, first.containerID, 'the instance that stopped is the one made unhealthy (lastState carries the runtime-prefixed ID, as upstream)')
     t.equal(killed?.message, 'Container live failed liveness probe, will be restarted', `the kubelet killed it for its liveness probe: ${JSON.stringify(killed)}`)
   })
 
