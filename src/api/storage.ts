@@ -5,7 +5,7 @@
 import type { Node, NodeSelectorTerm, PersistentVolume, PersistentVolumeAccessMode, PersistentVolumeClaim, StorageClass } from './types.js'
 import { ANNOTATION_BETA_DEFAULT_STORAGE_CLASS, ANNOTATION_BETA_STORAGE_CLASS, ANNOTATION_DEFAULT_STORAGE_CLASS } from './types.js'
 import { parseQuantity } from './quantity.js'
-import { nodeSelectorTermMatches } from '../scheduler/node-affinity.js'
+import { nodeSelectorTermMatches } from './node-affinity.js'
 
 export const ACCESS_MODES: readonly PersistentVolumeAccessMode[] = ['ReadWriteOnce', 'ReadOnlyMany', 'ReadWriteMany', 'ReadWriteOncePod']
 const ACCESS_MODE_SHORT: Record<PersistentVolumeAccessMode, string> = { ReadWriteOnce: 'RWO', ReadOnlyMany: 'ROX', ReadWriteMany: 'RWX', ReadWriteOncePod: 'RWOP' }
@@ -74,7 +74,7 @@ export function volumeCapacity(pv: PersistentVolume): number | undefined {
   return quantityValue(pv.spec?.capacity?.storage)
 }
 
-/** A NodeSelector: the terms are ORed (one term's rules: src/scheduler/node-affinity.ts, shared with pod affinity). */
+/** A NodeSelector: the terms are ORed (one term's rules: src/api/node-affinity.ts, shared with pod affinity). */
 export function nodeSelectorTermsMatch(terms: readonly NodeSelectorTerm[], node: Node): boolean {
   return terms.some((t) => nodeSelectorTermMatches(t, node))
 }

@@ -23,7 +23,7 @@ import { isPodTerminal, podIsAvailable, podIsReady, resolveIntOrPercent } from '
 import { creationMs, isDeleting, canonicalJSON } from './util.js'
 import { hashControllerRevision, newControllerRevision, nextRevision, ownedRevisions, revisionsToTruncate } from './history.js'
 import { tolerates } from '../scheduler/core.js'
-import { podMatchesNodeAffinity } from '../scheduler/node-affinity.js'
+import { podMatchesNodeAffinity } from '../api/node-affinity.js'
 
 export const DS_KIND = { apiVersion: 'apps/v1', kind: 'DaemonSet' } as const
 /** apps/v1 stores the internal spec.templateGeneration here (see the apiserver's strategy). */

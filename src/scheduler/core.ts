@@ -6,7 +6,7 @@
 import type { Node, Pod, Taint, Toleration } from '../api/types.js'
 import { controllerRef, getCondition, isPodTerminal, parseQuantity } from '../controllers/apiutil.js'
 import { volumeFilter, volumePreFilter, type VolumeView } from './volumebinding.js'
-import { podMatchesNodeAffinity } from './node-affinity.js'
+import { podMatchesNodeAffinity } from '../api/node-affinity.js'
 
 export const DEFAULT_SCHEDULER = 'default-scheduler'
 // Used for scoring only, as upstream does, so that request-less pods still spread by load.

@@ -3,7 +3,7 @@
 import t from 'tap'
 import type { Node, NodeSelectorTerm, Pod } from '../../src/api/types.js'
 import { buildNodeInfos, filterNode } from '../../src/scheduler/core.js'
-import { podMatchesNodeAffinity } from '../../src/scheduler/node-affinity.js'
+import { podMatchesNodeAffinity } from '../../src/api/node-affinity.js'
 
 const node = (name: string, labels: Record<string, string> = {}): Node => ({
   metadata: { name, labels },

@@ -4,7 +4,7 @@
 // expression and every field expression must hold; a term with neither matches nothing.
 // matchFields knows one field, `metadata.name` (what the DaemonSet controller pins pods with).
 // Pure; shared by the scheduler's NodeAffinity filter and the DaemonSet controller.
-import type { Node, NodeAffinity, NodeSelectorRequirement, NodeSelectorTerm, Pod } from '../api/types.js'
+import type { Node, NodeAffinity, NodeSelectorRequirement, NodeSelectorTerm, Pod } from './types.js'
 
 function requirementMatches(r: NodeSelectorRequirement, value: string | undefined): boolean {
   const vals = r.values ?? []
