@@ -5,11 +5,16 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto'
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 
+/** Who sent a request, as upstream's user.Info: the authenticators produce it, authorizers read it. */
 export interface UserInfo {
   name: string
   uid: string
   groups: string[]
+  extra?: Record<string, string[]>
 }
+
+/** The identity of a request that carries no credentials (allowed only on isAnonymousPath today). */
+export const ANONYMOUS: UserInfo = { name: 'system:anonymous', uid: '', groups: ['system:unauthenticated'] }
 
 /** One CSV line into fields, honouring double quotes (groups are a quoted list). */
 function splitCsv(line: string): string[] {

@@ -11,7 +11,7 @@ import { EtcdStore, StorageError } from '../storage/store.js'
 import { logger } from '../util/log.js'
 import { ServiceAllocator } from './allocator.js'
 import { nthAddress } from '../net/ip.js'
-import { TokenAuthenticator, ensureTokenFile, isAnonymousPath } from './auth.js'
+import { ANONYMOUS, TokenAuthenticator, ensureTokenFile, isAnonymousPath, type UserInfo } from './auth.js'
 import { bootstrap } from './bootstrap.js'
 import { runEvery } from '../util/periodic.js'
 import { LeaseEndpointReconciler } from './lease-reconciler.js'
@@ -30,6 +30,8 @@ const log = logger('apiserver')
 declare module 'fastify' {
   interface FastifyRequest {
     kctx: { verb: string; resource: string } | null
+    /** Set by the authentication hook before any route runs. */
+    user: UserInfo | null
   }
 }
 
@@ -116,6 +118,7 @@ export function buildApiApp(o: AppOptions): FastifyInstance {
     ...(o.https ? { https: { key: o.https.key, cert: o.https.cert } } : {}),
   } as never) as unknown as FastifyInstance
   app.decorateRequest('kctx', null)
+  app.decorateRequest('user', null)
 
   // Bodies stay raw: the routes decide how to parse (JSON, patches) and answer with a Status.
   app.removeAllContentTypeParsers()
@@ -124,8 +127,14 @@ export function buildApiApp(o: AppOptions): FastifyInstance {
   app.addHook('onRequest', async (req, reply) => {
     const path = req.url.split('?')[0]!
     const user = o.auth.authenticate(req.headers.authorization)
-    if (user) return
-    if (!req.headers.authorization && isAnonymousPath(path)) return
+    if (user) {
+      req.user = user
+      return
+    }
+    if (!req.headers.authorization && isAnonymousPath(path)) {
+      req.user = ANONYMOUS
+      return
+    }
     const st = E.unauthorized().status
     metrics.requests.inc({ verb: req.method.toLowerCase(), resource: '', code: '401' })
     return reply.code(401).type('application/json').send(st)
