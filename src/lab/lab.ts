@@ -223,7 +223,9 @@ export async function labUp(o: LabUpOptions = {}): Promise<LabState> {
       const sock = join(stateDir, plan.ha ? `apiserver-${n.name}.sock` : 'apiserver.sock')
       socks.push(sock)
       const targets = [...apiAddrs.slice(i), ...apiAddrs.slice(0, i)]
-      supervised('relay', n.name, n.netns, [node, NETKUBE_MAIN, 'lab', 'forward', '--listen', `unix:${sock}`, ...targets.flatMap((t) => ['--to', t])])
+      // With several apiservers, new connections go to ready ones (a restarted one bootstraps first).
+      const readyCheck = servers.length > 1 ? ['--ready-path', '/readyz', '--ready-ca', join(serverDir(servers[0]!), 'pki', 'ca.crt')] : []
+      supervised('relay', n.name, n.netns, [node, NETKUBE_MAIN, 'lab', 'forward', '--listen', `unix:${sock}`, ...targets.flatMap((t) => ['--to', t]), ...readyCheck])
     }
     const hostPort = o.apiPort === 0 ? await freePort() : (o.apiPort ?? plan.apiPort)
     supervised('relay', 'host', undefined, [node, NETKUBE_MAIN, 'lab', 'forward', '--listen', `127.0.0.1:${hostPort}`, ...socks.flatMap((s) => ['--to', `unix:${s}`])])
