@@ -15,7 +15,8 @@ import { ANONYMOUS, TokenAuthenticator, ensureTokenFile, isAnonymousPath, type U
 import { bootstrap } from './bootstrap.js'
 import { runEvery } from '../util/periodic.js'
 import { LeaseEndpointReconciler } from './lease-reconciler.js'
-import { defaultSANs, ensureServingCerts } from './certs.js'
+import { defaultSANs, ensureKubeletClientCert, ensureServingCerts } from './certs.js'
+import { KubeletClient } from './kubelet-client.js'
 import { apiGroupDoc, apiGroupList, apiResourceList, apiVersions } from './discovery.js'
 import * as E from './errors.js'
 import { writeKubeconfig } from './kubeconfig.js'
@@ -53,7 +54,6 @@ export interface ApiServerOptions {
   bookmarkIntervalMs?: number
   /** How often bootstrap objects are reconciled after start (default 60 s). */
   bootstrapIntervalMs?: number
-  kubeletScheme?: 'http' | 'https'
   /** Extra SANs for the serving certificate. */
   extraSANs?: string[]
   /** The `kubernetes` endpoint lease TTL (default 15 s, upstream's). */
@@ -79,7 +79,8 @@ export interface AppOptions {
   metrics?: Metrics
   https?: { key: string; cert: string }
   bookmarkIntervalMs?: number
-  kubeletScheme?: 'http' | 'https'
+  /** How the apiserver reaches kubelets (default: plain HTTP, for tests with a fake kubelet). */
+  kubelet?: KubeletClient
   /** Reported in /api serverAddressByClientCIDRs. */
   serverAddress?: string
   isReady?: () => boolean
@@ -206,9 +207,14 @@ export function buildApiApp(o: AppOptions): FastifyInstance {
     registry: o.registry,
     metrics,
     bookmarkIntervalMs: o.bookmarkIntervalMs ?? 60_000,
-    kubeletScheme: o.kubeletScheme ?? 'http',
+    kubelet: o.kubelet ?? new KubeletClient(),
   })
   return app
+}
+
+async function kubeletClientIdentity(pkiDir: string): Promise<{ certPem: string; keyPem: string }> {
+  const c = await ensureKubeletClientCert(pkiDir)
+  return { certPem: c.certPem, keyPem: c.keyPem }
 }
 
 async function waitForEtcd(store: EtcdStore, timeoutMs = 30_000): Promise<void> {
@@ -251,10 +257,11 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     registry,
     auth,
     https: { key: certs.keyPem, cert: certs.certPem },
+    // Kubelets' serving certificates come from the cluster CA; ours for them too.
+    kubelet: new KubeletClient({ caPem: certs.caPem, ...(await kubeletClientIdentity(join(opts.stateDir, 'pki'))) }),
     isReady: () => ready,
   }
   if (opts.bookmarkIntervalMs !== undefined) appOpts.bookmarkIntervalMs = opts.bookmarkIntervalMs
-  if (opts.kubeletScheme) appOpts.kubeletScheme = opts.kubeletScheme
   const app = buildApiApp(appOpts)
   const port = opts.port ?? 6443
   try {
