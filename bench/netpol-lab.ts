@@ -19,6 +19,8 @@ import { resourceFor } from '../src/api/resources.js'
 import type { Namespace, NetworkPolicy, Pod } from '../src/api/types.js'
 import { dumpSetKeys, ip4KeyPart } from '../src/net/nft-netlink.js'
 import { netnsHandle } from '../src/net/door.js'
+import { SETS } from '../src/netpol/core.js'
+import { kernelSetFor } from '../src/netpol/nftables.js'
 
 const q = (xs: readonly number[], p: number): number => {
   const s = [...xs].sort((a, b) => a - b)
@@ -100,16 +102,19 @@ export async function labProgramming(o: { samples: number; log: (l: string) => v
     const ab = keyOf(a, ips.b!)
     const noB = (ks: Buffer[]) => !ks.some((k) => k.subarray(0, 8).equals(ab))
     const blue = (ks: Buffer[]) => ks.some((k) => k.subarray(0, 4).equals(ip4KeyPart(a)))
+    // a's elements live in the shard of a's address (nftables.ts)
+    const ports = kernelSetFor(SETS.ingressPorts, a)
+    const allSet = kernelSetFor(SETS.ingressAll, a)
     for (let k = 0; k < o.samples; k++) {
-      await measure('pod label', () => pods.patch('b', { metadata: { labels: { friend: 'yes' } } }, 'merge'), 'ingress-ports', hasB(80))
-      await measure('pod label', () => pods.patch('b', { metadata: { labels: { friend: null } } }, 'merge'), 'ingress-ports', noB)
-      await measure('namespace label', () => nss.patch('npb', { metadata: { labels: { team: 'blue' } } }, 'merge'), 'ingress-all', blue)
-      await measure('namespace label', () => nss.patch('npb', { metadata: { labels: { team: null } } }, 'merge'), 'ingress-all', (l) => !blue(l))
+      await measure('pod label', () => pods.patch('b', { metadata: { labels: { friend: 'yes' } } }, 'merge'), ports, hasB(80))
+      await measure('pod label', () => pods.patch('b', { metadata: { labels: { friend: null } } }, 'merge'), ports, noB)
+      await measure('namespace label', () => nss.patch('npb', { metadata: { labels: { team: 'blue' } } }, 'merge'), allSet, blue)
+      await measure('namespace label', () => nss.patch('npb', { metadata: { labels: { team: null } } }, 'merge'), allSet, (l) => !blue(l))
       // b a friend again, then the rule's port edited twice (there and back)
-      await measure('pod label', () => pods.patch('b', { metadata: { labels: { friend: 'yes' } } }, 'merge'), 'ingress-ports', hasB(80))
-      await measure('policy edit', () => pols.patch('a-friends', { spec: friendsPolicy(81).spec }, 'merge'), 'ingress-ports', hasB(81))
-      await measure('policy edit', () => pols.patch('a-friends', { spec: friendsPolicy(80).spec }, 'merge'), 'ingress-ports', hasB(80))
-      await measure('pod label', () => pods.patch('b', { metadata: { labels: { friend: null } } }, 'merge'), 'ingress-ports', noB)
+      await measure('pod label', () => pods.patch('b', { metadata: { labels: { friend: 'yes' } } }, 'merge'), ports, hasB(80))
+      await measure('policy edit', () => pols.patch('a-friends', { spec: friendsPolicy(81).spec }, 'merge'), ports, hasB(81))
+      await measure('policy edit', () => pols.patch('a-friends', { spec: friendsPolicy(80).spec }, 'merge'), ports, hasB(80))
+      await measure('pod label', () => pods.patch('b', { metadata: { labels: { friend: null } } }, 'merge'), ports, noB)
     }
     const out = [
       `programming latency in the 3-node lab: API write → element in the kernel of ${aNode.name} (polled: an element dump over netlink, p50 ${q(polls, 0.5).toFixed(2)} ms per poll)`,
