@@ -1,6 +1,6 @@
 // bench:netpol — what NetworkPolicy costs, on a real kernel in throwaway namespaces.
 //
-//   npm run bench:netpol [-- --rounds 3 --connects 600 --sizes 0,100,1000,10000 --lab]
+//   npm run bench:netpol [-- --rounds 3 --connects 600 --sizes 0,100,1000,10000 --lab [--lab-policies 10000] | --lab-only]
 //
 // One node (bench/proxy-topology.ts): pod1 connects to pod2:8080 across the node's bridge
 // (judged in forward through br_netfilter). Sizes 0, 100, 1,000, 10,000 policies in the node,
@@ -14,9 +14,11 @@
 //     over as the informer would until its transaction is in the kernel, for each kind of
 //     change (pod label, namespace label, pod IP appearing, policy edit), through both
 //     transports (`nft -f` and netlink); the policy edit's sync time is the one-policy sync.
+//   - the kernel's commit of one change's element diff alone (bench/netpol-commit.ts);
 // --lab: the same programming latency in the 3-node lab — a label change through the API until
 // the elements are in the kernel of the node concerned (polled) — see bench/netpol-lab.ts.
 import { randomBytes } from 'node:crypto'
+import { cpus, loadavg } from 'node:os'
 import { parseArgs } from 'node:util'
 import type { Namespace, NetworkPolicy, Pod } from '../src/api/types.js'
 import { NODE, pod, q, synPolicy, worldFor, type World } from './netpol-world.js'
@@ -27,8 +29,9 @@ import type { Kind } from '../src/netpol/changes.js'
 import { ensureSysctls } from '../src/proxy/node.js'
 import { buildTopology, connectMany } from './proxy-topology.js'
 import { labProgramming } from './netpol-lab.js'
+import { commitCost, commitTable } from './netpol-commit.js'
 
-const { values: v } = parseArgs({ options: { rounds: { type: 'string' }, connects: { type: 'string' }, sizes: { type: 'string' }, samples: { type: 'string' }, lab: { type: 'boolean' }, 'lab-only': { type: 'boolean' } } })
+const { values: v } = parseArgs({ options: { rounds: { type: 'string' }, connects: { type: 'string' }, sizes: { type: 'string' }, samples: { type: 'string' }, lab: { type: 'boolean' }, 'lab-only': { type: 'boolean' }, 'lab-policies': { type: 'string' } } })
 const SIZES = (v.sizes ?? process.env.BENCH_NETPOL_SIZES ?? '0,100,1000,10000').split(',').map(Number)
 const ROUNDS = Number(v.rounds ?? 3)
 const CONNECTS = Number(v.connects ?? process.env.BENCH_NETPOL_CONNECTS ?? 600)
@@ -174,9 +177,14 @@ async function nodeBench(): Promise<string[]> {
 }
 
 async function main(): Promise<void> {
-  const out: string[] = []
-  if (!v['lab-only']) out.push(...(await nodeBench()))
-  if (v.lab || v['lab-only']) out.push('', ...(await labProgramming({ samples: Number(v.samples ?? 10), log: (l) => process.stderr.write(`${l}\n`) })))
+  const load = (): string => loadavg().map((x) => x.toFixed(1)).join(' / ')
+  const out: string[] = [`load average (1/5/15 min) at start: ${load()} on ${cpus().length} cores`, '']
+  if (!v['lab-only']) {
+    out.push(...(await nodeBench()))
+    out.push('', ...commitTable(await commitCost(SIZES, 40)))
+  }
+  if (v.lab || v['lab-only']) out.push('', ...(await labProgramming({ samples: Number(v.samples ?? 10), policies: Number(v['lab-policies'] ?? 10_000), log: (l) => process.stderr.write(`${l}\n`) })))
+  out.push('', `load average at end: ${load()}`)
   process.stdout.write(`${out.join('\n')}\n`)
 }
 
