@@ -1,6 +1,6 @@
 // bench:netpol — what NetworkPolicy costs, on a real kernel in throwaway namespaces.
 //
-//   npm run bench:netpol [-- --rounds 3 --connects 600 --sizes 0,100,1000,10000 --lab]
+//   npm run bench:netpol [-- --rounds 3 --connects 600 --sizes 0,100,1000,10000 --lab [--lab-policies 10000] | --lab-only]
 //
 // One node (bench/proxy-topology.ts): pod1 connects to pod2:8080 across the node's bridge
 // (judged in forward through br_netfilter). Sizes 0, 100, 1,000, 10,000 policies in the node,
@@ -14,11 +14,14 @@
 //     over as the informer would until its transaction is in the kernel, for each kind of
 //     change (pod label, namespace label, pod IP appearing, policy edit), through both
 //     transports (`nft -f` and netlink); the policy edit's sync time is the one-policy sync.
+//   - the kernel's commit of one change's element diff alone (bench/netpol-commit.ts);
 // --lab: the same programming latency in the 3-node lab — a label change through the API until
 // the elements are in the kernel of the node concerned (polled) — see bench/netpol-lab.ts.
 import { randomBytes } from 'node:crypto'
+import { cpus, loadavg } from 'node:os'
 import { parseArgs } from 'node:util'
 import type { Namespace, NetworkPolicy, Pod } from '../src/api/types.js'
+import { NODE, pod, q, synPolicy, worldFor, type World } from './netpol-world.js'
 import { NftExec, type NftRunner } from '../src/net/nft.js'
 import { NftNetlinkRunner } from '../src/net/nft-netlink.js'
 import { NetpolController } from '../src/netpol/controller.js'
@@ -26,54 +29,20 @@ import type { Kind } from '../src/netpol/changes.js'
 import { ensureSysctls } from '../src/proxy/node.js'
 import { buildTopology, connectMany } from './proxy-topology.js'
 import { labProgramming } from './netpol-lab.js'
+import { commitCost, commitTable } from './netpol-commit.js'
 
-const { values: v } = parseArgs({ options: { rounds: { type: 'string' }, connects: { type: 'string' }, sizes: { type: 'string' }, samples: { type: 'string' }, lab: { type: 'boolean' }, 'lab-only': { type: 'boolean' } } })
+const { values: v } = parseArgs({ options: { rounds: { type: 'string' }, connects: { type: 'string' }, sizes: { type: 'string' }, samples: { type: 'string' }, lab: { type: 'boolean' }, 'lab-only': { type: 'boolean' }, 'lab-policies': { type: 'string' } } })
 const SIZES = (v.sizes ?? process.env.BENCH_NETPOL_SIZES ?? '0,100,1000,10000').split(',').map(Number)
 const ROUNDS = Number(v.rounds ?? 3)
 const CONNECTS = Number(v.connects ?? process.env.BENCH_NETPOL_CONNECTS ?? 600)
 /** changes of each kind per transport per round */
 const SAMPLES = Number(v.samples ?? 5)
-const NODE = 'bench-node'
 const KINDS = ['pod label', 'namespace label', 'pod IP', 'policy edit'] as const
 type ChangeKind = (typeof KINDS)[number]
 const TRANSPORTS = ['nft', 'netlink'] as const
 type Transport = (typeof TRANSPORTS)[number]
 
-export const q = (xs: readonly number[], p: number): number => {
-  const s = [...xs].sort((a, b) => a - b)
-  return s[Math.min(s.length - 1, Math.floor(s.length * p))] ?? NaN
-}
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
-
-function pod(ns: string, name: string, ip: string | undefined, labels: Record<string, string>, node = NODE): Pod {
-  return {
-    metadata: { namespace: ns, name, labels },
-    spec: { nodeName: node, containers: [{ name: 'c', ports: [{ name: 'http', containerPort: 8080 }] }] },
-    status: ip ? { phase: 'Running', podIP: ip } : { phase: 'Pending' },
-  }
-}
-const policy = (name: string, spec: NetworkPolicy['spec']): NetworkPolicy => ({ metadata: { namespace: 'bench', name }, spec })
-const synIp = (i: number): string => `10.245.${i >> 8}.${i & 255}`
-const synPolicy = (i: number, n: number, port = 80 + (i % 7)): NetworkPolicy =>
-  policy(`p${i}`, { podSelector: { matchLabels: { syn: `s${i}` } }, ingress: [{ from: [{ podSelector: { matchLabels: { syn: `s${(i + 1) % n}` } } }], ports: [{ port, protocol: 'TCP' }] }], policyTypes: ['Ingress'] })
-
-interface World {
-  pods: Pod[]
-  namespaces: Namespace[]
-  policies: NetworkPolicy[]
-}
-
-/** N policies: pod2 let in from pod1 on 8080, s0 from namespaces labelled team=blue, p2…p(N-1) one per synthetic pod. */
-function worldFor(n: number, clientIP: string, serverIP: string): World {
-  const pods = [pod('bench', 'pod1', clientIP, { app: 'client' }), pod('bench', 'pod2', serverIP, { app: 'server' }), pod('other', 'o1', '10.246.0.1', { app: 'o' }, 'elsewhere')]
-  for (let i = 0; i < Math.max(n, 40); i++) pods.push(pod('bench', `syn${i}`, synIp(i), { syn: `s${i}` }))
-  const namespaces: Namespace[] = [{ metadata: { name: 'bench', labels: { 'kubernetes.io/metadata.name': 'bench' } } }, { metadata: { name: 'other', labels: { team: 'red' } } }]
-  const policies: NetworkPolicy[] = []
-  if (n > 0) policies.push(policy('server', { podSelector: { matchLabels: { app: 'server' } }, ingress: [{ from: [{ podSelector: { matchLabels: { app: 'client' } } }], ports: [{ port: 8080, protocol: 'TCP' }] }], policyTypes: ['Ingress'] }))
-  if (n > 1) policies.push(policy('from-blue', { podSelector: { matchLabels: { syn: 's0' } }, ingress: [{ from: [{ namespaceSelector: { matchLabels: { team: 'blue' } } }] }], policyTypes: ['Ingress'] }))
-  for (let i = 2; i < n; i++) policies.push(synPolicy(i, Math.max(n, 1)))
-  return { pods, namespaces, policies }
-}
 
 interface Sample {
   kind: ChangeKind
@@ -208,9 +177,14 @@ async function nodeBench(): Promise<string[]> {
 }
 
 async function main(): Promise<void> {
-  const out: string[] = []
-  if (!v['lab-only']) out.push(...(await nodeBench()))
-  if (v.lab || v['lab-only']) out.push('', ...(await labProgramming({ samples: Number(v.samples ?? 10), log: (l) => process.stderr.write(`${l}\n`) })))
+  const load = (): string => loadavg().map((x) => x.toFixed(1)).join(' / ')
+  const out: string[] = [`load average (1/5/15 min) at start: ${load()} on ${cpus().length} cores`, '']
+  if (!v['lab-only']) {
+    out.push(...(await nodeBench()))
+    out.push('', ...commitTable(await commitCost(SIZES, 40)))
+  }
+  if (v.lab || v['lab-only']) out.push('', ...(await labProgramming({ samples: Number(v.samples ?? 10), policies: Number(v['lab-policies'] ?? 10_000), log: (l) => process.stderr.write(`${l}\n`) })))
+  out.push('', `load average at end: ${load()}`)
   process.stdout.write(`${out.join('\n')}\n`)
 }
 

@@ -3,11 +3,15 @@
 // every operator, ipBlocks with excepts, endPort ranges, both directions) are fed to
 // IncrementalNetpol one at a time; after every flush its state must equal computeDesired over
 // the same objects, and its diff must be exactly the difference between the two states.
-// This is the test that proves the memoisation and its invalidation right.
+// This is the test that proves the memoisation and its invalidation right. The diffs are also
+// planned into the sharded kernel layout (nftables.ts) and applied to a model of its sets, which must then
+// hold exactly what a full sync of the from-scratch state writes (every element in its shard).
 import t from 'tap'
 import type { LabelSelector, Namespace, NetworkPolicy, NetworkPolicyPeer, NetworkPolicyPort, Pod } from '../../src/api/types.js'
-import { computeDesired, SETS, type Desired } from '../../src/netpol/core.js'
+import { computeDesired, SETS, type Desired, type SetName } from '../../src/netpol/core.js'
 import { diffSize, IncrementalNetpol, objectKey } from '../../src/netpol/incremental.js'
+import type { NftTransaction } from '../../src/net/nft.js'
+import { kernelSet, NetpolNftState } from '../../src/netpol/nftables.js'
 import { policy, world } from './world.js'
 // a seeded PRNG (mulberry32), so a failure names the seed that reproduces it
 import { prng as rng } from '../apiserver/fuzz-cases.js'
@@ -117,8 +121,43 @@ class Gen {
 
 const snapshot = (d: Desired): Record<string, string[]> => Object.fromEntries([...d].map(([k, v]) => [k, [...v].sort()]))
 
-function runSequence(seed: number, steps: number): string | undefined {
+/** The element content per kernel set that a transaction writes (a full sync). */
+function kernelSets(tx: NftTransaction): Map<string, Set<string>> {
+  const out = new Map<string, Set<string>>()
+  for (const { obj } of tx.ops) if (obj.kind === 'set' || obj.kind === 'map') out.set(obj.name, new Set())
+  applyElements(out, tx)
+  return out
+}
+
+/** Logical set contents placed in kernel sets as the planner places them. */
+function placed(d: Record<string, string[]>): Map<string, Set<string>> {
+  const out = new Map<string, Set<string>>()
+  for (const [set, keys] of Object.entries(d))
+    for (const k of keys) {
+      const name = kernelSet(set as SetName, k)
+      ;(out.get(name) ?? out.set(name, new Set()).get(name)!).add(k)
+    }
+  return out
+}
+
+/** Element ops applied as the kernel would: adding a present or deleting an absent element is a fault here (the core never does either). */
+function applyElements(sets: Map<string, Set<string>>, tx: NftTransaction): string | undefined {
+  for (const { verb, obj } of tx.ops) {
+    if (obj.kind !== 'element') continue
+    const s = sets.get(obj.set)
+    if (!s) return `${verb} ${obj.key} in missing set ${obj.set}`
+    if (verb === 'add' ? s.has(obj.key) : !s.has(obj.key)) return `${verb} ${obj.key} in ${obj.set}: ${verb === 'add' ? 'already there' : 'not there'}`
+    if (verb === 'add') s.add(obj.key)
+    else s.delete(obj.key)
+  }
+  return undefined
+}
+
+async function runSequence(seed: number, steps: number): Promise<string | undefined> {
   const g = new Gen(rng(seed))
+  // the kernel's sets as the agent programs them: one full sync, then only the planned diffs
+  const planner = new NetpolNftState()
+  const kernel = kernelSets(planner.planFull(new IncrementalNetpol(NODE).desired()).tx)
   const pods = new Map<string, Pod>()
   const nss = new Map<string, Namespace>()
   const pols = new Map<string, NetworkPolicy>()
@@ -181,6 +220,18 @@ function runSequence(seed: number, steps: number): string | undefined {
       if (JSON.stringify([...adds].sort()) !== JSON.stringify(wantAdds) || JSON.stringify([...dels].sort()) !== JSON.stringify(wantDels))
         return `seed ${seed} step ${step}: diff of ${set} is add ${JSON.stringify(adds)} del ${JSON.stringify(dels)}, want add ${JSON.stringify(wantAdds)} del ${JSON.stringify(wantDels)}`
     }
+    const planned = planner.planDiff(diff).tx
+    const fault = applyElements(kernel, planned)
+    if (fault) return `seed ${seed} step ${step}: the planned diff fails in the kernel model: ${fault}`
+    // the kernel's sets after the diffs: every element of the from-scratch state in its shard,
+    // nothing else; at the end of the sequence, exactly what a full sync of that state writes
+    const full = step === steps - 1 ? kernelSets(new NetpolNftState().planFull(computeDesired({ nodeName: NODE, pods: pods.values(), namespaces: nss.values(), policies: pols.values() })).tx) : placed(want)
+    for (const name of new Set([...kernel.keys(), ...full.keys()])) {
+      if (name.endsWith('-shards') && step !== steps - 1) continue
+      const have = [...(kernel.get(name) ?? [])].sort()
+      const exp = [...(full.get(name) ?? [])].sort()
+      if (JSON.stringify(have) !== JSON.stringify(exp)) return `seed ${seed} step ${step}: kernel set ${name} holds ${JSON.stringify(have)} after the diffs, want ${JSON.stringify(exp)}`
+    }
     prev = got
   }
   return undefined
@@ -191,7 +242,7 @@ t.test('random change sequences: incremental state = from-scratch state, diff = 
   const runs = Number(process.env.NETPOL_FUZZ_RUNS ?? 100)
   const failures: string[] = []
   for (let i = 0; i < runs && failures.length < 3; i++) {
-    const f = runSequence(base + i, 120)
+    const f = await runSequence(base + i, 120)
     if (f) failures.push(f)
   }
   t.same(failures, [], `${runs} sequences of 120 changes (NETPOL_FUZZ_SEED=${base} to rerun)`)
