@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The test command: installs what is missing, builds, runs every test under test/ with tap
-# (end-to-end lab tests last and one at a time: each is a whole cluster), then checks that
+# (type-checked first; end-to-end lab tests last and one at a time: each is a whole cluster), then checks that
 # the run left no namespaces behind. The closing block counts assertions (leaf test points,
 # nested subtests included) from the TAP each tap run wrote, lists every failed, skipped and
 # todo point by name, and ends with the line CI reads: `tests: N passed, N failed, N skipped`.
@@ -21,9 +21,29 @@ tap_run() { # NAME TAP-ARGS…
   local r=${PIPESTATUS[0]}
   [ "$rc" -eq 0 ] && rc=$r
 }
+# The tests are TypeScript too: a check that reads a property that does not exist, or passes
+# the wrong argument, cannot fail. They are type-checked with the sources on a full run, and
+# that counts as one assertion.
+typecheck() {
+  local out r
+  out=$(npx tsc -p test/tsconfig.json 2>&1)
+  r=$?
+  {
+    echo "TAP version 14"
+    if [ $r -eq 0 ]; then echo "ok 1 - the tests type-check with the sources (tsc -p test/tsconfig.json)"
+    else
+      echo "not ok 1 - the tests type-check with the sources (tsc -p test/tsconfig.json)"
+      echo "$out" | sed 's/^/# /'
+    fi
+    echo "1..1"
+  } > "$runs/0-typecheck.tap"
+  [ $r -ne 0 ] && echo "$out" >&2 && [ "$rc" -eq 0 ] && rc=1
+  return 0
+}
 if [ $# -gt 0 ]; then
   tap_run 1-args "$@"
 else
+  typecheck
   mapfile -t main_tests < <(find test -name '*.test.ts' -not -path 'test/e2e/*' | sort)
   mapfile -t e2e_tests < <(find test/e2e -name '*.test.ts' 2>/dev/null | sort)
   tap_run 1-main "${main_tests[@]}"

@@ -52,8 +52,8 @@ t.test('ClusterIP allocation: every host address once, never network/broadcast/.
       t.match((err as Error).message, /range is full/)
       break
     }
-    for (const k of Object.keys(fx.create)) held.add(k)
-    got.push(Object.keys(fx.create)[0]!.slice(IP_PREFIX.length))
+    for (const k of Object.keys(fx.create!)) held.add(k)
+    got.push(Object.keys(fx.create!)[0]!.slice(IP_PREFIX.length))
     if (got.length > 16) break
   }
   const want = [2, 3, 4, 5, 6, 7, 8, 9, 11, 12, 13, 14].map((n) => `10.99.0.${n}`)
@@ -73,7 +73,7 @@ t.test('ClusterIP allocation: every host address once, never network/broadcast/.
   t.equal(await asked('10.99.0.1'), 'ok', 'the reserved .1 may be asked for (the kubernetes Service does)')
   t.match(await asked('10.99.0.2'), /already allocated/)
   const tiny = new ServiceAllocator(store, '10.98.0.0/30') // hosts .1 (reserved) and .2; no .10
-  t.equal((await tiny.allocate(svc())).create[`${IP_PREFIX}10.98.0.2`], JSON.stringify({ namespace: 'default', name: 's' }), 'a /30 works: its only free host')
+  t.equal((await tiny.allocate(svc())).create![`${IP_PREFIX}10.98.0.2`], JSON.stringify({ namespace: 'default', name: 's' }), 'a /30 works: its only free host')
 })
 
 t.test('continue tokens and key ranges', async (t) => {
@@ -122,9 +122,9 @@ t.test('paths → resources', async (t) => {
   t.match(parseTarget('', 'v1', 'watch/namespaces/default/pods'), { watchPath: true, namespace: 'default' })
   t.match(parseTarget('', 'v1', 'pods'), { r: { plural: 'pods' }, namespace: undefined })
   t.match(parseTarget('apps', 'v1', 'namespaces/a/deployments/d/scale'), { sub: 'scale' })
-  t.throws(() => parseTarget('', 'v1', 'namespaces/default/nodes'), { reason: 'NotFound' })
-  t.throws(() => parseTarget('', 'v1', 'namespaces/default/pods/p/status/extra'), { reason: 'NotFound' })
-  t.throws(() => parseTarget('', 'v1', 'configmaps/x/scale'), { reason: 'NotFound' })
+  t.throws(() => parseTarget('', 'v1', 'namespaces/default/nodes'), { code: 404, reason: 'NotFound' })
+  t.throws(() => parseTarget('', 'v1', 'namespaces/default/pods/p/status/extra'), { code: 404, reason: 'NotFound' })
+  t.throws(() => parseTarget('', 'v1', 'configmaps/x/scale'), { code: 404, reason: 'NotFound' })
 })
 
 t.test('Status wording', async (t) => {

@@ -1,7 +1,7 @@
 import t from 'tap'
 import type { KubeObject, WatchEvent } from '../../src/api/types.js'
 import { isAlreadyExists, isConflict, isGone, isNotFound, ApiStatusErrorImpl } from '../../src/client/errors.js'
-import { createClient, LineSplitter, resourcePath } from '../../src/client/rest.js'
+import { createClient, LineSplitter, resourcePath, type RestWatchHandle } from '../../src/client/rest.js'
 import { FakeApi } from './fakeapi.js'
 
 const CM = { group: '', version: 'v1', plural: 'configmaps', namespaced: true }
@@ -13,7 +13,8 @@ async function fake(t: Tap, opts: ConstructorParameters<typeof FakeApi>[0] = {})
   t.teardown(() => f.stop())
   return f
 }
-type Tap = Parameters<Parameters<typeof t.test>[1]>[0]
+/** The part of a tap test this helper needs. */
+type Tap = { teardown(fn: () => unknown): void }
 
 t.test('resource paths: core and groups, namespaced or not, subresources', async (t) => {
   const table: [Parameters<typeof resourcePath>, string][] = [
@@ -112,10 +113,10 @@ t.test('watch: events split across TCP writes arrive whole and in order; stop en
   while (seen.length < 21) await sleep(10)
   t.same(seen.map((e) => `${e.type}:${e.object.metadata.name}`).slice(0, 3), ['ADDED:cm-0', 'ADDED:cm-1', 'ADDED:cm-2'])
   t.equal(seen[20]!.type, 'DELETED')
-  t.equal((seen[19]!.object as { data: { v: string } }).data.v, 'é'.repeat(19), 'multi-byte text intact')
+  t.equal((seen[19]!.object as unknown as { data: { v: string } }).data.v, 'é'.repeat(19), 'multi-byte text intact')
   h.stop()
   await h.done
-  t.equal(h.error, undefined, 'stop is not an error')
+  t.equal((h as RestWatchHandle).error, undefined, 'stop is not an error')
 })
 
 t.test('watch: done resolves when the server drops the stream or times it out', async (t) => {
@@ -149,6 +150,6 @@ t.test('watch: 410 as HTTP answer and as an in-stream ERROR event', async (t) =>
     t.equal(evs.length, 1)
     t.equal(evs[0]!.type, 'ERROR')
     t.equal((evs[0]!.object as unknown as { code: number }).code, 410)
-    if (sel) t.ok(isGone(h.error), 'HTTP 410 is also the handle error')
+    if (sel) t.ok(isGone((h as RestWatchHandle).error), 'HTTP 410 is also the handle error')
   }
 })

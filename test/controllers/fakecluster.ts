@@ -189,14 +189,17 @@ export async function withCluster(t: Test, opts: { graceMs?: number; evictMs?: n
   return { api, client, kubelet }
 }
 
+/** What `eventually` hands back: the value once it is truthy (`cond && value` reads as the value). */
+export type Truthy<T> = Exclude<T, false | 0 | '' | null | undefined>
+
 /** Poll `f` until it returns a truthy value (returned), or fail after timeoutMs with the last value. */
-export async function eventually<T>(what: string, f: () => Promise<T> | T, timeoutMs = 30_000, everyMs = 100): Promise<T> {
+export async function eventually<T>(what: string, f: () => Promise<T> | T, timeoutMs = 30_000, everyMs = 100): Promise<Truthy<T>> {
   const end = Date.now() + timeoutMs
   let last: unknown
   for (;;) {
     try {
       const v = await f()
-      if (v) return v
+      if (v) return v as Truthy<T>
       last = v
     } catch (err) {
       last = err

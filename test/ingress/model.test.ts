@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Ingress, IngressClass } from '../../src/api/ingress.js'
 import type { EndpointSlice, Secret, Service } from '../../src/api/types.js'
-import { buildModel, ingressIsOurs, matchRequest, type ModelInput } from '../../src/ingress/model.js'
+import { buildModel, ingressIsOurs, matchRequest } from '../../src/ingress/model.js'
 import { run } from '../../src/util/exec.js'
 import { need } from '../helpers/prereq.js'
 
@@ -34,7 +34,9 @@ const ing = (name: string, spec: Ingress['spec'], created = '2026-12-01T10:00:00
   spec: { ingressClassName: 'netkube', ...spec },
 })
 
-const base = (): ModelInput => ({
+/** A fresh input each call, with arrays the tests may extend. */
+type MutableInput = { ingresses: Ingress[]; classes: IngressClass[]; services: Service[]; slices: EndpointSlice[]; secrets: Secret[] }
+const base = (): MutableInput => ({
   classes: [cls('netkube', 'netkube.io/ingress-controller', true), cls('nginx', 'k8s.io/ingress-nginx')],
   services: [svc('web', [{ name: 'http', port: 80 }]), svc('api', [{ name: 'http', port: 8080 }, { name: 'admin', port: 9090 }]), svc('fallback', [{ port: 80 }]), svc('wild', [{ port: 80 }])],
   slices: [

@@ -3,7 +3,7 @@
 // a condition, ConfigMap pools, and two controllers at once never giving out one address.
 import t from 'tap'
 import { Etcd3 } from 'etcd3'
-import type { Event, Service } from '../../src/api/types.js'
+import type { CoreEvent, Service } from '../../src/api/types.js'
 import { resourceFor } from '../../src/api/resources.js'
 import { createClient } from '../../src/client/rest.js'
 import { startLoadBalancerController } from '../../src/loadbalancer/controller.js'
@@ -63,7 +63,7 @@ t.test('LoadBalancer controller', async (t) => {
     t.notOk(s.status?.loadBalancer?.ingress)
     t.match(s.status?.conditions, [{ type: 'LoadBalancerIPAllocated', status: 'False', reason: 'AllocationFailed', message: 'Failed to allocate IP for "default/bad": ["10.1.2.3"] is not allowed in config' }])
     await waitUntil('an AllocationFailed Event', async () => {
-      const evs = (await client.resource<Event>(resourceFor('events'), 'default').list()).items
+      const evs = (await client.resource<CoreEvent>(resourceFor('events'), 'default').list()).items
       return evs.some((e) => e.reason === 'AllocationFailed' && e.involvedObject?.name === 'bad' && e.type === 'Warning')
     }, 5000)
     t.pass('Warning AllocationFailed recorded')
