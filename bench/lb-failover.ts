@@ -239,13 +239,13 @@ export async function measureFailover(state: LabState, ip: string, url: string, 
   }
 }
 
-/** Address events (add or delete of `ip`/32) in every node namespace during `ms` of quiet: each is a move nobody caused. */
+/** Nodes taking `ip`/32 (address-add events in the node namespaces) during `ms` of quiet: each is a takeover nobody caused. */
 export async function countAddressMoves(state: LabState, ip: string, ms: number): Promise<number> {
   const mons = state.plan.nodes.map((n) => monitor(n.netns, 'address'))
   const from = Date.now()
   await new Promise((r) => setTimeout(r, ms))
   await new Promise((r) => setTimeout(r, 100))
-  return mons.flatMap((m) => m.stop()).filter((e) => e.at >= from && e.line.includes(` inet ${ip}/32 `)).length
+  return mons.flatMap((m) => m.stop()).filter((e) => e.at >= from && addedAt([e], ip, from) !== undefined).length
 }
 
 export interface RestoreResult {

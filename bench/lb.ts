@@ -72,7 +72,7 @@ async function main(): Promise<void> {
     if (quietS > 0) {
       process.stderr.write(`quiet ${quietS} s (no kills; load ${load()})…\n`)
       falseMoves = await countAddressMoves(state, ip, quietS * 1000)
-      process.stderr.write(`quiet phase: ${falseMoves} address moves (load ${load()})\n`)
+      process.stderr.write(`quiet phase: ${falseMoves} false takeovers (load ${load()})\n`)
     }
 
     const byMode = new Map<FailoverMode, { r: FailoverResult[]; settle: number[]; load: number[] }>()
@@ -107,7 +107,7 @@ async function main(): Promise<void> {
       console.log(`failed requests: ${acc.r.reduce((a, r) => a + r.failed, 0)} of ${acc.r.reduce((a, r) => a + r.total, 0)}`)
       bad += [...take, ...arp, ...out].filter((x) => !(x <= BAR_MS)).length
     }
-    if (quietS > 0) console.log(`\nfalse takeovers in a quiet ${quietS} s (no failure; address moves seen by the kernels): ${falseMoves}`)
+    if (quietS > 0) console.log(`\nfalse takeovers in a quiet ${quietS} s (no failure; nodes adding the address, seen by their kernels): ${falseMoves}   load avg (1 min) at its end ${loadavg()[0]!.toFixed(1)}`)
     bad += falseMoves
   } finally {
     await labDown({ name, stateDir, progress: () => {} })

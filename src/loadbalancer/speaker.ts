@@ -26,7 +26,7 @@ import { netnsHandle } from '../net/door.js'
 import type { NetOps } from '../net/types.js'
 import { logger } from '../util/log.js'
 import { DEFAULT_LB_CLASS } from './allocate-core.js'
-import { SPEAKER_LABEL, SPEAKER_LEASE_PREFIX, announceDiff, announcements, liveSpeakers, type SpeakerSeen } from './announce-core.js'
+import { SPEAKER_LABEL, SPEAKER_LEASE_PREFIX, announceDiff, announcements, leaseWatchLag, liveSpeakers, nextExpiry, type SpeakerSeen } from './announce-core.js'
 
 const log = logger('lb-speaker')
 const NS = 'kube-system'
@@ -159,22 +159,24 @@ export async function startSpeaker(o: SpeakerOptions): Promise<Speaker> {
   let expiryTimer: NodeJS.Timeout | undefined
   let expiryAt = Infinity
   const armExpiry = (live: ReadonlySet<string>, now: number): void => {
-    let next = Infinity
-    for (const s of seen.values()) if (live.has(s.node) && s.node !== o.nodeName) next = Math.min(next, s.seenAt + leaseMs)
+    const next = nextExpiry(seen.values(), live, o.nodeName, leaseMs)
     if (next === expiryAt) return
     if (expiryTimer) clearTimeout(expiryTimer)
     expiryTimer = undefined
     expiryAt = next
     if (next === Infinity || stopped) return
     // liveSpeakers() counts a speaker live while now - seenAt < leaseMs: fire at the first ms it is not
+    // setImmediate: after a stall the timer phase runs before the pending socket reads, so
+    // renewals already on the wire are read first, then judged
     expiryTimer = setTimeout(() => {
       expiryTimer = undefined
       expiryAt = Infinity
-      kick()
+      setImmediate(kick)
     }, Math.max(0, next - now))
   }
 
   let synced = false
+  let watchBehind = false
   let inherited = have.size > 0
   let lastLive = ''
   let running: Promise<void> | undefined
@@ -200,6 +202,17 @@ export async function startSpeaker(o: SpeakerOptions): Promise<Speaker> {
     // a running speaker whose last renewal went through is live to itself (its peers agree
     // one watch event later); without this a restarted agent would withdraw and re-add its IPs
     const now = Date.now()
+    // Our own renewals come back through the same watch as everyone else's. When they went
+    // through but their echo is late, the watch is behind (a loaded apiserver, or this process
+    // stalled): every peer's silence may then be ours alone, so decide nothing until it catches
+    // up (the echo's arrival kicks again). A dead peer is still noticed once the watch flows.
+    const lag = leaseWatchLag(seen.get(o.nodeName)?.seenAt, lastRenewOk, leaseMs)
+    if (lag > 0) {
+      if (!watchBehind) log.info({ behindMs: lag }, 'lease watch is behind our own renewals: holding announcements')
+      watchBehind = true
+      return
+    }
+    watchBehind = false
     const self = now - lastRenewOk < leaseMs ? [{ node: o.nodeName, seenAt: lastRenewOk }] : []
     const live = liveSpeakers([...seen.values(), ...self], now, leaseMs, nodes.store.list())
     const liveText = [...live].sort().join(',')
@@ -233,9 +246,16 @@ export async function startSpeaker(o: SpeakerOptions): Promise<Speaker> {
 
   await Promise.all([services.start(), slices.start(), nodes.start(), leases.start()])
   await renew()
-  const renewer = setInterval(() => void renew(), renewMs)
+  // one renewal at a time: overlapping ones race on the resourceVersion and the loser's 409
+  // costs a GET — under load that turned a slow round trip into a gap peers read as death
+  let renewing = false
+  const renewer = setInterval(() => {
+    if (renewing) return
+    renewing = true
+    void renew().finally(() => (renewing = false))
+  }, renewMs)
   // liveness also changes with time alone (a lease expiring): armExpiry's timer, and this
-  const ticker = setInterval(kick, SAFETY_TICK_MS)
+  const ticker = setInterval(() => setImmediate(kick), SAFETY_TICK_MS)
   synced = true
   kick()
   log.info({ node: o.nodeName, iface: o.iface, renewMs, leaseMs }, 'L2 announcer running')
