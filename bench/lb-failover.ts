@@ -1,12 +1,27 @@
 // LoadBalancer failover, measured in a running lab (shared by test/e2e/loadbalancer.test.ts
-// and `npm run bench:lb`): a client in the outside namespace sends a fresh HTTP request to
-// the LB IP every 50 ms; the announcing node's agent is killed with SIGKILL; we record when
-// another node holds the address (takeover), when the outside's ARP entry points at that
-// node's MAC, and the window in which requests failed (outage).
-import { readFileSync } from 'node:fs'
+// and `npm run bench:lb`). A client in the outside namespace starts a fresh HTTP request to
+// the LB IP every 25 ms (300 ms connect timeout, requests overlap); then the announcer fails:
+//   agent: its agent is killed with SIGKILL (the node's kernel keeps the /32 and its nft
+//          rules, so it goes on serving until the neighbours' ARP moves: nothing fails);
+//   node:  its agent is killed AND its cable is pulled — the node's port on the underlay
+//          bridge (inside the lab's underlay namespace) goes down, so the node is silent on
+//          the wire, as a dead machine is. Requests to its MAC fail until the gratuitous ARP
+//          of the successor moves the outside's neighbour entry. Freezing the node's processes
+//          would not do: its kernel would still answer ARP and DNAT the traffic.
+// Timings come from the kernels' own event streams, not from polling: `ip -ts monitor
+// address` in every node namespace (takeover: another node adds the /32) and `ip -ts monitor
+// neigh` in the outside namespace (the ARP entry names the successor's MAC).
+// After the window the node is restored (port up; the supervisor has restarted the agent)
+// and the state checked consistent: exactly one node holds the address, the outside's ARP
+// entry names that node.
+import { existsSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import type { LabState } from '../src/lab/lab.js'
 import { componentPidfile, componentStatus } from '../src/lab/lab.js'
 import { netnsHandle } from '../src/net/door.js'
+
+export type FailoverMode = 'agent' | 'node'
 
 /** The node whose underlay interface holds `ip` (as the announcer's /32), or undefined. */
 export async function announcerOf(state: LabState, ip: string, iface = 'eth0'): Promise<string[]> {
@@ -37,34 +52,103 @@ export async function outsideNeighbour(state: LabState, ip: string): Promise<str
   return /lladdr ([0-9a-f:]+)/.exec(r.stdout)?.[1]
 }
 
+/** Pull (down) or plug (up) a node's cable: its port on the underlay bridge, in the underlay namespace. */
+export async function setNodeCable(state: LabState, node: string, up: boolean): Promise<void> {
+  const n = state.plan.nodes.find((x) => x.name === node)
+  if (!n) throw new Error(`no node ${node} in lab ${state.plan.name}`)
+  await netnsHandle(state.plan.underlayNetns).withOps((ops) => ops.setLink(n.underlayPort, { up }))
+}
+
+// ---- kernel event streams (`ip -ts monitor`), read back after the window ----
+
+export interface MonitorEvent {
+  at: number
+  line: string
+}
+
+interface Monitor {
+  stop(): MonitorEvent[]
+}
+
+let monitorSeq = 0
+function monitor(netns: string, what: 'address' | 'neigh'): Monitor {
+  const file = join(tmpdir(), `netkube-lb-mon-${process.pid}-${++monitorSeq}.log`)
+  // TZ=UTC: -ts prints local wall time without a zone
+  const child = netnsHandle(netns).spawn(['ip', '-ts', 'monitor', what], { logPath: file, env: { ...process.env, TZ: 'UTC' } })
+  return {
+    stop() {
+      child.kill('SIGTERM')
+      let text = ''
+      try {
+        text = readFileSync(file, 'utf8')
+      } finally {
+        rmSync(file, { force: true })
+      }
+      return parseMonitor(text)
+    },
+  }
+}
+
+/** `[2026-12-01T18:29:40.343455] 1: lo inet …` lines → events with their time in ms. */
+export function parseMonitor(text: string): MonitorEvent[] {
+  const out: MonitorEvent[] = []
+  for (const l of text.split('\n')) {
+    const m = /^\[(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3})\d*\]\s*(.*)$/.exec(l)
+    if (m) out.push({ at: Date.parse(`${m[1]}Z`), line: m[2]! })
+  }
+  return out
+}
+
+/** When a node namespace's monitor saw `ip`/32 added (not "Deleted"). */
+export function addedAt(events: readonly MonitorEvent[], ip: string, after: number): number | undefined {
+  return events.find((e) => e.at >= after && !e.line.startsWith('Deleted') && e.line.includes(` inet ${ip}/32 `))?.at
+}
+
+/** When the outside's neighbour entry for `ip` first named `mac`. */
+export function neighMovedAt(events: readonly MonitorEvent[], ip: string, mac: string, after: number): number | undefined {
+  return events.find((e) => e.at >= after && !e.line.startsWith('Deleted') && e.line.startsWith(`${ip} `) && e.line.includes(`lladdr ${mac}`))?.at
+}
+
+// ---- the client loop (runs in the outside namespace) ----
+
 const LOOP = `
 const http = require('node:http')
-const [url, ms, every] = [process.argv[1], Number(process.argv[2]), Number(process.argv[3])]
-const end = Date.now() + ms
-const out = []
-;(async () => {
-  while (Date.now() < end) {
-    out.push(await new Promise((resolve) => {
-      const at = Date.now()
-      const req = http.get(url, { agent: false, timeout: 400 }, (res) => {
-        let b = ''; res.on('data', (d) => (b += d)); res.on('end', () => resolve({ at, ok: res.statusCode === 200, b }))
-      })
-      req.on('timeout', () => req.destroy(new Error('timeout')))
-      req.on('error', (e) => resolve({ at, ok: false, e: e.code || e.message }))
-    }))
-    await new Promise((r) => setTimeout(r, every))
+const [url, ms, every, connectMs, readyFile] = [process.argv[1], Number(process.argv[2]), Number(process.argv[3]), Number(process.argv[4]), process.argv[5]]
+// runs for ms from its first answer (or gives up 30 s after starting without one)
+let end = Date.now() + 30000
+const pending = []
+let ready = false
+const one = () => new Promise((resolve) => {
+  const at = Date.now()
+  let done = false
+  const finish = (r) => {
+    if (done) return
+    done = true; clearTimeout(ct); resolve({ at, ...r })
+    // the caller waits for this file: a Node process starts slowly on a loaded machine
+    if (r.ok && !ready) { ready = true; end = Date.now() + ms; require('node:fs').writeFileSync(readyFile, String(Date.now())) }
   }
-  process.stdout.write(JSON.stringify(out))
-})()
+  const req = http.get(url, { agent: false }, (res) => {
+    let b = ''; res.on('data', (d) => (b += d)); res.on('end', () => finish({ ok: res.statusCode === 200, b }))
+  })
+  // a short connect timeout (a SYN to a dead MAC is never answered), a longer one for the reply
+  const ct = setTimeout(() => req.destroy(new Error('connect timeout')), connectMs)
+  req.on('socket', (s) => s.once('connect', () => { clearTimeout(ct); req.setTimeout(2000, () => req.destroy(new Error('timeout'))) }))
+  req.on('error', (e) => finish({ ok: false, e: e.message }))
+})
+const tick = setInterval(() => {
+  if (Date.now() >= end) { clearInterval(tick); Promise.all(pending).then((rs) => process.stdout.write(JSON.stringify(rs))); return }
+  pending.push(one())
+}, every)
 `
 
 export interface FailoverResult {
+  mode: FailoverMode
   victim: string
-  /** Who holds the address afterwards (besides the victim, whose kernel keeps it until its agent restarts). */
+  /** Who holds the address afterwards. */
   successor?: string
-  /** kill → another node holds the address. */
+  /** failure → another node added the address (its kernel's event). */
   takeoverMs?: number
-  /** kill → the outside's ARP entry names the successor's MAC (the gratuitous ARP arrived). */
+  /** failure → the outside's ARP entry names the successor's MAC (the gratuitous ARP arrived). */
   arpMs?: number
   /** first failed request → first success after the last failure (0: none failed). */
   outageMs: number
@@ -74,48 +158,124 @@ export interface FailoverResult {
   answeredBy: string[]
 }
 
-/** Kill the announcer of `ip` and measure. `url` is fetched from the outside namespace. */
-export async function measureFailover(state: LabState, ip: string, url: string, o: { beforeMs?: number; afterMs?: number } = {}): Promise<FailoverResult> {
+export interface FailoverOptions {
+  mode?: FailoverMode
+  /** Client traffic before the failure (ms). */
+  beforeMs?: number
+  /** … and after it. */
+  afterMs?: number
+  /** Client request period and connect timeout (ms). */
+  everyMs?: number
+  connectMs?: number
+}
+
+/** Fail the announcer of `ip` and measure. `url` is fetched from the outside namespace. The node is not restored here: restoreNode(). */
+export async function measureFailover(state: LabState, ip: string, url: string, o: FailoverOptions = {}): Promise<FailoverResult> {
+  const mode = o.mode ?? 'agent'
   const before = await announcerOf(state, ip)
   if (before.length !== 1) throw new Error(`expected one announcer of ${ip}, found ${JSON.stringify(before)}`)
   const victim = before[0]!
+  if (mode === 'node' && state.plan.nodes.find((n) => n.name === victim)?.server)
+    throw new Error(`${victim} runs the control plane: pulling its cable would stop the cluster (label it ${'node.kubernetes.io/exclude-from-external-load-balancers'})`)
   const beforeMs = o.beforeMs ?? 1000
-  const totalMs = beforeMs + (o.afterMs ?? 4000)
-  const loop = netnsHandle(state.plan.outside!.netns).run(process.execPath, ['-e', LOOP, url, String(totalMs), '50'], { timeoutMs: totalMs + 30_000 })
-  await new Promise((r) => setTimeout(r, beforeMs))
-  const pid = Number(readFileSync(componentPidfile(state.stateDir, 'agent', victim), 'utf8').trim())
+  const afterMs = o.afterMs ?? 4000
+  const totalMs = beforeMs + afterMs
   const macs = new Map<string, string | undefined>()
   for (const n of state.plan.nodes) macs.set(n.name, await macOf(n.netns))
-  const killedAt = Date.now()
-  process.kill(pid, 'SIGKILL')
-  let takeoverMs: number | undefined
-  let arpMs: number | undefined
-  let successor: string | undefined
-  const deadline = killedAt + totalMs - beforeMs
-  while (Date.now() < deadline && (takeoverMs === undefined || arpMs === undefined)) {
-    if (takeoverMs === undefined) {
-      const others = (await announcerOf(state, ip)).filter((n) => n !== victim)
-      if (others.length) {
-        takeoverMs = Date.now() - killedAt
-        successor = others[0]
-      }
+  const addrMon = new Map(state.plan.nodes.map((n) => [n.name, monitor(n.netns, 'address')]))
+  const neighMon = monitor(state.plan.outside!.netns, 'neigh')
+  const readyFile = join(tmpdir(), `netkube-lb-loop-${process.pid}-${++monitorSeq}`)
+  const loop = netnsHandle(state.plan.outside!.netns).run(process.execPath, ['-e', LOOP, url, String(totalMs), String(o.everyMs ?? 25), String(o.connectMs ?? 300), readyFile], { timeoutMs: totalMs + 60_000 })
+  loop.catch(() => undefined) // awaited below; this only keeps an early throw from leaving it unhandled
+  let killedAt = 0
+  let results: { at: number; ok: boolean; b?: string }[]
+  const addrEvents = new Map<string, MonitorEvent[]>()
+  let neighEvents: MonitorEvent[]
+  try {
+    const deadline = Date.now() + 30_000
+    while (!existsSync(readyFile)) {
+      if (Date.now() > deadline) throw new Error(`the client loop in ${state.plan.outside!.netns} got no answer from ${url} within 30 s`)
+      await new Promise((r) => setTimeout(r, 20))
     }
-    if (successor && arpMs === undefined && (await outsideNeighbour(state, ip)) === macs.get(successor)) arpMs = Date.now() - killedAt
-    await new Promise((r) => setTimeout(r, 20))
+    await new Promise((r) => setTimeout(r, beforeMs))
+    const pid = Number(readFileSync(componentPidfile(state.stateDir, 'agent', victim), 'utf8').trim())
+    killedAt = Date.now()
+    if (mode === 'node') await setNodeCable(state, victim, false)
+    process.kill(pid, 'SIGKILL')
+    results = JSON.parse((await loop).stdout) as { at: number; ok: boolean; b?: string }[]
+  } finally {
+    rmSync(readyFile, { force: true })
+    // let the last lines reach the files
+    await new Promise((r) => setTimeout(r, 100))
+    for (const [n, m] of addrMon) addrEvents.set(n, m.stop())
+    neighEvents = neighMon.stop()
   }
-  const results = JSON.parse((await loop).stdout) as { at: number; ok: boolean; b?: string }[]
+  let takeover: number | undefined
+  let successor: string | undefined
+  for (const [n, evs] of addrEvents) {
+    if (n === victim) continue
+    const at = addedAt(evs, ip, killedAt)
+    if (at !== undefined && (takeover === undefined || at < takeover)) [takeover, successor] = [at, n]
+  }
+  const arpAt = successor ? neighMovedAt(neighEvents, ip, macs.get(successor)!, killedAt) : undefined
   const fails = results.filter((r) => !r.ok)
   let outageMs = 0
   if (fails.length) {
     const last = fails.at(-1)!
     const next = results.find((r) => r.at > last.at && r.ok)
-    outageMs = (next?.at ?? Date.now()) - fails[0]!.at
+    outageMs = (next?.at ?? killedAt + afterMs) - fails[0]!.at
   }
-  const answeredBy = [...new Set(results.filter((r) => r.ok && r.at > killedAt + (takeoverMs ?? 0)).map((r) => r.b!))].sort()
-  return { victim, ...(successor ? { successor } : {}), ...(takeoverMs !== undefined ? { takeoverMs } : {}), ...(arpMs !== undefined ? { arpMs } : {}), outageMs, failed: fails.length, total: results.length, answeredBy }
+  const answeredBy = [...new Set(results.filter((r) => r.ok && takeover !== undefined && r.at > takeover).map((r) => r.b!))].sort()
+  return {
+    mode,
+    victim,
+    ...(successor ? { successor } : {}),
+    ...(takeover !== undefined ? { takeoverMs: takeover - killedAt } : {}),
+    ...(arpAt !== undefined ? { arpMs: arpAt - killedAt } : {}),
+    outageMs,
+    failed: fails.length,
+    total: results.length,
+    answeredBy,
+  }
 }
 
-/** Wait until the killed agent runs again under its supervisor and its node is back to one announcer per IP. */
+/** Nodes taking `ip`/32 (address-add events in the node namespaces) during `ms` of quiet: each is a takeover nobody caused. */
+export async function countAddressMoves(state: LabState, ip: string, ms: number): Promise<number> {
+  const mons = state.plan.nodes.map((n) => monitor(n.netns, 'address'))
+  const from = Date.now()
+  await new Promise((r) => setTimeout(r, ms))
+  await new Promise((r) => setTimeout(r, 100))
+  return mons.flatMap((m) => m.stop()).filter((e) => e.at >= from && addedAt([e], ip, from) !== undefined).length
+}
+
+export interface RestoreResult {
+  /** Node restored (cable in; agent running again) → exactly one holder whose MAC the outside's entry names. */
+  settledMs: number
+  holder: string
+}
+
+/** Plug the node back in (node mode), wait for its agent, then for one consistent holder of `ip`. */
+export async function restoreNode(state: LabState, r: Pick<FailoverResult, 'mode' | 'victim'>, ip: string, url: string, timeoutMs = 60_000): Promise<RestoreResult> {
+  if (r.mode === 'node') await setNodeCable(state, r.victim, true)
+  const t0 = Date.now()
+  await waitAgentBack(state, r.victim, timeoutMs)
+  const deadline = t0 + timeoutMs
+  let last = ''
+  while (Date.now() < deadline) {
+    const holders = await announcerOf(state, ip)
+    if (holders.length === 1) {
+      const [mac, neigh] = [await macOf(state.plan.nodes.find((n) => n.name === holders[0])!.netns), await outsideNeighbour(state, ip)]
+      // the entry may have aged out (no traffic): one request refreshes it
+      if (!neigh) await netnsHandle(state.plan.outside!.netns).run('curl', ['-sS', '-o', '/dev/null', '--max-time', '1', url], { allowFailure: true })
+      if (mac && neigh === mac) return { settledMs: Date.now() - t0, holder: holders[0]! }
+      last = `one holder ${holders[0]} (${mac}), outside's entry ${neigh ?? 'none'}`
+    } else last = `holders: ${JSON.stringify(holders)}`
+    await new Promise((res) => setTimeout(res, 100))
+  }
+  throw new Error(`after restoring ${r.victim}: not consistent within ${timeoutMs} ms (${last})`)
+}
+
+/** Wait until the killed agent runs again under its supervisor. */
 export async function waitAgentBack(state: LabState, node: string, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs
   while (Date.now() < deadline) {

@@ -36,6 +36,24 @@ export function liveSpeakers(seen: Iterable<SpeakerSeen>, now: number, leaseMs: 
   return out
 }
 
+/** When the next of the `live` peers (not `self`) stops being live: its seenAt + the lease. Infinity when none. */
+export function nextExpiry(seen: Iterable<SpeakerSeen>, live: ReadonlySet<string>, self: string, leaseMs: number): number {
+  let next = Infinity
+  for (const s of seen) if (live.has(s.node) && s.node !== self) next = Math.min(next, s.seenAt + leaseMs)
+  return next
+}
+
+/**
+ * How far the Lease watch is behind this speaker's own renewals (ms), or 0: our renewal went
+ * through at `lastRenewOk` but its echo was last seen at `echoSeenAt`. Beyond half the lease
+ * the watch — not the peers — is what is slow, and peers' silence proves nothing.
+ */
+export function leaseWatchLag(echoSeenAt: number | undefined, lastRenewOk: number, leaseMs: number): number {
+  if (echoSeenAt === undefined) return 0
+  const lag = lastRenewOk - echoSeenAt
+  return lag > leaseMs / 2 ? lag : 0
+}
+
 export function rendezvousWinner(ip: string, nodes: Iterable<string>): string | undefined {
   let best: string | undefined
   let bestHash = ''

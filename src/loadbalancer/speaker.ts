@@ -1,11 +1,12 @@
 // The L2 announcer (in `netkube agent`), MetalLB's speaker in netkube's shape:
 //   1. its own Lease kube-system/netkube-lb-speaker-<node>, renewed every 250 ms (the fast
 //      signal: a dead agent is noticed after the lease duration, 1 s, not the 40 s node grace);
-//   2. informers (Services, EndpointSlices, Nodes, the speaker Leases) → every 100 ms and on
-//      each event, announcements() (pure, announce-core.ts) says which IPs are this node's;
+//   2. informers (Services, EndpointSlices, Nodes, the speaker Leases) → on each event and
+//      at the exact moment a peer's lease runs out (a timer, not polling), announcements()
+//      (pure, announce-core.ts) says which IPs are this node's;
 //   3. the edge: each of its IPs as a /32 on the underlay interface, inside the node's own
-//      namespace (never the host's), then gratuitous ARP (`busybox arping -U`, twice) so the
-//      neighbours' caches move at once; an IP no longer its is removed.
+//      namespace (never the host's), then gratuitous ARP (`busybox arping -U`, at 0, 100,
+//      300 and 1000 ms) so the neighbours' caches move at once; an IP no longer its is removed.
 // Why an address and not a userspace ARP responder: the kernel answers ARP for a local
 // address (arp_ignore=0) with no process in the path, and a packet to it is delivered on
 // this node where kube-proxy's prerouting DNAT takes it (measured in the e2e: failover is the
@@ -25,10 +26,14 @@ import { netnsHandle } from '../net/door.js'
 import type { NetOps } from '../net/types.js'
 import { logger } from '../util/log.js'
 import { DEFAULT_LB_CLASS } from './allocate-core.js'
-import { SPEAKER_LABEL, SPEAKER_LEASE_PREFIX, announceDiff, announcements, liveSpeakers, type SpeakerSeen } from './announce-core.js'
+import { SPEAKER_LABEL, SPEAKER_LEASE_PREFIX, announceDiff, announcements, leaseWatchLag, liveSpeakers, nextExpiry, type SpeakerSeen } from './announce-core.js'
 
 const log = logger('lb-speaker')
 const NS = 'kube-system'
+/** Gratuitous ARP repeats after the first, in ms. */
+export const GARP_REPEAT_MS = [100, 300, 1000] as const
+/** A slow look at liveness besides the timer set at the next lease expiry (clock jumps, missed timers). */
+const SAFETY_TICK_MS = 1000
 
 export interface SpeakerOptions {
   client: Client
@@ -141,14 +146,37 @@ export async function startSpeaker(o: SpeakerOptions): Promise<Speaker> {
       void door.run('busybox', ['arping', '-U', '-c', '1', '-w', '1', '-I', o.iface, '-s', ip, ip], { allowFailure: true, timeoutMs: 5000 }).then((r) => {
         if (r.code !== 0) log.warn({ ip, err: r.stderr.trim() }, 'gratuitous ARP failed')
       })
-    // again after 300 ms (a lost frame) and after 1.5 s: a neighbour ignores an update within
-    // its locktime (1 s) of the previous one, e.g. when an address moves twice in a row
+    // at once, then again against a lost frame (100, 300 ms) and once after the neighbours'
+    // locktime (1 s): a plain ARP reply seen within it of the previous update is ignored, a
+    // gratuitous one is not — but not every neighbour's kernel is Linux's
     send()
-    setTimeout(send, 300).unref()
-    setTimeout(send, 1500).unref()
+    for (const ms of GARP_REPEAT_MS) setTimeout(send, ms).unref()
+  }
+
+  // The next time a live speaker's lease runs out: a timer fires exactly then, so a dead
+  // node is noticed at its expiry, not up to a polling period later (that period was part of
+  // the failover time).
+  let expiryTimer: NodeJS.Timeout | undefined
+  let expiryAt = Infinity
+  const armExpiry = (live: ReadonlySet<string>, now: number): void => {
+    const next = nextExpiry(seen.values(), live, o.nodeName, leaseMs)
+    if (next === expiryAt) return
+    if (expiryTimer) clearTimeout(expiryTimer)
+    expiryTimer = undefined
+    expiryAt = next
+    if (next === Infinity || stopped) return
+    // liveSpeakers() counts a speaker live while now - seenAt < leaseMs: fire at the first ms it is not
+    // setImmediate: after a stall the timer phase runs before the pending socket reads, so
+    // renewals already on the wire are read first, then judged
+    expiryTimer = setTimeout(() => {
+      expiryTimer = undefined
+      expiryAt = Infinity
+      setImmediate(kick)
+    }, Math.max(0, next - now))
   }
 
   let synced = false
+  let watchBehind = false
   let inherited = have.size > 0
   let lastLive = ''
   let running: Promise<void> | undefined
@@ -174,11 +202,23 @@ export async function startSpeaker(o: SpeakerOptions): Promise<Speaker> {
     // a running speaker whose last renewal went through is live to itself (its peers agree
     // one watch event later); without this a restarted agent would withdraw and re-add its IPs
     const now = Date.now()
+    // Our own renewals come back through the same watch as everyone else's. When they went
+    // through but their echo is late, the watch is behind (a loaded apiserver, or this process
+    // stalled): every peer's silence may then be ours alone, so decide nothing until it catches
+    // up (the echo's arrival kicks again). A dead peer is still noticed once the watch flows.
+    const lag = leaseWatchLag(seen.get(o.nodeName)?.seenAt, lastRenewOk, leaseMs)
+    if (lag > 0) {
+      if (!watchBehind) log.info({ behindMs: lag }, 'lease watch is behind our own renewals: holding announcements')
+      watchBehind = true
+      return
+    }
+    watchBehind = false
     const self = now - lastRenewOk < leaseMs ? [{ node: o.nodeName, seenAt: lastRenewOk }] : []
     const live = liveSpeakers([...seen.values(), ...self], now, leaseMs, nodes.store.list())
     const liveText = [...live].sort().join(',')
     if (liveText !== lastLive) log.info({ live: [...live].sort(), was: lastLive.split(',').filter(Boolean) }, 'live speakers changed')
     lastLive = liveText
+    armExpiry(live, now)
     const want = announcements({ services: services.store.list(), slicesOf: (k) => slicesBySvc.get(k)?.values() ?? [], live, ourClass })
       .filter((a) => a.node === o.nodeName)
       .map((a) => a.ip)
@@ -206,9 +246,16 @@ export async function startSpeaker(o: SpeakerOptions): Promise<Speaker> {
 
   await Promise.all([services.start(), slices.start(), nodes.start(), leases.start()])
   await renew()
-  const renewer = setInterval(() => void renew(), renewMs)
-  // liveness also changes with time alone (a lease expiring): look again every 100 ms
-  const ticker = setInterval(kick, 100)
+  // one renewal at a time: overlapping ones race on the resourceVersion and the loser's 409
+  // costs a GET — under load that turned a slow round trip into a gap peers read as death
+  let renewing = false
+  const renewer = setInterval(() => {
+    if (renewing) return
+    renewing = true
+    void renew().finally(() => (renewing = false))
+  }, renewMs)
+  // liveness also changes with time alone (a lease expiring): armExpiry's timer, and this
+  const ticker = setInterval(() => setImmediate(kick), SAFETY_TICK_MS)
   synced = true
   kick()
   log.info({ node: o.nodeName, iface: o.iface, renewMs, leaseMs }, 'L2 announcer running')
@@ -218,6 +265,7 @@ export async function startSpeaker(o: SpeakerOptions): Promise<Speaker> {
       stopped = true
       clearInterval(renewer)
       clearInterval(ticker)
+      if (expiryTimer) clearTimeout(expiryTimer)
       await running
       for (const inf of [services, slices, nodes, leases] as Informer<Service>[]) inf.stop()
       if (!so.keepAddresses) {

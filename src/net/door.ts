@@ -3,7 +3,8 @@
 // running or starting a program (saying explicitly how that program sees /etc).
 // It owns no resources itself; `ops()` opens a socket the caller closes.
 import { IpOps } from './ipops.js'
-import { canSetns, ipBatch, resolveNetns, runIn, startIn, type EntryOptions } from './netns.js'
+import type { Server } from 'node:net'
+import { canSetns, inNetnsSync, ipBatch, resolveNetns, runIn, startIn, type EntryOptions } from './netns.js'
 import { NftExec } from './nft.js'
 import { NftNetlinkRunner } from './nft-netlink.js'
 import { openRtnl } from './rtnl.js'
@@ -61,6 +62,18 @@ export class Netns {
   /** Start a long-running program in here; its PID is the program's own. */
   spawn(argv: readonly string[], opts: StartOptions & EntryOptions = {}): ChildProcess {
     return startIn(this.ref, argv, opts)
+  }
+
+  /**
+   * Start `server` listening on `port`, every address, inside this namespace. A socket belongs
+   * to the namespace it is created in, and Node creates a server's socket synchronously inside
+   * listen() when no host is given (a host would go through an asynchronous lookup first): so
+   * the main thread enters, listens, and returns. Errors (EADDRINUSE) come as the server's
+   * 'error' event, as with listen() itself. Another namespace needs the setns addon.
+   */
+  listen(server: Server, port: number): void {
+    if (this.ref === undefined) server.listen(port)
+    else inNetnsSync(this.ref, () => server.listen(port))
   }
 
   /** Many `ip` commands in one process (`ip -batch -`). */

@@ -5,6 +5,7 @@
 // A load balancer (here: the L2 announcer's peers, or anything outside) probes it to send
 // traffic only to nodes that will not drop it. The reply is pure; the servers are the edge.
 import { createServer, type Server } from 'node:http'
+import { netnsHandle } from '../net/door.js'
 import { logger } from '../util/log.js'
 import { categorize, type ServicePortInfo } from './serviceport.js'
 
@@ -58,9 +59,14 @@ export function healthCheckTargets(ports: Iterable<readonly ServicePortInfo[]>):
 /** One HTTP server per healthCheckNodePort, opened and closed as Services come and go. */
 export class HealthCheckServers {
   private servers = new Map<number, { server: Server; target: HealthCheckTarget }>()
+  /**
+   * `netns`: the node's namespace when the proxy programs it from outside (`--netns`): the
+   * servers then listen inside it, on every address, so the node's neighbours reach them.
+   */
   constructor(
     private readonly healthy: () => boolean,
     private readonly host = '0.0.0.0',
+    private readonly netns?: string,
   ) {}
 
   get ports(): number[] {
@@ -90,7 +96,9 @@ export class HealthCheckServers {
       try {
         await new Promise<void>((resolve, reject) => {
           entry.server.once('error', reject)
-          entry.server.listen(port, this.host, () => resolve())
+          entry.server.once('listening', () => resolve())
+          if (this.netns) netnsHandle(this.netns).listen(entry.server, port)
+          else entry.server.listen(port, this.host)
         })
         entry.server.on('error', (err) => log.warn({ port, err: err.message }, 'health check server error'))
         this.servers.set(port, entry)

@@ -100,6 +100,13 @@ const cases: Case[] = [
   { plural: 'services', what: 'externalTrafficPolicy on ClusterIP', mut: (o) => (o.spec.externalTrafficPolicy = 'Local'), want: [['spec.externalTrafficPolicy', 'FieldValueInvalid', 'may only be set for externally-accessible services']] },
   { plural: 'services', what: 'bad externalIP', mut: (o) => (o.spec.externalIPs = ['nope']), want: [['spec.externalIPs[0]', 'FieldValueInvalid', 'must be a valid IP address']] },
   { plural: 'services', what: 'selector value', mut: (o) => (o.spec.selector = { app: 'a b' }), want: [['spec.selector', 'FieldValueInvalid', 'a valid label']] },
+  // loadBalancerSourceRanges (upstream keeps the Go field name's capital L in the path) and its annotation
+  { plural: 'services', what: 'source range not a CIDR', mut: (o) => { o.spec.type = 'LoadBalancer'; o.spec.loadBalancerSourceRanges = ['10.0.0.0/8', 'x'] }, want: [['spec.LoadBalancerSourceRanges[1]', 'FieldValueInvalid', 'Invalid value: "x": must be a valid CIDR value, (e.g. 10.9.8.0/24 or 2001:db8::/64)']] },
+  { plural: 'services', what: 'source range without prefix', mut: (o) => { o.spec.type = 'LoadBalancer'; o.spec.loadBalancerSourceRanges = ['59.100.192.6'] }, want: [['spec.LoadBalancerSourceRanges[0]', 'FieldValueInvalid', 'Invalid value: "59.100.192.6": must be a valid CIDR value']] },
+  { plural: 'services', what: 'source range padded and bad', mut: (o) => { o.spec.type = 'LoadBalancer'; o.spec.loadBalancerSourceRanges = [' 10.0.0.0/33 '] }, want: [['spec.LoadBalancerSourceRanges[0]', 'FieldValueInvalid', 'Invalid value: "10.0.0.0/33": must be a valid CIDR value']] },
+  { plural: 'services', what: 'source ranges on ClusterIP', mut: (o) => (o.spec.loadBalancerSourceRanges = ['10.0.0.0/8']), want: [['spec.LoadBalancerSourceRanges', 'FieldValueForbidden', "may only be used when `type` is 'LoadBalancer'"]] },
+  { plural: 'services', what: 'source-ranges annotation bad', mut: (o) => { o.spec.type = 'LoadBalancer'; o.metadata.annotations = { 'service.beta.kubernetes.io/load-balancer-source-ranges': '10.0.0.0/8, nope' } }, want: [['metadata.annotations[service.beta.kubernetes.io/load-balancer-source-ranges]', 'FieldValueInvalid', 'Invalid value: "nope": must be a valid CIDR value']] },
+  { plural: 'services', what: 'source-ranges annotation on NodePort', mut: (o) => { o.spec.type = 'NodePort'; o.metadata.annotations = { 'service.beta.kubernetes.io/load-balancer-source-ranges': '10.0.0.0/8' } }, want: [['metadata.annotations[service.beta.kubernetes.io/load-balancer-source-ranges]', 'FieldValueForbidden', "may only be used when `type` is 'LoadBalancer'"]] },
   { plural: 'services', what: 'port as string', mut: (o) => (o.spec.ports[0].port = '80'), want: [['spec.ports[0].port', 'FieldValueInvalid', 'must be between 1 and 65535']] },
   // deployments
   { plural: 'deployments', what: 'selector mismatch', mut: (o) => (o.spec.template.metadata.labels = { app: 'other' }), want: [['spec.template.metadata.labels', 'FieldValueInvalid', '`selector` does not match template `labels`']] },
@@ -165,6 +172,16 @@ t.test('formatFieldErrors reproduces the kube-apiserver message', async (t) => {
   t.equal(formatFieldErrors('Deployment.apps', 'web', dep), 'Deployment.apps "web" is invalid: spec.template.metadata.labels: Invalid value: {"app":"x"}: `selector` does not match template `labels`')
   t.same(toStatusCauses(one), [{ reason: 'FieldValueInvalid', message: 'Invalid value: 70000: must be between 1 and 65535, inclusive', field: 'spec.ports[0].port' }])
   t.equal(formatFieldErrors('Pod', 'x', [...one, ...one]), `Pod "x" is invalid: spec.ports[0].port: Invalid value: 70000: must be between 1 and 65535, inclusive`, 'duplicates collapse')
+})
+
+t.test('loadBalancerSourceRanges: what upstream accepts', async (t) => {
+  const lb = (mut: Mut) => validateCreate(res('services'), make('services', (o) => { o.spec.type = 'LoadBalancer'; mut(o) }))
+  t.same(lb((o) => (o.spec.loadBalancerSourceRanges = ['10.0.0.0/8', ' 192.168.56.2/32 ', '2001:db8::/64'])), [], 'CIDRs, space-padded ones too')
+  t.same(lb((o) => (o.metadata.annotations = { 'service.beta.kubernetes.io/load-balancer-source-ranges': ' 10.0.0.0/8,192.168.0.0/16 ' })), [], 'the annotation: comma-separated CIDRs')
+  t.same(lb((o) => (o.metadata.annotations = { 'service.beta.kubernetes.io/load-balancer-source-ranges': ' ' })), [], 'an empty annotation')
+  t.same(lb((o) => { o.spec.loadBalancerSourceRanges = ['10.0.0.0/8']; o.metadata.annotations = { 'service.beta.kubernetes.io/load-balancer-source-ranges': 'junk' } }), [], 'the field set: the annotation is not looked at')
+  const errs = lb((o) => (o.spec.loadBalancerSourceRanges = ['x']))
+  t.equal(formatFieldErrors('Service', 'web', errs), 'Service "web" is invalid: spec.LoadBalancerSourceRanges[0]: Invalid value: "x": must be a valid CIDR value, (e.g. 10.9.8.0/24 or 2001:db8::/64)')
 })
 
 t.test('headless and ExternalName services need no ports', async (t) => {

@@ -40,6 +40,23 @@ t.test('kubectl: Service type changes', async (t) => {
       // ClusterIP → ExternalName drops the cluster IP.
       t.match(await ok('patch', 'svc', `np${i}`, '-p', '{"spec":{"type":"ExternalName","externalName":"example.com"}}'), 'patched')
       t.equal((await ok('get', 'svc', `np${i}`, '-o', 'jsonpath={.spec.clusterIP}|{.spec.externalName}')).trim(), '|example.com')
+
+      // loadBalancerSourceRanges and the older annotation: 422 with upstream's field path and text, nothing written
+      t.match(await ok('create', 'service', 'loadbalancer', `lb${i}`, '--tcp=80:8080'), `service/lb${i} created`)
+      const cidr = 'must be a valid CIDR value, (e.g. 10.9.8.0/24 or 2001:db8::/64)'
+      const r1 = await k('patch', 'svc', `lb${i}`, '-p', '{"spec":{"loadBalancerSourceRanges":["10.0.0.0/8","x"]}}')
+      t.equal(r1.code, 1)
+      t.equal(r1.stderr.trim(), `The Service "lb${i}" is invalid: spec.LoadBalancerSourceRanges[1]: Invalid value: "x": ${cidr}`)
+      const r2 = await k('annotate', 'svc', `lb${i}`, 'service.beta.kubernetes.io/load-balancer-source-ranges=192.168.0.0/16,59.100.192.6/33')
+      t.equal(r2.code, 1)
+      t.match(r2.stderr.trim(), `The Service "lb${i}" is invalid: metadata.annotations[service.beta.kubernetes.io/load-balancer-source-ranges]: Invalid value: "59.100.192.6/33": ${cidr}`)
+      t.equal((await ok('get', 'svc', `lb${i}`, '-o', 'jsonpath={.spec.loadBalancerSourceRanges}|{.metadata.annotations}')).trim(), '|', 'nothing half-written')
+      t.match(await ok('patch', 'svc', `lb${i}`, '-p', '{"spec":{"loadBalancerSourceRanges":[" 192.168.56.0/24 "]}}'), 'patched', 'a space-padded CIDR is accepted, as upstream')
+      // upstream's dropTypeDependentFields leaves the ranges alone: a type change must clear them itself
+      const r3 = await k('patch', 'svc', `lb${i}`, '-p', '{"spec":{"type":"ClusterIP"}}')
+      t.equal(r3.code, 1)
+      t.equal(r3.stderr.trim(), `The Service "lb${i}" is invalid: spec.LoadBalancerSourceRanges: Forbidden: may only be used when \`type\` is 'LoadBalancer'`)
+      t.match(await ok('patch', 'svc', `lb${i}`, '-p', '{"spec":{"type":"ClusterIP","loadBalancerSourceRanges":null}}'), 'patched')
     })
   }
 })

@@ -2,7 +2,7 @@
 // Local policy, NotReady/excluded nodes, and rendezvous hashing moving only a dead node's IPs.
 import t from 'tap'
 import type { EndpointSlice, Node, Service } from '../../src/api/types.js'
-import { EXCLUDE_LABEL, announceDiff, announcements, liveSpeakers, rendezvousWinner } from '../../src/loadbalancer/announce-core.js'
+import { EXCLUDE_LABEL, announceDiff, announcements, leaseWatchLag, liveSpeakers, nextExpiry, rendezvousWinner } from '../../src/loadbalancer/announce-core.js'
 
 const node = (name: string, ready: 'True' | 'False' | 'Unknown' = 'True', labels?: Record<string, string>): Node =>
   ({ metadata: { name, ...(labels ? { labels } : {}) }, status: { conditions: [{ type: 'Ready', status: ready }] } }) as Node
@@ -21,6 +21,23 @@ t.test('liveness: renewed within the lease duration, on a node neither NotReady 
   const seen = [{ node: 'a', seenAt: 9500 }, { node: 'b', seenAt: 8900 }, { node: 'c', seenAt: 9900 }, { node: 'd', seenAt: 9900 }, { node: 'e', seenAt: 9900 }]
   const live = liveSpeakers(seen, 10_000, 1000, [node('a'), node('b'), node('c', 'Unknown'), node('d', 'True', { [EXCLUDE_LABEL]: '' })])
   t.same([...live].sort(), ['a', 'e'], 'b silent 1.1 s, c Unknown, d excluded; e has no Node yet and counts')
+})
+
+t.test('the expiry timer: the first live peer to fall silent, never this node itself', async (t) => {
+  const seen = [{ node: 'a', seenAt: 9500 }, { node: 'b', seenAt: 9200 }, { node: 'me', seenAt: 9000 }, { node: 'dead', seenAt: 1000 }]
+  t.equal(nextExpiry(seen, new Set(['a', 'b', 'me']), 'me', 1000), 10_200, 'b, renewed longest ago')
+  t.equal(nextExpiry(seen, new Set(['me']), 'me', 1000), Infinity, 'no peer alive: no timer')
+  // at exactly seenAt + lease the peer is dead (liveness is now - seenAt < lease)
+  t.same([...liveSpeakers([{ node: 'b', seenAt: 9200 }], 10_200, 1000, [])], [])
+  t.same([...liveSpeakers([{ node: 'b', seenAt: 9200 }], 10_199, 1000, [])], ['b'])
+})
+
+t.test('lease watch lag: our renewals went through, their echo did not come back', async (t) => {
+  t.equal(leaseWatchLag(undefined, 10_000, 1000), 0, 'no echo seen yet (start): judge normally')
+  t.equal(leaseWatchLag(9_800, 10_000, 1000), 0, 'echo 200 ms behind the last renewal: normal')
+  t.equal(leaseWatchLag(9_500, 10_000, 1000), 0, 'half the lease: still normal')
+  t.equal(leaseWatchLag(9_300, 10_000, 1000), 700, '700 ms behind: the watch is slow, hold decisions')
+  t.equal(leaseWatchLag(9_300, 9_200, 1000), 0, 'our own renewals failing: not a watch lag (we are the silent one)')
 })
 
 t.test('announcements', async (t) => {

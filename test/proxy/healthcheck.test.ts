@@ -6,6 +6,9 @@ import type { Service } from '../../src/api/types.js'
 import { HealthCheckServers, healthCheckReply, healthCheckTargets } from '../../src/proxy/healthcheck.js'
 import { buildServicePorts } from '../../src/proxy/serviceport.js'
 import { freePort } from '../../src/util/ports.js'
+import { netnsHandle } from '../../src/net/door.js'
+import { need } from '../helpers/prereq.js'
+import { withNetns } from '../helpers/netns.js'
 import { NODE, slice, svc } from './fixtures.js'
 
 t.test('reply: body, headers, 200 only with a local endpoint and a healthy proxy', async (t) => {
@@ -56,4 +59,25 @@ t.test('servers: open per port, follow the count, close when the Service goes', 
   t.same(s.ports, [port])
   await s.sync(new Map())
   t.equal(await get(), 'ECONNREFUSED', 'closed with the Service')
+})
+
+// The proxy may program a node's namespace from outside it (`netkube proxy --netns`): the
+// servers must then listen inside that namespace, where the node's neighbours reach them.
+t.test('kernel: servers listen inside the node namespace, not the process’s own', { skip: need('addon:setns', 'curl') }, async (t) => {
+  const ns = await withNetns(t, 'hc')
+  await netnsHandle(ns).withOps((ops) => ops.setLink('lo', { up: true }))
+  const port = await freePort()
+  const s = new HealthCheckServers(() => true, '0.0.0.0', ns)
+  t.teardown(() => s.close())
+  await s.sync(healthCheckTargets([lb(port, true, [{ ip: '10.244.1.2' }])]))
+  const inside = await netnsHandle(ns).run('curl', ['-sS', '-i', '--max-time', '5', `http://127.0.0.1:${port}/healthz`], { allowFailure: true })
+  t.match(inside.stdout, /^HTTP\/1\.1 200 OK\r\n/, 'answers inside the namespace')
+  t.same(JSON.parse(inside.stdout.slice(inside.stdout.indexOf('\r\n\r\n') + 4)), { service: { namespace: 'default', name: 'web' }, localEndpoints: 1, serviceProxyHealthy: true })
+  const here = await new Promise<string>((resolve) =>
+    http.get({ host: '127.0.0.1', port, agent: false }, () => resolve('answered')).on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message)),
+  )
+  t.equal(here, 'ECONNREFUSED', 'nothing listens in the test’s own namespace')
+  await s.sync(new Map())
+  const after = await netnsHandle(ns).run('curl', ['-sS', '--max-time', '5', `http://127.0.0.1:${port}/healthz`], { allowFailure: true })
+  t.not(after.code, 0, 'closed with the Service')
 })

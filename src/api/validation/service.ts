@@ -3,7 +3,7 @@
 import { duplicate, forbidden, invalid, required } from '../field-errors.js'
 import { externallyAccessible } from '../service.js'
 import type { ServiceSpec } from '../types.js'
-import { isDNS1123Label, isDNS1123Subdomain, isValidIP, isValidPortNum, isValidPortName, parseIP } from '../names.js'
+import { isDNS1123Label, isDNS1123Subdomain, isValidCIDR, isValidIP, isValidPortNum, isValidPortName, parseIP } from '../names.js'
 import {
   PROTOCOLS,
   absent,
@@ -123,6 +123,7 @@ export function validateService(svc: Obj, errs: Errs): void {
       errs.push(invalid('spec.externalTrafficPolicy', etp, 'may only be set for externally-accessible services'))
     else oneOf(etp, 'spec.externalTrafficPolicy', ['Cluster', 'Local'], errs)
   }
+  validateSourceRanges(svc, spec, type, errs)
   // Fields of a load balancer (upstream's ValidateService / validateLoadBalancerClassField).
   if (asBool(spec.allocateLoadBalancerNodePorts, 'spec.allocateLoadBalancerNodePorts', errs) !== undefined && type !== 'LoadBalancer')
     errs.push(forbidden('spec.allocateLoadBalancerNodePorts', "may only be used when `type` is 'LoadBalancer'"))
@@ -145,6 +146,34 @@ export function validateService(svc: Obj, errs: Errs): void {
     errs.push(invalid('spec.healthCheckNodePort', hc, 'may only be set when `type` is \'LoadBalancer\' and `externalTrafficPolicy` is \'Local\''))
   // Last, as in k8s: the type check follows the port checks in the message order.
   oneOf(type, 'spec.type', TYPES, errs)
+}
+
+/** The cloud-era annotation the field replaced; upstream still validates it when the field is empty. */
+export const SOURCE_RANGES_ANNOTATION = 'service.beta.kubernetes.io/load-balancer-source-ranges'
+
+/**
+ * `spec.loadBalancerSourceRanges` (each a CIDR; upstream's field path keeps the Go name's
+ * capital L) or, when it is empty, the annotation (comma-separated CIDRs). Both only on a
+ * LoadBalancer. Values may be space-padded (a historical accident upstream keeps allowing).
+ */
+function validateSourceRanges(svc: Obj, spec: Obj, type: string, errs: Errs): void {
+  const ranges = asArray(spec.loadBalancerSourceRanges, 'spec.loadBalancerSourceRanges', errs)
+  if (ranges.length > 0) {
+    const path = 'spec.LoadBalancerSourceRanges'
+    if (type !== 'LoadBalancer') errs.push(forbidden(path, "may only be used when `type` is 'LoadBalancer'"))
+    ranges.forEach((raw, i) => {
+      const v = asString(raw, `${path}[${i}]`, errs)
+      if (v !== undefined) for (const m of isValidCIDR(v.trim())) errs.push(invalid(`${path}[${i}]`, v.trim(), m))
+    })
+    return
+  }
+  const md = isObj(svc.metadata) ? svc.metadata : undefined
+  const ann = md && isObj(md.annotations) ? md.annotations[SOURCE_RANGES_ANNOTATION] : undefined
+  if (typeof ann !== 'string') return
+  const path = `metadata.annotations[${SOURCE_RANGES_ANNOTATION}]`
+  if (type !== 'LoadBalancer') errs.push(forbidden(path, "may only be used when `type` is 'LoadBalancer'"))
+  if (ann.trim() === '') return
+  for (const part of ann.trim().split(',')) for (const m of isValidCIDR(part.trim())) errs.push(invalid(path, part.trim(), m))
 }
 
 /** clusterIP is immutable once set, except when switching to or from ExternalName. */
