@@ -184,10 +184,14 @@ export function renderHaproxy(model: RoutingModel, assignment: Assignment, o: Ha
     // WebSocket and other Upgrade tunnels
     '  timeout tunnel 1h',
     '  option forwardfor',
-    // Passive health: a refused or reset connection is retried once elsewhere.
+    // Passive health: a refused or reset connection is retried on another endpoint (redispatch),
+    // and the endpoint that refused is marked down at once (observe layer4, error-limit 1), so
+    // later requests skip it; the active check (a TCP connect, fast while it is failing) brings it
+    // back after two successes. Observing needs checks enabled, hence `check` on every server.
     '  retries 2',
     '  option redispatch 1',
     '  retry-on conn-failure empty-response',
+    '  default-server check inter 2s fastinter 500ms downinter 1s rise 2 fall 2 observe layer4 error-limit 1 on-error mark-down',
     '  http-reuse safe',
     '  http-error status 502 content-type text/plain string "502 Bad Gateway: the backend failed to answer properly\\n"',
     '  http-error status 503 content-type text/plain string "503 Service Unavailable: no ready endpoint for this backend\\n"',

@@ -285,4 +285,29 @@ t.test('haproxy data plane', { skip: need('haproxy', 'openssl') }, async (t) => 
     t.match(readFileSync(join(dir, 'hosts.map'), 'utf8'), /^c\.example\.com c\.example\.com$/m)
     t.match(readFileSync(join(dir, 'crt-list.txt'), 'utf8'), /default_c-tls-[0-9a-f]+\.pem \[alpn h2,http\/1\.1\] c\.example\.com/)
   })
+
+  t.test('passive health: a dead endpoint still listed ready is skipped and marked down', async (t) => {
+    const web3 = await backend('web-3')
+    input.slices = input.slices.filter((s) => s.metadata.labels?.['kubernetes.io/service-name'] !== 'web').concat(slices('web', [web1.port, web2.port, web3.port]))
+    t.same(await dp.apply(buildModel(input).model), { kind: 'runtime' })
+    const seen = new Set<string>()
+    for (let i = 0; i < 9; i++) seen.add(await who(http, 'plain.example.com', '/'))
+    t.same([...seen].sort(), ['web-1', 'web-2', 'web-3'], 'three endpoints serve')
+    // The process dies; its endpoint stays in the EndpointSlice as ready (nothing tells the controller).
+    web3.server.close()
+    web3.server.closeAllConnections()
+    await new Promise((r) => setTimeout(r, 50))
+    const answers: string[] = []
+    for (let i = 0; i < 60; i++) answers.push(await who(http, 'plain.example.com', '/'))
+    const failed = answers.filter((a) => !a.startsWith('web-'))
+    t.same(failed, [], `60 requests with one of three endpoints refusing: 0 failed (${answers.slice(0, 6).join(',')}…)`)
+    t.notOk(answers.includes('web-3'))
+    const slot = dp.state!.assignment['be_default_web_80']!.findIndex((e) => e?.port === web3.port)
+    const state = await adminCommand(join(dir, 'admin.sock'), ['show servers state be_default_web_80'])
+    // Columns: be_id be_name srv_id srv_name srv_addr srv_op_state …; op_state 0 = stopped (down), 2 = running.
+    const row = state.split('\n').find((l) => l.split(' ')[3] === `s${slot + 1}`)?.split(' ')
+    t.equal(row?.[5], '0', `the dead endpoint (s${slot + 1}) is marked down: ${row?.slice(0, 7).join(' ')}`)
+    const up = state.split('\n').filter((l) => /^\d/.test(l) && l.split(' ')[5] === '2').map((l) => l.split(' ')[3])
+    t.equal(up.length, 2, `the two live endpoints stay up (${up.join(' ')})`)
+  })
 })
