@@ -227,6 +227,10 @@ export class HaproxyProcess {
       errors.push(`${what}: ${a || '(no answer)'}`)
       return false
     }
+    /** Each step only after the one before it succeeded. */
+    const steps = async (list: [string, () => Promise<string>, RegExp][]): Promise<void> => {
+      for (const [what, send, ok] of list) if (!(await expect(what, send(), ok))) return
+    }
     for (let i = 0; i < ops.length; ) {
       const op = ops[i]!
       if (op.kind === 'server') {
@@ -259,13 +263,17 @@ export class HaproxyProcess {
         if (ok) await expect(`commit map @${ver} ${op.map}`, adminCommand(sock, [`commit map @${ver} ${op.map}`]), /^$/)
       } else if (op.kind === 'cert-add') {
         const f = op.file
-        ;(await expect(`new ssl cert ${f}`, adminCommand(sock, [`new ssl cert ${f}`]), /New empty certificate store/)) &&
-          (await expect(`set ssl cert ${f}`, adminPayload(sock, `set ssl cert ${f}`, op.pem), /Transaction (created|updated)/)) &&
-          (await expect(`commit ssl cert ${f}`, adminCommand(sock, [`commit ssl cert ${f}`]), /Success!/)) &&
-          (await expect(`add ssl crt-list ${op.crtList}`, adminPayload(sock, `add ssl crt-list ${op.crtList}`, op.line), /Success!/))
+        await steps([
+          [`new ssl cert ${f}`, () => adminCommand(sock, [`new ssl cert ${f}`]), /New empty certificate store/],
+          [`set ssl cert ${f}`, () => adminPayload(sock, `set ssl cert ${f}`, op.pem), /Transaction (created|updated)/],
+          [`commit ssl cert ${f}`, () => adminCommand(sock, [`commit ssl cert ${f}`]), /Success!/],
+          [`add ssl crt-list ${op.crtList}`, () => adminPayload(sock, `add ssl crt-list ${op.crtList}`, op.line), /Success!/],
+        ])
       } else {
-        ;(await expect(`del ssl crt-list ${op.crtList} ${op.file}`, adminCommand(sock, [`del ssl crt-list ${op.crtList} ${op.file}`]), /deleted/i)) &&
-          (await expect(`del ssl cert ${op.file}`, adminCommand(sock, [`del ssl cert ${op.file}`]), /deleted/i))
+        await steps([
+          [`del ssl crt-list ${op.crtList} ${op.file}`, () => adminCommand(sock, [`del ssl crt-list ${op.crtList} ${op.file}`]), /deleted/i],
+          [`del ssl cert ${op.file}`, () => adminCommand(sock, [`del ssl cert ${op.file}`]), /deleted/i],
+        ])
       }
     }
     return errors

@@ -202,7 +202,8 @@ t.test('ingress in a 3-node lab', { skip: need('curl', 'openssl', 'haproxy', 'bu
     const want = svcNow.status?.loadBalancer?.ingress?.[0]?.ip
     t.equal(want, TARGET, 'the Ingress status is the controller\'s LoadBalancer address')
     await waitUntil('shop status', async () => (await ings.get('shop')).status?.loadBalancer?.ingress?.[0]?.ip === want, 20_000, 250)
-    t.match(await lab.k(['get', 'ingress', 'shop']), new RegExp(`\\nshop\\s+<none>\\s+a\\.example\\.com,b\\.example\\.com,plain\\.example\\.com\\s+${want!.replace(/\./g, '\\.')}\\s+80, 443\\s+`))
+    // Created without a class: the DefaultIngressClass admission wrote the default, netkube.
+    t.match(await lab.k(['get', 'ingress', 'shop']), new RegExp(`\\nshop\\s+netkube\\s+a\\.example\\.com,b\\.example\\.com,plain\\.example\\.com\\s+${want!.replace(/\./g, '\\.')}\\s+80, 443\\s+`))
     t.same((await ings.get('elsewhere')).status?.loadBalancer ?? {}, {}, 'not ours: no status')
   })
 
