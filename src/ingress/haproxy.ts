@@ -192,8 +192,7 @@ export function renderHaproxy(model: RoutingModel, assignment: Assignment, o: Ha
     '  option redispatch 1',
     '  retry-on conn-failure empty-response',
     '  default-server check inter 2s fastinter 500ms downinter 1s rise 2 fall 2 observe layer4 error-limit 1 on-error mark-down',
-    // Idle backend connections are shared by all clients, as nginx's upstream keepalive pool does.
-    '  http-reuse always',
+    '  http-reuse safe',
     '  http-error status 502 content-type text/plain string "502 Bad Gateway: the backend failed to answer properly\\n"',
     '  http-error status 503 content-type text/plain string "503 Service Unavailable: no ready endpoint for this backend\\n"',
     '  http-error status 504 content-type text/plain string "504 Gateway Timeout: the backend did not answer in time\\n"',
