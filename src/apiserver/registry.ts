@@ -15,6 +15,7 @@ import { EtcdStore, StorageError, type SideEffects } from '../storage/store.js'
 import { AllocationError, allocationKeys, ServiceAllocator } from './allocator.js'
 import { admitCreate, DEFAULT_SERVICE_ACCOUNT, MIRROR_POD_ANNOTATION } from './admission.js'
 import { admitStorageCreate, admitStorageUpdate, type StorageLookups } from './storage-admission.js'
+import { admitIngressCreate } from './ingress-admission.js'
 import { decodeError } from './decode.js'
 import * as E from './errors.js'
 import { generateName, nowRfc3339, prepareForCreate, prepareForStatusUpdate, prepareForUpdate, updateGeneration } from './strategy.js'
@@ -75,6 +76,7 @@ const CREATE_ON_UPDATE = new Set(['endpoints', 'leases'])
 
 const NAMESPACES = findResource('', 'v1', 'namespaces')!
 const STORAGE_CLASSES = findResource('storage.k8s.io', 'v1', 'storageclasses')!
+const INGRESS_CLASSES = findResource('networking.k8s.io', 'v1', 'ingressclasses')!
 const SERVICE_ACCOUNTS = findResource('', 'v1', 'serviceaccounts')!
 
 function isObject(v: unknown): v is Record<string, unknown> {
@@ -252,6 +254,7 @@ export class Registry {
       prepareForCreate(r, o, new Date())
       // Storage admission reads StorageClasses, so it runs here, outside the synchronous guard.
       if (!opts.system) await admitStorageCreate(r, o, this.storageLookups)
+      if (!opts.system) await admitIngressCreate(r, o, async () => (await this.store.list(etcdListPrefix(INGRESS_CLASSES))).items as never)
       // `system` writes (the apiserver's own endpoints on loopback) skip admission and validation.
       guard(r, () => {
         applyDefaults(r, o)

@@ -1,7 +1,7 @@
 // Applying a routing model to the running HAProxy: the decision (reload or runtime commands or
 // nothing) is planApply, pure; HaproxyDataPlane carries it out and remembers the last good state.
 import { join } from 'node:path'
-import { assignAll, CRT_LIST, renderHaproxy, renderShape, runtimeCommands, type Assignment, type HaproxyOptions, type RenderedHaproxy } from './haproxy.js'
+import { assignAll, CERT_DIR, renderHaproxy, renderShape, runtimeOps, type Assignment, type HaproxyOptions, type RenderedHaproxy, type RuntimeOp } from './haproxy.js'
 import { HaproxyProcess, writeAtomic } from './haproxy-process.js'
 import type { RoutingModel } from './model.js'
 import { logger } from '../util/log.js'
@@ -11,20 +11,29 @@ const log = logger('ingress-dataplane')
 export interface Applied {
   shape: string
   assignment: Assignment
+  maps: RenderedHaproxy['maps']
+  certs: RenderedHaproxy['certs']
 }
 
 export type Plan =
   | { kind: 'none'; next: Applied }
-  | { kind: 'runtime'; cmds: string[]; next: Applied }
+  /** `rendered.files`: what to write so a later reload or restart starts from the same state. */
+  | { kind: 'runtime'; ops: RuntimeOp[]; rendered: RenderedHaproxy; next: Applied }
   | { kind: 'reload'; rendered: RenderedHaproxy; next: Applied }
 
 export function planApply(prev: Applied | undefined, model: RoutingModel, o: HaproxyOptions): Plan {
   const assignment = assignAll(model, prev?.assignment)
   const shape = renderShape(model, assignment, o)
-  const next = { shape, assignment }
-  if (!prev || prev.shape !== shape) return { kind: 'reload', rendered: renderHaproxy(model, assignment, o), next }
-  const cmds = runtimeCommands(prev.assignment, assignment)
-  return cmds.length ? { kind: 'runtime', cmds, next } : { kind: 'none', next }
+  const rendered = renderHaproxy(model, assignment, o)
+  const next = { shape, assignment, maps: rendered.maps, certs: rendered.certs }
+  if (!prev || prev.shape !== shape) return { kind: 'reload', rendered, next }
+  const ops = runtimeOps(prev, { ...rendered, assignment }, o.dir)
+  return ops.length ? { kind: 'runtime', ops, rendered, next } : { kind: 'none', next }
+}
+
+/** The rendered files that are not certificates: the crt-list and the maps. */
+function listFiles(r: RenderedHaproxy): Record<string, string> {
+  return Object.fromEntries(Object.entries(r.files).filter(([rel]) => !rel.startsWith(`${CERT_DIR}/`)))
 }
 
 export interface ApplyResult {
@@ -35,7 +44,8 @@ export interface ApplyResult {
 
 export class HaproxyDataPlane {
   private applied: Applied | undefined
-  private good: { config: string; crtList: string } | undefined
+  /** The last config the worker loaded and the list files (crt-list, maps) it serves now. */
+  private good: { config: string; files: Record<string, string> } | undefined
   readonly proc: HaproxyProcess
   readonly configPath: string
 
@@ -55,7 +65,9 @@ export class HaproxyDataPlane {
     const plan = planApply(this.applied, model, this.o)
     if (plan.kind === 'none') return { kind: 'none' }
     if (plan.kind === 'runtime') {
-      const errors = await this.proc.runtime(plan.cmds)
+      // Files first: a reload or restart in between reads what the worker is about to have.
+      this.writeFiles(plan.rendered)
+      const errors = await this.proc.runtimeOps(plan.ops)
       if (errors.length) {
         // A slot the worker does not know means our view drifted: force a full reload next time.
         log.warn({ errors }, 'runtime API refused commands; reloading')
@@ -63,13 +75,11 @@ export class HaproxyDataPlane {
         return this.apply(model)
       }
       this.applied = plan.next
+      this.good = { config: plan.rendered.config, files: listFiles(plan.rendered) }
       return { kind: 'runtime' }
     }
-    // Files first (named by content, so the running worker's are untouched), then the config.
-    for (const [rel, content] of Object.entries(plan.rendered.files)) if (rel !== CRT_LIST) writeAtomic(join(this.o.dir, rel), content)
-    const crtList = plan.rendered.files[CRT_LIST] ?? ''
     const t0 = Date.now()
-    writeAtomic(join(this.o.dir, CRT_LIST), crtList)
+    this.writeFiles(plan.rendered)
     writeAtomic(this.configPath, plan.rendered.config)
     let problem: string | undefined
     try {
@@ -81,15 +91,21 @@ export class HaproxyDataPlane {
       log.error({ problem }, 'haproxy refused the new config; the last good config keeps serving')
       // Put the last good files back: a restart after a crash must not start from the bad one.
       if (this.good) {
-        writeAtomic(join(this.o.dir, CRT_LIST), this.good.crtList)
+        for (const [rel, content] of Object.entries(this.good.files)) writeAtomic(join(this.o.dir, rel), content)
         writeAtomic(this.configPath, this.good.config)
       }
       return { kind: 'reload', error: problem }
     }
-    this.good = { config: plan.rendered.config, crtList }
+    this.good = { config: plan.rendered.config, files: listFiles(plan.rendered) }
     this.applied = plan.next
     log.info({ ms: Date.now() - t0, reloads: this.proc.reloads }, 'haproxy config applied')
     return { kind: 'reload' }
+  }
+
+  /** Certificate files are named by content, so the running worker's are never overwritten; lists last. */
+  private writeFiles(r: RenderedHaproxy): void {
+    for (const [rel, content] of Object.entries(r.files)) if (rel.startsWith(`${CERT_DIR}/`)) writeAtomic(join(this.o.dir, rel), content)
+    for (const [rel, content] of Object.entries(listFiles(r))) writeAtomic(join(this.o.dir, rel), content)
   }
 
   /** After an unexpected exit: the next apply renders everything again and starts the process. */

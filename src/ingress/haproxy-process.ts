@@ -15,6 +15,7 @@ import { dirname, join } from 'node:path'
 import { netnsHandle } from '../net/door.js'
 import { run, type ChildProcess } from '../util/exec.js'
 import { logger } from '../util/log.js'
+import type { RuntimeOp } from './haproxy.js'
 
 const log = logger('ingress-haproxy')
 
@@ -22,12 +23,25 @@ export const HAPROXY_BIN = '/usr/sbin/haproxy'
 
 /** One runtime-API exchange: commands joined by ';', the socket answers and closes. */
 export function adminCommand(socketPath: string, cmds: readonly string[], timeoutMs = 5000): Promise<string> {
+  return adminSend(socketPath, `${cmds.join(';')}\n`, timeoutMs)
+}
+
+/**
+ * One command with a payload (`cmd <<`, the lines, an empty line). The payload may hold no empty
+ * line (it would end it) and must fit HAProxy's CLI buffer (tune.bufsize): callers split it.
+ */
+export function adminPayload(socketPath: string, cmd: string, payload: string, timeoutMs = 5000): Promise<string> {
+  const lines = payload.split('\n').filter((l) => l.trim() !== '')
+  return adminSend(socketPath, `${cmd} <<\n${lines.join('\n')}\n\n`, timeoutMs)
+}
+
+function adminSend(socketPath: string, text: string, timeoutMs: number): Promise<string> {
   return new Promise((resolve, reject) => {
     const sock = connect(socketPath)
     let out = ''
     const timer = setTimeout(() => sock.destroy(new Error(`haproxy admin socket: no answer in ${timeoutMs} ms`)), timeoutMs)
     sock.setEncoding('utf8')
-    sock.on('connect', () => sock.end(`${cmds.join(';')}\n`))
+    sock.on('connect', () => sock.end(text))
     sock.on('data', (d: string) => (out += d))
     sock.on('error', (e) => {
       clearTimeout(timer)
@@ -197,6 +211,71 @@ export class HaproxyProcess {
     // Keep each exchange short: the socket reads one line.
     const errors: string[] = []
     for (let i = 0; i < cmds.length; i += 100) errors.push(...runtimeErrors(await adminCommand(this.o.adminSocket, cmds.slice(i, i + 100))))
+    return errors
+  }
+
+  /**
+   * Carry out runtime ops in order; the answers that are not the expected ones come back as errors
+   * (the caller then reloads). Map entries go in payload chunks well below the 16 kB CLI buffer.
+   */
+  async runtimeOps(ops: readonly RuntimeOp[]): Promise<string[]> {
+    const errors: string[] = []
+    const sock = this.o.adminSocket
+    const expect = async (what: string, answer: Promise<string>, ok: RegExp): Promise<boolean> => {
+      const a = (await answer).trim()
+      if (ok.test(a)) return true
+      errors.push(`${what}: ${a || '(no answer)'}`)
+      return false
+    }
+    /** Each step only after the one before it succeeded. */
+    const steps = async (list: [string, () => Promise<string>, RegExp][]): Promise<void> => {
+      for (const [what, send, ok] of list) if (!(await expect(what, send(), ok))) return
+    }
+    for (let i = 0; i < ops.length; ) {
+      const op = ops[i]!
+      if (op.kind === 'server') {
+        // Consecutive endpoint commands go together, as before.
+        let j = i
+        while (j < ops.length && ops[j]!.kind === 'server') j++
+        errors.push(...(await this.runtime(ops.slice(i, j).map((o) => (o as { cmd: string }).cmd))))
+        i = j
+        continue
+      }
+      i++
+      if (op.kind === 'map') {
+        const prep = await adminCommand(sock, [`prepare map ${op.map}`])
+        const ver = /New version created: (\d+)/.exec(prep)?.[1]
+        if (!ver) {
+          errors.push(`prepare map ${op.map}: ${prep.trim()}`)
+          continue
+        }
+        let ok = true
+        for (let k = 0; ok && k < op.entries.length; ) {
+          let size = 0
+          const chunk: string[] = []
+          while (k < op.entries.length && size < 8000) {
+            chunk.push(op.entries[k]!)
+            size += op.entries[k]!.length + 1
+            k++
+          }
+          ok = await expect(`add map @${ver} ${op.map}`, adminPayload(sock, `add map @${ver} ${op.map}`, chunk.join('\n')), /^$/)
+        }
+        if (ok) await expect(`commit map @${ver} ${op.map}`, adminCommand(sock, [`commit map @${ver} ${op.map}`]), /^$/)
+      } else if (op.kind === 'cert-add') {
+        const f = op.file
+        await steps([
+          [`new ssl cert ${f}`, () => adminCommand(sock, [`new ssl cert ${f}`]), /New empty certificate store/],
+          [`set ssl cert ${f}`, () => adminPayload(sock, `set ssl cert ${f}`, op.pem), /Transaction (created|updated)/],
+          [`commit ssl cert ${f}`, () => adminCommand(sock, [`commit ssl cert ${f}`]), /Success!/],
+          [`add ssl crt-list ${op.crtList}`, () => adminPayload(sock, `add ssl crt-list ${op.crtList}`, op.line), /Success!/],
+        ])
+      } else {
+        await steps([
+          [`del ssl crt-list ${op.crtList} ${op.file}`, () => adminCommand(sock, [`del ssl crt-list ${op.crtList} ${op.file}`]), /deleted/i],
+          [`del ssl cert ${op.file}`, () => adminCommand(sock, [`del ssl cert ${op.file}`]), /deleted/i],
+        ])
+      }
+    }
     return errors
   }
 

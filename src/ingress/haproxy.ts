@@ -11,10 +11,21 @@
 //   A server put in maintenance keeps its in-flight requests; new ones go elsewhere.
 // - Slots keep their endpoint across syncs (assignSlots), so a scale event touches only the
 //   slots that changed, and a reload writes the addresses the running worker already has.
-// - Routing is one `use_backend` per rule in the model's match order: per host group, its
-//   paths longest first, then the group's fallback (default backend or the 404 backend), so a
-//   matched host never falls through to a less specific host group.
-import type { Backend, BackendEndpoint, HostGroup, Route, RoutingModel } from './model.js'
+// - Routing lives in map files the config references, so a new or removed host or path is an
+//   atomic map replacement at run time (`prepare map` / `add map @V` / `commit map @V`), no
+//   reload. A request's host picks its host group first (hosts.map: the exact host, else the
+//   `*.` wildcard one label up, else `-`, the host-less rules), so a matched host never falls
+//   through to a less specific group. Then the group + path: paths-exact.map (`map_str`, exact
+//   lookup) before paths-prefix.map (`map_beg`, first match in file order; entries are written
+//   longest first, keyed `group/path/` and looked up as `group + path + /`, which makes
+//   `/foo` match `/foo` and `/foo/x` but not `/foobar`). No entry → the group's fallback
+//   (default backend or 404). TLS hosts for the HTTPS redirect are a map too (tls-hosts.map).
+// - Certificates are files named by content and SNI hosts, listed in the crt-list; a new or
+//   changed one is `new ssl cert` / `set ssl cert` / `commit ssl cert` + `add ssl crt-list`,
+//   the old entry then `del ssl crt-list` + `del ssl cert`: no reload either.
+// - What needs a reload (the shape): a new backend, a slot count that grows, global options.
+import { createHash } from 'node:crypto'
+import type { Backend, BackendEndpoint, RoutingModel } from './model.js'
 
 export interface HaproxyOptions {
   /** Listen addresses ("*:80", "127.0.0.1:18080"). */
@@ -38,9 +49,21 @@ export type Assignment = Record<string, Slots>
 
 export interface RenderedHaproxy {
   config: string
-  /** Files (relative to dir) the config refers to: cert PEMs and the crt-list. */
+  /** Files (relative to dir) the config refers to: cert PEMs, the crt-list, the maps. */
   files: Record<string, string>
+  /** The maps' entries (`key value`), by file (relative to dir), in file order. */
+  maps: Record<string, string[]>
+  /** Certificates by file (relative to dir): their crt-list line and PEM. */
+  certs: Record<string, { line: string; pem: string }>
 }
+
+export const MAP_HOSTS = 'hosts.map'
+export const MAP_EXACT = 'paths-exact.map'
+export const MAP_PREFIX = 'paths-prefix.map'
+export const MAP_TLS = 'tls-hosts.map'
+export const MAPS = [MAP_HOSTS, MAP_EXACT, MAP_PREFIX, MAP_TLS] as const
+/** The host group of requests whose host matches no rule host: the rules without a host. */
+const ANY_HOST = '-'
 
 const NOT_FOUND_BACKEND = 'nk_404'
 const MIN_SLOTS = 4
@@ -84,40 +107,34 @@ export function assignAll(model: RoutingModel, prev: Assignment = {}): Assignmen
   return out
 }
 
-/** Single-quoted HAProxy argument (no escapes or variables inside single quotes). */
-function q(s: string): string {
-  return `'${s.replace(/'/g, `'\\''`)}'`
-}
+const shortHash = (s: string): string => createHash('sha256').update(s).digest('hex').slice(0, 12)
 
-const reEscape = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+/** Map keys are one word: a rule path with white space cannot match a request path anyway. */
+const oneWord = (k: string): boolean => !/\s/.test(k)
 
-function hostCond(host: string): string {
-  if (host === '') return ''
-  if (host.startsWith('*.')) return `{ var(txn.host) -m reg ${q(`^[^.]+${reEscape(host.slice(1))}$`)} }`
-  return `{ var(txn.host) -m str ${host} }`
-}
-
-/** The condition (OR of ANDs) of one route; '' = always. */
-function routeCond(host: string, r: Route): string {
-  const h = hostCond(host)
-  const and = (...xs: string[]): string => xs.filter(Boolean).join(' ')
-  if (r.pathType === 'Exact') return and(h, `{ path -m str ${q(r.path)} }`)
-  if (r.path === '') return h
-  return `${and(h, `{ path -m str ${q(r.path)} }`)} || ${and(h, `{ path -m beg ${q(`${r.path}/`)} }`)}`
-}
-
-function routingRules(hosts: HostGroup[], fallback: string): string[] {
-  const lines: string[] = []
-  for (const g of hosts) {
-    lines.push(`  # host ${g.host || '(any)'}`)
+/** The routing maps of a model (see the note at the top). */
+export function renderMaps(model: RoutingModel): Record<string, string[]> {
+  const hosts: string[] = []
+  const exact: string[] = []
+  const prefix: { key: string; be: string }[] = []
+  for (const g of model.hosts) {
+    const group = g.host === '' ? ANY_HOST : g.host
+    if (g.host !== '') hosts.push(`${g.host} ${group}`)
     for (const r of g.routes) {
-      const cond = routeCond(g.host, r)
-      lines.push(cond ? `  use_backend ${backendName(r.backend)} if ${cond}` : `  use_backend ${backendName(r.backend)}`)
+      if (r.pathType === 'Exact') {
+        if (oneWord(r.path)) exact.push(`${group}${r.path} ${backendName(r.backend)}`)
+      } else if (oneWord(r.path)) prefix.push({ key: `${group}${r.path}/`, be: backendName(r.backend) })
     }
-    // A matched host with no matching path goes to the default backend, not to other groups.
-    if (g.host !== '') lines.push(`  use_backend ${fallback} if ${hostCond(g.host)}`)
   }
-  return lines
+  // map_beg takes the first entry in file order: longest first (the model's order within a group;
+  // across groups the keys cannot both match).
+  prefix.sort((a, b) => b.key.length - a.key.length || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
+  return {
+    [MAP_HOSTS]: hosts,
+    [MAP_EXACT]: exact,
+    [MAP_PREFIX]: prefix.map((p) => `${p.key} ${p.be}`),
+    [MAP_TLS]: model.tlsHosts.map((h) => `${h} 1`),
+  }
 }
 
 function serverLine(i: number, e: BackendEndpoint | null): string {
@@ -134,16 +151,19 @@ export const CRT_LIST = 'crt-list.txt'
 /** The whole config for a model and a slot assignment (assignAll). */
 export function renderHaproxy(model: RoutingModel, assignment: Assignment, o: HaproxyOptions): RenderedHaproxy {
   const files: Record<string, string> = {}
-  const crtLines: string[] = []
+  const certs: RenderedHaproxy['certs'] = {}
   for (const c of model.certs) {
-    const file = `${CERT_DIR}/${c.secret.replace('/', '_')}-${c.hash}.pem`
+    // Named by content and SNI hosts: any change is a new crt-list entry, added before the old goes.
+    const file = `${CERT_DIR}/${c.secret.replace('/', '_')}-${shortHash(`${c.pem}\n${c.hosts.join(' ')}`)}.pem`
     files[file] = c.pem
-    crtLines.push(`${o.dir}/${file} [alpn h2,http/1.1] ${c.hosts.join(' ')}`)
+    certs[file] = { line: `${o.dir}/${file} [alpn h2,http/1.1] ${c.hosts.join(' ')}`, pem: c.pem }
   }
+  const crtLines = Object.values(certs).map((c) => c.line)
   files[CRT_LIST] = crtLines.length ? `${crtLines.join('\n')}\n` : ''
+  const maps = renderMaps(model)
+  for (const [f, entries] of Object.entries(maps)) files[f] = entries.length ? `${entries.join('\n')}\n` : ''
+  const map = (f: string): string => `${o.dir}/${f}`
   const fallback = model.defaultBackend ? backendName(model.defaultBackend) : NOT_FOUND_BACKEND
-  const tlsExact = model.tlsHosts.filter((h) => !h.startsWith('*.'))
-  const tlsWild = model.tlsHosts.filter((h) => h.startsWith('*.'))
   const lines = [
     '# Rendered by netkube ingress-controller; do not edit (rewritten on every change).',
     'global',
@@ -164,10 +184,14 @@ export function renderHaproxy(model: RoutingModel, assignment: Assignment, o: Ha
     // WebSocket and other Upgrade tunnels
     '  timeout tunnel 1h',
     '  option forwardfor',
-    // Passive health: a refused or reset connection is retried once elsewhere.
+    // Passive health: a refused or reset connection is retried on another endpoint (redispatch),
+    // and the endpoint that refused is marked down at once (observe layer4, error-limit 1), so
+    // later requests skip it; the active check (a TCP connect, fast while it is failing) brings it
+    // back after two successes. Observing needs checks enabled, hence `check` on every server.
     '  retries 2',
     '  option redispatch 1',
     '  retry-on conn-failure empty-response',
+    '  default-server check inter 2s fastinter 500ms downinter 1s rise 2 fall 2 observe layer4 error-limit 1 on-error mark-down',
     '  http-reuse safe',
     '  http-error status 502 content-type text/plain string "502 Bad Gateway: the backend failed to answer properly\\n"',
     '  http-error status 503 content-type text/plain string "503 Service Unavailable: no ready endpoint for this backend\\n"',
@@ -178,14 +202,20 @@ export function renderHaproxy(model: RoutingModel, assignment: Assignment, o: Ha
     `  bind ${o.https} ssl crt ${o.defaultCertFile} crt-list ${o.dir}/${CRT_LIST} alpn h2,http/1.1`,
     '  unique-id-format %{+X}o%ci%cp%fi%fp%Ts%rt%pid',
     '  http-request set-var(txn.host) req.hdr(host),field(1,:),lower',
-    ...(tlsExact.length ? [`  acl tls_host var(txn.host) -m str ${tlsExact.join(' ')}`] : []),
-    ...tlsWild.map((h) => `  acl tls_host var(txn.host) -m reg ${q(`^[^.]+${reEscape(h.slice(1))}$`)}`),
-    ...(model.tlsHosts.length ? ['  http-request redirect scheme https code 308 if !{ ssl_fc } tls_host'] : []),
+    // The wildcard one label up: a.b.example.com → *.b.example.com
+    '  http-request set-var(txn.wc) var(txn.host),regsub(^[^.]+,*)',
+    `  http-request set-var(txn.hg) var(txn.host),map_str(${map(MAP_HOSTS)})`,
+    `  http-request set-var(txn.hg) var(txn.wc),map_str(${map(MAP_HOSTS)},${ANY_HOST}) unless { var(txn.hg) -m found }`,
+    `  http-request redirect scheme https code 308 if !{ ssl_fc } { var(txn.host),map_str(${map(MAP_TLS)}) -m found }`,
+    `  http-request redirect scheme https code 308 if !{ ssl_fc } { var(txn.wc),map_str(${map(MAP_TLS)}) -m found }`,
     '  http-request set-header X-Request-ID %[unique-id] unless { req.hdr(x-request-id) -m found }',
     '  http-request set-header X-Forwarded-Proto https if { ssl_fc }',
     '  http-request set-header X-Forwarded-Proto http unless { ssl_fc }',
     '  http-request set-header X-Forwarded-Host %[req.hdr(host)]',
-    ...routingRules(model.hosts, fallback),
+    '  http-request set-var(txn.path) path',
+    `  http-request set-var(txn.be) var(txn.hg),concat(,txn.path,),map_str(${map(MAP_EXACT)})`,
+    `  http-request set-var(txn.be) var(txn.hg),concat(,txn.path,/),map_beg(${map(MAP_PREFIX)}) unless { var(txn.be) -m found }`,
+    '  use_backend %[var(txn.be)] if { var(txn.be) -m found }',
     `  default_backend ${fallback}`,
     '',
     ...Object.values(model.backends).flatMap((b) => backendBlock(b, assignment[backendName(b.key)] ?? assignSlots(undefined, b.endpoints))),
@@ -194,15 +224,14 @@ export function renderHaproxy(model: RoutingModel, assignment: Assignment, o: Ha
     '',
   ]
   if (o.metrics) lines.push('frontend nk_metrics', `  bind ${o.metrics}`, '  http-request use-service prometheus-exporter if { path /metrics }', '  http-request return status 200 content-type text/plain string "ok\\n" if { path /healthz }', '')
-  return { config: lines.join('\n'), files }
+  return { config: lines.join('\n'), files, maps, certs }
 }
 
 /** The config with every slot empty: two models with the same shape need no reload between them. */
 export function renderShape(model: RoutingModel, assignment: Assignment, o: HaproxyOptions): string {
   const empty: Assignment = Object.fromEntries(Object.entries(assignment).map(([k, v]) => [k, v.map(() => null)]))
-  const r = renderHaproxy(model, empty, o)
-  // Cert files are named by content hash, so the crt-list covers a changed certificate.
-  return `${r.config}\n${r.files[CRT_LIST]}`
+  // Maps and certificates change at run time: they are not part of the shape.
+  return renderHaproxy(model, empty, o).config
 }
 
 /** Runtime API commands that turn `prev` into `next` (same shape): only the slots that changed. */
@@ -218,4 +247,31 @@ export function runtimeCommands(prev: Assignment, next: Assignment): string[] {
     })
   }
   return cmds
+}
+
+/** One step on the runtime API (carried out by HaproxyProcess.runtimeOps). */
+export type RuntimeOp =
+  | { kind: 'server'; cmd: string }
+  /** Atomic replacement of a map's entries (prepare / add @V / commit @V). */
+  | { kind: 'map'; map: string; entries: string[] }
+  /** A new certificate store, filled, committed and listed in the crt-list. */
+  | { kind: 'cert-add'; crtList: string; file: string; pem: string; line: string }
+  /** A crt-list entry and its store removed. */
+  | { kind: 'cert-del'; crtList: string; file: string }
+
+/**
+ * Everything between two renders of the same shape, in a safe order: endpoints, then new
+ * certificates (so a host is never redirected to HTTPS before its certificate serves), then the
+ * maps, then the certificates no longer listed.
+ */
+export function runtimeOps(prev: { assignment: Assignment; maps: RenderedHaproxy['maps']; certs: RenderedHaproxy['certs'] }, next: RenderedHaproxy & { assignment: Assignment }, dir: string): RuntimeOp[] {
+  const ops: RuntimeOp[] = runtimeCommands(prev.assignment, next.assignment).map((cmd) => ({ kind: 'server', cmd }))
+  const crtList = `${dir}/${CRT_LIST}`
+  for (const [f, c] of Object.entries(next.certs)) if (!prev.certs[f]) ops.push({ kind: 'cert-add', crtList, file: `${dir}/${f}`, pem: c.pem, line: c.line })
+  for (const [f, entries] of Object.entries(next.maps)) {
+    const had = prev.maps[f] ?? []
+    if (had.length !== entries.length || had.some((e, i) => e !== entries[i])) ops.push({ kind: 'map', map: `${dir}/${f}`, entries })
+  }
+  for (const f of Object.keys(prev.certs)) if (!next.certs[f]) ops.push({ kind: 'cert-del', crtList, file: `${dir}/${f}` })
+  return ops
 }

@@ -5,8 +5,9 @@
 // - Which Ingresses are ours: `spec.ingressClassName` names a class whose `spec.controller` is
 //   ours; with no class name, the legacy `kubernetes.io/ingress.class` annotation names one; with
 //   neither, an Ingress is ours when one of our classes carries
-//   `ingressclass.kubernetes.io/is-default-class: "true"` (what upstream's DefaultIngressClass
-//   admission would have written into it). Everything else is ignored.
+//   `ingressclass.kubernetes.io/is-default-class: "true"` (an Ingress created before that class
+//   existed; later ones get the name from the DefaultIngressClass admission,
+//   src/apiserver/ingress-admission.ts). Everything else is ignored.
 // - Matching follows the Ingress spec. A request's host picks ONE host group: an exact host,
 //   else a `*.` wildcard that covers exactly one more label (`*.foo.com` matches `bar.foo.com`,
 //   not `foo.com` nor `a.bar.foo.com`; the longest wildcard wins), else the rules without a

@@ -231,21 +231,24 @@ export async function startServer(o: ServerOptions): Promise<Server> {
       if (!isAlreadyExists(err)) throw err
     }
 
-    if (!o.noDns) {
-      // The DNS pods reach the API at the advertised address with a kubeconfig of their own.
-      const dnsKubeconfig = o.dnsKubeconfig ?? join(o.stateDir, 'dns.kubeconfig')
+    // DNS and Ingress are separate add-ons: `--no-dns` leaves out only DNS, `--no-ingress` only the Ingress controller.
+    if (!o.noDns || !o.noIngress) {
+      // The add-on pods reach the API at the advertised address with a kubeconfig of their own.
+      const addonKubeconfig = o.dnsKubeconfig ?? join(o.stateDir, 'dns.kubeconfig')
       // Another server may be writing the same shared file: writeKubeconfig renames it into place.
-      writeKubeconfig(dnsKubeconfig, o.dnsApiServer ?? `https://${advertise}:${api.port}`, api.caPem, api.token, 'netkube-dns')
+      writeKubeconfig(addonKubeconfig, o.dnsApiServer ?? `https://${advertise}:${api.port}`, api.caPem, api.token, 'netkube-dns')
       // kubeadm's convention: the tenth address of the service range (10.96.0.10 by default).
       const dnsIP = nthAddress(parseServiceCidr(o.serviceCIDR ?? '10.96.0.0/12'), 10)
       const reconcileAddons = async (): Promise<void> => {
-        await reconcileAddon(client, 'services', dnsService(dnsIP), SERVICE_OWNERSHIP)
-        await reconcileAddon(client, 'deployments', dnsDeployment({ kubeconfig: dnsKubeconfig, clusterDomain: o.clusterDomain ?? 'cluster.local', clusterIP: dnsIP, replicas: o.dnsReplicas ?? 2 }), DNS_DEPLOYMENT_OWNERSHIP)
+        if (!o.noDns) {
+          await reconcileAddon(client, 'services', dnsService(dnsIP), SERVICE_OWNERSHIP)
+          await reconcileAddon(client, 'deployments', dnsDeployment({ kubeconfig: addonKubeconfig, clusterDomain: o.clusterDomain ?? 'cluster.local', clusterIP: dnsIP, replicas: o.dnsReplicas ?? 2 }), DNS_DEPLOYMENT_OWNERSHIP)
+        }
         if (!o.noIngress) {
           // The controller pods use the add-ons' kubeconfig (the same advertised apiserver).
           await reconcileAddon(client, 'ingressclasses', ingressClass(), INGRESS_CLASS_OWNERSHIP)
           await reconcileAddon(client, 'services', ingressService(), SERVICE_OWNERSHIP)
-          await reconcileAddon(client, 'deployments', ingressDeployment({ kubeconfig: dnsKubeconfig, replicas: o.ingressReplicas ?? 1 }), INGRESS_DEPLOYMENT_OWNERSHIP)
+          await reconcileAddon(client, 'deployments', ingressDeployment({ kubeconfig: addonKubeconfig, replicas: o.ingressReplicas ?? 1 }), INGRESS_DEPLOYMENT_OWNERSHIP)
         }
       }
       await reconcileAddons()

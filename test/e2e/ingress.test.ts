@@ -15,7 +15,7 @@ import type { Pod, Service } from '../../src/api/types.js'
 import { netnsHandle } from '../../src/net/door.js'
 import { run } from '../../src/util/exec.js'
 import { need } from '../helpers/prereq.js'
-import { withLab, waitUntil, res, ready } from '../helpers/lab.js'
+import { withLab, waitUntil, res, ready, kubectlAt } from '../helpers/lab.js'
 import { outsideOf } from '../helpers/outside.js'
 
 const APPS = `
@@ -202,7 +202,10 @@ t.test('ingress in a 3-node lab', { skip: need('curl', 'openssl', 'haproxy', 'bu
     const want = svcNow.status?.loadBalancer?.ingress?.[0]?.ip
     t.equal(want, TARGET, 'the Ingress status is the controller\'s LoadBalancer address')
     await waitUntil('shop status', async () => (await ings.get('shop')).status?.loadBalancer?.ingress?.[0]?.ip === want, 20_000, 250)
-    t.match(await lab.k(['get', 'ingress', 'shop']), new RegExp(`\\nshop\\s+<none>\\s+a\\.example\\.com,b\\.example\\.com,plain\\.example\\.com\\s+${want!.replace(/\./g, '\\.')}\\s+80, 443\\s+`))
+    // Created without a class: the DefaultIngressClass admission wrote the default, netkube.
+    const row = new RegExp(`\\nshop\\s+netkube\\s+a\\.example\\.com,b\\.example\\.com,plain\\.example\\.com\\s+${want!.replace(/\./g, '\\.')}\\s+80, 443\\s+`)
+    t.match(await lab.k(['get', 'ingress', 'shop']), row)
+    for (const v of ['1.27', '1.33']) t.match(await kubectlAt(lab)(v, ['get', 'ingress', 'shop']), row, `kubectl ${v}: class, hosts, address`)
     t.same((await ings.get('elsewhere')).status?.loadBalancer ?? {}, {}, 'not ours: no status')
   })
 

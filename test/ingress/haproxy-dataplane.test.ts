@@ -15,7 +15,7 @@ import { join } from 'node:path'
 import type { Ingress, IngressClass } from '../../src/api/ingress.js'
 import type { EndpointSlice, Secret, Service } from '../../src/api/types.js'
 import { HaproxyDataPlane } from '../../src/ingress/dataplane.js'
-import { ensureDefaultCert } from '../../src/ingress/haproxy-process.js'
+import { adminCommand, ensureDefaultCert } from '../../src/ingress/haproxy-process.js'
 import { buildModel, type ModelInput } from '../../src/ingress/model.js'
 import { run } from '../../src/util/exec.js'
 import { need } from '../helpers/prereq.js'
@@ -81,6 +81,17 @@ function peerCN(port: number, servername: string): Promise<string> {
     })
     s.on('error', reject)
   })
+}
+
+/** `openssl s_client -servername`: the served certificate's subject and fingerprint. */
+async function sClient(port: number, servername: string): Promise<string> {
+  const r = await run('openssl', ['s_client', '-connect', `127.0.0.1:${port}`, '-servername', servername], { input: '', allowFailure: true, timeoutMs: 10_000 })
+  const x = await run('openssl', ['x509', '-noout', '-subject', '-fingerprint', '-sha256'], { input: r.stdout, allowFailure: true })
+  return x.stdout
+}
+const fingerprint = (s: string): string => /Fingerprint=(\S+)/.exec(s)?.[1] ?? ''
+async function fileFingerprint(crt: string): Promise<string> {
+  return fingerprint((await run('openssl', ['x509', '-noout', '-fingerprint', '-sha256', '-in', crt])).stdout)
 }
 
 t.test('haproxy data plane', { skip: need('haproxy', 'openssl') }, async (t) => {
@@ -224,9 +235,79 @@ t.test('haproxy data plane', { skip: need('haproxy', 'openssl') }, async (t) => 
     t.notMatch(readFileSync(dp.configPath, 'utf8'), /nbthread 0/, 'the last good file is back (for a restart)')
     dp.o.threads = 2
     t.same(await dp.apply(buildModel(input).model), { kind: 'none' }, 'the running worker already has this config')
-    ing.spec.rules!.push({ host: 'new.example.com', http: { paths: [{ path: '/', pathType: 'Prefix', backend: sb('api') }] } })
+    // A new backend is a new shape: after a refused config the master still reloads.
+    input.services.push(svc('extra'))
+    input.slices.push(...slices('extra', [api.port]))
+    ing.spec.rules!.push({ host: 'extra.example.com', http: { paths: [{ path: '/', pathType: 'Prefix', backend: sb('extra') }] } })
     t.same(await dp.apply(buildModel(input).model), { kind: 'reload' }, 'after a refused config, the master still reloads')
     t.not(await dp.proc.workerPid(), pid)
-    t.equal(await who(http, 'new.example.com', '/'), 'api')
+    t.equal(await who(http, 'extra.example.com', '/'), 'api')
+  })
+
+  t.test('hosts, paths and certificates change at run time: no reload', async (t) => {
+    // The extra web endpoints are gone with their subtest.
+    input.slices = input.slices.filter((s) => s.metadata.labels?.['kubernetes.io/service-name'] !== 'web').concat(slices('web', [web1.port, web2.port]))
+    t.same(await dp.apply(buildModel(input).model), { kind: 'reload' }, '8 slots back to 4')
+    const pid = await dp.proc.workerPid()
+    const reloads = dp.proc.reloads
+    ing.spec.rules!.push({ host: 'new.example.com', http: { paths: [{ path: '/v1', pathType: 'Prefix', backend: sb('api') }, { path: '/', pathType: 'Prefix', backend: sb('web') }] } })
+    t.same(await dp.apply(buildModel(input).model), { kind: 'runtime' }, 'a new host is a map change')
+    t.equal(await who(http, 'new.example.com', '/v1/x'), 'api', 'the new host serves at once, longest prefix first')
+    t.match(await who(http, 'new.example.com', '/v1x'), /^web-/, 'element-wise: /v1x is not under /v1')
+    ing.spec.rules!.find((r) => r.host === 'new.example.com')!.http!.paths.shift()
+    t.same(await dp.apply(buildModel(input).model), { kind: 'runtime' }, 'a removed path is a map change')
+    t.match(await who(http, 'new.example.com', '/v1/x'), /^web-/, 'the removed path falls to /')
+    ing.spec.rules!.push({ host: '*.wild.example.com', http: { paths: [{ path: '/', pathType: 'Prefix', backend: sb('api') }] } })
+    await dp.apply(buildModel(input).model)
+    t.same([await who(http, 'x.wild.example.com', '/'), await who(http, 'a.x.wild.example.com', '/')], ['api', '404'], 'a wildcard covers one label')
+
+    // A certificate for a new host, then a changed certificate for an existing one.
+    const before = await sClient(https, 'c.example.com')
+    t.match(before, /CN ?= ?netkube Ingress Controller Fake Certificate/, 'no certificate for c.example.com yet')
+    input.secrets.push(await pair('c.example.com'))
+    ing.spec.tls!.push({ hosts: ['c.example.com'], secretName: 'c-tls' })
+    ing.spec.rules!.push({ host: 'c.example.com', http: { paths: [{ path: '/', pathType: 'Prefix', backend: sb('api') }] } })
+    t.same(await dp.apply(buildModel(input).model), { kind: 'runtime' }, 'a new certificate goes in at run time')
+    t.match(await sClient(https, 'c.example.com'), /CN ?= ?c\.example\.com/, 'openssl s_client -servername c.example.com: the new certificate')
+    t.equal((await get(http, 'c.example.com', '/')).status, 308, 'and its host now redirects to HTTPS')
+    const oldA = await sClient(https, 'a.example.com')
+    const renewed = await pair('a.example.com')
+    input.secrets = input.secrets.map((x) => (x.metadata.name === 'a-tls' ? renewed : x))
+    t.same(await dp.apply(buildModel(input).model), { kind: 'runtime' }, 'a changed certificate goes in at run time')
+    const newA = await sClient(https, 'a.example.com')
+    t.match(newA, /CN ?= ?a\.example\.com/)
+    t.not(fingerprint(newA), fingerprint(oldA), 'the renewed certificate is served')
+    t.equal(fingerprint(newA), await fileFingerprint(join(dir, 'a.example.com.crt')))
+    t.match(await sClient(https, 'b.example.com'), /CN ?= ?b\.example\.com/, 'the other certificates are untouched')
+    t.equal(await dp.proc.workerPid(), pid, 'the worker pid is unchanged across host, path and certificate changes')
+    t.equal(dp.proc.reloads, reloads, 'no reload')
+    // The files on disk follow, so a restart starts from the same state.
+    t.match(readFileSync(join(dir, 'hosts.map'), 'utf8'), /^c\.example\.com c\.example\.com$/m)
+    t.match(readFileSync(join(dir, 'crt-list.txt'), 'utf8'), /default_c-tls-[0-9a-f]+\.pem \[alpn h2,http\/1\.1\] c\.example\.com/)
+  })
+
+  t.test('passive health: a dead endpoint still listed ready is skipped and marked down', async (t) => {
+    const web3 = await backend('web-3')
+    input.slices = input.slices.filter((s) => s.metadata.labels?.['kubernetes.io/service-name'] !== 'web').concat(slices('web', [web1.port, web2.port, web3.port]))
+    t.same(await dp.apply(buildModel(input).model), { kind: 'runtime' })
+    const seen = new Set<string>()
+    for (let i = 0; i < 9; i++) seen.add(await who(http, 'plain.example.com', '/'))
+    t.same([...seen].sort(), ['web-1', 'web-2', 'web-3'], 'three endpoints serve')
+    // The process dies; its endpoint stays in the EndpointSlice as ready (nothing tells the controller).
+    web3.server.close()
+    web3.server.closeAllConnections()
+    await new Promise((r) => setTimeout(r, 50))
+    const answers: string[] = []
+    for (let i = 0; i < 60; i++) answers.push(await who(http, 'plain.example.com', '/'))
+    const failed = answers.filter((a) => !a.startsWith('web-'))
+    t.same(failed, [], `60 requests with one of three endpoints refusing: 0 failed (${answers.slice(0, 6).join(',')}…)`)
+    t.notOk(answers.includes('web-3'))
+    const slot = dp.state!.assignment['be_default_web_80']!.findIndex((e) => e?.port === web3.port)
+    const state = await adminCommand(join(dir, 'admin.sock'), ['show servers state be_default_web_80'])
+    // Columns: be_id be_name srv_id srv_name srv_addr srv_op_state …; op_state 0 = stopped (down), 2 = running.
+    const row = state.split('\n').find((l) => l.split(' ')[3] === `s${slot + 1}`)?.split(' ')
+    t.equal(row?.[5], '0', `the dead endpoint (s${slot + 1}) is marked down: ${row?.slice(0, 7).join(' ')}`)
+    const up = state.split('\n').filter((l) => /^\d/.test(l) && l.split(' ')[5] === '2').map((l) => l.split(' ')[3])
+    t.equal(up.length, 2, `the two live endpoints stay up (${up.join(' ')})`)
   })
 })

@@ -1,6 +1,7 @@
 // The HAProxy config and runtime commands as data: slot assignment keeps endpoints in place,
 // only changed slots produce commands, a scale within the slots keeps the shape (no reload),
-// and the routing lines follow the model's match order.
+// a new host or certificate is a runtime change, a new backend reloads, and the routing maps
+// follow the model's match order.
 import t from 'tap'
 import { assignSlots, backendName, renderHaproxy, renderShape, runtimeCommands, assignAll, type HaproxyOptions } from '../../src/ingress/haproxy.js'
 import { planApply } from '../../src/ingress/dataplane.js'
@@ -36,23 +37,33 @@ t.test('slots: endpoints keep their slot, new ones fill gaps, the count grows by
   t.equal(backendName('kube-system/my-svc:http'), 'be_kube-system_my-svc_http')
 })
 
-t.test('rendered routing lines, redirect, cert list', async (t) => {
+t.test('rendered maps (routing as data), redirect, cert list', async (t) => {
   const m = model([1, 2])
   const r = renderHaproxy(m, assignAll(m), O)
-  const routing = r.config.split('\n').filter((l) => /^\s+(use_backend|default_backend|http-request redirect|acl)/.test(l))
+  t.same(r.maps, {
+    'hosts.map': ['a.example.com a.example.com', '*.example.com *.example.com'],
+    'paths-exact.map': ['a.example.com/api be_default_api_80'],
+    // longest first: map_beg takes the first match
+    'paths-prefix.map': ['*.example.com/docs/ be_default_web_80', 'a.example.com/ be_default_web_80', '-/ be_default_web_80'],
+    'tls-hosts.map': ['a.example.com 1'],
+  })
+  const routing = r.config.split('\n').filter((l) => /^\s+(use_backend|default_backend|http-request (redirect|set-var\(txn\.(hg|be|wc)\)))/.test(l))
   t.same(routing, [
-    '  acl tls_host var(txn.host) -m str a.example.com',
-    '  http-request redirect scheme https code 308 if !{ ssl_fc } tls_host',
-    "  use_backend be_default_api_80 if { var(txn.host) -m str a.example.com } { path -m str '/api' }",
-    '  use_backend be_default_web_80 if { var(txn.host) -m str a.example.com }',
-    '  use_backend be_default_api_80 if { var(txn.host) -m str a.example.com }',
-    "  use_backend be_default_web_80 if { var(txn.host) -m reg '^[^.]+\\.example\\.com$' } { path -m str '/docs' } || { var(txn.host) -m reg '^[^.]+\\.example\\.com$' } { path -m beg '/docs/' }",
-    "  use_backend be_default_api_80 if { var(txn.host) -m reg '^[^.]+\\.example\\.com$' }",
-    '  use_backend be_default_web_80',
+    '  http-request set-var(txn.wc) var(txn.host),regsub(^[^.]+,*)',
+    '  http-request set-var(txn.hg) var(txn.host),map_str(/run/nk/hosts.map)',
+    '  http-request set-var(txn.hg) var(txn.wc),map_str(/run/nk/hosts.map,-) unless { var(txn.hg) -m found }',
+    '  http-request redirect scheme https code 308 if !{ ssl_fc } { var(txn.host),map_str(/run/nk/tls-hosts.map) -m found }',
+    '  http-request redirect scheme https code 308 if !{ ssl_fc } { var(txn.wc),map_str(/run/nk/tls-hosts.map) -m found }',
+    '  http-request set-var(txn.be) var(txn.hg),concat(,txn.path,),map_str(/run/nk/paths-exact.map)',
+    '  http-request set-var(txn.be) var(txn.hg),concat(,txn.path,/),map_beg(/run/nk/paths-prefix.map) unless { var(txn.be) -m found }',
+    '  use_backend %[var(txn.be)] if { var(txn.be) -m found }',
     '  default_backend be_default_api_80',
   ])
   t.match(r.config, /backend be_default_web_80\n  # default\/web:80 \(service default\/web\)\n  balance roundrobin\n  server s1 10\.1\.0\.1:8080\n  server s2 10\.1\.0\.2:8080\n  server s3 127\.0\.0\.1:1 disabled\n/)
-  t.same(r.files, { 'certs/default_a-tls-abc123.pem': 'PEM', 'crt-list.txt': '/run/nk/certs/default_a-tls-abc123.pem [alpn h2,http/1.1] a.example.com\n' })
+  const [certFile] = Object.keys(r.certs)
+  t.match(certFile, /^certs\/default_a-tls-[0-9a-f]{12}\.pem$/)
+  t.same(r.certs[certFile!], { line: `/run/nk/${certFile} [alpn h2,http/1.1] a.example.com`, pem: 'PEM' })
+  t.equal(r.files['crt-list.txt'], `/run/nk/${certFile} [alpn h2,http/1.1] a.example.com\n`)
 })
 
 t.test('plans: scale within the slots is runtime-only; a new host or cert reloads; nothing changed is nothing', async (t) => {
@@ -60,11 +71,19 @@ t.test('plans: scale within the slots is runtime-only; a new host or cert reload
   t.equal(first.kind, 'reload')
   const scaled = planApply(first.next, model([1, 2, 3, 4]), O)
   t.equal(scaled.kind, 'runtime')
-  t.same(scaled.kind === 'runtime' && scaled.cmds, ['set server be_default_web_80/s3 addr 10.1.0.3 port 8080', 'set server be_default_web_80/s3 state ready', 'set server be_default_web_80/s4 addr 10.1.0.4 port 8080', 'set server be_default_web_80/s4 state ready'])
+  t.same(scaled.kind === 'runtime' && scaled.ops.map((o) => (o.kind === 'server' ? o.cmd : o.kind)), ['set server be_default_web_80/s3 addr 10.1.0.3 port 8080', 'set server be_default_web_80/s3 state ready', 'set server be_default_web_80/s4 addr 10.1.0.4 port 8080', 'set server be_default_web_80/s4 state ready'])
   t.equal(planApply(scaled.next, model([1, 2, 3, 4]), O).kind, 'none')
   t.equal(planApply(scaled.next, model([1, 2, 3, 4, 5]), O).kind, 'reload', 'past the slots')
   const newCert = model([1, 2, 3, 4])
-  newCert.certs[0]!.hash = 'def456'
-  t.equal(planApply(scaled.next, newCert, O).kind, 'reload', 'a new certificate is a new file name')
+  newCert.certs[0]!.pem = 'PEM2'
+  const certPlan = planApply(scaled.next, newCert, O)
+  t.same(certPlan.kind === 'runtime' && certPlan.ops.map((o) => `${o.kind} ${'file' in o ? o.file.replace(/-[0-9a-f]+\.pem$/, '') : ''}`), ['cert-add /run/nk/certs/default_a-tls', 'cert-del /run/nk/certs/default_a-tls'], 'a changed certificate: the new entry in, then the old out, no reload')
+  const newHost = model([1, 2, 3, 4])
+  newHost.hosts.unshift({ host: 'b.example.com', routes: [{ host: 'b.example.com', pathType: 'Prefix', path: '', backend: 'default/api:80', ingress: 'default/x' }] })
+  const hostPlan = planApply(scaled.next, newHost, O)
+  t.same(hostPlan.kind === 'runtime' && hostPlan.ops.map((o) => (o.kind === 'map' ? o.map : o.kind)), ['/run/nk/hosts.map', '/run/nk/paths-prefix.map'], 'a new host: two maps, no reload')
+  const newBackend = model([1, 2, 3, 4])
+  newBackend.backends['default/new:80'] = { key: 'default/new:80', namespace: 'default', service: 'new', endpoints: [ep(7)] }
+  t.equal(planApply(scaled.next, newBackend, O).kind, 'reload', 'a new backend changes the shape')
   t.equal(renderShape(model([1]), assignAll(model([1])), O), renderShape(model([3]), assignAll(model([3])), O), 'the shape ignores addresses')
 })

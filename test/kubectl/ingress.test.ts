@@ -56,3 +56,51 @@ t.test('kubectl: ingresses and ingress classes', async (t) => {
     })
   }
 })
+
+// kube-apiserver's DefaultIngressClass admission: a class-less Ingress gets the default class at
+// create time; several defaults → the newest; a class or the legacy annotation is kept as sent.
+t.test('kubectl: DefaultIngressClass admission', async (t) => {
+  const srv = await withApiServer(t)
+  const dir = mkdtempSync(join(tmpdir(), 'netkube-kubectl-defic-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  for (const c of CLIENTS) {
+    t.test(`kubectl ${c.name}`, { skip: c.skip }, async (t) => {
+      const ns = `d-${c.name.replace(/\W/g, '')}`
+      const k = (...args: string[]) => run(c.path, ['--kubeconfig', srv.kubeconfigPath, ...args], { allowFailure: true, timeoutMs: 30_000 })
+      const ok = async (...args: string[]) => {
+        const r = await k(...args)
+        t.equal(r.code, 0, `kubectl ${args.join(' ')}: ${r.stderr.trim()}`)
+        return r.stdout
+      }
+      const cls = (name: string, isDefault: boolean): Promise<string> => {
+        const f = join(dir, `${name}.yaml`)
+        writeFileSync(f, `apiVersion: networking.k8s.io/v1\nkind: IngressClass\nmetadata:\n  name: ${name}\n  annotations: {ingressclass.kubernetes.io/is-default-class: "${isDefault}"}\nspec: {controller: example.com/c}\n`)
+        return ok('apply', '-f', f)
+      }
+      const classOf = async (name: string): Promise<string> => ok('get', 'ing', name, '-n', ns, '-o', 'jsonpath={.spec.ingressClassName}')
+      await ok('create', 'namespace', ns)
+      await cls(`plain-${ns}`, false)
+      await ok('create', 'ingress', 'none', '-n', ns, '--rule=a.example.com/=web:80')
+      t.equal(await classOf('none'), '', 'no default class: the Ingress stays without one')
+
+      await cls(`old-${ns}`, true)
+      await ok('create', 'ingress', 'one', '-n', ns, '--rule=a.example.com/=web:80')
+      t.equal(await classOf('one'), `old-${ns}`, 'the one default class is written at create time')
+      t.match(await ok('get', 'ing', 'one', '-n', ns), new RegExp(`\\none\\s+old-${ns}\\s+a\\.example\\.com\\s+`), 'CLASS column')
+      await ok('create', 'ingress', 'named', '-n', ns, `--class=plain-${ns}`, '--rule=a.example.com/=web:80')
+      t.equal(await classOf('named'), `plain-${ns}`, 'a named class is kept')
+      const legacy = join(dir, `legacy-${ns}.yaml`)
+      writeFileSync(legacy, `apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: legacy\n  namespace: ${ns}\n  annotations: {kubernetes.io/ingress.class: other}\nspec: {defaultBackend: {service: {name: web, port: {number: 80}}}}\n`)
+      await ok('apply', '-f', legacy)
+      t.equal(await classOf('legacy'), '', 'the legacy annotation counts as a class: not defaulted')
+
+      // creationTimestamp has second resolution: the second default is created a second later.
+      await new Promise((r) => setTimeout(r, 1100))
+      await cls(`new-${ns}`, true)
+      await ok('create', 'ingress', 'two', '-n', ns, '--rule=a.example.com/=web:80')
+      t.equal(await classOf('two'), `new-${ns}`, 'two default classes: the newest is taken')
+      t.equal(await classOf('one'), `old-${ns}`, 'existing Ingresses keep theirs')
+      for (const n of ['plain', 'old', 'new']) await ok('delete', 'ingressclass', `${n}-${ns}`)
+    })
+  }
+})

@@ -5,7 +5,7 @@ import t from 'tap'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import type { Deployment, Service } from '../../src/api/types.js'
+import type { Deployment, KubeObject, Service } from '../../src/api/types.js'
 import { resourceFor } from '../../src/api/resources.js'
 import { startServer } from '../../src/server/server.js'
 import { freePort } from '../../src/util/ports.js'
@@ -50,4 +50,27 @@ t.test('a running server repairs its add-ons and bootstrap objects', async (t) =
   await defaultSvcs.delete('kubernetes')
   await waitUntil('the kubernetes Service back', async () => (await defaultSvcs.get('kubernetes')).metadata.uid !== k.metadata.uid, 10_000)
   t.equal((await defaultSvcs.get('kubernetes')).spec!.clusterIP, k.spec!.clusterIP, 'the kubernetes Service is back on its first address')
+})
+
+// #12: the Ingress add-on does not depend on the DNS add-on.
+t.test('--no-dns leaves out DNS only, --no-ingress the Ingress add-on only', async (t) => {
+  for (const [flags, dnsWanted, ingressWanted] of [
+    [{ noDns: true }, false, true],
+    [{ noIngress: true }, true, false],
+  ] as const) {
+    const etcd = await withEtcd(t)
+    const stateDir = mkdtempSync(join(tmpdir(), 'netkube-addons-'))
+    const server = await startServer({ stateDir, etcdServers: [etcd.endpoint], securePort: await freePort(), ...flags })
+    try {
+      const deps = server.client.resource<Deployment>(resourceFor('deployments'), 'kube-system')
+      const names = (await deps.list()).items.map((d) => d.metadata.name)
+      const classes = (await server.client.resource<KubeObject>(resourceFor('ingressclasses')).list()).items.map((c) => c.metadata.name)
+      t.equal(names.includes('netkube-dns'), dnsWanted, `${JSON.stringify(flags)}: DNS Deployment ${dnsWanted ? 'present' : 'absent'}`)
+      t.equal(names.includes('netkube-ingress-controller'), ingressWanted, `${JSON.stringify(flags)}: ingress controller ${ingressWanted ? 'present' : 'absent'}`)
+      t.equal(classes.includes('netkube'), ingressWanted, `${JSON.stringify(flags)}: IngressClass netkube ${ingressWanted ? 'present' : 'absent'}`)
+    } finally {
+      await server.stop()
+      rmSync(stateDir, { recursive: true, force: true })
+    }
+  }
 })
