@@ -3,12 +3,12 @@
 // running or starting a program (saying explicitly how that program sees /etc).
 // It owns no resources itself; `ops()` opens a socket the caller closes.
 import { IpOps } from './ipops.js'
-import { canSetns, ipBatch, resolveNetns, runIn, startIn, type EntryOptions } from './netns.js'
+import { canSetns, ipBatch, resolveNetns, runIn, startIn, startPtyIn, type EntryOptions } from './netns.js'
 import { NftExec } from './nft.js'
 import { NftNetlinkRunner } from './nft-netlink.js'
 import { openRtnl } from './rtnl.js'
 import type { NetOps } from './types.js'
-import type { ChildProcess, RunOptions, RunResult, StartOptions } from '../util/exec.js'
+import type { ChildProcess, PtyOptions, PtyProcess, RunOptions, RunResult, StartOptions } from '../util/exec.js'
 
 /**
  * Typed kernel operations inside `netns` (name or path; undefined = this process's namespace):
@@ -61,6 +61,11 @@ export class Netns {
   /** Start a long-running program in here; its PID is the program's own. */
   spawn(argv: readonly string[], opts: StartOptions & EntryOptions = {}): ChildProcess {
     return startIn(this.ref, argv, opts)
+  }
+
+  /** Start a program in here on a new pseudo-terminal (kubectl exec -t). */
+  spawnPty(argv: readonly string[], opts: PtyOptions & EntryOptions = {}): PtyProcess {
+    return startPtyIn(this.ref, argv, opts)
   }
 
   /** Many `ip` commands in one process (`ip -batch -`). */
