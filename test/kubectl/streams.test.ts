@@ -8,6 +8,7 @@ import { spawn } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, statSync } from 'node:fs'
 import { request } from 'node:http'
+import { connect as tlsConnect } from 'node:tls'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Pod } from '../../src/api/types.js'
@@ -111,6 +112,12 @@ t.test('kubectl exec, port-forward and cp through the apiserver to the kubelet',
       ],
     },
   } as Pod)
+  await r.client.resource(resourceFor('services'), 'default').create({
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: { name: 'boxsvc' },
+    spec: { selector: { app: 'box' }, ports: [{ port: 80, targetPort: 8080 }] },
+  })
   await waitUntil('box running', async () => (await r.pods.get('box')).status?.containerStatuses?.[0]?.state?.running !== undefined, 30_000)
 
   for (const v of ['1.27', '1.33']) {
@@ -157,6 +164,14 @@ t.test('kubectl exec, port-forward and cp through the apiserver to the kubelet',
       const bodies = await Promise.all(Array.from({ length: 100 }, () => httpGet(port)))
       t.equal(bodies.filter((b) => b === 'hello-from-box\n').length, 100, '100 concurrent requests answered')
       pf.kill('SIGKILL')
+      // svc/x: kubectl picks a pod behind the Service and its targetPort.
+      const sport = await freePort()
+      const spf = spawn(kubectlPath(v), ['--kubeconfig', kc, 'port-forward', 'svc/boxsvc', `${sport}:80`], { stdio: ['ignore', 'pipe', 'pipe'] })
+      t.teardown(() => spf.kill('SIGKILL'))
+      await new Promise<void>((resolve) => spf.stdout.setEncoding('utf8').on('data', (d: string) => d.includes('Forwarding from') && resolve()))
+      const sb = await Promise.all(Array.from({ length: 100 }, () => httpGet(sport)))
+      t.equal(sb.filter((b) => b === 'hello-from-box\n').length, 100, '100 concurrent requests through svc/boxsvc')
+      spf.kill('SIGKILL')
       const port2 = await freePort()
       const pf2 = spawn(kubectlPath(v), ['--kubeconfig', kc, 'port-forward', 'pod/box', `${port2}:9`], { stdio: ['ignore', 'pipe', 'pipe'] })
       let err2 = ''
@@ -175,7 +190,9 @@ t.test('kubectl exec, port-forward and cp through the apiserver to the kubelet',
       mkdirSync(join(src, 'a', 'b'), { recursive: true })
       writeFileSync(join(src, 'top.txt'), 'top\n')
       writeFileSync(join(src, 'a', 'b', 'blob.bin'), randomBytes(200_000))
-      const target = `/tmp/cp-${v}`
+      // The process runtime shares the node's filesystem: a fresh target, removed afterwards.
+      const target = `/tmp/netkube-cp-${v}-${randomBytes(4).toString('hex')}`
+      t.teardown(() => rmSync(target, { recursive: true, force: true }))
       const up = await kubectl(v, kc, ['cp', src, `box:${target}`])
       t.equal(up.code, 0, up.stderr)
       const down = await kubectl(v, kc, ['cp', `box:${target}`, join(dir, 'back')])
@@ -183,6 +200,35 @@ t.test('kubectl exec, port-forward and cp through the apiserver to the kubelet',
       t.same(treeSums(join(dir, 'back')), treeSums(src), 'checksums match both ways')
     })
   }
+
+  await t.test('garbage on an upgraded connection closes that connection only', async (t) => {
+    const sock = tlsConnect({ host: '127.0.0.1', port: r.api.port, ca: r.api.caPem, servername: 'localhost' })
+    await new Promise<void>((resolve) => sock.once('secureConnect', () => resolve()))
+    sock.write(`POST /api/v1/namespaces/default/pods/box/exec?command=sleep&command=100&stdout=true HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${r.api.token}\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\nX-Stream-Protocol-Version: v4.channel.k8s.io\r\n\r\n`)
+    let got = ''
+    sock.setEncoding('latin1').on('data', (d: string) => (got += d))
+    await waitUntil('101', async () => (got.includes('\r\n\r\n') ? true : undefined), 10_000)
+    t.match(got, /^HTTP\/1\.1 101 /, 'upgraded')
+    sock.write(Buffer.from('\x80\x03\x00\x01\x00\x00\x00\x0agarbage-not-a-zlib-block-at-all'))
+    const closed = await new Promise<boolean>((resolve) => {
+      sock.on('close', () => resolve(true))
+      setTimeout(() => resolve(false), 10_000).unref()
+    })
+    t.ok(closed, 'the kubelet closed the bad connection')
+    const again = await kubectl('1.33', kc, ['exec', 'box', '--', 'hostname'])
+    t.equal(again.stdout.toString(), 'box\n', 'the kubelet and other streams carry on')
+  })
+
+  await t.test('exec into a pod on a node that is down fails fast', async (t) => {
+    const dead = await freePort()
+    await r.client.resource(resourceFor('nodes')).create({ apiVersion: 'v1', kind: 'Node', metadata: { name: 'gone' }, status: { addresses: [{ type: 'InternalIP', address: '127.0.0.1' }], daemonEndpoints: { kubeletEndpoint: { Port: dead } } } })
+    await r.pods.create({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'stranded' }, spec: { nodeName: 'gone', containers: [{ name: 'c', image: 'busybox' }] } } as Pod)
+    const t0 = Date.now()
+    const x = await kubectl('1.33', kc, ['exec', 'stranded', '--', 'true'])
+    t.not(x.code, 0)
+    t.match(x.stderr, /error dialing backend: .*ECONNREFUSED/, 'says the kubelet cannot be reached')
+    t.ok(Date.now() - t0 < 15_000, `within seconds (${Date.now() - t0} ms)`)
+  })
 
   await t.test('a dropped exec stream kills the process it started', async (t) => {
     const secs = String(300000 + (Date.now() % 100000))

@@ -79,6 +79,19 @@ export function createStreamingHandler(deps: StreamingDeps): (req: IncomingMessa
     if (route.kind === 'exec' && commands.length === 0) return httpError(socket, 400, 'you must specify at least one command for the container')
 
     const start = (ch: ExecChannels, initial?: { width: number; height: number }): void => {
+      // A terminal starts at the client's size: kubectl sends it right after the streams
+      // exist, so wait a moment for it rather than start at 80x24 and resize after.
+      if (opts.tty && !initial) {
+        let timer: NodeJS.Timeout | undefined
+        const go = (s?: { width: number; height: number }): void => {
+          clearTimeout(timer)
+          ch.resize.off('size', go)
+          start(ch, s ?? { width: 80, height: 24 })
+        }
+        ch.resize.on('size', go)
+        timer = setTimeout(() => go(), 500)
+        return
+      }
       if (route.kind === 'exec') return runExec(found.target, commands, ch, opts.tty, initial)
       const err = deps.attach?.(route.ns, route.pod, route.container ?? '', ch) ?? { code: 400, message: 'attach is not supported for this container' }
       if (err) ch.finish({ error: err.message })
