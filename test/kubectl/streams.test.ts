@@ -237,7 +237,9 @@ t.test('kubectl exec, port-forward and cp through the apiserver to the kubelet',
       readdirSync('/proc').some((p) => {
         if (!/^\d+$/.test(p)) return false
         try {
-          return readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0').includes(secs)
+          // The exec'd sleep itself, not the kubectl whose arguments name it too.
+          const argv = readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0')
+          return /(^|\/)sleep$/.test(argv[0] ?? '') && argv[1] === secs
         } catch {
           return false
         }
