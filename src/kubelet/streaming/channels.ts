@@ -161,12 +161,8 @@ function buildSpdy(conn: SpdyConnection, protocol: string, got: Map<string, Spdy
   }
 }
 
-const CH_STDIN = 0
-const CH_STDOUT = 1
-const CH_STDERR = 2
-const CH_ERROR = 3
-const CH_RESIZE = 4
-const CH_CLOSE = 255
+/** remotecommand's WebSocket channel numbers (255: v5's close-a-channel message). */
+const CH = { stdin: 0, stdout: 1, stderr: 2, error: 3, resize: 4, close: 255 } as const
 
 /** ExecChannels over one WebSocket (binary channel framing). */
 export function wsExecChannels(ws: WebSocket, protocol: string, o: StreamOptions): ExecChannels {
@@ -189,21 +185,21 @@ export function wsExecChannels(ws: WebSocket, protocol: string, o: StreamOptions
     if (b.length === 0) return
     const ch = b[0]!
     const body = b.subarray(1)
-    if (ch === CH_STDIN) stdin?.write(body)
-    else if (ch === CH_RESIZE) sizes(body)
-    else if (ch === CH_CLOSE && body[0] === CH_STDIN) stdin?.end()
+    if (ch === CH.stdin) stdin?.write(body)
+    else if (ch === CH.resize) sizes(body)
+    else if (ch === CH.close && body[0] === CH.stdin) stdin?.end()
   })
   ws.on('close', () => stdin?.end())
   return {
     protocol,
     ...(stdin ? { stdin } : {}),
-    ...(o.stdout ? { stdout: writer(CH_STDOUT) } : {}),
-    ...(o.stderr && !o.tty ? { stderr: writer(CH_STDERR) } : {}),
+    ...(o.stdout ? { stdout: writer(CH.stdout) } : {}),
+    ...(o.stderr && !o.tty ? { stderr: writer(CH.stderr) } : {}),
     resize,
     finish(st) {
       if (finished) return
       finished = true
-      send(CH_ERROR, Buffer.from(statusJSON(st)), () => ws.close(1000))
+      send(CH.error, Buffer.from(statusJSON(st)), () => ws.close(1000))
     },
     onGone(cb) {
       ws.once('close', () => {
