@@ -31,7 +31,8 @@ interface Out {
 
 function kubectl(v: string, kubeconfig: string, args: string[], input?: Buffer, timeoutMs = 60_000): Promise<Out> {
   return new Promise((resolve, reject) => {
-    const c = spawn(kubectlPath(v), ['--kubeconfig', kubeconfig, ...args], { stdio: ['pipe', 'pipe', 'pipe'] })
+    // 'dispatcher': the machine's `kubectl`, which picks a bundled client from GET /version.
+    const c = spawn(v === 'dispatcher' ? 'kubectl' : kubectlPath(v), ['--kubeconfig', kubeconfig, ...args], { stdio: ['pipe', 'pipe', 'pipe'] })
     const out: Buffer[] = []
     let err = ''
     const timer = setTimeout(() => c.kill('SIGKILL'), timeoutMs)
@@ -200,6 +201,13 @@ t.test('kubectl exec, port-forward and cp through the apiserver to the kubelet',
       t.same(treeSums(join(dir, 'back')), treeSums(src), 'checksums match both ways')
     })
   }
+
+  await t.test('the kubectl dispatcher: exec and its exit code', async (t) => {
+    t.equal((await kubectl('dispatcher', kc, ['exec', 'box', '--', 'hostname'])).stdout.toString(), 'box\n')
+    const x = await kubectl('dispatcher', kc, ['exec', 'box', '--', 'sh', '-c', 'exit 3'])
+    t.equal(x.code, 3)
+    t.match(x.stderr, /command terminated with exit code 3/)
+  })
 
   await t.test('garbage on an upgraded connection closes that connection only', async (t) => {
     const sock = tlsConnect({ host: '127.0.0.1', port: r.api.port, ca: r.api.caPem, servername: 'localhost' })
