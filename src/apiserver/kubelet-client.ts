@@ -8,7 +8,7 @@
 import { request as httpRequest, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http'
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https'
 import type { Duplex } from 'node:stream'
-import type { Node } from '../api/types.js'
+import type { Node, Pod } from '../api/types.js'
 import * as E from './errors.js'
 
 export interface KubeletClientTLS {
@@ -32,6 +32,19 @@ export function kubeletEndpoint(node: Node): KubeletEndpoint {
   const port = node.status?.daemonEndpoints?.kubeletEndpoint?.Port
   if (!ip || !port) throw E.badRequest(`node ${node.metadata.name} has no kubelet endpoint`)
   return { host: ip, port }
+}
+
+/** The kubelet of the Node a pod is bound to; a Status (400) when it has none. */
+export async function podKubeletEndpoint(pod: Pod, getNode: (name: string) => Promise<Node>): Promise<KubeletEndpoint> {
+  const name = pod.metadata.name!
+  if (!pod.spec.nodeName) throw E.badRequest(`pod ${name} does not have a host assigned`)
+  let node: Node
+  try {
+    node = await getNode(pod.spec.nodeName)
+  } catch {
+    throw E.badRequest(`nodes "${pod.spec.nodeName}" not found`)
+  }
+  return kubeletEndpoint(node)
 }
 
 export type UpgradeResult =

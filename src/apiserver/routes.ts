@@ -18,7 +18,7 @@ import { decodeJsonBody } from './json-body.js'
 import { requestManager } from './field-manager.js'
 import { parse as parseYaml } from 'yaml'
 import type { Metrics } from './metrics.js'
-import { kubeletEndpoint, readBody, type KubeletClient, type KubeletEndpoint } from './kubelet-client.js'
+import { podKubeletEndpoint, readBody, type KubeletClient, type KubeletEndpoint } from './kubelet-client.js'
 
 export interface RouteOptions {
   registry: Registry
@@ -458,19 +458,8 @@ export function registerResourceRoutes(app: FastifyInstance, o: RouteOptions): v
     return reply.send(res)
   }
 
-  /** The kubelet of the Node a pod is bound to (pods/log, exec, attach, portforward). */
-  const podKubelet = async (pod: Pod): Promise<KubeletEndpoint> => {
-    const name = pod.metadata.name!
-    if (!pod.spec.nodeName) throw E.badRequest(`pod ${name} does not have a host assigned`)
-    const nodes = findResource('', 'v1', 'nodes')!
-    let node: Node
-    try {
-      node = (await reg.get(nodes, undefined, pod.spec.nodeName)) as Node
-    } catch {
-      throw E.badRequest(`nodes "${pod.spec.nodeName}" not found`)
-    }
-    return kubeletEndpoint(node)
-  }
+  /** The kubelet of the Node a pod is bound to. */
+  const podKubelet = (pod: Pod): Promise<KubeletEndpoint> => podKubeletEndpoint(pod, async (n) => (await reg.get(findResource('', 'v1', 'nodes')!, undefined, n)) as Node)
 
   const resourceHandler = (group: string, version: string) => async (req: FastifyRequest, reply: FastifyReply) => {
     const params = req.params as Record<string, string>

@@ -17,6 +17,7 @@ import { runEvery } from '../util/periodic.js'
 import { LeaseEndpointReconciler } from './lease-reconciler.js'
 import { defaultSANs, ensureKubeletClientCert, ensureServingCerts } from './certs.js'
 import { KubeletClient } from './kubelet-client.js'
+import { createPodStreamProxy } from './pod-stream-proxy.js'
 import { apiGroupDoc, apiGroupList, apiResourceList, apiVersions } from './discovery.js'
 import * as E from './errors.js'
 import { writeKubeconfig } from './kubeconfig.js'
@@ -203,12 +204,15 @@ export function buildApiApp(o: AppOptions): FastifyInstance {
     return doc
   })
 
+  const kubelet = o.kubelet ?? new KubeletClient()
   registerResourceRoutes(app, {
     registry: o.registry,
     metrics,
     bookmarkIntervalMs: o.bookmarkIntervalMs ?? 60_000,
-    kubelet: o.kubelet ?? new KubeletClient(),
+    kubelet,
   })
+  // pods/exec|attach|portforward arrive as upgrade requests, outside fastify's routing.
+  app.server.on('upgrade', createPodStreamProxy({ auth: o.auth, registry: o.registry, kubelet }))
   return app
 }
 

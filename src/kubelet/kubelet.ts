@@ -19,6 +19,7 @@ import { PodWorker } from './pod-worker.js'
 import { computePodStatus, statusKey, statusWriteNeeded } from './pod-status.js'
 import { NodeHeartbeat } from './node-status.js'
 import { startKubeletServer } from './server.js'
+import { createStreamingHandler } from './streaming/server.js'
 import type { KubeletTLS } from './tls.js'
 import { logger } from '../util/log.js'
 import { deleteNetns } from '../net/netns.js'
@@ -127,6 +128,19 @@ export async function startKubelet(o: KubeletOptions): Promise<Kubelet> {
       if (previous) return count > 0 ? w.logPath(name, count - 1) : undefined
       return w.logPath(name, count)
     },
+    onUpgrade: createStreamingHandler({
+      find: (ns, pod, container) => {
+        const w = [...workers.values()].find((x) => x.pod.metadata.namespace === ns && x.pod.metadata.name === pod && !x.terminated)
+        if (!w) return { code: 404, message: `pod does not exist` }
+        const name = container ?? w.pod.spec.containers[0]!.name
+        if (!w.pod.spec.containers.some((c) => c.name === name) && !(w.pod.spec.initContainers ?? []).some((c) => c.name === name))
+          return { code: 404, message: `container not found ("${name}")` }
+        const id = w.currentContainerId(name)
+        const target = id ? runtime.execTarget(id) : undefined
+        if (!target) return { code: 500, message: `container ${name} is not running` }
+        return { target, podName: pod, podUid: w.uid }
+      },
+    }),
   })
 
   const heartbeat = new NodeHeartbeat(o.client, {

@@ -199,6 +199,11 @@ export class PodWorker {
     return join(this.podDir(), 'logs', container, `${restartCount}.log`)
   }
 
+  /** The id of the container's current instance (exec/attach target), if it has one. */
+  currentContainerId(container: string): string | undefined {
+    return this.slots.get(container)?.current
+  }
+
   currentRestartCount(container: string): number | undefined {
     return this.slots.get(container)?.restartCount
   }

@@ -55,6 +55,15 @@ export interface ContainerRuntime {
 
 interface Record_ extends ContainerRuntimeState {
   startTicks: string
+  /** What `kubectl exec` into this container starts with (kept for adopted containers too). */
+  exec?: { env: Record<string, string>; workingDir?: string }
+}
+
+/** A running container's process and the environment an exec into it gets. */
+export interface ExecTarget {
+  pid: number
+  env: Record<string, string>
+  workingDir?: string
 }
 
 function alive(rec: Record_): boolean {
@@ -149,6 +158,7 @@ export class ProcessRuntime implements ContainerRuntime {
       startedAt: new Date().toISOString(),
       running: true,
       startTicks: procStartTicks(pid) ?? '',
+      exec: { env: cfg.env, ...(cfg.workingDir ? { workingDir: cfg.workingDir } : {}) },
     }
     this.recs.set(rec.id, rec)
     this.save(rec)
@@ -200,6 +210,13 @@ export class ProcessRuntime implements ContainerRuntime {
   state(id: string): ContainerRuntimeState | undefined {
     const rec = this.recs.get(id)
     return rec ? { ...rec } : undefined
+  }
+
+  /** The process of a running container to exec into (undefined: not running). */
+  execTarget(id: string): ExecTarget | undefined {
+    const rec = this.recs.get(id)
+    if (!rec || !rec.running || !alive(rec)) return undefined
+    return { pid: rec.pid, env: rec.exec?.env ?? {}, ...(rec.exec?.workingDir ? { workingDir: rec.exec.workingDir } : {}) }
   }
 
   list(): ContainerRuntimeState[] {

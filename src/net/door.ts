@@ -4,12 +4,12 @@
 // It owns no resources itself; `ops()` opens a socket the caller closes.
 import { IpOps } from './ipops.js'
 import type { Server } from 'node:net'
-import { canSetns, inNetnsSync, ipBatch, resolveNetns, runIn, startIn, type EntryOptions } from './netns.js'
+import { canSetns, inNetnsSync, ipBatch, resolveNetns, runIn, startIn, startPtyIn, type EntryOptions } from './netns.js'
 import { NftExec } from './nft.js'
 import { NftNetlinkRunner } from './nft-netlink.js'
 import { openRtnl } from './rtnl.js'
 import type { NetOps } from './types.js'
-import type { ChildProcess, RunOptions, RunResult, StartOptions } from '../util/exec.js'
+import type { ChildProcess, PtyOptions, PtyProcess, RunOptions, RunResult, StartOptions } from '../util/exec.js'
 
 /**
  * Typed kernel operations inside `netns` (name or path; undefined = this process's namespace):
@@ -74,6 +74,11 @@ export class Netns {
   listen(server: Server, port: number): void {
     if (this.ref === undefined) server.listen(port)
     else inNetnsSync(this.ref, () => server.listen(port))
+  }
+
+  /** Start a program in here on a new pseudo-terminal (kubectl exec -t). */
+  spawnPty(argv: readonly string[], opts: PtyOptions & EntryOptions = {}): PtyProcess {
+    return startPtyIn(this.ref, argv, opts)
   }
 
   /** Many `ip` commands in one process (`ip -batch -`). */

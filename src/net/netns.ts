@@ -3,7 +3,7 @@
 // This is the only place that creates, deletes or enters namespaces: setns(2) on the main
 // thread, and the argv that starts a program inside one (entryArgv).
 import { closeSync, existsSync, openSync, readdirSync, statSync } from 'node:fs'
-import { run, start, type ChildProcess, type RunOptions, type RunResult, type StartOptions } from '../util/exec.js'
+import { run, start, startPty, type ChildProcess, type PtyOptions, type PtyProcess, type RunOptions, type RunResult, type StartOptions } from '../util/exec.js'
 import { NetError, errnoOf } from './errors.js'
 import { loadNative, type NativeAddon } from './native.js'
 
@@ -83,6 +83,11 @@ export interface EntryOptions {
   uts?: string
   /** Bind mounts made in the program's own mount namespace just before exec (a pod's volumes). */
   binds?: readonly BindMount[]
+  /**
+   * Join every namespace of this running process (network, mount, UTS: a container's) and
+   * start in `wd` there, instead of entering `ref` (kubectl exec into a container).
+   */
+  joinProcess?: { pid: number; wd?: string }
 }
 
 const shq = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`
@@ -112,6 +117,8 @@ function withHostname(argv: readonly string[], hostname: string): string[] {
  * fork), so the PID of the spawned process is the program's own.
  */
 export function entryArgv(ref: string | undefined, argv: readonly string[], opts: EntryOptions = {}): string[] {
+  // nsenter execs the program (no fork): the PID is the program's; a missing program exits 127, an unusable one 126.
+  if (opts.joinProcess) return ['nsenter', `--target=${opts.joinProcess.pid}`, '--net', '--mount', '--uts', ...(opts.joinProcess.wd ? [`--wd=${opts.joinProcess.wd}`] : []), '--', ...argv]
   const etcNetns = ref !== undefined && opts.etc === 'netns'
   if (etcNetns && ref.includes('/')) throw new NetError('enter netns', ref, 'EINVAL', '/etc/netns mounts need a namespace name, not a path')
   const bound = opts.binds?.length ? withBinds(argv, opts.binds, etcNetns) : [...argv]
@@ -133,6 +140,12 @@ export async function runIn(ref: string | undefined, file: string, args: readonl
 export function startIn(ref: string | undefined, argv: readonly string[], opts: StartOptions & EntryOptions = {}): ChildProcess {
   const [f, ...a] = entryArgv(ref, argv, opts)
   return start(f!, a, opts)
+}
+
+/** Start a program inside `ref` on a new pseudo-terminal (see entryArgv). */
+export function startPtyIn(ref: string | undefined, argv: readonly string[], opts: PtyOptions & EntryOptions): PtyProcess {
+  const [f, ...a] = entryArgv(ref, argv, opts)
+  return startPty(f!, a, opts)
 }
 
 /** @deprecated `netnsHandle(name).run(file, args, { etc: 'netns' })`. */

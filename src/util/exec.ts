@@ -5,6 +5,7 @@
 // (`netnsHandle(ref).run/spawn`), which builds its argv and calls these.
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process'
 import { closeSync, openSync } from 'node:fs'
+import { spawn as spawnPty, type IPty } from 'node-pty'
 
 export type { ChildProcess }
 
@@ -63,8 +64,8 @@ export interface StartOptions {
   cwd?: string
   /** Append stdout and stderr to this file (opened here, closed once the child has it). */
   logPath?: string
-  /** stdin/stdout/stderr when there is no logPath: shared with this process, or /dev/null. */
-  stdio?: 'inherit' | 'ignore'
+  /** stdin/stdout/stderr when there is no logPath: shared with this process, /dev/null, or pipes to us. */
+  stdio?: 'inherit' | 'ignore' | 'pipe'
   /** Own process group, so a signal to -pid reaches everything the program starts. */
   detached?: boolean
   /** Open descriptors the child inherits as fd 3, 4, … (a namespace file it joins). */
@@ -81,4 +82,21 @@ export function start(file: string, args: readonly string[], opts: StartOptions 
   } finally {
     if (fd !== undefined) closeSync(fd)
   }
+}
+
+export type PtyProcess = IPty
+
+export interface PtyOptions {
+  env?: NodeJS.ProcessEnv
+  cols?: number
+  rows?: number
+}
+
+/**
+ * Start a program on a new pseudo-terminal (node-pty: forkpty(3), the child is a session
+ * leader with the pty as its controlling terminal, so resizes reach it as SIGWINCH).
+ */
+export function startPty(file: string, args: readonly string[], opts: PtyOptions = {}): PtyProcess {
+  const env = Object.fromEntries(Object.entries(opts.env ?? process.env).filter((e): e is [string, string] => e[1] !== undefined))
+  return spawnPty(file, [...args], { name: env.TERM ?? 'xterm', cols: opts.cols ?? 80, rows: opts.rows ?? 24, env, encoding: null })
 }
