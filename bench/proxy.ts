@@ -34,7 +34,9 @@ const SIZES = (process.env.BENCH_PROXY_SIZES ?? '1000,10000,50000').split(',').m
 const IPT_MAX = Number(process.env.BENCH_PROXY_IPTABLES_MAX ?? 10000)
 const VMAP_MAX = Number(process.env.BENCH_PROXY_VMAP_MAX ?? 10000)
 const CASCADE_MAX = Number(process.env.BENCH_PROXY_CASCADE_MAX ?? 10000)
-const maxFor = (m: Mode): number => (m.startsWith('iptables') ? IPT_MAX : m === 'nftables' ? VMAP_MAX : m === 'nft-cascade' ? CASCADE_MAX : Infinity)
+const NETLINK_MAX = Number(process.env.BENCH_PROXY_NETLINK_MAX ?? 10000)
+const maxFor = (m: Mode): number =>
+  m.startsWith('iptables') ? IPT_MAX : m === 'nftables' ? VMAP_MAX : m === 'nft-cascade' ? CASCADE_MAX : m === 'nft-netlink' ? NETLINK_MAX : Infinity
 const EPS = 5
 
 function clusterIP(i: number): string {
@@ -63,8 +65,8 @@ const median = (xs: number[]): number => {
   return s[Math.floor(s.length / 2)] ?? NaN
 }
 
-type Mode = 'nft-netlink' | 'nftables' | 'nft-cascade' | 'iptables' | 'iptables-full'
-const MODES: readonly Mode[] = (process.env.BENCH_PROXY_MODES?.split(',') as Mode[] | undefined) ?? ['nft-netlink', 'nft-cascade', 'nftables', 'iptables', 'iptables-full']
+type Mode = 'nft-maps' | 'nft-netlink' | 'nftables' | 'nft-cascade' | 'iptables' | 'iptables-full'
+const MODES: readonly Mode[] = (process.env.BENCH_PROXY_MODES?.split(',') as Mode[] | undefined) ?? ['nft-maps', 'nft-netlink', 'nftables', 'iptables']
 const CHANGES = Number(process.env.BENCH_PROXY_CHANGES ?? 6)
 
 interface Row {
@@ -103,6 +105,8 @@ class Recording implements ProxyBackend {
 }
 
 function backendFor(topo: Topology, mode: Mode): ProxyBackend {
+  if (mode === 'nft-maps')
+    return new NftBackend(new NftNetlinkRunner(topo.node), { clusterCIDR: topo.clusterCIDR, dispatch: 'maps' }, { adopt: true, chunkOps: NFT_CHUNK_OPS })
   if (mode === 'nft-netlink')
     return new NftBackend(new NftNetlinkRunner(topo.node), { clusterCIDR: topo.clusterCIDR, dispatch: 'cascade' }, { adopt: true, chunkOps: NFT_CHUNK_OPS, shards: NFT_SHARDS })
   if (mode === 'nftables' || mode === 'nft-cascade')
@@ -186,7 +190,7 @@ async function measure(topo: Topology, mode: Mode, n: number, latency: boolean):
   const ipt = restarted.inner instanceof IptablesBackend ? restarted.inner.last : undefined
   const changeWritten = ipt ? `${(w / 1024).toFixed(1)} kB, ${ipt.written} chains` : `${w} ops`
   const row: Row = { mode, services: n, rules, setupMs, firstFullMs, resyncMs, changeMs: median(times), changeWritten }
-  if (mode === 'nft-netlink') {
+  if (mode === 'nft-netlink' || mode === 'nft-maps') {
     // a restart while 1% of the Services changed (one endpoint each): the adoption writes that much
     const qBackend = backendFor(topo, mode)
     const q = proxierFor(qBackend, topo)

@@ -272,7 +272,9 @@ function keyAttrs(text: string, interval?: boolean): Attr[] {
   return out
 }
 
-function encodeVerdictValue(v: string): Attr {
+/** A map element's value: a verdict, or data (`10.244.1.11 . 8080`, laid out as a key). */
+function encodeElemValue(v: string): Attr {
+  if (/^\d/.test(v.trim())) return nest(2 /* NFTA_SET_ELEM_DATA */, attr(DATA_VALUE, encodeKey(v).key))
   const [word, chain, ...rest] = v.trim().split(/\s+/)
   if (rest.length || !word || !(word in VERDICT)) throw new NftUnsupported(`map value ${v}`)
   if ((word === 'jump' || word === 'goto') !== (chain !== undefined)) throw new NftUnsupported(`map value ${v}`)
@@ -335,7 +337,7 @@ function opMessages(family: number, txTable: string, op: NftOp, seq: () => numbe
     }
     case 'element': {
       const el = keyAttrs(obj.key, obj.interval)
-      if (verb === 'add' && obj.value !== undefined) el.push(encodeVerdictValue(obj.value))
+      if (verb === 'add' && obj.value !== undefined) el.push(encodeElemValue(obj.value))
       if (verb === 'flush') throw new NftUnsupported('flush element')
       const attrs = [T(1), str(2, obj.set), nest(3, nest(1, ...el))]
       return [msg(verb === 'add' ? MSG.newSetElem : MSG.delSetElem, verb === 'add' ? NLM_F_CREATE : 0, attrs)]
@@ -377,7 +379,7 @@ export function encodeBatches(tx: NftTransaction, maxBytes = Infinity, firstSeq 
         const o = tx.ops[j]!
         if (o.verb !== op.verb || o.obj.kind !== 'element' || o.obj.set !== first.set || (o.table ?? tx.table) !== table) break
         const el = keyAttrs(o.obj.key, o.obj.interval)
-        if (o.verb === 'add' && o.obj.value !== undefined) el.push(encodeVerdictValue(o.obj.value))
+        if (o.verb === 'add' && o.obj.value !== undefined) el.push(encodeElemValue(o.obj.value))
         items.push(nest(1, ...el))
       }
       if (op.verb === 'flush') throw new NftUnsupported('flush element')
