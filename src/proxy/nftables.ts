@@ -622,6 +622,9 @@ function baseMatches(cur: NftTableState, layout: BaseLayout, maps?: MapsLayout):
   return true
 }
 
+/** Element values read back over netlink are already in our text form: normalize only when they differ. */
+const sameValue = (a: string, b: string): boolean => a === b || normalizeRule(a) === normalizeRule(b)
+
 /** Everything the kernel's table holds beyond or unlike `want` (its base objects already match). */
 function adoptDelta(cur: NftTableState, want: Fragment, layout: BaseLayout, maps?: MapsLayout): Delta {
   const d = emptyDelta()
@@ -632,13 +635,13 @@ function adoptDelta(cur: NftTableState, want: Fragment, layout: BaseLayout, maps
     const have = cur.sets.get(map)!.elements
     for (const [key, value] of have) {
       const w = want.elements.get(`${map} ${key}`)
-      if (!w || normalizeRule(w.value) !== normalizeRule(value ?? '')) d.delElems.push({ map, key, value: value ?? '' })
+      if (!w || !sameValue(w.value, value ?? '')) d.delElems.push({ map, key, value: value ?? '' })
     }
   }
   for (const e of want.elements.values()) {
     const have = cur.sets.get(e.map)?.elements
     // a set element has no value: presence is all
-    if (!have?.has(e.key) || normalizeRule(have.get(e.key) ?? '') !== normalizeRule(e.value)) d.addElems.push(e)
+    if (!have?.has(e.key) || !sameValue(have.get(e.key) ?? '', e.value)) d.addElems.push(e)
   }
   // sets: stale or redeclared ones go (chains using a redeclared set are rewritten)
   const recreated = new Set<string>()
