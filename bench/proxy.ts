@@ -1,7 +1,8 @@
 // bench:proxy — sync cost and connect latency of the service proxy at 1k/10k/50k Services
 // (5 endpoints each), applied to a real kernel inside throwaway namespaces.
 // Compared, in the same run on the same namespaces:
-//   nft-netlink   netkube's default: cascade dispatch (no anonymous sets), changes as netlink
+//   nft-maps      the maps layout (nft-maps.ts): Services as elements in one table, netlink batches, adoption by netlink dumps
+//   nft-netlink   cascade dispatch (no anonymous sets), changes as netlink
 //                 batches over a kept socket, cold start in chunks, restarts diff the kernel's table
 //   nftables      upstream's nftables proxier layout (numgen vmap dispatch), every sync `nft -f`
 //   nft-cascade   the same with `numgen random mod (N-i) == 0 goto` rules (no anonymous sets)
@@ -34,7 +35,9 @@ const SIZES = (process.env.BENCH_PROXY_SIZES ?? '1000,10000,50000').split(',').m
 const IPT_MAX = Number(process.env.BENCH_PROXY_IPTABLES_MAX ?? 10000)
 const VMAP_MAX = Number(process.env.BENCH_PROXY_VMAP_MAX ?? 10000)
 const CASCADE_MAX = Number(process.env.BENCH_PROXY_CASCADE_MAX ?? 10000)
-const maxFor = (m: Mode): number => (m.startsWith('iptables') ? IPT_MAX : m === 'nftables' ? VMAP_MAX : m === 'nft-cascade' ? CASCADE_MAX : Infinity)
+const NETLINK_MAX = Number(process.env.BENCH_PROXY_NETLINK_MAX ?? 10000)
+const maxFor = (m: Mode): number =>
+  m.startsWith('iptables') ? IPT_MAX : m === 'nftables' ? VMAP_MAX : m === 'nft-cascade' ? CASCADE_MAX : m === 'nft-netlink' ? NETLINK_MAX : Infinity
 const EPS = 5
 
 function clusterIP(i: number): string {
@@ -63,8 +66,8 @@ const median = (xs: number[]): number => {
   return s[Math.floor(s.length / 2)] ?? NaN
 }
 
-type Mode = 'nft-netlink' | 'nftables' | 'nft-cascade' | 'iptables' | 'iptables-full'
-const MODES: readonly Mode[] = (process.env.BENCH_PROXY_MODES?.split(',') as Mode[] | undefined) ?? ['nft-netlink', 'nft-cascade', 'nftables', 'iptables', 'iptables-full']
+type Mode = 'nft-maps' | 'nft-netlink' | 'nftables' | 'nft-cascade' | 'iptables' | 'iptables-full'
+const MODES: readonly Mode[] = (process.env.BENCH_PROXY_MODES?.split(',') as Mode[] | undefined) ?? ['nft-maps', 'nft-netlink', 'nftables', 'iptables']
 const CHANGES = Number(process.env.BENCH_PROXY_CHANGES ?? 6)
 
 interface Row {
@@ -75,6 +78,9 @@ interface Row {
   firstFullMs: number
   resyncMs: number
   changeMs: number
+  /** this process's CPU (user+system) for the first full sync and the median change: the machine's load inflates wall times, not these */
+  firstFullCpuMs: number
+  changeCpuMs: number
   /** what one change sync sent: nft transaction ops, or iptables restore bytes + chains */
   changeWritten: string
   /** restart over a table with 1% of the Services changed meanwhile (nft-netlink only) */
@@ -103,6 +109,8 @@ class Recording implements ProxyBackend {
 }
 
 function backendFor(topo: Topology, mode: Mode): ProxyBackend {
+  if (mode === 'nft-maps')
+    return new NftBackend(new NftNetlinkRunner(topo.node), { clusterCIDR: topo.clusterCIDR, dispatch: 'maps' }, { adopt: true, chunkOps: NFT_CHUNK_OPS })
   if (mode === 'nft-netlink')
     return new NftBackend(new NftNetlinkRunner(topo.node), { clusterCIDR: topo.clusterCIDR, dispatch: 'cascade' }, { adopt: true, chunkOps: NFT_CHUNK_OPS, shards: NFT_SHARDS })
   if (mode === 'nftables' || mode === 'nft-cascade')
@@ -134,6 +142,15 @@ const timed = async (f: () => Promise<unknown>): Promise<number> => {
   await f()
   return performance.now() - t0
 }
+let lastCpuMs = 0
+/** timed, and the CPU this process spent meanwhile in lastCpuMs */
+const timedCpu = async (f: () => Promise<unknown>): Promise<number> => {
+  const c0 = process.cpuUsage()
+  const ms = await timed(f)
+  const c = process.cpuUsage(c0)
+  lastCpuMs = (c.user + c.system) / 1000
+  return ms
+}
 
 async function measure(topo: Topology, mode: Mode, n: number, latency: boolean): Promise<Row> {
   // every size starts from a pristine namespace: a full sync also replaces what is there,
@@ -160,7 +177,8 @@ async function measure(topo: Topology, mode: Mode, n: number, latency: boolean):
   const backend = new Recording(backendFor(topo, mode))
   const first = proxierFor(backend, topo)
   feed(first)
-  const firstFullMs = await timed(() => first.syncNow())
+  const firstFullMs = await timedCpu(() => first.syncNow())
+  const firstFullCpuMs = lastCpuMs
   // full resync over N existing Services: what a restarted proxy (or a failure, or the hourly
   // resync) costs: a new backend (nothing in memory) and a new proxier, so its first sync is full
   backend.inner.close?.()
@@ -171,22 +189,24 @@ async function measure(topo: Topology, mode: Mode, n: number, latency: boolean):
   const resyncMs = await timed(async () => ({ rules } = await p.syncNow()))
   // steady state: one endpoint of one Service in the middle turns not-ready, then back
   const times: number[] = []
+  const cpus: number[] = []
   const mid = Math.floor(n / 2)
   for (let k = 0; k < CHANGES; k++) {
     const next = endpointSlice(mid, pods, k % 2 === 0 ? 2 : -1)
     p.onEndpointSlice(slices[mid], next)
     slices[mid] = next
     times.push(
-      await timed(async () => {
+      await timedCpu(async () => {
         if ((await p.syncNow()).full) throw new Error(`${mode}: a one-endpoint change ran a full sync`)
       }),
     )
+    cpus.push(lastCpuMs)
   }
   const w = restarted.last?.written ?? 0
   const ipt = restarted.inner instanceof IptablesBackend ? restarted.inner.last : undefined
   const changeWritten = ipt ? `${(w / 1024).toFixed(1)} kB, ${ipt.written} chains` : `${w} ops`
-  const row: Row = { mode, services: n, rules, setupMs, firstFullMs, resyncMs, changeMs: median(times), changeWritten }
-  if (mode === 'nft-netlink') {
+  const row: Row = { mode, services: n, rules, setupMs, firstFullMs, resyncMs, changeMs: median(times), changeWritten, firstFullCpuMs, changeCpuMs: median(cpus) }
+  if (mode === 'nft-netlink' || mode === 'nft-maps') {
     // a restart while 1% of the Services changed (one endpoint each): the adoption writes that much
     const qBackend = backendFor(topo, mode)
     const q = proxierFor(qBackend, topo)
@@ -246,7 +266,9 @@ async function main(): Promise<void> {
     ['set-up ms', 9, (r) => fmt(r.setupMs)],
     ['first full sync ms', 18, (r) => fmt(r.firstFullMs)],
     ['full resync ms', 14, (r) => fmt(r.resyncMs)],
+    ['first full CPU ms', 17, (r) => fmt(r.firstFullCpuMs)],
     ['1-endpoint change ms', 20, (r) => fmt(r.changeMs, 1)],
+    ['change CPU ms', 13, (r) => fmt(r.changeCpuMs, 1)],
     ['written per change', -24, (r) => r.changeWritten],
     ['restart, 1% changed ms', 21, (r) => fmt(r.adopt1pctMs)],
     ['connect first µs', 16, (r) => fmt(r.firstUs)],
@@ -256,6 +278,7 @@ async function main(): Promise<void> {
   ]
   const cell = (s: string, w: number): string => (w < 0 ? s.padEnd(-w) : s.padStart(w))
   const lines = [
+    `load average at the end ${(await import('node:os')).loadavg().map((x) => x.toFixed(1)).join(' ')} on ${(await import('node:os')).cpus().length} cores (wall times under load are inflated; CPU columns are this process only, without nft and kernel time)`,
     `bench:proxy — ${EPS} endpoints per service, one node namespace, kernel ${(await import('node:os')).release()}`,
     "baseline: iptables = upstream's iptables proxier with partial syncs (only changed Services' chains, iptables-legacy-restore --noflush), same run",
     'iptables-full = STRAWMAN: the same rules, every sync a full rewrite (upstream with MinimizeIPTablesRestore off)',

@@ -219,8 +219,9 @@ export class NftExec implements NftRunner {
     }
   }
 
-  async listTable(family: NftFamily, table: string): Promise<string | undefined> {
-    const r = await this.nft(['list', 'table', family, table])
+  /** `terse`: without set contents (`nft -t`), for readers that fetch elements over netlink. */
+  async listTable(family: NftFamily, table: string, opts: { terse?: boolean } = {}): Promise<string | undefined> {
+    const r = await this.nft([...(opts.terse ? ['-t'] : []), 'list', 'table', family, table])
     if (r.code === 0) return r.stdout
     if (classifyNftError(r.stderr) === 'notFound') return undefined
     throw new NftError(classifyNftError(r.stderr), `nft list table ${family} ${table}: ${r.stderr.trim()}`, r.stderr)

@@ -1,7 +1,7 @@
 // `netkube proxy --kubeconfig F --node-name N [--mode nftables|iptables|ipvs] [--netns NS]
 //   [--cluster-cidr 10.244.0.0/16] [--service-cidr 10.96.0.0/12] [--node-ip IP,...]
 //   [--healthz-port 10256] [--min-sync-period-ms 1000] [--full-sync-period-ms 3600000]
-//   [--nft-dispatch vmap|cascade] [--nft-transport nft|netlink]`
+//   [--nft-dispatch vmap|cascade|maps] [--nft-transport nft|netlink]`
 import { hostname } from 'node:os'
 import type { Node } from '../api/types.js'
 import { findResource } from '../api/resources.js'
@@ -16,7 +16,7 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(
       'usage: netkube proxy --kubeconfig FILE --node-name NAME [--mode nftables|iptables|ipvs] [--netns NS]\n' +
         '  [--cluster-cidr CIDR] [--service-cidr CIDR] [--node-ip IP[,IP]] [--healthz-port N]\n' +
-        '  [--min-sync-period-ms MS] [--full-sync-period-ms MS] [--service-route-dev DEV] [--nft-dispatch vmap|cascade]\n' +
+        '  [--min-sync-period-ms MS] [--full-sync-period-ms MS] [--service-route-dev DEV] [--nft-dispatch vmap|cascade|maps]\n' +
         '  [--nft-transport nft|netlink]\n',
     )
     return 0
@@ -55,7 +55,7 @@ export async function main(argv: string[]): Promise<number> {
     healthPort: num('healthz-port'),
     healthHost: flagValue(argv, 'healthz-bind-address'),
     serviceRouteDev: flagValue(argv, 'service-route-dev'),
-    nftDispatch: flagValue(argv, 'nft-dispatch') as 'vmap' | 'cascade' | undefined,
+    nftDispatch: flagValue(argv, 'nft-dispatch') as 'vmap' | 'cascade' | 'maps' | undefined,
     nftTransport: flagValue(argv, 'nft-transport') === 'netlink' ? 'netlink' : 'nft',
   })
   await new Promise<void>((resolve) => {

@@ -43,8 +43,12 @@ export interface StartProxyOptions {
   serviceRouteDev?: string
   /** Skip sysctls and route (tests that prepared the namespace themselves). */
   skipNodeSetup?: boolean
-  /** nftables endpoint choice: 'vmap' (upstream's; default with nft) or 'cascade' (no anonymous sets; default with netlink). */
-  nftDispatch?: 'vmap' | 'cascade'
+  /**
+   * nftables endpoint choice: 'vmap' (upstream's; default with nft), 'cascade' (no anonymous
+   * sets; default with netlink, sharded) or 'maps' (nft-maps.ts: Services as map elements in
+   * one table; with netlink an endpoint change is a few element ops whatever the table's size).
+   */
+  nftDispatch?: 'vmap' | 'cascade' | 'maps'
   /**
    * How nftables changes reach the kernel: 'nft' (default: every transaction through `nft -f`,
    * one table) or 'netlink' (opt-in: batches over a kept socket, Services sharded over tables;
@@ -82,10 +86,12 @@ export function makeBackend(opts: Pick<StartProxyOptions, 'mode' | 'netns' | 'cl
     case 'nftables': {
       const netlink = !opts.nft && opts.nftTransport === 'netlink' && (!opts.netns || canSetns())
       const runner = opts.nft ?? (netlink ? netnsHandle(opts.netns).nftNetlink() : new NftExec(opts.netns))
-      return new NftBackend(runner, { clusterCIDR: opts.clusterCIDR, dispatch: opts.nftDispatch ?? (netlink ? 'cascade' : 'vmap') }, {
+      const dispatch = opts.nftDispatch ?? (netlink ? 'cascade' : 'vmap')
+      return new NftBackend(runner, { clusterCIDR: opts.clusterCIDR, dispatch }, {
         adopt: true,
         chunkOps: netlink ? NFT_CHUNK_OPS : undefined,
-        shards: netlink ? NFT_SHARDS : 0,
+        // the maps layout needs no shards: its commits revalidate only the few per-Service chains
+        shards: netlink && dispatch !== 'maps' ? NFT_SHARDS : 0,
       })
     }
     case 'iptables':

@@ -29,7 +29,7 @@ export class NftBackend implements ProxyBackend {
     readonly cfg: ProxyNetConfig,
     readonly opts: NftBackendOptions = {},
   ) {
-    this.state = new NftState(opts.table, undefined, opts.shards ?? 0)
+    this.state = new NftState(opts.table, undefined, opts.shards ?? 0, cfg.dispatch === 'maps' ? { clusterCIDR: cfg.clusterCIDR } : undefined)
   }
 
   close(): void {

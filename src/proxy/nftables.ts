@@ -18,6 +18,7 @@
 // rewritten, diffed against the last state that the kernel accepted.
 import { NftTransaction, type NftChain, type NftSet, type NftTableState } from '../net/nft.js'
 import { normalizeRule } from '../net/nft-list.js'
+import { fitsMaps, mapsBase, mapsElements } from './nft-maps.js'
 import { categorize, portLabel, shortHash, type EndpointInfo, type ServicePortInfo } from './serviceport.js'
 
 export const NFT_FAMILY = 'ip' as const
@@ -61,10 +62,16 @@ const SHARD_MAPS = new Set<string>([MAPS.serviceIPs, MAPS.serviceNodeports])
 /** Maps whose elements live in the main table when sharded (verdicts into main's reject chain). */
 export const MAIN_MAPS = new Set<string>([MAPS.noEndpointServices, MAPS.noEndpointNodeports])
 
+/** The 'maps' layout's fixed objects depend on the pod network (ClusterIP masquerade set). */
+export interface MapsLayout {
+  clusterCIDR: string
+}
+
 /** Base chains, maps and their fixed rules. */
-export function baseObjects(layout: BaseLayout = 'single'): { chains: NftChain[]; maps: NftSet[]; rules: [string, string][] } {
-  const all = allBaseObjects()
+export function baseObjects(layout: BaseLayout = 'single', maps?: MapsLayout): { chains: NftChain[]; maps: NftSet[]; rules: [string, string][] } {
+  const all = allBaseObjects(maps)
   if (layout === 'single') return all
+  if (maps) throw new Error('nftables: the maps layout is one table, not sharded')
   const inShard = (name: string): boolean => SHARD_CHAINS.has(name) === (layout === 'shard')
   // main needs no mark-for-masquerade chain (only shard rules jump to it)
   const keep = (name: string): boolean => inShard(name) && (layout === 'shard' || name !== CHAINS.markMasq)
@@ -75,7 +82,7 @@ export function baseObjects(layout: BaseLayout = 'single'): { chains: NftChain[]
   }
 }
 
-function allBaseObjects(): { chains: NftChain[]; maps: NftSet[]; rules: [string, string][] } {
+function allBaseObjects(mapsLayout?: MapsLayout): { chains: NftChain[]; maps: NftSet[]; rules: [string, string][] } {
   const c = CHAINS
   const chains: NftChain[] = [
     { kind: 'chain', name: c.natPrerouting, type: 'nat', hook: 'prerouting', priority: 'dstnat' },
@@ -99,17 +106,21 @@ function allBaseObjects(): { chains: NftChain[]; maps: NftSet[]; rules: [string,
   ]
   // NodePorts answer on every local address but loopback: DNAT of 127/8 would need route_localnet.
   const localDst = 'fib daddr type local ip daddr != 127.0.0.0/8'
+  const nodeportVmap = `meta l4proto . th dport vmap @${MAPS.serviceNodeports}`
+  const m = mapsLayout ? mapsBase(mapsLayout.clusterCIDR, c.markMasq, localDst, nodeportVmap) : undefined
   const rules: [string, string][] = [
     [c.natPrerouting, `jump ${c.services}`],
     [c.natOutput, `jump ${c.services}`],
+    ...(m?.postroutingHead.map((r): [string, string] => [c.natPostrouting, r]) ?? []),
     [c.natPostrouting, `jump ${c.masquerading}`],
     [c.filterInput, `ct state new jump ${c.nodeportEndpointsCheck}`],
     [c.filterInput, `ct state new jump ${c.serviceEndpointsCheck}`],
     [c.filterForward, `ct state new jump ${c.serviceEndpointsCheck}`],
     [c.filterOutput, `ct state new jump ${c.serviceEndpointsCheck}`],
+    ...(m?.servicesHead.map((r): [string, string] => [c.services, r]) ?? []),
     [c.services, `ip daddr . meta l4proto . th dport vmap @${MAPS.serviceIPs}`],
     // last: a ClusterIP match above wins over a NodePort on the same port
-    [c.services, `${localDst} meta l4proto . th dport vmap @${MAPS.serviceNodeports}`],
+    ...(m ? m.servicesTail.map((r): [string, string] => [c.services, r]) : [[c.services, `${localDst} ${nodeportVmap}`] as [string, string]]),
     [c.serviceEndpointsCheck, `ip daddr . meta l4proto . th dport vmap @${MAPS.noEndpointServices}`],
     [c.nodeportEndpointsCheck, `${localDst} meta l4proto . th dport vmap @${MAPS.noEndpointNodeports}`],
     [c.markMasq, `meta mark set meta mark | ${MASQ_MARK}`],
@@ -121,12 +132,18 @@ function allBaseObjects(): { chains: NftChain[]; maps: NftSet[]; rules: [string,
     [c.reject, 'meta l4proto tcp reject with tcp reset'],
     [c.reject, 'reject'],
   ]
+  if (m) {
+    chains.push(...m.chains)
+    maps.push(...m.sets)
+    rules.push(...m.rules)
+  }
   return { chains, maps, rules }
 }
 
 export interface MapElement {
   map: string
   key: string
+  /** '' for a set element. */
   value: string
 }
 
@@ -152,9 +169,10 @@ export interface ProxyNetConfig {
    * anonymous set names by scanning the table's sets, so a full sync grows quadratically
    * (measured: 4k services 8 s, 7 s of it in the kernel). 'cascade': N rules
    * `numgen random mod (N-i) == 0 goto endpoint-i`, the same uniform choice iptables makes with
-   * -m statistic, no sets, linear (4k services 3.7 s).
+   * -m statistic, no sets, linear (4k services 3.7 s). 'maps' (nft-maps.ts): fixed rules, a
+   * Service is map elements only; what it cannot express falls back to 'cascade' chains.
    */
-  dispatch?: 'vmap' | 'cascade'
+  dispatch?: 'vmap' | 'cascade' | 'maps'
 }
 
 export function serviceChainName(sp: ServicePortInfo, prefix: 'service' | 'local' | 'external' | 'firewall'): string {
@@ -183,14 +201,15 @@ export function addServicePort(f: Fragment, sp: ServicePortInfo, cfg: ProxyNetCo
   const extChain = serviceChainName(sp, 'external')
   const hasExternal = sp.nodePort !== undefined || sp.externalIPs.length > 0 || sp.loadBalancerIPs.length > 0
   const rejectOrDrop = (): string => (cat.cluster.length ? 'drop' : `goto ${CHAINS.reject}`)
-  const el = (map: string, key: string, value: string): void => void f.elements.set(`${map} ${key}`, { map, key, value })
+  const el = (map: string, key: string, value = ''): void => void f.elements.set(`${map} ${key}`, { map, key, value })
+  if (cfg.dispatch === 'maps' && fitsMaps(sp, cat, hasExternal)) return mapsElements(sp, cat.cluster, el)
 
   const dispatch = (eps: EndpointInfo[]): string[] => {
     const rules: string[] = []
     if (sp.affinitySeconds !== undefined)
       for (const ep of eps) rules.push(`ip saddr @${affinitySetName(sp, ep)} goto ${endpointChainName(sp, ep)}`)
     if (eps.length === 1) rules.push(`goto ${endpointChainName(sp, eps[0]!)}`)
-    else if (cfg.dispatch === 'cascade')
+    else if (cfg.dispatch === 'cascade' || cfg.dispatch === 'maps')
       eps.forEach((ep, i) => {
         const left = eps.length - i
         rules.push(left > 1 ? `numgen random mod ${left} == 0 goto ${endpointChainName(sp, ep)}` : `goto ${endpointChainName(sp, ep)}`)
@@ -353,7 +372,7 @@ function emitDeltas(family: typeof NFT_FAMILY, txTable: string, deltas: Map<stri
   for (const [t, d] of ds) {
     // grouped by map so they render (and encode) as few element messages
     const elems = [...d.addElems].sort((a, b) => (a.map < b.map ? -1 : a.map > b.map ? 1 : 0))
-    for (const e of elems) room(1).add({ kind: 'element', set: e.map, key: e.key, value: e.value }, t)
+    for (const e of elems) room(1).add({ kind: 'element', set: e.map, key: e.key, ...(e.value ? { value: e.value } : {}) }, t)
   }
   return txs.filter((t, i) => i < start || t.size > 0)
 }
@@ -398,7 +417,11 @@ export class NftState {
     readonly family: typeof NFT_FAMILY = NFT_FAMILY,
     /** 0: one table (upstream's layout). */
     readonly shards = 0,
-  ) {}
+    /** The 'maps' layout's base objects (one table). */
+    readonly maps?: MapsLayout,
+  ) {
+    if (maps && shards) throw new Error('nftables: the maps layout is one table, not sharded')
+  }
 
   get chainCount(): number {
     return this.totals.chains
@@ -447,7 +470,7 @@ export class NftState {
     let chains = 0
     let rules = 0
     for (const t of this.tables) {
-      const b = baseObjects(this.layoutOf(t))
+      const b = baseObjects(this.layoutOf(t), this.maps)
       chains += b.chains.length
       rules += b.rules.length
     }
@@ -465,15 +488,15 @@ export class NftState {
       const layout = this.layoutOf(t)
       const cur = opts.current?.get(t)
       const w = want.get(t)!
-      if (cur && baseMatches(cur, layout)) {
+      if (cur && baseMatches(cur, layout, this.maps)) {
         adopted++
-        deltas.set(t, adoptDelta(cur, w, layout))
+        deltas.set(t, adoptDelta(cur, w, layout, this.maps))
         continue
       }
       replaced++
       const table = { kind: 'table' as const, comment: 'netkube service proxy' }
       head.add(table, t).delete(table, t).add(table, t)
-      const base = baseObjects(layout)
+      const base = baseObjects(layout, this.maps)
       for (const c of base.chains) head.add(c, t)
       for (const m of base.maps) head.add(m, t)
       for (const [chain, rule] of base.rules) head.add({ kind: 'rule', chain, rule }, t)
@@ -584,8 +607,8 @@ export class NftState {
 const sameNormalized = (a: string[], b: string[]): boolean => a.length === b.length && a.every((r, i) => normalizeRule(r) === normalizeRule(b[i]!))
 
 /** The kernel's table has our base chains (with their rules) and maps: it can be diffed, not replaced. */
-function baseMatches(cur: NftTableState, layout: BaseLayout): boolean {
-  const base = baseObjects(layout)
+function baseMatches(cur: NftTableState, layout: BaseLayout, maps?: MapsLayout): boolean {
+  const base = baseObjects(layout, maps)
   const want = new Map<string, string[]>(base.chains.map((c) => [c.name, []]))
   for (const [chain, rule] of base.rules) want.get(chain)!.push(rule)
   for (const c of base.chains) {
@@ -594,27 +617,31 @@ function baseMatches(cur: NftTableState, layout: BaseLayout): boolean {
   }
   for (const m of base.maps) {
     const k = cur.sets.get(m.name)
-    if (!k || k.kind !== 'map' || k.type !== m.type) return false
+    if (!k || k.kind !== m.kind || k.type !== m.type) return false
   }
   return true
 }
 
+/** Element values read back over netlink are already in our text form: normalize only when they differ. */
+const sameValue = (a: string, b: string): boolean => a === b || normalizeRule(a) === normalizeRule(b)
+
 /** Everything the kernel's table holds beyond or unlike `want` (its base objects already match). */
-function adoptDelta(cur: NftTableState, want: Fragment, layout: BaseLayout): Delta {
+function adoptDelta(cur: NftTableState, want: Fragment, layout: BaseLayout, maps?: MapsLayout): Delta {
   const d = emptyDelta()
-  const base = baseObjects(layout)
+  const base = baseObjects(layout, maps)
   const baseChains = new Set(base.chains.map((c) => c.name))
   const baseMaps = new Set(base.maps.map((m) => m.name))
   for (const map of baseMaps) {
     const have = cur.sets.get(map)!.elements
     for (const [key, value] of have) {
       const w = want.elements.get(`${map} ${key}`)
-      if (!w || normalizeRule(w.value) !== normalizeRule(value ?? '')) d.delElems.push({ map, key, value: value ?? '' })
+      if (!w || !sameValue(w.value, value ?? '')) d.delElems.push({ map, key, value: value ?? '' })
     }
   }
   for (const e of want.elements.values()) {
-    const v = cur.sets.get(e.map)?.elements.get(e.key)
-    if (v === undefined || normalizeRule(v) !== normalizeRule(e.value)) d.addElems.push(e)
+    const have = cur.sets.get(e.map)?.elements
+    // a set element has no value: presence is all
+    if (!have?.has(e.key) || !sameValue(have.get(e.key) ?? '', e.value)) d.addElems.push(e)
   }
   // sets: stale or redeclared ones go (chains using a redeclared set are rewritten)
   const recreated = new Set<string>()

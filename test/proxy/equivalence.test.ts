@@ -9,6 +9,7 @@ import { FakeNft, NftExec, type NftRunner, type NftTableState } from '../../src/
 import { normalizeRule } from '../../src/net/nft-list.js'
 import { NftNetlinkRunner } from '../../src/net/nft-netlink.js'
 import { NftBackend } from '../../src/proxy/nft-backend.js'
+import { MAX_SLOTS } from '../../src/proxy/nft-maps.js'
 import { Proxier } from '../../src/proxy/proxier.js'
 import { withNetns, cleanupRunNamespaces } from '../helpers/netns.js'
 import { need } from '../helpers/prereq.js'
@@ -46,8 +47,12 @@ function randomService(r: () => number, name: string, i: number): Service {
   return svc(name, spec)
 }
 
+// sometimes more endpoints than the maps layout has slots (MAX_SLOTS): the Service moves to chains and back
+const MANY = Array.from({ length: MAX_SLOTS + 2 }, (_, i) => `10.244.4.${10 + i}`)
+
 function randomSlice(r: () => number, name: string, udp: boolean): EndpointSlice {
-  const eps = IPS.filter(() => r() < 0.6).map((ip) => ({ ip, node: r() < 0.5 ? NODE.name : 'node-b', ready: r() < 0.8 }))
+  const ips = r() < 0.15 ? MANY : IPS
+  const eps = ips.filter(() => r() < 0.6 || ips === MANY).map((ip) => ({ ip, node: r() < 0.5 ? NODE.name : 'node-b', ready: r() < 0.8 || ips === MANY }))
   return slice(name, eps, { protocol: udp ? 'UDP' : 'TCP' })
 }
 
@@ -118,30 +123,36 @@ async function readAll(nft: NftRunner, b: NftBackend): Promise<Map<string, NftTa
   return nft.readTables!('ip', b.state.tables)
 }
 
-t.test('fake: incremental == full, 40 seeds × 60 steps, sharded and not', async (t) => {
-  for (const shards of [0, 3])
+const LAYOUTS = [
+  { shards: 0, dispatch: 'cascade' },
+  { shards: 3, dispatch: 'cascade' },
+  { shards: 0, dispatch: 'maps' },
+] as const
+
+t.test('fake: incremental == full, 40 seeds × 60 steps, sharded, not, and the maps layout', async (t) => {
+  for (const { shards, dispatch } of LAYOUTS)
     for (let seed = 1; seed <= 40; seed++) {
       const inc = new FakeNft()
-      const bInc = new NftBackend(inc, { clusterCIDR: NODE.clusterCIDR, dispatch: 'cascade' }, { adopt: true, shards })
+      const bInc = new NftBackend(inc, { clusterCIDR: NODE.clusterCIDR, dispatch }, { adopt: true, shards })
       const final = await fuzz(proxier(bInc), seed, 60)
       const full = new FakeNft()
-      const bFull = new NftBackend(full, { clusterCIDR: NODE.clusterCIDR, dispatch: 'cascade' }, { shards })
+      const bFull = new NftBackend(full, { clusterCIDR: NODE.clusterCIDR, dispatch }, { shards })
       const pf = proxier(bFull)
       feedAll(pf, final)
       await pf.syncNow()
       const a = canonical(await readAll(inc, bInc))
       const b = canonical(await readAll(full, bFull))
       if (a !== b) {
-        t.equal(a, b, `shards ${shards} seed ${seed}`)
+        t.equal(a, b, `${dispatch} shards ${shards} seed ${seed}`)
         return
       }
       // a restart adopting the incrementally built tables writes nothing
-      const bAdopt = new NftBackend(inc, { clusterCIDR: NODE.clusterCIDR, dispatch: 'cascade' }, { adopt: true, shards })
+      const bAdopt = new NftBackend(inc, { clusterCIDR: NODE.clusterCIDR, dispatch }, { adopt: true, shards })
       const pa = proxier(bAdopt)
       feedAll(pa, final)
       await pa.syncNow()
       if (bAdopt.lastPlan!.txs.length) {
-        t.same(bAdopt.lastPlan!.txs.map((x) => x.render()), [], `shards ${shards} seed ${seed}: adoption wrote something`)
+        t.same(bAdopt.lastPlan!.txs.map((x) => x.render()), [], `${dispatch} shards ${shards} seed ${seed}: adoption wrote something`)
         return
       }
     }
@@ -169,6 +180,31 @@ t.test('kernel: netlink incremental == nft -f full sync, sharded', { skip: need(
     feedAll(pa, final)
     await pa.syncNow()
     t.same(bAdopt.lastPlan!.txs.map((x) => x.render()), [], `seed ${seed}: adopting the kernel's tables writes nothing`)
+    inc.close()
+    bAdopt.close()
+  }
+})
+
+t.test('kernel: maps layout, netlink incremental == nft -f full sync', { skip: need('nft', 'addon:setns') }, async (t) => {
+  const nsInc = await withNetns(t, 'eqmi')
+  const nsFull = await withNetns(t, 'eqmf')
+  const cfg = { clusterCIDR: NODE.clusterCIDR, dispatch: 'maps' } as const
+  for (const seed of [11, 12, 13]) {
+    const inc = new NftNetlinkRunner(nsInc)
+    const bInc = new NftBackend(inc, cfg, { adopt: true, chunkOps: 40 })
+    const final = await fuzz(proxier(bInc), seed, 40)
+    t.ok(inc.sent.netlink > inc.sent.nft, `seed ${seed}: ${inc.sent.netlink} netlink batches, ${inc.sent.nft} through nft -f`)
+    const full = new NftExec(nsFull)
+    const bFull = new NftBackend(full, cfg)
+    const pf = proxier(bFull)
+    feedAll(pf, final)
+    await pf.syncNow()
+    t.equal(canonical(await readAll(new NftExec(nsInc), bInc)), canonical(await readAll(full, bFull)), `seed ${seed}: the same table`)
+    const bAdopt = new NftBackend(new NftNetlinkRunner(nsInc), cfg, { adopt: true, chunkOps: 40 })
+    const pa = proxier(bAdopt)
+    feedAll(pa, final)
+    await pa.syncNow()
+    t.same(bAdopt.lastPlan!.txs.map((x) => x.render()), [], `seed ${seed}: adopting the kernel's table writes nothing`)
     inc.close()
     bAdopt.close()
   }

@@ -403,3 +403,51 @@ t.test('full resync adopts a table left by a previous process, never duplicates'
   t.not(h.dump(), first)
   t.equal(h.dump(), await fullReference([web], [slice('web', three.slice(0, 2))]))
 })
+
+t.test('maps layout: a Service is elements only; an endpoint change writes no rule and no verdict', async (t) => {
+  const cfg = { clusterCIDR: NODE.clusterCIDR, dispatch: 'maps' } as const
+  const web = buildServicePorts(svc('web', { clusterIP: '10.96.0.20', ...NP }), [slice('web', three)], NODE.name)
+  const f = buildFragment(web, cfg)
+  t.same([...f.chains.keys()], [], 'no per-Service chains')
+  t.same(
+    [...f.elements.values()].map((e) => `${e.map} ${e.key}${e.value ? ` : ${e.value}` : ''}`).sort(),
+    [
+      'cluster-ips 10.96.0.20 . tcp . 80',
+      'endpoints-3 10.96.0.20 . tcp . 80',
+      'hairpin 10.244.1.11 . 10.244.1.11 . 10.96.0.20 . tcp . 80',
+      'hairpin 10.244.2.12 . 10.244.2.12 . 10.96.0.20 . tcp . 80',
+      'hairpin 10.244.3.13 . 10.244.3.13 . 10.96.0.20 . tcp . 80',
+      'nodeport-endpoints-3 tcp . 30080',
+      'nodeport-slot-0 tcp . 30080 : 10.244.1.11 . 8080',
+      'nodeport-slot-1 tcp . 30080 : 10.244.2.12 . 8080',
+      'nodeport-slot-2 tcp . 30080 : 10.244.3.13 . 8080',
+      'slot-0 10.96.0.20 . tcp . 80 : 10.244.1.11 . 8080',
+      'slot-1 10.96.0.20 . tcp . 80 : 10.244.2.12 . 8080',
+      'slot-2 10.96.0.20 . tcp . 80 : 10.244.3.13 . 8080',
+    ],
+  )
+  // what cannot be elements keeps its chains
+  const aff = buildServicePorts(svc('web', { clusterIP: '10.96.0.20', sessionAffinity: 'ClientIP' }), [slice('web', three)], NODE.name)
+  t.ok(buildFragment(aff, cfg).chains.size > 0, 'ClientIP affinity: per-Service chains')
+
+  const nft = new FakeNft()
+  const p = new Proxier({ backend: new NftBackend(nft, cfg), node: { ...NODE }, manual: true })
+  p.onService(undefined, svc('web', { clusterIP: '10.96.0.20' }))
+  const s3 = slice('web', three)
+  p.onEndpointSlice(undefined, s3)
+  p.setSynced()
+  await p.syncNow()
+  p.onEndpointSlice(s3, slice('web', three.slice(0, 2)))
+  await p.syncNow()
+  const ops = nft.lastTransaction!.ops
+  t.ok(ops.length > 0 && ops.every((o) => o.obj.kind === 'element' && (o.obj.value === undefined || /^\d/.test(o.obj.value))), 'only data elements')
+  t.same(
+    nft.lastTransaction!.render().trim().split('\n'),
+    [
+      'delete element ip netkube-proxy endpoints-3 { 10.96.0.20 . tcp . 80 }',
+      'delete element ip netkube-proxy slot-2 { 10.96.0.20 . tcp . 80 }',
+      'delete element ip netkube-proxy hairpin { 10.244.3.13 . 10.244.3.13 . 10.96.0.20 . tcp . 80 }',
+      'add element ip netkube-proxy endpoints-2 { 10.96.0.20 . tcp . 80 }',
+    ],
+  )
+})
