@@ -118,7 +118,8 @@ export async function startProxy(opts: StartProxyOptions): Promise<ProxyHandle> 
   else if (!opts.netns) (await import('./node.js')).assertNotRootNetns(undefined)
   const metrics = new ProxyMetrics()
   const backend = makeBackend(opts)
-  const hc = (opts.healthCheckServers ?? !opts.netns) ? new HealthCheckServers(() => proxier.lastError === undefined, opts.healthCheckHost) : undefined
+  // From outside the node (--netns) the servers listen inside its namespace, which needs the setns addon.
+  const hc = (opts.healthCheckServers ?? (!opts.netns || canSetns())) ? new HealthCheckServers(() => proxier.lastError === undefined, opts.healthCheckHost, opts.netns) : undefined
   let hcSync: Promise<void> = Promise.resolve()
   const proxier: Proxier = new Proxier({
     onSynced: (ports) => {
