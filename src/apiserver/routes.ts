@@ -16,6 +16,7 @@ import { startWatch } from './watch.js'
 import { decodeK8sProtobuf, ProtobufError } from './protobuf.js'
 import { decodeJsonBody } from './json-body.js'
 import { requestManager } from './field-manager.js'
+import { kubeletLogError, LOG_PARAMS, validateLogOptions } from './pod-log.js'
 import { parse as parseYaml } from 'yaml'
 import type { Metrics } from './metrics.js'
 
@@ -425,6 +426,7 @@ export function registerResourceRoutes(app: FastifyInstance, o: RouteOptions): v
   const podLog = async (req: FastifyRequest, reply: FastifyReply, ns: string, name: string, q: Query): Promise<unknown> => {
     const pods = findResource('', 'v1', 'pods')!
     const pod = (await reg.get(pods, ns, name)) as Pod
+    validateLogOptions(name, q)
     const names = pod.spec.containers.map((c) => c.name)
     let container = q.container
     if (!container) {
@@ -445,7 +447,7 @@ export function registerResourceRoutes(app: FastifyInstance, o: RouteOptions): v
     const port = node.status?.daemonEndpoints?.kubeletEndpoint?.Port
     if (!ip || !port) throw E.badRequest(`node ${pod.spec.nodeName} has no kubelet endpoint`)
     const params = new URLSearchParams()
-    for (const k of ['follow', 'previous', 'timestamps', 'tailLines', 'sinceSeconds', 'sinceTime', 'limitBytes']) {
+    for (const k of LOG_PARAMS) {
       const v = q[k]
       if (v !== undefined) params.set(k, v)
     }
@@ -459,10 +461,7 @@ export function registerResourceRoutes(app: FastifyInstance, o: RouteOptions): v
     } catch (err) {
       throw E.internal(`Get "${url}": ${(err as Error).message}`)
     }
-    if (!res.ok) {
-      const text = await res.text()
-      throw E.internal(`kubelet answered ${res.status}: ${text.trim()}`)
-    }
+    if (!res.ok) throw kubeletLogError(res.status, await res.text(), name)
     reply.header('Content-Type', 'text/plain')
     return reply.send(res.body ? Readable.fromWeb(res.body as never) : '')
   }

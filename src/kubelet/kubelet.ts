@@ -114,14 +114,11 @@ export async function startKubelet(o: KubeletOptions): Promise<Kubelet> {
     host: o.listenHost ?? '0.0.0.0',
     port: o.port ?? 10250,
     registry,
-    logPath: (ns, pod, container, previous) => {
+    logSource: (ns, pod, container, previous) => {
       const w = [...workers.values()].find((x) => x.pod.metadata.namespace === ns && x.pod.metadata.name === pod)
-      if (!w) return undefined
-      const name = container ?? w.pod.spec.containers[0]!.name
-      const count = w.currentRestartCount(name)
-      if (count === undefined) return undefined
-      if (previous) return count > 0 ? w.logPath(name, count - 1) : undefined
-      return w.logPath(name, count)
+      if (!w) return { code: 404, message: `pod "${pod}" does not exist` }
+      const src = w.logSource(container ?? w.pod.spec.containers[0]!.name, previous)
+      return 'path' in src ? src : { code: src.notFound ? 404 : 400, message: src.message }
     },
   })
 

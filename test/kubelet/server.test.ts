@@ -5,7 +5,7 @@ import { startKubeletServer } from '../../src/kubelet/server.js'
 t.test('kubelet endpoint: /healthz with the shared probe semantics, /metrics, logs 404', async (t) => {
   const registry = new Registry()
   new Counter({ name: 'netkube_kubelet_test_total', help: 'x', registers: [registry] }).inc()
-  const srv = await startKubeletServer({ host: '127.0.0.1', port: 0, registry, logPath: () => undefined })
+  const srv = await startKubeletServer({ host: '127.0.0.1', port: 0, registry, logSource: () => ({ code: 404, message: 'pod "p" does not exist' }) })
   t.teardown(() => srv.close())
   const get = async (path: string) => {
     const r = await fetch(`http://127.0.0.1:${srv.port}${path}`)
