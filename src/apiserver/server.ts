@@ -17,6 +17,7 @@ import { runEvery } from '../util/periodic.js'
 import { LeaseEndpointReconciler } from './lease-reconciler.js'
 import { defaultSANs, ensureServingCerts } from './certs.js'
 import { apiGroupDoc, apiGroupList, apiResourceList, apiVersions } from './discovery.js'
+import { fetchKubeletSummary, registerMetricsRoutes } from './metrics-api.js'
 import * as E from './errors.js'
 import { writeKubeconfig } from './kubeconfig.js'
 import { createMetrics, type Metrics } from './metrics.js'
@@ -202,6 +203,8 @@ export function buildApiApp(o: AppOptions): FastifyInstance {
     return doc
   })
 
+  const kubeletScheme = o.kubeletScheme ?? 'http'
+  registerMetricsRoutes(app, { registry: o.registry, summary: (node) => fetchKubeletSummary(node, kubeletScheme) })
   registerResourceRoutes(app, {
     registry: o.registry,
     metrics,

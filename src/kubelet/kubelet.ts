@@ -14,6 +14,7 @@ import { createInformer } from '../client/informer.js'
 import { listNetns } from '../net/netns.js'
 import { CniRuntime } from './cni-runtime.js'
 import { ProcessRuntime } from './runtime.js'
+import { StatsSampler } from './stats.js'
 import { SandboxManager } from './sandbox.js'
 import { PodWorker } from './pod-worker.js'
 import { computePodStatus, statusKey, statusWriteNeeded } from './pod-status.js'
@@ -51,6 +52,8 @@ export interface KubeletOptions {
   /** How often configMap/secret volumes are rewritten from the API (default 2 s). */
   volumeRefreshMs?: number
   nodeLabels?: Record<string, string>
+  /** How often container and node usage is sampled for /stats/summary (default 5 s). */
+  statsPeriodMs?: number
 }
 
 export interface Kubelet {
@@ -110,7 +113,18 @@ export async function startKubelet(o: KubeletOptions): Promise<Kubelet> {
     volume: (name) => orMissing(o.client.resource<PersistentVolume>(res('persistentvolumes')).get(name)),
   }
 
+  const stats = new StatsSampler(
+    o.nodeName,
+    () => runtime.list().filter((c) => c.running),
+    (uid) => {
+      const m = workers.get(uid)?.pod.metadata
+      return m ? { name: m.name!, namespace: m.namespace!, uid } : undefined
+    },
+    o.statsPeriodMs,
+  )
+  stats.start()
   const server = await startKubeletServer({
+    summary: () => stats.summary(),
     host: o.listenHost ?? '0.0.0.0',
     port: o.port ?? 10250,
     registry,
@@ -281,6 +295,7 @@ export async function startKubelet(o: KubeletOptions): Promise<Kubelet> {
     async stop(opts = {}) {
       clearInterval(tick)
       clearInterval(orphanTick)
+      stats.stop()
       heartbeat.stop()
       informer.stop()
       if (opts.killPods) await Promise.all([...workers.values()].map((w) => w.terminate(2000)))

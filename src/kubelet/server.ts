@@ -6,6 +6,7 @@ import type { Registry } from 'prom-client'
 import { probeReply } from '../util/status-server.js'
 import { parseTimestamp } from './cri-log.js'
 import { readContainerLog, type ReadLogOptions } from './log-reader.js'
+import type { Summary } from './stats.js'
 
 /** Where one container instance's log is, or why there is none (upstream's texts and codes). */
 export type LogSource =
@@ -22,6 +23,8 @@ export interface KubeletServerOptions {
   host: string
   port: number
   registry: Registry
+  /** Resource usage of the node and its pods (stats.ts), served on /stats/summary. */
+  summary?: () => Summary
   /** The log of a container (previous = the instance before the current one). */
   logSource(namespace: string, pod: string, container: string | undefined, previous: boolean): LogSource
 }
@@ -65,6 +68,10 @@ export async function startKubeletServer(o: KubeletServerOptions): Promise<{ por
   app.get('/metrics', async (_req, reply) => {
     reply.header('content-type', o.registry.contentType)
     return o.registry.metrics()
+  })
+  app.get('/stats/summary', async (_req, reply) => {
+    if (!o.summary) return reply.code(404).type('text/plain').send('404 page not found')
+    return o.summary()
   })
   app.get<{ Params: { ns: string; pod: string; container?: string }; Querystring: LogQuery }>('/containerLogs/:ns/:pod/:container?', async (req, reply) => {
     const { ns, pod, container } = req.params
