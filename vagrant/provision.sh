@@ -56,12 +56,12 @@ fi
 
 if [ "$ROLE" = server ]; then
   mkdir -p "$STATE/server"
+  # The cluster CA from the Vagrantfile (copied before the first start, as kubeadm's copy-certs does).
+  install -d -m 700 "$STATE/server/pki"
+  [ -f "$STATE/server/pki/ca.key" ] || install -m 600 /netkube/vagrant/.pki/ca.key /netkube/vagrant/.pki/ca.crt "$STATE/server/pki/"
   if [ "$HA" = 1 ]; then
-    # One CA and token file for every apiserver (copied before the first start, as kubeadm's
-    # copy-certs does); etcd is the cluster above; the DNS add-on reaches the API through the
-    # kubernetes Service so both servers want the same Deployment.
-    install -d -m 700 "$STATE/server/pki"
-    [ -f "$STATE/server/pki/ca.key" ] || install -m 600 /netkube/vagrant/.pki/ca.key /netkube/vagrant/.pki/ca.crt "$STATE/server/pki/"
+    # One token file for every apiserver; etcd is the cluster above; the DNS add-on reaches the
+    # API through the kubernetes Service so both servers want the same Deployment.
     [ -f "$STATE/server/tokens.csv" ] || install -m 600 /netkube/vagrant/.pki/tokens.csv "$STATE/server/tokens.csv"
     ETCD_FLAGS="--etcd-servers $ETCD_ENDPOINTS --dns-kubeconfig $STATE/server/dns.kubeconfig --dns-api-server https://10.96.0.1:443"
   else
@@ -87,11 +87,23 @@ KCFG
 if [ "$HA" != 1 ]; then
   until curl -ksf "https://$SERVER_IP:6443/readyz" >/dev/null; do echo "waiting for the apiserver on $SERVER_IP…"; sleep 3; done
 fi
+# The kubelet's serving certificate from the cluster CA, in its default --cert-dir; the
+# apiserver (which verifies kubelets against that CA) is its only allowed caller.
+KPKI="$STATE/agent/kubelet/pki"
+if [ ! -f "$KPKI/kubelet.crt" ]; then
+  install -d -m 700 "$KPKI"
+  openssl ecparam -name prime256v1 -genkey -noout -out "$KPKI/kubelet.key"
+  openssl req -new -key "$KPKI/kubelet.key" -subj "/O=system:nodes/CN=system:node:$NODE_NAME" -out "$KPKI/kubelet.csr"
+  printf 'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\nsubjectAltName=DNS:%s,IP:%s\n' "$NODE_NAME" "$NODE_IP" > "$KPKI/kubelet.ext"
+  openssl x509 -req -in "$KPKI/kubelet.csr" -CA /netkube/vagrant/.pki/ca.crt -CAkey /netkube/vagrant/.pki/ca.key -CAcreateserial -CAserial "$KPKI/ca.srl" -days 3650 -sha256 -extfile "$KPKI/kubelet.ext" -out "$KPKI/kubelet.crt"
+fi
+# The kubeconfig skips server verification; the kubelet still needs the CA to check the apiserver's client certificate.
+CLIENT_CA_FLAGS="--client-ca-file /netkube/vagrant/.pki/ca.crt"
 # Every apiserver when the agent's client can fail over between them (its usage lists the flag).
 API_FLAGS=""
 AGENT_USAGE=$(netkube agent 2>&1 || true)
 if [ "$HA" = 1 ] && [[ $AGENT_USAGE == *--api-servers* ]]; then API_FLAGS="--api-servers $API_SERVERS"; fi
 unit netkube-agent "netkube agent (overlay, kubelet, kube-proxy)" network-online.target \
-  "/usr/local/bin/netkube agent --kubeconfig $STATE/node.kubeconfig --node-name $NODE_NAME --node-ip $NODE_IP --iface eth1 $API_FLAGS --etcd-endpoints $ETCD_ENDPOINTS --state-dir $STATE/agent --proxy-mode $PROXY_MODE --backend $BACKEND --allow-root-netns" \
+  "/usr/local/bin/netkube agent --kubeconfig $STATE/node.kubeconfig --node-name $NODE_NAME --node-ip $NODE_IP --iface eth1 $API_FLAGS --etcd-endpoints $ETCD_ENDPOINTS --state-dir $STATE/agent $CLIENT_CA_FLAGS --proxy-mode $PROXY_MODE --backend $BACKEND --allow-root-netns" \
   KillMode=process
 echo "netkube $ROLE on $NODE_NAME ($NODE_IP) is up"

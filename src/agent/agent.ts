@@ -14,6 +14,7 @@ import { startOverlayAgent, type OverlayAgent } from '../overlay/agent.js'
 import { install as installCni } from '../../cni/install.js'
 import { startCniServer, type CniServer } from '../../cni/server.js'
 import { startKubelet, type Kubelet } from '../kubelet/kubelet.js'
+import type { KubeletTLS } from '../kubelet/tls.js'
 import { startProxy, type ProxyHandle } from '../proxy/index.js'
 import { startNetpol, type NetpolHandle } from '../netpol/index.js'
 import { startLocalPathProvisioner } from '../localpath/provisioner.js'
@@ -41,6 +42,8 @@ export interface AgentOptions {
   proxyMode?: 'nftables' | 'iptables' | 'ipvs'
   backend?: 'vxlan' | 'host-gw'
   kubeletPort?: number
+  /** The kubelet's HTTPS identity (absent: plain HTTP, in-process tests only). */
+  kubeletTLS?: KubeletTLS
   /**
    * A dedicated node (a VM) runs the agent in its root namespace; the overlay and kube-proxy
    * refuse that unless told so, to protect a developer's machine.
@@ -124,6 +127,7 @@ export async function startAgent(o: AgentOptions): Promise<Agent> {
       clusterDomain: o.clusterDomain ?? 'cluster.local',
       ...(o.resolvConf ? { hostResolvConf: o.resolvConf } : {}),
       port: o.kubeletPort ?? 10250,
+      ...(o.kubeletTLS ? { tls: o.kubeletTLS } : {}),
       ...(o.backoffInitialMs !== undefined ? { backoffInitialMs: o.backoffInitialMs } : {}),
       ...(o.nodeStatusUpdateMs !== undefined ? { nodeStatusUpdateMs: o.nodeStatusUpdateMs } : {}),
     })

@@ -4,6 +4,8 @@ import { hostname } from 'node:os'
 import { createClient } from '../client/rest.js'
 import { loadKubeconfig, withApiServers } from '../client/kubeconfig.js'
 import { startAgent } from './agent.js'
+import { loadKubeletTLS } from '../kubelet/tls.js'
+import { join } from 'node:path'
 import { waitForSignal } from '../util/signals.js'
 import { parseDuration } from '../util/duration.js'
 
@@ -27,6 +29,10 @@ export async function main(argv: string[]): Promise<number | void> {
       'proxy-mode': { type: 'string' },
       backend: { type: 'string' },
       'kubelet-port': { type: 'string' },
+      'cert-dir': { type: 'string' },
+      'tls-cert-file': { type: 'string' },
+      'tls-private-key-file': { type: 'string' },
+      'client-ca-file': { type: 'string' },
       'no-proxy': { type: 'boolean' },
       'no-netpol': { type: 'boolean' },
       'netpol-metrics-port': { type: 'string' },
@@ -47,14 +53,25 @@ export async function main(argv: string[]): Promise<number | void> {
   const backend = v.backend
   if (backend !== undefined && backend !== 'vxlan' && backend !== 'host-gw') throw new Error(`--backend must be vxlan or host-gw, not "${backend}"`)
   const nodeName = v['node-name'] ?? hostname()
+  const stateDir = v['state-dir'] ?? `/var/lib/netkube/agent/${nodeName}`
+  const cfg = withApiServers(loadKubeconfig(v.kubeconfig), v['api-servers'])
+  // The kubelet's serving identity: --cert-dir defaults to <state-dir>/kubelet/pki.
+  const kubeletTLS = loadKubeletTLS({
+    certDir: v['cert-dir'] ?? join(stateDir, 'kubelet', 'pki'),
+    ...(v['tls-cert-file'] ? { tlsCertFile: v['tls-cert-file'] } : {}),
+    ...(v['tls-private-key-file'] ? { tlsPrivateKeyFile: v['tls-private-key-file'] } : {}),
+    ...(v['client-ca-file'] ? { clientCaFile: v['client-ca-file'] } : {}),
+    ...(cfg.caPem ? { kubeconfigCaPem: cfg.caPem } : {}),
+  })
   const agent = await startAgent({
     // --api-servers: every apiserver of an HA control plane; the client fails over among them.
-    client: createClient(withApiServers(loadKubeconfig(v.kubeconfig), v['api-servers'])),
+    client: createClient(cfg),
+    kubeletTLS,
     nodeName,
     nodeIP: v['node-ip'],
     ...(v.iface ? { iface: v.iface } : {}),
     etcdEndpoints: v['etcd-endpoints'].split(','),
-    stateDir: v['state-dir'] ?? `/var/lib/netkube/agent/${nodeName}`,
+    stateDir,
     netnsPrefix: v['netns-prefix'] ?? `nk-${nodeName}-`,
     clusterCIDR: v['cluster-cidr'] ?? '10.244.0.0/16',
     serviceCIDR: v['service-cidr'] ?? '10.96.0.0/12',

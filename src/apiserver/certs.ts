@@ -5,6 +5,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { run } from '../util/exec.js'
 import { logger } from '../util/log.js'
+import { KUBELET_CLIENT_CN } from '../kubelet/tls.js'
 
 const log = logger('apiserver-certs')
 
@@ -39,6 +40,65 @@ export async function ensureClusterCA(dir: string): Promise<{ caKey: string; caC
       '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign,digitalSignature'])
   }
   return { caKey, caCrt }
+}
+
+export interface IssuedCert {
+  certPem: string
+  keyPem: string
+  certPath: string
+  keyPath: string
+}
+
+/**
+ * A leaf certificate from the cluster CA in `caDir`, written to `outDir/base.{crt,key}` and
+ * kept there: issued again only when the wanted subject/SANs/usage change. openssl runs at
+ * issue time only (start-up, node add), never per request.
+ */
+export async function issueCert(
+  caDir: string,
+  outDir: string,
+  base: string,
+  o: { cn: string; orgs?: string[]; usage: 'serverAuth' | 'clientAuth'; sans?: string[] },
+): Promise<IssuedCert> {
+  const { caKey, caCrt } = await ensureClusterCA(caDir)
+  mkdirSync(outDir, { recursive: true, mode: 0o700 })
+  const keyPath = join(outDir, `${base}.key`)
+  const certPath = join(outDir, `${base}.crt`)
+  const specFile = join(outDir, `${base}.spec`)
+  const subj = `/${(o.orgs ?? []).map((g) => `O=${g}/`).join('')}CN=${o.cn}`
+  const sans = o.sans ?? []
+  const wanted = JSON.stringify({ subj, usage: o.usage, sans })
+  const have = existsSync(specFile) ? readFileSync(specFile, 'utf8') : ''
+  if (!existsSync(keyPath) || !existsSync(certPath) || have !== wanted) {
+    log.info({ cn: o.cn, sans }, `issuing ${base} certificate`)
+    const csr = join(outDir, `${base}.csr`)
+    const ext = join(outDir, `${base}.ext`)
+    const alt = sans.map((s) => (isIP(s) ? `IP:${s}` : `DNS:${s}`)).join(',')
+    writeFileSync(ext, `basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=${o.usage}\n${alt ? `subjectAltName=${alt}\n` : ''}`)
+    await run('openssl', ['ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', keyPath])
+    await run('openssl', ['req', '-new', '-key', keyPath, '-subj', subj, '-out', csr])
+    await run('openssl', ['x509', '-req', '-in', csr, '-CA', caCrt, '-CAkey', caKey, '-CAcreateserial', '-days', '3650', '-sha256', '-extfile', ext, '-out', certPath])
+    writeFileSync(specFile, wanted)
+  }
+  return { certPem: readFileSync(certPath, 'utf8'), keyPem: readFileSync(keyPath, 'utf8'), certPath, keyPath }
+}
+
+/**
+ * The identity the apiserver presents to kubelets (kubeadm's apiserver-kubelet-client.crt:
+ * CN kube-apiserver-kubelet-client, O kubeadm:cluster-admins). Kubelets accept only it.
+ */
+const KUBELET_CLIENT_ORG = 'kubeadm:cluster-admins'
+export function ensureKubeletClientCert(pkiDir: string): Promise<IssuedCert> {
+  return issueCert(pkiDir, pkiDir, 'apiserver-kubelet-client', { cn: KUBELET_CLIENT_CN, orgs: [KUBELET_CLIENT_ORG], usage: 'clientAuth' })
+}
+
+/**
+ * A kubelet's serving certificate (what upstream's kubelet-serving signer issues: CN
+ * system:node:NAME, O system:nodes, SANs = the node's name and addresses), written to the
+ * kubelet's cert dir as kubelet.crt/kubelet.key, the file names the kubelet looks for.
+ */
+export function issueKubeletServingCert(pkiDir: string, certDir: string, nodeName: string, addresses: string[]): Promise<IssuedCert> {
+  return issueCert(pkiDir, certDir, 'kubelet', { cn: `system:node:${nodeName}`, orgs: ['system:nodes'], usage: 'serverAuth', sans: [nodeName, ...addresses] })
 }
 
 export async function ensureServingCerts(dir: string, sans: string[]): Promise<ServingCerts> {

@@ -12,6 +12,7 @@ import { formatQuantity } from '../api/quantity.js'
 import type { Summary } from '../kubelet/stats.js'
 import * as E from './errors.js'
 import type { Registry } from './registry.js'
+import { kubeletEndpoint, readBody, type KubeletClient } from './kubelet-client.js'
 
 export const METRICS_GROUP = 'metrics.k8s.io'
 export const METRICS_VERSION = 'v1beta1'
@@ -146,16 +147,10 @@ export function registerMetricsRoutes(app: FastifyInstance, o: MetricsApiOptions
   })
 }
 
-/**
- * A kubelet's /stats/summary at the node's InternalIP and kubelet port (2 s limit). When the
- * apiserver→kubelet transport moves into one client (kubelet-client.ts), this goes through it.
- */
-export async function fetchKubeletSummary(node: Node, scheme: 'http' | 'https'): Promise<Summary> {
-  const ip = node.status?.addresses?.find((a) => a.type === 'InternalIP')?.address
-  const port = node.status?.daemonEndpoints?.kubeletEndpoint?.Port
-  if (!ip || !port) throw new Error(`node ${node.metadata.name} has no kubelet endpoint`)
-  const host = ip.includes(':') ? `[${ip}]` : ip
-  const res = await fetch(`${scheme}://${host}:${port}/stats/summary`, { signal: AbortSignal.timeout(2000) })
-  if (!res.ok) throw new Error(`kubelet answered ${res.status}`)
-  return (await res.json()) as Summary
+/** A kubelet's /stats/summary through the apiserver's kubelet client (2 s limit). */
+export async function fetchKubeletSummary(kubelet: KubeletClient, node: Node): Promise<Summary> {
+  const res = await kubelet.get(kubeletEndpoint(node), '/stats/summary', AbortSignal.timeout(2000))
+  const body = await readBody(res, 16 << 20)
+  if ((res.statusCode ?? 500) !== 200) throw new Error(`kubelet answered ${res.statusCode}: ${body.trim()}`)
+  return JSON.parse(body) as Summary
 }

@@ -2,7 +2,7 @@
 // the registry's verbs, and registry results back onto HTTP (status codes, Tables, watch
 // streams). Paths: /api/v1/... and /apis/<group>/<version>/..., each
 //   [watch/][namespaces/<ns>/]<plural>[/<name>[/<subresource>]]
-import { Readable } from 'node:stream'
+import type { IncomingMessage } from 'node:http'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { findResource, type ResourceInfo } from '../api/resources.js'
 import type { Binding, KubeObject, Node, Pod, Scale } from '../api/types.js'
@@ -19,13 +19,14 @@ import { requestManager } from './field-manager.js'
 import { kubeletLogError, LOG_PARAMS, validateLogOptions } from './pod-log.js'
 import { parse as parseYaml } from 'yaml'
 import type { Metrics } from './metrics.js'
+import { kubeletEndpoint, readBody, type KubeletClient, type KubeletEndpoint } from './kubelet-client.js'
 
 export interface RouteOptions {
   registry: Registry
   metrics: Metrics
   bookmarkIntervalMs: number
-  /** Scheme the kubelets serve /containerLogs on. */
-  kubeletScheme: 'http' | 'https'
+  /** Every call to a kubelet (logs, exec, attach, portforward) goes through it. */
+  kubelet: KubeletClient
 }
 
 export interface RequestTarget {
@@ -435,6 +436,30 @@ export function registerResourceRoutes(app: FastifyInstance, o: RouteOptions): v
     }
     if (!names.includes(container) && !(pod.spec.initContainers ?? []).some((c) => c.name === container))
       throw E.badRequest(`container ${container} is not valid for pod ${name}`)
+    const ep = await podKubelet(pod)
+    const params = new URLSearchParams()
+    for (const k of LOG_PARAMS) {
+      const v = q[k]
+      if (v !== undefined) params.set(k, v)
+    }
+    const path = `/containerLogs/${encodeURIComponent(ns)}/${encodeURIComponent(name)}/${encodeURIComponent(container)}${params.size ? '?' + params : ''}`
+    const ctl = new AbortController()
+    req.raw.on('close', () => ctl.abort())
+    let res: IncomingMessage
+    try {
+      res = await o.kubelet.get(ep, path, ctl.signal)
+    } catch (err) {
+      throw E.internal(`Get "${o.kubelet.url(ep, path)}": ${(err as Error).message}`)
+    }
+    const status = res.statusCode ?? 500
+    if (status < 200 || status > 299) throw kubeletLogError(status, await readBody(res), name)
+    reply.header('Content-Type', 'text/plain')
+    return reply.send(res)
+  }
+
+  /** The kubelet of the Node a pod is bound to (pods/log, exec, attach, portforward). */
+  const podKubelet = async (pod: Pod): Promise<KubeletEndpoint> => {
+    const name = pod.metadata.name!
     if (!pod.spec.nodeName) throw E.badRequest(`pod ${name} does not have a host assigned`)
     const nodes = findResource('', 'v1', 'nodes')!
     let node: Node
@@ -443,27 +468,7 @@ export function registerResourceRoutes(app: FastifyInstance, o: RouteOptions): v
     } catch {
       throw E.badRequest(`nodes "${pod.spec.nodeName}" not found`)
     }
-    const ip = node.status?.addresses?.find((a) => a.type === 'InternalIP')?.address
-    const port = node.status?.daemonEndpoints?.kubeletEndpoint?.Port
-    if (!ip || !port) throw E.badRequest(`node ${pod.spec.nodeName} has no kubelet endpoint`)
-    const params = new URLSearchParams()
-    for (const k of LOG_PARAMS) {
-      const v = q[k]
-      if (v !== undefined) params.set(k, v)
-    }
-    const host = ip.includes(':') ? `[${ip}]` : ip
-    const url = `${o.kubeletScheme}://${host}:${port}/containerLogs/${encodeURIComponent(ns)}/${encodeURIComponent(name)}/${encodeURIComponent(container)}${params.size ? '?' + params : ''}`
-    const ctl = new AbortController()
-    req.raw.on('close', () => ctl.abort())
-    let res: Response
-    try {
-      res = await fetch(url, { signal: ctl.signal })
-    } catch (err) {
-      throw E.internal(`Get "${url}": ${(err as Error).message}`)
-    }
-    if (!res.ok) throw kubeletLogError(res.status, await res.text(), name)
-    reply.header('Content-Type', 'text/plain')
-    return reply.send(res.body ? Readable.fromWeb(res.body as never) : '')
+    return kubeletEndpoint(node)
   }
 
   const resourceHandler = (group: string, version: string) => async (req: FastifyRequest, reply: FastifyReply) => {

@@ -15,7 +15,8 @@ import { ANONYMOUS, TokenAuthenticator, ensureTokenFile, isAnonymousPath, type U
 import { bootstrap } from './bootstrap.js'
 import { runEvery } from '../util/periodic.js'
 import { LeaseEndpointReconciler } from './lease-reconciler.js'
-import { defaultSANs, ensureServingCerts } from './certs.js'
+import { defaultSANs, ensureKubeletClientCert, ensureServingCerts } from './certs.js'
+import { KubeletClient } from './kubelet-client.js'
 import { apiGroupDoc, apiGroupList, apiResourceList, apiVersions } from './discovery.js'
 import { fetchKubeletSummary, registerMetricsRoutes } from './metrics-api.js'
 import * as E from './errors.js'
@@ -54,7 +55,6 @@ export interface ApiServerOptions {
   bookmarkIntervalMs?: number
   /** How often bootstrap objects are reconciled after start (default 60 s). */
   bootstrapIntervalMs?: number
-  kubeletScheme?: 'http' | 'https'
   /** Extra SANs for the serving certificate. */
   extraSANs?: string[]
   /** The `kubernetes` endpoint lease TTL (default 15 s, upstream's). */
@@ -80,7 +80,8 @@ export interface AppOptions {
   metrics?: Metrics
   https?: { key: string; cert: string }
   bookmarkIntervalMs?: number
-  kubeletScheme?: 'http' | 'https'
+  /** How the apiserver reaches kubelets (default: plain HTTP, for tests with a fake kubelet). */
+  kubelet?: KubeletClient
   /** Reported in /api serverAddressByClientCIDRs. */
   serverAddress?: string
   isReady?: () => boolean
@@ -203,15 +204,20 @@ export function buildApiApp(o: AppOptions): FastifyInstance {
     return doc
   })
 
-  const kubeletScheme = o.kubeletScheme ?? 'http'
-  registerMetricsRoutes(app, { registry: o.registry, summary: (node) => fetchKubeletSummary(node, kubeletScheme) })
+  const kubelet = o.kubelet ?? new KubeletClient()
+  registerMetricsRoutes(app, { registry: o.registry, summary: (node) => fetchKubeletSummary(kubelet, node) })
   registerResourceRoutes(app, {
     registry: o.registry,
     metrics,
     bookmarkIntervalMs: o.bookmarkIntervalMs ?? 60_000,
-    kubeletScheme: o.kubeletScheme ?? 'http',
+    kubelet,
   })
   return app
+}
+
+async function kubeletClientIdentity(pkiDir: string): Promise<{ certPem: string; keyPem: string }> {
+  const c = await ensureKubeletClientCert(pkiDir)
+  return { certPem: c.certPem, keyPem: c.keyPem }
 }
 
 async function waitForEtcd(store: EtcdStore, timeoutMs = 30_000): Promise<void> {
@@ -254,10 +260,11 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     registry,
     auth,
     https: { key: certs.keyPem, cert: certs.certPem },
+    // Kubelets' serving certificates come from the cluster CA; ours for them too.
+    kubelet: new KubeletClient({ caPem: certs.caPem, ...(await kubeletClientIdentity(join(opts.stateDir, 'pki'))) }),
     isReady: () => ready,
   }
   if (opts.bookmarkIntervalMs !== undefined) appOpts.bookmarkIntervalMs = opts.bookmarkIntervalMs
-  if (opts.kubeletScheme) appOpts.kubeletScheme = opts.kubeletScheme
   const app = buildApiApp(appOpts)
   const port = opts.port ?? 6443
   try {

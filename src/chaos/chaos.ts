@@ -12,8 +12,8 @@
 //   pod (delete with grace 0, or kill -9 of its processes). Only targets whose pidfile exists
 //   are eligible, so the set grows with what the lab supervises (etcd, relays, --ha servers).
 // - After each kill the loop measures the control plane's answer time (first successful GET
-//   through the same relay kubectl uses) and waits for the component to be back before the
-//   next gap; Service and DNS recovery come from the probe's samples afterwards.
+//   through the same relay kubectl uses) and waits for the component to be back (an etcd
+//   member or apiserver: serving again) before the next gap — one fault at a time; Service and DNS recovery come from the probe's samples afterwards.
 // - At the end, every check is retried for a convergence window: the claim is "converges",
 //   not "is never behind".
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
@@ -219,9 +219,10 @@ export class ChaosRun {
       } catch {
         /* already gone: the supervisor restarts it either way */
       }
+      const serving = this.servingCheck(t)
       return async () => {
         const now = readPid(file)
-        return now !== undefined && now !== pid && alive(now)
+        return now !== undefined && now !== pid && alive(now) && (await serving())
       }
     }
     const before = (await this.dnsPods()).filter(ready)
@@ -235,6 +236,28 @@ export class ChaosRun {
       const pods = await this.dnsPods()
       const replaced = t.how === 'delete' ? !pods.some((p) => p.metadata.name === name) : (pods.find((p) => p.metadata.name === name)?.status?.containerStatuses?.[0]?.restartCount ?? 0) > restarts
       return replaced && pods.filter(ready).length >= before.length
+    }
+  }
+
+  /**
+   * An etcd member or an apiserver is back when it serves again, not when its process runs:
+   * a restarted apiserver bootstraps for seconds, a restarted member must rejoin. The next
+   * kill waits for that, so the suite injects one fault at a time — killing the second of two
+   * apiservers while the first is still starting is a double fault HA is not built to hide.
+   * Checked from inside the component's node namespace, against that component only.
+   */
+  private servingCheck(t: Extract<KillTarget, { kind: 'pid' }>): () => Promise<boolean> {
+    const node = this.o.state.plan.nodes.find((n) => n.name === t.node)
+    if (!node || (t.role !== 'server' && t.role !== 'etcd')) return async () => true
+    const ns = netnsHandle(node.netns)
+    const plan = this.o.state.plan
+    const args =
+      t.role === 'etcd'
+        ? ['-s', '-m', '1', `http://127.0.0.1:${plan.etcdPort}/health`]
+        : ['-s', '-m', '1', '--cacert', join(this.o.state.stateDir, plan.ha ? `server-${node.name}` : 'server', 'pki', 'ca.crt'), `https://${node.ip}:${plan.apiPort}/readyz`]
+    return async () => {
+      const r = await ns.run('curl', args, { allowFailure: true })
+      return r.code === 0 && (t.role === 'etcd' ? /"health":\s*"true"/.test(r.stdout) : r.stdout.trim() === 'ok')
     }
   }
 

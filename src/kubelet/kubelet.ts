@@ -20,6 +20,7 @@ import { PodWorker } from './pod-worker.js'
 import { computePodStatus, statusKey, statusWriteNeeded } from './pod-status.js'
 import { NodeHeartbeat } from './node-status.js'
 import { startKubeletServer } from './server.js'
+import type { KubeletTLS } from './tls.js'
 import { logger } from '../util/log.js'
 import { deleteNetns } from '../net/netns.js'
 import { createEventRecorder } from '../events/recorder.js'
@@ -45,6 +46,8 @@ export interface KubeletOptions {
   /** Kubelet HTTP endpoint (logs, healthz, metrics); 0 picks a free port. */
   port?: number
   listenHost?: string
+  /** HTTPS identity and client CA (absent: plain HTTP, only for tests of the kubelet alone). */
+  tls?: KubeletTLS
   syncIntervalMs?: number
   /** Node lease renewal and status refresh period (kubelet's --node-status-update-frequency, 10 s). */
   nodeStatusUpdateMs?: number
@@ -128,6 +131,7 @@ export async function startKubelet(o: KubeletOptions): Promise<Kubelet> {
     host: o.listenHost ?? '0.0.0.0',
     port: o.port ?? 10250,
     registry,
+    ...(o.tls ? { tls: o.tls } : {}),
     logSource: (ns, pod, container, previous) => {
       const w = [...workers.values()].find((x) => x.pod.metadata.namespace === ns && x.pod.metadata.name === pod)
       if (!w) return { code: 404, message: `pod "${pod}" does not exist` }

@@ -1,6 +1,11 @@
-// The kubelet's HTTP endpoint: container logs (the apiserver proxies `kubectl logs` here),
-// /healthz and /metrics.
-import Fastify from 'fastify'
+// The kubelet's HTTPS endpoint: container logs (the apiserver proxies `kubectl logs` here),
+// the streaming endpoints (exec, attach, portForward: see ./streaming), /healthz and
+// /metrics. Only the apiserver may call it (./tls.ts); plain HTTP without `tls` is for
+// tests of the kubelet alone.
+import Fastify, { type FastifyInstance } from 'fastify'
+import type { IncomingMessage } from 'node:http'
+import type { Duplex } from 'node:stream'
+import { callerOf, forbiddenText, mayCall, subresourceOf, type KubeletTLS } from './tls.js'
 import { Readable } from 'node:stream'
 import type { Registry } from 'prom-client'
 import { probeReply } from '../util/status-server.js'
@@ -19,6 +24,7 @@ export type LogSource =
     }
   | { code: 400 | 404; message: string }
 
+
 export interface KubeletServerOptions {
   host: string
   port: number
@@ -27,6 +33,9 @@ export interface KubeletServerOptions {
   summary?: () => Summary
   /** The log of a container (previous = the instance before the current one). */
   logSource(namespace: string, pod: string, container: string | undefined, previous: boolean): LogSource
+  tls?: KubeletTLS
+  /** Upgrade requests (exec/attach/portForward) of an authorized caller. */
+  onUpgrade?(req: IncomingMessage, socket: Duplex, head: Buffer): void
 }
 
 type LogQuery = Partial<Record<'follow' | 'previous' | 'timestamps' | 'tailLines' | 'sinceSeconds' | 'sinceTime' | 'limitBytes', string>>
@@ -56,9 +65,40 @@ export function logOptions(q: LogQuery, nowMs = Date.now()): ReadLogOptions | st
   return o
 }
 
+/** Rejects an upgrade on the raw socket (no HTTP framework on an upgrade path). */
+function refuseUpgrade(socket: Duplex, code: number, reason: string, text: string): void {
+  socket.end(`HTTP/1.1 ${code} ${reason}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(text)}\r\nConnection: close\r\n\r\n${text}`)
+}
+
 export async function startKubeletServer(o: KubeletServerOptions): Promise<{ port: number; close(): Promise<void> }> {
-  // forceCloseConnections: a followed log must not hold a stopping kubelet open.
-  const app = Fastify({ logger: false, forceCloseConnections: true })
+  // Client certificates are requested, not required: a caller without one gets the
+  // kubelet's 401 over HTTP instead of a failed handshake.
+  const app = Fastify({
+    logger: false,
+    // A followed log must not hold a stopping kubelet open.
+    forceCloseConnections: true,
+    ...(o.tls ? { https: { key: o.tls.keyPem, cert: o.tls.certPem, ca: o.tls.clientCaPem, requestCert: true, rejectUnauthorized: false } } : {}),
+  } as never) as unknown as FastifyInstance
+  // Authentication (x509 against the client CA) then authorization (the apiserver only).
+  // Without TLS there is no identity to check: the test-only plain server trusts its caller.
+  const admit = (method: string, url: string, socket: unknown): { code: number; text: string } | undefined => {
+    if (!o.tls) return undefined
+    const caller = callerOf(socket)
+    if (!caller) return { code: 401, text: 'Unauthorized' }
+    if (!mayCall(caller)) return { code: 403, text: forbiddenText(caller, method, subresourceOf(url)) }
+    return undefined
+  }
+  app.addHook('onRequest', async (req, reply) => {
+    const refused = admit(req.method, req.url, req.raw.socket)
+    if (refused) return reply.code(refused.code).type('text/plain; charset=utf-8').send(refused.text)
+  })
+  app.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    socket.on('error', () => socket.destroy())
+    const refused = admit(req.method ?? 'GET', req.url ?? '/', socket)
+    if (refused) return refuseUpgrade(socket, refused.code, refused.code === 401 ? 'Unauthorized' : 'Forbidden', refused.text)
+    if (!o.onUpgrade) return refuseUpgrade(socket, 404, 'Not Found', '404 page not found')
+    o.onUpgrade(req, socket, head)
+  })
   // Same probe semantics as every other component's status server (one definition of /healthz).
   app.get('/healthz*', async (req, reply) => {
     const r = await probeReply('healthz', [], new URL(req.url, 'http://kubelet.local'))

@@ -7,8 +7,15 @@
 // robin and fails over: a target whose connect fails or times out is skipped for a short
 // while and the connection tries the next, so a dead apiserver costs a client no error as
 // long as another one answers. Client bytes wait unread until an upstream is connected.
+//
+// An apiserver that was just restarted accepts connections seconds before it can serve them
+// well (it bootstraps, its controllers start). Like the haproxy in front of a kubeadm HA
+// control plane (`option httpchk GET /readyz`), the relay can poll each TCP target's readyz
+// over TLS (verified with the cluster CA, no credentials sent) and send new connections to
+// targets that are not ready only when no ready one is left.
 import { createServer, connect, type Socket, type Server } from 'node:net'
-import { rmSync } from 'node:fs'
+import { request } from 'node:https'
+import { readFileSync, rmSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import { waitForSignal } from '../util/signals.js'
 
@@ -26,6 +33,31 @@ export interface RelayOptions {
   connectTimeoutMs?: number
   /** Skip a target this long after it failed (default 2 s). */
   holdDownMs?: number
+  /** Poll `GET path` over HTTPS on TCP targets; a target not answering 200 is tried last. */
+  readyCheck?: ReadyCheck
+}
+
+export interface ReadyCheck {
+  path: string
+  /** PEM of the CA that signed the targets' serving certificates. */
+  ca: string | Buffer
+  /** Poll period (default 200 ms). */
+  intervalMs?: number
+  /** A check slower than this fails (default 1 s). */
+  timeoutMs?: number
+}
+
+/** One readiness poll: true only for a 200 within the timeout. */
+function checkReady(host: string, port: number, c: ReadyCheck): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = request({ host, port, path: c.path, method: 'GET', ca: c.ca, timeout: c.timeoutMs ?? 1000, agent: false }, (res) => {
+      res.resume()
+      resolve(res.statusCode === 200)
+    })
+    req.on('timeout', () => req.destroy(new Error('timeout')))
+    req.on('error', () => resolve(false))
+    req.end()
+  })
 }
 
 /**
@@ -43,9 +75,32 @@ export function startRelay(listen: Endpoint, targets: Endpoint | Endpoint[], o: 
   const connectTimeoutMs = o.connectTimeoutMs ?? 1000
   const holdDownMs = o.holdDownMs ?? 2000
   const downUntil = list.map(() => 0)
+  const notReady = list.map(() => false)
   let cursor = 0
+  const pollers: NodeJS.Timeout[] = []
+  const rc = o.readyCheck
+  if (rc) {
+    for (const [idx, target] of list.entries()) {
+      if ('unix' in target) continue
+      let busy = false
+      const poll = (): void => {
+        if (busy) return
+        busy = true
+        void checkReady(target.host, target.port, rc).then((ok) => {
+          notReady[idx] = !ok
+          busy = false
+        })
+      }
+      poll()
+      const timer = setInterval(poll, rc.intervalMs ?? 200)
+      timer.unref()
+      pollers.push(timer)
+    }
+  }
   const server = createServer((client: Socket) => {
-    const order = targetOrder(list.length, cursor++, downUntil, Date.now())
+    // A target that is not ready counts as held down: tried only after every ready one.
+    const now = Date.now()
+    const order = targetOrder(list.length, cursor++, downUntil.map((d, i) => (notReady[i] ? Math.max(d, now + 1) : d)), now)
     let closed = false
     client.on('error', () => {
       closed = true
@@ -91,6 +146,7 @@ export function startRelay(listen: Endpoint, targets: Endpoint | Endpoint[], o: 
     }
     attempt(0)
   })
+  server.on('close', () => pollers.forEach(clearInterval))
   return new Promise((resolve, reject) => {
     server.once('error', reject)
     if ('unix' in listen) {
@@ -101,12 +157,16 @@ export function startRelay(listen: Endpoint, targets: Endpoint | Endpoint[], o: 
 }
 
 export async function main(argv: string[]): Promise<number | void> {
-  const { values } = parseArgs({ args: argv, options: { listen: { type: 'string' }, to: { type: 'string', multiple: true } } })
-  if (!values.listen || !values.to?.length) {
-    process.stderr.write('usage: netkube lab forward --listen unix:/path|host:port --to unix:/path|host:port [--to …]\n')
+  const { values } = parseArgs({
+    args: argv,
+    options: { listen: { type: 'string' }, to: { type: 'string', multiple: true }, 'ready-path': { type: 'string' }, 'ready-ca': { type: 'string' } },
+  })
+  if (!values.listen || !values.to?.length || (values['ready-path'] === undefined) !== (values['ready-ca'] === undefined)) {
+    process.stderr.write('usage: netkube lab forward --listen unix:/path|host:port --to unix:/path|host:port [--to …] [--ready-path /readyz --ready-ca CA.crt]\n')
     return 2
   }
-  const server = await startRelay(parseEndpoint(values.listen), values.to.map(parseEndpoint))
+  const readyCheck = values['ready-path'] ? { path: values['ready-path'], ca: readFileSync(values['ready-ca']!) } : undefined
+  const server = await startRelay(parseEndpoint(values.listen), values.to.map(parseEndpoint), readyCheck ? { readyCheck } : {})
   await waitForSignal()
   server.close()
 }

@@ -9,7 +9,7 @@ import { copyFileSync, mkdirSync, writeFileSync, readFileSync, existsSync, rmSyn
 import { join } from 'node:path'
 import { apiServerAddrs, etcdArgs, etcdClientUrls, labPlan, type LabNode, type LabPlan } from './plan.js'
 import { describeStatus, statusFileFor, type ComponentStatus } from './supervise-core.js'
-import { ensureClusterCA, SHARED_PKI_FILES } from '../apiserver/certs.js'
+import { ensureClusterCA, issueKubeletServingCert, SHARED_PKI_FILES } from '../apiserver/certs.js'
 import { ensureTokenFile } from '../apiserver/auth.js'
 import { netnsHandle } from '../net/door.js'
 import { spawnDaemon, stopDaemon, isAlive, killInNamespaces, type DaemonRecord } from './procs.js'
@@ -136,6 +136,21 @@ async function agentTakesApiServers(): Promise<boolean> {
  * into each server's state dir; each server then issues its own serving certificate (for
  * its own IP) from that CA on first start.
  */
+/** The PKI directory holding the cluster CA (the first server's). */
+export function labPkiDir(stateDir: string, plan: LabPlan): string {
+  const first = plan.nodes.find((n) => n.server)!
+  return join(stateDir, plan.ha ? `server-${first.name}` : 'server', 'pki')
+}
+
+/**
+ * A node's kubelet serving certificate from the cluster CA, where the agent's kubelet looks
+ * for it (`<node dir>/kubelet/pki/kubelet.{crt,key}`, its default --cert-dir): the
+ * apiserver verifies kubelets against that CA.
+ */
+export async function issueNodeKubeletCert(stateDir: string, plan: LabPlan, node: LabNode): Promise<void> {
+  await issueKubeletServingCert(labPkiDir(stateDir, plan), join(stateDir, node.name, 'kubelet', 'pki'), node.name, [node.ip])
+}
+
 async function sharePki(serverDirs: string[]): Promise<void> {
   const [first, ...rest] = serverDirs
   await ensureClusterCA(join(first!, 'pki'))
@@ -223,7 +238,9 @@ export async function labUp(o: LabUpOptions = {}): Promise<LabState> {
       const sock = join(stateDir, plan.ha ? `apiserver-${n.name}.sock` : 'apiserver.sock')
       socks.push(sock)
       const targets = [...apiAddrs.slice(i), ...apiAddrs.slice(0, i)]
-      supervised('relay', n.name, n.netns, [node, NETKUBE_MAIN, 'lab', 'forward', '--listen', `unix:${sock}`, ...targets.flatMap((t) => ['--to', t])])
+      // With several apiservers, new connections go to ready ones (a restarted one bootstraps first).
+      const readyCheck = servers.length > 1 ? ['--ready-path', '/readyz', '--ready-ca', join(serverDir(servers[0]!), 'pki', 'ca.crt')] : []
+      supervised('relay', n.name, n.netns, [node, NETKUBE_MAIN, 'lab', 'forward', '--listen', `unix:${sock}`, ...targets.flatMap((t) => ['--to', t]), ...readyCheck])
     }
     const hostPort = o.apiPort === 0 ? await freePort() : (o.apiPort ?? plan.apiPort)
     supervised('relay', 'host', undefined, [node, NETKUBE_MAIN, 'lab', 'forward', '--listen', `127.0.0.1:${hostPort}`, ...socks.flatMap((s) => ['--to', `unix:${s}`])])
@@ -253,6 +270,7 @@ export async function labUp(o: LabUpOptions = {}): Promise<LabState> {
       step(`agent on ${n.name} (overlay, kubelet, kube-proxy)`)
       const dir = join(stateDir, n.name)
       mkdirSync(dir, { recursive: true })
+      await issueNodeKubeletCert(stateDir, plan, n)
       supervised('agent', n.name, n.netns, [
         node, NETKUBE_MAIN, 'agent',
         '--kubeconfig', join(stateDir, 'node.kubeconfig'),

@@ -18,7 +18,7 @@
 import { mkdirSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { componentPidfile, componentStatus, defaultStateDir, readLabState, saveState, waitFor, type LabState } from './lab.js'
+import { componentPidfile, componentStatus, defaultStateDir, issueNodeKubeletCert, readLabState, saveState, waitFor, type LabState } from './lab.js'
 import type { LabNode, LabPlan } from './plan.js'
 import { etcdClientUrls } from './plan.js'
 import { attachNode } from './underlay.js'
@@ -141,6 +141,7 @@ export async function labNodeAdd(o: NodeAddOptions): Promise<LabNode> {
   say(`${node.name}: ${node.ip} on the underlay (netns ${node.netns})`)
   await attachNode(state.plan, node)
   mkdirSync(join(stateDir, node.name), { recursive: true })
+  await issueNodeKubeletCert(stateDir, state.plan, node)
   const rec = spawnDaemon('agent', node.name, node.netns, argv, join(stateDir, 'logs', `agent-${node.name}.log`))
   const fresh = readLabState(stateDir) ?? state
   if (!fresh.plan.nodes.some((n) => n.name === node.name)) fresh.plan.nodes.push(node)

@@ -1,7 +1,12 @@
 // Subresources (status, scale, binding, log), finalizers, graceful pod deletion and the
 // namespace lifecycle.
 import t from 'tap'
-import { createServer } from 'node:http'
+import { createServer as createHttpsServer } from 'node:https'
+import type { TLSSocket } from 'node:tls'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { issueKubeletServingCert } from '../../src/apiserver/certs.js'
 import { withApiServer } from '../helpers/apiserver.js'
 import { cm, deployment, inj, pod } from './util.js'
 
@@ -181,8 +186,14 @@ t.test('subresources and lifecycle', async (t) => {
 
   t.test('pods/log is proxied to the kubelet of the pod\'s node', async (t) => {
     const seen: string[] = []
-    const kubelet = createServer((req, res) => {
+    const callers: string[] = []
+    // The kubelet serves a certificate from the cluster CA and sees the apiserver's kubelet-client identity.
+    const dir = mkdtempSync(join(tmpdir(), 'netkube-fake-kubelet-'))
+    t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+    const serving = await issueKubeletServingCert(join(srv.stateDir, 'pki'), dir, 'logs-node', ['127.0.0.1'])
+    const kubelet = createHttpsServer({ key: serving.keyPem, cert: serving.certPem, ca: srv.caPem, requestCert: true, rejectUnauthorized: true }, (req, res) => {
       seen.push(req.url ?? '')
+      callers.push(String((req.socket as TLSSocket).getPeerCertificate().subject?.CN))
       res.writeHead(200, { 'Content-Type': 'text/plain' })
       res.end('hello from the kubelet\n')
     })
@@ -195,6 +206,7 @@ t.test('subresources and lifecycle', async (t) => {
     t.equal(r.status, 200, r.text)
     t.equal(r.text, 'hello from the kubelet\n')
     t.same(seen, ['/containerLogs/default/logpod/c?tailLines=5'])
+    t.same(callers, ['kube-apiserver-kubelet-client'], 'the apiserver presents its kubelet-client certificate')
     const unsched = await inj(srv, 'POST', pods, pod('nolog'))
     t.equal(unsched.status, 201)
     const bad = await inj(srv, 'GET', `${pods}/nolog/log`)

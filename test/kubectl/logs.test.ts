@@ -16,6 +16,7 @@ import { netnsHandle } from '../../src/net/door.js'
 import { run } from '../../src/util/exec.js'
 import { withApiServer } from '../helpers/apiserver.js'
 import { withCniNode } from '../helpers/cni-node.js'
+import { kubeletTLSFromApiServer } from '../helpers/kubelet-pki.js'
 import { RUN_PREFIX } from '../helpers/netns.js'
 import { kubectlPath, need } from '../helpers/prereq.js'
 import { waitUntil } from '../helpers/wait.js'
@@ -45,6 +46,8 @@ async function cluster(t: Test) {
     clusterDomain: 'cluster.local',
     port: 0,
     listenHost: '127.0.0.1',
+    // HTTPS with a serving certificate from the apiserver's CA: the apiserver's kubelet client trusts it.
+    tls: await kubeletTLSFromApiServer(api.stateDir, dir, 'n1'),
     syncIntervalMs: 200,
     backoffInitialMs: 1000,
   })

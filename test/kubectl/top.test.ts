@@ -10,6 +10,7 @@ import { startKubelet } from '../../src/kubelet/kubelet.js'
 import { run } from '../../src/util/exec.js'
 import { withApiServer } from '../helpers/apiserver.js'
 import { withCniNode } from '../helpers/cni-node.js'
+import { kubeletTLSFromApiServer } from '../helpers/kubelet-pki.js'
 import { RUN_PREFIX } from '../helpers/netns.js'
 import { kubectlPath, need } from '../helpers/prereq.js'
 import { waitUntil } from '../helpers/wait.js'
@@ -40,6 +41,8 @@ t.test('kubectl top', { skip: need('busybox', 'etcd', 'addon:setns') }, async (t
     clusterDNS: ['10.96.0.10'],
     port: 0,
     listenHost: '127.0.0.1',
+    // HTTPS with a serving certificate from the apiserver's CA: the apiserver's kubelet client trusts it.
+    tls: await kubeletTLSFromApiServer(api.stateDir, dir, 'n1'),
     syncIntervalMs: 200,
     statsPeriodMs: 1000,
   })

@@ -41,6 +41,7 @@ t.test('HA plan: etcd on node1..3 with one initial cluster, servers on node1 and
   t.equal(flag('--initial-cluster'), 'node1=http://192.168.56.10:2380,node2=http://192.168.56.11:2380,node3=http://192.168.56.12:2380')
   t.equal(flag('--listen-peer-urls'), 'http://192.168.56.11:2380', 'peers on the node IP')
   t.equal(flag('--initial-cluster-token'), 'netkube-x', 'a token per lab')
+  t.same([flag('--heartbeat-interval'), flag('--election-timeout')], ['50', '500'], 'members on one machine elect a new leader within 0.5–1 s')
   const single = labPlan('x', 3)
   t.same([single.ha, single.nodes.filter((n) => n.etcd).length, single.nodes.filter((n) => n.server).length], [false, 1, 1])
   t.equal(etcdArgs(single, single.nodes[0]!, '/d')[etcdArgs(single, single.nodes[0]!, '/d').indexOf('--initial-cluster') + 1], 'lab=http://127.0.0.1:2380', 'one member: peers on loopback')
