@@ -327,8 +327,8 @@ export function registerResourceRoutes(app: FastifyInstance, o: RouteOptions): v
           if (!q.fieldManager)
             throw E.invalid('PatchOptions', 'meta.k8s.io', '', [{ type: 'FieldValueRequired', field: 'fieldManager', message: 'Required value: is required for apply patch' }])
           const manager = requestManager(q.fieldManager, undefined, 'PatchOptions')!
-          if (sub) throw E.badRequest(`server-side apply to the ${sub} subresource is not supported`)
-          const out = await reg.apply(r, ns, name, parseApplyBody(req), { dryRun: dryRun(q), manager, force: force === true })
+          if (sub && sub !== 'status') throw E.badRequest(`server-side apply to the ${sub} subresource is not supported`)
+          const out = await reg.apply(r, ns, name, parseApplyBody(req), { dryRun: dryRun(q), manager, force: force === true, ...(sub === 'status' ? { sub } : {}) })
           if (out.created) reply.code(201)
           return out.obj
         }
