@@ -10,14 +10,10 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Pod } from '../../src/api/types.js'
 import { resourceFor } from '../../src/api/resources.js'
-import { createClient } from '../../src/client/rest.js'
-import { startKubelet } from '../../src/kubelet/kubelet.js'
 import { netnsHandle } from '../../src/net/door.js'
 import { run } from '../../src/util/exec.js'
 import { withApiServer } from '../helpers/apiserver.js'
-import { withCniNode } from '../helpers/cni-node.js'
-import { kubeletTLSFromApiServer } from '../helpers/kubelet-pki.js'
-import { RUN_PREFIX } from '../helpers/netns.js'
+import { withKubeletNode } from '../helpers/kubelet-node.js'
 import { kubectlPath, need } from '../helpers/prereq.js'
 import { waitUntil } from '../helpers/wait.js'
 
@@ -30,28 +26,7 @@ const sh = (name: string, script: string) => ({ name, image: 'busybox', command:
 
 async function cluster(t: Test) {
   const api = await withApiServer(t)
-  const client = createClient({ server: api.url, token: api.token, caPem: api.caPem })
-  const { netns, dir, confDir } = await withCniNode(t, '10.250.9.0/24')
-  // The apiserver reaches the kubelet at the node's InternalIP: loopback here.
-  const kubelet = await startKubelet({
-    client,
-    nodeName: 'n1',
-    nodeIP: '127.0.0.1',
-    stateDir: join(dir, 'kubelet'),
-    netnsPrefix: `${RUN_PREFIX}-p-`,
-    cniBinDirs: ['/usr/lib/cni'],
-    cniConfDir: confDir,
-    cniNetns: netns,
-    clusterDNS: ['10.96.0.10'],
-    clusterDomain: 'cluster.local',
-    port: 0,
-    listenHost: '127.0.0.1',
-    // HTTPS with a serving certificate from the apiserver's CA: the apiserver's kubelet client trusts it.
-    tls: await kubeletTLSFromApiServer(api.stateDir, dir, 'n1'),
-    syncIntervalMs: 200,
-    backoffInitialMs: 1000,
-  })
-  t.teardown(() => kubelet.stop({ killPods: true }))
+  const { client } = await withKubeletNode(t, api, '10.250.9.0/24', { backoffInitialMs: 1000 })
   const pods = client.resource<Pod>(resourceFor('pods'), 'default')
   const create = (pod: Pod) => pods.create({ ...pod, spec: { nodeName: 'n1', terminationGracePeriodSeconds: 1, ...pod.spec } })
   return { api, client, pods, create }

@@ -2,16 +2,11 @@
 // apiserver + etcd and a real kubelet measuring real processes: a pod spinning a CPU shows
 // non-zero CPU and memory, and more CPU than an idle one; discovery lists metrics.k8s.io.
 import t from 'tap'
-import { join } from 'node:path'
 import type { Pod } from '../../src/api/types.js'
 import { resourceFor } from '../../src/api/resources.js'
-import { createClient } from '../../src/client/rest.js'
-import { startKubelet } from '../../src/kubelet/kubelet.js'
 import { run } from '../../src/util/exec.js'
 import { withApiServer } from '../helpers/apiserver.js'
-import { withCniNode } from '../helpers/cni-node.js'
-import { kubeletTLSFromApiServer } from '../helpers/kubelet-pki.js'
-import { RUN_PREFIX } from '../helpers/netns.js'
+import { withKubeletNode } from '../helpers/kubelet-node.js'
 import { kubectlPath, need } from '../helpers/prereq.js'
 import { waitUntil } from '../helpers/wait.js'
 
@@ -27,26 +22,7 @@ const mebi = (mem: string): number => Number(mem.replace(/Mi$/, ''))
 
 t.test('kubectl top', { skip: need('busybox', 'etcd', 'addon:setns') }, async (t) => {
   const api = await withApiServer(t)
-  const client = createClient({ server: api.url, token: api.token, caPem: api.caPem })
-  const { netns, dir, confDir } = await withCniNode(t, '10.250.11.0/24')
-  const kubelet = await startKubelet({
-    client,
-    nodeName: 'n1',
-    nodeIP: '127.0.0.1',
-    stateDir: join(dir, 'kubelet'),
-    netnsPrefix: `${RUN_PREFIX}-p-`,
-    cniBinDirs: ['/usr/lib/cni'],
-    cniConfDir: confDir,
-    cniNetns: netns,
-    clusterDNS: ['10.96.0.10'],
-    port: 0,
-    listenHost: '127.0.0.1',
-    // HTTPS with a serving certificate from the apiserver's CA: the apiserver's kubelet client trusts it.
-    tls: await kubeletTLSFromApiServer(api.stateDir, dir, 'n1'),
-    syncIntervalMs: 200,
-    statsPeriodMs: 1000,
-  })
-  t.teardown(() => kubelet.stop({ killPods: true }))
+  const { client } = await withKubeletNode(t, api, '10.250.11.0/24', { statsPeriodMs: 1000 })
   const pods = client.resource<Pod>(resourceFor('pods'), 'default')
   // The spinner is a Node process (a busy loop and tens of MiB resident); the idle one sleeps.
   await pods.create({ metadata: { name: 'spin', labels: { app: 'spin' } }, spec: { nodeName: 'n1', terminationGracePeriodSeconds: 1, containers: [{ name: 'spin', image: 'netkube', command: [process.execPath, '-e', 'for (;;) {}'] }] } })
