@@ -371,13 +371,15 @@ export function applyConfig(
   live: KubeObject | undefined,
   applied: KubeObject,
   managers: readonly Manager[],
-  opts: { manager: string; force: boolean; now: string },
+  opts: { manager: string; force: boolean; now: string; subresource?: 'status' },
 ): ApplyResult {
-  // The main resource's apply does not set status where a status subresource owns it.
-  const config = structuredClone(applied) as Obj
-  if (r.subresources.includes('status')) delete config.status
-  const wanted = fieldsOf(r, config, 'main')
-  const key = managerKey({ manager: opts.manager, operation: 'Apply' })
+  // The main resource's apply does not set status where a status subresource owns it; an apply
+  // to the status subresource sets status only (upstream resets every other field of it).
+  const onStatus = opts.subresource === 'status'
+  const config = onStatus ? ({ status: structuredClone((applied as Obj).status ?? {}) } as Obj) : (structuredClone(applied) as Obj)
+  if (!onStatus && r.subresources.includes('status')) delete config.status
+  const wanted = fieldsOf(r, config, onStatus ? 'status' : 'main')
+  const key = managerKey({ manager: opts.manager, operation: 'Apply', ...(onStatus ? { subresource: 'status' } : {}) })
   const prev = managers.find((m) => managerKey(m) === key)?.fields ?? new FieldSet()
   const others = managers.filter((m) => managerKey(m) !== key).map((m) => ({ ...m, fields: m.fields.clone() }))
 
@@ -393,7 +395,7 @@ export function applyConfig(
   if (conflicts.length && !opts.force) {
     // Moving from client-side apply: kubectl's server-side apply may take the fields its
     // last-applied-configuration names (upstream's lastAppliedManager), and only those.
-    const allowed = opts.manager === 'kubectl' && live ? lastAppliedFields(r, live) : new FieldSet()
+    const allowed = !onStatus && opts.manager === 'kubectl' && live ? lastAppliedFields(r, live) : new FieldSet()
     const left = conflicts.filter((c) => !allowed.has(c.path))
     if (left.length) throw new ApplyConflictError(left)
   }
@@ -411,7 +413,7 @@ export function applyConfig(
   }
   // kubectl's server-side apply keeps a last-applied annotation it finds up to date, so a later
   // client-side apply still computes the right patch (upstream's lastAppliedUpdater).
-  if (opts.manager === 'kubectl' && live?.metadata.annotations?.[LAST_APPLIED] !== undefined) {
+  if (!onStatus && opts.manager === 'kubectl' && live?.metadata.annotations?.[LAST_APPLIED] !== undefined) {
     const annotations = (merged.metadata.annotations ??= {})
     const { [LAST_APPLIED]: _old, ...others } = (config.metadata as KubeObject['metadata'] | undefined)?.annotations ?? {}
     const recorded = structuredClone(config) as KubeObject
@@ -420,6 +422,6 @@ export function applyConfig(
     else delete recorded.metadata.annotations
     annotations[LAST_APPLIED] = JSON.stringify(recorded) + '\n'
   }
-  const mine: Manager = { manager: opts.manager, operation: 'Apply', time: opts.now, fields: wanted, apiVersion: applied.apiVersion ?? '' }
+  const mine: Manager = { manager: opts.manager, operation: 'Apply', time: opts.now, fields: wanted, apiVersion: applied.apiVersion ?? '', ...(onStatus ? { subresource: 'status' } : {}) }
   return { object: merged, managers: [mine, ...others].filter((m) => !m.fields.empty()) }
 }

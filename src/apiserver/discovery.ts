@@ -2,6 +2,7 @@
 // resource catalogue. kubectl resolves `deploy`, `svc`, `all` and subresources (scale,
 // status) from these, so short names, categories and subresource kinds must be right.
 import { RESOURCES, groupVersion, type ResourceInfo } from '../api/resources.js'
+import { METRICS_DISCOVERY, METRICS_GROUP, METRICS_VERSION } from './metrics-api.js'
 
 interface APIResource {
   name: string
@@ -31,6 +32,8 @@ export function groups(): Map<string, string[]> {
     if (!vs.includes(r.version)) vs.push(r.version)
     out.set(r.group, vs)
   }
+  // Served by its own routes (metrics-api.ts), not from the resource catalogue.
+  out.set(METRICS_GROUP, [METRICS_VERSION])
   return out
 }
 
@@ -69,6 +72,7 @@ function resourceEntries(r: ResourceInfo): APIResource[] {
 }
 
 export function apiResourceList(group: string, version: string): object | undefined {
+  if (group === METRICS_GROUP && version === METRICS_VERSION) return { kind: 'APIResourceList', apiVersion: 'v1', groupVersion: `${group}/${version}`, resources: METRICS_DISCOVERY }
   const rs = RESOURCES.filter((r) => r.group === group && r.version === version)
   if (!rs.length) return undefined
   return { kind: 'APIResourceList', apiVersion: 'v1', groupVersion: groupVersion(rs[0]!), resources: rs.flatMap(resourceEntries) }

@@ -52,7 +52,7 @@ export function trackWrite(r: ResourceInfo, old: KubeObject | undefined, next: K
 }
 
 /** Server-side apply; a conflict becomes upstream's 409 with one cause per field. */
-export function applyWrite(r: ResourceInfo, live: KubeObject | undefined, applied: KubeObject, manager: string, force: boolean): ApplyResult {
+export function applyWrite(r: ResourceInfo, live: KubeObject | undefined, applied: KubeObject, manager: string, force: boolean, subresource?: 'status'): ApplyResult {
   let base: Manager[] = []
   try {
     base = baseManagers(undefined, live?.metadata.managedFields)
@@ -60,7 +60,7 @@ export function applyWrite(r: ResourceInfo, live: KubeObject | undefined, applie
     if (!(err instanceof ManagedFieldsError)) throw err
   }
   try {
-    return applyConfig(r, live, applied, base, { manager, force, now: nowRfc3339(new Date()) })
+    return applyConfig(r, live, applied, base, { manager, force, now: nowRfc3339(new Date()), ...(subresource ? { subresource } : {}) })
   } catch (err) {
     if (err instanceof ApplyConflictError)
       throw E.applyConflict(

@@ -330,8 +330,13 @@ export class Registry {
         next.kind = obj.kind
         const errs = guard(r, () => validateStatusUpdate(r, next, cur))
         if (errs.length) throw this.invalid(r, next, errs)
+        if (opts.managers) {
+          // An apply to status: the managers it computed; a no-op writes nothing.
+          next.metadata.managedFields = encodeManagedFields(opts.managers)
+          if (unchangedApply(next, cur)) return this.withType(r, cur)
+        }
         // A subresource write cannot rewrite managedFields (upstream ignores the request's copy).
-        trackWrite(r, cur, next, undefined, writerOf(opts), 'status')
+        else trackWrite(r, cur, next, undefined, writerOf(opts), 'status')
       } else {
         next = structuredClone(obj)
         prepareForUpdate(r, next, cur)
@@ -417,7 +422,7 @@ export class Registry {
    * Server-side apply (PATCH application/apply-patch+yaml): creates the object when missing
    * (`created` tells the route to answer 201), else merges the configuration by field ownership.
    */
-  async apply(r: ResourceInfo, ns: string | undefined, name: string, body: unknown, opts: { dryRun?: boolean; manager: string; force: boolean }): Promise<{ obj: KubeObject; created: boolean }> {
+  async apply(r: ResourceInfo, ns: string | undefined, name: string, body: unknown, opts: { dryRun?: boolean; manager: string; force: boolean; sub?: 'status' }): Promise<{ obj: KubeObject; created: boolean }> {
     if (!isObject(body)) throw E.badRequest(`the object provided is unrecognized (must be of type ${r.kind})`)
     if (typeof body.kind !== 'string' || body.kind === '') throw E.badRequest(`Object 'Kind' is missing in '${JSON.stringify(body)}'`)
     if (typeof body.apiVersion !== 'string' || body.apiVersion === '') throw E.badRequest(`Object 'apiVersion' is missing in '${JSON.stringify(body)}'`)
@@ -431,7 +436,9 @@ export class Registry {
     delete applied.metadata.resourceVersion
     for (let attempt = 0; ; attempt++) {
       const cur = await this.store.get(this.key(r, ns, name))
-      const { object, managers } = applyWrite(r, cur ?? undefined, applied, opts.manager, opts.force)
+      // The status subresource applies to an object that exists (it creates nothing).
+      if (!cur && opts.sub) throw E.notFound(gr(r), name)
+      const { object, managers } = applyWrite(r, cur ?? undefined, applied, opts.manager, opts.force, opts.sub)
       object.apiVersion = applied.apiVersion
       object.kind = applied.kind
       object.metadata.name = name
@@ -439,7 +446,7 @@ export class Registry {
       try {
         if (!cur) return { obj: await this.create(r, ns, object, { managers, ...(opts.dryRun ? { dryRun: true } : {}) }), created: true }
         object.metadata.resourceVersion = cur.metadata.resourceVersion!
-        return { obj: await this.update(r, ns, name, object, { managers, ...(opts.dryRun ? { dryRun: true } : {}) }), created: false }
+        return { obj: await this.update(r, ns, name, object, { managers, ...(opts.dryRun ? { dryRun: true } : {}), ...(opts.sub ? { sub: opts.sub } : {}) }), created: false }
       } catch (err) {
         // Someone wrote (or created) in between: apply again on what is there now.
         if (err instanceof E.ApiError && (err.reason === 'Conflict' || err.reason === 'AlreadyExists') && !err.status.details?.causes && attempt < 16) continue

@@ -16,6 +16,7 @@ import { startWatch } from './watch.js'
 import { decodeK8sProtobuf, ProtobufError } from './protobuf.js'
 import { decodeJsonBody } from './json-body.js'
 import { requestManager } from './field-manager.js'
+import { kubeletLogError, LOG_PARAMS, validateLogOptions } from './pod-log.js'
 import { parse as parseYaml } from 'yaml'
 import type { Metrics } from './metrics.js'
 import { podKubeletEndpoint, readBody, type KubeletClient, type KubeletEndpoint } from './kubelet-client.js'
@@ -326,8 +327,8 @@ export function registerResourceRoutes(app: FastifyInstance, o: RouteOptions): v
           if (!q.fieldManager)
             throw E.invalid('PatchOptions', 'meta.k8s.io', '', [{ type: 'FieldValueRequired', field: 'fieldManager', message: 'Required value: is required for apply patch' }])
           const manager = requestManager(q.fieldManager, undefined, 'PatchOptions')!
-          if (sub) throw E.badRequest(`server-side apply to the ${sub} subresource is not supported`)
-          const out = await reg.apply(r, ns, name, parseApplyBody(req), { dryRun: dryRun(q), manager, force: force === true })
+          if (sub && sub !== 'status') throw E.badRequest(`server-side apply to the ${sub} subresource is not supported`)
+          const out = await reg.apply(r, ns, name, parseApplyBody(req), { dryRun: dryRun(q), manager, force: force === true, ...(sub === 'status' ? { sub } : {}) })
           if (out.created) reply.code(201)
           return out.obj
         }
@@ -426,6 +427,7 @@ export function registerResourceRoutes(app: FastifyInstance, o: RouteOptions): v
   const podLog = async (req: FastifyRequest, reply: FastifyReply, ns: string, name: string, q: Query): Promise<unknown> => {
     const pods = findResource('', 'v1', 'pods')!
     const pod = (await reg.get(pods, ns, name)) as Pod
+    validateLogOptions(name, q)
     const names = pod.spec.containers.map((c) => c.name)
     let container = q.container
     if (!container) {
@@ -436,7 +438,7 @@ export function registerResourceRoutes(app: FastifyInstance, o: RouteOptions): v
       throw E.badRequest(`container ${container} is not valid for pod ${name}`)
     const ep = await podKubelet(pod)
     const params = new URLSearchParams()
-    for (const k of ['follow', 'previous', 'timestamps', 'tailLines', 'sinceSeconds', 'sinceTime', 'limitBytes']) {
+    for (const k of LOG_PARAMS) {
       const v = q[k]
       if (v !== undefined) params.set(k, v)
     }
@@ -450,10 +452,7 @@ export function registerResourceRoutes(app: FastifyInstance, o: RouteOptions): v
       throw E.internal(`Get "${o.kubelet.url(ep, path)}": ${(err as Error).message}`)
     }
     const status = res.statusCode ?? 500
-    if (status < 200 || status > 299) {
-      const text = await readBody(res)
-      throw E.internal(`kubelet answered ${status}: ${text.trim()}`)
-    }
+    if (status < 200 || status > 299) throw kubeletLogError(status, await readBody(res), name)
     reply.header('Content-Type', 'text/plain')
     return reply.send(res)
   }

@@ -19,6 +19,7 @@ import { defaultSANs, ensureKubeletClientCert, ensureServingCerts } from './cert
 import { KubeletClient } from './kubelet-client.js'
 import { createPodStreamProxy } from './pod-stream-proxy.js'
 import { apiGroupDoc, apiGroupList, apiResourceList, apiVersions } from './discovery.js'
+import { fetchKubeletSummary, registerMetricsRoutes } from './metrics-api.js'
 import * as E from './errors.js'
 import { writeKubeconfig } from './kubeconfig.js'
 import { createMetrics, type Metrics } from './metrics.js'
@@ -205,6 +206,7 @@ export function buildApiApp(o: AppOptions): FastifyInstance {
   })
 
   const kubelet = o.kubelet ?? new KubeletClient()
+  registerMetricsRoutes(app, { registry: o.registry, summary: (node) => fetchKubeletSummary(kubelet, node) })
   registerResourceRoutes(app, {
     registry: o.registry,
     metrics,

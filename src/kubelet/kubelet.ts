@@ -14,6 +14,7 @@ import { createInformer } from '../client/informer.js'
 import { listNetns } from '../net/netns.js'
 import { CniRuntime } from './cni-runtime.js'
 import { ProcessRuntime } from './runtime.js'
+import { StatsSampler } from './stats.js'
 import { SandboxManager } from './sandbox.js'
 import { PodWorker } from './pod-worker.js'
 import { computePodStatus, statusKey, statusWriteNeeded } from './pod-status.js'
@@ -55,6 +56,8 @@ export interface KubeletOptions {
   /** How often configMap/secret volumes are rewritten from the API (default 2 s). */
   volumeRefreshMs?: number
   nodeLabels?: Record<string, string>
+  /** How often container and node usage is sampled for /stats/summary (default 5 s). */
+  statsPeriodMs?: number
 }
 
 export interface Kubelet {
@@ -114,19 +117,27 @@ export async function startKubelet(o: KubeletOptions): Promise<Kubelet> {
     volume: (name) => orMissing(o.client.resource<PersistentVolume>(res('persistentvolumes')).get(name)),
   }
 
+  const stats = new StatsSampler(
+    o.nodeName,
+    () => runtime.list().filter((c) => c.running),
+    (uid) => {
+      const m = workers.get(uid)?.pod.metadata
+      return m ? { name: m.name!, namespace: m.namespace!, uid } : undefined
+    },
+    o.statsPeriodMs,
+  )
+  stats.start()
   const server = await startKubeletServer({
+    summary: () => stats.summary(),
     host: o.listenHost ?? '0.0.0.0',
     port: o.port ?? 10250,
     registry,
     ...(o.tls ? { tls: o.tls } : {}),
-    logPath: (ns, pod, container, previous) => {
+    logSource: (ns, pod, container, previous) => {
       const w = [...workers.values()].find((x) => x.pod.metadata.namespace === ns && x.pod.metadata.name === pod)
-      if (!w) return undefined
-      const name = container ?? w.pod.spec.containers[0]!.name
-      const count = w.currentRestartCount(name)
-      if (count === undefined) return undefined
-      if (previous) return count > 0 ? w.logPath(name, count - 1) : undefined
-      return w.logPath(name, count)
+      if (!w) return { code: 404, message: `pod "${pod}" does not exist` }
+      const src = w.logSource(container ?? w.pod.spec.containers[0]!.name, previous)
+      return 'path' in src ? src : { code: src.notFound ? 404 : 400, message: src.message }
     },
     onUpgrade: createStreamingHandler({
       find: (ns, pod, container) => {
@@ -302,6 +313,7 @@ export async function startKubelet(o: KubeletOptions): Promise<Kubelet> {
     async stop(opts = {}) {
       clearInterval(tick)
       clearInterval(orphanTick)
+      stats.stop()
       heartbeat.stop()
       informer.stop()
       if (opts.killPods) await Promise.all([...workers.values()].map((w) => w.terminate(2000)))

@@ -19,6 +19,7 @@ import { ProbeState, runProbeDetailed } from './probes.js'
 import type { EventRecorder, EventType } from '../events/recorder.js'
 import type { ContainerView, PodView } from './pod-status.js'
 import { logger } from '../util/log.js'
+import { logTarget } from './log-target.js'
 
 const log = logger('pod-worker')
 
@@ -202,6 +203,19 @@ export class PodWorker {
   /** The id of the container's current instance (exec/attach target), if it has one. */
   currentContainerId(container: string): string | undefined {
     return this.slots.get(container)?.current
+  }
+
+  /**
+   * The log file `kubectl logs` reads for a container (logTarget decides the instance), and
+   * whether its writer may still append; or upstream's message when there is none.
+   */
+  logSource(container: string, previous: boolean): { path: string; writerAlive(): boolean; flushed(): Promise<void> } | { message: string; notFound?: boolean } {
+    const c = this.allContainers().find((x) => x.name === container)
+    if (!c) return { message: `container "${container}" not found in pod "${this.pod.metadata.name}"`, notFound: true }
+    const target = logTarget(this.containerView(c).status, container, this.pod.metadata.name!, previous)
+    if ('message' in target) return target
+    const count = Number(target.id.split('_').pop())
+    return { path: this.logPath(container, count), writerAlive: () => this.deps.runtime.logWriterAlive(target.id), flushed: () => this.deps.runtime.logFlushed(target.id) }
   }
 
   currentRestartCount(container: string): number | undefined {

@@ -1,8 +1,9 @@
 // Container runtime contract and the process runtime: a container is a process group in
 // its pod's network namespace. Records on disk (one JSON file per container) let a restarted
 // kubelet adopt processes it started before, identified by PID + kernel start time.
-import { readFileSync, writeFileSync, mkdirSync, readdirSync, rmSync, renameSync, openSync, closeSync, fstatSync, statSync } from 'node:fs'
+import { readFileSync, writeFileSync, mkdirSync, readdirSync, rmSync, renameSync, openSync, closeSync, fstatSync, statSync, constants as fsc } from 'node:fs'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { logger } from '../util/log.js'
 import { netnsHandle } from '../net/door.js'
 import { procStartTicks, processAlive } from '../util/proc.js'
@@ -42,6 +43,12 @@ export interface ContainerRuntimeState {
   lost?: boolean
 }
 
+/** The compiled log shim (log-shim.ts); from the TypeScript sources (tests) the build in dist/. */
+const LOG_SHIM = (() => {
+  const here = fileURLToPath(import.meta.url)
+  return here.endsWith('.ts') ? fileURLToPath(new URL('../../dist/src/kubelet/log-shim.js', import.meta.url)) : fileURLToPath(new URL('./log-shim.js', import.meta.url))
+})()
+
 export interface ContainerRuntime {
   start(cfg: ContainerConfig): Promise<ContainerRuntimeState>
   /** SIGTERM, then SIGKILL after graceMs; resolves when the process is gone. */
@@ -51,12 +58,18 @@ export interface ContainerRuntime {
   list(): ContainerRuntimeState[]
   /** Forget a container's record (after its pod is gone). */
   remove(id: string): void
+  /** True while the instance's log writer may still append (its shim has not reached EOF). */
+  logWriterAlive(id: string): boolean
+  /** Resolves once an exited instance's log is complete (its shim is done), or after timeoutMs. */
+  logFlushed(id: string, timeoutMs?: number): Promise<void>
 }
 
 interface Record_ extends ContainerRuntimeState {
   startTicks: string
   /** What `kubectl exec` into this container starts with (kept for adopted containers too). */
   exec?: { env: Record<string, string>; workingDir?: string }
+  /** The log shim writing this instance's log (log-shim.ts), identified like the container. */
+  shim?: { pid: number; startTicks: string }
 }
 
 /** A running container's process and the environment an exec into it gets. */
@@ -127,24 +140,106 @@ export class ProcessRuntime implements ContainerRuntime {
     return undefined
   }
 
+  /**
+   * The log shim for one instance: two FIFOs (made, opened at both ends, unlinked — only the
+   * descriptors remain), the read ends handed to a shim in its own session, the write ends
+   * returned for the container's stdout and stderr. The caller closes them once the container has them.
+   */
+  private async startShim(cfg: ContainerConfig): Promise<{ out: number; err: number; shim: { pid: number; startTicks: string } }> {
+    const base = join(this.stateDir, `${cfg.id}.${process.pid}`)
+    const paths = [`${base}.out`, `${base}.err`]
+    rmSync(paths[0]!, { force: true })
+    rmSync(paths[1]!, { force: true })
+    await netnsHandle().run('mkfifo', ['-m', '600', ...paths])
+    const fds: number[] = []
+    try {
+      // Read ends first and non-blocking (opening a FIFO blocks until the other end exists),
+      // then the write ends (blocking: the container's writes wait for the shim, never fail).
+      const rOut = openSync(paths[0]!, fsc.O_RDONLY | fsc.O_NONBLOCK)
+      fds.push(rOut)
+      const rErr = openSync(paths[1]!, fsc.O_RDONLY | fsc.O_NONBLOCK)
+      fds.push(rErr)
+      const out = openSync(paths[0]!, fsc.O_WRONLY)
+      fds.push(out)
+      const err = openSync(paths[1]!, fsc.O_WRONLY)
+      fds.push(err)
+      // In the pod's network namespace (it needs no network): it belongs with the pod's processes,
+      // so whatever ends the agent's process tree (a lab agent restart) leaves it to the container.
+      const child = netnsHandle(cfg.netns).spawn([process.execPath, LOG_SHIM, cfg.logPath], { detached: true, extraFds: [rOut, rErr], stdio: 'pipe' })
+      // The container starts only once the shim reads: its lines are stamped when written, not
+      // when a slow-starting shim gets to them.
+      const pid = await new Promise<number>((resolve, reject) => {
+        let stderr = ''
+        const timer = setTimeout(() => fail(new Error('log shim not ready after 20s')), 20_000)
+        const fail = (e: Error): void => {
+          clearTimeout(timer)
+          child.kill('SIGKILL')
+          reject(e)
+        }
+        child.stdin!.end()
+        child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()))
+        child.once('error', fail)
+        child.once('exit', (code) => fail(new Error(`log shim exited (${code}): ${stderr.trim().split('\n')[0] ?? ''}`)))
+        child.stdout!.once('data', () => {
+          clearTimeout(timer)
+          child.removeAllListeners('exit')
+          child.stdout!.destroy()
+          child.stderr!.destroy()
+          resolve(child.pid!)
+        })
+      })
+      child.unref() // not the kubelet's to wait for: it outlives the kubelet
+      closeSync(rOut)
+      closeSync(rErr)
+      fds.splice(0, 2)
+      return { out, err, shim: { pid, startTicks: procStartTicks(pid) ?? '' } }
+    } catch (e) {
+      for (const fd of fds) closeSync(fd)
+      throw e
+    } finally {
+      for (const p of paths) rmSync(p, { force: true })
+    }
+  }
+
+  logWriterAlive(id: string): boolean {
+    const rec = this.recs.get(id)
+    if (!rec) return false
+    if (rec.running && alive(rec)) return true
+    return rec.shim !== undefined && processAlive(rec.shim.pid, rec.shim.startTicks)
+  }
+
+  async logFlushed(id: string, timeoutMs = 2000): Promise<void> {
+    const deadline = Date.now() + timeoutMs
+    for (;;) {
+      const rec = this.recs.get(id)
+      if (!rec || (rec.running && alive(rec)) || !this.logWriterAlive(id) || Date.now() > deadline) return
+      await new Promise((r) => setTimeout(r, 20))
+    }
+  }
+
   async start(cfg: ContainerConfig): Promise<ContainerRuntimeState> {
+    const logs = await this.startShim(cfg)
     // netkube keeps no pause process: a pod's UTS namespace lives while one of its containers
     // does; a container starting alone makes a new one with the same hostname.
-    const utsFd = cfg.hostname !== undefined ? this.openPodUts(cfg.podUid) : undefined
+    let utsFd: number | undefined
     let child
     try {
+      utsFd = cfg.hostname !== undefined ? this.openPodUts(cfg.podUid) : undefined
       // `ip netns exec` semantics: the pod sees its /etc/netns resolv.conf and hosts.
       child = netnsHandle(cfg.netns).spawn(cfg.argv, {
         etc: 'netns',
         detached: true, // own process group: stop signals reach the whole container
         env: cfg.env,
         cwd: cfg.workingDir,
-        logPath: cfg.logPath,
+        output: { stdout: logs.out, stderr: logs.err },
         binds: cfg.binds,
         ...(utsFd !== undefined ? { uts: '/proc/self/fd/3', extraFds: [utsFd] } : cfg.hostname !== undefined ? { hostname: cfg.hostname } : {}),
       })
     } finally {
       if (utsFd !== undefined) closeSync(utsFd)
+      // The container holds the write ends now; with them closed here, the shim sees EOF when it exits.
+      closeSync(logs.out)
+      closeSync(logs.err)
     }
     const pid = await new Promise<number>((resolve, reject) => {
       child.once('spawn', () => resolve(child.pid!))
@@ -159,6 +254,7 @@ export class ProcessRuntime implements ContainerRuntime {
       running: true,
       startTicks: procStartTicks(pid) ?? '',
       exec: { env: cfg.env, ...(cfg.workingDir ? { workingDir: cfg.workingDir } : {}) },
+      shim: logs.shim,
     }
     this.recs.set(rec.id, rec)
     this.save(rec)

@@ -111,6 +111,43 @@ t.test('managed fields', async (t) => {
     t.same(e.fieldsV1, { 'f:status': { 'f:observedGeneration': {}, 'f:replicas': {} } }, 'only status, and only what the write set')
   })
 
+  t.test('apply to the status subresource: status only, its own manager entry, conflicts with status writers', async (t) => {
+    const D = '/apis/apps/v1/namespaces/default/deployments'
+    const stApply = (name: string, body: unknown, manager: string, extra = '') => inj(srv, 'PATCH', `${D}/${name}/status?fieldManager=${manager}${extra}`, body, { contentType: APPLY })
+    const spec = { replicas: 1, selector: { matchLabels: { app: 's' } }, template: { metadata: { labels: { app: 's' } }, spec: { containers: [{ name: 'c', image: 'x' }] } } }
+    t.equal((await inj(srv, 'POST', D, { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'sd' }, spec })).status, 201)
+    const missing = await stApply('nope', { apiVersion: 'apps/v1', kind: 'Deployment', status: { replicas: 1 } }, 'st')
+    t.equal(missing.status, 404, 'the status subresource creates nothing')
+    t.equal(missing.body.message, 'deployments.apps "nope" not found')
+    const a = await stApply('sd', { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'sd', labels: { ignored: 'yes' } }, spec: { replicas: 9 }, status: { replicas: 3, observedGeneration: 1 } }, 'st')
+    t.equal(a.status, 200, a.text)
+    t.same(a.body.status, { replicas: 3, observedGeneration: 1 })
+    t.equal(a.body.spec.replicas, 1, 'spec in a status apply is ignored')
+    t.same(a.body.metadata.labels, undefined, 'and so is metadata')
+    const e = a.body.metadata.managedFields.find((m: Entry) => m.manager === 'st')
+    t.match(e, { operation: 'Apply', subresource: 'status', fieldsV1: { 'f:status': { 'f:replicas': {}, 'f:observedGeneration': {} } } })
+    t.same(Object.keys(e.fieldsV1), ['f:status'], 'the status applier owns status fields only')
+    const again = await stApply('sd', { apiVersion: 'apps/v1', kind: 'Deployment', status: { replicas: 3, observedGeneration: 1 } }, 'st')
+    t.equal(again.body.metadata.resourceVersion, a.body.metadata.resourceVersion, 'a no-op status apply writes nothing')
+    // Another manager's Update through status takes replicas; the first applier's old value conflicts.
+    const cur = (await inj(srv, 'GET', `${D}/sd`)).body
+    t.equal((await inj(srv, 'PUT', `${D}/sd/status?fieldManager=ctrl`, { ...cur, status: { ...cur.status, replicas: 5 } })).status, 200)
+    const clash = await stApply('sd', { apiVersion: 'apps/v1', kind: 'Deployment', status: { replicas: 3, observedGeneration: 1 } }, 'st')
+    t.equal(clash.status, 409)
+    t.equal(clash.body.message, 'Apply failed with 1 conflict: conflict with "ctrl" with subresource "status" using apps/v1: .status.replicas')
+    const forced = await stApply('sd', { apiVersion: 'apps/v1', kind: 'Deployment', status: { replicas: 3, observedGeneration: 1 } }, 'st', '&force=true')
+    t.equal(forced.status, 200, forced.text)
+    t.equal(forced.body.status.replicas, 3)
+    // Dropping a field from the status configuration removes it.
+    const dropped = await stApply('sd', { apiVersion: 'apps/v1', kind: 'Deployment', status: { replicas: 3 } }, 'st')
+    t.same(dropped.body.status, { replicas: 3 }, 'observedGeneration no longer applied: gone')
+    // (forced: the creator owns spec.replicas)
+    const main = await inj(srv, 'PATCH', `${D}/sd?fieldManager=st&force=true`, { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'sd' }, spec: { replicas: 2 } }, { contentType: APPLY })
+    t.equal(main.status, 200, main.text)
+    t.same(main.body.status, { replicas: 3 }, 'the same manager applying the main resource leaves its status alone')
+    t.same(main.body.metadata.managedFields.filter((m: Entry) => m.manager === 'st').map((m: Entry) => m.subresource ?? '').sort(), ['', 'status'], 'two Apply entries for one manager: the main resource and status')
+  })
+
   t.test('request checks', async (t) => {
     const noManager = await inj(srv, 'PATCH', `${CMS}/x`, { apiVersion: 'v1', kind: 'ConfigMap' }, { contentType: APPLY })
     t.equal(noManager.status, 422)

@@ -36,3 +36,10 @@ export async function withKubeletPki(t: Test, nodeName = 'node-a'): Promise<Kube
     client: new KubeletClient({ caPem, certPem: apiserverClient.certPem, keyPem: apiserverClient.keyPem }),
   }
 }
+
+/** A kubelet serving identity from a test apiserver's own cluster CA (its state dir's pki/), so that apiserver's kubelet client trusts it. */
+export async function kubeletTLSFromApiServer(apiStateDir: string, dir: string, nodeName: string): Promise<KubeletTLS> {
+  const pki = join(apiStateDir, 'pki')
+  const serving = await issueKubeletServingCert(pki, join(dir, 'kubelet-serving'), nodeName, ['127.0.0.1'])
+  return { certPem: serving.certPem, keyPem: serving.keyPem, clientCaPem: readFileSync(join(pki, 'ca.crt'), 'utf8') }
+}

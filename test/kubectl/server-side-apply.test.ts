@@ -1,4 +1,4 @@
-// `kubectl apply --server-side` with real kubectl 1.27 and 1.33 against a real apiserver + etcd:
+// `kubectl apply --server-side` with real kubectl 1.27, 1.33 and the dispatcher against a real apiserver + etcd:
 // created, applied again without a write, a conflict with another manager (upstream's text),
 // --force-conflicts taking ownership, managedFields kept by other writers, and the switch from
 // client-side apply.
@@ -13,6 +13,8 @@ import { kubectlPath, need } from '../helpers/prereq.js'
 const CLIENTS = [
   { name: '1.27', path: kubectlPath('1.27'), skip: need('kubectl 1.27') },
   { name: '1.33', path: kubectlPath('1.33'), skip: need('kubectl 1.33') },
+  // The machine's dispatcher picks a bundled client from GET /version.
+  { name: 'dispatcher', path: 'kubectl', skip: need('kubectl') },
 ]
 
 const deployment = (replicas: number, image = 'agnhost') => `apiVersion: apps/v1

@@ -8,6 +8,7 @@ import type { Pod } from '../../src/api/types.js'
 import { CniRuntime } from '../../src/kubelet/cni-runtime.js'
 import { SandboxManager } from '../../src/kubelet/sandbox.js'
 import { ProcessRuntime } from '../../src/kubelet/runtime.js'
+import { LogRenderer } from '../../src/kubelet/cri-log.js'
 import { resolveArgv } from '../../src/kubelet/images.js'
 import { nsenterRun, netnsExists } from '../../src/net/netns.js'
 import { RUN_PREFIX } from '../helpers/netns.js'
@@ -17,6 +18,9 @@ async function httpFrom(netns: string, url: string): Promise<string> {
   const res = await nsenterRun(netns, process.execPath, ['-e', `fetch(${JSON.stringify(url)}).then(r=>r.text()).then(b=>process.stdout.write(b))`], { allowFailure: true, timeoutMs: 5000 })
   return res.code === 0 ? res.stdout : `ERR ${res.stderr.split('\n')[0]}`
 }
+
+/** A log file as `kubectl logs` shows it (the CRI records rendered). */
+const logText = (path: string): string => (existsSync(path) ? new LogRenderer({}).push(readFileSync(path)).toString('utf8') : '')
 
 async function waitFor(fn: () => Promise<boolean>, ms = 10000): Promise<boolean> {
   const end = Date.now() + ms
@@ -69,7 +73,10 @@ t.test('sandbox + process runtime in real namespaces', async (t) => {
   })
   t.ok(await waitFor(async () => runtime.state('web_x_0')?.running === false), 'short-lived container exits')
   t.equal(runtime.state('web_x_0')?.exitCode, 3, 'exit code recorded')
-  t.equal(readFileSync(join(dir, 'x.log'), 'utf8'), 'hello\n', 'stdout captured in the log file')
+  await runtime.logFlushed('web_x_0')
+  t.equal(logText(join(dir, 'x.log')), 'hello\n', 'stdout captured in the log file')
+  t.match(readFileSync(join(dir, 'x.log'), 'utf8'), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z stdout F hello\n$/, 'written by the shim in the CRI format')
+  t.notOk(runtime.logWriterAlive('web_x_0'), 'the shim exits at EOF')
 
   // emptyDir-style bind mount visible at mountPath inside the container only.
   const vol = join(dir, 'vol')
@@ -82,7 +89,8 @@ t.test('sandbox + process runtime in real namespaces', async (t) => {
     env: { PATH: process.env.PATH! }, logPath: join(dir, 'v.log'), binds: [{ source: vol, target }],
   })
   t.ok(await waitFor(async () => runtime.state('web_v_0')?.running === false))
-  t.equal(readFileSync(join(dir, 'v.log'), 'utf8'), 'shared', 'volume mounted at its mountPath')
+  await runtime.logFlushed('web_v_0')
+  t.equal(logText(join(dir, 'v.log')), 'shared', 'volume mounted at its mountPath (no newline: the bytes come back as written)')
   t.same(readdirSync(target), [], 'the mount stayed private to the container')
 
   await runtime.start({
@@ -91,7 +99,7 @@ t.test('sandbox + process runtime in real namespaces', async (t) => {
     env: { PATH: process.env.PATH! }, logPath: join(dir, 't.log'), binds: [],
   })
   // Signal only once the shell has installed its trap.
-  t.ok(await waitFor(async () => existsSync(join(dir, 't.log')) && readFileSync(join(dir, 't.log'), 'utf8').includes('trapped')))
+  t.ok(await waitFor(async () => logText(join(dir, 't.log')).includes('trapped')))
   await runtime.stop('web_t_0', 3000)
   t.equal(runtime.state('web_t_0')?.exitCode, 0, 'SIGTERM honoured within the grace period')
   await runtime.start({

@@ -8,7 +8,7 @@ import { withKubeletPki } from '../helpers/kubelet-pki.js'
 t.test('kubelet endpoint: /healthz with the shared probe semantics, /metrics, logs 404', async (t) => {
   const registry = new Registry()
   new Counter({ name: 'netkube_kubelet_test_total', help: 'x', registers: [registry] }).inc()
-  const srv = await startKubeletServer({ host: '127.0.0.1', port: 0, registry, logPath: () => undefined })
+  const srv = await startKubeletServer({ host: '127.0.0.1', port: 0, registry, logSource: () => ({ code: 404, message: 'pod "p" does not exist' }) })
   t.teardown(() => srv.close())
   const get = async (path: string) => {
     const r = await fetch(`http://127.0.0.1:${srv.port}${path}`)
@@ -25,7 +25,7 @@ t.test('kubelet endpoint: /healthz with the shared probe semantics, /metrics, lo
 t.test('kubelet HTTPS: a certificate from the cluster CA; only the apiserver\'s kubelet-client identity may call', async (t) => {
   const pki = await withKubeletPki(t)
   const registry = new Registry()
-  const srv = await startKubeletServer({ host: '127.0.0.1', port: 0, registry, logPath: () => undefined, tls: pki.kubeletTLS })
+  const srv = await startKubeletServer({ host: '127.0.0.1', port: 0, registry, logSource: () => ({ code: 404, message: 'pod "p" does not exist' }), tls: pki.kubeletTLS })
   t.teardown(() => srv.close())
   const ep = { host: '127.0.0.1', port: srv.port }
   const get = (path: string, client?: { certPem: string; keyPem: string }, ca = pki.caPem) =>
