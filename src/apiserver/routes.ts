@@ -18,6 +18,7 @@ import { decodeJsonBody } from './json-body.js'
 import { requestManager } from './field-manager.js'
 import { parse as parseYaml } from 'yaml'
 import type { Metrics } from './metrics.js'
+import type { TokenRequestHandler } from '../authn/token-request.js'
 
 export interface RouteOptions {
   registry: Registry
@@ -25,6 +26,8 @@ export interface RouteOptions {
   bookmarkIntervalMs: number
   /** Scheme the kubelets serve /containerLogs on. */
   kubeletScheme: 'http' | 'https'
+  /** serviceaccounts/<name>/token (src/authn/token-request.ts). */
+  tokenRequest?: TokenRequestHandler
 }
 
 export interface RequestTarget {
@@ -289,7 +292,7 @@ export function registerResourceRoutes(app: FastifyInstance, o: RouteOptions): v
         if (sub === 'log') return podLog(req, reply, ns!, name, q)
         // nodes/proxy is listed by discovery but not served yet; binding is create-only.
         if (sub === 'proxy') throw E.pathNotFound()
-        if (sub === 'binding') throw E.methodNotAllowed()
+        if (sub === 'binding' || sub === 'token') throw E.methodNotAllowed()
         const table = wantsTable(req)
         const obj = await reg.get(r, ns, name)
         if (sub === 'scale') return toScale(r, obj)
@@ -301,6 +304,12 @@ export function registerResourceRoutes(app: FastifyInstance, o: RouteOptions): v
         if (name && sub === 'binding') {
           reply.code(201)
           return bind(r, ns!, name, parseBody(req), dryRun(q))
+        }
+        if (name && sub === 'token' && r.plural === 'serviceaccounts') {
+          if (!o.tokenRequest) throw E.pathNotFound()
+          const out = await o.tokenRequest(ns!, name, parseBody(req), dryRun(q))
+          reply.code(201)
+          return out
         }
         if (name || sub) throw E.methodNotAllowed()
         if (r.namespaced && !ns) throw E.methodNotAllowed()

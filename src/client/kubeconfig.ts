@@ -93,6 +93,20 @@ export function parseKubeconfig(text: string, opts: { context?: string; baseDir?
   const tokenFile = str(user.tokenFile) ?? str(user['token-file'])
   if (token) cfg.token = token
   else if (tokenFile) cfg.token = readFileSync(abs(tokenFile), 'utf8').trim()
+  // Client certificate, inline (…-data, base64) or by path, as kubectl reads them.
+  const pem = (dataKey: string, fileKey: string): string | undefined => {
+    const data = str(user[dataKey])
+    if (data) return Buffer.from(data, 'base64').toString('utf8')
+    const f = str(user[fileKey])
+    return f ? readFileSync(abs(f), 'utf8') : undefined
+  }
+  const certPem = pem('client-certificate-data', 'client-certificate')
+  const keyPem = pem('client-key-data', 'client-key')
+  if ((certPem === undefined) !== (keyPem === undefined)) throw new KubeconfigError(`${file}: user has a client certificate without its key (or a key without its certificate)`)
+  if (certPem && keyPem) {
+    cfg.certPem = certPem
+    cfg.keyPem = keyPem
+  }
   return cfg
 }
 
@@ -106,7 +120,20 @@ export function loadKubeconfig(path: string, context?: string): ClientConfig {
   }
   const opts: { context?: string; baseDir: string; file: string } = { baseDir: dirname(resolve(path)), file: path }
   if (context !== undefined) opts.context = context
-  return parseKubeconfig(text, opts)
+  const cfg = parseKubeconfig(text, opts)
+  // The file may be rewritten under a running client (a rotated node certificate): new
+  // connections pick the current credentials up; an unreadable or half-written file keeps the old.
+  let last: Pick<ClientConfig, 'token' | 'certPem' | 'keyPem'> = { ...(cfg.token ? { token: cfg.token } : {}), ...(cfg.certPem ? { certPem: cfg.certPem, keyPem: cfg.keyPem! } : {}) }
+  cfg.reload = () => {
+    try {
+      const now = parseKubeconfig(readFileSync(path, 'utf8'), opts)
+      last = { ...(now.token ? { token: now.token } : {}), ...(now.certPem ? { certPem: now.certPem, keyPem: now.keyPem! } : {}) }
+    } catch {
+      // keep the last good credentials
+    }
+    return last
+  }
+  return cfg
 }
 
 /** Value of `--name=value` or `--name value` in argv. */

@@ -23,6 +23,9 @@ import type { Client } from '../client/interfaces.js'
 import { resourceFor } from '../api/resources.js'
 import type { Deployment, KubeObject, Service } from '../api/types.js'
 import { writeKubeconfig } from '../apiserver/kubeconfig.js'
+import { loadKubeconfig } from '../client/kubeconfig.js'
+import { loadClusterCA, type Subject } from '../authn/pki.js'
+import { ensureIdentityKubeconfig, IDENTITIES } from '../authn/identities.js'
 import { parseServiceCidr } from '../apiserver/allocator.js'
 import { nthAddress } from '../net/ip.js'
 import { DEFAULT_PREFIX } from '../overlay/config.js'
@@ -190,26 +193,37 @@ export async function startServer(o: ServerOptions): Promise<Server> {
     // The in-process components reach the apiserver where it listens (loopback when it listens on all addresses).
     const bind = o.bindAddress ?? '127.0.0.1'
     const self = bind === '0.0.0.0' || bind === '::' ? '127.0.0.1' : bind.includes(':') ? `[${bind}]` : bind
-    const client = createClient({ server: `https://${self}:${api.port}`, caPem: api.caPem, token: api.token, userAgent: 'netkube-server' })
+    // Each in-process component talks with its own identity (src/authn/identities.ts), from a
+    // kubeconfig in the state directory, as kubeadm's controller-manager.conf / scheduler.conf.
+    const ca = await loadClusterCA(api.caCertPath, api.caKeyPath)
+    const selfURL = `https://${self}:${api.port}`
+    const componentClient = async (file: string, who: Subject, userAgent: string): Promise<Client> => {
+      const path = join(o.stateDir, file)
+      await ensureIdentityKubeconfig(path, selfURL, ca, who)
+      return createClient({ ...loadKubeconfig(path), userAgent })
+    }
+    const cmClient = await componentClient('controller-manager.kubeconfig', IDENTITIES.controllerManager, 'netkube-server/kube-controller-manager')
+    const schedClient = await componentClient('scheduler.kubeconfig', IDENTITIES.scheduler, 'netkube-server/kube-scheduler')
+    const client = await componentClient('addon-manager.kubeconfig', IDENTITIES.addonManager, 'netkube-server/addon-manager')
 
     // The Lease names are fixed here (two components share the flags): --leader-elect-resource-name does not apply.
     const flags: LeaderElectionFlags = { ...(o.leaderElection ?? { enabled: true, timing: DEFAULT_TIMING, namespace: 'kube-system' }) }
     delete flags.name
     const identity = persistentIdentity(o.stateDir)
     const leaderMetrics = new Registry()
-    const elect = (component: ElectedComponent, start: () => Promise<ControllerManager | Scheduler>): Promise<Elected> =>
-      startElected({ component, flags, clientConfig: client.config, identity, registry: leaderMetrics, start, onLost: () => o.onLeaderElectionLost?.(component) })
+    const elect = (component: ElectedComponent, own: Client, start: () => Promise<ControllerManager | Scheduler>): Promise<Elected> =>
+      startElected({ component, flags, clientConfig: own.config, identity, registry: leaderMetrics, start, onLost: () => o.onLeaderElectionLost?.(component) })
     const elections: Record<ElectedComponent, Elected> = {
-      'kube-controller-manager': await elect('kube-controller-manager', async () => {
+      'kube-controller-manager': await elect('kube-controller-manager', cmClient, async () => {
         const cm = await startControllerManager({
-          client,
+          client: cmClient,
           ...(o.nodeMonitorGracePeriodMs !== undefined ? { nodeMonitorGracePeriodMs: o.nodeMonitorGracePeriodMs } : {}),
           ...(o.podEvictionTimeoutMs !== undefined ? { podEvictionTimeoutMs: o.podEvictionTimeoutMs } : {}),
           ...(o.jobPodFailureBackoffMs !== undefined ? { jobPodFailureBackoffMs: o.jobPodFailureBackoffMs } : {}),
         })
         // The LoadBalancer IP controller leads with the controller manager (one writer of LB status).
         const lb = await startLoadBalancerController({
-          client,
+          client: cmClient,
           store: new EtcdAllocationStore(etcdEndpoints),
           flagPools: o.loadBalancerPools ?? [],
           ...(o.loadBalancerClass ? { lbClass: o.loadBalancerClass } : {}),
@@ -219,7 +233,7 @@ export async function startServer(o: ServerOptions): Promise<Server> {
         })
         return { metrics: cm.metrics, stop: async () => { await lb.stop(); await cm.stop() } }
       }),
-      'kube-scheduler': await elect('kube-scheduler', () => startScheduler({ client })),
+      'kube-scheduler': await elect('kube-scheduler', schedClient, () => startScheduler({ client: schedClient })),
     }
     for (const e of Object.values(elections)) stops.push(() => e.stop())
 
