@@ -7,6 +7,8 @@ import 'reflect-metadata'
 import { createPrivateKey, createHash, randomBytes, webcrypto, X509Certificate as NodeX509 } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import * as x509 from '@peculiar/x509'
+import { AttributeTypeAndValue, AttributeValue, Name as AsnName, RelativeDistinguishedName } from '@peculiar/asn1-x509'
+import { AsnConvert } from '@peculiar/asn1-schema'
 
 x509.cryptoProvider.set(webcrypto as unknown as Crypto)
 
@@ -47,9 +49,18 @@ export function caCertHash(caPem: string): string {
   return `sha256:${createHash('sha256').update(spki).digest('hex')}`
 }
 
-/** A Name built from values, never from a DN string: odd characters in a subject stay values. */
+const OID_CN = '2.5.4.3'
+const OID_O = '2.5.4.10'
+
+/**
+ * A Name encoded from values as UTF8Strings, never parsed from a DN string: quotes, commas,
+ * `=`, newlines in a subject stay part of the value (the string forms would strip or split them).
+ */
 function subjectName(s: Subject): x509.Name {
-  return new x509.Name([{ CN: [s.commonName] }, ...(s.organizations ?? []).map((o) => ({ O: [o] }))])
+  const rdn = (type: string, v: string): RelativeDistinguishedName =>
+    new RelativeDistinguishedName([new AttributeTypeAndValue({ type, value: new AttributeValue({ utf8String: v }) })])
+  const name = new AsnName([rdn(OID_CN, s.commonName), ...(s.organizations ?? []).map((o) => rdn(OID_O, o))])
+  return new x509.Name(AsnConvert.serialize(name))
 }
 
 function serialNumber(): string {
