@@ -12,6 +12,8 @@ export async function main(argv: string[]): Promise<number | void> {
     args: argv,
     options: {
       kubeconfig: { type: 'string' },
+      'proxy-kubeconfig': { type: 'string' },
+      'network-kubeconfig': { type: 'string' },
       'api-servers': { type: 'string' },
       'node-name': { type: 'string' },
       'node-ip': { type: 'string' },
@@ -39,7 +41,7 @@ export async function main(argv: string[]): Promise<number | void> {
     },
   })
   if (!v.kubeconfig || !v['node-ip'] || !v['etcd-endpoints']) {
-    process.stderr.write('usage: netkube agent --kubeconfig FILE [--api-servers URL,URL] --node-ip IP --etcd-endpoints URL[,URL] [--node-name N] [--iface DEV] [--state-dir D] [--proxy-mode nftables|iptables|ipvs] [--backend vxlan|host-gw]\n')
+    process.stderr.write('usage: netkube agent --kubeconfig FILE [--proxy-kubeconfig FILE] [--network-kubeconfig FILE] [--api-servers URL,URL] --node-ip IP --etcd-endpoints URL[,URL] [--node-name N] [--iface DEV] [--state-dir D] [--proxy-mode nftables|iptables|ipvs] [--backend vxlan|host-gw]\n')
     return 2
   }
   const mode = v['proxy-mode'] ?? 'nftables'
@@ -47,9 +49,16 @@ export async function main(argv: string[]): Promise<number | void> {
   const backend = v.backend
   if (backend !== undefined && backend !== 'vxlan' && backend !== 'host-gw') throw new Error(`--backend must be vxlan or host-gw, not "${backend}"`)
   const nodeName = v['node-name'] ?? hostname()
+  // --api-servers: every apiserver of an HA control plane; the clients fail over among them.
+  // Each part of the agent talks with its own identity: --kubeconfig is the kubelet's (the node),
+  // --proxy-kubeconfig kube-proxy's, --network-kubeconfig the network loops'.
+  const clientFor = (path: string | undefined) => (path ? createClient(withApiServers(loadKubeconfig(path), v['api-servers'])) : undefined)
+  const proxyClient = clientFor(v['proxy-kubeconfig'])
+  const networkClient = clientFor(v['network-kubeconfig'])
   const agent = await startAgent({
-    // --api-servers: every apiserver of an HA control plane; the client fails over among them.
-    client: createClient(withApiServers(loadKubeconfig(v.kubeconfig), v['api-servers'])),
+    client: clientFor(v.kubeconfig)!,
+    ...(proxyClient ? { proxyClient } : {}),
+    ...(networkClient ? { networkClient } : {}),
     nodeName,
     nodeIP: v['node-ip'],
     ...(v.iface ? { iface: v.iface } : {}),
