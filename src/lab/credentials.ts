@@ -2,6 +2,7 @@
 // kubeconfig of their own (client certificates from the cluster CA, src/authn/identities.ts),
 // written into the node's state directory before its agent starts. The lab holds the CA
 // because it is the installer (kubeadm's role); the admin kubeconfig is for the human and tests.
+import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { loadClusterCA } from '../authn/pki.js'
 import { agentIdentity, ensureIdentityKubeconfig, IDENTITIES, kubeletIdentity } from '../authn/identities.js'
@@ -20,6 +21,7 @@ export function nodeKubeconfigPaths(nodeDir: string): NodeKubeconfigs {
 export async function ensureNodeKubeconfigs(pkiDir: string, nodeDir: string, nodeName: string, server: string): Promise<NodeKubeconfigs> {
   const ca = await loadClusterCA(join(pkiDir, 'ca.crt'), join(pkiDir, 'ca.key'))
   const p = nodeKubeconfigPaths(nodeDir)
+  mkdirSync(nodeDir, { recursive: true })
   await ensureIdentityKubeconfig(p.kubelet, server, ca, kubeletIdentity(nodeName))
   await ensureIdentityKubeconfig(p.proxy, server, ca, IDENTITIES.kubeProxy)
   await ensureIdentityKubeconfig(p.network, server, ca, agentIdentity(nodeName))

@@ -22,7 +22,6 @@ import { DEFAULT_TIMING, electionIdentity, startElected, type Elected, type Lead
 import type { Client } from '../client/interfaces.js'
 import { resourceFor } from '../api/resources.js'
 import type { Deployment, KubeObject, Service } from '../api/types.js'
-import { writeKubeconfig } from '../apiserver/kubeconfig.js'
 import { loadKubeconfig } from '../client/kubeconfig.js'
 import { loadClusterCA, type Subject } from '../authn/pki.js'
 import { ensureIdentityKubeconfig, IDENTITIES } from '../authn/identities.js'
@@ -30,7 +29,7 @@ import { parseServiceCidr } from '../apiserver/allocator.js'
 import { nthAddress } from '../net/ip.js'
 import { DEFAULT_PREFIX } from '../overlay/config.js'
 import { reconcileObject, type Ownership } from '../apiserver/reconcile.js'
-import { DNS_DEPLOYMENT_OWNERSHIP, SERVICE_OWNERSHIP, dnsDeployment, dnsService, INGRESS_CLASS_OWNERSHIP, INGRESS_DEPLOYMENT_OWNERSHIP, ingressClass, ingressDeployment, ingressService, localPathStorageClass } from './addons.js'
+import { addonServiceAccount, DNS_SERVICE_ACCOUNT, INGRESS_SERVICE_ACCOUNT, DNS_DEPLOYMENT_OWNERSHIP, SERVICE_OWNERSHIP, dnsDeployment, dnsService, INGRESS_CLASS_OWNERSHIP, INGRESS_DEPLOYMENT_OWNERSHIP, ingressClass, ingressDeployment, ingressService, localPathStorageClass } from './addons.js'
 import { isAlreadyExists } from '../client/errors.js'
 import type { IngressClass } from '../api/ingress.js'
 import { crashPoint } from './crash-point.js'
@@ -64,10 +63,9 @@ export interface ServerOptions {
   /** Do not create the cluster DNS add-on. */
   noDns?: boolean
   /**
-   * Where the DNS pods reach the API (default https://ADVERTISE:PORT) and the kubeconfig file
-   * written for them (default STATE/dns.kubeconfig). Several apiservers must agree on both, or
-   * each would "put back" its own Deployment: an HA lab gives them one shared file that names
-   * the `kubernetes` Service's ClusterIP, as in-cluster clients do upstream.
+   * A kubeconfig file the add-on pods get with `--kubeconfig` instead of their in-cluster
+   * ServiceAccount credentials (the file is the operator's; the server writes none).
+   * `dnsApiServer` is accepted for old command lines and unused.
    */
   dnsApiServer?: string
   dnsKubeconfig?: string
@@ -246,20 +244,27 @@ export async function startServer(o: ServerOptions): Promise<Server> {
     }
 
     if (!o.noDns) {
-      // The DNS pods reach the API at the advertised address with a kubeconfig of their own.
-      const dnsKubeconfig = o.dnsKubeconfig ?? join(o.stateDir, 'dns.kubeconfig')
-      // Another server may be writing the same shared file: writeKubeconfig renames it into place.
-      writeKubeconfig(dnsKubeconfig, o.dnsApiServer ?? `https://${advertise}:${api.port}`, api.caPem, api.token, 'netkube-dns')
+      // The add-on pods read the API in-cluster, each as its ServiceAccount (the kubelet projects
+      // the token); nothing is written for them, so several servers install the same Deployment.
+      const ensureServiceAccount = async (name: string): Promise<void> => {
+        try {
+          await client.resource<KubeObject>(resourceFor('serviceaccounts'), 'kube-system').create(addonServiceAccount(name))
+        } catch (err) {
+          if (!isAlreadyExists(err)) throw err
+        }
+      }
       // kubeadm's convention: the tenth address of the service range (10.96.0.10 by default).
       const dnsIP = nthAddress(parseServiceCidr(o.serviceCIDR ?? '10.96.0.0/12'), 10)
       const reconcileAddons = async (): Promise<void> => {
+        await ensureServiceAccount(DNS_SERVICE_ACCOUNT)
         await reconcileAddon(client, 'services', dnsService(dnsIP), SERVICE_OWNERSHIP)
-        await reconcileAddon(client, 'deployments', dnsDeployment({ kubeconfig: dnsKubeconfig, clusterDomain: o.clusterDomain ?? 'cluster.local', clusterIP: dnsIP, replicas: o.dnsReplicas ?? 2 }), DNS_DEPLOYMENT_OWNERSHIP)
+        await reconcileAddon(client, 'deployments', dnsDeployment({ ...(o.dnsKubeconfig ? { kubeconfig: o.dnsKubeconfig } : {}), clusterDomain: o.clusterDomain ?? 'cluster.local', clusterIP: dnsIP, replicas: o.dnsReplicas ?? 2 }), DNS_DEPLOYMENT_OWNERSHIP)
         if (!o.noIngress) {
           // The controller pods use the add-ons' kubeconfig (the same advertised apiserver).
           await reconcileAddon(client, 'ingressclasses', ingressClass(), INGRESS_CLASS_OWNERSHIP)
           await reconcileAddon(client, 'services', ingressService(), SERVICE_OWNERSHIP)
-          await reconcileAddon(client, 'deployments', ingressDeployment({ kubeconfig: dnsKubeconfig, replicas: o.ingressReplicas ?? 1 }), INGRESS_DEPLOYMENT_OWNERSHIP)
+          await ensureServiceAccount(INGRESS_SERVICE_ACCOUNT)
+          await reconcileAddon(client, 'deployments', ingressDeployment({ ...(o.dnsKubeconfig ? { kubeconfig: o.dnsKubeconfig } : {}), replicas: o.ingressReplicas ?? 1 }), INGRESS_DEPLOYMENT_OWNERSHIP)
         }
       }
       await reconcileAddons()
