@@ -3,11 +3,12 @@
 import { renameSync, writeFileSync } from 'node:fs'
 
 /** A bearer token, or a client certificate and its key (PEM). */
-export type KubeconfigCredential = string | { certPem: string; keyPem: string }
+export type KubeconfigCredential = string | { certPem: string; keyPem: string } | { tokenFile: string }
 
 export function renderKubeconfig(server: string, caPem: string, cred: KubeconfigCredential, user = 'admin'): string {
   const b64 = (s: string): string => Buffer.from(s).toString('base64')
-  const userEntry = typeof cred === 'string' ? { token: cred } : { 'client-certificate-data': b64(cred.certPem), 'client-key-data': b64(cred.keyPem) }
+  const userEntry =
+    typeof cred === 'string' ? { token: cred } : 'tokenFile' in cred ? { tokenFile: cred.tokenFile } : { 'client-certificate-data': b64(cred.certPem), 'client-key-data': b64(cred.keyPem) }
   const cfg = {
     apiVersion: 'v1',
     kind: 'Config',

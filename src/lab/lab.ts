@@ -213,6 +213,7 @@ export async function labUp(o: LabUpOptions = {}): Promise<LabState> {
         '--cluster-cidr', plan.clusterCIDR,
         '--extra-sans', '127.0.0.1',
         ...(plan.lbPool ? ['--load-balancer-pools', `default=${plan.lbPool}`] : []),
+        ...(servers.length > 1 ? ['--dns-kubeconfig', join(stateDir, 'dns.kubeconfig'), '--dns-api-server', `https://${plan.kubernetesServiceIP}:443`] : []),
         ...(o.serverFlags ?? []),
       ])
     }

@@ -23,6 +23,8 @@ import type { Client } from '../client/interfaces.js'
 import { resourceFor } from '../api/resources.js'
 import type { Deployment, KubeObject, Service } from '../api/types.js'
 import { loadKubeconfig } from '../client/kubeconfig.js'
+import { writeKubeconfig } from '../apiserver/kubeconfig.js'
+import { SA_MOUNT_PATH } from '../kubelet/serviceaccount.js'
 import { loadClusterCA, type Subject } from '../authn/pki.js'
 import { ensureIdentityKubeconfig, IDENTITIES } from '../authn/identities.js'
 import { parseServiceCidr } from '../apiserver/allocator.js'
@@ -63,9 +65,11 @@ export interface ServerOptions {
   /** Do not create the cluster DNS add-on. */
   noDns?: boolean
   /**
-   * A kubeconfig file the add-on pods get with `--kubeconfig` instead of their in-cluster
-   * ServiceAccount credentials (the file is the operator's; the server writes none).
-   * `dnsApiServer` is accepted for old command lines and unused.
+   * Where the add-on pods reach the API (default https://ADVERTISE:PORT) and the kubeconfig
+   * file written for them (default STATE/addons.kubeconfig; it names the pod's projected
+   * ServiceAccount token file, no credential). Several apiservers must agree on both, or each
+   * would "put back" its own Deployment: an HA lab gives them one shared file that names the
+   * `kubernetes` Service's ClusterIP, as in-cluster clients do upstream.
    */
   dnsApiServer?: string
   dnsKubeconfig?: string
@@ -246,6 +250,11 @@ export async function startServer(o: ServerOptions): Promise<Server> {
     if (!o.noDns) {
       // The add-on pods read the API in-cluster, each as its ServiceAccount (the kubelet projects
       // the token); nothing is written for them, so several servers install the same Deployment.
+      // Their kubeconfig names where they reach the API (the advertised address, or what the
+      // operator gives: an HA lab shares one file naming the `kubernetes` Service) and the
+      // kubelet's projected token file: the identity is each pod's ServiceAccount, no secret is in it.
+      const addonKubeconfig = o.dnsKubeconfig ?? join(o.stateDir, 'addons.kubeconfig')
+      writeKubeconfig(addonKubeconfig, o.dnsApiServer ?? `https://${advertise}:${api.port}`, api.caPem, { tokenFile: `${SA_MOUNT_PATH}/token` }, 'serviceaccount')
       const ensureServiceAccount = async (name: string): Promise<void> => {
         try {
           await client.resource<KubeObject>(resourceFor('serviceaccounts'), 'kube-system').create(addonServiceAccount(name))
@@ -258,13 +267,13 @@ export async function startServer(o: ServerOptions): Promise<Server> {
       const reconcileAddons = async (): Promise<void> => {
         await ensureServiceAccount(DNS_SERVICE_ACCOUNT)
         await reconcileAddon(client, 'services', dnsService(dnsIP), SERVICE_OWNERSHIP)
-        await reconcileAddon(client, 'deployments', dnsDeployment({ ...(o.dnsKubeconfig ? { kubeconfig: o.dnsKubeconfig } : {}), clusterDomain: o.clusterDomain ?? 'cluster.local', clusterIP: dnsIP, replicas: o.dnsReplicas ?? 2 }), DNS_DEPLOYMENT_OWNERSHIP)
+        await reconcileAddon(client, 'deployments', dnsDeployment({ kubeconfig: addonKubeconfig, clusterDomain: o.clusterDomain ?? 'cluster.local', clusterIP: dnsIP, replicas: o.dnsReplicas ?? 2 }), DNS_DEPLOYMENT_OWNERSHIP)
         if (!o.noIngress) {
           // The controller pods use the add-ons' kubeconfig (the same advertised apiserver).
           await reconcileAddon(client, 'ingressclasses', ingressClass(), INGRESS_CLASS_OWNERSHIP)
           await reconcileAddon(client, 'services', ingressService(), SERVICE_OWNERSHIP)
           await ensureServiceAccount(INGRESS_SERVICE_ACCOUNT)
-          await reconcileAddon(client, 'deployments', ingressDeployment({ ...(o.dnsKubeconfig ? { kubeconfig: o.dnsKubeconfig } : {}), replicas: o.ingressReplicas ?? 1 }), INGRESS_DEPLOYMENT_OWNERSHIP)
+          await reconcileAddon(client, 'deployments', ingressDeployment({ kubeconfig: addonKubeconfig, replicas: o.ingressReplicas ?? 1 }), INGRESS_DEPLOYMENT_OWNERSHIP)
         }
       }
       await reconcileAddons()

@@ -57,7 +57,9 @@ t.test('netkube server and lab write one identity per component', async (t) => {
   for (const [name, sa] of [['netkube-dns', 'coredns'], ['netkube-ingress-controller', 'netkube-ingress']] as const) {
     const d = await deps.get(name)
     t.equal(d.spec!.template.spec!.serviceAccountName, sa, `${name} runs as kube-system/${sa}`)
-    t.notOk(d.spec!.template.spec!.containers[0]!.args!.includes('--kubeconfig'), `${name} uses the in-cluster config`)
+    const args = d.spec!.template.spec!.containers[0]!.args!
+    const kc = JSON.parse(readFileSync(args[args.indexOf('--kubeconfig') + 1]!, 'utf8'))
+    t.same(kc.users[0].user, { tokenFile: '/var/run/secrets/kubernetes.io/serviceaccount/token' }, `${name}'s kubeconfig holds no credential: the pod's projected token`)
     t.equal((await server.client.resource(resourceFor('serviceaccounts'), 'kube-system').get(sa)).metadata.name, sa)
   }
 })
