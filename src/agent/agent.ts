@@ -26,7 +26,12 @@ import { startSpeaker, type Speaker } from '../loadbalancer/speaker.js'
 const log = logger('agent')
 
 export interface AgentOptions {
+  /** The kubelet's client: the node's identity (system:node:<name>). */
   client: Client
+  /** kube-proxy's client (system:kube-proxy); default `client`. */
+  proxyClient?: Client
+  /** The network loops' client — NetworkPolicy, LB speaker, local-path (system:netkube:agent:<name>); default `client`. */
+  networkClient?: Client
   nodeName: string
   nodeIP: string
   iface?: string
@@ -133,14 +138,15 @@ export async function startAgent(o: AgentOptions): Promise<Agent> {
     })
     stops.push(() => kubelet.stop())
     // The node's disk: local-path volumes live in <state>/volumes/<pv-name> (src/localpath).
-    const localPath = await startLocalPathProvisioner({ client: o.client, nodeName: o.nodeName, volumesDir: join(o.stateDir, 'volumes') })
+    const net = o.networkClient ?? o.client
+    const localPath = await startLocalPathProvisioner({ client: net, nodeName: o.nodeName, volumesDir: join(o.stateDir, 'volumes') })
     stops.push(() => localPath.stop())
 
     let proxy: ProxyHandle | undefined
     if (!o.noProxy) {
       if (o.allowRootNetns) process.env.NETKUBE_ALLOW_ROOT_NETNS = '1'
       proxy = await startProxy({
-        client: o.client,
+        client: o.proxyClient ?? o.client,
         nodeName: o.nodeName,
         mode: o.proxyMode ?? 'nftables',
         clusterCIDR: o.clusterCIDR,
@@ -154,13 +160,13 @@ export async function startAgent(o: AgentOptions): Promise<Agent> {
     let netpol: NetpolHandle | undefined
     if (!o.noNetpol) {
       if (o.allowRootNetns) process.env.NETKUBE_ALLOW_ROOT_NETNS = '1'
-      netpol = await startNetpol({ client: o.client, nodeName: o.nodeName, healthPort: o.netpolMetricsPort ?? 9080 })
+      netpol = await startNetpol({ client: net, nodeName: o.nodeName, healthPort: o.netpolMetricsPort ?? 9080 })
       stops.push(() => netpol!.stop())
     }
     let speaker: Speaker | undefined
     if (proxy && o.iface && !o.noLbSpeaker) {
       speaker = await startSpeaker({
-        client: o.client,
+        client: net,
         nodeName: o.nodeName,
         iface: o.iface,
         stateFile: join(o.stateDir, 'lb-announced.json'),

@@ -14,6 +14,8 @@ export async function main(argv: string[]): Promise<number | void> {
     args: argv,
     options: {
       kubeconfig: { type: 'string' },
+      'proxy-kubeconfig': { type: 'string' },
+      'network-kubeconfig': { type: 'string' },
       'api-servers': { type: 'string' },
       'node-name': { type: 'string' },
       'node-ip': { type: 'string' },
@@ -45,7 +47,7 @@ export async function main(argv: string[]): Promise<number | void> {
     },
   })
   if (!v.kubeconfig || !v['node-ip'] || !v['etcd-endpoints']) {
-    process.stderr.write('usage: netkube agent --kubeconfig FILE [--api-servers URL,URL] --node-ip IP --etcd-endpoints URL[,URL] [--node-name N] [--iface DEV] [--state-dir D] [--proxy-mode nftables|iptables|ipvs] [--backend vxlan|host-gw]\n')
+    process.stderr.write('usage: netkube agent --kubeconfig FILE [--proxy-kubeconfig FILE] [--network-kubeconfig FILE] [--api-servers URL,URL] --node-ip IP --etcd-endpoints URL[,URL] [--node-name N] [--iface DEV] [--state-dir D] [--proxy-mode nftables|iptables|ipvs] [--backend vxlan|host-gw]\n')
     return 2
   }
   const mode = v['proxy-mode'] ?? 'nftables'
@@ -54,6 +56,10 @@ export async function main(argv: string[]): Promise<number | void> {
   if (backend !== undefined && backend !== 'vxlan' && backend !== 'host-gw') throw new Error(`--backend must be vxlan or host-gw, not "${backend}"`)
   const nodeName = v['node-name'] ?? hostname()
   const stateDir = v['state-dir'] ?? `/var/lib/netkube/agent/${nodeName}`
+  // --api-servers: every apiserver of an HA control plane; the clients fail over among them.
+  // Each part of the agent talks with its own identity: --kubeconfig is the kubelet's (the node),
+  // --proxy-kubeconfig kube-proxy's, --network-kubeconfig the network loops'.
+  const clientFor = (path: string | undefined) => (path ? createClient(withApiServers(loadKubeconfig(path), v['api-servers'])) : undefined)
   const cfg = withApiServers(loadKubeconfig(v.kubeconfig), v['api-servers'])
   // The kubelet's serving identity: --cert-dir defaults to <state-dir>/kubelet/pki.
   const kubeletTLS = loadKubeletTLS({
@@ -63,10 +69,13 @@ export async function main(argv: string[]): Promise<number | void> {
     ...(v['client-ca-file'] ? { clientCaFile: v['client-ca-file'] } : {}),
     ...(cfg.caPem ? { kubeconfigCaPem: cfg.caPem } : {}),
   })
+  const proxyClient = clientFor(v['proxy-kubeconfig'])
+  const networkClient = clientFor(v['network-kubeconfig'])
   const agent = await startAgent({
-    // --api-servers: every apiserver of an HA control plane; the client fails over among them.
     client: createClient(cfg),
     kubeletTLS,
+    ...(proxyClient ? { proxyClient } : {}),
+    ...(networkClient ? { networkClient } : {}),
     nodeName,
     nodeIP: v['node-ip'],
     ...(v.iface ? { iface: v.iface } : {}),

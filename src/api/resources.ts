@@ -67,7 +67,7 @@ export const RESOURCES: readonly ResourceInfo[] = [
   res('', 'v1', 'Event', 'events', true, { shortNames: ['ev'] }),
   res('events.k8s.io', 'v1', 'Event', 'events', true, { shortNames: ['ev'], etcdPrefix: 'events' }),
   res('', 'v1', 'Secret', 'secrets', true),
-  res('', 'v1', 'ServiceAccount', 'serviceaccounts', true, { shortNames: ['sa'] }),
+  res('', 'v1', 'ServiceAccount', 'serviceaccounts', true, { shortNames: ['sa'], subresources: ['token'] }),
   // apps/v1 DaemonSet (issue #11)
   res('apps', 'v1', 'DaemonSet', 'daemonsets', true, { shortNames: ['ds'], subresources: ['status'], etcdPrefix: 'daemonsets', categories: ['all'] }),
   res('networking.k8s.io', 'v1', 'NetworkPolicy', 'networkpolicies', true, { shortNames: ['netpol'], etcdPrefix: 'networkpolicies' }),

@@ -57,11 +57,11 @@ export function ensureTokenFile(path: string): string {
     const text = readFileSync(path, 'utf8')
     for (const [token, u] of parseTokenFile(text)) if (u.groups.includes('system:masters')) return token
     const token = randomBytes(24).toString('hex')
-    writeFileSync(path, `${text.endsWith('\n') || !text ? text : text + '\n'}${token},admin,admin,"system:masters"\n`, { mode: 0o600 })
+    writeFileSync(path, `${text.endsWith('\n') || !text ? text : text + '\n'}${token},kubernetes-admin,kubernetes-admin,"system:masters"\n`, { mode: 0o600 })
     return token
   }
   const token = randomBytes(24).toString('hex')
-  writeFileSync(path, `${token},admin,admin,"system:masters"\n`, { mode: 0o600 })
+  writeFileSync(path, `${token},kubernetes-admin,kubernetes-admin,"system:masters"\n`, { mode: 0o600 })
   return token
 }
 

@@ -25,8 +25,8 @@ export function defaultSANs(advertise: string[], serviceIP: string): string[] {
   return [...new Set(names.filter(Boolean))]
 }
 
-/** The files a second apiserver must share with the first (kubeadm's copy-certs). */
-export const SHARED_PKI_FILES = ['ca.key', 'ca.crt'] as const
+/** The files a second apiserver must share with the first (kubeadm's copy-certs): the CA and the ServiceAccount signing key. */
+export const SHARED_PKI_FILES = ['ca.key', 'ca.crt', 'sa.key', 'sa.pub'] as const
 
 /** The cluster CA in `dir`, made once. Apiservers of one cluster share it (copied before their first start). */
 export async function ensureClusterCA(dir: string): Promise<{ caKey: string; caCrt: string }> {

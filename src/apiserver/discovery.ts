@@ -22,6 +22,7 @@ const SUBRESOURCES: Record<string, { kind: string; verbs: string[]; group?: stri
   binding: { kind: 'Binding', verbs: ['create'] },
   log: { kind: 'Pod', verbs: ['get'] },
   proxy: { kind: 'NodeProxyOptions', verbs: ['create', 'delete', 'get', 'patch', 'update'] },
+  token: { kind: 'TokenRequest', verbs: ['create'], group: 'authentication.k8s.io', version: 'v1' },
 }
 
 export function groups(): Map<string, string[]> {

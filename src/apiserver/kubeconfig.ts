@@ -2,12 +2,18 @@
 // uses it as is). Written as JSON, which is valid YAML and what kubectl parses either way.
 import { renameSync, writeFileSync } from 'node:fs'
 
-export function renderKubeconfig(server: string, caPem: string, token: string, user = 'admin'): string {
+/** A bearer token, or a client certificate and its key (PEM). */
+export type KubeconfigCredential = string | { certPem: string; keyPem: string } | { tokenFile: string }
+
+export function renderKubeconfig(server: string, caPem: string, cred: KubeconfigCredential, user = 'admin'): string {
+  const b64 = (s: string): string => Buffer.from(s).toString('base64')
+  const userEntry =
+    typeof cred === 'string' ? { token: cred } : 'tokenFile' in cred ? { tokenFile: cred.tokenFile } : { 'client-certificate-data': b64(cred.certPem), 'client-key-data': b64(cred.keyPem) }
   const cfg = {
     apiVersion: 'v1',
     kind: 'Config',
     clusters: [{ name: 'netkube', cluster: { server, 'certificate-authority-data': Buffer.from(caPem).toString('base64') } }],
-    users: [{ name: user, user: { token } }],
+    users: [{ name: user, user: userEntry }],
     contexts: [{ name: `${user}@netkube`, context: { cluster: 'netkube', user } }],
     'current-context': `${user}@netkube`,
     preferences: {},
@@ -16,8 +22,8 @@ export function renderKubeconfig(server: string, caPem: string, token: string, u
 }
 
 /** Written whole and renamed into place: a reader (the lab, a DNS pod starting) never sees half a file. */
-export function writeKubeconfig(path: string, server: string, caPem: string, token: string, user?: string): void {
+export function writeKubeconfig(path: string, server: string, caPem: string, cred: KubeconfigCredential, user?: string): void {
   const tmp = `${path}.${process.pid}.tmp`
-  writeFileSync(tmp, renderKubeconfig(server, caPem, token, user), { mode: 0o600 })
+  writeFileSync(tmp, renderKubeconfig(server, caPem, cred, user), { mode: 0o600 })
   renameSync(tmp, path)
 }

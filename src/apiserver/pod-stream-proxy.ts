@@ -11,7 +11,7 @@ import type { IncomingMessage } from 'node:http'
 import type { Duplex } from 'node:stream'
 import { findResource } from '../api/resources.js'
 import type { Node, Pod } from '../api/types.js'
-import type { TokenAuthenticator } from './auth.js'
+import type { AuthenticatorChain } from '../authn/chain.js'
 import * as E from './errors.js'
 import { podKubeletEndpoint, readBody, type KubeletClient } from './kubelet-client.js'
 import type { Registry } from './registry.js'
@@ -25,7 +25,7 @@ const ROUTE = /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)\/(exec|attach|port
 const FORWARDED = ['upgrade', 'connection', 'x-stream-protocol-version', 'sec-websocket-key', 'sec-websocket-version', 'sec-websocket-protocol']
 
 export interface PodStreamProxyOptions {
-  auth: TokenAuthenticator
+  auth: AuthenticatorChain
   registry: Registry
   kubelet: KubeletClient
   dialTimeoutMs?: number
@@ -78,7 +78,9 @@ export function createPodStreamProxy(o: PodStreamProxyOptions): (req: IncomingMe
     const url = new URL(req.url ?? '/', 'https://apiserver.local')
     const m = ROUTE.exec(url.pathname)
     if (!m) throw E.pathNotFound()
-    if (!o.auth.authenticate(req.headers.authorization)) throw E.unauthorized()
+    // Upgrades never reach fastify's hooks: the same authenticator chain runs here.
+    const who = await o.auth.authenticate({ authorization: req.headers.authorization, socket: req.socket })
+    if (!who || 'error' in who) throw E.unauthorized()
     const [, ns, name, sub] = m as unknown as [string, string, string, 'exec' | 'attach' | 'portforward']
     const method = req.method ?? 'GET'
     if (method !== 'GET' && method !== 'POST') throw E.methodNotAllowed()

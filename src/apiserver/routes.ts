@@ -20,6 +20,7 @@ import { kubeletLogError, LOG_PARAMS, validateLogOptions } from './pod-log.js'
 import { parse as parseYaml } from 'yaml'
 import type { Metrics } from './metrics.js'
 import { podKubeletEndpoint, readBody, type KubeletClient, type KubeletEndpoint } from './kubelet-client.js'
+import type { TokenRequestHandler } from '../authn/token-request.js'
 
 export interface RouteOptions {
   registry: Registry
@@ -27,6 +28,8 @@ export interface RouteOptions {
   bookmarkIntervalMs: number
   /** Every call to a kubelet (logs, exec, attach, portforward) goes through it. */
   kubelet: KubeletClient
+  /** serviceaccounts/<name>/token (src/authn/token-request.ts). */
+  tokenRequest?: TokenRequestHandler
 }
 
 export interface RequestTarget {
@@ -291,7 +294,7 @@ export function registerResourceRoutes(app: FastifyInstance, o: RouteOptions): v
         if (sub === 'log') return podLog(req, reply, ns!, name, q)
         // nodes/proxy is listed by discovery but not served yet; binding is create-only.
         if (sub === 'proxy') throw E.pathNotFound()
-        if (sub === 'binding') throw E.methodNotAllowed()
+        if (sub === 'binding' || sub === 'token') throw E.methodNotAllowed()
         const table = wantsTable(req)
         const obj = await reg.get(r, ns, name)
         if (sub === 'scale') return toScale(r, obj)
@@ -303,6 +306,12 @@ export function registerResourceRoutes(app: FastifyInstance, o: RouteOptions): v
         if (name && sub === 'binding') {
           reply.code(201)
           return bind(r, ns!, name, parseBody(req), dryRun(q))
+        }
+        if (name && sub === 'token' && r.plural === 'serviceaccounts') {
+          if (!o.tokenRequest) throw E.pathNotFound()
+          const out = await o.tokenRequest(ns!, name, parseBody(req), dryRun(q))
+          reply.code(201)
+          return out
         }
         if (name || sub) throw E.methodNotAllowed()
         if (r.namespaced && !ns) throw E.methodNotAllowed()

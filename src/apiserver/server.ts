@@ -6,12 +6,16 @@ import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify'
 import { VERSION } from '../version.js'
-import { etcdListPrefix, resourceFor } from '../api/resources.js'
+import { etcdKey, etcdListPrefix, resourceFor } from '../api/resources.js'
 import { EtcdStore, StorageError } from '../storage/store.js'
 import { logger } from '../util/log.js'
 import { ServiceAllocator } from './allocator.js'
 import { nthAddress } from '../net/ip.js'
 import { ANONYMOUS, TokenAuthenticator, ensureTokenFile, isAnonymousPath, type UserInfo } from './auth.js'
+import { AuthenticatorChain } from '../authn/chain.js'
+import { BootstrapTokenAuthenticator } from '../authn/bootstrap-token.js'
+import { ServiceAccountTokens, ensureServiceAccountKey, type ObjectGetter } from '../authn/serviceaccount.js'
+import { tokenRequestHandler } from '../authn/token-request.js'
 import { bootstrap } from './bootstrap.js'
 import { runEvery } from '../util/periodic.js'
 import { LeaseEndpointReconciler } from './lease-reconciler.js'
@@ -70,6 +74,9 @@ export interface ApiServer {
   caPem: string
   token: string
   kubeconfigPath: string
+  /** The cluster CA's files (the server issues component certificates from them). */
+  caCertPath: string
+  caKeyPath: string
   app: FastifyInstance
   registry: Registry
   close(): Promise<void>
@@ -77,9 +84,12 @@ export interface ApiServer {
 
 export interface AppOptions {
   registry: Registry
-  auth: TokenAuthenticator
+  auth: AuthenticatorChain
+  /** Signs TokenRequests (serviceaccounts/token); without it the subresource answers 404. */
+  serviceAccountTokens?: ServiceAccountTokens
   metrics?: Metrics
-  https?: { key: string; cert: string }
+  /** `clientCA`: client certificates are requested and verified against it (x509 authentication). */
+  https?: { key: string; cert: string; clientCA?: string }
   bookmarkIntervalMs?: number
   /** How the apiserver reaches kubelets (default: plain HTTP, for tests with a fake kubelet). */
   kubelet?: KubeletClient
@@ -118,7 +128,11 @@ export function buildApiApp(o: AppOptions): FastifyInstance {
       const apiErr = statusOf(err)
       reply.code(apiErr.code).type('application/json').send(apiErr.status)
     },
-    ...(o.https ? { https: { key: o.https.key, cert: o.https.cert } } : {}),
+    // Client certificates are asked for and verified, never required: a failed verification is
+    // the x509 authenticator's 401, as kube-apiserver's tls.RequestClientCert (src/authn/x509.ts).
+    ...(o.https
+      ? { https: { key: o.https.key, cert: o.https.cert, ...(o.https.clientCA ? { ca: o.https.clientCA, requestCert: true, rejectUnauthorized: false } : {}) } }
+      : {}),
   } as never) as unknown as FastifyInstance
   app.decorateRequest('kctx', null)
   app.decorateRequest('user', null)
@@ -129,12 +143,12 @@ export function buildApiApp(o: AppOptions): FastifyInstance {
 
   app.addHook('onRequest', async (req, reply) => {
     const path = req.url.split('?')[0]!
-    const user = o.auth.authenticate(req.headers.authorization)
-    if (user) {
-      req.user = user
+    const out = await o.auth.authenticate({ authorization: req.headers.authorization, socket: req.raw.socket })
+    if (out && 'user' in out) {
+      req.user = out.user
       return
     }
-    if (!req.headers.authorization && isAnonymousPath(path)) {
+    if (!out && isAnonymousPath(path)) {
       req.user = ANONYMOUS
       return
     }
@@ -212,6 +226,7 @@ export function buildApiApp(o: AppOptions): FastifyInstance {
     metrics,
     bookmarkIntervalMs: o.bookmarkIntervalMs ?? 60_000,
     kubelet,
+    ...(o.serviceAccountTokens ? { tokenRequest: tokenRequestHandler(o.registry, o.serviceAccountTokens) } : {}),
   })
   // pods/exec|attach|portforward arrive as upgrade requests, outside fastify's routing.
   app.server.on('upgrade', createPodStreamProxy({ auth: o.auth, registry: o.registry, kubelet }))
@@ -249,7 +264,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   const sans = defaultSANs([advertise, ...(host !== '0.0.0.0' && host !== '::' ? [host] : []), ...(opts.extraSANs ?? [])], nthAddress(alloc.cidr, 1))
   const certs = await ensureServingCerts(join(opts.stateDir, 'pki'), sans)
   const token = ensureTokenFile(join(opts.stateDir, 'tokens.csv'))
-  const auth = TokenAuthenticator.fromFile(join(opts.stateDir, 'tokens.csv'))
+  const saKeys = ensureServiceAccountKey(join(opts.stateDir, 'pki'))
 
   try {
     await waitForEtcd(store)
@@ -258,11 +273,20 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     throw err
   }
   const registry = new Registry(store, alloc)
+  // Straight from etcd: a deleted ServiceAccount or Pod revokes its tokens on the next request.
+  const getObject: ObjectGetter = async (plural, ns, name) => store.get(etcdKey(resourceFor(plural), ns, name))
+  const serviceAccountTokens = new ServiceAccountTokens(saKeys, getObject)
+  const auth = new AuthenticatorChain({
+    tokenFile: TokenAuthenticator.fromFile(join(opts.stateDir, 'tokens.csv')),
+    serviceAccounts: serviceAccountTokens,
+    bootstrapTokens: new BootstrapTokenAuthenticator((ns, name) => store.get(etcdKey(resourceFor('secrets'), ns, name))),
+  })
   let ready = false
   const appOpts: AppOptions = {
     registry,
     auth,
-    https: { key: certs.keyPem, cert: certs.certPem },
+    serviceAccountTokens,
+    https: { key: certs.keyPem, cert: certs.certPem, clientCA: certs.caPem },
     // Kubelets' serving certificates come from the cluster CA; ours for them too.
     kubelet: new KubeletClient({ caPem: certs.caPem, ...(await kubeletClientIdentity(join(opts.stateDir, 'pki'))) }),
     isReady: () => ready,
@@ -312,6 +336,8 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     caPem: certs.caPem,
     token,
     kubeconfigPath,
+    caCertPath: certs.caCertPath,
+    caKeyPath: join(opts.stateDir, 'pki', 'ca.key'),
     app,
     registry,
     async close() {

@@ -14,6 +14,14 @@ export interface ClientConfig {
    */
   servers?: string[]
   token?: string
+  /** A client certificate and its key (PEM): x509 authentication, CN = user, O = groups. */
+  certPem?: string
+  keyPem?: string
+  /**
+   * Read the credentials again before each new connection (a kubeconfig whose certificate is
+   * rotated on disk, a projected token refreshed by the kubelet). Returns the fields to use.
+   */
+  reload?: () => Pick<ClientConfig, 'token' | 'certPem' | 'keyPem'>
   /** PEM of the CA that signed the server's certificate. */
   caPem?: string
   insecureSkipTLSVerify?: boolean

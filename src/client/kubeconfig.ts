@@ -93,6 +93,20 @@ export function parseKubeconfig(text: string, opts: { context?: string; baseDir?
   const tokenFile = str(user.tokenFile) ?? str(user['token-file'])
   if (token) cfg.token = token
   else if (tokenFile) cfg.token = readFileSync(abs(tokenFile), 'utf8').trim()
+  // Client certificate, inline (…-data, base64) or by path, as kubectl reads them.
+  const pem = (dataKey: string, fileKey: string): string | undefined => {
+    const data = str(user[dataKey])
+    if (data) return Buffer.from(data, 'base64').toString('utf8')
+    const f = str(user[fileKey])
+    return f ? readFileSync(abs(f), 'utf8') : undefined
+  }
+  const certPem = pem('client-certificate-data', 'client-certificate')
+  const keyPem = pem('client-key-data', 'client-key')
+  if ((certPem === undefined) !== (keyPem === undefined)) throw new KubeconfigError(`${file}: user has a client certificate without its key (or a key without its certificate)`)
+  if (certPem && keyPem) {
+    cfg.certPem = certPem
+    cfg.keyPem = keyPem
+  }
   return cfg
 }
 
@@ -106,7 +120,20 @@ export function loadKubeconfig(path: string, context?: string): ClientConfig {
   }
   const opts: { context?: string; baseDir: string; file: string } = { baseDir: dirname(resolve(path)), file: path }
   if (context !== undefined) opts.context = context
-  return parseKubeconfig(text, opts)
+  const cfg = parseKubeconfig(text, opts)
+  // The file may be rewritten under a running client (a rotated node certificate): new
+  // connections pick the current credentials up; an unreadable or half-written file keeps the old.
+  let last: Pick<ClientConfig, 'token' | 'certPem' | 'keyPem'> = { ...(cfg.token ? { token: cfg.token } : {}), ...(cfg.certPem ? { certPem: cfg.certPem, keyPem: cfg.keyPem! } : {}) }
+  cfg.reload = () => {
+    try {
+      const now = parseKubeconfig(readFileSync(path, 'utf8'), opts)
+      last = { ...(now.token ? { token: now.token } : {}), ...(now.certPem ? { certPem: now.certPem, keyPem: now.keyPem! } : {}) }
+    } catch {
+      // keep the last good credentials
+    }
+    return last
+  }
+  return cfg
 }
 
 /** Value of `--name=value` or `--name value` in argv. */
@@ -143,9 +170,37 @@ export function withApiServers(cfg: ClientConfig, list: string | undefined): Cli
 const SA_DIR = '/var/run/secrets/kubernetes.io/serviceaccount'
 
 /**
- * The client config a program should use, by kubectl's precedence: `--kubeconfig` flag,
- * then $KUBECONFIG (first existing file of the list), then ~/.kube/config, then the
- * in-cluster service account. `--context`, `--server`, `--api-servers` and `--token` flags override.
+ * rest.InClusterConfig: inside a pod (KUBERNETES_SERVICE_HOST/PORT and the kubelet's projected
+ * token, ca.crt), the apiserver through the `kubernetes` Service. The token file is re-read
+ * (the kubelet refreshes it), so a long-running client keeps a valid token. Undefined outside a pod.
+ */
+export function inClusterConfig(env: NodeJS.ProcessEnv = process.env, dir = SA_DIR): ClientConfig | undefined {
+  const tokenPath = join(dir, 'token')
+  if (!env.KUBERNETES_SERVICE_HOST || !env.KUBERNETES_SERVICE_PORT || !existsSync(tokenPath)) return undefined
+  const host = env.KUBERNETES_SERVICE_HOST.includes(':') ? `[${env.KUBERNETES_SERVICE_HOST}]` : env.KUBERNETES_SERVICE_HOST
+  let token = readFileSync(tokenPath, 'utf8').trim()
+  const cfg: ClientConfig = {
+    server: `https://${host}:${env.KUBERNETES_SERVICE_PORT}`,
+    token,
+    reload: () => {
+      try {
+        token = readFileSync(tokenPath, 'utf8').trim() || token
+      } catch {
+        // keep the last token
+      }
+      return { token }
+    },
+  }
+  if (existsSync(join(dir, 'ca.crt'))) cfg.caPem = readFileSync(join(dir, 'ca.crt'), 'utf8')
+  return cfg
+}
+
+/**
+ * The client config a program should use. `--kubeconfig` flag first; inside a pod with neither
+ * the flag nor $KUBECONFIG, the in-cluster config (client-go's BuildConfigFromFlags("", ""), what
+ * CoreDNS and ingress controllers do); otherwise kubectl's precedence: $KUBECONFIG (first
+ * existing file of the list), then ~/.kube/config, then in-cluster.
+ * `--context`, `--server`, `--api-servers` and `--token` flags override.
  */
 export function clientConfigFromEnv(
   argv: readonly string[] = process.argv.slice(2),
@@ -156,17 +211,15 @@ export function clientConfigFromEnv(
   const flagPath = flagValue(argv, 'kubeconfig')
   if (flagPath) {
     cfg = loadKubeconfig(flagPath, context)
+  } else if (!env.KUBECONFIG && inClusterConfig(env)) {
+    cfg = inClusterConfig(env)
   } else {
     const candidates = (env.KUBECONFIG ?? '').split(':').filter((p) => p !== '')
     const home = env.HOME ?? homedir()
     if (candidates.length === 0) candidates.push(join(home, '.kube', 'config'))
     const found = candidates.find((p) => existsSync(p))
     if (found) cfg = loadKubeconfig(found, context)
-    else if (env.KUBERNETES_SERVICE_HOST && existsSync(join(SA_DIR, 'token'))) {
-      const host = env.KUBERNETES_SERVICE_HOST.includes(':') ? `[${env.KUBERNETES_SERVICE_HOST}]` : env.KUBERNETES_SERVICE_HOST
-      cfg = { server: `https://${host}:${env.KUBERNETES_SERVICE_PORT ?? '443'}`, token: readFileSync(join(SA_DIR, 'token'), 'utf8').trim() }
-      if (existsSync(join(SA_DIR, 'ca.crt'))) cfg.caPem = readFileSync(join(SA_DIR, 'ca.crt'), 'utf8')
-    }
+    else cfg = inClusterConfig(env)
   }
   const server = flagValue(argv, 'server')
   const token = flagValue(argv, 'token')

@@ -52,6 +52,8 @@ const DEFAULT_CONNECT_TIMEOUT_MS = 30_000
 const DEFAULT_FAILOVER_CONNECT_TIMEOUT_MS = 5000
 /** Answers that say "this server cannot serve now" (a proxy with no backend, a server going away). */
 const FAILOVER_STATUS = new Set([502, 503])
+/** How often credentials from a file (kubeconfig, projected token) are read again. */
+const CREDENTIAL_RELOAD_MS = 5000
 
 export interface RestClientOptions {
   requestTimeoutMs?: number
@@ -220,7 +222,8 @@ export class RestClient implements Client {
       accept: spec.accept ?? 'application/json',
       'user-agent': this.config.userAgent ?? DEFAULT_USER_AGENT,
     }
-    if (this.config.token) h.authorization = `Bearer ${this.config.token}`
+    const token = this.credentials().token
+    if (token) h.authorization = `Bearer ${token}`
     if (spec.body !== undefined) {
       h['content-type'] = spec.contentType ?? 'application/json'
       h['content-length'] = Buffer.byteLength(spec.body)
@@ -228,8 +231,26 @@ export class RestClient implements Client {
     return h
   }
 
+  private creds: { at: number; value: Pick<ClientConfig, 'token' | 'certPem' | 'keyPem'> } | undefined
+
+  /**
+   * The credentials for the next request. With `reload` (a kubeconfig file, a projected token)
+   * they are re-read at most every few seconds: a rotated certificate or refreshed token is used
+   * from then on. The certificate goes into each request's TLS options, which the keep-alive
+   * agent pools by, so a new certificate opens new connections and old ones drain.
+   */
+  private credentials(): Pick<ClientConfig, 'token' | 'certPem' | 'keyPem'> {
+    const c = this.config
+    if (!c.reload) return c
+    const now = Date.now()
+    if (!this.creds || now - this.creds.at > CREDENTIAL_RELOAD_MS) this.creds = { at: now, value: c.reload() }
+    return this.creds.value
+  }
+
   private requestOptions(spec: RequestSpec, base: URL): http.RequestOptions {
+    const { certPem, keyPem } = this.credentials()
     return {
+      ...(certPem && keyPem ? { cert: certPem, key: keyPem } : {}),
       protocol: base.protocol,
       hostname: base.hostname.replace(/^\[|\]$/g, ''),
       port: base.port || (base.protocol === 'https:' ? 443 : 80),

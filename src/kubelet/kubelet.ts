@@ -4,7 +4,8 @@
 import { join } from 'node:path'
 import { mkdirSync } from 'node:fs'
 import { Registry, Gauge, Histogram, Counter } from 'prom-client'
-import type { ConfigMap, PersistentVolume, PersistentVolumeClaim, Pod, Secret } from '../api/types.js'
+import type { ConfigMap, KubeObject, PersistentVolume, PersistentVolumeClaim, Pod, Secret } from '../api/types.js'
+import type { ServiceAccountSource } from './serviceaccount.js'
 import type { ClaimLookup } from './claims.js'
 import { isNotFound } from '../client/errors.js'
 import { configMapBytes, secretBytes } from './volumes.js'
@@ -233,7 +234,32 @@ export async function startKubelet(o: KubeletOptions): Promise<Kubelet> {
     await writeStatus(w)
   }
 
+  // Each pod's projected API credentials: a token bound to the pod, asked for by this node.
+  const serviceAccounts: ServiceAccountSource = {
+    caPem: o.client.config.caPem ?? '',
+    lookup: async (ns, name) => {
+      const sa = await orMissing(o.client.resource<KubeObject>(res('serviceaccounts'), ns).get(name))
+      const automount = (sa as { automountServiceAccountToken?: boolean } | undefined)?.automountServiceAccountToken
+      return { exists: sa !== undefined, ...(automount !== undefined ? { automount } : {}) }
+    },
+    token: async (pod) => {
+      const issuedAt = Date.now()
+      const tr = await o.client.resource<KubeObject>(res('serviceaccounts'), pod.metadata.namespace).createSubresource<KubeObject, { status?: { token?: string; expirationTimestamp?: string } }>(pod.spec.serviceAccountName || 'default', 'token', {
+        apiVersion: 'authentication.k8s.io/v1',
+        kind: 'TokenRequest',
+        metadata: {},
+        // The kubelet's own request: one hour and a few seconds, bound to the pod.
+        spec: { expirationSeconds: 3607, boundObjectRef: { kind: 'Pod', apiVersion: 'v1', name: pod.metadata.name, uid: pod.metadata.uid } },
+      } as KubeObject)
+      const token = tr.status?.token
+      const expiresAt = Date.parse(tr.status?.expirationTimestamp ?? '')
+      if (!token || Number.isNaN(expiresAt)) throw new Error('TokenRequest answered without a token')
+      return { token, issuedAt, expiresAt }
+    },
+  }
+
   const workerDeps = {
+    serviceAccounts,
     runtime,
     sandboxes,
     stateDir: o.stateDir,

@@ -12,6 +12,7 @@ import { admitPod, initShouldRestart, nextInitAction, type AdmitResult, type Ini
 import { BACKOFF_RESET_MS, nextBackoff, shouldRestart, terminatedState } from './restart.js'
 import { projectData, VolumeError, writeAtomic, type VolumeSource } from './volumes.js'
 import { claimSource, type ClaimLookup } from './claims.js'
+import { containerGetsMount, serviceAccountFiles, SA_MOUNT_PATH, SA_VOLUME_NAME, tokenNeedsRefresh, wantsServiceAccountMount, type IssuedToken, type ServiceAccountSource } from './serviceaccount.js'
 import type { ContainerRuntime, ContainerRuntimeState } from './runtime.js'
 import { sandboxDeathReason, type SandboxManager, type SandboxRecord } from './sandbox.js'
 import { resolveArgv, ImageNotFoundError } from './images.js'
@@ -43,6 +44,8 @@ export interface PodWorkerDeps {
   recorder?: EventRecorder
   /** Claims and volumes, for persistentVolumeClaim volumes (see claims.ts). */
   claims?: ClaimLookup
+  /** The pod's projected API credentials (serviceaccount.ts); none without it. */
+  serviceAccounts?: ServiceAccountSource
 }
 
 interface Slot {
@@ -265,7 +268,44 @@ export class PodWorker {
       }
       binds.push({ source: m.subPath ? join(source, m.subPath) : source, target: m.mountPath, readOnly })
     }
+    const sa = await this.serviceAccountDir()
+    if (sa && containerGetsMount(c)) binds.push({ source: sa, target: SA_MOUNT_PATH, readOnly: true })
     return binds
+  }
+
+  /** undefined until decided; false: this pod gets no projected credentials. */
+  private saMount: boolean | undefined
+  private saToken: IssuedToken | undefined
+
+  /** The projected token/ca.crt/namespace directory, written (and its token fresh), or undefined. */
+  private async serviceAccountDir(): Promise<string | undefined> {
+    const src = this.deps.serviceAccounts
+    if (!src) return undefined
+    const ns = this.pod.metadata.namespace!
+    const saName = this.pod.spec.serviceAccountName || 'default'
+    try {
+      if (this.saMount === undefined) {
+        const sa = await src.lookup(ns, saName)
+        // A pod whose ServiceAccount does not exist starts without credentials (logged), rather
+        // than never: upstream's admission would have refused it before it got here.
+        if (!sa.exists) log.warn({ pod: this.pod.metadata.name, namespace: ns, serviceAccount: saName }, 'service account not found: no API credentials mounted')
+        this.saMount = sa.exists && wantsServiceAccountMount(this.pod, sa.automount)
+      }
+      if (!this.saMount) return undefined
+      const dir = join(this.podDir(), 'volumes', SA_VOLUME_NAME)
+      await this.refreshServiceAccountToken(dir, Date.now())
+      return dir
+    } catch (err) {
+      throw new VolumeError(`MountVolume.SetUp failed for volume "${SA_VOLUME_NAME}" : ${(err as Error).message}`)
+    }
+  }
+
+  private async refreshServiceAccountToken(dir: string, now: number): Promise<void> {
+    const src = this.deps.serviceAccounts
+    if (!src || !tokenNeedsRefresh(this.saToken, now)) return
+    const t = await src.token(this.pod)
+    writeAtomic(dir, serviceAccountFiles(t, src.caPem, this.pod.metadata.namespace!))
+    this.saToken = t
   }
 
   private lastVolumeRefresh = 0
@@ -278,6 +318,10 @@ export class PodWorker {
   private async refreshVolumes(now: number): Promise<void> {
     if (now - this.lastVolumeRefresh < (this.deps.volumeRefreshMs ?? 2000)) return
     this.lastVolumeRefresh = now
+    if (this.saMount && this.saToken) {
+      await this.refreshServiceAccountToken(join(this.podDir(), 'volumes', SA_VOLUME_NAME), now).catch((err: Error) =>
+        log.warn({ pod: this.pod.metadata.name, err: err.message }, 'service account token not refreshed'))
+    }
     for (const vol of this.pod.spec.volumes ?? []) {
       const dir = this.volumeDir(vol)
       if (!PodWorker.sourceOf(vol) || !existsSync(dir)) continue

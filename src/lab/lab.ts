@@ -11,6 +11,7 @@ import { apiServerAddrs, etcdArgs, etcdClientUrls, labPlan, type LabNode, type L
 import { describeStatus, statusFileFor, type ComponentStatus } from './supervise-core.js'
 import { ensureClusterCA, issueKubeletServingCert, SHARED_PKI_FILES } from '../apiserver/certs.js'
 import { ensureTokenFile } from '../apiserver/auth.js'
+import { ensureServiceAccountKey } from '../authn/serviceaccount.js'
 import { netnsHandle } from '../net/door.js'
 import { spawnDaemon, stopDaemon, isAlive, killInNamespaces, type DaemonRecord } from './procs.js'
 import { createNetns, deleteNetns, listNetns, netnsExists, openNetOps } from '../net/index.js'
@@ -23,6 +24,7 @@ import { freePort } from '../util/ports.js'
 import { buildOutside, outsideStatusLine } from './outside.js'
 import { attachNode } from './underlay.js'
 import { observeAddons, waitForAddons } from './readiness.js'
+import { agentKubeconfigFlags, ensureNodeKubeconfigs } from './credentials.js'
 
 /** Names under this domain resolve (to the gateway) through the lab's upstream resolver. */
 export const LAB_EXTERNAL_DOMAIN = 'example.org'
@@ -154,6 +156,7 @@ export async function issueNodeKubeletCert(stateDir: string, plan: LabPlan, node
 async function sharePki(serverDirs: string[]): Promise<void> {
   const [first, ...rest] = serverDirs
   await ensureClusterCA(join(first!, 'pki'))
+  ensureServiceAccountKey(join(first!, 'pki'))
   ensureTokenFile(join(first!, 'tokens.csv'))
   for (const dir of rest) {
     mkdirSync(join(dir, 'pki'), { recursive: true, mode: 0o700 })
@@ -251,8 +254,6 @@ export async function labUp(o: LabUpOptions = {}): Promise<LabState> {
     // Parsed until whole: a file seen mid-write is read again.
     const nodeKubeconfig = await waitFor('the server to write its kubeconfig', timeoutMs, async () =>
       existsSync(adminKubeconfig) ? (JSON.parse(readFileSync(adminKubeconfig, 'utf8')) as { clusters: { cluster: { server: string } }[] }) : undefined)
-    nodeKubeconfig.clusters[0]!.cluster.server = `https://${first.ip}:${plan.apiPort}`
-    writeFileSync(join(stateDir, 'node.kubeconfig'), JSON.stringify(nodeKubeconfig, null, 2), { mode: 0o600 })
     nodeKubeconfig.clusters[0]!.cluster.server = `https://127.0.0.1:${hostPort}`
     const kubeconfig = join(stateDir, 'kubeconfig')
     writeFileSync(kubeconfig, JSON.stringify(nodeKubeconfig, null, 2), { mode: 0o600 })
@@ -271,9 +272,11 @@ export async function labUp(o: LabUpOptions = {}): Promise<LabState> {
       const dir = join(stateDir, n.name)
       mkdirSync(dir, { recursive: true })
       await issueNodeKubeletCert(stateDir, plan, n)
+      // Each agent with its own identities (kubelet, kube-proxy, network loops), never the admin's.
+      const creds = await ensureNodeKubeconfigs(join(serverDir(first), 'pki'), dir, n.name, `https://${first.ip}:${plan.apiPort}`)
       supervised('agent', n.name, n.netns, [
         node, NETKUBE_MAIN, 'agent',
-        '--kubeconfig', join(stateDir, 'node.kubeconfig'),
+        ...agentKubeconfigFlags(creds),
         ...apiServersFlag,
         '--node-name', n.name,
         '--node-ip', n.ip,

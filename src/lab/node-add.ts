@@ -15,13 +15,14 @@
 //         lab's state forgets it.
 // Both refuse what cannot be done with one clear line: `node "x" already exists`, `not found`,
 // a control-plane node.
-import { mkdirSync, rmSync } from 'node:fs'
+import { existsSync, mkdirSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { componentPidfile, componentStatus, defaultStateDir, issueNodeKubeletCert, readLabState, saveState, waitFor, type LabState } from './lab.js'
 import type { LabNode, LabPlan } from './plan.js'
 import { etcdClientUrls } from './plan.js'
 import { attachNode } from './underlay.js'
+import { ensureNodeKubeconfigs, nodeKubeconfigPaths } from './credentials.js'
 import { isAlive, killInNamespaces, spawnDaemon, stopDaemon } from './procs.js'
 import { nthAddress, parseCidr } from '../net/ip.js'
 import { deleteNetns, listNetns, netnsExists } from '../net/netns.js'
@@ -72,6 +73,11 @@ export function agentArgvFor(template: readonly string[], from: LabNode, to: Lab
     '--node-ip': to.ip,
     '--state-dir': join(stateDir, to.name),
     '--netns-prefix': to.podNetnsPrefix,
+  }
+  // The node's own kubeconfigs live in its state directory: swapped with it.
+  const fromDir = join(stateDir, from.name) + '/'
+  for (let i = 0; i < out.length - 1; i++) {
+    if (/^--(|proxy-|network-)kubeconfig$/.test(out[i]!) && out[i + 1]!.startsWith(fromDir)) out[i + 1] = join(stateDir, to.name, out[i + 1]!.slice(fromDir.length))
   }
   const seen = new Set<string>()
   for (let i = 0; i < out.length - 1; i++) {
@@ -142,6 +148,14 @@ export async function labNodeAdd(o: NodeAddOptions): Promise<LabNode> {
   await attachNode(state.plan, node)
   mkdirSync(join(stateDir, node.name), { recursive: true })
   await issueNodeKubeletCert(stateDir, state.plan, node)
+  // Its own credentials, for the apiserver the model node's kubelet uses (a lab made before
+  // per-node identities has none: its agents share a kubeconfig the argv already names).
+  const modelKubeconfig = nodeKubeconfigPaths(join(stateDir, from.name)).kubelet
+  if (existsSync(modelKubeconfig)) {
+    const firstServer = state.plan.nodes.find((n) => n.server)!
+    const pki = join(stateDir, state.plan.ha ? `server-${firstServer.name}` : 'server', 'pki')
+    await ensureNodeKubeconfigs(pki, join(stateDir, node.name), node.name, loadKubeconfig(modelKubeconfig).server)
+  }
   const rec = spawnDaemon('agent', node.name, node.netns, argv, join(stateDir, 'logs', `agent-${node.name}.log`))
   const fresh = readLabState(stateDir) ?? state
   if (!fresh.plan.nodes.some((n) => n.name === node.name)) fresh.plan.nodes.push(node)

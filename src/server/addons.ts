@@ -2,7 +2,7 @@
 // Deployment in kube-system behind the Service `kube-dns` with the well-known ClusterIP; the
 // Ingress controller likewise, behind the LoadBalancer Service `netkube-ingress`, with the
 // default IngressClass `netkube`; and the default StorageClass `local-path`.
-import type { Deployment, Service, StorageClass } from '../api/types.js'
+import type { Deployment, KubeObject, Service, StorageClass } from '../api/types.js'
 import { ANNOTATION_DEFAULT_STORAGE_CLASS } from '../api/types.js'
 import { LOCAL_PATH_PROVISIONER } from '../localpath/core.js'
 import type { Ownership } from '../apiserver/reconcile.js'
@@ -38,8 +38,20 @@ export function dnsService(clusterIP: string): Service {
   }
 }
 
-/** The DNS Deployment. Its pods read the API with the kubeconfig the server wrote for them. */
-export function dnsDeployment(o: { kubeconfig: string; clusterDomain: string; clusterIP: string; replicas?: number }): Deployment {
+/** The add-ons' ServiceAccounts (kube-system): their pods read the API with the tokens the kubelet projects. */
+export const DNS_SERVICE_ACCOUNT = 'coredns'
+export const INGRESS_SERVICE_ACCOUNT = 'netkube-ingress'
+
+export function addonServiceAccount(name: string): KubeObject {
+  return { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name, namespace: 'kube-system', labels: { ...RECONCILE } } }
+}
+
+/**
+ * The DNS Deployment. Its pods read the API in-cluster, as ServiceAccount kube-system/coredns
+ * (the kubelet's projected token, KUBERNETES_SERVICE_HOST); `kubeconfig` (tests, old setups)
+ * hands them a file instead.
+ */
+export function dnsDeployment(o: { kubeconfig?: string; clusterDomain: string; clusterIP: string; replicas?: number }): Deployment {
   return {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
@@ -53,11 +65,12 @@ export function dnsDeployment(o: { kubeconfig: string; clusterDomain: string; cl
         spec: {
           // The pod resolves through the node's resolvers, not through itself.
           dnsPolicy: 'Default',
+          serviceAccountName: DNS_SERVICE_ACCOUNT,
           containers: [
             {
               name: 'dns',
               image: 'netkube/dns',
-              args: ['--kubeconfig', o.kubeconfig, '--listen', '0.0.0.0:53', '--cluster-domain', o.clusterDomain, '--metrics-listen', '0.0.0.0:9153', '--ns-address', o.clusterIP],
+              args: [...(o.kubeconfig ? ['--kubeconfig', o.kubeconfig] : []), '--listen', '0.0.0.0:53', '--cluster-domain', o.clusterDomain, '--metrics-listen', '0.0.0.0:9153', '--ns-address', o.clusterIP],
               ports: [
                 { name: 'dns', containerPort: 53, protocol: 'UDP' },
                 { name: 'dns-tcp', containerPort: 53, protocol: 'TCP' },
@@ -135,7 +148,7 @@ export function ingressService(): Service {
   }
 }
 
-export function ingressDeployment(o: { kubeconfig: string; replicas?: number }): Deployment {
+export function ingressDeployment(o: { kubeconfig?: string; replicas?: number }): Deployment {
   return {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
@@ -148,11 +161,12 @@ export function ingressDeployment(o: { kubeconfig: string; replicas?: number }):
         metadata: { labels: INGRESS_LABELS },
         spec: {
           dnsPolicy: 'Default',
+          serviceAccountName: INGRESS_SERVICE_ACCOUNT,
           containers: [
             {
               name: 'controller',
               image: 'netkube/ingress',
-              args: ['--kubeconfig', o.kubeconfig, '--publish-service', `kube-system/${INGRESS_SERVICE}`, '--metrics-listen', '0.0.0.0:10254'],
+              args: [...(o.kubeconfig ? ['--kubeconfig', o.kubeconfig] : []), '--publish-service', `kube-system/${INGRESS_SERVICE}`, '--metrics-listen', '0.0.0.0:10254'],
               ports: [
                 { name: 'http', containerPort: 80, protocol: 'TCP' },
                 { name: 'https', containerPort: 443, protocol: 'TCP' },

@@ -22,12 +22,16 @@ import { DEFAULT_TIMING, electionIdentity, startElected, type Elected, type Lead
 import type { Client } from '../client/interfaces.js'
 import { resourceFor } from '../api/resources.js'
 import type { Deployment, KubeObject, Service } from '../api/types.js'
+import { loadKubeconfig } from '../client/kubeconfig.js'
 import { writeKubeconfig } from '../apiserver/kubeconfig.js'
+import { SA_MOUNT_PATH } from '../kubelet/serviceaccount.js'
+import { loadClusterCA, type Subject } from '../authn/pki.js'
+import { ensureIdentityKubeconfig, IDENTITIES } from '../authn/identities.js'
 import { parseServiceCidr } from '../apiserver/allocator.js'
 import { nthAddress } from '../net/ip.js'
 import { DEFAULT_PREFIX } from '../overlay/config.js'
 import { reconcileObject, type Ownership } from '../apiserver/reconcile.js'
-import { DNS_DEPLOYMENT_OWNERSHIP, SERVICE_OWNERSHIP, dnsDeployment, dnsService, INGRESS_CLASS_OWNERSHIP, INGRESS_DEPLOYMENT_OWNERSHIP, ingressClass, ingressDeployment, ingressService, localPathStorageClass } from './addons.js'
+import { addonServiceAccount, DNS_SERVICE_ACCOUNT, INGRESS_SERVICE_ACCOUNT, DNS_DEPLOYMENT_OWNERSHIP, SERVICE_OWNERSHIP, dnsDeployment, dnsService, INGRESS_CLASS_OWNERSHIP, INGRESS_DEPLOYMENT_OWNERSHIP, ingressClass, ingressDeployment, ingressService, localPathStorageClass } from './addons.js'
 import { isAlreadyExists } from '../client/errors.js'
 import type { IngressClass } from '../api/ingress.js'
 import { crashPoint } from './crash-point.js'
@@ -61,10 +65,11 @@ export interface ServerOptions {
   /** Do not create the cluster DNS add-on. */
   noDns?: boolean
   /**
-   * Where the DNS pods reach the API (default https://ADVERTISE:PORT) and the kubeconfig file
-   * written for them (default STATE/dns.kubeconfig). Several apiservers must agree on both, or
-   * each would "put back" its own Deployment: an HA lab gives them one shared file that names
-   * the `kubernetes` Service's ClusterIP, as in-cluster clients do upstream.
+   * Where the add-on pods reach the API (default https://ADVERTISE:PORT) and the kubeconfig
+   * file written for them (default STATE/addons.kubeconfig; it names the pod's projected
+   * ServiceAccount token file, no credential). Several apiservers must agree on both, or each
+   * would "put back" its own Deployment: an HA lab gives them one shared file that names the
+   * `kubernetes` Service's ClusterIP, as in-cluster clients do upstream.
    */
   dnsApiServer?: string
   dnsKubeconfig?: string
@@ -190,26 +195,37 @@ export async function startServer(o: ServerOptions): Promise<Server> {
     // The in-process components reach the apiserver where it listens (loopback when it listens on all addresses).
     const bind = o.bindAddress ?? '127.0.0.1'
     const self = bind === '0.0.0.0' || bind === '::' ? '127.0.0.1' : bind.includes(':') ? `[${bind}]` : bind
-    const client = createClient({ server: `https://${self}:${api.port}`, caPem: api.caPem, token: api.token, userAgent: 'netkube-server' })
+    // Each in-process component talks with its own identity (src/authn/identities.ts), from a
+    // kubeconfig in the state directory, as kubeadm's controller-manager.conf / scheduler.conf.
+    const ca = await loadClusterCA(api.caCertPath, api.caKeyPath)
+    const selfURL = `https://${self}:${api.port}`
+    const componentClient = async (file: string, who: Subject, userAgent: string): Promise<Client> => {
+      const path = join(o.stateDir, file)
+      await ensureIdentityKubeconfig(path, selfURL, ca, who)
+      return createClient({ ...loadKubeconfig(path), userAgent })
+    }
+    const cmClient = await componentClient('controller-manager.kubeconfig', IDENTITIES.controllerManager, 'netkube-server/kube-controller-manager')
+    const schedClient = await componentClient('scheduler.kubeconfig', IDENTITIES.scheduler, 'netkube-server/kube-scheduler')
+    const client = await componentClient('addon-manager.kubeconfig', IDENTITIES.addonManager, 'netkube-server/addon-manager')
 
     // The Lease names are fixed here (two components share the flags): --leader-elect-resource-name does not apply.
     const flags: LeaderElectionFlags = { ...(o.leaderElection ?? { enabled: true, timing: DEFAULT_TIMING, namespace: 'kube-system' }) }
     delete flags.name
     const identity = persistentIdentity(o.stateDir)
     const leaderMetrics = new Registry()
-    const elect = (component: ElectedComponent, start: () => Promise<ControllerManager | Scheduler>): Promise<Elected> =>
-      startElected({ component, flags, clientConfig: client.config, identity, registry: leaderMetrics, start, onLost: () => o.onLeaderElectionLost?.(component) })
+    const elect = (component: ElectedComponent, own: Client, start: () => Promise<ControllerManager | Scheduler>): Promise<Elected> =>
+      startElected({ component, flags, clientConfig: own.config, identity, registry: leaderMetrics, start, onLost: () => o.onLeaderElectionLost?.(component) })
     const elections: Record<ElectedComponent, Elected> = {
-      'kube-controller-manager': await elect('kube-controller-manager', async () => {
+      'kube-controller-manager': await elect('kube-controller-manager', cmClient, async () => {
         const cm = await startControllerManager({
-          client,
+          client: cmClient,
           ...(o.nodeMonitorGracePeriodMs !== undefined ? { nodeMonitorGracePeriodMs: o.nodeMonitorGracePeriodMs } : {}),
           ...(o.podEvictionTimeoutMs !== undefined ? { podEvictionTimeoutMs: o.podEvictionTimeoutMs } : {}),
           ...(o.jobPodFailureBackoffMs !== undefined ? { jobPodFailureBackoffMs: o.jobPodFailureBackoffMs } : {}),
         })
         // The LoadBalancer IP controller leads with the controller manager (one writer of LB status).
         const lb = await startLoadBalancerController({
-          client,
+          client: cmClient,
           store: new EtcdAllocationStore(etcdEndpoints),
           flagPools: o.loadBalancerPools ?? [],
           ...(o.loadBalancerClass ? { lbClass: o.loadBalancerClass } : {}),
@@ -219,7 +235,7 @@ export async function startServer(o: ServerOptions): Promise<Server> {
         })
         return { metrics: cm.metrics, stop: async () => { await lb.stop(); await cm.stop() } }
       }),
-      'kube-scheduler': await elect('kube-scheduler', () => startScheduler({ client })),
+      'kube-scheduler': await elect('kube-scheduler', schedClient, () => startScheduler({ client: schedClient })),
     }
     for (const e of Object.values(elections)) stops.push(() => e.stop())
 
@@ -233,14 +249,25 @@ export async function startServer(o: ServerOptions): Promise<Server> {
 
     // DNS and Ingress are separate add-ons: `--no-dns` leaves out only DNS, `--no-ingress` only the Ingress controller.
     if (!o.noDns || !o.noIngress) {
-      // The add-on pods reach the API at the advertised address with a kubeconfig of their own.
-      const addonKubeconfig = o.dnsKubeconfig ?? join(o.stateDir, 'dns.kubeconfig')
-      // Another server may be writing the same shared file: writeKubeconfig renames it into place.
-      writeKubeconfig(addonKubeconfig, o.dnsApiServer ?? `https://${advertise}:${api.port}`, api.caPem, api.token, 'netkube-dns')
+      // The add-on pods read the API in-cluster, each as its ServiceAccount (the kubelet projects
+      // the token); nothing is written for them, so several servers install the same Deployment.
+      // Their kubeconfig names where they reach the API (the advertised address, or what the
+      // operator gives: an HA lab shares one file naming the `kubernetes` Service) and the
+      // kubelet's projected token file: the identity is each pod's ServiceAccount, no secret is in it.
+      const addonKubeconfig = o.dnsKubeconfig ?? join(o.stateDir, 'addons.kubeconfig')
+      writeKubeconfig(addonKubeconfig, o.dnsApiServer ?? `https://${advertise}:${api.port}`, api.caPem, { tokenFile: `${SA_MOUNT_PATH}/token` }, 'serviceaccount')
+      const ensureServiceAccount = async (name: string): Promise<void> => {
+        try {
+          await client.resource<KubeObject>(resourceFor('serviceaccounts'), 'kube-system').create(addonServiceAccount(name))
+        } catch (err) {
+          if (!isAlreadyExists(err)) throw err
+        }
+      }
       // kubeadm's convention: the tenth address of the service range (10.96.0.10 by default).
       const dnsIP = nthAddress(parseServiceCidr(o.serviceCIDR ?? '10.96.0.0/12'), 10)
       const reconcileAddons = async (): Promise<void> => {
         if (!o.noDns) {
+          await ensureServiceAccount(DNS_SERVICE_ACCOUNT)
           await reconcileAddon(client, 'services', dnsService(dnsIP), SERVICE_OWNERSHIP)
           await reconcileAddon(client, 'deployments', dnsDeployment({ kubeconfig: addonKubeconfig, clusterDomain: o.clusterDomain ?? 'cluster.local', clusterIP: dnsIP, replicas: o.dnsReplicas ?? 2 }), DNS_DEPLOYMENT_OWNERSHIP)
         }
@@ -248,6 +275,7 @@ export async function startServer(o: ServerOptions): Promise<Server> {
           // The controller pods use the add-ons' kubeconfig (the same advertised apiserver).
           await reconcileAddon(client, 'ingressclasses', ingressClass(), INGRESS_CLASS_OWNERSHIP)
           await reconcileAddon(client, 'services', ingressService(), SERVICE_OWNERSHIP)
+          await ensureServiceAccount(INGRESS_SERVICE_ACCOUNT)
           await reconcileAddon(client, 'deployments', ingressDeployment({ kubeconfig: addonKubeconfig, replicas: o.ingressReplicas ?? 1 }), INGRESS_DEPLOYMENT_OWNERSHIP)
         }
       }

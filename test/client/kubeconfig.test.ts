@@ -56,7 +56,9 @@ t.test('named context: insecure flag, token file relative to the kubeconfig', as
   writeFileSync(join(d, 'config'), KUBECTL_YAML)
   writeFileSync(join(d, 'reader.token'), 'tok-from-file\n')
   const cfg = loadKubeconfig(join(d, 'config'), 'other')
-  t.same(cfg, { server: 'https://10.0.0.1:443', insecureSkipTLSVerify: true, token: 'tok-from-file' })
+  const { reload, ...plain } = cfg
+  t.same(plain, { server: 'https://10.0.0.1:443', insecureSkipTLSVerify: true, token: 'tok-from-file' })
+  t.same(reload?.(), { token: 'tok-from-file' }, 'reload reads the credentials again')
 })
 
 t.test('JSON kubeconfig (as the apiserver writes it) and certificate-authority by path', async (t) => {
@@ -71,7 +73,8 @@ t.test('JSON kubeconfig (as the apiserver writes it) and certificate-authority b
     'current-context': 'u@c',
   }
   writeFileSync(join(d, 'kc.json'), JSON.stringify(doc, null, 2))
-  t.same(loadKubeconfig(join(d, 'kc.json')), { server: 'https://127.0.0.1:7443', caPem: CA, token: 't0k' })
+  const { reload: _r, ...plain } = loadKubeconfig(join(d, 'kc.json'))
+  t.same(plain, { server: 'https://127.0.0.1:7443', caPem: CA, token: 't0k' })
 })
 
 t.test('errors name the problem', async (t) => {

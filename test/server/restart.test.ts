@@ -73,7 +73,7 @@ t.test('netkube server converges across kill -9 restarts', async (t) => {
   const args = ['--etcd-servers', etcd.endpoint, '--state-dir', stateDir, '--secure-port', String(port), '--bind-address', '127.0.0.1', '--dns-replicas', '2']
   const client = (): Client => createClient(loadKubeconfig(join(stateDir, 'admin.kubeconfig')))
   const wantSvc = dnsService('10.96.0.10') as KubeObject
-  const wantDep = dnsDeployment({ kubeconfig: join(stateDir, 'dns.kubeconfig'), clusterDomain: 'cluster.local', clusterIP: '10.96.0.10', replicas: 2 }) as KubeObject
+  const wantDep = dnsDeployment({ kubeconfig: join(stateDir, 'addons.kubeconfig'), clusterDomain: 'cluster.local', clusterIP: '10.96.0.10', replicas: 2 }) as KubeObject
 
   const converged = async (t: Test, c: Client, what: string): Promise<void> => {
     const svcs = (await c.resource<Service>(R.services, 'kube-system').list({ labelSelector: 'k8s-app=kube-dns' })).items
