@@ -174,7 +174,10 @@ export function auditEvent(
   if (a.resourceRequest) {
     const ref: Record<string, string> = { resource: a.resource }
     if (a.namespace) ref.namespace = a.namespace
+    // A create names its object in the body (upstream's LogRequestObject fills it in).
+    const bodyName = (req.body as { metadata?: { name?: unknown } } | undefined)?.metadata?.name
     if (a.name) ref.name = a.name
+    else if (typeof bodyName === 'string' && a.subresource === '') ref.name = bodyName
     if (a.apiGroup) ref.apiGroup = a.apiGroup
     ref.apiVersion = a.apiVersion
     if (a.subresource) ref.subresource = a.subresource

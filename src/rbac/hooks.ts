@@ -205,7 +205,7 @@ export function installAudit(app: FastifyInstance, audit: AuditLog): void {
     const ua = req.headers['user-agent']
     if (ua) ar.userAgent = ua
     if (req.authz) ar.decision = { decision: req.authzAllowed ? 'allow' : 'forbid', reason: req.authzReason ?? '' }
-    if (level !== 'Metadata' && Buffer.isBuffer(req.body) && req.body.length > 0) {
+    if (Buffer.isBuffer(req.body) && req.body.length > 0 && req.body[0] === 0x7b) {
       try {
         ar.body = JSON.parse(req.body.toString('utf8'))
       } catch {
