@@ -87,7 +87,11 @@ export class Authorization {
       if (!have) await reg.create(r, undefined, next, { system: true, manager: 'kube-apiserver' }).catch((err) => {
         if (!(err instanceof E.ApiError && err.reason === 'AlreadyExists')) throw err
       })
-      else await reg.update(r, undefined, name, next, { system: true, manager: 'kube-apiserver' })
+      else
+        await reg.update(r, undefined, name, next, { system: true, manager: 'kube-apiserver' }).catch((err) => {
+          // Another apiserver reconciled it in between; the next round looks again.
+          if (!(err instanceof E.ApiError && err.reason === 'Conflict')) throw err
+        })
     }
     for (const cr of bootstrapClusterRoles()) await put(CLUSTER_ROLES, cr)
     for (const crb of bootstrapClusterRoleBindings()) await put(CLUSTER_ROLE_BINDINGS, crb)
