@@ -7,7 +7,7 @@
 // after the last create) or arrives twice is an error: counted in the table, exit code 1.
 // Usage: npm run bench:api [-- --concurrency 16 --count 2000]
 import { Agent, request } from 'node:https'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { startEtcd } from '../src/etcd/process.js'
@@ -94,10 +94,22 @@ function row(op: string, conc: number, r: { lat: number[]; wallMs: number }, slo
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'netkube-bench-api-'))
   const etcd = await startEtcd({ dataDir: join(dir, 'etcd') })
+  // An unprivileged reader (RBAC: `view` through a RoleBinding) for the authorization rows; the
+  // admin (system:masters) is allowed before any rule is read, so it would measure nothing.
+  const READER = 'bench-reader-token'
+  for (const d of ['state', 'state-allow']) {
+    mkdirSync(join(dir, d), { recursive: true, mode: 0o700 })
+    writeFileSync(join(dir, d, 'tokens.csv'), `${READER},bench-reader,bench-reader,""\n`, { mode: 0o600 })
+  }
   const api = await startApiServer({ etcdEndpoints: [etcd.endpoint], stateDir: join(dir, 'state'), port: 0, logLevel: 'warn' })
+  // The allow-all path on the same etcd, same objects, same run.
+  const allowAll = await startApiServer({ etcdEndpoints: [etcd.endpoint], stateDir: join(dir, 'state-allow'), port: 0, logLevel: 'warn', authorizationMode: 'AlwaysAllow', advertiseAddress: '127.0.0.2', host: '127.0.0.1' })
   const c: Conn = { url: api.url, token: api.token, agent: new Agent({ keepAlive: true, maxSockets: CONCURRENCY * 2 }), ca: api.caPem }
+  const reader: Conn = { ...c, token: READER }
+  const readerAllowAll: Conn = { url: allowAll.url.replace('127.0.0.2', '127.0.0.1'), token: READER, agent: new Agent({ keepAlive: true, maxSockets: CONCURRENCY * 2 }), ca: allowAll.caPem }
   const rows: Row[] = []
   let watchErrors = 0
+  let authzCost: { p50: number; p99: number } | undefined
   try {
     await call(c, 'POST', '/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'bench' } })
     const base = '/api/v1/namespaces/bench/configmaps'
@@ -108,6 +120,40 @@ async function main(): Promise<void> {
 
     rows.push(row('create configmap', CONCURRENCY, await drive(COUNT, CONCURRENCY, async (i) => check(await call(c, 'POST', base, cm(i)), 201)), '≤ 1 s'))
     rows.push(row('get configmap', CONCURRENCY, await drive(COUNT, CONCURRENCY, async (i) => check(await call(c, 'GET', `${base}/cm-${i % COUNT}`), 200)), '≤ 1 s'))
+    // Authorization cost: GET as the reader, RBAC (Node,RBAC) vs AlwaysAllow, rounds interleaved.
+    check(
+      await call(c, 'POST', '/apis/rbac.authorization.k8s.io/v1/namespaces/bench/rolebindings', {
+        apiVersion: 'rbac.authorization.k8s.io/v1',
+        kind: 'RoleBinding',
+        metadata: { name: 'bench-reader' },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'view' },
+        subjects: [{ kind: 'User', apiGroup: 'rbac.authorization.k8s.io', name: 'bench-reader' }],
+      }),
+      201,
+    )
+    for (;;) {
+      if ((await call(reader, 'GET', `${base}/cm-0`)).status === 200) break
+      await new Promise((r) => setTimeout(r, 50))
+    }
+    const rbacRuns: { lat: number[]; wallMs: number }[] = []
+    const allowRuns: { lat: number[]; wallMs: number }[] = []
+    const ROUNDS = 6
+    for (let round = 0; round < ROUNDS; round++) {
+      const n = Math.ceil(COUNT / ROUNDS)
+      const get = (conn: Conn) => async (i: number) => check(await call(conn, 'GET', `${base}/cm-${(round * n + i) % COUNT}`), 200)
+      if (round % 2 === 0) {
+        rbacRuns.push(await drive(n, CONCURRENCY, get(reader)))
+        allowRuns.push(await drive(n, CONCURRENCY, get(readerAllowAll)))
+      } else {
+        allowRuns.push(await drive(n, CONCURRENCY, get(readerAllowAll)))
+        rbacRuns.push(await drive(n, CONCURRENCY, get(reader)))
+      }
+    }
+    const merge = (runs: { lat: number[]; wallMs: number }[]) => ({ lat: runs.flatMap((r) => r.lat).sort((a, b) => a - b), wallMs: runs.reduce((a, r) => a + r.wallMs, 0) })
+    const rbacRow = row('get configmap, RBAC (reader)', CONCURRENCY, merge(rbacRuns), '≤ 1 s')
+    const allowRow = row('get configmap, AlwaysAllow (reader)', CONCURRENCY, merge(allowRuns), '≤ 1 s')
+    rows.push(allowRow, rbacRow)
+    authzCost = { p50: ((rbacRow.p50 - allowRow.p50) / allowRow.p50) * 100, p99: ((rbacRow.p99 - allowRow.p99) / allowRow.p99) * 100 }
     rows.push(row('update configmap (PUT)', CONCURRENCY, await drive(COUNT, CONCURRENCY, async (i) => check(await call(c, 'PUT', `${base}/cm-${i}`, { ...cm(i), data: { i: 'u' } }), 200)), '≤ 1 s'))
     rows.push(row(`list ${COUNT} (all)`, 4, await drive(Math.max(4, Math.floor(LIST_COUNT / 10)), 4, async () => check(await call(c, 'GET', base), 200)), '≤ 5 s'))
     rows.push(row(`list labelSelector (1/10)`, CONCURRENCY, await drive(LIST_COUNT, CONCURRENCY, async (i) => check(await call(c, 'GET', `${base}?labelSelector=shard%3D${i % 10}`), 200)), '≤ 5 s'))
@@ -160,6 +206,8 @@ async function main(): Promise<void> {
     rows.push(row('delete configmap', CONCURRENCY, await drive(COUNT, CONCURRENCY, async (i) => check(await call(c, 'DELETE', `${base}/cm-${i}`), 200)), '≤ 1 s'))
   } finally {
     c.agent.destroy()
+    readerAllowAll.agent.destroy()
+    await allowAll.close()
     await api.close()
     await etcd.stop()
     rmSync(dir, { recursive: true, force: true })
@@ -175,6 +223,7 @@ async function main(): Promise<void> {
   console.log(fmt(header))
   console.log(widths.map((w) => '-'.repeat(w)).join('  '))
   for (const l of lines) console.log(fmt(l))
+  if (authzCost) console.log(`\nauthorization cost (RBAC vs AlwaysAllow, same run, interleaved rounds): p50 ${authzCost.p50 >= 0 ? '+' : ''}${authzCost.p50.toFixed(1)} %, p99 ${authzCost.p99 >= 0 ? '+' : ''}${authzCost.p99.toFixed(1)} % (goal < 5 %)`)
   console.log('\nerrors: HTTP calls stop the run at the first wrong status; watch = ADDED events missing or duplicated')
   if (watchErrors) process.exitCode = 1
 }

@@ -28,6 +28,18 @@ type Obj = Record<string, unknown>
 // Not a type guard on purpose: typed fields keep their declared types after the check.
 const isObj = <T>(v: T | undefined | null): v is T => v !== null && typeof v === 'object' && !Array.isArray(v)
 
+/** SetDefaults_Subject: a User or Group subject without apiGroup is RBAC's, a ServiceAccount's is core. */
+function defaultBindingSubjects(obj: KubeObject): void {
+  const subjects = (obj as Obj).subjects
+  if (!Array.isArray(subjects)) return
+  for (const s of subjects as unknown[]) {
+    if (!isObj(s as Obj) || (s as Obj).apiGroup !== undefined && (s as Obj).apiGroup !== '') continue
+    const kind = (s as Obj).kind
+    if (kind === 'User' || kind === 'Group') (s as Obj).apiGroup = 'rbac.authorization.k8s.io'
+    else if (kind === 'ServiceAccount') (s as Obj).apiGroup = ''
+  }
+}
+
 export function applyDefaults(r: ResourceInfo, obj: KubeObject): void {
   if (!isObj(obj)) return
   // A missing metadata becomes {}; a malformed one is left for validation to report.
@@ -74,6 +86,10 @@ export function applyDefaults(r: ResourceInfo, obj: KubeObject): void {
       break
     case 'apps/StatefulSet':
       defaultStatefulSet(obj as StatefulSet)
+      break
+    case 'rbac.authorization.k8s.io/RoleBinding':
+    case 'rbac.authorization.k8s.io/ClusterRoleBinding':
+      defaultBindingSubjects(obj)
       break
     // Storage (issue #11)
     case '/PersistentVolume':

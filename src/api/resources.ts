@@ -28,7 +28,7 @@ function res(
   kind: string,
   plural: string,
   namespaced: boolean,
-  opts: { shortNames?: string[]; subresources?: string[]; etcdPrefix?: string; categories?: string[] } = {},
+  opts: { shortNames?: string[]; subresources?: string[]; etcdPrefix?: string; categories?: string[]; verbs?: string[] } = {},
 ): ResourceInfo {
   return {
     group,
@@ -42,9 +42,24 @@ function res(
     subresources: opts.subresources ?? [],
     etcdPrefix: opts.etcdPrefix ?? (group === '' || group === 'apps' || group === 'coordination.k8s.io' ? plural : `${group}/${plural}`),
     categories: opts.categories ?? [],
-    verbs: allVerbs,
+    verbs: opts.verbs ?? allVerbs,
   }
 }
+
+/**
+ * The review kinds: create-only, answered and never stored (src/rbac/reviews.ts). Discovery lists
+ * them; they are kept out of RESOURCES, which is the stored catalogue (etcd keys, informers, GC).
+ */
+export const REVIEW_RESOURCES: readonly ResourceInfo[] = [
+  ['authorization.k8s.io', 'v1', 'SubjectAccessReview', 'subjectaccessreviews', false],
+  ['authorization.k8s.io', 'v1', 'SelfSubjectAccessReview', 'selfsubjectaccessreviews', false],
+  ['authorization.k8s.io', 'v1', 'SelfSubjectRulesReview', 'selfsubjectrulesreviews', false],
+  ['authorization.k8s.io', 'v1', 'LocalSubjectAccessReview', 'localsubjectaccessreviews', true],
+  // SelfSubjectReview is GA in 1.28; kubectl 1.27's `auth whoami` asks v1beta1 (v1alpha1 before).
+  ['authentication.k8s.io', 'v1', 'SelfSubjectReview', 'selfsubjectreviews', false],
+  ['authentication.k8s.io', 'v1beta1', 'SelfSubjectReview', 'selfsubjectreviews', false],
+  ['authentication.k8s.io', 'v1alpha1', 'SelfSubjectReview', 'selfsubjectreviews', false],
+].map(([g, v, kind, plural, namespaced]) => res(g as string, v as string, kind as string, plural as string, namespaced as boolean, { verbs: ['create'] }))
 
 export const RESOURCES: readonly ResourceInfo[] = [
   res('', 'v1', 'Namespace', 'namespaces', false, { shortNames: ['ns'], subresources: ['status'] }),
@@ -78,6 +93,11 @@ export const RESOURCES: readonly ResourceInfo[] = [
   // Ingress and IngressClass (issue #12); kube-apiserver keeps Ingresses at /registry/ingress.
   res('networking.k8s.io', 'v1', 'Ingress', 'ingresses', true, { shortNames: ['ing'], subresources: ['status'], etcdPrefix: 'ingress' }),
   res('networking.k8s.io', 'v1', 'IngressClass', 'ingressclasses', false, { etcdPrefix: 'ingressclasses' }),
+  // RBAC (issue #15); kube-apiserver keeps them at /registry/roles, /registry/clusterroles, ….
+  res('rbac.authorization.k8s.io', 'v1', 'ClusterRole', 'clusterroles', false, { etcdPrefix: 'clusterroles' }),
+  res('rbac.authorization.k8s.io', 'v1', 'ClusterRoleBinding', 'clusterrolebindings', false, { etcdPrefix: 'clusterrolebindings' }),
+  res('rbac.authorization.k8s.io', 'v1', 'Role', 'roles', true, { etcdPrefix: 'roles' }),
+  res('rbac.authorization.k8s.io', 'v1', 'RoleBinding', 'rolebindings', true, { etcdPrefix: 'rolebindings' }),
 ]
 
 /** The events.k8s.io/v1 view, whose objects are converted to and from core/v1 in the registry. */

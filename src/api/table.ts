@@ -35,6 +35,7 @@ import { eventFromV1 } from './events.js'
 import type { PersistentVolume, PersistentVolumeClaim, StorageClass } from './types.js'
 import { accessModesString, claimClass, isDefaultClass, volumeClass } from './storage.js'
 import type { Ingress, IngressClass, IngressRule } from './ingress.js'
+import type { RoleBinding } from './types.js'
 
 export interface TableOptions {
   now?: Date
@@ -799,6 +800,36 @@ const ingressClassPrinter: Printer = {
   },
 }
 
+/** Roles and ClusterRoles: upstream prints the creation time as RFC 3339, not an age. */
+const rolePrinter: Printer = {
+  columns: [nameCol(), col('Created At', 'date', 0, DOC.age)],
+  cells: (obj) => [obj.metadata.name ?? '', obj.metadata.creationTimestamp ?? ''],
+}
+
+function bindingSubjects(b: RoleBinding, kind: string): string {
+  const subjects = Array.isArray(b.subjects) ? b.subjects : []
+  return subjects
+    .filter((s) => s.kind === kind)
+    .map((s) => (kind === 'ServiceAccount' ? `${s.namespace ?? ''}/${s.name}` : s.name))
+    .join(', ')
+}
+
+const bindingPrinter: Printer = {
+  columns: [
+    nameCol(),
+    col('Role', 'string', 0, 'RoleRef is the reference to the role the binding is granting.'),
+    ageCol(),
+    col('Users', 'string', 1, 'Users in the binding'),
+    col('Groups', 'string', 1, 'Groups in the binding'),
+    col('ServiceAccounts', 'string', 1, 'ServiceAccounts in the binding'),
+  ],
+  cells(obj, now) {
+    const b = obj as RoleBinding
+    const ref = b.roleRef ?? { kind: '', name: '', apiGroup: '' }
+    return [b.metadata.name ?? '', `${ref.kind}/${ref.name}`, age(b.metadata.creationTimestamp, now), bindingSubjects(b, 'User'), bindingSubjects(b, 'Group'), bindingSubjects(b, 'ServiceAccount')]
+  },
+}
+
 const defaultPrinter: Printer = {
   columns: [nameCol(), ageCol()],
   cells: (obj, now) => [obj.metadata.name ?? '', age(obj.metadata.creationTimestamp, now)],
@@ -830,6 +861,10 @@ const PRINTERS: Record<string, Printer> = {
   'storage.k8s.io/storageclasses': storageClassPrinter,
   'networking.k8s.io/ingresses': ingressPrinter,
   'networking.k8s.io/ingressclasses': ingressClassPrinter,
+  'rbac.authorization.k8s.io/roles': rolePrinter,
+  'rbac.authorization.k8s.io/clusterroles': rolePrinter,
+  'rbac.authorization.k8s.io/rolebindings': bindingPrinter,
+  'rbac.authorization.k8s.io/clusterrolebindings': bindingPrinter,
 }
 
 /** The column definitions for r (also used by clients printing tables locally). */

@@ -906,3 +906,42 @@ export interface StatefulSet extends KubeObject {
 
 export const LABEL_STS_POD_NAME = 'statefulset.kubernetes.io/pod-name'
 export const LABEL_POD_INDEX = 'apps.kubernetes.io/pod-index'
+
+// rbac.authorization.k8s.io/v1 (issue #15)
+export interface PolicyRule {
+  verbs: string[]
+  apiGroups?: string[]
+  resources?: string[]
+  resourceNames?: string[]
+  nonResourceURLs?: string[]
+}
+
+export interface AggregationRule {
+  clusterRoleSelectors?: LabelSelector[]
+}
+
+export interface Role extends KubeObject {
+  rules?: PolicyRule[]
+}
+
+export interface ClusterRole extends Role {
+  aggregationRule?: AggregationRule
+}
+
+export interface RbacSubject {
+  kind: string
+  apiGroup?: string
+  name: string
+  namespace?: string
+}
+
+export interface RoleRef {
+  apiGroup: string
+  kind: string
+  name: string
+}
+
+export interface RoleBinding extends KubeObject {
+  subjects?: RbacSubject[]
+  roleRef: RoleRef
+}

@@ -47,6 +47,7 @@ import {
 } from './validation/storage.js'
 import { validateDaemonSet, validateDaemonSetStatus, validateDaemonSetUpdate } from './validation/daemonset.js'
 import { validateStatefulSet, validateStatefulSetStatus, validateStatefulSetUpdate } from './validation/statefulset.js'
+import { isValidPathSegmentName, validateBinding as validateRbacBinding, validateBindingUpdate, validateRole } from './validation/rbac.js'
 
 export { validateLabelSelector } from './validation/apps.js'
 export { validatePodSpec } from './validation/pod.js'
@@ -60,6 +61,11 @@ export function nameValidator(r: ResourceInfo): NameFn {
       return isDNS1123Label
     case '/Service':
       return isDNS1035Label
+    case 'rbac.authorization.k8s.io/Role':
+    case 'rbac.authorization.k8s.io/ClusterRole':
+    case 'rbac.authorization.k8s.io/RoleBinding':
+    case 'rbac.authorization.k8s.io/ClusterRoleBinding':
+      return isValidPathSegmentName
     default:
       return isDNS1123Subdomain
   }
@@ -144,6 +150,14 @@ function validateSpec(r: ResourceInfo, obj: Obj, errs: Errs): void {
     case 'apps/StatefulSet':
       validateStatefulSet(r, obj, errs)
       break
+    case 'rbac.authorization.k8s.io/Role':
+    case 'rbac.authorization.k8s.io/ClusterRole':
+      validateRole(obj, r.namespaced, errs)
+      break
+    case 'rbac.authorization.k8s.io/RoleBinding':
+    case 'rbac.authorization.k8s.io/ClusterRoleBinding':
+      validateRbacBinding(obj, r.namespaced, errs)
+      break
     default:
       break
   }
@@ -223,6 +237,10 @@ export function validateUpdate(r: ResourceInfo, obj: KubeObject, old: KubeObject
       break
     case 'apps/StatefulSet':
       validateStatefulSetUpdate(obj, old, errs)
+      break
+    case 'rbac.authorization.k8s.io/RoleBinding':
+    case 'rbac.authorization.k8s.io/ClusterRoleBinding':
+      validateBindingUpdate(obj, old, errs)
       break
     default:
       break

@@ -5,6 +5,28 @@
 // except for a missing `default` (netkube mounts no tokens yet; see there).
 import type { ResourceInfo } from '../api/resources.js'
 import type { KubeObject, Pod } from '../api/types.js'
+import type { UserInfo } from './auth.js'
+
+/**
+ * One write as validating admission plugins see it (upstream's admission.Attributes): after
+ * defaulting and validation, before the store. A plugin refuses by throwing an ApiError.
+ */
+export interface AdmissionRequest {
+  op: 'create' | 'update' | 'delete'
+  r: ResourceInfo
+  /** '' for the main resource, else `status`, `scale`. */
+  sub: string
+  namespace: string
+  name: string
+  /** The object to be written (create, update). */
+  obj?: KubeObject
+  /** The stored object (update, delete). */
+  old?: KubeObject
+  user: UserInfo
+  dryRun: boolean
+}
+
+export type ValidatingAdmission = (a: AdmissionRequest) => void | Promise<void>
 
 export const DEFAULT_SERVICE_ACCOUNT = 'default'
 /** Mirror pods (a kubelet's static pods) are not held to a ServiceAccount, as upstream. */

@@ -22,6 +22,9 @@ const COMMON_FLAGS: Flag[] = [
   { name: 'service-cluster-ip-range', help: 'ClusterIP range', default: '10.96.0.0/12' },
   { name: 'endpoint-lease-ttl', help: 'seconds a dead apiserver stays in the kubernetes endpoints', default: '15' },
   { name: 'event-ttl', help: 'how long events are kept after their last write (Go duration)', default: '1h0m0s' },
+  { name: 'authorization-mode', help: 'ordered authorizers: Node, RBAC, AlwaysAllow, AlwaysDeny', default: 'Node,RBAC' },
+  { name: 'audit-log-path', help: 'write audit.k8s.io/v1 events as JSON lines here (- = stdout); off when unset' },
+  { name: 'audit-policy-file', help: 'audit.k8s.io/v1 Policy deciding each request\'s level (None, Metadata, Request)' },
   { name: 'v', help: 'log level (debug, info, warn)', default: 'info' },
 ]
 
@@ -61,6 +64,9 @@ function apiOptions(f: Record<string, string>, etcdEndpoints: string[]): ApiServ
     eventTtlSeconds: Math.max(1, Math.round(parseDuration(f['event-ttl']!) / 1000)),
   }
   if (f['advertise-address']) o.advertiseAddress = f['advertise-address']
+  o.authorizationMode = f['authorization-mode']!
+  if (f['audit-log-path']) o.auditLogPath = f['audit-log-path']
+  if (f['audit-policy-file']) o.auditPolicyFile = f['audit-policy-file']
   return o
 }
 

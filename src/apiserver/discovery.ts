@@ -1,8 +1,11 @@
 // Discovery documents (/api, /api/v1, /apis, /apis/<g>, /apis/<g>/<v>) built from the
 // resource catalogue. kubectl resolves `deploy`, `svc`, `all` and subresources (scale,
 // status) from these, so short names, categories and subresource kinds must be right.
-import { RESOURCES, groupVersion, type ResourceInfo } from '../api/resources.js'
+import { RESOURCES, REVIEW_RESOURCES, groupVersion, type ResourceInfo } from '../api/resources.js'
 import { METRICS_DISCOVERY, METRICS_GROUP, METRICS_VERSION } from './metrics-api.js'
+
+/** Everything discovery lists: the stored kinds and the create-only reviews. */
+const SERVED: readonly ResourceInfo[] = [...RESOURCES, ...REVIEW_RESOURCES]
 
 interface APIResource {
   name: string
@@ -27,7 +30,7 @@ const SUBRESOURCES: Record<string, { kind: string; verbs: string[]; group?: stri
 
 export function groups(): Map<string, string[]> {
   const out = new Map<string, string[]>()
-  for (const r of RESOURCES) {
+  for (const r of SERVED) {
     if (r.group === '') continue
     const vs = out.get(r.group) ?? []
     if (!vs.includes(r.version)) vs.push(r.version)
@@ -74,7 +77,7 @@ function resourceEntries(r: ResourceInfo): APIResource[] {
 
 export function apiResourceList(group: string, version: string): object | undefined {
   if (group === METRICS_GROUP && version === METRICS_VERSION) return { kind: 'APIResourceList', apiVersion: 'v1', groupVersion: `${group}/${version}`, resources: METRICS_DISCOVERY }
-  const rs = RESOURCES.filter((r) => r.group === group && r.version === version)
+  const rs = SERVED.filter((r) => r.group === group && r.version === version)
   if (!rs.length) return undefined
   return { kind: 'APIResourceList', apiVersion: 'v1', groupVersion: groupVersion(rs[0]!), resources: rs.flatMap(resourceEntries) }
 }

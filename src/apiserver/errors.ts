@@ -114,6 +114,8 @@ export function unauthorized(): ApiError {
 }
 
 export function forbidden(gr: GroupResource, name: string, why: string): ApiError {
+  // NewForbidden with no resource (a non-resource path) says just `forbidden: …`.
+  if (!gr.resource && !name) return make(403, 'Forbidden', `forbidden: ${why}`, { name, group: gr.group, kind: gr.resource })
   const subject = name ? `${qualified(gr)} "${name}"` : qualified(gr)
   return make(403, 'Forbidden', `${subject} is forbidden: ${why}`, { name, group: gr.group, kind: gr.resource })
 }

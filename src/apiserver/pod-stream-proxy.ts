@@ -12,6 +12,9 @@ import type { Duplex } from 'node:stream'
 import { findResource } from '../api/resources.js'
 import type { Node, Pod } from '../api/types.js'
 import type { AuthenticatorChain } from '../authn/chain.js'
+import type { Authorizer } from './authorizer.js'
+import { forbidden } from '../rbac/forbidden.js'
+import { requestAttributes } from '../rbac/request-info.js'
 import * as E from './errors.js'
 import { podKubeletEndpoint, readBody, type KubeletClient } from './kubelet-client.js'
 import type { Registry } from './registry.js'
@@ -28,6 +31,8 @@ export interface PodStreamProxyOptions {
   auth: AuthenticatorChain
   registry: Registry
   kubelet: KubeletClient
+  /** The request's authorization (as fastify's hook does for everything else); none = allow. */
+  authorizer?: Authorizer
   dialTimeoutMs?: number
 }
 
@@ -81,6 +86,14 @@ export function createPodStreamProxy(o: PodStreamProxyOptions): (req: IncomingMe
     // Upgrades never reach fastify's hooks: the same authenticator chain runs here.
     const who = await o.auth.authenticate({ authorization: req.headers.authorization, socket: req.socket })
     if (!who || 'error' in who) throw E.unauthorized()
+    if (o.authorizer) {
+      // exec/attach/portforward need `create` on the subresource whatever the method: a
+      // WebSocket upgrade is a GET, and upstream (1.31+) checks create for it as well.
+      const user = who.user.groups.includes('system:authenticated') ? who.user : { ...who.user, groups: [...who.user.groups, 'system:authenticated'] }
+      const a = { ...requestAttributes(req.method ?? 'GET', req.url ?? '/', user), verb: 'create' }
+      const r = await o.authorizer.authorize(a)
+      if (r.decision !== 'allow') throw forbidden(a, r.reason)
+    }
     const [, ns, name, sub] = m as unknown as [string, string, string, 'exec' | 'attach' | 'portforward']
     const method = req.method ?? 'GET'
     if (method !== 'GET' && method !== 'POST') throw E.methodNotAllowed()

@@ -197,6 +197,38 @@ const IngressSpec: Schema = {
   4: f('ingressClassName', 'string', { ptr: true }),
 }
 
+// kubectl create role|clusterrole|rolebinding|clusterrolebinding, auth can-i, auth whoami (issue #15)
+const PolicyRule: Schema = {
+  1: f('verbs', 'string', { repeated: true }),
+  2: f('apiGroups', 'string', { repeated: true }),
+  3: f('resources', 'string', { repeated: true }),
+  4: f('resourceNames', 'string', { repeated: true }),
+  5: f('nonResourceURLs', 'string', { repeated: true }),
+}
+const RbacSubject: Schema = { 1: f('kind', 'string'), 2: f('apiGroup', 'string'), 3: f('name', 'string'), 4: f('namespace', 'string') }
+const RoleRef: Schema = { 1: f('apiGroup', 'string'), 2: f('kind', 'string'), 3: f('name', 'string') }
+const RoleBinding: Schema = { 1: f('metadata', ObjectMeta), 2: f('subjects', RbacSubject, { repeated: true }), 3: f('roleRef', RoleRef) }
+const ResourceAttributes: Schema = {
+  1: f('namespace', 'string'),
+  2: f('verb', 'string'),
+  3: f('group', 'string'),
+  4: f('version', 'string'),
+  5: f('resource', 'string'),
+  6: f('subresource', 'string'),
+  7: f('name', 'string'),
+}
+const NonResourceAttributes: Schema = { 1: f('path', 'string'), 2: f('verb', 'string') }
+const SubjectAccessReview: Schema = {
+  1: f('metadata', ObjectMeta),
+  2: f('spec', {
+    1: f('resourceAttributes', ResourceAttributes),
+    2: f('nonResourceAttributes', NonResourceAttributes),
+    3: f('user', 'string'),
+    4: f('groups', 'string', { repeated: true }),
+    6: f('uid', 'string'),
+  }),
+}
+
 /** Object schemas by apiVersion/kind. Status is left out: the server resets it on create. */
 const KINDS: Record<string, Schema> = {
   'v1/Namespace': { 1: f('metadata', ObjectMeta), 2: f('spec', { 1: f('finalizers', 'string', { repeated: true }) }) },
@@ -215,6 +247,24 @@ const KINDS: Record<string, Schema> = {
   'batch/v1/Job': { 1: f('metadata', ObjectMeta), 2: f('spec', JobSpec) },
   'batch/v1/CronJob': { 1: f('metadata', ObjectMeta), 2: f('spec', CronJobSpec) },
   'networking.k8s.io/v1/Ingress': { 1: f('metadata', ObjectMeta), 2: f('spec', IngressSpec) },
+  'rbac.authorization.k8s.io/v1/Role': { 1: f('metadata', ObjectMeta), 2: f('rules', PolicyRule, { repeated: true }) },
+  'rbac.authorization.k8s.io/v1/ClusterRole': {
+    1: f('metadata', ObjectMeta),
+    2: f('rules', PolicyRule, { repeated: true }),
+    3: f('aggregationRule', { 1: f('clusterRoleSelectors', LabelSelector, { repeated: true }) }),
+  },
+  'rbac.authorization.k8s.io/v1/RoleBinding': RoleBinding,
+  'rbac.authorization.k8s.io/v1/ClusterRoleBinding': RoleBinding,
+  'authorization.k8s.io/v1/SelfSubjectAccessReview': {
+    1: f('metadata', ObjectMeta),
+    2: f('spec', { 1: f('resourceAttributes', ResourceAttributes), 2: f('nonResourceAttributes', NonResourceAttributes) }),
+  },
+  'authorization.k8s.io/v1/SubjectAccessReview': SubjectAccessReview,
+  'authorization.k8s.io/v1/LocalSubjectAccessReview': SubjectAccessReview,
+  'authorization.k8s.io/v1/SelfSubjectRulesReview': { 1: f('metadata', ObjectMeta), 2: f('spec', { 1: f('namespace', 'string') }) },
+  'authentication.k8s.io/v1/SelfSubjectReview': { 1: f('metadata', ObjectMeta) },
+  'authentication.k8s.io/v1beta1/SelfSubjectReview': { 1: f('metadata', ObjectMeta) },
+  'authentication.k8s.io/v1alpha1/SelfSubjectReview': { 1: f('metadata', ObjectMeta) },
 }
 
 export class ProtobufError extends Error {

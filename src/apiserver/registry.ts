@@ -13,7 +13,8 @@ import { applyJsonPatch, applyMergePatch, applyStrategicMergePatch, PatchError }
 import { matchesFields, matchesLabels, parseFieldSelector, parseLabelSelector, selectableFields, SelectorError, unsupportedFields, type ParsedSelector } from '../api/selectors.js'
 import { EtcdStore, StorageError, type SideEffects } from '../storage/store.js'
 import { AllocationError, allocationKeys, ServiceAllocator } from './allocator.js'
-import { admitCreate, DEFAULT_SERVICE_ACCOUNT, MIRROR_POD_ANNOTATION } from './admission.js'
+import { admitCreate, DEFAULT_SERVICE_ACCOUNT, MIRROR_POD_ANNOTATION, type AdmissionRequest, type ValidatingAdmission } from './admission.js'
+import type { UserInfo } from './auth.js'
 import { admitStorageCreate, admitStorageUpdate, type StorageLookups } from './storage-admission.js'
 import { admitIngressCreate } from './ingress-admission.js'
 import { decodeError } from './decode.js'
@@ -41,6 +42,8 @@ export interface DeleteOpts {
   propagationPolicy?: 'Orphan' | 'Background' | 'Foreground'
   preconditions?: { uid?: string; resourceVersion?: string }
   dryRun?: boolean
+  /** Who asks (validating admission reads it); absent for the apiserver's own deletes. */
+  user?: UserInfo
 }
 
 export type PatchKind = 'merge' | 'strategic' | 'json'
@@ -55,6 +58,8 @@ export interface WriteOpts {
   managers?: Manager[]
   /** A main-resource write made through another subresource (scale), recorded as such. */
   recordSubresource?: string
+  /** Who asks (validating admission reads it); absent for the apiserver's own writes. */
+  user?: UserInfo
 }
 
 const writerOf = (opts: WriteOpts): string => opts.manager ?? (opts.system ? 'kube-apiserver' : 'unknown')
@@ -84,6 +89,8 @@ function isObject(v: unknown): v is Record<string, unknown> {
 }
 
 export class Registry {
+  /** Validating admission plugins (NodeRestriction, RBAC escalation checks), in order. */
+  readonly admission: ValidatingAdmission[] = []
 
   constructor(
     readonly store: EtcdStore,
@@ -237,6 +244,13 @@ export class Registry {
     throw E.forbidden(gr(r), generatedName ? '' : (pod.metadata.name ?? ''), `error looking up service account ${ns}/${sa}: serviceaccount "${sa}" not found`)
   }
 
+  /** Runs the validating admission plugins for a user's write (never for `system` writes). */
+  private async admit(a: Omit<AdmissionRequest, 'user' | 'dryRun'>, opts: { user?: UserInfo; system?: boolean; dryRun?: boolean }): Promise<void> {
+    if (opts.system || !opts.user || this.admission.length === 0) return
+    const req: AdmissionRequest = { ...a, user: opts.user, dryRun: !!opts.dryRun }
+    for (const plugin of this.admission) await plugin(req)
+  }
+
   private invalid(r: ResourceInfo, obj: KubeObject, errs: { type: string }[]): E.ApiError {
     return E.invalid(r.kind, r.group, obj.metadata.name ?? '', errs as never)
   }
@@ -264,6 +278,7 @@ export class Registry {
       if (!opts.system) await this.admitServiceAccount(r, o, generated)
       const errs = opts.system ? [] : guard(r, () => validateCreate(r, o))
       if (errs.length) throw this.invalid(r, o, errs)
+      await this.admit({ op: 'create', r, sub: '', namespace: ns ?? '', name: o.metadata.name ?? '', obj: o }, opts)
       if (opts.managers) o.metadata.managedFields = encodeManagedFields(opts.managers)
       else trackWrite(r, undefined, o, sentManagedFields, writerOf(opts))
       const key = this.key(r, ns, o.metadata.name!)
@@ -330,6 +345,7 @@ export class Registry {
         next.kind = obj.kind
         const errs = guard(r, () => validateStatusUpdate(r, next, cur))
         if (errs.length) throw this.invalid(r, next, errs)
+        await this.admit({ op: 'update', r, sub: 'status', namespace: ns ?? '', name, obj: next, old: cur }, opts)
         if (opts.managers) {
           // An apply to status: the managers it computed; a no-op writes nothing.
           next.metadata.managedFields = encodeManagedFields(opts.managers)
@@ -350,6 +366,7 @@ export class Registry {
         if (errs.length) throw this.invalid(r, next, errs)
         const refused = opts.system ? undefined : await admitStorageUpdate(r, next, cur, this.storageLookups)
         if (refused) throw E.forbidden(gr(r), name, refused)
+        await this.admit({ op: 'update', r, sub: opts.recordSubresource ?? '', namespace: ns ?? '', name, obj: next, old: cur }, opts)
         if (opts.managers) {
           next.metadata.managedFields = encodeManagedFields(opts.managers)
           // An apply that changes nothing writes nothing: same object, same resourceVersion.
@@ -390,7 +407,7 @@ export class Registry {
     return true
   }
 
-  async patch(r: ResourceInfo, ns: string | undefined, name: string, kind: PatchKind, patch: unknown, opts: { dryRun?: boolean; sub?: string; manager?: string } = {}): Promise<KubeObject> {
+  async patch(r: ResourceInfo, ns: string | undefined, name: string, kind: PatchKind, patch: unknown, opts: { dryRun?: boolean; sub?: string; manager?: string; user?: UserInfo } = {}): Promise<KubeObject> {
     for (let attempt = 0; ; attempt++) {
       const cur = await this.get(r, ns, name)
       let next: unknown
@@ -422,7 +439,7 @@ export class Registry {
    * Server-side apply (PATCH application/apply-patch+yaml): creates the object when missing
    * (`created` tells the route to answer 201), else merges the configuration by field ownership.
    */
-  async apply(r: ResourceInfo, ns: string | undefined, name: string, body: unknown, opts: { dryRun?: boolean; manager: string; force: boolean; sub?: 'status' }): Promise<{ obj: KubeObject; created: boolean }> {
+  async apply(r: ResourceInfo, ns: string | undefined, name: string, body: unknown, opts: { dryRun?: boolean; manager: string; force: boolean; sub?: 'status'; user?: UserInfo }): Promise<{ obj: KubeObject; created: boolean }> {
     if (!isObject(body)) throw E.badRequest(`the object provided is unrecognized (must be of type ${r.kind})`)
     if (typeof body.kind !== 'string' || body.kind === '') throw E.badRequest(`Object 'Kind' is missing in '${JSON.stringify(body)}'`)
     if (typeof body.apiVersion !== 'string' || body.apiVersion === '') throw E.badRequest(`Object 'apiVersion' is missing in '${JSON.stringify(body)}'`)
@@ -444,9 +461,10 @@ export class Registry {
       object.metadata.name = name
       if (r.namespaced) object.metadata.namespace = ns
       try {
-        if (!cur) return { obj: await this.create(r, ns, object, { managers, ...(opts.dryRun ? { dryRun: true } : {}) }), created: true }
+        const who = opts.user ? { user: opts.user } : {}
+        if (!cur) return { obj: await this.create(r, ns, object, { managers, ...who, ...(opts.dryRun ? { dryRun: true } : {}) }), created: true }
         object.metadata.resourceVersion = cur.metadata.resourceVersion!
-        return { obj: await this.update(r, ns, name, object, { managers, ...(opts.dryRun ? { dryRun: true } : {}), ...(opts.sub ? { sub: opts.sub } : {}) }), created: false }
+        return { obj: await this.update(r, ns, name, object, { managers, ...who, ...(opts.dryRun ? { dryRun: true } : {}), ...(opts.sub ? { sub: opts.sub } : {}) }), created: false }
       } catch (err) {
         // Someone wrote (or created) in between: apply again on what is there now.
         if (err instanceof E.ApiError && (err.reason === 'Conflict' || err.reason === 'AlreadyExists') && !err.status.details?.causes && attempt < 16) continue
@@ -466,6 +484,7 @@ export class Registry {
       if (pre?.resourceVersion && pre.resourceVersion !== cur.metadata.resourceVersion)
         throw E.conflict(gr(r), name, `Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in object meta: ${cur.metadata.resourceVersion}`)
       const rev = Number(cur.metadata.resourceVersion)
+      await this.admit({ op: 'delete', r, sub: '', namespace: ns ?? '', name, old: cur }, opts)
       let next: KubeObject | undefined
       if (r.kind === 'Namespace') {
         if (UNDELETABLE_NAMESPACES.has(name)) throw E.forbidden(gr(r), name, 'this namespace may not be deleted')

@@ -21,6 +21,7 @@ import { parse as parseYaml } from 'yaml'
 import type { Metrics } from './metrics.js'
 import { podKubeletEndpoint, readBody, type KubeletClient, type KubeletEndpoint } from './kubelet-client.js'
 import type { TokenRequestHandler } from '../authn/token-request.js'
+import type { UserInfo } from './auth.js'
 
 export interface RouteOptions {
   registry: Registry
@@ -212,6 +213,8 @@ export function registerResourceRoutes(app: FastifyInstance, o: RouteOptions): v
     const q = req.query as Query
     const { r, namespace: ns, name, sub } = t
     const isWatch = t.watchPath || boolParam(q.watch)
+    // Who asks, for validating admission (NodeRestriction, RBAC escalation checks).
+    const who = req.user ? { user: req.user } : {}
     const setVerb = (verb: string): void => {
       req.kctx = { verb, resource: sub ? `${r.plural}/${sub}` : r.plural }
     }
@@ -317,16 +320,16 @@ export function registerResourceRoutes(app: FastifyInstance, o: RouteOptions): v
         if (r.namespaced && !ns) throw E.methodNotAllowed()
         const manager = requestManager(q.fieldManager, req.headers['user-agent'], 'CreateOptions')
         reply.code(201)
-        return reg.create(r, ns, parseBody(req), { dryRun: dryRun(q), ...(manager ? { manager } : {}) })
+        return reg.create(r, ns, parseBody(req), { dryRun: dryRun(q), ...who, ...(manager ? { manager } : {}) })
       }
       case 'PUT': {
         setVerb('update')
         requireJson(req)
         if (!name) throw E.methodNotAllowed()
-        if (sub === 'scale') return scaleUpdate(r, ns, name, parseBody(req), dryRun(q), requestManager(q.fieldManager, req.headers['user-agent'], 'UpdateOptions'))
+        if (sub === 'scale') return scaleUpdate(r, ns, name, parseBody(req), dryRun(q), requestManager(q.fieldManager, req.headers['user-agent'], 'UpdateOptions'), who)
         if (sub && sub !== 'status') throw E.methodNotAllowed()
         const manager = requestManager(q.fieldManager, req.headers['user-agent'], 'UpdateOptions')
-        return reg.update(r, ns, name, parseBody(req), { dryRun: dryRun(q), ...(sub ? { sub } : {}), ...(manager ? { manager } : {}) })
+        return reg.update(r, ns, name, parseBody(req), { dryRun: dryRun(q), ...who, ...(sub ? { sub } : {}), ...(manager ? { manager } : {}) })
       }
       case 'PATCH': {
         setVerb('patch')
@@ -337,7 +340,7 @@ export function registerResourceRoutes(app: FastifyInstance, o: RouteOptions): v
             throw E.invalid('PatchOptions', 'meta.k8s.io', '', [{ type: 'FieldValueRequired', field: 'fieldManager', message: 'Required value: is required for apply patch' }])
           const manager = requestManager(q.fieldManager, undefined, 'PatchOptions')!
           if (sub && sub !== 'status') throw E.badRequest(`server-side apply to the ${sub} subresource is not supported`)
-          const out = await reg.apply(r, ns, name, parseApplyBody(req), { dryRun: dryRun(q), manager, force: force === true, ...(sub === 'status' ? { sub } : {}) })
+          const out = await reg.apply(r, ns, name, parseApplyBody(req), { dryRun: dryRun(q), manager, force: force === true, ...(sub === 'status' ? { sub } : {}), ...who })
           if (out.created) reply.code(201)
           return out.obj
         }
@@ -355,13 +358,13 @@ export function registerResourceRoutes(app: FastifyInstance, o: RouteOptions): v
             if (err instanceof PatchError) throw E.invalidPatch(err.message)
             throw err
           }
-          return scaleUpdate(r, ns, name, next, dryRun(q), requestManager(q.fieldManager, req.headers['user-agent'], 'PatchOptions'))
+          return scaleUpdate(r, ns, name, next, dryRun(q), requestManager(q.fieldManager, req.headers['user-agent'], 'PatchOptions'), who)
         }
         if (sub && sub !== 'status') throw E.methodNotAllowed()
-        return reg.patch(r, ns, name, kind, patch, { dryRun: dryRun(q), ...(sub ? { sub } : {}), ...(manager ? { manager } : {}) })
+        return reg.patch(r, ns, name, kind, patch, { dryRun: dryRun(q), ...who, ...(sub ? { sub } : {}), ...(manager ? { manager } : {}) })
       }
       case 'DELETE': {
-        const opts = deleteOptions(req, q)
+        const opts = { ...deleteOptions(req, q), ...who }
         if (!name) {
           setVerb('deletecollection')
           return reg.deleteCollection(r, ns, { ...(q.labelSelector ? { labelSelector: q.labelSelector } : {}), ...(q.fieldSelector ? { fieldSelector: q.fieldSelector } : {}) }, opts)
@@ -414,7 +417,7 @@ export function registerResourceRoutes(app: FastifyInstance, o: RouteOptions): v
     return st
   }
 
-  const scaleUpdate = async (r: ResourceInfo, ns: string | undefined, name: string, body: unknown, dry: boolean, manager?: string): Promise<unknown> => {
+  const scaleUpdate = async (r: ResourceInfo, ns: string | undefined, name: string, body: unknown, dry: boolean, manager: string | undefined, who: { user?: UserInfo }): Promise<unknown> => {
     if (!body || typeof body !== 'object') throw E.badRequest('the object provided is unrecognized (must be of type Scale)')
     const s = body as Scale
     if (s.kind !== undefined && s.kind !== 'Scale') throw E.badRequest(`the kind in the data (${s.kind}) does not match the expected kind (Scale)`)
@@ -428,7 +431,7 @@ export function registerResourceRoutes(app: FastifyInstance, o: RouteOptions): v
     const next = structuredClone(cur)
     ;(next.spec as { replicas?: number }).replicas = replicas
     // Recorded as upstream does: the parent's spec.replicas, owned through the scale subresource.
-    const out = await reg.update(r, ns, name, next, { dryRun: dry, recordSubresource: 'scale', ...(manager ? { manager } : {}) })
+    const out = await reg.update(r, ns, name, next, { dryRun: dry, recordSubresource: 'scale', ...who, ...(manager ? { manager } : {}) })
     return toScale(r, out)
   }
 

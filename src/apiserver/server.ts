@@ -31,6 +31,11 @@ import { OPENAPI_V2_PROTOBUF, openapiV2Json, openapiV2Protobuf } from './openapi
 import { Registry } from './registry.js'
 import { registerResourceRoutes } from './routes.js'
 import { probeReply, type HealthCheck, type ProbeEndpoint } from '../util/status-server.js'
+import { Authorization, DEFAULT_AUTHORIZATION_MODE, installAudit, installAuthorization, parseAuthorizationModes } from '../rbac/hooks.js'
+import { Reviews } from '../rbac/reviews.js'
+import { alwaysAllow } from './authorizer.js'
+import { startAggregation } from '../rbac/aggregation.js'
+import { AuditLog } from '../audit/audit.js'
 
 const log = logger('apiserver')
 
@@ -66,6 +71,12 @@ export interface ApiServerOptions {
   endpointLeaseTtlSeconds?: number
   /** Events expire this long after their last write (upstream's `--event-ttl`, default 1 h). */
   eventTtlSeconds?: number
+  /** `--authorization-mode`: comma-separated chain (default `Node,RBAC`; `AlwaysAllow` for benchmarks). */
+  authorizationMode?: string
+  /** `--audit-log-path` (`-` = stdout); audit is off without it. */
+  auditLogPath?: string
+  /** `--audit-policy-file`: an audit.k8s.io/v1 Policy. */
+  auditPolicyFile?: string
 }
 
 export interface ApiServer {
@@ -96,6 +107,9 @@ export interface AppOptions {
   /** Reported in /api serverAddressByClientCIDRs. */
   serverAddress?: string
   isReady?: () => boolean
+  /** The authorization chain; without it every authenticated request is allowed. */
+  authorization?: Authorization
+  audit?: AuditLog
 }
 
 function statusOf(err: unknown): E.ApiError {
@@ -156,6 +170,11 @@ export function buildApiApp(o: AppOptions): FastifyInstance {
     metrics.requests.inc({ verb: req.method.toLowerCase(), resource: '', code: '401' })
     return reply.code(401).type('application/json').send(st)
   })
+
+  // Authorization runs after the authentication hook above (fastify runs hooks in order).
+  if (o.authorization) installAuthorization(app, o.authorization.authorizer, o.authorization.reviews)
+  else installAuthorization(app, undefined, new Reviews(alwaysAllow, undefined))
+  if (o.audit) installAudit(app, o.audit)
 
   app.addHook('onResponse', async (req, reply) => {
     const k = req.kctx
@@ -229,7 +248,7 @@ export function buildApiApp(o: AppOptions): FastifyInstance {
     ...(o.serviceAccountTokens ? { tokenRequest: tokenRequestHandler(o.registry, o.serviceAccountTokens) } : {}),
   })
   // pods/exec|attach|portforward arrive as upgrade requests, outside fastify's routing.
-  app.server.on('upgrade', createPodStreamProxy({ auth: o.auth, registry: o.registry, kubelet }))
+  app.server.on('upgrade', createPodStreamProxy({ auth: o.auth, registry: o.registry, kubelet, ...(o.authorization ? { authorizer: o.authorization.authorizer } : {}) }))
   return app
 }
 
@@ -281,6 +300,21 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     serviceAccounts: serviceAccountTokens,
     bootstrapTokens: new BootstrapTokenAuthenticator((ns, name) => store.get(etcdKey(resourceFor('secrets'), ns, name))),
   })
+  const authorization = new Authorization(store, parseAuthorizationModes(opts.authorizationMode ?? DEFAULT_AUTHORIZATION_MODE))
+  authorization.admit(registry)
+  let audit: AuditLog | undefined
+  try {
+    // The policy exists before the first request is authorized, and the mirrors hold it.
+    await authorization.reconcilePolicy(registry)
+    await authorization.start()
+    if (opts.auditLogPath) audit = AuditLog.fromFiles(opts.auditLogPath, opts.auditPolicyFile)
+  } catch (err) {
+    authorization.stop()
+    await store.close()
+    throw err
+  }
+  const aggregation = authorization.rbacState ? startAggregation(registry, authorization.rbacState) : undefined
+  await aggregation?.kick()
   let ready = false
   const appOpts: AppOptions = {
     registry,
@@ -290,13 +324,21 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     // Kubelets' serving certificates come from the cluster CA; ours for them too.
     kubelet: new KubeletClient({ caPem: certs.caPem, ...(await kubeletClientIdentity(join(opts.stateDir, 'pki'))) }),
     isReady: () => ready,
+    authorization,
+    ...(audit ? { audit } : {}),
   }
   if (opts.bookmarkIntervalMs !== undefined) appOpts.bookmarkIntervalMs = opts.bookmarkIntervalMs
   const app = buildApiApp(appOpts)
   const port = opts.port ?? 6443
+  const stopAuthorization = async (): Promise<void> => {
+    await aggregation?.stop()
+    authorization.stop()
+    await audit?.close()
+  }
   try {
     await app.listen({ host, port })
   } catch (err) {
+    await stopAuthorization()
     await store.close()
     throw err
   }
@@ -317,6 +359,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
     await leases.reconcile()
   } catch (err) {
     await app.close()
+    await stopAuthorization()
     await store.close()
     throw err
   }
@@ -325,7 +368,10 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
   leases.start()
   // Put back what a user deleted or changed (the `kubernetes` Service, a system namespace), as
   // upstream's bootstrap and system-namespaces controllers do every minute.
-  const repair = runEvery('bootstrap', opts.bootstrapIntervalMs ?? 60_000, () => bootstrap(registry, boundPort), log)
+  const repair = runEvery('bootstrap', opts.bootstrapIntervalMs ?? 60_000, async () => {
+    await bootstrap(registry, boundPort)
+    await authorization.reconcilePolicy(registry)
+  }, log)
   const kubeconfigPath = join(opts.stateDir, 'admin.kubeconfig')
   writeKubeconfig(kubeconfigPath, url, certs.caPem, token)
   log.info({ url, stateDir: opts.stateDir }, 'apiserver ready')
@@ -345,6 +391,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<ApiServer>
       await leases.stop()
       registry.stop()
       await app.close()
+      await stopAuthorization()
       await registry.idle()
       await store.close()
     },

@@ -70,6 +70,11 @@ export const GENERATION_RULES: Readonly<Record<string, GenerationRule>> = {
   'networking.k8s.io/Ingress': 'spec',
   'networking.k8s.io/IngressClass': 'spec',
   'discovery.k8s.io/EndpointSlice': 'content+labels',
+  // RBAC objects carry no generation upstream (their strategies never set it).
+  'rbac.authorization.k8s.io/Role': 'none',
+  'rbac.authorization.k8s.io/ClusterRole': 'none',
+  'rbac.authorization.k8s.io/RoleBinding': 'none',
+  'rbac.authorization.k8s.io/ClusterRoleBinding': 'none',
 }
 
 export const kindKey = (r: Pick<ResourceInfo, 'group' | 'kind'>): string => `${r.group}/${r.kind}`

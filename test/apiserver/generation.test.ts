@@ -44,6 +44,10 @@ const UPSTREAM: Record<string, [GenerationRule, Record<string, unknown> | null]>
   'apps/ControllerRevision': ['none', null],
   'networking.k8s.io/Ingress': ['spec', null],
   'networking.k8s.io/IngressClass': ['spec', null],
+  'rbac.authorization.k8s.io/Role': ['none', { rules: [{ apiGroups: [''], resources: ['secrets'], verbs: ['get'] }] }],
+  'rbac.authorization.k8s.io/ClusterRole': ['none', { rules: [{ apiGroups: [''], resources: ['secrets'], verbs: ['get'] }] }],
+  'rbac.authorization.k8s.io/RoleBinding': ['none', { subjects: [{ kind: 'User', apiGroup: 'rbac.authorization.k8s.io', name: 'bob' }] }],
+  'rbac.authorization.k8s.io/ClusterRoleBinding': ['none', { subjects: [{ kind: 'User', apiGroup: 'rbac.authorization.k8s.io', name: 'bob' }] }],
 }
 
 const MERGE = { contentType: 'application/merge-patch+json' }

@@ -1,7 +1,7 @@
 // A real etcd + a real netkube apiserver per call, on free loopback ports, in a temp state
 // dir, torn down on t.teardown. Other components' tests (client, controllers) build on this:
 // keep `withApiServer`'s signature stable.
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { request as httpsRequest } from 'node:https'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -26,6 +26,12 @@ export interface TestApiServerOptions {
   endpointLeaseTtlSeconds?: number
   /** Events expire this long after their last write (`--event-ttl`, default 1 h). */
   eventTtlSeconds?: number
+  /** `--authorization-mode` (default Node,RBAC). */
+  authorizationMode?: string
+  /** Extra static tokens (token → user, groups), written to tokens.csv before the start. */
+  tokens?: { token: string; user: string; groups?: string[] }[]
+  auditLogPath?: string
+  auditPolicyFile?: string
 }
 
 export interface TestApiServer {
@@ -46,6 +52,8 @@ export interface TestApiServer {
 export async function withApiServer(t: Test, opts: TestApiServerOptions = {}): Promise<TestApiServer> {
   const etcd = opts.etcd ?? (await withEtcd(t, opts.autoCompactionRevisions ? { autoCompactionRevisions: opts.autoCompactionRevisions } : {}))
   const stateDir = mkdtempSync(join(tmpdir(), 'netkube-apiserver-'))
+  if (opts.tokens?.length)
+    writeFileSync(join(stateDir, 'tokens.csv'), opts.tokens.map((x) => `${x.token},${x.user},${x.user},"${(x.groups ?? []).join(',')}"\n`).join(''), { mode: 0o600 })
   const start = (port: number): Promise<ApiServer> =>
     startApiServer({
       etcdEndpoints: [etcd.endpoint],
@@ -57,6 +65,9 @@ export async function withApiServer(t: Test, opts: TestApiServerOptions = {}): P
       ...(opts.bookmarkIntervalMs ? { bookmarkIntervalMs: opts.bookmarkIntervalMs } : {}),
       ...(opts.endpointLeaseTtlSeconds ? { endpointLeaseTtlSeconds: opts.endpointLeaseTtlSeconds } : {}),
       ...(opts.eventTtlSeconds ? { eventTtlSeconds: opts.eventTtlSeconds } : {}),
+      ...(opts.authorizationMode ? { authorizationMode: opts.authorizationMode } : {}),
+      ...(opts.auditLogPath ? { auditLogPath: opts.auditLogPath } : {}),
+      ...(opts.auditPolicyFile ? { auditPolicyFile: opts.auditPolicyFile } : {}),
     })
   let server: ApiServer | undefined = await start(opts.port ?? 0)
   const h: TestApiServer = {
