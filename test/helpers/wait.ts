@@ -1,5 +1,5 @@
 // Polling for a condition that other processes make true, with the last error in the message.
-export async function waitUntil(what: string, fn: () => Promise<boolean>, timeoutMs = 60_000, everyMs = 250): Promise<void> {
+export async function waitUntil(what: string, fn: () => Promise<boolean | undefined>, timeoutMs = 60_000, everyMs = 250): Promise<void> {
   const deadline = Date.now() + timeoutMs
   let last = ''
   while (Date.now() < deadline) {

@@ -136,7 +136,8 @@ t.test('haproxy data plane', { skip: need('haproxy', 'openssl') }, async (t) => 
       ],
     },
   }
-  const input: ModelInput = {
+  // Arrays the test extends as it goes.
+  const input: ModelInput & { services: Service[]; slices: EndpointSlice[]; secrets: Secret[] } = {
     classes: [cls],
     services: [svc('web'), svc('api'), svc('empty')],
     slices: [...slices('web', [web1.port]), ...slices('api', [api.port])],
