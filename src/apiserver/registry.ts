@@ -228,18 +228,27 @@ export class Registry {
   }
 
   /**
-   * The ServiceAccount admission plugin's check: a pod naming a ServiceAccount that does not
-   * exist is refused (403, upstream's words). `default` is let through when missing: netkube
-   * mounts no tokens yet, and a namespace is filled by the ServiceAccount controller, which an
-   * apiserver run alone (tests, a server without controllers) does not have.
+   * The ServiceAccount admission plugin: a pod naming a ServiceAccount that does not exist is
+   * refused (403, upstream's words). `default` is let through when missing: a namespace is
+   * filled by the ServiceAccount controller, which an apiserver run alone (tests, a server
+   * without controllers) does not have. Upstream's plugin also decides whether the pod gets
+   * the projected token volume (the ServiceAccount's automountServiceAccountToken when the pod
+   * leaves it unset); netkube records that decision in the pod's own field, so the kubelet —
+   * which may not read ServiceAccounts, as upstream's node authorizer says — needs only the pod.
    */
   private async admitServiceAccount(r: ResourceInfo, pod: KubeObject, generatedName: boolean): Promise<void> {
     if (r.group !== '' || r.kind !== 'Pod') return
-    const sa = (pod as Pod).spec?.serviceAccountName
-    if (typeof sa !== 'string' || sa === '' || sa === DEFAULT_SERVICE_ACCOUNT) return
+    const spec = (pod as Pod).spec as (Pod['spec'] & { automountServiceAccountToken?: boolean }) | undefined
+    const sa = spec?.serviceAccountName
+    if (typeof sa !== 'string' || sa === '') return
     if (pod.metadata.annotations?.[MIRROR_POD_ANNOTATION] !== undefined) return
     const ns = pod.metadata.namespace ?? ''
-    if (await this.store.get(this.key(SERVICE_ACCOUNTS, ns, sa))) return
+    const found = (await this.store.get(this.key(SERVICE_ACCOUNTS, ns, sa))) as { automountServiceAccountToken?: boolean } | undefined
+    if (found) {
+      if (found.automountServiceAccountToken === false && spec!.automountServiceAccountToken === undefined) spec!.automountServiceAccountToken = false
+      return
+    }
+    if (sa === DEFAULT_SERVICE_ACCOUNT) return
     // The name is not generated yet at admission upstream, so a generateName pod is `pods ""`.
     throw E.forbidden(gr(r), generatedName ? '' : (pod.metadata.name ?? ''), `error looking up service account ${ns}/${sa}: serviceaccount "${sa}" not found`)
   }

@@ -237,11 +237,6 @@ export async function startKubelet(o: KubeletOptions): Promise<Kubelet> {
   // Each pod's projected API credentials: a token bound to the pod, asked for by this node.
   const serviceAccounts: ServiceAccountSource = {
     caPem: o.client.config.caPem ?? '',
-    lookup: async (ns, name) => {
-      const sa = await orMissing(o.client.resource<KubeObject>(res('serviceaccounts'), ns).get(name))
-      const automount = (sa as { automountServiceAccountToken?: boolean } | undefined)?.automountServiceAccountToken
-      return { exists: sa !== undefined, ...(automount !== undefined ? { automount } : {}) }
-    },
     token: async (pod) => {
       const issuedAt = Date.now()
       const tr = await o.client.resource<KubeObject>(res('serviceaccounts'), pod.metadata.namespace).createSubresource<KubeObject, { status?: { token?: string; expirationTimestamp?: string } }>(pod.spec.serviceAccountName || 'default', 'token', {

@@ -4,6 +4,7 @@
 // each container (restart count, last termination, back-off) is kept in container records, so
 // a restarted kubelet continues rather than starts over. sync() is level-triggered and never
 // runs twice at once for the same pod.
+import { isNotFound } from '../client/errors.js'
 import { existsSync, mkdirSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Container, ContainerStateTerminated, ContainerStatus, KeyToPath, Pod, Probe, Volume } from '../api/types.js'
@@ -284,16 +285,19 @@ export class PodWorker {
     const ns = this.pod.metadata.namespace!
     const saName = this.pod.spec.serviceAccountName || 'default'
     try {
-      if (this.saMount === undefined) {
-        const sa = await src.lookup(ns, saName)
-        // A pod whose ServiceAccount does not exist starts without credentials (logged), rather
-        // than never: upstream's admission would have refused it before it got here.
-        if (!sa.exists) log.warn({ pod: this.pod.metadata.name, namespace: ns, serviceAccount: saName }, 'service account not found: no API credentials mounted')
-        this.saMount = sa.exists && wantsServiceAccountMount(this.pod, sa.automount)
-      }
+      if (this.saMount === undefined) this.saMount = wantsServiceAccountMount(this.pod)
       if (!this.saMount) return undefined
       const dir = join(this.podDir(), 'volumes', SA_VOLUME_NAME)
-      await this.refreshServiceAccountToken(dir, Date.now())
+      try {
+        await this.refreshServiceAccountToken(dir, Date.now())
+      } catch (err) {
+        // A pod whose ServiceAccount does not exist (only `default` gets past admission, in a
+        // namespace no controller filled) starts without credentials, logged, rather than never.
+        if (!isNotFound(err) || this.saToken) throw err
+        log.warn({ pod: this.pod.metadata.name, namespace: ns, serviceAccount: saName }, 'service account not found: no API credentials mounted')
+        this.saMount = false
+        return undefined
+      }
       return dir
     } catch (err) {
       throw new VolumeError(`MountVolume.SetUp failed for volume "${SA_VOLUME_NAME}" : ${(err as Error).message}`)

@@ -17,18 +17,18 @@ export interface IssuedToken {
 }
 
 export interface ServiceAccountSource {
-  /** Whether the ServiceAccount exists and its automountServiceAccountToken (undefined when unset). */
-  lookup(namespace: string, name: string): Promise<{ exists: boolean; automount?: boolean }>
   /** A token for the pod's ServiceAccount, bound to the pod (TokenRequest). */
   token(pod: Pod): Promise<IssuedToken>
   caPem: string
 }
 
-/** Pure: does this pod get the projected credentials? */
-export function wantsServiceAccountMount(pod: Pod, saAutomount: boolean | undefined): boolean {
-  const podSays = (pod.spec as { automountServiceAccountToken?: boolean }).automountServiceAccountToken
-  if (podSays !== undefined) return podSays
-  return saAutomount !== false
+/**
+ * Pure: does this pod get the projected credentials? The pod's field decides; admission wrote
+ * false into it when the pod left it unset and its ServiceAccount says false (the kubelet, like
+ * upstream's, may not read ServiceAccounts).
+ */
+export function wantsServiceAccountMount(pod: Pod): boolean {
+  return (pod.spec as { automountServiceAccountToken?: boolean }).automountServiceAccountToken !== false
 }
 
 /** Pure: a container that mounts something at the path itself keeps its own. */

@@ -51,7 +51,9 @@ t.test('projected ServiceAccount credentials', { skip: need('busybox', 'etcd', '
   t.equal(claims.sub, 'system:serviceaccount:default:reader')
   t.equal(claims['kubernetes.io'].pod.uid, pod.metadata.uid, 'bound to the pod')
   t.equal(claims['kubernetes.io'].node.name, 'n1')
-  t.equal((await call(api, 'GET', '/api/v1/namespaces/default/pods', { token: token! })).status, 200, 'the in-pod token authenticates')
+  // Who the token is (RBAC gives a bare ServiceAccount nothing else): SelfSubjectReview, as `kubectl auth whoami`.
+  const me = await call(api, 'POST', '/apis/authentication.k8s.io/v1/selfsubjectreviews', { token: token! }, { apiVersion: 'authentication.k8s.io/v1', kind: 'SelfSubjectReview' })
+  t.equal(me.body?.status?.userInfo?.username, 'system:serviceaccount:default:reader', 'the in-pod token authenticates as its ServiceAccount')
   t.equal(await logs('podoff'), 'ns=none host=10.96.0.1:443\n\n', 'pod automountServiceAccountToken: false: nothing mounted')
   t.equal(await logs('saoff'), 'ns=none host=10.96.0.1:443\n\n', 'ServiceAccount automountServiceAccountToken: false: nothing mounted')
   await pods.delete('with', { gracePeriodSeconds: 0 })
