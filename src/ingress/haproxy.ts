@@ -73,9 +73,12 @@ export function backendName(key: string): string {
   return `be_${key.replace('/', '_').replace(':', '_')}`
 }
 
-export function slotCount(endpoints: number): number {
+export function slotCount(endpoints: number, prev?: number): number {
   let n = MIN_SLOTS
   while (n < endpoints) n *= 2
+  // Shrinking is a reload too, and a scale-down is when pods exit: keep the slots the running
+  // worker has until the endpoints fit a quarter of them (3→6→3 reloads once, not twice).
+  if (prev !== undefined && prev > n && endpoints > prev / 4) return prev
   return n
 }
 
@@ -84,7 +87,7 @@ export function slotCount(endpoints: number): number {
  * The slot count grows (to a power of two) only when they no longer fit.
  */
 export function assignSlots(prev: Slots | undefined, endpoints: readonly BackendEndpoint[]): Slots {
-  const n = slotCount(endpoints.length)
+  const n = slotCount(endpoints.length, prev?.length)
   const id = (e: BackendEndpoint): string => `${e.ip}:${e.port}`
   const want = new Set(endpoints.map(id))
   const slots: Slots = Array.from({ length: n }, (_, i) => {
@@ -141,6 +144,24 @@ function serverLine(i: number, e: BackendEndpoint | null): string {
   return e ? `  server s${i + 1} ${e.ip.includes(':') ? `[${e.ip}]` : e.ip}:${e.port}` : `  server s${i + 1} 127.0.0.1:1 disabled`
 }
 
+/**
+ * Before a reload: `state maint` on the running worker for the slots whose endpoint is gone, so
+ * it stops sending new requests to pods that are exiting while the new worker starts (a reload
+ * takes a while on a loaded node; a pod's shutdown delay may be shorter).
+ */
+export function drainCommands(prev: Assignment, next: Assignment): string[] {
+  const cmds: string[] = []
+  for (const [be, slots] of Object.entries(prev)) {
+    const keep = next[be]
+    if (!keep) continue // a backend that goes away: no rule routes to it after the reload anyway
+    const want = new Set(keep.filter((e): e is BackendEndpoint => e !== null).map((e) => `${e.ip}:${e.port}`))
+    slots.forEach((e, i) => {
+      if (e && !want.has(`${e.ip}:${e.port}`)) cmds.push(`set server ${be}/s${i + 1} state maint`)
+    })
+  }
+  return cmds
+}
+
 function backendBlock(b: Backend, slots: Slots): string[] {
   return [`backend ${backendName(b.key)}`, `  # ${b.key} (service ${b.namespace}/${b.service})`, '  balance roundrobin', ...slots.map((e, i) => serverLine(i, e)), '']
 }
@@ -176,7 +197,9 @@ export function renderHaproxy(model: RoutingModel, assignment: Assignment, o: Ha
     '',
     'defaults',
     '  mode http',
-    '  timeout connect 5s',
+    // In-cluster connects take well under a millisecond; a pod IP that went away does not answer
+    // at all (no RST once its namespace is gone), and the client must not wait 5 s for the retry.
+    '  timeout connect 1s',
     '  timeout client 60s',
     '  timeout server 60s',
     '  timeout http-request 10s',
@@ -190,6 +213,9 @@ export function renderHaproxy(model: RoutingModel, assignment: Assignment, o: Ha
     // back after two successes. Observing needs checks enabled, hence `check` on every server.
     '  retries 2',
     '  option redispatch 1',
+    // conn-failure: nothing was sent, any method may go elsewhere. empty-response (the backend
+    // closed or reset the connection without answering, e.g. a pod exiting under a reused
+    // connection): only idempotent methods, as nginx's proxy_next_upstream (disable-l7-retry below).
     '  retry-on conn-failure empty-response',
     '  default-server check inter 2s fastinter 500ms downinter 1s rise 2 fall 2 observe layer4 error-limit 1 on-error mark-down',
     '  http-reuse safe',
@@ -208,6 +234,7 @@ export function renderHaproxy(model: RoutingModel, assignment: Assignment, o: Ha
     `  http-request set-var(txn.hg) var(txn.wc),map_str(${map(MAP_HOSTS)},${ANY_HOST}) unless { var(txn.hg) -m found }`,
     `  http-request redirect scheme https code 308 if !{ ssl_fc } { var(txn.host),map_str(${map(MAP_TLS)}) -m found }`,
     `  http-request redirect scheme https code 308 if !{ ssl_fc } { var(txn.wc),map_str(${map(MAP_TLS)}) -m found }`,
+    '  http-request disable-l7-retry if METH_POST or { method PATCH LOCK }',
     '  http-request set-header X-Request-ID %[unique-id] unless { req.hdr(x-request-id) -m found }',
     '  http-request set-header X-Forwarded-Proto https if { ssl_fc }',
     '  http-request set-header X-Forwarded-Proto http unless { ssl_fc }',
