@@ -22,7 +22,7 @@ export type Plan =
   | { kind: 'reload'; rendered: RenderedHaproxy; next: Applied }
 
 export function planApply(prev: Applied | undefined, model: RoutingModel, o: HaproxyOptions): Plan {
-  const assignment = assignAll(model, prev?.assignment)
+  const assignment = assignAll(model, prev?.assignment, o.minSlots)
   const shape = renderShape(model, assignment, o)
   const rendered = renderHaproxy(model, assignment, o)
   const next = { shape, assignment, maps: rendered.maps, certs: rendered.certs }

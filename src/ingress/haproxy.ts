@@ -41,6 +41,8 @@ export interface HaproxyOptions {
   threads?: number
   /** Prometheus exporter listen address (haproxy's own metrics), or none. */
   metrics?: string
+  /** Server slots per backend at least (default DEFAULT_MIN_SLOTS). */
+  minSlots?: number
 }
 
 /** Endpoint per slot; null = empty (maintenance). */
@@ -66,15 +68,22 @@ export const MAPS = [MAP_HOSTS, MAP_EXACT, MAP_PREFIX, MAP_TLS] as const
 const ANY_HOST = '-'
 
 const NOT_FOUND_BACKEND = 'nk_404'
-const MIN_SLOTS = 4
+/**
+ * Growing past the slots is a reload, and a reload closes the old worker's idle kept-alive client
+ * connections: a client that sends its next request at that moment sees a reset (the lab e2e saw
+ * one ECONNRESET in ~10,000 kept-alive requests at the 4→8 step). Many slots make that rare: the
+ * HAProxy-based controllers start big too (HAProxy Ingress 32, haproxytech's 42). A slot in
+ * maintenance costs a server struct, no check, no connection.
+ */
+export const DEFAULT_MIN_SLOTS = 32
 
 /** HAProxy object names: [A-Za-z0-9_.:-]. Namespace/service are DNS labels (no '_'), so '_' joins them unambiguously. */
 export function backendName(key: string): string {
   return `be_${key.replace('/', '_').replace(':', '_')}`
 }
 
-export function slotCount(endpoints: number, prev?: number): number {
-  let n = MIN_SLOTS
+export function slotCount(endpoints: number, prev?: number, min = DEFAULT_MIN_SLOTS): number {
+  let n = min
   while (n < endpoints) n *= 2
   // Shrinking is a reload too, and a scale-down is when pods exit: keep the slots the running
   // worker has until the endpoints fit a quarter of them (3→6→3 reloads once, not twice).
@@ -86,8 +95,8 @@ export function slotCount(endpoints: number, prev?: number): number {
  * Endpoints into slots: an endpoint keeps the slot it had, new ones take free slots in order.
  * The slot count grows (to a power of two) only when they no longer fit.
  */
-export function assignSlots(prev: Slots | undefined, endpoints: readonly BackendEndpoint[]): Slots {
-  const n = slotCount(endpoints.length, prev?.length)
+export function assignSlots(prev: Slots | undefined, endpoints: readonly BackendEndpoint[], min = DEFAULT_MIN_SLOTS): Slots {
+  const n = slotCount(endpoints.length, prev?.length, min)
   const id = (e: BackendEndpoint): string => `${e.ip}:${e.port}`
   const want = new Set(endpoints.map(id))
   const slots: Slots = Array.from({ length: n }, (_, i) => {
@@ -104,9 +113,9 @@ export function assignSlots(prev: Slots | undefined, endpoints: readonly Backend
   return slots
 }
 
-export function assignAll(model: RoutingModel, prev: Assignment = {}): Assignment {
+export function assignAll(model: RoutingModel, prev: Assignment = {}, min = DEFAULT_MIN_SLOTS): Assignment {
   const out: Assignment = {}
-  for (const b of Object.values(model.backends)) out[backendName(b.key)] = assignSlots(prev[backendName(b.key)], b.endpoints)
+  for (const b of Object.values(model.backends)) out[backendName(b.key)] = assignSlots(prev[backendName(b.key)], b.endpoints, min)
   return out
 }
 
@@ -245,7 +254,7 @@ export function renderHaproxy(model: RoutingModel, assignment: Assignment, o: Ha
     '  use_backend %[var(txn.be)] if { var(txn.be) -m found }',
     `  default_backend ${fallback}`,
     '',
-    ...Object.values(model.backends).flatMap((b) => backendBlock(b, assignment[backendName(b.key)] ?? assignSlots(undefined, b.endpoints))),
+    ...Object.values(model.backends).flatMap((b) => backendBlock(b, assignment[backendName(b.key)] ?? assignSlots(undefined, b.endpoints, o.minSlots))),
     `backend ${NOT_FOUND_BACKEND}`,
     '  http-request return status 404 content-type text/plain string "404 Not Found: no Ingress rule matches this host and path\\n"',
     '',

@@ -144,7 +144,7 @@ t.test('haproxy data plane', { skip: need('haproxy', 'openssl') }, async (t) => 
     ingresses: [ing],
   }
   const [http, https] = [await freePort(), await freePort()]
-  const dp = new HaproxyDataPlane({ http: `127.0.0.1:${http}`, https: `127.0.0.1:${https}`, dir, adminSocket: join(dir, 'admin.sock'), defaultCertFile: await ensureDefaultCert(dir) })
+  const dp = new HaproxyDataPlane({ http: `127.0.0.1:${http}`, https: `127.0.0.1:${https}`, dir, adminSocket: join(dir, 'admin.sock'), defaultCertFile: await ensureDefaultCert(dir), minSlots: 4 })
   t.teardown(() => dp.stop())
 
   t.same(await dp.apply(buildModel(input).model), { kind: 'reload' }, 'first apply starts haproxy')
