@@ -1,7 +1,7 @@
 // Applying a routing model to the running HAProxy: the decision (reload or runtime commands or
 // nothing) is planApply, pure; HaproxyDataPlane carries it out and remembers the last good state.
 import { join } from 'node:path'
-import { assignAll, CERT_DIR, renderHaproxy, renderShape, runtimeOps, type Assignment, type HaproxyOptions, type RenderedHaproxy, type RuntimeOp } from './haproxy.js'
+import { assignAll, CERT_DIR, drainCommands, renderHaproxy, renderShape, runtimeOps, type Assignment, type HaproxyOptions, type RenderedHaproxy, type RuntimeOp } from './haproxy.js'
 import { HaproxyProcess, writeAtomic } from './haproxy-process.js'
 import type { RoutingModel } from './model.js'
 import { logger } from '../util/log.js'
@@ -22,7 +22,7 @@ export type Plan =
   | { kind: 'reload'; rendered: RenderedHaproxy; next: Applied }
 
 export function planApply(prev: Applied | undefined, model: RoutingModel, o: HaproxyOptions): Plan {
-  const assignment = assignAll(model, prev?.assignment)
+  const assignment = assignAll(model, prev?.assignment, o.minSlots)
   const shape = renderShape(model, assignment, o)
   const rendered = renderHaproxy(model, assignment, o)
   const next = { shape, assignment, maps: rendered.maps, certs: rendered.certs }
@@ -79,6 +79,11 @@ export class HaproxyDataPlane {
       return { kind: 'runtime' }
     }
     const t0 = Date.now()
+    if (this.applied && this.proc.running()) {
+      const drain = drainCommands(this.applied.assignment, plan.next.assignment)
+      // Best effort: the reload that follows applies the removal in any case.
+      if (drain.length) await this.proc.runtimeOps(drain.map((cmd) => ({ kind: 'server', cmd }))).catch((e: unknown) => log.warn({ e }, 'drain before reload failed'))
+    }
     this.writeFiles(plan.rendered)
     writeAtomic(this.configPath, plan.rendered.config)
     let problem: string | undefined

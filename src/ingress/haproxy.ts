@@ -41,6 +41,8 @@ export interface HaproxyOptions {
   threads?: number
   /** Prometheus exporter listen address (haproxy's own metrics), or none. */
   metrics?: string
+  /** Server slots per backend at least (default DEFAULT_MIN_SLOTS). */
+  minSlots?: number
 }
 
 /** Endpoint per slot; null = empty (maintenance). */
@@ -66,16 +68,26 @@ export const MAPS = [MAP_HOSTS, MAP_EXACT, MAP_PREFIX, MAP_TLS] as const
 const ANY_HOST = '-'
 
 const NOT_FOUND_BACKEND = 'nk_404'
-const MIN_SLOTS = 4
+/**
+ * Growing past the slots is a reload, and a reload closes the old worker's idle kept-alive client
+ * connections: a client that sends its next request at that moment sees a reset (the lab e2e saw
+ * one ECONNRESET in ~10,000 kept-alive requests at the 4→8 step). Many slots make that rare: the
+ * HAProxy-based controllers start big too (HAProxy Ingress 32, haproxytech's 42). A slot in
+ * maintenance costs a server struct, no check, no connection.
+ */
+export const DEFAULT_MIN_SLOTS = 32
 
 /** HAProxy object names: [A-Za-z0-9_.:-]. Namespace/service are DNS labels (no '_'), so '_' joins them unambiguously. */
 export function backendName(key: string): string {
   return `be_${key.replace('/', '_').replace(':', '_')}`
 }
 
-export function slotCount(endpoints: number): number {
-  let n = MIN_SLOTS
+export function slotCount(endpoints: number, prev?: number, min = DEFAULT_MIN_SLOTS): number {
+  let n = min
   while (n < endpoints) n *= 2
+  // Shrinking is a reload too, and a scale-down is when pods exit: keep the slots the running
+  // worker has until the endpoints fit a quarter of them (3→6→3 reloads once, not twice).
+  if (prev !== undefined && prev > n && endpoints > prev / 4) return prev
   return n
 }
 
@@ -83,8 +95,8 @@ export function slotCount(endpoints: number): number {
  * Endpoints into slots: an endpoint keeps the slot it had, new ones take free slots in order.
  * The slot count grows (to a power of two) only when they no longer fit.
  */
-export function assignSlots(prev: Slots | undefined, endpoints: readonly BackendEndpoint[]): Slots {
-  const n = slotCount(endpoints.length)
+export function assignSlots(prev: Slots | undefined, endpoints: readonly BackendEndpoint[], min = DEFAULT_MIN_SLOTS): Slots {
+  const n = slotCount(endpoints.length, prev?.length, min)
   const id = (e: BackendEndpoint): string => `${e.ip}:${e.port}`
   const want = new Set(endpoints.map(id))
   const slots: Slots = Array.from({ length: n }, (_, i) => {
@@ -101,9 +113,9 @@ export function assignSlots(prev: Slots | undefined, endpoints: readonly Backend
   return slots
 }
 
-export function assignAll(model: RoutingModel, prev: Assignment = {}): Assignment {
+export function assignAll(model: RoutingModel, prev: Assignment = {}, min = DEFAULT_MIN_SLOTS): Assignment {
   const out: Assignment = {}
-  for (const b of Object.values(model.backends)) out[backendName(b.key)] = assignSlots(prev[backendName(b.key)], b.endpoints)
+  for (const b of Object.values(model.backends)) out[backendName(b.key)] = assignSlots(prev[backendName(b.key)], b.endpoints, min)
   return out
 }
 
@@ -141,6 +153,24 @@ function serverLine(i: number, e: BackendEndpoint | null): string {
   return e ? `  server s${i + 1} ${e.ip.includes(':') ? `[${e.ip}]` : e.ip}:${e.port}` : `  server s${i + 1} 127.0.0.1:1 disabled`
 }
 
+/**
+ * Before a reload: `state maint` on the running worker for the slots whose endpoint is gone, so
+ * it stops sending new requests to pods that are exiting while the new worker starts (a reload
+ * takes a while on a loaded node; a pod's shutdown delay may be shorter).
+ */
+export function drainCommands(prev: Assignment, next: Assignment): string[] {
+  const cmds: string[] = []
+  for (const [be, slots] of Object.entries(prev)) {
+    const keep = next[be]
+    if (!keep) continue // a backend that goes away: no rule routes to it after the reload anyway
+    const want = new Set(keep.filter((e): e is BackendEndpoint => e !== null).map((e) => `${e.ip}:${e.port}`))
+    slots.forEach((e, i) => {
+      if (e && !want.has(`${e.ip}:${e.port}`)) cmds.push(`set server ${be}/s${i + 1} state maint`)
+    })
+  }
+  return cmds
+}
+
 function backendBlock(b: Backend, slots: Slots): string[] {
   return [`backend ${backendName(b.key)}`, `  # ${b.key} (service ${b.namespace}/${b.service})`, '  balance roundrobin', ...slots.map((e, i) => serverLine(i, e)), '']
 }
@@ -176,7 +206,9 @@ export function renderHaproxy(model: RoutingModel, assignment: Assignment, o: Ha
     '',
     'defaults',
     '  mode http',
-    '  timeout connect 5s',
+    // In-cluster connects take well under a millisecond; a pod IP that went away does not answer
+    // at all (no RST once its namespace is gone), and the client must not wait 5 s for the retry.
+    '  timeout connect 1s',
     '  timeout client 60s',
     '  timeout server 60s',
     '  timeout http-request 10s',
@@ -190,6 +222,9 @@ export function renderHaproxy(model: RoutingModel, assignment: Assignment, o: Ha
     // back after two successes. Observing needs checks enabled, hence `check` on every server.
     '  retries 2',
     '  option redispatch 1',
+    // conn-failure: nothing was sent, any method may go elsewhere. empty-response (the backend
+    // closed or reset the connection without answering, e.g. a pod exiting under a reused
+    // connection): only idempotent methods, as nginx's proxy_next_upstream (disable-l7-retry below).
     '  retry-on conn-failure empty-response',
     '  default-server check inter 2s fastinter 500ms downinter 1s rise 2 fall 2 observe layer4 error-limit 1 on-error mark-down',
     '  http-reuse safe',
@@ -208,6 +243,7 @@ export function renderHaproxy(model: RoutingModel, assignment: Assignment, o: Ha
     `  http-request set-var(txn.hg) var(txn.wc),map_str(${map(MAP_HOSTS)},${ANY_HOST}) unless { var(txn.hg) -m found }`,
     `  http-request redirect scheme https code 308 if !{ ssl_fc } { var(txn.host),map_str(${map(MAP_TLS)}) -m found }`,
     `  http-request redirect scheme https code 308 if !{ ssl_fc } { var(txn.wc),map_str(${map(MAP_TLS)}) -m found }`,
+    '  http-request disable-l7-retry if METH_POST or { method PATCH LOCK }',
     '  http-request set-header X-Request-ID %[unique-id] unless { req.hdr(x-request-id) -m found }',
     '  http-request set-header X-Forwarded-Proto https if { ssl_fc }',
     '  http-request set-header X-Forwarded-Proto http unless { ssl_fc }',
@@ -218,7 +254,7 @@ export function renderHaproxy(model: RoutingModel, assignment: Assignment, o: Ha
     '  use_backend %[var(txn.be)] if { var(txn.be) -m found }',
     `  default_backend ${fallback}`,
     '',
-    ...Object.values(model.backends).flatMap((b) => backendBlock(b, assignment[backendName(b.key)] ?? assignSlots(undefined, b.endpoints))),
+    ...Object.values(model.backends).flatMap((b) => backendBlock(b, assignment[backendName(b.key)] ?? assignSlots(undefined, b.endpoints, o.minSlots))),
     `backend ${NOT_FOUND_BACKEND}`,
     '  http-request return status 404 content-type text/plain string "404 Not Found: no Ingress rule matches this host and path\\n"',
     '',

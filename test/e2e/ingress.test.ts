@@ -104,16 +104,21 @@ spec:
       - {path: /, pathType: Prefix, backend: {service: {name: web, port: {number: 80}}}}
 `
 
-/** A client loop with a Host header, as fresh connections, until the stop file appears. */
-function hostLoopScript(url: string, host: string, stopFile: string): string {
+/**
+ * A client loop with a Host header until the stop file appears: fresh connections, or one
+ * kept-alive connection (then HAProxy keeps its backend connection too, the case where a pod
+ * exits under a connection the proxy wants to reuse).
+ */
+function hostLoopScript(url: string, host: string, stopFile: string, keepAlive = false): string {
   return `
 import http from 'node:http'
 import { existsSync } from 'node:fs'
+const agent = ${keepAlive ? 'new http.Agent({ keepAlive: true, maxSockets: 1 })' : 'false'}
 const out = []
 while (!existsSync(${JSON.stringify(stopFile)}) && out.length < 200000) {
   out.push(await new Promise((resolve) => {
     const at = Date.now()
-    const req = http.get(${JSON.stringify(url)}, { agent: false, timeout: 3000, headers: { host: ${JSON.stringify(host)} } }, (res) => {
+    const req = http.get(${JSON.stringify(url)}, { agent, timeout: 3000, headers: { host: ${JSON.stringify(host)} } }, (res) => {
       let b = ''; res.on('data', (d) => b += d); res.on('end', () => resolve({ ok: res.statusCode === 200, status: res.statusCode, body: b.trim().slice(0, 80), at }))
     })
     req.on('timeout', () => req.destroy(new Error('timeout')))
@@ -211,7 +216,8 @@ t.test('ingress in a 3-node lab', { skip: need('curl', 'openssl', 'haproxy', 'bu
 
   t.test('scale 3→6→3 and a rolling update under a client loop: zero failed requests', async (t) => {
     const stopFile = join(dir, 'stop')
-    const loop = lab.nodeIn(outside.netns, hostLoopScript(`http://${TARGET}:${HTTP}/hostname`, 'plain.example.com', stopFile), 600_000)
+    const url = `http://${TARGET}:${HTTP}/hostname`
+    const loops = { fresh: lab.nodeIn(outside.netns, hostLoopScript(url, 'plain.example.com', stopFile), 600_000), 'kept-alive': lab.nodeIn(outside.netns, hostLoopScript(url, 'plain.example.com', stopFile, true), 600_000) }
     const readyWeb = async (): Promise<Pod[]> => (await pods.list({ labelSelector: 'app=web' })).items.filter(ready)
     const allWeb = async (): Promise<number> => (await pods.list({ labelSelector: 'app=web' })).items.length
     await new Promise((r) => setTimeout(r, 2000))
@@ -225,12 +231,14 @@ t.test('ingress in a 3-node lab', { skip: need('curl', 'openssl', 'haproxy', 'bu
     await waitUntil('old pods gone', async () => (await allWeb()) === 3, 120_000, 500)
     await new Promise((r) => setTimeout(r, 2000))
     writeFileSync(stopFile, '')
-    const results = JSON.parse(await loop) as { ok: boolean; status?: number; err?: string; body?: string; at: number }[]
-    const failed = results.filter((r) => !r.ok)
-    const served = new Set(results.filter((r) => r.ok).map((r) => r.body))
-    t.comment(`client loop: ${results.length} requests, ${failed.length} failed, answered by ${served.size} different pods over ${((results.at(-1)!.at - results[0]!.at) / 1000).toFixed(1)} s`)
-    t.ok(results.length > 50, 'the loop ran throughout')
-    t.same(failed.slice(0, 5), [], 'zero failed requests')
-    t.ok(served.size >= 6, 'old, scaled-up and rolled pods all served')
+    for (const [kind, loop] of Object.entries(loops)) {
+      const results = JSON.parse(await loop) as { ok: boolean; status?: number; err?: string; body?: string; at: number }[]
+      const failed = results.filter((r) => !r.ok)
+      const served = new Set(results.filter((r) => r.ok).map((r) => r.body))
+      t.comment(`client loop (${kind} connections): ${results.length} requests, ${failed.length} failed, answered by ${served.size} different pods over ${((results.at(-1)!.at - results[0]!.at) / 1000).toFixed(1)} s`)
+      t.ok(results.length > 50, `${kind}: the loop ran throughout`)
+      t.same(failed.slice(0, 5), [], `${kind}: zero failed requests`)
+      t.ok(served.size >= 6, `${kind}: old, scaled-up and rolled pods all served`)
+    }
   })
 })

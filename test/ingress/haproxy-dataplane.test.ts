@@ -6,7 +6,7 @@
 import t from 'tap'
 import { createHash } from 'node:crypto'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
-import { createServer, request, type IncomingMessage, type Server } from 'node:http'
+import { Agent, createServer, request, type IncomingMessage, type Server } from 'node:http'
 import { connect as h2connect } from 'node:http2'
 import { createServer as netServer, connect as netConnect, type AddressInfo } from 'node:net'
 import { connect as tlsConnect } from 'node:tls'
@@ -55,9 +55,9 @@ interface Reply {
   headers: IncomingMessage['headers']
   body: string
 }
-function get(port: number, host: string, path: string, headers: Record<string, string> = {}): Promise<Reply> {
+function get(port: number, host: string, path: string, headers: Record<string, string> = {}, agent: Agent | false = false): Promise<Reply> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path, headers: { host, ...headers }, agent: false }, (res) => {
+    const req = request({ host: '127.0.0.1', port, path, headers: { host, ...headers }, agent }, (res) => {
       let body = ''
       res.setEncoding('utf8')
       res.on('data', (d: string) => (body += d))
@@ -145,7 +145,7 @@ t.test('haproxy data plane', { skip: need('haproxy', 'openssl') }, async (t) => 
     ingresses: [ing],
   }
   const [http, https] = [await freePort(), await freePort()]
-  const dp = new HaproxyDataPlane({ http: `127.0.0.1:${http}`, https: `127.0.0.1:${https}`, dir, adminSocket: join(dir, 'admin.sock'), defaultCertFile: await ensureDefaultCert(dir) })
+  const dp = new HaproxyDataPlane({ http: `127.0.0.1:${http}`, https: `127.0.0.1:${https}`, dir, adminSocket: join(dir, 'admin.sock'), defaultCertFile: await ensureDefaultCert(dir), minSlots: 4 })
   t.teardown(() => dp.stop())
 
   t.same(await dp.apply(buildModel(input).model), { kind: 'reload' }, 'first apply starts haproxy')
@@ -310,5 +310,62 @@ t.test('haproxy data plane', { skip: need('haproxy', 'openssl') }, async (t) => 
     t.equal(row?.[5], '0', `the dead endpoint (s${slot + 1}) is marked down: ${row?.slice(0, 7).join(' ')}`)
     const up = state.split('\n').filter((l) => /^\d/.test(l) && l.split(' ')[5] === '2').map((l) => l.split(' ')[3])
     t.equal(up.length, 2, `the two live endpoints stay up (${up.join(' ')})`)
+  })
+
+  t.test('a pod that exits after its removal: its kept-alive connections close, no client error', async (t) => {
+    // A backend that, once "exiting", resets every request it receives (no answer): what a pod
+    // does when its process stops under a connection HAProxy keeps for reuse.
+    const exiting = async (name: string): Promise<{ b: Awaited<ReturnType<typeof backend>>; die: () => void; resets: number }> => {
+      const b = await backend(name)
+      const o = { b, resets: 0, dying: false, die: () => (o.dying = true) }
+      b.server.prependListener('request', (req: IncomingMessage) => {
+        if (!o.dying) return
+        o.resets++
+        req.socket.resetAndDestroy()
+      })
+      return o
+    }
+    const d1 = await exiting('d-1')
+    const d2 = await exiting('d-2')
+    t.teardown(() => [d1, d2].forEach((d) => (d.b.server.closeAllConnections(), d.b.server.close())))
+    const agent = new Agent({ keepAlive: true, maxSockets: 4 })
+    t.teardown(() => agent.destroy())
+    const webOnly = (ports: number[]): void => {
+      input.slices = input.slices.filter((x) => x.metadata.labels?.['kubernetes.io/service-name'] !== 'web').concat(slices('web', ports))
+    }
+    const burst = async (n: number): Promise<string[]> => {
+      const out: string[] = []
+      for (let i = 0; i < n; i++) {
+        const r = await get(http, 'plain.example.com', '/', {}, agent).catch((e: Error) => ({ status: 0, body: e.message, headers: {} }))
+        out.push(r.status === 200 ? (JSON.parse(r.body) as { name: string }).name : `${r.status} ${r.body.trim()}`)
+      }
+      return out
+    }
+
+    webOnly([d1.b.port, d2.b.port])
+    await dp.apply(buildModel(input).model)
+    const warm = await burst(10)
+    t.same([...new Set(warm)].sort(), ['d-1', 'd-2'], 'both serve over kept-alive connections')
+    // The controller removes d-1; right after, d-1 closes every connection and resets whatever still arrives.
+    webOnly([d2.b.port])
+    t.same(await dp.apply(buildModel(input).model), { kind: 'runtime' })
+    d1.die()
+    d1.b.server.closeAllConnections()
+    const after = await burst(40)
+    t.same(after.filter((a) => a !== 'd-2'), [], '40 requests on kept-alive client connections after the removal: all answered by d-2')
+    t.equal(d1.resets, 0, 'nothing was sent to the removed endpoint')
+
+    // The race the removal can lose: the endpoint is still listed when it resets a request
+    // already sent. HAProxy retries an idempotent request on the other endpoint (retry-on
+    // empty-response, redispatch), as nginx's proxy_next_upstream does.
+    const d3 = await exiting('d-3')
+    t.teardown(() => (d3.b.server.closeAllConnections(), d3.b.server.close()))
+    webOnly([d2.b.port, d3.b.port])
+    await dp.apply(buildModel(input).model)
+    t.same([...new Set(await burst(6))].sort(), ['d-2', 'd-3'])
+    d3.die()
+    const raced = await burst(20)
+    t.ok(d3.resets > 0, `the exiting endpoint reset ${d3.resets} request(s) already sent`)
+    t.same(raced.filter((a) => a !== 'd-2'), [], '20 GETs while one listed endpoint resets: all answered')
   })
 })

@@ -3,12 +3,12 @@
 // a new host or certificate is a runtime change, a new backend reloads, and the routing maps
 // follow the model's match order.
 import t from 'tap'
-import { assignSlots, backendName, renderHaproxy, renderShape, runtimeCommands, assignAll, type HaproxyOptions } from '../../src/ingress/haproxy.js'
+import { assignSlots, backendName, drainCommands, renderHaproxy, renderShape, runtimeCommands, assignAll, type HaproxyOptions } from '../../src/ingress/haproxy.js'
 import { planApply } from '../../src/ingress/dataplane.js'
 import type { RoutingModel } from '../../src/ingress/model.js'
 
 const ep = (n: number) => ({ ip: `10.1.0.${n}`, port: 8080 })
-const O: HaproxyOptions = { http: '*:80', https: '*:443', dir: '/run/nk', adminSocket: '/run/nk/admin.sock', defaultCertFile: '/run/nk/default.pem' }
+const O: HaproxyOptions = { http: '*:80', https: '*:443', dir: '/run/nk', adminSocket: '/run/nk/admin.sock', defaultCertFile: '/run/nk/default.pem', minSlots: 4 }
 
 const model = (eps: number[]): RoutingModel => ({
   hosts: [
@@ -27,19 +27,41 @@ const model = (eps: number[]): RoutingModel => ({
 })
 
 t.test('slots: endpoints keep their slot, new ones fill gaps, the count grows by powers of two', async (t) => {
-  const a = assignSlots(undefined, [ep(1), ep(2), ep(3)])
+  const a = assignSlots(undefined, [ep(1), ep(2), ep(3)], 4)
   t.same(a, [ep(1), ep(2), ep(3), null])
-  const b = assignSlots(a, [ep(1), ep(3), ep(4)])
+  const b = assignSlots(a, [ep(1), ep(3), ep(4)], 4)
   t.same(b, [ep(1), ep(4), ep(3), null], '10.1.0.4 takes the slot 10.1.0.2 left; 10.1.0.3 stays in s3')
-  t.equal(assignSlots(b, [1, 2, 3, 4, 5].map(ep)).length, 8)
+  t.equal(assignSlots(b, [1, 2, 3, 4, 5].map(ep), 4).length, 8)
   t.same(runtimeCommands({ be: a }, { be: b }), ['set server be/s2 addr 10.1.0.4 port 8080', 'set server be/s2 state ready'])
   t.same(runtimeCommands({ be: b }, { be: [ep(1), null, ep(3), null] }), ['set server be/s2 state maint'])
   t.equal(backendName('kube-system/my-svc:http'), 'be_kube-system_my-svc_http')
 })
 
+t.test('scale-down keeps the slot count (no reload while pods exit) until a quarter fits', async (t) => {
+  const six = assignSlots(undefined, [1, 2, 3, 4, 5, 6].map(ep), 4)
+  t.equal(six.length, 8)
+  const three = assignSlots(six, [1, 2, 3].map(ep), 4)
+  t.equal(three.length, 8, '6→3 stays in 8 slots: the shape is unchanged')
+  t.same(runtimeCommands({ be: six }, { be: three }), ['set server be/s4 state maint', 'set server be/s5 state maint', 'set server be/s6 state maint'])
+  t.equal(assignSlots(three, [1, 2].map(ep), 4).length, 4, '2 endpoints fit a quarter of 8: back to 4')
+  t.equal(assignSlots(undefined, [1, 2, 3].map(ep), 4).length, 4, 'a fresh start takes the smallest count')
+  t.equal(assignSlots(undefined, [1, 2, 3].map(ep)).length, 32, 'the default minimum: 32 slots, as HAProxy Ingress')
+})
+
+t.test('before a reload the running worker drains the slots whose endpoint is gone', async (t) => {
+  const prev = { be: [ep(1), ep(2), ep(3), null], gone: [ep(7), null, null, null] }
+  const next = { be: [ep(1), null, ep(3), ep(4), ep(5), null, null, null] }
+  t.same(drainCommands(prev, next), ['set server be/s2 state maint'], 'only removed endpoints; a vanished backend is left to the reload')
+  const m = model([1])
+  const lines = renderHaproxy(m, assignAll(m, {}, 4), O).config.split('\n').map((l) => l.trim())
+  t.ok(lines.includes('timeout connect 1s'), 'a pod IP that went away costs at most 1 s before the retry elsewhere')
+  t.ok(lines.includes('retry-on conn-failure empty-response') && lines.includes('option redispatch 1'))
+  t.ok(lines.includes('http-request disable-l7-retry if METH_POST or { method PATCH LOCK }'), 'a request already sent is retried only when idempotent')
+})
+
 t.test('rendered maps (routing as data), redirect, cert list', async (t) => {
   const m = model([1, 2])
-  const r = renderHaproxy(m, assignAll(m), O)
+  const r = renderHaproxy(m, assignAll(m, {}, 4), O)
   t.same(r.maps, {
     'hosts.map': ['a.example.com a.example.com', '*.example.com *.example.com'],
     'paths-exact.map': ['a.example.com/api be_default_api_80'],
@@ -85,5 +107,5 @@ t.test('plans: scale within the slots is runtime-only; a new host or cert reload
   const newBackend = model([1, 2, 3, 4])
   newBackend.backends['default/new:80'] = { key: 'default/new:80', namespace: 'default', service: 'new', endpoints: [ep(7)] }
   t.equal(planApply(scaled.next, newBackend, O).kind, 'reload', 'a new backend changes the shape')
-  t.equal(renderShape(model([1]), assignAll(model([1])), O), renderShape(model([3]), assignAll(model([3])), O), 'the shape ignores addresses')
+  t.equal(renderShape(model([1]), assignAll(model([1]), {}, 4), O), renderShape(model([3]), assignAll(model([3]), {}, 4), O), 'the shape ignores addresses')
 })
