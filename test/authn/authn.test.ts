@@ -12,7 +12,8 @@ import { issueClientCert, loadClusterCA } from '../../src/authn/pki.js'
 import { call, UNAUTHORIZED } from './helpers.js'
 
 t.test('authentication chain on a real apiserver', async (t) => {
-  const srv = await withApiServer(t)
+  // Authentication alone: every authenticated request is allowed here (RBAC has its own suite, test/rbac).
+  const srv = await withApiServer(t, { authorizationMode: 'AlwaysAllow' })
   const ca = await loadClusterCA(srv.server.caCertPath, srv.server.caKeyPath)
   const other = mkdtempSync(join(tmpdir(), 'netkube-otherca-'))
   t.teardown(() => rmSync(other, { recursive: true, force: true }))
@@ -55,7 +56,8 @@ t.test('authentication chain on a real apiserver', async (t) => {
 })
 
 t.test('bootstrap tokens and ServiceAccount tokens', async (t) => {
-  const srv = await withApiServer(t)
+  // Authentication alone: every authenticated request is allowed here (RBAC has its own suite, test/rbac).
+  const srv = await withApiServer(t, { authorizationMode: 'AlwaysAllow' })
   const admin = { token: srv.token }
   const b64 = (s: string): string => Buffer.from(s).toString('base64')
   const secret = (id: string, sec: string, extra: Record<string, string> = {}) => ({
