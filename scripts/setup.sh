@@ -24,6 +24,8 @@ declare -A NEED=(
   [dig]=bind9-dnsutils [dnsperf]=dnsperf [iperf3]=iperf3 [conntrack]=conntrack [socat]=socat
   [tcpdump]=tcpdump [busybox]=busybox-static [podman]=podman [runc]=runc [openssl]=openssl
   [dnsmasq]=dnsmasq-base [nsenter]=util-linux [ping]=iputils-ping [setpriv]=util-linux
+  # kubectl exec -it under a pseudo-terminal (test/kubectl/streams.test.ts)
+  [script]=bsdutils
   # clients in the lab's outside namespace (curl, openssl, nc)
   [curl]=curl [nc]=netcat-openbsd
   # bench:dns's peers: the authoritative servers it runs beside netkube's DNS
