@@ -1,9 +1,9 @@
 // RBAC through real kubectl 1.27 and 1.33 against a real apiserver + etcd: Tables of roles and
 // bindings, `create role/rolebinding`, `auth can-i` (+ `--list`, `--as`), `auth whoami`.
 import t from 'tap'
-import { run } from '../../src/util/exec.js'
 import { withApiServer } from '../helpers/apiserver.js'
 import { kubectlPath, need } from '../helpers/prereq.js'
+import { kubectlRunner } from '../helpers/kubectl.js'
 
 const CLIENTS = [
   { name: '1.27', path: kubectlPath('1.27'), skip: need('kubectl 1.27') },
@@ -15,12 +15,7 @@ t.test('kubectl: RBAC, can-i, whoami', async (t) => {
   for (const c of CLIENTS) {
     t.test(`kubectl ${c.name}`, { skip: c.skip }, async (t) => {
       const ns = `r-${c.name.replace(/\W/g, '')}`
-      const k = (...args: string[]) => run(c.path, ['--kubeconfig', srv.kubeconfigPath, ...args], { allowFailure: true, timeoutMs: 30_000 })
-      const ok = async (...args: string[]) => {
-        const r = await k(...args)
-        t.equal(r.code, 0, `kubectl ${args.join(' ')}: ${r.stderr.trim()}`)
-        return r.stdout
-      }
+      const { k, ok } = kubectlRunner(t, c.path, srv.kubeconfigPath)
       await ok('create', 'namespace', ns)
       const roles = await ok('get', 'clusterroles')
       t.match(roles, /^NAME\s+CREATED AT\n/)
@@ -50,7 +45,7 @@ t.test('kubectl: RBAC, can-i, whoami', async (t) => {
       // 1.27 has `auth whoami` as a beta command (authentication.k8s.io/v1beta1), 1.28+ asks v1.
       const who = await k('auth', 'whoami')
       t.equal(who.code, 0, `whoami: ${who.stderr}`)
-      t.match(who.stdout, /Username\s+admin/)
+      t.match(who.stdout, /Username\s+kubernetes-admin\n/)
       t.match(who.stdout, /Groups\s+\[system:masters system:authenticated\]/)
       const whoSa = await k('auth', 'whoami', `--as=${sa}`)
       t.match(whoSa.stdout, new RegExp(`Username\\s+${sa}`))
