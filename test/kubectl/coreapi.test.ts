@@ -12,6 +12,7 @@ import { createClient } from '../../src/client/index.js'
 import { resourceFor } from '../../src/api/resources.js'
 import type { Pod } from '../../src/api/types.js'
 import { createEventRecorder } from '../../src/events/recorder.js'
+import { kubectlRunner } from '../helpers/kubectl.js'
 
 const CLIENTS = [
   { name: '1.27', path: kubectlPath('1.27'), skip: need('kubectl 1.27') },
@@ -28,12 +29,7 @@ t.test('kubectl: secrets, service accounts, events', { skip: need('openssl') }, 
   for (const c of CLIENTS) {
     t.test(`kubectl ${c.name}`, { skip: c.skip }, async (t) => {
       const ns = `c-${c.name.replace(/\W/g, '')}`
-      const k = (...args: string[]) => run(c.path, ['--kubeconfig', srv.kubeconfigPath, ...args], { allowFailure: true, timeoutMs: 30_000 })
-      const ok = async (...args: string[]) => {
-        const r = await k(...args)
-        t.equal(r.code, 0, `kubectl ${args.join(' ')}: ${r.stderr.trim()}`)
-        return r.stdout
-      }
+      const { k, ok } = kubectlRunner(t, c.path, srv.kubeconfigPath)
       await ok('create', 'namespace', ns)
 
       // ---- Secrets ----

@@ -5,9 +5,9 @@ import t from 'tap'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { run } from '../../src/util/exec.js'
 import { withApiServer } from '../helpers/apiserver.js'
 import { kubectlPath, need } from '../helpers/prereq.js'
+import { kubectlRunner } from '../helpers/kubectl.js'
 
 const CLIENTS = [
   { name: '1.27', path: kubectlPath('1.27'), skip: need('kubectl 1.27') },
@@ -21,12 +21,7 @@ t.test('kubectl: ingresses and ingress classes', async (t) => {
   for (const c of CLIENTS) {
     t.test(`kubectl ${c.name}`, { skip: c.skip }, async (t) => {
       const ns = `i-${c.name.replace(/\W/g, '')}`
-      const k = (...args: string[]) => run(c.path, ['--kubeconfig', srv.kubeconfigPath, ...args], { allowFailure: true, timeoutMs: 30_000 })
-      const ok = async (...args: string[]) => {
-        const r = await k(...args)
-        t.equal(r.code, 0, `kubectl ${args.join(' ')}: ${r.stderr.trim()}`)
-        return r.stdout
-      }
+      const { k, ok } = kubectlRunner(t, c.path, srv.kubeconfigPath)
       await ok('create', 'namespace', ns)
       const icFile = join(dir, `ic-${ns}.yaml`)
       writeFileSync(icFile, `apiVersion: networking.k8s.io/v1\nkind: IngressClass\nmetadata:\n  name: cls-${ns}\n  annotations: {ingressclass.kubernetes.io/is-default-class: "true"}\nspec: {controller: netkube.io/ingress-controller}\n`)
@@ -66,12 +61,7 @@ t.test('kubectl: DefaultIngressClass admission', async (t) => {
   for (const c of CLIENTS) {
     t.test(`kubectl ${c.name}`, { skip: c.skip }, async (t) => {
       const ns = `d-${c.name.replace(/\W/g, '')}`
-      const k = (...args: string[]) => run(c.path, ['--kubeconfig', srv.kubeconfigPath, ...args], { allowFailure: true, timeoutMs: 30_000 })
-      const ok = async (...args: string[]) => {
-        const r = await k(...args)
-        t.equal(r.code, 0, `kubectl ${args.join(' ')}: ${r.stderr.trim()}`)
-        return r.stdout
-      }
+      const { ok } = kubectlRunner(t, c.path, srv.kubeconfigPath)
       const cls = (name: string, isDefault: boolean): Promise<string> => {
         const f = join(dir, `${name}.yaml`)
         writeFileSync(f, `apiVersion: networking.k8s.io/v1\nkind: IngressClass\nmetadata:\n  name: ${name}\n  annotations: {ingressclass.kubernetes.io/is-default-class: "${isDefault}"}\nspec: {controller: example.com/c}\n`)

@@ -7,12 +7,12 @@ import t from 'tap'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { run } from '../../src/util/exec.js'
 import { withApiServer } from '../helpers/apiserver.js'
 import { kubectlPath, need } from '../helpers/prereq.js'
 import { createClient } from '../../src/client/index.js'
 import { resourceFor } from '../../src/api/resources.js'
 import type { PersistentVolume, PersistentVolumeClaim } from '../../src/api/types.js'
+import { kubectlRunner } from '../helpers/kubectl.js'
 
 const CLIENTS = [
   { name: '1.27', path: kubectlPath('1.27'), skip: need('kubectl 1.27') },
@@ -41,12 +41,7 @@ volumeBindingMode: WaitForFirstConsumer
   for (const c of CLIENTS) {
     t.test(`kubectl ${c.name}`, { skip: c.skip }, async (t) => {
       const ns = `s-${c.name.replace(/\W/g, '')}`
-      const k = (...args: string[]) => run(c.path, ['--kubeconfig', srv.kubeconfigPath, ...args], { allowFailure: true, timeoutMs: 30_000 })
-      const ok = async (...args: string[]) => {
-        const r = await k(...args)
-        t.equal(r.code, 0, `kubectl ${args.join(' ')}: ${r.stderr.trim()}`)
-        return r.stdout
-      }
+      const { k, ok } = kubectlRunner(t, c.path, srv.kubeconfigPath)
       await ok('create', 'namespace', ns)
       t.match(await ok('apply', '-f', sc), /storageclass\.storage\.k8s\.io\/standard (created|unchanged)/)
       const pvc = file(`pvc-${ns}.yaml`, `apiVersion: v1
