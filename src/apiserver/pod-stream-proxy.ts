@@ -15,6 +15,7 @@ import type { AuthenticatorChain } from '../authn/chain.js'
 import type { Authorizer } from './authorizer.js'
 import { forbidden } from '../rbac/forbidden.js'
 import { requestAttributes } from '../rbac/request-info.js'
+import { withAuthenticatedGroup } from '../rbac/hooks.js'
 import * as E from './errors.js'
 import { podKubeletEndpoint, readBody, type KubeletClient } from './kubelet-client.js'
 import type { Registry } from './registry.js'
@@ -89,8 +90,7 @@ export function createPodStreamProxy(o: PodStreamProxyOptions): (req: IncomingMe
     if (o.authorizer) {
       // exec/attach/portforward need `create` on the subresource whatever the method: a
       // WebSocket upgrade is a GET, and upstream (1.31+) checks create for it as well.
-      const user = who.user.groups.includes('system:authenticated') ? who.user : { ...who.user, groups: [...who.user.groups, 'system:authenticated'] }
-      const a = { ...requestAttributes(req.method ?? 'GET', req.url ?? '/', user), verb: 'create' }
+      const a = { ...requestAttributes(req.method ?? 'GET', req.url ?? '/', withAuthenticatedGroup(who.user)), verb: 'create' }
       const r = await o.authorizer.authorize(a)
       if (r.decision !== 'allow') throw forbidden(a, r.reason)
     }

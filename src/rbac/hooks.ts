@@ -114,7 +114,7 @@ export class Authorization {
 }
 
 /** Upstream's AuthenticatedGroupAdder: every authenticated user is in system:authenticated. */
-function withAuthenticatedGroup(u: UserInfo): UserInfo {
+export function withAuthenticatedGroup(u: UserInfo): UserInfo {
   if (u.name === ANONYMOUS_USER || u.groups.includes(AUTHENTICATED) || u.groups.includes('system:unauthenticated')) return u
   return { ...u, groups: [...u.groups, AUTHENTICATED] }
 }
