@@ -218,11 +218,16 @@ spec:
     await lab.k(['delete', 'pod', 'crasher', 'live', '--wait=false'])
     await waitUntil('pods gone from node1 and node2', async () =>
       (await pods.list()).items.filter((p) => p.spec.nodeName !== 'node3').length === 0, 60_000)
+    // What is left on a node is exactly what its remaining pods hold: the add-ons (kube-system)
+    // stay, and one that lived on node3 was rescheduled onto node1 or node2.
+    const remaining = (await lab.client.resource<Pod>(res('pods')).list()).items
     for (const n of lab.state.plan.nodes.slice(0, 2)) {
+      const mine = remaining.filter((p) => p.spec.nodeName === n.name)
       const ipamDir = join(lab.state.stateDir, n.name, 'ipam', 'netkube')
       const leftover = existsSync(ipamDir) ? readdirSync(ipamDir).filter((f) => /^\d+\.\d+\.\d+\.\d+$/.test(f)) : []
-      t.same(leftover, [], `${n.name}: no IP allocations left`)
-      t.same(listNetns().filter((x) => x.startsWith(n.podNetnsPrefix)), [], `${n.name}: no pod namespaces left`)
+      const names = mine.map((p) => `${p.metadata.namespace}/${p.metadata.name}`).join(', ') || 'none'
+      t.same(leftover.sort(), mine.map((p) => p.status?.podIP).filter((ip): ip is string => !!ip).sort(), `${n.name}: the only IP allocations left are its remaining pods' (${names})`)
+      t.same(listNetns().filter((x) => x.startsWith(n.podNetnsPrefix)).sort(), mine.map((p) => lab.podNetns(p)).sort(), `${n.name}: the only pod namespaces left are its remaining pods'`)
     }
     const prefix = lab.state.plan.prefix
     // Every process of the lab, by PID + start time, while it still runs: the daemons, the
