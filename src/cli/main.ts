@@ -47,6 +47,9 @@ async function main(): Promise<void> {
   }
   const code = await (await cmd.load())(rest)
   if (typeof code === 'number') process.exitCode = code
+  // A daemon that has stopped is done, even if a socket it served (a relayed watch, a kept-alive
+  // client) or a library's timer would keep the loop alive: lab down waited 5 s per daemon for that.
+  setTimeout(() => process.exit(), 300).unref()
 }
 
 main().catch((err: unknown) => {

@@ -320,8 +320,12 @@ export async function labDown(o: { name?: string; stateDir?: string; progress?: 
   const prefix = state?.plan.prefix ?? labPlan(name, 1).prefix
   // Daemons first (agents before the server, so kubelets stop while the API is still up).
   const daemons = [...(state?.daemons ?? [])].reverse()
+  const t0 = Date.now()
+  const at = (): string => `[lab ${((Date.now() - t0) / 1000).toFixed(1).padStart(5)}s]`
   await Promise.all(daemons.filter((d) => d.role === 'agent').map((d) => stopDaemon(d)))
+  say(`${at()} agents stopped`)
   for (const d of daemons.filter((d) => d.role !== 'agent')) await stopDaemon(d)
+  say(`${at()} server, etcd and relays stopped`)
   // A component whose supervisor was killed outright outlives it (the host relay is in no
   // lab namespace): stop it by the PID + start time its supervisor recorded.
   for (const d of daemons) {
@@ -331,6 +335,7 @@ export async function labDown(o: { name?: string; stateDir?: string; progress?: 
   // Anything still running inside the lab's namespaces (containers of a killed kubelet).
   const ours = listNetns().filter((n) => n.startsWith(`${prefix}-`))
   await killInNamespaces(ours)
+  say(`${at()} processes left in the lab's namespaces stopped`)
   // Pod namespaces first, then nodes, then the underlay (its veths go with their peers).
   const order = (n: string): number => (n.includes('-underlay') ? 2 : /-node\d+$/.test(n) ? 1 : 0)
   for (const ns of ours.sort((a, b) => order(a) - order(b))) await deleteNetns(ns)
