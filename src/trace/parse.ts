@@ -139,7 +139,10 @@ export function parseFdb(text: string): FdbEntry[] {
 
 export interface LinkDetail {
   line: string
+  index: number
   name: string
+  /** a veth's peer index (`eth0@if7`) */
+  peerIndex?: number
   kind?: string
   master?: string
   mac?: string
@@ -151,9 +154,9 @@ export function parseLinkDetails(text: string): LinkDetail[] {
   const out: LinkDetail[] = []
   for (const raw of text.split('\n')) {
     const line = raw.replace(/\\/g, ' ').replace(/\s+/g, ' ').trim()
-    const m = /^\d+: ([^:@ ]+)(?:@\S+)?: /.exec(line)
+    const m = /^(\d+): ([^:@ ]+)(?:@(?:if(\d+)|\S+))?: /.exec(line)
     if (!m) continue
-    const d: LinkDetail = { line, name: m[1]! }
+    const d: LinkDetail = { line, index: Number(m[1]), name: m[2]!, ...(m[3] ? { peerIndex: Number(m[3]) } : {}) }
     const master = / master (\S+)/.exec(line)
     if (master) d.master = master[1]!
     const mac = / link\/ether ([0-9a-f:]{17})/.exec(line)
@@ -170,6 +173,13 @@ export function parseLinkDetails(text: string): LinkDetail[] {
     out.push(d)
   }
   return out
+}
+
+/** The parts of an `ip -d -o link` line a person needs: name, state, MTU, master, peer namespace, VXLAN id/local/port. */
+export function shortLink(line: string): string {
+  const head = /^\d+: \S+ <[^>]*> mtu \d+/.exec(line)?.[0] ?? line.split(' ').slice(0, 4).join(' ')
+  const keep = [/ master \S+/, / state (?:UP|DOWN|UNKNOWN)/, / link\/ether \S+/, / link-netns \S+/, / vxlan id \d+( local \S+)?( dev \S+)?/, / dstport \d+/, / nolearning/, / hairpin \S+/]
+  return head + keep.map((r) => r.exec(line)?.[0] ?? '').join('')
 }
 
 export interface Socket {

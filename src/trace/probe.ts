@@ -40,10 +40,12 @@ export function probeTable(table: string, m: { src: string; sport: number; proto
   const match = `ip saddr ${m.src} meta l4proto ${m.proto} th sport ${m.sport}`
   for (const [name, hook] of [['pre', 'prerouting'], ['out', 'output']] as const) {
     tx.add({ kind: 'chain', name, type: 'filter', hook, priority: -400 })
-    tx.add({ kind: 'rule', chain: name, rule: `${match} counter meta nftrace set 1` })
+    tx.add({ kind: 'rule', chain: name, rule: `${match} counter` })
+    // trace the connection's first packet only (the SYN): the rest take conntrack's shortcut
+    tx.add({ kind: 'rule', chain: name, rule: m.proto === 'tcp' ? `${match} tcp flags & (syn | ack) == syn meta nftrace set 1` : `${match} meta nftrace set 1` })
   }
   // after masquerade (NodePort, traffic from a node): another node's address towards a pod
-  if (m.others.length) tx.add({ kind: 'rule', chain: 'pre', rule: `ip saddr { ${m.others.join(', ')} } ip daddr ${m.clusterCIDR} meta l4proto ${m.proto} ct state new counter meta nftrace set 1` })
+  if (m.others.length) tx.add({ kind: 'rule', chain: 'pre', rule: `ip saddr { ${m.others.join(', ')} } ip daddr ${m.clusterCIDR} meta l4proto ${m.proto}${m.proto === 'tcp' ? ' tcp flags & (syn | ack) == syn' : ''} meta nftrace set 1` })
   return tx
 }
 

@@ -29,7 +29,7 @@ import type { NetworkPolicy, Node, Pod, Service } from '../api/types.js'
 import { cidrContains, isIp4, parseCidr } from '../net/ip.js'
 import { readLabState } from '../lab/lab.js'
 import { NamespaceReader } from './reader.js'
-import { parseDig, parseResolvConf, searchCandidates, listenerFor } from './parse.js'
+import { parseDig, parseResolvConf, searchCandidates, listenerFor, shortLink } from './parse.js'
 import { endpointHop, masqueradeHop, PROXY_TABLE, proxyView, type EndpointChoice } from './proxy-view.js'
 import { NETPOL_TABLE, netpolHop, netpolQuestion } from './netpol-view.js'
 import type { Endpoint, Hop, TraceOutcome, TraceRequest, TraceResult } from './types.js'
@@ -178,10 +178,7 @@ async function traceInner(req: TraceRequest, ctx: TraceContext, setPacket: (p: P
       dstIP = pod.status.podIP
       to = { kind: 'pod', namespace: ns, name, ip: dstIP, ...(pod.spec.nodeName ? { node: pod.spec.nodeName } : {}) }
     } else throw new TraceError(`TO "${req.to}": no Service or pod ${ns}/${name}`)
-    if (svc && src.ep.kind === 'outside') {
-      const lb = svc.status?.loadBalancer?.ingress?.find((i) => i.ip)?.ip
-      if (lb) dstIP = lb
-    } else if (svc?.spec.clusterIP && svc.spec.clusterIP !== 'None') dstIP = svc.spec.clusterIP
+    if (svc) dstIP = (src.ep.kind === 'outside' ? svc.status?.loadBalancer?.ingress?.find((i) => i.ip)?.ip : undefined) ?? (svc.spec.clusterIP !== 'None' ? svc.spec.clusterIP : undefined)
   } else if (src.pod) {
     // a name, resolved the way the pod's resolver does it
     const pr = rd(src.netns)
@@ -195,6 +192,12 @@ async function traceInner(req: TraceRequest, ctx: TraceContext, setPacket: (p: P
       const a = parseDig(await pr.dig(q, server))
       if (a.status === 'NOERROR' && a.addresses.length) {
         dstIP = a.addresses[0]!
+        const owner = /^([a-z0-9-]+)\.([a-z0-9-]+)\.svc\./.exec(q)
+        const named = owner ? w.services.find((s) => s.metadata.name === owner[1] && s.metadata.namespace === owner[2]) : undefined
+        if (named) {
+          svc = named
+          to = { kind: 'service', namespace: owner![2]!, name: owner![1]!, ...(named.spec.clusterIP && named.spec.clusterIP !== 'None' ? { clusterIP: named.spec.clusterIP } : {}) }
+        }
         hops.push({ stage: 'dns', kind: 'dns-answer', summary: `${q} A → ${a.addresses.join(', ')} (from ${server}, ${a.answers.length} record${a.answers.length === 1 ? '' : 's'})`, object: a.answers.join('\n'), detail: { query: q, server, status: a.status } })
         break
       }
@@ -216,9 +219,10 @@ async function traceInner(req: TraceRequest, ctx: TraceContext, setPacket: (p: P
   if (dstIP && !svc) svc = serviceByIP(w, dstIP)
   if (svc && !to) to = { kind: 'service', namespace: svc.metadata.namespace!, name: svc.metadata.name!, ...(svc.spec.clusterIP && svc.spec.clusterIP !== 'None' ? { clusterIP: svc.spec.clusterIP } : {}) }
   const headless = svc && (!svc.spec.clusterIP || svc.spec.clusterIP === 'None')
-  if (svc && !headless && port === undefined) {
+  if (headless && svc) hops.push({ stage: 'dns', kind: 'headless', summary: `${svcKey(svc)} is headless (clusterIP None): no kube-proxy rules, DNS answers with the ready pods' addresses and the client connects to one directly` })
+  if (svc && port === undefined) {
     const sp = svc.spec.ports?.[0]
-    port = sp?.port
+    port = headless ? (typeof sp?.targetPort === 'number' ? sp.targetPort : sp?.port) : sp?.port
     l4 = req.proto ?? proto(sp?.protocol)
   }
   if (dstNode && port !== undefined && !svc) {
@@ -229,7 +233,6 @@ async function traceInner(req: TraceRequest, ctx: TraceContext, setPacket: (p: P
     }
     to = { kind: 'node', name: dstNode.name, ip: dstNode.ip }
   }
-  if (svc && src.ep.kind === 'outside' && !dstIP?.startsWith('10.') && !dstNode && !serviceByIP(w, dstIP ?? '')) dstIP = undefined
   if (src.ep.kind === 'outside' && svc && !dstNode && dstIP === svc.spec.clusterIP) {
     // outside cannot reach a ClusterIP: use a NodePort when there is one
     const np = svc.spec.ports?.find((p) => p.nodePort)
@@ -349,7 +352,7 @@ async function traceInner(req: TraceRequest, ctx: TraceContext, setPacket: (p: P
         node: enode.name,
         kind: 'vxlan',
         summary: `VXLAN VNI ${dev.vxlan.vni}: outer ${dev.vxlan.local ?? enode.ip} → ${fdb?.dst ?? '?'} udp/${dev.vxlan.port ?? 8472} (to ${remote?.name ?? '?'}), inner ${srcAfter} → ${final.ip}:${final.port}/${l4}`,
-        object: dev.line,
+        object: shortLink(dev.line),
         detail: { vni: String(dev.vxlan.vni), outerSrc: dev.vxlan.local ?? enode.ip, outerDst: fdb?.dst ?? '', port: String(dev.vxlan.port ?? 8472) },
       })
       if (remote) destNode = remote
@@ -375,18 +378,21 @@ async function traceInner(req: TraceRequest, ctx: TraceContext, setPacket: (p: P
     hops.push(ih)
     if (ih.verdict === 'reject') return done(to, 'blocked')
   }
+  const pns = ctx.podNetns(dstPod)
+  if (!pns) return done(to, 'unknown')
   const dBridge = (await dn.linkList()).find((l) => l.kind === 'bridge')
   if (dBridge) {
     const neigh = (await dn.neigh({ to: final.ip, dev: dBridge.name }))[0]
-    const port = neigh?.lladdr ? (await dn.fdb({ br: dBridge.name })).find((f) => f.mac === neigh.lladdr!.toLowerCase() && f.master === dBridge.name && !f.permanent) : undefined
-    hops.push({ stage: 'destination', node: destNode.name, kind: 'bridge', summary: `bridge ${dBridge.name}: ${final.ip} is ${neigh?.lladdr ?? '?'} (${neigh?.state ?? 'no neighbour entry'}), learnt on port ${port?.dev ?? '?'}`, object: [neigh?.line, port?.line].filter(Boolean).join('\n') })
-    if (port?.dev) {
-      const veth = (await dn.linkList()).find((l) => l.name === port.dev)
-      hops.push({ stage: 'destination', node: destNode.name, kind: 'veth', summary: `veth ${port.dev} → eth0 in pod ${podKey(dstPod)}`, object: veth?.line ?? '' })
-    }
+    // no neighbour entry yet (nothing talked to the pod): its MAC is its eth0's
+    const podEth = (await rd(pns).linkList()).find((l) => l.name === 'eth0')
+    const mac = (neigh?.lladdr ?? podEth?.mac)?.toLowerCase()
+    const learnt = mac ? (await dn.fdb({ br: dBridge.name })).find((f) => f.mac === mac && f.master === dBridge.name && !f.permanent) : undefined
+    // not learnt yet: the veth is eth0's peer (eth0@ifN is its index on the node)
+    const veth = learnt?.dev ? (await dn.linkList()).find((l) => l.name === learnt.dev) : (await dn.linkList()).find((l) => podEth?.peerIndex !== undefined && l.index === podEth.peerIndex)
+    const how = learnt ? `learnt on port ${learnt.dev}` : veth ? `not learnt yet; eth0's peer is port ${veth.name}` : 'port unknown'
+    hops.push({ stage: 'destination', node: destNode.name, kind: 'bridge', summary: `bridge ${dBridge.name}: ${final.ip} is ${mac ?? '?'} (${neigh ? `neighbour ${neigh.state ?? ''}`.trim() : 'no neighbour entry: the pod eth0 MAC'}), ${how}`, object: [neigh?.line, learnt?.line].filter(Boolean).join('\n') || undefined })
+    if (veth) hops.push({ stage: 'destination', node: destNode.name, kind: 'veth', summary: `veth ${veth.name} → eth0 in pod ${podKey(dstPod)} (netns ${pns})`, object: shortLink(veth.line) })
   }
-  const pns = ctx.podNetns(dstPod)
-  if (!pns) return done(to, 'unknown')
   const socks = await rd(pns).sockets()
   const lis = listenerFor(socks, l4, final.ip, final.port)
   if (!lis) {
