@@ -92,6 +92,11 @@ export interface ServerOptions {
   loadBalancerPools?: Pool[]
   /** The `spec.loadBalancerClass` the LoadBalancer controller serves (besides none). */
   loadBalancerClass?: string
+  /** `--authorization-mode` of the apiserver (default Node,RBAC). */
+  authorizationMode?: string
+  /** `--audit-log-path` (`-` = stdout) and `--audit-policy-file`; audit is off without a path. */
+  auditLogPath?: string
+  auditPolicyFile?: string
 }
 
 export type ElectedComponent = 'kube-controller-manager' | 'kube-scheduler'
@@ -190,6 +195,9 @@ export async function startServer(o: ServerOptions): Promise<Server> {
       advertiseAddress: advertise,
       extraSANs: o.extraSANs ?? [],
       ...(o.bootstrapIntervalMs !== undefined ? { bootstrapIntervalMs: o.bootstrapIntervalMs } : {}),
+      ...(o.authorizationMode ? { authorizationMode: o.authorizationMode } : {}),
+      ...(o.auditLogPath ? { auditLogPath: o.auditLogPath } : {}),
+      ...(o.auditPolicyFile ? { auditPolicyFile: o.auditPolicyFile } : {}),
     })
     stops.push(() => api.close())
     // The in-process components reach the apiserver where it listens (loopback when it listens on all addresses).
