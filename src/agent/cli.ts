@@ -8,6 +8,7 @@ import { loadKubeletTLS } from '../kubelet/tls.js'
 import { join } from 'node:path'
 import { waitForSignal } from '../util/signals.js'
 import { parseDuration } from '../util/duration.js'
+import { bootstrapNode, startCertRotation } from '../join/node.js'
 
 export async function main(argv: string[]): Promise<number | void> {
   const { values: v } = parseArgs({
@@ -44,10 +45,17 @@ export async function main(argv: string[]): Promise<number | void> {
       'allow-root-netns': { type: 'boolean' },
       'backoff-initial': { type: 'string' },
       'node-status-update-frequency': { type: 'string' },
+      // The join (kubeadm join's flags): discovery, a CSR with the bootstrap token, then the node's own certificate.
+      server: { type: 'string' },
+      'bootstrap-token': { type: 'string' },
+      'discovery-token-ca-cert-hash': { type: 'string', multiple: true },
+      'certificate-expiration': { type: 'string' },
+      'no-rotate-certificates': { type: 'boolean' },
     },
   })
-  if (!v.kubeconfig || !v['node-ip'] || !v['etcd-endpoints']) {
-    process.stderr.write('usage: netkube agent --kubeconfig FILE [--proxy-kubeconfig FILE] [--network-kubeconfig FILE] [--api-servers URL,URL] --node-ip IP --etcd-endpoints URL[,URL] [--node-name N] [--iface DEV] [--state-dir D] [--proxy-mode nftables|iptables|ipvs] [--backend vxlan|host-gw]\n')
+  const joining = v['bootstrap-token'] !== undefined
+  if ((!v.kubeconfig && !joining) || !v['node-ip'] || !v['etcd-endpoints']) {
+    process.stderr.write('usage: netkube agent (--kubeconfig FILE | --server URL --bootstrap-token ID.SECRET --discovery-token-ca-cert-hash sha256:HEX [--kubeconfig FILE]) [--proxy-kubeconfig FILE] [--network-kubeconfig FILE] [--api-servers URL,URL] --node-ip IP --etcd-endpoints URL[,URL] [--node-name N] [--iface DEV] [--state-dir D] [--proxy-mode nftables|iptables|ipvs] [--backend vxlan|host-gw]\n')
     return 2
   }
   const mode = v['proxy-mode'] ?? 'nftables'
@@ -59,8 +67,23 @@ export async function main(argv: string[]): Promise<number | void> {
   // --api-servers: every apiserver of an HA control plane; the clients fail over among them.
   // Each part of the agent talks with its own identity: --kubeconfig is the kubelet's (the node),
   // --proxy-kubeconfig kube-proxy's, --network-kubeconfig the network loops'.
+  // A joining node writes its kubeconfig (default <state-dir>/kubelet.kubeconfig) from the CSR
+  // flow; a valid one there already (a restart) is used as it is.
+  const kubeconfig = v.kubeconfig ?? join(stateDir, 'kubelet.kubeconfig')
+  const expirationSeconds = v['certificate-expiration'] ? Math.round(parseDuration(v['certificate-expiration']) / 1000) : undefined
+  if (joining) {
+    if (!v.server) throw new Error('--bootstrap-token needs --server URL (the apiserver to join)')
+    try {
+      await bootstrapNode({ kubeconfigPath: kubeconfig, server: v.server, token: v['bootstrap-token']!, caCertHashes: v['discovery-token-ca-cert-hash'] ?? [], nodeName, ...(expirationSeconds ? { expirationSeconds } : {}) })
+    } catch (err) {
+      process.stderr.write(`error: join failed: ${(err as Error).message}\n`)
+      return 1
+    }
+  }
+  // The kubelet's certificate is renewed before it expires (kubelet's --rotate-certificates, on by default).
+  const rotation = joining && !v['no-rotate-certificates'] ? startCertRotation({ kubeconfigPath: kubeconfig, nodeName, ...(expirationSeconds ? { expirationSeconds } : {}) }) : undefined
   const clientFor = (path: string | undefined) => (path ? createClient(withApiServers(loadKubeconfig(path), v['api-servers'])) : undefined)
-  const cfg = withApiServers(loadKubeconfig(v.kubeconfig), v['api-servers'])
+  const cfg = withApiServers(loadKubeconfig(kubeconfig), v['api-servers'])
   // The kubelet's serving identity: --cert-dir defaults to <state-dir>/kubelet/pki.
   const kubeletTLS = loadKubeletTLS({
     certDir: v['cert-dir'] ?? join(stateDir, 'kubelet', 'pki'),
@@ -101,5 +124,6 @@ export async function main(argv: string[]): Promise<number | void> {
     ...(v['node-status-update-frequency'] ? { nodeStatusUpdateMs: parseDuration(v['node-status-update-frequency']) } : {}),
   })
   await waitForSignal()
+  rotation?.stop()
   await agent.stop()
 }

@@ -98,6 +98,8 @@ export const RESOURCES: readonly ResourceInfo[] = [
   res('rbac.authorization.k8s.io', 'v1', 'ClusterRoleBinding', 'clusterrolebindings', false, { etcdPrefix: 'clusterrolebindings' }),
   res('rbac.authorization.k8s.io', 'v1', 'Role', 'roles', true, { etcdPrefix: 'roles' }),
   res('rbac.authorization.k8s.io', 'v1', 'RoleBinding', 'rolebindings', true, { etcdPrefix: 'rolebindings' }),
+  // certificates.k8s.io (issue #15); kube-apiserver keeps them at /registry/certificatesigningrequests.
+  res('certificates.k8s.io', 'v1', 'CertificateSigningRequest', 'certificatesigningrequests', false, { shortNames: ['csr'], subresources: ['status', 'approval'], etcdPrefix: 'certificatesigningrequests' }),
 ]
 
 /** The events.k8s.io/v1 view, whose objects are converted to and from core/v1 in the registry. */

@@ -394,6 +394,7 @@ const get = (o: unknown, ...path: string[]): unknown => {
 
 /** The extra selectable fields per resource (metadata.name/namespace are always selectable). */
 const FIELDS: Record<string, Record<string, (o: KubeObject) => string>> = {
+  certificatesigningrequests: { 'spec.signerName': (o) => str(get(o, 'spec', 'signerName')) },
   pods: {
     'spec.nodeName': (o) => str(get(o, 'spec', 'nodeName')),
     'spec.restartPolicy': (o) => str(get(o, 'spec', 'restartPolicy')),

@@ -36,6 +36,7 @@ import type { PersistentVolume, PersistentVolumeClaim, StorageClass } from './ty
 import { accessModesString, claimClass, isDefaultClass, volumeClass } from './storage.js'
 import type { Ingress, IngressClass, IngressRule } from './ingress.js'
 import type { RoleBinding } from './types.js'
+import { csrCondition, type CertificateSigningRequest } from '../certificates/csr.js'
 
 export interface TableOptions {
   now?: Date
@@ -830,6 +831,30 @@ const bindingPrinter: Printer = {
   },
 }
 
+/** printCertificateSigningRequest: NAME, AGE, SIGNERNAME, REQUESTOR, REQUESTEDDURATION, CONDITION. */
+const csrPrinter: Printer = {
+  columns: [
+    nameCol(),
+    ageCol(),
+    col('SignerName', 'string', 0, 'The name of the signer'),
+    col('Requestor', 'string', 0, 'Name of the user that created the request'),
+    col('RequestedDuration', 'string', 0, 'The requested duration of the certificate'),
+    col('Condition', 'string', 0, 'The current condition of the request'),
+  ],
+  cells(obj, now) {
+    const csr = obj as CertificateSigningRequest
+    const exp = csr.spec?.expirationSeconds
+    return [
+      csr.metadata.name ?? '',
+      age(csr.metadata.creationTimestamp, now),
+      csr.spec?.signerName ?? '',
+      csr.spec?.username ?? '',
+      typeof exp === 'number' ? humanDuration(exp * 1000) : '<none>',
+      csrCondition(csr),
+    ]
+  },
+}
+
 const defaultPrinter: Printer = {
   columns: [nameCol(), ageCol()],
   cells: (obj, now) => [obj.metadata.name ?? '', age(obj.metadata.creationTimestamp, now)],
@@ -865,6 +890,7 @@ const PRINTERS: Record<string, Printer> = {
   'rbac.authorization.k8s.io/clusterroles': rolePrinter,
   'rbac.authorization.k8s.io/rolebindings': bindingPrinter,
   'rbac.authorization.k8s.io/clusterrolebindings': bindingPrinter,
+  'certificates.k8s.io/certificatesigningrequests': csrPrinter,
 }
 
 /** The column definitions for r (also used by clients printing tables locally). */

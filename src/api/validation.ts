@@ -47,6 +47,7 @@ import {
 } from './validation/storage.js'
 import { validateDaemonSet, validateDaemonSetStatus, validateDaemonSetUpdate } from './validation/daemonset.js'
 import { validateStatefulSet, validateStatefulSetStatus, validateStatefulSetUpdate } from './validation/statefulset.js'
+import { anyName, validateCertificateSigningRequest, validateCertificateSigningRequestUpdate } from './validation/certificates.js'
 import { isValidPathSegmentName, validateBinding as validateRbacBinding, validateBindingUpdate, validateRole } from './validation/rbac.js'
 
 export { validateLabelSelector } from './validation/apps.js'
@@ -66,6 +67,8 @@ export function nameValidator(r: ResourceInfo): NameFn {
     case 'rbac.authorization.k8s.io/RoleBinding':
     case 'rbac.authorization.k8s.io/ClusterRoleBinding':
       return isValidPathSegmentName
+    case 'certificates.k8s.io/CertificateSigningRequest':
+      return anyName
     default:
       return isDNS1123Subdomain
   }
@@ -176,6 +179,8 @@ export function validateCreate(r: ResourceInfo, obj: KubeObject): FieldError[] {
   const errs = validateObject(r, obj)
   // Rules upstream applies on create only (an update keeps what was accepted before).
   if (isObj(obj) && kindOf(r) === 'networking.k8s.io/Ingress') validateIngressCreate(obj, errs)
+  // A CSR's rules depend on the stored object (upstream tolerates faults already stored): per path.
+  if (isObj(obj) && kindOf(r) === 'certificates.k8s.io/CertificateSigningRequest') validateCertificateSigningRequest(obj, errs)
   return errs
 }
 
@@ -242,6 +247,9 @@ export function validateUpdate(r: ResourceInfo, obj: KubeObject, old: KubeObject
     case 'rbac.authorization.k8s.io/ClusterRoleBinding':
       validateBindingUpdate(obj, old, errs)
       break
+    case 'certificates.k8s.io/CertificateSigningRequest':
+      validateCertificateSigningRequestUpdate(obj, old, 'main', errs)
+      break
     default:
       break
   }
@@ -253,7 +261,7 @@ export function validateUpdate(r: ResourceInfo, obj: KubeObject, old: KubeObject
  * obj) before calling this, as k8s status strategies do; here: metadata still valid and unchanged
  * identity, and the status itself well-formed.
  */
-export function validateStatusUpdate(r: ResourceInfo, obj: KubeObject, old: KubeObject): FieldError[] {
+export function validateStatusUpdate(r: ResourceInfo, obj: KubeObject, old: KubeObject, sub: 'status' | 'approval' = 'status'): FieldError[] {
   const errs: Errs = []
   if (!isObj(obj)) return [{ type: 'FieldValueTypeInvalid', field: '', value: obj, message: 'Invalid value: the object must be a JSON object' }]
   validateObjectMeta(r, obj.metadata, nameValidator(r), errs)
@@ -297,6 +305,9 @@ export function validateStatusUpdate(r: ResourceInfo, obj: KubeObject, old: Kube
       break
     case 'apps/StatefulSet':
       validateStatefulSetStatus(obj, isObj(old) ? old : undefined, errs)
+      break
+    case 'certificates.k8s.io/CertificateSigningRequest':
+      if (isObj(old)) validateCertificateSigningRequestUpdate(obj, old, sub, errs)
       break
     default:
       break

@@ -12,6 +12,8 @@ import { SYSTEM_NAMESPACES, type Registry } from './registry.js'
 const R = {
   namespaces: findResource('', 'v1', 'namespaces')!,
   services: findResource('', 'v1', 'services')!,
+  roles: findResource('rbac.authorization.k8s.io', 'v1', 'roles')!,
+  rolebindings: findResource('rbac.authorization.k8s.io', 'v1', 'rolebindings')!,
 }
 
 export async function bootstrap(reg: Registry, port: number): Promise<void> {
@@ -29,7 +31,26 @@ export async function bootstrap(reg: Registry, port: number): Promise<void> {
     },
   }, { immutable: ['spec.clusterIP'] })
   // Its Endpoints/EndpointSlice list every live apiserver: lease-reconciler.ts keeps them.
+
+  // kubeadm's bootstrap-signer-clusterinfo: anyone may read kube-public/cluster-info (a joining
+  // node has only a bootstrap token, and verifies what it reads with it).
+  const rbac = { apiGroup: 'rbac.authorization.k8s.io' }
+  await reconcileSystemObject(reg, R.roles, {
+    apiVersion: 'rbac.authorization.k8s.io/v1',
+    kind: 'Role',
+    metadata: { name: CLUSTER_INFO_ROLE, namespace: 'kube-public' },
+    rules: [{ verbs: ['get'], apiGroups: [''], resources: ['configmaps'], resourceNames: ['cluster-info'] }],
+  } as KubeObject)
+  await reconcileSystemObject(reg, R.rolebindings, {
+    apiVersion: 'rbac.authorization.k8s.io/v1',
+    kind: 'RoleBinding',
+    metadata: { name: CLUSTER_INFO_ROLE, namespace: 'kube-public' },
+    roleRef: { ...rbac, kind: 'Role', name: CLUSTER_INFO_ROLE },
+    subjects: [{ ...rbac, kind: 'User', name: 'system:anonymous' }],
+  } as KubeObject)
 }
+
+export const CLUSTER_INFO_ROLE = 'netkube:bootstrap-signer-clusterinfo'
 
 /** The apiserver's own objects are `system` writes (its loopback endpoints skip validation). */
 export function reconcileSystemObject(reg: Registry, r: ResourceInfo, want: KubeObject, own: Ownership = {}): Promise<unknown> {

@@ -24,6 +24,7 @@ import { applyWrite, encodeManagedFields, trackWrite } from './field-manager.js'
 import type { Manager } from '../api/managed-fields.js'
 import { deepEqual } from '../api/equal.js'
 import { logger } from '../util/log.js'
+import { prepareCsrCreate } from '../certificates/csr.js'
 
 const log = logger('registry')
 
@@ -275,6 +276,8 @@ export class Registry {
       if (generated) o.metadata.name = generateName(o.metadata.generateName!)
       await this.requireNamespace(r, ns, o.metadata.name ?? '')
       prepareForCreate(r, o, new Date())
+      // A CSR records who asked (the approver trusts these fields, never the body's).
+      if (r.group === 'certificates.k8s.io' && r.kind === 'CertificateSigningRequest') prepareCsrCreate(o, opts.user)
       // Storage admission reads StorageClasses, so it runs here, outside the synchronous guard.
       if (!opts.system) await admitStorageCreate(r, o, this.storageLookups)
       if (!opts.system) await admitIngressCreate(r, o, async () => (await this.store.list(etcdListPrefix(INGRESS_CLASSES))).items as never)
@@ -348,20 +351,21 @@ export class Registry {
       const curRv = cur.metadata.resourceVersion!
       if (wantRv && wantRv !== curRv) throw E.conflict(gr(r), name, E.STALE_OBJECT)
       let next: KubeObject
-      if (opts.sub === 'status') {
-        next = prepareForStatusUpdate(r, obj, cur)
+      if (opts.sub === 'status' || opts.sub === 'approval') {
+        const sub = opts.sub
+        next = guard(r, () => prepareForStatusUpdate(r, obj, cur, sub))
         next.apiVersion = obj.apiVersion
         next.kind = obj.kind
-        const errs = guard(r, () => validateStatusUpdate(r, next, cur))
+        const errs = guard(r, () => validateStatusUpdate(r, next, cur, sub))
         if (errs.length) throw this.invalid(r, next, errs)
-        await this.admit({ op: 'update', r, sub: 'status', namespace: ns ?? '', name, obj: next, old: cur }, opts)
+        await this.admit({ op: 'update', r, sub, namespace: ns ?? '', name, obj: next, old: cur }, opts)
         if (opts.managers) {
           // An apply to status: the managers it computed; a no-op writes nothing.
           next.metadata.managedFields = encodeManagedFields(opts.managers)
           if (unchangedApply(next, cur)) return this.withType(r, cur)
         }
         // A subresource write cannot rewrite managedFields (upstream ignores the request's copy).
-        else trackWrite(r, cur, next, undefined, writerOf(opts), 'status')
+        else trackWrite(r, cur, next, undefined, writerOf(opts), sub)
       } else {
         next = structuredClone(obj)
         prepareForUpdate(r, next, cur)

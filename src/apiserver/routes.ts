@@ -205,6 +205,9 @@ function toScale(r: ResourceInfo, obj: KubeObject): Scale {
   } as Scale & { _r?: ResourceInfo }
 }
 
+/** Subresources a PUT/PATCH writes through the registry (`approval`: CertificateSigningRequests). */
+const WRITABLE_SUBRESOURCES = new Set(['status', 'approval'])
+
 export function registerResourceRoutes(app: FastifyInstance, o: RouteOptions): void {
   const reg = o.registry
 
@@ -327,7 +330,7 @@ export function registerResourceRoutes(app: FastifyInstance, o: RouteOptions): v
         requireJson(req)
         if (!name) throw E.methodNotAllowed()
         if (sub === 'scale') return scaleUpdate(r, ns, name, parseBody(req), dryRun(q), requestManager(q.fieldManager, req.headers['user-agent'], 'UpdateOptions'), who)
-        if (sub && sub !== 'status') throw E.methodNotAllowed()
+        if (sub && !WRITABLE_SUBRESOURCES.has(sub)) throw E.methodNotAllowed()
         const manager = requestManager(q.fieldManager, req.headers['user-agent'], 'UpdateOptions')
         return reg.update(r, ns, name, parseBody(req), { dryRun: dryRun(q), ...who, ...(sub ? { sub } : {}), ...(manager ? { manager } : {}) })
       }
@@ -360,7 +363,7 @@ export function registerResourceRoutes(app: FastifyInstance, o: RouteOptions): v
           }
           return scaleUpdate(r, ns, name, next, dryRun(q), requestManager(q.fieldManager, req.headers['user-agent'], 'PatchOptions'), who)
         }
-        if (sub && sub !== 'status') throw E.methodNotAllowed()
+        if (sub && !WRITABLE_SUBRESOURCES.has(sub)) throw E.methodNotAllowed()
         return reg.patch(r, ns, name, kind, patch, { dryRun: dryRun(q), ...who, ...(sub ? { sub } : {}), ...(manager ? { manager } : {}) })
       }
       case 'DELETE': {

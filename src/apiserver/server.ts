@@ -17,6 +17,7 @@ import { BootstrapTokenAuthenticator } from '../authn/bootstrap-token.js'
 import { ServiceAccountTokens, ensureServiceAccountKey, type ObjectGetter } from '../authn/serviceaccount.js'
 import { tokenRequestHandler } from '../authn/token-request.js'
 import { bootstrap } from './bootstrap.js'
+import { CLUSTER_INFO_PATH } from '../join/cluster-info.js'
 import { runEvery } from '../util/periodic.js'
 import { LeaseEndpointReconciler } from './lease-reconciler.js'
 import { defaultSANs, ensureKubeletClientCert, ensureServingCerts } from './certs.js'
@@ -162,7 +163,8 @@ export function buildApiApp(o: AppOptions): FastifyInstance {
       req.user = out.user
       return
     }
-    if (!out && isAnonymousPath(path)) {
+    // A joining node reads cluster-info before it has any credential but its token (kubeadm's discovery).
+    if (!out && (isAnonymousPath(path) || (req.method === 'GET' && path === CLUSTER_INFO_PATH))) {
       req.user = ANONYMOUS
       return
     }

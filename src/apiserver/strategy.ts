@@ -7,6 +7,9 @@ import type { Job, KubeObject, ObjectMeta, Service } from '../api/types.js'
 import { LABEL_JOB_CONTROLLER_UID, LABEL_JOB_NAME, LABEL_LEGACY_JOB_CONTROLLER_UID, LABEL_LEGACY_JOB_NAME } from '../api/types.js'
 import { deepEqual } from '../api/equal.js'
 import { dropTypeDependentFields } from './service-strategy.js'
+import { prepareCsrApproval, prepareCsrStatus, prepareCsrUpdate } from '../certificates/csr.js'
+
+const isCsr = (r: Pick<ResourceInfo, 'group' | 'kind'>): boolean => r.group === 'certificates.k8s.io' && r.kind === 'CertificateSigningRequest'
 
 export function hasStatusSubresource(r: ResourceInfo): boolean {
   return r.subresources.includes('status')
@@ -75,6 +78,8 @@ export const GENERATION_RULES: Readonly<Record<string, GenerationRule>> = {
   'rbac.authorization.k8s.io/ClusterRole': 'none',
   'rbac.authorization.k8s.io/RoleBinding': 'none',
   'rbac.authorization.k8s.io/ClusterRoleBinding': 'none',
+  // The CSR strategy never sets generation either.
+  'certificates.k8s.io/CertificateSigningRequest': 'none',
 }
 
 export const kindKey = (r: Pick<ResourceInfo, 'group' | 'kind'>): string => `${r.group}/${r.kind}`
@@ -202,6 +207,7 @@ export function prepareForUpdate(r: ResourceInfo, next: KubeObject, old: KubeObj
   }
   if (r.group === '' && r.kind === 'Service') dropTypeDependentFields(next as Service, old as Service)
   if (r.group === 'apps' && r.kind === 'DaemonSet') daemonSetTemplateGeneration(next, old)
+  if (isCsr(r)) prepareCsrUpdate(next, old)
 }
 
 /**
@@ -228,10 +234,12 @@ function statusWritableMeta(r: ResourceInfo): ('labels' | 'annotations')[] {
 }
 
 /** A status update: `status` and the metadata above move; spec, system fields and generation stay. */
-export function prepareForStatusUpdate(r: ResourceInfo, next: KubeObject, old: KubeObject): KubeObject {
+export function prepareForStatusUpdate(r: ResourceInfo, next: KubeObject, old: KubeObject, sub: 'status' | 'approval' = 'status'): KubeObject {
   const out = structuredClone(old)
   if (next.status === undefined) delete out.status
   else out.status = next.status
+  // A CSR's `/approval` keeps the certificate, `/status` the approval; both stamp condition times.
+  if (isCsr(r)) (sub === 'approval' ? prepareCsrApproval : prepareCsrStatus)(out, old, nowRfc3339())
   const meta = next.metadata !== null && typeof next.metadata === 'object' ? next.metadata : {}
   for (const k of statusWritableMeta(r)) {
     if (meta[k] === undefined) delete out.metadata[k]

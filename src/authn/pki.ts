@@ -74,7 +74,7 @@ async function exportKeyPem(key: CryptoKey): Promise<string> {
   return `-----BEGIN PRIVATE KEY-----\n${der.toString('base64').replace(/(.{64})/g, '$1\n').replace(/\n$/, '')}\n-----END PRIVATE KEY-----\n`
 }
 
-async function signCert(ca: ClusterCA, subject: x509.Name, publicKey: CryptoKey, validSeconds: number, ekus: string[]): Promise<x509.X509Certificate> {
+async function signCert(ca: ClusterCA, subject: x509.Name, publicKey: CryptoKey, validSeconds: number, ekus: string[], extra: x509.Extension[] = []): Promise<x509.X509Certificate> {
   // Back-dated a little: a node whose clock is slightly behind still accepts it (kubeadm does 5 min).
   const notBefore = new Date(Date.now() - 5 * 60_000)
   const notAfter = new Date(Date.now() + validSeconds * 1000)
@@ -94,6 +94,7 @@ async function signCert(ca: ClusterCA, subject: x509.Name, publicKey: CryptoKey,
       new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment, true),
       new x509.ExtendedKeyUsageExtension(ekus),
       await x509.AuthorityKeyIdentifierExtension.create(ca.cert, false),
+      ...extra,
     ],
   })
 }
@@ -131,11 +132,15 @@ export async function parseCsr(pem: string): Promise<ParsedCsr> {
   }
 }
 
-/** Signs an approved CSR's public key for `validSeconds` with the given extended key usages. */
+/**
+ * Signs an approved CSR's public key for `validSeconds` with the given extended key usages; the
+ * subject and the requested subjectAltNames are the CSR's (a serving certificate needs its SANs).
+ */
 export async function signCsr(ca: ClusterCA, pem: string, validSeconds: number, ekus: string[]): Promise<string> {
   const csr = new x509.Pkcs10CertificateRequest(pem)
   const pub = await csr.publicKey.export(EC_ALG, ['verify']).catch(async () => csr.publicKey.export())
-  const cert = await signCert(ca, csr.subjectName, pub, validSeconds, ekus)
+  const san = csr.extensions.find((e): e is x509.SubjectAlternativeNameExtension => e instanceof x509.SubjectAlternativeNameExtension)
+  const cert = await signCert(ca, csr.subjectName, pub, validSeconds, ekus, san ? [new x509.SubjectAlternativeNameExtension(san.names.toJSON(), false)] : [])
   return cert.toString('pem') + '\n'
 }
 

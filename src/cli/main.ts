@@ -17,6 +17,7 @@ const COMMANDS: Record<string, Command> = {
   server: { summary: 'the control plane: etcd + apiserver + controllers + scheduler + DNS add-on', load: async () => (await import('../server/cli.js')).main },
   'controller-manager': { summary: 'controllers: ReplicaSet, Deployment, Endpoints(Slices), node lifecycle, GC', load: async () => (await import('../controllers/cli.js')).main },
   scheduler: { summary: 'bind pending pods to nodes (filters, scores, pods/binding)', load: async () => (await import('../scheduler/cli.js')).main },
+  token: { summary: 'bootstrap tokens for joining nodes: token create [--ttl] [--print-join-command] | token list', load: async () => (await import('../join/cli.js')).main },
   agent: { summary: 'a node: overlay + CNI + kubelet + kube-proxy + NetworkPolicy', load: async () => (await import('../agent/cli.js')).main },
   kubelet: { summary: 'run pods on this node (process runtime, CNI, probes)', load: async () => (await import('../kubelet/cli.js')).main },
   lab: { summary: 'a multi-node cluster on this machine: lab up|down|status', load: async () => (await import('../lab/cli.js')).main },

@@ -28,6 +28,8 @@ const rule = (verbs: string[], apiGroups: string[], resources: string[], resourc
 const urls = (verbs: string[], nonResourceURLs: string[]): PolicyRule => ({ verbs, nonResourceURLs })
 const events = (): PolicyRule[] => [rule(['create', 'patch', 'update'], [''], ['events']), rule(['create', 'patch', 'update'], ['events.k8s.io'], ['events'])]
 
+const CERT = 'certificates.k8s.io'
+
 const bootstrapLabels = { 'kubernetes.io/bootstrapping': 'rbac-defaults' }
 
 function clusterRole(name: string, rules: PolicyRule[], extra: { labels?: Record<string, string>; aggregate?: string[] } = {}): ClusterRole {
@@ -145,9 +147,22 @@ export function bootstrapClusterRoles(): ClusterRole[] {
       rule(['get', ...WRITE], ['apps'], ['deployments', 'deployments/status', 'deployments/scale', 'replicasets', 'replicasets/status', 'replicasets/scale', 'statefulsets', 'statefulsets/status', 'daemonsets', 'daemonsets/status', 'controllerrevisions']),
       rule(['get', ...WRITE], ['batch'], ['jobs', 'jobs/status', 'cronjobs', 'cronjobs/status']),
       rule(['get', ...WRITE], ['discovery.k8s.io'], ['endpointslices']),
+      // The CSR approver and signer (upstream's certificate-controller), the bootstrap signer
+      // (cluster-info's JWS) and the token cleaner.
+      rule(['get', 'list', 'watch'], [CERT], ['certificatesigningrequests']),
+      rule(['update'], [CERT], ['certificatesigningrequests/approval', 'certificatesigningrequests/status']),
+      rule(['approve'], [CERT], ['signers'], ['kubernetes.io/kube-apiserver-client-kubelet']),
+      rule(['sign'], [CERT], ['signers'], ['kubernetes.io/kube-apiserver-client', 'kubernetes.io/kube-apiserver-client-kubelet', 'kubernetes.io/kubelet-serving']),
       // The garbage collector reads and deletes any owned object and drops owner references.
       rule(['get', 'patch', 'delete'], ['*'], ['*']),
     ]),
+    // The node join (issue #15): upstream's CSR roles; kubeadm-style bindings below.
+    clusterRole('system:node-bootstrapper', [rule(['create', 'get', 'list', 'watch'], [CERT], ['certificatesigningrequests'])]),
+    clusterRole('system:certificates.k8s.io:certificatesigningrequests:nodeclient', [rule(['create'], [CERT], ['certificatesigningrequests/nodeclient'])]),
+    clusterRole('system:certificates.k8s.io:certificatesigningrequests:selfnodeclient', [rule(['create'], [CERT], ['certificatesigningrequests/selfnodeclient'])]),
+    clusterRole('system:certificates.k8s.io:kube-apiserver-client-kubelet-approver', [rule(['approve'], [CERT], ['signers'], ['kubernetes.io/kube-apiserver-client-kubelet'])]),
+    clusterRole('system:certificates.k8s.io:kube-apiserver-client-approver', [rule(['approve'], [CERT], ['signers'], ['kubernetes.io/kube-apiserver-client'])]),
+    clusterRole('system:certificates.k8s.io:kubelet-serving-approver', [rule(['approve'], [CERT], ['signers'], ['kubernetes.io/kubelet-serving'])]),
     clusterRole('system:kube-dns', [rule(['list', 'watch'], [''], ['endpoints', 'services']), rule(['list', 'watch'], ['discovery.k8s.io'], ['endpointslices'])]),
     clusterRole('system:netkube:agent', [
       ...events(),
@@ -187,6 +202,11 @@ export function bootstrapClusterRoleBindings(): RoleBinding[] {
     binding('system:kube-dns', 'system:kube-dns', [{ kind: 'ServiceAccount', name: 'coredns', namespace: 'kube-system' }]),
     binding('system:netkube:agent', 'system:netkube:agent', [{ kind: 'Group', name: 'system:netkube:agents' }]),
     binding('system:netkube:ingress', 'system:netkube:ingress', [{ kind: 'ServiceAccount', name: 'netkube-ingress', namespace: 'kube-system' }]),
+    // What kubeadm binds for `kubeadm join` (its kubeadm:* names, netkube's prefix): bootstrap
+    // tokens may create CSRs and have node client CSRs auto-approved; nodes renew their own.
+    binding('netkube:kubelet-bootstrap', 'system:node-bootstrapper', [{ kind: 'Group', name: 'system:bootstrappers' }]),
+    binding('netkube:node-autoapprove-bootstrap', 'system:certificates.k8s.io:certificatesigningrequests:nodeclient', [{ kind: 'Group', name: 'system:bootstrappers' }]),
+    binding('netkube:node-autoapprove-certificate-rotation', 'system:certificates.k8s.io:certificatesigningrequests:selfnodeclient', [{ kind: 'Group', name: 'system:nodes' }]),
   ]
 }
 

@@ -2,6 +2,7 @@
 // switch the user, then the chain decides on the request's attributes; a refusal is a 403
 // Status before any route runs. Also serves the review kinds (create-only, never stored).
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { csrAdmission } from '../certificates/admission.js'
 import { findResource, REVIEW_RESOURCES, type ResourceInfo } from '../api/resources.js'
 import type { KubeObject } from '../api/types.js'
 import { bootstrapClusterRoleBindings, bootstrapClusterRoles, reconcilePolicyObject } from './bootstrap-policy.js'
@@ -101,6 +102,8 @@ export class Authorization {
   admit(reg: Registry): void {
     if (this.nodes) reg.admission.push(nodeRestriction)
     if (this.rbacState) reg.admission.push(escalationCheck(this.authorizer, this.rbacState))
+    // CertificateApproval, CertificateSigning, CertificateSubjectRestriction (on whatever the mode).
+    reg.admission.push(csrAdmission(this.authorizer))
   }
 
   async start(): Promise<void> {

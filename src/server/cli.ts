@@ -37,6 +37,9 @@ export async function main(argv: string[]): Promise<number | void> {
       'addon-reconcile-interval': { type: 'string' },
       'load-balancer-pools': { type: 'string' },
       'load-balancer-class': { type: 'string' },
+      'authorization-mode': { type: 'string' },
+      'audit-log-path': { type: 'string' },
+      'audit-policy-file': { type: 'string' },
     },
   })
   const backend = v.backend ?? 'vxlan'
@@ -67,6 +70,10 @@ export async function main(argv: string[]): Promise<number | void> {
     // NAME=RANGES[;NAME=RANGES…], a range being A-B, a CIDR or one address
     ...(v['load-balancer-pools'] ? { loadBalancerPools: parsePoolsFlag(v['load-balancer-pools']) } : {}),
     ...(v['load-balancer-class'] ? { loadBalancerClass: v['load-balancer-class'] } : {}),
+    // The apiserver's own flags, passed through (default Node,RBAC; audit off unless a path is given).
+    ...(v['authorization-mode'] ? { authorizationMode: v['authorization-mode'] } : {}),
+    ...(v['audit-log-path'] ? { auditLogPath: v['audit-log-path'] } : {}),
+    ...(v['audit-policy-file'] ? { auditPolicyFile: v['audit-policy-file'] } : {}),
     leaderElection,
     // As kube-controller-manager and kube-scheduler do: a lost lease ends the process (its
     // apiserver with it); the supervisor restarts it and it rejoins as a candidate.

@@ -32,7 +32,7 @@ import { nthAddress } from '../net/ip.js'
 import { DEFAULT_PREFIX } from '../overlay/config.js'
 import { reconcileObject, type Ownership } from '../apiserver/reconcile.js'
 import { addonServiceAccount, DNS_SERVICE_ACCOUNT, INGRESS_SERVICE_ACCOUNT, DNS_DEPLOYMENT_OWNERSHIP, SERVICE_OWNERSHIP, dnsDeployment, dnsService, INGRESS_CLASS_OWNERSHIP, INGRESS_DEPLOYMENT_OWNERSHIP, ingressClass, ingressDeployment, ingressService, localPathStorageClass } from './addons.js'
-import { isAlreadyExists } from '../client/errors.js'
+import { isAlreadyExists, isConflict } from '../client/errors.js'
 import type { IngressClass } from '../api/ingress.js'
 import { crashPoint } from './crash-point.js'
 import { runEvery } from '../util/periodic.js'
@@ -40,6 +40,13 @@ import { logger } from '../util/log.js'
 import { startLoadBalancerController } from '../loadbalancer/controller.js'
 import { EtcdAllocationStore } from '../loadbalancer/store.js'
 import type { Pool } from '../loadbalancer/pools.js'
+import { startCsrControllers } from '../certificates/controllers.js'
+import { BootstrapSigner } from '../join/bootstrap-signer.js'
+import { CLUSTER_INFO_NAME, CLUSTER_INFO_NAMESPACE, clusterInfoKubeconfig } from '../join/cluster-info.js'
+import { ControllerMetrics } from '../controllers/metrics.js'
+import type { ClusterCA } from '../authn/pki.js'
+import type { ConfigMap } from '../api/types.js'
+import { isNotFound } from '../client/errors.js'
 
 const log = logger('server')
 
@@ -92,6 +99,11 @@ export interface ServerOptions {
   loadBalancerPools?: Pool[]
   /** The `spec.loadBalancerClass` the LoadBalancer controller serves (besides none). */
   loadBalancerClass?: string
+  /** `--authorization-mode` of the apiserver (default Node,RBAC). */
+  authorizationMode?: string
+  /** `--audit-log-path` (`-` = stdout) and `--audit-policy-file`; audit is off without a path. */
+  auditLogPath?: string
+  auditPolicyFile?: string
 }
 
 export type ElectedComponent = 'kube-controller-manager' | 'kube-scheduler'
@@ -134,6 +146,39 @@ export async function ensureOverlayConfig(etcdEndpoints: string[], clusterCIDR: 
     await etcd.if(key, 'Create', '==', 0).then(etcd.put(key).value(cfg)).commit()
   } finally {
     etcd.close()
+  }
+}
+
+async function startJoinControllers(client: Client, ca: ClusterCA): Promise<{ stop(): Promise<void> }> {
+  const csr = await startCsrControllers({ client, ca })
+  const signer = new BootstrapSigner(client, new ControllerMetrics())
+  await signer.start().catch(async (err: Error) => {
+    await csr.stop()
+    throw err
+  })
+  return { stop: async () => { await signer.stop(); await csr.stop() } }
+}
+
+/** cluster-info's kubeconfig created or put back; the signatures are the bootstrap signer's. */
+export async function ensureClusterInfo(client: Client, server: string, caPem: string): Promise<void> {
+  const cms = client.resource<ConfigMap>(resourceFor('configmaps'), CLUSTER_INFO_NAMESPACE)
+  const kubeconfig = clusterInfoKubeconfig(server, caPem)
+  for (let attempt = 0; attempt < 5; attempt++) {
+    try {
+      const cur = await cms.get(CLUSTER_INFO_NAME)
+      if (cur.data?.kubeconfig === kubeconfig) return
+      await cms.update({ ...cur, data: { ...(cur.data ?? {}), kubeconfig } })
+      return
+    } catch (err) {
+      if (isNotFound(err)) {
+        try {
+          await cms.create({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: CLUSTER_INFO_NAME, namespace: CLUSTER_INFO_NAMESPACE }, data: { kubeconfig } })
+          return
+        } catch (e) {
+          if (!isAlreadyExists(e)) throw e
+        }
+      } else if (!isConflict(err)) throw err
+    }
   }
 }
 
@@ -190,6 +235,9 @@ export async function startServer(o: ServerOptions): Promise<Server> {
       advertiseAddress: advertise,
       extraSANs: o.extraSANs ?? [],
       ...(o.bootstrapIntervalMs !== undefined ? { bootstrapIntervalMs: o.bootstrapIntervalMs } : {}),
+      ...(o.authorizationMode ? { authorizationMode: o.authorizationMode } : {}),
+      ...(o.auditLogPath ? { auditLogPath: o.auditLogPath } : {}),
+      ...(o.auditPolicyFile ? { auditPolicyFile: o.auditPolicyFile } : {}),
     })
     stops.push(() => api.close())
     // The in-process components reach the apiserver where it listens (loopback when it listens on all addresses).
@@ -233,11 +281,22 @@ export async function startServer(o: ServerOptions): Promise<Server> {
           await cm.stop()
           throw err
         })
-        return { metrics: cm.metrics, stop: async () => { await lb.stop(); await cm.stop() } }
+        // The node-join controllers (csrapproving, csrsigning with the cluster CA, bootstrapsigner
+        // + tokencleaner) lead with the controller manager too.
+        const join = await startJoinControllers(cmClient, ca).catch(async (err: Error) => {
+          await lb.stop()
+          await cm.stop()
+          throw err
+        })
+        return { metrics: cm.metrics, stop: async () => { await join.stop(); await lb.stop(); await cm.stop() } }
       }),
       'kube-scheduler': await elect('kube-scheduler', schedClient, () => startScheduler({ client: schedClient })),
     }
     for (const e of Object.values(elections)) stops.push(() => e.stop())
+
+    // kube-public/cluster-info: the cluster's address and CA for joining nodes (the bootstrap
+    // signer adds each token's signature). The kubeconfig is put back on every start.
+    await ensureClusterInfo(client, `https://${advertise}:${api.port}`, api.caPem)
 
     // The default StorageClass (EnsureExists: created once, then the admin's).
     try {
