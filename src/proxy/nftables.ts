@@ -196,13 +196,14 @@ export function addServicePort(f: Fragment, sp: ServicePortInfo, cfg: ProxyNetCo
   if (!sp.clusterIP) return
   const cat = categorize(sp)
   const proto = sp.protocol
-  const svcChain = serviceChainName(sp, 'service')
-  const localChain = serviceChainName(sp, 'local')
-  const extChain = serviceChainName(sp, 'external')
   const hasExternal = sp.nodePort !== undefined || sp.externalIPs.length > 0 || sp.loadBalancerIPs.length > 0
   const rejectOrDrop = (): string => (cat.cluster.length ? 'drop' : `goto ${CHAINS.reject}`)
   const el = (map: string, key: string, value = ''): void => void f.elements.set(`${map} ${key}`, { map, key, value })
+  // before any chain name is hashed: most Services of the maps layout have no chains
   if (cfg.dispatch === 'maps' && fitsMaps(sp, cat, hasExternal)) return mapsElements(sp, cat.cluster, el)
+  const svcChain = serviceChainName(sp, 'service')
+  const localChain = serviceChainName(sp, 'local')
+  const extChain = serviceChainName(sp, 'external')
 
   const dispatch = (eps: EndpointInfo[]): string[] => {
     const rules: string[] = []
@@ -370,9 +371,16 @@ function emitDeltas(family: typeof NFT_FAMILY, txTable: string, deltas: Map<stri
       for (const rule of rs) cur.add({ kind: 'rule', chain: name, rule }, t)
     }
   for (const [t, d] of ds) {
-    // grouped by map so they render (and encode) as few element messages
-    const elems = [...d.addElems].sort((a, b) => (a.map < b.map ? -1 : a.map > b.map ? 1 : 0))
-    for (const e of elems) room(1).add({ kind: 'element', set: e.map, key: e.key, ...(e.value ? { value: e.value } : {}) }, t)
+    // grouped by map so they render (and encode) as few element messages (buckets, not a
+    // sort: a cold start has ~12 elements per Service)
+    const byMap = new Map<string, MapElement[]>()
+    for (const e of d.addElems) {
+      const l = byMap.get(e.map)
+      if (l) l.push(e)
+      else byMap.set(e.map, [e])
+    }
+    for (const [map] of [...byMap].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      for (const e of byMap.get(map)!) room(1).add({ kind: 'element', set: e.map, key: e.key, ...(e.value ? { value: e.value } : {}) }, t)
   }
   return txs.filter((t, i) => i < start || t.size > 0)
 }
