@@ -17,10 +17,10 @@
 // an ACK per message, which would flood the receive buffer on big batches).
 import nl from 'netlink'
 import type { NetlinkSocket } from 'netlink'
-import { intToIp4, ipToBuffer, parseCidr } from './ip.js'
+import { ipToBuffer, parseCidr } from './ip.js'
 import { inNetnsSync } from './netns.js'
 import { parseNftList } from './nft-list.js'
-import { NftError, NftExec, type NftElement, type NftFamily, type NftOp, type NftRunner, type NftTableState, type NftTransaction } from './nft.js'
+import { NftError, NftExec, NftTransaction as NftTransactionCtor, type NftElement, type NftFamily, type NftOp, type NftReferenceLike as NftReference, type NftRunner, type NftTableState, type NftTransaction } from './nft.js'
 
 const { createNetlink } = nl
 
@@ -700,8 +700,14 @@ function openDumpSocket(netns: string | undefined): NetlinkSocket {
   return sock
 }
 
-/** Every element of one set with one NFT_MSG_GETSETELEM dump on `sock` (one dump at a time). */
-function dumpElementsOn(sock: NetlinkSocket, family: NftFamily, table: string, set: string): Promise<DumpedElement[]> {
+const EMPTY = Buffer.alloc(0)
+
+/**
+ * Every element of one set with one NFT_MSG_GETSETELEM dump on `sock` (one dump at a time).
+ * With `each`, elements are handed over as they arrive (their buffers are views into the
+ * message: decode them at once) and none is returned.
+ */
+function dumpElementsOn(sock: NetlinkSocket, family: NftFamily, table: string, set: string, each?: (e: DumpedElement) => void): Promise<DumpedElement[]> {
   const out: DumpedElement[] = []
   return new Promise<DumpedElement[]>((resolve, reject) => {
     const done = (err?: Error): void => {
@@ -722,24 +728,42 @@ function dumpElementsOn(sock: NetlinkSocket, family: NftFamily, table: string, s
         } else if (type === nftType(MSG.newSetElem))
           for (const [t, list] of attrsOf(buf, off + 20, off + len)) {
             if (t !== 3 /* ELEMENTS */) continue
-            for (const [, el] of attrsOf(list, 0, list.length)) {
-              const e: DumpedElement = { key: Buffer.alloc(0) }
-              for (const [k, v] of attrsOf(el, 0, el.length)) {
-                if (k === 1 /* KEY */) for (const [d, x] of attrsOf(v, 0, v.length)) if (d === DATA_VALUE) e.key = Buffer.from(x)
-                if (k === 2 /* DATA */)
-                  for (const [d, x] of attrsOf(v, 0, v.length)) {
-                    if (d === DATA_VALUE) e.data = Buffer.from(x)
-                    if (d === DATA_VERDICT) {
+            // LIST_ELEM { KEY { VALUE } [DATA { VALUE | VERDICT { CODE [CHAIN] } }] … }, walked by
+            // hand: a restart reads every element of the table
+            for (let a = 0; a + 4 <= list.length; ) {
+              const alen = list.readUInt16LE(a)
+              if (alen < 4) break
+              const e: DumpedElement = { key: EMPTY }
+              for (let b = a + 4; b + 4 <= a + alen; ) {
+                const blen = list.readUInt16LE(b)
+                if (blen < 4) break
+                const k = list.readUInt16LE(b + 2) & ~NLA_F_NESTED
+                if (k === 1 /* KEY */ || k === 2 /* DATA */)
+                  for (let c = b + 4; c + 4 <= b + blen; ) {
+                    const clen = list.readUInt16LE(c)
+                    if (clen < 4) break
+                    const d = list.readUInt16LE(c + 2) & ~NLA_F_NESTED
+                    const x = list.subarray(c + 4, c + clen)
+                    if (d === DATA_VALUE) {
+                      // decoded now (each) or kept: then copied, the message buffer is not ours
+                      const v = each ? x : Buffer.from(x)
+                      if (k === 1) e.key = v
+                      else e.data = v
+                    } else if (d === DATA_VERDICT && k === 2) {
                       const vd: { code: number; chain?: string } = { code: 0 }
-                      for (const [c, y] of attrsOf(x, 0, x.length)) {
-                        if (c === 1) vd.code = y.readInt32BE(0)
-                        if (c === 2) vd.chain = y.subarray(0, y.indexOf(0) < 0 ? y.length : y.indexOf(0)).toString()
+                      for (const [cc, y] of attrsOf(x, 0, x.length)) {
+                        if (cc === 1) vd.code = y.readInt32BE(0)
+                        if (cc === 2) vd.chain = y.subarray(0, y.indexOf(0) < 0 ? y.length : y.indexOf(0)).toString()
                       }
                       e.verdict = vd
                     }
+                    c += pad4(clen)
                   }
+                b += pad4(blen)
               }
-              out.push(e)
+              if (each) each(e)
+              else out.push(e)
+              a += pad4(alen)
             }
           }
         off += pad4(len)
@@ -772,18 +796,41 @@ const PART_LEN: Record<string, number> = { ipv4_addr: 4, inet_proto: 1, inet_ser
 
 /** Bytes of a key or data value as nft prints them (`10.96.0.20 . tcp . 80`); undefined: a type we do not decode. */
 export function decodeValue(type: string, b: Buffer): string | undefined {
+  return decoderFor(type)?.(b)
+}
+
+const decoders = new Map<string, ((b: Buffer) => string | undefined) | undefined>()
+
+/** A decoder for one set type, its parts and offsets worked out once (a restart decodes every element). */
+function decoderFor(type: string): ((b: Buffer) => string | undefined) | undefined {
+  if (decoders.has(type)) return decoders.get(type)
   const parts = type.split(' . ').map((p) => p.trim())
-  const out: string[] = []
   let off = 0
+  const layout: [string, number][] = []
+  let ok = true
   for (const p of parts) {
     const len = PART_LEN[p]
-    if (len === undefined || off + len > b.length) return undefined
-    if (p === 'ipv4_addr') out.push(intToIp4(b.readUInt32BE(off)))
-    else if (p === 'inet_proto') out.push(PROTO_NAME[b[off]!] ?? String(b[off]))
-    else out.push(String(b.readUInt16BE(off)))
-    off += parts.length > 1 ? pad4(len) : len
+    if (len === undefined) ok = false
+    layout.push([p, off])
+    off += parts.length > 1 ? pad4(len ?? 0) : (len ?? 0)
   }
-  return out.join(' . ')
+  const need = layout.length ? layout[layout.length - 1]![1] + (PART_LEN[layout[layout.length - 1]![0]] ?? 0) : 0
+  const dec = ok
+    ? (b: Buffer): string | undefined => {
+        if (b.length < need) return undefined
+        let out = ''
+        for (let i = 0; i < layout.length; i++) {
+          const [p, o] = layout[i]!
+          if (i) out += ' . '
+          if (p === 'ipv4_addr') out += `${b[o]}.${b[o + 1]}.${b[o + 2]}.${b[o + 3]}`
+          else if (p === 'inet_proto') out += PROTO_NAME[b[o]!] ?? String(b[o])
+          else out += String((b[o]! << 8) | b[o + 1]!)
+        }
+        return out
+      }
+    : undefined
+  decoders.set(type, dec)
+  return dec
 }
 
 const VERDICT_NAME: Record<number, string> = { 0: 'drop', 1: 'accept', [-3]: 'jump', [-4]: 'goto', [-5]: 'return' }
@@ -809,16 +856,125 @@ export async function readTableNetlink(exec: NftExec, family: NftFamily, table: 
   try {
     for (const [name, set] of state.sets) {
       const [keyType, dataType] = set.type.split(' : ').map((x) => x.trim())
+      const decKey = decoderFor(keyType!)
+      const decData = dataType ? decoderFor(dataType) : undefined
       for (const e of await dumpElementsOn(sock, family, table, name)) {
-        const key = decodeValue(keyType!, e.key)
+        const key = decKey?.(e.key)
         if (key === undefined) return 'unsupported'
         let value: string | undefined
         if (set.kind === 'map') {
-          value = e.verdict ? verdictText(e.verdict) : e.data && dataType ? decodeValue(dataType, e.data) : undefined
+          value = e.verdict ? verdictText(e.verdict) : e.data && decData ? decData(e.data) : undefined
           if (value === undefined) return 'unsupported'
         }
         set.elements.set(key, value)
       }
+    }
+  } finally {
+    sock.close()
+  }
+  return state
+}
+
+/** Every rule of `table` as the kernel dumps it: chain → NFTA_RULE_EXPRESSIONS blobs, in order. */
+function dumpRulesOn(sock: NetlinkSocket, family: NftFamily, table: string): Promise<Map<string, Buffer[]>> {
+  const out = new Map<string, Buffer[]>()
+  return new Promise((resolve, reject) => {
+    const done = (err?: Error): void => {
+      sock.socket.off('message', onMessage)
+      sock.ref(false)
+      if (err) reject(err)
+      else resolve(out)
+    }
+    const onMessage = (buf: Buffer): void => {
+      for (let off = 0; off + 16 <= buf.length; ) {
+        const len = buf.readUInt32LE(off)
+        const type = buf.readUInt16LE(off + 4)
+        if (len < 16) break
+        if (type === 3 /* NLMSG_DONE */) return done()
+        if (type === NLMSG_ERROR) {
+          const errno = -buf.readInt32LE(off + 16)
+          if (errno) return done(new NftError(errno === 2 ? 'notFound' : 'other', `nft netlink rule dump ${table}: errno ${errno} (${errnoName(errno)})`, ''))
+        } else if (type === nftType(MSG.newRule)) {
+          let chain: string | undefined
+          let exprs = Buffer.alloc(0)
+          for (const [t, v] of attrsOf(buf, off + 20, off + len)) {
+            if (t === 2 /* CHAIN */) chain = v.subarray(0, v.indexOf(0) < 0 ? v.length : v.indexOf(0)).toString()
+            if (t === 4 /* EXPRESSIONS */) exprs = Buffer.from(v)
+          }
+          if (chain !== undefined) {
+            const l = out.get(chain)
+            if (l) l.push(exprs)
+            else out.set(chain, [exprs])
+          }
+        }
+        off += pad4(len)
+      }
+    }
+    sock.socket.on('message', onMessage)
+    const req = message(nftType(7 /* GETRULE */), NLM_F_REQUEST | 0x300 /* DUMP */, 1, FAMILY[family], [str(1, table)])
+    sock.ref(true)
+    sock.socket.send(req, { port: 0 }, (err) => err && done(err))
+  })
+}
+
+/**
+ * Our table read without `nft` listing a single rule. nft 1.0.6 fetches every set element of
+ * the table before it prints any rule (`nft -t list table` or `list chain` took 8–10 s at 10k
+ * Services under load, however terse), so a restart would cost as much as the table is big.
+ * Instead: declarations from `nft -t list sets|maps table` and `list chains` (no elements
+ * fetched: ~30 ms), elements from GETSETELEM dumps, and rules compared as the kernel's own
+ * bytes: `reference` (what we would write) goes into a scratch table `<table>-ref` through the
+ * same `nft -f`, both tables' rules are dumped (GETRULE) and a chain whose expressions equal
+ * the reference's gets the reference's text; any other chain gets placeholder rules (one per
+ * kernel rule) that match nothing, so the caller rewrites it. The scratch table has no hooks
+ * and is deleted at once.
+ */
+export async function readTableByReference(exec: NftExec, family: NftFamily, table: string, reference: NftReference): Promise<NftTableState | undefined | 'unsupported'> {
+  const decl = await exec.listDeclarations(family, table)
+  if (decl === undefined) return undefined
+  const state = decl
+  const ref = `${table}-ref`
+  const tx = new NftTransactionCtor(family, ref)
+  tx.add({ kind: 'table' }).delete({ kind: 'table' }).add({ kind: 'table' })
+  for (const c of reference.chains) tx.add({ kind: 'chain', name: c.name })
+  for (const st of reference.sets) tx.add(st)
+  for (const [chain, rule] of reference.rules) tx.add({ kind: 'rule', chain, rule })
+  await exec.apply(tx)
+  const sock = openDumpSocket(exec.netns)
+  try {
+    let kernel: Map<string, Buffer[]>
+    let mine: Map<string, Buffer[]>
+    try {
+      kernel = await dumpRulesOn(sock, family, table)
+      mine = await dumpRulesOn(sock, family, ref)
+    } finally {
+      await exec.apply(new NftTransactionCtor(family, ref).delete({ kind: 'table' }))
+    }
+    const text = new Map<string, string[]>()
+    for (const [chain, rule] of reference.rules) {
+      const l = text.get(chain)
+      if (l) l.push(rule)
+      else text.set(chain, [rule])
+    }
+    for (const [name, c] of state.chains) {
+      const k = kernel.get(name) ?? []
+      const m = mine.get(name) ?? []
+      const same = k.length === m.length && k.every((b, i) => b.equals(m[i]!))
+      c.rules = same ? [...(text.get(name) ?? [])] : k.map((_, i) => `# kernel rule ${i} of ${name}, unlike ours`)
+    }
+    for (const [name, set] of state.sets) {
+      const [keyType, dataType] = set.type.split(' : ').map((x) => x.trim())
+      const decKey = decoderFor(keyType!)
+      const decData = dataType ? decoderFor(dataType) : undefined
+      let unsupported = false
+      await dumpElementsOn(sock, family, table, name, (e) => {
+        const key = decKey?.(e.key)
+        let value: string | undefined
+        if (set.kind === 'map') value = e.verdict ? verdictText(e.verdict) : e.data && decData ? decData(e.data) : undefined
+        if (key === undefined || (set.kind === 'map' && value === undefined)) unsupported = true
+        else set.elements.set(key, value)
+      })
+      if (unsupported) return 'unsupported'
     }
   } finally {
     sock.close()
@@ -864,16 +1020,20 @@ export class NftNetlinkRunner implements NftRunner {
     return this.exec.listTable(family, table)
   }
 
-  /** Netlink element dumps under a terse `nft list` (see readTableNetlink), else the full list. */
-  async readTable(family: NftFamily, table: string): Promise<NftTableState | undefined> {
-    const st = await readTableNetlink(this.exec, family, table)
+  /**
+   * Netlink element dumps under a terse `nft list` (see readTableNetlink), or with a
+   * `reference`, rules compared as kernel bytes and nothing listed (readTableByReference);
+   * else the full list.
+   */
+  async readTable(family: NftFamily, table: string, reference?: NftReference): Promise<NftTableState | undefined> {
+    const st = reference ? await readTableByReference(this.exec, family, table, reference) : await readTableNetlink(this.exec, family, table)
     return st === 'unsupported' ? this.exec.readTable(family, table) : st
   }
 
-  async readTables(family: NftFamily, tables: readonly string[]): Promise<Map<string, NftTableState>> {
+  async readTables(family: NftFamily, tables: readonly string[], reference?: (table: string) => NftReference | undefined): Promise<Map<string, NftTableState>> {
     const out = new Map<string, NftTableState>()
     for (const t of tables) {
-      const st = await this.readTable(family, t)
+      const st = await this.readTable(family, t, reference?.(t))
       if (st) out.set(t, st)
     }
     return out
