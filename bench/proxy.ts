@@ -83,8 +83,14 @@ interface Row {
   changeCpuMs: number
   /** what one change sync sent: nft transaction ops, or iptables restore bytes + chains */
   changeWritten: string
+  /** the restart over an unchanged table: CPU, and ops written (0 when it adopts) */
+  resyncCpuMs: number
+  resyncWritten: number
   /** restart over a table with 1% of the Services changed meanwhile (nft-netlink only) */
   adopt1pctMs?: number
+  adopt1pctCpuMs?: number
+  /** ops the 1% restart wrote (the changed Services' elements only, if adoption works) */
+  adopt1pctWritten?: number
   firstUs?: number
   lastUs?: number
   /** this process after the syncs (it is the proxy): resident set and live heap, MB */
@@ -174,19 +180,26 @@ async function measure(topo: Topology, mode: Mode, n: number, latency: boolean):
     p.setSynced()
   }
   // first full sync of N Services onto the set-up namespace (a fresh backend: nothing known)
-  const backend = new Recording(backendFor(topo, mode))
-  const first = proxierFor(backend, topo)
-  feed(first)
-  const firstFullMs = await timedCpu(() => first.syncNow())
-  const firstFullCpuMs = lastCpuMs
+  let firstFullMs: number
+  let firstFullCpuMs: number
+  {
+    // its own scope: only one proxy's state is alive when memory is read below
+    const backend = new Recording(backendFor(topo, mode))
+    const first = proxierFor(backend, topo)
+    feed(first)
+    firstFullMs = await timedCpu(() => first.syncNow())
+    firstFullCpuMs = lastCpuMs
+    backend.inner.close?.()
+  }
   // full resync over N existing Services: what a restarted proxy (or a failure, or the hourly
   // resync) costs: a new backend (nothing in memory) and a new proxier, so its first sync is full
-  backend.inner.close?.()
   const restarted = new Recording(backendFor(topo, mode))
   const p = proxierFor(restarted, topo)
   feed(p)
   let rules = 0
-  const resyncMs = await timed(async () => ({ rules } = await p.syncNow()))
+  const resyncMs = await timedCpu(async () => ({ rules } = await p.syncNow()))
+  const resyncCpuMs = lastCpuMs
+  const resyncWritten = restarted.last?.written ?? 0
   // steady state: one endpoint of one Service in the middle turns not-ready, then back
   const times: number[] = []
   const cpus: number[] = []
@@ -205,21 +218,26 @@ async function measure(topo: Topology, mode: Mode, n: number, latency: boolean):
   const w = restarted.last?.written ?? 0
   const ipt = restarted.inner instanceof IptablesBackend ? restarted.inner.last : undefined
   const changeWritten = ipt ? `${(w / 1024).toFixed(1)} kB, ${ipt.written} chains` : `${w} ops`
-  const row: Row = { mode, services: n, rules, setupMs, firstFullMs, resyncMs, changeMs: median(times), changeWritten, firstFullCpuMs, changeCpuMs: median(cpus) }
+  const row: Row = { mode, services: n, rules, setupMs, firstFullMs, resyncMs, changeMs: median(times), changeWritten, firstFullCpuMs, changeCpuMs: median(cpus), resyncCpuMs, resyncWritten }
   if (mode === 'nft-netlink' || mode === 'nft-maps') {
     // a restart while 1% of the Services changed (one endpoint each): the adoption writes that much
-    const qBackend = backendFor(topo, mode)
-    const q = proxierFor(qBackend, topo)
     const changed = new Set<number>()
     for (let i = 0; i < n; i += 100) changed.add(i)
-    for (let i = 0; i < n; i++) {
-      q.onService(undefined, service(i))
-      q.onEndpointSlice(undefined, changed.has(i) ? endpointSlice(i, pods, 1) : slices[i]!)
+    {
+      const qBackend = new Recording(backendFor(topo, mode))
+      const q = proxierFor(qBackend, topo)
+      for (let i = 0; i < n; i++) {
+        q.onService(undefined, service(i))
+        q.onEndpointSlice(undefined, changed.has(i) ? endpointSlice(i, pods, 1) : slices[i]!)
+      }
+      q.setSynced()
+      row.adopt1pctMs = await timedCpu(() => q.syncNow())
+      row.adopt1pctCpuMs = lastCpuMs
+      row.adopt1pctWritten = qBackend.last?.written
+      qBackend.close?.()
     }
-    q.setSynced()
-    row.adopt1pctMs = await timed(() => q.syncNow())
-    qBackend.close?.()
     for (const i of changed) slices[i] = endpointSlice(i, pods, 1)
+    // memory with one proxy alive (the restarted one, p): the first and the 1% ones are gone
     ;(globalThis as { gc?: () => void }).gc?.()
     const mem = process.memoryUsage()
     row.rssMB = mem.rss / 2 ** 20
@@ -266,11 +284,15 @@ async function main(): Promise<void> {
     ['set-up ms', 9, (r) => fmt(r.setupMs)],
     ['first full sync ms', 18, (r) => fmt(r.firstFullMs)],
     ['full resync ms', 14, (r) => fmt(r.resyncMs)],
+    ['resync CPU ms', 13, (r) => fmt(r.resyncCpuMs)],
+    ['resync ops', 10, (r) => String(r.resyncWritten)],
     ['first full CPU ms', 17, (r) => fmt(r.firstFullCpuMs)],
     ['1-endpoint change ms', 20, (r) => fmt(r.changeMs, 1)],
     ['change CPU ms', 13, (r) => fmt(r.changeCpuMs, 1)],
     ['written per change', -24, (r) => r.changeWritten],
     ['restart, 1% changed ms', 21, (r) => fmt(r.adopt1pctMs)],
+    ['its CPU ms', 10, (r) => fmt(r.adopt1pctCpuMs)],
+    ['its ops', 7, (r) => fmt(r.adopt1pctWritten)],
     ['connect first µs', 16, (r) => fmt(r.firstUs)],
     ['connect last µs', 15, (r) => fmt(r.lastUs)],
     ['RSS MB', 6, (r) => fmt(r.rssMB)],

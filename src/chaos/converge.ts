@@ -8,7 +8,11 @@ import type { EndpointSlice, Pod, Service } from '../api/types.js'
 export type ServiceMap = Map<string, string[]>
 
 export interface ProxyView {
-  /** entries of the `service-ips` map, with the endpoints their chains DNAT to */
+  /**
+   * ClusterIP/external keys with the endpoints they DNAT to: the maps layout's endpoints-N
+   * sets with their slot-I maps, and the `service-ips` map's entries (per-Service chains:
+   * affinity, Local policies, many endpoints) with the endpoints their chains DNAT to
+   */
   services: ServiceMap
   /** keys of the `no-endpoint-services` map */
   noEndpoints: Set<string>
@@ -48,6 +52,7 @@ export function proxyViewFromNftJson(doc: Json): ProxyView {
   const items = ((doc as { nftables?: unknown[] }).nftables ?? []) as Record<string, Record<string, Json>>[]
   const rulesByChain = new Map<string, Json[]>()
   const maps = new Map<string, Json[]>()
+  const sets = new Map<string, Json[]>()
   for (const it of items) {
     if (it.rule) {
       const chain = String(it.rule.chain)
@@ -56,6 +61,20 @@ export function proxyViewFromNftJson(doc: Json): ProxyView {
       rulesByChain.set(chain, l)
     }
     if (it.map) maps.set(String(it.map.name), (it.map.elem as Json[] | undefined) ?? [])
+    if (it.set) sets.set(String(it.set.name), (it.set.elem as Json[] | undefined) ?? [])
+  }
+  // slot maps: key → `ip:port` of the I-th endpoint
+  const slots = new Map<string, Map<string, string>>()
+  for (const [name, elems] of maps) {
+    if (!/^slot-\d+$/.test(name)) continue
+    const m = new Map<string, string>()
+    for (const e of elems) {
+      const [k, v] = e as [Json, Json]
+      const key = mapKey(k)
+      const c = (v as { concat?: unknown[] } | undefined)?.concat
+      if (key && Array.isArray(c) && c.length === 2) m.set(key, `${String(c[0])}:${String(c[1])}`)
+    }
+    slots.set(name, m)
   }
   // A service chain reaches its endpoints directly or through local-/external- chains.
   const endpointsOf = (chain: string): string[] => {
@@ -73,6 +92,22 @@ export function proxyViewFromNftJson(doc: Json): ProxyView {
     return [...out].sort()
   }
   const services: ServiceMap = new Map()
+  // The maps layout (the default): a key in set endpoints-N routes to the values of maps
+  // slot-0 … slot-(N-1) under the same key.
+  for (const [name, elems] of sets) {
+    const n = /^endpoints-(\d+)$/.exec(name)?.[1]
+    if (!n) continue
+    for (const e of elems) {
+      const key = mapKey(e)
+      if (!key) continue
+      const eps: string[] = []
+      for (let i = 0; i < Number(n); i++) {
+        const target = slots.get(`slot-${i}`)?.get(key)
+        if (target) eps.push(target)
+      }
+      services.set(key, eps.sort())
+    }
+  }
   for (const e of maps.get('service-ips') ?? []) {
     const [k, verdict] = e as [Json, Json]
     const key = mapKey(k)

@@ -17,10 +17,10 @@
 // an ACK per message, which would flood the receive buffer on big batches).
 import nl from 'netlink'
 import type { NetlinkSocket } from 'netlink'
-import { intToIp4, ip4ToInt, ipToBuffer, parseCidr } from './ip.js'
+import { ipToBuffer, parseCidr } from './ip.js'
 import { inNetnsSync } from './netns.js'
 import { parseNftList } from './nft-list.js'
-import { NftError, NftExec, type NftFamily, type NftOp, type NftRunner, type NftTableState, type NftTransaction } from './nft.js'
+import { NftError, NftExec, NftTransaction as NftTransactionCtor, type NftElement, type NftFamily, type NftOp, type NftReferenceLike as NftReference, type NftRunner, type NftTableState, type NftTransaction } from './nft.js'
 
 const { createNetlink } = nl
 
@@ -265,79 +265,110 @@ function encodeKey(key: string, interval = false): { key: Buffer; end?: Buffer }
   return ranged || (interval && parts.length > 1) ? { key: Buffer.concat(lo), end: Buffer.concat(hi) } : { key: Buffer.concat(lo) }
 }
 
-const PART_IP = /^\d+\.\d+\.\d+\.\d+$/
-const PART_NUM = /^\d+$/
-
 /**
  * A plain (non-range) key or data value written straight into `out` at `off`, nft's layout;
  * returns the length, or -1 when the text is not such a value. The cold start of 50k Services
- * encodes ~600k of these: the general path below (a Buffer per part, then concat) was ~25 µs
- * an element, this is a few.
+ * encodes ~600k of these, so this is one pass over the characters (no split, no regex, no
+ * Buffer per part): parts are `a.b.c.d` (IPv4), a protocol name or a decimal number,
+ * separated by ` . `.
  */
-function writePlain(text: string, out: Buffer | undefined, off: number): number {
-  const parts = text.split(' . ')
-  const multi = parts.length > 1
+function writePlain(text: string, out: Buffer, off: number): number {
+  const multi = text.includes(' . ')
   let n = 0
-  for (const raw of parts) {
-    const p = raw.trim()
+  let i = 0
+  const end = text.length
+  while (i < end) {
+    while (i < end && text.charCodeAt(i) === 32) i++
+    const start = i
+    let num = 0
+    let acc = 0
+    let dots = 0
+    let digits = 0
+    let alpha = false
+    for (; i < end; i++) {
+      const c = text.charCodeAt(i)
+      if (c >= 48 && c <= 57) {
+        num = num * 10 + (c - 48)
+        digits++
+      } else if (c === 46 && !alpha) {
+        // a dot inside a part: an IPv4 octet ends (` . ` between parts has spaces around it)
+        if (!digits || num > 255) return -1
+        acc = acc * 256 + num
+        num = 0
+        digits = 0
+        dots++
+      } else if (c === 32) break
+      else if ((c >= 97 && c <= 122) || c === 95) alpha = true
+      else return -1
+    }
     let len: number
-    if (PART_IP.test(p)) {
-      if (out) out.writeUInt32BE(ip4ToInt(p), off + n)
-      len = 4
-    } else if (p in PROTO) {
-      if (out) out[off + n] = PROTO[p]!
+    if (alpha) {
+      const proto = PROTO[text.slice(start, i)]
+      if (proto === undefined) return -1
+      out[off + n] = proto
       len = 1
-    } else if (PART_NUM.test(p)) {
-      if (out) out.writeUInt16BE(Number(p), off + n)
+    } else if (dots === 3) {
+      if (!digits || num > 255) return -1
+      out.writeUInt32BE(acc * 256 + num, off + n)
+      len = 4
+    } else if (dots === 0 && digits && num <= 0xffff) {
+      out.writeUInt16BE(num, off + n)
       len = 2
     } else return -1
     if (multi) {
-      if (out) out.fill(0, off + n + len, off + n + pad4(len))
-      len = pad4(len)
+      const padded = pad4(len)
+      for (let z = len; z < padded; z++) out[off + n + z] = 0
+      len = padded
     }
     n += len
+    // the separator: ` . `
+    while (i < end && text.charCodeAt(i) === 32) i++
+    if (i < end) {
+      if (text.charCodeAt(i) !== 46) return -1
+      i++
+    }
   }
-  return n
+  return n > 0 ? n : -1
 }
 
 /**
- * One NFTA_LIST_ELEM of NFTA_SET_ELEM_LIST_ELEMENTS in one allocation (plain keys; data
- * values or verdicts), or undefined when `keyAttrs`/`encodeElemValue` must do it.
+ * One NFTA_LIST_ELEM of NFTA_SET_ELEM_LIST_ELEMENTS written into `out` at `off` (plain keys;
+ * data values or verdicts); returns its length, or -1 when `keyAttrs`/`encodeElemValue` must
+ * do it. `out` must have room for 512 bytes at `off`.
  */
-function fastElement(key: string, value: string | undefined, interval: boolean | undefined): Buffer | undefined {
-  if (interval) return undefined
-  const kLen = writePlain(key, undefined, 0)
-  if (kLen < 0) return undefined
-  let vLen = 0
-  let verdict: Attr | undefined
-  if (value !== undefined) {
-    if (/^\d/.test(value)) {
-      vLen = writePlain(value, undefined, 0)
-      if (vLen < 0) return undefined
-    } else verdict = encodeElemValue(value)
-  }
+function writeElement(out: Buffer, off: number, key: string, value: string | undefined, interval: boolean | undefined): number {
+  if (interval || key.length > 100 || (value !== undefined && value.length > 100)) return -1
   // LIST_ELEM { KEY { VALUE k } [DATA { VALUE v }] | [verdict] }
+  const kLen = writePlain(key, out, off + 12)
+  if (kLen < 0) return -1
   const keyNest = 4 + 4 + pad4(kLen)
-  const dataNest = value === undefined ? 0 : verdict ? verdict.length : 4 + 4 + pad4(vLen)
-  const total = 4 + keyNest + dataNest
-  const b = Buffer.alloc(total)
-  b.writeUInt16LE(total, 0)
-  b.writeUInt16LE(1 | NLA_F_NESTED, 2)
-  b.writeUInt16LE(4 + 4 + kLen, 4)
-  b.writeUInt16LE(1 /* KEY */ | NLA_F_NESTED, 6)
-  b.writeUInt16LE(4 + kLen, 8)
-  b.writeUInt16LE(DATA_VALUE, 10)
-  writePlain(key, b, 12)
-  let off = 4 + keyNest
-  if (verdict) verdict.copy(b, off)
-  else if (value !== undefined) {
-    b.writeUInt16LE(4 + 4 + vLen, off)
-    b.writeUInt16LE(2 /* DATA */ | NLA_F_NESTED, off + 2)
-    b.writeUInt16LE(4 + vLen, off + 4)
-    b.writeUInt16LE(DATA_VALUE, off + 6)
-    writePlain(value, b, off + 8)
+  out.fill(0, off + 12 + kLen, off + 4 + keyNest)
+  out.writeUInt16LE(4 + 4 + kLen, off + 4)
+  out.writeUInt16LE(1 /* KEY */ | NLA_F_NESTED, off + 6)
+  out.writeUInt16LE(4 + kLen, off + 8)
+  out.writeUInt16LE(DATA_VALUE, off + 10)
+  let total = 4 + keyNest
+  if (value !== undefined) {
+    const d = off + total
+    const c = value.charCodeAt(0)
+    if (c >= 48 && c <= 57) {
+      const vLen = writePlain(value, out, d + 8)
+      if (vLen < 0) return -1
+      out.fill(0, d + 8 + vLen, d + 8 + pad4(vLen))
+      out.writeUInt16LE(4 + 4 + vLen, d)
+      out.writeUInt16LE(2 /* DATA */ | NLA_F_NESTED, d + 2)
+      out.writeUInt16LE(4 + vLen, d + 4)
+      out.writeUInt16LE(DATA_VALUE, d + 6)
+      total += 8 + pad4(vLen)
+    } else {
+      const verdict = encodeElemValue(value)
+      verdict.copy(out, d)
+      total += verdict.length
+    }
   }
-  return b
+  out.writeUInt16LE(total, off)
+  out.writeUInt16LE(1 | NLA_F_NESTED, off + 2)
+  return total
 }
 
 /** NFTA_SET_ELEM_KEY (and NFTA_SET_ELEM_KEY_END for a range) of one element. */
@@ -421,6 +452,69 @@ function opMessages(family: number, txTable: string, op: NftOp, seq: () => numbe
   }
 }
 
+/** Room for one element message: the element list's length is a u16 attribute length. */
+const ELEM_LIST_MAX = 0xffff - 4 - 512
+const MSGBUF = Buffer.alloc(20 + 2 * 260 + 4 + ELEM_LIST_MAX + 512)
+/** How many ops the last elementMessage() took. */
+let elementRun = 0
+
+/**
+ * One NEWSETELEM/DELSETELEM message for the run of element ops on one set starting at
+ * `tx.ops[i]`, written in place (no Buffer per element or attribute: a cold start of 50k
+ * Services sends ~600k elements); `elementRun` says how many ops it took.
+ */
+function elementMessage(family: number, tx: NftTransaction, i: number, seq: number): Buffer {
+  const op = tx.ops[i]!
+  const first = op.obj as NftElement
+  const table = op.table ?? tx.table
+  const b = MSGBUF
+  let off = 20
+  const strAttr = (type: number, s: string): void => {
+    const n = b.write(s, off + 4, 'utf8')
+    b[off + 4 + n] = 0
+    b.writeUInt16LE(4 + n + 1, off)
+    b.writeUInt16LE(type, off + 2)
+    const end = off + pad4(4 + n + 1)
+    b.fill(0, off + 4 + n + 1, end)
+    off = end
+  }
+  strAttr(1, table)
+  strAttr(2, first.set)
+  const list = off
+  off += 4
+  let j = i
+  for (; j < tx.ops.length && off - list < ELEM_LIST_MAX; j++) {
+    const o = tx.ops[j]!
+    if (o.verb !== op.verb || o.obj.kind !== 'element' || o.obj.set !== first.set || (o.table ?? tx.table) !== table) break
+    const value = o.verb === 'add' ? o.obj.value : undefined
+    let n = writeElement(b, off, o.obj.key, value, o.obj.interval)
+    if (n < 0) {
+      const el = keyAttrs(o.obj.key, o.obj.interval)
+      if (value !== undefined) el.push(encodeElemValue(value))
+      const item = nest(1, ...el)
+      if (item.length > 512) throw new NftUnsupported(`element ${o.obj.key}`)
+      item.copy(b, off)
+      n = item.length
+    }
+    off += n
+  }
+  elementRun = j - i
+  b.writeUInt16LE(off - list, list)
+  b.writeUInt16LE(3 | NLA_F_NESTED, list + 2)
+  // nlmsghdr + nfgenmsg
+  b.writeUInt32LE(off, 0)
+  b.writeUInt16LE(nftType(op.verb === 'add' ? MSG.newSetElem : MSG.delSetElem), 4)
+  b.writeUInt16LE(NLM_F_REQUEST | (op.verb === 'add' ? NLM_F_CREATE : 0), 6)
+  b.writeUInt32LE(seq, 8)
+  b.writeUInt32LE(0, 12)
+  b.writeUInt8(family, 16)
+  b.writeUInt8(0, 17)
+  b.writeUInt16BE(0, 18)
+  const m = Buffer.allocUnsafe(off)
+  b.copy(m, 0, 0, off)
+  return m
+}
+
 /**
  * The transaction as netlink messages, framed into batches of at most `maxBytes` each. One
  * batch is atomic; several are not (callers chunk only where that is safe: a cold start).
@@ -447,27 +541,9 @@ export function encodeBatches(tx: NftTransaction, maxBytes = Infinity, firstSeq 
     const op = tx.ops[i]!
     let msgs: Buffer[]
     if (op.obj.kind === 'element') {
-      const first = op.obj
-      const table = op.table ?? tx.table
-      const items: Buffer[] = []
-      let j = i
-      for (; j < tx.ops.length && j - i < 256; j++) {
-        const o = tx.ops[j]!
-        if (o.verb !== op.verb || o.obj.kind !== 'element' || o.obj.set !== first.set || (o.table ?? tx.table) !== table) break
-        const value = o.verb === 'add' ? o.obj.value : undefined
-        const fast = fastElement(o.obj.key, value, o.obj.interval)
-        if (fast) {
-          items.push(fast)
-          continue
-        }
-        const el = keyAttrs(o.obj.key, o.obj.interval)
-        if (value !== undefined) el.push(encodeElemValue(value))
-        items.push(nest(1, ...el))
-      }
       if (op.verb === 'flush') throw new NftUnsupported('flush element')
-      i = j - 1
-      const type = op.verb === 'add' ? MSG.newSetElem : MSG.delSetElem
-      msgs = [message(nftType(type), NLM_F_REQUEST | (op.verb === 'add' ? NLM_F_CREATE : 0), seq(), family, [str(1, table), str(2, first.set), nest(3, ...items)])]
+      msgs = [elementMessage(family, tx, i, seq())]
+      i += elementRun - 1
     } else msgs = opMessages(family, tx.table, op, seq)
     const n = msgs.reduce((a, m) => a + m.length, 0)
     if (size + n > maxBytes && cur.length > 1) {
@@ -624,8 +700,14 @@ function openDumpSocket(netns: string | undefined): NetlinkSocket {
   return sock
 }
 
-/** Every element of one set with one NFT_MSG_GETSETELEM dump on `sock` (one dump at a time). */
-function dumpElementsOn(sock: NetlinkSocket, family: NftFamily, table: string, set: string): Promise<DumpedElement[]> {
+const EMPTY = Buffer.alloc(0)
+
+/**
+ * Every element of one set with one NFT_MSG_GETSETELEM dump on `sock` (one dump at a time).
+ * With `each`, elements are handed over as they arrive (their buffers are views into the
+ * message: decode them at once) and none is returned.
+ */
+function dumpElementsOn(sock: NetlinkSocket, family: NftFamily, table: string, set: string, each?: (e: DumpedElement) => void): Promise<DumpedElement[]> {
   const out: DumpedElement[] = []
   return new Promise<DumpedElement[]>((resolve, reject) => {
     const done = (err?: Error): void => {
@@ -646,24 +728,42 @@ function dumpElementsOn(sock: NetlinkSocket, family: NftFamily, table: string, s
         } else if (type === nftType(MSG.newSetElem))
           for (const [t, list] of attrsOf(buf, off + 20, off + len)) {
             if (t !== 3 /* ELEMENTS */) continue
-            for (const [, el] of attrsOf(list, 0, list.length)) {
-              const e: DumpedElement = { key: Buffer.alloc(0) }
-              for (const [k, v] of attrsOf(el, 0, el.length)) {
-                if (k === 1 /* KEY */) for (const [d, x] of attrsOf(v, 0, v.length)) if (d === DATA_VALUE) e.key = Buffer.from(x)
-                if (k === 2 /* DATA */)
-                  for (const [d, x] of attrsOf(v, 0, v.length)) {
-                    if (d === DATA_VALUE) e.data = Buffer.from(x)
-                    if (d === DATA_VERDICT) {
+            // LIST_ELEM { KEY { VALUE } [DATA { VALUE | VERDICT { CODE [CHAIN] } }] … }, walked by
+            // hand: a restart reads every element of the table
+            for (let a = 0; a + 4 <= list.length; ) {
+              const alen = list.readUInt16LE(a)
+              if (alen < 4) break
+              const e: DumpedElement = { key: EMPTY }
+              for (let b = a + 4; b + 4 <= a + alen; ) {
+                const blen = list.readUInt16LE(b)
+                if (blen < 4) break
+                const k = list.readUInt16LE(b + 2) & ~NLA_F_NESTED
+                if (k === 1 /* KEY */ || k === 2 /* DATA */)
+                  for (let c = b + 4; c + 4 <= b + blen; ) {
+                    const clen = list.readUInt16LE(c)
+                    if (clen < 4) break
+                    const d = list.readUInt16LE(c + 2) & ~NLA_F_NESTED
+                    const x = list.subarray(c + 4, c + clen)
+                    if (d === DATA_VALUE) {
+                      // decoded now (each) or kept: then copied, the message buffer is not ours
+                      const v = each ? x : Buffer.from(x)
+                      if (k === 1) e.key = v
+                      else e.data = v
+                    } else if (d === DATA_VERDICT && k === 2) {
                       const vd: { code: number; chain?: string } = { code: 0 }
-                      for (const [c, y] of attrsOf(x, 0, x.length)) {
-                        if (c === 1) vd.code = y.readInt32BE(0)
-                        if (c === 2) vd.chain = y.subarray(0, y.indexOf(0) < 0 ? y.length : y.indexOf(0)).toString()
+                      for (const [cc, y] of attrsOf(x, 0, x.length)) {
+                        if (cc === 1) vd.code = y.readInt32BE(0)
+                        if (cc === 2) vd.chain = y.subarray(0, y.indexOf(0) < 0 ? y.length : y.indexOf(0)).toString()
                       }
                       e.verdict = vd
                     }
+                    c += pad4(clen)
                   }
+                b += pad4(blen)
               }
-              out.push(e)
+              if (each) each(e)
+              else out.push(e)
+              a += pad4(alen)
             }
           }
         off += pad4(len)
@@ -696,18 +796,41 @@ const PART_LEN: Record<string, number> = { ipv4_addr: 4, inet_proto: 1, inet_ser
 
 /** Bytes of a key or data value as nft prints them (`10.96.0.20 . tcp . 80`); undefined: a type we do not decode. */
 export function decodeValue(type: string, b: Buffer): string | undefined {
+  return decoderFor(type)?.(b)
+}
+
+const decoders = new Map<string, ((b: Buffer) => string | undefined) | undefined>()
+
+/** A decoder for one set type, its parts and offsets worked out once (a restart decodes every element). */
+function decoderFor(type: string): ((b: Buffer) => string | undefined) | undefined {
+  if (decoders.has(type)) return decoders.get(type)
   const parts = type.split(' . ').map((p) => p.trim())
-  const out: string[] = []
   let off = 0
+  const layout: [string, number][] = []
+  let ok = true
   for (const p of parts) {
     const len = PART_LEN[p]
-    if (len === undefined || off + len > b.length) return undefined
-    if (p === 'ipv4_addr') out.push(intToIp4(b.readUInt32BE(off)))
-    else if (p === 'inet_proto') out.push(PROTO_NAME[b[off]!] ?? String(b[off]))
-    else out.push(String(b.readUInt16BE(off)))
-    off += parts.length > 1 ? pad4(len) : len
+    if (len === undefined) ok = false
+    layout.push([p, off])
+    off += parts.length > 1 ? pad4(len ?? 0) : (len ?? 0)
   }
-  return out.join(' . ')
+  const need = layout.length ? layout[layout.length - 1]![1] + (PART_LEN[layout[layout.length - 1]![0]] ?? 0) : 0
+  const dec = ok
+    ? (b: Buffer): string | undefined => {
+        if (b.length < need) return undefined
+        let out = ''
+        for (let i = 0; i < layout.length; i++) {
+          const [p, o] = layout[i]!
+          if (i) out += ' . '
+          if (p === 'ipv4_addr') out += `${b[o]}.${b[o + 1]}.${b[o + 2]}.${b[o + 3]}`
+          else if (p === 'inet_proto') out += PROTO_NAME[b[o]!] ?? String(b[o])
+          else out += String((b[o]! << 8) | b[o + 1]!)
+        }
+        return out
+      }
+    : undefined
+  decoders.set(type, dec)
+  return dec
 }
 
 const VERDICT_NAME: Record<number, string> = { 0: 'drop', 1: 'accept', [-3]: 'jump', [-4]: 'goto', [-5]: 'return' }
@@ -733,16 +856,125 @@ export async function readTableNetlink(exec: NftExec, family: NftFamily, table: 
   try {
     for (const [name, set] of state.sets) {
       const [keyType, dataType] = set.type.split(' : ').map((x) => x.trim())
+      const decKey = decoderFor(keyType!)
+      const decData = dataType ? decoderFor(dataType) : undefined
       for (const e of await dumpElementsOn(sock, family, table, name)) {
-        const key = decodeValue(keyType!, e.key)
+        const key = decKey?.(e.key)
         if (key === undefined) return 'unsupported'
         let value: string | undefined
         if (set.kind === 'map') {
-          value = e.verdict ? verdictText(e.verdict) : e.data && dataType ? decodeValue(dataType, e.data) : undefined
+          value = e.verdict ? verdictText(e.verdict) : e.data && decData ? decData(e.data) : undefined
           if (value === undefined) return 'unsupported'
         }
         set.elements.set(key, value)
       }
+    }
+  } finally {
+    sock.close()
+  }
+  return state
+}
+
+/** Every rule of `table` as the kernel dumps it: chain → NFTA_RULE_EXPRESSIONS blobs, in order. */
+function dumpRulesOn(sock: NetlinkSocket, family: NftFamily, table: string): Promise<Map<string, Buffer[]>> {
+  const out = new Map<string, Buffer[]>()
+  return new Promise((resolve, reject) => {
+    const done = (err?: Error): void => {
+      sock.socket.off('message', onMessage)
+      sock.ref(false)
+      if (err) reject(err)
+      else resolve(out)
+    }
+    const onMessage = (buf: Buffer): void => {
+      for (let off = 0; off + 16 <= buf.length; ) {
+        const len = buf.readUInt32LE(off)
+        const type = buf.readUInt16LE(off + 4)
+        if (len < 16) break
+        if (type === 3 /* NLMSG_DONE */) return done()
+        if (type === NLMSG_ERROR) {
+          const errno = -buf.readInt32LE(off + 16)
+          if (errno) return done(new NftError(errno === 2 ? 'notFound' : 'other', `nft netlink rule dump ${table}: errno ${errno} (${errnoName(errno)})`, ''))
+        } else if (type === nftType(MSG.newRule)) {
+          let chain: string | undefined
+          let exprs = Buffer.alloc(0)
+          for (const [t, v] of attrsOf(buf, off + 20, off + len)) {
+            if (t === 2 /* CHAIN */) chain = v.subarray(0, v.indexOf(0) < 0 ? v.length : v.indexOf(0)).toString()
+            if (t === 4 /* EXPRESSIONS */) exprs = Buffer.from(v)
+          }
+          if (chain !== undefined) {
+            const l = out.get(chain)
+            if (l) l.push(exprs)
+            else out.set(chain, [exprs])
+          }
+        }
+        off += pad4(len)
+      }
+    }
+    sock.socket.on('message', onMessage)
+    const req = message(nftType(7 /* GETRULE */), NLM_F_REQUEST | 0x300 /* DUMP */, 1, FAMILY[family], [str(1, table)])
+    sock.ref(true)
+    sock.socket.send(req, { port: 0 }, (err) => err && done(err))
+  })
+}
+
+/**
+ * Our table read without `nft` listing a single rule. nft 1.0.6 fetches every set element of
+ * the table before it prints any rule (`nft -t list table` or `list chain` took 8–10 s at 10k
+ * Services under load, however terse), so a restart would cost as much as the table is big.
+ * Instead: declarations from `nft -t list sets|maps table` and `list chains` (no elements
+ * fetched: ~30 ms), elements from GETSETELEM dumps, and rules compared as the kernel's own
+ * bytes: `reference` (what we would write) goes into a scratch table `<table>-ref` through the
+ * same `nft -f`, both tables' rules are dumped (GETRULE) and a chain whose expressions equal
+ * the reference's gets the reference's text; any other chain gets placeholder rules (one per
+ * kernel rule) that match nothing, so the caller rewrites it. The scratch table has no hooks
+ * and is deleted at once.
+ */
+export async function readTableByReference(exec: NftExec, family: NftFamily, table: string, reference: NftReference): Promise<NftTableState | undefined | 'unsupported'> {
+  const decl = await exec.listDeclarations(family, table)
+  if (decl === undefined) return undefined
+  const state = decl
+  const ref = `${table}-ref`
+  const tx = new NftTransactionCtor(family, ref)
+  tx.add({ kind: 'table' }).delete({ kind: 'table' }).add({ kind: 'table' })
+  for (const c of reference.chains) tx.add({ kind: 'chain', name: c.name })
+  for (const st of reference.sets) tx.add(st)
+  for (const [chain, rule] of reference.rules) tx.add({ kind: 'rule', chain, rule })
+  await exec.apply(tx)
+  const sock = openDumpSocket(exec.netns)
+  try {
+    let kernel: Map<string, Buffer[]>
+    let mine: Map<string, Buffer[]>
+    try {
+      kernel = await dumpRulesOn(sock, family, table)
+      mine = await dumpRulesOn(sock, family, ref)
+    } finally {
+      await exec.apply(new NftTransactionCtor(family, ref).delete({ kind: 'table' }))
+    }
+    const text = new Map<string, string[]>()
+    for (const [chain, rule] of reference.rules) {
+      const l = text.get(chain)
+      if (l) l.push(rule)
+      else text.set(chain, [rule])
+    }
+    for (const [name, c] of state.chains) {
+      const k = kernel.get(name) ?? []
+      const m = mine.get(name) ?? []
+      const same = k.length === m.length && k.every((b, i) => b.equals(m[i]!))
+      c.rules = same ? [...(text.get(name) ?? [])] : k.map((_, i) => `# kernel rule ${i} of ${name}, unlike ours`)
+    }
+    for (const [name, set] of state.sets) {
+      const [keyType, dataType] = set.type.split(' : ').map((x) => x.trim())
+      const decKey = decoderFor(keyType!)
+      const decData = dataType ? decoderFor(dataType) : undefined
+      let unsupported = false
+      await dumpElementsOn(sock, family, table, name, (e) => {
+        const key = decKey?.(e.key)
+        let value: string | undefined
+        if (set.kind === 'map') value = e.verdict ? verdictText(e.verdict) : e.data && decData ? decData(e.data) : undefined
+        if (key === undefined || (set.kind === 'map' && value === undefined)) unsupported = true
+        else set.elements.set(key, value)
+      })
+      if (unsupported) return 'unsupported'
     }
   } finally {
     sock.close()
@@ -788,16 +1020,20 @@ export class NftNetlinkRunner implements NftRunner {
     return this.exec.listTable(family, table)
   }
 
-  /** Netlink element dumps under a terse `nft list` (see readTableNetlink), else the full list. */
-  async readTable(family: NftFamily, table: string): Promise<NftTableState | undefined> {
-    const st = await readTableNetlink(this.exec, family, table)
+  /**
+   * Netlink element dumps under a terse `nft list` (see readTableNetlink), or with a
+   * `reference`, rules compared as kernel bytes and nothing listed (readTableByReference);
+   * else the full list.
+   */
+  async readTable(family: NftFamily, table: string, reference?: NftReference): Promise<NftTableState | undefined> {
+    const st = reference ? await readTableByReference(this.exec, family, table, reference) : await readTableNetlink(this.exec, family, table)
     return st === 'unsupported' ? this.exec.readTable(family, table) : st
   }
 
-  async readTables(family: NftFamily, tables: readonly string[]): Promise<Map<string, NftTableState>> {
+  async readTables(family: NftFamily, tables: readonly string[], reference?: (table: string) => NftReference | undefined): Promise<Map<string, NftTableState>> {
     const out = new Map<string, NftTableState>()
     for (const t of tables) {
-      const st = await this.readTable(family, t)
+      const st = await this.readTable(family, t, reference?.(t))
       if (st) out.set(t, st)
     }
     return out

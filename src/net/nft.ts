@@ -189,6 +189,13 @@ export function classifyNftError(stderr: string): NftErrorKind {
   return 'other'
 }
 
+/** What a table should hold (chains, declarations, rules in order), for readers that compare. */
+export interface NftReferenceLike {
+  chains: readonly NftChain[]
+  sets: readonly NftSet[]
+  rules: readonly (readonly [string, string])[]
+}
+
 /** Applies transactions and reads back state. */
 export interface NftRunner {
   apply(tx: NftTransaction): Promise<void>
@@ -197,7 +204,7 @@ export interface NftRunner {
   /** The table as data (chains, rules, sets, elements), or undefined when it does not exist. */
   readTable?(family: NftFamily, table: string): Promise<NftTableState | undefined>
   /** Several tables of one family in one read: name → state for those that exist. */
-  readTables?(family: NftFamily, tables: readonly string[]): Promise<Map<string, NftTableState>>
+  readTables?(family: NftFamily, tables: readonly string[], reference?: (table: string) => NftReferenceLike | undefined): Promise<Map<string, NftTableState>>
 }
 
 /** The real thing: `nft -f -`, inside namespace `netns` (name or path) when given. */
@@ -225,6 +232,29 @@ export class NftExec implements NftRunner {
     if (r.code === 0) return r.stdout
     if (classifyNftError(r.stderr) === 'notFound') return undefined
     throw new NftError(classifyNftError(r.stderr), `nft list table ${family} ${table}: ${r.stderr.trim()}`, r.stderr)
+  }
+
+  /**
+   * The table's chains (base or not, no rules) and set/map declarations (no elements):
+   * `nft -t list sets|maps table` and `list chains`, which fetch no set elements (fast at
+   * any table size). Undefined when the table does not exist.
+   */
+  async listDeclarations(family: NftFamily, table: string): Promise<NftTableState | undefined> {
+    const r = await this.nft(['-t', '-f', '-'], `list sets table ${family} ${table}\nlist maps ${family}\nlist chains ${family}\n`)
+    if (r.code !== 0) {
+      if (classifyNftError(r.stderr) === 'notFound') return undefined
+      throw new NftError(classifyNftError(r.stderr), `nft list sets/maps/chains ${family} ${table}: ${r.stderr.trim()}`, r.stderr)
+    }
+    // one `table F NAME { … }` block per table and command: keep ours, merged
+    const state: NftTableState = { chains: new Map(), sets: new Map() }
+    const head = `table ${family} ${table} {`
+    for (const block of r.stdout.split(/^(?=table )/m)) {
+      if (!block.startsWith(head + '\n')) continue
+      const part = parseNftList(block)
+      for (const [k, v] of part.chains) state.chains.set(k, v)
+      for (const [k, v] of part.sets) state.sets.set(k, v)
+    }
+    return state
   }
 
   async readTable(family: NftFamily, table: string): Promise<NftTableState | undefined> {

@@ -1,7 +1,7 @@
 // `netkube proxy --kubeconfig F --node-name N [--mode nftables|iptables|ipvs] [--netns NS]
 //   [--cluster-cidr 10.244.0.0/16] [--service-cidr 10.96.0.0/12] [--node-ip IP,...]
 //   [--healthz-port 10256] [--min-sync-period-ms 1000] [--full-sync-period-ms 3600000]
-//   [--nft-dispatch vmap|cascade|maps] [--nft-transport nft|netlink]`
+//   [--nft-dispatch maps|vmap|cascade] [--nft-transport netlink|nft]` (defaults: maps over netlink)
 import { hostname } from 'node:os'
 import type { Node } from '../api/types.js'
 import { findResource } from '../api/resources.js'
@@ -16,14 +16,24 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(
       'usage: netkube proxy --kubeconfig FILE --node-name NAME [--mode nftables|iptables|ipvs] [--netns NS]\n' +
         '  [--cluster-cidr CIDR] [--service-cidr CIDR] [--node-ip IP[,IP]] [--healthz-port N]\n' +
-        '  [--min-sync-period-ms MS] [--full-sync-period-ms MS] [--service-route-dev DEV] [--nft-dispatch vmap|cascade|maps]\n' +
-        '  [--nft-transport nft|netlink]\n',
+        '  [--min-sync-period-ms MS] [--full-sync-period-ms MS] [--service-route-dev DEV] [--nft-dispatch maps|vmap|cascade]\n' +
+        '  [--nft-transport netlink|nft]\n',
     )
     return 0
   }
   const mode = (flagValue(argv, 'mode') ?? 'nftables') as ProxyMode
   if (!['nftables', 'iptables', 'ipvs'].includes(mode)) {
     process.stderr.write(`proxy: unknown --mode ${mode}\n`)
+    return 2
+  }
+  const transport = flagValue(argv, 'nft-transport')
+  if (transport !== undefined && transport !== 'nft' && transport !== 'netlink') {
+    process.stderr.write(`proxy: --nft-transport must be netlink or nft, not "${transport}"\n`)
+    return 2
+  }
+  const dispatch = flagValue(argv, 'nft-dispatch')
+  if (dispatch !== undefined && !['vmap', 'cascade', 'maps'].includes(dispatch)) {
+    process.stderr.write(`proxy: --nft-dispatch must be maps, vmap or cascade, not "${dispatch}"\n`)
     return 2
   }
   const nodeName = flagValue(argv, 'node-name') ?? hostname()
@@ -55,8 +65,8 @@ export async function main(argv: string[]): Promise<number> {
     healthPort: num('healthz-port'),
     healthHost: flagValue(argv, 'healthz-bind-address'),
     serviceRouteDev: flagValue(argv, 'service-route-dev'),
-    nftDispatch: flagValue(argv, 'nft-dispatch') as 'vmap' | 'cascade' | 'maps' | undefined,
-    nftTransport: flagValue(argv, 'nft-transport') === 'netlink' ? 'netlink' : 'nft',
+    nftDispatch: dispatch as 'vmap' | 'cascade' | 'maps' | undefined,
+    nftTransport: transport as 'netlink' | 'nft' | undefined,
   })
   await new Promise<void>((resolve) => {
     const done = (): void => resolve()

@@ -1,7 +1,7 @@
 // kube-proxy for netkube. Design note:
 //   informers (Services, EndpointSlices, own Node) ─► change trackers ─► SyncRunner
 //   (coalesced, ≥ minSyncMs apart, full every fullSyncMs) ─► pure planning ─► one kernel
-//   transaction (nftables: `nft -f`; iptables: `iptables-restore --noflush`; ipvs: rendered).
+//   transaction (nftables: netlink batches, the maps layout; iptables: `iptables-restore --noflush`; ipvs: rendered).
 // Node prerequisites (sysctls, service CIDR route) are ensured first, inside the node's netns.
 // The first sync is full and replaces our table wholesale: rules left by a previous proxy
 // process are adopted (rewritten), never duplicated. See README.md for hooks and priorities.
@@ -44,16 +44,16 @@ export interface StartProxyOptions {
   /** Skip sysctls and route (tests that prepared the namespace themselves). */
   skipNodeSetup?: boolean
   /**
-   * nftables endpoint choice: 'vmap' (upstream's; default with nft), 'cascade' (no anonymous
-   * sets; default with netlink, sharded) or 'maps' (nft-maps.ts: Services as map elements in
-   * one table; with netlink an endpoint change is a few element ops whatever the table's size).
+   * nftables layout: 'maps' (default; nft-maps.ts: Services as map elements in one table, an
+   * endpoint change is a few element ops whatever the table's size), 'vmap' (upstream's
+   * per-Service chains with `numgen … vmap`) or 'cascade' (per-Service chains, no anonymous
+   * sets, sharded over tables with netlink).
    */
   nftDispatch?: 'vmap' | 'cascade' | 'maps'
   /**
-   * How nftables changes reach the kernel: 'nft' (default: every transaction through `nft -f`,
-   * one table) or 'netlink' (opt-in: batches over a kept socket, Services sharded over tables;
-   * `nft -f` only for what netlink does not carry; needs the setns addon for another netns).
-   * Not the default yet: its full syncs and restarts are slow with nft 1.0.6 (see README).
+   * How nftables changes reach the kernel: 'netlink' (default: batches over a kept socket,
+   * `nft -f` only for what netlink does not carry, i.e. base chains; for another netns it needs
+   * the setns addon, else it falls back to nft) or 'nft' (every transaction through `nft -f`).
    */
   nftTransport?: 'netlink' | 'nft'
   /** Override the nft runner (tests). */
@@ -84,9 +84,10 @@ export const NFT_SHARDS = Number(process.env.NETKUBE_PROXY_NFT_SHARDS ?? 64)
 export function makeBackend(opts: Pick<StartProxyOptions, 'mode' | 'netns' | 'clusterCIDR' | 'nodeIPs' | 'nft' | 'nftDispatch' | 'nftTransport'>): ProxyBackend {
   switch (opts.mode) {
     case 'nftables': {
-      const netlink = !opts.nft && opts.nftTransport === 'netlink' && (!opts.netns || canSetns())
+      // netlink unless told otherwise (or it cannot reach the node's namespace: no setns addon)
+      const netlink = !opts.nft && opts.nftTransport !== 'nft' && (!opts.netns || canSetns())
       const runner = opts.nft ?? (netlink ? netnsHandle(opts.netns).nftNetlink() : new NftExec(opts.netns))
-      const dispatch = opts.nftDispatch ?? (netlink ? 'cascade' : 'vmap')
+      const dispatch = opts.nftDispatch ?? 'maps'
       return new NftBackend(runner, { clusterCIDR: opts.clusterCIDR, dispatch }, {
         adopt: true,
         chunkOps: netlink ? NFT_CHUNK_OPS : undefined,

@@ -36,10 +36,14 @@ export class NftBackend implements ProxyBackend {
     ;(this.nft as { close?: () => void }).close?.()
   }
 
-  /** Our tables as the kernel holds them (undefined: the runner cannot read). */
-  private async readKernel(): Promise<Map<string, NftTableState> | undefined> {
+  /**
+   * Our tables as the kernel holds them (undefined: the runner cannot read). The maps layout's
+   * one table is read against what we would write (`all`): its rules are few and fixed, its
+   * elements many, and a reader that lists no rule never waits for nft to fetch elements.
+   */
+  private async readKernel(all: ReadonlyMap<string, Fragment>): Promise<Map<string, NftTableState> | undefined> {
     const { family, tables } = this.state
-    if (this.nft.readTables) return this.nft.readTables(family, tables)
+    if (this.nft.readTables) return this.nft.readTables(family, tables, this.state.maps ? () => this.state.reference(all) : undefined)
     if (!this.nft.readTable) return undefined
     const out = new Map<string, NftTableState>()
     for (const t of tables) {
@@ -54,7 +58,7 @@ export class NftBackend implements ProxyBackend {
     if (input.full) {
       const all = new Map<string, Fragment>()
       for (const [key, ports] of input.ports) if (ports.length) all.set(key, buildFragment(ports, this.cfg))
-      const current = this.opts.adopt ? await this.readKernel() : undefined
+      const current = this.opts.adopt ? await this.readKernel(all) : undefined
       plan = this.state.planFull(all, { current, chunkOps: this.opts.chunkOps })
     } else {
       const changed = new Map<string, Fragment | undefined>()

@@ -16,7 +16,7 @@
 //
 // A sync is incremental: only the chains, sets and map elements of services that changed are
 // rewritten, diffed against the last state that the kernel accepted.
-import { NftTransaction, type NftChain, type NftSet, type NftTableState } from '../net/nft.js'
+import { NftTransaction, type NftChain, type NftReferenceLike, type NftSet, type NftTableState } from '../net/nft.js'
 import { normalizeRule } from '../net/nft-list.js'
 import { fitsMaps, mapsBase, mapsElements } from './nft-maps.js'
 import { categorize, portLabel, shortHash, type EndpointInfo, type ServicePortInfo } from './serviceport.js'
@@ -196,13 +196,14 @@ export function addServicePort(f: Fragment, sp: ServicePortInfo, cfg: ProxyNetCo
   if (!sp.clusterIP) return
   const cat = categorize(sp)
   const proto = sp.protocol
-  const svcChain = serviceChainName(sp, 'service')
-  const localChain = serviceChainName(sp, 'local')
-  const extChain = serviceChainName(sp, 'external')
   const hasExternal = sp.nodePort !== undefined || sp.externalIPs.length > 0 || sp.loadBalancerIPs.length > 0
   const rejectOrDrop = (): string => (cat.cluster.length ? 'drop' : `goto ${CHAINS.reject}`)
   const el = (map: string, key: string, value = ''): void => void f.elements.set(`${map} ${key}`, { map, key, value })
+  // before any chain name is hashed: most Services of the maps layout have no chains
   if (cfg.dispatch === 'maps' && fitsMaps(sp, cat, hasExternal)) return mapsElements(sp, cat.cluster, el)
+  const svcChain = serviceChainName(sp, 'service')
+  const localChain = serviceChainName(sp, 'local')
+  const extChain = serviceChainName(sp, 'external')
 
   const dispatch = (eps: EndpointInfo[]): string[] => {
     const rules: string[] = []
@@ -325,6 +326,13 @@ export interface FullSyncOptions {
   chunkOps?: number
 }
 
+/** What one table should hold: chains and sets by name; elements as the fragments' own maps. */
+interface Wanted {
+  chains: Map<string, string[]>
+  sets: Map<string, NftSet>
+  elements: Map<string, MapElement>[]
+}
+
 /** What one sync changes in one table, grouped so it can be emitted in a safe order. */
 interface Delta {
   delElems: MapElement[]
@@ -370,9 +378,16 @@ function emitDeltas(family: typeof NFT_FAMILY, txTable: string, deltas: Map<stri
       for (const rule of rs) cur.add({ kind: 'rule', chain: name, rule }, t)
     }
   for (const [t, d] of ds) {
-    // grouped by map so they render (and encode) as few element messages
-    const elems = [...d.addElems].sort((a, b) => (a.map < b.map ? -1 : a.map > b.map ? 1 : 0))
-    for (const e of elems) room(1).add({ kind: 'element', set: e.map, key: e.key, ...(e.value ? { value: e.value } : {}) }, t)
+    // grouped by map so they render (and encode) as few element messages (buckets, not a
+    // sort: a cold start has ~12 elements per Service)
+    const byMap = new Map<string, MapElement[]>()
+    for (const e of d.addElems) {
+      const l = byMap.get(e.map)
+      if (l) l.push(e)
+      else byMap.set(e.map, [e])
+    }
+    for (const [map] of [...byMap].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      for (const e of byMap.get(map)!) room(1).add({ kind: 'element', set: e.map, key: e.key, ...(e.value ? { value: e.value } : {}) }, t)
   }
   return txs.filter((t, i) => i < start || t.size > 0)
 }
@@ -449,13 +464,16 @@ export class NftState {
   }
 
   /** What every table should hold: base objects plus its Services' parts. */
-  private wanted(all: Map<string, Fragment>): Map<string, Fragment> {
-    const want = new Map<string, Fragment>(this.tables.map((t) => [t, emptyFragment()]))
+  private wanted(all: Map<string, Fragment>): Map<string, Wanted> {
+    const want = new Map<string, Wanted>(this.tables.map((t) => [t, { chains: new Map(), sets: new Map(), elements: [] }]))
     for (const [key, f] of all) {
       const w = want.get(this.tableOf(key))!
       for (const [n, rs] of f.chains) w.chains.set(n, rs)
       for (const [n, st] of f.sets) w.sets.set(n, st)
-      for (const [k, e] of f.elements) want.get(this.elemTable(key, e))!.elements.set(k, e)
+      // one table: the fragment's own element map, not copied (~12 elements per Service)
+      if (this.shards === 0) {
+        if (f.elements.size) w.elements.push(f.elements)
+      } else for (const [k, e] of f.elements) want.get(this.elemTable(key, e))!.elements.push(new Map([[k, e]]))
     }
     return want
   }
@@ -506,7 +524,7 @@ export class NftState {
         d.newChains.push(name)
         d.writeChains.push([name, rs])
       }
-      d.addElems.push(...w.elements.values())
+      for (const m of w.elements) for (const e of m.values()) d.addElems.push(e)
     }
     let txs: NftTransaction[]
     if (opts.chunkOps === undefined) txs = emitDeltas(this.family, this.table, deltas, Infinity, [head])
@@ -599,6 +617,22 @@ export class NftState {
     }
   }
 
+  /** Chains, declarations and rules (in order) the one-table layout writes for `all` (readers compare with it). */
+  reference(all: ReadonlyMap<string, Fragment>): NftReferenceLike {
+    const base = baseObjects('single', this.maps)
+    const chains: NftChain[] = [...base.chains]
+    const sets: NftSet[] = [...base.maps]
+    const rules: [string, string][] = [...base.rules]
+    for (const f of all.values()) {
+      for (const s of f.sets.values()) sets.push(s)
+      for (const [name, rs] of f.chains) {
+        chains.push({ kind: 'chain', name })
+        for (const r of rs) rules.push([name, r])
+      }
+    }
+    return { chains, sets, rules }
+  }
+
   fragment(key: string): Fragment | undefined {
     return this.fragments.get(key)
   }
@@ -626,22 +660,38 @@ function baseMatches(cur: NftTableState, layout: BaseLayout, maps?: MapsLayout):
 const sameValue = (a: string, b: string): boolean => a === b || normalizeRule(a) === normalizeRule(b)
 
 /** Everything the kernel's table holds beyond or unlike `want` (its base objects already match). */
-function adoptDelta(cur: NftTableState, want: Fragment, layout: BaseLayout, maps?: MapsLayout): Delta {
+function adoptDelta(cur: NftTableState, want: Wanted, layout: BaseLayout, maps?: MapsLayout): Delta {
   const d = emptyDelta()
   const base = baseObjects(layout, maps)
   const baseChains = new Set(base.chains.map((c) => c.name))
   const baseMaps = new Set(base.maps.map((m) => m.name))
-  for (const map of baseMaps) {
-    const have = cur.sets.get(map)!.elements
-    for (const [key, value] of have) {
-      const w = want.elements.get(`${map} ${key}`)
-      if (!w || !sameValue(w.value, value ?? '')) d.delElems.push({ map, key, value: value ?? '' })
+  // Wanted elements the kernel lacks (or holds with another value), counting the ones it
+  // has: a map whose kernel elements were all matched holds nothing stale, so the common
+  // restart costs one lookup per wanted element and no pass over the kernel's side.
+  const matched = new Map<string, number>()
+  let lastMap = ''
+  let have: Map<string, string | undefined> | undefined
+  for (const m of want.elements)
+    for (const e of m.values()) {
+      if (e.map !== lastMap) {
+        lastMap = e.map
+        have = cur.sets.get(e.map)?.elements
+      }
+      const v = have?.get(e.key)
+      // a set element has no value: presence is all
+      if (v === undefined ? !have?.has(e.key) || e.value !== '' : !sameValue(v, e.value)) d.addElems.push(e)
+      else matched.set(e.map, (matched.get(e.map) ?? 0) + 1)
     }
-  }
-  for (const e of want.elements.values()) {
-    const have = cur.sets.get(e.map)?.elements
-    // a set element has no value: presence is all
-    if (!have?.has(e.key) || !sameValue(have.get(e.key) ?? '', e.value)) d.addElems.push(e)
+  for (const map of baseMaps) {
+    const kernel = cur.sets.get(map)!.elements
+    if (!kernel.size || matched.get(map) === kernel.size) continue
+    // something stale (or a key wanted twice): compare this map key by key
+    const wanted = new Map<string, string>()
+    for (const m of want.elements) for (const e of m.values()) if (e.map === map) wanted.set(e.key, e.value)
+    for (const [key, value] of kernel) {
+      const w = wanted.get(key)
+      if (w === undefined || !sameValue(w, value ?? '')) d.delElems.push({ map, key, value: value ?? '' })
+    }
   }
   // sets: stale or redeclared ones go (chains using a redeclared set are rewritten)
   const recreated = new Set<string>()

@@ -100,6 +100,31 @@ t.test('proxy rules vs the API', async (t) => {
   t.same(proxyDiff('n1', withLb, expectedServices(services, slices), lbKeys), [], 'a LoadBalancer address of the Service is allowed')
 })
 
+// The maps layout (the default), shaped as `nft -j list table` prints it: a key in
+// endpoints-N routes to slot-0 … slot-(N-1); per-Service chains (affinity) still via service-ips.
+const mapsDoc = {
+  nftables: [
+    { set: { name: 'endpoints-2', elem: [{ concat: ['10.96.5.5', 'tcp', 80] }] } },
+    { set: { name: 'endpoints-1', elem: [{ concat: ['10.96.0.1', 'tcp', 443] }] } },
+    { set: { name: 'cluster-ips', elem: [{ concat: ['10.96.5.5', 'tcp', 80] }, { concat: ['10.96.0.1', 'tcp', 443] }] } },
+    { map: { name: 'slot-0', elem: [[{ concat: ['10.96.5.5', 'tcp', 80] }, { concat: ['10.244.2.2', 8080] }], [{ concat: ['10.96.0.1', 'tcp', 443] }, { concat: ['192.168.56.10', 6443] }]] } },
+    { map: { name: 'slot-1', elem: [[{ concat: ['10.96.5.5', 'tcp', 80] }, { concat: ['10.244.1.2', 8080] }], [{ concat: ['10.96.9.9', 'tcp', 80] }, { concat: ['10.244.7.7', 8080] }]] } },
+    { map: { name: 'service-ips', elem: [] } },
+    { map: { name: 'no-endpoint-services', elem: [[{ concat: ['10.96.0.10', 'udp', 53] }, { goto: { target: 'reject-chain' } }]] } },
+  ],
+}
+
+t.test('proxy rules vs the API: the maps layout', async (t) => {
+  const view = proxyViewFromNftJson(mapsDoc)
+  // a slot beyond a key's N (10.96.9.9 in slot-1 only, in no endpoints-N) routes nothing
+  t.same([...view.services], [['10.96.5.5 tcp 80', ['10.244.1.2:8080', '10.244.2.2:8080']], ['10.96.0.1 tcp 443', ['192.168.56.10:6443']]])
+  t.same([...view.noEndpoints], ['10.96.0.10 udp 53'])
+  const slices = [slice('ns', 'web', [{ name: 'http', port: 8080, protocol: 'TCP' }], [['10.244.1.2', true], ['10.244.2.2', true]]), slice('default', 'kubernetes', [{ name: 'https', port: 6443 }], [['192.168.56.10', true]])]
+  t.same(proxyDiff('n1', view, expectedServices(services, slices)), [], 'converged')
+  const fewer = [slice('ns', 'web', [{ name: 'http', port: 8080, protocol: 'TCP' }], [['10.244.1.2', true]]), slices[1]!]
+  t.same(proxyDiff('n1', view, expectedServices(services, fewer)), ['n1: 10.96.5.5 tcp 80 routes to 10.244.1.2:8080,10.244.2.2:8080, the API says 10.244.1.2:8080'], 'a removed endpoint still in a slot is flagged')
+})
+
 const pod = (name: string, node: string, ip: string | undefined, uid: string, phase = 'Running'): Pod =>
   ({ metadata: { name, uid }, spec: { nodeName: node, containers: [] }, status: { phase, ...(ip ? { podIP: ip } : {}) } }) as Pod
 

@@ -82,7 +82,10 @@ async function nodeCounts(lab: Lab, nodeName: string): Promise<NodeCounts> {
     bridgePorts,
     ipamFiles: nodeIpamFiles(lab.state.stateDir, node).sort(),
     nftTables: tables,
-    proxyRules: proxy.split('\n').filter((l) => /^\s+(ip |meta |numgen |goto |jump |dnat |masquerade|reject|ct |fib |update |tcp |udp )/.test(l)).length,
+    // rules plus set/map elements (the maps layout holds Services as elements)
+    proxyRules:
+      proxy.split('\n').filter((l) => /^\s+(ip |meta |numgen |goto |jump |dnat |masquerade|reject|ct |fib |update |tcp |udp )/.test(l)).length +
+      [...proxy.matchAll(/elements = \{([^}]*)\}/g)].reduce((a, m) => a + m[1]!.split(',').filter((x) => x.trim() && !x.includes('expires')).length, 0),
     overlay: {
       fdb: await lines('bridge', ['fdb', 'show', 'dev', 'flannel.1']),
       routes: await lines('ip', ['route', 'show', 'dev', 'flannel.1']),

@@ -217,7 +217,10 @@ t.test('services and DNS in a 3-node lab', async (t) => {
     const node3 = lab.state.plan.nodes[2]!
     const ruleCount = async (): Promise<number> => {
       const out = await run('ip', ['netns', 'exec', node3.netns, 'nft', 'list', 'ruleset'], { allowFailure: true })
-      return out.stdout.split('\n').filter((l) => /^\s+(ip |meta |numgen |goto |jump |dnat |masquerade|reject|ct |fib |update |tcp |udp )/.test(l)).length
+      // rules, and (the maps layout holds Services as elements) set and map elements
+      const rules = out.stdout.split('\n').filter((l) => /^\s+(ip |meta |numgen |goto |jump |dnat |masquerade|reject|ct |fib |update |tcp |udp )/.test(l)).length
+      const elements = [...out.stdout.matchAll(/elements = \{([^}]*)\}/g)].reduce((a, m) => a + m[1]!.split(',').filter((x) => x.trim() && !x.includes('expires')).length, 0)
+      return rules + elements
     }
     await waitUntil('rules settled', async () => (await ruleCount()) > 0)
     await new Promise((r) => setTimeout(r, 2000))
@@ -230,7 +233,7 @@ t.test('services and DNS in a 3-node lab', async (t) => {
     const names = (await webPods()).map((p) => p.metadata.name!)
     const ok = await loop('http://web/hostname', 10)
     t.ok(ok.every((r) => r.ok && names.includes(r.body!)), `the service's pods answer from node3 after the agent restart: ${show(ok)}`)
-    t.equal(await ruleCount(), rulesBefore, `same number of rules after the restart (${rulesBefore}): adopted, not duplicated`)
+    t.equal(await ruleCount(), rulesBefore, `same number of rules and elements after the restart (${rulesBefore}): adopted, not duplicated`)
 
     const dnsPod = (await lab.client.resource<Pod>(res('pods'), 'kube-system').list({ labelSelector: 'k8s-app=kube-dns' })).items.find(ready)!
     const dnsNs = lab.podNetns(dnsPod)

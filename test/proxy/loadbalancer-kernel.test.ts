@@ -52,6 +52,12 @@ const lbSlice = (name: string) => slice(name, [{ ip: topo.pods[0]!.ip }], { port
 const MODES: { name: string; make: () => ProxyBackend; cleanup: string[][] }[] = [
   { name: 'nftables (nft -f)', make: () => new NftBackend(new NftExec(topo.node), { clusterCIDR: topo.clusterCIDR }), cleanup: [['nft', 'delete', 'table', 'ip', NFT_TABLE]] },
   {
+    // the default layout: plain LB Services are elements; Local and source ranges keep chains
+    name: 'nftables (maps, netlink)',
+    make: () => new NftBackend(new NftNetlinkRunner(topo.node), { clusterCIDR: topo.clusterCIDR, dispatch: 'maps' }, { adopt: true, chunkOps: 50 }),
+    cleanup: [['nft', 'delete', 'table', 'ip', NFT_TABLE]],
+  },
+  {
     name: 'nftables (netlink, sharded)',
     make: () => new NftBackend(new NftNetlinkRunner(topo.node), { clusterCIDR: topo.clusterCIDR, dispatch: 'cascade' }, { adopt: true, chunkOps: 50, shards: 2 }),
     cleanup: [0, 1, 2].map((i) => ['nft', 'delete', 'table', 'ip', i === 0 ? NFT_TABLE : `${NFT_TABLE}-${i - 1}`]),

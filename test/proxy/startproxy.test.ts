@@ -30,13 +30,17 @@ t.test('informers drive syncs: create, scale down, delete; /healthz and /metrics
   const proxy = await startProxy({ ...NODE_PROXY, client, netns: 'not-used-with-fake-nft', nft, healthPort: 0 })
   t.teardown(() => proxy.stop())
   const dump = (): string => nft.dump('ip', NFT_TABLE) ?? ''
-  t.match(dump(), /numgen random mod 2 vmap/, 'first sync programmed both endpoints')
+  // the default layout (maps): the Service is elements, two endpoints → endpoints-2 and slots 0, 1
+  t.match(dump(), /set endpoints-2\n(?:  .*\n)*?  10\.96\.0\.20 \. tcp \. \d+\n/, 'first sync programmed the Service with two endpoints')
+  t.match(dump(), /map slot-1\n(?:  .*\n)*?  10\.96\.0\.20 \. tcp \. \d+ : 10\.244\.1\.1[12] \. \d+/, 'its second endpoint in slot 1')
   t.ok(nft.transactions[0]!.render().includes('delete table ip netkube-proxy'), 'first sync is full')
 
   const cur = await slices.get('web-abc')
   await slices.update({ ...cur, endpoints: cur.endpoints.slice(0, 1) })
   await until('scale-down programmed', () => !dump().includes('10.244.1.12'))
   t.notMatch(nft.lastTransaction!.render(), /delete table/, 'incremental')
+  t.notMatch(nft.lastTransaction!.render(), /add rule|add chain/, 'an endpoint change writes elements only')
+  t.match(dump(), /set endpoints-1\n(?:  .*\n)*?  10\.96\.0\.20 \. tcp/, 'one endpoint left')
 
   await services.delete('web')
   await until('service removed', () => !dump().includes('10.96.0.20'))
