@@ -108,7 +108,7 @@ export async function traceWithProbe(req: TraceRequest, ctx: TraceContext): Prom
   const table = `${PROBE_TABLE_PREFIX}${randomBytes(3).toString('hex')}`
   const sport = 40000 + (randomBytes(2).readUInt16BE() % 20000)
   const nodeAddrs = new Map<string, string[]>()
-  for (const n of ctx.nodes) nodeAddrs.set(n.name, parseAddresses(await addresses(n.netns)).map((a) => a.ip).filter((ip) => !ip.startsWith('127.')))
+  await Promise.all(ctx.nodes.map(async (n) => nodeAddrs.set(n.name, parseAddresses(await addresses(n.netns)).map((a) => a.ip).filter((ip) => !ip.startsWith('127.')))))
   const armed: Armed[] = []
   const onSignal = (): void => {
     void cleanup(armed).finally(() => process.exit(130))
@@ -116,26 +116,34 @@ export async function traceWithProbe(req: TraceRequest, ctx: TraceContext): Prom
   process.once('SIGINT', onSignal)
   process.once('SIGTERM', onSignal)
   try {
-    for (const n of ctx.nodes) {
-      const a: Armed = { node: n.name, netns: n.netns, table, out: '' }
-      armed.push(a)
-      const others = [...nodeAddrs].filter(([k]) => k !== n.name).flatMap(([, v]) => v)
-      await netnsHandle(n.netns).nft().apply(probeTable(table, { src: target.src, sport, proto: target.proto, others, clusterCIDR: ctx.clusterCIDR }))
-      a.monitor = netnsHandle(n.netns).spawn(['nft', 'monitor', 'trace'], { stdio: 'pipe' })
-      a.monitor.stdout?.setEncoding('utf8').on('data', (d: string) => (a.out += d))
-      a.monitor.on('error', () => {})
-    }
+    await Promise.all(
+      ctx.nodes.map(async (n) => {
+        const a: Armed = { node: n.name, netns: n.netns, table, out: '' }
+        armed.push(a)
+        const others = [...nodeAddrs].filter(([k]) => k !== n.name).flatMap(([, v]) => v)
+        await netnsHandle(n.netns).nft().apply(probeTable(table, { src: target.src, sport, proto: target.proto, others, clusterCIDR: ctx.clusterCIDR }))
+        a.monitor = netnsHandle(n.netns).spawn(['nft', 'monitor', 'trace'], { stdio: 'pipe' })
+        a.monitor.stdout?.setEncoding('utf8').on('data', (d: string) => (a.out += d))
+        a.monitor.on('error', () => {})
+      }),
+    )
     await sleep(400) // the monitors subscribe to the trace group before the packet leaves
     const r = await netnsHandle(target.netns).run(process.execPath, ['-e', senderScript(target.dst, target.port, sport, target.proto)], { allowFailure: true, timeoutMs: 8000 })
     await sleep(500)
     const events = armed.flatMap((a) => eventsFrom(a.node, a.out))
-    for (const a of armed) {
-      const l = await nftListTable(a.netns, 'ip', a.table)
-      for (const m of l.out.matchAll(/counter packets (\d+) bytes (\d+)/g)) if (m[1] !== '0') events.push({ node: a.node, table: a.table, chain: 'counter', line: `${a.table}: counter packets ${m[1]} bytes ${m[2]}` })
-    }
-    // follow the endpoint the packet took (its DNAT rule)
+    const listed = await Promise.all(armed.map((a) => nftListTable(a.netns, 'ip', a.table)))
+    armed.forEach((a, i) => {
+      for (const m of listed[i]!.out.matchAll(/counter packets (\d+) bytes (\d+)/g)) if (m[1] !== '0') events.push({ node: a.node, table: a.table, chain: 'counter', line: `${a.table}: counter packets ${m[1]} bytes ${m[2]}` })
+    })
+    // follow the endpoint the packet took (its DNAT rule), unless the prediction already did
     const dnat = events.map((e) => /dnat to (\d+\.\d+\.\d+\.\d+):(\d+)/.exec(e.line)).find(Boolean)
-    const followed = dnat ? await trace({ ...req, probe: false }, { ...ctx, follow: { ip: dnat[1]!, port: Number(dnat[2]) } }) : predicted
+    const predictedDnat = predicted.hops.find((h) => h.kind === 'dnat')?.candidates?.[0]
+    const same = !dnat || (predictedDnat?.ip === dnat[1] && predictedDnat?.port === Number(dnat[2]))
+    if (same && dnat) {
+      const h = predicted.hops.find((x) => x.kind === 'dnat')!
+      h.summary = h.summary.replace(/\(([^;)]*)/, '(the endpoint the probe took')
+    }
+    const followed = same ? predicted : await trace({ ...req, probe: false }, { ...ctx, follow: { ip: dnat[1]!, port: Number(dnat[2]) } })
     const m = matchEvents(followed.hops, events)
     const sender = r.stdout.trim() || r.stderr.trim()
     return { ...followed, request: req, probe: { events, matched: m.matched, mismatches: m.mismatches, sender } }

@@ -25,7 +25,9 @@ import type { Client } from '../client/interfaces.js'
 import { createClient } from '../client/rest.js'
 import { loadKubeconfig } from '../client/kubeconfig.js'
 import { resourceFor } from '../api/resources.js'
-import type { NetworkPolicy, Node, Pod, Service } from '../api/types.js'
+import type { EndpointSlice, NetworkPolicy, Node, Pod, Service } from '../api/types.js'
+import type { Ingress, IngressClass } from '../api/ingress.js'
+import { buildModel, hostMatches, matchRequest } from '../ingress/model.js'
 import { cidrContains, isIp4, parseCidr } from '../net/ip.js'
 import { readLabState } from '../lab/lab.js'
 import { NamespaceReader } from './reader.js'
@@ -79,16 +81,22 @@ interface World {
   services: Service[]
   nodes: Node[]
   policies: NetworkPolicy[]
+  ingresses: Ingress[]
+  classes: IngressClass[]
+  slices: EndpointSlice[]
 }
 
 async function readWorld(c: Client): Promise<World> {
-  const [pods, services, nodes, policies] = await Promise.all([
+  const [pods, services, nodes, policies, ingresses, classes, slices] = await Promise.all([
     c.resource<Pod>(resourceFor('pods')).list(),
     c.resource<Service>(resourceFor('services')).list(),
     c.resource<Node>(resourceFor('nodes')).list(),
     c.resource<NetworkPolicy>(resourceFor('networkpolicies')).list(),
+    c.resource<Ingress>(resourceFor('ingresses')).list(),
+    c.resource<IngressClass>(resourceFor('ingressclasses')).list(),
+    c.resource<EndpointSlice>(resourceFor('endpointslices')).list(),
   ])
-  return { pods: pods.items, services: services.items, nodes: nodes.items, policies: policies.items }
+  return { pods: pods.items, services: services.items, nodes: nodes.items, policies: policies.items, ingresses: ingresses.items, classes: classes.items, slices: slices.items }
 }
 
 export class TraceError extends Error {}
@@ -162,6 +170,11 @@ async function traceInner(req: TraceRequest, ctx: TraceContext, setPacket: (p: P
     return r
   }
   const done = (to: Endpoint, outcome: TraceOutcome): TraceResult => ({ request: req, from: src.ep, to, hops, outcome })
+  // what every node's part of the path reads, started at once (cached promises, awaited later)
+  for (const n of ctx.nodes) {
+    const r = rd(n.netns)
+    for (const p of [r.table(PROXY_TABLE.family, PROXY_TABLE.name), r.table(NETPOL_TABLE.family, NETPOL_TABLE.name), r.linkList(), r.addressList()]) p.catch(() => {})
+  }
   let l4: 'tcp' | 'udp' = req.proto ?? 'tcp'
 
   // ---- DNS and what TO names
@@ -204,6 +217,8 @@ async function traceInner(req: TraceRequest, ctx: TraceContext, setPacket: (p: P
       hops.push({ stage: 'dns', kind: 'dns-answer', summary: `${q} A → ${a.status}${a.status === 'NOERROR' ? ' (no A record)' : ''}`, detail: { query: q, server, status: a.status } })
     }
     if (!dstIP) return done({ kind: 'ip', ip: req.to }, 'unresolved')
+  } else if (w.ingresses.some((i) => i.spec?.rules?.some((r) => r.host && hostMatches(r.host, req.to.toLowerCase())))) {
+    return traceIngress(req, ctx, w, hops, src)
   } else {
     // from a node or outside: a Service in default, by name
     svc = w.services.find((s) => s.metadata.namespace === 'default' && s.metadata.name === req.to)
@@ -401,6 +416,45 @@ async function traceInner(req: TraceRequest, ctx: TraceContext, setPacket: (p: P
   }
   hops.push({ stage: 'destination', node: destNode.name, kind: 'socket', verdict: 'pass', summary: `${l4} socket ${lis.address}:${lis.port} in pod ${podKey(dstPod)} takes it`, object: lis.line })
   return done(to, 'delivered')
+}
+
+/**
+ * An Ingress host: to the address the Ingress's status publishes (the controller's
+ * LoadBalancer), the controller's routing decision (the ingress controller's own model and
+ * matcher, src/ingress/model.ts), then a second leg from the controller pod to the backend
+ * endpoint it picks.
+ */
+async function traceIngress(req: TraceRequest, ctx: TraceContext, w: World, hops: Hop[], src: Source): Promise<TraceResult> {
+  const host = req.to.toLowerCase()
+  const ing = w.ingresses.find((i) => i.spec?.rules?.some((r) => r.host && hostMatches(r.host, host)))!
+  const lb = ing.status?.loadBalancer?.ingress?.find((i) => i.ip)?.ip
+  const to: Endpoint = { kind: 'ip', ip: lb ?? host }
+  if (!lb) {
+    hops.push({ stage: 'source', kind: 'ingress', summary: `Ingress ${ing.metadata.namespace}/${ing.metadata.name} has host ${host} but no address in its status yet` })
+    return { request: req, from: src.ep, to, hops, outcome: 'unresolved' }
+  }
+  const port = req.port ?? 80
+  const first = await traceInner({ from: req.from, to: lb, port, proto: 'tcp' }, ctx, () => {})
+  hops.push(...first.hops)
+  if (first.outcome !== 'delivered') return { request: req, from: src.ep, to: first.to, hops, outcome: first.outcome }
+  const { model } = buildModel({ ingresses: w.ingresses, classes: w.classes, services: w.services, slices: w.slices, secrets: [] })
+  const m = matchRequest(model, host, '/')
+  const backend = m.backend ? model.backends[m.backend] : undefined
+  const proxyPod = hops.filter((h) => h.kind === 'socket').map((h) => /in pod (\S+)/.exec(h.summary)?.[1]).pop()
+  const ep = backend?.endpoints[0]
+  hops.push({
+    stage: 'destination',
+    kind: 'ingress',
+    summary: m.route
+      ? `ingress proxy ${proxyPod ?? ''}: Host ${host} path / → route ${m.route.host || '*'}${m.route.path || '/'} (${m.route.pathType}) of Ingress ${m.route.ingress} → backend ${m.backend} (${backend?.endpoints.map((e) => `${e.ip}:${e.port}`).join(', ') || 'no endpoints'})`
+      : `ingress proxy: Host ${host} matches no rule${m.backend ? `; default backend ${m.backend}` : ': 404'}`,
+    object: m.route ? JSON.stringify(m.route) : undefined,
+    ...(backend ? { candidates: backend.endpoints.map((e) => ({ ip: e.ip, port: e.port, probability: 1 / backend.endpoints.length })) } : {}),
+  })
+  if (!ep || !proxyPod) return { request: req, from: src.ep, to: first.to, hops, outcome: ep ? 'unknown' : 'rejected' }
+  const second = await traceInner({ from: proxyPod, to: ep.ip, port: ep.port, proto: 'tcp' }, ctx, () => {})
+  hops.push(...second.hops.map((h) => ({ ...h, detail: { ...h.detail, leg: 'ingress→backend' } })))
+  return { request: req, from: src.ep, to: second.to, hops, outcome: second.outcome }
 }
 
 function choose(eps: EndpointChoice[], w: World, node: string, follow?: { ip: string; port: number }): { ep: EndpointChoice; why: string } {
