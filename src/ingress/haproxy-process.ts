@@ -62,6 +62,26 @@ export function runtimeErrors(answer: string): string[] {
     .filter((l) => l !== '' && !/changed from|^no need to change/i.test(l))
 }
 
+/**
+ * Whether the master's log (from before a SIGUSR2 on) says it refused this reload: the ALERTs
+ * between this reload's "Reloading HAProxy" and its final "Loading failure!", or undefined while
+ * that is not (yet) written. Only this reload's own lines count: the master writes a refusal over
+ * several lines, and under load the tail of the previous one can land after the next SIGUSR2's
+ * log offset (an "Error(s) found" line of the previous refusal made a good reload look refused).
+ */
+export function reloadRefusal(log: string): string | undefined {
+  const start = log.lastIndexOf('Reloading HAProxy')
+  if (start < 0) return undefined
+  const mine = log.slice(start)
+  const end = mine.indexOf('Loading failure!')
+  if (end < 0) return undefined
+  const alerts = mine
+    .slice(0, end)
+    .split('\n')
+    .filter((l) => l.includes('[ALERT]'))
+  return alerts.slice(0, 5).join('; ') || 'haproxy refused the config (no ALERT lines)'
+}
+
 export async function checkConfig(path: string, bin = HAPROXY_BIN): Promise<string | undefined> {
   const r = await run(bin, ['-c', '-f', path], { allowFailure: true, timeoutMs: 20_000 })
   if (r.code === 0) return undefined
@@ -180,10 +200,8 @@ export class HaproxyProcess {
         this.reloads++
         return undefined
       }
-      const alerts = this.logSince(logFrom)
-        .split('\n')
-        .filter((l) => l.includes('[ALERT]'))
-      if (alerts.some((l) => /Fatal errors|Error\(s\) found|Loading failure/.test(l))) return alerts.slice(0, 5).join('; ')
+      const refused = reloadRefusal(this.logSince(logFrom))
+      if (refused !== undefined) return refused
       if (!this.running()) throw new Error(`haproxy exited during a reload: ${this.logTail()}`)
       if (Date.now() > deadline) return `no new worker ${timeoutMs} ms after the reload: ${this.logTail()}`
       await new Promise((r) => setTimeout(r, 10))

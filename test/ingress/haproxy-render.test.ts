@@ -5,6 +5,7 @@
 import t from 'tap'
 import { assignSlots, backendName, drainCommands, renderHaproxy, renderShape, runtimeCommands, assignAll, type HaproxyOptions } from '../../src/ingress/haproxy.js'
 import { planApply } from '../../src/ingress/dataplane.js'
+import { reloadRefusal } from '../../src/ingress/haproxy-process.js'
 import type { RoutingModel } from '../../src/ingress/model.js'
 
 const ep = (n: number) => ({ ip: `10.1.0.${n}`, port: 8080 })
@@ -108,4 +109,22 @@ t.test('plans: scale within the slots is runtime-only; a new host or cert reload
   newBackend.backends['default/new:80'] = { key: 'default/new:80', namespace: 'default', service: 'new', endpoints: [ep(7)] }
   t.equal(planApply(scaled.next, newBackend, O).kind, 'reload', 'a new backend changes the shape')
   t.equal(renderShape(model([1]), assignAll(model([1]), {}, 4), O), renderShape(model([3]), assignAll(model([3]), {}, 4), O), 'the shape ignores addresses')
+})
+
+t.test('reload outcome from the master log: only this reload’s own, complete refusal counts', async (t) => {
+  const m = '[NOTICE]   (9) : Reloading HAProxy\n[NOTICE]   (9) : haproxy version is 2.6.12\n'
+  const refusal = "[ALERT]    (9) : config : parsing [h.cfg:3] : 'nbthread' value must be between 1 and 64 (was 0)\n[ALERT]    (9) : config : Error(s) found in configuration file : h.cfg\n[ALERT]    (9) : config : Fatal errors found in configuration.\n[WARNING]  (9) : Loading failure!\n"
+  const rows: [string, string, RegExp | undefined][] = [
+    ['nothing written yet', '', undefined],
+    // The flake: the tail of the previous refusal lands after this reload's log offset.
+    ['the previous refusal’s late lines, this reload not started', '[ALERT]    (9) : config : Fatal errors found in configuration.\n[WARNING]  (9) : Loading failure!\n', undefined],
+    ['the previous refusal’s late lines, then this reload in progress', `[ALERT]    (9) : config : Fatal errors found in configuration.\n[WARNING]  (9) : Loading failure!\n${m}`, undefined],
+    ['this reload refused, but only half written', m + refusal.split('\n').slice(0, 2).join('\n'), undefined],
+    ['this reload refused', m + refusal, /nbthread.*; .*Error\(s\) found.*; .*Fatal errors/],
+  ]
+  for (const [name, log, want] of rows) {
+    const got = reloadRefusal(log)
+    if (want) t.match(got, want, name)
+    else t.equal(got, undefined, name)
+  }
 })
