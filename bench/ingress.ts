@@ -20,6 +20,7 @@ import { buildModel, type ModelInput } from '../src/ingress/model.js'
 import { netnsHandle } from '../src/net/door.js'
 import { createNetns, deleteNetns } from '../src/net/netns.js'
 import { run, type ChildProcess } from '../src/util/exec.js'
+import { procCpuTicks, processTree } from '../src/util/proc.js'
 
 const SECONDS = Number(process.env.BENCH_INGRESS_SECONDS ?? 8)
 const CONNS = Number(process.env.BENCH_INGRESS_CONNS ?? 50)
@@ -33,6 +34,8 @@ interface WrkResult {
   p50: number
   p99: number
   errors: number
+  /** CPU time per request (µs, user + system) of the proxy, the backends and wrk during the run. */
+  cpu?: { proxy: number; backends: number; wrk: number }
 }
 
 function ms(s: string): number {
@@ -146,10 +149,24 @@ http { access_log off;
       await new Promise((r) => setTimeout(r, 100))
     }
 
-    const wrk = async (url: string, host?: string): Promise<WrkResult> => {
+    // CPU per request, not only req/s: on a shared machine the load swings between two runs, but
+    // the CPU each side spends per request is what decides who wins once the cores are full.
+    const treeTicks = (pid: number | undefined): number => (pid === undefined ? 0 : processTree(pid).reduce((t, p) => t + procCpuTicks(p), 0))
+    /** This process's waited-for children (wrk ends within the run, its ticks land here). */
+    const childTicks = (): number => {
+      const st = readFileSync('/proc/self/stat', 'utf8')
+      const f = st.slice(st.lastIndexOf(')') + 2).split(' ')
+      return Number(f[13]) + Number(f[14])
+    }
+    const wrk = async (url: string, proxyPid: number | undefined, host?: string): Promise<WrkResult> => {
       const args = ['-t', String(THREADS), '-c', String(CONNS), '-d', `${SECONDS}s`, '--latency', ...(host ? ['-H', `Host: ${host}`] : []), url]
+      const before = [treeTicks(proxyPid), treeTicks(procs[0]!.pid), childTicks()]
       const r = await h.run('wrk', args, { etc: 'netns', timeoutMs: (SECONDS + 30) * 1000 })
-      return parseWrk(r.stdout)
+      const after = [treeTicks(proxyPid), treeTicks(procs[0]!.pid), childTicks()]
+      const res = parseWrk(r.stdout)
+      // ticks are 10 ms; µs per request
+      const per = (i: number): number => ((after[i]! - before[i]!) * 10_000) / (res.rps * SECONDS)
+      return { ...res, cpu: { proxy: per(0), backends: per(1), wrk: per(2) } }
     }
     const rows: [string, string, WrkResult][] = []
     const ratios: Record<string, number> = {}
@@ -157,8 +174,8 @@ http { access_log off;
     // its load swings more between two 8 s runs than the proxies differ.
     const med = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
     for (const [mode, ours, theirs] of [
-      ['HTTP', () => wrk(`http://${IP}:80/`, 'plain.example.com'), () => wrk(`http://${IP}:8080/`, 'a.example.com')],
-      ['TLS', () => wrk('https://a.example.com:443/'), () => wrk('https://a.example.com:8443/')],
+      ['HTTP', () => wrk(`http://${IP}:80/`, dp!.proc.pid, 'plain.example.com'), () => wrk(`http://${IP}:8080/`, procs[1]!.pid, 'a.example.com')],
+      ['TLS', () => wrk('https://a.example.com:443/', dp!.proc.pid), () => wrk('https://a.example.com:8443/', procs[1]!.pid)],
     ] as const) {
       const a: WrkResult[] = []
       const b: WrkResult[] = []
@@ -171,19 +188,20 @@ http { access_log off;
           a.push(await ours())
         }
       }
-      const m = (rs: WrkResult[]): WrkResult => ({ rps: med(rs.map((r) => r.rps)), p50: med(rs.map((r) => r.p50)), p99: med(rs.map((r) => r.p99)), errors: rs.reduce((x, r) => x + r.errors, 0) })
+      const m = (rs: WrkResult[]): WrkResult => ({ rps: med(rs.map((r) => r.rps)), p50: med(rs.map((r) => r.p50)), p99: med(rs.map((r) => r.p99)), errors: rs.reduce((x, r) => x + r.errors, 0), cpu: { proxy: med(rs.map((r) => r.cpu?.proxy ?? NaN)), backends: med(rs.map((r) => r.cpu?.backends ?? NaN)), wrk: med(rs.map((r) => r.cpu?.wrk ?? NaN)) } })
       rows.push([mode, 'netkube (HAProxy)', m(a)], [mode, 'nginx by hand', m(b)])
       for (let round = 0; round < ROUNDS; round++) {
         const [x, y] = [a[round]!, b[round]!]
-        console.log(`${mode} round ${round + 1}: netkube ${x.rps.toFixed(0)} req/s p99 ${x.p99.toFixed(2)} ms | nginx ${y.rps.toFixed(0)} req/s p99 ${y.p99.toFixed(2)} ms | ratio ${(x.rps / y.rps).toFixed(2)}x`)
+        const cpu = (r: WrkResult): string => (r.cpu ? `cpu/req proxy ${r.cpu.proxy.toFixed(0)} µs, backends ${r.cpu.backends.toFixed(0)} µs, wrk ${r.cpu.wrk.toFixed(0)} µs` : '')
+        console.log(`${mode} round ${round + 1}: netkube ${x.rps.toFixed(0)} req/s p99 ${x.p99.toFixed(2)} ms ${cpu(x)} | nginx ${y.rps.toFixed(0)} req/s p99 ${y.p99.toFixed(2)} ms ${cpu(y)} | ratio ${(x.rps / y.rps).toFixed(2)}x`)
       }
       ratios[mode] = med(a.map((x, i) => x.rps / b[i]!.rps))
     }
     const fmt = (n: number, d = 2): string => (Number.isFinite(n) ? n.toFixed(d) : 'n/a')
     console.log(`\nbench:ingress — wrk -t${THREADS} -c${CONNS} -d${SECONDS}s, median of ${ROUNDS} rounds, one namespace, 3 backends (nginx "ok"), loadavg ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`)
-    console.log('| mode | proxy | req/s | p50 ms | p99 ms | errors |')
-    console.log('|---|---|---:|---:|---:|---:|')
-    for (const [mode, who, r] of rows) console.log(`| ${mode} | ${who} | ${fmt(r.rps, 0)} | ${fmt(r.p50)} | ${fmt(r.p99)} | ${r.errors} |`)
+    console.log('| mode | proxy | req/s | p50 ms | p99 ms | errors | CPU µs/req: proxy | backends | wrk |')
+    console.log('|---|---|---:|---:|---:|---:|---:|---:|---:|')
+    for (const [mode, who, r] of rows) console.log(`| ${mode} | ${who} | ${fmt(r.rps, 0)} | ${fmt(r.p50)} | ${fmt(r.p99)} | ${r.errors} | ${fmt(r.cpu?.proxy ?? NaN, 0)} | ${fmt(r.cpu?.backends ?? NaN, 0)} | ${fmt(r.cpu?.wrk ?? NaN, 0)} |`)
     for (const mode of ['HTTP', 'TLS']) {
       const [a, b] = rows.filter((r) => r[0] === mode).map((r) => r[2])
       console.log(`${mode}: netkube/nginx req/s: median of per-round ratios ${fmt(ratios[mode]!)}x (of medians ${fmt(a!.rps / b!.rps)}x), p99 ${fmt(a!.p99 / b!.p99)}x (goal: ≥ 1.0x req/s at ≤ 1.0x p99)`)
