@@ -54,12 +54,12 @@ function adminSend(socketPath: string, text: string, timeoutMs: number): Promise
   })
 }
 
-/** Answers of `set server …` that are errors (the others are empty or "… changed from … to …"). */
+/** Answers of `set/add server …` that are errors (the others are empty, "… changed from … to …" or "New server registered."). */
 export function runtimeErrors(answer: string): string[] {
   return answer
     .split('\n')
     .map((l) => l.trim())
-    .filter((l) => l !== '' && !/changed from|^no need to change/i.test(l))
+    .filter((l) => l !== '' && !/changed from|^no need to change|^New server registered\.$/i.test(l))
 }
 
 /**

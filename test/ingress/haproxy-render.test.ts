@@ -96,7 +96,19 @@ t.test('plans: scale within the slots is runtime-only; a new host or cert reload
   t.equal(scaled.kind, 'runtime')
   t.same(scaled.kind === 'runtime' && scaled.ops.map((o) => (o.kind === 'server' ? o.cmd : o.kind)), ['set server be_default_web_80/s3 addr 10.1.0.3 port 8080', 'set server be_default_web_80/s3 state ready', 'set server be_default_web_80/s4 addr 10.1.0.4 port 8080', 'set server be_default_web_80/s4 state ready'])
   t.equal(planApply(scaled.next, model([1, 2, 3, 4]), O).kind, 'none')
-  t.equal(planApply(scaled.next, model([1, 2, 3, 4, 5]), O).kind, 'reload', 'past the slots')
+  // Past the slots: dynamic servers (add server, in maintenance, health checks on), then filled.
+  const grown = planApply(scaled.next, model([1, 2, 3, 4, 5]), O)
+  const opts = 'check inter 2s fastinter 500ms downinter 1s rise 2 fall 2 observe layer4 error-limit 1 on-error mark-down'
+  const added = (k: number): string[] => [`add server be_default_web_80/s${k} 127.0.0.1:1 ${opts}`, `enable health be_default_web_80/s${k}`]
+  t.same(grown.kind === 'runtime' && grown.ops.map((o) => (o.kind === 'server' ? o.cmd : o.kind)), [...added(5), 'set server be_default_web_80/s5 addr 10.1.0.5 port 8080', 'set server be_default_web_80/s5 state ready', ...added(6), ...added(7), ...added(8)], 'past the slots: 4 dynamic servers, no reload')
+  t.same([grown.next.configured['be_default_web_80'], grown.next.present['be_default_web_80']], [4, 8])
+  t.equal(planApply(grown.next, model([1, 2, 3, 4, 5]), O).kind, 'none')
+  // Back to 1 endpoint: 4 slots again; the dynamic s5 goes to maintenance (the servers stay).
+  const shrunk = planApply(grown.next, model([1]), O)
+  t.same(shrunk.kind === 'runtime' && shrunk.ops.map((o) => (o.kind === 'server' ? o.cmd : o.kind)), ['set server be_default_web_80/s2 state maint', 'set server be_default_web_80/s3 state maint', 'set server be_default_web_80/s4 state maint', 'set server be_default_web_80/s5 state maint'])
+  const regrown = planApply(shrunk.next, model([1, 2, 3, 4, 5, 6]), O)
+  t.notMatch(regrown.kind === 'runtime' ? regrown.ops.map((o) => (o.kind === 'server' ? o.cmd : '')).join('\n') : 'not runtime', /add server/, 'growing again reuses the servers already added')
+  t.equal(regrown.kind === 'reload' ? '' : regrown.next.present['be_default_web_80'], 8)
   const newCert = model([1, 2, 3, 4])
   newCert.certs[0]!.pem = 'PEM2'
   const certPlan = planApply(scaled.next, newCert, O)
