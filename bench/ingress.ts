@@ -7,7 +7,9 @@
 // namespace as the "outside". Then: config changes (a new Ingress host → first 200, a new
 // certificate → served), p50/p99 over 10 each (the issue asks for < 1 s), without reloads.
 // Env: BENCH_INGRESS_SECONDS (default 8), BENCH_INGRESS_CONNS (50), BENCH_INGRESS_THREADS (2),
-// BENCH_INGRESS_ROUNDS (3; medians of the rounds are printed).
+// BENCH_INGRESS_ROUNDS (3; medians of the rounds are printed), BENCH_INGRESS_FEATURES=1: also the
+// cost of each feature of the rendered config (the same config with one feature taken out, in a
+// second HAProxy, HTTP, alternating with nginx), as req/s and proxy CPU per request.
 import { randomBytes } from 'node:crypto'
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -15,7 +17,7 @@ import { join } from 'node:path'
 import type { Ingress, IngressClass } from '../src/api/ingress.js'
 import type { EndpointSlice, Secret, Service } from '../src/api/types.js'
 import { HaproxyDataPlane } from '../src/ingress/dataplane.js'
-import { ensureDefaultCert } from '../src/ingress/haproxy-process.js'
+import { ensureDefaultCert, HaproxyProcess } from '../src/ingress/haproxy-process.js'
 import { buildModel, type ModelInput } from '../src/ingress/model.js'
 import { netnsHandle } from '../src/net/door.js'
 import { createNetns, deleteNetns } from '../src/net/netns.js'
@@ -26,6 +28,7 @@ const SECONDS = Number(process.env.BENCH_INGRESS_SECONDS ?? 8)
 const CONNS = Number(process.env.BENCH_INGRESS_CONNS ?? 50)
 const THREADS = Number(process.env.BENCH_INGRESS_THREADS ?? 2)
 const ROUNDS = Number(process.env.BENCH_INGRESS_ROUNDS ?? 3)
+const FEATURES = process.env.BENCH_INGRESS_FEATURES === '1'
 const IP = '10.251.0.1'
 const BACKENDS = [8081, 8082, 8083]
 
@@ -207,6 +210,8 @@ http { access_log off;
       console.log(`${mode}: netkube/nginx req/s: median of per-round ratios ${fmt(ratios[mode]!)}x (of medians ${fmt(a!.rps / b!.rps)}x), p99 ${fmt(a!.p99 / b!.p99)}x (goal: ≥ 1.0x req/s at ≤ 1.0x p99)`)
     }
 
+    if (FEATURES) await featureCosts()
+
     // Config change latency: a new host, then a new certificate, from apply to served (the
     // controller adds the informer hop and a 50 ms debounce on top). Both go through the runtime
     // API (maps, ssl cert), so the reload count stays where it is.
@@ -214,6 +219,45 @@ http { access_log off;
       const v = [...xs].sort((x, y) => x - y)
       return `p50 ${fmt(v[Math.floor(v.length / 2)]!, 0)} ms, p99 ${fmt(v[Math.min(v.length - 1, Math.ceil(v.length * 0.99) - 1)]!, 0)} ms over ${v.length}`
     }
+    /**
+     * Each feature's cost: the rendered config with one feature taken out (text edits of the
+     * generated file, a bench-only HAProxy on other ports), HTTP only, each variant next to an
+     * nginx run so the ratio is from the same minute of load.
+     */
+    async function featureCosts(): Promise<void> {
+      const full = readFileSync(join(dir, 'haproxy.cfg'), 'utf8')
+        .replace(/stats socket \S+/, `stats socket ${dir}/variant.sock`)
+        .replace(`bind ${IP}:80`, `bind ${IP}:81`)
+        .replace(`bind ${IP}:443 `, `bind ${IP}:444 `)
+      const drop = (re: RegExp) => (c: string): string => c.split('\n').filter((l) => !re.test(l)).join('\n')
+      const variants: [string, (c: string) => string][] = [
+        ['full config (as rendered)', (c) => c],
+        ['without X-Request-ID (unique-id-format)', drop(/unique-id|X-Request-ID/)],
+        ['without the *. wildcard regsub', (c) => drop(/set-var\(txn\.wc\) var\(txn\.host\),regsub/)(c).replaceAll('var(txn.wc)', 'var(txn.host)')],
+        ['without option forwardfor / X-Forwarded-*', drop(/option forwardfor|X-Forwarded-/)],
+        ['without health checks (check, observe layer4)', (c) => c.replace(/default-server .*/, 'default-server inter 2s')],
+        ['without retries / retry-on / redispatch', drop(/retries|retry-on|redispatch|disable-l7-retry/)],
+        ['without routing rules (only default_backend)', (c) => drop(/http-request|use_backend/)(c).replace(/default_backend \S+/, 'default_backend be_default_web_80')],
+        ['nbthread 1 (instead of 2)', (c) => c.replace(/nbthread \d+/, 'nbthread 1')],
+      ]
+      console.log(`\nfeature costs (HTTP, wrk -t${THREADS} -c${CONNS} -d${SECONDS}s, one run each, next to an nginx run):`)
+      console.log('| config | req/s | nginx req/s (same minute) | ratio | proxy CPU µs/req | nginx CPU µs/req |')
+      console.log('|---|---:|---:|---:|---:|---:|')
+      for (const [name, edit] of variants) {
+        const cfg = join(dir, 'variant.cfg')
+        writeFileSync(cfg, edit(full))
+        const p = new HaproxyProcess({ configPath: cfg, adminSocket: join(dir, 'variant.sock'), logPath: join(dir, 'variant.log'), netns: ns })
+        await p.start()
+        try {
+          const x = await wrk(`http://${IP}:81/`, p.pid, 'plain.example.com')
+          const y = await wrk(`http://${IP}:8080/`, procs[1]!.pid, 'a.example.com')
+          console.log(`| ${name} | ${fmt(x.rps, 0)}${x.errors ? ` (${x.errors} errors)` : ''} | ${fmt(y.rps, 0)} | ${fmt(x.rps / y.rps)}x | ${fmt(x.cpu!.proxy, 0)} | ${fmt(y.cpu!.proxy, 0)} |`)
+        } finally {
+          await p.stop()
+        }
+      }
+    }
+
     const reloadsBefore = dp.proc.reloads
     const lat: number[] = []
     for (let k = 0; k < 10; k++) {
