@@ -233,7 +233,7 @@ http { access_log off;
       const variants: [string, (c: string) => string][] = [
         ['full config (as rendered)', (c) => c],
         ['without X-Request-ID (unique-id-format)', drop(/unique-id|X-Request-ID/)],
-        ['without the *. wildcard regsub', (c) => drop(/set-var\(txn\.wc\) var\(txn\.host\),regsub/)(c).replaceAll('var(txn.wc)', 'var(txn.host)')],
+        ['without the *. wildcard regsub', (c) => c.replaceAll(',regsub(^[^.]+,*)', '')],
         ['without option forwardfor / X-Forwarded-*', drop(/option forwardfor|X-Forwarded-/)],
         ['without health checks (check, observe layer4)', (c) => c.replace(/default-server .*/, 'default-server inter 2s')],
         ['without retries / retry-on / redispatch', drop(/retries|retry-on|redispatch|disable-l7-retry/)],

@@ -73,6 +73,8 @@ export const MAPS = [MAP_HOSTS, MAP_EXACT, MAP_PREFIX, MAP_TLS] as const
 const ANY_HOST = '-'
 
 const NOT_FOUND_BACKEND = 'nk_404'
+/** Converter: a host's wildcard one label up. */
+const WILDCARD = 'regsub(^[^.]+,*)'
 /**
  * Growing past the slots is a reload, and a reload closes the old worker's idle kept-alive client
  * connections: a client that sends its next request at that moment sees a reset (the lab e2e saw
@@ -248,12 +250,13 @@ export function renderHaproxy(model: RoutingModel, assignment: Assignment, o: Ha
     `  bind ${o.https} ssl crt ${o.defaultCertFile} crt-list ${o.dir}/${CRT_LIST} alpn h2,http/1.1`,
     '  unique-id-format %{+X}o%ci%cp%fi%fp%Ts%rt%pid',
     '  http-request set-var(txn.host) req.hdr(host),field(1,:),lower',
-    // The wildcard one label up: a.b.example.com → *.b.example.com
-    '  http-request set-var(txn.wc) var(txn.host),regsub(^[^.]+,*)',
     `  http-request set-var(txn.hg) var(txn.host),map_str(${map(MAP_HOSTS)})`,
-    `  http-request set-var(txn.hg) var(txn.wc),map_str(${map(MAP_HOSTS)},${ANY_HOST}) unless { var(txn.hg) -m found }`,
+    // The wildcard one label up (a.b.example.com → *.b.example.com), inline where it is needed, so
+    // the regex and a variable are spent only when the exact lookup misses / on plain HTTP
+    // (an ACL's conditions stop at the first false one).
+    `  http-request set-var(txn.hg) var(txn.host),${WILDCARD},map_str(${map(MAP_HOSTS)},${ANY_HOST}) unless { var(txn.hg) -m found }`,
     `  http-request redirect scheme https code 308 if !{ ssl_fc } { var(txn.host),map_str(${map(MAP_TLS)}) -m found }`,
-    `  http-request redirect scheme https code 308 if !{ ssl_fc } { var(txn.wc),map_str(${map(MAP_TLS)}) -m found }`,
+    `  http-request redirect scheme https code 308 if !{ ssl_fc } { var(txn.host),${WILDCARD},map_str(${map(MAP_TLS)}) -m found }`,
     '  http-request disable-l7-retry if METH_POST or { method PATCH LOCK }',
     '  http-request set-header X-Request-ID %[unique-id] unless { req.hdr(x-request-id) -m found }',
     '  http-request set-header X-Forwarded-Proto https if { ssl_fc }',

@@ -72,11 +72,10 @@ t.test('rendered maps (routing as data), redirect, cert list', async (t) => {
   })
   const routing = r.config.split('\n').filter((l) => /^\s+(use_backend|default_backend|http-request (redirect|set-var\(txn\.(hg|be|wc)\)))/.test(l))
   t.same(routing, [
-    '  http-request set-var(txn.wc) var(txn.host),regsub(^[^.]+,*)',
     '  http-request set-var(txn.hg) var(txn.host),map_str(/run/nk/hosts.map)',
-    '  http-request set-var(txn.hg) var(txn.wc),map_str(/run/nk/hosts.map,-) unless { var(txn.hg) -m found }',
+    '  http-request set-var(txn.hg) var(txn.host),regsub(^[^.]+,*),map_str(/run/nk/hosts.map,-) unless { var(txn.hg) -m found }',
     '  http-request redirect scheme https code 308 if !{ ssl_fc } { var(txn.host),map_str(/run/nk/tls-hosts.map) -m found }',
-    '  http-request redirect scheme https code 308 if !{ ssl_fc } { var(txn.wc),map_str(/run/nk/tls-hosts.map) -m found }',
+    '  http-request redirect scheme https code 308 if !{ ssl_fc } { var(txn.host),regsub(^[^.]+,*),map_str(/run/nk/tls-hosts.map) -m found }',
     '  http-request set-var(txn.be) var(txn.hg),concat(,txn.path,),map_str(/run/nk/paths-exact.map)',
     '  http-request set-var(txn.be) var(txn.hg),concat(,txn.path,/),map_beg(/run/nk/paths-prefix.map) unless { var(txn.be) -m found }',
     '  use_backend %[var(txn.be)] if { var(txn.be) -m found }',
