@@ -20,6 +20,8 @@ import type { RuntimeOp } from './haproxy.js'
 const log = logger('ingress-haproxy')
 
 export const HAPROXY_BIN = '/usr/sbin/haproxy'
+/** A reload signal the master has not acknowledged in its log after this long is sent again. */
+const RESIGNAL_MS = 500
 
 /** One runtime-API exchange: commands joined by ';', the socket answers and closes. */
 export function adminCommand(socketPath: string, cmds: readonly string[], timeoutMs = 5000): Promise<string> {
@@ -194,14 +196,23 @@ export class HaproxyProcess {
     const logFrom = this.logSize()
     this.child!.kill('SIGUSR2')
     const deadline = Date.now() + timeoutMs
+    let signalled = Date.now()
     for (;;) {
       const pid = await this.workerPid()
       if (pid !== undefined && pid !== before) {
         this.reloads++
         return undefined
       }
-      const refused = reloadRefusal(this.logSince(logFrom))
+      const log = this.logSince(logFrom)
+      const refused = reloadRefusal(log)
       if (refused !== undefined) return refused
+      // Right after a refused config the master re-executes itself into wait mode, and a SIGUSR2
+      // in that moment is lost (5 of 6 times when sent at its "Loading failure!" line): no
+      // "Reloading HAProxy" follows. Signal again until the master says it reloads.
+      if (!log.includes('Reloading HAProxy') && Date.now() - signalled >= RESIGNAL_MS) {
+        this.child?.kill('SIGUSR2')
+        signalled = Date.now()
+      }
       if (!this.running()) throw new Error(`haproxy exited during a reload: ${this.logTail()}`)
       if (Date.now() > deadline) return `no new worker ${timeoutMs} ms after the reload: ${this.logTail()}`
       await new Promise((r) => setTimeout(r, 10))
