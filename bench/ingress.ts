@@ -7,7 +7,9 @@
 // namespace as the "outside". Then: config changes (a new Ingress host → first 200, a new
 // certificate → served), p50/p99 over 10 each (the issue asks for < 1 s), without reloads.
 // Env: BENCH_INGRESS_SECONDS (default 8), BENCH_INGRESS_CONNS (50), BENCH_INGRESS_THREADS (2),
-// BENCH_INGRESS_ROUNDS (3; medians of the rounds are printed).
+// BENCH_INGRESS_ROUNDS (3; medians of the rounds are printed), BENCH_INGRESS_FEATURES=1: also the
+// cost of each feature of the rendered config (the same config with one feature taken out, in a
+// second HAProxy, HTTP, alternating with nginx), as req/s and proxy CPU per request.
 import { randomBytes } from 'node:crypto'
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -15,16 +17,18 @@ import { join } from 'node:path'
 import type { Ingress, IngressClass } from '../src/api/ingress.js'
 import type { EndpointSlice, Secret, Service } from '../src/api/types.js'
 import { HaproxyDataPlane } from '../src/ingress/dataplane.js'
-import { ensureDefaultCert } from '../src/ingress/haproxy-process.js'
+import { ensureDefaultCert, HaproxyProcess } from '../src/ingress/haproxy-process.js'
 import { buildModel, type ModelInput } from '../src/ingress/model.js'
 import { netnsHandle } from '../src/net/door.js'
 import { createNetns, deleteNetns } from '../src/net/netns.js'
 import { run, type ChildProcess } from '../src/util/exec.js'
+import { procCpuTicks, processTree } from '../src/util/proc.js'
 
 const SECONDS = Number(process.env.BENCH_INGRESS_SECONDS ?? 8)
 const CONNS = Number(process.env.BENCH_INGRESS_CONNS ?? 50)
 const THREADS = Number(process.env.BENCH_INGRESS_THREADS ?? 2)
 const ROUNDS = Number(process.env.BENCH_INGRESS_ROUNDS ?? 3)
+const FEATURES = process.env.BENCH_INGRESS_FEATURES === '1'
 const IP = '10.251.0.1'
 const BACKENDS = [8081, 8082, 8083]
 
@@ -33,6 +37,8 @@ interface WrkResult {
   p50: number
   p99: number
   errors: number
+  /** CPU time per request (µs, user + system) of the proxy, the backends and wrk during the run. */
+  cpu?: { proxy: number; backends: number; wrk: number }
 }
 
 function ms(s: string): number {
@@ -146,10 +152,24 @@ http { access_log off;
       await new Promise((r) => setTimeout(r, 100))
     }
 
-    const wrk = async (url: string, host?: string): Promise<WrkResult> => {
+    // CPU per request, not only req/s: on a shared machine the load swings between two runs, but
+    // the CPU each side spends per request is what decides who wins once the cores are full.
+    const treeTicks = (pid: number | undefined): number => (pid === undefined ? 0 : processTree(pid).reduce((t, p) => t + procCpuTicks(p), 0))
+    /** This process's waited-for children (wrk ends within the run, its ticks land here). */
+    const childTicks = (): number => {
+      const st = readFileSync('/proc/self/stat', 'utf8')
+      const f = st.slice(st.lastIndexOf(')') + 2).split(' ')
+      return Number(f[13]) + Number(f[14])
+    }
+    const wrk = async (url: string, proxyPid: number | undefined, host?: string): Promise<WrkResult> => {
       const args = ['-t', String(THREADS), '-c', String(CONNS), '-d', `${SECONDS}s`, '--latency', ...(host ? ['-H', `Host: ${host}`] : []), url]
+      const before = [treeTicks(proxyPid), treeTicks(procs[0]!.pid), childTicks()]
       const r = await h.run('wrk', args, { etc: 'netns', timeoutMs: (SECONDS + 30) * 1000 })
-      return parseWrk(r.stdout)
+      const after = [treeTicks(proxyPid), treeTicks(procs[0]!.pid), childTicks()]
+      const res = parseWrk(r.stdout)
+      // ticks are 10 ms; µs per request
+      const per = (i: number): number => ((after[i]! - before[i]!) * 10_000) / (res.rps * SECONDS)
+      return { ...res, cpu: { proxy: per(0), backends: per(1), wrk: per(2) } }
     }
     const rows: [string, string, WrkResult][] = []
     const ratios: Record<string, number> = {}
@@ -157,8 +177,8 @@ http { access_log off;
     // its load swings more between two 8 s runs than the proxies differ.
     const med = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
     for (const [mode, ours, theirs] of [
-      ['HTTP', () => wrk(`http://${IP}:80/`, 'plain.example.com'), () => wrk(`http://${IP}:8080/`, 'a.example.com')],
-      ['TLS', () => wrk('https://a.example.com:443/'), () => wrk('https://a.example.com:8443/')],
+      ['HTTP', () => wrk(`http://${IP}:80/`, dp!.proc.pid, 'plain.example.com'), () => wrk(`http://${IP}:8080/`, procs[1]!.pid, 'a.example.com')],
+      ['TLS', () => wrk('https://a.example.com:443/', dp!.proc.pid), () => wrk('https://a.example.com:8443/', procs[1]!.pid)],
     ] as const) {
       const a: WrkResult[] = []
       const b: WrkResult[] = []
@@ -171,23 +191,26 @@ http { access_log off;
           a.push(await ours())
         }
       }
-      const m = (rs: WrkResult[]): WrkResult => ({ rps: med(rs.map((r) => r.rps)), p50: med(rs.map((r) => r.p50)), p99: med(rs.map((r) => r.p99)), errors: rs.reduce((x, r) => x + r.errors, 0) })
+      const m = (rs: WrkResult[]): WrkResult => ({ rps: med(rs.map((r) => r.rps)), p50: med(rs.map((r) => r.p50)), p99: med(rs.map((r) => r.p99)), errors: rs.reduce((x, r) => x + r.errors, 0), cpu: { proxy: med(rs.map((r) => r.cpu?.proxy ?? NaN)), backends: med(rs.map((r) => r.cpu?.backends ?? NaN)), wrk: med(rs.map((r) => r.cpu?.wrk ?? NaN)) } })
       rows.push([mode, 'netkube (HAProxy)', m(a)], [mode, 'nginx by hand', m(b)])
       for (let round = 0; round < ROUNDS; round++) {
         const [x, y] = [a[round]!, b[round]!]
-        console.log(`${mode} round ${round + 1}: netkube ${x.rps.toFixed(0)} req/s p99 ${x.p99.toFixed(2)} ms | nginx ${y.rps.toFixed(0)} req/s p99 ${y.p99.toFixed(2)} ms | ratio ${(x.rps / y.rps).toFixed(2)}x`)
+        const cpu = (r: WrkResult): string => (r.cpu ? `cpu/req proxy ${r.cpu.proxy.toFixed(0)} µs, backends ${r.cpu.backends.toFixed(0)} µs, wrk ${r.cpu.wrk.toFixed(0)} µs` : '')
+        console.log(`${mode} round ${round + 1}: netkube ${x.rps.toFixed(0)} req/s p99 ${x.p99.toFixed(2)} ms ${cpu(x)} | nginx ${y.rps.toFixed(0)} req/s p99 ${y.p99.toFixed(2)} ms ${cpu(y)} | ratio ${(x.rps / y.rps).toFixed(2)}x`)
       }
       ratios[mode] = med(a.map((x, i) => x.rps / b[i]!.rps))
     }
     const fmt = (n: number, d = 2): string => (Number.isFinite(n) ? n.toFixed(d) : 'n/a')
     console.log(`\nbench:ingress — wrk -t${THREADS} -c${CONNS} -d${SECONDS}s, median of ${ROUNDS} rounds, one namespace, 3 backends (nginx "ok"), loadavg ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}`)
-    console.log('| mode | proxy | req/s | p50 ms | p99 ms | errors |')
-    console.log('|---|---|---:|---:|---:|---:|')
-    for (const [mode, who, r] of rows) console.log(`| ${mode} | ${who} | ${fmt(r.rps, 0)} | ${fmt(r.p50)} | ${fmt(r.p99)} | ${r.errors} |`)
+    console.log('| mode | proxy | req/s | p50 ms | p99 ms | errors | CPU µs/req: proxy | backends | wrk |')
+    console.log('|---|---|---:|---:|---:|---:|---:|---:|---:|')
+    for (const [mode, who, r] of rows) console.log(`| ${mode} | ${who} | ${fmt(r.rps, 0)} | ${fmt(r.p50)} | ${fmt(r.p99)} | ${r.errors} | ${fmt(r.cpu?.proxy ?? NaN, 0)} | ${fmt(r.cpu?.backends ?? NaN, 0)} | ${fmt(r.cpu?.wrk ?? NaN, 0)} |`)
     for (const mode of ['HTTP', 'TLS']) {
       const [a, b] = rows.filter((r) => r[0] === mode).map((r) => r[2])
       console.log(`${mode}: netkube/nginx req/s: median of per-round ratios ${fmt(ratios[mode]!)}x (of medians ${fmt(a!.rps / b!.rps)}x), p99 ${fmt(a!.p99 / b!.p99)}x (goal: ≥ 1.0x req/s at ≤ 1.0x p99)`)
     }
+
+    if (FEATURES) await featureCosts()
 
     // Config change latency: a new host, then a new certificate, from apply to served (the
     // controller adds the informer hop and a 50 ms debounce on top). Both go through the runtime
@@ -196,6 +219,45 @@ http { access_log off;
       const v = [...xs].sort((x, y) => x - y)
       return `p50 ${fmt(v[Math.floor(v.length / 2)]!, 0)} ms, p99 ${fmt(v[Math.min(v.length - 1, Math.ceil(v.length * 0.99) - 1)]!, 0)} ms over ${v.length}`
     }
+    /**
+     * Each feature's cost: the rendered config with one feature taken out (text edits of the
+     * generated file, a bench-only HAProxy on other ports), HTTP only, each variant next to an
+     * nginx run so the ratio is from the same minute of load.
+     */
+    async function featureCosts(): Promise<void> {
+      const full = readFileSync(join(dir, 'haproxy.cfg'), 'utf8')
+        .replace(/stats socket \S+/, `stats socket ${dir}/variant.sock`)
+        .replace(`bind ${IP}:80`, `bind ${IP}:81`)
+        .replace(`bind ${IP}:443 `, `bind ${IP}:444 `)
+      const drop = (re: RegExp) => (c: string): string => c.split('\n').filter((l) => !re.test(l)).join('\n')
+      const variants: [string, (c: string) => string][] = [
+        ['full config (as rendered)', (c) => c],
+        ['without X-Request-ID (unique-id-format)', drop(/unique-id|X-Request-ID/)],
+        ['without the *. wildcard regsub', (c) => c.replaceAll(',regsub(^[^.]+,*)', '')],
+        ['without option forwardfor / X-Forwarded-*', drop(/option forwardfor|X-Forwarded-/)],
+        ['without health checks (check, observe layer4)', (c) => c.replace(/default-server .*/, 'default-server inter 2s')],
+        ['without retries / retry-on / redispatch', drop(/retries|retry-on|redispatch|disable-l7-retry/)],
+        ['without routing rules (only default_backend)', (c) => drop(/http-request|use_backend/)(c).replace(/default_backend \S+/, 'default_backend be_default_web_80')],
+        ['nbthread 1 (instead of 2)', (c) => c.replace(/nbthread \d+/, 'nbthread 1')],
+      ]
+      console.log(`\nfeature costs (HTTP, wrk -t${THREADS} -c${CONNS} -d${SECONDS}s, one run each, next to an nginx run):`)
+      console.log('| config | req/s | nginx req/s (same minute) | ratio | proxy CPU µs/req | nginx CPU µs/req |')
+      console.log('|---|---:|---:|---:|---:|---:|')
+      for (const [name, edit] of variants) {
+        const cfg = join(dir, 'variant.cfg')
+        writeFileSync(cfg, edit(full))
+        const p = new HaproxyProcess({ configPath: cfg, adminSocket: join(dir, 'variant.sock'), logPath: join(dir, 'variant.log'), netns: ns })
+        await p.start()
+        try {
+          const x = await wrk(`http://${IP}:81/`, p.pid, 'plain.example.com')
+          const y = await wrk(`http://${IP}:8080/`, procs[1]!.pid, 'a.example.com')
+          console.log(`| ${name} | ${fmt(x.rps, 0)}${x.errors ? ` (${x.errors} errors)` : ''} | ${fmt(y.rps, 0)} | ${fmt(x.rps / y.rps)}x | ${fmt(x.cpu!.proxy, 0)} | ${fmt(y.cpu!.proxy, 0)} |`)
+        } finally {
+          await p.stop()
+        }
+      }
+    }
+
     const reloadsBefore = dp.proc.reloads
     const lat: number[] = []
     for (let k = 0; k < 10; k++) {

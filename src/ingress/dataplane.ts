@@ -1,7 +1,7 @@
 // Applying a routing model to the running HAProxy: the decision (reload or runtime commands or
 // nothing) is planApply, pure; HaproxyDataPlane carries it out and remembers the last good state.
 import { join } from 'node:path'
-import { assignAll, CERT_DIR, drainCommands, renderHaproxy, renderShape, runtimeOps, type Assignment, type HaproxyOptions, type RenderedHaproxy, type RuntimeOp } from './haproxy.js'
+import { assignAll, CERT_DIR, drainCommands, presentAfter, renderHaproxy, renderShape, runtimeOps, type Assignment, type HaproxyOptions, type RenderedHaproxy, type RuntimeOp } from './haproxy.js'
 import { HaproxyProcess, writeAtomic } from './haproxy-process.js'
 import type { RoutingModel } from './model.js'
 import { logger } from '../util/log.js'
@@ -13,6 +13,10 @@ export interface Applied {
   assignment: Assignment
   maps: RenderedHaproxy['maps']
   certs: RenderedHaproxy['certs']
+  /** Slots per backend in the loaded config (the shape is rendered with these). */
+  configured: Record<string, number>
+  /** Servers per backend in the running worker: the configured ones plus those added at run time. */
+  present: Record<string, number>
 }
 
 export type Plan =
@@ -23,10 +27,14 @@ export type Plan =
 
 export function planApply(prev: Applied | undefined, model: RoutingModel, o: HaproxyOptions): Plan {
   const assignment = assignAll(model, prev?.assignment, o.minSlots)
-  const shape = renderShape(model, assignment, o)
   const rendered = renderHaproxy(model, assignment, o)
-  const next = { shape, assignment, maps: rendered.maps, certs: rendered.certs }
-  if (!prev || prev.shape !== shape) return { kind: 'reload', rendered, next }
+  const counts = Object.fromEntries(Object.entries(assignment).map(([be, s]) => [be, s.length]))
+  // A backend the running config has keeps its slot count in the shape: more or fewer slots are
+  // dynamic servers / maintenance at run time, not a reload.
+  const kept = Object.fromEntries(Object.entries(assignment).map(([be, s]) => [be, prev?.configured[be] !== undefined ? Array.from({ length: prev.configured[be]! }, () => null) : s]))
+  const shape = renderShape(model, kept, o)
+  if (!prev || prev.shape !== shape) return { kind: 'reload', rendered, next: { shape: renderShape(model, assignment, o), assignment, maps: rendered.maps, certs: rendered.certs, configured: counts, present: counts } }
+  const next = { shape, assignment, maps: rendered.maps, certs: rendered.certs, configured: prev.configured, present: presentAfter(prev.present, assignment) }
   const ops = runtimeOps(prev, { ...rendered, assignment }, o.dir)
   return ops.length ? { kind: 'runtime', ops, rendered, next } : { kind: 'none', next }
 }

@@ -20,6 +20,8 @@ import type { RuntimeOp } from './haproxy.js'
 const log = logger('ingress-haproxy')
 
 export const HAPROXY_BIN = '/usr/sbin/haproxy'
+/** A reload signal the master has not acknowledged in its log after this long is sent again. */
+const RESIGNAL_MS = 500
 
 /** One runtime-API exchange: commands joined by ';', the socket answers and closes. */
 export function adminCommand(socketPath: string, cmds: readonly string[], timeoutMs = 5000): Promise<string> {
@@ -54,12 +56,32 @@ function adminSend(socketPath: string, text: string, timeoutMs: number): Promise
   })
 }
 
-/** Answers of `set server …` that are errors (the others are empty or "… changed from … to …"). */
+/** Answers of `set/add server …` that are errors (the others are empty, "… changed from … to …" or "New server registered."). */
 export function runtimeErrors(answer: string): string[] {
   return answer
     .split('\n')
     .map((l) => l.trim())
-    .filter((l) => l !== '' && !/changed from|^no need to change/i.test(l))
+    .filter((l) => l !== '' && !/changed from|^no need to change|^New server registered\.$/i.test(l))
+}
+
+/**
+ * Whether the master's log (from before a SIGUSR2 on) says it refused this reload: the ALERTs
+ * between this reload's "Reloading HAProxy" and its final "Loading failure!", or undefined while
+ * that is not (yet) written. Only this reload's own lines count: the master writes a refusal over
+ * several lines, and under load the tail of the previous one can land after the next SIGUSR2's
+ * log offset (an "Error(s) found" line of the previous refusal made a good reload look refused).
+ */
+export function reloadRefusal(log: string): string | undefined {
+  const start = log.lastIndexOf('Reloading HAProxy')
+  if (start < 0) return undefined
+  const mine = log.slice(start)
+  const end = mine.indexOf('Loading failure!')
+  if (end < 0) return undefined
+  const alerts = mine
+    .slice(0, end)
+    .split('\n')
+    .filter((l) => l.includes('[ALERT]'))
+  return alerts.slice(0, 5).join('; ') || 'haproxy refused the config (no ALERT lines)'
 }
 
 export async function checkConfig(path: string, bin = HAPROXY_BIN): Promise<string | undefined> {
@@ -174,16 +196,23 @@ export class HaproxyProcess {
     const logFrom = this.logSize()
     this.child!.kill('SIGUSR2')
     const deadline = Date.now() + timeoutMs
+    let signalled = Date.now()
     for (;;) {
       const pid = await this.workerPid()
       if (pid !== undefined && pid !== before) {
         this.reloads++
         return undefined
       }
-      const alerts = this.logSince(logFrom)
-        .split('\n')
-        .filter((l) => l.includes('[ALERT]'))
-      if (alerts.some((l) => /Fatal errors|Error\(s\) found|Loading failure/.test(l))) return alerts.slice(0, 5).join('; ')
+      const log = this.logSince(logFrom)
+      const refused = reloadRefusal(log)
+      if (refused !== undefined) return refused
+      // Right after a refused config the master re-executes itself into wait mode, and a SIGUSR2
+      // in that moment is lost (5 of 6 times when sent at its "Loading failure!" line): no
+      // "Reloading HAProxy" follows. Signal again until the master says it reloads.
+      if (!log.includes('Reloading HAProxy') && Date.now() - signalled >= RESIGNAL_MS) {
+        this.child?.kill('SIGUSR2')
+        signalled = Date.now()
+      }
       if (!this.running()) throw new Error(`haproxy exited during a reload: ${this.logTail()}`)
       if (Date.now() > deadline) return `no new worker ${timeoutMs} ms after the reload: ${this.logTail()}`
       await new Promise((r) => setTimeout(r, 10))

@@ -23,7 +23,12 @@
 // - Certificates are files named by content and SNI hosts, listed in the crt-list; a new or
 //   changed one is `new ssl cert` / `set ssl cert` / `commit ssl cert` + `add ssl crt-list`,
 //   the old entry then `del ssl crt-list` + `del ssl cert`: no reload either.
-// - What needs a reload (the shape): a new backend, a slot count that grows, global options.
+// - More endpoints than slots: HAProxy 2.6 dynamic servers. The slots past the config's are
+//   `add server B/sK` (created in maintenance, with the slot options spelled out: dynamic servers
+//   take no default-server line) + `enable health`, then filled like any slot; fewer endpoints put
+//   the extra slots in maintenance. The shape keeps the running config's slot counts, so neither
+//   is a reload; the next reload (for another reason) writes all slots into the config.
+// - What needs a reload (the shape): a new backend, global options.
 import { createHash } from 'node:crypto'
 import type { Backend, BackendEndpoint, RoutingModel } from './model.js'
 
@@ -68,6 +73,8 @@ export const MAPS = [MAP_HOSTS, MAP_EXACT, MAP_PREFIX, MAP_TLS] as const
 const ANY_HOST = '-'
 
 const NOT_FOUND_BACKEND = 'nk_404'
+/** Converter: a host's wildcard one label up. */
+const WILDCARD = 'regsub(^[^.]+,*)'
 /**
  * Growing past the slots is a reload, and a reload closes the old worker's idle kept-alive client
  * connections: a client that sends its next request at that moment sees a reset (the lab e2e saw
@@ -81,6 +88,12 @@ export const DEFAULT_MIN_SLOTS = 32
 export function backendName(key: string): string {
   return `be_${key.replace('/', '_').replace(':', '_')}`
 }
+
+/**
+ * Every slot's server options: the defaults' `default-server` line and `add server` (dynamic
+ * servers ignore default-server in 2.6). Passive health: see the defaults section.
+ */
+export const SERVER_OPTIONS = 'check inter 2s fastinter 500ms downinter 1s rise 2 fall 2 observe layer4 error-limit 1 on-error mark-down'
 
 export function slotCount(endpoints: number, prev?: number, min = DEFAULT_MIN_SLOTS): number {
   let n = min
@@ -226,7 +239,7 @@ export function renderHaproxy(model: RoutingModel, assignment: Assignment, o: Ha
     // closed or reset the connection without answering, e.g. a pod exiting under a reused
     // connection): only idempotent methods, as nginx's proxy_next_upstream (disable-l7-retry below).
     '  retry-on conn-failure empty-response',
-    '  default-server check inter 2s fastinter 500ms downinter 1s rise 2 fall 2 observe layer4 error-limit 1 on-error mark-down',
+    `  default-server ${SERVER_OPTIONS}`,
     '  http-reuse safe',
     '  http-error status 502 content-type text/plain string "502 Bad Gateway: the backend failed to answer properly\\n"',
     '  http-error status 503 content-type text/plain string "503 Service Unavailable: no ready endpoint for this backend\\n"',
@@ -237,12 +250,13 @@ export function renderHaproxy(model: RoutingModel, assignment: Assignment, o: Ha
     `  bind ${o.https} ssl crt ${o.defaultCertFile} crt-list ${o.dir}/${CRT_LIST} alpn h2,http/1.1`,
     '  unique-id-format %{+X}o%ci%cp%fi%fp%Ts%rt%pid',
     '  http-request set-var(txn.host) req.hdr(host),field(1,:),lower',
-    // The wildcard one label up: a.b.example.com → *.b.example.com
-    '  http-request set-var(txn.wc) var(txn.host),regsub(^[^.]+,*)',
     `  http-request set-var(txn.hg) var(txn.host),map_str(${map(MAP_HOSTS)})`,
-    `  http-request set-var(txn.hg) var(txn.wc),map_str(${map(MAP_HOSTS)},${ANY_HOST}) unless { var(txn.hg) -m found }`,
+    // The wildcard one label up (a.b.example.com → *.b.example.com), inline where it is needed, so
+    // the regex and a variable are spent only when the exact lookup misses / on plain HTTP
+    // (an ACL's conditions stop at the first false one).
+    `  http-request set-var(txn.hg) var(txn.host),${WILDCARD},map_str(${map(MAP_HOSTS)},${ANY_HOST}) unless { var(txn.hg) -m found }`,
     `  http-request redirect scheme https code 308 if !{ ssl_fc } { var(txn.host),map_str(${map(MAP_TLS)}) -m found }`,
-    `  http-request redirect scheme https code 308 if !{ ssl_fc } { var(txn.wc),map_str(${map(MAP_TLS)}) -m found }`,
+    `  http-request redirect scheme https code 308 if !{ ssl_fc } { var(txn.host),${WILDCARD},map_str(${map(MAP_TLS)}) -m found }`,
     '  http-request disable-l7-retry if METH_POST or { method PATCH LOCK }',
     '  http-request set-header X-Request-ID %[unique-id] unless { req.hdr(x-request-id) -m found }',
     '  http-request set-header X-Forwarded-Proto https if { ssl_fc }',
@@ -270,19 +284,34 @@ export function renderShape(model: RoutingModel, assignment: Assignment, o: Hapr
   return renderHaproxy(model, empty, o).config
 }
 
-/** Runtime API commands that turn `prev` into `next` (same shape): only the slots that changed. */
-export function runtimeCommands(prev: Assignment, next: Assignment): string[] {
+/**
+ * Runtime API commands that turn `prev` into `next` (same shape): only the slots that changed.
+ * `present`: the servers each backend has in the running worker (config + added); slots past it
+ * are added as dynamic servers first, and slots past `next`'s count that held an endpoint go to
+ * maintenance (the servers stay: removing one needs it drained, and it may be filled again).
+ */
+export function runtimeCommands(prev: Assignment, next: Assignment, present: Record<string, number> = {}): string[] {
   const cmds: string[] = []
   for (const [be, slots] of Object.entries(next)) {
+    const have = present[be] ?? prev[be]?.length ?? slots.length
     slots.forEach((e, i) => {
+      const srv = `${be}/s${i + 1}`
+      if (i >= have) cmds.push(`add server ${srv} 127.0.0.1:1 ${SERVER_OPTIONS}`, `enable health ${srv}`)
       const had = prev[be]?.[i] ?? null
       if (had?.ip === e?.ip && had?.port === e?.port) return
-      const srv = `${be}/s${i + 1}`
       if (e) cmds.push(`set server ${srv} addr ${e.ip} port ${e.port}`, `set server ${srv} state ready`)
       else cmds.push(`set server ${srv} state maint`)
     })
+    prev[be]?.forEach((e, i) => {
+      if (i >= slots.length && e) cmds.push(`set server ${be}/s${i + 1} state maint`)
+    })
   }
   return cmds
+}
+
+/** The servers per backend after runtimeCommands(prev, next, present). */
+export function presentAfter(present: Record<string, number>, next: Assignment): Record<string, number> {
+  return Object.fromEntries(Object.entries(next).map(([be, slots]) => [be, Math.max(present[be] ?? 0, slots.length)]))
 }
 
 /** One step on the runtime API (carried out by HaproxyProcess.runtimeOps). */
@@ -300,8 +329,8 @@ export type RuntimeOp =
  * certificates (so a host is never redirected to HTTPS before its certificate serves), then the
  * maps, then the certificates no longer listed.
  */
-export function runtimeOps(prev: { assignment: Assignment; maps: RenderedHaproxy['maps']; certs: RenderedHaproxy['certs'] }, next: RenderedHaproxy & { assignment: Assignment }, dir: string): RuntimeOp[] {
-  const ops: RuntimeOp[] = runtimeCommands(prev.assignment, next.assignment).map((cmd) => ({ kind: 'server', cmd }))
+export function runtimeOps(prev: { assignment: Assignment; present?: Record<string, number>; maps: RenderedHaproxy['maps']; certs: RenderedHaproxy['certs'] }, next: RenderedHaproxy & { assignment: Assignment }, dir: string): RuntimeOp[] {
+  const ops: RuntimeOp[] = runtimeCommands(prev.assignment, next.assignment, prev.present).map((cmd) => ({ kind: 'server', cmd }))
   const crtList = `${dir}/${CRT_LIST}`
   for (const [f, c] of Object.entries(next.certs)) if (!prev.certs[f]) ops.push({ kind: 'cert-add', crtList, file: `${dir}/${f}`, pem: c.pem, line: c.line })
   for (const [f, entries] of Object.entries(next.maps)) {

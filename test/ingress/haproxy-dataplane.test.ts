@@ -15,7 +15,7 @@ import { join } from 'node:path'
 import type { Ingress, IngressClass } from '../../src/api/ingress.js'
 import type { EndpointSlice, Secret, Service } from '../../src/api/types.js'
 import { HaproxyDataPlane } from '../../src/ingress/dataplane.js'
-import { adminCommand, ensureDefaultCert } from '../../src/ingress/haproxy-process.js'
+import { adminCommand, ensureDefaultCert, HaproxyProcess, writeAtomic } from '../../src/ingress/haproxy-process.js'
 import { buildModel, type ModelInput } from '../../src/ingress/model.js'
 import { run } from '../../src/util/exec.js'
 import { need } from '../helpers/prereq.js'
@@ -212,17 +212,37 @@ t.test('haproxy data plane', { skip: need('haproxy', 'openssl') }, async (t) => 
     input.slices = [...slices('web', [web2.port]), ...slices('api', [api.port])]
     t.same(await dp.apply(buildModel(input).model), { kind: 'runtime' })
     for (let i = 0; i < 4; i++) t.equal(await who(http, 'plain.example.com', '/'), 'web-2')
-    // Scale past the slots (4): a new shape, one reload.
+    // Scale past the slots (4): dynamic servers, no reload; a kept-alive client connection
+    // (which a reload would close when idle) carries on and reaches the new endpoints.
+    const keep = new Agent({ keepAlive: true, maxSockets: 1 })
+    t.teardown(() => keep.destroy())
+    const ports = new Set<number>()
+    const viaKept = async (): Promise<string> => {
+      const r = await new Promise<{ name: string; port: number }>((resolve, reject) => {
+        const req = request({ host: '127.0.0.1', port: http, path: '/', headers: { host: 'plain.example.com' }, agent: keep }, (res) => {
+          let b = ''
+          res.setEncoding('utf8')
+          res.on('data', (d: string) => (b += d))
+          res.on('end', () => resolve({ name: (JSON.parse(b) as { name: string }).name, port: req.socket?.localPort ?? 0 }))
+        })
+        req.on('error', reject)
+        req.end()
+      })
+      ports.add(r.port)
+      return r.name
+    }
+    t.equal(await viaKept(), 'web-2')
     const extra = await Promise.all([1, 2, 3, 4].map((i) => backend(`web-x${i}`)))
     t.teardown(() => extra.forEach((b) => b.server.close()))
     input.slices = [...slices('web', [web2.port, ...extra.map((b) => b.port)]), ...slices('api', [api.port])]
-    t.same(await dp.apply(buildModel(input).model), { kind: 'reload' }, '5 endpoints need 8 slots')
+    t.same(await dp.apply(buildModel(input).model), { kind: 'runtime' }, '5 endpoints in 8 slots: 4 dynamic servers')
     t.equal(dp.state!.assignment['be_default_web_80']!.length, 8)
-    t.equal(await dp.proc.workerPid() !== pid0, true)
+    t.equal(await dp.proc.workerPid(), pid0, 'the same worker')
     const all = new Set<string>()
-    for (let i = 0; i < 10; i++) all.add(await who(http, 'plain.example.com', '/'))
-    t.equal(all.size, 5)
-    t.equal(dp.proc.reloads, 1)
+    for (let i = 0; i < 10; i++) all.add(await viaKept())
+    t.equal(all.size, 5, 'all 5 endpoints serve')
+    t.equal(ports.size, 1, 'over the one kept-alive client connection')
+    t.equal(dp.proc.reloads, 0)
   })
 
   t.test('a refused config leaves the last good one serving', async (t) => {
@@ -248,7 +268,7 @@ t.test('haproxy data plane', { skip: need('haproxy', 'openssl') }, async (t) => 
   t.test('hosts, paths and certificates change at run time: no reload', async (t) => {
     // The extra web endpoints are gone with their subtest.
     input.slices = input.slices.filter((s) => s.metadata.labels?.['kubernetes.io/service-name'] !== 'web').concat(slices('web', [web1.port, web2.port]))
-    t.same(await dp.apply(buildModel(input).model), { kind: 'reload' }, '8 slots back to 4')
+    t.same(await dp.apply(buildModel(input).model), { kind: 'runtime' }, '8 slots back to 4: the extra ones go to maintenance, no reload')
     const pid = await dp.proc.workerPid()
     const reloads = dp.proc.reloads
     ing.spec.rules!.push({ host: 'new.example.com', http: { paths: [{ path: '/v1', pathType: 'Prefix', backend: sb('api') }, { path: '/', pathType: 'Prefix', backend: sb('web') }] } })
@@ -368,4 +388,32 @@ t.test('haproxy data plane', { skip: need('haproxy', 'openssl') }, async (t) => 
     t.ok(d3.resets > 0, `the exiting endpoint reset ${d3.resets} request(s) already sent`)
     t.same(raced.filter((a) => a !== 'd-2'), [], '20 GETs while one listed endpoint resets: all answered')
   })
+})
+
+// The master re-executes itself into wait mode right after a refused config; a SIGUSR2 in that
+// moment is lost. A good config reloaded at once after a refused one must still load (this was
+// the flaky "after a refused config, the master still reloads": a 10 s wait for a new worker).
+t.test('a reload right after a refused one is not lost', { skip: need('haproxy') }, async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'nk-haproxy-resignal-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const port = await freePort()
+  const cfg = (threads: number): string =>
+    `global\n  stats socket ${dir}/admin.sock mode 600 level admin expose-fd listeners\n  nbthread ${threads}\ndefaults\n  mode http\n  timeout connect 1s\n  timeout client 5s\n  timeout server 5s\nfrontend f\n  bind 127.0.0.1:${port}\n  http-request return status 200\n`
+  const proc = new HaproxyProcess({ configPath: join(dir, 'h.cfg'), adminSocket: join(dir, 'admin.sock'), logPath: join(dir, 'h.log') })
+  t.teardown(() => proc.stop())
+  writeAtomic(join(dir, 'h.cfg'), cfg(1))
+  await proc.start()
+  t.teardown(() => {
+    if (!t.passing()) console.error(readFileSync(join(dir, 'h.log'), 'utf8'))
+  })
+  for (let i = 0; i < 3; i++) {
+    writeAtomic(join(dir, 'h.cfg'), cfg(0))
+    t.match(await proc.reload(), /nbthread/, `round ${i + 1}: refused`)
+    writeAtomic(join(dir, 'h.cfg'), cfg(1))
+    const t0 = Date.now()
+    const res = await proc.reload()
+    t.equal(res, undefined, `round ${i + 1}: the next reload loads`)
+    t.ok(Date.now() - t0 < 5000, `round ${i + 1}: in ${Date.now() - t0} ms`)
+  }
+  t.equal(proc.reloads, 3)
 })

@@ -5,6 +5,7 @@
 import t from 'tap'
 import { assignSlots, backendName, drainCommands, renderHaproxy, renderShape, runtimeCommands, assignAll, type HaproxyOptions } from '../../src/ingress/haproxy.js'
 import { planApply } from '../../src/ingress/dataplane.js'
+import { reloadRefusal } from '../../src/ingress/haproxy-process.js'
 import type { RoutingModel } from '../../src/ingress/model.js'
 
 const ep = (n: number) => ({ ip: `10.1.0.${n}`, port: 8080 })
@@ -71,11 +72,10 @@ t.test('rendered maps (routing as data), redirect, cert list', async (t) => {
   })
   const routing = r.config.split('\n').filter((l) => /^\s+(use_backend|default_backend|http-request (redirect|set-var\(txn\.(hg|be|wc)\)))/.test(l))
   t.same(routing, [
-    '  http-request set-var(txn.wc) var(txn.host),regsub(^[^.]+,*)',
     '  http-request set-var(txn.hg) var(txn.host),map_str(/run/nk/hosts.map)',
-    '  http-request set-var(txn.hg) var(txn.wc),map_str(/run/nk/hosts.map,-) unless { var(txn.hg) -m found }',
+    '  http-request set-var(txn.hg) var(txn.host),regsub(^[^.]+,*),map_str(/run/nk/hosts.map,-) unless { var(txn.hg) -m found }',
     '  http-request redirect scheme https code 308 if !{ ssl_fc } { var(txn.host),map_str(/run/nk/tls-hosts.map) -m found }',
-    '  http-request redirect scheme https code 308 if !{ ssl_fc } { var(txn.wc),map_str(/run/nk/tls-hosts.map) -m found }',
+    '  http-request redirect scheme https code 308 if !{ ssl_fc } { var(txn.host),regsub(^[^.]+,*),map_str(/run/nk/tls-hosts.map) -m found }',
     '  http-request set-var(txn.be) var(txn.hg),concat(,txn.path,),map_str(/run/nk/paths-exact.map)',
     '  http-request set-var(txn.be) var(txn.hg),concat(,txn.path,/),map_beg(/run/nk/paths-prefix.map) unless { var(txn.be) -m found }',
     '  use_backend %[var(txn.be)] if { var(txn.be) -m found }',
@@ -95,7 +95,19 @@ t.test('plans: scale within the slots is runtime-only; a new host or cert reload
   t.equal(scaled.kind, 'runtime')
   t.same(scaled.kind === 'runtime' && scaled.ops.map((o) => (o.kind === 'server' ? o.cmd : o.kind)), ['set server be_default_web_80/s3 addr 10.1.0.3 port 8080', 'set server be_default_web_80/s3 state ready', 'set server be_default_web_80/s4 addr 10.1.0.4 port 8080', 'set server be_default_web_80/s4 state ready'])
   t.equal(planApply(scaled.next, model([1, 2, 3, 4]), O).kind, 'none')
-  t.equal(planApply(scaled.next, model([1, 2, 3, 4, 5]), O).kind, 'reload', 'past the slots')
+  // Past the slots: dynamic servers (add server, in maintenance, health checks on), then filled.
+  const grown = planApply(scaled.next, model([1, 2, 3, 4, 5]), O)
+  const opts = 'check inter 2s fastinter 500ms downinter 1s rise 2 fall 2 observe layer4 error-limit 1 on-error mark-down'
+  const added = (k: number): string[] => [`add server be_default_web_80/s${k} 127.0.0.1:1 ${opts}`, `enable health be_default_web_80/s${k}`]
+  t.same(grown.kind === 'runtime' && grown.ops.map((o) => (o.kind === 'server' ? o.cmd : o.kind)), [...added(5), 'set server be_default_web_80/s5 addr 10.1.0.5 port 8080', 'set server be_default_web_80/s5 state ready', ...added(6), ...added(7), ...added(8)], 'past the slots: 4 dynamic servers, no reload')
+  t.same([grown.next.configured['be_default_web_80'], grown.next.present['be_default_web_80']], [4, 8])
+  t.equal(planApply(grown.next, model([1, 2, 3, 4, 5]), O).kind, 'none')
+  // Back to 1 endpoint: 4 slots again; the dynamic s5 goes to maintenance (the servers stay).
+  const shrunk = planApply(grown.next, model([1]), O)
+  t.same(shrunk.kind === 'runtime' && shrunk.ops.map((o) => (o.kind === 'server' ? o.cmd : o.kind)), ['set server be_default_web_80/s2 state maint', 'set server be_default_web_80/s3 state maint', 'set server be_default_web_80/s4 state maint', 'set server be_default_web_80/s5 state maint'])
+  const regrown = planApply(shrunk.next, model([1, 2, 3, 4, 5, 6]), O)
+  t.notMatch(regrown.kind === 'runtime' ? regrown.ops.map((o) => (o.kind === 'server' ? o.cmd : '')).join('\n') : 'not runtime', /add server/, 'growing again reuses the servers already added')
+  t.equal(regrown.kind === 'reload' ? '' : regrown.next.present['be_default_web_80'], 8)
   const newCert = model([1, 2, 3, 4])
   newCert.certs[0]!.pem = 'PEM2'
   const certPlan = planApply(scaled.next, newCert, O)
@@ -108,4 +120,22 @@ t.test('plans: scale within the slots is runtime-only; a new host or cert reload
   newBackend.backends['default/new:80'] = { key: 'default/new:80', namespace: 'default', service: 'new', endpoints: [ep(7)] }
   t.equal(planApply(scaled.next, newBackend, O).kind, 'reload', 'a new backend changes the shape')
   t.equal(renderShape(model([1]), assignAll(model([1]), {}, 4), O), renderShape(model([3]), assignAll(model([3]), {}, 4), O), 'the shape ignores addresses')
+})
+
+t.test('reload outcome from the master log: only this reload’s own, complete refusal counts', async (t) => {
+  const m = '[NOTICE]   (9) : Reloading HAProxy\n[NOTICE]   (9) : haproxy version is 2.6.12\n'
+  const refusal = "[ALERT]    (9) : config : parsing [h.cfg:3] : 'nbthread' value must be between 1 and 64 (was 0)\n[ALERT]    (9) : config : Error(s) found in configuration file : h.cfg\n[ALERT]    (9) : config : Fatal errors found in configuration.\n[WARNING]  (9) : Loading failure!\n"
+  const rows: [string, string, RegExp | undefined][] = [
+    ['nothing written yet', '', undefined],
+    // The flake: the tail of the previous refusal lands after this reload's log offset.
+    ['the previous refusal’s late lines, this reload not started', '[ALERT]    (9) : config : Fatal errors found in configuration.\n[WARNING]  (9) : Loading failure!\n', undefined],
+    ['the previous refusal’s late lines, then this reload in progress', `[ALERT]    (9) : config : Fatal errors found in configuration.\n[WARNING]  (9) : Loading failure!\n${m}`, undefined],
+    ['this reload refused, but only half written', m + refusal.split('\n').slice(0, 2).join('\n'), undefined],
+    ['this reload refused', m + refusal, /nbthread.*; .*Error\(s\) found.*; .*Fatal errors/],
+  ]
+  for (const [name, log, want] of rows) {
+    const got = reloadRefusal(log)
+    if (want) t.match(got, want, name)
+    else t.equal(got, undefined, name)
+  }
 })
