@@ -70,8 +70,11 @@ t.test('a cross-node trace: source pod, hops on node1, the wire, hops on node2, 
   t.not(pts[2]!.y, pts[3]!.y, 'two hops on one node are not drawn on top of each other')
   t.ok(pts[4]!.x > n1!.x + n1!.w && pts[4]!.x < n2!.x, 'the wire hop between node1 and node2')
   t.ok(inCol(pts[5]!, n2), 'destination hop in node2\'s header')
+  const wb = l.pods.find((p) => p.key === 'default/web-b')!
+  t.same([pts[6]!.x, pts[6]!.y], [wb.x + wb.w / 2, wb.y + wb.h / 2], 'a Service trace ends at its endpoint pod on the last hop\'s node')
   const svc = l.services[0]!
-  t.same([pts[6]!.x, pts[6]!.y], [svc.x + svc.w / 2, svc.y + svc.h / 2], 'ends at the Service box')
+  const onNode3 = tracePath(l, view, { ...tr, hops: [{ stage: 'destination', node: 'node3', kind: 'reject', summary: '' }] })
+  t.same(onNode3.at(-1), { x: svc.x + svc.w / 2, y: svc.y + svc.h / 2, hop: -1, label: 'to' }, 'no endpoint there: the Service box')
   const back = tracePath(l, view, { ...tr, from: { kind: 'pod', namespace: 'default', name: 'web-b', node: 'node2' }, hops: [{ stage: 'source', node: 'node2', kind: 'route', summary: '' }, { stage: 'wire', kind: 'vxlan', summary: '' }, { stage: 'destination', node: 'node1', kind: 'veth', summary: '' }] })
   t.ok(back[2]!.x > n1!.x + n1!.w && back[2]!.x < n2!.x, 'right to left: the wire is still between the two columns')
 })

@@ -130,7 +130,8 @@ export interface PathPoint {
 /**
  * The drawn path of a trace: the source first, then one point per hop — a node's hops stacked
  * down its column's header band, `wire` hops half-way between the two nodes' columns, DNS
- * beside the source — then the destination (its pod, or its Service box).
+ * beside the source — then the destination: its pod; for a Service, its endpoint pod on the
+ * node the last hop was on (else the Service's box).
  */
 export function tracePath(l: Layout, v: ClusterView, t: TraceResult): PathPoint[] {
   const pts: PathPoint[] = []
@@ -171,7 +172,8 @@ export function tracePath(l: Layout, v: ClusterView, t: TraceResult): PathPoint[
     if (nb) {
       const n = placed.get(nb.name) ?? 0
       placed.set(nb.name, n + 1)
-      pts.push({ x: nb.x + 18 + (n % 2) * 20, y: nb.y + 14 + Math.min(n, 8) * 9, hop: i, label: h.kind })
+      // down the right edge of the header, clear of the node's name and addresses
+      pts.push({ x: nb.x + nb.w - 16 - (n % 2) * 20, y: nb.y + 14 + Math.min(n, 8) * 9, hop: i, label: h.kind })
       lastNode = nb.name
       return
     }
@@ -179,7 +181,14 @@ export function tracePath(l: Layout, v: ClusterView, t: TraceResult): PathPoint[
     const ref = pts[pts.length - 1] ?? { x: SIZES.margin, y: SIZES.margin }
     pts.push({ x: ref.x + 10, y: ref.y - 10, hop: i, label: h.kind })
   })
-  const dst = endpointBox(t.to)
+  // A Service's packets end in one of its pods: the endpoint on the node the last hop was on
+  let dst = endpointBox(t.to)
+  if (t.to.kind === 'service' && lastNode) {
+    const key = `${t.to.namespace}/${t.to.name}`
+    const ep = v.services.find((s) => s.key === key)?.endpoints.find((e) => e.pod && (e.node ?? v.pods.find((p) => p.key === e.pod)?.node) === lastNode)
+    const pb = ep?.pod ? podBox.get(ep.pod) : undefined
+    if (pb) dst = pb
+  }
   if (dst) pts.push({ ...center(dst), hop: -1, label: 'to' })
   return pts
 }
