@@ -22,6 +22,9 @@ function html(tag: string, attrs: Attrs = {}, ...kids: (Node | string)[]): HTMLE
   return e
 }
 const text = (x: number, y: number, s: string, cls?: string): SVGElement => svg('text', { x, y, class: cls }, s)
+/** Long names are cut to their box; the full text is the tooltip. */
+const clipped = (x: number, y: number, s: string, max: number, cls?: string): SVGElement =>
+  s.length <= max ? text(x, y, s, cls) : svg('text', { x, y, class: cls }, `${s.slice(0, max - 1)}…`, svg('title', {}, s))
 
 interface State {
   view: ClusterView | undefined
@@ -70,7 +73,7 @@ function render(): void {
     const sel = pb.key === st.source || pb.key === st.target
     const g = svg('g', { class: `pod ${p.phase}${p.ready ? ' ready' : ''}${sel ? ' selected' : ''}`, 'data-pod': p.key, 'data-phase': p.phase })
     g.append(svg('rect', { x: pb.x, y: pb.y, width: pb.w, height: pb.h, rx: 5 }))
-    g.append(text(pb.x + 8, pb.y + 16, p.namespace === 'default' ? p.name : `${p.namespace}/${p.name}`))
+    g.append(clipped(pb.x + 8, pb.y + 16, p.namespace === 'default' ? p.name : `${p.namespace}/${p.name}`, 40))
     g.append(text(pb.x + 8, pb.y + 32, `${p.ip ?? 'no IP'}${p.hostNetwork ? ' (host)' : ''} · ${p.phase}`, 'muted'))
     g.addEventListener('click', () => clickPod(p))
     root.append(g)
@@ -80,8 +83,8 @@ function render(): void {
     const sel = s.key === st.target
     const g = svg('g', { class: `svc${sel ? ' selected' : ''}`, 'data-service': s.key })
     g.append(svg('rect', { x: sb.x, y: sb.y, width: sb.w, height: sb.h, rx: 6 }))
-    g.append(text(sb.x + 8, sb.y + 16, `${s.namespace === 'default' ? '' : s.namespace + '/'}${s.name} · ${s.type}`))
-    g.append(text(sb.x + 8, sb.y + 31, `${s.clusterIP ?? ''} ${s.ports.map((p) => `${p.port}/${p.protocol}`).join(',')}`, 'muted'))
+    g.append(clipped(sb.x + 8, sb.y + 16, `${s.namespace === 'default' ? '' : s.namespace + '/'}${s.name} · ${s.type}`, 30))
+    g.append(clipped(sb.x + 8, sb.y + 31, `${s.clusterIP ?? ''} ${s.ports.map((p) => `${p.port}/${p.protocol}`).join(',')}`, 30, 'muted'))
     const lb = s.loadBalancer.map((x) => `${x.ip}${x.announcer ? ' @' + x.announcer : ''}`).join(' ')
     g.append(text(sb.x + 8, sb.y + 46, lb ? `LB ${lb}` : `${s.endpoints.filter((e) => e.ready).length}/${s.endpoints.length} endpoints ready`, lb ? 'lb' : 'muted'))
     g.addEventListener('click', () => clickService(s))
