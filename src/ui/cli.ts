@@ -15,6 +15,7 @@ import { createClient } from '../client/rest.js'
 import { createInformer } from '../client/informer.js'
 import type { Client } from '../client/interfaces.js'
 import { SPEAKER_LABEL } from '../loadbalancer/announce-core.js'
+import { badRequest, serviceUnavailable } from '../apiserver/errors.js'
 import { logger } from '../util/log.js'
 import { waitForSignal } from '../util/signals.js'
 import { ViewFeed } from './feed.js'
@@ -81,19 +82,49 @@ interface TraceModule {
   traceContextFromKubeconfig(path: string): unknown | Promise<unknown>
 }
 
-/** h-trace's trace() bound to the kubeconfig, when this build has src/trace; otherwise undefined. */
-async function loadTrace(kubeconfig: string | undefined): Promise<TraceFn | undefined> {
+/**
+ * h-trace's trace() bound to the kubeconfig, when this build has src/trace. Without it, or when
+ * it cannot reach this cluster's nodes (it reads a lab's node namespaces), /api/trace answers
+ * 503 with the reason instead of the UI failing to start.
+ */
+async function loadTrace(kubeconfig: string | undefined): Promise<TraceFn> {
   const spec = '../trace/trace.js'
   let mod: TraceModule
   try {
     mod = (await import(spec)) as TraceModule
-  } catch {
-    log.info('no src/trace in this build: /api/trace answers 503')
-    return undefined
+  } catch (err) {
+    const e = err as { code?: string; message?: string }
+    if (e.code === 'ERR_MODULE_NOT_FOUND' && e.message?.includes('/trace/trace.js')) {
+      log.info('no src/trace in this build: /api/trace answers 503')
+      return unavailable('trace is not available: this build has no src/trace (netkube trace)')
+    }
+    log.warn({ err: e.message }, 'src/trace failed to load: /api/trace answers 503')
+    return unavailable(`trace is not available: ${e.message ?? String(err)}`)
   }
   const path = kubeconfig ?? process.env.KUBECONFIG ?? `${process.env.HOME ?? ''}/.kube/config`
-  const ctx = await mod.traceContextFromKubeconfig(path)
-  return (req) => mod.trace(req, ctx)
+  let ctx: unknown
+  try {
+    ctx = await mod.traceContextFromKubeconfig(path)
+  } catch (err) {
+    const why = err instanceof Error ? err.message : String(err)
+    log.warn({ err: why }, 'trace cannot reach this cluster: /api/trace answers 503')
+    return unavailable(`trace is not available: ${why}`)
+  }
+  return async (req) => {
+    try {
+      return await mod.trace(req, ctx)
+    } catch (err) {
+      // trace's TraceError says the FROM/TO cannot be traced (unknown pod, a name from a node): the asker's input
+      if (err instanceof Error && err.constructor.name === 'TraceError') throw badRequest(err.message)
+      throw err
+    }
+  }
+}
+
+function unavailable(message: string): TraceFn {
+  return async () => {
+    throw serviceUnavailable(message)
+  }
 }
 
 /** `127.0.0.1:8001`, `:8001` or `8001` (loopback), `[::1]:8001`, a bare host (port 8001). */
@@ -114,7 +145,7 @@ export async function main(argv: string[]): Promise<number> {
   const { host, port } = parseListen(listen)
   const client = createClient(clientConfigFromEnv(argv))
   const trace = await loadTrace(flagValue(argv, 'kubeconfig'))
-  const ui = await startUi({ client, host, port, ...(trace ? { trace } : {}) })
+  const ui = await startUi({ client, host, port, trace })
   // kubectl proxy's line, so a script can wait for it
   process.stdout.write(`Serving the live map on ${ui.url}\n`)
   await waitForSignal()
