@@ -6,7 +6,7 @@
 // each agent puts on its Node); a feed (feed.ts) sends a view whenever it changed; the server
 // (server.ts) serves the page, whose modules (client/) tsc compiled at build time, the snapshot
 // (/api/state), the stream (/api/watch, server-sent events) and /api/trace, which calls
-// `netkube trace`'s trace() when this build has it. Like `kubectl proxy` it listens on loopback
+// `netkube trace`'s trace() (src/trace). Like `kubectl proxy` it listens on loopback
 // by default; the browser only ever talks to it.
 import { resourceFor } from '../api/resources.js'
 import type { KubeObject } from '../api/types.js'
@@ -21,7 +21,7 @@ import { waitForSignal } from '../util/signals.js'
 import { ViewFeed } from './feed.js'
 import { ClusterModel, WATCHED, type WatchedKind } from './model.js'
 import { buildUiServer, type TraceFn } from './server.js'
-import type { TraceRequest, TraceResult } from './trace-shape.js'
+import { trace, traceContextFromKubeconfig, TraceError, type TraceContext } from '../trace/trace.js'
 
 const log = logger('ui')
 
@@ -77,34 +77,16 @@ export async function startUi(o: StartUiOptions): Promise<UiHandle> {
   }
 }
 
-interface TraceModule {
-  trace(req: TraceRequest, ctx: unknown): Promise<TraceResult>
-  traceContextFromKubeconfig(path: string): unknown | Promise<unknown>
-}
-
 /**
- * h-trace's trace() bound to the kubeconfig, when this build has src/trace. Without it, or when
- * it cannot reach this cluster's nodes (it reads a lab's node namespaces), /api/trace answers
- * 503 with the reason instead of the UI failing to start.
+ * `netkube trace`'s trace() bound to the kubeconfig's cluster. When it cannot reach this
+ * cluster's nodes (it reads a lab's node namespaces), /api/trace answers 503 with the reason
+ * instead of the UI failing to start.
  */
-async function loadTrace(kubeconfig: string | undefined): Promise<TraceFn> {
-  const spec = '../trace/trace.js'
-  let mod: TraceModule
-  try {
-    mod = (await import(spec)) as TraceModule
-  } catch (err) {
-    const e = err as { code?: string; message?: string }
-    if (e.code === 'ERR_MODULE_NOT_FOUND' && e.message?.includes('/trace/trace.js')) {
-      log.info('no src/trace in this build: /api/trace answers 503')
-      return unavailable('trace is not available: this build has no src/trace (netkube trace)')
-    }
-    log.warn({ err: e.message }, 'src/trace failed to load: /api/trace answers 503')
-    return unavailable(`trace is not available: ${e.message ?? String(err)}`)
-  }
+function loadTrace(kubeconfig: string | undefined): TraceFn {
   const path = kubeconfig ?? process.env.KUBECONFIG ?? `${process.env.HOME ?? ''}/.kube/config`
-  let ctx: unknown
+  let ctx: TraceContext
   try {
-    ctx = await mod.traceContextFromKubeconfig(path)
+    ctx = traceContextFromKubeconfig(path)
   } catch (err) {
     const why = err instanceof Error ? err.message : String(err)
     log.warn({ err: why }, 'trace cannot reach this cluster: /api/trace answers 503')
@@ -112,10 +94,10 @@ async function loadTrace(kubeconfig: string | undefined): Promise<TraceFn> {
   }
   return async (req) => {
     try {
-      return await mod.trace(req, ctx)
+      return await trace(req, ctx)
     } catch (err) {
-      // trace's TraceError says the FROM/TO cannot be traced (unknown pod, a name from a node): the asker's input
-      if (err instanceof Error && err.constructor.name === 'TraceError') throw badRequest(err.message)
+      // the FROM/TO cannot be traced (unknown pod, a name asked from a node): the asker's input
+      if (err instanceof TraceError) throw badRequest(err.message)
       throw err
     }
   }
@@ -144,8 +126,7 @@ export async function main(argv: string[]): Promise<number> {
   const listen = flagValue(argv, 'listen') ?? '127.0.0.1:8001'
   const { host, port } = parseListen(listen)
   const client = createClient(clientConfigFromEnv(argv))
-  const trace = await loadTrace(flagValue(argv, 'kubeconfig'))
-  const ui = await startUi({ client, host, port, trace })
+  const ui = await startUi({ client, host, port, trace: loadTrace(flagValue(argv, 'kubeconfig')) })
   // kubectl proxy's line, so a script can wait for it
   process.stdout.write(`Serving the live map on ${ui.url}\n`)
   await waitForSignal()

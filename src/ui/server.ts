@@ -9,13 +9,13 @@ import type { Status } from '../api/types.js'
 import { ApiError, badRequest, internal, pathNotFound, serviceUnavailable } from '../apiserver/errors.js'
 import type { ViewFeed } from './feed.js'
 import { PAGE_CSS, PAGE_HTML } from './page.js'
-import type { TraceRequest, TraceResult } from './trace-shape.js'
+import type { TraceRequest, TraceResult } from '../trace/types.js'
 
 export type TraceFn = (req: TraceRequest) => Promise<TraceResult>
 
 export interface UiServerOptions {
   feed: ViewFeed
-  /** h-trace's trace() bound to a context; absent: /api/trace answers 503. */
+  /** netkube trace's trace() bound to a cluster; absent: /api/trace answers 503. */
   trace?: TraceFn
   /** Where the compiled page modules are (default: dist/src/ui/client). */
   clientDir?: string
@@ -96,7 +96,7 @@ export function buildUiServer(o: UiServerOptions): FastifyInstance {
   app.get<{ Querystring: Record<string, string | undefined> }>('/api/trace', async (req, reply) => {
     const parsed = parseTraceQuery(req.query)
     if (parsed instanceof ApiError) return sendStatus(reply, parsed)
-    if (!o.trace) return sendStatus(reply, serviceUnavailable('trace is not available: this build has no src/trace (netkube trace)'))
+    if (!o.trace) return sendStatus(reply, serviceUnavailable('trace is not available: this server was started without netkube trace'))
     try {
       return reply.send(await o.trace(parsed))
     } catch (err) {

@@ -5,8 +5,9 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { decodeK8sProtobuf } from '../../src/apiserver/protobuf.js'
 import { withApiServer } from '../helpers/apiserver.js'
+import { ROOT } from '../helpers/root.js'
 
-const fx = (name: string): Buffer => readFileSync(join(import.meta.dirname, 'fixtures', `${name}.pb`))
+const fx = (name: string): Buffer => readFileSync(join(ROOT, 'test/apiserver/fixtures', `${name}.pb`))
 
 t.test('decode kubectl create bodies', async (t) => {
   t.same(decodeK8sProtobuf(fx('namespace')), { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'capns' } })

@@ -7,7 +7,7 @@ import { X509Certificate } from 'node:crypto'
 import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { ROOT } from '../helpers/root.js'
 import { startServer } from '../../src/server/server.js'
 import { freePort } from '../../src/util/ports.js'
 import { loadKubeconfig } from '../../src/client/kubeconfig.js'
@@ -65,7 +65,7 @@ t.test('netkube server and lab write one identity per component', async (t) => {
 })
 
 t.test('no component is handed the admin credentials (grep)', async (t) => {
-  const root = fileURLToPath(new URL('../../src/', import.meta.url))
+  const root = join(ROOT, 'src')
   const files: string[] = []
   const walk = (d: string): void => {
     for (const e of readdirSync(d)) {

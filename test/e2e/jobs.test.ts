@@ -3,7 +3,7 @@
 // index, and a `*/1 * * * *` CronJob that runs within 70 s and, with Forbid, skips a slot while
 // its Job still runs.
 import t from 'tap'
-import type { CronJob, Job, Pod } from '../../src/api/types.js'
+import type { CoreEvent, CronJob, Job, Pod } from '../../src/api/types.js'
 import { getCondition } from '../../src/api/meta.js'
 import { run } from '../../src/util/exec.js'
 import { kubectlPath, need } from '../helpers/prereq.js'
@@ -91,8 +91,12 @@ t.test('Jobs and CronJobs in a lab', { skip: need('kubectl 1.27', 'kubectl 1.33'
     t.equal(first.metadata.name, `tick-${slot / 60_000}`, 'named <cronjob>-<minutes since the epoch>')
     t.ok(slot - cronCreated < 70_000, 'within 70 s of creation')
     // The Job sleeps 95 s: the next slot comes while it is active.
+    // Forbid's skip is an Event (JobAlreadyActive) at the next slot: waiting for it instead of a fixed
+    // pause after the slot ends the check as soon as the controller has decided.
     const next = slot + 60_000
-    await new Promise((r) => setTimeout(r, Math.max(0, next + 8_000 - Date.now())))
+    const skipped = async (): Promise<boolean> =>
+      (await lab.client.resource<CoreEvent>(res('events'), 'default').list()).items.some((e) => e.involvedObject.name === 'tick' && e.reason === 'JobAlreadyActive' && Date.parse(e.lastTimestamp ?? e.eventTime ?? '') >= next)
+    await waitUntil('tick skipped the next slot (JobAlreadyActive)', skipped, Math.max(1000, next + 15_000 - Date.now()))
     const mine = await fromTick()
     t.same(mine.map((j) => j.metadata.name), [first.metadata.name], 'Forbid: no second Job while the first runs')
     const cj = await cronjobs.get('tick')

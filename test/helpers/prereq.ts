@@ -10,7 +10,6 @@
 import t from 'tap'
 import { accessSync, constants, existsSync, readFileSync } from 'node:fs'
 import { delimiter, join } from 'node:path'
-import { fileURLToPath } from 'node:url'
 import { shimPath } from '../../cni/install.js'
 import { loadMmsg } from '../../src/dns/mmsg.js'
 import { canSetns } from '../../src/net/netns.js'
@@ -27,7 +26,7 @@ export type Prereq = `addon:${Addon}` | 'build' | `kubectl 1.${number}` | (strin
 export const KUBECTL_BIN = '/usr/lib/google-cloud-sdk/bin'
 export const kubectlPath = (version: string): string => `${KUBECTL_BIN}/kubectl.${version}`
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url))
+import { ROOT } from './root.js'
 export const SETUP = 'scripts/setup.sh'
 export const MAIN = join(ROOT, 'dist/src/cli/main.js')
 

@@ -1,9 +1,9 @@
 // Running tap itself on a fixture file from inside a test, to check what the runner sees.
-import { fileURLToPath } from 'node:url'
 import { join } from 'node:path'
 import { run, type RunResult } from '../../src/util/exec.js'
 
-export const ROOT = fileURLToPath(new URL('../../', import.meta.url))
+export { ROOT } from './root.js'
+import { ROOT } from './root.js'
 
 /** `tap --reporter=tap FILE` from the repository root; stdout is the TAP stream. `env` overrides (undefined unsets). */
 export function runTap(file: string, env: Record<string, string | undefined> = {}): Promise<RunResult> {

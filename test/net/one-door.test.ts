@@ -10,7 +10,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { join, relative } from 'node:path'
 import ts from 'typescript'
 
-const ROOT = join(import.meta.dirname, '..', '..')
+import { ROOT } from '../helpers/root.js'
 
 interface Rule {
   name: string

@@ -13,7 +13,8 @@ export { Lab, observe, stopChild, until, type Node, type Pod, type Observed } fr
 // transpiles src/ (and cni/) into its own directory, one level under the repo root so that
 // node_modules and the setns addon resolve exactly as from dist/. Transpile only: type errors
 // are tsc's job.
-export const ROOT = new URL('../../', import.meta.url).pathname
+export { ROOT } from '../helpers/root.js'
+import { ROOT } from '../helpers/root.js'
 
 /** A lab torn down with the test. */
 export async function withLab(t: Test, dir: string, etcdEndpoint: string, cli: string): Promise<Lab> {

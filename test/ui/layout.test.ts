@@ -4,7 +4,7 @@
 import t from 'tap'
 import { layout, tracePath, traceTarget, SIZES } from '../../src/ui/client/layout.js'
 import type { ClusterView, PodView, ServiceView } from '../../src/ui/view.js'
-import type { TraceResult } from '../../src/ui/trace-shape.js'
+import type { TraceResult } from '../../src/trace/types.js'
 
 const pod = (name: string, node: string | undefined, ip: string): PodView => ({ key: `default/${name}`, namespace: 'default', name, ip, phase: 'Running', ready: true, hostNetwork: false, labels: {}, ...(node ? { node } : {}) })
 const web: ServiceView = {

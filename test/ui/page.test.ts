@@ -7,7 +7,7 @@ import { buildUiServer } from '../../src/ui/server.js'
 import { ViewFeed } from '../../src/ui/feed.js'
 import { ClusterModel } from '../../src/ui/model.js'
 import { leaseAnnotations } from '../../src/overlay/lease.js'
-import type { TraceRequest, TraceResult } from '../../src/ui/trace-shape.js'
+import type { TraceRequest, TraceResult } from '../../src/trace/types.js'
 import { need } from '../helpers/prereq.js'
 
 const node = (i: number): Node => ({

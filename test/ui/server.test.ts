@@ -9,7 +9,7 @@ import { ClusterModel } from '../../src/ui/model.js'
 import { parseListen } from '../../src/ui/cli.js'
 import { ApiError, notFound } from '../../src/apiserver/errors.js'
 import type { Pod } from '../../src/api/types.js'
-import type { TraceRequest, TraceResult } from '../../src/ui/trace-shape.js'
+import type { TraceRequest, TraceResult } from '../../src/trace/types.js'
 import { need } from '../helpers/prereq.js'
 
 const pod = (name: string): Pod => ({ apiVersion: 'v1', kind: 'Pod', metadata: { namespace: 'default', name }, spec: { nodeName: 'node1', containers: [] }, status: { phase: 'Running', podIP: '10.244.1.9' } }) as Pod

@@ -3,7 +3,7 @@
 // lab is tens of boxes), selection and the last trace survive the rebuild.
 import { layout, tracePath, traceTarget, type Layout } from './layout.js'
 import type { ClusterView, PodView, ServiceView } from '../view.js'
-import type { TraceResult } from '../trace-shape.js'
+import type { TraceResult } from '../../trace/types.js'
 
 const SVG = 'http://www.w3.org/2000/svg'
 const $ = (id: string): HTMLElement => document.getElementById(id)!

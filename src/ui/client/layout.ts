@@ -4,7 +4,7 @@
 // A trace becomes a polyline through its hops: source pod → source node → the wire between
 // the columns → destination node → destination pod/service.
 import type { ClusterView, PodView, ServiceView } from '../view.js'
-import type { Hop, TraceResult } from '../trace-shape.js'
+import type { Hop, TraceResult } from '../../trace/types.js'
 
 export interface Box {
   x: number
