@@ -34,6 +34,8 @@ declare -A NEED=(
   [haproxy]=haproxy [nginx]=nginx [wrk]=wrk
   # the setns addon (node-gyp) and the CNI shim are compiled here
   [cc]=gcc [g++]=g++ [make]=make [python3]=python3
+  # the live map's browser test (test/e2e/ui.test.ts): headless Chromium driven by playwright-core
+  [chromium]=chromium
 )
 missing=()
 for cmd in "${!NEED[@]}"; do

@@ -11,6 +11,7 @@
 // (3b. local-path: the node provisions and reclaims the volume directories on its disk.)
 import { join } from 'node:path'
 import { startOverlayAgent, type OverlayAgent } from '../overlay/agent.js'
+import { leaseAnnotations } from '../overlay/lease.js'
 import { install as installCni } from '../../cni/install.js'
 import { startCniServer, type CniServer } from '../../cni/server.js'
 import { startKubelet, type Kubelet } from '../kubelet/kubelet.js'
@@ -124,6 +125,8 @@ export async function startAgent(o: AgentOptions): Promise<Agent> {
       nodeName: o.nodeName,
       nodeIP: o.nodeIP,
       podCIDR: podCIDR,
+      // flannel's Node annotations: the lease (VTEP MAC, public IP) for readers without etcd
+      nodeAnnotations: leaseAnnotations(overlay.lease),
       stateDir: join(o.stateDir, 'kubelet'),
       netnsPrefix: o.netnsPrefix,
       cniBinDirs: [binDir],

@@ -26,6 +26,7 @@ const COMMANDS: Record<string, Command> = {
   proxy: { summary: 'kube-proxy: Services to nftables/iptables/ipvs rules on this node', load: async () => (await import('../proxy/cli.js')).main },
   netpol: { summary: 'NetworkPolicy: Pods, Namespaces and policies to nftables sets on this node', load: async () => (await import('../netpol/cli.js')).main },
   dns: { summary: 'cluster DNS: Services/EndpointSlices to *.svc.<domain>, forwards the rest', load: async () => (await import('../dns/cli.js')).main },
+  ui: { summary: 'a live map of the network in the browser (nodes, pods, Services, routes, traces)', load: async () => (await import('../ui/cli.js')).main },
   trace: { summary: 'explain a packet path hop by hop from the nodes kernel state (--probe sends one)', load: async () => (await import('../trace/cli.js')).main },
   'ingress-controller': { summary: 'Ingress controller: Ingresses to HAProxy (runtime API, seamless reloads)', load: async () => (await import('../ingress/cli.js')).main },
 }

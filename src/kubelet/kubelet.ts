@@ -57,6 +57,8 @@ export interface KubeletOptions {
   /** How often configMap/secret volumes are rewritten from the API (default 2 s). */
   volumeRefreshMs?: number
   nodeLabels?: Record<string, string>
+  /** Annotations the Node carries (the agent's overlay lease, flannel's names). */
+  nodeAnnotations?: Record<string, string>
   /** How often container and node usage is sampled for /stats/summary (default 5 s). */
   statsPeriodMs?: number
 }
@@ -161,6 +163,7 @@ export async function startKubelet(o: KubeletOptions): Promise<Kubelet> {
     kubeletPort: server.port,
     ...(o.podCIDR ? { podCIDR: o.podCIDR } : {}),
     ...(o.nodeLabels ? { labels: o.nodeLabels } : {}),
+    ...(o.nodeAnnotations ? { annotations: o.nodeAnnotations } : {}),
     ...(o.nodeStatusUpdateMs ? { renewIntervalMs: o.nodeStatusUpdateMs, statusIntervalMs: o.nodeStatusUpdateMs } : {}),
   })
   await heartbeat.register()

@@ -18,6 +18,8 @@ export interface NodeStatusOptions {
   podCIDR?: string
   kubeletPort: number
   labels?: Record<string, string>
+  /** Set on the Node at every update (the agent publishes its overlay lease this way). */
+  annotations?: Record<string, string>
   leaseDurationSeconds?: number
   renewIntervalMs?: number
   statusIntervalMs?: number
@@ -58,6 +60,7 @@ export function desiredNode(o: NodeStatusOptions, prev: Node | undefined, now: s
         'kubernetes.io/arch': process.arch === 'x64' ? 'amd64' : process.arch,
         ...(o.labels ?? {}),
       },
+      ...(o.annotations || prev?.metadata.annotations ? { annotations: { ...(prev?.metadata.annotations ?? {}), ...(o.annotations ?? {}) } } : {}),
     },
     spec: { ...(prev?.spec ?? {}), ...(o.podCIDR ? { podCIDR: o.podCIDR, podCIDRs: [o.podCIDR] } : {}) },
     status: {

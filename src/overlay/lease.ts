@@ -61,3 +61,37 @@ export function decodeLease(subnet: Ip4Net, value: string): Lease {
   }
   return lease
 }
+
+// flannel's kube subnet manager publishes each node's lease on its Node as annotations with
+// these names; netkube's agent writes the same ones (from its etcd lease) so API clients — the
+// live map (src/ui) — see VTEPs and public IPs without access to etcd.
+export const FLANNEL_ANNOTATION_PREFIX = 'flannel.alpha.coreos.com/'
+export const ANNOTATION_BACKEND_TYPE = `${FLANNEL_ANNOTATION_PREFIX}backend-type`
+export const ANNOTATION_BACKEND_DATA = `${FLANNEL_ANNOTATION_PREFIX}backend-data`
+export const ANNOTATION_PUBLIC_IP = `${FLANNEL_ANNOTATION_PREFIX}public-ip`
+
+/** The Node annotations that publish a lease (flannel's names and JSON). */
+export function leaseAnnotations(a: LeaseAttrs): Record<string, string> {
+  const out: Record<string, string> = { [ANNOTATION_BACKEND_TYPE]: a.backendType, [ANNOTATION_PUBLIC_IP]: a.publicIP }
+  out[ANNOTATION_BACKEND_DATA] = a.backendType === 'vxlan' ? JSON.stringify({ VNI: a.vni ?? 1, VtepMAC: a.vtepMAC }) : 'null'
+  return out
+}
+
+/** A lease read back from Node annotations, or undefined when the node publishes none (or garbage). */
+export function leaseFromAnnotations(ann: Record<string, string> | undefined): LeaseAttrs | undefined {
+  const type = ann?.[ANNOTATION_BACKEND_TYPE]
+  const publicIP = ann?.[ANNOTATION_PUBLIC_IP]
+  if ((type !== 'vxlan' && type !== 'host-gw') || !publicIP) return undefined
+  if (type === 'host-gw') return { backendType: type, publicIP }
+  try {
+    const d = JSON.parse(ann?.[ANNOTATION_BACKEND_DATA] ?? '') as { VNI?: unknown; VtepMAC?: unknown }
+    return {
+      backendType: type,
+      publicIP,
+      vni: typeof d.VNI === 'number' ? d.VNI : 1,
+      ...(typeof d.VtepMAC === 'string' ? { vtepMAC: d.VtepMAC.toLowerCase() } : {}),
+    }
+  } catch {
+    return { backendType: type, publicIP }
+  }
+}
