@@ -9,7 +9,7 @@ import { leaseAnnotations, leaseFromAnnotations } from '../../src/overlay/lease.
 import { rendezvousWinner } from '../../src/loadbalancer/announce-core.js'
 import type { ClusterView } from '../../src/ui/view.js'
 
-const node = (name: string, ip: string, cidr: string, mac?: string, ready = 'True'): Node => ({
+const node = (name: string, ip: string, cidr: string, mac?: string, ready: 'True' | 'False' | 'Unknown' = 'True'): Node => ({
   apiVersion: 'v1', kind: 'Node',
   metadata: { name, annotations: mac ? leaseAnnotations({ backendType: 'vxlan', publicIP: ip, vni: 1, vtepMAC: mac }) : {} },
   spec: { podCIDR: cidr },
