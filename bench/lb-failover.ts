@@ -104,6 +104,11 @@ export function addedAt(events: readonly MonitorEvent[], ip: string, after: numb
   return events.find((e) => e.at >= after && !e.line.startsWith('Deleted') && e.line.includes(` inet ${ip}/32 `))?.at
 }
 
+/** When a node namespace's monitor saw `ip`/32 deleted. */
+export function deletedAt(events: readonly MonitorEvent[], ip: string, after: number): number | undefined {
+  return events.find((e) => e.at >= after && e.line.startsWith('Deleted') && e.line.includes(` inet ${ip}/32 `))?.at
+}
+
 /** When the outside's neighbour entry for `ip` first named `mac`. */
 export function neighMovedAt(events: readonly MonitorEvent[], ip: string, mac: string, after: number): number | undefined {
   return events.find((e) => e.at >= after && !e.line.startsWith('Deleted') && e.line.startsWith(`${ip} `) && e.line.includes(`lladdr ${mac}`))?.at
@@ -156,6 +161,11 @@ export interface FailoverResult {
   total: number
   /** backends that answered after the takeover */
   answeredBy: string[]
+  /** Wall-clock ms of the failure and of the takeover (for the restore's double-holder window). */
+  killedAt: number
+  takeoverAt?: number
+  /** When the victim's kernel lost the /32 within the window (its restarted agent withdrew it). */
+  victimWithdrewAt?: number
 }
 
 export interface FailoverOptions {
@@ -236,43 +246,96 @@ export async function measureFailover(state: LabState, ip: string, url: string, 
     failed: fails.length,
     total: results.length,
     answeredBy,
+    killedAt,
+    ...(takeover !== undefined ? { takeoverAt: takeover } : {}),
+    ...(() => {
+      const at = deletedAt(addrEvents.get(victim) ?? [], ip, killedAt)
+      return at !== undefined ? { victimWithdrewAt: at } : {}
+    })(),
   }
 }
 
 /** Nodes taking `ip`/32 (address-add events in the node namespaces) during `ms` of quiet: each is a takeover nobody caused. */
-export async function countAddressMoves(state: LabState, ip: string, ms: number): Promise<number> {
-  const mons = state.plan.nodes.map((n) => monitor(n.netns, 'address'))
+export async function countAddressMoves(state: LabState, ip: string, ms: number): Promise<{ node: string; at: number; line: string }[]> {
+  const mons = state.plan.nodes.map((n) => [n.name, monitor(n.netns, 'address')] as const)
   const from = Date.now()
   await new Promise((r) => setTimeout(r, ms))
   await new Promise((r) => setTimeout(r, 100))
-  return mons.flatMap((m) => m.stop()).filter((e) => e.at >= from && addedAt([e], ip, from) !== undefined).length
+  return mons
+    .flatMap(([node, m]) => m.stop().map((e) => ({ node, ...e })))
+    .filter((e) => e.at >= from && addedAt([e], ip, from) !== undefined)
+    .sort((a, b) => a.at - b.at)
 }
 
 export interface RestoreResult {
   /** Node restored (cable in; agent running again) → exactly one holder whose MAC the outside's entry names. */
   settledMs: number
   holder: string
+  /** The returning node added the address again (it took it back from the successor). */
+  tookBack: boolean
+  /**
+   * How long two connected nodes held the /32 (from the kernels' address events): node mode,
+   * cable in → the victim's stale /32 gone (0 when it was gone before); agent mode, the
+   * successor's takeover → the victim's restarted agent withdrew it (the agent was dead meanwhile).
+   */
+  doubleHolderMs: number
+}
+
+export interface RestoreOptions {
+  timeoutMs?: number
+  /** Resolves true once the victim's announcer runs again (its Lease renewed): a take-back would come after it. */
+  speakerBack?: (since: number) => Promise<boolean>
+  /** How long to keep watching after that (ms). */
+  watchMs?: number
 }
 
 /** Plug the node back in (node mode), wait for its agent, then for one consistent holder of `ip`. */
-export async function restoreNode(state: LabState, r: Pick<FailoverResult, 'mode' | 'victim'>, ip: string, url: string, timeoutMs = 60_000): Promise<RestoreResult> {
+export async function restoreNode(state: LabState, r: Pick<FailoverResult, 'mode' | 'victim'> & Partial<Pick<FailoverResult, 'takeoverAt' | 'victimWithdrewAt'>>, ip: string, url: string, o: RestoreOptions = {}): Promise<RestoreResult> {
+  const timeoutMs = o.timeoutMs ?? 60_000
+  const victimNs = state.plan.nodes.find((n) => n.name === r.victim)!.netns
+  const mon = monitor(victimNs, 'address')
+  // the monitor needs a moment to subscribe before the cable goes in
+  await new Promise((res) => setTimeout(res, 100))
+  const heldAtReturn = (await announcerOf(state, ip)).includes(r.victim)
   if (r.mode === 'node') await setNodeCable(state, r.victim, true)
   const t0 = Date.now()
-  await waitAgentBack(state, r.victim, timeoutMs)
-  const deadline = t0 + timeoutMs
-  let last = ''
-  while (Date.now() < deadline) {
-    const holders = await announcerOf(state, ip)
-    if (holders.length === 1) {
-      const [mac, neigh] = [await macOf(state.plan.nodes.find((n) => n.name === holders[0])!.netns), await outsideNeighbour(state, ip)]
-      // the entry may have aged out (no traffic): one request refreshes it
-      if (!neigh) await netnsHandle(state.plan.outside!.netns).run('curl', ['-sS', '-o', '/dev/null', '--max-time', '1', url], { allowFailure: true })
-      if (mac && neigh === mac) return { settledMs: Date.now() - t0, holder: holders[0]! }
-      last = `one holder ${holders[0]} (${mac}), outside's entry ${neigh ?? 'none'}`
-    } else last = `holders: ${JSON.stringify(holders)}`
-    await new Promise((res) => setTimeout(res, 100))
+  let events: MonitorEvent[] | undefined
+  try {
+    await waitAgentBack(state, r.victim, timeoutMs)
+    const deadline = t0 + timeoutMs
+    if (o.speakerBack) {
+      while (!(await o.speakerBack(t0).catch(() => false))) {
+        if (Date.now() > deadline) throw new Error(`the announcer on ${r.victim} did not renew its Lease within ${timeoutMs} ms`)
+        await new Promise((res) => setTimeout(res, 100))
+      }
+      await new Promise((res) => setTimeout(res, o.watchMs ?? 1500))
+    }
+    let last = ''
+    while (Date.now() < deadline) {
+      const holders = await announcerOf(state, ip)
+      if (holders.length === 1) {
+        const [mac, neigh] = [await macOf(state.plan.nodes.find((n) => n.name === holders[0])!.netns), await outsideNeighbour(state, ip)]
+        // the entry may have aged out (no traffic): one request refreshes it
+        if (!neigh) await netnsHandle(state.plan.outside!.netns).run('curl', ['-sS', '-o', '/dev/null', '--max-time', '1', url], { allowFailure: true })
+        if (mac && neigh === mac) {
+          const settledMs = Date.now() - t0
+          await new Promise((res) => setTimeout(res, 100))
+          events = mon.stop()
+          const tookBack = addedAt(events, ip, 0) !== undefined
+          const gone = r.victimWithdrewAt ?? deletedAt(events, ip, 0)
+          let doubleHolderMs = 0
+          if (r.mode === 'node') doubleHolderMs = heldAtReturn ? (gone ?? Date.now()) - t0 : 0
+          else if (r.takeoverAt !== undefined) doubleHolderMs = Math.max(0, (gone ?? Date.now()) - r.takeoverAt)
+          return { settledMs, holder: holders[0]!, tookBack, doubleHolderMs }
+        }
+        last = `one holder ${holders[0]} (${mac}), outside's entry ${neigh ?? 'none'}`
+      } else last = `holders: ${JSON.stringify(holders)}`
+      await new Promise((res) => setTimeout(res, 100))
+    }
+    throw new Error(`after restoring ${r.victim}: not consistent within ${timeoutMs} ms (${last})`)
+  } finally {
+    if (!events) mon.stop()
   }
-  throw new Error(`after restoring ${r.victim}: not consistent within ${timeoutMs} ms (${last})`)
 }
 
 /** Wait until the killed agent runs again under its supervisor. */

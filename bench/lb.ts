@@ -15,7 +15,7 @@
 // Prints p50/p99/max of each against issue #12's bar (≤ 2 s). Exit 1 when a kill exceeds it
 // or a false takeover happened.
 import { randomBytes } from 'node:crypto'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { cpSync, mkdtempSync, rmSync } from 'node:fs'
 import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
@@ -23,8 +23,8 @@ import { labUp, labDown, type LabState } from '../src/lab/lab.js'
 import { createClient } from '../src/client/rest.js'
 import { loadKubeconfig } from '../src/client/kubeconfig.js'
 import { resourceFor } from '../src/api/resources.js'
-import type { Deployment, Node, Pod, Service } from '../src/api/types.js'
-import { EXCLUDE_LABEL } from '../src/loadbalancer/announce-core.js'
+import type { Deployment, Lease, Node, Pod, Service } from '../src/api/types.js'
+import { EXCLUDE_LABEL, SPEAKER_LEASE_PREFIX } from '../src/loadbalancer/announce-core.js'
 import { announcerOf, countAddressMoves, measureFailover, percentile, restoreNode, type FailoverMode, type FailoverResult } from './lb-failover.js'
 
 const BAR_MS = 2000
@@ -41,7 +41,7 @@ async function until(what: string, fn: () => Promise<boolean>, ms: number): Prom
 const load = (): string => loadavg().map((x) => x.toFixed(1)).join(' ')
 
 async function main(): Promise<void> {
-  const { values: v } = parseArgs({ options: { kills: { type: 'string' }, mode: { type: 'string' }, 'quiet-s': { type: 'string' } } })
+  const { values: v } = parseArgs({ options: { kills: { type: 'string' }, mode: { type: 'string' }, 'quiet-s': { type: 'string' }, 'keep-logs': { type: 'string' } } })
   const kills = Number(v.kills ?? 10)
   const quietS = Number(v['quiet-s'] ?? 60)
   const modes = (v.mode ?? 'agent,node').split(',').filter(Boolean) as FailoverMode[]
@@ -71,22 +71,29 @@ async function main(): Promise<void> {
     let falseMoves = 0
     if (quietS > 0) {
       process.stderr.write(`quiet ${quietS} s (no kills; load ${load()})…\n`)
-      falseMoves = await countAddressMoves(state, ip, quietS * 1000)
+      const moves = await countAddressMoves(state, ip, quietS * 1000)
+      falseMoves = moves.length
+      for (const m of moves) process.stderr.write(`  ${new Date(m.at).toISOString()} ${m.node} added ${ip}\n`)
       process.stderr.write(`quiet phase: ${falseMoves} false takeovers (load ${load()})\n`)
     }
 
-    const byMode = new Map<FailoverMode, { r: FailoverResult[]; settle: number[]; load: number[] }>()
+    const leases = client.resource<Lease>(resourceFor('leases'), 'kube-system')
+    // the returning node's announcer runs again once it renews its Lease: a take-back would follow
+    const speakerBack = (node: string) => async (since: number): Promise<boolean> => Date.parse((await leases.get(`${SPEAKER_LEASE_PREFIX}${node}`)).spec?.renewTime ?? '') > since
+    const byMode = new Map<FailoverMode, { r: FailoverResult[]; settle: number[]; load: number[]; double: number[]; tookBack: number }>()
     for (const mode of modes) {
-      const acc = { r: [] as FailoverResult[], settle: [] as number[], load: [] as number[] }
+      const acc = { r: [] as FailoverResult[], settle: [] as number[], load: [] as number[], double: [] as number[], tookBack: 0 }
       byMode.set(mode, acc)
       for (let i = 0; i < kills; i++) {
         await until('one announcer', async () => (await announcerOf(state, ip)).length === 1, 60_000)
         acc.load.push(loadavg()[0]!)
         const r = await measureFailover(state, ip, url, { mode, beforeMs: 1000, afterMs: 4000 })
         acc.r.push(r)
-        const back = await restoreNode(state, r, ip, url)
+        const back = await restoreNode(state, r, ip, url, { speakerBack: speakerBack(r.victim) })
         acc.settle.push(back.settledMs)
-        process.stderr.write(`${mode} ${i + 1}/${kills}: ${r.victim} → ${r.successor ?? '(none)'} takeover ${r.takeoverMs ?? '-'} ms, ARP ${r.arpMs ?? '-'} ms, outage ${r.outageMs} ms (${r.failed}/${r.total} failed); restored: one holder (${back.holder}) after ${back.settledMs} ms; load ${load()}\n`)
+        acc.double.push(back.doubleHolderMs)
+        if (back.tookBack) acc.tookBack++
+        process.stderr.write(`${mode} ${i + 1}/${kills}: ${r.victim} → ${r.successor ?? '(none)'} takeover ${r.takeoverMs ?? '-'} ms, ARP ${r.arpMs ?? '-'} ms, outage ${r.outageMs} ms (${r.failed}/${r.total} failed); restored: one holder (${back.holder}) after ${back.settledMs} ms, ${back.tookBack ? 'TOOK IT BACK' : 'kept by the successor'}, two holders for ${back.doubleHolderMs} ms; load ${load()}\n`)
       }
     }
 
@@ -104,12 +111,15 @@ async function main(): Promise<void> {
       console.log(row('outside ARP entry moved (GARP)', arp))
       console.log(row('requests failing (outage)', out))
       console.log(row('restored → one consistent holder', acc.settle, false))
-      console.log(`failed requests: ${acc.r.reduce((a, r) => a + r.failed, 0)} of ${acc.r.reduce((a, r) => a + r.total, 0)}`)
+      console.log(row(mode === 'node' ? 'two holders after the node returned' : 'two holders while the agent was dead', acc.double, false))
+      console.log(`failed requests: ${acc.r.reduce((a, r) => a + r.failed, 0)} of ${acc.r.reduce((a, r) => a + r.total, 0)}; the returning node took the address back: ${acc.tookBack} of ${acc.r.length}`)
       bad += [...take, ...arp, ...out].filter((x) => !(x <= BAR_MS)).length
     }
     if (quietS > 0) console.log(`\nfalse takeovers in a quiet ${quietS} s (no failure; nodes adding the address, seen by their kernels): ${falseMoves}   load avg (1 min) at its end ${loadavg()[0]!.toFixed(1)}`)
     bad += falseMoves
   } finally {
+    // the daemons' logs (speaker decisions) outlive the lab when asked for
+    if (v['keep-logs']) cpSync(join(stateDir, 'logs'), v['keep-logs'], { recursive: true })
     await labDown({ name, stateDir, progress: () => {} })
     rmSync(stateDir, { recursive: true, force: true })
   }

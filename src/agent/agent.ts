@@ -22,7 +22,7 @@ import { startLocalPathProvisioner } from '../localpath/provisioner.js'
 import type { Client } from '../client/interfaces.js'
 import { logger } from '../util/log.js'
 import { canonicalCidr } from '../net/ip.js'
-import { startSpeaker, type Speaker } from '../loadbalancer/speaker.js'
+import { startSpeaker, withdrawStale, type Speaker } from '../loadbalancer/speaker.js'
 
 const log = logger('agent')
 
@@ -87,6 +87,8 @@ export async function startAgent(o: AgentOptions): Promise<Agent> {
     for (const s of stops.reverse()) await s().catch((err: Error) => log.warn({ err: err.message }, 'stop failed'))
   }
   try {
+    // a killed run's LoadBalancer /32s go first, before anything waits for the apiserver (speaker.ts)
+    if (o.iface && !o.noLbSpeaker && !o.noProxy) await withdrawStale({ iface: o.iface, stateFile: join(o.stateDir, 'lb-announced.json') })
     const subnetFile = join(o.stateDir, 'subnet.env')
     const overlay = await startOverlayAgent({
       etcdEndpoints: o.etcdEndpoints,

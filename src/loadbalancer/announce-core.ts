@@ -2,12 +2,18 @@
 // alike (Services, EndpointSlices, Nodes, the speakers' Leases), so each node decides alone
 // and they agree without talking — MetalLB's L2 mode with its memberlist replaced by Leases.
 //   live speakers: a Lease `netkube-lb-speaker-<node>` whose renewTime was seen changing
-//     within the lease duration (observed on the local clock, as client-go's leader election
-//     does: no clock agreement needed), on a node that is not NotReady/cordoned-out;
+//     (observed on the local clock, as client-go's leader election does: no clock agreement
+//     needed) within the lease duration of the latest renewal seen from anyone (renewalClock),
+//     on a node that is not NotReady/cordoned-out;
 //   eligible: every live node, or with `externalTrafficPolicy: Local` only live nodes with a
 //     ready endpoint of the Service (traffic elsewhere would be dropped);
-//   the announcer: the eligible node with the highest sha256(node + "#" + ip) — rendezvous
-//     hashing, so one node's death moves only its own addresses.
+//   the announcer: an eligible node that already announces the IP keeps it (sticky, as
+//     kube-vip's Lease-held addresses: a node that returns takes nothing back, so no second
+//     holder and no second ARP move); only when no eligible node holds it, the eligible node
+//     with the highest sha256(node + "#" + ip) — rendezvous hashing, so one node's death moves
+//     only its own addresses. Several holders (a healed partition): the hash winner among them.
+//   who holds what: each speaker's Lease carries the IPs it has on its interface
+//     (annotation netkube.io/lb-announcing), written with every renewal.
 import { createHash } from 'node:crypto'
 import type { EndpointSlice, Node, Service } from '../api/types.js'
 import { isIp4 } from '../net/ip.js'
@@ -17,6 +23,12 @@ export const SPEAKER_LEASE_PREFIX = 'netkube-lb-speaker-'
 export const SPEAKER_LABEL = 'netkube.io/lb-speaker'
 /** Upstream's node label: a node carrying it is never given LoadBalancer traffic. */
 export const EXCLUDE_LABEL = 'node.kubernetes.io/exclude-from-external-load-balancers'
+/** On a speaker's Lease: the IPs it announces now, comma-separated. */
+export const ANNOUNCING_ANNOTATION = 'netkube.io/lb-announcing'
+
+export function parseAnnouncing(v: string | undefined): Set<string> {
+  return new Set((v ?? '').split(',').map((x) => x.trim()).filter(Boolean))
+}
 
 export interface SpeakerSeen {
   node: string
@@ -36,22 +48,17 @@ export function liveSpeakers(seen: Iterable<SpeakerSeen>, now: number, leaseMs: 
   return out
 }
 
-/** When the next of the `live` peers (not `self`) stops being live: its seenAt + the lease. Infinity when none. */
-export function nextExpiry(seen: Iterable<SpeakerSeen>, live: ReadonlySet<string>, self: string, leaseMs: number): number {
-  let next = Infinity
-  for (const s of seen) if (live.has(s.node) && s.node !== self) next = Math.min(next, s.seenAt + leaseMs)
-  return next
-}
-
 /**
- * How far the Lease watch is behind this speaker's own renewals (ms), or 0: our renewal went
- * through at `lastRenewOk` but its echo was last seen at `echoSeenAt`. Beyond half the lease
- * the watch — not the peers — is what is slow, and peers' silence proves nothing.
+ * The clock liveness is judged on: the latest renewal seen from any speaker (this node's own
+ * echo included), not the wall clock. A peer is gone when the others' renewals went on
+ * arriving for a lease after its last one; when every renewal is late (a loaded apiserver,
+ * a slow watch, this process stalled) the clock stops too, and nobody is judged by a delay
+ * that was everyone's. A dead node is noticed at the first renewal seen a lease after its last.
  */
-export function leaseWatchLag(echoSeenAt: number | undefined, lastRenewOk: number, leaseMs: number): number {
-  if (echoSeenAt === undefined) return 0
-  const lag = lastRenewOk - echoSeenAt
-  return lag > leaseMs / 2 ? lag : 0
+export function renewalClock(seen: Iterable<SpeakerSeen>): number {
+  let t = -Infinity
+  for (const s of seen) t = Math.max(t, s.seenAt)
+  return t
 }
 
 export function rendezvousWinner(ip: string, nodes: Iterable<string>): string | undefined {
@@ -91,6 +98,8 @@ export function announcements(o: {
   slicesOf: (svcKey: string) => Iterable<EndpointSlice>
   live: ReadonlySet<string>
   ourClass: string
+  /** The IPs each node announces now (its Lease's annotation; this node's own set as it is). */
+  holding?: (node: string) => ReadonlySet<string> | undefined
 }): Announcement[] {
   const out: Announcement[] = []
   for (const svc of o.services) {
@@ -103,7 +112,9 @@ export function announcements(o: {
     }
     for (const ing of svc.status?.loadBalancer?.ingress ?? []) {
       if (!ing.ip || !isIp4(ing.ip) || ing.ipMode === 'Proxy') continue
-      const node = rendezvousWinner(ing.ip, eligible)
+      const ip = ing.ip
+      const holders = o.holding ? [...eligible].filter((n) => o.holding!(n)?.has(ip)) : []
+      const node = rendezvousWinner(ip, holders.length ? holders : eligible)
       if (node) out.push({ ip: ing.ip, service: key, node })
     }
   }

@@ -24,6 +24,9 @@ import { POOLS_CONFIGMAP, POOLS_NAMESPACE, describePool, mergePools, type Pool }
 import type { AllocationStore } from './store.js'
 
 const log = logger('loadbalancer')
+/** Claims tried within one sync before it is left to the rate-limited queue. */
+const CLAIM_ATTEMPTS = 8
+const WORKERS = 4
 
 export interface LoadBalancerControllerOptions {
   client: Client
@@ -105,8 +108,8 @@ export async function startLoadBalancerController(o: LoadBalancerControllerOptio
       await o.store.release(ip, h)
       holders.delete(ip)
     }
-    const d: Decision = decide({ svc, pools, holders, ourClass })
-    const mine = held((h) => h.uid === me.uid).map(([ip]) => ip)
+    let d: Decision = decide({ svc, pools, holders, ourClass })
+    let mine = held((h) => h.uid === me.uid).map(([ip]) => ip)
     if (d.kind === 'release') {
       for (const ip of mine) await o.store.release(ip, me)
       // Another class's controller owns the status now; a type change clears ours.
@@ -120,7 +123,21 @@ export async function startLoadBalancerController(o: LoadBalancerControllerOptio
       await writeStatus(svc, [], { type: CONDITION_TYPE, status: 'False', reason: d.reason, message: d.message })
       return
     }
-    if (!(await o.store.claim(d.ip, me))) throw new Error(`address ${d.ip} was claimed by another Service meanwhile`) // retried: decide() then sees it taken
+    // A lost claim (another Service, or another controller, took the address between our list
+    // and our claim) is decided again at once on a fresh list, as the apiserver's allocators
+    // retry a failed CAS: thrown, it went through the rate-limited queue, and with two
+    // controllers walking the same keys in step the same key lost again and again — its
+    // back-off doubling past the test's 10 s under load.
+    for (let attempt = 1; !(await o.store.claim(d.ip, me)); attempt++) {
+      if (attempt >= CLAIM_ATTEMPTS) throw new Error(`address ${d.ip} was claimed by another Service meanwhile`) // retried: decide() then sees it taken
+      log.debug({ key, ip: d.ip, attempt }, 'address claimed meanwhile; deciding again')
+      const fresh = await o.store.list()
+      holders.clear()
+      for (const [ip, h] of fresh) holders.set(ip, h)
+      d = decide({ svc, pools, holders, ourClass })
+      mine = held((h) => h.uid === me.uid).map(([ip]) => ip)
+      if (d.kind !== 'assign') return void queue.add(key) // e.g. the pool filled up meanwhile: a fresh sync records it
+    }
     const isNew = !currentIPs(svc).includes(d.ip)
     await writeStatus(svc, ingressFor(d.ip), { type: CONDITION_TYPE, status: 'True', reason: 'IPAllocated', message: `Assigned IP ["${d.ip}"] from pool "${d.pool}"` })
     if (isNew) recorder.event(svc, 'Normal', 'IPAllocated', `Assigned IP ["${d.ip}"]`)
@@ -131,9 +148,12 @@ export async function startLoadBalancerController(o: LoadBalancerControllerOptio
   for (const h of (await o.store.list()).values()) queue.add(ownerKey(h))
 
   let busy = 0
+  // Several workers: a sync is ~4 round trips (list, claim, status, Event) and under load each
+  // took 100-200 ms, so one worker needed > 10 s for 24 new Services. Safe in parallel: the
+  // queue never hands one key to two workers, claims are create-if-absent, status is a CAS.
   const running = runWorkers(
     queue,
-    1,
+    WORKERS,
     async (key) => {
       busy++
       try {

@@ -11,8 +11,12 @@
 // address (arp_ignore=0) with no process in the path, and a packet to it is delivered on
 // this node where kube-proxy's prerouting DNAT takes it (measured in the e2e: failover is the
 // lease expiry plus one GARP). The cost: a killed agent leaves its addresses behind until it
-// restarts (it then withdraws what it no longer owns, from its state file) — meanwhile that
-// node's kernel still answers ARP and, its nft rules intact, still serves the traffic.
+// restarts — meanwhile that node's kernel still answers ARP and, its nft rules intact, still
+// serves the traffic. The restarted agent withdraws them first thing (withdrawStale, before it
+// waits for the apiserver): by then another node holds them, and that node keeps them
+// (sticky, announce-core.ts), so a node that returns takes nothing back.
+// Liveness is judged on the renewal clock (renewalClock in announce-core.ts), not the wall
+// clock: a slow apiserver delays every speaker's renewals alike and proves nobody dead.
 // A graceful stop withdraws every address and deletes the Lease, so others take over at once.
 import { readFileSync, writeFileSync } from 'node:fs'
 import type { EndpointSlice, Lease, Node, Service } from '../api/types.js'
@@ -26,13 +30,13 @@ import { netnsHandle } from '../net/door.js'
 import type { NetOps } from '../net/types.js'
 import { logger } from '../util/log.js'
 import { DEFAULT_LB_CLASS } from './allocate-core.js'
-import { SPEAKER_LABEL, SPEAKER_LEASE_PREFIX, announceDiff, announcements, leaseWatchLag, liveSpeakers, nextExpiry, type SpeakerSeen } from './announce-core.js'
+import { ANNOUNCING_ANNOTATION, SPEAKER_LABEL, SPEAKER_LEASE_PREFIX, announceDiff, parseAnnouncing, announcements, liveSpeakers, renewalClock, type SpeakerSeen } from './announce-core.js'
 
 const log = logger('lb-speaker')
 const NS = 'kube-system'
 /** Gratuitous ARP repeats after the first, in ms. */
 export const GARP_REPEAT_MS = [100, 300, 1000] as const
-/** A slow look at liveness besides the timer set at the next lease expiry (clock jumps, missed timers). */
+/** A look at this node's own liveness (its renewals failing) besides the renewal events. */
 const SAFETY_TICK_MS = 1000
 
 export interface SpeakerOptions {
@@ -57,6 +61,29 @@ export interface Speaker {
   stop(opts?: { keepAddresses?: boolean }): Promise<void>
 }
 
+/**
+ * What a killed run of this agent left on the interface (its state file says which /32s were
+ * its) is removed at once, before anything waits for the apiserver: while the node was gone
+ * another node took those addresses (and keeps them: announcements are sticky), so a kernel
+ * still holding them would be a second ARP answerer the moment the node is back on the wire.
+ * If they are still this node's, the first reconcile adds them again, with gratuitous ARP.
+ */
+export async function withdrawStale(o: Pick<SpeakerOptions, 'iface' | 'stateFile' | 'netns'>): Promise<string[]> {
+  const mine = readState(o.stateFile)
+  if (!mine.length) return []
+  const ops = netnsHandle(o.netns).ops()
+  try {
+    const on = new Set((await ops.listAddresses(o.iface)).filter((a) => a.family === 4).map((a) => a.cidr))
+    const gone: string[] = []
+    for (const ip of mine) if (on.has(`${ip}/32`) && (await ops.delAddress(o.iface, `${ip}/32`).catch(() => false))) gone.push(ip)
+    writeFileSync(o.stateFile, '[]')
+    if (gone.length) log.info({ withdrawn: gone }, 'withdrew the addresses a previous run left behind')
+    return gone
+  } finally {
+    ops.close()
+  }
+}
+
 function readState(file: string): string[] {
   try {
     const v = JSON.parse(readFileSync(file, 'utf8')) as unknown
@@ -77,19 +104,26 @@ export async function startSpeaker(o: SpeakerOptions): Promise<Speaker> {
   const nodes: Informer<Node> = createInformer(o.client.resource<Node>(resourceFor('nodes')), { name: 'speaker-nodes' })
   const leases: Informer<Lease> = createInformer(leasesApi, { name: 'speaker-leases', labelSelector: `${SPEAKER_LABEL}=true` })
 
-  // Lease renewals seen, on our clock. A Lease first seen counts from its renewTime.
-  const seen = new Map<string, SpeakerSeen & { renew: string }>()
+  // A Lease first seen counts from its renewTime.
+  // Lease renewals seen, on our clock, with the IPs each speaker says it announces.
+  const seen = new Map<string, SpeakerSeen & { renew: string; announcing: Set<string> }>()
   const noteLease = (l: Lease | undefined, deleted = false): void => {
     const node = l?.spec?.holderIdentity
     if (!l || !node) return
     if (deleted) return void seen.delete(node)
     const renew = l.spec?.renewTime ?? ''
+    const announcing = parseAnnouncing(l.metadata.annotations?.[ANNOUNCING_ANNOTATION])
     const prev = seen.get(node)
-    if (prev?.renew === renew) return
+    if (prev?.renew === renew) {
+      prev.announcing = announcing
+      return
+    }
     const now = Date.now()
     const seenAt = prev ? now : Math.min(now, Date.parse(renew) || 0)
-    seen.set(node, { node, seenAt, renew })
-    kick()
+    seen.set(node, { node, seenAt, renew, announcing })
+    // after the pending socket reads: renewals that arrived together are all noted first, or
+    // the first one read would advance the renewal clock past the others
+    setImmediate(kick)
   }
   leases.addEventHandler({ onAdd: (l) => noteLease(l), onUpdate: (_a, l) => noteLease(l), onDelete: (l) => noteLease(l, true) })
   const slicesBySvc = new Map<string, Map<string, EndpointSlice>>()
@@ -108,22 +142,44 @@ export async function startSpeaker(o: SpeakerOptions): Promise<Speaker> {
   // ---- our Lease ----
   let lease: Lease | undefined
   let lastRenewOk = 0
+  // The apiserver's pace for our own renewals (logged with each liveness change): when the
+  // renewal in flight started (0: none) and the last few round trips.
+  let renewStarted = 0
+  let lastRenewFailed = false
+  const recentRenewMs: number[] = []
   const renew = async (): Promise<void> => {
+    renewStarted = Date.now()
+    try {
+      await renewOnce()
+    } finally {
+      const ms = Date.now() - renewStarted
+      renewStarted = 0
+      recentRenewMs.push(ms)
+      if (recentRenewMs.length > 4) recentRenewMs.shift()
+      if (ms > leaseMs / 2) log.info({ ms }, 'slow lease renewal')
+    }
+  }
+  const renewOnce = async (): Promise<void> => {
     const spec = { holderIdentity: o.nodeName, leaseDurationSeconds: Math.max(1, Math.ceil(leaseMs / 1000)), renewTime: microTime(Date.now()) }
+    // what this node holds, for the others' stickiness (written with every renewal)
+    const annotations = { [ANNOUNCING_ANNOTATION]: [...have].sort().join(',') }
     try {
       if (!lease) {
         try {
           lease = await leasesApi.get(leaseName)
         } catch (err) {
           if (!(isApiStatusError(err) && err.code === 404)) throw err
-          lease = await leasesApi.create({ apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name: leaseName, namespace: NS, labels: { [SPEAKER_LABEL]: 'true' } }, spec: { ...spec, acquireTime: spec.renewTime } })
+          lease = await leasesApi.create({ apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name: leaseName, namespace: NS, labels: { [SPEAKER_LABEL]: 'true' }, annotations }, spec: { ...spec, acquireTime: spec.renewTime } })
           lastRenewOk = Date.now()
+          lastRenewFailed = false
           return
         }
       }
-      lease = await leasesApi.update({ ...lease, spec: { ...lease.spec, ...spec } })
+      lease = await leasesApi.update({ ...lease, metadata: { ...lease.metadata, annotations: { ...lease.metadata.annotations, ...annotations } }, spec: { ...lease.spec, ...spec } })
       lastRenewOk = Date.now()
+      lastRenewFailed = false
     } catch (err) {
+      lastRenewFailed = true
       lease = undefined // conflict or gone: read it again next time
       log.debug({ err: (err as Error).message }, 'lease renewal failed')
     }
@@ -132,14 +188,9 @@ export async function startSpeaker(o: SpeakerOptions): Promise<Speaker> {
   // ---- the edge: addresses on the interface, gratuitous ARP ----
   const door = netnsHandle(o.netns)
   const ops: NetOps = door.ops()
-  let have = new Set<string>()
-  const present = async (): Promise<Set<string>> =>
-    new Set((await ops.listAddresses(o.iface)).filter((a) => a.family === 4 && a.cidr.endsWith('/32')).map((a) => a.cidr.slice(0, -3)))
-  {
-    // what an earlier run of this agent added is ours to keep or withdraw
-    const on = await present()
-    have = new Set(readState(o.stateFile).filter((ip) => on.has(ip)))
-  }
+  // the agent already did this before it waited for the apiserver; a speaker started alone does it here
+  await withdrawStale(o)
+  const have = new Set<string>()
   const saveState = (): void => writeFileSync(o.stateFile, JSON.stringify([...have].sort()))
   const garp = (ip: string): void => {
     const send = (): void =>
@@ -153,31 +204,7 @@ export async function startSpeaker(o: SpeakerOptions): Promise<Speaker> {
     for (const ms of GARP_REPEAT_MS) setTimeout(send, ms).unref()
   }
 
-  // The next time a live speaker's lease runs out: a timer fires exactly then, so a dead
-  // node is noticed at its expiry, not up to a polling period later (that period was part of
-  // the failover time).
-  let expiryTimer: NodeJS.Timeout | undefined
-  let expiryAt = Infinity
-  const armExpiry = (live: ReadonlySet<string>, now: number): void => {
-    const next = nextExpiry(seen.values(), live, o.nodeName, leaseMs)
-    if (next === expiryAt) return
-    if (expiryTimer) clearTimeout(expiryTimer)
-    expiryTimer = undefined
-    expiryAt = next
-    if (next === Infinity || stopped) return
-    // liveSpeakers() counts a speaker live while now - seenAt < leaseMs: fire at the first ms it is not
-    // setImmediate: after a stall the timer phase runs before the pending socket reads, so
-    // renewals already on the wire are read first, then judged
-    expiryTimer = setTimeout(() => {
-      expiryTimer = undefined
-      expiryAt = Infinity
-      setImmediate(kick)
-    }, Math.max(0, next - now))
-  }
-
   let synced = false
-  let watchBehind = false
-  let inherited = have.size > 0
   let lastLive = ''
   let running: Promise<void> | undefined
   let again = false
@@ -199,36 +226,31 @@ export async function startSpeaker(o: SpeakerOptions): Promise<Speaker> {
       })
   }
   const reconcile = async (): Promise<void> => {
-    // a running speaker whose last renewal went through is live to itself (its peers agree
-    // one watch event later); without this a restarted agent would withdraw and re-add its IPs
+    // Liveness on the renewal clock (renewalClock): a peer is gone once the others' renewals,
+    // ours included, went on arriving for a lease after its last one. The wall clock would
+    // count the apiserver's slowness as the peers' silence: at load 30-40 one renewal round trip
+    // took 0.5-2.5 s for every speaker at once, and 17 false takeovers in 60 s followed.
     const now = Date.now()
-    // Our own renewals come back through the same watch as everyone else's. When they went
-    // through but their echo is late, the watch is behind (a loaded apiserver, or this process
-    // stalled): every peer's silence may then be ours alone, so decide nothing until it catches
-    // up (the echo's arrival kicks again). A dead peer is still noticed once the watch flows.
-    const lag = leaseWatchLag(seen.get(o.nodeName)?.seenAt, lastRenewOk, leaseMs)
-    if (lag > 0) {
-      if (!watchBehind) log.info({ behindMs: lag }, 'lease watch is behind our own renewals: holding announcements')
-      watchBehind = true
-      return
-    }
-    watchBehind = false
-    const self = now - lastRenewOk < leaseMs ? [{ node: o.nodeName, seenAt: lastRenewOk }] : []
-    const live = liveSpeakers([...seen.values(), ...self], now, leaseMs, nodes.store.list())
+    const selfSeenAt = Math.max(lastRenewOk, seen.get(o.nodeName)?.seenAt ?? 0)
+    const peers = [...seen.values()].filter((x) => x.node !== o.nodeName)
+    const clock = renewalClock([...peers, { node: o.nodeName, seenAt: selfSeenAt }])
+    // this node is also gone when its own renewals fail (cut off from the apiserver) for a lease
+    const cutOff = lastRenewFailed && now - lastRenewOk >= leaseMs
+    const self = cutOff ? [] : [{ node: o.nodeName, seenAt: selfSeenAt }]
+    const live = liveSpeakers([...peers, ...self], clock, leaseMs, nodes.store.list())
     const liveText = [...live].sort().join(',')
-    if (liveText !== lastLive) log.info({ live: [...live].sort(), was: lastLive.split(',').filter(Boolean) }, 'live speakers changed')
+    if (liveText !== lastLive) {
+      const was = lastLive.split(',').filter(Boolean)
+      // how long each lost peer was silent on the renewal clock and on the wall clock
+      const lost = Object.fromEntries(was.filter((n) => !live.has(n)).map((n) => [n, { clock: clock - (seen.get(n)?.seenAt ?? 0), wall: now - (seen.get(n)?.seenAt ?? 0) }]))
+      log.info({ live: [...live].sort(), was, silentMs: lost, cutOff, ownRenewInFlightMs: renewStarted ? now - renewStarted : 0, recentRenewMs }, 'live speakers changed')
+    }
     lastLive = liveText
-    armExpiry(live, now)
-    const want = announcements({ services: services.store.list(), slicesOf: (k) => slicesBySvc.get(k)?.values() ?? [], live, ourClass })
+    const holding = (n: string): ReadonlySet<string> | undefined => (n === o.nodeName ? have : seen.get(n)?.announcing)
+    const want = announcements({ services: services.store.list(), slicesOf: (k) => slicesBySvc.get(k)?.values() ?? [], live, ourClass, holding })
       .filter((a) => a.node === o.nodeName)
       .map((a) => a.ip)
     const d = announceDiff(want, have)
-    if (inherited) {
-      // addresses kept from before a restart: the neighbours may have moved to another node
-      // meanwhile, so announce the ones still ours again
-      inherited = false
-      for (const ip of want) if (have.has(ip)) garp(ip)
-    }
     if (!d.add.length && !d.remove.length) return
     for (const ip of d.remove) {
       await ops.delAddress(o.iface, `${ip}/32`)
@@ -240,6 +262,9 @@ export async function startSpeaker(o: SpeakerOptions): Promise<Speaker> {
       garp(ip)
     }
     saveState()
+    // tell the others now rather than at the next period: until they read it, a newcomer that
+    // wins the hash could take the address
+    renewSoon()
     log.info({ add: d.add, remove: d.remove, announced: [...have].sort() }, 'announcements changed')
     o.onChange?.([...have].sort())
   }
@@ -249,12 +274,23 @@ export async function startSpeaker(o: SpeakerOptions): Promise<Speaker> {
   // one renewal at a time: overlapping ones race on the resourceVersion and the loser's 409
   // costs a GET — under load that turned a slow round trip into a gap peers read as death
   let renewing = false
-  const renewer = setInterval(() => {
-    if (renewing) return
+  let renewAgain = false
+  function renewSoon(): void {
+    if (stopped) return
+    if (renewing) return void (renewAgain = true)
     renewing = true
-    void renew().finally(() => (renewing = false))
+    void renew().finally(() => {
+      renewing = false
+      if (renewAgain) {
+        renewAgain = false
+        renewSoon()
+      }
+    })
+  }
+  const renewer = setInterval(() => {
+    if (!renewing) renewSoon()
   }, renewMs)
-  // liveness also changes with time alone (a lease expiring): armExpiry's timer, and this
+  // our own liveness also changes with time alone (renewals failing for a lease)
   const ticker = setInterval(() => setImmediate(kick), SAFETY_TICK_MS)
   synced = true
   kick()
@@ -265,7 +301,6 @@ export async function startSpeaker(o: SpeakerOptions): Promise<Speaker> {
       stopped = true
       clearInterval(renewer)
       clearInterval(ticker)
-      if (expiryTimer) clearTimeout(expiryTimer)
       await running
       for (const inf of [services, slices, nodes, leases] as Informer<Service>[]) inf.stop()
       if (!so.keepAddresses) {
