@@ -18,11 +18,12 @@ export function nodeKubeconfigPaths(nodeDir: string): NodeKubeconfigs {
 }
 
 /** Writes (or keeps) the three kubeconfigs of `nodeName` under `nodeDir`, for `server`. */
-export async function ensureNodeKubeconfigs(pkiDir: string, nodeDir: string, nodeName: string, server: string): Promise<NodeKubeconfigs> {
+/** `kubelet: false`: a node that joins with a bootstrap token gets its kubelet certificate from the CSR flow. */
+export async function ensureNodeKubeconfigs(pkiDir: string, nodeDir: string, nodeName: string, server: string, o: { kubelet?: boolean } = {}): Promise<NodeKubeconfigs> {
   const ca = await loadClusterCA(join(pkiDir, 'ca.crt'), join(pkiDir, 'ca.key'))
   const p = nodeKubeconfigPaths(nodeDir)
   mkdirSync(nodeDir, { recursive: true })
-  await ensureIdentityKubeconfig(p.kubelet, server, ca, kubeletIdentity(nodeName))
+  if (o.kubelet !== false) await ensureIdentityKubeconfig(p.kubelet, server, ca, kubeletIdentity(nodeName))
   await ensureIdentityKubeconfig(p.proxy, server, ca, IDENTITIES.kubeProxy)
   await ensureIdentityKubeconfig(p.network, server, ca, agentIdentity(nodeName))
   return p

@@ -15,7 +15,7 @@
 //         lab's state forgets it.
 // Both refuse what cannot be done with one clear line: `node "x" already exists`, `not found`,
 // a control-plane node.
-import { existsSync, mkdirSync, rmSync } from 'node:fs'
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { componentPidfile, componentStatus, defaultStateDir, issueNodeKubeletCert, readLabState, saveState, waitFor, type LabState } from './lab.js'
@@ -36,6 +36,8 @@ import type { Node, Pod } from '../api/types.js'
 import { DEFAULT_PREFIX } from '../overlay/config.js'
 import { subnetsPrefix } from '../overlay/lease.js'
 import { parseDuration } from '../util/duration.js'
+import { caCertHash } from '../authn/pki.js'
+import { newToken, tokenSecret, tokenString, TOKEN_NAMESPACE } from '../join/tokens.js'
 
 /** The taint that drains a node being removed (NoExecute: nothing stays, not even daemon pods). */
 export const REMOVING_TAINT = { key: 'netkube.io/lab-node-removing', effect: 'NoExecute' as const }
@@ -91,6 +93,18 @@ export function agentArgvFor(template: readonly string[], from: LabNode, to: Lab
   return out
 }
 
+/**
+ * The agent argv of a node that joins with a bootstrap token instead of a kubelet certificate
+ * the lab issued: `--kubeconfig` stays (the agent writes it from the CSR flow), the join flags
+ * are added (kubeadm join's, as `netkube token create --print-join-command` prints them).
+ */
+export function joinArgv(argv: readonly string[], server: string, token: string, caCertHash: string): string[] {
+  const out = [...argv]
+  const drop = new Set(['--server', '--bootstrap-token', '--discovery-token-ca-cert-hash'])
+  for (let i = out.length - 2; i >= 0; i--) if (drop.has(out[i]!)) out.splice(i, 2)
+  return [...out, '--server', server, '--bootstrap-token', token, '--discovery-token-ca-cert-hash', caCertHash]
+}
+
 /** `etcdctl get --prefix` output (key, value lines) → the keys whose lease names `publicIP`. */
 export function leaseKeysOf(etcdctlOutput: string, publicIP: string): string[] {
   const lines = etcdctlOutput.split('\n')
@@ -129,6 +143,11 @@ export interface NodeAddOptions {
   node: string
   /** Wait this long for the Node to be Ready (0: do not wait). */
   waitReadyMs?: number
+  /**
+   * Join as `kubeadm join` does: a bootstrap token and the CSR flow give the kubelet its
+   * certificate (the lab still writes kube-proxy's and the network loops' kubeconfigs).
+   */
+  join?: boolean
   progress?: (line: string) => void
 }
 
@@ -140,7 +159,7 @@ export async function labNodeAdd(o: NodeAddOptions): Promise<LabNode> {
   const template = state.daemons.find((d) => d.role === 'agent' && d.argv?.length)
   const from = template && state.plan.nodes.find((n) => n.name === template.node)
   if (!template || !from) throw new Error(`lab "${name}" runs no agent to model the new one on`)
-  const argv = agentArgvFor(template.argv!, from, node, stateDir)
+  let argv = agentArgvFor(template.argv!, from, node, stateDir)
   // Remembered first: whatever happens next, `lab down` finds it by the plan and the prefix.
   state.plan.nodes.push(node)
   saveState(state)
@@ -154,8 +173,15 @@ export async function labNodeAdd(o: NodeAddOptions): Promise<LabNode> {
   if (existsSync(modelKubeconfig)) {
     const firstServer = state.plan.nodes.find((n) => n.server)!
     const pki = join(stateDir, state.plan.ha ? `server-${firstServer.name}` : 'server', 'pki')
-    await ensureNodeKubeconfigs(pki, join(stateDir, node.name), node.name, loadKubeconfig(modelKubeconfig).server)
-  }
+    const server = loadKubeconfig(modelKubeconfig).server
+    await ensureNodeKubeconfigs(pki, join(stateDir, node.name), node.name, server, { kubelet: !o.join })
+    if (o.join) {
+      const t = newToken({ ttlMs: 3600_000, description: `lab node add ${node.name} --join` })
+      await client.resource(resourceFor('secrets'), TOKEN_NAMESPACE).create(tokenSecret(t))
+      argv = joinArgv(argv, server, tokenString(t), caCertHash(readFileSync(join(pki, 'ca.crt'), 'utf8')))
+      say(`${node.name}: joins with bootstrap token ${t.id} (CSR flow)`)
+    }
+  } else if (o.join) throw new Error(`lab "${name}" has no per-node identities: --join needs a lab made with this netkube`)
   const rec = spawnDaemon('agent', node.name, node.netns, argv, join(stateDir, 'logs', `agent-${node.name}.log`))
   const fresh = readLabState(stateDir) ?? state
   if (!fresh.plan.nodes.some((n) => n.name === node.name)) fresh.plan.nodes.push(node)
@@ -278,14 +304,14 @@ async function deleteSubnetLeases(plan: LabPlan, node: LabNode): Promise<string[
   return keys
 }
 
-const USAGE = 'usage: netkube lab node add|remove NAME [--name lab] [--state-dir D] [--wait 60s]\n'
+const USAGE = 'usage: netkube lab node add|remove NAME [--name lab] [--state-dir D] [--wait 60s] [--join]\n'
 
 /** `netkube lab node add|remove NAME …` */
 export async function main(verb: 'add' | 'remove', argv: string[]): Promise<number> {
   const { values: v, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { name: { type: 'string' }, 'state-dir': { type: 'string' }, wait: { type: 'string' } },
+    options: { name: { type: 'string' }, 'state-dir': { type: 'string' }, wait: { type: 'string' }, join: { type: 'boolean' } },
   })
   const [nodeName, ...extra] = positionals
   if (!nodeName || extra.length > 0) {
@@ -295,7 +321,7 @@ export async function main(verb: 'add' | 'remove', argv: string[]): Promise<numb
   const common = { node: nodeName, ...(v.name ? { name: v.name } : {}), ...(v['state-dir'] ? { stateDir: v['state-dir'] } : {}) }
   try {
     if (verb === 'add') {
-      const n = await labNodeAdd({ ...common, waitReadyMs: parseDuration(v.wait ?? '60s') })
+      const n = await labNodeAdd({ ...common, waitReadyMs: parseDuration(v.wait ?? '60s'), ...(v.join ? { join: true } : {}) })
       process.stdout.write(`node/${n.name} added (${n.ip})\n`)
     } else {
       const r = await labNodeRemove({ ...common, ...(v.wait ? { drainTimeoutMs: parseDuration(v.wait) } : {}) })

@@ -46,6 +46,8 @@ const UPSTREAM: Record<string, [GenerationRule, Record<string, unknown> | null]>
   'networking.k8s.io/IngressClass': ['spec', null],
   'rbac.authorization.k8s.io/Role': ['none', { rules: [{ apiGroups: [''], resources: ['secrets'], verbs: ['get'] }] }],
   'rbac.authorization.k8s.io/ClusterRole': ['none', { rules: [{ apiGroups: [''], resources: ['secrets'], verbs: ['get'] }] }],
+  // The CSR's spec is immutable and its strategy sets no generation: no content change to try.
+  'certificates.k8s.io/CertificateSigningRequest': ['none', null],
   'rbac.authorization.k8s.io/RoleBinding': ['none', { subjects: [{ kind: 'User', apiGroup: 'rbac.authorization.k8s.io', name: 'bob' }] }],
   'rbac.authorization.k8s.io/ClusterRoleBinding': ['none', { subjects: [{ kind: 'User', apiGroup: 'rbac.authorization.k8s.io', name: 'bob' }] }],
 }

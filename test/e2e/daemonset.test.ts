@@ -6,6 +6,8 @@
 // pod (watch-observed); nodeSelector and a tainted node are honoured; `rollout undo ds` works;
 // `lab down` removes an added node too.
 import t from 'tap'
+import { readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import type { DaemonSet, Node, Pod } from '../../src/api/types.js'
 import { run } from '../../src/util/exec.js'
 import { netnsHandle } from '../../src/net/door.js'
@@ -127,8 +129,18 @@ t.test('DaemonSets and lab node add/remove', { skip: need('kubectl 1.27', 'kubec
     t.match(await kc('1.27', ['get', 'ds', 'edge']), /edge\s+1\s+1\s+1\s+1\s+1\s+edge=true\s+/)
   })
 
-  await t.test('lab down removes an added node too', async (t) => {
-    await labNodeAdd({ name, stateDir, node: 'node5', progress: () => {} })
+  await t.test('lab node add node5 --join: a bootstrap token and the CSR flow; its kubeconfig holds its own certificate; lab down removes it too', async (t) => {
+    // Issue #15: the kubelet's certificate comes from an auto-approved CSR, not from the lab's CA key.
+    await labNodeAdd({ name, stateDir, node: 'node5', join: true, waitReadyMs: 90_000, progress: (l) => t.comment(l) })
+    const kubeconfig = join(stateDir, 'node5', 'kubelet.kubeconfig')
+    const doc = JSON.parse(readFileSync(kubeconfig, 'utf8')) as { users: { user: Record<string, string> }[] }
+    const crt = join(stateDir, 'node5.crt')
+    writeFileSync(crt, Buffer.from(doc.users[0]!.user['client-certificate-data']!, 'base64'))
+    const subject = (await run('openssl', ['x509', '-noout', '-subject', '-in', crt])).stdout.trim()
+    t.equal(subject, 'subject=CN = system:node:node5, O = system:nodes', 'openssl x509 -subject of the joined node')
+    t.notMatch(readFileSync(kubeconfig, 'utf8'), /insecure-skip-tls-verify/)
+    const csr = JSON.parse(await kc('1.33', ['get', 'csr', '-o', 'json'])) as { items: { spec: { username: string }; status?: { conditions?: { type: string; reason?: string }[] } }[] }
+    t.ok(csr.items.some((c) => c.spec.username.startsWith('system:bootstrap:') && c.status?.conditions?.some((x) => x.type === 'Approved' && x.reason === 'AutoApproved')), 'its CSR came from the bootstrap token and was auto-approved')
     t.ok(readLabState(stateDir)?.plan.nodes.some((n) => n.name === 'node5'), 'the state remembers it')
     await labDown({ name, stateDir, progress: () => {}, keepState: true })
     t.same(labNamespaces(lab.state.plan.prefix), [], 'no namespace of the lab is left, node5 included')

@@ -2,7 +2,7 @@
 // subnet leases are its own.
 import t from 'tap'
 import { labPlan } from '../../src/lab/plan.js'
-import { agentArgvFor, leaseKeysOf, planAddedNode } from '../../src/lab/node-add.js'
+import { agentArgvFor, joinArgv, leaseKeysOf, planAddedNode } from '../../src/lab/node-add.js'
 
 t.test('planAddedNode: next free address, slot-keyed pod prefix, clear errors', async (t) => {
   const plan = labPlan('lab', 3)
@@ -34,4 +34,11 @@ t.test('leaseKeysOf picks the leases naming the node', async (t) => {
   ].join('\n')
   t.same(leaseKeysOf(out, '192.168.56.13'), ['/coreos.com/network/subnets/10.244.3.0-24'])
   t.same(leaseKeysOf(out, '192.168.56.99'), [])
+})
+
+t.test('joinArgv adds the join flags once, keeping --kubeconfig for the agent to write', async (t) => {
+  const argv = ['node', 'main.js', 'agent', '--kubeconfig', '/s/node5/kubelet.kubeconfig', '--node-name', 'node5']
+  const want = [...argv, '--server', 'https://192.168.56.10:6443', '--bootstrap-token', 'abcdef.0123456789abcdef', '--discovery-token-ca-cert-hash', `sha256:${'a'.repeat(64)}`]
+  t.same(joinArgv(argv, 'https://192.168.56.10:6443', 'abcdef.0123456789abcdef', `sha256:${'a'.repeat(64)}`), want)
+  t.same(joinArgv(want, 'https://192.168.56.10:6443', 'abcdef.0123456789abcdef', `sha256:${'a'.repeat(64)}`), want, 'idempotent')
 })
