@@ -10,7 +10,7 @@ import { createClient } from '../../src/client/rest.js'
 import { issueKubeletServingCert } from '../../src/apiserver/certs.js'
 import { startKubelet } from '../../src/kubelet/kubelet.js'
 import { startScheduler } from '../../src/scheduler/scheduler.js'
-import { withApiServer } from './apiserver.js'
+import { withApiServer, type TestApiServerOptions } from './apiserver.js'
 import { RUN_PREFIX } from './netns.js'
 import { withCniNode } from './cni-node.js'
 import { kubectlPath } from './prereq.js'
@@ -42,8 +42,8 @@ export function kubectl(v: string, kubeconfig: string, args: string[], input?: B
 
 
 /** The apiserver (with the scheduler if asked) and one kubelet `n1` on a CNI node with pod range `podCIDR`; namespaces prefixed `<run>-<tag>-`. */
-export async function streamRig(t: Test, podCIDR = '10.250.9.0/24', tag = 's', opts: { scheduler?: boolean } = {}) {
-  const api = await withApiServer(t)
+export async function streamRig(t: Test, podCIDR = '10.250.9.0/24', tag = 's', opts: { scheduler?: boolean; apiserver?: TestApiServerOptions } = {}) {
+  const api = await withApiServer(t, opts.apiserver)
   const client = createClient({ server: api.url, token: api.token, caPem: api.caPem })
   const { netns: node, dir, confDir } = await withCniNode(t, podCIDR)
   const serving = await issueKubeletServingCert(join(api.stateDir, 'pki'), join(dir, 'kubelet-pki'), 'n1', ['127.0.0.1'])

@@ -4,6 +4,7 @@
 import t from 'tap'
 import { spawn } from 'node:child_process'
 import type { Pod } from '../../src/api/types.js'
+import { resourceFor } from '../../src/api/resources.js'
 import { kubectl, streamRig, type Out } from '../helpers/stream-rig.js'
 import { kubectlPath, need } from '../helpers/prereq.js'
 import { waitUntil } from '../helpers/wait.js'
@@ -28,7 +29,7 @@ function underScript(cmd: string, feed: { when: RegExp; send: string }[], timeou
 }
 
 t.test('kubectl attach and run -it --rm', { skip: need('busybox', 'etcd', 'addon:setns', 'kubectl 1.27', 'kubectl 1.33', 'script') }, async (t) => {
-  const r = await streamRig(t, '10.250.11.0/24', 'a', { scheduler: true })
+  const r = await streamRig(t, '10.250.11.0/24', 'a', { scheduler: true, apiserver: { tokens: [{ token: 'viewer-token', user: 'viewer' }] } })
   const kc = r.api.kubeconfigPath
   const gone = async (name: string): Promise<boolean> => {
     try {
@@ -107,6 +108,31 @@ t.test('kubectl attach and run -it --rm', { skip: need('busybox', 'etcd', 'addon
       await waitUntil(`${name} gone`, async () => ((await gone(name)) ? true : undefined), 20_000)
     })
   }
+
+  await t.test('nodes/proxy: the kubelet\'s /healthz, /stats/summary and /metrics through the apiserver, under RBAC', async (t) => {
+    const raw = async (path: string): Promise<string> => {
+      const x = await kubectl('1.33', kc, ['get', '--raw', path])
+      t.equal(x.code, 0, `${path}: ${x.stderr}`)
+      return x.stdout.toString()
+    }
+    t.equal(await raw('/api/v1/nodes/n1/proxy/healthz'), 'ok', 'healthz')
+    const summary = JSON.parse(await raw('/api/v1/nodes/n1/proxy/stats/summary')) as { node?: { nodeName?: string } }
+    t.equal(summary.node?.nodeName, 'n1', 'the stats summary of n1')
+    t.match(await raw('/api/v1/nodes/n1/proxy/metrics'), /^# (HELP|TYPE) /m, 'Prometheus text')
+    const missing = await kubectl('1.33', kc, ['get', '--raw', '/api/v1/nodes/nope/proxy/healthz'])
+    t.match(missing.stderr, /nodes "nope" not found/, 'an unknown node: NotFound')
+    // A user who may read nodes but not nodes/proxy is refused by the apiserver, in upstream's words.
+    const rbac = (kind: string, body: object): Promise<unknown> => r.client.resource(resourceFor(kind)).create(body as never)
+    await rbac('clusterroles', { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name: 'node-reader' }, rules: [{ apiGroups: [''], resources: ['nodes'], verbs: ['get'] }] })
+    await rbac('clusterrolebindings', { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: { name: 'viewer-nodes' }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'node-reader' }, subjects: [{ kind: 'User', name: 'viewer' }] })
+    const asViewer = (path: string): Promise<Out> => kubectl('1.33', kc, ['--token=viewer-token', 'get', '--raw', path])
+    const denied = await asViewer('/api/v1/nodes/n1/proxy/healthz')
+    t.match(denied.stderr, /nodes "n1" is forbidden: User "viewer" cannot get resource "nodes\/proxy" in API group "" at the cluster scope/, denied.stderr)
+    await rbac('clusterroles', { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name: 'node-proxy' }, rules: [{ apiGroups: [''], resources: ['nodes/proxy'], verbs: ['get'] }] })
+    await rbac('clusterrolebindings', { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: { name: 'viewer-proxy' }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'node-proxy' }, subjects: [{ kind: 'User', name: 'viewer' }] })
+    await waitUntil('nodes/proxy granted', async () => ((await asViewer('/api/v1/nodes/n1/proxy/healthz')).stdout.toString() === 'ok' ? true : undefined), 10_000)
+    t.pass('with get on nodes/proxy the same user reaches the kubelet')
+  })
 
   await t.test('the kubectl dispatcher: run -i --rm', async (t) => {
     const x = await kubectl('dispatcher', kc, ['run', '-i', '--rm', 'disp', '--image=busybox', '--restart=Never', '--', 'sh', '-c', 'read l; echo "read:$l"'], Buffer.from('abc\n'))
