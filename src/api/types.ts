@@ -254,6 +254,11 @@ export interface Container {
   imagePullPolicy?: 'Always' | 'IfNotPresent' | 'Never'
   terminationMessagePath?: string
   terminationMessagePolicy?: 'File' | 'FallbackToLogsOnError'
+  /** Keep a stdin open for attach; `stdinOnce` closes it when the first attached client detaches. */
+  stdin?: boolean
+  stdinOnce?: boolean
+  /** Give the container a terminal (its stdin/stdout/stderr); needs stdin to be useful, as upstream. */
+  tty?: boolean
   /** Only on init containers: `Always` makes it a sidecar (KEP-753). */
   restartPolicy?: 'Always'
 }

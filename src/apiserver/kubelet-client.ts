@@ -74,11 +74,16 @@ export class KubeletClient {
 
   /** A plain request (GET /containerLogs/…): resolves with the response head, body streaming. */
   get(ep: KubeletEndpoint, path: string, signal?: AbortSignal): Promise<IncomingMessage> {
+    return this.request(ep, 'GET', path, {}, undefined, signal)
+  }
+
+  /** Any method with an optional body (nodes/proxy): resolves with the response head, body streaming. */
+  request(ep: KubeletEndpoint, method: string, path: string, headers: OutgoingHttpHeaders, body?: Buffer, signal?: AbortSignal): Promise<IncomingMessage> {
     return new Promise((resolve, reject) => {
-      const req = this.open(ep, 'GET', path, {}, signal)
+      const req = this.open(ep, method, path, headers, signal)
       req.on('response', resolve)
       req.on('error', reject)
-      req.end()
+      req.end(body)
     })
   }
 

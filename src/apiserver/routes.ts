@@ -19,7 +19,7 @@ import { requestManager } from './field-manager.js'
 import { kubeletLogError, LOG_PARAMS, validateLogOptions } from './pod-log.js'
 import { parse as parseYaml } from 'yaml'
 import type { Metrics } from './metrics.js'
-import { podKubeletEndpoint, readBody, type KubeletClient, type KubeletEndpoint } from './kubelet-client.js'
+import { kubeletEndpoint, podKubeletEndpoint, readBody, type KubeletClient, type KubeletEndpoint } from './kubelet-client.js'
 import type { TokenRequestHandler } from '../authn/token-request.js'
 import type { UserInfo } from './auth.js'
 
@@ -39,6 +39,8 @@ export interface RequestTarget {
   name: string | undefined
   sub: string | undefined
   watchPath: boolean
+  /** nodes/<name>/proxy/<path…>: the kubelet path's segments. */
+  proxyPath: string[]
 }
 
 /** Resolve the path after /api/v1/ or /apis/<g>/<v>/ to a resource; 404 when nothing serves it. */
@@ -61,10 +63,12 @@ export function parseTarget(group: string, version: string, rest: string): Reque
   }
   const [plural, name, sub, ...extra] = segs
   const r = plural ? findResource(group, version, plural) : undefined
+  // nodes/<name>/proxy/<path…>: the rest is the kubelet's path.
+  if (r?.plural === 'nodes' && sub === 'proxy' && name) return { r, namespace, name, sub, watchPath, proxyPath: extra }
   if (!r || extra.length) throw E.pathNotFound()
   if (r.namespaced === false && namespace !== undefined) throw E.pathNotFound()
   if (sub !== undefined && !r.subresources.includes(sub)) throw E.pathNotFound()
-  return { r, namespace, name, sub, watchPath }
+  return { r, namespace, name, sub, watchPath, proxyPath: [] }
 }
 
 type Query = Record<string, string | undefined>
@@ -235,6 +239,10 @@ export function registerResourceRoutes(app: FastifyInstance, o: RouteOptions): v
       return tbl
     }
 
+    if (r.plural === 'nodes' && sub === 'proxy' && name) {
+      setVerb(PROXY_VERBS[req.method] ?? req.method.toLowerCase())
+      return nodeProxy(req, reply, name, t.proxyPath)
+    }
     switch (req.method) {
       case 'GET': {
         if (isWatch) {
@@ -298,7 +306,7 @@ export function registerResourceRoutes(app: FastifyInstance, o: RouteOptions): v
         }
         setVerb('get')
         if (sub === 'log') return podLog(req, reply, ns!, name, q)
-        // nodes/proxy is listed by discovery but not served yet; binding is create-only.
+        // pods/proxy and services/proxy are listed by discovery but not served; binding is create-only.
         if (sub === 'proxy') throw E.pathNotFound()
         if (sub === 'binding' || sub === 'token') throw E.methodNotAllowed()
         const table = wantsTable(req)
@@ -472,6 +480,35 @@ export function registerResourceRoutes(app: FastifyInstance, o: RouteOptions): v
     return reply.send(res)
   }
 
+  /**
+   * nodes/<name>/proxy/<path>: the request relayed to the Node's kubelet (its /healthz, /metrics,
+   * /stats/summary, …) with the apiserver's kubelet-client identity, as kube-apiserver's node proxy.
+   * `name` may carry a port (`n1:10250`). Authorization already asked for `nodes/proxy`.
+   */
+  const nodeProxy = async (req: FastifyRequest, reply: FastifyReply, name: string, rest: string[]): Promise<unknown> => {
+    const [nodeName, port] = name.replace(/^https?:/, '').split(':') as [string, string | undefined]
+    const node = (await reg.get(findResource('', 'v1', 'nodes')!, undefined, nodeName)) as Node
+    const ep = kubeletEndpoint(node)
+    if (port !== undefined) {
+      if (!/^\d+$/.test(port)) throw E.badRequest(`invalid port in node name ${JSON.stringify(name)}`)
+      ep.port = Number(port)
+    }
+    const query = req.url.includes('?') ? req.url.slice(req.url.indexOf('?')) : ''
+    const path = `/${rest.map(encodeURIComponent).join('/')}${query}`
+    const ctl = new AbortController()
+    req.raw.on('close', () => ctl.abort())
+    const headers = { ...(req.headers['content-type'] ? { 'content-type': req.headers['content-type'] } : {}), ...(req.headers.accept ? { accept: req.headers.accept } : {}) }
+    let res: IncomingMessage
+    try {
+      res = await o.kubelet.request(ep, req.method, path, headers, Buffer.isBuffer(req.body) ? req.body : undefined, ctl.signal)
+    } catch (err) {
+      throw E.serviceUnavailable(`error trying to reach service: ${(err as Error).message}`)
+    }
+    reply.code(res.statusCode ?? 502)
+    if (res.headers['content-type']) reply.header('Content-Type', res.headers['content-type'])
+    return reply.send(res)
+  }
+
   /** The kubelet of the Node a pod is bound to. */
   const podKubelet = (pod: Pod): Promise<KubeletEndpoint> => podKubeletEndpoint(pod, async (n) => (await reg.get(findResource('', 'v1', 'nodes')!, undefined, n)) as Node)
 
@@ -488,4 +525,7 @@ export function registerResourceRoutes(app: FastifyInstance, o: RouteOptions): v
 }
 
 class DryRunDone extends Error {}
+
+/** The verb a proxied request is authorized and counted as (upstream's RequestInfo). */
+const PROXY_VERBS: Record<string, string> = { GET: 'get', HEAD: 'get', POST: 'create', PUT: 'update', PATCH: 'patch', DELETE: 'delete' }
 

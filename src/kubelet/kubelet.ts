@@ -22,6 +22,7 @@ import { computePodStatus, statusKey, statusWriteNeeded } from './pod-status.js'
 import { NodeHeartbeat } from './node-status.js'
 import { startKubeletServer } from './server.js'
 import { createStreamingHandler } from './streaming/server.js'
+import { runAttach } from './streaming/attach.js'
 import type { KubeletTLS } from './tls.js'
 import { logger } from '../util/log.js'
 import { deleteNetns } from '../net/netns.js'
@@ -153,6 +154,14 @@ export async function startKubelet(o: KubeletOptions): Promise<Kubelet> {
         const target = id ? runtime.execTarget(id) : undefined
         if (!target) return { code: 500, message: `container ${name} is not running` }
         return { target, podName: pod, podUid: w.uid }
+      },
+      attach: (ns, pod, container, ch) => {
+        const w = [...workers.values()].find((x) => x.pod.metadata.namespace === ns && x.pod.metadata.name === pod && !x.terminated)
+        const spec = w && [...w.pod.spec.containers, ...(w.pod.spec.initContainers ?? [])].find((c) => c.name === container)
+        const id = spec && w.currentContainerId(spec.name)
+        if (!id || !runtime.execTarget(id)) return { code: 500, message: `container ${container} is not running` }
+        runAttach(runtime.attachSocket(id), ch, { stdin: spec.stdin === true })
+        return undefined
       },
     }),
   })

@@ -433,6 +433,8 @@ export class PodWorker {
         binds: await this.volumeBinds(c),
         ...(c.workingDir ? { workingDir: c.workingDir } : {}),
         ...(sb.hostname ? { hostname: sb.hostname } : {}),
+        ...(c.stdin ? { stdin: true, ...(c.stdinOnce ? { stdinOnce: true } : {}) } : {}),
+        ...(c.tty ? { tty: true } : {}),
       }
       await this.deps.runtime.start(cfg)
       this.emit('Normal', 'Created', `Created container: ${c.name}`, c.name)

@@ -3,6 +3,7 @@
 // kubelet adopt processes it started before, identified by PID + kernel start time.
 import { readFileSync, writeFileSync, mkdirSync, readdirSync, rmSync, renameSync, openSync, closeSync, fstatSync, statSync, constants as fsc } from 'node:fs'
 import { join } from 'node:path'
+import { createHash } from 'node:crypto'
 import { fileURLToPath } from 'node:url'
 import { logger } from '../util/log.js'
 import { netnsHandle } from '../net/door.js'
@@ -26,6 +27,10 @@ export interface ContainerConfig {
    */
   hostname?: string
   logPath: string
+  /** The container spec's stdin / stdinOnce / tty: its log shim keeps them for attach. */
+  stdin?: boolean
+  stdinOnce?: boolean
+  tty?: boolean
   binds: { source: string; target: string; readOnly?: boolean }[]
 }
 
@@ -141,58 +146,81 @@ export class ProcessRuntime implements ContainerRuntime {
   }
 
   /**
-   * The log shim for one instance: two FIFOs (made, opened at both ends, unlinked — only the
-   * descriptors remain), the read ends handed to a shim in its own session, the write ends
-   * returned for the container's stdout and stderr. The caller closes them once the container has them.
+   * The attach socket of a container instance's shim (attach-wire.ts). Named by a hash of the id:
+   * a unix socket path must stay under 108 bytes.
    */
-  private async startShim(cfg: ContainerConfig): Promise<{ out: number; err: number; shim: { pid: number; startTicks: string } }> {
+  attachSocket(id: string): string {
+    return join(this.stateDir, `${createHash('sha256').update(id).digest('hex').slice(0, 16)}.sock`)
+  }
+
+  /**
+   * The log shim for one instance. Without a tty: two FIFOs (made, opened at both ends, unlinked —
+   * only the descriptors remain), the read ends handed to a shim in its own session, the write ends
+   * returned for the container's stdout and stderr; with `stdin`, a third FIFO whose writing end the
+   * shim keeps. With a tty the shim opens the pseudo-terminal and the container gets its slave on
+   * all three. The caller closes the returned descriptors once the container has them.
+   */
+  private async startShim(cfg: ContainerConfig): Promise<{ out: number; err: number; in?: number; shim: { pid: number; startTicks: string } }> {
     const base = join(this.stateDir, `${cfg.id}.${process.pid}`)
-    const paths = [`${base}.out`, `${base}.err`]
-    rmSync(paths[0]!, { force: true })
-    rmSync(paths[1]!, { force: true })
-    await netnsHandle().run('mkfifo', ['-m', '600', ...paths])
+    const paths = cfg.tty ? [] : [`${base}.out`, `${base}.err`, ...(cfg.stdin ? [`${base}.in`] : [])]
+    for (const p of paths) rmSync(p, { force: true })
+    if (paths.length) await netnsHandle().run('mkfifo', ['-m', '600', ...paths])
     const fds: number[] = []
+    const shimFds: number[] = []
     try {
-      // Read ends first and non-blocking (opening a FIFO blocks until the other end exists),
-      // then the write ends (blocking: the container's writes wait for the shim, never fail).
-      const rOut = openSync(paths[0]!, fsc.O_RDONLY | fsc.O_NONBLOCK)
-      fds.push(rOut)
-      const rErr = openSync(paths[1]!, fsc.O_RDONLY | fsc.O_NONBLOCK)
-      fds.push(rErr)
-      const out = openSync(paths[0]!, fsc.O_WRONLY)
-      fds.push(out)
-      const err = openSync(paths[1]!, fsc.O_WRONLY)
-      fds.push(err)
+      if (!cfg.tty) {
+        // Read ends first and non-blocking (opening a FIFO blocks until the other end exists),
+        // then the write ends (blocking: the container's writes wait for the shim, never fail).
+        shimFds.push(openSync(paths[0]!, fsc.O_RDONLY | fsc.O_NONBLOCK), openSync(paths[1]!, fsc.O_RDONLY | fsc.O_NONBLOCK))
+        // stdin: the shim's end read-write (opens at once), then the container's blocking read end.
+        if (cfg.stdin) shimFds.push(openSync(paths[2]!, fsc.O_RDWR))
+        fds.push(...shimFds)
+        fds.push(openSync(paths[0]!, fsc.O_WRONLY), openSync(paths[1]!, fsc.O_WRONLY))
+        if (cfg.stdin) fds.push(openSync(paths[2]!, fsc.O_RDONLY))
+      }
+      const flags = [`--attach=${this.attachSocket(cfg.id)}`, ...(cfg.stdin ? ['--stdin'] : []), ...(cfg.stdinOnce ? ['--stdin-once'] : []), ...(cfg.tty ? ['--tty'] : [])]
       // In the pod's network namespace (it needs no network): it belongs with the pod's processes,
       // so whatever ends the agent's process tree (a lab agent restart) leaves it to the container.
-      const child = netnsHandle(cfg.netns).spawn([process.execPath, LOG_SHIM, cfg.logPath], { detached: true, extraFds: [rOut, rErr], stdio: 'pipe' })
+      const child = netnsHandle(cfg.netns).spawn([process.execPath, LOG_SHIM, cfg.logPath, ...flags], { detached: true, extraFds: shimFds, stdio: 'pipe' })
       // The container starts only once the shim reads: its lines are stamped when written, not
       // when a slow-starting shim gets to them.
-      const pid = await new Promise<number>((resolve, reject) => {
+      const ready = await new Promise<{ pid: number; pty?: string }>((resolve, reject) => {
         let stderr = ''
+        let stdout = ''
         const timer = setTimeout(() => fail(new Error('log shim not ready after 20s')), 20_000)
         const fail = (e: Error): void => {
           clearTimeout(timer)
           child.kill('SIGKILL')
           reject(e)
         }
-        child.stdin!.end()
+        child.stdin!.on('error', () => {})
         child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()))
         child.once('error', fail)
         child.once('exit', (code) => fail(new Error(`log shim exited (${code}): ${stderr.trim().split('\n')[0] ?? ''}`)))
-        child.stdout!.once('data', () => {
+        child.stdout!.on('data', (d: Buffer) => {
+          stdout += d.toString()
+          const nl = stdout.indexOf('\n')
+          if (nl < 0) return
           clearTimeout(timer)
           child.removeAllListeners('exit')
           child.stdout!.destroy()
           child.stderr!.destroy()
-          resolve(child.pid!)
+          const pty = stdout.slice(0, nl).split(' ')[1]
+          resolve({ pid: child.pid!, ...(pty ? { pty } : {}) })
         })
       })
+      if (cfg.tty) {
+        if (!ready.pty) throw new Error('log shim opened no terminal')
+        // The container's own descriptor of the slave: blocking, and not this process's terminal.
+        fds.push(openSync(ready.pty, fsc.O_RDWR | fsc.O_NOCTTY))
+      }
+      child.stdin!.end() // the shim lets go of its own slave now (tty)
       child.unref() // not the kubelet's to wait for: it outlives the kubelet
-      closeSync(rOut)
-      closeSync(rErr)
-      fds.splice(0, 2)
-      return { out, err, shim: { pid, startTicks: procStartTicks(pid) ?? '' } }
+      for (const fd of shimFds) closeSync(fd)
+      fds.splice(0, shimFds.length)
+      const shim = { pid: ready.pid, startTicks: procStartTicks(ready.pid) ?? '' }
+      if (cfg.tty) return { out: fds[0]!, err: fds[0]!, in: fds[0]!, shim }
+      return { out: fds[0]!, err: fds[1]!, ...(cfg.stdin ? { in: fds[2]! } : {}), shim }
     } catch (e) {
       for (const fd of fds) closeSync(fd)
       throw e
@@ -226,20 +254,22 @@ export class ProcessRuntime implements ContainerRuntime {
     try {
       utsFd = cfg.hostname !== undefined ? this.openPodUts(cfg.podUid) : undefined
       // `ip netns exec` semantics: the pod sees its /etc/netns resolv.conf and hosts.
-      child = netnsHandle(cfg.netns).spawn(cfg.argv, {
+      // A tty container makes its own session with the terminal as its controlling one (setsid
+      // does not fork when its caller leads no group, so the PID stays the program's).
+      const argv = cfg.tty ? ['setsid', '--ctty', ...cfg.argv] : cfg.argv
+      child = netnsHandle(cfg.netns).spawn(argv, {
         etc: 'netns',
-        detached: true, // own process group: stop signals reach the whole container
+        detached: !cfg.tty, // own process group (and session): stop signals reach the whole container
         env: cfg.env,
         cwd: cfg.workingDir,
-        output: { stdout: logs.out, stderr: logs.err },
+        output: { stdout: logs.out, stderr: logs.err, ...(logs.in !== undefined ? { stdin: logs.in } : {}) },
         binds: cfg.binds,
         ...(utsFd !== undefined ? { uts: '/proc/self/fd/3', extraFds: [utsFd] } : cfg.hostname !== undefined ? { hostname: cfg.hostname } : {}),
       })
     } finally {
       if (utsFd !== undefined) closeSync(utsFd)
       // The container holds the write ends now; with them closed here, the shim sees EOF when it exits.
-      closeSync(logs.out)
-      closeSync(logs.err)
+      for (const fd of new Set([logs.out, logs.err, ...(logs.in !== undefined ? [logs.in] : [])])) closeSync(fd)
     }
     const pid = await new Promise<number>((resolve, reject) => {
       child.once('spawn', () => resolve(child.pid!))

@@ -64,8 +64,8 @@ export interface StartOptions {
   cwd?: string
   /** Append stdout and stderr to this file (opened here, closed once the child has it). */
   logPath?: string
-  /** stdout and stderr to these open descriptors (the caller's, not closed here): a log shim's pipes. */
-  output?: { stdout: number; stderr: number }
+  /** stdout and stderr (and stdin) to these open descriptors (the caller's, not closed here): a log shim's pipes or terminal. */
+  output?: { stdout: number; stderr: number; stdin?: number }
   /** stdin/stdout/stderr when there is no logPath: shared with this process, /dev/null, or pipes to the caller. */
   stdio?: 'inherit' | 'ignore' | 'pipe'
   /** Own process group, so a signal to -pid reaches everything the program starts. */
@@ -77,7 +77,7 @@ export interface StartOptions {
 /** Start a long-running program; the caller owns the ChildProcess (exit, kill, unref). */
 export function start(file: string, args: readonly string[], opts: StartOptions = {}): ChildProcess {
   const fd = opts.logPath ? openSync(opts.logPath, 'a') : undefined
-  const base: SpawnOptions['stdio'] = opts.output ? ['ignore', opts.output.stdout, opts.output.stderr] : fd !== undefined ? ['ignore', fd, fd] : (opts.stdio ?? 'ignore')
+  const base: SpawnOptions['stdio'] = opts.output ? [opts.output.stdin ?? 'ignore', opts.output.stdout, opts.output.stderr] : fd !== undefined ? ['ignore', fd, fd] : (opts.stdio ?? 'ignore')
   const stdio: SpawnOptions['stdio'] = opts.extraFds?.length ? [...(typeof base === 'string' ? [base, base, base] : base), ...opts.extraFds] : base
   try {
     return spawn(file, args, { stdio, env: opts.env ?? process.env, cwd: opts.cwd, detached: opts.detached ?? false })

@@ -3,9 +3,9 @@
 // with the bundled kubectl 1.27 (SPDY/3.1) and 1.33 (WebSocket v5, port-forward as
 // SPDY/3.1+portforward.k8s.io tunnelled in WebSocket).
 import t from 'tap'
-import type { Test } from 'tap'
 import { spawn } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
+import { kubectl, streamRig, type Out } from '../helpers/stream-rig.js'
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, statSync } from 'node:fs'
 import { request } from 'node:http'
 import { connect as tlsConnect } from 'node:tls'
@@ -13,40 +13,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Pod } from '../../src/api/types.js'
 import { resourceFor } from '../../src/api/resources.js'
-import { createClient } from '../../src/client/rest.js'
-import { issueKubeletServingCert } from '../../src/apiserver/certs.js'
-import { startKubelet } from '../../src/kubelet/kubelet.js'
-import { withApiServer } from '../helpers/apiserver.js'
-import { RUN_PREFIX } from '../helpers/netns.js'
-import { withCniNode } from '../helpers/cni-node.js'
 import { kubectlPath, need } from '../helpers/prereq.js'
 import { waitUntil } from '../helpers/wait.js'
 import { freePort } from '../../src/util/ports.js'
-
-interface Out {
-  code: number
-  stdout: Buffer
-  stderr: string
-}
-
-function kubectl(v: string, kubeconfig: string, args: string[], input?: Buffer, timeoutMs = 60_000): Promise<Out> {
-  return new Promise((resolve, reject) => {
-    // 'dispatcher': the machine's `kubectl`, which picks a bundled client from GET /version.
-    const c = spawn(v === 'dispatcher' ? 'kubectl' : kubectlPath(v), ['--kubeconfig', kubeconfig, ...args], { stdio: ['pipe', 'pipe', 'pipe'] })
-    const out: Buffer[] = []
-    let err = ''
-    const timer = setTimeout(() => c.kill('SIGKILL'), timeoutMs)
-    c.stdout.on('data', (d: Buffer) => out.push(d))
-    c.stderr.setEncoding('utf8').on('data', (d: string) => (err += d))
-    c.on('error', reject)
-    c.on('close', (code) => {
-      clearTimeout(timer)
-      resolve({ code: code ?? -1, stdout: Buffer.concat(out), stderr: err })
-    })
-    c.stdin.on('error', () => {})
-    c.stdin.end(input ?? Buffer.alloc(0))
-  })
-}
 
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex')
 
@@ -72,34 +41,8 @@ function httpGet(port: number): Promise<string> {
   })
 }
 
-async function rig(t: Test) {
-  const api = await withApiServer(t)
-  const client = createClient({ server: api.url, token: api.token, caPem: api.caPem })
-  const { netns: node, dir, confDir } = await withCniNode(t, '10.250.9.0/24')
-  const serving = await issueKubeletServingCert(join(api.stateDir, 'pki'), join(dir, 'kubelet-pki'), 'n1', ['127.0.0.1'])
-  const k = await startKubelet({
-    client,
-    nodeName: 'n1',
-    // The apiserver dials the Node's InternalIP: the kubelet listens on loopback here.
-    nodeIP: '127.0.0.1',
-    stateDir: join(dir, 'kubelet'),
-    netnsPrefix: `${RUN_PREFIX}-s-`,
-    cniBinDirs: ['/usr/lib/cni'],
-    cniConfDir: confDir,
-    cniNetns: node,
-    clusterDNS: ['10.96.0.10'],
-    port: 0,
-    listenHost: '127.0.0.1',
-    syncIntervalMs: 200,
-    tls: { certPem: serving.certPem, keyPem: serving.keyPem, clientCaPem: api.caPem },
-  })
-  t.teardown(() => k.stop({ killPods: true }).catch(() => {}))
-  const pods = client.resource<Pod>(resourceFor('pods'), 'default')
-  return { api, client, pods, kubelet: k }
-}
-
 t.test('kubectl exec, port-forward and cp through the apiserver to the kubelet', { skip: need('busybox', 'etcd', 'addon:setns', 'kubectl 1.27', 'kubectl 1.33', 'socat', 'script') }, async (t) => {
-  const r = await rig(t)
+  const r = await streamRig(t)
   const kc = r.api.kubeconfigPath
   await r.pods.create({
     apiVersion: 'v1',

@@ -93,8 +93,10 @@ export function createStreamingHandler(deps: StreamingDeps): (req: IncomingMessa
         return
       }
       if (route.kind === 'exec') return runExec(found.target, commands, ch, opts.tty, initial)
-      const err = deps.attach?.(route.ns, route.pod, route.container ?? '', ch) ?? { code: 400, message: 'attach is not supported for this container' }
-      if (err) ch.finish({ error: err.message })
+      const err = deps.attach ? deps.attach(route.ns, route.pod, route.container ?? '', ch) : { code: 400, message: 'attach is not supported for this container' }
+      if (err) return ch.finish({ error: err.message })
+      // The terminal takes the client's size it was waiting for.
+      if (opts.tty && initial) ch.resize.emit('size', initial)
     }
 
     if (upgrade === 'websocket') {

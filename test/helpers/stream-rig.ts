@@ -1,0 +1,75 @@
+// A real apiserver and a real kubelet (HTTPS with the apiserver's kubelet-client identity, pods
+// in real namespaces on a CNI node) for the streaming verbs' kubectl tests, and a kubectl runner
+// that keeps stdout as bytes (exec -i round-trips binary data).
+import type { Test } from 'tap'
+import { spawn } from 'node:child_process'
+import { join } from 'node:path'
+import type { Pod } from '../../src/api/types.js'
+import { resourceFor } from '../../src/api/resources.js'
+import { createClient } from '../../src/client/rest.js'
+import { issueKubeletServingCert } from '../../src/apiserver/certs.js'
+import { startKubelet } from '../../src/kubelet/kubelet.js'
+import { startScheduler } from '../../src/scheduler/scheduler.js'
+import { withApiServer, type TestApiServerOptions } from './apiserver.js'
+import { RUN_PREFIX } from './netns.js'
+import { withCniNode } from './cni-node.js'
+import { kubectlPath } from './prereq.js'
+
+export interface Out {
+  code: number
+  stdout: Buffer
+  stderr: string
+}
+
+export function kubectl(v: string, kubeconfig: string, args: string[], input?: Buffer, timeoutMs = 60_000): Promise<Out> {
+  return new Promise((resolve, reject) => {
+    // 'dispatcher': the machine's `kubectl`, which picks a bundled client from GET /version.
+    const c = spawn(v === 'dispatcher' ? 'kubectl' : kubectlPath(v), ['--kubeconfig', kubeconfig, ...args], { stdio: ['pipe', 'pipe', 'pipe'] })
+    const out: Buffer[] = []
+    let err = ''
+    const timer = setTimeout(() => c.kill('SIGKILL'), timeoutMs)
+    c.stdout.on('data', (d: Buffer) => out.push(d))
+    c.stderr.setEncoding('utf8').on('data', (d: string) => (err += d))
+    c.on('error', reject)
+    c.on('close', (code) => {
+      clearTimeout(timer)
+      resolve({ code: code ?? -1, stdout: Buffer.concat(out), stderr: err })
+    })
+    c.stdin.on('error', () => {})
+    c.stdin.end(input ?? Buffer.alloc(0))
+  })
+}
+
+
+/** The apiserver (with the scheduler if asked) and one kubelet `n1` on a CNI node with pod range `podCIDR`; namespaces prefixed `<run>-<tag>-`. */
+export async function streamRig(t: Test, podCIDR = '10.250.9.0/24', tag = 's', opts: { scheduler?: boolean; apiserver?: TestApiServerOptions } = {}) {
+  const api = await withApiServer(t, opts.apiserver)
+  const client = createClient({ server: api.url, token: api.token, caPem: api.caPem })
+  const { netns: node, dir, confDir } = await withCniNode(t, podCIDR)
+  const serving = await issueKubeletServingCert(join(api.stateDir, 'pki'), join(dir, 'kubelet-pki'), 'n1', ['127.0.0.1'])
+  const k = await startKubelet({
+    client,
+    nodeName: 'n1',
+    // The apiserver dials the Node's InternalIP: the kubelet listens on loopback here.
+    nodeIP: '127.0.0.1',
+    stateDir: join(dir, 'kubelet'),
+    netnsPrefix: `${RUN_PREFIX}-${tag}-`,
+    cniBinDirs: ['/usr/lib/cni'],
+    cniConfDir: confDir,
+    cniNetns: node,
+    clusterDNS: ['10.96.0.10'],
+    port: 0,
+    listenHost: '127.0.0.1',
+    syncIntervalMs: 200,
+    tls: { certPem: serving.certPem, keyPem: serving.keyPem, clientCaPem: api.caPem },
+  })
+  t.teardown(() => k.stop({ killPods: true }).catch(() => {}))
+  // Pods without a nodeName (kubectl run) need the real scheduler to reach n1.
+  if (opts.scheduler) {
+    const sched = await startScheduler({ client, retryPeriodMs: 1000 })
+    t.teardown(() => sched.stop())
+  }
+  const pods = client.resource<Pod>(resourceFor('pods'), 'default')
+  return { api, client, pods, kubelet: k }
+}
+
