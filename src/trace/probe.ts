@@ -136,7 +136,17 @@ export async function traceWithProbe(req: TraceRequest, ctx: TraceContext): Prom
       for (const m of listed[i]!.out.matchAll(/counter packets (\d+) bytes (\d+)/g)) if (m[1] !== '0') events.push({ node: a.node, table: a.table, chain: 'counter', line: `${a.table}: counter packets ${m[1]} bytes ${m[2]}` })
     })
     // follow the endpoint the packet took (its DNAT rule), unless the prediction already did
-    const dnat = events.map((e) => /dnat to (\d+\.\d+\.\d+\.\d+):(\d+)/.exec(e.line)).find(Boolean)
+    // per-endpoint chains print `dnat to IP:PORT`; the maps layout's dnat-slot-I rules print a
+    // map lookup, so the slot chain the packet passed names the candidate it took
+    const cands = predicted.hops.find((h) => h.kind === 'service-chain')?.candidates ?? []
+    const dnat = events
+      .map((e): [string, string, string] | null => {
+        const m = /dnat to (\d+\.\d+\.\d+\.\d+):(\d+)/.exec(e.line)
+        if (m) return [m[0], m[1]!, m[2]!]
+        const c = e.table === 'netkube-proxy' && / dnat ip to /.test(` ${e.line}`) ? cands.find((x) => x.chain === e.chain && x.port !== undefined) : undefined
+        return c ? [e.line, c.ip, String(c.port)] : null
+      })
+      .find(Boolean)
     const predictedDnat = predicted.hops.find((h) => h.kind === 'dnat')?.candidates?.[0]
     const same = !dnat || (predictedDnat?.ip === dnat[1] && predictedDnat?.port === Number(dnat[2]))
     if (same && dnat) {

@@ -25,6 +25,8 @@ export interface HopCandidate {
   pod?: string
   node?: string
   probability?: number
+  /** the kernel chain that DNATs to this candidate (the probe maps its trace event back) */
+  chain?: string
 }
 
 export interface Hop {

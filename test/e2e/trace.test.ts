@@ -109,7 +109,10 @@ t.test('netkube trace in a 3-node lab', { skip: need('build', 'etcd', 'dnsmasq',
     t.ok(r.probe, 'probe ran')
     t.equal(r.probe!.sender, 'connected', 'the probe connection was accepted')
     t.ok(r.probe!.matched, r.probe!.mismatches.join('\n'))
-    t.ok(r.probe!.events.some((e) => e.node === 'node1' && e.table === 'netkube-proxy' && e.chain.startsWith('endpoint-') && e.line.includes(`dnat to ${dnat.ip}:8080`)), 'the DNAT the prediction followed')
+    // the default (maps) layout: the DNAT happens in the slot chain whose slot-I element is this endpoint
+    t.match(hop(r, 'service-map')!.summary, /^endpoints-2 element 10\.\S+ \. tcp \. 80 → goto pick-2 \(services\)$/)
+    t.match(hop(r, 'dnat')!.summary, new RegExp(`^dnat-slot-[01]: slot-[01] element \\S+ \\. tcp \\. 80 : ${dnat.ip.replace(/\./g, '\\.')} \\. 8080 → DNAT to ${dnat.ip.replace(/\./g, '\\.')}:8080`))
+    t.ok(r.probe!.events.some((e) => e.node === 'node1' && e.table === 'netkube-proxy' && e.chain === dnat.chain && / map @slot-\d+/.test(e.line)), 'the DNAT the prediction followed')
     t.ok(r.probe!.events.some((e) => e.node === epNode && e.table === 'netkube-netpol'), 'the packet arrived on the endpoint node')
     t.ok(r.probe!.events.some((e) => e.chain === 'counter' && /packets [1-9]/.test(e.line)), 'the probe table counters increased')
   })
@@ -118,7 +121,8 @@ t.test('netkube trace in a 3-node lab', { skip: need('build', 'etcd', 'dnsmasq',
     const r = await trace({ from: 'outside', to: 'default/web' }, ctx)
     t.equal(r.outcome, 'delivered', show(r))
     t.match(hop(r, 'arp')!.summary, /answered by node1/)
-    t.match(hop(r, 'service-map')!.summary, /^service-nodeports element tcp \. \d+ → goto external-/)
+    t.match(hop(r, 'service-map')!.summary, /^nodeport-endpoints-2 element tcp \. \d+ → goto nodeport-pick-2 \(nodeports\)$/)
+    t.equal(hop(r, 'service-chain')!.candidates!.length, 2)
     t.ok(r.hops.some((h) => h.kind === 'masquerade' && /source rewritten/.test(h.summary)), 'masqueraded on the way out')
   })
 

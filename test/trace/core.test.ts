@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { parseNftList } from '../../src/net/nft-list.js'
 import { parseDig, parseFdb, parseLinkDetails, parseResolvConf, parseRouteGet, parseSockets, parseTraceLine, listenerFor, searchCandidates, shortLink } from '../../src/trace/parse.js'
-import { dispatchTargets, proxyView } from '../../src/trace/proxy-view.js'
+import { dispatchTargets, endpointHop, proxyView } from '../../src/trace/proxy-view.js'
 import { netpolHop, netpolQuestion } from '../../src/trace/netpol-view.js'
 import { eventsFrom, matchEvents, probeTable } from '../../src/trace/probe.js'
 import { renderText } from '../../src/trace/render.js'
@@ -15,6 +15,8 @@ import type { TraceResult } from '../../src/trace/types.js'
 const fx = (f: string): string => readFileSync(join(import.meta.dirname, 'fixtures', f), 'utf8')
 const proxy = parseNftList(fx('node1-proxy.nft'))
 const CIDR = '10.244.0.0/16'
+// the default 'maps' layout, from the same lab (client 10.244.88.5 on node1, web-a 10.244.77.2, web-b 10.244.55.2)
+const maps = parseNftList(fx('node1-proxy-maps.nft'))
 
 t.test('resolv.conf search path and ndots, as glibc asks', async (t) => {
   const rc = parseResolvConf('search default.svc.cluster.local svc.cluster.local cluster.local\nnameserver 10.96.0.10\noptions ndots:5\n')
@@ -88,6 +90,75 @@ t.test('no endpoints: the no-endpoint element and the reject chain are named', a
   t.match(v.hops[0]!.summary, /no-endpoint-services element → goto reject-chain \(reject with tcp reset; reject\)/)
   const none = proxyView(proxy, { node: 'node1', dst: '10.1.2.3', proto: 'tcp', port: 80, src: '10.244.32.5', clusterCIDR: CIDR, dstLocal: false })
   t.notOk(none.handled, 'an address the proxy does not know')
+})
+
+t.test('maps layout: endpoints-N element → pick-N → dnat-slot-I with the slot-I element', async (t) => {
+  const v = proxyView(maps, { node: 'node1', dst: '10.100.37.17', proto: 'tcp', port: 80, src: '10.244.88.5', clusterCIDR: CIDR, dstLocal: false })
+  t.ok(v.handled)
+  t.notOk(v.rejected)
+  t.notOk(v.masquerade, 'a pod source is not masqueraded')
+  t.same(v.hops.map((h) => h.kind), ['service-map', 'masquerade', 'service-chain'])
+  t.equal(v.hops[0]!.summary, 'endpoints-2 element 10.100.37.17 . tcp . 80 → goto pick-2 (services)')
+  t.equal(v.hops[0]!.object, 'ip daddr . meta l4proto . th dport @endpoints-2 goto pick-2', 'the services rule, verbatim')
+  t.same(v.hops[0]!.detail, { table: 'ip netkube-proxy', map: 'endpoints-2', chain: 'services', element: '10.100.37.17 . tcp . 80' })
+  t.match(v.hops[1]!.summary, /^not masqueraded: source 10\.244\.88\.5 is inside 10\.244\.0\.0\/16/)
+  t.equal(v.hops[1]!.object, 'ip saddr != 10.244.0.0/16 ip daddr . meta l4proto . th dport @cluster-ips jump mark-for-masquerade')
+  t.equal(v.hops[2]!.object, 'numgen random mod 2 vmap { 0 : goto dnat-slot-0, 1 : goto dnat-slot-1 }')
+  t.same(v.chains, ['services', 'pick-2'])
+  t.same(
+    v.endpoints.map((e) => [e.ip, e.port, e.probability, e.chain, e.slot]),
+    [
+      ['10.244.55.2', 8080, 0.5, 'dnat-slot-0', { map: 'slot-0', element: '10.100.37.17 . tcp . 80 : 10.244.55.2 . 8080' }],
+      ['10.244.77.2', 8080, 0.5, 'dnat-slot-1', { map: 'slot-1', element: '10.100.37.17 . tcp . 80 : 10.244.77.2 . 8080' }],
+    ],
+  )
+  t.same(v.hops[2]!.candidates!.map((c) => c.chain), ['dnat-slot-0', 'dnat-slot-1'], 'the probe maps a slot chain back to its endpoint')
+  t.equal(v.endpoints[0]!.rule, 'dnat ip to ip daddr . meta l4proto . tcp dport map @slot-0', 'the tcp rule of the slot chain')
+  const udp = proxyView(maps, { node: 'node1', dst: '10.96.0.10', proto: 'udp', port: 53, src: '10.244.88.5', clusterCIDR: CIDR, dstLocal: false })
+  t.equal(udp.endpoints[1]!.rule, 'dnat ip to ip daddr . meta l4proto . udp dport map @slot-1')
+  t.same(udp.endpoints.map((e) => `${e.ip}:${e.port}`), ['10.244.88.3:53', '10.244.88.4:53'])
+  const [dnat] = endpointHop(maps, 'node1', v.endpoints[1]!, '10.244.88.5', 'random')
+  t.equal(dnat!.summary, 'dnat-slot-1: slot-1 element 10.100.37.17 . tcp . 80 : 10.244.77.2 . 8080 → DNAT to 10.244.77.2:8080 (random)')
+  t.same(dnat!.detail, { table: 'ip netkube-proxy', chain: 'dnat-slot-1', map: 'slot-1', element: '10.100.37.17 . tcp . 80 : 10.244.77.2 . 8080' })
+})
+
+t.test('maps layout: masquerade from outside the pod network, external IPs, hairpin', async (t) => {
+  const out = proxyView(maps, { node: 'node1', dst: '10.100.37.17', proto: 'tcp', port: 80, src: '192.168.56.10', clusterCIDR: CIDR, dstLocal: false })
+  t.ok(out.masquerade, 'cluster-ips: a node source is masqueraded')
+  t.match(out.hops[1]!.summary, /^marked for masquerade \(cluster-ips element 10\.100\.37\.17 \. tcp \. 80; source 192\.168\.56\.10 is outside the pod network\)/)
+  const ext = proxyView(maps, { node: 'node1', dst: '192.168.56.200', proto: 'tcp', port: 80, src: '10.244.88.5', clusterCIDR: CIDR, dstLocal: false })
+  t.ok(ext.masquerade, 'external-ips: always')
+  t.equal(ext.hops[0]!.detail!.map, 'endpoints-1')
+  t.equal(ext.hops[1]!.object, 'ip daddr . meta l4proto . th dport @external-ips jump mark-for-masquerade')
+  t.same(ext.endpoints.map((e) => [e.ip, e.port, e.probability, e.chain]), [['10.244.88.2', 80, 1, 'dnat-slot-0']], 'one endpoint: pick-1 is a plain goto')
+  const self = proxyView(maps, { node: 'node1', dst: '10.100.37.17', proto: 'tcp', port: 80, src: '10.244.77.2', clusterCIDR: CIDR, dstLocal: false })
+  const ep = self.endpoints.find((e) => e.ip === '10.244.77.2')!
+  t.equal(ep.hairpin, '10.244.77.2 . 10.244.77.2 . 10.100.37.17 . tcp . 80')
+  const hops = endpointHop(maps, 'node1', ep, '10.244.77.2', 'random')
+  t.same(hops.map((h) => [h.kind, h.detail!.chain]), [['masquerade', 'nat-postrouting'], ['dnat', 'dnat-slot-1']])
+  t.same(endpointHop(maps, 'node1', self.endpoints.find((e) => e.ip !== '10.244.77.2')!, '10.244.77.2', 'random').map((h) => h.kind), ['dnat'], 'another endpoint: no hairpin')
+})
+
+t.test('maps layout: NodePort through nodeports, always masqueraded', async (t) => {
+  const v = proxyView(maps, { node: 'node1', dst: '192.168.56.10', proto: 'tcp', port: 31477, src: '192.168.56.2', clusterCIDR: CIDR, dstLocal: true })
+  t.ok(v.masquerade)
+  t.equal(v.hops[0]!.summary, 'nodeport-endpoints-2 element tcp . 31477 → goto nodeport-pick-2 (nodeports)')
+  t.same(v.chains, ['services', 'nodeports', 'nodeport-pick-2'])
+  t.same(v.hops[1]!.detail, { table: 'ip netkube-proxy', chain: 'nodeport-pick-2' })
+  t.equal(v.hops[1]!.object, 'jump mark-for-masquerade')
+  t.same(v.endpoints.map((e) => [e.ip, e.port, e.chain, e.slot!.map, e.rule]), [
+    ['10.244.55.2', 8080, 'nodeport-dnat-slot-0', 'nodeport-slot-0', 'dnat ip to meta l4proto . tcp dport map @nodeport-slot-0'],
+    ['10.244.77.2', 8080, 'nodeport-dnat-slot-1', 'nodeport-slot-1', 'dnat ip to meta l4proto . tcp dport map @nodeport-slot-1'],
+  ])
+  t.notOk(proxyView(maps, { node: 'node1', dst: '192.168.56.10', proto: 'tcp', port: 31477, src: '192.168.56.2', clusterCIDR: CIDR, dstLocal: false }).handled, 'a NodePort answers only on local addresses')
+})
+
+t.test('maps layout: no endpoints still names the reject; unknown addresses are not handled', async (t) => {
+  const v = proxyView(maps, { node: 'node1', dst: '10.99.75.134', proto: 'tcp', port: 80, src: '10.244.88.5', clusterCIDR: CIDR, dstLocal: false })
+  t.ok(v.rejected)
+  t.same(v.hops.map((h) => [h.kind, h.detail!.map, h.detail!.chain]), [['reject', 'no-endpoint-services', 'reject-chain']])
+  t.notOk(proxyView(maps, { node: 'node1', dst: '10.100.37.17', proto: 'tcp', port: 81, src: '10.244.88.5', clusterCIDR: CIDR, dstLocal: false }).handled, 'another port of the ClusterIP')
+  t.notOk(proxyView(maps, { node: 'node1', dst: '10.100.37.17', proto: 'udp', port: 80, src: '10.244.88.5', clusterCIDR: CIDR, dstLocal: false }).handled, 'another protocol')
 })
 
 t.test('dispatch forms: vmap, cascade, single', async (t) => {
