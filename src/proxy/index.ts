@@ -119,7 +119,8 @@ export async function startProxy(opts: StartProxyOptions): Promise<ProxyHandle> 
   if (!opts.skipNodeSetup) await ensureNodePrerequisites(opts.netns, opts.serviceCIDR, opts.clusterCIDR, opts.serviceRouteDev)
   else if (!opts.netns) (await import('./node.js')).assertNotRootNetns(undefined)
   // A node that ran IPVS mode before: its virtual servers would still take the service IPs.
-  if (opts.mode !== 'ipvs') await cleanupIpvs(opts.netns)
+  // (Not with a caller's nft runner: that is a test's stand-in for the kernel.)
+  if (opts.mode !== 'ipvs' && !opts.nft) await cleanupIpvs(opts.netns)
   const metrics = new ProxyMetrics()
   const backend = makeBackend(opts)
   // From outside the node (--netns) the servers listen inside its namespace, which needs the setns addon.
