@@ -89,6 +89,16 @@ t.test('the Vagrant lab boots for real', { skip, timeout: 5_400_000 }, async (t)
   const virsh = async (...args: string[]): Promise<string> => (await h.run('virsh', ['-c', 'qemu:///system', ...args])).stdout.trim()
   const netsBefore = await virsh('net-list', '--all', '--name')
   await timed('box add', () => vagrant(['box', 'add', '--force', '--name', boxName!, box]))
+  // What the VMs get at /netkube: the project with its build and only the runtime packages.
+  const stage = join(dir, 'netkube')
+  await timed('stage the build', async () => {
+    await run('rsync', ['-a', '--exclude', '.git', '--exclude', '.tap', '--exclude', '/node_modules', '--exclude', '/vagrant/.vagrant', `${ROOT}/`, `${stage}/`])
+    const prod = (await run('npm', ['ls', '--omit=dev', '--parseable', '--all'], { cwd: ROOT, allowFailure: true })).stdout
+    const rel = [...new Set(prod.split('\n').filter((p) => p.startsWith(`${ROOT}/node_modules/`)).map((p) => p.slice(ROOT.length + 1)))]
+    writeFileSync(join(dir, 'runtime-packages'), rel.join('\n') + '\n')
+    await run('rsync', ['-a', '-r', `--files-from=${join(dir, 'runtime-packages')}`, '--exclude', 'prebuilds/darwin-*', '--exclude', 'prebuilds/win32-*', '--exclude', 'prebuilds/linux-arm*', `${ROOT}/`, `${stage}/`])
+  })
+  vagrantEnv.NETKUBE_SYNC_SRC = stage
   await timed('vagrant up (no provision)', () => vagrant(['up', '--no-provision']))
   await timed('provision', () => vagrant(['provision']))
   writeFileSync(join(dir, 'ssh-config'), (await vagrant(['ssh-config'])).stdout)
