@@ -5,13 +5,15 @@
 //   service IPs as local) → virtual/real servers as the difference between `ipvsadm -Sn` and
 //   the render (upstream's proxier also diffs: clearing the table on every sync would drop the
 //   connection entries of services that did not change).
-// Leaving IPVS mode (a node switched back to nftables or iptables) removes all of it again:
-// cleanupIpvs, as upstream's `kube-proxy --cleanup` does for the mode it leaves.
+// Entering it removes nftables mode's tables; leaving it (a node switched back to nftables or
+// iptables) removes all of IPVS mode's state: cleanupIpvs, as upstream's proxiers clean up
+// after the modes they replace.
 import { netnsHandle } from '../net/door.js'
 import { writeSysctl } from '../net/sysctl.js'
 import { logger } from '../util/log.js'
 import { IPT, IptablesExec } from './iptables.js'
 import { IPSETS, IPVS_DEVICE, type IpvsRender, type IpvsRunner } from './ipvs.js'
+import { NFT_TABLE } from './nftables.js'
 
 /** Built-in chain → the IPVS render's chain (nat for DNAT's companions, filter for source-range drops). */
 export const IPVS_JUMPS: readonly { table: 'nat' | 'filter'; chain: string; target: string }[] = [
@@ -94,6 +96,13 @@ export class IpvsExec implements IpvsRunner {
     const exists = await h.withOps(async (ops) => (await ops.getLink(IPVS_DEVICE)) !== undefined)
     if (!exists) await h.ipBatch([`link add ${IPVS_DEVICE} type dummy`])
     await writeSysctl(this.netns, 'net.ipv4.vs.conntrack', '1')
+    // A node that ran nftables mode before: its DNAT in nat prerouting/output would take the
+    // service traffic before IPVS (at local-in) sees it. Our tables only: netkube-proxy[-N].
+    const tables = await h.run('nft', ['list', 'tables'], { allowFailure: true })
+    for (const m of tables.stdout.matchAll(new RegExp(`^table ip (${NFT_TABLE}(?:-\\d+)?)$`, 'gm'))) {
+      await this.must('nft', ['delete', 'table', 'ip', m[1]!])
+      this.log.info({ table: m[1] }, 'removed nftables mode leftovers')
+    }
     this.prepared = true
   }
 

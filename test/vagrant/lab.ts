@@ -192,6 +192,11 @@ t.test('the Vagrant lab boots for real', { skip, timeout: 5_400_000 }, async (t)
         const fromNode = new Set<string>()
         for (let i = 0; i < 12 && fromNode.size < NODES; i++) fromNode.add((await vm('node2', `curl -sf -m 5 http://${clusterIP}/`)).stdout.trim())
         t.equal(fromNode.size, NODES, `ClusterIP from node2 balanced by IPVS over ${[...fromNode].join(', ')}`)
+        // IPVS carried it, not a leftover nftables DNAT: its counters moved, no proxy table left
+        const stats = (await vm('node2', `sudo ipvsadm -Ln --stats -t ${clusterIP}:80`)).stdout
+        const conns = Number(/^TCP\s+\S+\s+(\d+)/m.exec(stats)?.[1] ?? 0)
+        t.ok(conns >= fromNode.size, `the virtual server counted ${conns} connections`)
+        t.notMatch((await vm('node2', 'sudo nft list tables')).stdout, /netkube-proxy/, 'no nftables proxy table in IPVS mode')
         const np = new Set<string>()
         for (let i = 0; i < 12 && np.size < NODES; i++) np.add((await h.run('curl', ['-sf', '-m', '5', `http://${nodeIP(2)}:${nodePort}/`])).stdout.trim())
         t.equal(np.size, NODES, `NodePort ${nodeIP(2)}:${nodePort} balanced by IPVS over ${[...np].join(', ')}`)
