@@ -13,10 +13,11 @@
 # on /dev/vda. The provisioner then needs no network at all.
 #
 # The result is cached under $NETKUBE_BOX_CACHE (default /var/cache/netkube/vagrant), named by
-# a hash of this recipe (this file, the node binary's version): it is rebuilt only when one of
-# them changes. Needs root (debootstrap, loop devices, mount) and qemu-system-x86_64 (grub is
+# a hash of this recipe (this file, the box Vagrantfile, the node binary's version, the key):
+# it is rebuilt only when one of them changes (the .debs stay cached in debs/ for that). Needs root (debootstrap, loop devices, mount) and qemu-system-x86_64 (grub is
 # installed from inside a first boot: without udev here, `losetup -P` makes no partition
-# nodes, so grub-install cannot run from the host).
+# nodes, so grub-install cannot run from the host); Debian packages: debootstrap fdisk
+# qemu-system-x86 qemu-utils (scripts/setup-vagrant.sh installs them).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 MIRROR=${NETKUBE_DEBIAN_MIRROR:-http://deb.debian.org/debian}
@@ -47,14 +48,15 @@ cleanup() {
   mountpoint -q "$work/mnt" 2>/dev/null && umount -R "$work/mnt" || true
   for m in dev/pts dev proc sys; do mountpoint -q "$work/root/$m" 2>/dev/null && umount "$work/root/$m" || true; done
   [ -n "$loop" ] && losetup -d "$loop" 2>/dev/null || true
-  rm -rf "$work"
+  rm -rf --one-file-system "$work"
 }
 trap cleanup EXIT
 log() { echo "box: $*" >&2; }
 
 t0=$(date +%s)
 log "debootstrap bookworm from $MIRROR"
-debootstrap --variant=minbase --include="$(IFS=,; echo "${PACKAGES[*]}")" bookworm "$work/root" "$MIRROR" >"$work/debootstrap.log" 2>&1 \
+mkdir -p "$CACHE/debs"
+debootstrap --variant=minbase --cache-dir="$CACHE/debs" --include="$(IFS=,; echo "${PACKAGES[*]}")" bookworm "$work/root" "$MIRROR" >"$work/debootstrap.log" 2>&1 \
   || { tail -n 30 "$work/debootstrap.log" >&2; exit 1; }
 log "debootstrap done in $(( $(date +%s) - t0 )) s"
 
@@ -103,7 +105,8 @@ mount -t proc proc /proc; mount -t sysfs sys /sys; mount -t devtmpfs dev /dev 2>
 mount -o remount,rw /
 grub-install /dev/vda && update-grub && echo NETKUBE-BOX-GRUB-OK
 rm -f /usr/local/sbin/netkube-box-grub
-sync; mount -o remount,ro /; echo 1 > /proc/sys/kernel/sysrq; echo o > /proc/sysrq-trigger
+# sysrq's power-off is asynchronous: init must not exit first (a panic; panic=1 below ends it too)
+sync; mount -o remount,ro /; echo 1 > /proc/sys/kernel/sysrq; echo o > /proc/sysrq-trigger; sleep 60
 EOF
 chmod 755 "$r/usr/local/sbin/netkube-box-grub"
 chroot "$r" apt-get clean
@@ -124,12 +127,12 @@ mount "$loop" "$work/mnt"
 cp -a "$r/." "$work/mnt/"
 umount "$work/mnt"
 losetup -d "$loop"; loop=""
-rm -rf "$r"
+rm -rf --one-file-system "$r"
 
 log "first boot (TCG): grub-install"
 timeout 600 qemu-system-x86_64 -accel tcg,tb-size=128 -cpu max -m 768 -nographic -no-reboot \
   -drive "file=$img,format=raw,if=virtio" -kernel "$work/vmlinuz" -initrd "$work/initrd" \
-  -append "root=/dev/vda1 rw console=ttyS0 init=/usr/local/sbin/netkube-box-grub" -nic none \
+  -append "root=/dev/vda1 rw console=ttyS0 panic=1 init=/usr/local/sbin/netkube-box-grub" -nic none \
   >"$work/firstboot.log" 2>&1 </dev/null || true
 grep -q NETKUBE-BOX-GRUB-OK "$work/firstboot.log" || { tail -n 40 "$work/firstboot.log" >&2; log "grub-install failed"; exit 1; }
 
