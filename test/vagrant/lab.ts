@@ -81,6 +81,7 @@ t.test('the Vagrant lab boots for real', { skip, timeout: 5_400_000 }, async (t)
     NETKUBE_VM_MEMORY: '1024',
     NETKUBE_VM_CPUS: '1',
     NETKUBE_OUTSIDE: '0',
+    NETKUBE_BOOT_TIMEOUT: process.env.NETKUBE_BOOT_TIMEOUT ?? '1800',
     NETKUBE_SYNC_BUILD: '1',
     NETKUBE_APT_PROXY: `http://${MGMT_GW}:${RELAY_PORT}`,
   }
