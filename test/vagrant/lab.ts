@@ -118,7 +118,7 @@ t.test('the Vagrant lab boots for real', { skip, timeout: 5_400_000 }, async (t)
 
   await timed('smoke', async () => {
     await t.test('nodes Ready', async (t) => {
-      const ready = await until(`${NODES} nodes Ready`, 300_000, async () => {
+      const ready = await until(`${NODES} nodes Ready`, 900_000, async () => {
         const out = await ok('get', 'nodes', '-o', 'jsonpath={range .items[*]}{.metadata.name}={.status.conditions[?(@.type=="Ready")].status}{"\\n"}{end}')
         const r = out.trim().split('\n').filter((l) => l.endsWith('=True'))
         return r.length === NODES && r
@@ -154,7 +154,7 @@ t.test('the Vagrant lab boots for real', { skip, timeout: 5_400_000 }, async (t)
       }, 3000)
       const nodes = new Set(pods.map((p) => p[1]))
       t.ok(nodes.size >= 2, `web pods on ${[...nodes].join(', ')}`)
-      await until('client Running', 300_000, async () => (await ok('get', 'pod', 'client', '-o', 'jsonpath={.status.phase}')) === 'Running', 3000)
+      await until('client Running', 600_000, async () => (await ok('get', 'pod', 'client', '-o', 'jsonpath={.status.phase}')) === 'Running', 3000)
       const clientNode = await ok('get', 'pod', 'client', '-o', 'jsonpath={.spec.nodeName}')
       const fetch = (url: string): Promise<string> => ok('exec', 'client', '--', 'wget', '-q', '-T', '5', '-O', '-', url)
 
@@ -180,7 +180,7 @@ t.test('the Vagrant lab boots for real', { skip, timeout: 5_400_000 }, async (t)
           await vm('node2', `sudo sed -i -E 's/--proxy-mode [a-z]+/--proxy-mode ${mode}/' /etc/systemd/system/netkube-agent.service && sudo systemctl daemon-reload && sudo systemctl restart netkube-agent`)
         }
         await setMode('ipvs')
-        const ipvs = await until('ipvsadm to list the ClusterIP with its endpoints', 180_000, async () => {
+        const ipvs = await until('ipvsadm to list the ClusterIP with its endpoints', 600_000, async () => {
           const out = (await vm('node2', 'sudo ipvsadm -Ln', true)).stdout
           const block = out.split(/\n(?=TCP|UDP)/).find((b) => b.startsWith(`TCP  ${clusterIP}:80`))
           return block && pods.every((p) => block.includes(`${p[2]}:8080`)) && out
@@ -203,7 +203,7 @@ t.test('the Vagrant lab boots for real', { skip, timeout: 5_400_000 }, async (t)
         t.equal(np.size, NODES, `NodePort ${nodeIP(2)}:${nodePort} balanced by IPVS over ${[...np].join(', ')}`)
 
         await setMode('nftables')
-        await until('IPVS state cleaned after switching back to nftables', 180_000, async () => {
+        await until('IPVS state cleaned after switching back to nftables', 600_000, async () => {
           const table = (await vm('node2', 'sudo ipvsadm -Ln', true)).stdout
           const link = await vm('node2', 'ip link show kube-ipvs0', true)
           return !/TCP|UDP/.test(table) && link.code !== 0
