@@ -4,7 +4,7 @@
 # Vagrantfile's NETKUBE_HA=1): an etcd member unit on node1..3 (one static 3-member cluster)
 # and the server on node1 and node2, sharing the PKI the Vagrantfile made in vagrant/.pki.
 set -euo pipefail
-: "${NODE_NAME:?}" "${NODE_IP:?}" "${SERVER_IP:?}" "${ROLE:?}" "${TOKEN:?}"
+: "${NODE_NAME:?}" "${NODE_IP:?}" "${SERVER_IP:?}" "${ROLE:?}"
 PROXY_MODE=${PROXY_MODE:-nftables}
 BACKEND=${BACKEND:-vxlan}
 HA=${HA:-0}
@@ -12,18 +12,29 @@ ETCD_MEMBER=${ETCD_MEMBER:-0}
 ETCD_ENDPOINTS=${ETCD_ENDPOINTS:-http://$SERVER_IP:2379}
 API_SERVERS=${API_SERVERS:-https://$SERVER_IP:6443}
 
-apt-get update -qq
-apt-get install -y -qq --no-install-recommends ca-certificates curl
-if ! node --version 2>/dev/null | grep -q '^v2[0-9]'; then
+export DEBIAN_FRONTEND=noninteractive
+# A box from vagrant/box/build.sh has everything below: then nothing is fetched. Otherwise apt
+# (through the lab's package relay when APT_PROXY is set: the VMs may have no uplink).
+if [ -n "${APT_PROXY:-}" ]; then echo "Acquire::http::Proxy \"$APT_PROXY\";" > /etc/apt/apt.conf.d/01netkube-proxy; fi
+PKGS=(ca-certificates curl openssl rsync nftables iptables ipset ipvsadm conntrack etcd-server etcd-client busybox-static bind9-dnsutils socat)
+missing=()
+for p in "${PKGS[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p"); done
+if [ ${#missing[@]} -gt 0 ]; then
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+if ! node --version 2>/dev/null | grep -q '^v20'; then
   apt-get install -y -qq --no-install-recommends npm
   npm install -g n >/dev/null && n 20 >/dev/null
   hash -r
 fi
-# IPVS mode needs the userspace tools; the kernel modules ship with Debian's kernel.
-if [ "$PROXY_MODE" = ipvs ]; then apt-get install -y -qq ipvsadm ipset && modprobe -a ip_vs ip_vs_rr; fi
+# IPVS mode: the kernel modules ship with Debian's kernel.
+if [ "$PROXY_MODE" = ipvs ]; then modprobe -a ip_vs ip_vs_rr; fi
 
 cd /netkube
-bash scripts/setup.sh
+# A build synced from the host (NETKUBE_SYNC_BUILD=1) is used as it is: tsc and npm never run
+# under an emulated CPU. Otherwise netkube's own setup builds it here.
+if [ ! -x dist/src/cli/main.js ] || [ ! -d node_modules ]; then bash scripts/setup.sh; fi
 ln -sf /netkube/dist/src/cli/main.js /usr/local/bin/netkube
 STATE=/var/lib/netkube
 mkdir -p "$STATE"
@@ -67,25 +78,47 @@ if [ "$ROLE" = server ]; then
   else
     ETCD_FLAGS="--etcd-listen $NODE_IP"
   fi
-  # kube-apiserver's token file format: token,user,uid,"groups"
-  echo "$TOKEN,system:node-bootstrap,bootstrap,\"system:masters\"" > "$STATE/server/bootstrap-tokens.csv"
   unit netkube-server "netkube server (etcd, apiserver, controllers, scheduler)" "network-online.target netkube-etcd.service" \
-    "/usr/local/bin/netkube server --state-dir $STATE/server --bind-address 0.0.0.0 --advertise-address $NODE_IP $ETCD_FLAGS --extra-token-file $STATE/server/bootstrap-tokens.csv --load-balancer-pools default=${LB_POOL:-192.168.56.200-192.168.56.250}"
+    "/usr/local/bin/netkube server --state-dir $STATE/server --bind-address 0.0.0.0 --advertise-address $NODE_IP $ETCD_FLAGS --load-balancer-pools default=${LB_POOL:-192.168.56.200-192.168.56.250}"
 fi
 
-# The agents' kubeconfig: the bootstrap token; the lab's VMs trust the server's address on
-# the private network (kubeadm's --discovery-token-unsafe-skip-ca-verification, in spirit).
-cat > "$STATE/node.kubeconfig" <<KCFG
+# The node's identities, each a client certificate from the cluster CA (as `lab up` writes them):
+# the kubelet (system:node:<name>), kube-proxy, and the agent's network loops. The CA is the
+# synced one, checked against the pin the Vagrantfile computed (kubeadm's
+# --discovery-token-ca-cert-hash); TLS to the apiserver is verified against it.
+CA=/netkube/vagrant/.pki/ca.crt
+ca_hash="sha256:$(openssl x509 -in "$CA" -noout -pubkey | openssl pkey -pubin -outform DER | openssl dgst -sha256 -hex | sed 's/^.*= //')"
+if [ -n "${CA_CERT_HASH:-}" ] && [ "$ca_hash" != "$CA_CERT_HASH" ]; then
+  echo "the cluster CA's public key hash is $ca_hash, not the pinned $CA_CERT_HASH: refusing to join" >&2
+  exit 1
+fi
+ID="$STATE/identities"
+install -d -m 700 "$ID"
+identity() { # NAME CN [O]
+  local subj="/CN=$2"
+  [ -n "${3:-}" ] && subj="/O=$3$subj"
+  if [ ! -f "$ID/$1.crt" ]; then
+    openssl ecparam -name prime256v1 -genkey -noout -out "$ID/$1.key"
+    openssl req -new -key "$ID/$1.key" -subj "$subj" -out "$ID/$1.csr"
+    printf 'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n' > "$ID/$1.ext"
+    openssl x509 -req -in "$ID/$1.csr" -CA "$CA" -CAkey /netkube/vagrant/.pki/ca.key -CAcreateserial -CAserial "$ID/ca.srl" -days 365 -sha256 -extfile "$ID/$1.ext" -out "$ID/$1.crt" 2>/dev/null
+  fi
+  cat > "$STATE/$1.kubeconfig" <<KCFG
 {"apiVersion":"v1","kind":"Config",
- "clusters":[{"name":"netkube","cluster":{"server":"https://$SERVER_IP:6443","insecure-skip-tls-verify":true}}],
- "users":[{"name":"node","user":{"token":"$TOKEN"}}],
- "contexts":[{"name":"node@netkube","context":{"cluster":"netkube","user":"node"}}],
- "current-context":"node@netkube"}
+ "clusters":[{"name":"netkube","cluster":{"server":"https://$SERVER_IP:6443","certificate-authority-data":"$(base64 -w0 "$CA")"}}],
+ "users":[{"name":"$2","user":{"client-certificate-data":"$(base64 -w0 "$ID/$1.crt")","client-key-data":"$(base64 -w0 "$ID/$1.key")"}}],
+ "contexts":[{"name":"$1@netkube","context":{"cluster":"netkube","user":"$2"}}],
+ "current-context":"$1@netkube"}
 KCFG
+  chmod 600 "$STATE/$1.kubeconfig"
+}
+identity kubelet "system:node:$NODE_NAME" system:nodes
+identity proxy system:kube-proxy
+identity network "system:netkube:agent:$NODE_NAME" system:netkube:agents
 # HA: node1's apiserver is ready only once a second etcd member is up, and VMs provision one
 # after another, so don't wait here: systemd restarts the agent until the API answers.
 if [ "$HA" != 1 ]; then
-  until curl -ksf "https://$SERVER_IP:6443/readyz" >/dev/null; do echo "waiting for the apiserver on $SERVER_IP…"; sleep 3; done
+  until curl -sf --cacert "$CA" "https://$SERVER_IP:6443/readyz" >/dev/null; do echo "waiting for the apiserver on $SERVER_IP…"; sleep 3; done
 fi
 # The kubelet's serving certificate from the cluster CA, in its default --cert-dir; the
 # apiserver (which verifies kubelets against that CA) is its only allowed caller.
@@ -97,13 +130,13 @@ if [ ! -f "$KPKI/kubelet.crt" ]; then
   printf 'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\nsubjectAltName=DNS:%s,IP:%s\n' "$NODE_NAME" "$NODE_IP" > "$KPKI/kubelet.ext"
   openssl x509 -req -in "$KPKI/kubelet.csr" -CA /netkube/vagrant/.pki/ca.crt -CAkey /netkube/vagrant/.pki/ca.key -CAcreateserial -CAserial "$KPKI/ca.srl" -days 3650 -sha256 -extfile "$KPKI/kubelet.ext" -out "$KPKI/kubelet.crt"
 fi
-# The kubeconfig skips server verification; the kubelet still needs the CA to check the apiserver's client certificate.
-CLIENT_CA_FLAGS="--client-ca-file /netkube/vagrant/.pki/ca.crt"
+# The kubelet checks the apiserver's client certificate against the same CA.
+CLIENT_CA_FLAGS="--client-ca-file $CA"
 # Every apiserver when the agent's client can fail over between them (its usage lists the flag).
 API_FLAGS=""
 AGENT_USAGE=$(netkube agent 2>&1 || true)
 if [ "$HA" = 1 ] && [[ $AGENT_USAGE == *--api-servers* ]]; then API_FLAGS="--api-servers $API_SERVERS"; fi
 unit netkube-agent "netkube agent (overlay, kubelet, kube-proxy)" network-online.target \
-  "/usr/local/bin/netkube agent --kubeconfig $STATE/node.kubeconfig --node-name $NODE_NAME --node-ip $NODE_IP --iface eth1 $API_FLAGS --etcd-endpoints $ETCD_ENDPOINTS --state-dir $STATE/agent $CLIENT_CA_FLAGS --proxy-mode $PROXY_MODE --backend $BACKEND --allow-root-netns" \
+  "/usr/local/bin/netkube agent --kubeconfig $STATE/kubelet.kubeconfig --proxy-kubeconfig $STATE/proxy.kubeconfig --network-kubeconfig $STATE/network.kubeconfig --node-name $NODE_NAME --node-ip $NODE_IP --iface eth1 $API_FLAGS --etcd-endpoints $ETCD_ENDPOINTS --state-dir $STATE/agent $CLIENT_CA_FLAGS --proxy-mode $PROXY_MODE --backend $BACKEND --allow-root-netns" \
   KillMode=process
 echo "netkube $ROLE on $NODE_NAME ($NODE_IP) is up"

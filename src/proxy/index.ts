@@ -1,7 +1,8 @@
 // kube-proxy for netkube. Design note:
 //   informers (Services, EndpointSlices, own Node) ─► change trackers ─► SyncRunner
 //   (coalesced, ≥ minSyncMs apart, full every fullSyncMs) ─► pure planning ─► one kernel
-//   transaction (nftables: netlink batches, the maps layout; iptables: `iptables-restore --noflush`; ipvs: rendered).
+//   transaction (nftables: netlink batches, the maps layout; iptables: `iptables-restore --noflush`;
+//   ipvs: ipset, iptables-restore, kube-ipvs0 addresses and an ipvsadm diff, src/proxy/ipvs-exec.ts).
 // Node prerequisites (sysctls, service CIDR route) are ensured first, inside the node's netns.
 // The first sync is full and replaces our table wholesale: rules left by a previous proxy
 // process are adopted (rewritten), never duplicated. See README.md for hooks and priorities.
@@ -16,6 +17,7 @@ import { logger } from '../util/log.js'
 import type { ProxyBackend } from './backend.js'
 import { IptablesBackend, IptablesExec } from './iptables.js'
 import { IpvsBackend, RecordingIpvsRunner } from './ipvs.js'
+import { IpvsExec, cleanupIpvs } from './ipvs-exec.js'
 import { ProxyMetrics, proxyHealthRoute } from './metrics.js'
 import { startStatusServer, type StatusServer } from '../util/status-server.js'
 import { NftBackend } from './nft-backend.js'
@@ -98,8 +100,8 @@ export function makeBackend(opts: Pick<StartProxyOptions, 'mode' | 'netns' | 'cl
     case 'iptables':
       return new IptablesBackend(new IptablesExec(opts.netns), { clusterCIDR: opts.clusterCIDR })
     case 'ipvs':
-      // No IPVS in this kernel: the rules are rendered and recorded, not applied.
-      return new IpvsBackend(new RecordingIpvsRunner(), { clusterCIDR: opts.clusterCIDR, nodeIPs: opts.nodeIPs })
+      // Applied for real where the kernel has IP_VS (NETKUBE_PROXY_IPVS_RECORD=1: rendered and recorded only).
+      return new IpvsBackend(process.env.NETKUBE_PROXY_IPVS_RECORD === '1' ? new RecordingIpvsRunner() : new IpvsExec(opts.netns), { clusterCIDR: opts.clusterCIDR, nodeIPs: opts.nodeIPs })
   }
 }
 
@@ -117,6 +119,9 @@ export async function startProxy(opts: StartProxyOptions): Promise<ProxyHandle> 
   const log = logger('proxy')
   if (!opts.skipNodeSetup) await ensureNodePrerequisites(opts.netns, opts.serviceCIDR, opts.clusterCIDR, opts.serviceRouteDev)
   else if (!opts.netns) (await import('./node.js')).assertNotRootNetns(undefined)
+  // A node that ran IPVS mode before: its virtual servers would still take the service IPs.
+  // (Not with a caller's nft runner: that is a test's stand-in for the kernel.)
+  if (opts.mode !== 'ipvs' && !opts.nft) await cleanupIpvs(opts.netns)
   const metrics = new ProxyMetrics()
   const backend = makeBackend(opts)
   // From outside the node (--netns) the servers listen inside its namespace, which needs the setns addon.

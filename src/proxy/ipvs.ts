@@ -1,7 +1,7 @@
-// IPVS mode, after upstream's ipvs proxier. This kernel has no IPVS, so here the mode is
-// rendered and unit-tested only; on a full kernel the runner feeds the three texts to
-// `ipvsadm-restore`, `ipset restore` and `iptables-restore --noflush`, and binds every
-// ClusterIP/externalIP to the dummy device kube-ipvs0 (so the input path accepts them).
+// IPVS mode, after upstream's ipvs proxier. Pure render here; on a kernel with IP_VS (the
+// Vagrant VMs, npm run test:vagrant) ipvs-exec.ts feeds the three texts to `ipset restore`,
+// `iptables-restore --noflush` and ipvsadm (as a diff), and binds every ClusterIP/externalIP
+// to the dummy device kube-ipvs0 (so the input path accepts them).
 //   virtual server per ClusterIP:port, externalIP:port and nodeIP:nodePort, scheduler rr,
 //   `-p <timeout>` persistence for ClientIP affinity; real servers in NAT (masquerading) mode.
 //   ipsets carry what iptables must still do: masquerade off-cluster ClusterIP traffic
@@ -168,7 +168,7 @@ export interface IpvsRunner {
   apply(r: IpvsRender): Promise<void>
 }
 
-/** Records renders; applying IPVS for real needs a kernel with IP_VS (the Vagrant VMs). */
+/** Records renders (unit tests; this machine's kernel has no IP_VS). */
 export class RecordingIpvsRunner implements IpvsRunner {
   readonly applied: IpvsRender[] = []
   async apply(r: IpvsRender): Promise<void> {
