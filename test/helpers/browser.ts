@@ -3,12 +3,11 @@
 // test-results/ui/<run>/ (git-ignored); the test prints where.
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { ROOT } from './root.js'
 import type { Test } from 'tap'
 import { chromium, type Browser, type Page } from 'playwright-core'
 
 export const CHROMIUM = '/usr/bin/chromium'
-const ROOT = fileURLToPath(new URL('../../', import.meta.url))
 
 export interface BrowserSession {
   browser: Browser

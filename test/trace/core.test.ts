@@ -3,6 +3,7 @@
 import t from 'tap'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { ROOT } from '../helpers/root.js'
 import { parseNftList } from '../../src/net/nft-list.js'
 import { parseDig, parseFdb, parseLinkDetails, parseResolvConf, parseRouteGet, parseSockets, parseTraceLine, listenerFor, searchCandidates, shortLink } from '../../src/trace/parse.js'
 import { dispatchTargets, endpointHop, proxyView } from '../../src/trace/proxy-view.js'
@@ -12,7 +13,7 @@ import { renderText } from '../../src/trace/render.js'
 import type { Pod, NetworkPolicy } from '../../src/api/types.js'
 import type { TraceResult } from '../../src/trace/types.js'
 
-const fx = (f: string): string => readFileSync(join(import.meta.dirname, 'fixtures', f), 'utf8')
+const fx = (f: string): string => readFileSync(join(ROOT, 'test/trace/fixtures', f), 'utf8')
 const proxy = parseNftList(fx('node1-proxy.nft'))
 const CIDR = '10.244.0.0/16'
 // the default 'maps' layout, from the same lab (client 10.244.88.5 on node1, web-a 10.244.77.2, web-b 10.244.55.2)
