@@ -102,7 +102,7 @@ t.test('the Vagrant lab boots for real', { skip, timeout: 5_400_000 }, async (t)
   vagrantEnv.NETKUBE_SYNC_SRC = stage
   await timed('vagrant up (no provision)', () => vagrant(['up', '--no-provision']))
   await timed('provision', () => vagrant(['provision']))
-  writeFileSync(join(dir, 'ssh-config'), (await vagrant(['ssh-config'])).stdout)
+  writeFileSync(join(dir, 'ssh-config'), (await vagrant(['ssh-config', ...Array.from({ length: NODES }, (_, i) => `node${i + 1}`)])).stdout)
   const vm = (name: string, cmd: string, allowFailure = false): Promise<RunResult> =>
     h.run('ssh', ['-F', join(dir, 'ssh-config'), '-o', 'LogLevel=ERROR', name, cmd], { timeoutMs: 300_000, allowFailure })
 

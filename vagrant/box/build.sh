@@ -71,16 +71,23 @@ cat > "$r/etc/systemd/network/10-eth0.network" <<'EOF'
 Name=eth0
 [Network]
 DHCP=ipv4
+[DHCPv4]
+ClientIdentifier=mac
 EOF
 ln -sf /lib/systemd/system/systemd-networkd.service "$r/etc/systemd/system/multi-user.target.wants/systemd-networkd.service"
 # No internet in the lab: nothing to wait for but eth0.
 mkdir -p "$r/etc/systemd/system/systemd-networkd-wait-online.service.d"
 printf '[Service]\nExecStart=\nExecStart=/lib/systemd/systemd-networkd-wait-online --any --timeout 30\n' \
   > "$r/etc/systemd/system/systemd-networkd-wait-online.service.d/any.conf"
+# A machine-id per VM, not per box (systemd makes one on first boot): networkd's DHCP DUID and
+# more derive from it; with one id for all, the VMs shared one DHCP lease and never all came up.
+: > "$r/etc/machine-id"
+rm -f "$r/var/lib/dbus/machine-id"
 # Host keys per VM, not per box: made on first boot.
 rm -f "$r"/etc/ssh/ssh_host_*
 mkdir -p "$r/etc/systemd/system/ssh.service.d"
-printf '[Service]\nExecStartPre=/usr/bin/ssh-keygen -A\n' > "$r/etc/systemd/system/ssh.service.d/hostkeys.conf"
+# (before Debian's own `sshd -t`, which fails without keys: the list is reset and restated)
+printf '[Service]\nExecStartPre=\nExecStartPre=/usr/bin/ssh-keygen -A\nExecStartPre=/usr/sbin/sshd -t\n' > "$r/etc/systemd/system/ssh.service.d/hostkeys.conf"
 printf 'UseDNS no\n' > "$r/etc/ssh/sshd_config.d/vagrant.conf"
 # The kernel modules netkube uses, loaded at boot (IPVS is what this box exists for).
 printf '%s\n' br_netfilter vxlan ip_vs ip_vs_rr ip_vs_wrr ip_vs_sh nf_conntrack > "$r/etc/modules-load.d/netkube.conf"
