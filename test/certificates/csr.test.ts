@@ -2,8 +2,8 @@
 // `kubectl certificate approve|deny`, the signer issuing for an approved kube-apiserver-client
 // CSR (and its expirationSeconds), upstream's 422 texts, the /approval and /status rules, and
 // `netkube server --authorization-mode AlwaysAllow` (a user without any binding may read).
-import t, { type Test } from 'tap'
-import { execFile, spawn, type ChildProcess } from 'node:child_process'
+import t from 'tap'
+import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
 import { X509Certificate } from 'node:crypto'
 import { appendFileSync, mkdtempSync, rmSync } from 'node:fs'
@@ -11,45 +11,15 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { loadKubeconfig } from '../../src/client/kubeconfig.js'
 import { createClient } from '../../src/client/rest.js'
-import { findResource } from '../../src/api/resources.js'
 import { freePort } from '../../src/util/ports.js'
 import { createCsr } from '../../src/authn/pki.js'
 import type { CertificateSigningRequest } from '../../src/certificates/csr.js'
 import { withEtcd } from '../helpers/etcd.js'
 import { kubectlPath, need } from '../helpers/prereq.js'
 import { call } from '../authn/helpers.js'
+import { CSRS, startServer, until } from './helpers.js'
 
 const execFileP = promisify(execFile)
-const MAIN = join(process.cwd(), 'dist/src/cli/main.js')
-const CSRS = findResource('certificates.k8s.io', 'v1', 'certificatesigningrequests')!
-
-function startServer(t: Test, args: string[]): Promise<ChildProcess> {
-  const p = spawn(process.execPath, [MAIN, 'server', ...args], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, NETKUBE_LOG_LEVEL: 'warn' } })
-  let err = ''
-  t.teardown(async () => {
-    if (p.exitCode === null && p.signalCode === null) {
-      p.kill('SIGTERM')
-      await new Promise((r) => p.once('exit', r))
-    }
-  })
-  return new Promise((resolve, reject) => {
-    p.stderr!.on('data', (d: Buffer) => {
-      err += d.toString()
-      if (err.includes('netkube server ready')) resolve(p)
-    })
-    p.once('exit', (code) => reject(new Error(`server exited ${code} before ready: ${err.slice(-1500)}`)))
-  })
-}
-
-async function until<T>(what: string, fn: () => Promise<T | undefined>, ms = 40_000): Promise<T> {
-  const end = Date.now() + ms
-  for (;;) {
-    const v = await fn().catch(() => undefined)
-    if (v !== undefined) return v
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 200))
-  }
-}
 
 const csrBody = async (name: string, extra: Record<string, unknown> = {}, subject = { commonName: name, organizations: ['devs'] }) => ({
   apiVersion: 'certificates.k8s.io/v1',

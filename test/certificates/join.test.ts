@@ -5,15 +5,15 @@
 // selfnodeclient CSR; a wrong CA pin or token refused with a clear error and a non-zero exit;
 // CSR validation texts; `kubectl get csr` and `kubectl certificate approve|deny` on 1.27 and 1.33;
 // the server's --authorization-mode and --audit-log-path flags.
-import t, { type Test } from 'tap'
-import { execFile, spawn, type ChildProcess } from 'node:child_process'
+import t from 'tap'
+import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { loadKubeconfig } from '../../src/client/kubeconfig.js'
 import { createClient } from '../../src/client/rest.js'
-import { findResource, resourceFor } from '../../src/api/resources.js'
+import { resourceFor } from '../../src/api/resources.js'
 import type { KubeObject } from '../../src/api/types.js'
 import { freePort } from '../../src/util/ports.js'
 import { createCsr, issueClientCert, loadClusterCA } from '../../src/authn/pki.js'
@@ -22,40 +22,11 @@ import { bootstrapNode, readNodeKubeconfig, startCertRotation } from '../../src/
 import { DiscoveryError } from '../../src/join/discovery.js'
 import type { CertificateSigningRequest } from '../../src/certificates/csr.js'
 import { withEtcd } from '../helpers/etcd.js'
-import { need } from '../helpers/prereq.js'
+import { MAIN, need } from '../helpers/prereq.js'
 import { call } from '../authn/helpers.js'
+import { CSRS, startServer, until } from './helpers.js'
 
 const execFileP = promisify(execFile)
-const MAIN = join(process.cwd(), 'dist/src/cli/main.js')
-const CSRS = findResource('certificates.k8s.io', 'v1', 'certificatesigningrequests')!
-
-function startServer(t: Test, args: string[]): Promise<ChildProcess> {
-  const p = spawn(process.execPath, [MAIN, 'server', ...args], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, NETKUBE_LOG_LEVEL: 'warn' } })
-  let err = ''
-  t.teardown(async () => {
-    if (p.exitCode === null && p.signalCode === null) {
-      p.kill('SIGTERM')
-      await new Promise((r) => p.once('exit', r))
-    }
-  })
-  return new Promise((resolve, reject) => {
-    p.stderr!.on('data', (d: Buffer) => {
-      err += d.toString()
-      if (err.includes('netkube server ready')) resolve(p)
-    })
-    p.once('exit', (code) => reject(new Error(`server exited ${code} before ready: ${err.slice(-1500)}`)))
-  })
-}
-
-async function until<T>(what: string, fn: () => Promise<T | undefined>, ms = 40_000): Promise<T> {
-  const end = Date.now() + ms
-  for (;;) {
-    const v = await fn().catch(() => undefined)
-    if (v !== undefined) return v
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 200))
-  }
-}
 
 const netkube = (args: string[]) => execFileP(process.execPath, [MAIN, ...args], { env: { ...process.env, NETKUBE_LOG_LEVEL: 'warn' } })
 
