@@ -709,12 +709,63 @@ const EMPTY = Buffer.alloc(0)
  */
 function dumpElementsOn(sock: NetlinkSocket, family: NftFamily, table: string, set: string, each?: (e: DumpedElement) => void): Promise<DumpedElement[]> {
   const out: DumpedElement[] = []
-  return new Promise<DumpedElement[]>((resolve, reject) => {
+  const dumped = dumpOn(sock, family, 13 /* GETSETELEM */, [str(1, table), str(2, set)], MSG.newSetElem, `dump ${table}/${set}`, (buf, start, end) => {
+    for (const [t, list] of attrsOf(buf, start, end)) {
+      if (t !== 3 /* ELEMENTS */) continue
+      // LIST_ELEM { KEY { VALUE } [DATA { VALUE | VERDICT { CODE [CHAIN] } }] … }, walked by
+      // hand: a restart reads every element of the table
+      for (let a = 0; a + 4 <= list.length; ) {
+        const alen = list.readUInt16LE(a)
+        if (alen < 4) break
+        const e: DumpedElement = { key: EMPTY }
+        for (let b = a + 4; b + 4 <= a + alen; ) {
+          const blen = list.readUInt16LE(b)
+          if (blen < 4) break
+          const k = list.readUInt16LE(b + 2) & ~NLA_F_NESTED
+          if (k === 1 /* KEY */ || k === 2 /* DATA */)
+            for (let c = b + 4; c + 4 <= b + blen; ) {
+              const clen = list.readUInt16LE(c)
+              if (clen < 4) break
+              const d = list.readUInt16LE(c + 2) & ~NLA_F_NESTED
+              const x = list.subarray(c + 4, c + clen)
+              if (d === DATA_VALUE) {
+                // decoded now (each) or kept: then copied, the message buffer is not ours
+                const v = each ? x : Buffer.from(x)
+                if (k === 1) e.key = v
+                else e.data = v
+              } else if (d === DATA_VERDICT && k === 2) {
+                const vd: { code: number; chain?: string } = { code: 0 }
+                for (const [cc, y] of attrsOf(x, 0, x.length)) {
+                  if (cc === 1) vd.code = y.readInt32BE(0)
+                  if (cc === 2) vd.chain = y.subarray(0, y.indexOf(0) < 0 ? y.length : y.indexOf(0)).toString()
+                }
+                e.verdict = vd
+              }
+              c += pad4(clen)
+            }
+          b += pad4(blen)
+        }
+        if (each) each(e)
+        else out.push(e)
+        a += pad4(alen)
+      }
+    }
+  })
+  return dumped.then(() => out)
+}
+
+/**
+ * One NFT_MSG dump request (`getType` with `attrs`) on `sock` (one dump at a time): each reply
+ * message of `replyType` is handed to `onPayload` as its attribute range; resolves at
+ * NLMSG_DONE, rejects on the kernel's error (`notFound` for ENOENT).
+ */
+function dumpOn(sock: NetlinkSocket, family: NftFamily, getType: number, attrs: Buffer[], replyType: number, what: string, onPayload: (buf: Buffer, start: number, end: number) => void): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
     const done = (err?: Error): void => {
       sock.socket.off('message', onMessage)
       sock.ref(false)
       if (err) reject(err)
-      else resolve(out)
+      else resolve()
     }
     const onMessage = (buf: Buffer): void => {
       for (let off = 0; off + 16 <= buf.length; ) {
@@ -724,53 +775,13 @@ function dumpElementsOn(sock: NetlinkSocket, family: NftFamily, table: string, s
         if (type === 3 /* NLMSG_DONE */) return done()
         if (type === NLMSG_ERROR) {
           const errno = -buf.readInt32LE(off + 16)
-          if (errno) return done(new NftError(errno === 2 ? 'notFound' : 'other', `nft netlink dump ${table}/${set}: errno ${errno} (${errnoName(errno)})`, ''))
-        } else if (type === nftType(MSG.newSetElem))
-          for (const [t, list] of attrsOf(buf, off + 20, off + len)) {
-            if (t !== 3 /* ELEMENTS */) continue
-            // LIST_ELEM { KEY { VALUE } [DATA { VALUE | VERDICT { CODE [CHAIN] } }] … }, walked by
-            // hand: a restart reads every element of the table
-            for (let a = 0; a + 4 <= list.length; ) {
-              const alen = list.readUInt16LE(a)
-              if (alen < 4) break
-              const e: DumpedElement = { key: EMPTY }
-              for (let b = a + 4; b + 4 <= a + alen; ) {
-                const blen = list.readUInt16LE(b)
-                if (blen < 4) break
-                const k = list.readUInt16LE(b + 2) & ~NLA_F_NESTED
-                if (k === 1 /* KEY */ || k === 2 /* DATA */)
-                  for (let c = b + 4; c + 4 <= b + blen; ) {
-                    const clen = list.readUInt16LE(c)
-                    if (clen < 4) break
-                    const d = list.readUInt16LE(c + 2) & ~NLA_F_NESTED
-                    const x = list.subarray(c + 4, c + clen)
-                    if (d === DATA_VALUE) {
-                      // decoded now (each) or kept: then copied, the message buffer is not ours
-                      const v = each ? x : Buffer.from(x)
-                      if (k === 1) e.key = v
-                      else e.data = v
-                    } else if (d === DATA_VERDICT && k === 2) {
-                      const vd: { code: number; chain?: string } = { code: 0 }
-                      for (const [cc, y] of attrsOf(x, 0, x.length)) {
-                        if (cc === 1) vd.code = y.readInt32BE(0)
-                        if (cc === 2) vd.chain = y.subarray(0, y.indexOf(0) < 0 ? y.length : y.indexOf(0)).toString()
-                      }
-                      e.verdict = vd
-                    }
-                    c += pad4(clen)
-                  }
-                b += pad4(blen)
-              }
-              if (each) each(e)
-              else out.push(e)
-              a += pad4(alen)
-            }
-          }
+          if (errno) return done(new NftError(errno === 2 ? 'notFound' : 'other', `nft netlink ${what}: errno ${errno} (${errnoName(errno)})`, ''))
+        } else if (type === nftType(replyType)) onPayload(buf, off + 20, off + len)
         off += pad4(len)
       }
     }
     sock.socket.on('message', onMessage)
-    const req = message(nftType(13 /* GETSETELEM */), NLM_F_REQUEST | 0x300 /* DUMP */, 1, FAMILY[family], [str(1, table), str(2, set)])
+    const req = message(nftType(getType), NLM_F_REQUEST | 0x300 /* DUMP */, 1, FAMILY[family], attrs)
     sock.ref(true)
     sock.socket.send(req, { port: 0 }, (err) => err && done(err))
   })
@@ -878,43 +889,20 @@ export async function readTableNetlink(exec: NftExec, family: NftFamily, table: 
 /** Every rule of `table` as the kernel dumps it: chain → NFTA_RULE_EXPRESSIONS blobs, in order. */
 function dumpRulesOn(sock: NetlinkSocket, family: NftFamily, table: string): Promise<Map<string, Buffer[]>> {
   const out = new Map<string, Buffer[]>()
-  return new Promise((resolve, reject) => {
-    const done = (err?: Error): void => {
-      sock.socket.off('message', onMessage)
-      sock.ref(false)
-      if (err) reject(err)
-      else resolve(out)
+  const dumped = dumpOn(sock, family, 7 /* GETRULE */, [str(1, table)], MSG.newRule, `rule dump ${table}`, (buf, start, end) => {
+    let chain: string | undefined
+    let exprs = Buffer.alloc(0)
+    for (const [t, v] of attrsOf(buf, start, end)) {
+      if (t === 2 /* CHAIN */) chain = v.subarray(0, v.indexOf(0) < 0 ? v.length : v.indexOf(0)).toString()
+      if (t === 4 /* EXPRESSIONS */) exprs = Buffer.from(v)
     }
-    const onMessage = (buf: Buffer): void => {
-      for (let off = 0; off + 16 <= buf.length; ) {
-        const len = buf.readUInt32LE(off)
-        const type = buf.readUInt16LE(off + 4)
-        if (len < 16) break
-        if (type === 3 /* NLMSG_DONE */) return done()
-        if (type === NLMSG_ERROR) {
-          const errno = -buf.readInt32LE(off + 16)
-          if (errno) return done(new NftError(errno === 2 ? 'notFound' : 'other', `nft netlink rule dump ${table}: errno ${errno} (${errnoName(errno)})`, ''))
-        } else if (type === nftType(MSG.newRule)) {
-          let chain: string | undefined
-          let exprs = Buffer.alloc(0)
-          for (const [t, v] of attrsOf(buf, off + 20, off + len)) {
-            if (t === 2 /* CHAIN */) chain = v.subarray(0, v.indexOf(0) < 0 ? v.length : v.indexOf(0)).toString()
-            if (t === 4 /* EXPRESSIONS */) exprs = Buffer.from(v)
-          }
-          if (chain !== undefined) {
-            const l = out.get(chain)
-            if (l) l.push(exprs)
-            else out.set(chain, [exprs])
-          }
-        }
-        off += pad4(len)
-      }
+    if (chain !== undefined) {
+      const l = out.get(chain)
+      if (l) l.push(exprs)
+      else out.set(chain, [exprs])
     }
-    sock.socket.on('message', onMessage)
-    const req = message(nftType(7 /* GETRULE */), NLM_F_REQUEST | 0x300 /* DUMP */, 1, FAMILY[family], [str(1, table)])
-    sock.ref(true)
-    sock.socket.send(req, { port: 0 }, (err) => err && done(err))
   })
+  return dumped.then(() => out)
 }
 
 /**
