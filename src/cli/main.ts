@@ -52,7 +52,12 @@ async function main(): Promise<void> {
   if (typeof code === 'number') process.exitCode = code
   // A daemon that has stopped is done, even if a socket it served (a relayed watch, a kept-alive
   // client) or a library's timer would keep the loop alive: lab down waited 5 s per daemon for that.
-  setTimeout(() => process.exit(), 300).unref()
+  // Not before stdout/stderr are flushed: a slow pipe reader must still get all of the output.
+  const exitWhenFlushed = (): void => {
+    if (process.stdout.writableLength > 0 || process.stderr.writableLength > 0) setTimeout(exitWhenFlushed, 50).unref()
+    else process.exit()
+  }
+  setTimeout(exitWhenFlushed, 300).unref()
 }
 
 main().catch((err: unknown) => {
