@@ -117,14 +117,21 @@ t.test('lab node restart: adopted, recreated, rebooted — and nothing leaks', a
     t.same([...new Set(rs.map((r) => r.body))].sort(), names, `${what}: all 3 pods answer through the Service`)
   }
 
+  // Every pod bound to node2, not only the web pods: the add-ons (kube-system DNS, the ingress
+  // controller) land wherever the scheduler puts them while the nodes come up, node2 included.
+  const podsOn2 = async (): Promise<Pod[]> =>
+    (await lab.client.resource<Pod>(res('pods')).list()).items.filter((p) => p.spec.nodeName === 'node2' && !p.spec.hostNetwork && !p.metadata.deletionTimestamp)
+
   /** The leak checks: each count equals node2's pods, the tables and overlay entries as before. */
   const noLeaks = async (t: Test, what: string, before: NodeCounts): Promise<void> => {
-    const on2 = (await webPods()).filter((p) => p.spec.nodeName === 'node2')
-    // The old sandboxes' teardown and the GC pass finish shortly after the pods are ready.
+    let on2 = await podsOn2()
+    // The old sandboxes' teardown and the GC pass finish shortly after the pods are ready (an
+    // add-on pod on node2 is recreated too, and has its address a moment later).
     let c = await nodeCounts(lab, 'node2')
     await waitUntil(`${what}: node2's counts settle`, async () => {
+      on2 = await podsOn2()
       c = await nodeCounts(lab, 'node2')
-      return c.podNamespaces.length === on2.length && c.bridgePorts.length === on2.length && c.ipamFiles.length === on2.length && c.proxyRules === before.proxyRules
+      return on2.every((p) => p.status?.podIP) && c.podNamespaces.length === on2.length && c.bridgePorts.length === on2.length && c.ipamFiles.length === on2.length && c.proxyRules === before.proxyRules
     }, 20_000, 500).catch(() => {})
     t.same(c.podNamespaces, on2.map((p) => lab.podNetns(p)).sort(), `${what}: pod namespaces on node2 = its ${on2.length} pods`)
     t.equal(c.bridgePorts.length, on2.length, `${what}: veths on node2's cni0 = its pods (${c.bridgePorts.join(' ')})`)
@@ -153,7 +160,9 @@ t.test('lab node restart: adopted, recreated, rebooted — and nothing leaks', a
     base = again
     return same
   }, 30_000, 0)
-  t.equal(base.podNamespaces.length, 3, 'before: node2 has 3 pod namespaces')
+  const before2 = await podsOn2()
+  t.ok(before2.filter((p) => p.metadata.labels?.['app'] === 'web').length === 3, 'before: node2 runs the 3 web pods')
+  t.same(base.podNamespaces, before2.map((p) => lab.podNetns(p)).sort(), `before: node2's pod namespaces = its ${before2.length} pods (${before2.map((p) => `${p.metadata.namespace}/${p.metadata.name}`).join(', ')})`)
   t.equal(base.overlay.fdb, 2, 'before: node2 has an FDB entry per other node')
 
   /** The kubelet's own account of the restart (its sandbox decisions), as test comments. */
