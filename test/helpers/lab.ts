@@ -1,7 +1,7 @@
 // A real netkube lab for end-to-end tests: node namespaces on an underlay, etcd + server on
 // node1 (with `ha`: 3 etcd members, servers on node1 and node2), an agent per node, and
 // helpers to drive it with real kubectl and to run clients inside pod namespaces. Torn down (lab down) on teardown, even when the test fails.
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Test } from 'tap'
@@ -36,7 +36,11 @@ export async function withLab(t: Test, o: { nodes?: number; ha?: boolean; server
   const name = `e${randomBytes(3).toString('hex')}`
   const stateDir = mkdtempSync(join(tmpdir(), 'netkube-lab-'))
   const lines: string[] = []
+  let diagnose: (() => Promise<void>) | undefined
   t.teardown(async () => {
+    // A failed lab test leaves its story in the TAP stream (CI keeps nothing else): where every
+    // pod ran, and each component's last warnings and errors.
+    if (!t.passing() && diagnose) await diagnose().catch((err: Error) => t.comment(`diagnostics failed: ${err.message}`))
     await labDown({ name, stateDir, progress: () => {} })
     rmSync(stateDir, { recursive: true, force: true })
   })
@@ -59,6 +63,11 @@ export async function withLab(t: Test, o: { nodes?: number; ha?: boolean; server
     throw err
   }
   const kubeconfig = state.kubeconfig!
+  diagnose = async () => {
+    const pods = await run('kubectl', ['--kubeconfig', kubeconfig, 'get', 'pods', '-A', '-o', 'wide'], { allowFailure: true, timeoutMs: 15_000 })
+    t.comment(`lab ${name} at failure: kubectl get pods -A -o wide\n${pods.stdout}${pods.stderr}`)
+    for (const f of readdirSync(join(stateDir, 'logs')).sort()) t.comment(`${f}: ${lastTroubles(readFileSync(join(stateDir, 'logs', f), 'utf8'))}`)
+  }
   const kubectl = (args: string[], input?: string): Promise<RunResult> =>
     run('kubectl', ['--kubeconfig', kubeconfig, ...args], { allowFailure: true, timeoutMs: 60_000, ...(input !== undefined ? { input } : {}) })
   return {
@@ -82,6 +91,19 @@ export async function withLab(t: Test, o: { nodes?: number; ha?: boolean; server
       return r.stdout
     },
   }
+}
+
+/** A log's last warnings and errors (pino level ≥ 40, or any line that is not JSON), 12 at most. */
+export function lastTroubles(log: string): string {
+  const bad = log.split('\n').filter((l) => {
+    if (!l.trim()) return false
+    try {
+      return ((JSON.parse(l) as { level?: number }).level ?? 0) >= 40
+    } catch {
+      return true
+    }
+  })
+  return bad.length ? `\n${bad.slice(-12).map((l) => l.slice(0, 400)).join('\n')}` : 'no warnings'
 }
 
 /** Namespaces of a lab still present (after `lab down` there must be none). */
