@@ -1,4 +1,4 @@
-// npm run bench:lb [-- --mode agent,node --kills 10 --quiet-s 60] — LoadBalancer failover in a
+// npm run bench:lb [-- --mode agent,node --kills 10 --quiet-s 60 --address-lifetime 2s --keep-logs DIR] — LoadBalancer failover in a
 // 3-node lab: a Deployment behind `type: LoadBalancer`, a client in the outside namespace
 // starting a fresh request every 25 ms (300 ms connect timeout), and N times per mode:
 //   agent: kill -9 the announcing node's agent;
@@ -43,7 +43,7 @@ async function until(what: string, fn: () => Promise<boolean>, ms: number): Prom
 const load = (): string => loadavg().map((x) => x.toFixed(1)).join(' ')
 
 async function main(): Promise<void> {
-  const { values: v } = parseArgs({ options: { kills: { type: 'string' }, mode: { type: 'string' }, 'quiet-s': { type: 'string' }, 'keep-logs': { type: 'string' } } })
+  const { values: v } = parseArgs({ options: { kills: { type: 'string' }, mode: { type: 'string' }, 'quiet-s': { type: 'string' }, 'keep-logs': { type: 'string' }, 'address-lifetime': { type: 'string' } } })
   const kills = Number(v.kills ?? 10)
   const quietS = Number(v['quiet-s'] ?? 60)
   const modes = (v.mode ?? 'agent,node').split(',').filter(Boolean) as FailoverMode[]
@@ -52,7 +52,7 @@ async function main(): Promise<void> {
   const name = `bl${randomBytes(2).toString('hex')}`
   let bad = 0
   try {
-    const state: LabState = await labUp({ name, nodes: 3, stateDir, apiPort: 0, serverFlags: ['--dns-replicas', '1'], progress: (l) => process.stderr.write(`${l}\n`) })
+    const state: LabState = await labUp({ name, nodes: 3, stateDir, apiPort: 0, serverFlags: ['--dns-replicas', '1'], ...(v['address-lifetime'] !== undefined ? { agentFlags: ['--lb-address-lifetime', v['address-lifetime']] } : {}), progress: (l) => process.stderr.write(`${l}\n`) })
     const client = createClient(loadKubeconfig(state.kubeconfig!))
     const home = state.plan.nodes.find((n) => n.server)!.name
     await client.resource<Node>(resourceFor('nodes')).patch(home, { metadata: { labels: { [EXCLUDE_LABEL]: '' } } }, 'merge')

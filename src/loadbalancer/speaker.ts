@@ -234,8 +234,17 @@ export async function startSpeaker(o: SpeakerOptions): Promise<Speaker> {
     const liveText = [...live].sort().join(',')
     if (liveText !== lastLive) {
       const was = lastLive.split(',').filter(Boolean)
-      // how long each lost peer was silent on the renewal clock and on the wall clock
-      const lost = Object.fromEntries(was.filter((n) => !live.has(n)).map((n) => [n, { clock: clock - (seen.get(n)?.seenAt ?? 0), wall: now - (seen.get(n)?.seenAt ?? 0) }]))
+      // how long each lost peer was silent on the renewal clock and on the wall clock, and how
+      // late its last renewal reached us (seen minus its renewTime: meaningful where the nodes
+      // share a clock, as in the lab — where a takeover's time goes under load)
+      const lost = Object.fromEntries(
+        was
+          .filter((n) => !live.has(n))
+          .map((n) => {
+            const p = seen.get(n)
+            return [n, { clock: clock - (p?.seenAt ?? 0), wall: now - (p?.seenAt ?? 0), ...(p?.renew ? { lastRenewLag: p.seenAt - Date.parse(p.renew), sinceRenewTime: now - Date.parse(p.renew) } : {}) }]
+          }),
+      )
       log.info({ live: [...live].sort(), was, silentMs: lost, cutOff, ownRenewInFlightMs: renewStarted ? now - renewStarted : 0, recentRenewMs }, 'live speakers changed')
     }
     lastLive = liveText
