@@ -181,10 +181,6 @@ export async function startSpeaker(o: SpeakerOptions): Promise<Speaker> {
       lease = await leasesApi.update({ ...lease, metadata: { ...lease.metadata, annotations: { ...lease.metadata.annotations, ...annotations } }, spec: { ...lease.spec, ...spec } })
       lastRenewOk = Date.now()
       lastRenewFailed = false
-      // our renewal advanced the renewal clock: a peer whose lease ran out on it is judged now,
-      // not when our echo (or the next peer's renewal) comes back through the watch — in
-      // bench:lb at load 21-30 the decision came 3-228 ms after the lease had run out that way
-      setImmediate(kick)
     } catch (err) {
       lastRenewFailed = true
       lease = undefined // conflict or gone: read it again next time
