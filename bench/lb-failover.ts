@@ -99,9 +99,27 @@ export function parseMonitor(text: string): MonitorEvent[] {
   return out
 }
 
-/** When a node namespace's monitor saw `ip`/32 added (not "Deleted"). */
-export function addedAt(events: readonly MonitorEvent[], ip: string, after: number): number | undefined {
-  return events.find((e) => e.at >= after && !e.line.startsWith('Deleted') && e.line.includes(` inet ${ip}/32 `))?.at
+/**
+ * When `ip`/32 appeared on a node (its monitor's events, read from the start): a change from
+ * not held to held at or after `after`. The announcer refreshes the address's lifetime every
+ * 250 ms by replacing it, and each refresh is an event like an add: those of an address held
+ * already are not appearances. `heldBefore`: whether the node held it when its monitor started.
+ */
+export function addedAt(events: readonly MonitorEvent[], ip: string, after: number, heldBefore = false): number | undefined {
+  return appearances(events, ip, heldBefore).find((at) => at >= after)
+}
+
+/** Every not-held → held change of `ip`/32 in a node's events (see addedAt). */
+export function appearances(events: readonly MonitorEvent[], ip: string, heldBefore = false): number[] {
+  const out: number[] = []
+  let held = heldBefore
+  for (const e of events) {
+    if (!e.line.includes(` inet ${ip}/32 `)) continue
+    const deleted = e.line.startsWith('Deleted')
+    if (!deleted && !held) out.push(e.at)
+    held = !deleted
+  }
+  return out
 }
 
 /** When a node namespace's monitor saw `ip`/32 deleted. */
@@ -258,12 +276,17 @@ export async function measureFailover(state: LabState, ip: string, url: string, 
 /** Nodes taking `ip`/32 (address-add events in the node namespaces) during `ms` of quiet: each is a takeover nobody caused. */
 export async function countAddressMoves(state: LabState, ip: string, ms: number): Promise<{ node: string; at: number; line: string }[]> {
   const mons = state.plan.nodes.map((n) => [n.name, monitor(n.netns, 'address')] as const)
+  // the monitors need a moment to subscribe; the holders at the start are not moves
+  await new Promise((r) => setTimeout(r, 100))
+  const heldAtStart = new Set(await announcerOf(state, ip))
   const from = Date.now()
   await new Promise((r) => setTimeout(r, ms))
   await new Promise((r) => setTimeout(r, 100))
   return mons
-    .flatMap(([node, m]) => m.stop().map((e) => ({ node, ...e })))
-    .filter((e) => e.at >= from && addedAt([e], ip, from) !== undefined)
+    .flatMap(([node, m]) => {
+      const evs = m.stop()
+      return appearances(evs.filter((e) => e.at >= from), ip, heldAtStart.has(node)).map((at) => ({ node, at, line: evs.find((e) => e.at === at)?.line ?? '' }))
+    })
     .sort((a, b) => a.at - b.at)
 }
 
@@ -279,6 +302,43 @@ export interface RestoreResult {
    * successor's takeover → the victim's restarted agent withdrew it (the agent was dead meanwhile).
    */
   doubleHolderMs: number
+  /** Sampled from the moment the node was restored (cable in), for a few seconds. */
+  afterReturn: ReturnSample
+}
+
+export interface ReturnSample {
+  /** Broadcast ARP probes the outside namespace sent for the address, and the MAC of every reply: one each, when one node holds it. */
+  probes: number
+  replyMacs: string[]
+  /** The nodes' address lists, read every 100 ms meanwhile: how many reads, in how many two nodes held the /32. */
+  reads: number
+  twoHolderReads: number
+}
+
+/**
+ * Sample who answers for `ip` for `probes` seconds: `busybox arping -b` from the outside
+ * namespace (one broadcast probe a second; -b: after a reply arping would otherwise probe
+ * only the first answerer's MAC), and the nodes' kernels every 100 ms.
+ */
+export async function sampleHolders(state: LabState, ip: string, probes = 3): Promise<ReturnSample> {
+  let done = false
+  const arp = netnsHandle(state.plan.outside!.netns)
+    .run('busybox', ['arping', '-b', '-c', String(probes), '-w', String(probes), '-I', 'eth0', ip], { allowFailure: true, timeoutMs: (probes + 10) * 1000 })
+    .finally(() => (done = true))
+  let reads = 0
+  let twoHolderReads = 0
+  while (!done) {
+    reads++
+    if ((await announcerOf(state, ip)).length > 1) twoHolderReads++
+    await new Promise((res) => setTimeout(res, 100))
+  }
+  const out = (await arp).stdout
+  return {
+    probes: Number(/Sent (\d+) probe/.exec(out)?.[1] ?? 0),
+    replyMacs: [...out.matchAll(/reply from \S+ \[([0-9a-f:]+)\]/gi)].map((m) => m[1]!.toLowerCase()),
+    reads,
+    twoHolderReads,
+  }
 }
 
 export interface RestoreOptions {
@@ -299,6 +359,8 @@ export async function restoreNode(state: LabState, r: Pick<FailoverResult, 'mode
   const heldAtReturn = (await announcerOf(state, ip)).includes(r.victim)
   if (r.mode === 'node') await setNodeCable(state, r.victim, true)
   const t0 = Date.now()
+  const sampling = sampleHolders(state, ip)
+  sampling.catch(() => undefined) // awaited below; this only keeps an early throw from leaving it unhandled
   let events: MonitorEvent[] | undefined
   try {
     await waitAgentBack(state, r.victim, timeoutMs)
@@ -321,12 +383,12 @@ export async function restoreNode(state: LabState, r: Pick<FailoverResult, 'mode
           const settledMs = Date.now() - t0
           await new Promise((res) => setTimeout(res, 100))
           events = mon.stop()
-          const tookBack = addedAt(events, ip, 0) !== undefined
+          const tookBack = addedAt(events, ip, 0, heldAtReturn) !== undefined
           const gone = r.victimWithdrewAt ?? deletedAt(events, ip, 0)
           let doubleHolderMs = 0
           if (r.mode === 'node') doubleHolderMs = heldAtReturn ? (gone ?? Date.now()) - t0 : 0
           else if (r.takeoverAt !== undefined) doubleHolderMs = Math.max(0, (gone ?? Date.now()) - r.takeoverAt)
-          return { settledMs, holder: holders[0]!, tookBack, doubleHolderMs }
+          return { settledMs, holder: holders[0]!, tookBack, doubleHolderMs, afterReturn: await sampling }
         }
         last = `one holder ${holders[0]} (${mac}), outside's entry ${neigh ?? 'none'}`
       } else last = `holders: ${JSON.stringify(holders)}`
@@ -335,6 +397,7 @@ export async function restoreNode(state: LabState, r: Pick<FailoverResult, 'mode
     throw new Error(`after restoring ${r.victim}: not consistent within ${timeoutMs} ms (${last})`)
   } finally {
     if (!events) mon.stop()
+    await sampling.catch(() => undefined)
   }
 }
 

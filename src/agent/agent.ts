@@ -66,6 +66,8 @@ export interface AgentOptions {
   /** Its Lease renewal period (default 250 ms) and the silence after which a speaker is dead (default 1 s). */
   lbSpeakerRenewMs?: number
   lbSpeakerLeaseMs?: number
+  /** Kernel lifetime of each announced /32 (whole seconds, default 2; 0: permanent). */
+  lbAddressLifetimeS?: number
   /** Shorter back-off and sync periods for tests. */
   backoffInitialMs?: number
   /** Node lease renewal period; keep it well under the server's node-monitor grace period. */
@@ -177,6 +179,7 @@ export async function startAgent(o: AgentOptions): Promise<Agent> {
         stateFile: join(o.stateDir, 'lb-announced.json'),
         ...(o.lbSpeakerRenewMs !== undefined ? { renewMs: o.lbSpeakerRenewMs } : {}),
         ...(o.lbSpeakerLeaseMs !== undefined ? { leaseMs: o.lbSpeakerLeaseMs } : {}),
+        ...(o.lbAddressLifetimeS !== undefined ? { addressLifetimeS: o.lbAddressLifetimeS } : {}),
       })
       stops.push(() => speaker!.stop())
     }

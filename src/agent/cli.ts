@@ -42,6 +42,7 @@ export async function main(argv: string[]): Promise<number | void> {
       'no-lb-speaker': { type: 'boolean' },
       'lb-speaker-renew': { type: 'string' },
       'lb-speaker-lease': { type: 'string' },
+      'lb-address-lifetime': { type: 'string' },
       'allow-root-netns': { type: 'boolean' },
       'backoff-initial': { type: 'string' },
       'node-status-update-frequency': { type: 'string' },
@@ -119,6 +120,7 @@ export async function main(argv: string[]): Promise<number | void> {
     noLbSpeaker: v['no-lb-speaker'] ?? false,
     ...(v['lb-speaker-renew'] ? { lbSpeakerRenewMs: parseDuration(v['lb-speaker-renew']) } : {}),
     ...(v['lb-speaker-lease'] ? { lbSpeakerLeaseMs: parseDuration(v['lb-speaker-lease']) } : {}),
+    ...(v['lb-address-lifetime'] !== undefined ? { lbAddressLifetimeS: addressLifetime(v['lb-address-lifetime']) } : {}),
     allowRootNetns: v['allow-root-netns'] ?? false,
     ...(v['backoff-initial'] ? { backoffInitialMs: parseDuration(v['backoff-initial']) } : {}),
     ...(v['node-status-update-frequency'] ? { nodeStatusUpdateMs: parseDuration(v['node-status-update-frequency']) } : {}),
@@ -126,4 +128,11 @@ export async function main(argv: string[]): Promise<number | void> {
   await waitForSignal()
   rotation?.stop()
   await agent.stop()
+}
+
+/** `--lb-address-lifetime 2s`: whole seconds (the kernel's unit for valid_lft); `0` keeps the /32s permanent. */
+function addressLifetime(v: string): number {
+  const ms = parseDuration(v)
+  if (ms % 1000 !== 0) throw new Error(`--lb-address-lifetime must be whole seconds (the kernel's valid_lft), not "${v}"`)
+  return ms / 1000
 }

@@ -4,17 +4,19 @@
 //   2. informers (Services, EndpointSlices, Nodes, the speaker Leases) → on each event and
 //      at the exact moment a peer's lease runs out (a timer, not polling), announcements()
 //      (pure, announce-core.ts) says which IPs are this node's;
-//   3. the edge: each of its IPs as a /32 on the underlay interface, inside the node's own
-//      namespace (never the host's), then gratuitous ARP (`busybox arping -U`, at 0, 100,
-//      300 and 1000 ms) so the neighbours' caches move at once; an IP no longer its is removed.
+//   3. the edge (vips.ts): each of its IPs as a /32 on the underlay interface, inside the
+//      node's own namespace (never the host's), with a 2 s kernel lifetime refreshed every
+//      250 ms, then gratuitous ARP (`busybox arping -U`, at 0, 100, 300 and 1000 ms) so the
+//      neighbours' caches move at once; an IP no longer its is removed.
 // Why an address and not a userspace ARP responder: the kernel answers ARP for a local
 // address (arp_ignore=0) with no process in the path, and a packet to it is delivered on
 // this node where kube-proxy's prerouting DNAT takes it (measured in the e2e: failover is the
-// lease expiry plus one GARP). The cost: a killed agent leaves its addresses behind until it
-// restarts — meanwhile that node's kernel still answers ARP and, its nft rules intact, still
-// serves the traffic. The restarted agent withdraws them first thing (withdrawStale, before it
-// waits for the apiserver): by then another node holds them, and that node keeps them
-// (sticky, announce-core.ts), so a node that returns takes nothing back.
+// lease expiry plus one GARP). A killed agent's addresses outlive it only by their lifetime:
+// the kernel drops them 2 s after the last refresh, so a node that dies and comes back (or
+// whose agent is killed or frozen) stops answering ARP by itself; the successor keeps them
+// (sticky, announce-core.ts), so a node that returns takes nothing back. A restarted agent
+// still withdraws what its state file names first thing (withdrawStale): addresses left with
+// `--lb-address-lifetime 0` (permanent) or by an older netkube.
 // Liveness is judged on the renewal clock (renewalClock in announce-core.ts), not the wall
 // clock: a slow apiserver delays every speaker's renewals alike and proves nobody dead.
 // A graceful stop withdraws every address and deletes the Lease, so others take over at once.
@@ -27,15 +29,14 @@ import { createInformer, type Informer } from '../client/informer.js'
 import { isApiStatusError } from '../client/errors.js'
 import { microTime } from '../events/recorder.js'
 import { netnsHandle } from '../net/door.js'
-import type { NetOps } from '../net/types.js'
 import { logger } from '../util/log.js'
 import { DEFAULT_LB_CLASS } from './allocate-core.js'
 import { ANNOUNCING_ANNOTATION, SPEAKER_LABEL, SPEAKER_LEASE_PREFIX, announceDiff, parseAnnouncing, announcements, liveSpeakers, renewalClock, type SpeakerSeen } from './announce-core.js'
+import { createVipHolder, DEFAULT_VIP_LIFETIME_S } from './vips.js'
 
 const log = logger('lb-speaker')
 const NS = 'kube-system'
-/** Gratuitous ARP repeats after the first, in ms. */
-export const GARP_REPEAT_MS = [100, 300, 1000] as const
+export { GARP_REPEAT_MS } from './vips.js'
 /** A look at this node's own liveness (its renewals failing) besides the renewal events. */
 const SAFETY_TICK_MS = 1000
 
@@ -50,6 +51,8 @@ export interface SpeakerOptions {
   netns?: string
   renewMs?: number
   leaseMs?: number
+  /** Kernel lifetime of each announced /32 in whole seconds, refreshed every renewMs (default 2; 0: permanent). */
+  addressLifetimeS?: number
   ourClass?: string
   /** Called after each address change (tests, the bench). */
   onChange?: (ips: string[]) => void
@@ -185,24 +188,14 @@ export async function startSpeaker(o: SpeakerOptions): Promise<Speaker> {
     }
   }
 
-  // ---- the edge: addresses on the interface, gratuitous ARP ----
-  const door = netnsHandle(o.netns)
-  const ops: NetOps = door.ops()
+  // ---- the edge: addresses on the interface with a kernel lifetime, gratuitous ARP (vips.ts) ----
   // the agent already did this before it waited for the apiserver; a speaker started alone does it here
   await withdrawStale(o)
+  const addressLifetimeS = o.addressLifetimeS ?? DEFAULT_VIP_LIFETIME_S
+  const vips = createVipHolder({ iface: o.iface, lifetimeS: addressLifetimeS, refreshMs: renewMs, ...(o.netns ? { netns: o.netns } : {}) })
+  // the IPs this node announces (vips.held(), kept here for the Lease annotation's reads)
   const have = new Set<string>()
   const saveState = (): void => writeFileSync(o.stateFile, JSON.stringify([...have].sort()))
-  const garp = (ip: string): void => {
-    const send = (): void =>
-      void door.run('busybox', ['arping', '-U', '-c', '1', '-w', '1', '-I', o.iface, '-s', ip, ip], { allowFailure: true, timeoutMs: 5000 }).then((r) => {
-        if (r.code !== 0) log.warn({ ip, err: r.stderr.trim() }, 'gratuitous ARP failed')
-      })
-    // at once, then again against a lost frame (100, 300 ms) and once after the neighbours'
-    // locktime (1 s): a plain ARP reply seen within it of the previous update is ignored, a
-    // gratuitous one is not — but not every neighbour's kernel is Linux's
-    send()
-    for (const ms of GARP_REPEAT_MS) setTimeout(send, ms).unref()
-  }
 
   let synced = false
   let lastLive = ''
@@ -241,8 +234,17 @@ export async function startSpeaker(o: SpeakerOptions): Promise<Speaker> {
     const liveText = [...live].sort().join(',')
     if (liveText !== lastLive) {
       const was = lastLive.split(',').filter(Boolean)
-      // how long each lost peer was silent on the renewal clock and on the wall clock
-      const lost = Object.fromEntries(was.filter((n) => !live.has(n)).map((n) => [n, { clock: clock - (seen.get(n)?.seenAt ?? 0), wall: now - (seen.get(n)?.seenAt ?? 0) }]))
+      // how long each lost peer was silent on the renewal clock and on the wall clock, and how
+      // late its last renewal reached us (seen minus its renewTime: meaningful where the nodes
+      // share a clock, as in the lab — where a takeover's time goes under load)
+      const lost = Object.fromEntries(
+        was
+          .filter((n) => !live.has(n))
+          .map((n) => {
+            const p = seen.get(n)
+            return [n, { clock: clock - (p?.seenAt ?? 0), wall: now - (p?.seenAt ?? 0), ...(p?.renew ? { lastRenewLag: p.seenAt - Date.parse(p.renew), sinceRenewTime: now - Date.parse(p.renew) } : {}) }]
+          }),
+      )
       log.info({ live: [...live].sort(), was, silentMs: lost, cutOff, ownRenewInFlightMs: renewStarted ? now - renewStarted : 0, recentRenewMs }, 'live speakers changed')
     }
     lastLive = liveText
@@ -253,13 +255,12 @@ export async function startSpeaker(o: SpeakerOptions): Promise<Speaker> {
     const d = announceDiff(want, have)
     if (!d.add.length && !d.remove.length) return
     for (const ip of d.remove) {
-      await ops.delAddress(o.iface, `${ip}/32`)
+      await vips.remove(ip)
       have.delete(ip)
     }
     for (const ip of d.add) {
-      await ops.addAddress(o.iface, `${ip}/32`)
+      await vips.add(ip)
       have.add(ip)
-      garp(ip)
     }
     saveState()
     // tell the others now rather than at the next period: until they read it, a newcomer that
@@ -294,7 +295,7 @@ export async function startSpeaker(o: SpeakerOptions): Promise<Speaker> {
   const ticker = setInterval(() => setImmediate(kick), SAFETY_TICK_MS)
   synced = true
   kick()
-  log.info({ node: o.nodeName, iface: o.iface, renewMs, leaseMs }, 'L2 announcer running')
+  log.info({ node: o.nodeName, iface: o.iface, renewMs, leaseMs, addressLifetimeS }, 'L2 announcer running')
   return {
     announced: () => [...have].sort(),
     async stop(so = {}) {
@@ -303,14 +304,14 @@ export async function startSpeaker(o: SpeakerOptions): Promise<Speaker> {
       clearInterval(ticker)
       await running
       for (const inf of [services, slices, nodes, leases] as Informer<Service>[]) inf.stop()
+      // kept addresses stay until their kernel lifetime runs out
+      await vips.close({ keep: !!so.keepAddresses })
       if (!so.keepAddresses) {
-        for (const ip of have) await ops.delAddress(o.iface, `${ip}/32`).catch(() => false)
         have.clear()
         saveState()
         // others take over now rather than after the lease duration
         await leasesApi.delete(leaseName).catch(() => undefined)
       }
-      ops.close()
     },
   }
 }

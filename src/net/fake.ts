@@ -17,7 +17,7 @@
 import { NetError } from './errors.js'
 import { canonicalCidr, cidrContains, familyOf, parseCidr, type Family } from './ip.js'
 import { resolveNetns } from './netns.js'
-import type { AddressInfo, BridgeSpec, LinkChange, LinkInfo, NetOps, RouteInfo, RouteScope, RouteSpec, VethSpec } from './types.js'
+import { lifetimeOf, type AddressInfo, type AddressOptions, type BridgeSpec, type LinkChange, type LinkInfo, type NetOps, type RouteInfo, type RouteScope, type RouteSpec, type VethSpec } from './types.js'
 
 /** Counts operations across every fake that shares it; fails the chosen one. */
 export class FaultPlan {
@@ -77,7 +77,7 @@ const RTN_UNICAST = 1
 
 class FakeNs {
   readonly links = new Map<string, FakeLink>()
-  readonly addrs: { dev: string; cidr: string }[] = []
+  readonly addrs: { dev: string; cidr: string; validLft?: number }[] = []
   readonly routes: FakeRoute[] = []
   readonly sysctls = new Map(Object.entries(SYSCTL_DEFAULTS))
   private nextIndex = 1
@@ -358,11 +358,15 @@ class FakeNetOps implements NetOps {
     return true
   }
 
-  async addAddress(dev: string, cidr: string): Promise<void> {
+  async addAddress(dev: string, cidr: string, opts: AddressOptions = {}): Promise<void> {
     this.step('add address', `${cidr} dev ${dev}`)
     this.need('add address', dev)
     parseCidr(cidr)
-    if (!this.ns.addrs.some((a) => a.dev === dev && a.cidr === cidr)) this.ns.addrs.push({ dev, cidr })
+    // the lifetime is recorded, not counted down: a fake has no kernel timer
+    const validLft = lifetimeOf(opts, cidr)
+    const have = this.ns.addrs.find((a) => a.dev === dev && a.cidr === cidr)
+    if (!have) this.ns.addrs.push({ dev, cidr, ...(validLft !== undefined ? { validLft } : {}) })
+    else if (validLft !== undefined) have.validLft = validLft
   }
 
   async delAddress(dev: string, cidr: string): Promise<boolean> {
@@ -378,7 +382,7 @@ class FakeNetOps implements NetOps {
     if (dev) this.need('list addresses', dev)
     return this.ns.addrs
       .filter((a) => !dev || a.dev === dev)
-      .map((a) => ({ index: this.ns.links.get(a.dev)!.index, cidr: a.cidr, family: parseCidr(a.cidr).family }))
+      .map((a) => ({ index: this.ns.links.get(a.dev)!.index, cidr: a.cidr, family: parseCidr(a.cidr).family, ...(a.validLft !== undefined ? { validLft: a.validLft } : {}) }))
   }
 
   private toRoute(r: RouteSpec): FakeRoute {

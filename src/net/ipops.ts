@@ -8,7 +8,10 @@ import type { RunResult } from '../util/exec.js'
 import { resolveNetns, runIn } from './netns.js'
 import {
   describeRoute,
+  INFINITY_LIFE_TIME,
+  lifetimeOf,
   type AddressInfo,
+  type AddressOptions,
   type BridgeSpec,
   type LinkChange,
   type LinkInfo,
@@ -29,7 +32,7 @@ interface IpJsonLink {
 }
 interface IpJsonAddr {
   ifindex: number
-  addr_info: { family: string; local: string; prefixlen: number }[]
+  addr_info: { family: string; local: string; prefixlen: number; valid_life_time?: number }[]
 }
 interface IpJsonRoute {
   dst: string
@@ -139,10 +142,12 @@ export class IpOps implements NetOps {
     return r.code === 0
   }
 
-  async addAddress(dev: string, cidr: string): Promise<void> {
+  async addAddress(dev: string, cidr: string, opts: AddressOptions = {}): Promise<void> {
     const c = parseCidr(cidr)
-    const args = ['addr', 'add', cidr, 'dev', dev]
+    const lft = lifetimeOf(opts, cidr)
+    const args = ['addr', lft !== undefined ? 'replace' : 'add', cidr, 'dev', dev]
     if (c.family === 4 && c.prefix < 31) args.push('broadcast', '+')
+    if (lft !== undefined) args.push('valid_lft', String(lft), 'preferred_lft', String(lft))
     await this.must('add address', `${cidr} dev ${dev}`, args, ['EEXIST'])
   }
 
@@ -156,7 +161,9 @@ export class IpOps implements NetOps {
     const out: AddressInfo[] = []
     for (const l of JSON.parse(r.stdout || '[]') as IpJsonAddr[]) {
       for (const a of l.addr_info ?? []) {
-        out.push({ index: l.ifindex, cidr: `${a.local}/${a.prefixlen}`, family: a.family === 'inet6' ? 6 : 4 })
+        const info: AddressInfo = { index: l.ifindex, cidr: `${a.local}/${a.prefixlen}`, family: a.family === 'inet6' ? 6 : 4 }
+        if (a.valid_life_time !== undefined && a.valid_life_time !== INFINITY_LIFE_TIME) info.validLft = a.valid_life_time
+        out.push(info)
       }
     }
     return out

@@ -17,7 +17,10 @@ import { inNetnsSync, openNetnsFd } from './netns.js'
 import { readSysctl, writeSysctl } from './sysctl.js'
 import {
   describeRoute,
+  INFINITY_LIFE_TIME,
+  lifetimeOf,
   type AddressInfo,
+  type AddressOptions,
   type BridgeSpec,
   type LinkChange,
   type LinkInfo,
@@ -223,17 +226,20 @@ export class Rtnl implements NetOps {
     }
   }
 
-  async addAddress(dev: string, cidr: string): Promise<void> {
+  async addAddress(dev: string, cidr: string, opts: AddressOptions = {}): Promise<void> {
     const c = parseCidr(cidr)
     const index = await this.indexOf(dev, 'add address')
     const ip = ipToBuffer(c.ip)
     const attrs: RtNs.AddressAttrs = { local: ip, address: ip }
     if (c.family === 4 && c.prefix < 31) attrs.broadcast = ipToBuffer(broadcastOf(c))
+    const lft = lifetimeOf(opts, cidr)
+    // IFA_CACHEINFO with NLM_F_REPLACE: a new address, or the existing one's lifetime restarted
+    if (lft !== undefined) attrs.cacheInfo = { ifaPrefered: lft, ifaValid: lft, cstamp: 0, tstamp: 0 }
     try {
       await this.sock.newAddress(
         { family: c.family === 4 ? AF_INET : AF_INET6, prefixlen: c.prefix, index },
         attrs,
-        { flags: FlagsNew.CREATE | FlagsNew.EXCL },
+        { flags: FlagsNew.CREATE | (lft !== undefined ? FlagsNew.REPLACE : FlagsNew.EXCL) },
       )
     } catch (err) {
       if (isErrno(err, 'EEXIST')) return
@@ -265,7 +271,10 @@ export class Rtnl implements NetOps {
       const raw = m.attrs.local ?? m.attrs.address
       if (!raw) continue
       const ip = bufferToIp(raw)
-      out.push({ index: m.data.index ?? 0, cidr: `${ip}/${m.data.prefixlen ?? 0}`, family: m.data.family === AF_INET6 ? 6 : 4 })
+      const a: AddressInfo = { index: m.data.index ?? 0, cidr: `${ip}/${m.data.prefixlen ?? 0}`, family: m.data.family === AF_INET6 ? 6 : 4 }
+      const valid = m.attrs.cacheInfo?.ifaValid
+      if (valid !== undefined && valid !== INFINITY_LIFE_TIME) a.validLft = valid
+      out.push(a)
     }
     return out
   }

@@ -1,4 +1,5 @@
 // The typed vocabulary of src/net: what callers pass in and get back. Plain data, no kernel.
+import { NetError } from './errors.js'
 import type { Family } from './ip.js'
 
 export interface LinkInfo {
@@ -21,6 +22,27 @@ export interface AddressInfo {
   /** `10.244.1.5/24` */
   cidr: string
   family: Family
+  /** Seconds the kernel keeps it (valid_lft); undefined: forever (a permanent address). */
+  validLft?: number
+}
+
+export interface AddressOptions {
+  /**
+   * valid_lft = preferred_lft in whole seconds (≥ 1): the kernel removes the address by itself
+   * once it is not added again within that time. With it, adding an existing address replaces
+   * it (a refresh that restarts the lifetime) instead of leaving it as it is.
+   */
+  lifetimeS?: number
+}
+
+/** The kernel's "forever" for an address lifetime (ifa_valid). */
+export const INFINITY_LIFE_TIME = 0xffffffff
+
+/** The lifetime to ask the kernel for (undefined: permanent); the kernel refuses 0 (EINVAL). */
+export function lifetimeOf(o: AddressOptions, cidr: string): number | undefined {
+  if (o.lifetimeS === undefined) return undefined
+  if (!Number.isInteger(o.lifetimeS) || o.lifetimeS < 1 || o.lifetimeS >= INFINITY_LIFE_TIME) throw new NetError('add address', `${cidr} valid_lft ${o.lifetimeS}`, 'EINVAL')
+  return o.lifetimeS
 }
 
 export type RouteScope = 'universe' | 'link' | 'host'
@@ -101,8 +123,8 @@ export interface NetOps {
   setHairpin(name: string, on: boolean): Promise<void>
   /** false when the link did not exist */
   deleteLink(name: string): Promise<boolean>
-  /** EEXIST is success: ensure semantics */
-  addAddress(dev: string, cidr: string): Promise<void>
+  /** EEXIST is success: ensure semantics (with a lifetime: replace, so the lifetime restarts) */
+  addAddress(dev: string, cidr: string, opts?: AddressOptions): Promise<void>
   delAddress(dev: string, cidr: string): Promise<boolean>
   listAddresses(dev?: string): Promise<AddressInfo[]>
   addRoute(route: RouteSpec, opts?: { replace?: boolean }): Promise<void>

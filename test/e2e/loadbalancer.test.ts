@@ -3,7 +3,8 @@
 // pool within 2 s and answers from outside; exactly one node holds it; the announcer's agent
 // is killed (-9) and another node takes over (measured, printed); the announcing node dies
 // (agent killed, cable pulled): requests fail for at most 2 s, then another node serves, and
-// once the node is back exactly one node holds the address; Cluster policy shows the
+// once the node is back exactly one node holds the address and answers ARP (probes from
+// outside, from the moment the cable is back in); Cluster policy shows the
 // backend a node address, Local the outside client's own, and the healthCheckNodePort's
 // /healthz says 200/503 per node with upstream's JSON; an address outside the pools is
 // refused with an Event and a condition.
@@ -13,7 +14,7 @@ import { nthAddress, parseCidr } from '../../src/net/ip.js'
 import { need } from '../helpers/prereq.js'
 import { withLab, waitUntil, res, ready, kubectlAt } from '../helpers/lab.js'
 import { outsideOf } from '../helpers/outside.js'
-import { announcerOf, measureFailover, restoreNode, waitAgentBack } from '../../bench/lb-failover.js'
+import { announcerOf, macOf, measureFailover, restoreNode, waitAgentBack } from '../../bench/lb-failover.js'
 import { EXCLUDE_LABEL } from '../../src/loadbalancer/announce-core.js'
 
 const WEB = `
@@ -140,6 +141,15 @@ t.test('LoadBalancer Services from outside the cluster', { skip: need('build', '
     t.ok(r.answeredBy.length > 0 && r.answeredBy.every((n) => n.startsWith('edge-')), `served after the takeover by ${r.answeredBy.join(' ')}`)
     const back = await restoreNode(lab.state, r, eip, url)
     t.pass(`cable back in, agent restarted: one holder (${back.holder}) that the outside's ARP entry names, ${back.settledMs} ms after`)
+    // the dead node's /32 expired while it was away (its kernel lifetime): from the moment it
+    // is back on the wire, each broadcast ARP probe from outside gets one answer, the successor's
+    const a = back.afterReturn
+    const succMac = await macOf(lab.state.plan.nodes.find((n) => n.name === r.successor)!.netns)
+    t.comment(`after the return: ${a.replyMacs.length} ARP replies to ${a.probes} probes (${[...new Set(a.replyMacs)].join(' ')}; successor ${succMac}), two holders in ${a.twoHolderReads} of ${a.reads} reads`)
+    t.ok(a.probes >= 2, `${a.probes} ARP probes sent from outside after the return`)
+    t.equal(a.replyMacs.length, a.probes, 'each probe answered once: the returned node does not answer for the address')
+    t.same([...new Set(a.replyMacs)], [succMac], 'by the successor')
+    t.equal(a.twoHolderReads, 0, `no read of the kernels found two holders (${a.reads} reads)`)
     t.equal((await outside.curl(url)).status, 200, 'served after the node returned')
     await lab.k(['delete', 'svc', 'edge'])
     await lab.k(['delete', 'deploy', 'edge'])

@@ -77,6 +77,33 @@ for (const [label, open, skip] of impls) {
   })
 }
 
+for (const [label, open, skip] of impls) {
+  t.test(`${label}: an address with a lifetime is refreshed by adding it again, and the kernel drops it`, { skip }, async (t) => {
+    const node = await withNetns(t, `l${label[0]}`)
+    const h = open(node)
+    t.teardown(() => h.close())
+    await h.createBridge({ name: 'br0' })
+    await h.addAddress('br0', '10.9.0.1/24')
+    await h.addAddress('br0', '10.9.1.9/32', { lifetimeS: 1 })
+    const lft = async (cidr: string): Promise<number | undefined | null> => {
+      const a = (await h.listAddresses('br0')).find((x) => x.cidr === cidr)
+      return a ? a.validLft : null
+    }
+    t.equal(await lft('10.9.0.1/24'), undefined, 'a permanent address has no lifetime')
+    t.ok((await lft('10.9.1.9/32'))! <= 1, 'valid_lft 1 s')
+    // an add with a lifetime replaces: 0.6 s + 0.6 s with a refresh between outlives 1 s
+    await new Promise((r) => setTimeout(r, 600))
+    await h.addAddress('br0', '10.9.1.9/32', { lifetimeS: 1 })
+    await new Promise((r) => setTimeout(r, 600))
+    t.not(await lft('10.9.1.9/32'), null, 'still there 1.2 s after it was first added: the add restarted its lifetime')
+    const since = Date.now()
+    while ((await lft('10.9.1.9/32')) !== null && Date.now() - since < 3000) await new Promise((r) => setTimeout(r, 20))
+    t.equal(await lft('10.9.1.9/32'), null, `the kernel removed it by itself ${Date.now() - since + 600} ms after the last add`)
+    t.equal(await lft('10.9.0.1/24'), undefined, 'the permanent one stays')
+    await t.rejects(h.addAddress('br0', '10.9.1.8/32', { lifetimeS: 0 }), { code: 'EINVAL' }, 'a zero lifetime is refused before the kernel')
+  })
+}
+
 t.test('sysctls are per namespace (the root namespace is not touched)', async (t) => {
   const ns = await withNetns(t, 'sy')
   const before = readFileSync('/proc/sys/net/ipv4/conf/all/forwarding', 'utf8').trim()
