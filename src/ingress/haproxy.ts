@@ -28,7 +28,15 @@
 //   take no default-server line) + `enable health`, then filled like any slot; fewer endpoints put
 //   the extra slots in maintenance. The shape keeps the running config's slot counts, so neither
 //   is a reload; the next reload (for another reason) writes all slots into the config.
-// - What needs a reload (the shape): a new backend, global options.
+// - A new Service (a new backend) needs no reload either: the config carries spare backends
+//   (`nk_spare_K`, `spareBackends`, default 8), all slots in maintenance. A backend key the
+//   running config lacks is bound to a free spare (`Names`: key → backend name) and filled like
+//   any backend; the maps then route to it. A backend no rule uses any more keeps its name and
+//   empty slots until the next reload (a spare freed in one sync is not reused in the same one:
+//   the old maps may still send it requests until they are replaced). The default backend is a
+//   map entry too (`group/` in the prefix map, after every route of the group).
+// - What needs a reload (the shape): all spares taken, global options. A reload names every
+//   backend after its key again (`backendName`) and refills the spares.
 import { createHash } from 'node:crypto'
 import type { Backend, BackendEndpoint, RoutingModel } from './model.js'
 
@@ -48,7 +56,12 @@ export interface HaproxyOptions {
   metrics?: string
   /** Server slots per backend at least (default DEFAULT_MIN_SLOTS). */
   minSlots?: number
+  /** Empty backends a reload leaves for new Services (default DEFAULT_SPARE_BACKENDS). */
+  spareBackends?: number
 }
+
+/** Backend name per backend key (`ns/svc:port`): its own after a reload, or the spare it took. */
+export type Names = Record<string, string>
 
 /** Endpoint per slot; null = empty (maintenance). */
 export type Slots = (BackendEndpoint | null)[]
@@ -83,6 +96,13 @@ const WILDCARD = 'regsub(^[^.]+,*)'
  * maintenance costs a server struct, no check, no connection.
  */
 export const DEFAULT_MIN_SLOTS = 32
+
+/**
+ * Spare backends per reload. Each costs its slots' server structs (no checks, no connections);
+ * when they run out, the next new Service reloads and a reload leaves this many free again.
+ */
+export const DEFAULT_SPARE_BACKENDS = 8
+export const SPARE_PREFIX = 'nk_spare_'
 
 /** HAProxy object names: [A-Za-z0-9_.:-]. Namespace/service are DNS labels (no '_'), so '_' joins them unambiguously. */
 export function backendName(key: string): string {
@@ -132,13 +152,19 @@ export function assignAll(model: RoutingModel, prev: Assignment = {}, min = DEFA
   return out
 }
 
+/** Every backend under its own name (what a reload renders). */
+export function canonicalNames(model: RoutingModel): Names {
+  return Object.fromEntries(Object.keys(model.backends).map((k) => [k, backendName(k)]))
+}
+
 const shortHash = (s: string): string => createHash('sha256').update(s).digest('hex').slice(0, 12)
 
 /** Map keys are one word: a rule path with white space cannot match a request path anyway. */
 const oneWord = (k: string): boolean => !/\s/.test(k)
 
 /** The routing maps of a model (see the note at the top). */
-export function renderMaps(model: RoutingModel): Record<string, string[]> {
+export function renderMaps(model: RoutingModel, names: Names = canonicalNames(model)): Record<string, string[]> {
+  const be = (key: string): string => names[key] ?? backendName(key)
   const hosts: string[] = []
   const exact: string[] = []
   const prefix: { key: string; be: string }[] = []
@@ -147,9 +173,18 @@ export function renderMaps(model: RoutingModel): Record<string, string[]> {
     if (g.host !== '') hosts.push(`${g.host} ${group}`)
     for (const r of g.routes) {
       if (r.pathType === 'Exact') {
-        if (oneWord(r.path)) exact.push(`${group}${r.path} ${backendName(r.backend)}`)
-      } else if (oneWord(r.path)) prefix.push({ key: `${group}${r.path}/`, be: backendName(r.backend) })
+        if (oneWord(r.path)) exact.push(`${group}${r.path} ${be(r.backend)}`)
+      } else if (oneWord(r.path)) prefix.push({ key: `${group}${r.path}/`, be: be(r.backend) })
     }
+  }
+  // The default backend: `group/` is a prefix of every lookup in the group (`group + path + /`,
+  // a path starts with '/') and shorter than its routes' keys, so it comes after them; host
+  // names have no '/', so no other group's entry can match. Without one: nk_404 (default_backend).
+  if (model.defaultBackend) {
+    const groups = new Set([...model.hosts.map((g) => (g.host === '' ? ANY_HOST : g.host)), ANY_HOST])
+    const keys = new Set(prefix.map((p) => p.key))
+    // A group with a `/` prefix route (key `group/`) never falls through.
+    for (const g of groups) if (!keys.has(`${g}/`)) prefix.push({ key: `${g}/`, be: be(model.defaultBackend) })
   }
   // map_beg takes the first entry in file order: longest first (the model's order within a group;
   // across groups the keys cannot both match).
@@ -184,15 +219,19 @@ export function drainCommands(prev: Assignment, next: Assignment): string[] {
   return cmds
 }
 
-function backendBlock(b: Backend, slots: Slots): string[] {
-  return [`backend ${backendName(b.key)}`, `  # ${b.key} (service ${b.namespace}/${b.service})`, '  balance roundrobin', ...slots.map((e, i) => serverLine(i, e)), '']
+function backendBlock(name: string, b: Backend | undefined, slots: Slots): string[] {
+  const what = b ? `  # ${b.key} (service ${b.namespace}/${b.service})` : name.startsWith(SPARE_PREFIX) ? '  # spare: taken by a new Service at run time' : '  # no longer used (until the next reload)'
+  return [`backend ${name}`, what, '  balance roundrobin', ...slots.map((e, i) => serverLine(i, e)), '']
 }
 
 export const CERT_DIR = 'certs'
 export const CRT_LIST = 'crt-list.txt'
 
-/** The whole config for a model and a slot assignment (assignAll). */
-export function renderHaproxy(model: RoutingModel, assignment: Assignment, o: HaproxyOptions): RenderedHaproxy {
+/**
+ * The whole config for a model and a slot assignment (assignAll; keyed by backend name, spares
+ * included), with the backends under `names` (default: their own).
+ */
+export function renderHaproxy(model: RoutingModel, assignment: Assignment, o: HaproxyOptions, names: Names = canonicalNames(model)): RenderedHaproxy {
   const files: Record<string, string> = {}
   const certs: RenderedHaproxy['certs'] = {}
   for (const c of model.certs) {
@@ -203,10 +242,11 @@ export function renderHaproxy(model: RoutingModel, assignment: Assignment, o: Ha
   }
   const crtLines = Object.values(certs).map((c) => c.line)
   files[CRT_LIST] = crtLines.length ? `${crtLines.join('\n')}\n` : ''
-  const maps = renderMaps(model)
+  const maps = renderMaps(model, names)
   for (const [f, entries] of Object.entries(maps)) files[f] = entries.length ? `${entries.join('\n')}\n` : ''
   const map = (f: string): string => `${o.dir}/${f}`
-  const fallback = model.defaultBackend ? backendName(model.defaultBackend) : NOT_FOUND_BACKEND
+  const byName = new Map(Object.entries(names).map(([k, n]) => [n, model.backends[k]]))
+  const blocks = [...new Set([...Object.keys(assignment), ...Object.values(names)])].sort()
   const lines = [
     '# Rendered by netkube ingress-controller; do not edit (rewritten on every change).',
     'global',
@@ -266,9 +306,9 @@ export function renderHaproxy(model: RoutingModel, assignment: Assignment, o: Ha
     `  http-request set-var(txn.be) var(txn.hg),concat(,txn.path,),map_str(${map(MAP_EXACT)})`,
     `  http-request set-var(txn.be) var(txn.hg),concat(,txn.path,/),map_beg(${map(MAP_PREFIX)}) unless { var(txn.be) -m found }`,
     '  use_backend %[var(txn.be)] if { var(txn.be) -m found }',
-    `  default_backend ${fallback}`,
+    `  default_backend ${NOT_FOUND_BACKEND}`,
     '',
-    ...Object.values(model.backends).flatMap((b) => backendBlock(b, assignment[backendName(b.key)] ?? assignSlots(undefined, b.endpoints, o.minSlots))),
+    ...blocks.flatMap((n) => backendBlock(n, byName.get(n), assignment[n] ?? assignSlots(undefined, byName.get(n)?.endpoints ?? [], o.minSlots))),
     `backend ${NOT_FOUND_BACKEND}`,
     '  http-request return status 404 content-type text/plain string "404 Not Found: no Ingress rule matches this host and path\\n"',
     '',
@@ -277,11 +317,17 @@ export function renderHaproxy(model: RoutingModel, assignment: Assignment, o: Ha
   return { config: lines.join('\n'), files, maps, certs }
 }
 
-/** The config with every slot empty: two models with the same shape need no reload between them. */
-export function renderShape(model: RoutingModel, assignment: Assignment, o: HaproxyOptions): string {
+/**
+ * The config with every slot empty and no comments (which Service a backend serves is runtime
+ * state): two models with the same shape need no reload between them.
+ */
+export function renderShape(model: RoutingModel, assignment: Assignment, o: HaproxyOptions, names?: Names): string {
   const empty: Assignment = Object.fromEntries(Object.entries(assignment).map(([k, v]) => [k, v.map(() => null)]))
   // Maps and certificates change at run time: they are not part of the shape.
-  return renderHaproxy(model, empty, o).config
+  return renderHaproxy(model, empty, o, names)
+    .config.split('\n')
+    .filter((l) => !/^\s*#/.test(l))
+    .join('\n')
 }
 
 /**

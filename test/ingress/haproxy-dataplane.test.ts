@@ -256,12 +256,18 @@ t.test('haproxy data plane', { skip: need('haproxy', 'openssl') }, async (t) => 
     t.notMatch(readFileSync(dp.configPath, 'utf8'), /nbthread 0/, 'the last good file is back (for a restart)')
     dp.o.threads = 2
     t.same(await dp.apply(buildModel(input).model), { kind: 'none' }, 'the running worker already has this config')
-    // A new backend is a new shape: after a refused config the master still reloads.
+    // A new backend takes a spare at run time.
     input.services.push(svc('extra'))
     input.slices.push(...slices('extra', [api.port]))
     ing.spec.rules!.push({ host: 'extra.example.com', http: { paths: [{ path: '/', pathType: 'Prefix', backend: sb('extra') }] } })
+    t.same(await dp.apply(buildModel(input).model), { kind: 'runtime' }, 'a new Service: a spare backend, no reload')
+    t.equal(dp.state!.names['default/extra:80'], 'nk_spare_1')
+    t.equal(await who(http, 'extra.example.com', '/'), 'api')
+    // A global option is a new shape: after a refused config the master still reloads.
+    dp.o.threads = 1
     t.same(await dp.apply(buildModel(input).model), { kind: 'reload' }, 'after a refused config, the master still reloads')
     t.not(await dp.proc.workerPid(), pid)
+    t.equal(dp.state!.names['default/extra:80'], 'be_default_extra_80', 'a reload names the backend after its Service')
     t.equal(await who(http, 'extra.example.com', '/'), 'api')
   })
 
