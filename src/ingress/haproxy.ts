@@ -81,7 +81,11 @@ export const MAP_HOSTS = 'hosts.map'
 export const MAP_EXACT = 'paths-exact.map'
 export const MAP_PREFIX = 'paths-prefix.map'
 export const MAP_TLS = 'tls-hosts.map'
-export const MAPS = [MAP_HOSTS, MAP_EXACT, MAP_PREFIX, MAP_TLS] as const
+/** The fast path: exact hosts whose only rule is Prefix `/` → their backend (TLS and plain). */
+export const MAP_SIMPLE_TLS = 'simple-hosts-tls.map'
+/** The same without the TLS hosts (their plain HTTP requests are redirected). */
+export const MAP_SIMPLE = 'simple-hosts.map'
+export const MAPS = [MAP_HOSTS, MAP_EXACT, MAP_PREFIX, MAP_TLS, MAP_SIMPLE_TLS, MAP_SIMPLE] as const
 /** The host group of requests whose host matches no rule host: the rules without a host. */
 const ANY_HOST = '-'
 
@@ -166,11 +170,22 @@ const oneWord = (k: string): boolean => !/\s/.test(k)
 export function renderMaps(model: RoutingModel, names: Names = canonicalNames(model)): Record<string, string[]> {
   const be = (key: string): string => names[key] ?? backendName(key)
   const hosts: string[] = []
+  const simple: string[] = []
+  const simpleTls: string[] = []
+  const tls = new Set(model.tlsHosts)
+  const isTls = (h: string): boolean => tls.has(h) || tls.has(h.replace(/^[^.]+/, '*'))
   const exact: string[] = []
   const prefix: { key: string; be: string }[] = []
   for (const g of model.hosts) {
     const group = g.host === '' ? ANY_HOST : g.host
     if (g.host !== '') hosts.push(`${g.host} ${group}`)
+    // One lookup decides these (the common Ingress: a host, `/`, a Service): the exact host wins
+    // over any wildcard and its one rule matches every path, whatever the default backend.
+    const only = g.routes.length === 1 ? g.routes[0]! : undefined
+    if (g.host !== '' && !g.host.startsWith('*.') && only && only.pathType !== 'Exact' && (only.path === '' || only.path === '/')) {
+      simpleTls.push(`${g.host} ${be(only.backend)}`)
+      if (!isTls(g.host)) simple.push(`${g.host} ${be(only.backend)}`)
+    }
     for (const r of g.routes) {
       if (r.pathType === 'Exact') {
         if (oneWord(r.path)) exact.push(`${group}${r.path} ${be(r.backend)}`)
@@ -194,6 +209,8 @@ export function renderMaps(model: RoutingModel, names: Names = canonicalNames(mo
     [MAP_EXACT]: exact,
     [MAP_PREFIX]: prefix.map((p) => `${p.key} ${p.be}`),
     [MAP_TLS]: model.tlsHosts.map((h) => `${h} 1`),
+    [MAP_SIMPLE_TLS]: simpleTls,
+    [MAP_SIMPLE]: simple,
   }
 }
 
@@ -288,24 +305,31 @@ export function renderHaproxy(model: RoutingModel, assignment: Assignment, o: Ha
     'frontend ingress',
     `  bind ${o.http}`,
     `  bind ${o.https} ssl crt ${o.defaultCertFile} crt-list ${o.dir}/${CRT_LIST} alpn h2,http/1.1`,
-    '  unique-id-format %{+X}o%ci%cp%fi%fp%Ts%rt%pid',
-    '  http-request set-var(txn.host) req.hdr(host),field(1,:),lower',
-    `  http-request set-var(txn.hg) var(txn.host),map_str(${map(MAP_HOSTS)})`,
+    // Unique per process lifetime (pid, request counter, time); the client's address and port
+    // cost a log-format field each and add nothing to uniqueness.
+    '  unique-id-format %{+X}o%pid%rt%Ts',
+    '  acl routed var(txn.be) -m found',
+    // The fast path: one map lookup routes a simple host (MAP_SIMPLE_TLS); a TLS host's plain
+    // HTTP requests are not in MAP_SIMPLE, so they reach the redirect below.
+    `  http-request set-var(txn.be) req.hdr(host),field(1,:),lower,map_str(${map(MAP_SIMPLE_TLS)}) if { ssl_fc }`,
+    `  http-request set-var(txn.be) req.hdr(host),field(1,:),lower,map_str(${map(MAP_SIMPLE)}) unless { ssl_fc }`,
+    '  http-request set-var(txn.host) req.hdr(host),field(1,:),lower unless routed',
+    `  http-request set-var(txn.hg) var(txn.host),map_str(${map(MAP_HOSTS)}) unless routed`,
     // The wildcard one label up (a.b.example.com → *.b.example.com), inline where it is needed, so
     // the regex and a variable are spent only when the exact lookup misses / on plain HTTP
     // (an ACL's conditions stop at the first false one).
-    `  http-request set-var(txn.hg) var(txn.host),${WILDCARD},map_str(${map(MAP_HOSTS)},${ANY_HOST}) unless { var(txn.hg) -m found }`,
-    `  http-request redirect scheme https code 308 if !{ ssl_fc } { var(txn.host),map_str(${map(MAP_TLS)}) -m found }`,
-    `  http-request redirect scheme https code 308 if !{ ssl_fc } { var(txn.host),${WILDCARD},map_str(${map(MAP_TLS)}) -m found }`,
+    `  http-request set-var(txn.hg) var(txn.host),${WILDCARD},map_str(${map(MAP_HOSTS)},${ANY_HOST}) unless routed || { var(txn.hg) -m found }`,
+    `  http-request redirect scheme https code 308 if !{ ssl_fc } !routed { var(txn.host),map_str(${map(MAP_TLS)}) -m found }`,
+    `  http-request redirect scheme https code 308 if !{ ssl_fc } !routed { var(txn.host),${WILDCARD},map_str(${map(MAP_TLS)}) -m found }`,
     '  http-request disable-l7-retry if METH_POST or { method PATCH LOCK }',
     '  http-request set-header X-Request-ID %[unique-id] unless { req.hdr(x-request-id) -m found }',
-    '  http-request set-header X-Forwarded-Proto https if { ssl_fc }',
-    '  http-request set-header X-Forwarded-Proto http unless { ssl_fc }',
+    // One rule for both schemes (iif): a rule costs its condition and a header rewrite.
+    '  http-request set-header X-Forwarded-Proto %[ssl_fc,iif(https,http)]',
     '  http-request set-header X-Forwarded-Host %[req.hdr(host)]',
-    '  http-request set-var(txn.path) path',
-    `  http-request set-var(txn.be) var(txn.hg),concat(,txn.path,),map_str(${map(MAP_EXACT)})`,
-    `  http-request set-var(txn.be) var(txn.hg),concat(,txn.path,/),map_beg(${map(MAP_PREFIX)}) unless { var(txn.be) -m found }`,
-    '  use_backend %[var(txn.be)] if { var(txn.be) -m found }',
+    '  http-request set-var(txn.path) path unless routed',
+    `  http-request set-var(txn.be) var(txn.hg),concat(,txn.path,),map_str(${map(MAP_EXACT)}) unless routed`,
+    `  http-request set-var(txn.be) var(txn.hg),concat(,txn.path,/),map_beg(${map(MAP_PREFIX)}) unless routed`,
+    '  use_backend %[var(txn.be)] if routed',
     `  default_backend ${NOT_FOUND_BACKEND}`,
     '',
     ...blocks.flatMap((n) => backendBlock(n, byName.get(n), assignment[n] ?? assignSlots(undefined, byName.get(n)?.endpoints ?? [], o.minSlots))),

@@ -70,18 +70,37 @@ t.test('rendered maps (routing as data), redirect, cert list', async (t) => {
     // the default backend: `group/` after the group's routes (a.example.com and - have a `/` route)
     'paths-prefix.map': ['*.example.com/docs/ be_default_web_80', '*.example.com/ be_default_api_80', 'a.example.com/ be_default_web_80', '-/ be_default_web_80'],
     'tls-hosts.map': ['a.example.com 1'],
+    // no host here has a single `/` rule
+    'simple-hosts-tls.map': [],
+    'simple-hosts.map': [],
   })
-  const routing = r.config.split('\n').filter((l) => /^\s+(use_backend|default_backend|http-request (redirect|set-var\(txn\.(hg|be|wc)\)))/.test(l))
+  const routing = r.config.split('\n').filter((l) => /^\s+(acl|use_backend|default_backend|http-request (redirect|set-var\(txn\.(hg|be|wc)\)))/.test(l))
   t.same(routing, [
-    '  http-request set-var(txn.hg) var(txn.host),map_str(/run/nk/hosts.map)',
-    '  http-request set-var(txn.hg) var(txn.host),regsub(^[^.]+,*),map_str(/run/nk/hosts.map,-) unless { var(txn.hg) -m found }',
-    '  http-request redirect scheme https code 308 if !{ ssl_fc } { var(txn.host),map_str(/run/nk/tls-hosts.map) -m found }',
-    '  http-request redirect scheme https code 308 if !{ ssl_fc } { var(txn.host),regsub(^[^.]+,*),map_str(/run/nk/tls-hosts.map) -m found }',
-    '  http-request set-var(txn.be) var(txn.hg),concat(,txn.path,),map_str(/run/nk/paths-exact.map)',
-    '  http-request set-var(txn.be) var(txn.hg),concat(,txn.path,/),map_beg(/run/nk/paths-prefix.map) unless { var(txn.be) -m found }',
-    '  use_backend %[var(txn.be)] if { var(txn.be) -m found }',
+    '  acl routed var(txn.be) -m found',
+    // the fast path first: one lookup for a host whose one rule is `/`
+    '  http-request set-var(txn.be) req.hdr(host),field(1,:),lower,map_str(/run/nk/simple-hosts-tls.map) if { ssl_fc }',
+    '  http-request set-var(txn.be) req.hdr(host),field(1,:),lower,map_str(/run/nk/simple-hosts.map) unless { ssl_fc }',
+    '  http-request set-var(txn.hg) var(txn.host),map_str(/run/nk/hosts.map) unless routed',
+    '  http-request set-var(txn.hg) var(txn.host),regsub(^[^.]+,*),map_str(/run/nk/hosts.map,-) unless routed || { var(txn.hg) -m found }',
+    '  http-request redirect scheme https code 308 if !{ ssl_fc } !routed { var(txn.host),map_str(/run/nk/tls-hosts.map) -m found }',
+    '  http-request redirect scheme https code 308 if !{ ssl_fc } !routed { var(txn.host),regsub(^[^.]+,*),map_str(/run/nk/tls-hosts.map) -m found }',
+    '  http-request set-var(txn.be) var(txn.hg),concat(,txn.path,),map_str(/run/nk/paths-exact.map) unless routed',
+    '  http-request set-var(txn.be) var(txn.hg),concat(,txn.path,/),map_beg(/run/nk/paths-prefix.map) unless routed',
+    '  use_backend %[var(txn.be)] if routed',
     '  default_backend nk_404',
   ])
+  t.ok(r.config.includes('  http-request set-header X-Forwarded-Proto %[ssl_fc,iif(https,http)]\n'), 'one X-Forwarded-Proto rule for both schemes')
+  // Simple hosts: exact, one Prefix `/` rule. A TLS one only in the TLS map (plain HTTP redirects).
+  const s = model([1])
+  s.hosts.unshift(
+    { host: 'b.example.com', routes: [{ host: 'b.example.com', pathType: 'Prefix', path: '', backend: 'default/api:80', ingress: 'default/x' }] },
+    { host: 'c.tls.example.com', routes: [{ host: 'c.tls.example.com', pathType: 'ImplementationSpecific', path: '', backend: 'default/web:80', ingress: 'default/x' }] },
+    { host: 'd.example.com', routes: [{ host: 'd.example.com', pathType: 'Exact', path: '/', backend: 'default/web:80', ingress: 'default/x' }] },
+    { host: '*.w.example.com', routes: [{ host: '*.w.example.com', pathType: 'Prefix', path: '', backend: 'default/web:80', ingress: 'default/x' }] },
+  )
+  s.tlsHosts.push('*.tls.example.com')
+  const sm = renderHaproxy(s, assignAll(s, {}, 4), O).maps
+  t.same([sm['simple-hosts-tls.map'], sm['simple-hosts.map']], [['b.example.com be_default_api_80', 'c.tls.example.com be_default_web_80'], ['b.example.com be_default_api_80']], 'Exact `/` and wildcard hosts take the full chain; a TLS host (here by its wildcard) is not in the plain map')
   t.match(r.config, /backend be_default_web_80\n  # default\/web:80 \(service default\/web\)\n  balance roundrobin\n  server s1 10\.1\.0\.1:8080\n  server s2 10\.1\.0\.2:8080\n  server s3 127\.0\.0\.1:1 disabled\n/)
   const [certFile] = Object.keys(r.certs)
   t.match(certFile, /^certs\/default_a-tls-[0-9a-f]{12}\.pem$/)
@@ -116,7 +135,7 @@ t.test('plans: scale within the slots is runtime-only; a new host or cert reload
   const newHost = model([1, 2, 3, 4])
   newHost.hosts.unshift({ host: 'b.example.com', routes: [{ host: 'b.example.com', pathType: 'Prefix', path: '', backend: 'default/api:80', ingress: 'default/x' }] })
   const hostPlan = planApply(scaled.next, newHost, O)
-  t.same(hostPlan.kind === 'runtime' && hostPlan.ops.map((o) => (o.kind === 'map' ? o.map : o.kind)), ['/run/nk/hosts.map', '/run/nk/paths-prefix.map'], 'a new host: two maps, no reload')
+  t.same(hostPlan.kind === 'runtime' && hostPlan.ops.map((o) => (o.kind === 'map' ? o.map : o.kind)), ['/run/nk/hosts.map', '/run/nk/paths-prefix.map', '/run/nk/simple-hosts-tls.map', '/run/nk/simple-hosts.map'], 'a new host (a simple one): its maps, no reload')
   t.equal(renderShape(model([1]), assignAll(model([1]), {}, 4), O), renderShape(model([3]), assignAll(model([3]), {}, 4), O), 'the shape ignores addresses')
 })
 
@@ -151,8 +170,8 @@ t.test('a new Service takes a spare backend at run time; a reload only when the 
   }
   const one = planApply(first.next, withSvc(model([1]), 'new', 7), o)
   t.equal(one.kind, 'runtime', 'a new backend: no reload')
-  t.same(one.kind === 'runtime' && one.ops.map((x) => (x.kind === 'server' ? x.cmd : x.kind === 'map' ? x.map : x.kind)), ['set server nk_spare_1/s1 addr 10.1.0.7 port 8080', 'set server nk_spare_1/s1 state ready', '/run/nk/hosts.map', '/run/nk/paths-prefix.map'], 'the spare filled, then the maps route to it')
-  t.ok(one.rendered.maps['paths-prefix.map']!.includes('new.example.com/ nk_spare_1'))
+  t.same(one.kind === 'runtime' && one.ops.map((x) => (x.kind === 'server' ? x.cmd : x.kind === 'map' ? x.map : x.kind)), ['set server nk_spare_1/s1 addr 10.1.0.7 port 8080', 'set server nk_spare_1/s1 state ready', '/run/nk/hosts.map', '/run/nk/paths-prefix.map', '/run/nk/simple-hosts-tls.map', '/run/nk/simple-hosts.map'], 'the spare filled, then the maps route to it')
+  t.ok(one.rendered.maps['paths-prefix.map']!.includes('new.example.com/ nk_spare_1') && one.rendered.maps['simple-hosts.map']!.includes('new.example.com nk_spare_1'))
   t.match(one.rendered.config, /backend nk_spare_1\n  # default\/new:80 \(service default\/new\)\n/, 'the file on disk says which Service the spare serves')
   t.equal(one.next.names['default/new:80'], 'nk_spare_1')
   // The Service goes away: its spare empties, and is not refilled in the same change.
