@@ -10,6 +10,9 @@
 // BENCH_INGRESS_ROUNDS (3; medians of the rounds are printed), BENCH_INGRESS_FEATURES=1: also the
 // cost of each feature of the rendered config (the same config with one feature taken out, in a
 // second HAProxy, HTTP, alternating with nginx), as req/s and proxy CPU per request.
+// BENCH_INGRESS_AB=1: candidate configs (see abCosts) and nginx, HTTP and TLS, interleaved over
+// the rounds; BENCH_INGRESS_BASELINE_DIST=DIR adds the config another build (DIR = its dist/,
+// e.g. /work/main/dist) renders for the same model, to compare two branches in one run.
 import { randomBytes } from 'node:crypto'
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'

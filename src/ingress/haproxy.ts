@@ -20,6 +20,9 @@
 //   longest first, keyed `group/path/` and looked up as `group + path + /`, which makes
 //   `/foo` match `/foo` and `/foo/x` but not `/foobar`). No entry → the group's fallback
 //   (default backend or 404). TLS hosts for the HTTPS redirect are a map too (tls-hosts.map).
+//   Before all that, the fast path: an exact host whose one rule is Prefix `/` is one lookup
+//   (simple-hosts-tls.map over TLS; simple-hosts.map, without the TLS hosts, on plain HTTP) and
+//   the rest of the routing rules are skipped (`unless routed`).
 // - Certificates are files named by content and SNI hosts, listed in the crt-list; a new or
 //   changed one is `new ssl cert` / `set ssl cert` / `commit ssl cert` + `add ssl crt-list`,
 //   the old entry then `del ssl crt-list` + `del ssl cert`: no reload either.
