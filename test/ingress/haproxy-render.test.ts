@@ -157,12 +157,18 @@ t.test('reload outcome from the master log: only this reload’s own, complete r
   }
 })
 
+/** The rendered config of a plan that has one. */
+const out = (p: ReturnType<typeof planApply>) => {
+  if (p.kind === 'none') throw new Error('nothing rendered')
+  return p.rendered
+}
+
 t.test('a new Service takes a spare backend at run time; a reload only when the spares run out', async (t) => {
   const o = { ...O, spareBackends: 2 }
   const first = planApply(undefined, model([1]), o)
   t.equal(first.kind, 'reload')
   t.same(Object.keys(first.next.assignment).sort(), ['be_default_api_80', 'be_default_web_80', 'nk_spare_1', 'nk_spare_2'])
-  t.match(first.rendered.config, /backend nk_spare_1\n  # spare: taken by a new Service at run time\n  balance roundrobin\n  server s1 127\.0\.0\.1:1 disabled\n/)
+  t.match(out(first).config, /backend nk_spare_1\n  # spare: taken by a new Service at run time\n  balance roundrobin\n  server s1 127\.0\.0\.1:1 disabled\n/)
   const withSvc = (m: RoutingModel, svc: string, n: number): RoutingModel => {
     m.backends[`default/${svc}:80`] = { key: `default/${svc}:80`, namespace: 'default', service: svc, endpoints: [ep(n)] }
     m.hosts.unshift({ host: `${svc}.example.com`, routes: [{ host: `${svc}.example.com`, pathType: 'Prefix', path: '', backend: `default/${svc}:80`, ingress: 'default/x' }] })
@@ -171,8 +177,8 @@ t.test('a new Service takes a spare backend at run time; a reload only when the 
   const one = planApply(first.next, withSvc(model([1]), 'new', 7), o)
   t.equal(one.kind, 'runtime', 'a new backend: no reload')
   t.same(one.kind === 'runtime' && one.ops.map((x) => (x.kind === 'server' ? x.cmd : x.kind === 'map' ? x.map : x.kind)), ['set server nk_spare_1/s1 addr 10.1.0.7 port 8080', 'set server nk_spare_1/s1 state ready', '/run/nk/hosts.map', '/run/nk/paths-prefix.map', '/run/nk/simple-hosts-tls.map', '/run/nk/simple-hosts.map'], 'the spare filled, then the maps route to it')
-  t.ok(one.rendered.maps['paths-prefix.map']!.includes('new.example.com/ nk_spare_1') && one.rendered.maps['simple-hosts.map']!.includes('new.example.com nk_spare_1'))
-  t.match(one.rendered.config, /backend nk_spare_1\n  # default\/new:80 \(service default\/new\)\n/, 'the file on disk says which Service the spare serves')
+  t.ok(out(one).maps['paths-prefix.map']!.includes('new.example.com/ nk_spare_1') && out(one).maps['simple-hosts.map']!.includes('new.example.com nk_spare_1'))
+  t.match(out(one).config, /backend nk_spare_1\n  # default\/new:80 \(service default\/new\)\n/, 'the file on disk says which Service the spare serves')
   t.equal(one.next.names['default/new:80'], 'nk_spare_1')
   // The Service goes away: its spare empties, and is not refilled in the same change.
   const swapped = planApply(one.next, withSvc(model([1]), 'other', 8), o)
