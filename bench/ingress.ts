@@ -10,6 +10,9 @@
 // BENCH_INGRESS_ROUNDS (3; medians of the rounds are printed), BENCH_INGRESS_FEATURES=1: also the
 // cost of each feature of the rendered config (the same config with one feature taken out, in a
 // second HAProxy, HTTP, alternating with nginx), as req/s and proxy CPU per request.
+// BENCH_INGRESS_AB=1: candidate configs (see abCosts) and nginx, HTTP and TLS, interleaved over
+// the rounds; BENCH_INGRESS_BASELINE_DIST=DIR adds the config another build (DIR = its dist/,
+// e.g. /work/main/dist) renders for the same model, to compare two branches in one run.
 import { randomBytes } from 'node:crypto'
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -29,6 +32,7 @@ const CONNS = Number(process.env.BENCH_INGRESS_CONNS ?? 50)
 const THREADS = Number(process.env.BENCH_INGRESS_THREADS ?? 2)
 const ROUNDS = Number(process.env.BENCH_INGRESS_ROUNDS ?? 3)
 const FEATURES = process.env.BENCH_INGRESS_FEATURES === '1'
+const AB = process.env.BENCH_INGRESS_AB === '1'
 const IP = '10.251.0.1'
 const BACKENDS = [8081, 8082, 8083]
 
@@ -100,7 +104,7 @@ http { access_log off;
     ssl_protocols TLSv1.2 TLSv1.3; ssl_session_cache shared:SSL:10m; ssl_session_timeout 5m;
     keepalive_requests 100000;
     location / { proxy_pass http://web; proxy_http_version 1.1; proxy_set_header Connection ""; proxy_set_header Host $host;
-      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for; proxy_set_header X-Forwarded-Proto $scheme; proxy_set_header X-Request-ID $request_id; }
+      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for; proxy_set_header X-Forwarded-Proto $scheme; proxy_set_header X-Request-ID $request_id; proxy_set_header X-Forwarded-Host $host; }
   }
 }
 `,
@@ -154,14 +158,14 @@ http { access_log off;
 
     // CPU per request, not only req/s: on a shared machine the load swings between two runs, but
     // the CPU each side spends per request is what decides who wins once the cores are full.
-    const treeTicks = (pid: number | undefined): number => (pid === undefined ? 0 : processTree(pid).reduce((t, p) => t + procCpuTicks(p), 0))
+    const treeTicks = (pid: number | readonly number[] | undefined): number => (pid === undefined ? 0 : (typeof pid === 'number' ? [pid] : pid).reduce((t, one) => t + processTree(one).reduce((u, p) => u + procCpuTicks(p), 0), 0))
     /** This process's waited-for children (wrk ends within the run, its ticks land here). */
     const childTicks = (): number => {
       const st = readFileSync('/proc/self/stat', 'utf8')
       const f = st.slice(st.lastIndexOf(')') + 2).split(' ')
       return Number(f[13]) + Number(f[14])
     }
-    const wrk = async (url: string, proxyPid: number | undefined, host?: string): Promise<WrkResult> => {
+    const wrk = async (url: string, proxyPid: number | readonly number[] | undefined, host?: string): Promise<WrkResult> => {
       const args = ['-t', String(THREADS), '-c', String(CONNS), '-d', `${SECONDS}s`, '--latency', ...(host ? ['-H', `Host: ${host}`] : []), url]
       const before = [treeTicks(proxyPid), treeTicks(procs[0]!.pid), childTicks()]
       const r = await h.run('wrk', args, { etc: 'netns', timeoutMs: (SECONDS + 30) * 1000 })
@@ -211,6 +215,7 @@ http { access_log off;
     }
 
     if (FEATURES) await featureCosts()
+    if (AB) await abCosts()
 
     // Config change latency: a new host, then a new certificate, from apply to served (the
     // controller adds the informer hop and a 50 ms debounce on top). Both go through the runtime
@@ -254,6 +259,82 @@ http { access_log off;
           console.log(`| ${name} | ${fmt(x.rps, 0)}${x.errors ? ` (${x.errors} errors)` : ''} | ${fmt(y.rps, 0)} | ${fmt(x.rps / y.rps)}x | ${fmt(x.cpu!.proxy, 0)} | ${fmt(y.cpu!.proxy, 0)} |`)
         } finally {
           await p.stop()
+        }
+      }
+    }
+
+    /**
+     * Candidate configs against the rendered one, interleaved: every round runs each variant and
+     * nginx once, HTTP and TLS, in a rotating order; medians of the rounds. A variant is a text
+     * edit of the rendered config, a number of HAProxy processes sharing the listening address
+     * (SO_REUSEPORT, HAProxy's default), and extra command-line flags.
+     */
+    async function abCosts(): Promise<void> {
+      const base = readFileSync(join(dir, 'haproxy.cfg'), 'utf8')
+        .replace(`bind ${IP}:80`, `bind ${IP}:81`)
+        .replace(`bind ${IP}:443 `, `bind ${IP}:444 `)
+      const oneThread = (c: string): string => c.replace(/nbthread \d+/, 'nbthread 1')
+      const floor = (c: string): string => c.split('\n').filter((l) => !/http-request (set-var|redirect)|use_backend/.test(l)).join('\n').replace(/default_backend \S+/, `use_backend %[req.hdr(host),field(1,:),lower,map_str(${dir}/fast.map)]\n  default_backend nk_404`)
+      writeFileSync(join(dir, 'fast.map'), 'plain.example.com be_default_web_80\na.example.com be_default_web_80\n')
+      const variants: { name: string; edit: (c: string) => string; procs?: number; args?: string[] }[] = [
+        { name: 'as rendered', edit: (c) => c },
+        { name: 'as rendered, nbthread 1 × 2 processes (SO_REUSEPORT)', edit: oneThread, procs: 2 },
+        { name: 'routing floor: only one host map lookup', edit: floor },
+      ]
+      // The config another build renders for the same model (BENCH_INGRESS_BASELINE_DIST=/work/main/dist:
+      // main's), run as that build runs it (no -dM flags), to compare two branches in one run.
+      const baseDist = process.env.BENCH_INGRESS_BASELINE_DIST
+      if (baseDist) {
+        const old = (await import(join(baseDist, 'src/ingress/dataplane.js'))) as { planApply: (p: undefined, m: unknown, o: unknown) => { rendered: { config: string; files: Record<string, string> } } }
+        const odir = join(dir, 'baseline')
+        const r = old.planApply(undefined, buildModel(input).model, { ...dp!.o, dir: odir }).rendered
+        for (const [rel, content] of Object.entries(r.files)) {
+          mkdirSync(join(odir, rel, '..'), { recursive: true })
+          writeFileSync(join(odir, rel), content)
+        }
+        const cfg = r.config.replace(`bind ${IP}:80`, `bind ${IP}:81`).replace(`bind ${IP}:443 `, `bind ${IP}:444 `)
+        variants.unshift({ name: `baseline: ${baseDist}`, edit: () => cfg, args: [] })
+      }
+      const got: Record<string, Record<string, WrkResult[]>> = {}
+      const keep = (mode: string, name: string, r: WrkResult): void => {
+        ;((got[mode] ??= {})[name] ??= []).push(r)
+      }
+      for (let round = 0; round < ROUNDS; round++) {
+        const order = [...variants.map((v) => v.name), 'nginx by hand']
+        for (let k = 0; k < round; k++) order.push(order.shift()!)
+        for (const name of order) {
+          if (name === 'nginx by hand') {
+            keep('HTTP', name, await wrk(`http://${IP}:8080/`, procs[1]!.pid, 'a.example.com'))
+            keep('TLS', name, await wrk('https://a.example.com:8443/', procs[1]!.pid))
+            continue
+          }
+          const v = variants.find((x) => x.name === name)!
+          const ps: HaproxyProcess[] = []
+          for (let i = 0; i < (v.procs ?? 1); i++) {
+            const cfg = join(dir, `variant-${i}.cfg`)
+            writeFileSync(cfg, v.edit(base).replace(/stats socket \S+/, `stats socket ${dir}/variant-${i}.sock`))
+            const p = new HaproxyProcess({ configPath: cfg, adminSocket: join(dir, `variant-${i}.sock`), logPath: join(dir, `variant-${i}.log`), netns: ns, ...(v.args ? { args: v.args } : {}) })
+            await p.start()
+            ps.push(p)
+          }
+          try {
+            const pids = ps.map((p) => p.pid!)
+            keep('HTTP', name, await wrk(`http://${IP}:81/`, pids, 'plain.example.com'))
+            keep('TLS', name, await wrk('https://a.example.com:444/', pids))
+          } finally {
+            for (const p of ps) await p.stop()
+          }
+        }
+      }
+      console.log(`\nA/B (wrk -t${THREADS} -c${CONNS} -d${SECONDS}s, ${ROUNDS} rounds interleaved, medians; loadavg ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')}):`)
+      console.log('| mode | config | req/s | p99 ms | errors | proxy CPU µs/req | req/s ÷ nginx (per-round median) | CPU ÷ nginx |')
+      console.log('|---|---|---:|---:|---:|---:|---:|---:|')
+      for (const [mode, byName] of Object.entries(got)) {
+        const ng = byName['nginx by hand']!
+        for (const [name, rs] of Object.entries(byName)) {
+          const ratio = med(rs.map((r, i) => r.rps / ng[i]!.rps))
+          const cpuRatio = med(rs.map((r, i) => r.cpu!.proxy / ng[i]!.cpu!.proxy))
+          console.log(`| ${mode} | ${name} | ${fmt(med(rs.map((r) => r.rps)), 0)} | ${fmt(med(rs.map((r) => r.p99)))} | ${rs.reduce((x, r) => x + r.errors, 0)} | ${fmt(med(rs.map((r) => r.cpu!.proxy)), 1)} | ${fmt(ratio)}x | ${fmt(cpuRatio)}x |`)
         }
       }
     }

@@ -20,6 +20,9 @@
 //   longest first, keyed `group/path/` and looked up as `group + path + /`, which makes
 //   `/foo` match `/foo` and `/foo/x` but not `/foobar`). No entry → the group's fallback
 //   (default backend or 404). TLS hosts for the HTTPS redirect are a map too (tls-hosts.map).
+//   Before all that, the fast path: an exact host whose one rule is Prefix `/` is one lookup
+//   (simple-hosts-tls.map over TLS; simple-hosts.map, without the TLS hosts, on plain HTTP) and
+//   the rest of the routing rules are skipped (`unless routed`).
 // - Certificates are files named by content and SNI hosts, listed in the crt-list; a new or
 //   changed one is `new ssl cert` / `set ssl cert` / `commit ssl cert` + `add ssl crt-list`,
 //   the old entry then `del ssl crt-list` + `del ssl cert`: no reload either.
@@ -28,7 +31,15 @@
 //   take no default-server line) + `enable health`, then filled like any slot; fewer endpoints put
 //   the extra slots in maintenance. The shape keeps the running config's slot counts, so neither
 //   is a reload; the next reload (for another reason) writes all slots into the config.
-// - What needs a reload (the shape): a new backend, global options.
+// - A new Service (a new backend) needs no reload either: the config carries spare backends
+//   (`nk_spare_K`, `spareBackends`, default 8), all slots in maintenance. A backend key the
+//   running config lacks is bound to a free spare (`Names`: key → backend name) and filled like
+//   any backend; the maps then route to it. A backend no rule uses any more keeps its name and
+//   empty slots until the next reload (a spare freed in one sync is not reused in the same one:
+//   the old maps may still send it requests until they are replaced). The default backend is a
+//   map entry too (`group/` in the prefix map, after every route of the group).
+// - What needs a reload (the shape): all spares taken, global options. A reload names every
+//   backend after its key again (`backendName`) and refills the spares.
 import { createHash } from 'node:crypto'
 import type { Backend, BackendEndpoint, RoutingModel } from './model.js'
 
@@ -48,7 +59,12 @@ export interface HaproxyOptions {
   metrics?: string
   /** Server slots per backend at least (default DEFAULT_MIN_SLOTS). */
   minSlots?: number
+  /** Empty backends a reload leaves for new Services (default DEFAULT_SPARE_BACKENDS). */
+  spareBackends?: number
 }
+
+/** Backend name per backend key (`ns/svc:port`): its own after a reload, or the spare it took. */
+export type Names = Record<string, string>
 
 /** Endpoint per slot; null = empty (maintenance). */
 export type Slots = (BackendEndpoint | null)[]
@@ -68,7 +84,11 @@ export const MAP_HOSTS = 'hosts.map'
 export const MAP_EXACT = 'paths-exact.map'
 export const MAP_PREFIX = 'paths-prefix.map'
 export const MAP_TLS = 'tls-hosts.map'
-export const MAPS = [MAP_HOSTS, MAP_EXACT, MAP_PREFIX, MAP_TLS] as const
+/** The fast path: exact hosts whose only rule is Prefix `/` → their backend (TLS and plain). */
+export const MAP_SIMPLE_TLS = 'simple-hosts-tls.map'
+/** The same without the TLS hosts (their plain HTTP requests are redirected). */
+export const MAP_SIMPLE = 'simple-hosts.map'
+export const MAPS = [MAP_HOSTS, MAP_EXACT, MAP_PREFIX, MAP_TLS, MAP_SIMPLE_TLS, MAP_SIMPLE] as const
 /** The host group of requests whose host matches no rule host: the rules without a host. */
 const ANY_HOST = '-'
 
@@ -83,6 +103,13 @@ const WILDCARD = 'regsub(^[^.]+,*)'
  * maintenance costs a server struct, no check, no connection.
  */
 export const DEFAULT_MIN_SLOTS = 32
+
+/**
+ * Spare backends per reload. Each costs its slots' server structs (no checks, no connections);
+ * when they run out, the next new Service reloads and a reload leaves this many free again.
+ */
+export const DEFAULT_SPARE_BACKENDS = 8
+export const SPARE_PREFIX = 'nk_spare_'
 
 /** HAProxy object names: [A-Za-z0-9_.:-]. Namespace/service are DNS labels (no '_'), so '_' joins them unambiguously. */
 export function backendName(key: string): string {
@@ -132,24 +159,50 @@ export function assignAll(model: RoutingModel, prev: Assignment = {}, min = DEFA
   return out
 }
 
+/** Every backend under its own name (what a reload renders). */
+export function canonicalNames(model: RoutingModel): Names {
+  return Object.fromEntries(Object.keys(model.backends).map((k) => [k, backendName(k)]))
+}
+
 const shortHash = (s: string): string => createHash('sha256').update(s).digest('hex').slice(0, 12)
 
 /** Map keys are one word: a rule path with white space cannot match a request path anyway. */
 const oneWord = (k: string): boolean => !/\s/.test(k)
 
 /** The routing maps of a model (see the note at the top). */
-export function renderMaps(model: RoutingModel): Record<string, string[]> {
+export function renderMaps(model: RoutingModel, names: Names = canonicalNames(model)): Record<string, string[]> {
+  const be = (key: string): string => names[key] ?? backendName(key)
   const hosts: string[] = []
+  const simple: string[] = []
+  const simpleTls: string[] = []
+  const tls = new Set(model.tlsHosts)
+  const isTls = (h: string): boolean => tls.has(h) || tls.has(h.replace(/^[^.]+/, '*'))
   const exact: string[] = []
   const prefix: { key: string; be: string }[] = []
   for (const g of model.hosts) {
     const group = g.host === '' ? ANY_HOST : g.host
     if (g.host !== '') hosts.push(`${g.host} ${group}`)
+    // One lookup decides these (the common Ingress: a host, `/`, a Service): the exact host wins
+    // over any wildcard and its one rule matches every path, whatever the default backend.
+    const only = g.routes.length === 1 ? g.routes[0]! : undefined
+    if (g.host !== '' && !g.host.startsWith('*.') && only && only.pathType !== 'Exact' && (only.path === '' || only.path === '/')) {
+      simpleTls.push(`${g.host} ${be(only.backend)}`)
+      if (!isTls(g.host)) simple.push(`${g.host} ${be(only.backend)}`)
+    }
     for (const r of g.routes) {
       if (r.pathType === 'Exact') {
-        if (oneWord(r.path)) exact.push(`${group}${r.path} ${backendName(r.backend)}`)
-      } else if (oneWord(r.path)) prefix.push({ key: `${group}${r.path}/`, be: backendName(r.backend) })
+        if (oneWord(r.path)) exact.push(`${group}${r.path} ${be(r.backend)}`)
+      } else if (oneWord(r.path)) prefix.push({ key: `${group}${r.path}/`, be: be(r.backend) })
     }
+  }
+  // The default backend: `group/` is a prefix of every lookup in the group (`group + path + /`,
+  // a path starts with '/') and shorter than its routes' keys, so it comes after them; host
+  // names have no '/', so no other group's entry can match. Without one: nk_404 (default_backend).
+  if (model.defaultBackend) {
+    const groups = new Set([...model.hosts.map((g) => (g.host === '' ? ANY_HOST : g.host)), ANY_HOST])
+    const keys = new Set(prefix.map((p) => p.key))
+    // A group with a `/` prefix route (key `group/`) never falls through.
+    for (const g of groups) if (!keys.has(`${g}/`)) prefix.push({ key: `${g}/`, be: be(model.defaultBackend) })
   }
   // map_beg takes the first entry in file order: longest first (the model's order within a group;
   // across groups the keys cannot both match).
@@ -159,6 +212,8 @@ export function renderMaps(model: RoutingModel): Record<string, string[]> {
     [MAP_EXACT]: exact,
     [MAP_PREFIX]: prefix.map((p) => `${p.key} ${p.be}`),
     [MAP_TLS]: model.tlsHosts.map((h) => `${h} 1`),
+    [MAP_SIMPLE_TLS]: simpleTls,
+    [MAP_SIMPLE]: simple,
   }
 }
 
@@ -184,15 +239,19 @@ export function drainCommands(prev: Assignment, next: Assignment): string[] {
   return cmds
 }
 
-function backendBlock(b: Backend, slots: Slots): string[] {
-  return [`backend ${backendName(b.key)}`, `  # ${b.key} (service ${b.namespace}/${b.service})`, '  balance roundrobin', ...slots.map((e, i) => serverLine(i, e)), '']
+function backendBlock(name: string, b: Backend | undefined, slots: Slots): string[] {
+  const what = b ? `  # ${b.key} (service ${b.namespace}/${b.service})` : name.startsWith(SPARE_PREFIX) ? '  # spare: taken by a new Service at run time' : '  # no longer used (until the next reload)'
+  return [`backend ${name}`, what, '  balance roundrobin', ...slots.map((e, i) => serverLine(i, e)), '']
 }
 
 export const CERT_DIR = 'certs'
 export const CRT_LIST = 'crt-list.txt'
 
-/** The whole config for a model and a slot assignment (assignAll). */
-export function renderHaproxy(model: RoutingModel, assignment: Assignment, o: HaproxyOptions): RenderedHaproxy {
+/**
+ * The whole config for a model and a slot assignment (assignAll; keyed by backend name, spares
+ * included), with the backends under `names` (default: their own).
+ */
+export function renderHaproxy(model: RoutingModel, assignment: Assignment, o: HaproxyOptions, names: Names = canonicalNames(model)): RenderedHaproxy {
   const files: Record<string, string> = {}
   const certs: RenderedHaproxy['certs'] = {}
   for (const c of model.certs) {
@@ -203,10 +262,11 @@ export function renderHaproxy(model: RoutingModel, assignment: Assignment, o: Ha
   }
   const crtLines = Object.values(certs).map((c) => c.line)
   files[CRT_LIST] = crtLines.length ? `${crtLines.join('\n')}\n` : ''
-  const maps = renderMaps(model)
+  const maps = renderMaps(model, names)
   for (const [f, entries] of Object.entries(maps)) files[f] = entries.length ? `${entries.join('\n')}\n` : ''
   const map = (f: string): string => `${o.dir}/${f}`
-  const fallback = model.defaultBackend ? backendName(model.defaultBackend) : NOT_FOUND_BACKEND
+  const byName = new Map(Object.entries(names).map(([k, n]) => [n, model.backends[k]]))
+  const blocks = [...new Set([...Object.keys(assignment), ...Object.values(names)])].sort()
   const lines = [
     '# Rendered by netkube ingress-controller; do not edit (rewritten on every change).',
     'global',
@@ -248,27 +308,34 @@ export function renderHaproxy(model: RoutingModel, assignment: Assignment, o: Ha
     'frontend ingress',
     `  bind ${o.http}`,
     `  bind ${o.https} ssl crt ${o.defaultCertFile} crt-list ${o.dir}/${CRT_LIST} alpn h2,http/1.1`,
-    '  unique-id-format %{+X}o%ci%cp%fi%fp%Ts%rt%pid',
-    '  http-request set-var(txn.host) req.hdr(host),field(1,:),lower',
-    `  http-request set-var(txn.hg) var(txn.host),map_str(${map(MAP_HOSTS)})`,
+    // Unique per process lifetime (pid, request counter, time); the client's address and port
+    // cost a log-format field each and add nothing to uniqueness.
+    '  unique-id-format %{+X}o%pid%rt%Ts',
+    '  acl routed var(txn.be) -m found',
+    // The fast path: one map lookup routes a simple host (MAP_SIMPLE_TLS); a TLS host's plain
+    // HTTP requests are not in MAP_SIMPLE, so they reach the redirect below.
+    `  http-request set-var(txn.be) req.hdr(host),field(1,:),lower,map_str(${map(MAP_SIMPLE_TLS)}) if { ssl_fc }`,
+    `  http-request set-var(txn.be) req.hdr(host),field(1,:),lower,map_str(${map(MAP_SIMPLE)}) unless { ssl_fc }`,
+    '  http-request set-var(txn.host) req.hdr(host),field(1,:),lower unless routed',
+    `  http-request set-var(txn.hg) var(txn.host),map_str(${map(MAP_HOSTS)}) unless routed`,
     // The wildcard one label up (a.b.example.com → *.b.example.com), inline where it is needed, so
     // the regex and a variable are spent only when the exact lookup misses / on plain HTTP
     // (an ACL's conditions stop at the first false one).
-    `  http-request set-var(txn.hg) var(txn.host),${WILDCARD},map_str(${map(MAP_HOSTS)},${ANY_HOST}) unless { var(txn.hg) -m found }`,
-    `  http-request redirect scheme https code 308 if !{ ssl_fc } { var(txn.host),map_str(${map(MAP_TLS)}) -m found }`,
-    `  http-request redirect scheme https code 308 if !{ ssl_fc } { var(txn.host),${WILDCARD},map_str(${map(MAP_TLS)}) -m found }`,
+    `  http-request set-var(txn.hg) var(txn.host),${WILDCARD},map_str(${map(MAP_HOSTS)},${ANY_HOST}) unless routed || { var(txn.hg) -m found }`,
+    `  http-request redirect scheme https code 308 if !{ ssl_fc } !routed { var(txn.host),map_str(${map(MAP_TLS)}) -m found }`,
+    `  http-request redirect scheme https code 308 if !{ ssl_fc } !routed { var(txn.host),${WILDCARD},map_str(${map(MAP_TLS)}) -m found }`,
     '  http-request disable-l7-retry if METH_POST or { method PATCH LOCK }',
     '  http-request set-header X-Request-ID %[unique-id] unless { req.hdr(x-request-id) -m found }',
-    '  http-request set-header X-Forwarded-Proto https if { ssl_fc }',
-    '  http-request set-header X-Forwarded-Proto http unless { ssl_fc }',
+    // One rule for both schemes (iif): a rule costs its condition and a header rewrite.
+    '  http-request set-header X-Forwarded-Proto %[ssl_fc,iif(https,http)]',
     '  http-request set-header X-Forwarded-Host %[req.hdr(host)]',
-    '  http-request set-var(txn.path) path',
-    `  http-request set-var(txn.be) var(txn.hg),concat(,txn.path,),map_str(${map(MAP_EXACT)})`,
-    `  http-request set-var(txn.be) var(txn.hg),concat(,txn.path,/),map_beg(${map(MAP_PREFIX)}) unless { var(txn.be) -m found }`,
-    '  use_backend %[var(txn.be)] if { var(txn.be) -m found }',
-    `  default_backend ${fallback}`,
+    '  http-request set-var(txn.path) path unless routed',
+    `  http-request set-var(txn.be) var(txn.hg),concat(,txn.path,),map_str(${map(MAP_EXACT)}) unless routed`,
+    `  http-request set-var(txn.be) var(txn.hg),concat(,txn.path,/),map_beg(${map(MAP_PREFIX)}) unless routed`,
+    '  use_backend %[var(txn.be)] if routed',
+    `  default_backend ${NOT_FOUND_BACKEND}`,
     '',
-    ...Object.values(model.backends).flatMap((b) => backendBlock(b, assignment[backendName(b.key)] ?? assignSlots(undefined, b.endpoints, o.minSlots))),
+    ...blocks.flatMap((n) => backendBlock(n, byName.get(n), assignment[n] ?? assignSlots(undefined, byName.get(n)?.endpoints ?? [], o.minSlots))),
     `backend ${NOT_FOUND_BACKEND}`,
     '  http-request return status 404 content-type text/plain string "404 Not Found: no Ingress rule matches this host and path\\n"',
     '',
@@ -277,11 +344,17 @@ export function renderHaproxy(model: RoutingModel, assignment: Assignment, o: Ha
   return { config: lines.join('\n'), files, maps, certs }
 }
 
-/** The config with every slot empty: two models with the same shape need no reload between them. */
-export function renderShape(model: RoutingModel, assignment: Assignment, o: HaproxyOptions): string {
+/**
+ * The config with every slot empty and no comments (which Service a backend serves is runtime
+ * state): two models with the same shape need no reload between them.
+ */
+export function renderShape(model: RoutingModel, assignment: Assignment, o: HaproxyOptions, names?: Names): string {
   const empty: Assignment = Object.fromEntries(Object.entries(assignment).map(([k, v]) => [k, v.map(() => null)]))
   // Maps and certificates change at run time: they are not part of the shape.
-  return renderHaproxy(model, empty, o).config
+  return renderHaproxy(model, empty, o, names)
+    .config.split('\n')
+    .filter((l) => !/^\s*#/.test(l))
+    .join('\n')
 }
 
 /**

@@ -19,6 +19,7 @@ import { adminCommand, ensureDefaultCert, HaproxyProcess, writeAtomic } from '..
 import { buildModel, type ModelInput } from '../../src/ingress/model.js'
 import { run } from '../../src/util/exec.js'
 import { need } from '../helpers/prereq.js'
+import { waitUntil } from '../helpers/wait.js'
 
 async function freePort(): Promise<number> {
   const s = netServer()
@@ -164,7 +165,9 @@ t.test('haproxy data plane', { skip: need('haproxy', 'openssl') }, async (t) => 
     t.equal(seen.headers['x-forwarded-proto'], 'http')
     t.equal(seen.headers['x-forwarded-host'], 'plain.example.com')
     t.match(seen.headers['x-forwarded-for'], /203\.0\.113\.9, 127\.0\.0\.1$/, 'the client address is appended')
-    t.match(seen.headers['x-request-id'], /^[0-9A-F]{16,}$/)
+    t.match(seen.headers['x-request-id'], /^[0-9A-F]{12,}$/)
+    const again = JSON.parse((await get(http, 'plain.example.com', '/h')).body) as { headers: Record<string, string> }
+    t.not(again.headers['x-request-id'], seen.headers['x-request-id'], 'a new id per request')
     const kept = JSON.parse((await get(http, 'plain.example.com', '/h', { 'x-request-id': 'abc-123' })).body) as { headers: Record<string, string> }
     t.equal(kept.headers['x-request-id'], 'abc-123', "a client's request id is kept")
   })
@@ -196,10 +199,10 @@ t.test('haproxy data plane', { skip: need('haproxy', 'openssl') }, async (t) => 
     sock.setEncoding('utf8')
     sock.on('data', (d: string) => (got += d))
     sock.write('GET /ws HTTP/1.1\r\nHost: plain.example.com\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n')
-    await new Promise((r) => setTimeout(r, 200))
+    await waitUntil('101', async () => got.includes('\r\n\r\n'), 10_000, 10).catch(() => {})
     t.match(got, /^HTTP\/1\.1 101 /)
     sock.write('ping')
-    await new Promise((r) => setTimeout(r, 200))
+    await waitUntil('echo', async () => got.endsWith(':ping'), 10_000, 10).catch(() => {})
     t.match(got, /web-1:ping$/, 'bytes flow both ways after the upgrade')
   })
 
@@ -256,12 +259,18 @@ t.test('haproxy data plane', { skip: need('haproxy', 'openssl') }, async (t) => 
     t.notMatch(readFileSync(dp.configPath, 'utf8'), /nbthread 0/, 'the last good file is back (for a restart)')
     dp.o.threads = 2
     t.same(await dp.apply(buildModel(input).model), { kind: 'none' }, 'the running worker already has this config')
-    // A new backend is a new shape: after a refused config the master still reloads.
+    // A new backend takes a spare at run time.
     input.services.push(svc('extra'))
     input.slices.push(...slices('extra', [api.port]))
     ing.spec.rules!.push({ host: 'extra.example.com', http: { paths: [{ path: '/', pathType: 'Prefix', backend: sb('extra') }] } })
+    t.same(await dp.apply(buildModel(input).model), { kind: 'runtime' }, 'a new Service: a spare backend, no reload')
+    t.equal(dp.state!.names['default/extra:80'], 'nk_spare_1')
+    t.equal(await who(http, 'extra.example.com', '/'), 'api')
+    // A global option is a new shape: after a refused config the master still reloads.
+    dp.o.threads = 1
     t.same(await dp.apply(buildModel(input).model), { kind: 'reload' }, 'after a refused config, the master still reloads')
     t.not(await dp.proc.workerPid(), pid)
+    t.equal(dp.state!.names['default/extra:80'], 'be_default_extra_80', 'a reload names the backend after its Service')
     t.equal(await who(http, 'extra.example.com', '/'), 'api')
   })
 

@@ -1,7 +1,7 @@
 // The HAProxy config and runtime commands as data: slot assignment keeps endpoints in place,
 // only changed slots produce commands, a scale within the slots keeps the shape (no reload),
-// a new host or certificate is a runtime change, a new backend reloads, and the routing maps
-// follow the model's match order.
+// a new host, certificate or backend (a spare) is a runtime change, a reload only when the
+// spares run out, and the routing maps follow the model's match order.
 import t from 'tap'
 import { assignSlots, backendName, drainCommands, renderHaproxy, renderShape, runtimeCommands, assignAll, type HaproxyOptions } from '../../src/ingress/haproxy.js'
 import { planApply } from '../../src/ingress/dataplane.js'
@@ -67,20 +67,40 @@ t.test('rendered maps (routing as data), redirect, cert list', async (t) => {
     'hosts.map': ['a.example.com a.example.com', '*.example.com *.example.com'],
     'paths-exact.map': ['a.example.com/api be_default_api_80'],
     // longest first: map_beg takes the first match
-    'paths-prefix.map': ['*.example.com/docs/ be_default_web_80', 'a.example.com/ be_default_web_80', '-/ be_default_web_80'],
+    // the default backend: `group/` after the group's routes (a.example.com and - have a `/` route)
+    'paths-prefix.map': ['*.example.com/docs/ be_default_web_80', '*.example.com/ be_default_api_80', 'a.example.com/ be_default_web_80', '-/ be_default_web_80'],
     'tls-hosts.map': ['a.example.com 1'],
+    // no host here has a single `/` rule
+    'simple-hosts-tls.map': [],
+    'simple-hosts.map': [],
   })
-  const routing = r.config.split('\n').filter((l) => /^\s+(use_backend|default_backend|http-request (redirect|set-var\(txn\.(hg|be|wc)\)))/.test(l))
+  const routing = r.config.split('\n').filter((l) => /^\s+(acl|use_backend|default_backend|http-request (redirect|set-var\(txn\.(hg|be|wc)\)))/.test(l))
   t.same(routing, [
-    '  http-request set-var(txn.hg) var(txn.host),map_str(/run/nk/hosts.map)',
-    '  http-request set-var(txn.hg) var(txn.host),regsub(^[^.]+,*),map_str(/run/nk/hosts.map,-) unless { var(txn.hg) -m found }',
-    '  http-request redirect scheme https code 308 if !{ ssl_fc } { var(txn.host),map_str(/run/nk/tls-hosts.map) -m found }',
-    '  http-request redirect scheme https code 308 if !{ ssl_fc } { var(txn.host),regsub(^[^.]+,*),map_str(/run/nk/tls-hosts.map) -m found }',
-    '  http-request set-var(txn.be) var(txn.hg),concat(,txn.path,),map_str(/run/nk/paths-exact.map)',
-    '  http-request set-var(txn.be) var(txn.hg),concat(,txn.path,/),map_beg(/run/nk/paths-prefix.map) unless { var(txn.be) -m found }',
-    '  use_backend %[var(txn.be)] if { var(txn.be) -m found }',
-    '  default_backend be_default_api_80',
+    '  acl routed var(txn.be) -m found',
+    // the fast path first: one lookup for a host whose one rule is `/`
+    '  http-request set-var(txn.be) req.hdr(host),field(1,:),lower,map_str(/run/nk/simple-hosts-tls.map) if { ssl_fc }',
+    '  http-request set-var(txn.be) req.hdr(host),field(1,:),lower,map_str(/run/nk/simple-hosts.map) unless { ssl_fc }',
+    '  http-request set-var(txn.hg) var(txn.host),map_str(/run/nk/hosts.map) unless routed',
+    '  http-request set-var(txn.hg) var(txn.host),regsub(^[^.]+,*),map_str(/run/nk/hosts.map,-) unless routed || { var(txn.hg) -m found }',
+    '  http-request redirect scheme https code 308 if !{ ssl_fc } !routed { var(txn.host),map_str(/run/nk/tls-hosts.map) -m found }',
+    '  http-request redirect scheme https code 308 if !{ ssl_fc } !routed { var(txn.host),regsub(^[^.]+,*),map_str(/run/nk/tls-hosts.map) -m found }',
+    '  http-request set-var(txn.be) var(txn.hg),concat(,txn.path,),map_str(/run/nk/paths-exact.map) unless routed',
+    '  http-request set-var(txn.be) var(txn.hg),concat(,txn.path,/),map_beg(/run/nk/paths-prefix.map) unless routed',
+    '  use_backend %[var(txn.be)] if routed',
+    '  default_backend nk_404',
   ])
+  t.ok(r.config.includes('  http-request set-header X-Forwarded-Proto %[ssl_fc,iif(https,http)]\n'), 'one X-Forwarded-Proto rule for both schemes')
+  // Simple hosts: exact, one Prefix `/` rule. A TLS one only in the TLS map (plain HTTP redirects).
+  const s = model([1])
+  s.hosts.unshift(
+    { host: 'b.example.com', routes: [{ host: 'b.example.com', pathType: 'Prefix', path: '', backend: 'default/api:80', ingress: 'default/x' }] },
+    { host: 'c.tls.example.com', routes: [{ host: 'c.tls.example.com', pathType: 'ImplementationSpecific', path: '', backend: 'default/web:80', ingress: 'default/x' }] },
+    { host: 'd.example.com', routes: [{ host: 'd.example.com', pathType: 'Exact', path: '/', backend: 'default/web:80', ingress: 'default/x' }] },
+    { host: '*.w.example.com', routes: [{ host: '*.w.example.com', pathType: 'Prefix', path: '', backend: 'default/web:80', ingress: 'default/x' }] },
+  )
+  s.tlsHosts.push('*.tls.example.com')
+  const sm = renderHaproxy(s, assignAll(s, {}, 4), O).maps
+  t.same([sm['simple-hosts-tls.map'], sm['simple-hosts.map']], [['b.example.com be_default_api_80', 'c.tls.example.com be_default_web_80'], ['b.example.com be_default_api_80']], 'Exact `/` and wildcard hosts take the full chain; a TLS host (here by its wildcard) is not in the plain map')
   t.match(r.config, /backend be_default_web_80\n  # default\/web:80 \(service default\/web\)\n  balance roundrobin\n  server s1 10\.1\.0\.1:8080\n  server s2 10\.1\.0\.2:8080\n  server s3 127\.0\.0\.1:1 disabled\n/)
   const [certFile] = Object.keys(r.certs)
   t.match(certFile, /^certs\/default_a-tls-[0-9a-f]{12}\.pem$/)
@@ -115,10 +135,7 @@ t.test('plans: scale within the slots is runtime-only; a new host or cert reload
   const newHost = model([1, 2, 3, 4])
   newHost.hosts.unshift({ host: 'b.example.com', routes: [{ host: 'b.example.com', pathType: 'Prefix', path: '', backend: 'default/api:80', ingress: 'default/x' }] })
   const hostPlan = planApply(scaled.next, newHost, O)
-  t.same(hostPlan.kind === 'runtime' && hostPlan.ops.map((o) => (o.kind === 'map' ? o.map : o.kind)), ['/run/nk/hosts.map', '/run/nk/paths-prefix.map'], 'a new host: two maps, no reload')
-  const newBackend = model([1, 2, 3, 4])
-  newBackend.backends['default/new:80'] = { key: 'default/new:80', namespace: 'default', service: 'new', endpoints: [ep(7)] }
-  t.equal(planApply(scaled.next, newBackend, O).kind, 'reload', 'a new backend changes the shape')
+  t.same(hostPlan.kind === 'runtime' && hostPlan.ops.map((o) => (o.kind === 'map' ? o.map : o.kind)), ['/run/nk/hosts.map', '/run/nk/paths-prefix.map', '/run/nk/simple-hosts-tls.map', '/run/nk/simple-hosts.map'], 'a new host (a simple one): its maps, no reload')
   t.equal(renderShape(model([1]), assignAll(model([1]), {}, 4), O), renderShape(model([3]), assignAll(model([3]), {}, 4), O), 'the shape ignores addresses')
 })
 
@@ -138,4 +155,50 @@ t.test('reload outcome from the master log: only this reload’s own, complete r
     if (want) t.match(got, want, name)
     else t.equal(got, undefined, name)
   }
+})
+
+/** The rendered config of a plan that has one. */
+const out = (p: ReturnType<typeof planApply>) => {
+  if (p.kind === 'none') throw new Error('nothing rendered')
+  return p.rendered
+}
+
+t.test('a new Service takes a spare backend at run time; a reload only when the spares run out', async (t) => {
+  const o = { ...O, spareBackends: 2 }
+  const first = planApply(undefined, model([1]), o)
+  t.equal(first.kind, 'reload')
+  t.same(Object.keys(first.next.assignment).sort(), ['be_default_api_80', 'be_default_web_80', 'nk_spare_1', 'nk_spare_2'])
+  t.match(out(first).config, /backend nk_spare_1\n  # spare: taken by a new Service at run time\n  balance roundrobin\n  server s1 127\.0\.0\.1:1 disabled\n/)
+  const withSvc = (m: RoutingModel, svc: string, n: number): RoutingModel => {
+    m.backends[`default/${svc}:80`] = { key: `default/${svc}:80`, namespace: 'default', service: svc, endpoints: [ep(n)] }
+    m.hosts.unshift({ host: `${svc}.example.com`, routes: [{ host: `${svc}.example.com`, pathType: 'Prefix', path: '', backend: `default/${svc}:80`, ingress: 'default/x' }] })
+    return m
+  }
+  const one = planApply(first.next, withSvc(model([1]), 'new', 7), o)
+  t.equal(one.kind, 'runtime', 'a new backend: no reload')
+  t.same(one.kind === 'runtime' && one.ops.map((x) => (x.kind === 'server' ? x.cmd : x.kind === 'map' ? x.map : x.kind)), ['set server nk_spare_1/s1 addr 10.1.0.7 port 8080', 'set server nk_spare_1/s1 state ready', '/run/nk/hosts.map', '/run/nk/paths-prefix.map', '/run/nk/simple-hosts-tls.map', '/run/nk/simple-hosts.map'], 'the spare filled, then the maps route to it')
+  t.ok(out(one).maps['paths-prefix.map']!.includes('new.example.com/ nk_spare_1') && out(one).maps['simple-hosts.map']!.includes('new.example.com nk_spare_1'))
+  t.match(out(one).config, /backend nk_spare_1\n  # default\/new:80 \(service default\/new\)\n/, 'the file on disk says which Service the spare serves')
+  t.equal(one.next.names['default/new:80'], 'nk_spare_1')
+  // The Service goes away: its spare empties, and is not refilled in the same change.
+  const swapped = planApply(one.next, withSvc(model([1]), 'other', 8), o)
+  t.same(swapped.kind === 'runtime' && swapped.ops.filter((x) => x.kind === 'server').map((x) => (x.kind === 'server' ? x.cmd : '')), ['set server nk_spare_1/s1 state maint', 'set server nk_spare_2/s1 addr 10.1.0.8 port 8080', 'set server nk_spare_2/s1 state ready'], 'the freed spare is not reused while the old maps may still route to it')
+  // Both spares in use (a third Service): out of spares, a reload names everything after its key.
+  const both = planApply(swapped.next, withSvc(withSvc(model([1]), 'other', 8), 'new', 7), o)
+  t.equal(both.kind, 'runtime', 'nk_spare_1 is free again one change later')
+  const third = planApply(both.next, withSvc(withSvc(withSvc(model([1]), 'other', 8), 'new', 7), 'more', 9), o)
+  t.equal(third.kind, 'reload', 'no spare left: a reload')
+  t.same(Object.keys(third.next.assignment).sort(), ['be_default_api_80', 'be_default_more_80', 'be_default_new_80', 'be_default_other_80', 'be_default_web_80', 'nk_spare_1', 'nk_spare_2'], 'own names again, the spares refilled')
+  t.same(third.next.assignment['be_default_new_80']!.slice(0, 1), [ep(7)], 'a backend keeps its endpoints across the rename')
+  // A removed Service: no reload; its backend stays, empty, until the next reload.
+  const removed = planApply(third.next, withSvc(withSvc(model([1]), 'other', 8), 'new', 7), o)
+  t.equal(removed.kind, 'runtime')
+  t.ok(removed.kind === 'runtime' && removed.ops.some((x) => x.kind === 'server' && x.cmd === 'set server be_default_more_80/s1 state maint'))
+  // And back: it takes its own (unused) backend again, not a spare.
+  const back = planApply(removed.next, withSvc(withSvc(withSvc(model([1]), 'other', 8), 'new', 7), 'more', 9), o)
+  t.equal(back.kind === 'runtime' && back.next.names['default/more:80'], 'be_default_more_80')
+  // A changed default backend is a map entry, not the shape.
+  const otherDefault = model([1])
+  otherDefault.defaultBackend = 'default/web:80'
+  t.equal(planApply(first.next, otherDefault, o).kind, 'runtime', 'a new default backend: no reload')
 })
