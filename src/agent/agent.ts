@@ -35,6 +35,8 @@ export interface AgentOptions {
   networkClient?: Client
   nodeName: string
   nodeIP: string
+  /** Labels the kubelet puts on its Node (kubelet's --node-labels), e.g. topology.kubernetes.io/zone. */
+  nodeLabels?: Record<string, string>
   iface?: string
   etcdEndpoints: string[]
   stateDir: string
@@ -128,6 +130,7 @@ export async function startAgent(o: AgentOptions): Promise<Agent> {
       client: o.client,
       nodeName: o.nodeName,
       nodeIP: o.nodeIP,
+      ...(o.nodeLabels ? { nodeLabels: o.nodeLabels } : {}),
       podCIDR: podCIDR,
       // flannel's Node annotations: the lease (VTEP MAC, public IP) for readers without etcd
       nodeAnnotations: leaseAnnotations(overlay.lease),

@@ -20,6 +20,8 @@ export async function main(argv: string[]): Promise<number | void> {
       'api-servers': { type: 'string' },
       'node-name': { type: 'string' },
       'node-ip': { type: 'string' },
+      // kubelet's --node-labels: key=value[,key=value] (the lab sets topology.kubernetes.io/zone)
+      'node-labels': { type: 'string' },
       iface: { type: 'string' },
       'etcd-endpoints': { type: 'string' },
       'state-dir': { type: 'string' },
@@ -56,7 +58,7 @@ export async function main(argv: string[]): Promise<number | void> {
   })
   const joining = v['bootstrap-token'] !== undefined
   if ((!v.kubeconfig && !joining) || !v['node-ip'] || !v['etcd-endpoints']) {
-    process.stderr.write('usage: netkube agent (--kubeconfig FILE | --server URL --bootstrap-token ID.SECRET --discovery-token-ca-cert-hash sha256:HEX [--kubeconfig FILE]) [--proxy-kubeconfig FILE] [--network-kubeconfig FILE] [--api-servers URL,URL] --node-ip IP --etcd-endpoints URL[,URL] [--node-name N] [--iface DEV] [--state-dir D] [--proxy-mode nftables|iptables|ipvs] [--backend vxlan|host-gw]\n')
+    process.stderr.write('usage: netkube agent (--kubeconfig FILE | --server URL --bootstrap-token ID.SECRET --discovery-token-ca-cert-hash sha256:HEX [--kubeconfig FILE]) [--proxy-kubeconfig FILE] [--network-kubeconfig FILE] [--api-servers URL,URL] --node-ip IP --etcd-endpoints URL[,URL] [--node-name N] [--node-labels K=V,K=V] [--iface DEV] [--state-dir D] [--proxy-mode nftables|iptables|ipvs] [--backend vxlan|host-gw]\n')
     return 2
   }
   const mode = v['proxy-mode'] ?? 'nftables'
@@ -102,6 +104,7 @@ export async function main(argv: string[]): Promise<number | void> {
     ...(networkClient ? { networkClient } : {}),
     nodeName,
     nodeIP: v['node-ip'],
+    ...(v['node-labels'] ? { nodeLabels: parseNodeLabels(v['node-labels']) } : {}),
     ...(v.iface ? { iface: v.iface } : {}),
     etcdEndpoints: v['etcd-endpoints'].split(','),
     stateDir,
@@ -135,4 +138,16 @@ function addressLifetime(v: string): number {
   const ms = parseDuration(v)
   if (ms % 1000 !== 0) throw new Error(`--lb-address-lifetime must be whole seconds (the kernel's valid_lft), not "${v}"`)
   return ms / 1000
+}
+
+/** kubelet's --node-labels value: `k=v,k2=v2` (an empty value is allowed, a key is not). */
+export function parseNodeLabels(text: string): Record<string, string> {
+  const out: Record<string, string> = {}
+  for (const part of text.split(',')) {
+    if (!part.trim()) continue
+    const eq = part.indexOf('=')
+    if (eq <= 0) throw new Error(`--node-labels: "${part}" is not key=value`)
+    out[part.slice(0, eq).trim()] = part.slice(eq + 1).trim()
+  }
+  return out
 }

@@ -385,6 +385,8 @@ export interface ServiceSpec {
   sessionAffinityConfig?: { clientIP?: { timeoutSeconds?: number } }
   externalTrafficPolicy?: 'Cluster' | 'Local'
   internalTrafficPolicy?: 'Cluster' | 'Local'
+  /** KEP-4444: `PreferClose` (= `PreferSameZone`) or `PreferSameNode`; the EndpointSlice controller hints endpoints for it. */
+  trafficDistribution?: string
   publishNotReadyAddresses?: boolean
   ipFamilies?: ('IPv4' | 'IPv6')[]
   ipFamilyPolicy?: 'SingleStack' | 'PreferDualStack' | 'RequireDualStack'
@@ -584,6 +586,13 @@ export interface Endpoint {
   targetRef?: ObjectReference
   nodeName?: string
   zone?: string
+  /** Where this endpoint should be consumed (topology-aware routing, KEP-2433/4444). */
+  hints?: EndpointHints
+}
+
+export interface EndpointHints {
+  forZones?: { name: string }[]
+  forNodes?: { name: string }[]
 }
 
 export interface EndpointSlice extends KubeObject {

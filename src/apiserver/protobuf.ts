@@ -150,6 +150,7 @@ const ServiceSpec: Schema = {
   20: f('allocateLoadBalancerNodePorts', 'bool', { ptr: true }),
   21: f('loadBalancerClass', 'string', { ptr: true }),
   22: f('internalTrafficPolicy', 'string', { ptr: true }),
+  23: f('trafficDistribution', 'string', { ptr: true }),
 }
 
 // batch/v1 (`kubectl create job`, `create cronjob`, `create job --from=cronjob/x`).

@@ -7,6 +7,7 @@ import type {
 import { LABEL_MANAGED_BY, LABEL_SERVICE_NAME } from '../api/types.js'
 import { isPodTerminal, mapSelectorMatches, podIsReady } from './apiutil.js'
 import { canonicalJSON } from './util.js'
+import { reconcileHints, type HintsResult } from './topology-hints-core.js'
 
 export const MANAGED_BY = 'endpointslice-controller.k8s.io'
 export const LABEL_HEADLESS = 'service.kubernetes.io/headless'
@@ -108,8 +109,22 @@ export type SliceAction =
   | { kind: 'update'; slice: EndpointSlice }
   | { kind: 'delete'; name: string }
 
-/** Endpoints grouped by port set, each group chunked to ≤ MAX_ENDPOINTS_PER_SLICE. */
-export function desiredSliceContents(svc: Service, pods: Pod[]): { ports: EndpointPort[]; endpoints: Endpoint[] }[] {
+/** What the controller knows of the nodes: zones of endpoints, CPU shares for Auto hints. */
+export interface SliceTopology {
+  zoneOf(nodeName: string): string | undefined
+  /** cpuRatiosByZone of the ready nodes (undefined: not enough node information). */
+  ratios: Map<string, number> | undefined
+}
+
+/**
+ * Endpoints grouped by port set, each group chunked to ≤ MAX_ENDPOINTS_PER_SLICE; with
+ * `topo`, endpoints carry their node's zone and the Service's topology hints.
+ */
+export function desiredSliceContents(svc: Service, pods: Pod[], topo?: SliceTopology): { ports: EndpointPort[]; endpoints: Endpoint[] }[] {
+  return sliceContentsWithHints(svc, pods, topo).contents
+}
+
+function sliceContentsWithHints(svc: Service, pods: Pod[], topo?: SliceTopology): { contents: { ports: EndpointPort[]; endpoints: Endpoint[] }[]; auto?: HintsResult['auto'] } {
   const publishNotReady = svc.spec.publishNotReadyAddresses === true
   const groups = new Map<string, { ports: EndpointPort[]; endpoints: Endpoint[] }>()
   for (const pod of selectedPods(svc, pods)) {
@@ -129,7 +144,11 @@ export function desiredSliceContents(svc: Service, pods: Pod[]): { ports: Endpoi
     }
     const hn = hostnameFor(svc, pod)
     if (hn) ep.hostname = hn
-    if (pod.spec.nodeName) ep.nodeName = pod.spec.nodeName
+    if (pod.spec.nodeName) {
+      ep.nodeName = pod.spec.nodeName
+      const zone = topo?.zoneOf(pod.spec.nodeName)
+      if (zone) ep.zone = zone
+    }
     const key = canonicalJSON(ports)
     let g = groups.get(key)
     if (!g) groups.set(key, (g = { ports, endpoints: [] }))
@@ -137,9 +156,23 @@ export function desiredSliceContents(svc: Service, pods: Pod[]): { ports: Endpoi
   }
   const out: { ports: EndpointPort[]; endpoints: Endpoint[] }[] = []
   const keys = [...groups.keys()].sort()
+  for (const k of keys) groups.get(k)!.endpoints.sort((a, b) => a.addresses[0]!.localeCompare(b.addresses[0]!, 'en', { numeric: true }))
+  // Hints are decided over every endpoint of the Service (all its slices), as upstream's
+  // topology cache counts them, then the groups are chunked.
+  let auto: HintsResult['auto']
+  if (topo) {
+    const flat = keys.flatMap((k) => groups.get(k)!.endpoints)
+    const r = reconcileHints(svc, flat, topo.ratios)
+    auto = r.auto
+    let i = 0
+    for (const k of keys) {
+      const g = groups.get(k)!
+      g.endpoints = r.endpoints.slice(i, i + g.endpoints.length)
+      i += g.endpoints.length
+    }
+  }
   for (const k of keys) {
     const g = groups.get(k)!
-    g.endpoints.sort((a, b) => a.addresses[0]!.localeCompare(b.addresses[0]!, 'en', { numeric: true }))
     for (let i = 0; i < g.endpoints.length; i += MAX_ENDPOINTS_PER_SLICE) {
       out.push({ ports: g.ports, endpoints: g.endpoints.slice(i, i + MAX_ENDPOINTS_PER_SLICE) })
     }
@@ -148,7 +181,7 @@ export function desiredSliceContents(svc: Service, pods: Pod[]): { ports: Endpoi
   if (out.length === 0) {
     out.push({ ports: (svc.spec.ports ?? []).filter((sp) => typeof (sp.targetPort ?? sp.port) === 'number').map((sp) => endpointPort(sp, Number(sp.targetPort ?? sp.port))), endpoints: [] })
   }
-  return out
+  return { contents: out, ...(auto ? { auto } : {}) }
 }
 
 function serviceOwnerRef(svc: Service): OwnerReference {
@@ -160,15 +193,20 @@ function serviceOwnerRef(svc: Service): OwnerReference {
  * rewritten in place, extras created (generateName `<svc>-`) or deleted. Existing slices are those
  * labelled with the service name and managed by this controller.
  */
-export function reconcileSlices(svc: Service, pods: Pod[], existing: EndpointSlice[]): SliceAction[] {
+export function reconcileSlices(svc: Service, pods: Pod[], existing: EndpointSlice[], topo?: SliceTopology): SliceAction[] {
+  return planSlices(svc, pods, existing, topo).actions
+}
+
+/** reconcileSlices, and Auto hints' state for the controller's Events. */
+export function planSlices(svc: Service, pods: Pod[], existing: EndpointSlice[], topo?: SliceTopology): { actions: SliceAction[]; auto?: HintsResult['auto'] } {
   const mine = existing
     .filter((s) => s.metadata.labels?.[LABEL_SERVICE_NAME] === svc.metadata.name && s.metadata.labels?.[LABEL_MANAGED_BY] === MANAGED_BY)
     .sort((a, b) => (a.metadata.name ?? '').localeCompare(b.metadata.name ?? ''))
   const actions: SliceAction[] = []
   if (!svc.spec.selector || Object.keys(svc.spec.selector).length === 0) {
-    return mine.map((s) => ({ kind: 'delete', name: s.metadata.name! }))
+    return { actions: mine.map((s) => ({ kind: 'delete', name: s.metadata.name! })) }
   }
-  const want = desiredSliceContents(svc, pods)
+  const { contents: want, auto } = sliceContentsWithHints(svc, pods, topo)
   const labels = labelsFor(svc, { [LABEL_SERVICE_NAME]: svc.metadata.name!, [LABEL_MANAGED_BY]: MANAGED_BY })
   const content = (s: { ports?: EndpointPort[]; endpoints: Endpoint[] }) => canonicalJSON({ p: s.ports ?? [], e: s.endpoints })
   const remaining = [...mine]
@@ -202,5 +240,5 @@ export function reconcileSlices(svc: Service, pods: Pod[], existing: EndpointSli
     }
   }
   for (const s of remaining) actions.push({ kind: 'delete', name: s.metadata.name! })
-  return actions
+  return { actions, ...(auto ? { auto } : {}) }
 }

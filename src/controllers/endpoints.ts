@@ -1,12 +1,14 @@
 // Endpoints and EndpointSlice controller shells: Services and pods → desired objects → API.
-import type { EndpointSlice, Endpoints, Pod, Service } from '../api/types.js'
+import type { EndpointSlice, Endpoints, Node, Pod, Service } from '../api/types.js'
 import { LABEL_SERVICE_NAME } from '../api/types.js'
 import type { Client } from '../client/interfaces.js'
 import type { Informer } from '../client/informer.js'
 import { isAlreadyExists, isConflict, isNotFound } from '../client/errors.js'
 import { mapSelectorMatches, objectKey } from './apiutil.js'
 import { QueueController, splitKey } from './base.js'
-import { desiredEndpoints, endpointsEqual, reconcileSlices } from './endpoints-core.js'
+import type { EventRecorder } from '../events/recorder.js'
+import { desiredEndpoints, endpointsEqual, planSlices, type SliceTopology } from './endpoints-core.js'
+import { cpuRatiosByZone, hintEvent, LABEL_TOPOLOGY_ZONE, type HintsResult } from './topology-hints-core.js'
 import { BY_NAMESPACE, R, type InformerFactory } from './informers.js'
 import type { ControllerMetrics } from './metrics.js'
 
@@ -74,14 +76,26 @@ export class EndpointsController extends QueueController {
   }
 }
 
+/** What of a Node topology hints depend on: its zone, readiness, CPU, control-plane role. */
+function nodeTopologyKey(n: Node): string {
+  const l = n.metadata.labels ?? {}
+  const ready = n.status?.conditions?.find((c) => c.type === 'Ready')?.status
+  return JSON.stringify([l[LABEL_TOPOLOGY_ZONE], ready, n.status?.allocatable?.cpu, 'node-role.kubernetes.io/control-plane' in l || 'node-role.kubernetes.io/master' in l])
+}
+
 export class EndpointSliceController extends QueueController {
   private readonly services
   private readonly pods
   private readonly slices
+  private readonly nodes
   /** Slices created/deleted but not yet seen by the informer: wait before acting again. */
   private readonly pending = new Map<string, { created: Set<string>; deleted: Set<string>; at: number }>()
+  /** Nodes' zones and CPU shares, recomputed when a node's topology changes. */
+  private topo: SliceTopology | undefined
+  /** Auto hints' last state per Service: Events are recorded when it changes. */
+  private readonly autoState = new Map<string, HintsResult['auto']>()
 
-  constructor(private readonly client: Client, f: InformerFactory, metrics: ControllerMetrics) {
+  constructor(private readonly client: Client, f: InformerFactory, metrics: ControllerMetrics, private readonly events?: EventRecorder) {
     super('endpointslice', metrics)
     f.addIndexers<EndpointSlice>(R.endpointslices, {
       service: (s) => (s.metadata.labels?.[LABEL_SERVICE_NAME] ? [`${s.metadata.namespace}/${s.metadata.labels[LABEL_SERVICE_NAME]}`] : []),
@@ -93,6 +107,28 @@ export class EndpointSliceController extends QueueController {
       if (svc) this.enqueue(`${s.metadata.namespace}/${svc}`)
     }
     this.slices.addEventHandler({ onAdd: forSlice, onUpdate: (_o, s) => forSlice(s), onDelete: forSlice })
+    // A node's zone or capacity changes endpoints' zones and Auto's shares: every Service again.
+    this.nodes = f.get<Node>(R.nodes)
+    const nodesChanged = () => {
+      this.topo = undefined
+      for (const s of this.services.store.list()) this.enqueue(objectKey(s))
+    }
+    this.nodes.addEventHandler({
+      onAdd: nodesChanged,
+      onUpdate: (o, n) => {
+        if (nodeTopologyKey(o) !== nodeTopologyKey(n)) nodesChanged()
+      },
+      onDelete: nodesChanged,
+    })
+  }
+
+  private topology(): SliceTopology {
+    if (!this.topo) {
+      const nodes = this.nodes.store.list()
+      const zones = new Map(nodes.map((n) => [n.metadata.name!, n.metadata.labels?.[LABEL_TOPOLOGY_ZONE]]))
+      this.topo = { zoneOf: (name) => zones.get(name) || undefined, ratios: cpuRatiosByZone(nodes) }
+    }
+    return this.topo
   }
 
   protected async sync(key: string): Promise<void> {
@@ -110,9 +146,12 @@ export class EndpointSliceController extends QueueController {
     }
     const svc = this.services.store.get(key)
     const api = this.client.resource<EndpointSlice>(R.endpointslices, namespace)
-    const actions = svc
-      ? reconcileSlices(svc, this.pods.store.byIndex(BY_NAMESPACE, namespace), existing)
-      : existing.map((s) => ({ kind: 'delete' as const, name: s.metadata.name! }))
+    const plan = svc ? planSlices(svc, this.pods.store.byIndex(BY_NAMESPACE, namespace), existing, this.topology()) : undefined
+    const actions = plan ? plan.actions : existing.map((s) => ({ kind: 'delete' as const, name: s.metadata.name! }))
+    const ev = svc && hintEvent(this.autoState.get(key), plan?.auto, 'IPv4')
+    if (plan?.auto) this.autoState.set(key, plan.auto)
+    else this.autoState.delete(key)
+    if (svc && ev) this.events?.event(svc, ev.type, ev.reason, ev.message)
     const pend = { created: new Set<string>(), deleted: new Set<string>(), at: Date.now() }
     for (const a of actions) {
       try {

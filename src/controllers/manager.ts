@@ -63,7 +63,7 @@ export async function startControllerManager(opts: ControllerManagerOptions): Pr
     new ReplicaSetController(opts.client, f, metrics),
     new DeploymentController(opts.client, f, metrics),
     new EndpointsController(opts.client, f, metrics),
-    new EndpointSliceController(opts.client, f, metrics),
+    new EndpointSliceController(opts.client, f, metrics, recorder('endpoint-slice-controller')),
     new ServiceAccountsController(opts.client, f, metrics),
     new JobController(opts.client, f, metrics, recorder('job-controller'), {
       ...(opts.jobPodFailureBackoffMs !== undefined ? { backoffBaseMs: opts.jobPodFailureBackoffMs } : {}),

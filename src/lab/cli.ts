@@ -3,7 +3,8 @@ import { parseArgs } from 'node:util'
 import { labUp, labDown, labStatus } from './lab.js'
 
 const USAGE = `usage:
-  netkube lab up [--nodes 3] [--ha] [--name lab] [--state-dir D] [--api-port 6443]
+  netkube lab up [--nodes 3] [--ha] [--name lab] [--state-dir D] [--api-port 6443] [--zones zone-a,zone-b]
+      (nodes take the zones in turn as topology.kubernetes.io/zone; --zones '' labels none)
   netkube lab status [--name lab]
   netkube lab down [--name lab]
   netkube lab node restart NAME [--name lab] [--agent-only | --reboot] [--wait 60s]
@@ -25,12 +26,14 @@ export async function main(argv: string[]): Promise<number | void> {
       'state-dir': { type: 'string' },
       'api-port': { type: 'string' },
       ha: { type: 'boolean' },
+      zones: { type: 'string' },
     },
   })
   const common = { ...(v.name ? { name: v.name } : {}), ...(v['state-dir'] ? { stateDir: v['state-dir'] } : {}) }
   switch (verb) {
     case 'up': {
-      const state = await labUp({ ...common, nodes: Number(v.nodes ?? 3), ha: v.ha ?? false, ...(v['api-port'] ? { apiPort: Number(v['api-port']) } : {}) })
+      const zones = v.zones === undefined ? {} : { zones: v.zones.split(',').map((z) => z.trim()).filter(Boolean) }
+      const state = await labUp({ ...common, nodes: Number(v.nodes ?? 3), ha: v.ha ?? false, ...zones, ...(v['api-port'] ? { apiPort: Number(v['api-port']) } : {}) })
       process.stdout.write(`export KUBECONFIG=${state.kubeconfig}\n`)
       return 0
     }

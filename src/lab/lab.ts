@@ -45,6 +45,8 @@ export interface LabUpOptions {
   apiPort?: number
   /** Three etcd members (node1..node3) and two apiservers (node1, node2); needs >= 3 nodes. */
   ha?: boolean
+  /** Zones the nodes take in turn (topology.kubernetes.io/zone); default zone-a, zone-b; [] = no zone labels. */
+  zones?: string[]
   /** Extra flags for every `lab supervise` (tests shorten the back-off). */
   supervisorFlags?: string[]
   /** Extra flags for every agent (tests shorten timeouts). */
@@ -167,7 +169,7 @@ async function sharePki(serverDirs: string[]): Promise<void> {
 
 export async function labUp(o: LabUpOptions = {}): Promise<LabState> {
   const say = o.progress ?? ((l: string) => process.stderr.write(`${l}\n`))
-  const plan = labPlan(o.name ?? 'lab', o.nodes ?? 3, { ha: o.ha ?? false })
+  const plan = labPlan(o.name ?? 'lab', o.nodes ?? 3, { ha: o.ha ?? false, ...(o.zones ? { zones: o.zones } : {}) })
   const stateDir = o.stateDir ?? defaultStateDir(plan.name)
   const timeoutMs = o.timeoutMs ?? 120_000
   if (readLabState(stateDir) || netnsExists(plan.underlayNetns)) {
@@ -280,6 +282,7 @@ export async function labUp(o: LabUpOptions = {}): Promise<LabState> {
         ...apiServersFlag,
         '--node-name', n.name,
         '--node-ip', n.ip,
+        ...(n.zone ? ['--node-labels', `topology.kubernetes.io/zone=${n.zone}`] : []),
         '--iface', 'eth0',
         '--etcd-endpoints', etcdUrls.join(','),
         '--state-dir', dir,

@@ -20,7 +20,7 @@ import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { componentPidfile, componentStatus, defaultStateDir, issueNodeKubeletCert, readLabState, saveState, waitFor, type LabState } from './lab.js'
 import type { LabNode, LabPlan } from './plan.js'
-import { etcdClientUrls } from './plan.js'
+import { etcdClientUrls, zoneFor } from './plan.js'
 import { attachNode } from './underlay.js'
 import { ensureNodeKubeconfigs, nodeKubeconfigPaths } from './credentials.js'
 import { isAlive, killInNamespaces, spawnDaemon, stopDaemon } from './procs.js'
@@ -61,7 +61,10 @@ export function planAddedNode(plan: LabPlan, name: string): LabNode {
     if (used.has(ip)) continue
     // Pod namespaces are keyed by the address slot (n1 = .10, as `lab up` numbers them), never by
     // the name: one node's prefix can then never be a prefix of another's.
-    return { name, netns: `${plan.prefix}-${name}`, underlayPort: `ul-${name}`, ip, podNetnsPrefix: `${plan.prefix}-n${i + 1}-`, server: false, etcd: false }
+    // zones in turn by address slot, as `lab up` gives them (a lab made without zones gets none)
+    const zones = [...new Set(plan.nodes.map((n) => n.zone).filter((z): z is string => !!z))]
+    const zone = zones.length ? zoneFor(i, zones) : undefined
+    return { name, netns: `${plan.prefix}-${name}`, underlayPort: `ul-${name}`, ip, podNetnsPrefix: `${plan.prefix}-n${i + 1}-`, server: false, etcd: false, ...(zone ? { zone } : {}) }
   }
   throw new Error(`lab "${plan.name}" has no free underlay address left`)
 }
@@ -90,6 +93,10 @@ export function agentArgvFor(template: readonly string[], from: LabNode, to: Lab
   }
   const missing = Object.keys(swap).filter((f) => !seen.has(f))
   if (missing.length) throw new Error(`the agent record of ${from.name} lacks ${missing.join(', ')}: recreate the lab with this netkube`)
+  // the model node's zone label is its own: the new node gets its plan's zone (or none)
+  const labels = out.indexOf('--node-labels')
+  if (labels >= 0) out.splice(labels, 2)
+  if (to.zone) out.splice(out.indexOf('--node-ip') + 2, 0, '--node-labels', `topology.kubernetes.io/zone=${to.zone}`)
   return out
 }
 

@@ -16,6 +16,8 @@ export interface LabNode {
   server: boolean
   /** Runs an etcd member (node1; node1..node3 in an HA lab). */
   etcd: boolean
+  /** Its `topology.kubernetes.io/zone` label (absent in the state of a lab made before zones). */
+  zone?: string
 }
 
 /** The lab's outside world: a client on the underlay bridge that is not a cluster node. */
@@ -56,14 +58,24 @@ const SERVICE_CIDR = '10.96.0.0/12'
 /** etcd members and apiservers of an HA lab: upstream's smallest fault-tolerant stacked topology is 3 etcd; 2 apiservers suffice to fail over. */
 export const HA_ETCD_MEMBERS = 3
 export const HA_SERVERS = 2
+/** Zones the lab's nodes are spread over, in turn: node1 zone-a, node2 zone-b, node3 zone-a… */
+export const DEFAULT_ZONES = ['zone-a', 'zone-b']
+
+/** The zone of the i-th node (0-based) when nodes take `zones` in turn. */
+export function zoneFor(i: number, zones: readonly string[] = DEFAULT_ZONES): string | undefined {
+  return zones.length ? zones[i % zones.length] : undefined
+}
+
 /** The LoadBalancer pool on the underlay (.200–.250): above the nodes (.10 + up to 20). */
 const LB_POOL_FIRST = 200
 const LB_POOL_LAST = 250
 
-export function labPlan(name: string, nodes: number, o: { ha?: boolean } = {}): LabPlan {
+export function labPlan(name: string, nodes: number, o: { ha?: boolean; zones?: readonly string[] } = {}): LabPlan {
   if (!/^[a-z0-9]{1,8}$/.test(name)) throw new Error(`lab name "${name}" must be 1-8 lowercase letters or digits`)
   if (!Number.isInteger(nodes) || nodes < 1 || nodes > 20) throw new Error('--nodes must be between 1 and 20')
   const ha = o.ha ?? false
+  const zones = o.zones ?? DEFAULT_ZONES
+  for (const z of zones) if (!/^[a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?$/.test(z)) throw new Error(`zone "${z}" is not a valid label value (lowercase letters, digits, '-', '.')`)
   if (ha && nodes < HA_ETCD_MEMBERS) throw new Error(`--ha needs at least ${HA_ETCD_MEMBERS} nodes (one etcd member each), not ${nodes}`)
   const prefix = `nk${name}`
   const underlay = parseCidr(UNDERLAY_CIDR)
@@ -82,6 +94,7 @@ export function labPlan(name: string, nodes: number, o: { ha?: boolean } = {}): 
       podNetnsPrefix: `${prefix}-n${i + 1}-`,
       server: i < (ha ? HA_SERVERS : 1),
       etcd: i < (ha ? HA_ETCD_MEMBERS : 1),
+      ...(zoneFor(i, zones) ? { zone: zoneFor(i, zones)! } : {}),
     })),
     ha,
     apiPort: 6443,

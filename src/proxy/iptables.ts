@@ -102,48 +102,64 @@ function serviceRules(ports: readonly ServicePortInfo[], cfg: IptablesConfig): S
     const name = spName(sp)
     const dst = (ip: string): string => `-d ${ip}/32 -p ${p} -m ${p} --dport ${sp.port}`
     const hasExternal = sp.nodePort !== undefined || sp.externalIPs.length > 0 || sp.loadBalancerIPs.length > 0
+    // Upstream's filter verdicts: no usable endpoint anywhere → REJECT; a Local policy whose
+    // endpoints are all on other nodes → DROP (the client retries; a reset would be final).
+    const none = cat.cluster.length
+      ? { target: 'DROP', text: `${name} has no local endpoints` }
+      : { target: 'REJECT', text: `${name} has no endpoints` }
     if (!cat.internal.length) {
-      out.filter.push(`-A ${IPT.filterServices} ${c(`${name} has no endpoints`)} ${dst(sp.clusterIP)} -j REJECT`)
+      out.filter.push(`-A ${IPT.filterServices} ${c(none.text)} ${dst(sp.clusterIP)} -j ${none.target}`)
     }
     if (hasExternal && !cat.external.length) {
-      for (const ip of [...sp.externalIPs, ...sp.loadBalancerIPs]) out.filter.push(`-A ${IPT.filterServices} ${c(`${name} has no endpoints`)} ${dst(ip)} -j REJECT`)
+      for (const ip of [...sp.externalIPs, ...sp.loadBalancerIPs]) out.filter.push(`-A ${IPT.filterServices} ${c(none.text)} ${dst(ip)} -j ${none.target}`)
       if (sp.nodePort !== undefined)
         out.filter.push(
-          `-A ${IPT.filterExternal} ${c(`${name} has no endpoints`)} -m addrtype --dst-type LOCAL -p ${p} -m ${p} --dport ${sp.nodePort} -j REJECT`,
+          `-A ${IPT.filterExternal} ${c(none.text)} -m addrtype --dst-type LOCAL -p ${p} -m ${p} --dport ${sp.nodePort} -j ${none.target}`,
         )
     }
-    const eps = sp.internalLocal ? cat.local : cat.cluster
-    if (!eps.length) continue
+    if (!cat.cluster.length) continue
     const balance = (chain: string, over: readonly EndpointInfo[]): string[] =>
       over.map((ep, i) => {
         const n = over.length - i
         const prob = n > 1 ? ` -m statistic --mode random --probability ${(1 / n).toFixed(10)}` : ''
         return `-A ${chain} ${c(`${name} -> ${ep.ip}:${ep.port}`)}${prob} -j ${sepChain(sp, ep)}`
       })
+    const affinity = (chain: string, over: readonly EndpointInfo[]): string[] =>
+      sp.affinitySeconds === undefined
+        ? []
+        : over.map((ep) => `-A ${chain} ${c(`${name} -> ${ep.ip}:${ep.port}`)} -m recent --name ${sepChain(sp, ep)} --mask 255.255.255.255 --rsource --rcheck --seconds ${sp.affinitySeconds} --reap -j ${sepChain(sp, ep)}`)
+    const seps = new Map<string, EndpointInfo>()
+    // KUBE-SVC (cluster endpoints, narrowed by topology hints) is used by Cluster-policy
+    // ClusterIP traffic and by every external entry (Local's pod/node short-circuit);
+    // KUBE-SVL (this node's endpoints) by the Local policies.
     const svc = svcChain(sp)
-    const svcRules: string[] = []
-    out.chains.set(svc, svcRules)
-    out.services.push(`-A ${IPT.services} ${c(`${name} cluster IP`)} ${dst(sp.clusterIP)} -j ${svc}`)
-    svcRules.push(`-A ${svc} ${c(`${name} cluster IP`)} ! -s ${cfg.clusterCIDR} ${dst(sp.clusterIP)} -j ${IPT.markMasq}`)
-    if (sp.affinitySeconds !== undefined)
-      for (const ep of eps)
-        svcRules.push(`-A ${svc} ${c(`${name} -> ${ep.ip}:${ep.port}`)} -m recent --name ${sepChain(sp, ep)} --mask 255.255.255.255 --rsource --rcheck --seconds ${sp.affinitySeconds} --reap -j ${sepChain(sp, ep)}`)
-    svcRules.push(...balance(svc, eps))
-    const seps = new Map(eps.map((ep) => [sepChain(sp, ep), ep]))
+    const usesCluster = !sp.internalLocal || hasExternal
+    if (usesCluster) {
+      out.chains.set(svc, [...affinity(svc, cat.cluster), ...balance(svc, cat.cluster)])
+      for (const ep of cat.cluster) seps.set(sepChain(sp, ep), ep)
+    }
+    const svl = svlChain(sp)
+    if ((sp.internalLocal || (hasExternal && sp.externalLocal)) && cat.local.length) {
+      out.chains.set(svl, [...affinity(svl, cat.local), ...balance(svl, cat.local)])
+      for (const ep of cat.local) seps.set(sepChain(sp, ep), ep)
+    }
+    if (cat.internal.length) {
+      const internal = sp.internalLocal ? svl : svc
+      out.services.push(`-A ${IPT.services} ${c(`${name} cluster IP`)} ${dst(sp.clusterIP)} -j ${internal}`)
+      // ClusterIP traffic from outside the pod network must come back through this node
+      out.chains.get(internal)!.unshift(`-A ${internal} ${c(`${name} cluster IP`)} ! -s ${cfg.clusterCIDR} ${dst(sp.clusterIP)} -j ${IPT.markMasq}`)
+    }
     if (hasExternal && cat.external.length) {
       const ext = extChain(sp)
       if (!sp.externalLocal) out.chains.set(ext, [`-A ${ext} ${c('masquerade traffic for ' + name + ' external destinations')} -j ${IPT.markMasq}`, `-A ${ext} -j ${svc}`])
       else {
         // Local: the client's address is kept; pods and the node itself still use the cluster chain
-        const svl = svlChain(sp)
         out.chains.set(ext, [
           `-A ${ext} ${c(`pod traffic for ${name} external destinations`)} -s ${cfg.clusterCIDR} -j ${svc}`,
           `-A ${ext} ${c(`masquerade LOCAL traffic for ${name} external destinations`)} -m addrtype --src-type LOCAL -j ${IPT.markMasq}`,
           `-A ${ext} ${c(`route LOCAL traffic for ${name} external destinations`)} -m addrtype --src-type LOCAL -j ${svc}`,
           `-A ${ext} -j ${svl}`,
         ])
-        out.chains.set(svl, balance(svl, cat.local))
-        for (const ep of cat.local) seps.set(sepChain(sp, ep), ep)
       }
       for (const ip of sp.externalIPs) out.services.push(`-A ${IPT.services} ${c(`${name} external IP`)} ${dst(ip)} -j ${ext}`)
       let lbTarget = ext

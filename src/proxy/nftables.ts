@@ -220,18 +220,19 @@ export function addServicePort(f: Fragment, sp: ServicePortInfo, cfg: ProxyNetCo
   }
   const endpoints = new Map<string, EndpointInfo>()
 
-  if (cat.cluster.length) {
-    f.chains.set(svcChain, [
-      // ClusterIP traffic from outside the pod network (the node itself, other hosts) must come
-      // back through this node: masquerade it.
-      `ip daddr ${sp.clusterIP} ${proto} dport ${sp.port} ip saddr != ${cfg.clusterCIDR} jump ${CHAINS.markMasq}`,
-      ...dispatch(cat.cluster),
-    ])
+  // ClusterIP traffic from outside the pod network (the node itself, other hosts) must come
+  // back through this node: masquerade it (in the chain ClusterIP traffic enters).
+  const masqClusterIP = `ip daddr ${sp.clusterIP} ${proto} dport ${sp.port} ip saddr != ${cfg.clusterCIDR} jump ${CHAINS.markMasq}`
+  // The cluster chain (endpoints narrowed by topology hints) serves Cluster-policy ClusterIP
+  // traffic and every external entry (Local's pod/node short-circuit); the local chain the
+  // Local policies.
+  if (cat.cluster.length && (!sp.internalLocal || hasExternal)) {
+    f.chains.set(svcChain, [...(sp.internalLocal ? [] : [masqClusterIP]), ...dispatch(cat.cluster)])
     for (const ep of cat.cluster) endpoints.set(endpointChainName(sp, ep), ep)
   }
   const needLocal = (sp.internalLocal || (hasExternal && sp.externalLocal)) && cat.local.length > 0
   if (needLocal) {
-    f.chains.set(localChain, dispatch(cat.local))
+    f.chains.set(localChain, [...(sp.internalLocal ? [masqClusterIP] : []), ...dispatch(cat.local)])
     for (const ep of cat.local) endpoints.set(endpointChainName(sp, ep), ep)
   }
 

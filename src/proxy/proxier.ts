@@ -8,7 +8,7 @@ import type { ProxyBackend } from './backend.js'
 import { EndpointsChangeTracker, ServiceChangeTracker } from './changes.js'
 import type { ProxyMetrics } from './metrics.js'
 import { SyncRunner } from './runner.js'
-import { buildServicePorts, type NodeInfo, type ServicePortInfo } from './serviceport.js'
+import { buildServicePorts, LABEL_TOPOLOGY_ZONE, type NodeInfo, type ServicePortInfo } from './serviceport.js'
 
 export interface ProxierOptions {
   backend: ProxyBackend
@@ -75,11 +75,18 @@ export class Proxier {
   onEndpointSlice(prev: EndpointSlice | undefined, cur: EndpointSlice | undefined): void {
     if (this.endpoints.update(prev, cur)) this.request()
   }
-  /** The node's own object: new addresses mean every NodePort/externalIP decision may change. */
+  /** The node's own object: new addresses mean every NodePort/externalIP decision may change, a new zone every hinted Service's. */
   onNode(node: Node | undefined): void {
     const ips = (node?.status?.addresses ?? []).filter((a) => a.type === 'InternalIP' || a.type === 'ExternalIP').map((a) => a.address)
     if (ips.length && ips.join(',') !== this.opts.node.ips.join(',')) {
       this.opts.node.ips = ips
+      this.needFull = true
+      this.request()
+    }
+    // a new zone re-decides every Service's topology-hinted endpoints
+    const zone = node?.metadata.labels?.[LABEL_TOPOLOGY_ZONE] || undefined
+    if (node && zone !== this.opts.node.zone) {
+      this.opts.node.zone = zone
       this.needFull = true
       this.request()
     }
@@ -135,7 +142,7 @@ export class Proxier {
     for (const key of recompute) {
       const svc = this.svcMap.get(key)
       if (!svc) this.ports.delete(key)
-      else this.ports.set(key, buildServicePorts(svc, this.endpoints.slicesFor(key)?.values() ?? [], this.opts.node.name))
+      else this.ports.set(key, buildServicePorts(svc, this.endpoints.slicesFor(key)?.values() ?? [], this.opts.node.name, this.opts.node.zone))
     }
     const mode = this.opts.backend.mode
     try {

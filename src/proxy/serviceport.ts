@@ -1,7 +1,9 @@
 // From API objects to what every proxy backend programs: one ServicePort per (service, port)
 // with its endpoints already filtered the way upstream kube-proxy does (CategorizeEndpoints):
 // ready endpoints get new connections; when none is ready, serving-and-terminating ones do
-// (graceful termination fallback); `Local` traffic policies keep only this node's endpoints.
+// (graceful termination fallback); `Local` traffic policies keep only this node's endpoints;
+// Cluster-policy traffic keeps only the endpoints hinted for this node or its zone when every
+// ready endpoint carries such hints (upstream's topologyModeFromHints, KEP-2433/KEP-4444).
 import { createHash } from 'node:crypto'
 import type { EndpointSlice, Service, ServicePort as ApiServicePort } from '../api/types.js'
 import { canonicalCidr, compareIp, isIp4 } from '../net/ip.js'
@@ -15,7 +17,12 @@ export interface NodeInfo {
   /** Pod network: traffic from outside it to a ClusterIP is masqueraded. */
   clusterCIDR: string
   serviceCIDR: string
+  /** The node's `topology.kubernetes.io/zone` label (topology hints are matched against it). */
+  zone?: string
 }
+
+/** The node label zone hints are matched against. */
+export const LABEL_TOPOLOGY_ZONE = 'topology.kubernetes.io/zone'
 
 export interface EndpointInfo {
   ip: string
@@ -24,6 +31,10 @@ export interface EndpointInfo {
   serving: boolean
   terminating: boolean
   local: boolean
+  /** hints.forZones names (absent or empty: no zone hint). */
+  forZones?: string[]
+  /** Whether hints.forNodes names this node; undefined when the endpoint has no node hint. */
+  forThisNode?: boolean
 }
 
 export interface ServicePortInfo {
@@ -48,6 +59,8 @@ export interface ServicePortInfo {
   affinitySeconds?: number
   externalLocal: boolean
   internalLocal: boolean
+  /** This node's zone (topology hints are matched against it). */
+  zone?: string
   /** Every endpoint of this port (all conditions); use the helpers below to select. */
   endpoints: EndpointInfo[]
 }
@@ -88,7 +101,7 @@ function slicePortFor(sp: ApiServicePort, slice: EndpointSlice): number | undefi
 }
 
 /** Expand one Service + its slices into ServicePorts. IPv4 only (netkube's cluster is IPv4). */
-export function buildServicePorts(svc: Service, slices: Iterable<EndpointSlice>, nodeName: string): ServicePortInfo[] {
+export function buildServicePorts(svc: Service, slices: Iterable<EndpointSlice>, nodeName: string, zone?: string): ServicePortInfo[] {
   const spec = svc.spec
   const ns = svc.metadata.namespace ?? 'default'
   const name = svc.metadata.name ?? ''
@@ -120,7 +133,17 @@ export function buildServicePorts(svc: Service, slices: Iterable<EndpointSlice>,
         const terminating = c.terminating === true
         // upstream: nil ready means ready; a terminating endpoint is never "ready" for new traffic
         const ready = c.ready !== false && !terminating
-        endpoints.push({ ip, port, ready, serving: c.serving ?? ready, terminating, local: ep.nodeName === nodeName })
+        const forNodes = ep.hints?.forNodes ?? []
+        endpoints.push({
+          ip,
+          port,
+          ready,
+          serving: c.serving ?? ready,
+          terminating,
+          local: ep.nodeName === nodeName,
+          ...(ep.hints?.forZones?.length ? { forZones: ep.hints.forZones.map((z) => z.name) } : {}),
+          ...(forNodes.length ? { forThisNode: forNodes.some((n) => n.name === nodeName) } : {}),
+        })
       }
     }
     endpoints.sort((a, b) => (a.ip === b.ip ? a.port - b.port : compareIp(a.ip, b.ip)))
@@ -140,6 +163,7 @@ export function buildServicePorts(svc: Service, slices: Iterable<EndpointSlice>,
       affinitySeconds: affinity,
       externalLocal: hasExternal && spec.externalTrafficPolicy === 'Local',
       internalLocal: spec.internalTrafficPolicy === 'Local',
+      ...(zone ? { zone } : {}),
       endpoints,
     })
   }
@@ -167,19 +191,47 @@ export function usableEndpoints(eps: readonly EndpointInfo[]): EndpointInfo[] {
   return eps.filter((e) => e.serving && e.terminating)
 }
 
+/** '' = every endpoint; else which hints narrow the cluster endpoints on this node. */
+export type TopologyMode = '' | 'PreferSameZone' | 'PreferSameNode'
+
+/**
+ * Upstream's topologyModeFromHints: hints are used only when EVERY ready endpoint carries
+ * them and at least one is hinted for this node (node hints) or its zone (zone hints);
+ * otherwise all endpoints (a half-hinted Service or a zone nobody serves falls back).
+ */
+export function topologyMode(eps: readonly EndpointInfo[], zone: string | undefined): TopologyMode {
+  const ready = eps.filter((e) => e.ready)
+  if (!ready.length) return ''
+  if (ready.every((e) => e.forThisNode !== undefined) && ready.some((e) => e.forThisNode)) return 'PreferSameNode'
+  if (zone && ready.every((e) => e.forZones?.length) && ready.some((e) => e.forZones!.includes(zone))) return 'PreferSameZone'
+  return ''
+}
+
+function availableForTopology(ep: EndpointInfo, mode: TopologyMode, zone: string | undefined): boolean {
+  if (mode === 'PreferSameNode') return ep.forThisNode === true
+  if (mode === 'PreferSameZone') return zone !== undefined && (ep.forZones ?? []).includes(zone)
+  return true
+}
+
 export interface CategorizedEndpoints {
-  /** Endpoints for traffic subject to the cluster policy. */
+  /** Endpoints for traffic subject to the cluster policy (narrowed by topology hints). */
   cluster: EndpointInfo[]
-  /** This node's usable endpoints (for Local policies). */
+  /** This node's usable endpoints (for Local policies; hints do not apply). */
   local: EndpointInfo[]
   /** What ClusterIP traffic is balanced over. */
   internal: EndpointInfo[]
   /** What NodePort/externalIP traffic is balanced over. */
   external: EndpointInfo[]
+  /** The topology decision behind `cluster`. */
+  topology: TopologyMode
 }
 
 export function categorize(sp: ServicePortInfo): CategorizedEndpoints {
-  const cluster = usableEndpoints(sp.endpoints)
+  const topology = topologyMode(sp.endpoints, sp.zone)
+  // The topology mode is only chosen when this node's share has ready endpoints, so the
+  // serving+terminating fallback below means there are no ready endpoints anywhere.
+  let cluster = sp.endpoints.filter((e) => e.ready && availableForTopology(e, topology, sp.zone))
+  if (!cluster.length) cluster = sp.endpoints.filter((e) => e.serving && e.terminating)
   const local = usableEndpoints(sp.endpoints.filter((e) => e.local))
-  return { cluster, local, internal: sp.internalLocal ? local : cluster, external: sp.externalLocal ? local : cluster }
+  return { cluster, local, internal: sp.internalLocal ? local : cluster, external: sp.externalLocal ? local : cluster, topology }
 }

@@ -80,6 +80,7 @@ const cases: Case[] = [
   { plural: 'pods', what: 'containers not a list', mut: (o) => (o.spec.containers = { name: 'x' }), want: [['spec.containers', 'FieldValueTypeInvalid', 'must be of type array']] },
   { plural: 'pods', what: 'nodeSelector bad value', mut: (o) => (o.spec.nodeSelector = { zone: 'a b' }), want: [['spec.nodeSelector', 'FieldValueInvalid', 'a valid label']] },
   // services
+  { plural: 'services', what: 'trafficDistribution', mut: (o) => (o.spec.trafficDistribution = 'PreferFar'), want: [['spec.trafficDistribution', 'FieldValueNotSupported', 'Unsupported value: "PreferFar": supported values: "PreferClose", "PreferSameZone", "PreferSameNode"']] },
   { plural: 'services', what: 'port out of range', mut: (o) => (o.spec.ports[0].port = 70000), want: [['spec.ports[0].port', 'FieldValueInvalid', 'Invalid value: 70000: must be between 1 and 65535, inclusive']] },
   { plural: 'services', what: 'port missing', mut: (o) => delete o.spec.ports[0].port, want: [['spec.ports[0].port', 'FieldValueInvalid', 'must be between 1 and 65535, inclusive']] },
   { plural: 'services', what: 'no ports', mut: (o) => (o.spec.ports = []), want: [['spec.ports', 'FieldValueRequired', 'Required value']] },

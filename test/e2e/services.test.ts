@@ -4,7 +4,7 @@ import t from 'tap'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import type { EndpointSlice, Pod, Service } from '../../src/api/types.js'
+import type { EndpointSlice, Node, Pod, Service } from '../../src/api/types.js'
 import { execInNetns } from '../../src/net/netns.js'
 import { run } from '../../src/util/exec.js'
 import { componentPidfile } from '../../src/lab/lab.js'
@@ -97,6 +97,40 @@ t.test('services and DNS in a 3-node lab', async (t) => {
     for (const r of many) counts[r.ok ? r.body! : `ERR ${r.err}`] = (counts[r.ok ? r.body! : `ERR ${r.err}`] ?? 0) + 1
     t.same(Object.keys(counts).sort(), [...names].sort(), `300 connections reached exactly the 3 endpoints: ${JSON.stringify(counts)}`)
     for (const n of names) t.ok((counts[n] ?? 0) >= 45, `${n} got ${counts[n]} of 300 (>= 15%)`)
+  })
+
+  await t.test('topology: PreferClose keeps node3 (zone-a) on zone-a endpoints, no hints = all; internalTrafficPolicy Local = node3 only', async (t) => {
+    const nodes = (await lab.client.resource<Node>(res('nodes')).list()).items
+    const zoneOf = new Map(nodes.map((n) => [n.metadata.name!, n.metadata.labels?.['topology.kubernetes.io/zone']]))
+    t.same(['node1', 'node2', 'node3'].map((n) => zoneOf.get(n)), ['zone-a', 'zone-b', 'zone-a'], 'the lab labels its nodes with zones in turn')
+    const all = await webPods()
+    const names = all.map((p) => p.metadata.name!).sort()
+    const zoneA = all.filter((p) => zoneOf.get(p.spec.nodeName!) === 'zone-a').map((p) => p.metadata.name!).sort()
+    // the scheduler spreads one owner's pods: one per node, so both zones serve
+    t.ok(zoneA.length > 0 && zoneA.length < names.length, `web pods in both zones: ${all.map((p) => `${p.metadata.name}@${p.spec.nodeName}`).join(' ')}`)
+    const slices = lab.client.resource<EndpointSlice>(res('endpointslices'), 'default')
+    const webSlice = async (): Promise<EndpointSlice['endpoints']> => (await slices.list({ labelSelector: 'kubernetes.io/service-name=web' })).items.flatMap((s) => s.endpoints)
+    t.ok((await webSlice()).every((e) => e.zone === zoneOf.get(e.nodeName!)), 'every endpoint carries its node zone')
+    const reached = async (n: number): Promise<string[]> => [...new Set((await loop(`http://${svc.spec.clusterIP}/hostname`, n)).map((r) => (r.ok ? r.body! : `ERR ${r.err}`)))].sort()
+
+    await lab.k(['patch', 'service', 'web', '--type', 'merge', '-p', '{"spec":{"trafficDistribution":"PreferClose"}}'])
+    await waitUntil('hints for every endpoint', async () => (await webSlice()).every((e) => e.hints?.forZones?.[0]?.name === e.zone), 15_000)
+    await waitUntil('node3 reaches zone-a endpoints only', async () => JSON.stringify(await reached(20)) === JSON.stringify(zoneA), 20_000)
+    t.same(await reached(40), zoneA, `40 connections from node3 reached only the zone-a pods ${zoneA}`)
+
+    await lab.k(['patch', 'service', 'web', '--type', 'merge', '-p', '{"spec":{"trafficDistribution":null}}'])
+    await waitUntil('hints removed', async () => (await webSlice()).every((e) => !e.hints), 15_000)
+    await waitUntil('without hints node3 reaches every endpoint again', async () => JSON.stringify(await reached(30)) === JSON.stringify(names), 20_000)
+    t.pass(`without hints: all of ${names}`)
+
+    const onNode3 = all.filter((p) => p.spec.nodeName === 'node3').map((p) => p.metadata.name!)
+    await lab.k(['patch', 'service', 'web', '--type', 'merge', '-p', '{"spec":{"internalTrafficPolicy":"Local"}}'])
+    // with no web pod on node3 upstream drops the traffic: every attempt times out
+    const want = onNode3.length ? onNode3 : ['ERR timeout']
+    await waitUntil('internalTrafficPolicy Local: node3 reaches its own endpoint only', async () => JSON.stringify(await reached(onNode3.length ? 20 : 2)) === JSON.stringify(want), 20_000)
+    t.same(await reached(onNode3.length ? 20 : 2), want, `ClusterIP from node3 with internalTrafficPolicy Local: ${want}`)
+    await lab.k(['patch', 'service', 'web', '--type', 'merge', '-p', '{"spec":{"internalTrafficPolicy":"Cluster"}}'])
+    await waitUntil('Cluster again: every endpoint', async () => JSON.stringify(await reached(30)) === JSON.stringify(names), 20_000)
   })
 
   await t.test('ClientIP session affinity pins a client to one endpoint', async (t) => {

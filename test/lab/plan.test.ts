@@ -46,3 +46,10 @@ t.test('HA plan: etcd on node1..3 with one initial cluster, servers on node1 and
   t.same([single.ha, single.nodes.filter((n) => n.etcd).length, single.nodes.filter((n) => n.server).length], [false, 1, 1])
   t.equal(etcdArgs(single, single.nodes[0]!, '/d')[etcdArgs(single, single.nodes[0]!, '/d').indexOf('--initial-cluster') + 1], 'lab=http://127.0.0.1:2380', 'one member: peers on loopback')
 })
+
+t.test('zones: nodes take them in turn (default zone-a, zone-b), none when empty, label values checked', async (t) => {
+  t.same(labPlan('x', 3).nodes.map((n) => n.zone), ['zone-a', 'zone-b', 'zone-a'])
+  t.same(labPlan('x', 4, { zones: ['east', 'west', 'north'] }).nodes.map((n) => n.zone), ['east', 'west', 'north', 'east'])
+  t.same(labPlan('x', 2, { zones: [] }).nodes.map((n) => n.zone), [undefined, undefined])
+  t.throws(() => labPlan('x', 2, { zones: ['Zone A'] }), /zone "Zone A" is not a valid label value/)
+})

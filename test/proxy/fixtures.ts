@@ -7,6 +7,10 @@ export interface EpSpec {
   ready?: boolean
   serving?: boolean
   terminating?: boolean
+  zone?: string
+  /** hints.forZones / hints.forNodes names. */
+  forZones?: string[]
+  forNodes?: string[]
 }
 
 export function svc(name: string, spec: Partial<ServiceSpec> & { clusterIP: string }, ns = 'default'): Service {
@@ -37,6 +41,10 @@ export function slice(
       addresses: [e.ip],
       nodeName: e.node ?? 'node-a',
       conditions: { ready: e.ready ?? true, serving: e.serving ?? e.ready ?? true, terminating: e.terminating ?? false },
+      ...(e.zone ? { zone: e.zone } : {}),
+      ...(e.forZones || e.forNodes
+        ? { hints: { ...(e.forZones ? { forZones: e.forZones.map((name) => ({ name })) } : {}), ...(e.forNodes ? { forNodes: e.forNodes.map((name) => ({ name })) } : {}) } }
+        : {}),
     })),
   }
 }

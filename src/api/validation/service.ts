@@ -130,6 +130,8 @@ export function validateService(svc: Obj, errs: Errs): void {
   if (asString(spec.loadBalancerClass, 'spec.loadBalancerClass', errs) !== undefined && type !== 'LoadBalancer')
     errs.push(forbidden('spec.loadBalancerClass', "may only be used when `type` is 'LoadBalancer'"))
   oneOf(asString(spec.internalTrafficPolicy, 'spec.internalTrafficPolicy', errs), 'spec.internalTrafficPolicy', ['Cluster', 'Local'], errs)
+  // KEP-4444 with PreferSameTrafficDistribution locked on (1.35): upstream's order
+  oneOf(asString(spec.trafficDistribution, 'spec.trafficDistribution', errs), 'spec.trafficDistribution', ['PreferClose', 'PreferSameZone', 'PreferSameNode'], errs)
   oneOf(asString(spec.ipFamilyPolicy, 'spec.ipFamilyPolicy', errs), 'spec.ipFamilyPolicy', ['PreferDualStack', 'RequireDualStack', 'SingleStack'], errs)
   const fams = asArray(spec.ipFamilies, 'spec.ipFamilies', errs)
   const seenFam = new Set<string>()
