@@ -48,18 +48,21 @@ t.test('ingress controller', { skip: need('haproxy', 'etcd', 'openssl', 'curl', 
   const apiPort = await backend('api')
 
   const r = (plural: string, ns?: string) => client.resource<KubeObject>(resourceFor(plural), ns)
-  await r('ingressclasses').create({ apiVersion: 'networking.k8s.io/v1', kind: 'IngressClass', metadata: { name: 'netkube', annotations: { 'ingressclass.kubernetes.io/is-default-class': 'true' } }, spec: { controller: 'netkube.io/ingress-controller' } } as IngressClass)
-  await r('ingressclasses').create({ apiVersion: 'networking.k8s.io/v1', kind: 'IngressClass', metadata: { name: 'other' }, spec: { controller: 'example.com/other' } } as IngressClass)
-  for (const [name, port] of [['web', webPort], ['api', apiPort]] as const) {
-    await r('services', 'default').create({ apiVersion: 'v1', kind: 'Service', metadata: { name, namespace: 'default' }, spec: { ports: [{ name: 'http', port: 80 }] } } as Service)
-    await r('endpointslices', 'default').create({
+  /** One ready endpoint on the VIP, as the EndpointSlice controller would write it. */
+  const slice = (svc: string, name: string, port: number) =>
+    r('endpointslices', 'default').create({
       apiVersion: 'discovery.k8s.io/v1',
       kind: 'EndpointSlice',
-      metadata: { name: `${name}-1`, namespace: 'default', labels: { 'kubernetes.io/service-name': name } },
+      metadata: { name, namespace: 'default', labels: { 'kubernetes.io/service-name': svc } },
       addressType: 'IPv4',
       ports: [{ name: 'http', port }],
       endpoints: [{ addresses: [VIP], conditions: { ready: true } }],
     } as EndpointSlice)
+  await r('ingressclasses').create({ apiVersion: 'networking.k8s.io/v1', kind: 'IngressClass', metadata: { name: 'netkube', annotations: { 'ingressclass.kubernetes.io/is-default-class': 'true' } }, spec: { controller: 'netkube.io/ingress-controller' } } as IngressClass)
+  await r('ingressclasses').create({ apiVersion: 'networking.k8s.io/v1', kind: 'IngressClass', metadata: { name: 'other' }, spec: { controller: 'example.com/other' } } as IngressClass)
+  for (const [name, port] of [['web', webPort], ['api', apiPort]] as const) {
+    await r('services', 'default').create({ apiVersion: 'v1', kind: 'Service', metadata: { name, namespace: 'default' }, spec: { ports: [{ name: 'http', port: 80 }] } } as Service)
+    await slice(name, `${name}-1`, port)
   }
   // The controller's own Service, whose address goes into Ingress status.
   const ctlSvc = (await r('services', 'default').create({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'ingress', namespace: 'default' }, spec: { ports: [{ name: 'http', port: 80 }] } } as Service)) as Service
@@ -93,14 +96,7 @@ t.test('ingress controller', { skip: need('haproxy', 'etcd', 'openssl', 'curl', 
     t.comment(`new host live after ${Date.now() - t0} ms`)
     t.equal(ctl.dataplane.proc.reloads, reloads, 'a new Service takes a spare backend: no reload')
     const port2 = await backend('web-2')
-    await r('endpointslices', 'default').create({
-      apiVersion: 'discovery.k8s.io/v1',
-      kind: 'EndpointSlice',
-      metadata: { name: 'web-2', namespace: 'default', labels: { 'kubernetes.io/service-name': 'web' } },
-      addressType: 'IPv4',
-      ports: [{ name: 'http', port: port2 }],
-      endpoints: [{ addresses: [VIP], conditions: { ready: true } }],
-    } as EndpointSlice)
+    await slice('web', 'web-2', port2)
     await waitUntil('second endpoint serving', async () => (await get('web.example.com', '/')).body === 'web-2', 5000, 10)
     t.equal(ctl.dataplane.proc.reloads, reloads, 'no reload for an endpoint')
   })
@@ -123,14 +119,7 @@ t.test('ingress controller', { skip: need('haproxy', 'etcd', 'openssl', 'curl', 
     const [master, worker, reloads] = [ctl.dataplane.proc.pid, await ctl.dataplane.proc.workerPid(), ctl.dataplane.proc.reloads]
     const freshPort = await backend('fresh')
     await r('services', 'default').create({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'fresh', namespace: 'default' }, spec: { ports: [{ name: 'http', port: 80 }] } } as Service)
-    await r('endpointslices', 'default').create({
-      apiVersion: 'discovery.k8s.io/v1',
-      kind: 'EndpointSlice',
-      metadata: { name: 'fresh-1', namespace: 'default', labels: { 'kubernetes.io/service-name': 'fresh' } },
-      addressType: 'IPv4',
-      ports: [{ name: 'http', port: freshPort }],
-      endpoints: [{ addresses: [VIP], conditions: { ready: true } }],
-    } as EndpointSlice)
+    await slice('fresh', 'fresh-1', freshPort)
     const t0 = Date.now()
     await r('ingresses', 'default').create(ing('fresh', { rules: [rule('fresh.example.com', 'fresh')] }))
     await waitUntil('fresh host served', async () => answers().some((a) => a.host === 'fresh.example.com' && a.body === 'fresh'), 10_000, 20)
