@@ -24,6 +24,7 @@ import { NftBackend } from './nft-backend.js'
 import { ensureNodePrerequisites } from './node.js'
 import { Proxier } from './proxier.js'
 import { HealthCheckServers, healthCheckTargets } from './healthcheck.js'
+import { ConntrackCleaner } from './conntrack.js'
 
 export type ProxyMode = 'nftables' | 'iptables' | 'ipvs'
 
@@ -67,6 +68,11 @@ export interface StartProxyOptions {
   healthCheckServers?: boolean
   /** Address they listen on (default 0.0.0.0). */
   healthCheckHost?: string
+  /**
+   * Delete stale UDP conntrack entries after syncs (default: on with the real kernel, i.e.
+   * without `nft`; another netns needs the setns addon for the ctnetlink socket).
+   */
+  conntrack?: boolean
 }
 
 export interface ProxyHandle {
@@ -127,11 +133,15 @@ export async function startProxy(opts: StartProxyOptions): Promise<ProxyHandle> 
   // From outside the node (--netns) the servers listen inside its namespace, which needs the setns addon.
   const hc = (opts.healthCheckServers ?? (!opts.netns || canSetns())) ? new HealthCheckServers(() => proxier.lastError === undefined, opts.healthCheckHost, opts.netns) : undefined
   let hcSync: Promise<void> = Promise.resolve()
+  const ctWanted = opts.conntrack ?? !opts.nft
+  if (ctWanted && opts.netns && !canSetns()) log.warn('no setns addon: stale UDP conntrack entries are not deleted')
+  const conntrack = ctWanted && (!opts.netns || canSetns()) ? new ConntrackCleaner(netnsHandle(opts.netns).conntrack(), opts.serviceCIDR, metrics, log) : undefined
   const proxier: Proxier = new Proxier({
     onSynced: (ports) => {
       if (hc) hcSync = hcSync.then(() => hc.sync(healthCheckTargets(ports.values())))
     },
     backend,
+    conntrack,
     node: { name: opts.nodeName, ips: [...opts.nodeIPs], clusterCIDR: opts.clusterCIDR, serviceCIDR: opts.serviceCIDR },
     metrics,
     minSyncMs: opts.minSyncMs,
@@ -183,6 +193,7 @@ export async function startProxy(opts: StartProxyOptions): Promise<ProxyHandle> 
       await hcSync
       await hc?.close()
       backend.close?.()
+      conntrack?.close()
       await server?.close()
     },
   }

@@ -26,6 +26,18 @@ export class ProxyMetrics {
     registers: [this.registry],
   })
   readonly failures = new Counter({ name: 'netkube_proxy_sync_failures_total', help: 'Failed syncs', registers: [this.registry] })
+  /** upstream's kubeproxy_conntrack_reconciler_* */
+  readonly conntrackDeleted = new Counter({
+    name: 'netkube_proxy_conntrack_reconciler_deleted_entries_total',
+    help: 'Stale UDP conntrack entries deleted after syncs',
+    registers: [this.registry],
+  })
+  readonly conntrackDuration = new Histogram({
+    name: 'netkube_proxy_conntrack_reconciler_sync_duration_seconds',
+    help: 'Time to dump the conntrack table and delete its stale UDP entries',
+    buckets: [0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1],
+    registers: [this.registry],
+  })
 }
 
 export interface HealthSource {

@@ -5,6 +5,7 @@
 import type { EndpointSlice, Node, Service } from '../api/types.js'
 import { logger, type Logger } from '../util/log.js'
 import type { ProxyBackend } from './backend.js'
+import { hasUdp, type ConntrackCleaner } from './conntrack.js'
 import { EndpointsChangeTracker, ServiceChangeTracker } from './changes.js'
 import type { ProxyMetrics } from './metrics.js'
 import { SyncRunner } from './runner.js'
@@ -23,6 +24,8 @@ export interface ProxierOptions {
   log?: Logger
   /** Never sync on its own: only syncNow() writes (unit tests, the bench). */
   manual?: boolean
+  /** Deletes stale UDP flows after syncs that touched a UDP Service (undefined: never). */
+  conntrack?: ConntrackCleaner
   /** After each successful sync, with every Service's ports (health check servers follow them). */
   onSynced?: (ports: ReadonlyMap<string, ServicePortInfo[]>) => void
 }
@@ -132,14 +135,20 @@ export class Proxier {
     }
     const full = this.needFull || Date.now() - this.lastFullAt >= this.fullSyncMs
     const recompute = full ? new Set([...this.svcMap.keys(), ...this.ports.keys()]) : changed
+    // UDP flows may need deleting only if a UDP port changed (before or after this sync)
+    let udpTouched = full
+    for (const key of recompute) if (!udpTouched && hasUdp(this.ports.get(key))) udpTouched = true
     for (const key of recompute) {
       const svc = this.svcMap.get(key)
       if (!svc) this.ports.delete(key)
       else this.ports.set(key, buildServicePorts(svc, this.endpoints.slicesFor(key)?.values() ?? [], this.opts.node.name))
+      if (!udpTouched && hasUdp(this.ports.get(key))) udpTouched = true
     }
     const mode = this.opts.backend.mode
     try {
       const stats = await this.opts.backend.sync({ full, ports: this.ports, changed })
+      // after the rules: a flow deleted earlier could be re-created through the old ones
+      if (udpTouched && this.opts.conntrack) await this.opts.conntrack.clean(this.ports)
       const durationMs = performance.now() - start
       const now = Date.now()
       this.needFull = false
