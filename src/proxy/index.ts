@@ -18,7 +18,8 @@ import type { ProxyBackend } from './backend.js'
 import { IptablesBackend, IptablesExec } from './iptables.js'
 import { IpvsBackend, RecordingIpvsRunner } from './ipvs.js'
 import { IpvsExec, cleanupIpvs } from './ipvs-exec.js'
-import { ProxyMetrics, proxyHealthRoute } from './metrics.js'
+import { ProxyMetrics } from './metrics.js'
+import { proxyHealthRoutes } from './health.js'
 import { startStatusServer, type StatusServer } from '../util/status-server.js'
 import { NftBackend } from './nft-backend.js'
 import { ensureNodePrerequisites } from './node.js'
@@ -42,6 +43,8 @@ export interface StartProxyOptions {
   /** /healthz and /metrics on this port (0 = pick one, undefined = none). */
   healthPort?: number
   healthHost?: string
+  /** /healthz and /livez fail when a change has waited this long (default max(60 s, 2 × minSyncMs)). */
+  healthTimeoutMs?: number
   /** Device for the service CIDR route (default: the one reaching the pod network). */
   serviceRouteDev?: string
   /** Skip sysctls and route (tests that prepared the namespace themselves). */
@@ -159,8 +162,8 @@ export async function startProxy(opts: StartProxyOptions): Promise<ProxyHandle> 
   services.addEventHandler(handler<Service>((a, b) => proxier.onService(a, b)))
   slices.addEventHandler(handler<EndpointSlice>((a, b) => proxier.onEndpointSlice(a, b)))
   nodes.addEventHandler(
-    handler<Node>((_a, b) => {
-      if (b && b.metadata.name === opts.nodeName) proxier.onNode(b)
+    handler<Node>((a, b) => {
+      if ((b ?? a)?.metadata.name === opts.nodeName) proxier.onNode(b)
     }),
   )
   const informers: SharedInformer<KubeObject>[] = [services, slices, nodes] as unknown as SharedInformer<KubeObject>[]
@@ -170,13 +173,14 @@ export async function startProxy(opts: StartProxyOptions): Promise<ProxyHandle> 
   proxier.setSynced()
   let server: StatusServer | undefined
   if (opts.healthPort !== undefined) {
-    const health = proxyHealthRoute(proxier.healthSource(), Math.max(60_000, 2 * (opts.minSyncMs ?? 1000)))
+    // upstream: 2 × its sync period (30 s); ours is "how long a change may wait", minSync-bound
+    const health = proxyHealthRoutes(proxier.healthSource(), opts.healthTimeoutMs ?? Math.max(60_000, 2 * (opts.minSyncMs ?? 1000)), { healthz: metrics.healthzTotal, livez: metrics.livezTotal })
     server = await startStatusServer({
       component: 'proxy',
       port: opts.healthPort,
       host: opts.healthHost ?? '127.0.0.1',
       registry: metrics.registry,
-      routes: { '/healthz': health, '/livez': health },
+      routes: health,
     })
   }
   const healthPort = server?.port

@@ -7,6 +7,7 @@ import { logger, type Logger } from '../util/log.js'
 import type { ProxyBackend } from './backend.js'
 import { hasUdp, type ConntrackCleaner } from './conntrack.js'
 import { EndpointsChangeTracker, ServiceChangeTracker } from './changes.js'
+import type { HealthSource } from './health.js'
 import type { ProxyMetrics } from './metrics.js'
 import { SyncRunner } from './runner.js'
 import { buildServicePorts, type NodeInfo, type ServicePortInfo } from './serviceport.js'
@@ -48,6 +49,7 @@ export class Proxier {
   private lastFullAt = 0
   private lastSyncedAt = 0
   private oldestPending = 0
+  private nodeObject: Node | undefined
   private readonly runner: SyncRunner
   private readonly log: Logger
   readonly minSyncMs: number
@@ -78,8 +80,9 @@ export class Proxier {
   onEndpointSlice(prev: EndpointSlice | undefined, cur: EndpointSlice | undefined): void {
     if (this.endpoints.update(prev, cur)) this.request()
   }
-  /** The node's own object: new addresses mean every NodePort/externalIP decision may change. */
+  /** The node's own object (undefined: deleted): new addresses mean every NodePort/externalIP decision may change. */
   onNode(node: Node | undefined): void {
+    this.nodeObject = node
     const ips = (node?.status?.addresses ?? []).filter((a) => a.type === 'InternalIP' || a.type === 'ExternalIP').map((a) => a.address)
     if (ips.length && ips.join(',') !== this.opts.node.ips.join(',')) {
       this.opts.node.ips = ips
@@ -109,8 +112,8 @@ export class Proxier {
     return this.syncOnce()
   }
 
-  healthSource(): { lastSyncedAt(): number; oldestPendingAt(): number } {
-    return { lastSyncedAt: () => this.lastSyncedAt, oldestPendingAt: () => this.oldestPending }
+  healthSource(): HealthSource {
+    return { lastSyncedAt: () => this.lastSyncedAt, oldestPendingAt: () => this.oldestPending, node: () => this.nodeObject }
   }
 
   private mutex: Promise<unknown> = Promise.resolve()
@@ -127,6 +130,8 @@ export class Proxier {
     const start = performance.now()
     const svcChanges = this.services.take()
     const { changes: epChanges, triggerTimes } = this.endpoints.take()
+    // pending until the kernel has it: a failed sync keeps the oldest wait (health)
+    const pendingSince = this.oldestPending || Date.now()
     this.oldestPending = 0
     const changed = new Set<string>([...svcChanges.keys(), ...epChanges.keys()])
     for (const [key, c] of svcChanges) {
@@ -175,6 +180,7 @@ export class Proxier {
       // The kernel kept its previous state (transactions are atomic); our memory of it is
       // unchanged too, but the changes taken above are consumed: rebuild everything next time.
       this.needFull = true
+      this.oldestPending = this.oldestPending ? Math.min(this.oldestPending, pendingSince) : pendingSince
       this.lastError = err as Error
       this.opts.metrics?.failures.inc()
       this.log.error({ err: (err as Error).message, full }, 'sync failed, full resync scheduled')
