@@ -26,6 +26,7 @@ import { ensureNodePrerequisites } from './node.js'
 import { Proxier } from './proxier.js'
 import { HealthCheckServers, healthCheckTargets } from './healthcheck.js'
 import { ConntrackCleaner } from './conntrack.js'
+import { parseNodePortAddresses } from './nodeport-addresses.js'
 
 export type ProxyMode = 'nftables' | 'iptables' | 'ipvs'
 
@@ -71,6 +72,11 @@ export interface StartProxyOptions {
   healthCheckServers?: boolean
   /** Address they listen on (default 0.0.0.0). */
   healthCheckHost?: string
+  /**
+   * --nodeport-addresses: CIDRs, or ['primary'] (the node's IPs); NodePorts answer only on local
+   * addresses in them. Unset: every local address. Invalid values throw (upstream's wording).
+   */
+  nodePortAddresses?: string[]
   /**
    * Delete stale UDP conntrack entries after syncs (default: on with the real kernel, i.e.
    * without `nft`; another netns needs the setns addon for the ctnetlink socket).
@@ -131,6 +137,8 @@ export async function startProxy(opts: StartProxyOptions): Promise<ProxyHandle> 
   // A node that ran IPVS mode before: its virtual servers would still take the service IPs.
   // (Not with a caller's nft runner: that is a test's stand-in for the kernel.)
   if (opts.mode !== 'ipvs' && !opts.nft) await cleanupIpvs(opts.netns)
+  const npa = parseNodePortAddresses(opts.nodePortAddresses ?? [])
+  if (npa.errors.length) throw new Error(`proxy: invalid --nodeport-addresses: ${npa.errors.join('; ')}`)
   const metrics = new ProxyMetrics()
   const backend = makeBackend(opts)
   // From outside the node (--netns) the servers listen inside its namespace, which needs the setns addon.
@@ -145,6 +153,8 @@ export async function startProxy(opts: StartProxyOptions): Promise<ProxyHandle> 
     },
     backend,
     conntrack,
+    nodePortAddresses: npa.value,
+    localAddresses: () => netnsHandle(opts.netns).withOps(async (ops) => (await ops.listAddresses()).filter((a) => a.family === 4).map((a) => a.cidr.split('/')[0]!)),
     node: { name: opts.nodeName, ips: [...opts.nodeIPs], clusterCIDR: opts.clusterCIDR, serviceCIDR: opts.serviceCIDR },
     metrics,
     minSyncMs: opts.minSyncMs,

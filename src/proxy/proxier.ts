@@ -9,6 +9,7 @@ import { hasUdp, type ConntrackCleaner } from './conntrack.js'
 import { EndpointsChangeTracker, ServiceChangeTracker } from './changes.js'
 import type { HealthSource } from './health.js'
 import type { ProxyMetrics } from './metrics.js'
+import { nodePortIPs, type NodePortAddresses } from './nodeport-addresses.js'
 import { SyncRunner } from './runner.js'
 import { buildServicePorts, type NodeInfo, type ServicePortInfo } from './serviceport.js'
 
@@ -25,6 +26,10 @@ export interface ProxierOptions {
   log?: Logger
   /** Never sync on its own: only syncNow() writes (unit tests, the bench). */
   manual?: boolean
+  /** --nodeport-addresses (default: every local address). */
+  nodePortAddresses?: NodePortAddresses
+  /** The node's IPv4 interface addresses (for CIDR --nodeport-addresses), read at full syncs. */
+  localAddresses?: () => Promise<string[]>
   /** Deletes stale UDP flows after syncs that touched a UDP Service (undefined: never). */
   conntrack?: ConntrackCleaner
   /** After each successful sync, with every Service's ports (health check servers follow them). */
@@ -50,6 +55,8 @@ export class Proxier {
   private lastSyncedAt = 0
   private oldestPending = 0
   private nodeObject: Node | undefined
+  /** What NodePorts answer on, resolved at the last full sync (undefined: every local address). */
+  nodePortIPs: string[] | undefined
   private readonly runner: SyncRunner
   private readonly log: Logger
   readonly minSyncMs: number
@@ -151,7 +158,12 @@ export class Proxier {
     }
     const mode = this.opts.backend.mode
     try {
-      const stats = await this.opts.backend.sync({ full, ports: this.ports, changed })
+      const npa = this.opts.nodePortAddresses
+      if (full && npa && npa.kind !== 'all') {
+        const local = npa.kind === 'cidrs' && this.opts.localAddresses ? await this.opts.localAddresses() : []
+        this.nodePortIPs = nodePortIPs(npa, this.opts.node.ips, local)
+      }
+      const stats = await this.opts.backend.sync({ full, ports: this.ports, changed, nodePortIPs: this.nodePortIPs })
       // after the rules: a flow deleted earlier could be re-created through the old ones
       if (udpTouched && this.opts.conntrack) await this.opts.conntrack.clean(this.ports)
       const durationMs = performance.now() - start
