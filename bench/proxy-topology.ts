@@ -119,3 +119,19 @@ export async function connectMany(ns: string, host: string, port: number, n: num
   const r = await nsenterRun(ns, process.execPath, ['-e', CLIENT, host, String(port), String(n), String(timeoutMs)], { timeoutMs: 120_000 })
   return JSON.parse(r.stdout) as ConnectReport
 }
+
+// Runs inside a namespace: one datagram from a fixed source port, the first answer (or '').
+const UDP_CLIENT = `
+const dgram = require('node:dgram')
+const [host, port, sport, timeout] = process.argv.slice(1).map((v, i) => (i ? Number(v) : v))
+const s = dgram.createSocket({ type: 'udp4', reuseAddr: true })
+const t = setTimeout(() => { s.close(); process.stdout.write('') }, timeout)
+s.on('message', (m) => { clearTimeout(t); s.close(); process.stdout.write(m.toString().trim()) })
+s.bind(sport, () => s.send('?', port, host))
+`
+
+/** One UDP question from `ns`, source port `sport` (reused across calls: the same conntrack tuple). */
+export async function udpAsk(ns: string, host: string, port: number, sport: number, timeoutMs = 1000): Promise<string> {
+  const r = await nsenterRun(ns, process.execPath, ['-e', UDP_CLIENT, host, String(port), String(sport), String(timeoutMs)], { timeoutMs: timeoutMs + 10_000 })
+  return r.stdout
+}

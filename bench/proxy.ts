@@ -328,7 +328,8 @@ async function main(): Promise<void> {
   process.stdout.write(lines.join('\n') + '\n')
 }
 
-main().catch((err: unknown) => {
+// `--lab`: the network programming latency SLI in a 3-node lab instead (proxy-lab.ts)
+;(process.argv.includes('--lab') ? import('./proxy-lab.js').then((m) => m.main()) : main()).catch((err: unknown) => {
   process.stderr.write(`bench:proxy: ${err instanceof Error ? err.stack : String(err)}\n`)
   process.exitCode = 1
 })

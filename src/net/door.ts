@@ -2,6 +2,7 @@
 // the namespace and offers what callers do there — typed kernel operations, its nftables,
 // running or starting a program (saying explicitly how that program sees /etc).
 // It owns no resources itself; `ops()` opens a socket the caller closes.
+import { Conntrack } from './conntrack.js'
 import { IpOps } from './ipops.js'
 import type { Server } from 'node:net'
 import { canSetns, inNetnsSync, ipBatch, resolveNetns, runIn, startIn, startPtyIn, type EntryOptions } from './netns.js'
@@ -52,6 +53,11 @@ export class Netns {
   /** Its nftables over netlink (batches on a kept socket; `nft -f` for what netlink does not carry); the caller closes it. */
   nftNetlink(): NftNetlinkRunner {
     return new NftNetlinkRunner(this.ref)
+  }
+
+  /** Its conntrack table over ctnetlink (list, delete); the caller closes it. Another netns needs the setns addon. */
+  conntrack(): Conntrack {
+    return new Conntrack(this.ref)
   }
 
   /** Run a program to completion in here; `etc` says whether it sees /etc/netns/NAME mounted. */

@@ -10,6 +10,8 @@ export interface SyncInput {
   ports: ReadonlyMap<string, readonly ServicePortInfo[]>
   /** Keys whose ports changed since the last successful sync (ignored when full). */
   changed: ReadonlySet<string>
+  /** Local addresses NodePorts answer on (--nodeport-addresses); undefined = every local address. */
+  nodePortIPs?: readonly string[]
 }
 
 export interface SyncStats {

@@ -1,7 +1,8 @@
 // `netkube proxy --kubeconfig F --node-name N [--mode nftables|iptables|ipvs] [--netns NS]
 //   [--cluster-cidr 10.244.0.0/16] [--service-cidr 10.96.0.0/12] [--node-ip IP,...]
 //   [--healthz-port 10256] [--min-sync-period-ms 1000] [--full-sync-period-ms 3600000]
-//   [--nft-dispatch maps|vmap|cascade] [--nft-transport netlink|nft]` (defaults: maps over netlink)
+//   [--nft-dispatch maps|vmap|cascade] [--nft-transport netlink|nft] (defaults: maps over netlink)
+//   [--nodeport-addresses primary|CIDR,...]` (default: NodePorts on every local address)
 import { hostname } from 'node:os'
 import type { Node } from '../api/types.js'
 import { findResource } from '../api/resources.js'
@@ -9,6 +10,7 @@ import { clientConfigFromEnv, flagValue } from '../client/kubeconfig.js'
 import { createClient } from '../client/rest.js'
 import { logger } from '../util/log.js'
 import { startProxy, type ProxyMode } from './index.js'
+import { parseNodePortAddresses } from './nodeport-addresses.js'
 
 export async function main(argv: string[]): Promise<number> {
   const log = logger('proxy')
@@ -17,7 +19,7 @@ export async function main(argv: string[]): Promise<number> {
       'usage: netkube proxy --kubeconfig FILE --node-name NAME [--mode nftables|iptables|ipvs] [--netns NS]\n' +
         '  [--cluster-cidr CIDR] [--service-cidr CIDR] [--node-ip IP[,IP]] [--healthz-port N]\n' +
         '  [--min-sync-period-ms MS] [--full-sync-period-ms MS] [--service-route-dev DEV] [--nft-dispatch maps|vmap|cascade]\n' +
-        '  [--nft-transport netlink|nft]\n',
+        '  [--nft-transport netlink|nft] [--nodeport-addresses primary|CIDR[,CIDR]]\n',
     )
     return 0
   }
@@ -34,6 +36,13 @@ export async function main(argv: string[]): Promise<number> {
   const dispatch = flagValue(argv, 'nft-dispatch')
   if (dispatch !== undefined && !['vmap', 'cascade', 'maps'].includes(dispatch)) {
     process.stderr.write(`proxy: --nft-dispatch must be maps, vmap or cascade, not "${dispatch}"\n`)
+    return 2
+  }
+  const npaFlag = flagValue(argv, 'nodeport-addresses')
+  const nodePortAddresses = npaFlag === undefined ? undefined : npaFlag.split(',').map((s) => s.trim()).filter(Boolean)
+  const npaErrors = parseNodePortAddresses(nodePortAddresses ?? []).errors
+  if (npaErrors.length) {
+    process.stderr.write(`proxy: invalid --nodeport-addresses: ${npaErrors.join('; ')}\n`)
     return 2
   }
   const nodeName = flagValue(argv, 'node-name') ?? hostname()
@@ -67,6 +76,7 @@ export async function main(argv: string[]): Promise<number> {
     serviceRouteDev: flagValue(argv, 'service-route-dev'),
     nftDispatch: dispatch as 'vmap' | 'cascade' | 'maps' | undefined,
     nftTransport: transport as 'netlink' | 'nft' | undefined,
+    nodePortAddresses,
   })
   await new Promise<void>((resolve) => {
     const done = (): void => resolve()

@@ -18,12 +18,15 @@ import type { ProxyBackend } from './backend.js'
 import { IptablesBackend, IptablesExec } from './iptables.js'
 import { IpvsBackend, RecordingIpvsRunner } from './ipvs.js'
 import { IpvsExec, cleanupIpvs } from './ipvs-exec.js'
-import { ProxyMetrics, proxyHealthRoute } from './metrics.js'
+import { ProxyMetrics } from './metrics.js'
+import { proxyHealthRoutes } from './health.js'
 import { startStatusServer, type StatusServer } from '../util/status-server.js'
 import { NftBackend } from './nft-backend.js'
 import { ensureNodePrerequisites } from './node.js'
 import { Proxier } from './proxier.js'
 import { HealthCheckServers, healthCheckTargets } from './healthcheck.js'
+import { ConntrackCleaner } from './conntrack.js'
+import { parseNodePortAddresses } from './nodeport-addresses.js'
 
 export type ProxyMode = 'nftables' | 'iptables' | 'ipvs'
 
@@ -41,6 +44,8 @@ export interface StartProxyOptions {
   /** /healthz and /metrics on this port (0 = pick one, undefined = none). */
   healthPort?: number
   healthHost?: string
+  /** /healthz and /livez fail when a change has waited this long (default max(60 s, 2 × minSyncMs)). */
+  healthTimeoutMs?: number
   /** Device for the service CIDR route (default: the one reaching the pod network). */
   serviceRouteDev?: string
   /** Skip sysctls and route (tests that prepared the namespace themselves). */
@@ -67,6 +72,16 @@ export interface StartProxyOptions {
   healthCheckServers?: boolean
   /** Address they listen on (default 0.0.0.0). */
   healthCheckHost?: string
+  /**
+   * --nodeport-addresses: CIDRs, or ['primary'] (the node's IPs); NodePorts answer only on local
+   * addresses in them. Unset: every local address. Invalid values throw (upstream's wording).
+   */
+  nodePortAddresses?: string[]
+  /**
+   * Delete stale UDP conntrack entries after syncs (default: on with the real kernel, i.e.
+   * without `nft`; another netns needs the setns addon for the ctnetlink socket).
+   */
+  conntrack?: boolean
 }
 
 export interface ProxyHandle {
@@ -122,16 +137,24 @@ export async function startProxy(opts: StartProxyOptions): Promise<ProxyHandle> 
   // A node that ran IPVS mode before: its virtual servers would still take the service IPs.
   // (Not with a caller's nft runner: that is a test's stand-in for the kernel.)
   if (opts.mode !== 'ipvs' && !opts.nft) await cleanupIpvs(opts.netns)
+  const npa = parseNodePortAddresses(opts.nodePortAddresses ?? [])
+  if (npa.errors.length) throw new Error(`proxy: invalid --nodeport-addresses: ${npa.errors.join('; ')}`)
   const metrics = new ProxyMetrics()
   const backend = makeBackend(opts)
   // From outside the node (--netns) the servers listen inside its namespace, which needs the setns addon.
   const hc = (opts.healthCheckServers ?? (!opts.netns || canSetns())) ? new HealthCheckServers(() => proxier.lastError === undefined, opts.healthCheckHost, opts.netns) : undefined
   let hcSync: Promise<void> = Promise.resolve()
+  const ctWanted = opts.conntrack ?? !opts.nft
+  if (ctWanted && opts.netns && !canSetns()) log.warn('no setns addon: stale UDP conntrack entries are not deleted')
+  const conntrack = ctWanted && (!opts.netns || canSetns()) ? new ConntrackCleaner(netnsHandle(opts.netns).conntrack(), opts.serviceCIDR, metrics, log) : undefined
   const proxier: Proxier = new Proxier({
     onSynced: (ports) => {
       if (hc) hcSync = hcSync.then(() => hc.sync(healthCheckTargets(ports.values())))
     },
     backend,
+    conntrack,
+    nodePortAddresses: npa.value,
+    localAddresses: () => netnsHandle(opts.netns).withOps(async (ops) => (await ops.listAddresses()).filter((a) => a.family === 4).map((a) => a.cidr.split('/')[0]!)),
     node: { name: opts.nodeName, ips: [...opts.nodeIPs], clusterCIDR: opts.clusterCIDR, serviceCIDR: opts.serviceCIDR },
     metrics,
     minSyncMs: opts.minSyncMs,
@@ -149,8 +172,8 @@ export async function startProxy(opts: StartProxyOptions): Promise<ProxyHandle> 
   services.addEventHandler(handler<Service>((a, b) => proxier.onService(a, b)))
   slices.addEventHandler(handler<EndpointSlice>((a, b) => proxier.onEndpointSlice(a, b)))
   nodes.addEventHandler(
-    handler<Node>((_a, b) => {
-      if (b && b.metadata.name === opts.nodeName) proxier.onNode(b)
+    handler<Node>((a, b) => {
+      if ((b ?? a)?.metadata.name === opts.nodeName) proxier.onNode(b)
     }),
   )
   const informers: SharedInformer<KubeObject>[] = [services, slices, nodes] as unknown as SharedInformer<KubeObject>[]
@@ -160,13 +183,14 @@ export async function startProxy(opts: StartProxyOptions): Promise<ProxyHandle> 
   proxier.setSynced()
   let server: StatusServer | undefined
   if (opts.healthPort !== undefined) {
-    const health = proxyHealthRoute(proxier.healthSource(), Math.max(60_000, 2 * (opts.minSyncMs ?? 1000)))
+    // upstream: 2 × its sync period (30 s); ours is "how long a change may wait", minSync-bound
+    const health = proxyHealthRoutes(proxier.healthSource(), opts.healthTimeoutMs ?? Math.max(60_000, 2 * (opts.minSyncMs ?? 1000)), { healthz: metrics.healthzTotal, livez: metrics.livezTotal })
     server = await startStatusServer({
       component: 'proxy',
       port: opts.healthPort,
       host: opts.healthHost ?? '127.0.0.1',
       registry: metrics.registry,
-      routes: { '/healthz': health, '/livez': health },
+      routes: health,
     })
   }
   const healthPort = server?.port
@@ -183,6 +207,7 @@ export async function startProxy(opts: StartProxyOptions): Promise<ProxyHandle> 
       await hcSync
       await hc?.close()
       backend.close?.()
+      conntrack?.close()
       await server?.close()
     },
   }

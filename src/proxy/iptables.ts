@@ -61,6 +61,8 @@ export interface IptablesConfig {
    * Kept as the strawman bench:proxy compares partial syncs against. Default true.
    */
   minimizeRestore?: boolean
+  /** --nodeport-addresses resolved: NodePorts only on these (undefined: every local address). */
+  nodePortIPs?: readonly string[]
 }
 
 export interface IptablesPlan {
@@ -187,6 +189,13 @@ function serviceRules(ports: readonly ServicePortInfo[], cfg: IptablesConfig): S
  * A Service's own chains are written when the plan says it changed, or when the kernel lacks
  * them (so a partial sync never references a chain that is not there).
  */
+/** KUBE-SERVICES → KUBE-NODEPORTS, upstream's: every local address, or one rule per --nodeport-addresses IP. */
+function nodePortJumps(ips: readonly string[] | undefined): string[] {
+  const c = comment('kubernetes service nodeports; NOTE: this must be the last rule in this chain')
+  if (!ips) return [`-A ${IPT.services} ${c} -m addrtype --dst-type LOCAL -j ${IPT.nodePorts}`]
+  return ips.map((ip) => `-A ${IPT.services} ${c} -d ${ip}/32 -j ${IPT.nodePorts}`)
+}
+
 export function renderIptables(ports: ReadonlyMap<string, readonly ServicePortInfo[]>, cfg: IptablesConfig, plan: IptablesPlan = {}): IptablesRender {
   const existing = new Set(plan.existing ?? [])
   const shared = [IPT.services, IPT.nodePorts, IPT.postrouting, IPT.markMasq, IPT.markDrop]
@@ -220,7 +229,7 @@ export function renderIptables(ports: ReadonlyMap<string, readonly ServicePortIn
     `-A ${IPT.markDrop} -j MARK --or-mark 0x8000`,
     ...services,
     // last: NodePorts only after every ClusterIP/externalIP match
-    `-A ${IPT.services} ${comment('kubernetes service nodeports')} -m addrtype --dst-type LOCAL -j ${IPT.nodePorts}`,
+    ...nodePortJumps(cfg.nodePortIPs),
     ...nodePorts,
     ...body,
   ]
@@ -295,7 +304,7 @@ export class IptablesBackend implements ProxyBackend {
   async sync(input: SyncInput): Promise<SyncStats> {
     const full = input.full || !this.known || this.cfg.minimizeRestore === false
     const existing = full ? (await this.runner.natChains()).filter(isServiceChain) : [...this.known!]
-    const r = renderIptables(input.ports, this.cfg, { existing, changed: full ? undefined : input.changed })
+    const r = renderIptables(input.ports, { ...this.cfg, nodePortIPs: input.nodePortIPs }, { existing, changed: full ? undefined : input.changed })
     try {
       await this.runner.restore(r.text)
     } catch (err) {

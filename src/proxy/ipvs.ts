@@ -27,6 +27,8 @@ export const IPSETS = {
 export interface IpvsConfig {
   clusterCIDR: string
   nodeIPs: readonly string[]
+  /** --nodeport-addresses resolved (undefined: NodePorts on `nodeIPs`, matched as any local address). */
+  nodePortIPs?: readonly string[]
   scheduler?: string
 }
 
@@ -98,7 +100,7 @@ export function renderIpvs(all: Iterable<readonly ServicePortInfo[]>, cfg: IpvsC
         virtual(ip, sp.port, cat.external)
       }
       if (sp.nodePort !== undefined) {
-        for (const ip of cfg.nodeIPs) virtual(ip, sp.nodePort, cat.external)
+        for (const ip of cfg.nodePortIPs ?? cfg.nodeIPs) virtual(ip, sp.nodePort, cat.external)
         if (sp.protocol === 'tcp') sets[IPSETS.nodePortTCP].push(String(sp.nodePort))
         if (sp.protocol === 'udp') sets[IPSETS.nodePortUDP].push(String(sp.nodePort))
       }
@@ -144,7 +146,7 @@ export function renderIpvs(all: Iterable<readonly ServicePortInfo[]>, cfg: IpvsC
     `-A KUBE-FIREWALL -m set --match-set ${IPSETS.loadBalancerSourceCIDR} dst,dst,src -j RETURN`,
     `-A KUBE-FIREWALL -j ${IPT.markDrop}`,
     `-A ${IPT.markDrop} -j MARK --or-mark 0x8000`,
-    `-A ${IPT.services} -m addrtype --dst-type LOCAL -j KUBE-NODE-PORT`,
+    ...(cfg.nodePortIPs ? cfg.nodePortIPs.map((ip) => `-A ${IPT.services} -d ${ip}/32 -j KUBE-NODE-PORT`) : [`-A ${IPT.services} -m addrtype --dst-type LOCAL -j KUBE-NODE-PORT`]),
     `-A KUBE-NODE-PORT -p tcp -m set --match-set ${IPSETS.nodePortTCP} dst -j ${IPT.markMasq}`,
     `-A KUBE-NODE-PORT -p udp -m set --match-set ${IPSETS.nodePortUDP} dst -j ${IPT.markMasq}`,
     'COMMIT',
@@ -183,7 +185,7 @@ export class IpvsBackend implements ProxyBackend {
     readonly cfg: IpvsConfig,
   ) {}
   async sync(input: SyncInput): Promise<SyncStats> {
-    const r = renderIpvs(input.ports.values(), this.cfg)
+    const r = renderIpvs(input.ports.values(), { ...this.cfg, nodePortIPs: input.nodePortIPs })
     await this.runner.apply(r)
     return { rules: r.realServers, chains: r.virtualServers, written: r.ipvsadm.length }
   }

@@ -1,6 +1,5 @@
 // kube-proxy's metrics under netkube names, in a registry of the proxy's own (several proxies
-// can live in one test process). Served on /metrics next to /healthz when a port is given.
-import type { StatusRoute } from '../util/status-server.js'
+// can live in one test process). Served on /metrics next to /healthz and /livez (health.ts) when a port is given.
 import { Counter, Gauge, Histogram, Registry } from 'prom-client'
 
 export class ProxyMetrics {
@@ -26,30 +25,19 @@ export class ProxyMetrics {
     registers: [this.registry],
   })
   readonly failures = new Counter({ name: 'netkube_proxy_sync_failures_total', help: 'Failed syncs', registers: [this.registry] })
-}
-
-export interface HealthSource {
-  /** ms since epoch of the last successful sync, 0 before the first one. */
-  lastSyncedAt(): number
-  /** ms since epoch of the oldest change not yet programmed, 0 when none is pending. */
-  oldestPendingAt(): number
-}
-
-/**
- * kube-proxy's /healthz and /livez contract (its own, not the kube components' check list):
- * healthy once a sync happened and no change has been waiting for longer than `staleMs` (a
- * stuck proxy is unhealthy, an idle one is not); JSON body with the last update time.
- */
-export function proxyHealthRoute(h: HealthSource, staleMs: number): StatusRoute {
-  return () => {
-    const now = Date.now()
-    const last = h.lastSyncedAt()
-    const pending = h.oldestPendingAt()
-    const ok = last > 0 && (pending === 0 || now - pending < staleMs)
-    return {
-      status: ok ? 200 : 503,
-      contentType: 'application/json',
-      body: JSON.stringify({ lastUpdated: last ? new Date(last).toISOString() : null, currentTime: new Date(now).toISOString() }),
-    }
-  }
+  /** upstream's kubeproxy_healthz_total / kubeproxy_livez_total */
+  readonly healthzTotal = new Counter({ name: 'netkube_proxy_healthz_total', help: 'Answers of /healthz by code', labelNames: ['code'] as const, registers: [this.registry] })
+  readonly livezTotal = new Counter({ name: 'netkube_proxy_livez_total', help: 'Answers of /livez by code', labelNames: ['code'] as const, registers: [this.registry] })
+  /** upstream's kubeproxy_conntrack_reconciler_* */
+  readonly conntrackDeleted = new Counter({
+    name: 'netkube_proxy_conntrack_reconciler_deleted_entries_total',
+    help: 'Stale UDP conntrack entries deleted after syncs',
+    registers: [this.registry],
+  })
+  readonly conntrackDuration = new Histogram({
+    name: 'netkube_proxy_conntrack_reconciler_sync_duration_seconds',
+    help: 'Time to dump the conntrack table and delete its stale UDP entries',
+    buckets: [0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1],
+    registers: [this.registry],
+  })
 }

@@ -55,7 +55,10 @@ export class NftBackend implements ProxyBackend {
 
   async sync(input: SyncInput): Promise<SyncStats> {
     let plan: PlanResult
-    if (input.full) {
+    // the NodePort addresses live in the base rules: a new list means a full plan
+    const npChanged = (input.nodePortIPs ?? []).join() !== (this.state.nodePortIPs ?? []).join() || (input.nodePortIPs === undefined) !== (this.state.nodePortIPs === undefined)
+    if (input.full || npChanged) {
+      this.state.nodePortIPs = input.nodePortIPs
       const all = new Map<string, Fragment>()
       for (const [key, ports] of input.ports) if (ports.length) all.set(key, buildFragment(ports, this.cfg))
       const current = this.opts.adopt ? await this.readKernel(all) : undefined

@@ -71,7 +71,7 @@ export interface MapsBase {
  * The fixed part of the layout. Rule texts are written the way `nft list` prints them, so a
  * restarted proxy recognises its table (nftables.ts compares normalized text).
  */
-export function mapsBase(clusterCIDR: string, markMasq: string, localDst: string, nodeportVmap: string): MapsBase {
+export function mapsBase(clusterCIDR: string, markMasq: string, localDst: string | undefined, nodeportVmap: string): MapsBase {
   const chains: NftChain[] = []
   const sets: NftSet[] = [
     { kind: 'set', name: MAPS_SETS.clusterIPs, type: IP_KEY },
@@ -113,7 +113,8 @@ export function mapsBase(clusterCIDR: string, markMasq: string, localDst: string
     servicesDispatch.push(`ip daddr . meta l4proto . th dport @${MAPS_SETS.endpoints(n)} goto ${pick}`)
     rules.push([np, `meta l4proto . th dport @${MAPS_SETS.nodeportEndpoints(n)} goto ${npPick}`])
   }
-  servicesTail.push(...servicesDispatch, `${localDst} goto ${np}`)
+  // no local address in --nodeport-addresses: NodePorts answer nowhere
+  servicesTail.push(...servicesDispatch, ...(localDst === undefined ? [] : [`${localDst} goto ${np}`]))
   // after DNAT: the source is the endpoint the packet was sent to, through its own Service
   const postroutingHead = PROTOS.map(
     (p) => `meta l4proto ${p} ip saddr . ip daddr . ct original ip daddr . meta l4proto . ct original proto-dst @${MAPS_SETS.hairpin} jump ${markMasq}`,

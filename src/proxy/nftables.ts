@@ -68,8 +68,8 @@ export interface MapsLayout {
 }
 
 /** Base chains, maps and their fixed rules. */
-export function baseObjects(layout: BaseLayout = 'single', maps?: MapsLayout): { chains: NftChain[]; maps: NftSet[]; rules: [string, string][] } {
-  const all = allBaseObjects(maps)
+export function baseObjects(layout: BaseLayout = 'single', maps?: MapsLayout, nodePortIPs?: readonly string[]): { chains: NftChain[]; maps: NftSet[]; rules: [string, string][] } {
+  const all = allBaseObjects(maps, nodePortIPs)
   if (layout === 'single') return all
   if (maps) throw new Error('nftables: the maps layout is one table, not sharded')
   const inShard = (name: string): boolean => SHARD_CHAINS.has(name) === (layout === 'shard')
@@ -82,7 +82,20 @@ export function baseObjects(layout: BaseLayout = 'single', maps?: MapsLayout): {
   }
 }
 
-function allBaseObjects(mapsLayout?: MapsLayout): { chains: NftChain[]; maps: NftSet[]; rules: [string, string][] } {
+/**
+ * The match for "addressed to a NodePort address": every local address but loopback (DNAT of
+ * 127/8 would need route_localnet), or the --nodeport-addresses IPs; undefined = none of them.
+ * Upstream keeps the IPs in a named set; an inline set is the same match, and it is part of the
+ * base rules, so a changed address list makes a full sync replace the base (the proxier
+ * resolves the list only at full syncs).
+ */
+export function nodePortMatch(ips: readonly string[] | undefined): string | undefined {
+  if (!ips) return 'fib daddr type local ip daddr != 127.0.0.0/8'
+  if (!ips.length) return undefined
+  return ips.length === 1 ? `ip daddr ${ips[0]}` : `ip daddr { ${ips.join(', ')} }`
+}
+
+function allBaseObjects(mapsLayout?: MapsLayout, nodePortIPs?: readonly string[]): { chains: NftChain[]; maps: NftSet[]; rules: [string, string][] } {
   const c = CHAINS
   const chains: NftChain[] = [
     { kind: 'chain', name: c.natPrerouting, type: 'nat', hook: 'prerouting', priority: 'dstnat' },
@@ -104,8 +117,7 @@ function allBaseObjects(mapsLayout?: MapsLayout): { chains: NftChain[]; maps: Nf
     { kind: 'map', name: MAPS.noEndpointServices, type: IP_PROTO_PORT, comment: 'services without usable endpoints' },
     { kind: 'map', name: MAPS.noEndpointNodeports, type: PROTO_PORT, comment: 'NodePorts without usable endpoints' },
   ]
-  // NodePorts answer on every local address but loopback: DNAT of 127/8 would need route_localnet.
-  const localDst = 'fib daddr type local ip daddr != 127.0.0.0/8'
+  const localDst = nodePortMatch(nodePortIPs)
   const nodeportVmap = `meta l4proto . th dport vmap @${MAPS.serviceNodeports}`
   const m = mapsLayout ? mapsBase(mapsLayout.clusterCIDR, c.markMasq, localDst, nodeportVmap) : undefined
   const rules: [string, string][] = [
@@ -120,9 +132,9 @@ function allBaseObjects(mapsLayout?: MapsLayout): { chains: NftChain[]; maps: Nf
     ...(m?.servicesHead.map((r): [string, string] => [c.services, r]) ?? []),
     [c.services, `ip daddr . meta l4proto . th dport vmap @${MAPS.serviceIPs}`],
     // last: a ClusterIP match above wins over a NodePort on the same port
-    ...(m ? m.servicesTail.map((r): [string, string] => [c.services, r]) : [[c.services, `${localDst} ${nodeportVmap}`] as [string, string]]),
+    ...(m ? m.servicesTail.map((r): [string, string] => [c.services, r]) : localDst ? [[c.services, `${localDst} ${nodeportVmap}`] as [string, string]] : []),
     [c.serviceEndpointsCheck, `ip daddr . meta l4proto . th dport vmap @${MAPS.noEndpointServices}`],
-    [c.nodeportEndpointsCheck, `${localDst} meta l4proto . th dport vmap @${MAPS.noEndpointNodeports}`],
+    ...(localDst ? [[c.nodeportEndpointsCheck, `${localDst} meta l4proto . th dport vmap @${MAPS.noEndpointNodeports}`] as [string, string]] : []),
     [c.markMasq, `meta mark set meta mark | ${MASQ_MARK}`],
     [c.masquerading, `meta mark & ${MASQ_MARK} == 0 return`],
     // clear the mark so a packet re-entering (e.g. through a tunnel) is not masqueraded twice
@@ -427,6 +439,8 @@ export function shardOf(key: string, shards: number): number {
 export class NftState {
   private fragments = new Map<string, Fragment>()
   private totals = { chains: 0, rules: 0 }
+  /** --nodeport-addresses as the base rules match them (undefined: every local address); set before a full plan. */
+  nodePortIPs: readonly string[] | undefined
 
   constructor(
     readonly table = NFT_TABLE,
@@ -489,7 +503,7 @@ export class NftState {
     let chains = 0
     let rules = 0
     for (const t of this.tables) {
-      const b = baseObjects(this.layoutOf(t), this.maps)
+      const b = baseObjects(this.layoutOf(t), this.maps, this.nodePortIPs)
       chains += b.chains.length
       rules += b.rules.length
     }
@@ -507,15 +521,15 @@ export class NftState {
       const layout = this.layoutOf(t)
       const cur = opts.current?.get(t)
       const w = want.get(t)!
-      if (cur && baseMatches(cur, layout, this.maps)) {
+      if (cur && baseMatches(cur, layout, this.maps, this.nodePortIPs)) {
         adopted++
-        deltas.set(t, adoptDelta(cur, w, layout, this.maps))
+        deltas.set(t, adoptDelta(cur, w, layout, this.maps, this.nodePortIPs))
         continue
       }
       replaced++
       const table = { kind: 'table' as const, comment: 'netkube service proxy' }
       head.add(table, t).delete(table, t).add(table, t)
-      const base = baseObjects(layout, this.maps)
+      const base = baseObjects(layout, this.maps, this.nodePortIPs)
       for (const c of base.chains) head.add(c, t)
       for (const m of base.maps) head.add(m, t)
       for (const [chain, rule] of base.rules) head.add({ kind: 'rule', chain, rule }, t)
@@ -620,7 +634,7 @@ export class NftState {
 
   /** Chains, declarations and rules (in order) the one-table layout writes for `all` (readers compare with it). */
   reference(all: ReadonlyMap<string, Fragment>): NftReferenceLike {
-    const base = baseObjects('single', this.maps)
+    const base = baseObjects('single', this.maps, this.nodePortIPs)
     const chains: NftChain[] = [...base.chains]
     const sets: NftSet[] = [...base.maps]
     const rules: [string, string][] = [...base.rules]
@@ -642,8 +656,8 @@ export class NftState {
 const sameNormalized = (a: string[], b: string[]): boolean => a.length === b.length && a.every((r, i) => normalizeRule(r) === normalizeRule(b[i]!))
 
 /** The kernel's table has our base chains (with their rules) and maps: it can be diffed, not replaced. */
-function baseMatches(cur: NftTableState, layout: BaseLayout, maps?: MapsLayout): boolean {
-  const base = baseObjects(layout, maps)
+function baseMatches(cur: NftTableState, layout: BaseLayout, maps?: MapsLayout, nodePortIPs?: readonly string[]): boolean {
+  const base = baseObjects(layout, maps, nodePortIPs)
   const want = new Map<string, string[]>(base.chains.map((c) => [c.name, []]))
   for (const [chain, rule] of base.rules) want.get(chain)!.push(rule)
   for (const c of base.chains) {
@@ -661,9 +675,9 @@ function baseMatches(cur: NftTableState, layout: BaseLayout, maps?: MapsLayout):
 const sameValue = (a: string, b: string): boolean => a === b || normalizeRule(a) === normalizeRule(b)
 
 /** Everything the kernel's table holds beyond or unlike `want` (its base objects already match). */
-function adoptDelta(cur: NftTableState, want: Wanted, layout: BaseLayout, maps?: MapsLayout): Delta {
+function adoptDelta(cur: NftTableState, want: Wanted, layout: BaseLayout, maps?: MapsLayout, nodePortIPs?: readonly string[]): Delta {
   const d = emptyDelta()
-  const base = baseObjects(layout, maps)
+  const base = baseObjects(layout, maps, nodePortIPs)
   const baseChains = new Set(base.chains.map((c) => c.name))
   const baseMaps = new Set(base.maps.map((m) => m.name))
   // Wanted elements the kernel lacks (or holds with another value), counting the ones it

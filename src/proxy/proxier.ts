@@ -5,8 +5,11 @@
 import type { EndpointSlice, Node, Service } from '../api/types.js'
 import { logger, type Logger } from '../util/log.js'
 import type { ProxyBackend } from './backend.js'
+import { hasUdp, type ConntrackCleaner } from './conntrack.js'
 import { EndpointsChangeTracker, ServiceChangeTracker } from './changes.js'
+import type { HealthSource } from './health.js'
 import type { ProxyMetrics } from './metrics.js'
+import { nodePortIPs, type NodePortAddresses } from './nodeport-addresses.js'
 import { SyncRunner } from './runner.js'
 import { buildServicePorts, LABEL_TOPOLOGY_ZONE, type NodeInfo, type ServicePortInfo } from './serviceport.js'
 
@@ -23,6 +26,12 @@ export interface ProxierOptions {
   log?: Logger
   /** Never sync on its own: only syncNow() writes (unit tests, the bench). */
   manual?: boolean
+  /** --nodeport-addresses (default: every local address). */
+  nodePortAddresses?: NodePortAddresses
+  /** The node's IPv4 interface addresses (for CIDR --nodeport-addresses), read at full syncs. */
+  localAddresses?: () => Promise<string[]>
+  /** Deletes stale UDP flows after syncs that touched a UDP Service (undefined: never). */
+  conntrack?: ConntrackCleaner
   /** After each successful sync, with every Service's ports (health check servers follow them). */
   onSynced?: (ports: ReadonlyMap<string, ServicePortInfo[]>) => void
 }
@@ -45,6 +54,9 @@ export class Proxier {
   private lastFullAt = 0
   private lastSyncedAt = 0
   private oldestPending = 0
+  private nodeObject: Node | undefined
+  /** What NodePorts answer on, resolved at the last full sync (undefined: every local address). */
+  nodePortIPs: string[] | undefined
   private readonly runner: SyncRunner
   private readonly log: Logger
   readonly minSyncMs: number
@@ -75,8 +87,9 @@ export class Proxier {
   onEndpointSlice(prev: EndpointSlice | undefined, cur: EndpointSlice | undefined): void {
     if (this.endpoints.update(prev, cur)) this.request()
   }
-  /** The node's own object: new addresses mean every NodePort/externalIP decision may change, a new zone every hinted Service's. */
+  /** The node's own object (undefined: deleted): new addresses mean every NodePort/externalIP decision may change, a new zone every hinted Service's. */
   onNode(node: Node | undefined): void {
+    this.nodeObject = node
     const ips = (node?.status?.addresses ?? []).filter((a) => a.type === 'InternalIP' || a.type === 'ExternalIP').map((a) => a.address)
     if (ips.length && ips.join(',') !== this.opts.node.ips.join(',')) {
       this.opts.node.ips = ips
@@ -113,8 +126,8 @@ export class Proxier {
     return this.syncOnce()
   }
 
-  healthSource(): { lastSyncedAt(): number; oldestPendingAt(): number } {
-    return { lastSyncedAt: () => this.lastSyncedAt, oldestPendingAt: () => this.oldestPending }
+  healthSource(): HealthSource {
+    return { lastSyncedAt: () => this.lastSyncedAt, oldestPendingAt: () => this.oldestPending, node: () => this.nodeObject }
   }
 
   private mutex: Promise<unknown> = Promise.resolve()
@@ -131,6 +144,8 @@ export class Proxier {
     const start = performance.now()
     const svcChanges = this.services.take()
     const { changes: epChanges, triggerTimes } = this.endpoints.take()
+    // pending until the kernel has it: a failed sync keeps the oldest wait (health)
+    const pendingSince = this.oldestPending || Date.now()
     this.oldestPending = 0
     const changed = new Set<string>([...svcChanges.keys(), ...epChanges.keys()])
     for (const [key, c] of svcChanges) {
@@ -139,14 +154,25 @@ export class Proxier {
     }
     const full = this.needFull || Date.now() - this.lastFullAt >= this.fullSyncMs
     const recompute = full ? new Set([...this.svcMap.keys(), ...this.ports.keys()]) : changed
+    // UDP flows may need deleting only if a UDP port changed (before or after this sync)
+    let udpTouched = full
+    for (const key of recompute) if (!udpTouched && hasUdp(this.ports.get(key))) udpTouched = true
     for (const key of recompute) {
       const svc = this.svcMap.get(key)
       if (!svc) this.ports.delete(key)
       else this.ports.set(key, buildServicePorts(svc, this.endpoints.slicesFor(key)?.values() ?? [], this.opts.node.name, this.opts.node.zone))
+      if (!udpTouched && hasUdp(this.ports.get(key))) udpTouched = true
     }
     const mode = this.opts.backend.mode
     try {
-      const stats = await this.opts.backend.sync({ full, ports: this.ports, changed })
+      const npa = this.opts.nodePortAddresses
+      if (full && npa && npa.kind !== 'all') {
+        const local = npa.kind === 'cidrs' && this.opts.localAddresses ? await this.opts.localAddresses() : []
+        this.nodePortIPs = nodePortIPs(npa, this.opts.node.ips, local)
+      }
+      const stats = await this.opts.backend.sync({ full, ports: this.ports, changed, nodePortIPs: this.nodePortIPs })
+      // after the rules: a flow deleted earlier could be re-created through the old ones
+      if (udpTouched && this.opts.conntrack) await this.opts.conntrack.clean(this.ports)
       const durationMs = performance.now() - start
       const now = Date.now()
       this.needFull = false
@@ -173,6 +199,7 @@ export class Proxier {
       // The kernel kept its previous state (transactions are atomic); our memory of it is
       // unchanged too, but the changes taken above are consumed: rebuild everything next time.
       this.needFull = true
+      this.oldestPending = this.oldestPending ? Math.min(this.oldestPending, pendingSince) : pendingSince
       this.lastError = err as Error
       this.opts.metrics?.failures.inc()
       this.log.error({ err: (err as Error).message, full }, 'sync failed, full resync scheduled')

@@ -22,6 +22,8 @@ export interface HealthCheck {
 export interface StatusReply {
   status: number
   contentType?: string
+  /** More response headers (a route's own contract, e.g. X-Content-Type-Options). */
+  headers?: Record<string, string>
   body: string
 }
 
@@ -122,7 +124,7 @@ export function startStatusServer(o: StatusServerOptions): Promise<StatusServer>
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     reply(req).then(
       (r) => {
-        res.writeHead(r.status, { 'content-type': r.contentType ?? 'text/plain; charset=utf-8' })
+        res.writeHead(r.status, { ...r.headers, 'content-type': r.contentType ?? 'text/plain; charset=utf-8' })
         res.end(r.body)
       },
       (err: unknown) => {

@@ -10,6 +10,8 @@ import { run } from '../../src/util/exec.js'
 import { componentPidfile } from '../../src/lab/lab.js'
 import { processesInNamespaces } from '../../src/lab/procs.js'
 import { isNotFound } from '../../src/client/errors.js'
+import { netnsHandle } from '../../src/net/door.js'
+import { need } from '../helpers/prereq.js'
 import { withLab, waitUntil, res, ready, httpLoopScript, parseHttpResults, followPods, type HttpResult } from '../helpers/lab.js'
 
 
@@ -280,5 +282,70 @@ t.test('services and DNS in a 3-node lab', async (t) => {
     await waitUntil('DNS answering through its Service again', async () =>
       (await execInNetns(clientNs, 'dig', ['+search', '+short', '+time=1', '+tries=1', 'web'], { allowFailure: true })).stdout.trim() === svc.spec.clusterIP, 15_000)
     t.pass('DNS answers again after kill -9')
+  })
+
+  // Issue 16: a resolver keeps its source port, so all its datagrams ride one conntrack entry
+  // whose DNAT the first one chose. When that DNS pod dies, kube-proxy deletes the entry after
+  // the EndpointSlice drops the pod: the same port's next query reaches the other replica
+  // (without the flush: nothing until the entry times out, 120 s of refreshed silence).
+  await t.test('a DNS pod dies under a client that keeps its source port: answers resume within 1 s of the slice update', { skip: need('addon:setns') }, async (t) => {
+    const dnsPods = lab.client.resource<Pod>(res('pods'), 'kube-system')
+    const dnsSlices = lab.client.resource<EndpointSlice>(res('endpointslices'), 'kube-system')
+    const readyDnsIPs = async (): Promise<string[]> =>
+      (await dnsSlices.list({ labelSelector: 'kubernetes.io/service-name=kube-dns' })).items.flatMap((sl) => (sl.endpoints ?? []).filter((e) => e.conditions?.ready !== false).map((e) => e.addresses[0]!))
+    await lab.k(['-n', 'kube-system', 'scale', 'deployment/netkube-dns', '--replicas=2'])
+    await waitUntil('two ready DNS endpoints', async () => (await readyDnsIPs()).length === 2, 60_000)
+    await new Promise((r) => setTimeout(r, 1500)) // one coalesced kube-proxy sync on node3
+    const SPORT = 5353
+    const RUN_MS = 9000
+    // one UDP socket bound to SPORT: an A query for web every 50 ms, each waits ≤ 200 ms
+    const script = `
+import dgram from 'node:dgram'
+const q = (id) => Buffer.concat([Buffer.from([id >> 8, id & 255, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0]), ...'web.default.svc.cluster.local'.split('.').map((l) => Buffer.concat([Buffer.from([l.length]), Buffer.from(l)])), Buffer.from([0, 0, 1, 0, 1])])
+const s = dgram.createSocket('udp4')
+const sent = new Map(), out = []
+s.on('message', (m) => { const id = m.readUInt16BE(0); const at = sent.get(id); if (at !== undefined) { sent.delete(id); out.push({ at, ok: true, ms: Date.now() - at }) } })
+await new Promise((r) => s.bind(${SPORT}, r))
+const end = Date.now() + ${RUN_MS}
+for (let id = 1; Date.now() < end; id++) {
+  const at = Date.now(); sent.set(id, at); s.send(q(id), 53, '10.96.0.10')
+  await new Promise((r) => setTimeout(r, 200))
+  if (sent.delete(id)) out.push({ at, ok: false })
+}
+s.close(); process.stdout.write(JSON.stringify(out))`
+    const started = Date.now()
+    const looping = lab.nodeIn(clientNs, script, RUN_MS + 20_000)
+    // which DNS pod the pinned flow is DNATed to: node3's conntrack table says
+    const node3 = lab.state.plan.nodes.find((n) => n.name === client.spec.nodeName)!
+    let victimIP: string | undefined
+    await waitUntil('the pinned flow in node3 conntrack', async () => {
+      const ct = netnsHandle(node3.netns).conntrack()
+      try {
+        victimIP = (await ct.list()).find((e) => e.orig.src === client.status!.podIP && e.orig.sport === SPORT && e.orig.dst === '10.96.0.10')?.reply.src
+      } finally {
+        ct.close()
+      }
+      return victimIP !== undefined
+    }, 5000)
+    const victim = (await dnsPods.list({ labelSelector: 'k8s-app=kube-dns' })).items.find((p) => p.status?.podIP === victimIP)!
+    t.ok(victim, `the flow goes to DNS pod ${victimIP}`)
+    await new Promise((r) => setTimeout(r, Math.max(0, started + 2000 - Date.now())))
+    // the slice is watched from before the kill: removedAt is when the API showed the change
+    let removedAt = 0
+    const sliceGone = waitUntil('the slice dropped the dead pod', async () => !(await readyDnsIPs()).includes(victimIP!) && (removedAt = Date.now()) > 0, 15_000, 20)
+    const killedAt = Date.now()
+    for (const pid of processesInNamespaces([lab.podNetns(victim)])) process.kill(pid, 'SIGKILL')
+    await lab.k(['-n', 'kube-system', 'delete', 'pod', victim.metadata.name!, '--grace-period=0', '--force', '--wait=false'])
+    await sliceGone
+    const results = JSON.parse(await looping) as { at: number; ok: boolean; ms?: number }[]
+    const lost = results.filter((r) => !r.ok && r.at >= killedAt)
+    const lastLost = lost.at(-1)?.at ?? killedAt
+    const resumed = results.find((r) => r.ok && r.at > lastLost)
+    const back = resumed ? resumed.at + resumed.ms! : Infinity
+    t.comment(`killed at +${killedAt - started} ms; the slice showed it ${removedAt - killedAt} ms later; ${lost.length} queries lost; answers back ${back - killedAt} ms after the kill, ${back - removedAt} ms after the slice update`)
+    t.ok(lost.length > 0, 'the pinned flow did go to the killed pod (queries were lost)')
+    t.ok(resumed, 'answers resume on the same source port')
+    t.ok(back - removedAt <= 1000, 'within 1 s of the EndpointSlice update')
+    t.ok(results.filter((r) => r.at > resumed!.at).every((r) => r.ok), 'and keep coming')
   })
 })

@@ -31,7 +31,7 @@ t.test('iptables: upstream chain layout, statistic cascade, masquerade, NodePort
     `-A KUBE-POSTROUTING -m mark ! --mark 0x4000/0x4000 -j RETURN`,
     `-A KUBE-POSTROUTING -m comment --comment "kubernetes service traffic requiring SNAT" -j MASQUERADE --random-fully`,
     `-A KUBE-SERVICES -m comment --comment "default/web:http cluster IP" -d 10.96.0.20/32 -p tcp -m tcp --dport 80 -j ${svcC}`,
-    `-A KUBE-SERVICES -m comment --comment "kubernetes service nodeports" -m addrtype --dst-type LOCAL -j KUBE-NODEPORTS`,
+    `-A KUBE-SERVICES -m comment --comment "kubernetes service nodeports; NOTE: this must be the last rule in this chain" -m addrtype --dst-type LOCAL -j KUBE-NODEPORTS`,
     `-A KUBE-NODEPORTS -m comment --comment "default/web:http" -p tcp -m tcp --dport 30080 -j KUBE-EXT-`,
     `-A ${svcC} -m comment --comment "default/web:http cluster IP" ! -s 10.244.0.0/16 -d 10.96.0.20/32 -p tcp -m tcp --dport 80 -j KUBE-MARK-MASQ`,
     `-A ${svcC} -m comment --comment "default/web:http -> 10.244.1.11:8080" -m statistic --mode random --probability 0.3333333333 -j ${seps[0]}`,
@@ -50,7 +50,7 @@ t.test('iptables: upstream chain layout, statistic cascade, masquerade, NodePort
     if (i > at) at = i
   }
   t.notMatch(r.text, /KUBE-MARK-DROP/, 'chains that are not ours are left alone')
-  t.equal(lines.filter((l) => l.startsWith(`-A ${IPT.services}`)).at(-1), `-A KUBE-SERVICES -m comment --comment "kubernetes service nodeports" -m addrtype --dst-type LOCAL -j KUBE-NODEPORTS`)
+  t.equal(lines.filter((l) => l.startsWith(`-A ${IPT.services}`)).at(-1), `-A KUBE-SERVICES -m comment --comment "kubernetes service nodeports; NOTE: this must be the last rule in this chain" -m addrtype --dst-type LOCAL -j KUBE-NODEPORTS`)
 })
 
 t.test('iptables: ClientIP affinity through -m recent', async (t) => {
