@@ -102,7 +102,9 @@ t.test('the Vagrant lab boots for real', { skip, timeout: 5_400_000 }, async (t)
     await run('rsync', ['-a', '-r', `--files-from=${join(dir, 'runtime-packages')}`, '--exclude', 'prebuilds/darwin-*', '--exclude', 'prebuilds/win32-*', '--exclude', 'prebuilds/linux-arm*', `${ROOT}/`, `${stage}/`])
   })
   vagrantEnv.NETKUBE_SYNC_SRC = stage
-  await timed('vagrant up (no provision)', () => vagrant(['up', '--no-provision']))
+  // vagrant waits up to boot_timeout for the DHCP lease and again for sshd; then its own setup
+  const bootSeconds = Number(vagrantEnv.NETKUBE_BOOT_TIMEOUT)
+  await timed('vagrant up (no provision)', () => vagrant(['up', '--no-provision'], (2 * bootSeconds + 600) * 1000))
   await timed('provision', () => vagrant(['provision']))
   writeFileSync(join(dir, 'ssh-config'), (await vagrant(['ssh-config', ...Array.from({ length: NODES }, (_, i) => `node${i + 1}`)])).stdout)
   const vm = (name: string, cmd: string, allowFailure = false): Promise<RunResult> =>
