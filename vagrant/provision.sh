@@ -45,6 +45,8 @@ unit() {
 [Unit]
 Description=$2
 After=$3
+# restarted for as long as it fails (an agent waits so for its join), never given up on
+StartLimitIntervalSec=0
 [Service]
 ExecStart=$4
 Restart=always
@@ -78,47 +80,47 @@ if [ "$ROLE" = server ]; then
   else
     ETCD_FLAGS="--etcd-listen $NODE_IP"
   fi
+  # kube-proxy's and the network loops' token identities (the Vagrantfile's component-tokens.csv).
   unit netkube-server "netkube server (etcd, apiserver, controllers, scheduler)" "network-online.target netkube-etcd.service" \
-    "/usr/local/bin/netkube server --state-dir $STATE/server --bind-address 0.0.0.0 --advertise-address $NODE_IP $ETCD_FLAGS --load-balancer-pools default=${LB_POOL:-192.168.56.200-192.168.56.250}"
+    "/usr/local/bin/netkube server --state-dir $STATE/server --bind-address 0.0.0.0 --advertise-address $NODE_IP $ETCD_FLAGS --extra-token-file /netkube/vagrant/.pki/component-tokens.csv --load-balancer-pools default=${LB_POOL:-192.168.56.200-192.168.56.250}"
 fi
 
-# The node's identities, each a client certificate from the cluster CA (as `lab up` writes them):
-# the kubelet (system:node:<name>), kube-proxy, and the agent's network loops. The CA is the
-# synced one, checked against the pin the Vagrantfile computed (kubeadm's
-# --discovery-token-ca-cert-hash); TLS to the apiserver is verified against it.
+# The node's identities. The kubelet joins as `kubeadm join` does: the bootstrap token, the
+# cluster CA pinned by its hash, a CSR for system:node:<name>; its kubeconfig then holds its
+# own certificate. kube-proxy (system:kube-proxy) and the network loops
+# (system:netkube:agent:<name>) use the tokens the apiserver trusts from the Vagrantfile's
+# component-tokens.csv. No node holds the admin credentials.
+: "${TOKEN:?}" "${CA_CERT_HASH:?}" "${PROXY_TOKEN:?}" "${NETWORK_TOKEN:?}"
 CA=/netkube/vagrant/.pki/ca.crt
 ca_hash="sha256:$(openssl x509 -in "$CA" -noout -pubkey | openssl pkey -pubin -outform DER | openssl dgst -sha256 -hex | sed 's/^.*= //')"
-if [ -n "${CA_CERT_HASH:-}" ] && [ "$ca_hash" != "$CA_CERT_HASH" ]; then
+if [ "$ca_hash" != "$CA_CERT_HASH" ]; then
   echo "the cluster CA's public key hash is $ca_hash, not the pinned $CA_CERT_HASH: refusing to join" >&2
   exit 1
 fi
-ID="$STATE/identities"
-install -d -m 700 "$ID"
-identity() { # NAME CN [O]
-  local subj="/CN=$2"
-  [ -n "${3:-}" ] && subj="/O=$3$subj"
-  if [ ! -f "$ID/$1.crt" ]; then
-    openssl ecparam -name prime256v1 -genkey -noout -out "$ID/$1.key"
-    openssl req -new -key "$ID/$1.key" -subj "$subj" -out "$ID/$1.csr"
-    printf 'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=clientAuth\n' > "$ID/$1.ext"
-    openssl x509 -req -in "$ID/$1.csr" -CA "$CA" -CAkey /netkube/vagrant/.pki/ca.key -CAcreateserial -CAserial "$ID/ca.srl" -days 365 -sha256 -extfile "$ID/$1.ext" -out "$ID/$1.crt" 2>/dev/null
-  fi
+token_kubeconfig() { # NAME USER TOKEN
   cat > "$STATE/$1.kubeconfig" <<KCFG
 {"apiVersion":"v1","kind":"Config",
  "clusters":[{"name":"netkube","cluster":{"server":"https://$SERVER_IP:6443","certificate-authority-data":"$(base64 -w0 "$CA")"}}],
- "users":[{"name":"$2","user":{"client-certificate-data":"$(base64 -w0 "$ID/$1.crt")","client-key-data":"$(base64 -w0 "$ID/$1.key")"}}],
+ "users":[{"name":"$2","user":{"token":"$3"}}],
  "contexts":[{"name":"$1@netkube","context":{"cluster":"netkube","user":"$2"}}],
  "current-context":"$1@netkube"}
 KCFG
   chmod 600 "$STATE/$1.kubeconfig"
 }
-identity kubelet "system:node:$NODE_NAME" system:nodes
-identity proxy system:kube-proxy
-identity network "system:netkube:agent:$NODE_NAME" system:netkube:agents
+token_kubeconfig proxy system:kube-proxy "$PROXY_TOKEN"
+token_kubeconfig network "system:netkube:agent:$NODE_NAME" "$NETWORK_TOKEN"
 # HA: node1's apiserver is ready only once a second etcd member is up, and VMs provision one
 # after another, so don't wait here: systemd restarts the agent until the API answers.
 if [ "$HA" != 1 ]; then
   until curl -sf --cacert "$CA" "https://$SERVER_IP:6443/readyz" >/dev/null; do echo "waiting for the apiserver on $SERVER_IP…"; sleep 3; done
+fi
+# The server VM creates the lab's bootstrap token (kubeadm's `token create [token]`), once.
+if [ "$ROLE" = server ]; then
+  ADMIN="$STATE/server/admin.kubeconfig"
+  until [ -s "$ADMIN" ] && netkube token list --kubeconfig "$ADMIN" >"$STATE/tokens.list" 2>/dev/null; do echo "waiting for the server's admin kubeconfig…"; sleep 3; done
+  if ! grep -q "^$TOKEN " "$STATE/tokens.list"; then
+    echo "join command: $(netkube token create "$TOKEN" --description 'the Vagrant lab (vagrant/Vagrantfile)' --print-join-command --kubeconfig "$ADMIN")"
+  fi
 fi
 # The kubelet's serving certificate from the cluster CA, in its default --cert-dir; the
 # apiserver (which verifies kubelets against that CA) is its only allowed caller.
@@ -137,6 +139,6 @@ API_FLAGS=""
 AGENT_USAGE=$(netkube agent 2>&1 || true)
 if [ "$HA" = 1 ] && [[ $AGENT_USAGE == *--api-servers* ]]; then API_FLAGS="--api-servers $API_SERVERS"; fi
 unit netkube-agent "netkube agent (overlay, kubelet, kube-proxy)" network-online.target \
-  "/usr/local/bin/netkube agent --kubeconfig $STATE/kubelet.kubeconfig --proxy-kubeconfig $STATE/proxy.kubeconfig --network-kubeconfig $STATE/network.kubeconfig --node-name $NODE_NAME --node-ip $NODE_IP --iface eth1 $API_FLAGS --etcd-endpoints $ETCD_ENDPOINTS --state-dir $STATE/agent $CLIENT_CA_FLAGS --proxy-mode $PROXY_MODE --backend $BACKEND --allow-root-netns" \
+  "/usr/local/bin/netkube agent --server https://$SERVER_IP:6443 --bootstrap-token $TOKEN --discovery-token-ca-cert-hash $CA_CERT_HASH --kubeconfig $STATE/agent/kubelet.kubeconfig --proxy-kubeconfig $STATE/proxy.kubeconfig --network-kubeconfig $STATE/network.kubeconfig --node-name $NODE_NAME --node-ip $NODE_IP --iface eth1 $API_FLAGS --etcd-endpoints $ETCD_ENDPOINTS --state-dir $STATE/agent $CLIENT_CA_FLAGS --proxy-mode $PROXY_MODE --backend $BACKEND --allow-root-netns" \
   KillMode=process
 echo "netkube $ROLE on $NODE_NAME ($NODE_IP) is up"

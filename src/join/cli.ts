@@ -1,4 +1,4 @@
-// `netkube token create [--ttl 24h] [--description D] [--print-join-command]` and
+// `netkube token create [TOKEN] [--ttl 24h] [--description D] [--print-join-command]` and
 // `netkube token list`, as `kubeadm token`: with the admin kubeconfig (--kubeconfig, default
 // $KUBECONFIG or /var/lib/netkube/server/admin.kubeconfig).
 import { parseArgs } from 'node:util'
@@ -10,7 +10,7 @@ import { createClient } from '../client/rest.js'
 import { parseDuration } from '../util/duration.js'
 import { newToken, tokenFromSecret, tokenSecret, tokenString, tokenTable, TOKEN_NAMESPACE, type BootstrapToken } from './tokens.js'
 
-const USAGE = 'usage: netkube token create [--ttl 24h] [--description D] [--print-join-command] [--kubeconfig F]\n       netkube token list [--kubeconfig F]\n'
+const USAGE = 'usage: netkube token create [TOKEN] [--ttl 24h] [--description D] [--print-join-command] [--kubeconfig F]\n       netkube token list [--kubeconfig F]\n'
 
 /** The command a node runs to join with `t` (kubeadm join's flags, on `netkube agent`). */
 export function joinCommand(server: string, t: BootstrapToken, caPem: string): string {
@@ -24,7 +24,8 @@ export async function main(argv: string[]): Promise<number> {
     allowPositionals: true,
     options: { kubeconfig: { type: 'string' }, ttl: { type: 'string' }, description: { type: 'string' }, 'print-join-command': { type: 'boolean' } },
   })
-  if ((verb !== 'create' && verb !== 'list') || positionals.length > 0) {
+  // kubeadm token create [token]: a token chosen beforehand (e.g. by an installer that hands it to the nodes too)
+  if ((verb !== 'create' && verb !== 'list') || positionals.length > (verb === 'create' ? 1 : 0)) {
     process.stderr.write(USAGE)
     return 2
   }
@@ -36,7 +37,7 @@ export async function main(argv: string[]): Promise<number> {
       process.stdout.write(tokenTable(tokens, new Date()))
       return 0
     }
-    const t = newToken({ ...(v.ttl !== undefined ? { ttlMs: parseDuration(v.ttl) } : {}), ...(v.description ? { description: v.description } : {}) })
+    const t = newToken({ ...(v.ttl !== undefined ? { ttlMs: parseDuration(v.ttl) } : {}), ...(v.description ? { description: v.description } : {}), ...(positionals[0] !== undefined ? { token: positionals[0] } : {}) })
     await secrets.create(tokenSecret(t))
     if (v['print-join-command']) {
       if (!cfg.caPem) throw new Error('the kubeconfig names no certificate-authority: the join command needs the CA hash')

@@ -29,12 +29,24 @@ export interface BootstrapToken {
 
 export const tokenString = (t: Pick<BootstrapToken, 'id' | 'secret'>): string => `${t.id}.${t.secret}`
 
-export function newToken(o: { ttlMs?: number; description?: string; now?: Date } = {}): BootstrapToken {
+/** kubeadm's bootstrapapi.BootstrapTokenPattern. */
+export const TOKEN_PATTERN = '\\A([a-z0-9]{6})\\.([a-z0-9]{16})\\z'
+
+/** `<id>.<secret>` → its parts, or kubeadm's error for anything else. */
+export function parseToken(s: string): Pick<BootstrapToken, 'id' | 'secret'> {
+  const m = /^([a-z0-9]{6})\.([a-z0-9]{16})$/.exec(s)
+  if (!m) throw new Error(`the bootstrap token ${JSON.stringify(s)} was not of the form ${JSON.stringify(TOKEN_PATTERN)}`)
+  return { id: m[1]!, secret: m[2]! }
+}
+
+/** A new token; `token` (kubeadm's `token create [token]`) fixes its id and secret instead of random ones. */
+export function newToken(o: { ttlMs?: number; description?: string; now?: Date; token?: string } = {}): BootstrapToken {
   const ttl = o.ttlMs ?? DEFAULT_TOKEN_TTL_MS
   const now = o.now ?? new Date()
+  const given = o.token !== undefined ? parseToken(o.token) : undefined
   return {
-    id: randomString(6),
-    secret: randomString(16),
+    id: given?.id ?? randomString(6),
+    secret: given?.secret ?? randomString(16),
     ...(ttl > 0 ? { expires: new Date(now.getTime() + ttl) } : {}),
     usages: ['authentication', 'signing'],
     groups: [DEFAULT_TOKEN_GROUP],

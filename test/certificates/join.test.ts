@@ -52,6 +52,23 @@ t.test('join with a bootstrap token, CSR flow, rotation, refusals', { skip: need
   const list = (await netkube(['token', 'list', '--kubeconfig', adminPath])).stdout
   t.match(list, /^TOKEN\s+TTL\s+EXPIRES\s+USAGES\s+DESCRIPTION\s+EXTRA GROUPS/)
   t.match(list, new RegExp(`${token}\\s+(59m|60m|1h)`))
+  // kubeadm token create [token]: one chosen beforehand (the Vagrant lab's installer does so)
+  const chosen = 'vgrnt1.0123456789abcdef'
+  const given = (await netkube(['token', 'create', chosen, '--print-join-command', '--kubeconfig', adminPath])).stdout.trim()
+  t.equal(given, `netkube agent --server ${server} --bootstrap-token ${chosen} --discovery-token-ca-cert-hash ${hash}`, 'the join command carries the given token')
+  t.match((await netkube(['token', 'list', '--kubeconfig', adminPath])).stdout, new RegExp(`${chosen.replace('.', '\\.')}\\s+23h`))
+  const bad = await netkube(['token', 'create', 'NOT-A-TOKEN', '--kubeconfig', adminPath]).then(
+    () => ({ code: 0, stderr: '' }),
+    (e: { code: number; stderr: string }) => e,
+  )
+  t.equal(bad.code, 1, 'a malformed token is refused')
+  t.equal(bad.stderr, 'error: the bootstrap token "NOT-A-TOKEN" was not of the form "\\\\A([a-z0-9]{6})\\\\.([a-z0-9]{16})\\\\z"\n', "kubeadm's wording")
+  const again = await netkube(['token', 'create', chosen, '--kubeconfig', adminPath]).then(
+    () => ({ code: 0, stderr: '' }),
+    (e: { code: number; stderr: string }) => e,
+  )
+  t.equal(again.code, 1, 'the same token twice: refused')
+  t.match(again.stderr, /already exists/)
 
   // cluster-info, anonymously, signed for this token
   let last = ''

@@ -9,8 +9,11 @@
 //   5. vagrant destroy; nothing left (VMs, networks, processes, namespace); the root
 //      namespace's links, routes, nft and iptables rules unchanged
 import t from 'tap'
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
-import { join, resolve } from 'node:path'
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { X509Certificate } from 'node:crypto'
+import { ROOT } from '../helpers/root.js'
+import { readNodeKubeconfig } from '../../src/join/node.js'
 import { RUN_PREFIX } from '../helpers/netns.js'
 import { need } from '../helpers/prereq.js'
 import { createNetns, deleteNetns } from '../../src/net/netns.js'
@@ -18,7 +21,6 @@ import { netnsHandle } from '../../src/net/door.js'
 import { run, type RunResult } from '../../src/util/exec.js'
 import { rootNetworkState, startLibvirt, startRelay, stopDaemon, until, writeTcgWrapper, type Daemon } from './host.js'
 
-const ROOT = resolve(import.meta.dirname, '../..')
 const VAGRANT_DIR = join(ROOT, 'vagrant')
 const NODES = Number(process.env.NETKUBE_NODES ?? 3)
 const RELAY_PORT = 3142
@@ -100,7 +102,9 @@ t.test('the Vagrant lab boots for real', { skip, timeout: 5_400_000 }, async (t)
     await run('rsync', ['-a', '-r', `--files-from=${join(dir, 'runtime-packages')}`, '--exclude', 'prebuilds/darwin-*', '--exclude', 'prebuilds/win32-*', '--exclude', 'prebuilds/linux-arm*', `${ROOT}/`, `${stage}/`])
   })
   vagrantEnv.NETKUBE_SYNC_SRC = stage
-  await timed('vagrant up (no provision)', () => vagrant(['up', '--no-provision']))
+  // vagrant waits up to boot_timeout for the DHCP lease and again for sshd; then its own setup
+  const bootSeconds = Number(vagrantEnv.NETKUBE_BOOT_TIMEOUT)
+  await timed('vagrant up (no provision)', () => vagrant(['up', '--no-provision'], (2 * bootSeconds + 600) * 1000))
   await timed('provision', () => vagrant(['provision']))
   writeFileSync(join(dir, 'ssh-config'), (await vagrant(['ssh-config', ...Array.from({ length: NODES }, (_, i) => `node${i + 1}`)])).stdout)
   const vm = (name: string, cmd: string, allowFailure = false): Promise<RunResult> =>
@@ -125,6 +129,36 @@ t.test('the Vagrant lab boots for real', { skip, timeout: 5_400_000 }, async (t)
       }, 3000)
       t.equal(ready.length, NODES)
       t.comment((await ok('get', 'nodes', '-o', 'wide')).trim())
+    })
+
+    // Issue #15: every node joined with the bootstrap token (kubeadm join's CSR flow) and talks as
+    // itself; kube-proxy and the network loops have their own users; none of them is the admin.
+    await t.test('each node joined with its own identity', async (t) => {
+      const ca = new X509Certificate(readFileSync(join(VAGRANT_DIR, '.pki', 'ca.crt')))
+      const csrs = await ok('get', 'csr', '-o', 'jsonpath={range .items[*]}{.spec.username} {.spec.signerName} {.status.conditions[0].type}{"\\n"}{end}')
+      for (let i = 1; i <= NODES; i++) {
+        const name = `node${i}`
+        const kc = join(dir, `${name}-kubelet.kubeconfig`)
+        writeFileSync(kc, (await vm(name, 'sudo cat /var/lib/netkube/agent/kubelet.kubeconfig')).stdout)
+        const own = readNodeKubeconfig(kc, name)
+        t.ok(own, `${name}: the kubelet's kubeconfig holds a certificate for system:node:${name}`)
+        const cert = new X509Certificate(own!.certPem)
+        t.ok(cert.checkIssued(ca) && cert.verify(ca.publicKey), `${name}: issued by the cluster CA (${cert.issuer.replace(/\n/g, ', ')})`)
+        t.match(cert.subject, /O=system:nodes/, `${name}: in system:nodes`)
+        t.notMatch(readFileSync(kc, 'utf8'), /token|insecure-skip-tls-verify/, `${name}: no token, no insecure flag`)
+        const who = async (f: string): Promise<string> => {
+          const path = join(dir, `${name}-${f}.kubeconfig`)
+          writeFileSync(path, (await vm(name, `sudo cat /var/lib/netkube/${f}.kubeconfig`)).stdout)
+          const r = await h.run('kubectl', ['--kubeconfig', path, 'auth', 'whoami', '-o', 'jsonpath={.status.userInfo.username} {.status.userInfo.groups}'], { allowFailure: true, timeoutMs: 60_000 })
+          return r.stdout.trim() || r.stderr.trim()
+        }
+        t.match(await who('proxy'), /^system:kube-proxy /, `${name}: kube-proxy talks as system:kube-proxy`)
+        t.match(await who('network'), new RegExp(`^system:netkube:agent:${name} .*system:netkube:agents`), `${name}: the network loops as system:netkube:agent:${name}`)
+        t.notMatch(await who('network') + (await who('proxy')), /system:masters/, `${name}: no component in system:masters`)
+      }
+      t.match(csrs, /system:bootstrap:[a-z0-9]{6} kubernetes.io\/kube-apiserver-client-kubelet Approved/, 'the join CSRs, sent with the bootstrap token, were approved')
+      // (a join retried after a restart may have sent one more)
+      t.ok((csrs.match(/^system:bootstrap:\S+ kubernetes.io\/kube-apiserver-client-kubelet Approved$/gm) ?? []).length >= NODES, 'an approved join CSR per node')
     })
 
     await t.test('a Deployment spread over the VMs', async (t) => {
