@@ -4,8 +4,13 @@
 //     vs `ip netns exec <pod netns> true` (what starting a process in the pod costs at least);
 //   port-forward throughput, MiB/s over 1 connection and over 16 concurrent ones (kubectl 1.27:
 //     SPDY; 1.33: SPDY inside WebSocket) vs a direct TCP connection to the pod IP from the node
-//     namespace. The same client (socat | head -c) reads from the same server in the pod (socat
-//     serving /dev/zero) in every row.
+//     namespace. The same client (socat | wc -c, reading to EOF) reads from the same server in
+//     the pod in every row: each connection is a download of a fixed size (port 9000: the
+//     single-connection size, 9001: a 16th of it), ended by the pod closing it. Not an endless
+//     /dev/zero cut short by the client: a kubectl SPDY client (spdystream) whose local reader
+//     has gone stops reading the whole connection once one more DATA frame for that stream
+//     arrives (its frame worker blocks on the stream's unbuffered channel), so every later
+//     stream's SYN_REPLY times out — a client-side deadlock no server can prevent.
 // BENCH_EXEC_N (default 30) exec round-trips per row; BENCH_EXEC_MIB (default 256) MiB per
 // single-connection read, a 16th of it per connection in the concurrent rows.
 import { randomBytes } from 'node:crypto'
@@ -23,6 +28,9 @@ import { freePort } from '../src/util/ports.js'
 const N = Number(process.env.BENCH_EXEC_N ?? 30)
 const MIB = Number(process.env.BENCH_EXEC_MIB ?? 256)
 const PORT = 9000
+const PER = Math.max(1, Math.floor(MIB / 16))
+/** A pod-side server: every connection gets `mib` MiB of zeros, then the pod closes it. */
+const serve = (port: number, mib: number): string => `socat -U TCP-LISTEN:${port},fork,reuseaddr SYSTEM:'head -c ${mib * 1024 * 1024} /dev/zero'`
 
 const pct = (sorted: number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!
 
@@ -42,16 +50,16 @@ async function timeEach(n: number, fn: () => Promise<unknown>): Promise<number[]
  */
 async function throughput(netns: string | undefined, host: string, port: number, conns: number, mib: number): Promise<{ mibps: number; short: number }> {
   const bytes = mib * 1024 * 1024
-  const one = (): Promise<number> => netnsHandle(netns).run('sh', ['-c', `socat -u TCP:${host}:${port},shut-none STDOUT | head -c ${bytes} | wc -c`]).then((r) => Number(r.stdout.trim()))
+  const one = (): Promise<number> => netnsHandle(netns).run('sh', ['-c', `socat -u TCP:${host}:${port} STDOUT | wc -c`]).then((r) => Number(r.stdout.trim()))
   const t0 = process.hrtime.bigint()
   const got = await Promise.all(Array.from({ length: conns }, one))
   const s = Number(process.hrtime.bigint() - t0) / 1e9
   return { mibps: got.reduce((a, b) => a + b, 0) / (1024 * 1024) / s, short: got.filter((b) => b !== bytes).length }
 }
 
-async function portForward(kubectl: string, kubeconfig: string, pod: string): Promise<{ port: number; stop: () => void }> {
+async function portForward(kubectl: string, kubeconfig: string, pod: string, podPort: number): Promise<{ port: number; stop: () => void }> {
   const port = await freePort()
-  const child = netnsHandle().spawn([kubectl, '--kubeconfig', kubeconfig, 'port-forward', `pod/${pod}`, `${port}:${PORT}`], { stdio: 'pipe' })
+  const child = netnsHandle().spawn([kubectl, '--kubeconfig', kubeconfig, 'port-forward', `pod/${pod}`, `${port}:${podPort}`], { stdio: 'pipe' })
   await new Promise<void>((resolve, reject) => {
     let err = ''
     child.stderr!.on('data', (d: Buffer) => (err += d.toString()))
@@ -73,7 +81,7 @@ async function main(): Promise<void> {
       apiVersion: 'v1',
       kind: 'Pod',
       metadata: { name: 'bench' },
-      spec: { terminationGracePeriodSeconds: 1, containers: [{ name: 'c', image: 'busybox', command: ['sh', '-c', `exec socat -u OPEN:/dev/zero TCP-LISTEN:${PORT},fork,reuseaddr`] }] },
+      spec: { terminationGracePeriodSeconds: 1, containers: [{ name: 'c', image: 'busybox', command: ['sh', '-c', `${serve(PORT, MIB)} & exec ${serve(PORT + 1, PER)}`] }] },
     } as Pod)
     let pod: Pod | undefined
     for (const deadline = Date.now() + 60_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 200))) {
@@ -101,16 +109,18 @@ async function main(): Promise<void> {
     console.log('|---|---|---|---|')
     for (const [what, xs] of rows) console.log(`| ${what} | ${pct(xs, 50).toFixed(1)} ms | ${pct(xs, 99).toFixed(1)} ms | ${(pct(xs, 50) / floor).toFixed(1)}x |`)
 
-    const per = Math.max(1, Math.floor(MIB / 16))
+    const per = PER
     const direct1 = await throughput(nodeNs, podIP, PORT, 1, MIB)
-    const direct16 = await throughput(nodeNs, podIP, PORT, 16, per)
+    const direct16 = await throughput(nodeNs, podIP, PORT + 1, 16, per)
     const tp: [string, Awaited<ReturnType<typeof throughput>>, Awaited<ReturnType<typeof throughput>>][] = [['direct TCP from the node namespace (floor)', direct1, direct16]]
     for (const v of ['1.27', '1.33']) {
-      const pf = await portForward(k(v), kc, 'bench')
+      const pf = await portForward(k(v), kc, 'bench', PORT)
+      const pf16 = await portForward(k(v), kc, 'bench', PORT + 1)
       try {
-        tp.push([`kubectl ${v} port-forward`, await throughput(undefined, '127.0.0.1', pf.port, 1, MIB), await throughput(undefined, '127.0.0.1', pf.port, 16, per)])
+        tp.push([`kubectl ${v} port-forward`, await throughput(undefined, '127.0.0.1', pf.port, 1, MIB), await throughput(undefined, '127.0.0.1', pf16.port, 16, per)])
       } finally {
         pf.stop()
+        pf16.stop()
       }
     }
     const cell = (x: { mibps: number; short: number }): string => `${x.mibps.toFixed(0)} MiB/s${x.short ? ` (${x.short} short)` : ''}`

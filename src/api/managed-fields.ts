@@ -371,7 +371,7 @@ export function applyConfig(
   live: KubeObject | undefined,
   applied: KubeObject,
   managers: readonly Manager[],
-  opts: { manager: string; force: boolean; now: string; subresource?: 'status' },
+  opts: { manager: string; force: boolean; now: string; subresource?: 'status' | 'scale' },
 ): ApplyResult {
   // The main resource's apply does not set status where a status subresource owns it; an apply
   // to the status subresource sets status only (upstream resets every other field of it).
@@ -379,7 +379,7 @@ export function applyConfig(
   const config = onStatus ? ({ status: structuredClone((applied as Obj).status ?? {}) } as Obj) : (structuredClone(applied) as Obj)
   if (!onStatus && r.subresources.includes('status')) delete config.status
   const wanted = fieldsOf(r, config, onStatus ? 'status' : 'main')
-  const key = managerKey({ manager: opts.manager, operation: 'Apply', ...(onStatus ? { subresource: 'status' } : {}) })
+  const key = managerKey({ manager: opts.manager, operation: 'Apply', ...(opts.subresource ? { subresource: opts.subresource } : {}) })
   const prev = managers.find((m) => managerKey(m) === key)?.fields ?? new FieldSet()
   const others = managers.filter((m) => managerKey(m) !== key).map((m) => ({ ...m, fields: m.fields.clone() }))
 
@@ -422,6 +422,6 @@ export function applyConfig(
     else delete recorded.metadata.annotations
     annotations[LAST_APPLIED] = JSON.stringify(recorded) + '\n'
   }
-  const mine: Manager = { manager: opts.manager, operation: 'Apply', time: opts.now, fields: wanted, apiVersion: applied.apiVersion ?? '', ...(onStatus ? { subresource: 'status' } : {}) }
+  const mine: Manager = { manager: opts.manager, operation: 'Apply', time: opts.now, fields: wanted, apiVersion: applied.apiVersion ?? '', ...(opts.subresource ? { subresource: opts.subresource } : {}) }
   return { object: merged, managers: [mine, ...others].filter((m) => !m.fields.empty()) }
 }

@@ -52,7 +52,7 @@ export function trackWrite(r: ResourceInfo, old: KubeObject | undefined, next: K
 }
 
 /** Server-side apply; a conflict becomes upstream's 409 with one cause per field. */
-export function applyWrite(r: ResourceInfo, live: KubeObject | undefined, applied: KubeObject, manager: string, force: boolean, subresource?: 'status'): ApplyResult {
+export function applyWrite(r: ResourceInfo, live: KubeObject | undefined, applied: KubeObject, manager: string, force: boolean, subresource?: 'status' | 'scale'): ApplyResult {
   let base: Manager[] = []
   try {
     base = baseManagers(undefined, live?.metadata.managedFields)

@@ -4,7 +4,7 @@
 //   [watch/][namespaces/<ns>/]<plural>[/<name>[/<subresource>]]
 import type { IncomingMessage } from 'node:http'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { findResource, type ResourceInfo } from '../api/resources.js'
+import { findResource, groupVersion, type ResourceInfo } from '../api/resources.js'
 import type { Binding, KubeObject, Node, Pod, Scale } from '../api/types.js'
 import { toTable } from '../api/table.js'
 import { formatLabelSelector } from '../api/selectors.js'
@@ -15,7 +15,9 @@ import { gr, type DeleteOpts, type PatchKind, type Registry } from './registry.j
 import { startWatch } from './watch.js'
 import { decodeK8sProtobuf, ProtobufError } from './protobuf.js'
 import { decodeJsonBody } from './json-body.js'
-import { requestManager } from './field-manager.js'
+import { applyWrite, requestManager } from './field-manager.js'
+import { baseManagers, encodeManagedFields, ManagedFieldsError, type Manager } from '../api/managed-fields.js'
+import { parentManagers, scaleManagers, SCALE_API_VERSION } from '../api/scale-fields.js'
 import { kubeletLogError, LOG_PARAMS, validateLogOptions } from './pod-log.js'
 import { parse as parseYaml } from 'yaml'
 import type { Metrics } from './metrics.js'
@@ -209,6 +211,9 @@ function toScale(r: ResourceInfo, obj: KubeObject): Scale {
   } as Scale & { _r?: ResourceInfo }
 }
 
+/** The Scale kind as server-side apply lays it out (its status is read-only, as a status subresource's). */
+const SCALE_RESOURCE: ResourceInfo = { group: 'autoscaling', version: 'v1', kind: 'Scale', listKind: 'ScaleList', plural: 'scale', singular: 'scale', namespaced: true, shortNames: [], subresources: ['status'], etcdPrefix: '', categories: [], verbs: [] }
+
 /** Subresources a PUT/PATCH writes through the registry (`approval`: CertificateSigningRequests). */
 const WRITABLE_SUBRESOURCES = new Set(['status', 'approval'])
 
@@ -350,6 +355,7 @@ export function registerResourceRoutes(app: FastifyInstance, o: RouteOptions): v
           if (!q.fieldManager)
             throw E.invalid('PatchOptions', 'meta.k8s.io', '', [{ type: 'FieldValueRequired', field: 'fieldManager', message: 'Required value: is required for apply patch' }])
           const manager = requestManager(q.fieldManager, undefined, 'PatchOptions')!
+          if (sub === 'scale' && r.subresources.includes('scale')) return scaleApply(r, ns, name, parseApplyBody(req), { dryRun: dryRun(q), manager, force: force === true }, who)
           if (sub && sub !== 'status') throw E.badRequest(`server-side apply to the ${sub} subresource is not supported`)
           const out = await reg.apply(r, ns, name, parseApplyBody(req), { dryRun: dryRun(q), manager, force: force === true, ...(sub === 'status' ? { sub } : {}), ...who })
           if (out.created) reply.code(201)
@@ -444,6 +450,55 @@ export function registerResourceRoutes(app: FastifyInstance, o: RouteOptions): v
     // Recorded as upstream does: the parent's spec.replicas, owned through the scale subresource.
     const out = await reg.update(r, ns, name, next, { dryRun: dry, recordSubresource: 'scale', ...who, ...(manager ? { manager } : {}) })
     return toScale(r, out)
+  }
+
+  /**
+   * Server-side apply to <r>/<name>/scale, as upstream: the apply runs on the Scale (whose
+   * managers are the parent's owners of spec.replicas, src/api/scale-fields.ts), conflicts 409
+   * as on the parent, and the result is written to the parent's spec.replicas and managedFields.
+   */
+  const scaleApply = async (r: ResourceInfo, ns: string | undefined, name: string, body: unknown, opts: { dryRun: boolean; manager: string; force: boolean }, who: { user?: UserInfo }): Promise<unknown> => {
+    if (!body || typeof body !== 'object' || Array.isArray(body)) throw E.badRequest('the object provided is unrecognized (must be of type Scale)')
+    const applied = structuredClone(body) as KubeObject
+    if (typeof applied.kind !== 'string' || applied.kind === '') throw E.badRequest(`Object 'Kind' is missing in '${JSON.stringify(body)}'`)
+    if (typeof applied.apiVersion !== 'string' || applied.apiVersion === '') throw E.badRequest(`Object 'apiVersion' is missing in '${JSON.stringify(body)}'`)
+    // The apply configuration is a Scale (upstream's field manager checks the version first).
+    if (applied.apiVersion !== SCALE_API_VERSION) throw E.badRequest(`Incorrect version specified in apply patch. Specified patch version: ${applied.apiVersion}, expected: ${SCALE_API_VERSION}`)
+    if (applied.kind !== 'Scale') throw E.badRequest(`the kind in the data (${applied.kind}) does not match the expected kind (Scale)`)
+    applied.metadata ??= {}
+    if (applied.metadata.name !== undefined && applied.metadata.name !== name) throw E.badRequest(`the name of the object (${applied.metadata.name}) does not match the name on the URL (${name})`)
+    delete applied.metadata.managedFields
+    delete applied.metadata.resourceVersion
+    for (let attempt = 0; ; attempt++) {
+      const cur = await reg.get(r, ns, name)
+      let parent: Manager[] = []
+      try {
+        parent = baseManagers(undefined, cur.metadata.managedFields)
+      } catch (err) {
+        if (!(err instanceof ManagedFieldsError)) throw err
+      }
+      const view = scaleManagers(parent)
+      const live = toScale(r, cur) as unknown as KubeObject
+      live.metadata.managedFields = encodeManagedFields(view.managers)
+      const { object, managers } = applyWrite(SCALE_RESOURCE, live, applied, opts.manager, opts.force, 'scale')
+      const replicas = (object.spec as { replicas?: unknown } | undefined)?.replicas
+      if (typeof replicas !== 'number' || !Number.isInteger(replicas) || replicas < 0)
+        throw E.invalid('Scale', 'autoscaling', name, [{ type: 'FieldValueInvalid', field: 'spec.replicas', value: replicas, message: `Invalid value: ${JSON.stringify(replicas)}: must be greater than or equal to 0` }])
+      const next = structuredClone(cur)
+      ;(next.spec as { replicas?: number }).replicas = replicas
+      const owners = parentManagers(parent, view, managers, groupVersion(r))
+      try {
+        const out = await reg.update(r, ns, name, next, { dryRun: opts.dryRun, recordSubresource: 'scale', managers: owners, ...who })
+        const scale = toScale(r, out) as unknown as KubeObject
+        const shown = encodeManagedFields(scaleManagers(baseManagers(undefined, out.metadata.managedFields)).managers)
+        if (shown.length) scale.metadata.managedFields = shown
+        return scale
+      } catch (err) {
+        // Someone wrote in between: apply again on what is there now.
+        if (err instanceof E.ApiError && err.reason === 'Conflict' && !err.status.details?.causes && attempt < 16) continue
+        throw err
+      }
+    }
   }
 
   /** GET pods/<name>/log: proxied to the kubelet of the pod's node. */

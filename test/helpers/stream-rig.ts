@@ -3,7 +3,9 @@
 // that keeps stdout as bytes (exec -i round-trips binary data).
 import type { Test } from 'tap'
 import { spawn } from 'node:child_process'
+import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { processAlive } from '../../src/util/proc.js'
 import type { Pod } from '../../src/api/types.js'
 import { resourceFor } from '../../src/api/resources.js'
 import { createClient } from '../../src/client/rest.js'
@@ -41,6 +43,27 @@ export function kubectl(v: string, kubeconfig: string, args: string[], input?: B
 }
 
 
+/** Every container process and log shim the kubelet's records (runtime.ts) name, by PID and start time. */
+function containerProcesses(dir: string): { what: string; pid: number; startTicks: string }[] {
+  const out: { what: string; pid: number; startTicks: string }[] = []
+  let files: string[] = []
+  try {
+    files = readdirSync(dir).filter((f) => f.endsWith('.json'))
+  } catch {
+    return out
+  }
+  for (const f of files) {
+    try {
+      const rec = JSON.parse(readFileSync(join(dir, f), 'utf8')) as { name?: string; pid?: number; startTicks?: string; shim?: { pid: number; startTicks: string } }
+      if (rec.pid && rec.startTicks) out.push({ what: `container ${rec.name ?? f}`, pid: rec.pid, startTicks: rec.startTicks })
+      if (rec.shim?.pid && rec.shim.startTicks) out.push({ what: `log shim of ${rec.name ?? f}`, pid: rec.shim.pid, startTicks: rec.shim.startTicks })
+    } catch {
+      // a record being rewritten: the next one names the same process
+    }
+  }
+  return out
+}
+
 /** The apiserver (with the scheduler if asked) and one kubelet `n1` on a CNI node with pod range `podCIDR`; namespaces prefixed `<run>-<tag>-`. */
 export async function streamRig(t: Test, podCIDR = '10.250.9.0/24', tag = 's', opts: { scheduler?: boolean; apiserver?: TestApiServerOptions } = {}) {
   const api = await withApiServer(t, opts.apiserver)
@@ -63,7 +86,27 @@ export async function streamRig(t: Test, podCIDR = '10.250.9.0/24', tag = 's', o
     syncIntervalMs: 200,
     tls: { certPem: serving.certPem, keyPem: serving.keyPem, clientCaPem: api.caPem },
   })
-  t.teardown(() => k.stop({ killPods: true }).catch(() => {}))
+  // Teardown stops every container and checks it: a container process (or its log shim) that
+  // outlives the kubelet's killPods fails the test — and is killed here, so nothing leaks.
+  const records = join(dir, 'kubelet', 'containers')
+  t.teardown(async () => {
+    const procs = containerProcesses(records)
+    await k.stop({ killPods: true }).catch(() => {})
+    const deadline = Date.now() + 5000
+    let left = procs.filter((p) => processAlive(p.pid, p.startTicks))
+    while (left.length && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 100))
+      left = left.filter((p) => processAlive(p.pid, p.startTicks))
+    }
+    for (const p of left) {
+      try {
+        process.kill(p.pid, 'SIGKILL')
+      } catch {
+        // gone meanwhile
+      }
+    }
+    if (left.length) throw new Error(`container processes survived the kubelet's killPods: ${left.map((p) => `${p.what} pid ${p.pid}`).join(', ')}`)
+  })
   // Pods without a nodeName (kubectl run) need the real scheduler to reach n1.
   if (opts.scheduler) {
     const sched = await startScheduler({ client, retryPeriodMs: 1000 })

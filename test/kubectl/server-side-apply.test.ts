@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { run } from '../../src/util/exec.js'
 import { withApiServer } from '../helpers/apiserver.js'
+import { createClient } from '../../src/client/rest.js'
 import { kubectlPath, need } from '../helpers/prereq.js'
 
 const CLIENTS = [
@@ -84,4 +85,56 @@ t.test('kubectl apply --server-side', async (t) => {
       t.equal((await ok('get', 'cm', 'conf', '-o', 'jsonpath={.data.a}')).trim(), '2', await ok('get', 'cm', 'conf', '-o', 'json', '--show-managed-fields'))
     })
   }
+
+  // Server-side apply to deployments/web/scale: the API with a Scale configuration, and kubectl
+  // 1.33's --subresource=scale (1.27 has no --subresource on apply).
+  t.test('server-side apply to the scale subresource', { skip: need('kubectl 1.33') }, async (t) => {
+    const ns = 'ssa-scale'
+    const k = (...args: string[]) => run(kubectlPath('1.33'), ['--kubeconfig', srv.kubeconfigPath, '-n', ns, ...args], { allowFailure: true, timeoutMs: 30_000 })
+    const ok = async (...args: string[]) => {
+      const r = await k(...args)
+      t.equal(r.code, 0, `kubectl ${args.join(' ')}: ${r.stderr.trim()}`)
+      return r.stdout
+    }
+    const file = (name: string, text: string) => {
+      const p = join(dir, `${ns}-${name}.yaml`)
+      writeFileSync(p, text)
+      return p
+    }
+    const client = createClient({ server: srv.url, token: srv.token, caPem: srv.caPem })
+    t.teardown(() => client.close())
+    const applyScale = (replicas: number, manager: string, force = false) =>
+      client.raw('PATCH', `/apis/apps/v1/namespaces/${ns}/deployments/web/scale?fieldManager=${manager}${force ? '&force=true' : ''}`, `apiVersion: autoscaling/v1\nkind: Scale\nmetadata: {name: web}\nspec: {replicas: ${replicas}}\n`, 'application/apply-patch+yaml')
+    type Entry = { manager: string; operation: string; subresource?: string; fieldsV1: { 'f:spec'?: Record<string, unknown> } }
+    const owners = async () => JSON.parse(await ok('get', 'deploy', 'web', '--show-managed-fields', '-o', 'jsonpath={.metadata.managedFields}')) as Entry[]
+    const replicasOwners = async () => (await owners()).filter((m) => m.fieldsV1['f:spec']?.['f:replicas'] !== undefined).map((m) => `${m.manager}/${m.operation}${m.subresource ? `/${m.subresource}` : ''}`)
+    const rv = async () => (await ok('get', 'deploy', 'web', '-o', 'jsonpath={.metadata.resourceVersion}')).trim()
+    await ok('create', 'namespace', ns)
+    await ok('apply', '--server-side', '-f', file('d', deployment(2)))
+
+    const conflict = await applyScale(4, 'autoscaler')
+    t.equal(conflict.status, 409, 'the Scale shows the parent\'s owner of spec.replicas')
+    t.match(JSON.parse(conflict.body), { reason: 'Conflict', message: 'Apply failed with 1 conflict: conflict with "kubectl": .spec.replicas', details: { causes: [{ field: '.spec.replicas' }] } })
+    t.equal((await ok('get', 'deploy', 'web', '-o', 'jsonpath={.spec.replicas}')).trim(), '2', 'nothing written')
+    const forced = await applyScale(4, 'autoscaler', true)
+    t.equal(forced.status, 200, forced.body)
+    t.match(JSON.parse(forced.body), { kind: 'Scale', spec: { replicas: 4 }, metadata: { managedFields: [{ manager: 'autoscaler', operation: 'Apply', subresource: 'scale', apiVersion: 'autoscaling/v1' }] } })
+    t.equal((await ok('get', 'deploy', 'web', '-o', 'jsonpath={.spec.replicas}')).trim(), '4', 'the parent\'s spec.replicas is the Scale\'s')
+    t.same(await replicasOwners(), ['autoscaler/Apply/scale'], 'replicas moved to the scale applier')
+    t.ok((await owners()).some((m) => m.manager === 'kubectl' && m.fieldsV1['f:spec']?.['f:template'] !== undefined), 'kubectl keeps its other fields')
+    const rv1 = await rv()
+    t.equal((await applyScale(4, 'autoscaler')).status, 200, 'applied again: it owns replicas now')
+    t.equal(await rv(), rv1, 'no change, no write')
+    // The parent's applier now conflicts with the scale applier, named with its subresource.
+    const back = await k('apply', '--server-side', '-f', file('d2', deployment(2)))
+    t.equal(back.code, 1)
+    t.match(back.stderr, /conflict with "autoscaler" with subresource "scale": \.spec\.replicas/)
+    const bad = await applyScale(-1, 'autoscaler')
+    t.equal(bad.status, 422)
+    t.match(bad.body, /spec\.replicas: Invalid value: -1: must be greater than or equal to 0/)
+    // kubectl --subresource=scale sends the file's object: a Deployment is not a Scale configuration.
+    const viaKubectl = await k('apply', '--server-side', '--subresource=scale', '-f', file('d3', deployment(3)))
+    t.equal(viaKubectl.code, 1)
+    t.match(viaKubectl.stderr, /Incorrect version specified in apply patch\. Specified patch version: apps\/v1, expected: autoscaling\/v1/, viaKubectl.stderr)
+  })
 })

@@ -32,30 +32,33 @@ export function servePortForward(conn: SpdyConnection, target: ForwardTarget, al
     }
     if (type !== 'data') return conn.resetStream(s)
     const err = errors.get(id)
-    const fail = (text: string): void => {
+    // The pair ends as upstream's handler ends it: data and error streams both closed, the
+    // error text (if any) first. kubectl closes the local connection only once the error
+    // stream has ended, so a forward that never closes it never delivers EOF.
+    const done = (text?: string): void => {
       if (err) {
-        err.write(text)
+        if (text) err.write(text)
         err.finish()
       }
       s.finish()
     }
-    if (!Number.isInteger(port) || port < 1 || port > 65535) return fail(`invalid port "${header(s.headers, 'port') ?? ''}"`)
-    if (allowedPorts && !allowedPorts.includes(port)) return fail(`port ${port} is not forwarded`)
-    forward(s, port, target, fail)
+    if (!Number.isInteger(port) || port < 1 || port > 65535) return done(`invalid port "${header(s.headers, 'port') ?? ''}"`)
+    if (allowedPorts && !allowedPorts.includes(port)) return done(`port ${port} is not forwarded`)
+    forward(s, port, target, done)
   })
 }
 
-function forward(s: SpdyStream, port: number, t: ForwardTarget, fail: (text: string) => void): void {
-  // -t: after one direction ends, wait for the other (half-close) this long at most.
-  const child = netnsHandle().spawn(['socat', '-t', '10', '-', `TCP4:127.0.0.1:${port}`], { joinProcess: { pid: t.pid }, stdio: 'pipe', detached: true })
+function forward(s: SpdyStream, port: number, t: ForwardTarget, done: (text?: string) => void): void {
+  // -t: after one direction ends, wait for the other (half-close) this long at most: 1 s, as
+  // containerd's port-forward does, so a pod closing its side ends the connection promptly.
+  const child = netnsHandle().spawn(['socat', '-t', '1', '-', `TCP4:127.0.0.1:${port}`], { joinProcess: { pid: t.pid }, stdio: 'pipe', detached: true })
   let bytesOut = 0
   let stderr = ''
   s.pipe(child.stdin!)
   child.stdin!.on('error', () => {})
-  child.stdout!.on('data', (d: Buffer) => {
-    bytesOut += d.length
-    s.write(d)
-  })
+  child.stdout!.on('data', (d: Buffer) => (bytesOut += d.length))
+  // pipe: the pod's output waits in socat while the client is slow, not in the kubelet's heap.
+  child.stdout!.pipe(s, { end: false })
   child.stdout!.on('end', () => s.finish())
   child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d))
   const kill = (): void => {
@@ -67,11 +70,10 @@ function forward(s: SpdyStream, port: number, t: ForwardTarget, fail: (text: str
   }
   s.on('close', () => child.exitCode === null && kill())
   child.on('close', (code) => {
-    if (code !== 0 && bytesOut === 0) {
-      const refused = /refused/i.test(stderr)
-      const why = refused ? 'connect: connection refused' : stderr.trim().split('\n').pop() ?? `exit ${code}`
-      log.debug({ port, pod: t.podName, stderr }, 'port-forward connect failed')
-      fail(`error forwarding port ${port} to pod ${t.podName}, uid ${t.podUid}: failed to connect to localhost:${port} inside the pod's network namespace: dial tcp4 127.0.0.1:${port}: ${why}`)
-    }
+    if (code === 0 || bytesOut > 0) return done()
+    const refused = /refused/i.test(stderr)
+    const why = refused ? 'connect: connection refused' : stderr.trim().split('\n').pop() ?? `exit ${code}`
+    log.debug({ port, pod: t.podName, stderr }, 'port-forward connect failed')
+    done(`error forwarding port ${port} to pod ${t.podName}, uid ${t.podUid}: failed to connect to localhost:${port} inside the pod's network namespace: dial tcp4 127.0.0.1:${port}: ${why}`)
   })
 }

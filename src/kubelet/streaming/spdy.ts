@@ -27,8 +27,10 @@ export const enum FrameType {
   WindowUpdate = 9,
 }
 const FLAG_FIN = 0x01
-/** Largest DATA payload sent at once (spdystream reads frames of any size up to 2^24-1). */
-const MAX_DATA = 32 * 1024
+/** Largest DATA payload sent at once (spdystream reads frames of any size up to 2^24-1): a pipe read. */
+const MAX_DATA = 64 * 1024
+/** Bytes a sender may leave queued in the socket before its write waits for 'drain'. */
+const SEND_BUFFER = 1024 * 1024
 /** A frame larger than this is a protocol error (header blocks are tiny; data is chunked). */
 const MAX_FRAME = 1 << 24
 
@@ -150,15 +152,27 @@ export class SpdyStream extends Duplex {
     this.conn.sendData(this.id, chunk, false, cb)
   }
   override _final(cb: (err?: Error | null) => void): void {
-    this.finish()
+    if (!this.localClosed) {
+      this.localClosed = true
+      this.conn.sendData(this.id, Buffer.alloc(0), true)
+      this.conn.maybeForget(this)
+    }
     cb()
   }
-  /** Half-close our side (DATA with FIN), once. */
+  /**
+   * Half-close our side (DATA with FIN) once the writes queued before it are sent: the FIN
+   * goes through the writable side, never past it (a FIN sent ahead of queued writes made
+   * them be dropped — the short reads under concurrent port-forwards).
+   */
   finish(): void {
-    if (this.localClosed) return
-    this.localClosed = true
-    this.conn.sendData(this.id, Buffer.alloc(0), true)
-    this.conn.maybeForget(this)
+    if (this.localClosed || this.writableEnded || this.destroyed) return
+    // Nothing queued or in flight: FIN now, so a GOAWAY that follows comes after it.
+    if (this.writableLength === 0) {
+      this.localClosed = true
+      this.conn.sendData(this.id, Buffer.alloc(0), true)
+      this.conn.maybeForget(this)
+    }
+    this.end()
   }
   /** @internal bytes from the client */
   receive(data: Buffer, fin: boolean): void {
@@ -289,18 +303,39 @@ export class SpdyConnection extends EventEmitter {
     this.rst(s.id, 5) // CANCEL
   }
 
-  /** @internal */
+  /**
+   * @internal DATA frames for `data`; `cb` once the socket can take more. A stream may keep up
+   * to SEND_BUFFER queued in the socket before it waits for 'drain' (the socket's own 16 KiB
+   * mark would make every 64 KiB pipe read wait for a full flush: stop-and-wait).
+   */
   sendData(id: number, data: Buffer, fin: boolean, cb?: (err?: Error | null) => void): void {
-    if (this.closed) return cb?.()
-    let ok = true
-    if (data.length === 0) ok = this.write(dataFrame(id, fin ? FLAG_FIN : 0, data))
+    if (this.closed || this.socket.destroyed) return cb?.()
+    this.socket.cork()
+    if (data.length === 0) this.writeData(id, fin ? FLAG_FIN : 0, data)
     for (let off = 0; off < data.length; off += MAX_DATA) {
       const last = off + MAX_DATA >= data.length
-      ok = this.write(dataFrame(id, last && fin ? FLAG_FIN : 0, data.subarray(off, off + MAX_DATA)))
+      this.writeData(id, last && fin ? FLAG_FIN : 0, data.subarray(off, off + MAX_DATA))
     }
+    this.socket.uncork()
     if (!cb) return
-    if (ok) cb()
-    else this.socket.once('drain', () => cb())
+    if (this.socket.writableLength < SEND_BUFFER) return cb()
+    this.waiting.push(cb)
+    if (this.waiting.length === 1) this.socket.once('drain', this.onDrain)
+  }
+
+  private readonly waiting: ((err?: Error | null) => void)[] = []
+  private readonly onDrain = (): void => {
+    for (const cb of this.waiting.splice(0)) cb()
+  }
+
+  /** One DATA frame: header and payload written apart (no copy), in one corked batch. */
+  private writeData(id: number, flags: number, payload: Buffer): void {
+    const head = Buffer.allocUnsafe(8)
+    head.writeUInt32BE(id & 0x7fffffff, 0)
+    head.writeUInt32BE(payload.length, 4)
+    head[4] = flags
+    this.write(head)
+    if (payload.length) this.write(payload)
   }
 
   private write(b: Buffer): boolean {
@@ -346,6 +381,7 @@ export class SpdyConnection extends EventEmitter {
     this.closed = true
     for (const s of this.streams.values()) s.reset()
     this.streams.clear()
+    this.onDrain() // writers waiting for room: the writes go nowhere now
     this.inflate.close()
     this.deflate.close()
     if (!this.socket.destroyed) this.socket.end()
