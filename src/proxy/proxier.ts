@@ -2,13 +2,13 @@
 // transaction. Nothing is written before the informers have synced (an empty cache would
 // program "no endpoints" for every Service); a failed sync leaves the state untouched and
 // schedules a full resync; a full resync also runs at start and every fullSyncMs.
-import type { EndpointSlice, Node, Service } from '../api/types.js'
+import { LABEL_TOPOLOGY_ZONE, type EndpointSlice, type Node, type Service } from '../api/types.js'
 import { logger, type Logger } from '../util/log.js'
 import type { ProxyBackend } from './backend.js'
 import { EndpointsChangeTracker, ServiceChangeTracker } from './changes.js'
 import type { ProxyMetrics } from './metrics.js'
 import { SyncRunner } from './runner.js'
-import { buildServicePorts, LABEL_TOPOLOGY_ZONE, type NodeInfo, type ServicePortInfo } from './serviceport.js'
+import { buildServicePorts, type NodeInfo, type ServicePortInfo } from './serviceport.js'
 
 export interface ProxierOptions {
   backend: ProxyBackend
