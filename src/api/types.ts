@@ -666,6 +666,8 @@ export interface NetworkPolicy extends KubeObject {
 
 // Well-known label and annotation keys.
 export const LABEL_SERVICE_NAME = 'kubernetes.io/service-name'
+/** The Node label topology hints are matched against (well-known label). */
+export const LABEL_TOPOLOGY_ZONE = 'topology.kubernetes.io/zone'
 export const LABEL_MANAGED_BY = 'endpointslice.kubernetes.io/managed-by'
 export const LABEL_POD_TEMPLATE_HASH = 'pod-template-hash'
 export const LABEL_HOSTNAME = 'kubernetes.io/hostname'

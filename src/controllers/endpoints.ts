@@ -1,6 +1,6 @@
 // Endpoints and EndpointSlice controller shells: Services and pods → desired objects → API.
 import type { EndpointSlice, Endpoints, Node, Pod, Service } from '../api/types.js'
-import { LABEL_SERVICE_NAME } from '../api/types.js'
+import { LABEL_SERVICE_NAME, LABEL_TOPOLOGY_ZONE } from '../api/types.js'
 import type { Client } from '../client/interfaces.js'
 import type { Informer } from '../client/informer.js'
 import { isAlreadyExists, isConflict, isNotFound } from '../client/errors.js'
@@ -8,7 +8,7 @@ import { mapSelectorMatches, objectKey } from './apiutil.js'
 import { QueueController, splitKey } from './base.js'
 import type { EventRecorder } from '../events/recorder.js'
 import { desiredEndpoints, endpointsEqual, planSlices, type SliceTopology } from './endpoints-core.js'
-import { cpuRatiosByZone, hintEvent, LABEL_TOPOLOGY_ZONE, type HintsResult } from './topology-hints-core.js'
+import { cpuRatiosByZone, hintEvent, type HintsResult } from './topology-hints-core.js'
 import { BY_NAMESPACE, R, type InformerFactory } from './informers.js'
 import type { ControllerMetrics } from './metrics.js'
 

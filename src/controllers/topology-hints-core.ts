@@ -11,10 +11,9 @@
 // under-served ones; no zone may be served below 1/(1+0.2) of its share, else no hints.
 // Deterministic (zones and endpoints in sorted order) where upstream walks Go maps: the same
 // inputs always give the same slices, so an unchanged Service causes no writes.
-import type { Endpoint, Node, Service } from '../api/types.js'
+import { LABEL_TOPOLOGY_ZONE, type Endpoint, type Node, type Service } from '../api/types.js'
 import { parseQuantity } from '../api/quantity.js'
 
-export const LABEL_TOPOLOGY_ZONE = 'topology.kubernetes.io/zone'
 export const ANNOTATION_TOPOLOGY_MODE = 'service.kubernetes.io/topology-mode'
 /** The annotation before 1.27; read when topology-mode is absent. */
 export const ANNOTATION_TOPOLOGY_AWARE_HINTS = 'service.kubernetes.io/topology-aware-hints'

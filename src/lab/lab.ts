@@ -18,7 +18,7 @@ import { createNetns, deleteNetns, listNetns, netnsExists, openNetOps } from '..
 import { NETKUBE_MAIN } from '../kubelet/images.js'
 import { createClient } from '../client/rest.js'
 import { loadKubeconfig } from '../client/kubeconfig.js'
-import type { Node } from '../api/types.js'
+import { LABEL_TOPOLOGY_ZONE, type Node } from '../api/types.js'
 import { RESOURCES } from '../api/resources.js'
 import { freePort } from '../util/ports.js'
 import { buildOutside, outsideStatusLine } from './outside.js'
@@ -282,7 +282,7 @@ export async function labUp(o: LabUpOptions = {}): Promise<LabState> {
         ...apiServersFlag,
         '--node-name', n.name,
         '--node-ip', n.ip,
-        ...(n.zone ? ['--node-labels', `topology.kubernetes.io/zone=${n.zone}`] : []),
+        ...(n.zone ? ['--node-labels', `${LABEL_TOPOLOGY_ZONE}=${n.zone}`] : []),
         '--iface', 'eth0',
         '--etcd-endpoints', etcdUrls.join(','),
         '--state-dir', dir,

@@ -32,7 +32,7 @@ import { loadKubeconfig } from '../client/kubeconfig.js'
 import { isNotFound } from '../client/errors.js'
 import type { Client } from '../client/interfaces.js'
 import { resourceFor } from '../api/resources.js'
-import type { Node, Pod } from '../api/types.js'
+import { LABEL_TOPOLOGY_ZONE, type Node, type Pod } from '../api/types.js'
 import { DEFAULT_PREFIX } from '../overlay/config.js'
 import { subnetsPrefix } from '../overlay/lease.js'
 import { parseDuration } from '../util/duration.js'
@@ -96,7 +96,7 @@ export function agentArgvFor(template: readonly string[], from: LabNode, to: Lab
   // the model node's zone label is its own: the new node gets its plan's zone (or none)
   const labels = out.indexOf('--node-labels')
   if (labels >= 0) out.splice(labels, 2)
-  if (to.zone) out.splice(out.indexOf('--node-ip') + 2, 0, '--node-labels', `topology.kubernetes.io/zone=${to.zone}`)
+  if (to.zone) out.splice(out.indexOf('--node-ip') + 2, 0, '--node-labels', `${LABEL_TOPOLOGY_ZONE}=${to.zone}`)
   return out
 }
 

@@ -2,7 +2,7 @@
 // transaction. Nothing is written before the informers have synced (an empty cache would
 // program "no endpoints" for every Service); a failed sync leaves the state untouched and
 // schedules a full resync; a full resync also runs at start and every fullSyncMs.
-import type { EndpointSlice, Node, Service } from '../api/types.js'
+import { LABEL_TOPOLOGY_ZONE, type EndpointSlice, type Node, type Service } from '../api/types.js'
 import { logger, type Logger } from '../util/log.js'
 import type { ProxyBackend } from './backend.js'
 import { hasUdp, type ConntrackCleaner } from './conntrack.js'
@@ -11,7 +11,7 @@ import type { HealthSource } from './health.js'
 import type { ProxyMetrics } from './metrics.js'
 import { nodePortIPs, type NodePortAddresses } from './nodeport-addresses.js'
 import { SyncRunner } from './runner.js'
-import { buildServicePorts, LABEL_TOPOLOGY_ZONE, type NodeInfo, type ServicePortInfo } from './serviceport.js'
+import { buildServicePorts, type NodeInfo, type ServicePortInfo } from './serviceport.js'
 
 export interface ProxierOptions {
   backend: ProxyBackend

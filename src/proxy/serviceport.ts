@@ -21,9 +21,6 @@ export interface NodeInfo {
   zone?: string
 }
 
-/** The node label zone hints are matched against. */
-export const LABEL_TOPOLOGY_ZONE = 'topology.kubernetes.io/zone'
-
 export interface EndpointInfo {
   ip: string
   port: number
