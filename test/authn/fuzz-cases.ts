@@ -5,17 +5,8 @@
 // may be unused padding).
 import { createHash } from 'node:crypto'
 
-/** mulberry32: small, fast, and the same sequence for a seed everywhere. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32
-  }
-}
+/** The apiserver fuzz's seeded generator (mulberry32), shared. */
+export { prng as rng } from '../apiserver/fuzz-cases.js'
 
 export class Gen {
   constructor(readonly rnd: () => number) {}
