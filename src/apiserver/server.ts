@@ -49,6 +49,8 @@ declare module 'fastify' {
 }
 
 export const BODY_LIMIT = 3 * 1024 * 1024
+/** kube-apiserver's MaxHeaderBytes (1 MiB); Node's default, 16 KiB, answered a long bearer token with 431 instead of 401. */
+const MAX_HEADER_BYTES = 1 << 20
 
 
 export interface ApiServerOptions {
@@ -146,7 +148,7 @@ export function buildApiApp(o: AppOptions): FastifyInstance {
     // Client certificates are asked for and verified, never required: a failed verification is
     // the x509 authenticator's 401, as kube-apiserver's tls.RequestClientCert (src/authn/x509.ts).
     ...(o.https
-      ? { https: { key: o.https.key, cert: o.https.cert, ...(o.https.clientCA ? { ca: o.https.clientCA, requestCert: true, rejectUnauthorized: false } : {}) } }
+      ? { https: { key: o.https.key, cert: o.https.cert, maxHeaderSize: MAX_HEADER_BYTES, ...(o.https.clientCA ? { ca: o.https.clientCA, requestCert: true, rejectUnauthorized: false } : {}) } }
       : {}),
   } as never) as unknown as FastifyInstance
   app.decorateRequest('kctx', null)

@@ -19,10 +19,10 @@ export const IDENTITIES = {
   kubeProxy: { commonName: 'system:kube-proxy' },
   /**
    * `netkube server`'s add-on manager applies the cluster's add-ons (DNS, ingress, the default
-   * StorageClass), the job kubeadm does with its admin credentials: a named identity in
-   * system:masters, so the audit trail says who wrote them.
+   * StorageClass, cluster-info): a named user whose ClusterRole (src/rbac/bootstrap-policy.ts)
+   * covers exactly those objects; only the admin kubeconfig is in system:masters.
    */
-  addonManager: { commonName: 'system:netkube:addon-manager', organizations: [MASTERS_GROUP] },
+  addonManager: { commonName: 'system:netkube:addon-manager' },
 } as const satisfies Record<string, Subject>
 
 export function kubeletIdentity(nodeName: string): Subject {

@@ -11,6 +11,8 @@
 //   overlay (nodes), NetworkPolicy (pods, namespaces, policies), the LB speaker (services and
 //   their status, its kube-system Lease, slices, its ConfigMap) and local-path (PVs, claims).
 // - system:netkube:coredns, system:netkube:ingress: the DNS and ingress add-ons' ServiceAccounts.
+// - system:netkube:addon-manager: `netkube server`'s add-on manager (kubeadm applies add-ons as
+//   admin; here it is a named user with exactly the objects it reconciles, not system:masters).
 import type { ClusterRole, PolicyRule, RoleBinding, KubeObject } from '../api/types.js'
 import { NODE_RULES } from './node.js'
 
@@ -176,6 +178,17 @@ export function bootstrapClusterRoles(): ClusterRole[] {
       rule(['get', 'list', 'watch', 'patch', 'update'], [''], ['persistentvolumeclaims']),
       rule(READ, ['storage.k8s.io'], ['storageclasses']),
     ]),
+    // What `netkube server`'s add-on manager writes (server.ts): the DNS and ingress add-ons,
+    // their ServiceAccounts, the default StorageClass and kube-public/cluster-info; nothing else.
+    clusterRole('system:netkube:addon-manager', [
+      rule(['get', 'create'], [''], ['serviceaccounts']),
+      rule(['get', 'create', 'update', 'delete'], [''], ['services']),
+      rule(['get', 'create', 'update', 'delete'], ['apps'], ['deployments']),
+      rule(['get', 'create', 'update', 'delete'], ['networking.k8s.io'], ['ingressclasses']),
+      rule(['get', 'create'], ['storage.k8s.io'], ['storageclasses']),
+      rule(['create'], [''], ['configmaps']),
+      rule(['get', 'update'], [''], ['configmaps'], ['cluster-info']),
+    ]),
     clusterRole('system:netkube:ingress', [
       ...events(),
       rule(READ, ['networking.k8s.io'], ['ingresses', 'ingressclasses']),
@@ -201,6 +214,7 @@ export function bootstrapClusterRoleBindings(): RoleBinding[] {
     binding('system:kube-controller-manager', 'system:kube-controller-manager', [{ kind: 'User', name: 'system:kube-controller-manager' }]),
     binding('system:kube-dns', 'system:kube-dns', [{ kind: 'ServiceAccount', name: 'coredns', namespace: 'kube-system' }]),
     binding('system:netkube:agent', 'system:netkube:agent', [{ kind: 'Group', name: 'system:netkube:agents' }]),
+    binding('system:netkube:addon-manager', 'system:netkube:addon-manager', [{ kind: 'User', name: 'system:netkube:addon-manager' }]),
     binding('system:netkube:ingress', 'system:netkube:ingress', [{ kind: 'ServiceAccount', name: 'netkube-ingress', namespace: 'kube-system' }]),
     // What kubeadm binds for `kubeadm join` (its kubeadm:* names, netkube's prefix): bootstrap
     // tokens may create CSRs and have node client CSRs auto-approved; nodes renew their own.

@@ -110,6 +110,7 @@ export type ElectedComponent = 'kube-controller-manager' | 'kube-scheduler'
 
 export interface Server {
   api: ApiServer
+  /** The add-on manager's client (system:netkube:addon-manager): only what its ClusterRole allows. */
   client: Client
   etcdEndpoints: string[]
   /** This server's leader-election identity. */

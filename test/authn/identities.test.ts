@@ -28,7 +28,7 @@ t.test('netkube server and lab write one identity per component', async (t) => {
   const want: Record<string, string> = {
     'controller-manager.kubeconfig': 'CN=system:kube-controller-manager',
     'scheduler.kubeconfig': 'CN=system:kube-scheduler',
-    'addon-manager.kubeconfig': 'CN=system:netkube:addon-manager,O=system:masters',
+    'addon-manager.kubeconfig': 'CN=system:netkube:addon-manager',
   }
   const srv = { url: server.api.url, caPem: server.api.caPem }
   for (const [file, subject] of Object.entries(want)) {

@@ -11,6 +11,8 @@ import { loadKubeconfig } from '../../src/client/kubeconfig.js'
 import { netnsHandle } from '../../src/net/door.js'
 import { withLab, waitUntil, res, type Lab } from '../helpers/lab.js'
 import { need } from '../helpers/prereq.js'
+import { expectedIdentity, labCredentials } from '../helpers/lab-credentials.js'
+import { call } from '../authn/helpers.js'
 
 /** `etcdctl endpoint health --cluster` from node3: one line per member. */
 async function etcdHealth(lab: Lab): Promise<string[]> {
@@ -84,6 +86,49 @@ t.test('lab up --ha: 3 etcd members, 2 apiservers; kill -9 one of each and write
   }
   await waitUntil('both apiservers in the kubernetes Endpoints', async () => (await kubernetesEndpoints(lab)).join() === [n1!.ip, n2!.ip].join(), 30_000)
   t.pass(`kubernetes Endpoints: ${(await kubernetesEndpoints(lab)).join(', ')}`)
+
+  // Issue 15: every credential the lab, the servers and the agents wrote, and every token the
+  // kubelets projected, asked who it is (SelfSubjectReview): each its own identity, and only
+  // the admin kubeconfigs in system:masters.
+  await t.test('every credential on disk has its own identity; only the admin is in system:masters', async (t) => {
+    const found = labCredentials(stateDir)
+    const srv = { url: `https://127.0.0.1:${lab.state.hostApiPort}`, caPem: loadKubeconfig(lab.kubeconfig).caPem! }
+    const nodes = plan.nodes.map((n) => n.name)
+    const masters: string[] = []
+    const seen: string[] = []
+    for (const c of found) {
+      t.notOk(c.insecure, `${c.file}: verifies the server's certificate`)
+      if (c.kind === 'projected token file') {
+        seen.push(`${c.file}: the pod's projected token`)
+        continue
+      }
+      const want = expectedIdentity(c.file, nodes)
+      if (!want) {
+        t.fail(`${c.file} (${c.kind}): a credential the lab is not expected to write`)
+        continue
+      }
+      const r = await call(srv, 'POST', '/apis/authentication.k8s.io/v1/selfsubjectreviews', c.certPem ? { cert: c.certPem, key: c.keyPem! } : { token: c.token! }, { apiVersion: 'authentication.k8s.io/v1', kind: 'SelfSubjectReview' })
+      const u = r.body?.status?.userInfo as { username: string; groups: string[] } | undefined
+      if (!u) {
+        t.fail(`${c.file}: SelfSubjectReview ${r.status} ${r.text.slice(0, 200)}`)
+        continue
+      }
+      const ns = /^system:serviceaccount:([^:]+):/.exec(u.username)?.[1]
+      const groups = [...want.groups, ...(ns ? [`system:serviceaccounts:${ns}`] : []), 'system:authenticated']
+      t.match(u.username, want.user, `${c.file} (${c.kind}) is ${u.username}`)
+      t.same(u.groups, groups, `${c.file}: groups ${u.groups.join(', ')}`)
+      if (u.groups.includes('system:masters')) masters.push(c.file)
+      seen.push(`${c.file}: ${u.username}`)
+    }
+    t.same(masters, ['kubeconfig', 'server-node1/admin.kubeconfig', 'server-node2/admin.kubeconfig'], 'system:masters: the admin kubeconfigs only')
+    for (const n of nodes) for (const f of ['kubelet', 'kube-proxy', 'agent']) t.ok(found.some((c) => c.file === `${n}/${f}.kubeconfig`), `${n}/${f}.kubeconfig was checked`)
+    t.ok(found.filter((c) => c.kind === 'ServiceAccount token').length >= 2, 'the add-on pods\' projected tokens were checked')
+    // And no daemon is started with an admin credential.
+    const adminFiles = found.filter((c) => masters.includes(c.file)).map((c) => join(stateDir, c.file))
+    const offenders = lab.state.daemons.filter((d) => d.argv?.some((a) => adminFiles.includes(a) || a.endsWith('tokens.csv') && d.role !== 'server')).map((d) => `${d.role}/${d.node}`)
+    t.same(offenders, [], 'no daemon is handed the admin kubeconfig')
+    t.comment(seen.join('\n'))
+  })
 
   // Two apiservers allocating at once from one etcd: ClusterIPs and NodePorts never collide.
   const token = loadKubeconfig(lab.kubeconfig).token!

@@ -11,6 +11,11 @@ import { startServer } from '../../src/server/server.js'
 import { freePort } from '../../src/util/ports.js'
 import { withEtcd } from '../helpers/etcd.js'
 import { waitUntil } from '../helpers/wait.js'
+import { createClient } from '../../src/client/rest.js'
+import { loadKubeconfig } from '../../src/client/kubeconfig.js'
+
+// The test acts as the admin (the server's own client is the add-on manager's, with only its rights).
+const adminOf = (server: { api: { kubeconfigPath: string } }) => createClient(loadKubeconfig(server.api.kubeconfigPath))
 
 t.test('a running server repairs its add-ons and bootstrap objects', async (t) => {
   const etcd = await withEtcd(t)
@@ -25,9 +30,10 @@ t.test('a running server repairs its add-ons and bootstrap objects', async (t) =
     dnsReplicas: 2,
   })
   t.teardown(() => server.stop())
-  const svcs = server.client.resource<Service>(resourceFor('services'), 'kube-system')
-  const deps = server.client.resource<Deployment>(resourceFor('deployments'), 'kube-system')
-  const defaultSvcs = server.client.resource<Service>(resourceFor('services'), 'default')
+  const admin = adminOf(server)
+  const svcs = admin.resource<Service>(resourceFor('services'), 'kube-system')
+  const deps = admin.resource<Deployment>(resourceFor('deployments'), 'kube-system')
+  const defaultSvcs = admin.resource<Service>(resourceFor('services'), 'default')
 
   await deps.delete('netkube-dns')
   t.equal((await deps.list({ labelSelector: 'k8s-app=kube-dns' })).items.length, 0, 'the DNS Deployment is gone')
@@ -62,9 +68,9 @@ t.test('--no-dns leaves out DNS only, --no-ingress the Ingress add-on only', asy
     const stateDir = mkdtempSync(join(tmpdir(), 'netkube-addons-'))
     const server = await startServer({ stateDir, etcdServers: [etcd.endpoint], securePort: await freePort(), ...flags })
     try {
-      const deps = server.client.resource<Deployment>(resourceFor('deployments'), 'kube-system')
+      const deps = adminOf(server).resource<Deployment>(resourceFor('deployments'), 'kube-system')
       const names = (await deps.list()).items.map((d) => d.metadata.name)
-      const classes = (await server.client.resource<KubeObject>(resourceFor('ingressclasses')).list()).items.map((c) => c.metadata.name)
+      const classes = (await adminOf(server).resource<KubeObject>(resourceFor('ingressclasses')).list()).items.map((c) => c.metadata.name)
       t.equal(names.includes('netkube-dns'), dnsWanted, `${JSON.stringify(flags)}: DNS Deployment ${dnsWanted ? 'present' : 'absent'}`)
       t.equal(names.includes('netkube-ingress-controller'), ingressWanted, `${JSON.stringify(flags)}: ingress controller ${ingressWanted ? 'present' : 'absent'}`)
       t.equal(classes.includes('netkube'), ingressWanted, `${JSON.stringify(flags)}: IngressClass netkube ${ingressWanted ? 'present' : 'absent'}`)
