@@ -99,7 +99,8 @@ t.test('kubectl attach and run -it --rm', { skip: need('busybox', 'etcd', 'addon
       const x = await underScript(`${k} --kubeconfig ${kc} run -it --rm ${name} --image=busybox --restart=Never -- sh`, [
         { when: /If you don't see a command prompt/, send: '\r' },
         { when: /# /, send: 'echo sum-$((40+2)); stty size\r' },
-        { when: /sum-42/, send: 'exit\r' },
+        // exit only once stty's answer is in: typed earlier, its echo lands between the two lines
+        { when: /sum-42\r?\n\d+ \d+/, send: 'exit\r' },
       ])
       const out = x.stdout.toString()
       t.match(out, /sum-42\r?\n33 91/, 'the shell runs on a terminal of the client\'s size')
