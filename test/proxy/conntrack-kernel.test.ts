@@ -39,7 +39,10 @@ function proxier(withCleaner: boolean, metrics = new ProxyMetrics()) {
 }
 
 async function ask(): Promise<string> {
-  // the pods' socat servers may still be starting: a first answer is polled for
+  // the pods' socat servers may still be starting: both must answer (each directly, from another
+  // source port) before the ClusterIP is asked — the test later needs the pod it did not pick
+  for (const pod of topo.pods)
+    for (let i = 0; i < 30 && (await udpAsk(topo.client, pod.ip, 8080, SPORT + 1, 300)) !== pod.name; i++);
   for (let i = 0; i < 30; i++) {
     const a = await udpAsk(topo.client, CIP, 53, SPORT, 300)
     if (a) return a
