@@ -63,13 +63,13 @@ export async function withLab(t: Test, o: { nodes?: number; ha?: boolean; server
     throw err
   }
   const kubeconfig = state.kubeconfig!
+  const kubectl = (args: string[], input?: string): Promise<RunResult> =>
+    run('kubectl', ['--kubeconfig', kubeconfig, ...args], { allowFailure: true, timeoutMs: 60_000, ...(input !== undefined ? { input } : {}) })
   diagnose = async () => {
-    const pods = await run('kubectl', ['--kubeconfig', kubeconfig, 'get', 'pods', '-A', '-o', 'wide'], { allowFailure: true, timeoutMs: 15_000 })
+    const pods = await kubectl(['get', 'pods', '-A', '-o', 'wide'])
     t.comment(`lab ${name} at failure: kubectl get pods -A -o wide\n${pods.stdout}${pods.stderr}`)
     for (const f of readdirSync(join(stateDir, 'logs')).sort()) t.comment(`${f}: ${lastTroubles(readFileSync(join(stateDir, 'logs', f), 'utf8'))}`)
   }
-  const kubectl = (args: string[], input?: string): Promise<RunResult> =>
-    run('kubectl', ['--kubeconfig', kubeconfig, ...args], { allowFailure: true, timeoutMs: 60_000, ...(input !== undefined ? { input } : {}) })
   return {
     state,
     kubeconfig,
