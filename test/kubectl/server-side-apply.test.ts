@@ -3,6 +3,7 @@
 // --force-conflicts taking ownership, managedFields kept by other writers, and the switch from
 // client-side apply.
 import t from 'tap'
+import type { Test } from 'tap'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -41,21 +42,26 @@ t.test('kubectl apply --server-side', async (t) => {
   const srv = await withApiServer(t)
   const dir = mkdtempSync(join(tmpdir(), 'netkube-kubectl-ssa-'))
   t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  /** One kubectl binary in one namespace: run, run-and-assert-success, and a manifest file. */
+  const kubectlIn = (t: Test, path: string, ns: string) => {
+    const k = (...args: string[]) => run(path, ['--kubeconfig', srv.kubeconfigPath, '-n', ns, ...args], { allowFailure: true, timeoutMs: 30_000 })
+    const ok = async (...args: string[]) => {
+      const r = await k(...args)
+      t.equal(r.code, 0, `kubectl ${args.join(' ')}: ${r.stderr.trim()}`)
+      return r.stdout
+    }
+    const file = (name: string, text: string) => {
+      const p = join(dir, `${ns}-${name}.yaml`)
+      writeFileSync(p, text)
+      return p
+    }
+    return { k, ok, file }
+  }
 
   for (const c of CLIENTS) {
     t.test(`kubectl ${c.name}`, { skip: c.skip }, async (t) => {
       const ns = `ssa-${c.name.replace(/\W/g, '')}`
-      const k = (...args: string[]) => run(c.path, ['--kubeconfig', srv.kubeconfigPath, '-n', ns, ...args], { allowFailure: true, timeoutMs: 30_000 })
-      const ok = async (...args: string[]) => {
-        const r = await k(...args)
-        t.equal(r.code, 0, `kubectl ${args.join(' ')}: ${r.stderr.trim()}`)
-        return r.stdout
-      }
-      const file = (name: string, text: string) => {
-        const p = join(dir, `${ns}-${name}.yaml`)
-        writeFileSync(p, text)
-        return p
-      }
+      const { k, ok, file } = kubectlIn(t, c.path, ns)
       await run(c.path, ['--kubeconfig', srv.kubeconfigPath, 'create', 'namespace', ns])
       const f1 = file('d1', deployment(2))
       t.equal((await ok('apply', '--server-side', '-f', f1)).trim(), 'deployment.apps/web serverside-applied')
@@ -90,17 +96,7 @@ t.test('kubectl apply --server-side', async (t) => {
   // 1.33's --subresource=scale (1.27 has no --subresource on apply).
   t.test('server-side apply to the scale subresource', { skip: need('kubectl 1.33') }, async (t) => {
     const ns = 'ssa-scale'
-    const k = (...args: string[]) => run(kubectlPath('1.33'), ['--kubeconfig', srv.kubeconfigPath, '-n', ns, ...args], { allowFailure: true, timeoutMs: 30_000 })
-    const ok = async (...args: string[]) => {
-      const r = await k(...args)
-      t.equal(r.code, 0, `kubectl ${args.join(' ')}: ${r.stderr.trim()}`)
-      return r.stdout
-    }
-    const file = (name: string, text: string) => {
-      const p = join(dir, `${ns}-${name}.yaml`)
-      writeFileSync(p, text)
-      return p
-    }
+    const { k, ok, file } = kubectlIn(t, kubectlPath('1.33'), ns)
     const client = createClient({ server: srv.url, token: srv.token, caPem: srv.caPem })
     t.teardown(() => client.close())
     const applyScale = (replicas: number, manager: string, force = false) =>
