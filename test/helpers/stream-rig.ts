@@ -16,6 +16,7 @@ import { withApiServer, type TestApiServerOptions } from './apiserver.js'
 import { RUN_PREFIX } from './netns.js'
 import { withCniNode } from './cni-node.js'
 import { kubectlPath } from './prereq.js'
+import { freePort } from '../../src/util/ports.js'
 
 export interface Out {
   code: number
@@ -62,6 +63,25 @@ function containerProcesses(dir: string): { what: string; pid: number; startTick
     }
   }
   return out
+}
+
+/**
+ * `kubectl VERSION port-forward TARGET LOCAL:REMOTE` on a free local port, resolved once kubectl
+ * says it is forwarding (rejected if it exits first); killed at teardown. `stderr()` is what it
+ * has printed so far (the kubelet's errors arrive there).
+ */
+export async function portForward(t: Test, v: string, kubeconfig: string, target: string, remotePort: number): Promise<{ port: number; stderr: () => string; stop: () => void }> {
+  const port = await freePort()
+  const pf = spawn(kubectlPath(v), ['--kubeconfig', kubeconfig, 'port-forward', target, `${port}:${remotePort}`], { stdio: ['ignore', 'pipe', 'pipe'] })
+  let err = ''
+  pf.stderr.setEncoding('utf8').on('data', (d: string) => (err += d))
+  const stop = (): void => void pf.kill('SIGKILL')
+  t.teardown(stop)
+  await new Promise<void>((resolve, reject) => {
+    pf.stdout.setEncoding('utf8').on('data', (d: string) => d.includes('Forwarding from') && resolve())
+    pf.on('close', () => reject(new Error(`port-forward exited: ${err}`)))
+  })
+  return { port, stderr: () => err, stop }
 }
 
 /** The apiserver (with the scheduler if asked) and one kubelet `n1` on a CNI node with pod range `podCIDR`; namespaces prefixed `<run>-<tag>-`. */

@@ -3,15 +3,13 @@
 // 1.27) and SPDY inside WebSocket (1.33). Random bytes, not zeros: interleaved or dropped
 // frames change the hash, not just the length.
 import t from 'tap'
-import { spawn } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
 import { connect } from 'node:net'
 import { rmSync, writeFileSync } from 'node:fs'
 import type { Pod } from '../../src/api/types.js'
-import { streamRig } from '../helpers/stream-rig.js'
-import { kubectlPath, need } from '../helpers/prereq.js'
+import { portForward, streamRig } from '../helpers/stream-rig.js'
+import { need } from '../helpers/prereq.js'
 import { waitUntil } from '../helpers/wait.js'
-import { freePort } from '../../src/util/ports.js'
 
 const CONNS = 16
 const SIZE = 8 * 1024 * 1024
@@ -49,15 +47,7 @@ t.test('kubectl port-forward: 16 concurrent 8 MiB streams arrive byte-exact', { 
 
   for (const v of ['1.27', '1.33']) {
     await t.test(`kubectl ${v}`, async (t) => {
-      const port = await freePort()
-      const pf = spawn(kubectlPath(v), ['--kubeconfig', kc, 'port-forward', 'pod/blob', `${port}:${PORT}`], { stdio: ['ignore', 'pipe', 'pipe'] })
-      let pfErr = ''
-      pf.stderr.setEncoding('utf8').on('data', (d: string) => (pfErr += d))
-      t.teardown(() => pf.kill('SIGKILL'))
-      await new Promise<void>((resolve, reject) => {
-        pf.stdout.setEncoding('utf8').on('data', (d: string) => d.includes('Forwarding from') && resolve())
-        pf.on('close', () => reject(new Error(`port-forward exited: ${pfErr}`)))
-      })
+      const { port, stderr } = await portForward(t, v, kc, 'pod/blob', PORT)
       const t0 = Date.now()
       const got = await Promise.all(Array.from({ length: CONNS }, () => readAll(port)))
       const secs = (Date.now() - t0) / 1000
@@ -67,7 +57,7 @@ t.test('kubectl port-forward: 16 concurrent 8 MiB streams arrive byte-exact', { 
         'every connection got all 8 MiB',
       )
       t.equal(got.filter((b) => sha(b) === want).length, CONNS, `all ${CONNS} byte-exact (${((CONNS * SIZE) / 2 ** 20 / secs).toFixed(0)} MiB/s, noisy)`)
-      t.notMatch(pfErr, /error/i, `kubectl reported no stream errors: ${pfErr.slice(0, 2000)}`)
+      t.notMatch(stderr(), /error/i, `kubectl reported no stream errors: ${stderr().slice(0, 2000)}`)
     })
   }
 })

@@ -5,7 +5,7 @@
 import t from 'tap'
 import { spawn } from 'node:child_process'
 import { createHash, randomBytes } from 'node:crypto'
-import { kubectl, streamRig, type Out } from '../helpers/stream-rig.js'
+import { kubectl, portForward, streamRig, type Out } from '../helpers/stream-rig.js'
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, statSync } from 'node:fs'
 import { request } from 'node:http'
 import { connect as tlsConnect } from 'node:tls'
@@ -96,35 +96,19 @@ t.test('kubectl exec, port-forward and cp through the apiserver to the kubelet',
     })
 
     await t.test(`kubectl ${v} port-forward: 100 concurrent requests, and an error when nothing listens`, async (t) => {
-      const port = await freePort()
-      const pf = spawn(kubectlPath(v), ['--kubeconfig', kc, 'port-forward', 'pod/box', `${port}:8080`], { stdio: ['ignore', 'pipe', 'pipe'] })
-      let pfErr = ''
-      pf.stderr.setEncoding('utf8').on('data', (d: string) => (pfErr += d))
-      t.teardown(() => pf.kill('SIGKILL'))
-      await new Promise<void>((resolve, reject) => {
-        pf.stdout.setEncoding('utf8').on('data', (d: string) => d.includes('Forwarding from') && resolve())
-        pf.on('close', () => reject(new Error(`port-forward exited: ${pfErr}`)))
-      })
-      const bodies = await Promise.all(Array.from({ length: 100 }, () => httpGet(port)))
+      const pf = await portForward(t, v, kc, 'pod/box', 8080)
+      const bodies = await Promise.all(Array.from({ length: 100 }, () => httpGet(pf.port)))
       t.equal(bodies.filter((b) => b === 'hello-from-box\n').length, 100, '100 concurrent requests answered')
-      pf.kill('SIGKILL')
+      pf.stop()
       // svc/x: kubectl picks a pod behind the Service and its targetPort.
-      const sport = await freePort()
-      const spf = spawn(kubectlPath(v), ['--kubeconfig', kc, 'port-forward', 'svc/boxsvc', `${sport}:80`], { stdio: ['ignore', 'pipe', 'pipe'] })
-      t.teardown(() => spf.kill('SIGKILL'))
-      await new Promise<void>((resolve) => spf.stdout.setEncoding('utf8').on('data', (d: string) => d.includes('Forwarding from') && resolve()))
-      const sb = await Promise.all(Array.from({ length: 100 }, () => httpGet(sport)))
+      const spf = await portForward(t, v, kc, 'svc/boxsvc', 80)
+      const sb = await Promise.all(Array.from({ length: 100 }, () => httpGet(spf.port)))
       t.equal(sb.filter((b) => b === 'hello-from-box\n').length, 100, '100 concurrent requests through svc/boxsvc')
-      spf.kill('SIGKILL')
-      const port2 = await freePort()
-      const pf2 = spawn(kubectlPath(v), ['--kubeconfig', kc, 'port-forward', 'pod/box', `${port2}:9`], { stdio: ['ignore', 'pipe', 'pipe'] })
-      let err2 = ''
-      pf2.stderr.setEncoding('utf8').on('data', (d: string) => (err2 += d))
-      t.teardown(() => pf2.kill('SIGKILL'))
-      await new Promise<void>((resolve) => pf2.stdout.setEncoding('utf8').on('data', (d: string) => d.includes('Forwarding from') && resolve()))
-      await httpGet(port2).catch(() => '')
-      await waitUntil('the error stream reported', async () => (/connection refused/.test(err2) ? true : undefined), 10_000)
-      t.match(err2, /error forwarding port 9 to pod box, uid .*connection refused/, 'the kubelet\'s error arrives on the error stream')
+      spf.stop()
+      const pf2 = await portForward(t, v, kc, 'pod/box', 9)
+      await httpGet(pf2.port).catch(() => '')
+      await waitUntil('the error stream reported', async () => (/connection refused/.test(pf2.stderr()) ? true : undefined), 10_000)
+      t.match(pf2.stderr(), /error forwarding port 9 to pod box, uid .*connection refused/, 'the kubelet\'s error arrives on the error stream')
     })
 
     await t.test(`kubectl ${v} cp a tree in and out`, async (t) => {
